@@ -1,0 +1,250 @@
+# emlab — every command of the course: labs, checks, the demo, the test suite.
+#
+#   make demo                 every lab's reference solution through the checker (installs what is missing)
+#   make test                 the test suite (installs what is missing)
+#   make labN [SOLUTION=1]    build lab N from labs/labN-*/ (or the reference solution in its place)
+#   make check [LAB=N] [TRACK=cpu|cuda|all] [SEED=S] [ARGS="--case n=1 ..."]
+#                             check the lab built last (exit 0 all passed, 1 some failed, 2 error)
+#   make deps                 install the build dependencies (Debian/Ubuntu, as root)
+#   make clean
+#
+# Opt-outs: NO_CUDA=1 (CPU track only even where nvcc exists), NO_OMP=1 (no OpenMP).
+# Knobs: CUDA_ARCH=sm_80 (default: the GPU's own, else sm_90), BUILD=dir, LABS=dir.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD ?= build
+LABS ?= labs
+SOLUTION ?= 0
+CC ?= gcc
+CXX ?= g++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+
+# Goals that only read what is built, or only delete: no probes, no dependency checks.
+QUIET_GOALS := check clean help
+LOUD := $(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all))
+
+# ---- feature probes ----------------------------------------------------------------------------
+# Each probe says what it found, once per make run, so a student knows which tracks will exist.
+
+ifneq ($(NO_OMP),1)
+HAVE_OMP := $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1)
+endif
+ifeq ($(HAVE_OMP),1)
+OMPFLAGS := -fopenmp
+OMP_MSG := OpenMP found ($(CC) -fopenmp)
+else
+OMPFLAGS := -Wno-unknown-pragmas
+OMP_MSG := OpenMP not used$(if $(filter 1,$(NO_OMP)), (NO_OMP=1),: $(CC) -fopenmp failed) - CPU code runs on one thread
+endif
+
+CUDA_HOME ?= $(or $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null)),/usr/local/cuda)
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+ifneq ($(NO_CUDA),1)
+HAVE_CUDA := $(shell test -x $(NVCC) && echo 1 || echo 0)
+else
+HAVE_CUDA := 0
+endif
+ifeq ($(HAVE_CUDA),1)
+NVCC_VERSION := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+# Build for the GPU that is here; without one (CI, a laptop), for the course's H200 (sm_90).
+# In CI never ask the driver: there is none, and nvidia-smi may hang looking for it.
+ifeq ($(CI),)
+GPU_CC := $(shell timeout 10 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+GPU_NAME := $(shell timeout 10 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+endif
+CUDA_ARCH ?= $(if $(GPU_CC),sm_$(GPU_CC),sm_90)
+CUDA_MSG := nvcc $(NVCC_VERSION) found ($(NVCC)), building for $(CUDA_ARCH)
+GPU_MSG := $(if $(GPU_NAME),GPU found: $(GPU_NAME),no GPU found$(if $(CI), (not probed in CI)) - the CUDA track compiles and is reported as skipped)
+else
+HAVE_CUDA := 0
+CUDA_MSG := nvcc not found$(if $(filter 1,$(NO_CUDA)), (NO_CUDA=1)) - CPU track only; the CUDA track is reported as skipped
+GPU_MSG :=
+endif
+
+ifneq ($(LOUD),)
+$(info [emlab] $(OMP_MSG))
+$(info [emlab] $(CUDA_MSG))
+$(if $(GPU_MSG),$(info [emlab] $(GPU_MSG)))
+endif
+
+# ---- flags ---------------------------------------------------------------------------------------
+# Our code: warnings are errors. -Wno-format-truncation: every message goes through snprintf into
+# a fixed buffer, where truncating a long message is the intended behaviour, not a bug.
+OPT := -O3 -march=native
+WARN := -Wall -Wextra -Werror -Wno-format-truncation
+CPPFLAGS := -Iinclude -D_GNU_SOURCE -DEM_HAVE_CUDA=$(HAVE_CUDA)
+CFLAGS := -std=c11 $(OPT) $(OMPFLAGS) $(WARN) -g
+# Student code: the same optimisation, warnings shown but not fatal (a student's unused variable
+# must not stop the check).
+STUDENT_CFLAGS := -std=c11 $(OPT) $(OMPFLAGS) -Wall -Wextra -g
+NVCCFLAGS := -std=c++17 -O3 -arch=$(CUDA_ARCH) -lineinfo -Xcompiler -Wall,-Wextra,-Werror,-Wno-format-truncation
+STUDENT_NVCCFLAGS := -std=c++17 -O3 -arch=$(CUDA_ARCH) -lineinfo -Xcompiler -Wall,-Wextra
+LDLIBS := -ljansson -ldl -lm $(OMPFLAGS)
+ifeq ($(HAVE_CUDA),1)
+# The static CUDA runtime: binaries run wherever a driver is, with no library path to set.
+LDLIBS += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -lrt -lpthread -lstdc++
+LINK := $(CXX)
+else
+LINK := $(CC)
+endif
+
+# ---- libem.a -------------------------------------------------------------------------------------
+LIB_C := $(wildcard reference/core/*.c reference/oracle/*.c reference/cpu/*.c reference/naive/*.c)
+LIB_CU := $(wildcard reference/core/*.cu reference/cuda/*.cu reference/naive/*.cu)
+ifeq ($(HAVE_CUDA),1)
+LIB_C := $(filter-out reference/core/cuda_none.c,$(LIB_C))
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CU:%.cu=$(BUILD)/obj/%.cu.o)
+else
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/obj/%.o)
+endif
+LIB := $(BUILD)/libem.a
+
+HARNESS_C := $(filter-out harness/candidate.c harness/main.c,$(wildcard harness/*.c harness/specs/*.c))
+HARNESS_OBJ := $(HARNESS_C:%.c=$(BUILD)/obj/%.o)
+HARNESS := $(BUILD)/libemharness.a
+MAIN_OBJ := $(BUILD)/obj/harness/main.o
+HEADERS := $(wildcard include/em/*.h harness/*.h)
+
+# The probes' outcome: objects rebuild when it changes (nvcc installed, NO_OMP toggled).
+CONFIG := $(BUILD)/config.mk
+CONFIG_NOW := HAVE_CUDA=$(HAVE_CUDA) HAVE_OMP=$(HAVE_OMP) CUDA_ARCH=$(CUDA_ARCH) CC=$(CC) OPT=$(OPT)
+ifneq ($(LOUD),)
+ifneq ($(shell cat $(CONFIG) 2>/dev/null),$(CONFIG_NOW))
+$(shell mkdir -p $(BUILD) && echo '$(CONFIG_NOW)' > $(CONFIG))
+endif
+endif
+
+.PHONY: all lib deps demo test check clean help
+all: $(LIB) $(HARNESS)
+lib: $(LIB)
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(CONFIG) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The naive baselines show what one plain scalar thread does: no auto-vectorisation for them.
+$(BUILD)/obj/reference/naive/%.o: reference/naive/%.c $(HEADERS) $(CONFIG) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fno-tree-vectorize -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu $(HEADERS) $(CONFIG)
+	@mkdir -p $(@D)
+	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(HARNESS): $(HARNESS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- checker binaries ----------------------------------------------------------------------------
+# $(call LINK_CHECKER,binary,lab number (0: all),solution (0/1),student objects): the checker's
+# main, the candidate switch (harness/candidate.c) and the code under test, against libem.
+define LINK_CHECKER
+@mkdir -p $(dir $(1))
+@$(CC) $(CPPFLAGS) $(CFLAGS) -DEM_LAB=$(2) -DEM_SOLUTION=$(3) -c harness/candidate.c -o $(dir $(1))candidate.o
+$(LINK) -o $(1) $(MAIN_OBJ) $(dir $(1))candidate.o $(4) $(HARNESS) $(LIB) $(LDLIBS)
+endef
+
+# ---- labs ----------------------------------------------------------------------------------------
+# Every folder labs/labN-name/ is a lab: `make labN` compiles its .c (and, with nvcc, .cu) files
+# and links them with the checker into $(BUILD)/labN/em-check. Nothing here names a lab.
+LAB_DIRS := $(sort $(wildcard $(LABS)/lab[0-9]*-*))
+lab_num = $(firstword $(subst -, ,$(patsubst lab%,%,$(notdir $(1)))))
+
+define LAB_RULES
+# $(1): the lab's folder, $(2): its number
+LAB$(2)_DIR := $(1)
+LAB$(2)_C := $$(wildcard $(1)/*.c)
+LAB$(2)_CU := $$(if $$(filter 1,$$(HAVE_CUDA)),$$(wildcard $(1)/*.cu))
+LAB$(2)_OBJ := $$(patsubst $(1)/%.c,$(BUILD)/lab$(2)/student/%.o,$$(LAB$(2)_C)) \
+               $$(patsubst $(1)/%.cu,$(BUILD)/lab$(2)/student/%.cu.o,$$(LAB$(2)_CU))
+
+$(BUILD)/lab$(2)/student/%.o: $(1)/%.c $(HEADERS) $(CONFIG) | deps
+	@mkdir -p $$(@D)
+	@echo "$(CC) -c $$<"
+	@$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $$< -o $$@ || { \
+	  echo "[emlab] $$< does not compile: fix the first error above, then run make lab$(2) again." >&2; exit 2; }
+
+$(BUILD)/lab$(2)/student/%.cu.o: $(1)/%.cu $(HEADERS) $(CONFIG)
+	@mkdir -p $$(@D)
+	@echo "nvcc -c $$<"
+	@$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -c $$< -o $$@ || { \
+	  echo "[emlab] $$< does not compile: fix the first error above, then run make lab$(2) again." >&2; exit 2; }
+
+.PHONY: lab$(2)
+lab$(2): $(LIB) $(HARNESS) $(MAIN_OBJ) $$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ))
+	$$(call LINK_CHECKER,$(BUILD)/lab$(2)/em-check,$(2),$(SOLUTION),$$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ)))
+	@echo $(2) > $(BUILD)/current-lab
+	@echo "[emlab] built lab $(2) ($$(if $$(filter 1,$$(SOLUTION)),the reference solution,your code in $(1))): now run  make check"
+endef
+$(foreach d,$(LAB_DIRS),$(eval $(call LAB_RULES,$(d),$(call lab_num,$(d)))))
+
+$(MAIN_OBJ): CPPFLAGS += -DEM_NVCC_VERSION='"$(NVCC_VERSION)"'
+
+# ---- check ---------------------------------------------------------------------------------------
+LAB ?= $(shell cat $(BUILD)/current-lab 2>/dev/null)
+TRACK ?= all
+CHECK_BIN := $(BUILD)/lab$(LAB)/em-check
+CHECK_ARGS := --track $(TRACK) $(if $(SEED),--seed $(SEED)) --json $(BUILD)/lab$(LAB)/results.json \
+              --peaks $(BUILD)/peaks.json $(ARGS)
+# Sources newer than the binary: the student edited and forgot to rebuild.
+STALE = $(if $(wildcard $(CHECK_BIN)),$(shell find $(LABS)/lab$(LAB)-*/ -newer $(CHECK_BIN) -type f \( -name '*.c' -o -name '*.cu' -o -name '*.h' \) 2>/dev/null | head -3))
+
+define CHECK_PREFLIGHT
+$(if $(LAB),,$(error nothing to check yet: build a lab first, e.g.  make lab1 && make check))
+$(if $(wildcard $(CHECK_BIN)),,$(error lab $(LAB) is not built: run  make lab$(LAB)  first (labs: $(foreach d,$(LAB_DIRS),$(call lab_num,$(d))))))
+$(if $(STALE),$(warning $(STALE) changed since the last  make lab$(LAB):  checking the old build; run  make lab$(LAB) && make check  to check your edits))
+endef
+
+# GNU make exits 2 whenever a recipe fails, but `make check` promises 0 (pass), 1 (some case
+# failed) and 2 (error). The one way make itself exits 1 is question mode (-q) with a target out
+# of date. So when `check` is the only goal, the checker runs while this file is read, its output
+# going straight to make's own stdout/stderr, and its status picks the ending: 0 a no-op recipe,
+# 1 question mode, 2 a failing recipe. With other goals beside it (make lab1 check), `check` runs
+# as a plain recipe and any failure exits 2.
+ifeq ($(MAKECMDGOALS),check)
+$(eval $(CHECK_PREFLIGHT))
+EM_CHECK_STATUS := $(shell if [ -w /proc/$$PPID/fd/1 ]; then $(CHECK_BIN) $(CHECK_ARGS) >>/proc/$$PPID/fd/1 2>>/proc/$$PPID/fd/2; \
+                           else $(CHECK_BIN) $(CHECK_ARGS) 1>&2; fi; echo $$?)
+ifeq ($(EM_CHECK_STATUS),1)
+MAKEFLAGS += -q
+endif
+check:
+	@test "$(EM_CHECK_STATUS)" = 0
+else
+check:
+	$(eval $(CHECK_PREFLIGHT))
+	@$(CHECK_BIN) $(CHECK_ARGS)
+endif
+
+# ---- demo ----------------------------------------------------------------------------------------
+DEMO_BIN := $(BUILD)/demo/em-check
+$(DEMO_BIN): $(LIB) $(HARNESS) $(MAIN_OBJ)
+	$(call LINK_CHECKER,$@,0,1,)
+
+demo: $(DEMO_BIN)
+	@$(DEMO_BIN) --lab all --track $(TRACK) --json $(BUILD)/demo/results.json --peaks $(BUILD)/peaks.json $(ARGS)
+
+# ---- tests ---------------------------------------------------------------------------------------
+include tests/tests.mk
+
+# ---- housekeeping --------------------------------------------------------------------------------
+# Dependencies: checked on every build (a few file tests), installed only when something is missing.
+deps:
+	@bash scripts/install-deps.sh
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'

@@ -1,0 +1,559 @@
+/* The checker: the same steps for every lab and track.
+ *
+ *   1. describe the tensors, allocate, fill the inputs from the case's random streams, run the
+ *      float64 oracle;
+ *   2. poison the outputs (EM_POISON_U32), hand the code fresh copies of the inputs, run it once;
+ *   3. compare every output with the oracle, and every input with its pristine copy;
+ *   4. if it passed: time it interleaved with the reference and the naive baseline, work out GB/s,
+ *      GFLOP/s and the roofline fraction, and the energy per call where a counter exists.
+ */
+#include "check.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *em_status_name(em_status s) {
+  static const char *const names[] = {"pass", "fail", "error", "skip"};
+  return names[s];
+}
+
+static const char *const track_names[] = {"cpu", "cuda"};
+
+static size_t dtype_size(em_dtype d) { return d == EM_I8 ? 1 : 4; }
+
+void em_case_shape(const em_lab *lab, const em_case *c, char *buf, size_t len) {
+  if (c->hidden) {
+    snprintf(buf, len, "hidden");
+    return;
+  }
+  size_t used = 0;
+  buf[0] = 0;
+  for (int d = 0; d < lab->ndims && used < len; ++d)
+    used += (size_t)snprintf(buf + used, len - used, "%s%s=%lld", d ? " " : "", lab->dim_names[d],
+                             (long long)c->dim[d]);
+}
+
+/* ---- crash and hang reports ------------------------------------------------------------------
+ * Student code runs in this process. If it crashes or hangs, say which case and track it was on
+ * before the process dies: the most useful sentence a student can get at that moment. */
+
+static char running_what[384];
+static volatile sig_atomic_t running_candidate;
+
+static void write_str(const char *s) {
+  ssize_t r = write(STDERR_FILENO, s, strlen(s));
+  (void)r;
+}
+
+static void on_fatal_signal(int sig) {
+  write_str("\n*** ");
+  write_str(running_candidate ? "your code" : "the checker");
+  write_str(sig == SIGALRM ? " did not finish in time" : " crashed");
+  write_str(sig == SIGSEGV ? " (segmentation fault: a read or write outside its arrays)"
+            : sig == SIGBUS ? " (bus error: a misaligned or unmapped access)"
+            : sig == SIGFPE ? " (arithmetic exception)"
+            : sig == SIGILL ? " (illegal instruction)" : "");
+  write_str(" while running ");
+  write_str(running_what);
+  write_str(sig == SIGALRM ? ".\n*** An endless loop? Check the loop bounds. (--timeout sets the limit.)\n"
+                           : ".\n*** Check the indices against n; `make check` with --case narrows it down.\n");
+  _exit(1);
+}
+
+static void install_handlers(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
+  sigaction(SIGFPE, &sa, NULL);
+  sigaction(SIGILL, &sa, NULL);
+  sigaction(SIGALRM, &sa, NULL);
+}
+
+static void watch(const em_run_opts *o, int candidate, const char *what) {
+  snprintf(running_what, sizeof running_what, "%s", what);
+  running_candidate = candidate;
+  if (o->timeout_s > 0) alarm((unsigned)ceil(o->timeout_s));
+}
+
+static void unwatch(void) {
+  alarm(0);
+  running_candidate = 0;
+}
+
+/* ---- buffers ---------------------------------------------------------------------------------- */
+
+typedef struct bufs {
+  em_tensor t[EM_MAX_TENSORS];
+  int nt;
+} bufs;
+
+static void free_bufs(bufs *b) {
+  for (int i = 0; i < b->nt; ++i) {
+    em_tensor *t = &b->t[i];
+    if (t->work != t->host) em_host_free(t->work);
+    em_host_free(t->host);
+    em_cuda_free(t->dev);
+    em_host_free(t->want);
+    em_host_free(t->want_i32);
+  }
+  b->nt = 0;
+}
+
+static int alloc_bufs(const em_lab *lab, const em_case *c, em_track track, bufs *b) {
+  memset(b, 0, sizeof *b);
+  b->nt = lab->describe(c, b->t);
+  for (int i = 0; i < b->nt; ++i) {
+    em_tensor *t = &b->t[i];
+    t->numel = 1;
+    for (int d = 0; d < t->ndim; ++d) t->numel *= t->shape[d];
+    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
+    if (!(t->host = em_host_alloc(bytes))) return EM_ENOMEM;
+    if (t->is_output) {
+      if (t->dtype == EM_I32) {
+        if (!(t->want_i32 = (int32_t *)em_host_alloc((size_t)t->numel * sizeof(int32_t)))) return EM_ENOMEM;
+      } else if (!(t->want = (double *)em_host_alloc((size_t)t->numel * sizeof(double)))) {
+        return EM_ENOMEM;
+      }
+    }
+    if (t->is_scalar) continue;
+    if (track == EM_TRACK_CPU) {
+      /* Outputs are checked where the code wrote them; inputs get a working copy so the pristine
+       * host copy can tell whether the code wrote into its inputs. */
+      if (t->is_output) t->work = t->host;
+      else if (!(t->work = em_host_alloc(bytes))) return EM_ENOMEM;
+    } else {
+      int err = em_cuda_alloc(&t->dev, bytes);
+      if (err != EM_OK) return err;
+    }
+  }
+  return EM_OK;
+}
+
+/* Fresh inputs and poisoned outputs before a checked run. */
+static int prepare(em_track track, bufs *b) {
+  for (int i = 0; i < b->nt; ++i) {
+    em_tensor *t = &b->t[i];
+    if (t->is_scalar) continue;
+    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
+    if (t->is_output) {
+      int64_t words = t->dtype == EM_I8 ? (t->numel + 3) / 4 : t->numel;
+      if (track == EM_TRACK_CPU) em_fill_u32(t->work, words, EM_POISON_U32);
+      else {
+        int err = em_cuda_fill_u32(t->dev, words, EM_POISON_U32);
+        if (err != EM_OK) return err;
+      }
+    } else if (track == EM_TRACK_CPU) {
+      memcpy(t->work, t->host, bytes);
+    } else {
+      int err = em_cuda_copy_to_device(t->dev, t->host, bytes);
+      if (err != EM_OK) return err;
+    }
+  }
+  return EM_OK;
+}
+
+/* ---- verdicts --------------------------------------------------------------------------------- */
+
+static void fmt_value(char *buf, size_t len, double v, int poison) {
+  if (poison) snprintf(buf, len, "never written");
+  else snprintf(buf, len, "%.9g", v);
+}
+
+/* Compares outputs and inputs after a checked run; fills the verdict. Returns EM_OK, or an
+ * environment error (copying back from the GPU failed). */
+static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) {
+  int ok = 1;
+  /* Inputs first: a kernel that wrote into its input may also have produced garbage outputs,
+   * and the input message names the real mistake. */
+  for (int i = 0; i < b->nt; ++i) {
+    em_tensor *t = &b->t[i];
+    if (t->is_output || t->is_scalar) continue;
+    size_t elem = dtype_size(t->dtype);
+    const void *now = t->work;
+    void *tmp = NULL;
+    if (track == EM_TRACK_CUDA) {
+      if (!(tmp = em_host_alloc((size_t)t->numel * elem))) return EM_ENOMEM;
+      int err = em_cuda_copy_to_host(tmp, t->dev, (size_t)t->numel * elem);
+      if (err != EM_OK) {
+        em_host_free(tmp);
+        return err;
+      }
+      now = tmp;
+    }
+    int64_t at = em_first_difference(t->host, now, t->numel, elem);
+    if (at >= 0 && ok) {
+      ok = 0;
+      r->status = EM_FAIL;
+      snprintf(r->reason, sizeof r->reason,
+               "the code changed its input %s (first at [%lld]); inputs are read-only", t->name,
+               (long long)at);
+      snprintf(r->hint, sizeof r->hint,
+               "write results only into the output; check which pointer each store goes to");
+    }
+    em_host_free(tmp);
+  }
+
+  double worst = -1.0;
+  for (int i = 0; i < b->nt; ++i) {
+    em_tensor *t = &b->t[i];
+    if (!t->is_output) continue;
+    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
+    if (track == EM_TRACK_CUDA) {
+      int err = em_cuda_copy_to_host(t->host, t->dev, bytes);
+      if (err != EM_OK) return err;
+    }
+    em_close_report rep;
+    int close = t->dtype == EM_I32
+                    ? em_equal_i32((const int32_t *)t->host, t->want_i32, t->numel, &rep)
+                    : em_allclose_f32((const float *)t->host, t->want, t->numel, t->rtol, t->atol, &rep);
+    /* Report the output that is furthest off (or the first failing one). */
+    double score = close ? rep.worst_tol_ratio : 1e300 + (double)rep.mismatches;
+    if (score > worst || !r->have_close) {
+      worst = score;
+      r->close = rep;
+      r->output = t->name;
+      r->have_close = 1;
+    }
+    if (!close && ok) {
+      ok = 0;
+      r->status = EM_FAIL;
+      char got[48], want[48];
+      int first_poison = rep.first_unwritten;
+      fmt_value(got, sizeof got, rep.first_got, first_poison);
+      fmt_value(want, sizeof want, rep.first_want, 0);
+      int n = snprintf(r->reason, sizeof r->reason,
+                       "%lld of %lld elements of %s wrong; first at [%lld]: got %s, want %s",
+                       (long long)rep.mismatches, (long long)rep.n, t->name,
+                       (long long)rep.first_index, got, want);
+      if (!first_poison && isfinite(rep.first_got) && isfinite(rep.first_want))
+        n += snprintf(r->reason + n, sizeof r->reason - (size_t)n, " (error %.3g, allowed %.3g)",
+                      fabs(rep.first_got - rep.first_want),
+                      t->atol + t->rtol * fabs(rep.first_want));
+      if (rep.unwritten > 0)
+        snprintf(r->reason + n, sizeof r->reason - (size_t)n, "; %lld never written",
+                 (long long)rep.unwritten);
+      if (rep.unwritten == rep.n)
+        snprintf(r->hint, sizeof r->hint, "no element of %s was written: is the function body empty, or the launch missing?", t->name);
+      else if (rep.unwritten > 0 && rep.first_index > 0)
+        snprintf(r->hint, sizeof r->hint,
+                 "elements from [%lld] on were not all written: check the loop bound or the grid size (every element needs a thread)",
+                 (long long)rep.first_index);
+      else if (rep.nonfinite > 0)
+        snprintf(r->hint, sizeof r->hint, "%lld results are NaN or Inf where the exact value is finite",
+                 (long long)rep.nonfinite);
+    }
+  }
+  (void)lab;
+  if (ok) r->status = EM_PASS;
+  return EM_OK;
+}
+
+/* ---- timing ----------------------------------------------------------------------------------- */
+
+static int run_call(void *arg) {
+  em_call *k = (em_call *)arg;
+  return k->lab->invoke(k);
+}
+
+static int time_cpu(void *arg, double *s) {
+  double t0 = em_now_s();
+  int err = run_call(arg);
+  *s = em_now_s() - t0;
+  return err;
+}
+
+static int outlived_any;
+
+static int time_cuda(void *arg, double *s) {
+  int outlived = 0;
+  int err = em_cuda_time_run(run_call, arg, 1, s, &outlived);
+  if (outlived) outlived_any = 1;
+  return err;
+}
+
+/* Energy per call: repeat the candidate for a while between two counter reads. The counters tick
+ * every few milliseconds, so a window of 0.2 s keeps their granularity under a few percent. */
+static double energy_per_call(const em_run_opts *o, em_track track, em_call *k) {
+  em_energy_meter *m = o->meter[track];
+  if (!m) return NAN;
+  double e0, e1;
+  if (em_energy_read(m, &e0) != EM_OK) return NAN;
+  double t0 = em_now_s();
+  long calls = 0;
+  do {
+    if (run_call(k) != EM_OK) return NAN;
+    if (track == EM_TRACK_CUDA && em_cuda_sync() != EM_OK) return NAN;
+    calls++;
+  } while (em_now_s() - t0 < 0.2 || calls < 3);
+  if (em_energy_read(m, &e1) != EM_OK) return NAN;
+  return (e1 - e0) / (double)calls;
+}
+
+/* ---- one case --------------------------------------------------------------------------------- */
+
+static void dump_case(const em_run_opts *o, const em_lab *lab, em_track track, const em_case *c,
+                      bufs *b) {
+  char dir[1024], slug[64];
+  size_t j = 0;
+  for (const char *p = c->name; *p && j + 1 < sizeof slug; ++p)
+    slug[j++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ? *p : '_');
+  slug[j] = 0;
+  mkdir(o->dump_dir, 0777);
+  snprintf(dir, sizeof dir, "%s/lab%d-%s-%c-%s", o->dump_dir, lab->number, track_names[track], c->part, slug);
+  mkdir(dir, 0777);
+  static const char *const descr[] = {"<f4", "|i1", "<i4"};
+  for (int i = 0; i < b->nt; ++i) {
+    em_tensor *t = &b->t[i];
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, t->name);
+    em_npy_write(path, descr[t->dtype], dtype_size(t->dtype), t->host, t->ndim, t->shape);
+    if (t->is_output) {
+      snprintf(path, sizeof path, "%s/%s_want.npy", dir, t->name);
+      if (t->want) em_npy_write(path, "<f8", 8, t->want, t->ndim, t->shape);
+      else em_npy_write(path, "<i4", 4, t->want_i32, t->ndim, t->shape);
+    }
+  }
+}
+
+static void env_fail(em_run *run, em_case_result *r, int err, const char *doing) {
+  r->status = EM_ERROR;
+  snprintf(r->reason, sizeof r->reason, "%s: %s%s%s", doing, em_strerror(err),
+           *em_error_detail() ? " — " : "", em_error_detail());
+  if (!run->env_error) {
+    run->env_error = 1;
+    snprintf(run->env_message, sizeof run->env_message, "%s", r->reason);
+  }
+}
+
+/* After a CUDA error in the code under test the context may be unusable (an illegal address is
+ * sticky): probe it once, and if it is gone, skip the remaining CUDA cases with the reason. */
+static int cuda_context_broken;
+
+static void run_case(const em_lab *lab, const em_case *c, em_track track, const em_run_opts *o,
+                     em_run *run, em_case_result *r) {
+  const em_part *part = NULL;
+  for (int p = 0; p < lab->nparts; ++p)
+    if (lab->parts[p].id == c->part) part = &lab->parts[p];
+
+  r->lab = lab;
+  r->c = *c;
+  r->track = track;
+  r->energy_j = NAN;
+  r->max_points = c->points + c->perf_points;
+  r->flops = lab->flops(c);
+  r->bytes = lab->bytes(c);
+  em_case_shape(lab, c, r->shape, sizeof r->shape);
+
+  if (track == EM_TRACK_CUDA && !o->gpu_ok) {
+    r->status = EM_SKIP;
+    snprintf(r->reason, sizeof r->reason, "%s", o->gpu_skip);
+    return;
+  }
+  if (track == EM_TRACK_CUDA && cuda_context_broken) {
+    r->status = EM_SKIP;
+    snprintf(r->reason, sizeof r->reason,
+             "not run: an earlier CUDA error left the GPU unusable in this process; fix that one first");
+    return;
+  }
+  if (!part) {
+    r->status = EM_ERROR;
+    snprintf(r->reason, sizeof r->reason, "case names part '%c', which lab %d does not have", c->part, lab->number);
+    return;
+  }
+
+  em_fn candidate = em_candidate_is_solution ? part->reference[track] : part->student[track];
+  if (!candidate) {
+    r->status = EM_FAIL;
+    snprintf(r->reason, sizeof r->reason, "%s is not defined in labs/%s/%s", part->student_name[track],
+             lab->folder, lab->student_file[track]);
+    snprintf(r->hint, sizeof r->hint, "define it there with exactly this name and the signature in include/em/%s.h", lab->name);
+    return;
+  }
+
+  bufs b;
+  int err = alloc_bufs(lab, c, track, &b);
+  if (err != EM_OK) {
+    env_fail(run, r, err, "allocating the case's buffers");
+    free_bufs(&b);
+    return;
+  }
+  uint32_t case_id = em_rng_name_id(c->name) ^ ((uint32_t)(unsigned char)c->part << 24);
+  lab->fill(c, o->seed, case_id, b.t);
+  lab->oracle(c, b.t);
+
+  em_call k = {.lab = lab, .c = c, .track = track, .impl = EM_IMPL_CANDIDATE,
+               .student_code = !em_candidate_is_solution, .fn = candidate, .t = b.t, .nt = b.nt};
+  char what[384];
+  snprintf(what, sizeof what, "lab %d part (%c) case \"%s\" [%s] on the %s track (%s)", lab->number,
+           c->part, c->name, r->shape, track_names[track],
+           em_candidate_is_solution ? "reference solution" : part->student_name[track]);
+
+  if ((err = prepare(track, &b)) != EM_OK) {
+    env_fail(run, r, err, "preparing inputs");
+    goto out;
+  }
+  em_todo_reset();
+  watch(o, 1, what);
+  err = lab->invoke(&k);
+  if (err == EM_OK && track == EM_TRACK_CUDA) err = em_cuda_check_launch(part->student_name[track]);
+  unwatch();
+  const char *todo_file, *todo_what;
+  int todo_line;
+  int todo = em_todo_reached(&todo_file, &todo_line, &todo_what);
+  if (err != EM_OK) {
+    r->status = EM_ERROR;
+    snprintf(r->reason, sizeof r->reason, "%s", *em_error_detail() ? em_error_detail() : em_strerror(err));
+    if (track == EM_TRACK_CUDA && em_cuda_sync() != EM_OK) cuda_context_broken = 1;
+    if (strstr(r->reason, "illegal memory access") || strstr(r->reason, "out of bounds"))
+      snprintf(r->hint, sizeof r->hint, "a thread read or wrote outside its array: guard every access with i < n");
+    else if (strstr(r->reason, "invalid configuration") || strstr(r->reason, "invalid argument"))
+      snprintf(r->hint, sizeof r->hint, "check the launch: at most 1024 threads per block and at least one block");
+    goto out;
+  }
+  if ((err = judge(lab, track, &b, r)) != EM_OK) {
+    env_fail(run, r, err, "reading the results back");
+    goto out;
+  }
+  if (todo && r->status != EM_PASS) {
+    snprintf(r->hint, sizeof r->hint, "%s:%d: TODO not done yet: %s", todo_file, todo_line, todo_what);
+  }
+  if (o->dump_dir) dump_case(o, lab, track, c, &b);
+  if (r->status != EM_PASS) goto out;
+  r->points = c->points;
+
+  if (o->timing) {
+    em_call ref = k, naive = k;
+    ref.impl = EM_IMPL_REFERENCE;
+    ref.student_code = 0;
+    ref.fn = part->reference[track];
+    naive.impl = EM_IMPL_NAIVE;
+    naive.student_code = 0;
+    naive.fn = part->naive[track];
+    em_timed_fn tf = track == EM_TRACK_CUDA ? time_cuda : time_cpu;
+    em_timed_fn fns[3] = {tf, tf, tf};
+    void *args[3] = {&k, &ref, &naive};
+    int nfns = naive.fn ? 3 : 2;
+    int perf = c->perf_points > 0;
+    em_bench_opts bo = {.warmup_s = perf ? 0.1 : 0.02, .budget_s = o->budget_s * (perf ? 5 : 1),
+                        .min_rounds = 3, .max_rounds = 2000};
+    em_bench_result br;
+    int failed = -1;
+    outlived_any = 0;
+    watch(o, 1, what);
+    err = em_bench_interleaved(nfns, fns, args, &bo, &br, &failed);
+    unwatch();
+    if (err != EM_OK) {
+      if (failed == 0) {
+        r->status = EM_ERROR;
+        snprintf(r->reason, sizeof r->reason, "while timing: %s", *em_error_detail() ? em_error_detail() : em_strerror(err));
+        r->points = 0;
+      } else {
+        env_fail(run, r, err, failed == 1 ? "timing the reference" : "timing the naive baseline");
+      }
+      goto out;
+    }
+    r->timed = 1;
+    r->rounds = br.rounds;
+    r->outlived = outlived_any;
+    r->time_s = br.time[0].median;
+    r->ref_time_s = br.time[1].median;
+    r->naive_time_s = nfns > 2 ? br.time[2].median : NAN;
+    r->speedup_vs_ref = br.ratio[1][0];
+    r->speedup_vs_naive = nfns > 2 ? br.ratio[2][0] : NAN;
+    r->gbps = r->bytes / r->time_s * 1e-9;
+    r->gflops = r->flops / r->time_s * 1e-9;
+    r->intensity = r->bytes > 0 ? r->flops / r->bytes : 0;
+    double bw = track == EM_TRACK_CUDA ? o->peaks.gpu_copy_gbps : o->peaks.cpu_copy_gbps;
+    double fma = track == EM_TRACK_CUDA ? o->peaks.gpu_fma_gflops : o->peaks.cpu_fma_gflops;
+    /* Roofline: attainable = min(compute peak, intensity × bandwidth); the fraction is achieved
+     * over attainable, which for memory-bound code is simply GB/s over the copy bandwidth. */
+    double attainable = fmin(fma > 0 ? fma : INFINITY, r->intensity * bw);
+    r->roofline_frac = attainable > 0 && isfinite(attainable) ? r->gflops / attainable : NAN;
+    if (r->flops == 0 && bw > 0) r->roofline_frac = r->gbps / bw;
+    /* Performance points: full at ≤ 1.2× the reference's time, proportional beyond. The ratio is
+     * the interleaved one, so machine drift does not move a student's score. */
+    if (c->perf_points > 0) {
+      double slow = 1.0 / r->speedup_vs_ref; /* candidate time / reference time */
+      r->points += c->perf_points * (slow <= 1.2 ? 1.0 : 1.2 / slow);
+    }
+    watch(o, 1, what);
+    r->energy_j = energy_per_call(o, track, &k);
+    unwatch();
+  }
+out:
+  free_bufs(&b);
+}
+
+void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run) {
+  install_handlers();
+  for (int track = 0; track < EM_NTRACKS; ++track) {
+    if (!(o->tracks & EM_TRACK_BIT(track))) continue;
+    cuda_context_broken = 0;
+    int total = (o->hidden_only ? 0 : lab->ncases) + o->nextra;
+    for (int i = 0; i < total; ++i) {
+      const em_case *c = i < (o->hidden_only ? 0 : lab->ncases) ? &lab->cases[i]
+                                                                : &o->extra[i - (o->hidden_only ? 0 : lab->ncases)];
+      if (c->tracks && !(c->tracks & EM_TRACK_BIT(track))) continue;
+      if (o->part && c->part != o->part) continue;
+      if (o->case_filter && !strstr(c->name, o->case_filter)) continue;
+      if (run->n == run->cap) {
+        int cap = run->cap ? run->cap * 2 : 64;
+        em_case_result *grown = (em_case_result *)realloc(run->results, (size_t)cap * sizeof *grown);
+        if (!grown) {
+          run->env_error = 1;
+          snprintf(run->env_message, sizeof run->env_message, "out of memory for results");
+          return;
+        }
+        run->results = grown;
+        run->cap = cap;
+      }
+      em_case_result *r = &run->results[run->n++];
+      memset(r, 0, sizeof *r);
+      run_case(lab, c, (em_track)track, o, run, r);
+    }
+    if (track == EM_TRACK_CUDA && o->gpu_ok) em_cuda_release_scratch();
+  }
+}
+
+/* ---- .npy ------------------------------------------------------------------------------------- */
+
+int em_npy_write(const char *path, const char *descr, size_t elem, const void *data, int ndim,
+                 const int64_t *shape) {
+  char header[256], dims[160] = "";
+  size_t used = 0;
+  int64_t numel = 1;
+  for (int d = 0; d < ndim; ++d) {
+    used += (size_t)snprintf(dims + used, sizeof dims - used, "%lld,%s", (long long)shape[d],
+                             d + 1 < ndim ? " " : "");
+    numel *= shape[d];
+  }
+  if (ndim > 1) dims[strlen(dims) - 1] = 0; /* (3, 4) but (3,) */
+  int len = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
+                     descr, dims);
+  /* Magic (6) + version (2) + header length (2) + header + '\n', padded to a multiple of 64. */
+  int total = 10 + len + 1;
+  int pad = (64 - total % 64) % 64;
+  FILE *f = fopen(path, "wb");
+  if (!f) return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(errno));
+  uint16_t hlen = (uint16_t)(len + pad + 1);
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
+  fwrite(pre, 1, sizeof pre, f);
+  fwrite(header, 1, (size_t)len, f);
+  for (int i = 0; i < pad; ++i) fputc(' ', f);
+  fputc('\n', f);
+  fwrite(data, elem, (size_t)numel, f);
+  if (fclose(f) != 0) return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(errno));
+  return EM_OK;
+}

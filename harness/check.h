@@ -1,0 +1,68 @@
+/* The checker: runs a lab's cases on a track and collects one result per case. */
+#ifndef EM_HARNESS_CHECK_H
+#define EM_HARNESS_CHECK_H
+
+#include "lab.h"
+
+typedef enum em_status { EM_PASS = 0, EM_FAIL = 1, EM_ERROR = 2, EM_SKIP = 3 } em_status;
+const char *em_status_name(em_status s); /* "pass", "fail", "error", "skip" */
+
+typedef struct em_case_result {
+  const em_lab *lab;
+  em_case c;            /* a copy: hidden cases live only as long as the run */
+  em_track track;
+  em_status status;
+  char reason[1024];    /* why it failed, errored or was skipped; "" when it passed */
+  char hint[512];       /* what to do next (a TODO's place, a likely cause) */
+  char shape[64];
+  const char *output;   /* the output tensor the error numbers are about */
+  em_close_report close;
+  int have_close;
+  int timed;
+  double time_s, ref_time_s, naive_time_s;
+  double speedup_vs_ref, speedup_vs_naive; /* medians of interleaved per-round ratios */
+  int rounds;
+  int outlived;         /* GPU work ran past the stop event: timed by the host clock */
+  double flops, bytes, gbps, gflops, intensity, roofline_frac;
+  double energy_j;      /* NAN when no counter */
+  double points, max_points;
+} em_case_result;
+
+typedef struct em_run_opts {
+  uint64_t seed;
+  unsigned tracks;        /* EM_TRACK_BIT mask */
+  char part;              /* 0: all parts */
+  const char *case_filter;/* substring of the case name, NULL: all */
+  int timing;             /* 0: correctness only */
+  double budget_s;        /* timing budget of an ordinary case; perf cases get 5× */
+  double timeout_s;       /* a candidate run longer than this is killed: 0 = none */
+  int threads;            /* OpenMP threads for the CPU track, 0 = default */
+  const char *dump_dir;
+  const em_case *extra;   /* hidden cases from the instructor's file */
+  int nextra;
+  int hidden_only;        /* run the extra cases alone */
+  em_peaks peaks;
+  int gpu_ok;             /* the CUDA track can run */
+  char gpu_skip[512];     /* why it cannot */
+  em_cuda_device gpu;
+  em_energy_meter *meter[EM_NTRACKS];
+} em_run_opts;
+
+typedef struct em_run {
+  em_case_result *results;
+  int n, cap;
+  int env_error;          /* something not the code under test went wrong: exit 2 */
+  char env_message[1024];
+} em_run;
+
+/* Runs every selected case of lab on every selected track, appending to run. */
+void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run);
+
+/* A case's shape as text ("n=1025"), "hidden" for hidden cases. */
+void em_case_shape(const em_lab *lab, const em_case *c, char *buf, size_t len);
+
+/* Writes one .npy file (version 1.0, little-endian) of a float32/float64/int8/int32 array. */
+int em_npy_write(const char *path, const char *descr, size_t elem, const void *data, int ndim,
+                 const int64_t *shape);
+
+#endif

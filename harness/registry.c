@@ -1,0 +1,17 @@
+/* Every lab the checker knows, in course order. Adding a lab: its spec file, and one line here. */
+#include <stddef.h>
+
+#include "lab.h"
+
+extern const em_lab em_lab_add;
+
+const em_lab *const em_labs[] = {
+    &em_lab_add,
+};
+const int em_nlabs = (int)(sizeof em_labs / sizeof em_labs[0]);
+
+const em_lab *em_lab_find(int number) {
+  for (int i = 0; i < em_nlabs; ++i)
+    if (em_labs[i]->number == number) return em_labs[i];
+  return NULL;
+}

@@ -1,0 +1,336 @@
+#include "report.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const track_names[] = {"cpu", "cuda"};
+
+void em_fmt_time(char *buf, size_t len, double s) {
+  if (!(s > 0) || !isfinite(s)) snprintf(buf, len, "-");
+  else if (s < 1e-6) snprintf(buf, len, "%.0f ns", s * 1e9);
+  else if (s < 1e-3) snprintf(buf, len, "%.2f us", s * 1e6);
+  else if (s < 1.0) snprintf(buf, len, "%.2f ms", s * 1e3);
+  else snprintf(buf, len, "%.2f s", s);
+}
+
+static void fmt_ratio(char *buf, size_t len, double r) {
+  if (!isfinite(r) || r <= 0) snprintf(buf, len, "-");
+  else snprintf(buf, len, "%.2fx", r);
+}
+
+/* ANSI colours only on a terminal that wants them. */
+static const char *col(int color, em_status s) {
+  if (!color) return "";
+  static const char *const c[] = {"\033[32m", "\033[31m", "\033[31;1m", "\033[33m"};
+  return c[s];
+}
+static const char *reset(int color) { return color ? "\033[0m" : ""; }
+static const char *bold(int color) { return color ? "\033[1m" : ""; }
+static const char *dim(int color) { return color ? "\033[2m" : ""; }
+
+static void fmt_error(char *buf, size_t len, const em_case_result *r) {
+  if (!r->have_close) {
+    snprintf(buf, len, "-");
+    return;
+  }
+  const em_close_report *c = &r->close;
+  if (c->worst_index < 0) {
+    snprintf(buf, len, "-");
+    return;
+  }
+  double err = fabs(c->worst_got - c->worst_want);
+  double tol = c->atol + c->rtol * fabs(c->worst_want);
+  if (r->status == EM_PASS || isfinite(err))
+    snprintf(buf, len, "%.1e @%lld <= %.1e", isfinite(err) ? err : INFINITY, (long long)c->worst_index, tol);
+  else snprintf(buf, len, "%s @%lld", c->first_unwritten ? "unwritten" : "non-finite", (long long)c->first_index);
+}
+
+void em_report_table(FILE *f, const em_run *run, int from, int to, const em_run_opts *o, int color) {
+  if (from >= to) return;
+  const em_case_result *first = &run->results[from];
+  const em_lab *lab = first->lab;
+  em_track track = first->track;
+  fprintf(f, "\n%slab %d: %s%s  [track %s", bold(color), lab->number, lab->title, reset(color), track_names[track]);
+  if (track == EM_TRACK_CPU)
+    fprintf(f, ", %d threads, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads, o->peaks.cpu_copy_gbps,
+            o->peaks.cpu_fma_gflops);
+  else if (o->gpu_ok)
+    fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
+  fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed,
+          em_candidate_is_solution ? ", reference solution" : "");
+
+  int all_skipped = 1;
+  for (int i = from; i < to; ++i)
+    all_skipped &= run->results[i].status == EM_SKIP && strcmp(run->results[i].reason, first->reason) == 0;
+  if (all_skipped) {
+    fprintf(f, "%s%d cases skipped%s: %s\n", col(color, EM_SKIP), to - from, reset(color), first->reason);
+    return;
+  }
+
+  fprintf(f, "%s%-4s %-16s %-14s %-6s %-26s %9s %7s %7s %8s %5s %9s%s\n", dim(color), "part", "case", "shape",
+          "status", "worst error @index <= tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
+  for (int i = from; i < to; ++i) {
+    const em_case_result *r = &run->results[i];
+    char err[64], t[24], sr[16], sn[16], gb[16], roof[16], en[24];
+    fmt_error(err, sizeof err, r);
+    if (r->timed) {
+      em_fmt_time(t, sizeof t, r->time_s);
+      fmt_ratio(sr, sizeof sr, r->speedup_vs_ref);
+      fmt_ratio(sn, sizeof sn, r->speedup_vs_naive);
+      snprintf(gb, sizeof gb, "%.1f", r->gbps);
+      if (isfinite(r->roofline_frac)) snprintf(roof, sizeof roof, "%.0f%%", 100 * r->roofline_frac);
+      else snprintf(roof, sizeof roof, "-");
+      if (isfinite(r->energy_j)) {
+        if (r->energy_j < 1e-3) snprintf(en, sizeof en, "%.1f uJ", r->energy_j * 1e6);
+        else snprintf(en, sizeof en, "%.2f mJ", r->energy_j * 1e3);
+      } else snprintf(en, sizeof en, "n/a");
+    } else {
+      strcpy(t, "-"), strcpy(sr, "-"), strcpy(sn, "-"), strcpy(gb, "-"), strcpy(roof, "-"), strcpy(en, "-");
+    }
+    char status[8];
+    snprintf(status, sizeof status, "%s", em_status_name(r->status));
+    for (char *p = status; *p; ++p) *p = (char)(*p - 32);
+    fprintf(f, "%-4c %-16.16s %-14.14s %s%-6s%s %-26s %9s %7s %7s %8s %5s %9s%s\n", r->c.part, r->c.name, r->shape,
+            col(color, r->status), status, reset(color), err, t, sr, sn, gb, roof, en, r->outlived ? " *" : "");
+  }
+  /* The failures explained. Cases that fail for the same reason (the same hint, or the same skip
+   * reason) are explained once and the rest named, so an untouched skeleton gives a short page. */
+  int outlived = 0;
+  const em_case_result *shown = NULL;
+  int more = 0;
+  char names[256] = "";
+  for (int i = from; i <= to; ++i) {
+    const em_case_result *r = i < to ? &run->results[i] : NULL;
+    if (r) outlived |= r->outlived;
+    if (r && r->status == EM_PASS) continue;
+    int same = r && shown && r->status == shown->status && r->c.part == shown->c.part &&
+               (r->status == EM_SKIP ? strcmp(r->reason, shown->reason) == 0
+                                     : r->hint[0] && strcmp(r->hint, shown->hint) == 0);
+    if (same) {
+      size_t used = strlen(names);
+      if (used < sizeof names - 1)
+        snprintf(names + used, sizeof names - used, "%s%s", more ? ", " : "", r->c.name);
+      more++;
+      continue;
+    }
+    if (more) fprintf(f, "      (and %d more the same way: %s)\n", more, names);
+    more = 0;
+    names[0] = 0;
+    if (!r) break;
+    shown = r;
+    fprintf(f, "  %s%s%s (%c) %s: %s\n", col(color, r->status), em_status_name(r->status), reset(color), r->c.part,
+            r->c.name, r->reason);
+    if (r->hint[0]) fprintf(f, "      -> %s\n", r->hint);
+  }
+  if (outlived)
+    fprintf(f, "  * GPU work ran past the stop event (another stream?); timed with the host clock instead.\n");
+}
+
+void em_report_summary(FILE *f, const em_run *run, int color) {
+  int timed = 0;
+  for (int i = 0; i < run->n; ++i) timed |= run->results[i].timed;
+  if (timed)
+    fprintf(f, "\n%stime: median per call; vs ref / vs naive: how many times faster than the reference solution /\n"
+               "the naive baseline (>1 is faster), medians of interleaved runs; roof: achieved over what this\n"
+               "machine's measured copy bandwidth and FMA rate allow (cases that fit in a cache can pass 100%%).%s\n",
+            dim(color), reset(color));
+  int count[4] = {0};
+  double pts[EM_NTRACKS] = {0}, max[EM_NTRACKS] = {0};
+  int ran[EM_NTRACKS] = {0};
+  for (int i = 0; i < run->n; ++i) {
+    const em_case_result *r = &run->results[i];
+    count[r->status]++;
+    if (r->status != EM_SKIP) {
+      ran[r->track] = 1;
+      pts[r->track] += r->points;
+      max[r->track] += r->max_points;
+    }
+  }
+  fprintf(f, "\n");
+  for (int t = 0; t < EM_NTRACKS; ++t)
+    if (ran[t]) fprintf(f, "score %s: %.1f / %.1f\n", track_names[t], pts[t], max[t]);
+  int failed = count[EM_FAIL] + count[EM_ERROR];
+  fprintf(f, "%s%d passed, %d failed, %d skipped%s\n", failed ? col(color, EM_FAIL) : col(color, EM_PASS),
+          count[EM_PASS], failed, count[EM_SKIP], reset(color));
+}
+
+/* ---- results.json ----------------------------------------------------------------------------- */
+
+static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+int em_report_json(const char *path, const em_run *run, const em_run_opts *o, const em_machine *m,
+                   const char *lab_label) {
+  json_t *root = json_object();
+  json_t *cases = json_array();
+  json_t *tracks = json_array();
+  unsigned seen = 0;
+  double pts = 0, max = 0;
+  int labnum = 0;
+  const char *name = "";
+  for (int i = 0; i < run->n; ++i) {
+    const em_case_result *r = &run->results[i];
+    if (!(seen & EM_TRACK_BIT(r->track))) json_array_append_new(tracks, json_string(track_names[r->track]));
+    seen |= EM_TRACK_BIT(r->track);
+    labnum = r->lab->number;
+    name = r->lab->name;
+    if (r->status != EM_SKIP) pts += r->points, max += r->max_points;
+    char part[2] = {r->c.part, 0};
+    json_t *c = json_object();
+    json_object_set_new(c, "lab", json_integer(r->lab->number));
+    json_object_set_new(c, "part", json_string(part));
+    json_object_set_new(c, "name", json_string(r->c.name));
+    json_object_set_new(c, "track", json_string(track_names[r->track]));
+    json_object_set_new(c, "shape", json_string(r->shape));
+    json_object_set_new(c, "hidden", json_boolean(r->c.hidden));
+    json_object_set_new(c, "status", json_string(em_status_name(r->status)));
+    json_object_set_new(c, "reason", json_string(r->reason));
+    json_object_set_new(c, "hint", json_string(r->hint));
+    if (r->have_close) {
+      json_object_set_new(c, "output", json_string(r->output));
+      json_object_set_new(c, "max_abs_err", num_or_null(r->close.max_abs_err));
+      json_object_set_new(c, "max_rel_err", num_or_null(r->close.max_rel_err));
+      json_object_set_new(c, "mismatches", json_integer(r->close.mismatches));
+      json_object_set_new(c, "unwritten", json_integer(r->close.unwritten));
+      if (r->close.first_index >= 0) {
+        json_t *fm = json_object();
+        json_object_set_new(fm, "index", json_integer(r->close.first_index));
+        json_object_set_new(fm, "got", r->close.first_unwritten ? json_string("unwritten") : num_or_null(r->close.first_got));
+        json_object_set_new(fm, "want", num_or_null(r->close.first_want));
+        json_object_set_new(c, "first_mismatch", fm);
+      } else {
+        json_object_set_new(c, "first_mismatch", json_null());
+      }
+      json_object_set_new(c, "rtol", json_real(r->close.rtol));
+      json_object_set_new(c, "atol", json_real(r->close.atol));
+    } else {
+      json_object_set_new(c, "max_abs_err", json_null());
+      json_object_set_new(c, "max_rel_err", json_null());
+      json_object_set_new(c, "mismatches", json_null());
+      json_object_set_new(c, "first_mismatch", json_null());
+      json_object_set_new(c, "rtol", json_null());
+      json_object_set_new(c, "atol", json_null());
+    }
+    json_object_set_new(c, "time_ms", r->timed ? json_real(r->time_s * 1e3) : json_null());
+    json_object_set_new(c, "ref_time_ms", r->timed ? json_real(r->ref_time_s * 1e3) : json_null());
+    json_object_set_new(c, "naive_time_ms", r->timed ? num_or_null(r->naive_time_s * 1e3) : json_null());
+    json_object_set_new(c, "speedup_vs_ref", r->timed ? num_or_null(r->speedup_vs_ref) : json_null());
+    json_object_set_new(c, "speedup_vs_naive", r->timed ? num_or_null(r->speedup_vs_naive) : json_null());
+    json_object_set_new(c, "timing_rounds", json_integer(r->rounds));
+    json_object_set_new(c, "timed_by_host_clock", json_boolean(r->outlived));
+    json_object_set_new(c, "flops", json_real(r->flops));
+    json_object_set_new(c, "bytes", json_real(r->bytes));
+    json_object_set_new(c, "gbps", r->timed ? num_or_null(r->gbps) : json_null());
+    json_object_set_new(c, "gflops", r->timed ? num_or_null(r->gflops) : json_null());
+    json_object_set_new(c, "arithmetic_intensity", num_or_null(r->bytes > 0 ? r->flops / r->bytes : NAN));
+    json_object_set_new(c, "roofline_frac", r->timed ? num_or_null(r->roofline_frac) : json_null());
+    json_object_set_new(c, "energy_j", r->timed ? num_or_null(r->energy_j) : json_null());
+    json_t *score = json_object();
+    json_object_set_new(score, "points", json_real(r->points));
+    json_object_set_new(score, "max", json_real(r->max_points));
+    json_object_set_new(c, "score", score);
+    json_array_append_new(cases, c);
+  }
+  json_object_set_new(root, "schema", json_string(EM_RESULTS_SCHEMA));
+  json_object_set_new(root, "version", json_string(EM_VERSION));
+  if (lab_label) json_object_set_new(root, "lab", json_string(lab_label));
+  else json_object_set_new(root, "lab", json_integer(labnum));
+  json_object_set_new(root, "name", json_string(lab_label ? lab_label : name));
+  json_object_set_new(root, "solution", json_boolean(em_candidate_is_solution));
+  json_object_set_new(root, "tracks", tracks);
+  json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+  json_t *mach = json_object();
+  json_object_set_new(mach, "cpu", json_string(m->cpu));
+  json_object_set_new(mach, "threads", json_integer(m->threads));
+  json_object_set_new(mach, "compiler", json_string(m->compiler));
+  json_object_set_new(mach, "nvcc", m->nvcc[0] ? json_string(m->nvcc) : json_null());
+  json_object_set_new(mach, "gpu", o->gpu_ok ? json_string(o->gpu.name) : json_null());
+  if (!o->gpu_ok) json_object_set_new(mach, "gpu_unavailable", json_string(o->gpu_skip));
+  json_t *peaks = json_object();
+  json_object_set_new(peaks, "cpu_copy_gbps", num_or_null(o->peaks.cpu_copy_gbps));
+  json_object_set_new(peaks, "cpu_fma_gflops", num_or_null(o->peaks.cpu_fma_gflops));
+  json_object_set_new(peaks, "gpu_copy_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_copy_gbps) : json_null());
+  json_object_set_new(peaks, "gpu_fma_gflops", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_fma_gflops) : json_null());
+  json_object_set_new(mach, "peaks", peaks);
+  json_object_set_new(root, "machine", mach);
+  json_object_set_new(root, "cases", cases);
+  json_t *score = json_object();
+  json_object_set_new(score, "points", json_real(pts));
+  json_object_set_new(score, "max", json_real(max));
+  json_object_set_new(root, "score", score);
+
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+  json_decref(root);
+  if (rc != 0 || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(e));
+  }
+  return EM_OK;
+}
+
+/* ---- JUnit XML -------------------------------------------------------------------------------- */
+
+static void xml_text(FILE *f, const char *s) {
+  for (; *s; ++s) {
+    switch (*s) {
+      case '<': fputs("&lt;", f); break;
+      case '>': fputs("&gt;", f); break;
+      case '&': fputs("&amp;", f); break;
+      case '"': fputs("&quot;", f); break;
+      default:
+        if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
+    }
+  }
+}
+
+int em_report_junit(const char *path, const em_run *run) {
+  FILE *f = fopen(path, "w");
+  if (!f) return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(errno));
+  int fails = 0, skips = 0;
+  for (int i = 0; i < run->n; ++i) {
+    fails += run->results[i].status == EM_FAIL || run->results[i].status == EM_ERROR;
+    skips += run->results[i].status == EM_SKIP;
+  }
+  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+  fprintf(f, "<testsuites tests=\"%d\" failures=\"%d\" skipped=\"%d\">\n", run->n, fails, skips);
+  for (int i = 0; i < run->n;) {
+    /* One suite per lab and track. */
+    int j = i;
+    while (j < run->n && run->results[j].lab == run->results[i].lab && run->results[j].track == run->results[i].track) ++j;
+    int sf = 0, ss = 0;
+    for (int k = i; k < j; ++k) {
+      sf += run->results[k].status == EM_FAIL || run->results[k].status == EM_ERROR;
+      ss += run->results[k].status == EM_SKIP;
+    }
+    fprintf(f, "  <testsuite name=\"lab%d-%s.%s\" tests=\"%d\" failures=\"%d\" skipped=\"%d\">\n",
+            run->results[i].lab->number, run->results[i].lab->name, track_names[run->results[i].track], j - i, sf, ss);
+    for (int k = i; k < j; ++k) {
+      const em_case_result *r = &run->results[k];
+      fprintf(f, "    <testcase classname=\"lab%d.%s.%c\" name=\"", r->lab->number, track_names[r->track], r->c.part);
+      xml_text(f, r->c.name);
+      fprintf(f, "\" time=\"%.6f\">", r->timed ? r->time_s : 0.0);
+      if (r->status == EM_FAIL || r->status == EM_ERROR) {
+        fprintf(f, "<failure message=\"");
+        xml_text(f, r->reason);
+        fprintf(f, "\">");
+        xml_text(f, r->hint);
+        fprintf(f, "</failure>");
+      } else if (r->status == EM_SKIP) {
+        fprintf(f, "<skipped message=\"");
+        xml_text(f, r->reason);
+        fprintf(f, "\"/>");
+      }
+      fprintf(f, "</testcase>\n");
+    }
+    fprintf(f, "  </testsuite>\n");
+    i = j;
+  }
+  fprintf(f, "</testsuites>\n");
+  if (fclose(f) != 0) return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(errno));
+  return EM_OK;
+}

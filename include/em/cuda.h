@@ -1,0 +1,56 @@
+/* The GPU side of libem's core: is there a usable device, error checking after a launch, and the
+ * timing of one GPU run (L2 flushed, CUDA events, a check that no work outlived the stop event).
+ *
+ * These are plain C functions: a build without nvcc gets versions that return EM_ENOCUDA, so the
+ * harness and the tests call them unconditionally and report the CUDA track as skipped.
+ */
+#ifndef EM_CUDA_H
+#define EM_CUDA_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when libem was built with nvcc, else 0. */
+int em_cuda_built(void);
+
+typedef struct em_cuda_device {
+  char name[256]; /* as long as cudaDeviceProp::name */
+  int major, minor;     /* compute capability */
+  int sm_count;
+  size_t l2_bytes;
+  size_t global_bytes;
+  int driver_version, runtime_version;
+} em_cuda_device;
+
+/* EM_OK when device 0 can run kernels (fills *dev if not NULL); otherwise EM_ENOCUDA or EM_ENODEV
+ * with the reason in em_error_detail() ("no CUDA-capable device is detected"). Creates the CUDA
+ * context: under Criterion call it inside a test, never before the fork. */
+int em_cuda_probe(em_cuda_device *dev);
+
+/* After a launch of code under test: the launch error, then the execution error (synchronising).
+ * On failure returns EM_ECUDA with "<what>: <CUDA's message>" as the detail. */
+int em_cuda_check_launch(const char *what);
+
+/* Synchronises the device; EM_ECUDA with the detail on an asynchronous error. */
+int em_cuda_sync(void);
+
+/* Times one GPU run of fn(arg), which launches work on the default stream:
+ *   the L2 is flushed (a write over twice its size) so every run starts from device memory;
+ *   CUDA events bracket the call; the device is then synchronised and, if that took longer than
+ *   the margin below, work outlived the stop event (another stream, a forgotten dependency): the
+ *   run is then timed by the host's clock around call + device synchronisation instead, and
+ *   *outlived is set to 1 so the report can say so.
+ * fn returns EM_OK or an error code, which is passed on. */
+typedef int (*em_cuda_work_fn)(void *arg);
+int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *seconds, int *outlived);
+
+/* Frees the scratch buffers (L2 flush buffer, events) held by em_cuda_time_run. */
+void em_cuda_release_scratch(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EM_CUDA_H */

@@ -1,0 +1,48 @@
+/* Machine peaks, measured on this machine, the denominators of every roofline fraction.
+ *
+ * Datasheet numbers are leads, not ceilings: what a course machine, a laptop or a shared GPU really
+ * sustains is what a student's kernel is judged against. Measured once and cached as JSON under
+ * build/ (keyed by CPU model, thread count and GPU name, so a different machine re-measures).
+ *
+ *   copy bandwidth: the best of a few large copies (plain loop, memcpy per thread on the CPU;
+ *                   cudaMemcpy device-to-device and a vectorised copy kernel on the GPU), counting
+ *                   bytes read plus bytes written, as the labs count their bytes;
+ *   FMA rate:       independent fused multiply-add chains, 2 FLOP each, all cores / all SMs.
+ */
+#ifndef EM_PEAKS_H
+#define EM_PEAKS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct em_peaks {
+  char cpu_name[128];
+  int cpu_threads;          /* OpenMP threads the CPU numbers were measured with */
+  double cpu_copy_gbps;     /* GB/s = 1e9 bytes/s, read + write */
+  double cpu_fma_gflops;
+  int have_gpu;
+  char gpu_name[128];
+  double gpu_copy_gbps;
+  double gpu_fma_gflops;
+  int from_cache;           /* 1 when loaded from the cache file rather than measured now */
+} em_peaks;
+
+/* Measures the CPU peaks with `threads` OpenMP threads (0: the OpenMP default). */
+int em_peaks_measure_cpu(em_peaks *p, int threads);
+
+/* Measures the GPU peaks (EM_ENOCUDA / EM_ENODEV where there is none). */
+int em_peaks_measure_cuda(em_peaks *p);
+
+/* Loads the peaks for this machine from cache_path, or measures what is missing (the GPU part only
+ * when want_gpu) and rewrites the file. A missing or unreadable cache is not an error: it is
+ * re-measured; failing to write it is reported in em_error_detail() but still returns EM_OK. */
+int em_peaks_get(const char *cache_path, int threads, int want_gpu, em_peaks *p);
+
+/* The CPU's model name from /proc/cpuinfo ("unknown CPU" elsewhere). */
+void em_cpu_name(char *buf, unsigned long len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EM_PEAKS_H */

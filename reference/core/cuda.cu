@@ -1,0 +1,211 @@
+// The CUDA half of libem's core: device probe, checked allocations and copies, fills, the GPU
+// random streams, and the timing of one GPU run. Built only when nvcc is present; cuda_none.c
+// stands in for it otherwise.
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "em/cuda.h"
+#include "em/error.h"
+#include "em/memory.h"
+#include "em/rng.h"
+#include "em/stats.h"
+
+#define CUDA_TRY(call)                                                             \
+  do {                                                                             \
+    cudaError_t e__ = (call);                                                      \
+    if (e__ != cudaSuccess)                                                        \
+      return em__fail(EM_ECUDA, "%s: %s", #call, cudaGetErrorString(e__));         \
+  } while (0)
+
+extern "C" int em_cuda_built(void) { return 1; }
+
+extern "C" int em_cuda_probe(em_cuda_device *dev) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice) {
+    cudaGetLastError();  // not sticky: clear it so later calls start clean
+    return em__fail(EM_ENODEV, "no NVIDIA GPU with a driver for CUDA %d.%d here (%s)", CUDART_VERSION / 1000,
+                    CUDART_VERSION % 1000 / 10, cudaGetErrorString(e));
+  }
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return em__fail(EM_ENODEV, "%s", cudaGetErrorString(e));
+  }
+  if (count == 0) return em__fail(EM_ENODEV, "no CUDA-capable device is detected");
+  cudaDeviceProp p;
+  e = cudaGetDeviceProperties(&p, 0);
+  if (e != cudaSuccess) return em__fail(EM_ENODEV, "cudaGetDeviceProperties: %s", cudaGetErrorString(e));
+  // A context must really come up (a driver older than the runtime fails only here).
+  e = cudaFree(0);
+  if (e != cudaSuccess) return em__fail(EM_ENODEV, "cannot create a CUDA context: %s", cudaGetErrorString(e));
+  if (dev) {
+    memset(dev, 0, sizeof *dev);
+    snprintf(dev->name, sizeof dev->name, "%s", p.name);
+    dev->major = p.major;
+    dev->minor = p.minor;
+    dev->sm_count = p.multiProcessorCount;
+    dev->l2_bytes = (size_t)p.l2CacheSize;
+    dev->global_bytes = p.totalGlobalMem;
+    cudaDriverGetVersion(&dev->driver_version);
+    cudaRuntimeGetVersion(&dev->runtime_version);
+  }
+  return EM_OK;
+}
+
+extern "C" int em_cuda_check_launch(const char *what) {
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  if (e != cudaSuccess) return em__fail(EM_ECUDA, "%s: %s", what, cudaGetErrorString(e));
+  return EM_OK;
+}
+
+extern "C" int em_cuda_sync(void) {
+  CUDA_TRY(cudaDeviceSynchronize());
+  return EM_OK;
+}
+
+extern "C" int em_cuda_alloc(void **out, size_t bytes) {
+  *out = NULL;
+  cudaError_t e = cudaMalloc(out, bytes ? bytes : 1);
+  if (e != cudaSuccess) {
+    *out = NULL;
+    return em__fail(EM_ECUDA, "cudaMalloc(%zu bytes): %s", bytes, cudaGetErrorString(e));
+  }
+  return EM_OK;
+}
+
+extern "C" int em_cuda_free(void *dev) {
+  if (dev) CUDA_TRY(cudaFree(dev));
+  return EM_OK;
+}
+
+extern "C" int em_cuda_copy_to_device(void *dev, const void *host, size_t bytes) {
+  CUDA_TRY(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice));
+  return EM_OK;
+}
+
+extern "C" int em_cuda_copy_to_host(void *host, const void *dev, size_t bytes) {
+  CUDA_TRY(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
+  return EM_OK;
+}
+
+// 256 threads, grid-stride: fills are not timed, simple and always correct is enough.
+static const int kFillThreads = 256;
+static int fill_blocks(int64_t n) {
+  int64_t b = (n + kFillThreads - 1) / kFillThreads;
+  return (int)(b < 65535 ? (b > 0 ? b : 1) : 65535);
+}
+
+__global__ void fill_u32_kernel(uint32_t *p, int64_t n, uint32_t pattern) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    p[i] = pattern;
+}
+
+extern "C" int em_cuda_fill_u32(void *dev, int64_t n, uint32_t pattern) {
+  if (n <= 0) return EM_OK;
+  fill_u32_kernel<<<fill_blocks(n), kFillThreads>>>((uint32_t *)dev, n, pattern);
+  return em_cuda_check_launch("fill_u32_kernel");
+}
+
+// One thread per Philox block of four words, exactly as em_rng_fill_* on the host.
+__global__ void rng_u32_kernel(uint32_t *x, int64_t n, em_rng_key key) {
+  for (int64_t b = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; b < (n + 3) / 4; b += (int64_t)gridDim.x * blockDim.x) {
+    uint64_t i = (uint64_t)b * 4;
+    uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)(i >> 34), key.case_id, key.tensor_id};
+    uint32_t w[4];
+    em_philox4x32_10(ctr, key.seed, w);
+    for (int k = 0; k < 4 && (int64_t)i + k < n; ++k) x[i + k] = w[k];
+  }
+}
+
+__global__ void rng_uniform_kernel(float *x, int64_t n, em_rng_key key, float lo, float hi) {
+  for (int64_t b = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; b < (n + 3) / 4; b += (int64_t)gridDim.x * blockDim.x) {
+    uint64_t i = (uint64_t)b * 4;
+    uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)(i >> 34), key.case_id, key.tensor_id};
+    uint32_t w[4];
+    em_philox4x32_10(ctr, key.seed, w);
+    for (int k = 0; k < 4 && (int64_t)i + k < n; ++k) x[i + k] = em_rng_uniform_f32(w[k], lo, hi);
+  }
+}
+
+extern "C" int em_cuda_rng_fill_u32(uint32_t *dev_x, int64_t n, em_rng_key key) {
+  if (n <= 0) return EM_OK;
+  rng_u32_kernel<<<fill_blocks((n + 3) / 4), kFillThreads>>>(dev_x, n, key);
+  return em_cuda_check_launch("rng_u32_kernel");
+}
+
+extern "C" int em_cuda_rng_fill_uniform_f32(float *dev_x, int64_t n, em_rng_key key, float lo, float hi) {
+  if (n <= 0) return EM_OK;
+  rng_uniform_kernel<<<fill_blocks((n + 3) / 4), kFillThreads>>>(dev_x, n, key, lo, hi);
+  return em_cuda_check_launch("rng_uniform_kernel");
+}
+
+// ---- timing one run ------------------------------------------------------------------------
+
+static void *flush_buf = NULL;
+static size_t flush_bytes = 0;
+static cudaEvent_t ev_start, ev_stop;
+static int events_ready = 0;
+
+// A device synchronisation after the stop event has completed should find nothing left to do and
+// return in a few microseconds. Longer than this, and work ran past the stop event.
+static const double kOutlivedMarginS = 50e-6;
+
+extern "C" void em_cuda_release_scratch(void) {
+  if (flush_buf) cudaFree(flush_buf);
+  flush_buf = NULL;
+  flush_bytes = 0;
+  if (events_ready) {
+    cudaEventDestroy(ev_start);
+    cudaEventDestroy(ev_stop);
+    events_ready = 0;
+  }
+}
+
+static int ensure_scratch(void) {
+  if (!events_ready) {
+    CUDA_TRY(cudaEventCreate(&ev_start));
+    CUDA_TRY(cudaEventCreate(&ev_stop));
+    events_ready = 1;
+  }
+  if (!flush_buf) {
+    int l2 = 0;
+    CUDA_TRY(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+    // Twice the L2: after writing it, none of the previous run's lines can still be resident.
+    flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : (8 << 20));
+    CUDA_TRY(cudaMalloc(&flush_buf, flush_bytes));
+  }
+  return EM_OK;
+}
+
+extern "C" int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *seconds, int *outlived) {
+  int err = ensure_scratch();
+  if (err != EM_OK) return err;
+  if (outlived) *outlived = 0;
+  if (flush_l2) CUDA_TRY(cudaMemsetAsync(flush_buf, 0, flush_bytes, 0));
+  CUDA_TRY(cudaDeviceSynchronize());
+  double wall0 = em_now_s();
+  CUDA_TRY(cudaEventRecord(ev_start, 0));
+  err = fn(arg);
+  if (err != EM_OK) return err;
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return em__fail(EM_ECUDA, "launch: %s", cudaGetErrorString(e));
+  CUDA_TRY(cudaEventRecord(ev_stop, 0));
+  CUDA_TRY(cudaEventSynchronize(ev_stop));
+  double sync0 = em_now_s();
+  e = cudaDeviceSynchronize();
+  double wall1 = em_now_s();
+  if (e != cudaSuccess) return em__fail(EM_ECUDA, "while running: %s", cudaGetErrorString(e));
+  float ms = 0.0f;
+  CUDA_TRY(cudaEventElapsedTime(&ms, ev_start, ev_stop));
+  double t = ms * 1e-3;
+  if (wall1 - sync0 > kOutlivedMarginS) {
+    // Some of the work was not ordered before the stop event: the events would under-count it.
+    if (outlived) *outlived = 1;
+    t = wall1 - wall0;
+  }
+  *seconds = t;
+  return EM_OK;
+}

@@ -1,0 +1,470 @@
+/* Machine peaks: the copy bandwidth and FMA rate this machine really sustains, measured once and
+ * cached as JSON, so that every roofline fraction the harness reports has an honest denominator.
+ *
+ * The CPU numbers are measured here with OpenMP; the GPU numbers come from peaks_cuda.cu when libem
+ * is built with nvcc (EM_HAVE_CUDA=1), and this file stands in for it otherwise.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getpid, mkdir and friends are POSIX, hidden by -std=c11 without it. */
+#endif
+
+#include "em/peaks.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "em/cuda.h"
+#include "em/error.h"
+#include "em/memory.h"
+#include "em/stats.h"
+
+#ifndef EM_HAVE_CUDA
+#define EM_HAVE_CUDA 0 /* The Makefile always says; a bare compile is taken to be a build without nvcc. */
+#endif
+
+#define PEAKS_SCHEMA "em-peaks/1"
+
+/* ------------------------------------------------------------------------------------------ */
+/* CPU name                                                                                    */
+
+void em_cpu_name(char *buf, unsigned long len) {
+  if (!buf || len == 0) return;
+  snprintf(buf, len, "%s", "unknown CPU");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512]; /* model names are well under 100 characters */
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    char *s = strchr(line, ':');
+    if (!s) continue;
+    /* Trim, and squeeze runs of blanks to one: some Intel names pad with many spaces, which look
+     * odd in a report and carry no information. */
+    char *out = line;
+    int blank = 1; /* drops the blanks right after the colon */
+    for (++s; *s; ++s) {
+      int is_blank = *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r';
+      if (is_blank) {
+        if (!blank) *out++ = ' ';
+        blank = 1;
+      } else {
+        *out++ = *s;
+        blank = 0;
+      }
+    }
+    if (out > line && out[-1] == ' ') --out;
+    *out = '\0';
+    if (line[0]) {
+      snprintf(buf, len, "%s", line);
+      break;
+    }
+  }
+  fclose(f);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* CPU copy bandwidth                                                                          */
+
+/* 64 Mi floats = 256 MiB per array: several times the largest last-level cache of a course
+ * machine, so the copy streams from DRAM instead of measuring a cache. */
+#define COPY_N ((int64_t)64 << 20)
+/* Five rounds give the best of each method a fair chance to avoid a descheduled round... */
+#define COPY_REPS 5
+/* ...unless a slow machine would blow the time budget (about 1.5 s for the whole measurement on
+ * a two-core CI runner): past this many seconds of copying, two rounds are enough. */
+#define COPY_BUDGET_S 0.6
+#define COPY_MIN_REPS 2
+
+/* The slice [lo, hi) of n items that thread t of nt owns, exactly as libgomp's schedule(static)
+ * without a chunk size splits a loop (the first n % nt threads get one extra item). The memcpy copy
+ * uses it so that every thread touches the pages it first touched, on its own NUMA node. */
+static void static_slice(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
+  int64_t q = n / nt, r = n % nt;
+  *lo = (int64_t)t * q + (t < r ? t : r);
+  *hi = *lo + q + (t < r ? 1 : 0);
+}
+
+static void first_touch(float *restrict dst, float *restrict src, int64_t n, int nt) {
+  /* Same loop shape and schedule as copy_loop, so each page lands on the node of the thread that
+   * later reads or writes it. The values are arbitrary but finite. */
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i) {
+    src[i] = (float)(i & 1023);
+    dst[i] = 0.0f;
+  }
+}
+
+static double copy_loop(float *restrict dst, const float *restrict src, int64_t n, int nt) {
+  double t0 = em_now_s();
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  return em_now_s() - t0;
+}
+
+static double copy_memcpy(float *restrict dst, const float *restrict src, int64_t n, int nt) {
+  double t0 = em_now_s();
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t lo, hi;
+    static_slice(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+    memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof *dst);
+  }
+  return em_now_s() - t0;
+}
+
+static int measure_copy(int nt, double *gbps) {
+  const size_t bytes = (size_t)COPY_N * sizeof(float);
+  float *src = em_host_alloc(bytes);
+  float *dst = em_host_alloc(bytes);
+  if (!src || !dst) {
+    em_host_free(src);
+    em_host_free(dst);
+    return em__fail(EM_ENOMEM, "peaks: cannot allocate two %zu MiB buffers for the copy bandwidth",
+                    bytes >> 20);
+  }
+  /* Touching every page first also serves as the warm-up: page faults are not bandwidth. */
+  first_touch(dst, src, COPY_N, nt);
+
+  double best = INFINITY;
+  double start = em_now_s();
+  for (int rep = 0; rep < COPY_REPS; ++rep) {
+    if (rep >= COPY_MIN_REPS && em_now_s() - start > COPY_BUDGET_S) break;
+    /* The methods alternate, so drift of the machine (frequency, a neighbour) hits both alike. */
+    best = fmin(best, copy_loop(dst, src, COPY_N, nt));
+    best = fmin(best, copy_memcpy(dst, src, COPY_N, nt));
+  }
+  em_host_free(src);
+  em_host_free(dst);
+
+  /* Bytes read plus bytes written, as the labs count theirs (write-allocate traffic is the
+   * machine's business, not the kernel's). */
+  *gbps = 2.0 * (double)bytes / best / 1e9;
+  return EM_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* CPU FMA rate                                                                                */
+
+/* The widest FMA this build may use: explicit intrinsics, because -std=c11 turns off
+ * floating-point contraction in GCC, so a*b+c would compile to a multiply and a separate add. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+typedef __m512 vfloat;
+#define VSET1(x) _mm512_set1_ps(x)
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#elif defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+typedef __m256 vfloat;
+#define VSET1(x) _mm256_set1_ps(x)
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VADD(a, b) _mm256_add_ps((a), (b))
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+typedef float32x4_t vfloat;
+#define VSET1(x) vdupq_n_f32(x)
+#define VFMA(a, b, c) vfmaq_f32((c), (a), (b))
+#define VADD(a, b) vaddq_f32((a), (b))
+#else
+/* No FMA instruction known to this build: a multiply and an add still do 2 FLOP per lane. */
+typedef float vfloat __attribute__((vector_size(16)));
+#define VSET1(x) ((vfloat){(x), (x), (x), (x)})
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VADD(a, b) ((a) + (b))
+#endif
+#define VLANES ((int)(sizeof(vfloat) / sizeof(float)))
+
+/* Twelve independent chains: enough to cover FMA latency (4-5 cycles) times two FMA ports on
+ * current x86 and Arm cores, while 12 accumulators plus 2 constants still fit in 16 registers
+ * (AVX2), so nothing spills. */
+#define FMA_CHAINS 12
+#define FOR_EACH_CHAIN(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+/* Runs FMA_CHAINS dependent chains of `iters` FMAs each and returns the sum of the results, which
+ * the caller publishes so that none of the work can be optimised away. Every chain starts from a
+ * different value that depends on `seed` (a runtime value), so the compiler can neither merge
+ * chains nor fold them. x -> 0.999x + 0.001 converges to 1: no overflow, no denormals. */
+static float fma_chains(int64_t iters, float seed) {
+  const vfloat mul = VSET1(0.999f), add = VSET1(0.001f);
+#define DECLARE(k) vfloat a##k = VSET1(seed + 0.01f * (k));
+  FOR_EACH_CHAIN(DECLARE)
+#undef DECLARE
+  for (int64_t i = 0; i < iters; ++i) {
+#define STEP(k) a##k = VFMA(a##k, mul, add);
+    FOR_EACH_CHAIN(STEP)
+#undef STEP
+  }
+  /* Reduced with vector adds first: taking an accumulator's address (for the lane sum) would make
+   * GCC keep it in memory through the loop, putting a store and a load in every chain. */
+  vfloat v = VSET1(0.0f);
+#define REDUCE(k) v = VADD(v, a##k);
+  FOR_EACH_CHAIN(REDUCE)
+#undef REDUCE
+  float lanes[VLANES];
+  memcpy(lanes, &v, sizeof lanes);
+  float sum = 0.0f;
+  for (int l = 0; l < VLANES; ++l) sum += lanes[l];
+  return sum;
+}
+
+/* Where FMA results go so that they count as used. */
+static volatile float fma_sink;
+
+/* One parallel run; returns GFLOP/s and the seconds it took. */
+static double fma_run(int nt, int64_t iters, double *seconds) {
+  int team = 1;
+  float total = 0.0f;
+  double t0 = em_now_s();
+#pragma omp parallel num_threads(nt) reduction(+ : total)
+  {
+#pragma omp single nowait
+    team = omp_get_num_threads();
+    total += fma_chains(iters, 1.0f + 0.001f * (float)omp_get_thread_num());
+  }
+  *seconds = em_now_s() - t0;
+  fma_sink = total;
+  double flops = 2.0 * FMA_CHAINS * VLANES * (double)iters * team;
+  return flops / *seconds / 1e9;
+}
+
+/* Calibration starts from this many iterations (well under a millisecond on any machine) and
+ * doubles until a run lasts FMA_CALIB_S, long enough for the clock and for the cores to settle at
+ * their vector frequency; then FMA_RUNS runs of FMA_RUN_S each, keeping the best: three short runs
+ * dodge a noisy neighbour on a shared machine better than one long one. Together about 0.15 s. */
+#define FMA_START_ITERS ((int64_t)1 << 14)
+#define FMA_CALIB_S 0.01
+#define FMA_RUN_S 0.04
+#define FMA_RUNS 3
+
+static double measure_fma(int nt) {
+  int64_t iters = FMA_START_ITERS;
+  double t = 0.0;
+  fma_run(nt, iters, &t);
+  /* The cap only guards against a clock that does not advance: 2^40 iterations are hours. */
+  while (t < FMA_CALIB_S && iters < ((int64_t)1 << 40)) {
+    iters *= 2;
+    fma_run(nt, iters, &t);
+  }
+  iters = (int64_t)((double)iters * (FMA_RUN_S / t)) + 1;
+  double best = 0.0;
+  for (int r = 0; r < FMA_RUNS; ++r) best = fmax(best, fma_run(nt, iters, &t));
+  return best;
+}
+
+int em_peaks_measure_cpu(em_peaks *p, int threads) {
+  if (!p) return em__fail(EM_EINVAL, "em_peaks_measure_cpu: p is NULL");
+  if (threads < 0) return em__fail(EM_EINVAL, "em_peaks_measure_cpu: threads = %d < 0", threads);
+  int nt = threads ? threads : omp_get_max_threads();
+
+  double gbps = 0.0;
+  int rc = measure_copy(nt, &gbps);
+  if (rc != EM_OK) return rc;
+  double gflops = measure_fma(nt);
+
+  em_cpu_name(p->cpu_name, sizeof p->cpu_name);
+  p->cpu_threads = nt;
+  p->cpu_copy_gbps = gbps;
+  p->cpu_fma_gflops = gflops;
+  return EM_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* GPU stand-in                                                                                */
+
+#if !EM_HAVE_CUDA
+int em_peaks_measure_cuda(em_peaks *p) {
+  (void)p;
+  return em__fail(EM_ENOCUDA,
+                  "this build has no CUDA support: nvcc was not found when libem was built, so the GPU "
+                  "peaks cannot be measured");
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* The cache                                                                                   */
+
+/* Copies a string into a fixed field, truncating if it must (snprintf here draws a truncation
+ * warning that -Werror would turn into a build failure). */
+static void copy_str(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(src);
+  if (n >= cap) n = cap - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* A positive finite number under key, or 0. */
+static int json_positive(json_t *obj, const char *key, double *out) {
+  json_t *v = json_object_get(obj, key);
+  if (!json_is_number(v)) return 0;
+  double d = json_number_value(v);
+  if (!(d > 0.0) || !isfinite(d)) return 0;
+  *out = d;
+  return 1;
+}
+
+/* Takes the CPU part from the cache when it was measured on this CPU with this many threads. */
+static int cpu_from_json(json_t *cpu, const char *name, int threads, em_peaks *p) {
+  const char *cached = json_string_value(json_object_get(cpu, "name"));
+  json_t *t = json_object_get(cpu, "threads");
+  double copy, fma;
+  if (!cached || strcmp(cached, name) != 0) return 0;
+  if (!json_is_integer(t) || json_integer_value(t) != threads) return 0;
+  if (!json_positive(cpu, "copy_gbps", &copy) || !json_positive(cpu, "fma_gflops", &fma)) return 0;
+  copy_str(p->cpu_name, sizeof p->cpu_name, name);
+  p->cpu_threads = threads;
+  p->cpu_copy_gbps = copy;
+  p->cpu_fma_gflops = fma;
+  return 1;
+}
+
+/* Takes the GPU part from the cache when it was measured on a GPU of this name. */
+static int gpu_from_json(json_t *gpu, const char *name, em_peaks *p) {
+  const char *cached = json_string_value(json_object_get(gpu, "name"));
+  double copy, fma;
+  if (!cached || strcmp(cached, name) != 0) return 0;
+  if (!json_positive(gpu, "copy_gbps", &copy) || !json_positive(gpu, "fma_gflops", &fma)) return 0;
+  p->have_gpu = 1;
+  copy_str(p->gpu_name, sizeof p->gpu_name, name);
+  p->gpu_copy_gbps = copy;
+  p->gpu_fma_gflops = fma;
+  return 1;
+}
+
+static void clear_gpu(em_peaks *p) {
+  p->have_gpu = 0;
+  p->gpu_name[0] = '\0';
+  p->gpu_copy_gbps = 0.0;
+  p->gpu_fma_gflops = 0.0;
+}
+
+/* Creates the cache's parent directory (build/ on a fresh checkout). One level is enough: the
+ * harness keeps the cache directly under build/. A failure here shows up when the file is written,
+ * with a better message. */
+static void make_parent_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return;
+  size_t len = (size_t)(slash - path);
+  char *dir = malloc(len + 1);
+  if (!dir) return;
+  memcpy(dir, path, len);
+  dir[len] = '\0';
+  /* 0777: the umask decides, as for any build output. EEXIST is the usual case, and any other
+   * failure is reported by the write that follows. */
+  (void)mkdir(dir, 0777);
+  free(dir);
+}
+
+/* Writes the cache atomically: a temporary file named after this process, then rename, so that a
+ * concurrent reader (another make job) sees the old file or the new one, never half of one. The GPU
+ * part is the one measured now, else the one already in the file (a CPU-only run must not forget a
+ * GPU measured earlier). */
+static int write_cache(const char *path, const em_peaks *p, json_t *old_gpu) {
+  json_t *root = json_pack("{s:s, s:{s:s, s:i, s:f, s:f}}", "schema", PEAKS_SCHEMA, "cpu", "name",
+                           p->cpu_name, "threads", p->cpu_threads, "copy_gbps", p->cpu_copy_gbps,
+                           "fma_gflops", p->cpu_fma_gflops);
+  if (!root) return em__fail(EM_ENOMEM, "cannot build the peaks cache for %s (out of memory?)", path);
+  json_t *gpu = NULL;
+  if (p->have_gpu)
+    gpu = json_pack("{s:s, s:f, s:f}", "name", p->gpu_name, "copy_gbps", p->gpu_copy_gbps, "fma_gflops",
+                    p->gpu_fma_gflops);
+  else if (json_is_object(old_gpu))
+    gpu = json_incref(old_gpu);
+  if (gpu && json_object_set_new(root, "gpu", gpu) != 0) {
+    json_decref(root);
+    return em__fail(EM_ENOMEM, "cannot build the peaks cache for %s (out of memory?)", path);
+  }
+
+  make_parent_dir(path);
+  size_t tmp_len = strlen(path) + 32; /* ".tmp." and a pid of at most 20 digits */
+  char *tmp = malloc(tmp_len);
+  if (!tmp) {
+    json_decref(root);
+    return em__fail(EM_ENOMEM, "out of memory while writing the peaks cache %s", path);
+  }
+  snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid());
+
+  int rc = EM_OK;
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    rc = em__fail(EM_EIO, "cannot write the peaks cache %s: %s", tmp, strerror(errno));
+  } else {
+    /* Six significant digits: a roofline denominator needs no more, and the file stays readable. */
+    int bad = json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0 || fputc('\n', f) == EOF;
+    int saved = errno;
+    if (fclose(f) != 0 && !bad) {
+      bad = 1;
+      saved = errno;
+    }
+    if (bad)
+      rc = em__fail(EM_EIO, "cannot write the peaks cache %s: %s", tmp, strerror(saved));
+    else if (rename(tmp, path) != 0)
+      rc = em__fail(EM_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc != EM_OK) unlink(tmp);
+  }
+  free(tmp);
+  json_decref(root);
+  return rc;
+}
+
+int em_peaks_get(const char *cache_path, int threads, int want_gpu, em_peaks *p) {
+  if (!p) return em__fail(EM_EINVAL, "em_peaks_get: p is NULL");
+  if (threads < 0) return em__fail(EM_EINVAL, "em_peaks_get: threads = %d < 0", threads);
+  memset(p, 0, sizeof *p);
+  int nt = threads ? threads : omp_get_max_threads();
+  char cpu[sizeof p->cpu_name];
+  em_cpu_name(cpu, sizeof cpu);
+
+  /* A missing, unreadable or foreign file is simply not used: everything is measured anew. */
+  json_t *old = NULL;
+  if (cache_path) {
+    json_error_t jerr;
+    old = json_load_file(cache_path, 0, &jerr);
+    const char *schema = json_string_value(json_object_get(old, "schema"));
+    if (old && (!schema || strcmp(schema, PEAKS_SCHEMA) != 0)) {
+      json_decref(old);
+      old = NULL;
+    }
+  }
+
+  int measured = 0;
+  if (!cpu_from_json(json_object_get(old, "cpu"), cpu, nt, p)) {
+    int rc = em_peaks_measure_cpu(p, nt);
+    if (rc != EM_OK) {
+      json_decref(old);
+      return rc;
+    }
+    measured = 1;
+  }
+
+  if (want_gpu) {
+    em_cuda_device dev;
+    int rc = em_cuda_probe(&dev);
+    if (rc == EM_OK && !gpu_from_json(json_object_get(old, "gpu"), dev.name, p)) {
+      rc = em_peaks_measure_cuda(p);
+      if (rc == EM_OK) measured = 1;
+    }
+    if (rc != EM_OK) {
+      clear_gpu(p);
+      /* No CUDA in this build, or no device: the GPU track is skipped, which is not an error here
+       * (the reason stays in em_error_detail()). Anything else is a real failure. */
+      if (rc != EM_ENOCUDA && rc != EM_ENODEV) {
+        json_decref(old);
+        return rc;
+      }
+    }
+  }
+
+  p->from_cache = !measured;
+  if (measured && cache_path) write_cache(cache_path, p, json_object_get(old, "gpu"));
+  json_decref(old);
+  return EM_OK;
+}

@@ -1,0 +1,205 @@
+// GPU peaks: the copy bandwidth and FP32 FMA rate of the current CUDA device, measured the way
+// the harness times student kernels (CUDA events, warm-up, median), so that a roofline fraction
+// compares like with like. Built only when nvcc exists; peaks.c stands in otherwise.
+#include <cuda_runtime.h>
+
+#include <string.h>
+
+#include "em/error.h"
+#include "em/peaks.h"
+#include "em/stats.h"
+
+namespace {
+
+// 1 GiB per buffer: twenty times the largest L2 (50 MiB on H100/H200), so the copy streams from
+// HBM. Halved on allocation failure, down to 64 MiB, still beyond any L2 we target.
+constexpr size_t kMaxBytes = size_t(1) << 30;
+constexpr size_t kMinBytes = size_t(64) << 20;
+// Two untimed runs take the clocks up and fault in anything lazy; ten timed runs give a median
+// that one disturbed run cannot move. Both stay well under a second on an H200.
+constexpr int kWarmups = 2;
+constexpr int kTimed = 10;
+// 8 blocks of 256 threads is 2048 threads per SM, the most an SM of sm_80/sm_90 holds, so the
+// grid fills every SM at full occupancy in one wave.
+constexpr int kThreads = 256;
+constexpr int kBlocksPerSm = 8;
+// Eight independent chains per thread hide the FMA latency (4 cycles) even when few warps are
+// eligible; 8192 iterations make one launch last about half a millisecond on an H200, long enough
+// that launch and tail effects do not count.
+constexpr int kChains = 8;
+constexpr int kFmaIters = 8192;
+
+__global__ void copy_kernel(const float4 *__restrict__ src, float4 *__restrict__ dst, size_t n) {
+  size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = src[i];
+}
+
+// x -> mul*x + add with mul < 1 converges (to add / (1 - mul)): no overflow, no denormals. The
+// chains start from values that depend on the thread, and mul, add and iters are runtime values,
+// so the compiler can neither merge the chains nor fold them; the sum goes to memory so the work
+// counts as used.
+__global__ void fma_kernel(float *out, int iters, float mul, float add) {
+  unsigned tid = blockIdx.x * blockDim.x + threadIdx.x;
+  float a[kChains];
+#pragma unroll
+  for (int k = 0; k < kChains; ++k) a[k] = (float)tid * 1e-7f + 0.01f * (float)k;
+#pragma unroll 16
+  for (int i = 0; i < iters; ++i) {
+#pragma unroll
+    for (int k = 0; k < kChains; ++k) a[k] = fmaf(a[k], mul, add);
+  }
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kChains; ++k) s += a[k];
+  out[tid] = s;
+}
+
+// Everything the measurement holds, released on every way out of it.
+struct Resources {
+  void *src = nullptr, *dst = nullptr;
+  float *out = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  ~Resources() {
+    if (src) cudaFree(src);
+    if (dst) cudaFree(dst);
+    if (out) cudaFree(out);
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+  }
+};
+
+}  // namespace
+
+// On failure: the name of the call and CUDA's message. A non-sticky error is cleared as well, so
+// that the caller's next CUDA call does not trip over ours.
+#define TRY(what, call)                                                              \
+  do {                                                                               \
+    cudaError_t e_ = (call);                                                         \
+    if (e_ != cudaSuccess) {                                                         \
+      cudaGetLastError();                                                            \
+      return em__fail(EM_ECUDA, "%s: %s", (what), cudaGetErrorString(e_));            \
+    }                                                                                \
+  } while (0)
+
+namespace {
+
+// Median seconds of one launch() over kTimed runs after kWarmups, bracketed by CUDA events on the
+// default stream. launch() returns the launch error (cudaGetLastError for a kernel); errors during
+// execution surface at the event synchronisation.
+template <class Launch>
+int time_median(Resources &r, const char *what, Launch launch, double *seconds) {
+  for (int i = 0; i < kWarmups; ++i) TRY(what, launch());
+  double v[kTimed];
+  for (int i = 0; i < kTimed; ++i) {
+    TRY("cudaEventRecord", cudaEventRecord(r.start, 0));
+    TRY(what, launch());
+    TRY("cudaEventRecord", cudaEventRecord(r.stop, 0));
+    TRY(what, cudaEventSynchronize(r.stop));
+    float ms = 0.0f;
+    TRY("cudaEventElapsedTime", cudaEventElapsedTime(&ms, r.start, r.stop));
+    v[i] = (double)ms * 1e-3;
+  }
+  *seconds = em_median(v, kTimed);
+  return EM_OK;
+}
+
+// Two equal buffers, as large as the device grants up to kMaxBytes.
+int alloc_pair(Resources &r, size_t *bytes) {
+  for (size_t b = kMaxBytes;; b /= 2) {
+    cudaError_t e = cudaMalloc(&r.src, b);
+    if (e == cudaSuccess) {
+      e = cudaMalloc(&r.dst, b);
+      if (e != cudaSuccess) {
+        cudaFree(r.src);
+        r.src = nullptr;
+      }
+    } else {
+      r.src = nullptr;
+    }
+    if (e == cudaSuccess) {
+      *bytes = b;
+      return EM_OK;
+    }
+    cudaGetLastError();  // an out-of-memory error is not sticky: clear it and try smaller
+    r.dst = nullptr;
+    if (e != cudaErrorMemoryAllocation || b / 2 < kMinBytes)
+      return em__fail(EM_ECUDA, "cudaMalloc(2 x %zu bytes): %s", b, cudaGetErrorString(e));
+  }
+}
+
+}  // namespace
+
+extern "C" int em_peaks_measure_cuda(em_peaks *p) {
+  if (!p) return em__fail(EM_EINVAL, "em_peaks_measure_cuda: p is NULL");
+
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return em__fail(EM_ENODEV, "no usable CUDA device: %s", cudaGetErrorString(e));
+  }
+  if (count == 0) return em__fail(EM_ENODEV, "no CUDA-capable device is detected");
+
+  int dev = 0;
+  TRY("cudaGetDevice", cudaGetDevice(&dev));
+  cudaDeviceProp prop;
+  TRY("cudaGetDeviceProperties", cudaGetDeviceProperties(&prop, dev));
+  const int blocks = prop.multiProcessorCount * kBlocksPerSm;
+
+  Resources r;
+  TRY("cudaEventCreate", cudaEventCreate(&r.start));
+  TRY("cudaEventCreate", cudaEventCreate(&r.stop));
+
+  // Copy bandwidth: the better of the driver's copy and a plain vectorised kernel.
+  size_t bytes = 0;
+  int rc = alloc_pair(r, &bytes);
+  if (rc != EM_OK) return rc;
+  TRY("cudaMemset", cudaMemset(r.src, 0, bytes));
+  double t_memcpy = 0.0, t_kernel = 0.0;
+  rc = time_median(
+      r, "cudaMemcpyAsync (device to device)",
+      [&] { return cudaMemcpyAsync(r.dst, r.src, bytes, cudaMemcpyDeviceToDevice, 0); }, &t_memcpy);
+  if (rc != EM_OK) return rc;
+  const size_t n4 = bytes / sizeof(float4);
+  rc = time_median(
+      r, "copy_kernel",
+      [&] {
+        copy_kernel<<<blocks, kThreads>>>(static_cast<const float4 *>(r.src), static_cast<float4 *>(r.dst), n4);
+        return cudaGetLastError();
+      },
+      &t_kernel);
+  if (rc != EM_OK) return rc;
+  const double t_copy = t_memcpy < t_kernel ? t_memcpy : t_kernel;
+  // Bytes read plus bytes written, as the labs count theirs.
+  const double copy_gbps = 2.0 * (double)bytes / t_copy / 1e9;
+
+  // The big buffers are not needed any more; the FMA kernel only writes one float per thread.
+  void *src = r.src, *dst = r.dst;
+  r.src = r.dst = nullptr;  // released here whatever happens, never twice
+  cudaError_t e_src = cudaFree(src), e_dst = cudaFree(dst);
+  TRY("cudaFree", e_src);
+  TRY("cudaFree", e_dst);
+
+  // FMA rate.
+  const size_t nthreads = (size_t)blocks * kThreads;
+  TRY("cudaMalloc", cudaMalloc(&r.out, nthreads * sizeof(float)));
+  double t_fma = 0.0;
+  rc = time_median(
+      r, "fma_kernel",
+      [&] {
+        fma_kernel<<<blocks, kThreads>>>(r.out, kFmaIters, 0.999f, 0.001f);
+        return cudaGetLastError();
+      },
+      &t_fma);
+  if (rc != EM_OK) return rc;
+  const double flops = 2.0 * kChains * (double)kFmaIters * (double)nthreads;
+
+  p->have_gpu = 1;
+  size_t len = strlen(prop.name);
+  if (len >= sizeof p->gpu_name) len = sizeof p->gpu_name - 1;
+  memcpy(p->gpu_name, prop.name, len);
+  p->gpu_name[len] = '\0';
+  p->gpu_copy_gbps = copy_gbps;
+  p->gpu_fma_gflops = flops / t_fma / 1e9;
+  return EM_OK;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what emlab needs to build and test, on Debian or Ubuntu, and says what is missing
+# elsewhere. Fast when everything is there (a few file tests), so `make` runs it before every build.
+#   scripts/install-deps.sh          install what is missing (needs root or sudo)
+#   scripts/install-deps.sh --check  only report; exit 1 if something is missing
+set -u
+
+check_only=0
+[ "${1:-}" = "--check" ] && check_only=1
+
+# package : a file or command that shows it is installed
+need=(
+  "gcc:cmd:gcc"
+  "make:cmd:make"
+  "g++:cmd:g++"
+  "pkg-config:cmd:pkg-config"
+  "libjansson-dev:file:/usr/include/jansson.h"
+  "libarchive-dev:file:/usr/include/archive.h"
+  "libcriterion-dev:file:/usr/include/criterion/criterion.h"
+  "python3:cmd:python3"
+)
+
+missing=()
+for entry in "${need[@]}"; do
+  pkg=${entry%%:*}
+  rest=${entry#*:}
+  kind=${rest%%:*}
+  what=${rest#*:}
+  if [ "$kind" = cmd ]; then
+    command -v "$what" >/dev/null 2>&1 || missing+=("$pkg")
+  else
+    # Headers may live under a prefix (conda, a container): ask the compiler too.
+    [ -e "$what" ] || echo "#include <${what#/usr/include/}>" | gcc -E -x c - >/dev/null 2>&1 || missing+=("$pkg")
+  fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "[emlab] missing: ${missing[*]}" >&2
+if [ $check_only = 1 ]; then exit 1; fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  cat >&2 <<MSG
+[emlab] this is not a Debian/Ubuntu system: install the equivalents of
+          ${missing[*]}
+        (a C compiler with OpenMP, GNU make, jansson, libarchive and Criterion headers, Python 3)
+        with your package manager, then run make again.
+MSG
+  exit 2
+fi
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "[emlab] run as root, or install them yourself:  apt-get install ${missing[*]}" >&2
+    exit 2
+  fi
+fi
+
+echo "[emlab] installing ${missing[*]} with apt-get" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! $sudo apt-get update -qq || ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  echo "[emlab] apt-get could not install: ${missing[*]} (no network? another apt running?). Install them, then run make again." >&2
+  exit 2
+fi
+echo "[emlab] installed ${missing[*]}" >&2

@@ -1,0 +1,53 @@
+# The test suite (included by the Makefile). `make test` builds the Criterion suites, the checker
+# for every lab's skeleton and solution, and the planted wrong implementations, then runs the suites;
+# on a machine without a GPU the CUDA tests skip with the reason.
+#
+# tests/test_*.c               Criterion suites: $(BUILD)/tests/test_*
+# tests/planted/labN/<bug>.c   a deliberately wrong lab N implementation (CPU track), linked into
+#                              its own checker $(BUILD)/tests/planted/labN/<bug>/em-check, whose
+#                              diagnostics the suites assert on. <bug>.cu: the same for CUDA.
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+PLANTED_SRC := $(wildcard tests/planted/lab*/*.c)
+PLANTED_BIN := $(PLANTED_SRC:tests/planted/%.c=$(BUILD)/tests/planted/%/em-check)
+ifeq ($(HAVE_CUDA),1)
+PLANTED_CU := $(wildcard tests/planted/lab*/*.cu)
+PLANTED_BIN += $(PLANTED_CU:tests/planted/%.cu=$(BUILD)/tests/planted/%.cu/em-check)
+endif
+TEST_LABS := $(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))
+TEST_LAB_BIN := $(foreach n,$(TEST_LABS),$(BUILD)/tests/skeleton/lab$(n)/em-check $(BUILD)/tests/solution/lab$(n)/em-check)
+
+$(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(LIB) $(HARNESS) $(HEADERS) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Iharness -Itests $(CFLAGS) -DEM_BUILD_DIR='"$(BUILD)"' $< -o $@ $(HARNESS) $(LIB) -lcriterion $(LDLIBS)
+
+# The lab number of a planted file: tests/planted/lab1/x.c -> 1.
+planted_lab = $(patsubst lab%,%,$(firstword $(subst /, ,$(1))))
+
+$(BUILD)/tests/planted/%/student.o: tests/planted/%.c $(HEADERS) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/planted/%.cu/student.o: tests/planted/%.cu $(HEADERS)
+	@mkdir -p $(@D)
+	$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/tests/planted/%/em-check: $(BUILD)/tests/planted/%/student.o $(LIB) $(HARNESS) $(MAIN_OBJ)
+	$(call LINK_CHECKER,$@,$(call planted_lab,$*),0,$<)
+
+define TEST_LAB_RULES
+$(BUILD)/tests/skeleton/lab$(1)/em-check: $(LIB) $(HARNESS) $(MAIN_OBJ) $$(LAB$(1)_OBJ)
+	$$(call LINK_CHECKER,$$@,$(1),0,$$(LAB$(1)_OBJ))
+$(BUILD)/tests/solution/lab$(1)/em-check: $(LIB) $(HARNESS) $(MAIN_OBJ)
+	$$(call LINK_CHECKER,$$@,$(1),1,)
+endef
+$(foreach n,$(TEST_LABS),$(eval $(call TEST_LAB_RULES,$(n))))
+
+.PHONY: test test-build
+test-build: $(LIB) $(HARNESS) $(TEST_BIN) $(PLANTED_BIN) $(TEST_LAB_BIN)
+
+# Every suite runs (one report shows all failures); any failing suite fails the target.
+test: test-build
+	@status=0; for t in $(TEST_BIN); do echo "== $$t"; $$t $(TEST_ARGS) || status=1; done; \
+	  if [ $$status = 0 ]; then echo "[emlab] all test suites passed"; else echo "[emlab] some tests failed (above)"; fi; exit $$status
