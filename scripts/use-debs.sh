@@ -1,0 +1,12 @@
+# Copied from the course infrastructure notes: unpacks the C libraries the build links on the GPU
+# machine, which has no package registry. Used by scripts/device-check.sh.
+# Source this on the GPU machine (bash): unpacks .debs/*.deb into /tmp/emdeps and points the
+# compiler, linker and loader at it. It touches nothing outside /tmp/emdeps.
+root=/tmp/emdeps
+mkdir -p "$root"
+for f in .debs/*.deb; do dpkg -x "$f" "$root"; done
+lib="$root/usr/lib/x86_64-linux-gnu"
+export CPATH="$root/usr/include${CPATH:+:$CPATH}"
+export LIBRARY_PATH="$lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PKG_CONFIG_PATH="$lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
