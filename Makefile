@@ -235,6 +235,17 @@ $(DEMO_BIN): $(LIB) $(HARNESS) $(MAIN_OBJ)
 demo: $(DEMO_BIN)
 	@$(DEMO_BIN) --lab all --track $(TRACK) --json $(BUILD)/demo/results.json --peaks $(BUILD)/peaks.json $(ARGS)
 
+# ---- kernel variants ------------------------------------------------------------------------------
+# bench/<lab>.cu: stand-alone programs that time a lab's kernel variants side by side on a GPU, the
+# evidence behind each reference solution's design. Built (never run) by `make test` so they compile.
+BENCH_CU := $(if $(filter 1,$(HAVE_CUDA)),$(wildcard bench/*.cu))
+BENCH_BIN := $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%)
+$(BUILD)/bench/%: bench/%.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) $< -o $@
+.PHONY: bench-variants
+bench-variants: $(BENCH_BIN)
+
 # ---- tests ---------------------------------------------------------------------------------------
 include tests/tests.mk
 

