@@ -60,12 +60,17 @@ EM_HD void em_philox4x32_10(const uint32_t ctr_in[4], uint64_t key64, uint32_t o
   out[3] = c3;
 }
 
+/* Block b of the stream: its words 4b .. 4b+3. Buffers are filled a block at a time. */
+EM_HD void em_rng_block(em_rng_key key, uint64_t b, uint32_t out[4]) {
+  uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), key.case_id, key.tensor_id};
+  em_philox4x32_10(ctr, key.seed, out);
+}
+
 /* Word i of the stream named by key. Four consecutive words share one Philox block, so filling a
  * buffer goes four at a time (em_rng_fill_*); this one-at-a-time form is for tests and oracles. */
 EM_HD uint32_t em_rng_u32(em_rng_key key, uint64_t i) {
-  uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)(i >> 34), key.case_id, key.tensor_id};
   uint32_t out[4];
-  em_philox4x32_10(ctr, key.seed, out);
+  em_rng_block(key, i >> 2, out);
   return out[i & 3];
 }
 

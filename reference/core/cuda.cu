@@ -110,36 +110,33 @@ extern "C" int em_cuda_fill_u32(void *dev, int64_t n, uint32_t pattern) {
 }
 
 // One thread per Philox block of four words, exactly as em_rng_fill_* on the host.
-__global__ void rng_u32_kernel(uint32_t *x, int64_t n, em_rng_key key) {
+template <typename T, typename Convert>
+__global__ void rng_fill_kernel(T *x, int64_t n, em_rng_key key, Convert convert) {
   for (int64_t b = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; b < (n + 3) / 4; b += (int64_t)gridDim.x * blockDim.x) {
-    uint64_t i = (uint64_t)b * 4;
-    uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)(i >> 34), key.case_id, key.tensor_id};
     uint32_t w[4];
-    em_philox4x32_10(ctr, key.seed, w);
-    for (int k = 0; k < 4 && (int64_t)i + k < n; ++k) x[i + k] = w[k];
+    em_rng_block(key, (uint64_t)b, w);
+    for (int k = 0; k < 4 && 4 * b + k < n; ++k) x[4 * b + k] = convert(w[k]);
   }
 }
 
-__global__ void rng_uniform_kernel(float *x, int64_t n, em_rng_key key, float lo, float hi) {
-  for (int64_t b = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; b < (n + 3) / 4; b += (int64_t)gridDim.x * blockDim.x) {
-    uint64_t i = (uint64_t)b * 4;
-    uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)(i >> 34), key.case_id, key.tensor_id};
-    uint32_t w[4];
-    em_philox4x32_10(ctr, key.seed, w);
-    for (int k = 0; k < 4 && (int64_t)i + k < n; ++k) x[i + k] = em_rng_uniform_f32(w[k], lo, hi);
-  }
-}
+struct as_word {
+  __device__ uint32_t operator()(uint32_t w) const { return w; }
+};
+struct as_uniform {
+  float lo, hi;
+  __device__ float operator()(uint32_t w) const { return em_rng_uniform_f32(w, lo, hi); }
+};
 
 extern "C" int em_cuda_rng_fill_u32(uint32_t *dev_x, int64_t n, em_rng_key key) {
   if (n <= 0) return EM_OK;
-  rng_u32_kernel<<<fill_blocks((n + 3) / 4), kFillThreads>>>(dev_x, n, key);
-  return em_cuda_check_launch("rng_u32_kernel");
+  rng_fill_kernel<<<fill_blocks((n + 3) / 4), kFillThreads>>>(dev_x, n, key, as_word{});
+  return em_cuda_check_launch("rng_fill_kernel");
 }
 
 extern "C" int em_cuda_rng_fill_uniform_f32(float *dev_x, int64_t n, em_rng_key key, float lo, float hi) {
   if (n <= 0) return EM_OK;
-  rng_uniform_kernel<<<fill_blocks((n + 3) / 4), kFillThreads>>>(dev_x, n, key, lo, hi);
-  return em_cuda_check_launch("rng_uniform_kernel");
+  rng_fill_kernel<<<fill_blocks((n + 3) / 4), kFillThreads>>>(dev_x, n, key, as_uniform{lo, hi});
+  return em_cuda_check_launch("rng_fill_kernel");
 }
 
 // ---- timing one run ------------------------------------------------------------------------

@@ -1,27 +1,22 @@
 #include "em/rng.h"
 
-/* Four words per Philox block: fill block-aligned groups of four from one call, and the ragged
- * ends word by word, so that x[i] is always word i of the stream whatever n is. */
-void em_rng_fill_u32(uint32_t *x, int64_t n, em_rng_key key) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < (n + 3) / 4; ++b) {
-    uint64_t i = (uint64_t)b * 4;
-    uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)(i >> 34), key.case_id, key.tensor_id};
-    uint32_t w[4];
-    em_philox4x32_10(ctr, key.seed, w);
-    for (int k = 0; k < 4 && (int64_t)i + k < n; ++k) x[i + k] = w[k];
+/* Four words per Philox block: each block fills its four elements (fewer at the ragged end), so
+ * that x[i] is always word i of the stream whatever n is. */
+#define FILL(x, n, key, convert)                                        \
+  _Pragma("omp parallel for schedule(static)")                          \
+  for (int64_t b = 0; b < ((n) + 3) / 4; ++b) {                        \
+    uint32_t w[4];                                                      \
+    em_rng_block((key), (uint64_t)b, w);                                \
+    for (int k = 0; k < 4 && 4 * b + k < (n); ++k) (x)[4 * b + k] = convert(w[k]); \
   }
-}
+
+#define AS_WORD(w) (w)
+#define AS_UNIFORM(w) em_rng_uniform_f32((w), lo, hi)
+
+void em_rng_fill_u32(uint32_t *x, int64_t n, em_rng_key key) { FILL(x, n, key, AS_WORD) }
 
 void em_rng_fill_uniform_f32(float *x, int64_t n, em_rng_key key, float lo, float hi) {
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < (n + 3) / 4; ++b) {
-    uint64_t i = (uint64_t)b * 4;
-    uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)(i >> 34), key.case_id, key.tensor_id};
-    uint32_t w[4];
-    em_philox4x32_10(ctr, key.seed, w);
-    for (int k = 0; k < 4 && (int64_t)i + k < n; ++k) x[i + k] = em_rng_uniform_f32(w[k], lo, hi);
-  }
+  FILL(x, n, key, AS_UNIFORM)
 }
 
 uint32_t em_rng_name_id(const char *name) {
