@@ -248,8 +248,7 @@ static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) 
         snprintf(r->hint, sizeof r->hint, "no element of %s was written: is the function body empty, or the launch missing?", t->name);
       else if (rep.unwritten > 0 && rep.first_index > 0)
         snprintf(r->hint, sizeof r->hint,
-                 "elements from [%lld] on were not all written: check the loop bound or the grid size (every element needs a thread)",
-                 (long long)rep.first_index);
+                 "the first elements were written, later ones not: check the loop bound or the grid size (every element needs a thread)");
       else if (rep.nonfinite > 0)
         snprintf(r->hint, sizeof r->hint, "%lld results are NaN or Inf where the exact value is finite",
                  (long long)rep.nonfinite);
@@ -506,18 +505,28 @@ out:
   free_bufs(&b);
 }
 
-void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run) {
+/* Whether case c runs on this track and passes the filters. */
+static int selected(const em_case *c, int track, const em_run_opts *o) {
+  if (c->tracks && !(c->tracks & EM_TRACK_BIT(track))) return 0;
+  if (o->part && c->part != o->part) return 0;
+  return !o->case_filter || strstr(c->name, o->case_filter);
+}
+
+void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em_progress *progress) {
   install_handlers();
+  int nlab = o->hidden_only ? 0 : lab->ncases;
   for (int track = 0; track < EM_NTRACKS; ++track) {
     if (!(o->tracks & EM_TRACK_BIT(track))) continue;
     cuda_context_broken = 0;
-    int total = (o->hidden_only ? 0 : lab->ncases) + o->nextra;
-    for (int i = 0; i < total; ++i) {
-      const em_case *c = i < (o->hidden_only ? 0 : lab->ncases) ? &lab->cases[i]
-                                                                : &o->extra[i - (o->hidden_only ? 0 : lab->ncases)];
-      if (c->tracks && !(c->tracks & EM_TRACK_BIT(track))) continue;
-      if (o->part && c->part != o->part) continue;
-      if (o->case_filter && !strstr(c->name, o->case_filter)) continue;
+    int count = 0;
+    for (int i = 0; i < nlab + o->nextra; ++i)
+      count += selected(i < nlab ? &lab->cases[i] : &o->extra[i - nlab], track, o);
+    const char *skip = track == EM_TRACK_CUDA && !o->gpu_ok ? o->gpu_skip : NULL;
+    if (progress) progress->track_begin(progress->ctx, lab, (em_track)track, skip, count);
+    int from = run->n;
+    for (int i = 0; i < nlab + o->nextra; ++i) {
+      const em_case *c = i < nlab ? &lab->cases[i] : &o->extra[i - nlab];
+      if (!selected(c, track, o)) continue;
       if (run->n == run->cap) {
         int cap = run->cap ? run->cap * 2 : 64;
         em_case_result *grown = (em_case_result *)realloc(run->results, (size_t)cap * sizeof *grown);
@@ -532,7 +541,9 @@ void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run) {
       em_case_result *r = &run->results[run->n++];
       memset(r, 0, sizeof *r);
       run_case(lab, c, (em_track)track, o, run, r);
+      if (progress && !skip) progress->case_done(progress->ctx, run, run->n - 1);
     }
+    if (progress) progress->track_end(progress->ctx, run, from, run->n);
     if (track == EM_TRACK_CUDA && o->gpu_ok) em_cuda_release_scratch();
   }
 }

@@ -55,8 +55,18 @@ typedef struct em_run {
   char env_message[1024];
 } em_run;
 
+/* Told as the run goes, so a student sees each row the moment its case is done (and the rows
+ * before a crash): a track starts (skip_reason set when the whole track is skipped), a case is
+ * done (its result is run->results[index]), a track ends (its results are [from, to)). */
+typedef struct em_progress {
+  void (*track_begin)(void *ctx, const em_lab *lab, em_track track, const char *skip_reason, int ncases);
+  void (*case_done)(void *ctx, const em_run *run, int index);
+  void (*track_end)(void *ctx, const em_run *run, int from, int to);
+  void *ctx;
+} em_progress;
+
 /* Runs every selected case of lab on every selected track, appending to run. */
-void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run);
+void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em_progress *progress);
 
 /* A case's shape as text ("n=1025"), "hidden" for hidden cases. */
 void em_case_shape(const em_lab *lab, const em_case *c, char *buf, size_t len);

@@ -198,6 +198,25 @@ static void list_cases(const em_lab *lab) {
   }
 }
 
+/* The terminal table, printed as the cases finish. */
+typedef struct table_ctx {
+  const em_run_opts *o;
+  int color;
+} table_ctx;
+
+static void table_begin(void *ctx, const em_lab *lab, em_track track, const char *skip, int ncases) {
+  table_ctx *t = (table_ctx *)ctx;
+  em_report_begin(stdout, lab, track, skip, ncases, t->o, t->color);
+}
+
+static void table_row(void *ctx, const em_run *run, int index) {
+  em_report_row(stdout, &run->results[index], ((table_ctx *)ctx)->color);
+}
+
+static void table_end(void *ctx, const em_run *run, int from, int to) {
+  em_report_end(stdout, run, from, to, ((table_ctx *)ctx)->color);
+}
+
 int main(int argc, char **argv) {
   enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
          O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP };
@@ -343,19 +362,12 @@ int main(int argc, char **argv) {
 
   em_run run;
   memset(&run, 0, sizeof run);
+  table_ctx tc = {&o, color};
+  em_progress progress = {table_begin, table_row, table_end, &tc};
   for (int i = 0; i < em_nlabs; ++i) {
     const em_lab *lab = em_labs[i];
     if (!all_labs && lab->number != lab_no) continue;
-    int from = run.n;
-    em_check_lab(lab, &o, &run);
-    /* One table per track. */
-    for (int a = from; a < run.n;) {
-      int b = a;
-      while (b < run.n && run.results[b].track == run.results[a].track) ++b;
-      em_report_table(stdout, &run, a, b, &o, color);
-      a = b;
-    }
-    fflush(stdout);
+    em_check_lab(lab, &o, &run, &progress);
   }
   em_report_summary(stdout, &run, color);
 

@@ -44,57 +44,62 @@ static void fmt_error(char *buf, size_t len, const em_case_result *r) {
   double err = fabs(c->worst_got - c->worst_want);
   double tol = c->atol + c->rtol * fabs(c->worst_want);
   if (r->status == EM_PASS || isfinite(err))
-    snprintf(buf, len, "%.1e @%lld <= %.1e", isfinite(err) ? err : INFINITY, (long long)c->worst_index, tol);
+    snprintf(buf, len, "%.1e @%lld %s %.1e", isfinite(err) ? err : INFINITY, (long long)c->worst_index,
+             c->worst_tol_ratio <= 1.0 ? "<=" : ">", tol);
   else snprintf(buf, len, "%s @%lld", c->first_unwritten ? "unwritten" : "non-finite", (long long)c->first_index);
 }
 
-void em_report_table(FILE *f, const em_run *run, int from, int to, const em_run_opts *o, int color) {
-  if (from >= to) return;
-  const em_case_result *first = &run->results[from];
-  const em_lab *lab = first->lab;
-  em_track track = first->track;
+void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *skip_reason, int ncases,
+                     const em_run_opts *o, int color) {
   fprintf(f, "\n%slab %d: %s%s  [track %s", bold(color), lab->number, lab->title, reset(color), track_names[track]);
-  if (track == EM_TRACK_CPU)
-    fprintf(f, ", %d threads, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads, o->peaks.cpu_copy_gbps,
-            o->peaks.cpu_fma_gflops);
-  else if (o->gpu_ok)
-    fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
-  fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed,
-          em_candidate_is_solution ? ", reference solution" : "");
-
-  int all_skipped = 1;
-  for (int i = from; i < to; ++i)
-    all_skipped &= run->results[i].status == EM_SKIP && strcmp(run->results[i].reason, first->reason) == 0;
-  if (all_skipped) {
-    fprintf(f, "%s%d cases skipped%s: %s\n", col(color, EM_SKIP), to - from, reset(color), first->reason);
+  if (skip_reason) {
+    fprintf(f, "]\n%s%d cases skipped%s: %s\n", col(color, EM_SKIP), ncases, reset(color), skip_reason);
     return;
   }
-
+  if (track == EM_TRACK_CPU)
+    fprintf(f, ", %d thread%s, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads,
+            o->peaks.cpu_threads == 1 ? "" : "s", o->peaks.cpu_copy_gbps, o->peaks.cpu_fma_gflops);
+  else
+    fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
+  fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed, em_candidate_is_solution ? ", reference solution" : "");
   fprintf(f, "%s%-4s %-16s %-14s %-6s %-26s %9s %7s %7s %8s %5s %9s%s\n", dim(color), "part", "case", "shape",
-          "status", "worst error @index <= tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
-  for (int i = from; i < to; ++i) {
-    const em_case_result *r = &run->results[i];
-    char err[64], t[24], sr[16], sn[16], gb[16], roof[16], en[24];
-    fmt_error(err, sizeof err, r);
-    if (r->timed) {
-      em_fmt_time(t, sizeof t, r->time_s);
-      fmt_ratio(sr, sizeof sr, r->speedup_vs_ref);
-      fmt_ratio(sn, sizeof sn, r->speedup_vs_naive);
-      snprintf(gb, sizeof gb, "%.1f", r->gbps);
-      if (isfinite(r->roofline_frac)) snprintf(roof, sizeof roof, "%.0f%%", 100 * r->roofline_frac);
-      else snprintf(roof, sizeof roof, "-");
-      if (isfinite(r->energy_j)) {
-        if (r->energy_j < 1e-3) snprintf(en, sizeof en, "%.1f uJ", r->energy_j * 1e6);
-        else snprintf(en, sizeof en, "%.2f mJ", r->energy_j * 1e3);
-      } else snprintf(en, sizeof en, "n/a");
+          "status", "worst error @index vs tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
+  fflush(f);
+}
+
+void em_report_row(FILE *f, const em_case_result *r, int color) {
+  char err[64], t[24], sr[16], sn[16], gb[16], roof[16], en[24];
+  fmt_error(err, sizeof err, r);
+  if (r->timed) {
+    em_fmt_time(t, sizeof t, r->time_s);
+    fmt_ratio(sr, sizeof sr, r->speedup_vs_ref);
+    fmt_ratio(sn, sizeof sn, r->speedup_vs_naive);
+    snprintf(gb, sizeof gb, "%.1f", r->gbps);
+    if (isfinite(r->roofline_frac)) snprintf(roof, sizeof roof, "%.0f%%", 100 * r->roofline_frac);
+    else snprintf(roof, sizeof roof, "-");
+    if (isfinite(r->energy_j)) {
+      if (r->energy_j < 1e-3) snprintf(en, sizeof en, "%.1f uJ", r->energy_j * 1e6);
+      else snprintf(en, sizeof en, "%.2f mJ", r->energy_j * 1e3);
     } else {
-      strcpy(t, "-"), strcpy(sr, "-"), strcpy(sn, "-"), strcpy(gb, "-"), strcpy(roof, "-"), strcpy(en, "-");
+      snprintf(en, sizeof en, "n/a");
     }
-    char status[8];
-    snprintf(status, sizeof status, "%s", em_status_name(r->status));
-    for (char *p = status; *p; ++p) *p = (char)(*p - 32);
-    fprintf(f, "%-4c %-16.16s %-14.14s %s%-6s%s %-26s %9s %7s %7s %8s %5s %9s%s\n", r->c.part, r->c.name, r->shape,
-            col(color, r->status), status, reset(color), err, t, sr, sn, gb, roof, en, r->outlived ? " *" : "");
+  } else {
+    strcpy(t, "-"), strcpy(sr, "-"), strcpy(sn, "-"), strcpy(gb, "-"), strcpy(roof, "-"), strcpy(en, "-");
+  }
+  char status[8];
+  snprintf(status, sizeof status, "%s", em_status_name(r->status));
+  for (char *p = status; *p; ++p) *p = (char)(*p - 32);
+  fprintf(f, "%-4c %-16.16s %-14.14s %s%-6s%s %-26s %9s %7s %7s %8s %5s %9s%s\n", r->c.part, r->c.name, r->shape,
+          col(color, r->status), status, reset(color), err, t, sr, sn, gb, roof, en, r->outlived ? " *" : "");
+  fflush(f);
+}
+
+void em_report_end(FILE *f, const em_run *run, int from, int to, int color) {
+  if (from < to && run->results[from].status == EM_SKIP && run->results[from].track == EM_TRACK_CUDA &&
+      strcmp(run->results[from].reason, run->results[to - 1].reason) == 0) {
+    int all = 1;
+    for (int i = from; i < to; ++i) all &= run->results[i].status == EM_SKIP;
+    if (all) return; /* said in one line by em_report_begin */
   }
   /* The failures explained. Cases that fail for the same reason (the same hint, or the same skip
    * reason) are explained once and the rest named, so an untouched skeleton gives a short page. */

@@ -14,8 +14,12 @@ typedef struct em_machine {
   char gpu[256];
 } em_machine;
 
-/* The table of results[from, to) (one lab, one track), the failures explained below it. */
-void em_report_table(FILE *f, const em_run *run, int from, int to, const em_run_opts *o, int color);
+/* The table of one lab on one track, printed as it runs: the header (or one line when the whole
+ * track is skipped), a row per case, then the failures explained. */
+void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *skip_reason, int ncases,
+                     const em_run_opts *o, int color);
+void em_report_row(FILE *f, const em_case_result *r, int color);
+void em_report_end(FILE *f, const em_run *run, int from, int to, int color);
 
 /* The closing lines: per track counts and scores, and "N passed, N failed, N skipped". */
 void em_report_summary(FILE *f, const em_run *run, int color);

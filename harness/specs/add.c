@@ -26,12 +26,13 @@ static int describe(const em_case *c, em_tensor *t) {
   t[0] = (em_tensor){.name = "x", .dtype = EM_F32, .ndim = 1, .shape = {n}};
   t[1] = (em_tensor){.name = "c", .dtype = EM_F32, .is_scalar = 1, .ndim = 0};
   /* The exact sum of two floats rounded once to float32 is within 2^-24 of the float64 oracle,
-   * relatively; rtol = 2^-23 leaves a factor 2 of headroom and nothing more. atol = FLT_MIN lets a
-   * kernel flush subnormals to zero (CUDA's -ftz, -ffast-math), as deep-learning code routinely
-   * does: its error is then below FLT_MIN, invisible at every magnitude but the "tiny" cases. */
+   * relatively; rtol = 2^-23 leaves a factor 2 of headroom and nothing more. atol = 2·FLT_MIN lets
+   * a kernel flush subnormals to zero, inputs and outputs alike (CUDA's -ftz, -ffast-math), as
+   * deep-learning code routinely does: x and c each lose less than FLT_MIN, so the sum less than
+   * 2·FLT_MIN, invisible at every magnitude but the "tiny" cases. */
   t[2] = (em_tensor){.name = "z", .dtype = EM_F32, .is_output = 1, .ndim = 1, .shape = {n},
-                     .rtol = 0x1p-23, .atol = FLT_MIN,
-                     .tol_why = "one float32 rounding of an exact sum (2^-24), ×2; subnormals may flush"};
+                     .rtol = 0x1p-23, .atol = 2 * FLT_MIN,
+                     .tol_why = "one float32 rounding of an exact sum (2^-24), x2; subnormals may flush"};
   return 3;
 }
 

@@ -25,7 +25,7 @@ void em_add_oracle(const float *x, float c, double *z, int64_t n);
 
 /* Reference solutions. */
 void em_add_a_cpu(const float *x, float c, float *z, int64_t n); /* one thread, SIMD */
-void em_add_b_cpu(const float *x, float c, float *z, int64_t n); /* OpenMP + SIMD + streaming stores */
+void em_add_b_cpu(const float *x, float c, float *z, int64_t n); /* OpenMP + SIMD, one core for small n */
 int em_add_a_cuda(const float *x, float c, float *z, int64_t n); /* one block */
 int em_add_b_cuda(const float *x, float c, float *z, int64_t n); /* 16-byte accesses, full grid */
 

@@ -21,7 +21,7 @@ void lab1_add_a(const float *x, float c, float *z, int64_t n) {
  * TODO(lab1b): split [0, n) among OpenMP threads: `#pragma omp parallel for simd
  * schedule(static)` above the same loop does it; each thread then streams one contiguous slice.
  * Make sure the last elements are written when n is not a multiple of anything (n = 1, primes).
- * Faster still: see "What fast looks like" in README.md (streaming stores). */
+ * Then see "What fast looks like" in README.md (small n, and an experiment with streaming stores). */
 void lab1_add_b(const float *x, float c, float *z, int64_t n) {
   (void)x, (void)c, (void)z, (void)n;
   EM_TODO("lab1 part (b): split the loop over [0, n) among OpenMP threads (omp parallel for)");
