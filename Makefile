@@ -202,7 +202,8 @@ STALE = $(if $(wildcard $(CHECK_BIN)),$(shell find $(LABS)/lab$(LAB)-*/ -newer $
 
 define CHECK_PREFLIGHT
 $(if $(LAB),,$(error nothing to check yet: build a lab first, e.g.  make lab1 && make check))
-$(if $(wildcard $(CHECK_BIN)),,$(error lab $(LAB) is not built: run  make lab$(LAB)  first (labs: $(foreach d,$(LAB_DIRS),$(call lab_num,$(d))))))
+$(if $(filter $(LAB),$(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))),,$(error there is no lab $(LAB): the labs are $(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))))
+$(if $(wildcard $(CHECK_BIN)),,$(error lab $(LAB) is not built: run  make lab$(LAB)  first))
 $(if $(STALE),$(warning $(STALE) changed since the last  make lab$(LAB):  checking the old build; run  make lab$(LAB) && make check  to check your edits))
 endef
 
@@ -214,7 +215,9 @@ endef
 # as a plain recipe and any failure exits 2.
 ifeq ($(MAKECMDGOALS),check)
 $(eval $(CHECK_PREFLIGHT))
-EM_CHECK_STATUS := $(shell if [ -w /proc/$$PPID/fd/1 ]; then $(CHECK_BIN) $(CHECK_ARGS) >>/proc/$$PPID/fd/1 2>>/proc/$$PPID/fd/2; \
+# make's stdout is reopened through /proc; where that cannot be done (a socket, no /proc) the
+# checker's output goes to make's stderr instead, which is inherited and always works.
+EM_CHECK_STATUS := $(shell if (exec 3>>/proc/$$PPID/fd/1) 2>/dev/null; then $(CHECK_BIN) $(CHECK_ARGS) >>/proc/$$PPID/fd/1; \
                            else $(CHECK_BIN) $(CHECK_ARGS) 1>&2; fi; echo $$?)
 ifeq ($(EM_CHECK_STATUS),1)
 MAKEFLAGS += -q

@@ -27,6 +27,21 @@ static const char *const track_names[] = {"cpu", "cuda"};
 
 static size_t dtype_size(em_dtype d) { return d == EM_I8 ? 1 : 4; }
 
+/* Every tensor is followed by a guard of 1024 words. After an output, guard words that must survive
+ * the run: a write past the end (i <= n, a kernel without its `if (i < n)`, up to 1023 threads
+ * beyond) lands there and is reported instead of silently corrupting memory. After an input, zeros,
+ * so that a read past the end gets 0.0 every time rather than whatever the allocator left there
+ * (possibly a guard word, which would hide the stray write it feeds). */
+#define GUARD_WORDS 1024
+#define GUARD_BYTES (GUARD_WORDS * 4)
+/* Not the output poison: a stray write of a value read from poisoned memory (NaN + c keeps the
+ * NaN's payload) would leave the poison in place and go unseen. */
+#define GUARD_U32 0x7FDEAD11u
+
+static size_t data_bytes(const em_tensor *t) {
+  return ((size_t)t->numel * dtype_size(t->dtype) + 3) / 4 * 4;  /* whole words, then the guard */
+}
+
 void em_case_shape(const em_lab *lab, const em_case *c, char *buf, size_t len) {
   if (c->hidden) {
     snprintf(buf, len, "hidden");
@@ -118,7 +133,7 @@ static int alloc_bufs(const em_lab *lab, const em_case *c, em_track track, bufs 
     em_tensor *t = &b->t[i];
     t->numel = 1;
     for (int d = 0; d < t->ndim; ++d) t->numel *= t->shape[d];
-    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
+    size_t bytes = data_bytes(t) + GUARD_BYTES;
     if (!(t->host = em_host_alloc(bytes))) return EM_ENOMEM;
     if (t->is_output) {
       if (t->dtype == EM_I32) {
@@ -141,25 +156,24 @@ static int alloc_bufs(const em_lab *lab, const em_case *c, em_track track, bufs 
   return EM_OK;
 }
 
-/* Fresh inputs and poisoned outputs before a checked run. */
+static int fill_words(em_track track, void *p, int64_t words, uint32_t pattern) {
+  if (track == EM_TRACK_CUDA) return em_cuda_fill_u32(p, words, pattern);
+  em_fill_u32(p, words, pattern);
+  return EM_OK;
+}
+
+/* Fresh inputs, poisoned outputs and their guards before a checked run. */
 static int prepare(em_track track, bufs *b) {
   for (int i = 0; i < b->nt; ++i) {
     em_tensor *t = &b->t[i];
     if (t->is_scalar) continue;
-    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
-    if (t->is_output) {
-      int64_t words = t->dtype == EM_I8 ? (t->numel + 3) / 4 : t->numel;
-      if (track == EM_TRACK_CPU) em_fill_u32(t->work, words, EM_POISON_U32);
-      else {
-        int err = em_cuda_fill_u32(t->dev, words, EM_POISON_U32);
-        if (err != EM_OK) return err;
-      }
-    } else if (track == EM_TRACK_CPU) {
-      memcpy(t->work, t->host, bytes);
-    } else {
-      int err = em_cuda_copy_to_device(t->dev, t->host, bytes);
-      if (err != EM_OK) return err;
-    }
+    char *base = (char *)(track == EM_TRACK_CPU ? t->work : t->dev);
+    int err = fill_words(track, base + data_bytes(t), GUARD_WORDS, t->is_output ? GUARD_U32 : 0);
+    if (err != EM_OK) return err;
+    if (t->is_output) err = fill_words(track, base, (int64_t)(data_bytes(t) / 4), EM_POISON_U32);
+    else if (track == EM_TRACK_CPU) memcpy(base, t->host, data_bytes(t));
+    else err = em_cuda_copy_to_device(base, t->host, data_bytes(t));
+    if (err != EM_OK) return err;
   }
   return EM_OK;
 }
@@ -209,10 +223,21 @@ static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) 
   for (int i = 0; i < b->nt; ++i) {
     em_tensor *t = &b->t[i];
     if (!t->is_output) continue;
-    size_t bytes = (size_t)t->numel * dtype_size(t->dtype);
+    size_t bytes = data_bytes(t) + GUARD_BYTES;
     if (track == EM_TRACK_CUDA) {
       int err = em_cuda_copy_to_host(t->host, t->dev, bytes);
       if (err != EM_OK) return err;
+    }
+    const uint32_t *guard = (const uint32_t *)((const char *)t->host + data_bytes(t));
+    int64_t past = -1;
+    for (int64_t g = GUARD_WORDS - 1; g >= 0; --g)
+      if (guard[g] != GUARD_U32) past = g;
+    if (past >= 0 && ok) {
+      ok = 0;
+      r->status = EM_FAIL;
+      snprintf(r->reason, sizeof r->reason, "the code wrote past the end of %s (%lld elements; a write at [%lld])",
+               t->name, (long long)t->numel, (long long)(t->numel + past));
+      snprintf(r->hint, sizeof r->hint, "guard every store with i < n (a loop bound of <= n, or a kernel without its if)");
     }
     em_close_report rep;
     int close = t->dtype == EM_I32
@@ -343,6 +368,20 @@ static void env_fail(em_run *run, em_case_result *r, int err, const char *doing)
     run->env_error = 1;
     snprintf(run->env_message, sizeof run->env_message, "%s", r->reason);
   }
+}
+
+/* A hidden case must not reveal its shape, not even through a failure's counts and indices: keep
+ * what kind of failure it was, drop the numbers. */
+static void redact(em_case_result *r) {
+  const char *kind = r->close.unwritten ? "some output elements were never written"
+                     : strstr(r->reason, "past the end") ? "the code wrote past the end of an output"
+                     : strstr(r->reason, "changed its input") ? "the code changed an input"
+                     : r->status == EM_ERROR ? "the code raised an error"
+                     : "wrong results";
+  snprintf(r->reason, sizeof r->reason, "hidden case: %s (details withheld)", kind);
+  if (!strstr(r->hint, "TODO")) r->hint[0] = 0;
+  r->have_close = 0;
+  memset(&r->close, 0, sizeof r->close);
 }
 
 /* After a CUDA error in the code under test the context may be unusable (an illegal address is
@@ -503,6 +542,7 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
   }
 out:
   free_bufs(&b);
+  if (c->hidden && r->status != EM_PASS && r->status != EM_SKIP) redact(r);
 }
 
 /* Whether case c runs on this track and passes the filters. */

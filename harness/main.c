@@ -2,6 +2,7 @@
  * case failed, 2 usage, build or environment error. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -58,11 +59,14 @@ static int fail_usage(const char *fmt, const char *arg) {
   return EXIT_USAGE;
 }
 
-static int parse_u64(const char *s, uint64_t *out) {
+/* A non-negative decimal (or 0x hex) integer up to max, nothing else: strtoull alone would take
+ * " -1" as 2^64 − 1. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *out) {
   char *end;
+  if (!(s[0] >= '0' && s[0] <= '9')) return -1;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 0);
-  if (errno || end == s || *end || s[0] == '-') return -1;
+  if (errno || *end || v > max) return -1;
   *out = v;
   return 0;
 }
@@ -206,6 +210,7 @@ typedef struct table_ctx {
 
 static void table_begin(void *ctx, const em_lab *lab, em_track track, const char *skip, int ncases) {
   table_ctx *t = (table_ctx *)ctx;
+  if (ncases == 0) return; /* filtered out: no table at all */
   em_report_begin(stdout, lab, track, skip, ncases, t->o, t->color);
 }
 
@@ -214,6 +219,7 @@ static void table_row(void *ctx, const em_run *run, int index) {
 }
 
 static void table_end(void *ctx, const em_run *run, int from, int to) {
+  if (from == to) return;
   em_report_end(stdout, run, from, to, ((table_ctx *)ctx)->color);
 }
 
@@ -252,7 +258,7 @@ int main(int argc, char **argv) {
           all_labs = 1;
         } else {
           uint64_t v;
-          if (parse_u64(optarg, &v) || !em_lab_find((int)v))
+          if (parse_uint(optarg, INT_MAX, &v) || !em_lab_find((int)v))
             return fail_usage("unknown lab '%s': the labs are 1 (add); give --lab N or --lab all", optarg);
           lab_no = (int)v;
           all_labs = 0;
@@ -271,7 +277,9 @@ int main(int argc, char **argv) {
         break;
       case O_CASE: o.case_filter = optarg; break;
       case O_SEED:
-        if (parse_u64(optarg, &o.seed)) return fail_usage("bad seed '%s': give a non-negative integer", optarg);
+        /* Below 2^63: results.json records the seed as a JSON integer, which is signed 64-bit. */
+        if (parse_uint(optarg, INT64_MAX, &o.seed))
+          return fail_usage("bad seed '%s': give an integer from 0 to 2^63 - 1", optarg);
         seed_given = 1;
         break;
       case O_CASES: cases_path = optarg; break;
@@ -285,7 +293,7 @@ int main(int argc, char **argv) {
         break;
       case O_THREADS: {
         uint64_t v;
-        if (parse_u64(optarg, &v) || v < 1 || v > 4096) return fail_usage("bad thread count '%s'", optarg);
+        if (parse_uint(optarg, 4096, &v) || v < 1) return fail_usage("bad thread count '%s': give 1 to 4096", optarg);
         o.threads = (int)v;
         break;
       }
@@ -368,6 +376,13 @@ int main(int argc, char **argv) {
     const em_lab *lab = em_labs[i];
     if (!all_labs && lab->number != lab_no) continue;
     em_check_lab(lab, &o, &run, &progress);
+  }
+  if (run.n == 0) {
+    /* A filter that matches nothing is a typo, not a pass (in CI above all). */
+    fprintf(stderr, "em-check: no case matches the filters (--part %c, --case \"%s\"): em-check --list shows the cases\n",
+            o.part ? o.part : '*', o.case_filter ? o.case_filter : "");
+    free(extra);
+    return EXIT_USAGE;
   }
   em_report_summary(stdout, &run, color);
 

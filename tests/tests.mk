@@ -44,6 +44,9 @@ $(BUILD)/tests/solution/lab$(1)/em-check: $(LIB) $(HARNESS) $(MAIN_OBJ)
 endef
 $(foreach n,$(TEST_LABS),$(eval $(call TEST_LAB_RULES,$(n))))
 
+# The planted objects are intermediate files of a pattern chain: keep them, or every run rebuilds.
+.SECONDARY:
+
 .PHONY: test test-build
 test-build: $(LIB) $(HARNESS) $(TEST_BIN) $(PLANTED_BIN) $(TEST_LAB_BIN) $(BENCH_BIN)
 

@@ -77,9 +77,12 @@ EM_HD uint32_t em_rng_u32(em_rng_key key, uint64_t i) {
 /* A word to a float in [0, 1): exactly k·2^-24 for the word's top 24 bits k. */
 EM_HD float em_rng_unit_f32(uint32_t word) { return (float)(word >> 8) * 0x1p-24f; }
 
-/* A word to a float in [lo, hi): lo + (hi − lo)·u rounded once (fmaf), identical on host and device. */
+/* A word to a float in [lo, hi): lo + (hi − lo)·u rounded once (fmaf), identical on host and device.
+ * Rounding can carry the largest words up to hi itself when |lo| is large against hi − lo (for
+ * [0.5, 1) the top word gives 1.0): those become the float just below hi, so the range holds. */
 EM_HD float em_rng_uniform_f32(uint32_t word, float lo, float hi) {
-  return fmaf(em_rng_unit_f32(word), hi - lo, lo);
+  float r = fmaf(em_rng_unit_f32(word), hi - lo, lo);
+  return r < hi ? r : nextafterf(hi, lo);
 }
 
 /* Fills x[0..n) with uniform floats in [lo, hi) from the stream of key (OpenMP-parallel). */

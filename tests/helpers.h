@@ -1,0 +1,377 @@
+/* Shared helpers of the Criterion suites: temporary folders, running a program with its output
+ * captured, reading files and results.json, and the GPU gate.
+ *
+ * Every suite is one translation unit, so everything here is static inline (no unused-function
+ * warnings, which -Werror would turn into build failures). The suites run from the project root,
+ * as `make test` runs them; EM_BUILD_DIR (set by tests/tests.mk) is the build folder.
+ */
+#ifndef EM_TESTS_HELPERS_H
+#define EM_TESTS_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "em/em.h"
+#include "lab.h"
+
+#ifndef EM_BUILD_DIR
+#define EM_BUILD_DIR "build"
+#endif
+
+/* harness/candidate.c is compiled into each checker binary, not into libemharness.a, but the
+ * harness objects the suites link (em_npy_write's check.o, the lab registry) refer to these two:
+ * a suite is "a binary built for every lab, checking no candidate". */
+const int em_candidate_is_solution = 0;
+const int em_candidate_lab = 0;
+
+extern char **environ;
+
+/* The checker binaries tests/tests.mk builds, and the peaks cache they share (measured once). */
+#define T_SOLUTION EM_BUILD_DIR "/tests/solution/lab1/em-check"
+#define T_SKELETON EM_BUILD_DIR "/tests/skeleton/lab1/em-check"
+#define T_PLANTED(bug) EM_BUILD_DIR "/tests/planted/lab1/" bug "/em-check"
+#define T_PEAKS EM_BUILD_DIR "/peaks.json"
+
+/* ---- formatted strings ------------------------------------------------------------------------
+ * A ring of buffers, so that a test can build paths inline (t_str("%s/x.npy", dir)) without
+ * freeing each; 64 live strings are more than any test holds at once. */
+static inline const char *t_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline const char *t_str(const char *fmt, ...) {
+  static char ring[64][1024];
+  static int next;
+  char *s = ring[next++ % 64];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(s, sizeof ring[0], fmt, ap);
+  va_end(ap);
+  cr_assert(n >= 0 && (size_t)n < sizeof ring[0], "t_str: string too long for the ring (%d chars)", n);
+  return s;
+}
+
+/* ---- temporary folders ------------------------------------------------------------------------
+ * Created under $TMPDIR (else /tmp) and removed when the test's process exits, by the process that
+ * created them (the runner process of Criterion never removes a test's folders). */
+#define T_MAX_TMPDIRS 16
+static char t_tmpdirs[T_MAX_TMPDIRS][256];
+static pid_t t_tmpdir_owner[T_MAX_TMPDIRS];
+static int t_ntmpdirs;
+
+static inline int t_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  (void)remove(path); /* best effort: a leftover file must not stop the rest from going */
+  return 0;
+}
+
+static inline void t_rm_rf(const char *path) { nftw(path, t_rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+__attribute__((destructor)) static inline void t_cleanup_tmpdirs(void) {
+  for (int i = 0; i < t_ntmpdirs; ++i)
+    if (t_tmpdir_owner[i] == getpid()) t_rm_rf(t_tmpdirs[i]);
+}
+
+/* A fresh empty folder, removed at exit. */
+static inline const char *t_tmpdir(void) {
+  cr_assert(t_ntmpdirs < T_MAX_TMPDIRS, "too many temporary folders in one test");
+  const char *base = getenv("TMPDIR");
+  char *dir = t_tmpdirs[t_ntmpdirs];
+  snprintf(dir, sizeof t_tmpdirs[0], "%s/emtest.XXXXXX", base && *base ? base : "/tmp");
+  cr_assert(mkdtemp(dir) != NULL, "mkdtemp(%s): %s", dir, strerror(errno));
+  t_tmpdir_owner[t_ntmpdirs++] = getpid();
+  return dir;
+}
+
+/* This process's own scratch folder, for captured output and the like. */
+static inline const char *t_scratch(void) {
+  static char dir[256];
+  static pid_t owner;
+  if (!dir[0] || owner != getpid()) {
+    snprintf(dir, sizeof dir, "%s", t_tmpdir());
+    owner = getpid();
+  }
+  return dir;
+}
+
+/* ---- files ------------------------------------------------------------------------------------ */
+
+/* The whole file, NUL-terminated (malloc'd; *len gets its size if len is not NULL), or NULL. */
+static inline char *t_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+    size_t got = fread(buf + n, 1, cap - n - 1, f);
+    if (got == 0) break;
+    n += got;
+  }
+  fclose(f);
+  buf[n] = 0;
+  if (len) *len = n;
+  return buf;
+}
+
+static inline void t_write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  cr_assert(f != NULL, "cannot write %s: %s", path, strerror(errno));
+  cr_assert(fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+}
+
+static inline int t_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* How many times needle occurs in hay. */
+static inline int t_count(const char *hay, const char *needle) {
+  int n = 0;
+  size_t len = strlen(needle);
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += len) n++;
+  return n;
+}
+
+/* ---- running programs -------------------------------------------------------------------------
+ * A program runs in its own process group with stdin from /dev/null and stdout and stderr into
+ * files (opened O_APPEND, so a child that appends to our stdout through /proc, as `make check`
+ * does, cannot overwrite what another writer put there). A deadline kills the whole group: a hung
+ * child must fail its test, not the suite. */
+typedef struct t_proc {
+  int exited;    /* 1 when the program exited; 0 when a signal ended it */
+  int code;      /* its exit status, or the signal's number */
+  int timed_out; /* killed at the deadline */
+  char *out, *err, *all; /* stdout, stderr, and both (stdout first) */
+  char cmd[1024];        /* the command line, for messages */
+} t_proc;
+
+/* The environment for children: ours without the variables by which the `make test` that runs us
+ * would pass its command-line variables and jobserver to a make we start (make test BUILD=x must
+ * not change the BUILD of a make inside a test), and without the Makefile's per-run knobs, which a
+ * test sets on the command line when it wants them (an exported SOLUTION=1 would turn the
+ * skeleton a test builds into the solution). Build configuration (NO_CUDA, CC, ...) passes. */
+static inline char **t_child_env(void) {
+  static const char *const drop[] = {"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL=", "MAKEOVERRIDES=", "MAKE_TERMOUT=",
+                                     "MAKE_TERMERR=", "BUILD=", "LABS=", "LAB=", "TRACK=", "SEED=", "ARGS=",
+                                     "SOLUTION="};
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **env = calloc(n + 1, sizeof *env);
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int keep = 1;
+    for (size_t d = 0; d < sizeof drop / sizeof drop[0]; ++d)
+      if (strncmp(environ[i], drop[d], strlen(drop[d])) == 0) keep = 0;
+    if (keep) env[k++] = environ[i];
+  }
+  env[k] = NULL;
+  return env;
+}
+
+/* Runs argv (NULL-terminated; argv[0] is looked up in PATH) for at most timeout_s seconds. stdout
+ * goes to out_fd when it is ≥ 0 (a socket, say), else it is captured. Asserts that it started. */
+static inline void t_spawn(t_proc *p, double timeout_s, int out_fd, const char *const *argv) {
+  static int serial;
+  memset(p, 0, sizeof *p);
+  for (size_t i = 0, used = 0; argv[i] && used < sizeof p->cmd; ++i)
+    used += (size_t)snprintf(p->cmd + used, sizeof p->cmd - used, "%s%s", i ? " " : "", argv[i]);
+  const char *dir = t_scratch();
+  ++serial;
+  const char *out_path = t_str("%s/stdout.%d", dir, serial), *err_path = t_str("%s/stderr.%d", dir, serial);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  else posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+
+  /* Default signal dispositions and an empty mask: whatever the test runner set up must not leak
+   * into the program under test (an ignored SIGALRM would defeat the checker's --timeout). */
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+  char **env = t_child_env();
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, env);
+  free(env);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  cr_assert(rc == 0, "cannot start %s: %s (the suites run from the project root after make test-build)",
+            argv[0], strerror(rc));
+
+  struct timespec t0, now, nap = {0, 5 * 1000 * 1000};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int status = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    cr_assert(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec) > timeout_s) {
+      p->timed_out = 1;
+      kill(-pid, SIGKILL); /* the group we made for it: make and what make started */
+      waitpid(pid, &status, 0);
+      break;
+    }
+    nanosleep(&nap, NULL);
+  }
+  p->exited = WIFEXITED(status);
+  p->code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+  p->out = t_read_file(out_path, NULL);
+  if (!p->out) p->out = strdup("");
+  p->err = t_read_file(err_path, NULL);
+  if (!p->err) p->err = strdup("");
+  size_t lo = strlen(p->out), le = strlen(p->err);
+  p->all = malloc(lo + le + 2);
+  memcpy(p->all, p->out, lo);
+  p->all[lo] = '\n';
+  memcpy(p->all + lo + 1, p->err, le + 1);
+}
+
+static inline void t_proc_free(t_proc *p) {
+  free(p->out);
+  free(p->err);
+  free(p->all);
+  memset(p, 0, sizeof *p);
+}
+
+#define T_ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+/* t_run(&p, 60, "make", "-s", "check") */
+#define t_run(p, timeout_s, ...) t_spawn((p), (timeout_s), -1, T_ARGV(__VA_ARGS__))
+
+/* Runs a checker binary with the defaults of these suites: the shared peaks cache (measured once
+ * per build folder, not per test) and results written into json, plus the given arguments
+ * (NULL-terminated). */
+static inline void t_checker(t_proc *p, double timeout_s, const char *bin, const char *json, ...) {
+  const char *argv[64];
+  int n = 0;
+  argv[n++] = bin;
+  argv[n++] = "--peaks";
+  argv[n++] = T_PEAKS;
+  argv[n++] = "--json";
+  argv[n++] = json;
+  va_list ap;
+  va_start(ap, json);
+  const char *a;
+  while ((a = va_arg(ap, const char *)) != NULL) {
+    cr_assert(n < 63, "t_checker: too many arguments");
+    argv[n++] = a;
+  }
+  va_end(ap);
+  argv[n] = NULL;
+  cr_assert(t_exists(bin), "%s is missing: build it with  make test-build  (and run the suites from the project root)", bin);
+  t_spawn(p, timeout_s, -1, argv);
+}
+
+/* Asserts the exit status, showing the program's output when it is not the one expected. */
+#define t_assert_exit(p, want)                                                                         \
+  cr_assert((p)->exited && !(p)->timed_out && (p)->code == (want),                                     \
+            "%s\nwant exit status %d, got %s %d%s\n---- stdout ----\n%s\n---- stderr ----\n%s", (p)->cmd, \
+            (want), (p)->exited ? "exit status" : "signal", (p)->code,                                  \
+            (p)->timed_out ? " (killed at the deadline)" : "", (p)->out, (p)->err)
+
+/* Asserts that the program's output (stdout and stderr together) contains text. */
+#define t_assert_output_has(p, text)                                                              \
+  cr_assert(strstr((p)->all, (text)) != NULL,                                                      \
+            "%s\nthe output lacks \"%s\":\n---- stdout ----\n%s\n---- stderr ----\n%s", (p)->cmd, (text), \
+            (p)->out, (p)->err)
+
+/* ---- results.json ----------------------------------------------------------------------------- */
+
+static inline json_t *t_load_json(const char *path) {
+  json_error_t jerr;
+  json_t *root = json_load_file(path, 0, &jerr);
+  cr_assert(root != NULL, "cannot parse %s: %s (line %d)", path, jerr.text, jerr.line);
+  return root;
+}
+
+static inline const char *t_str_or_empty(json_t *v) {
+  const char *s = json_string_value(v);
+  return s ? s : "";
+}
+
+/* The case (track, part, name) of a results.json, or NULL. */
+static inline json_t *t_find_case(json_t *root, const char *track, char part, const char *name) {
+  json_t *cases = json_object_get(root, "cases"), *c;
+  size_t i;
+  char p[2] = {part, 0};
+  json_array_foreach(cases, i, c) {
+    if (strcmp(t_str_or_empty(json_object_get(c, "track")), track) == 0 &&
+        strcmp(t_str_or_empty(json_object_get(c, "part")), p) == 0 &&
+        strcmp(t_str_or_empty(json_object_get(c, "name")), name) == 0)
+      return c;
+  }
+  return NULL;
+}
+
+static inline json_t *t_get_case(json_t *root, const char *track, char part, const char *name) {
+  json_t *c = t_find_case(root, track, part, name);
+  cr_assert(c != NULL, "results.json has no %s case (%c) \"%s\"", track, part, name);
+  return c;
+}
+
+static inline const char *t_json_str(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  cr_assert(json_is_string(v), "\"%s\" is not a string", key);
+  return json_string_value(v);
+}
+
+static inline double t_json_num(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  cr_assert(json_is_number(v), "\"%s\" is not a number", key);
+  return json_number_value(v);
+}
+
+/* ---- .npy files ------------------------------------------------------------------------------ */
+
+/* Reads an .npy file and checks the preamble; returns the header text (after the length field)
+ * and points *data at the array. */
+static inline char *t_read_npy(const char *path, size_t *file_len, const unsigned char **data, char *header, size_t cap) {
+  char *buf = t_read_file(path, file_len);
+  cr_assert(buf != NULL, "%s was not written", path);
+  const unsigned char *u = (const unsigned char *)buf;
+  cr_assert(*file_len >= 10 && memcmp(u, "\x93NUMPY", 6) == 0, "%s: not an .npy file (magic)", path);
+  cr_expect(u[6] == 1 && u[7] == 0, "%s: version %d.%d, want 1.0", path, u[6], u[7]);
+  size_t hlen = (size_t)u[8] | (size_t)u[9] << 8;
+  cr_expect_eq((10 + hlen) % 64, 0, "%s: the data starts at %zu, not a multiple of 64", path, 10 + hlen);
+  cr_assert(10 + hlen <= *file_len, "%s: header longer than the file", path);
+  cr_assert(hlen < cap);
+  memcpy(header, buf + 10, hlen);
+  header[hlen] = 0;
+  cr_expect_eq(header[hlen - 1], '\n', "%s: the header must end with a newline", path);
+  *data = u + 10 + hlen;
+  return buf;
+}
+
+/* ---- the GPU gate -----------------------------------------------------------------------------
+ * Called inside a test (never before Criterion forks: a CUDA context does not survive a fork). */
+static inline void t_need_gpu(void) {
+  em_cuda_device dev;
+  int err = em_cuda_probe(&dev);
+  if (err != EM_OK) cr_skip_test("no usable GPU: %s (%s)", em_err_name(err), em_error_detail());
+}
+
+#endif /* EM_TESTS_HELPERS_H */

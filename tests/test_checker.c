@@ -1,0 +1,908 @@
+/* The checker end to end: the real em-check binaries (reference solution, untouched skeleton,
+ * planted wrong implementations) and `make`, run as child processes, judged by their exit status,
+ * their output and results.json.
+ *
+ * Correctness runs use --no-timing (timing is slow and not what they test), the peaks cache under
+ * build/ (measured once, not per test) and a temporary results file, so nothing a student built
+ * under build/ is overwritten.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "helpers.h"
+
+/* ---- what the lab spec says ----------------------------------------------------------------- */
+
+static const em_lab *lab1(void) {
+  const em_lab *lab = em_lab_find(1);
+  cr_assert(lab != NULL, "lab 1 is not in the registry");
+  return lab;
+}
+
+static int runs_on(const em_case *c, const char *track) {
+  unsigned bit = EM_TRACK_BIT(strcmp(track, "cuda") == 0 ? EM_TRACK_CUDA : EM_TRACK_CPU);
+  return c->tracks == 0 || (c->tracks & bit);
+}
+
+/* How many of lab 1's cases run on track (part 0: all parts). */
+static int spec_cases(const char *track, char part) {
+  const em_lab *lab = lab1();
+  int n = 0;
+  for (int i = 0; i < lab->ncases; ++i)
+    n += runs_on(&lab->cases[i], track) && (!part || lab->cases[i].part == part);
+  return n;
+}
+
+static const em_case *spec_case(char part, const char *name) {
+  const em_lab *lab = lab1();
+  for (int i = 0; i < lab->ncases; ++i)
+    if (lab->cases[i].part == part && strcmp(lab->cases[i].name, name) == 0) return &lab->cases[i];
+  cr_assert_fail("lab 1 has no case (%c) \"%s\"", part, name);
+  return NULL;
+}
+
+static int json_ncases(json_t *root) {
+  json_t *cases = json_object_get(root, "cases");
+  cr_assert(json_is_array(cases), "results.json has no \"cases\" array");
+  return (int)json_array_size(cases);
+}
+
+/* Every case of results.json with this track (and part, unless 0) has status want. */
+static void expect_all_status(json_t *root, const char *track, char part, const char *want) {
+  json_t *c;
+  size_t i;
+  json_array_foreach(json_object_get(root, "cases"), i, c) {
+    if (strcmp(t_json_str(c, "track"), track) != 0) continue;
+    if (part && t_json_str(c, "part")[0] != part) continue;
+    cr_expect_str_eq(t_json_str(c, "status"), want, "case (%s) \"%s\" on %s: status %s, want %s (reason: %s)",
+                     t_json_str(c, "part"), t_json_str(c, "name"), track, t_json_str(c, "status"), want,
+                     t_json_str(c, "reason"));
+  }
+}
+
+/* The line numbers of the EM_TODO calls in a student file, in order. */
+static int todo_lines(const char *path, int *lines, int max) {
+  char *text = t_read_file(path, NULL);
+  cr_assert(text != NULL, "cannot read %s", path);
+  int n = 0, line = 1;
+  for (char *p = text; *p && n < max; ++p) {
+    if (*p == '\n') line++;
+    else if (strncmp(p, "EM_TODO(", 8) == 0 && (p == text || p[-1] != '_')) lines[n++] = line;
+  }
+  free(text);
+  return n;
+}
+
+static void copy_file(const char *from, const char *to) {
+  size_t len;
+  char *data = t_read_file(from, &len);
+  cr_assert(data != NULL, "cannot read %s", from);
+  FILE *f = fopen(to, "wb");
+  cr_assert(f != NULL, "cannot write %s: %s", to, strerror(errno));
+  cr_assert(fwrite(data, 1, len, f) == len && fclose(f) == 0, "cannot write %s", to);
+  free(data);
+}
+
+/* ================================================================================================
+ * The reference solution.
+ */
+
+/* Every key DESIGN.md lists for a case. */
+static const char *const case_keys[] = {
+    "part",     "name",       "track",          "shape",            "status", "reason", "max_abs_err",
+    "max_rel_err", "mismatches", "first_mismatch", "rtol",          "atol",   "time_ms", "ref_time_ms",
+    "speedup_vs_ref", "speedup_vs_naive", "gbps", "gflops",        "roofline_frac", "energy_j", "score",
+};
+
+Test(solution, passes_cpu_track, .timeout = 120) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 100, T_SOLUTION, json, "--track", "cpu", "--no-timing", NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, " 0 failed");
+
+  json_t *root = t_load_json(json);
+  cr_expect_str_eq(t_json_str(root, "schema"), "em-results/1");
+  cr_expect(json_is_integer(json_object_get(root, "lab")) && json_integer_value(json_object_get(root, "lab")) == 1,
+            "\"lab\" must be the integer 1");
+  cr_expect_str_eq(t_json_str(root, "name"), "add");
+  json_t *tracks = json_object_get(root, "tracks");
+  cr_expect(json_is_array(tracks) && json_array_size(tracks) == 1 &&
+                strcmp(json_string_value(json_array_get(tracks, 0)), "cpu") == 0,
+            "\"tracks\" must be [\"cpu\"]");
+  cr_expect(json_is_integer(json_object_get(root, "seed")), "\"seed\" must be an integer");
+  json_t *machine = json_object_get(root, "machine");
+  cr_assert(json_is_object(machine), "no \"machine\" object");
+  static const char *const machine_keys[] = {"cpu", "gpu", "compiler", "peaks"};
+  for (size_t k = 0; k < sizeof machine_keys / sizeof machine_keys[0]; ++k)
+    cr_expect(json_object_get(machine, machine_keys[k]) != NULL, "machine has no \"%s\"", machine_keys[k]);
+  cr_expect(t_json_num(json_object_get(machine, "peaks"), "cpu_copy_gbps") > 0);
+
+  cr_assert_eq(json_ncases(root), spec_cases("cpu", 0), "one result per CPU case of the spec");
+  const em_lab *lab = lab1();
+  double total = 0;
+  for (int i = 0; i < lab->ncases; ++i) {
+    const em_case *sc = &lab->cases[i];
+    if (!runs_on(sc, "cpu")) continue;
+    json_t *c = t_get_case(root, "cpu", sc->part, sc->name);
+    for (size_t k = 0; k < sizeof case_keys / sizeof case_keys[0]; ++k)
+      cr_expect(json_object_get(c, case_keys[k]) != NULL, "case \"%s\" lacks the key \"%s\"", sc->name, case_keys[k]);
+    cr_expect_str_eq(t_json_str(c, "status"), "pass", "case (%c) \"%s\": %s", sc->part, sc->name, t_json_str(c, "reason"));
+    cr_expect_str_eq(t_json_str(c, "reason"), "");
+    cr_expect_str_eq(t_json_str(c, "shape"), t_str("n=%lld", (long long)sc->dim[0]));
+    cr_expect_eq(json_integer_value(json_object_get(c, "mismatches")), 0);
+    cr_expect(json_is_null(json_object_get(c, "first_mismatch")));
+    cr_expect(t_json_num(c, "rtol") > 0 && t_json_num(c, "atol") > 0, "tolerances are printed beside the result");
+    cr_expect(json_is_null(json_object_get(c, "time_ms")), "--no-timing: no time");
+    json_t *score = json_object_get(c, "score");
+    cr_assert(json_is_object(score), "case \"%s\": no score object", sc->name);
+    cr_expect_eq(t_json_num(score, "points"), sc->points, "correctness points when the case passes");
+    cr_expect_eq(t_json_num(score, "max"), sc->points + sc->perf_points);
+    total += sc->points;
+  }
+  cr_expect_eq(t_json_num(json_object_get(root, "score"), "points"), total);
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* With timing, on one small case: the numbers exist, are positive and agree with each other (never
+ * with a speed: this machine may be slow or busy). */
+Test(solution, timed_case_reports_speed, .timeout = 120) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 100, T_SOLUTION, json, "--track", "cpu", "--case", "n=1025", "--budget", "0.02", NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "vs ref");
+  json_t *root = t_load_json(json);
+  cr_assert_eq(json_ncases(root), 1, "--case n=1025 selects one case");
+  json_t *c = t_get_case(root, "cpu", 'b', "n=1025");
+  double t = t_json_num(c, "time_ms"), ref = t_json_num(c, "ref_time_ms"), s = t_json_num(c, "speedup_vs_ref");
+  cr_expect(t > 0 && ref > 0, "time_ms %g, ref_time_ms %g", t, ref);
+  cr_expect(s > 0 && isfinite(s), "speedup_vs_ref %g", s);
+  cr_expect(t_json_num(c, "speedup_vs_naive") > 0);
+  cr_expect(json_integer_value(json_object_get(c, "timing_rounds")) >= 3, "at least the minimum rounds");
+  double gbps = t_json_num(c, "gbps"), bytes = t_json_num(c, "bytes"), flops = t_json_num(c, "flops");
+  cr_expect_eq(bytes, 8.0 * 1025, "4 bytes read and 4 written per element");
+  cr_expect_eq(flops, 1025.0);
+  cr_expect(gbps > 0 && fabs(gbps - bytes / (t * 1e-3) * 1e-9) <= 1e-9 * gbps, "gbps %g is not bytes / time", gbps);
+  double gflops = t_json_num(c, "gflops");
+  cr_expect(gflops > 0 && fabs(gflops - flops / (t * 1e-3) * 1e-9) <= 1e-9 * gflops, "gflops %g is not flops / time", gflops);
+  cr_expect(t_json_num(c, "roofline_frac") > 0);
+  json_t *e = json_object_get(c, "energy_j");
+  cr_expect(json_is_null(e) || (json_is_number(e) && json_number_value(e) >= 0), "energy_j is a number or null (n/a)");
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* The CUDA track: skipped with the reason where there is no GPU (exit 0: a skip is not a failure),
+ * passing where there is one. */
+Test(solution, cuda_track_skips_or_passes, .timeout = 300) {
+  em_cuda_device dev;
+  int have_gpu = em_cuda_probe(&dev) == EM_OK;
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 280, T_SOLUTION, json, "--track", "cuda", "--no-timing", NULL);
+  t_assert_exit(&p, 0);
+  json_t *root = t_load_json(json);
+  cr_assert_eq(json_ncases(root), spec_cases("cuda", 0));
+  expect_all_status(root, "cuda", 0, have_gpu ? "pass" : "skip");
+  if (!have_gpu) {
+    t_assert_output_has(&p, "skipped");
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(root, "cases"), i, c)
+        cr_expect(strlen(t_json_str(c, "reason")) > 10, "a skip says why: \"%s\"", t_json_str(c, "reason"));
+    json_t *machine = json_object_get(root, "machine");
+    cr_expect(json_is_null(json_object_get(machine, "gpu")));
+    cr_expect(strlen(t_json_str(machine, "gpu_unavailable")) > 0);
+  }
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+Test(solution, filters_select_cases, .timeout = 60) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--part", "a", NULL);
+  t_assert_exit(&p, 0);
+  json_t *root = t_load_json(json);
+  cr_expect_eq(json_ncases(root), spec_cases("cpu", 'a'), "--part a runs part (a) alone");
+  json_t *c;
+  size_t i;
+  json_array_foreach(json_object_get(root, "cases"), i, c)
+      cr_expect_str_eq(t_json_str(c, "part"), "a", "--part a ran \"%s\" of part (%s)", t_json_str(c, "name"),
+                       t_json_str(c, "part"));
+  json_decref(root);
+  t_proc_free(&p);
+
+  t_checker(&p, 50, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--case", "values", NULL);
+  t_assert_exit(&p, 0);
+  root = t_load_json(json);
+  cr_expect_eq(json_ncases(root), 4, "\"values\" names large and tiny values in both parts");
+  t_get_case(root, "cpu", 'a', "tiny values");
+  t_get_case(root, "cpu", 'b', "large values");
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+Test(solution, list_version_help, .timeout = 30) {
+  t_proc p;
+  t_run(&p, 20, T_SOLUTION, "--list");
+  t_assert_exit(&p, 0);
+  const em_lab *lab = lab1();
+  for (int i = 0; i < lab->ncases; ++i) cr_expect(strstr(p.out, lab->cases[i].name) != NULL, "--list lacks %s", lab->cases[i].name);
+  t_proc_free(&p);
+  t_run(&p, 20, T_SOLUTION, "--version");
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, EM_VERSION);
+  t_proc_free(&p);
+  t_run(&p, 20, T_SOLUTION, "--help");
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "usage: em-check");
+  t_proc_free(&p);
+}
+
+/* ================================================================================================
+ * The untouched skeleton: fails, and says where the work is.
+ */
+
+Test(skeleton, fails_pointing_at_the_todos, .timeout = 120) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 100, T_SKELETON, json, "--track", "cpu", "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "TODO not done yet");
+  t_assert_output_has(&p, "labs/lab1-add/add.c:");
+  /* Both parts' TODOs, at the lines where they are in the file. */
+  int lines[4];
+  cr_assert_eq(todo_lines("labs/lab1-add/add.c", lines, 4), 2, "the skeleton has one EM_TODO per part");
+  t_assert_output_has(&p, t_str("labs/lab1-add/add.c:%d:", lines[0]));
+  t_assert_output_has(&p, t_str("labs/lab1-add/add.c:%d:", lines[1]));
+  t_assert_output_has(&p, t_str("0 passed, %d failed", spec_cases("cpu", 0)));
+
+  json_t *root = t_load_json(json);
+  expect_all_status(root, "cpu", 0, "fail");
+  json_t *c = t_get_case(root, "cpu", 'b', "n=4099 prime");
+  cr_expect(strstr(t_json_str(c, "hint"), t_str("add.c:%d", lines[1])) != NULL, "hint: %s", t_json_str(c, "hint"));
+  json_t *fm = json_object_get(c, "first_mismatch");
+  cr_assert(json_is_object(fm), "a failing case has a first mismatch");
+  cr_expect_eq(json_integer_value(json_object_get(fm, "index")), 0);
+  cr_expect_str_eq(t_json_str(fm, "got"), "unwritten");
+  cr_expect_eq(json_integer_value(json_object_get(c, "mismatches")), 4099);
+  cr_expect_eq(t_json_num(json_object_get(c, "score"), "points"), 0.0);
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+Test(skeleton, cuda_track_points_at_the_todos, .timeout = 300) {
+  t_need_gpu();
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 280, T_SKELETON, json, "--track", "cuda", "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "TODO not done yet");
+  t_assert_output_has(&p, "labs/lab1-add/add.cu:");
+  json_t *root = t_load_json(json);
+  expect_all_status(root, "cuda", 0, "fail");
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* ================================================================================================
+ * Planted wrong implementations (tests/planted/lab1/): each fails with the diagnostic its mistake
+ * deserves.
+ */
+
+typedef struct planted {
+  char bug[32];          /* tests/planted/lab1/<bug>.c or .cu */
+  char track[8];         /* "cpu" or "cuda" */
+  char threads[8];       /* --threads, "" for the default */
+  char part;             /* the case to look at */
+  char name[24];
+  long long first;       /* its first mismatching index; -1: none (an input was changed); -2: any;
+                          * -3: none (z is right, but the code wrote past its end) */
+  int unwritten;         /* 1: some elements never written; 0: none */
+  char good_part;        /* a part the file gets right: all its cases pass (0: none) */
+  char expect[3][96];    /* in the output */
+} planted;
+
+static void check_planted(const planted *t) {
+  int cuda = strcmp(t->track, "cuda") == 0;
+  char bin[256];
+  snprintf(bin, sizeof bin, EM_BUILD_DIR "/tests/planted/lab1/%s%s/em-check", t->bug, cuda ? ".cu" : "");
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  if (t->threads[0])
+    t_checker(&p, 280, bin, json, "--track", t->track, "--no-timing", "--threads", t->threads, NULL);
+  else
+    t_checker(&p, 280, bin, json, "--track", t->track, "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  for (int k = 0; k < 3; ++k)
+    if (t->expect[k][0]) t_assert_output_has(&p, t->expect[k]);
+
+  json_t *root = t_load_json(json);
+  json_t *c = t_get_case(root, t->track, t->part, t->name);
+  cr_expect_str_eq(t_json_str(c, "status"), "fail", "%s: case (%c) \"%s\"", t->bug, t->part, t->name);
+  json_t *fm = json_object_get(c, "first_mismatch");
+  if (t->first == -1 || t->first == -3) {
+    const char *what = t->first == -1 ? "changed its input x" : "wrote past the end of z";
+    cr_expect(strstr(t_json_str(c, "reason"), what) != NULL, "reason: %s", t_json_str(c, "reason"));
+    cr_expect_eq(json_integer_value(json_object_get(c, "mismatches")), 0, "z itself is right");
+  } else {
+    cr_assert(json_is_object(fm), "%s: no first_mismatch (reason: %s)", t->bug, t_json_str(c, "reason"));
+    if (t->first >= 0)
+      cr_expect_eq(json_integer_value(json_object_get(fm, "index")), t->first, "%s: first mismatch at %lld, want %lld",
+                   t->bug, (long long)json_integer_value(json_object_get(fm, "index")), t->first);
+    long long unwritten = json_integer_value(json_object_get(c, "unwritten"));
+    cr_expect(t->unwritten ? unwritten > 0 : unwritten == 0, "%s: %lld elements unwritten", t->bug, unwritten);
+    cr_expect(t->unwritten ? json_is_string(json_object_get(fm, "got")) : json_is_number(json_object_get(fm, "got")),
+              "first_mismatch.got is \"unwritten\" exactly when the element was never written");
+    /* The message names the first mismatch as results.json does: index, got and want. */
+    const char *reason = t_json_str(c, "reason");
+    cr_expect(strstr(reason, t_str("first at [%lld]", (long long)json_integer_value(json_object_get(fm, "index")))) != NULL,
+              "reason: %s", reason);
+    if (json_is_number(json_object_get(fm, "got")) && json_is_number(json_object_get(fm, "want")))
+      cr_expect(strstr(reason, t_str("got %.9g, want %.9g", json_number_value(json_object_get(fm, "got")),
+                                     json_number_value(json_object_get(fm, "want")))) != NULL,
+                "reason: %s", reason);
+  }
+  if (t->good_part) expect_all_status(root, t->track, t->good_part, "pass");
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+ParameterizedTestParameters(planted, cpu) {
+  static planted table[] = {
+      {"off_by_one_tail", "cpu", "", 'a', "n=1000", 999, 1, 0,
+       {"never written", "got never written", "check the loop bound"}},
+      {"first_block_only", "cpu", "", 'b', "n=1025", 1024, 1, 'a', {"first at [1024]", "never written", ""}},
+      {"wrong_constant", "cpu", "", 'b', "n=1025", 0, 0, 0,
+       {"1025 of 1025 elements of z wrong", "(error ", ", allowed "}},
+      {"writes_input", "cpu", "", 'b', "n=1025", -1, 0, 'a', {"changed its input x (first at [0])", "", ""}},
+      {"half_precision", "cpu", "", 'a', "n=1000", -2, 0, 0,
+       {"(error ", ", allowed ", "NaN or Inf where the exact value is finite"}},
+      {"dropped_remainder", "cpu", "4", 'b', "n=1025", 1024, 1, 'a',
+       {"first at [1024]", "no element of z was written", ""}},
+      {"past_end", "cpu", "", 'b', "n=1025", -3, 0, 0,
+       {"wrote past the end of z (", "guard every store with i < n", ""}},
+  };
+  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
+}
+
+ParameterizedTest(planted *t, planted, cpu, .timeout = 300) { check_planted(t); }
+
+ParameterizedTestParameters(planted, cuda) {
+  static planted table[] = {
+      {"off_by_one_tail", "cuda", "", 'a', "n=1000", 999, 1, 0, {"never written", "check the loop bound", ""}},
+      {"first_block_only", "cuda", "", 'b', "n=1025", 1024, 1, 'a', {"first at [1024]", "never written", ""}},
+      {"wrong_constant", "cuda", "", 'b', "n=1025", 0, 0, 0, {"1025 of 1025 elements of z wrong", "(error ", ""}},
+      {"writes_input", "cuda", "", 'b', "n=1025", -1, 0, 'a', {"changed its input x (first at [0])", "", ""}},
+      {"grid_no_roundup", "cuda", "", 'b', "n=1025", 1024, 1, 'a',
+       /* n = 1: an empty grid, which CUDA refuses ("invalid argument" in CUDA 13, "invalid
+        * configuration argument" before): an error of the launch, with the hint to check it. */
+       {"first at [1024]", "lab1_add_b_cuda: invalid", "check the launch"}},
+      {"no_guard", "cuda", "", 'b', "n=1025", -3, 0, 0,
+       {"wrote past the end of z (", "guard every store with i < n", ""}},
+  };
+  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
+}
+
+ParameterizedTest(planted *t, planted, cuda, .timeout = 300) {
+  t_need_gpu();
+  check_planted(t);
+}
+
+/* A function the student's file does not define is reported by name, not as a link error: the CUDA
+ * planted files define only the CUDA functions, so their checkers lack the CPU ones. */
+Test(planted, missing_function_is_named, .timeout = 60) {
+  const char *bin = T_PLANTED("wrong_constant.cu");
+  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, bin, json, "--track", "cpu", "--no-timing", "--part", "a", NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "lab1_add_a is not defined in labs/lab1-add/add.c");
+  json_t *root = t_load_json(json);
+  expect_all_status(root, "cpu", 'a', "fail");
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* An illegal address leaves the CUDA context unusable: that case is an error with the reason, the
+ * rest of the CUDA cases are skipped saying why, and the run still ends as "failed" (1). */
+Test(planted, cuda_illegal_address, .timeout = 300) {
+  t_need_gpu();
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 280, T_PLANTED("bad_pointer.cu"), json, "--track", "cuda", "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "illegal memory access");
+  t_assert_output_has(&p, "guard every access");
+  json_t *root = t_load_json(json);
+  json_t *c = t_get_case(root, "cuda", 'a', "n=1");
+  cr_expect_str_eq(t_json_str(c, "status"), "error");
+  json_t *later = t_get_case(root, "cuda", 'b', "n=1025");
+  cr_expect_str_eq(t_json_str(later, "status"), "skip");
+  cr_expect(strstr(t_json_str(later, "reason"), "earlier CUDA error") != NULL, "reason: %s", t_json_str(later, "reason"));
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* Student code that crashes: the checker names the case it was on before it dies. */
+Test(planted, segfault_names_the_case, .timeout = 60) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, T_PLANTED("segfault"), json, "--track", "cpu", "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "crashed");
+  t_assert_output_has(&p, "segmentation fault");
+  t_assert_output_has(&p, "part (a) case \"n=1\"");
+  t_assert_output_has(&p, "lab1_add_a");
+  t_proc_free(&p);
+}
+
+Test(planted, hang_stopped_by_timeout, .timeout = 60) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 40, T_PLANTED("hang"), json, "--track", "cpu", "--no-timing", "--timeout", "2", NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "did not finish in time");
+  t_assert_output_has(&p, "part (a) case \"n=1\"");
+  t_proc_free(&p);
+}
+
+/* The timing rule: correct but ten times slower than the reference passes, with a speedup far
+ * below 1 and only part of the performance points. The one assertion on speed in the suite, with
+ * a margin of 5x: the planted code does ten times the reference's work. */
+Test(planted, slow_loses_performance_points, .timeout = 300) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 280, T_PLANTED("slow"), json, "--track", "cpu", "--case", "2^26", "--budget", "0.05", NULL);
+  t_assert_exit(&p, 0);
+  json_t *root = t_load_json(json);
+  const em_case *sc = spec_case('b', "n=2^26");
+  cr_assert(sc->perf_points > 0, "the speed case has performance points");
+  json_t *c = t_get_case(root, "cpu", 'b', "n=2^26");
+  cr_assert_str_eq(t_json_str(c, "status"), "pass", "correct results pass: %s", t_json_str(c, "reason"));
+  double s = t_json_num(c, "speedup_vs_ref");
+  cr_expect(s < 0.5 && s > 0, "ten times the work, speedup_vs_ref %g", s);
+  json_t *score = json_object_get(c, "score");
+  double perf = t_json_num(score, "points") - sc->points;
+  cr_expect(perf < sc->perf_points, "performance points %g of %g: must be below full", perf, sc->perf_points);
+  cr_expect(perf > 0, "proportional, not zero");
+  /* Full at 1.2x the reference's time, proportional beyond: 1.2 · speedup of the full points. */
+  cr_expect(fabs(perf - sc->perf_points * fmin(1.0, 1.2 * s)) <= 1e-6 * sc->perf_points,
+            "performance points %g, want %g for speedup %g", perf, sc->perf_points * fmin(1.0, 1.2 * s), s);
+  cr_expect_eq(t_json_num(score, "max"), sc->points + sc->perf_points);
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* ================================================================================================
+ * Command-line errors: exit 2 and a message that says what was wrong.
+ */
+
+typedef struct bad_args {
+  char args[3][40];
+  char expect[80];
+} bad_args;
+
+ParameterizedTestParameters(cli, bad_command_exits_2) {
+  static bad_args table[] = {
+      {{"--lab", "99"}, "unknown lab '99'"},
+      {{"--track", "gpu"}, "unknown track 'gpu'"},
+      {{"--seed", "-1"}, "bad seed '-1'"},
+      {{"--seed", "12abc"}, "bad seed '12abc'"},
+      {{"--frobnicate"}, "unknown or incomplete option '--frobnicate'"},
+      {{"--lab"}, "unknown or incomplete option '--lab'"},
+      {{"--budget", "-1"}, "bad budget '-1'"},
+      {{"--timeout", "soon"}, "bad timeout 'soon'"},
+      {{"--part", "ab"}, "unknown part 'ab'"},
+      {{"--threads", "0"}, "bad thread count '0'"},
+      {{"--color", "purple"}, "--color takes auto, always or never"},
+      {{"stray"}, "unexpected argument 'stray'"},
+      {{"--hidden-only"}, "--hidden-only needs --cases FILE"},
+      {{"--cases", "/nonexistent/cases.json"}, "cannot read the cases file"},
+  };
+  return cr_make_param_array(bad_args, table, sizeof table / sizeof table[0]);
+}
+
+ParameterizedTest(bad_args *b, cli, bad_command_exits_2, .timeout = 30) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 20, T_SOLUTION, json, "--no-timing", b->args[0], b->args[1][0] ? b->args[1] : NULL,
+            b->args[1][0] && b->args[2][0] ? b->args[2] : NULL, NULL);
+  t_assert_exit(&p, 2);
+  cr_expect(strstr(p.err, b->expect) != NULL, "stderr lacks \"%s\":\n%s", b->expect, p.err);
+  cr_expect(!t_exists(json), "nothing ran, so no results file");
+  t_proc_free(&p);
+}
+
+/* 4294967297 is 2^32 + 1: it must not be taken for lab 1 (a cast to int drops the high bits). */
+Test(cli, lab_number_beyond_int_is_unknown, .timeout = 60) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, json, "--lab", "4294967297", "--track", "cpu", "--no-timing", "--part", "a", NULL);
+  t_assert_exit(&p, 2);
+  cr_expect(strstr(p.err, "unknown lab") != NULL, "stderr: %s", p.err);
+  t_proc_free(&p);
+}
+
+/* A seed names a run: the seed results.json records must reproduce it (--seed accepts any 64-bit
+ * value; 2^63 and up must not come back negative, which --seed then refuses). */
+Test(cli, large_seed_round_trips, .timeout = 60) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, json, "--seed", "9223372036854775809", "--track", "cpu", "--no-timing", "--case",
+            "n=1", "--part", "a", NULL);
+  if (p.exited && p.code == 2) { /* refusing it with a message is fine too */
+    cr_expect(strstr(p.err, "seed") != NULL, "stderr: %s", p.err);
+    t_proc_free(&p);
+    return;
+  }
+  t_assert_exit(&p, 0);
+  char *text = t_read_file(json, NULL);
+  cr_assert(text != NULL);
+  cr_expect(strstr(text, "\"seed\": 9223372036854775809") != NULL || strstr(text, "\"seed\": \"9223372036854775809\"") != NULL,
+            "results.json does not record the seed 9223372036854775809:\n%.400s", strstr(text, "\"seed\"") ? strstr(text, "\"seed\"") : text);
+  free(text);
+  t_proc_free(&p);
+}
+
+/* ================================================================================================
+ * make: the commands students type.
+ */
+
+Test(make, check_before_any_build, .timeout = 120) {
+  const char *build = t_str("%s/build", t_tmpdir());
+  t_proc p;
+  t_run(&p, 100, "make", "-s", "check", t_str("BUILD=%s", build));
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "make lab");
+  t_proc_free(&p);
+}
+
+Test(make, check_unknown_lab, .timeout = 120) {
+  const char *build = t_str("%s/build", t_tmpdir());
+  t_proc p;
+  t_run(&p, 100, "make", "-s", "check", "LAB=9", t_str("BUILD=%s", build));
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "lab 9");
+  t_proc_free(&p);
+}
+
+Test(make, lab_that_does_not_compile, .timeout = 300) {
+  const char *tmp = t_tmpdir(), *labs = t_str("%s/labs", tmp), *dir = t_str("%s/labs/lab1-add", tmp);
+  cr_assert(mkdir(labs, 0777) == 0 && mkdir(dir, 0777) == 0);
+  copy_file("labs/lab1-add/add.c", t_str("%s/add.c", dir));
+  copy_file("labs/lab1-add/add.cu", t_str("%s/add.cu", dir));
+  FILE *f = fopen(t_str("%s/add.c", dir), "a");
+  cr_assert(f != NULL);
+  fputs("\nvoid broken(void) { int x = ; }\n", f); /* a syntax error */
+  fclose(f);
+  t_proc p;
+  t_run(&p, 280, "make", "-s", "lab1", t_str("LABS=%s", labs), t_str("BUILD=%s/build", tmp));
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "add.c does not compile");
+  cr_expect(!t_exists(t_str("%s/build/lab1/em-check", tmp)), "no checker is linked from broken code");
+  t_proc_free(&p);
+}
+
+/* `make check` exits 1 when a case fails and 0 when all pass, though make itself knows only 0 and
+ * 2 for a recipe. */
+Test(make, check_exit_codes, .timeout = 300) {
+  const char *build = t_str("%s/build", t_tmpdir());
+  t_proc p;
+  t_run(&p, 280, "make", "-s", "lab1", t_str("BUILD=%s", build));
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+  /* The peaks measured for build/ are this machine's too: no second measurement. */
+  if (t_exists(T_PEAKS)) copy_file(T_PEAKS, t_str("%s/peaks.json", build));
+
+  t_run(&p, 200, "make", "-s", "check", t_str("BUILD=%s", build), "TRACK=cpu", "ARGS=--no-timing");
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "TODO not done yet");
+  cr_expect(t_exists(t_str("%s/lab1/results.json", build)), "make check writes BUILD/lab1/results.json");
+  t_proc_free(&p);
+
+  t_run(&p, 200, "make", "-s", "check", t_str("BUILD=%s", build), "TRACK=cpu", "ARGS=--no-timing --seed -1");
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "bad seed");
+  t_proc_free(&p);
+
+  t_run(&p, 280, "make", "-s", "lab1", t_str("BUILD=%s", build), "SOLUTION=1");
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+  t_run(&p, 200, "make", "-s", "check", t_str("BUILD=%s", build), "TRACK=cpu", "ARGS=--no-timing");
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, " 0 failed");
+  t_proc_free(&p);
+}
+
+/* A build folder as `make lab1 SOLUTION=1` leaves it, without building: the solution checker that
+ * tests.mk built, the peaks cache. Enough for `make check`, which only runs what is built. */
+static const char *fake_build_of_solution(void) {
+  const char *build = t_str("%s/build", t_tmpdir());
+  char target[PATH_MAX];
+  cr_assert(realpath(T_SOLUTION, target) != NULL, "%s: %s", T_SOLUTION, strerror(errno));
+  cr_assert(mkdir(build, 0777) == 0 && mkdir(t_str("%s/lab1", build), 0777) == 0);
+  cr_assert(symlink(target, t_str("%s/lab1/em-check", build)) == 0);
+  t_write_file(t_str("%s/current-lab", build), "1\n");
+  if (t_exists(T_PEAKS)) copy_file(T_PEAKS, t_str("%s/peaks.json", build));
+  return build;
+}
+
+/* `make check` run by a program whose stdout is a socket (a CI runner or a service under systemd
+ * that logs through one): the checker must still run and the exit status still say "passed". */
+Test(make, check_with_stdout_a_socket, .timeout = 120) {
+  const char *build = fake_build_of_solution();
+  int sv[2];
+  cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  t_proc p;
+  /* One small case: its whole output fits in the socket's buffer while nobody reads. */
+  t_spawn(&p, 100, sv[0],
+          T_ARGV("make", "-s", "check", t_str("BUILD=%s", build), "TRACK=cpu", "ARGS=--no-timing --case n=1 --part a"));
+  close(sv[0]);
+  char out[65536];
+  size_t n = 0;
+  ssize_t got;
+  while (n < sizeof out - 1 && (got = recv(sv[1], out + n, sizeof out - 1 - n, MSG_DONTWAIT)) > 0) n += (size_t)got;
+  out[n] = 0;
+  close(sv[1]);
+  /* A socket cannot be reopened through /proc, so the Makefile sends the table to make's stderr
+   * there: the table must reach the caller on one of the two, and the status must be right. */
+  cr_expect(strstr(out, " 0 failed") != NULL || strstr(p.err, " 0 failed") != NULL,
+            "the checker's table reached neither stdout nor stderr; stdout:\n%s\nstderr:\n%s", out, p.err);
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
+
+/* The same, with stdout a plain pipe-free file: the common case, as a control for the one above. */
+Test(make, check_with_fake_build, .timeout = 120) {
+  const char *build = fake_build_of_solution();
+  t_proc p;
+  t_run(&p, 100, "make", "-s", "check", t_str("BUILD=%s", build), "TRACK=cpu", "ARGS=--no-timing --case n=1 --part a");
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, " 0 failed");
+  t_proc_free(&p);
+}
+
+/* ================================================================================================
+ * Output files: --dump, --junit.
+ */
+
+/* The one subfolder --dump made for a one-case run. */
+static const char *only_subdir(const char *dir) {
+  DIR *d = opendir(dir);
+  cr_assert(d != NULL, "--dump did not create %s", dir);
+  const char *found = NULL;
+  int count = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    found = t_str("%s/%s", dir, e->d_name);
+    count++;
+  }
+  closedir(d);
+  cr_assert_eq(count, 1, "one case ran, so one folder in %s (found %d)", dir, count);
+  return found;
+}
+
+/* Reads one dumped array and checks its dtype and length. */
+static void *dumped(const char *dir, const char *name, const char *descr, size_t n, size_t elem) {
+  size_t len;
+  const unsigned char *data;
+  char header[512];
+  char *buf = t_read_npy(t_str("%s/%s.npy", dir, name), &len, &data, header, sizeof header);
+  cr_expect(strstr(header, t_str("'descr': '%s'", descr)) != NULL, "%s.npy: header %s", name, header);
+  cr_assert_eq(len - (size_t)(data - (const unsigned char *)buf), n * elem, "%s.npy holds %zu bytes, want %zu", name,
+               len - (size_t)(data - (const unsigned char *)buf), n * elem);
+  void *out = malloc(n * elem);
+  memcpy(out, data, n * elem);
+  free(buf);
+  return out;
+}
+
+Test(outputs, dump_writes_npy, .timeout = 60) {
+  const char *tmp = t_tmpdir(), *dump = t_str("%s/dump", tmp);
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--part", "a", "--case",
+            "n=33", "--dump", dump, NULL);
+  t_assert_exit(&p, 0);
+  const char *dir = only_subdir(dump);
+  float *x = dumped(dir, "x", "<f4", 33, 4), *c = dumped(dir, "c", "<f4", 1, 4), *z = dumped(dir, "z", "<f4", 33, 4);
+  double *want = dumped(dir, "z_want", "<f8", 33, 8);
+  for (int i = 0; i < 33; ++i) {
+    cr_expect(x[i] >= -1.0f && x[i] < 1.0f, "x[%d] = %g is not from the uniform range", i, x[i]);
+    cr_expect_eq(want[i], (double)x[i] + (double)c[0], "z_want[%d] is not x + c in float64", i);
+    cr_expect_eq(z[i], x[i] + c[0], "z[%d] is not the solution's x + c", i);
+  }
+  free(x), free(c), free(z), free(want);
+  t_proc_free(&p);
+}
+
+/* What the code under test wrote, as it wrote it: for the skeleton, the poison everywhere. */
+Test(outputs, dump_of_skeleton_shows_unwritten, .timeout = 60) {
+  const char *tmp = t_tmpdir(), *dump = t_str("%s/dump", tmp);
+  t_proc p;
+  t_checker(&p, 50, T_SKELETON, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--part", "b", "--case",
+            "n=1025", "--dump", dump, NULL);
+  t_assert_exit(&p, 1);
+  uint32_t *z = dumped(only_subdir(dump), "z", "<f4", 1025, 4);
+  for (int i = 0; i < 1025; ++i) cr_assert_eq(z[i], EM_POISON_U32, "z[%d] = 0x%08x, the skeleton wrote nothing", i, z[i]);
+  free(z);
+  t_proc_free(&p);
+}
+
+/* A case is reproducible from its seed: the same seed, the same inputs; another, others. */
+Test(outputs, inputs_follow_the_seed, .timeout = 60) {
+  const char *tmp = t_tmpdir();
+  const char *seeds[3] = {"11", "11", "12"};
+  float *x[3];
+  for (int k = 0; k < 3; ++k) {
+    const char *dump = t_str("%s/dump%d", tmp, k), *json = t_str("%s/r%d.json", tmp, k);
+    t_proc p;
+    t_checker(&p, 50, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--case", "n=4099", "--seed", seeds[k], "--dump",
+              dump, NULL);
+    t_assert_exit(&p, 0);
+    json_t *root = t_load_json(json);
+    cr_expect_eq(json_integer_value(json_object_get(root, "seed")), atoi(seeds[k]), "results.json records the seed");
+    json_decref(root);
+    x[k] = dumped(only_subdir(dump), "x", "<f4", 4099, 4);
+    t_proc_free(&p);
+  }
+  cr_expect(memcmp(x[0], x[1], 4099 * 4) == 0, "the same seed gave different inputs");
+  cr_expect(memcmp(x[0], x[2], 4099 * 4) != 0, "another seed gave the same inputs");
+  for (int k = 0; k < 3; ++k) free(x[k]);
+}
+
+Test(outputs, junit_for_skeleton_and_solution, .timeout = 120) {
+  const char *tmp = t_tmpdir(), *xml = t_str("%s/junit/skeleton.xml", tmp);
+  int n = spec_cases("cpu", 0);
+  t_proc p;
+  t_checker(&p, 100, T_SKELETON, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--junit", xml, NULL);
+  t_assert_exit(&p, 1);
+  char *text = t_read_file(xml, NULL);
+  cr_assert(text != NULL, "--junit did not write %s", xml);
+  cr_expect(strncmp(text, "<?xml", 5) == 0, "not XML: %.80s", text);
+  cr_expect_eq(t_count(text, "<testcase "), n, "one testcase per case");
+  cr_expect_eq(t_count(text, "<failure "), n, "every case of the skeleton fails");
+  cr_expect_eq(t_count(text, "</testcase>"), n);
+  cr_expect(strstr(text, t_str("tests=\"%d\" failures=\"%d\"", n, n)) != NULL, "totals: %.300s", text);
+  cr_expect(strstr(text, "TODO not done yet") != NULL, "the failure text carries the hint");
+  free(text);
+  t_proc_free(&p);
+
+  xml = t_str("%s/solution.xml", tmp);
+  t_checker(&p, 100, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--part", "a", "--junit", xml, NULL);
+  t_assert_exit(&p, 0);
+  text = t_read_file(xml, NULL);
+  cr_assert(text != NULL);
+  cr_expect_eq(t_count(text, "<testcase "), spec_cases("cpu", 'a'));
+  cr_expect_eq(t_count(text, "<failure"), 0);
+  free(text);
+  t_proc_free(&p);
+}
+
+/* ================================================================================================
+ * The instructor's hidden cases (--cases FILE).
+ */
+
+static const char *write_cases(const char *text) {
+  const char *path = t_str("%s/cases.json", t_tmpdir());
+  t_write_file(path, text);
+  return path;
+}
+
+Test(hidden, case_is_added_and_hidden, .timeout = 120) {
+  const char *cases = write_cases(
+      "{\"seed\": 7, \"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"h1\", \"dims\": [12345], \"values\": \"uniform\"}]}");
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 100, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--cases", cases, NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "hidden");
+  cr_expect(strstr(p.out, "12345") == NULL, "the hidden case's size must not be printed:\n%s", p.out);
+  json_t *root = t_load_json(json);
+  cr_expect_eq(json_ncases(root), spec_cases("cpu", 0) + 1, "the file adds one case");
+  cr_expect_eq(json_integer_value(json_object_get(root, "seed")), 7, "the file's seed is used");
+  json_t *c = t_get_case(root, "cpu", 'b', "h1");
+  cr_expect_str_eq(t_json_str(c, "shape"), "hidden");
+  cr_expect(json_is_true(json_object_get(c, "hidden")));
+  cr_expect_str_eq(t_json_str(c, "status"), "pass");
+  json_decref(root);
+  t_proc_free(&p);
+
+  /* --hidden-only: that case alone; --seed beats the file's seed. */
+  t_checker(&p, 100, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--cases", cases, "--hidden-only", "--seed",
+            "9", NULL);
+  t_assert_exit(&p, 0);
+  root = t_load_json(json);
+  cr_expect_eq(json_ncases(root), 1);
+  cr_expect_eq(json_integer_value(json_object_get(root, "seed")), 9);
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* A hidden case catches what the public ones would too: the planted off-by-one fails it. */
+Test(hidden, case_catches_a_bug, .timeout = 60) {
+  const char *cases = write_cases(
+      "{\"seed\": 7, \"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"h1\", \"dims\": [12345], \"values\": \"uniform\"}]}");
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, T_PLANTED("off_by_one_tail"), json, "--track", "cpu", "--no-timing", "--cases", cases,
+            "--hidden-only", NULL);
+  t_assert_exit(&p, 1);
+  json_t *root = t_load_json(json);
+  json_t *c = t_get_case(root, "cpu", 'b', "h1");
+  cr_expect_str_eq(t_json_str(c, "status"), "fail");
+  /* The kind of mistake is said, its numbers are not (see the next test). */
+  cr_expect(strstr(t_json_str(c, "reason"), "never written") != NULL, "reason: %s", t_json_str(c, "reason"));
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* Hidden cases stay hidden when they fail: lab.h says their shape is not printed and DESIGN.md
+ * that students never see them, but a failure message that counts the elements ("1 of 12345
+ * elements") or names the last index gives the size away. */
+Test(hidden, failure_does_not_reveal_the_shape, .timeout = 60) {
+  const char *cases = write_cases(
+      "{\"seed\": 7, \"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"h1\", \"dims\": [12345], \"values\": \"uniform\"}]}");
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, T_PLANTED("off_by_one_tail"), json, "--track", "cpu", "--no-timing", "--cases", cases,
+            "--hidden-only", NULL);
+  t_assert_exit(&p, 1);
+  cr_expect(strstr(p.all, "12345") == NULL && strstr(p.all, "12344") == NULL,
+            "the output gives the hidden case's size away:\n%s", p.all);
+  t_proc_free(&p);
+}
+
+/* JUnit XML escapes what a case name may hold. */
+Test(hidden, junit_escapes_names, .timeout = 60) {
+  const char *cases = write_cases(
+      "{\"cases\": [{\"lab\": 1, \"part\": \"a\", \"name\": \"x<y&\\\"z\\\"\", \"dims\": [10], \"hidden\": false}]}");
+  const char *tmp = t_tmpdir(), *xml = t_str("%s/j.xml", tmp);
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--cases", cases,
+            "--hidden-only", "--junit", xml, NULL);
+  t_assert_exit(&p, 0);
+  char *text = t_read_file(xml, NULL);
+  cr_assert(text != NULL);
+  cr_expect(strstr(text, "name=\"x&lt;y&amp;&quot;z&quot;\"") != NULL, "the name is not escaped:\n%s", text);
+  cr_expect(strstr(text, "x<y") == NULL);
+  free(text);
+  t_proc_free(&p);
+}
+
+typedef struct bad_cases {
+  char json[200];
+  char expect[64];
+} bad_cases;
+
+ParameterizedTestParameters(hidden, invalid_file_exits_2) {
+  static bad_cases table[] = {
+      {"{\"cases\": [{\"lab\": 1, \"part\": \"a\", \"name\": \"big\", \"dims\": [5000]}]}", "1024"},
+      {"{\"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"zero\", \"dims\": [0]}]}", "at least 1"},
+      {"{\"cases\": [{\"lab\": 99, \"part\": \"b\", \"name\": \"h\", \"dims\": [5]}]}", "lab 99"},
+      {"{\"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"h\", \"dims\": [5], \"values\": \"gauss\"}]}", "unknown values"},
+      {"{\"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"h\", \"dims\": [5, 6]}]}", "dims"},
+      {"{\"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"h\", \"dims\": [5], \"tracks\": \"gpu\"}]}", "tracks"},
+      {"{\"cases\": [{\"lab\": 1, \"name\": \"h\", \"dims\": [5]}]}", "\"part\""},
+      {"{\"seed\": 7}", "\"cases\""},
+      {"{\"cases\": [", "cannot read the cases file"},
+  };
+  return cr_make_param_array(bad_cases, table, sizeof table / sizeof table[0]);
+}
+
+ParameterizedTest(bad_cases *b, hidden, invalid_file_exits_2, .timeout = 30) {
+  const char *cases = write_cases(b->json);
+  t_proc p;
+  t_checker(&p, 20, T_SOLUTION, t_str("%s/r.json", t_tmpdir()), "--track", "cpu", "--no-timing", "--cases", cases, NULL);
+  t_assert_exit(&p, 2);
+  cr_expect(strstr(p.err, b->expect) != NULL, "for %s\nstderr lacks \"%s\":\n%s", b->json, b->expect, p.err);
+  t_proc_free(&p);
+}
