@@ -122,6 +122,7 @@ static void free_bufs(bufs *b) {
     em_cuda_free(t->dev);
     em_host_free(t->want);
     em_host_free(t->want_i32);
+    em_host_free(t->atol_each);
   }
   b->nt = 0;
 }
@@ -242,7 +243,8 @@ static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) 
     em_close_report rep;
     int close = t->dtype == EM_I32
                     ? em_equal_i32((const int32_t *)t->host, t->want_i32, t->numel, &rep)
-                    : em_allclose_f32((const float *)t->host, t->want, t->numel, t->rtol, t->atol, &rep);
+                    : em_allclose_f32_each((const float *)t->host, t->want, t->atol_each, t->numel, t->rtol,
+                                           t->atol, &rep);
     /* Report the output that is furthest off (or the first failing one). */
     double score = close ? rep.worst_tol_ratio : 1e300 + (double)rep.mismatches;
     if (score > worst || !r->have_close) {
@@ -265,7 +267,7 @@ static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) 
       if (!first_poison && isfinite(rep.first_got) && isfinite(rep.first_want))
         n += snprintf(r->reason + n, sizeof r->reason - (size_t)n, " (error %.3g, allowed %.3g)",
                       fabs(rep.first_got - rep.first_want),
-                      t->atol + t->rtol * fabs(rep.first_want));
+                      rep.first_tol);
       if (rep.unwritten > 0)
         snprintf(r->reason + n, sizeof r->reason - (size_t)n, "; %lld never written",
                  (long long)rep.unwritten);

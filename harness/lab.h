@@ -49,6 +49,10 @@ typedef struct em_tensor {
   /* Tolerance of an output, with the reason printed beside it. */
   double rtol, atol;
   const char *tol_why;
+  /* Optional per-element absolute tolerance, added to atol: allocated (em_host_alloc) and filled
+   * by the lab's oracle when an element's error bound is not proportional to its value (a sum's
+   * grows with Σ|x|); freed by the checker. */
+  double *atol_each;
   /* Buffers, owned by the checker. host: the pristine inputs / the result read back. work: what
    * the CPU code gets. dev: what the GPU code gets. want: the oracle (float64 for float outputs,
    * want_i32 for exact integer outputs). */

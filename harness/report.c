@@ -42,7 +42,7 @@ static void fmt_error(char *buf, size_t len, const em_case_result *r) {
     return;
   }
   double err = fabs(c->worst_got - c->worst_want);
-  double tol = c->atol + c->rtol * fabs(c->worst_want);
+  double tol = c->worst_tol;
   if (r->status == EM_PASS || isfinite(err))
     snprintf(buf, len, "%.1e @%lld %s %.1e", isfinite(err) ? err : INFINITY, (long long)c->worst_index,
              c->worst_tol_ratio <= 1.0 ? "<=" : ">", tol);

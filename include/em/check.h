@@ -29,9 +29,10 @@ typedef struct em_close_report {
   int64_t nonfinite;     /* NaN/Inf where the oracle is finite */
   int64_t first_index;   /* first mismatching element, −1 if none */
   double first_got, first_want;
+  double first_tol;      /* what was allowed there: atol (+ atol_each) + rtol·|want| */
   int first_unwritten;   /* the first mismatch still holds the poison */
   int64_t worst_index;   /* element with the largest error relative to its tolerance, −1 if n == 0 */
-  double worst_got, worst_want;
+  double worst_got, worst_want, worst_tol;
   double worst_tol_ratio; /* |got − want| / (atol + rtol·|want|) there; > 1 fails (∞ for NaN) */
   double max_abs_err;    /* over finite pairs */
   double max_rel_err;    /* |got − want| / |want| over finite pairs with want ≠ 0 */
@@ -41,6 +42,12 @@ typedef struct em_close_report {
 /* Compares got[0..n) with want[0..n); fills *r; returns 1 when every element is close, else 0. */
 int em_allclose_f32(const float *got, const double *want, int64_t n, double rtol, double atol,
                     em_close_report *r);
+
+/* The same with a per-element absolute tolerance added: element i may be off by
+ * atol + atol_each[i] + rtol·|want[i]| (atol_each may be NULL). For results whose rounding error
+ * scales with something other than the result itself, such as a sum's with Σ|x| rather than |Σx|. */
+int em_allclose_f32_each(const float *got, const double *want, const double *atol_each, int64_t n,
+                         double rtol, double atol, em_close_report *r);
 
 /* Exact comparison for integer results (the int32 accumulators of lab 8): tolerances are zero. */
 int em_equal_i32(const int32_t *got, const int32_t *want, int64_t n, em_close_report *r);

@@ -23,7 +23,7 @@ static double tol_ratio(double got, double want, double rtol, double atol) {
   return tol > 0.0 ? err / tol : INFINITY;
 }
 
-static void note(em_close_report *r, int64_t i, double got, double want, double ratio, int poison) {
+static void note(em_close_report *r, int64_t i, double got, double want, double tol, double ratio, int poison) {
   if (isfinite(got) && isfinite(want)) {
     double err = fabs(got - want);
     if (err > r->max_abs_err) r->max_abs_err = err;
@@ -33,6 +33,7 @@ static void note(em_close_report *r, int64_t i, double got, double want, double 
     r->worst_index = i;
     r->worst_got = got;
     r->worst_want = want;
+    r->worst_tol = tol;
     r->worst_tol_ratio = ratio;
   }
   if (ratio > 1.0) {
@@ -40,6 +41,7 @@ static void note(em_close_report *r, int64_t i, double got, double want, double 
       r->first_index = i;
       r->first_got = got;
       r->first_want = want;
+      r->first_tol = tol;
       r->first_unwritten = poison;
     }
     r->mismatches++;
@@ -48,17 +50,23 @@ static void note(em_close_report *r, int64_t i, double got, double want, double 
   }
 }
 
-int em_allclose_f32(const float *got, const double *want, int64_t n, double rtol, double atol,
-                    em_close_report *r) {
+int em_allclose_f32_each(const float *got, const double *want, const double *atol_each, int64_t n,
+                         double rtol, double atol, em_close_report *r) {
   report_init(r, n, rtol, atol);
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     memcpy(&bits, &got[i], sizeof bits);
     int poison = bits == EM_POISON_U32;
     double g = got[i];
-    note(r, i, g, want[i], poison ? INFINITY : tol_ratio(g, want[i], rtol, atol), poison);
+    double a = atol_each ? atol + atol_each[i] : atol;
+    note(r, i, g, want[i], a + rtol * fabs(want[i]), poison ? INFINITY : tol_ratio(g, want[i], rtol, a), poison);
   }
   return r->mismatches == 0;
+}
+
+int em_allclose_f32(const float *got, const double *want, int64_t n, double rtol, double atol,
+                    em_close_report *r) {
+  return em_allclose_f32_each(got, want, NULL, n, rtol, atol, r);
 }
 
 int em_equal_i32(const int32_t *got, const int32_t *want, int64_t n, em_close_report *r) {
@@ -66,7 +74,7 @@ int em_equal_i32(const int32_t *got, const int32_t *want, int64_t n, em_close_re
   for (int64_t i = 0; i < n; ++i) {
     int poison = (uint32_t)got[i] == EM_POISON_U32 && (uint32_t)want[i] != EM_POISON_U32;
     double ratio = got[i] == want[i] ? 0.0 : INFINITY;
-    note(r, i, (double)got[i], (double)want[i], ratio, poison);
+    note(r, i, (double)got[i], (double)want[i], 0.0, ratio, poison);
   }
   return r->mismatches == 0;
 }
