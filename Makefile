@@ -5,6 +5,7 @@
 #   make labN [SOLUTION=1]    build lab N from labs/labN-*/ (or the reference solution in its place)
 #   make check [LAB=N] [TRACK=cpu|cuda|all] [SEED=S] [ARGS="--case n=1 ..."]
 #                             check the lab built last (exit 0 all passed, 1 some failed, 2 error)
+#   make bench [LAB=N]        the reference solutions at large sizes, beside PyTorch where it is installed
 #   make deps                 install the build dependencies (Debian/Ubuntu, as root)
 #   make clean
 #
@@ -238,6 +239,18 @@ $(DEMO_BIN): $(LIB) $(HARNESS) $(MAIN_OBJ)
 demo: $(DEMO_BIN)
 	@$(DEMO_BIN) --lab all --track $(TRACK) --json $(BUILD)/demo/results.json --peaks $(BUILD)/peaks.json $(ARGS)
 
+# ---- bench ---------------------------------------------------------------------------------------
+# The reference solutions at their speed cases (large sizes), then the same workloads through
+# PyTorch eager and torch.compile in the same run where PyTorch is installed. LAB=N for one lab.
+BENCH_LAB := $(if $(filter command line,$(origin LAB)),$(LAB),all)
+.PHONY: bench
+bench: $(DEMO_BIN)
+	@mkdir -p $(BUILD)/bench
+	@$(DEMO_BIN) --lab $(BENCH_LAB) --perf-only --budget 0.2 --track $(TRACK) --json $(BUILD)/bench/results.json \
+	  --peaks $(BUILD)/peaks.json $(ARGS) > $(BUILD)/bench/checker.txt; st=$$?; cat $(BUILD)/bench/checker.txt; \
+	  if [ $$st -ne 0 ]; then echo "[emlab] the checker failed (exit $$st): no comparison" >&2; exit $$st; fi
+	@python3 bench/torch_bench.py $(BUILD)/bench/results.json --out $(BUILD)/bench/bench.json $(BENCH_ARGS)
+
 # ---- kernel variants ------------------------------------------------------------------------------
 # bench/<lab>.cu: stand-alone programs that time a lab's kernel variants side by side on a GPU, the
 # evidence behind each reference solution's design. Built (never run) by `make test` so they compile.
@@ -261,4 +274,4 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'

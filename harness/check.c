@@ -551,6 +551,7 @@ out:
 static int selected(const em_case *c, int track, const em_run_opts *o) {
   if (c->tracks && !(c->tracks & EM_TRACK_BIT(track))) return 0;
   if (o->part && c->part != o->part) return 0;
+  if (o->perf_only && !(c->perf_points > 0)) return 0;
   return !o->case_filter || strstr(c->name, o->case_filter);
 }
 

@@ -41,6 +41,7 @@ typedef struct em_run_opts {
   const em_case *extra;   /* hidden cases from the instructor's file */
   int nextra;
   int hidden_only;        /* run the extra cases alone */
+  int perf_only;          /* only the speed cases (perf_points > 0): `make bench` */
   em_peaks peaks;
   int gpu_ok;             /* the CUDA track can run */
   char gpu_skip[512];     /* why it cannot */

@@ -39,6 +39,7 @@ static void usage(FILE *f) {
           "  --cases FILE       add the cases of an instructor's JSON file (and its seed)\n"
           "  --hidden-only      run only the cases of --cases\n"
           "  --no-timing        correctness only\n"
+          "  --perf-only        only the speed cases (large sizes), as `make bench` runs them\n"
           "  --budget S         timing budget per case in seconds (default 0.1; speed cases 5x)\n"
           "  --timeout S        stop code under test that runs longer than S seconds (default 120)\n"
           "  --threads N        OpenMP threads for the CPU track (default: all cores)\n"
@@ -225,7 +226,7 @@ static void table_end(void *ctx, const em_run *run, int from, int to) {
 
 int main(int argc, char **argv) {
   enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
-         O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP };
+         O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF };
   static const struct option longopts[] = {
       {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
       {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
@@ -236,7 +237,8 @@ int main(int argc, char **argv) {
       {"junit", required_argument, 0, O_JUNIT},     {"dump", required_argument, 0, O_DUMP},
       {"peaks", required_argument, 0, O_PEAKS},     {"color", required_argument, 0, O_COLOR},
       {"list", no_argument, 0, O_LIST},             {"version", no_argument, 0, O_VERSION},
-      {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
+      {"help", no_argument, 0, O_HELP},             {"perf-only", no_argument, 0, O_PERF},
+      {0, 0, 0, 0}};
 
   em_run_opts o;
   memset(&o, 0, sizeof o);
@@ -284,6 +286,7 @@ int main(int argc, char **argv) {
         break;
       case O_CASES: cases_path = optarg; break;
       case O_HIDDEN: o.hidden_only = 1; break;
+      case O_PERF: o.perf_only = 1; break;
       case O_NOTIME: o.timing = 0; break;
       case O_BUDGET:
         if (parse_double(optarg, &o.budget_s)) return fail_usage("bad budget '%s': give seconds, e.g. 0.2", optarg);

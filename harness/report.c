@@ -189,6 +189,14 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
     json_object_set_new(c, "name", json_string(r->c.name));
     json_object_set_new(c, "track", json_string(track_names[r->track]));
     json_object_set_new(c, "shape", json_string(r->shape));
+    if (!r->c.hidden) {
+      json_t *dims = json_object();
+      for (int d = 0; d < r->lab->ndims; ++d)
+        json_object_set_new(dims, r->lab->dim_names[d], json_integer(r->c.dim[d]));
+      json_object_set_new(c, "dims", dims);
+      json_object_set_new(c, "values", json_string(r->lab->value_kinds[r->c.values]));
+    }
+    json_object_set_new(c, "lab_name", json_string(r->lab->name));
     json_object_set_new(c, "hidden", json_boolean(r->c.hidden));
     json_object_set_new(c, "status", json_string(em_status_name(r->status)));
     json_object_set_new(c, "reason", json_string(r->reason));
