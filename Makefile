@@ -258,7 +258,7 @@ BENCH_CU := $(if $(filter 1,$(HAVE_CUDA)),$(wildcard bench/*.cu))
 BENCH_BIN := $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%)
 $(BUILD)/bench/%: bench/%.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) $< -o $@
+	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) $< -o $@
 .PHONY: bench-variants
 bench-variants: $(BENCH_BIN)
 

@@ -279,6 +279,8 @@ static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) 
       else if (rep.nonfinite > 0)
         snprintf(r->hint, sizeof r->hint, "%lld results are NaN or Inf where the exact value is finite",
                  (long long)rep.nonfinite);
+      else if (t->tol_why)
+        snprintf(r->hint, sizeof r->hint, "the tolerance of %s: %s", t->name, t->tol_why);
     }
   }
   (void)lab;

@@ -260,8 +260,14 @@ int main(int argc, char **argv) {
           all_labs = 1;
         } else {
           uint64_t v;
-          if (parse_uint(optarg, INT_MAX, &v) || !em_lab_find((int)v))
-            return fail_usage("unknown lab '%s': the labs are 1 (add); give --lab N or --lab all", optarg);
+          if (parse_uint(optarg, INT_MAX, &v) || !em_lab_find((int)v)) {
+            char known[256] = "";
+            for (int i = 0, used = 0; i < em_nlabs && used < (int)sizeof known; ++i)
+              used += snprintf(known + used, sizeof known - (size_t)used, "%s%d (%s)", i ? ", " : "",
+                               em_labs[i]->number, em_labs[i]->name);
+            fprintf(stderr, "em-check: unknown lab '%s': the labs are %s; give --lab N or --lab all\n", optarg, known);
+            return EXIT_USAGE;
+          }
           lab_no = (int)v;
           all_labs = 0;
         }

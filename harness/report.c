@@ -62,7 +62,7 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
   else
     fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
   fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed, em_candidate_is_solution ? ", reference solution" : "");
-  fprintf(f, "%s%-4s %-16s %-14s %-6s %-26s %9s %7s %7s %8s %5s %9s%s\n", dim(color), "part", "case", "shape",
+  fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s %9s %7s %7s %8s %5s %9s%s\n", dim(color), "part", "case", "shape",
           "status", "worst error @index vs tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
   fflush(f);
 }
@@ -89,7 +89,7 @@ void em_report_row(FILE *f, const em_case_result *r, int color) {
   char status[8];
   snprintf(status, sizeof status, "%s", em_status_name(r->status));
   for (char *p = status; *p; ++p) *p = (char)(*p - 32);
-  fprintf(f, "%-4c %-16.16s %-14.14s %s%-6s%s %-26s %9s %7s %7s %8s %5s %9s%s\n", r->c.part, r->c.name, r->shape,
+  fprintf(f, "%-4c %-16.16s %-16.16s %s%-6s%s %-26s %9s %7s %7s %8s %5s %9s%s\n", r->c.part, r->c.name, r->shape,
           col(color, r->status), status, reset(color), err, t, sr, sn, gb, roof, en, r->outlived ? " *" : "");
   fflush(f);
 }
@@ -212,12 +212,24 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
         json_object_set_new(fm, "index", json_integer(r->close.first_index));
         json_object_set_new(fm, "got", r->close.first_unwritten ? json_string("unwritten") : num_or_null(r->close.first_got));
         json_object_set_new(fm, "want", num_or_null(r->close.first_want));
+        json_object_set_new(fm, "allowed", num_or_null(r->close.first_tol));
         json_object_set_new(c, "first_mismatch", fm);
       } else {
         json_object_set_new(c, "first_mismatch", json_null());
       }
       json_object_set_new(c, "rtol", json_real(r->close.rtol));
       json_object_set_new(c, "atol", json_real(r->close.atol));
+      if (r->close.worst_index >= 0) {
+        /* The element furthest off relative to what it was allowed (per-element tolerances make
+         * rtol and atol alone an incomplete account). */
+        json_t *w = json_object();
+        json_object_set_new(w, "index", json_integer(r->close.worst_index));
+        json_object_set_new(w, "got", num_or_null(r->close.worst_got));
+        json_object_set_new(w, "want", num_or_null(r->close.worst_want));
+        json_object_set_new(w, "allowed", num_or_null(r->close.worst_tol));
+        json_object_set_new(w, "error_over_allowed", num_or_null(r->close.worst_tol_ratio));
+        json_object_set_new(c, "worst", w);
+      }
     } else {
       json_object_set_new(c, "max_abs_err", json_null());
       json_object_set_new(c, "max_rel_err", json_null());

@@ -519,6 +519,25 @@ Test(bench, ratio_of_fake_durations, .timeout = 10) {
   cr_expect_eq(res.time[0].n, (size_t)res.rounds);
 }
 
+/* Within the timed rounds every function runs right after each other one at least twice in six
+ * rounds of three: a predecessor that evicts or warms the cache cannot always precede one side. */
+Test(bench, every_function_follows_every_other, .timeout = 10) {
+  int log[64], nlog = 0;
+  fake f[3] = {{.id = 0, .seconds = 1e-3, .log = log, .nlog = &nlog},
+               {.id = 1, .seconds = 1e-3, .log = log, .nlog = &nlog},
+               {.id = 2, .seconds = 1e-3, .log = log, .nlog = &nlog}};
+  void *args[] = {&f[0], &f[1], &f[2]};
+  em_bench_opts o = {.warmup_s = 0, .budget_s = 0, .min_rounds = 6, .max_rounds = 6};
+  em_bench_result res;
+  cr_assert_eq(em_bench_interleaved(3, fake_fns, args, &o, &res, NULL), EM_OK, "%s", em_error_detail());
+  cr_assert_eq(nlog, 3 + 18, "one warm-up call each, then 6 rounds of 3");
+  int follows[3][3] = {{0}};
+  for (int i = 3 + 1; i < nlog; ++i) follows[log[i]][log[i - 1]]++;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b)
+      if (a != b) cr_expect_geq(follows[a][b], 2, "function %d ran right after %d only %d times", a, b, follows[a][b]);
+}
+
 Test(bench, min_and_max_rounds, .timeout = 10) {
   fake a = {.id = 0, .seconds = 1e-3}, b = {.id = 1, .seconds = 1e-3};
   void *args[] = {&a, &b};

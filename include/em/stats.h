@@ -57,8 +57,9 @@ typedef struct em_bench_result {
   double ratio[EM_BENCH_MAX_FNS][EM_BENCH_MAX_FNS];
 } em_bench_result;
 
-/* Runs fns[0..nfns) interleaved, each round in a rotated order so that none always runs first
- * (warm caches, turbo), until the budget and min_rounds are both met. Stops at the first error and
+/* Runs fns[0..nfns) interleaved, each round in a rotated order (reversed every nfns rounds) so that
+ * none always runs first or after the same neighbour (warm caches, turbo), until the budget and
+ * min_rounds are both met. Stops at the first error and
  * returns it, with fns index in *failed (if not NULL). nfns ≤ EM_BENCH_MAX_FNS. */
 int em_bench_interleaved(int nfns, em_timed_fn const *fns, void *const *args,
                          const em_bench_opts *opts, em_bench_result *out, int *failed);

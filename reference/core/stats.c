@@ -95,7 +95,10 @@ int em_bench_interleaved(int nfns, em_timed_fn const *fns, void *const *args,
   while (rounds < opts->max_rounds &&
          (rounds < opts->min_rounds || em_now_s() - start < opts->budget_s)) {
     for (int k = 0; k < nfns; ++k) {
-      int f = (k + rounds) % nfns; /* rotate who goes first */
+      /* Rotate who goes first, and every nfns rounds reverse the order: then each function follows
+       * each other one equally often, so a predecessor that evicts the cache (or warms it) cannot
+       * favour one side of a ratio. */
+      int f = (rounds / nfns) % 2 ? (nfns - 1 - k + rounds) % nfns : (k + rounds) % nfns;
       double t;
       if ((err = fns[f](args[f], &t)) != EM_OK) {
         if (failed) *failed = f;
