@@ -15,8 +15,9 @@
  *   - straight into z, in one pass: no temporary m×n buffer for the product (that is the naive
  *     baseline, three times the memory traffic);
  *   - rows in parallel with `#pragma omp parallel for schedule(static)` over i, and the inner loop
- *     over j under `#pragma omp simd`; write the max as `v > 0.0f ? v : 0.0f` and the compiler
- *     makes it a SIMD max: `objdump -d build/lab3/student/relu_mul.o | grep -c vmaxps` counts them;
+ *     over j under `#pragma omp simd`, with the max written as `v > 0.0f ? v : 0.0f`; check that
+ *     the compiler vectorised it: `objdump -d build/lab3/student/relu_mul.o | grep -c vmulps`
+ *     counts the SIMD multiplies (0 means scalar code);
  *   - every column of every row, whatever n is (n = 1, primes, n = 999983).
  * Then see "What fast looks like" in README.md (shapes with few rows, and a write-prefetch). */
 void lab3_relu_mul(const float *x, const float *y, float *z, int64_t m, int64_t n) {
