@@ -122,8 +122,9 @@ static const em_part parts[] = {
  *   n mod 4 (the float4 path needs n % 4 == 0; 1030 and 1026 are ≡ 2);
  *   primes (no power-of-two tiling divides them);
  *   m = 65537 > 65535, the most blocks gridDim.y may have: a grid of (.., m) is refused;
- *   a column of m = 2097155 = 65535·32 + 35: more row tiles than gridDim.y allows even for the
- *   reference's 32-row tiles of short rows, so its loop over the row tiles runs too;
+ *   a column of m = 2097155 rows (a warp of the reference's covers 32 rows of it);
+ *   on the GPU, m = 262147 rows of 257: more than 65535 of the reference's 4-row tiles, so its loop
+ *   over the row tiles beyond gridDim.y runs (270 MB of z, not worth the CPU track's time);
  *   a long prime row (n = 999983) over 3 rows;
  *   the value kinds above on ragged shapes;
  *   speed: m = n = 8192 on the CPU (256 MiB of z, seven times the course VM's L3, about 15 ms) and
@@ -143,6 +144,7 @@ static const em_case cases[] = {
     {'a', "m=131 n=4099", {131, 4099}, UNIFORM, 0, 1, 0, 0},
     {'a', "m=65537 n=5", {65537, 5}, UNIFORM, 0, 1, 0, 0},
     {'a', "m=2097155 n=1", {2097155, 1}, UNIFORM, 0, 1, 0, 0},
+    {'a', "m=262147 n=257", {262147, 257}, UNIFORM, GPU, 1, 0, 0},
     {'a', "m=3 n=999983", {3, 999983}, UNIFORM, 0, 1, 0, 0},
     {'a', "x negative", {61, 1030}, X_NEGATIVE, 0, 1, 0, 0},
     {'a', "zeros", {67, 71}, ZEROS, 0, 1, 0, 0},

@@ -12,9 +12,10 @@
 //   - rows of z start 16-byte aligned only when n % 4 == 0 (and x, z are aligned, as cudaMalloc's
 //     pointers are): otherwise the same tile kernel runs on floats instead of float4s;
 //   - short rows (fewer than 256 columns) get a block of more rows and fewer columns (tx × ty =
-//     256, tx ≥ 32 so a warp still writes 32 consecutive columns of one row);
-//   - gridDim.y is at most 65535: the rows go in tiles of ty * kRows, and a kernel loops over the
-//     row tiles beyond the grid (never, below m = 65535 * 4 for long rows);
+//     256, tx the row length rounded up to a power of two): a warp then writes several whole
+//     rows, which lie end to end in memory, so its stores stay contiguous;
+//   - gridDim.y is at most 65535: the rows go in tiles of ty * kRows, and the kernel loops over
+//     the row tiles beyond the grid (from m = 65535 * 4 + 1 for rows of 256 columns or more);
 //   - 64-bit indices everywhere: m * n passes 2^31 at 8 GiB of z.
 // bench/relu_mul.cu times the alternatives (rows per thread, threads per block, cache hints, a flat
 // 1-D grid, one block per row, the ragged path) side by side on one GPU.
@@ -60,7 +61,10 @@ static int launch_error(const char *what) {
 
 template <typename V>
 static int launch_tile(const V *x, const float *y, V *z, int64_t m, int64_t cols, const char *what) {
-  int tx = 32;  // a warp across a row at least: 32 consecutive columns per store instruction
+  // Columns across, rounded up to a power of two: a whole row when it is short, so that a warp
+  // spans several adjacent rows of z, which are adjacent in memory too (n = 1: a warp writes 32
+  // consecutive floats of a column).
+  int tx = 1;
   while (tx < kThreads && tx < cols) tx *= 2;
   int ty = kThreads / tx;
   int64_t tile_rows = (int64_t)ty * kRows;
