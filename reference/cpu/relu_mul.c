@@ -59,19 +59,15 @@ static void row_segment(const float *restrict x, float yi, float *restrict out, 
   }
 }
 
-/* The flat range [lo, hi) of z, row segment by row segment; rows shorter than a line element by
- * element, carrying (i, j) along instead of starting a loop per row (n = 1: a loop per element). */
+/* The flat range [lo, hi) of z, row segment by row segment. A column (n = 1) is one plain SIMD loop
+ * over y instead: a loop per one-element row costs several times the element. */
 static void relu_mul_range(const float *restrict x, const float *restrict y, float *restrict z, int64_t n,
                            int64_t lo, int64_t hi) {
-  int64_t i = lo / n, j = lo - i * n;
-  if (n < LINE) {
-    for (int64_t e = lo; e < hi; ++e) {
-      float v = x[j] * y[i];
-      z[e] = v > 0.0f ? v : 0.0f;
-      if (++j == n) j = 0, ++i;
-    }
+  if (n == 1) {
+    row_segment(y + lo, x[0], z + lo, hi - lo, lo, hi);
     return;
   }
+  int64_t i = lo / n, j = lo - i * n;
   for (int64_t e = lo; e < hi; ++i, j = 0) {
     int64_t len = n - j < hi - e ? n - j : hi - e;
     row_segment(x + j, y[i], z + e, len, e, hi);
