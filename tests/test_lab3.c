@@ -249,9 +249,10 @@ Test(library, value_kinds_reach_their_edges, .timeout = 60) {
   direct_free(&d);
 }
 
-/* The tolerance lets a kernel flush subnormal results to zero (atol = FLT_MIN), and no more: a
- * result that is off by one float32 rounding too many (2^-23 relative, one ulp), or one computed
- * with bfloat16's 8 significant bits, fails. */
+/* The tolerance lets a kernel flush subnormal results to zero (atol = FLT_MIN), and no more: results
+ * two ulps above the correctly rounded ones (1.5 to 2.5 ulps from the exact product, up to 2^-22
+ * relative against the 2^-23 allowed) fail on some element, and so do bfloat16's 8 significant
+ * bits. */
 static void flush_to_zero(const float *x, const float *y, float *z, int64_t m, int64_t n) {
   em_relu_mul_cpu(x, y, z, m, n);
   for (int64_t k = 0; k < m * n; ++k)
