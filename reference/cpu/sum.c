@@ -157,12 +157,14 @@ void em_sum_cpu(const float *x, float *z, int64_t b, int64_t t) {
     int64_t lo = grains * k / nk * SLICE_GRAIN, hi = grains * (k + 1) / nk * SLICE_GRAIN;
     if (hi > n) hi = n;
     parts[2 * k].row = parts[2 * k + 1].row = -1;
-    for (int64_t r = lo / t; lo < hi && r * t < hi; ++r) {
-      int64_t s = r * t > lo ? r * t : lo, e = (r + 1) * t < hi ? (r + 1) * t : hi;
-      float v = segment_sum(x + s, e - s);
-      if (s == r * t && e == (r + 1) * t) z[r] = v;
-      else parts[2 * k + (s != lo)] = (partial){r, v};
+    int64_t r = lo / t;
+    if (lo < hi && (lo > r * t || hi < (r + 1) * t)) { /* starts (or ends) inside row r */
+      int64_t e = (r + 1) * t < hi ? (r + 1) * t : hi;
+      parts[2 * k] = (partial){r, segment_sum(x + lo, e - lo)};
+      r++;
     }
+    for (; (r + 1) * t <= hi; ++r) z[r] = segment_sum(x + r * t, t); /* whole rows */
+    if (r * t < hi && r * t >= lo) parts[2 * k + 1] = (partial){r, segment_sum(x + r * t, hi - r * t)};
   }
   /* Rows shared by threads: their partials are in thread order, which is row order and, within a
    * row, position order. Combine each row's run pairwise. */
