@@ -10,11 +10,13 @@
 
 /* The sum of one stretch of a row, x[0..n).
  * TODO(lab5-order): make it CORRECT first. One `float s` running along the row fails the long
- * positive cases (README section 3: its error grows like sqrt(n)). Sum short blocks (say 256
- * elements) and combine the block sums pairwise: a recursive pairwise sum with a plain loop
- * for n <= 256 is enough, or see the binary-counter cascade in README section 4.
- * Then make it FAST: inside a block, several independent accumulators (an array `float acc[64]`
- * with acc[j % 64] += x[j], or 8 SIMD vectors) so that additions do not wait for each other. */
+ * positive cases (README section 3: its error grows like sqrt(n)). Sum blocks of at most 1024
+ * elements, and combine the block sums pairwise: for n > 1024, split at h, a multiple of 1024
+ * near n / 2 (and at least 1024), and return sum_stretch(x, h) + sum_stretch(x + h, n - h).
+ * Then make it FAST: inside a block, 64 independent accumulators so that additions do not wait
+ * for each other, written so that the compiler vectorises them:
+ *     for (j = 0; j + 64 <= n; j += 64) for (k = 0; k < 64; ++k) acc[k] += x[j + k];
+ * (then the last n % 64 elements, then add acc[0..63] pairwise). Replace the three lines below. */
 static inline float sum_stretch(const float *x, int64_t n) {
   (void)x, (void)n;
   EM_TODO("lab5: sum x[0..n) in sum_stretch() as blocks combined pairwise (see README)");
