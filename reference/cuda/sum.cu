@@ -173,8 +173,8 @@ static int launch_error(const char *what) {
 extern "C" int em_sum_cuda(const float *x, float *z, int64_t b, int64_t t) {
   if (b <= 0) return EM_OK;
   if (t <= 0) { // empty rows sum to zero
-    cudaMemsetAsync(z, 0, (size_t)b * sizeof(float));
-    return launch_error("cudaMemsetAsync");
+    cudaError_t e = cudaMemsetAsync(z, 0, (size_t)b * sizeof(float));
+    return e == cudaSuccess ? EM_OK : em__fail(EM_ECUDA, "cudaMemsetAsync: %s", cudaGetErrorString(e));
   }
   if (b > INT32_MAX) return em__fail(EM_EINVAL, "em_sum_cuda: b = %lld rows is more than 2^31 - 1", (long long)b);
   if (t <= kShortMax) {
