@@ -5,10 +5,12 @@
 
 extern const em_lab em_lab_add;
 extern const em_lab em_lab_relu_mul;
+extern const em_lab em_lab_sum;
 
 const em_lab *const em_labs[] = {
     &em_lab_add,
     &em_lab_relu_mul,
+    &em_lab_sum,
 };
 const int em_nlabs = (int)(sizeof em_labs / sizeof em_labs[0]);
 

@@ -21,5 +21,6 @@
 /* One header per lab, named after it. */
 #include "em/add.h"
 #include "em/relu_mul.h"
+#include "em/sum.h"
 
 #endif /* EM_EM_H */
