@@ -271,6 +271,7 @@ static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) 
       if (rep.unwritten > 0)
         snprintf(r->reason + n, sizeof r->reason - (size_t)n, "; %lld never written",
                  (long long)rep.unwritten);
+      r->same_cause = rep.unwritten > 0;
       if (rep.unwritten == rep.n)
         snprintf(r->hint, sizeof r->hint, "no element of %s was written: is the function body empty, or the launch missing?", t->name);
       else if (rep.unwritten > 0 && rep.first_index > 0)
@@ -479,6 +480,7 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
   }
   if (todo && r->status != EM_PASS) {
     snprintf(r->hint, sizeof r->hint, "%s:%d: TODO not done yet: %s", todo_file, todo_line, todo_what);
+    r->same_cause = 1;
   }
   if (o->dump_dir) dump_case(o, lab, track, c, &b);
   if (r->status != EM_PASS) goto out;

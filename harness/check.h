@@ -14,6 +14,8 @@ typedef struct em_case_result {
   em_status status;
   char reason[1024];    /* why it failed, errored or was skipped; "" when it passed */
   char hint[512];       /* what to do next (a TODO's place, a likely cause) */
+  int same_cause;       /* the hint names the cause outright (a TODO, unwritten elements): cases
+                         * with the same hint are explained once in the table */
   char shape[64];
   const char *output;   /* the output tensor the error numbers are about */
   em_close_report close;

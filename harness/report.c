@@ -113,7 +113,7 @@ void em_report_end(FILE *f, const em_run *run, int from, int to, int color) {
     if (r && r->status == EM_PASS) continue;
     int same = r && shown && r->status == shown->status && r->c.part == shown->c.part &&
                (r->status == EM_SKIP ? strcmp(r->reason, shown->reason) == 0
-                                     : r->hint[0] && strcmp(r->hint, shown->hint) == 0);
+                                     : r->same_cause && r->hint[0] && strcmp(r->hint, shown->hint) == 0);
     if (same) {
       size_t used = strlen(names);
       if (used < sizeof names - 1)

@@ -360,7 +360,7 @@ ParameterizedTestParameters(planted, cpu) {
        {"never written", "got never written", "check the loop bound"}},
       {"first_block_only", "cpu", "", 'b', "n=1025", 1024, 1, 'a', {"first at [1024]", "never written", ""}},
       {"wrong_constant", "cpu", "", 'b', "n=1025", 0, 0, 0,
-       {"elements of z wrong", "(error ", "the tolerance of z: one float32 rounding"}},
+       {"1025 of 1025 elements of z wrong", "(error ", "the tolerance of z: one float32 rounding"}},
       {"writes_input", "cpu", "", 'b', "n=1025", -1, 0, 'a', {"changed its input x (first at [0])", "", ""}},
       {"half_precision", "cpu", "", 'a', "n=1000", -2, 0, 0,
        {"(error ", ", allowed ", "NaN or Inf where the exact value is finite"}},
@@ -378,7 +378,7 @@ ParameterizedTestParameters(planted, cuda) {
   static planted table[] = {
       {"off_by_one_tail", "cuda", "", 'a', "n=1000", 999, 1, 0, {"never written", "check the loop bound", ""}},
       {"first_block_only", "cuda", "", 'b', "n=1025", 1024, 1, 'a', {"first at [1024]", "never written", ""}},
-      {"wrong_constant", "cuda", "", 'b', "n=1025", 0, 0, 0, {"elements of z wrong", "(error ", "the tolerance of z"}},
+      {"wrong_constant", "cuda", "", 'b', "n=1025", 0, 0, 0, {"1025 of 1025 elements of z wrong", "(error ", "the tolerance of z"}},
       {"writes_input", "cuda", "", 'b', "n=1025", -1, 0, 'a', {"changed its input x (first at [0])", "", ""}},
       {"grid_no_roundup", "cuda", "", 'b', "n=1025", 1024, 1, 'a',
        /* n = 1: an empty grid, which CUDA refuses ("invalid argument" in CUDA 13, "invalid
