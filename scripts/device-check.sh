@@ -1,53 +1,67 @@
 #!/usr/bin/env bash
 # Builds, checks and times everything on a GPU machine in one run, and leaves the evidence in
-# $OUT (or ./device-out): the lab 1 solution on both tracks (results.json), the test suite with its
-# GPU tests, the untouched skeleton (must fail with exit 1), and compute-sanitizer over the
-# reference kernels. The C libraries come from .debs/ (scripts/use-debs.sh) where there is no
-# package registry.
+# $OUT (or ./device-out): every lab's reference solution on both tracks (make demo), each lab's
+# untouched skeleton on the CUDA track (must exit 1), compute-sanitizer over every reference kernel
+# on a small case, and the test suite with its GPU tests. The C libraries come from .debs/
+# (scripts/use-debs.sh) where there is no package registry.
+#   scripts/device-check.sh [demo] [skeletons] [sanitizer] [test] [bench]   (default: all but bench)
 set -uo pipefail
 out=${OUT:-device-out}
 mkdir -p "$out"
 [ -d .debs ] && source scripts/use-debs.sh
 jobs=$(nproc)
+steps=${*:-demo skeletons sanitizer test}
+labs=$(ls -d labs/lab[0-9]*-* | sed 's|labs/lab\([0-9]*\)-.*|\1|' | sort -n)
 
 step() { echo; echo "=== $*"; }
+want() { [[ " $steps " == *" $1 "* ]]; }
 
 step "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
-nvcc --version | tail -1
+make -j"$jobs" all build/demo/em-check >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 2; }
 
-step "lab 1, reference solution, both tracks"
-make -j"$jobs" lab1 SOLUTION=1 >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 2; }
-make check ARGS="--junit $out/junit.xml" 2>&1 | tee "$out/check-solution.txt"
-echo "make check exit: ${PIPESTATUS[0]}"
-cp build/lab1/results.json "$out/results-solution.json"
-cp build/peaks.json "$out/peaks.json"
+if want demo; then
+  step "every lab's reference solution, both tracks (make demo)"
+  make demo ARGS="--junit $out/junit.xml" > "$out/demo.txt" 2>&1
+  echo "make demo exit: $?"
+  grep -E "^lab |fail|error|passed|score" "$out/demo.txt" | head -40
+  cp build/demo/results.json "$out/results-demo.json"
+fi
 
-step "lab 1, untouched skeleton, CUDA track (must exit 1 and point at the TODOs)"
-make -j"$jobs" lab1 >>"$out/build.log" 2>&1
-make check TRACK=cuda ARGS="--no-timing" >"$out/check-skeleton.txt" 2>&1
-echo "make check exit: $? (want 1)"
-grep -m3 -E "TODO|skipped" "$out/check-skeleton.txt"
+if want skeletons; then
+  step "each lab's untouched skeleton, CUDA track (each must exit 1 and point at its TODOs)"
+  for n in $labs; do
+    make -j"$jobs" lab$n >>"$out/build.log" 2>&1
+    make check TRACK=cuda ARGS="--no-timing" >"$out/skeleton-lab$n.txt" 2>&1
+    echo "lab $n: make check exit $? (want 1); $(grep -c 'TODO not done yet' "$out/skeleton-lab$n.txt") TODO explanations"
+  done
+fi
 
-step "compute-sanitizer over the reference kernels (small cases)"
-make -j"$jobs" lab1 SOLUTION=1 >>"$out/build.log" 2>&1
-compute-sanitizer --tool memcheck --error-exitcode 9 build/lab1/em-check --track cuda --no-timing \
-  --case "n=1025" --json /tmp/san.json 2>&1 | tail -4
+if want sanitizer; then
+  step "compute-sanitizer memcheck over every reference kernel (small cases)"
+  for n in $labs; do
+    compute-sanitizer --tool memcheck --error-exitcode 9 build/demo/em-check --lab $n --track cuda --no-timing \
+      --json /tmp/san.json > "$out/sanitizer-lab$n.txt" 2>&1
+    echo "lab $n: exit $? ($(grep -E 'ERROR SUMMARY' "$out/sanitizer-lab$n.txt"))"
+  done
+fi
 
-step "test suite"
-make -j"$jobs" test-build >>"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 2; }
-make test 2>&1 | tee "$out/test.txt" | grep -E "^==|Synthesis|Tested|passed|failed|skipped|SKIP|FAIL" | head -40
+if want test; then
+  step "test suite"
+  make -j"$jobs" test-build >>"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 2; }
+  make test > "$out/test.txt" 2>&1
+  echo "make test exit: $?"
+  grep -E "^==|Synthesis|\[FAIL\]" "$out/test.txt" | head -40
+fi
 
-step "PyTorch device-to-device copy for comparison (bytes read + written)"
-python3 - <<'PY' 2>&1 | tail -2
-import torch
-x = torch.empty(1 << 28, device="cuda"); y = torch.empty_like(x)
-for _ in range(3): y.copy_(x)
-torch.cuda.synchronize()
-s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-ts = []
-for _ in range(20):
-    s.record(); y.copy_(x); e.record(); torch.cuda.synchronize(); ts.append(s.elapsed_time(e))
-ts.sort(); t = ts[len(ts) // 2] / 1e3
-print(f"torch copy 2^28 floats: {2 * 4 * (1 << 28) / t / 1e9:.0f} GB/s (median of 20)")
-PY
+if want bench; then
+  step "make bench (reference at large sizes beside PyTorch)"
+  make bench BENCH_ARGS="--compile-budget 240" > "$out/bench.txt" 2>&1
+  echo "make bench exit: $?"
+  sed -n '/^track /,$p' "$out/bench.txt"
+  cp build/bench/bench.json "$out/" 2>/dev/null
+  step "kernel variants (bench/*.cu)"
+  make -j"$jobs" bench-variants >>"$out/build.log" 2>&1
+  for b in build/bench/*; do [ -x "$b" ] && [ -f "$b" ] && { echo "-- $b"; "$b" 2>&1 | tail -20; }; done > "$out/variants.txt"
+  cat "$out/variants.txt"
+fi
