@@ -4,11 +4,13 @@
 #include "lab.h"
 
 extern const em_lab em_lab_add;
+extern const em_lab em_lab_outer_add;
 extern const em_lab em_lab_relu_mul;
 extern const em_lab em_lab_sum;
 
 const em_lab *const em_labs[] = {
     &em_lab_add,
+    &em_lab_outer_add,
     &em_lab_relu_mul,
     &em_lab_sum,
 };

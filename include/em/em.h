@@ -20,6 +20,7 @@
 
 /* One header per lab, named after it. */
 #include "em/add.h"
+#include "em/outer_add.h"
 #include "em/relu_mul.h"
 #include "em/sum.h"
 
