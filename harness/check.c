@@ -264,6 +264,9 @@ static int judge(const em_lab *lab, em_track track, bufs *b, em_case_result *r) 
                        "%lld of %lld elements of %s wrong; first at [%lld]: got %s, want %s",
                        (long long)rep.mismatches, (long long)rep.n, t->name,
                        (long long)rep.first_index, got, want);
+      if (t->ndim == 2) /* the flat index as the student's loops see it */
+        n += snprintf(r->reason + n, sizeof r->reason - (size_t)n, " (row %lld, column %lld)",
+                      (long long)(rep.first_index / t->shape[1]), (long long)(rep.first_index % t->shape[1]));
       if (!first_poison && isfinite(rep.first_got) && isfinite(rep.first_want))
         n += snprintf(r->reason + n, sizeof r->reason - (size_t)n, " (error %.3g, allowed %.3g)",
                       fabs(rep.first_got - rep.first_want),
@@ -470,6 +473,9 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
     if (track == EM_TRACK_CUDA && em_cuda_sync() != EM_OK) cuda_context_broken = 1;
     if (strstr(r->reason, "illegal memory access") || strstr(r->reason, "out of bounds"))
       snprintf(r->hint, sizeof r->hint, "a thread read or wrote outside its array: guard every access with i < n");
+    else if (strstr(r->reason, "misaligned address"))
+      snprintf(r->hint, sizeof r->hint, "float4 (16-byte) accesses need 16-byte aligned addresses: row i of an m x n "
+               "matrix starts at element i*n, aligned only when n %% 4 == 0");
     else if (strstr(r->reason, "invalid configuration") || strstr(r->reason, "invalid argument"))
       snprintf(r->hint, sizeof r->hint, "check the launch: at most 1024 threads per block and at least one block");
     goto out;
