@@ -20,5 +20,6 @@
 
 /* One header per lab, named after it. */
 #include "em/add.h"
+#include "em/softmax.h"
 
 #endif /* EM_EM_H */
