@@ -145,7 +145,8 @@ static seg_stat stats_store(const float *restrict x, float *restrict z, int64_t 
 static void scale_stored(float *restrict z, int64_t n, const float *restrict bm, float M, double S) {
   for (int64_t i = 0, blk = 0; i < n; i += BLK, ++blk) {
     int64_t len = n - i < BLK ? n - i : BLK;
-    float f = (float)(exp((double)bm[blk] - (double)M) / S); /* bm = −inf: f = 0, z is 0 there */
+    /* bm = −inf: f = 0 (z is 0 there); bm = M, always so for a row of one block: no exp needed */
+    float f = (float)((bm[blk] == M ? 1.0 : exp((double)bm[blk] - (double)M)) / S);
 #pragma omp simd simdlen(16)
     for (int64_t k = 0; k < len; ++k) z[i + k] *= f;
   }

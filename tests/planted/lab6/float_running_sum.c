@@ -1,8 +1,9 @@
 /* Planted (lab 6, CPU): a correct algorithm with a float running sum, s += exp(x - m) one term
- * after another. Each addition rounds to the ulp of the growing partial sum, and over a row of
- * 2^20 terms those errors add up to about sqrt(t/9)*2^-24 ~ 340*2^-24 of the sum, against the
- * (32 + 2*20)*2^-24 the checker allows: the long rows fail, every element of them off by the same
- * factor, while rows of a few thousand pass. (Summing in blocks, or in double, fixes it.) */
+ * after another. Each addition rounds to the ulp of the growing partial sum, and once that sum
+ * is large the small terms vanish altogether: over a row of 2^20 terms the sum ends up 8e-4 too
+ * small (~13000*2^-24) against the (32 + 2*20)*2^-24 the checker allows. Long rows fail, every
+ * element off by the same factor; rows of a thousand pass. (Summing in blocks, or in double,
+ * fixes it.) */
 #include <math.h>
 #include <stdint.h>
 
