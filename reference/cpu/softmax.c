@@ -1,9 +1,9 @@
 /* Lab 6 reference, CPU: row softmax, z = exp(x − max) / Σ exp(x − max).
  *
  * 8 bytes move per element (x read, z written) for one exp and a few FLOPs. An exp from libm is a
- * scalar call of ~10 ns, which alone would cap one core at 0.1 G elements/s against the ~3 G/s
- * its share of the memory bandwidth allows, so the work is making exp cheap enough to leave the
- * loop memory-bound:
+ * scalar call of ~5 ns (on the course VM), which alone would cap one core at 0.2 G elements/s
+ * against the ~1.5 G/s its share of the memory bandwidth allows, so the work is making exp cheap
+ * enough to leave the loop (nearly) memory-bound:
  *
  *   - our own exp, inlined and vectorised (fast_expf below): range reduction to
  *     e^d = 2^n · e^r with |r| ≤ ln2/2, a degree-6 polynomial for e^r, the 2^n built in the
