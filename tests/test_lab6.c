@@ -143,8 +143,8 @@ Test(lab6_spec, tolerance_grows_with_log_t) {
 }
 
 /* Every value kind: each row has a finite entry and sums to 1; −inf entries have z = 0 exactly;
- * the per-element tolerance is finite, non-negative and 0 where z is 0. (A NaN in atol_each would
- * make every comparison of its element pass: NaN > 1 is false.) */
+ * the per-element tolerance is finite, non-negative and 0 where z is 0 (a NaN there, from
+ * 0·|−inf| say, would fail that element whatever the code computed). */
 ParameterizedTestParameters(lab6_spec, every_kind_fills_sane_rows) {
   static int kinds[] = {0, 1, 2, 3, 4, 5, 6};
   return cr_make_param_array(int, kinds, sizeof kinds / sizeof kinds[0]);
