@@ -7,12 +7,14 @@ extern const em_lab em_lab_add;
 extern const em_lab em_lab_outer_add;
 extern const em_lab em_lab_relu_mul;
 extern const em_lab em_lab_sum;
+extern const em_lab em_lab_softmax;
 
 const em_lab *const em_labs[] = {
     &em_lab_add,
     &em_lab_outer_add,
     &em_lab_relu_mul,
     &em_lab_sum,
+    &em_lab_softmax,
 };
 const int em_nlabs = (int)(sizeof em_labs / sizeof em_labs[0]);
 

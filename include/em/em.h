@@ -23,5 +23,6 @@
 #include "em/outer_add.h"
 #include "em/relu_mul.h"
 #include "em/sum.h"
+#include "em/softmax.h"
 
 #endif /* EM_EM_H */
