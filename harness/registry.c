@@ -4,9 +4,11 @@
 #include "lab.h"
 
 extern const em_lab em_lab_add;
+extern const em_lab em_lab_relu_mul_backward;
 
 const em_lab *const em_labs[] = {
     &em_lab_add,
+    &em_lab_relu_mul_backward,
 };
 const int em_nlabs = (int)(sizeof em_labs / sizeof em_labs[0]);
 

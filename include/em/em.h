@@ -20,5 +20,6 @@
 
 /* One header per lab, named after it. */
 #include "em/add.h"
+#include "em/relu_mul_backward.h"
 
 #endif /* EM_EM_H */
