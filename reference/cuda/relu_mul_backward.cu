@@ -58,27 +58,41 @@ __device__ __forceinline__ int64_t lane_col(int64_t col0, int lane, int k) {
   return col0 + V * lane + k;
 }
 
-// v[k] = p[lane_col(k)] for the columns below n, 0 beyond (so the mask is off there: 0·y > 0 is
-// false). In VEC mode n is a multiple of the vector width, so a vector is all in or all out.
+// v[k] = x[lane_col(k)] for the columns below n, 0 beyond: the mask is then off there (0·y > 0 is
+// false), whatever dz holds. In VEC mode n is a multiple of the vector width, so a vector is all
+// in or all out.
 template <int V, bool VEC>
-__device__ __forceinline__ void load_lane(const float *__restrict__ p, int64_t col0, int lane, int64_t n,
-                                          float (&v)[V]) {
+__device__ __forceinline__ void load_x(const float *__restrict__ x, int64_t col0, int lane, int64_t n,
+                                       float (&v)[V]) {
+#pragma unroll
+  for (int k = 0; k < V; ++k) {
+    int64_t c = lane_col<V, VEC>(col0, lane, k);
+    v[k] = c < n ? __ldg(x + c) : 0.f;
+  }
+}
+
+// v[k] = row[lane_col(k)], with columns past n read at the row's last vector (their x is 0, so
+// what they read never counts). No branch: the loads of a batch of rows can all be in flight at
+// once (a load under an `if` waits for the code before it).
+template <int V, bool VEC>
+__device__ __forceinline__ void load_row(const float *__restrict__ row, int64_t col0, int lane, int64_t n,
+                                         float (&v)[V]) {
   if (VEC && V >= 4) {
 #pragma unroll
     for (int q = 0; q < V / 4; ++q) {
       int64_t c = lane_col<V, VEC>(col0, lane, 4 * q);
-      float4 f = c < n ? __ldg(reinterpret_cast<const float4 *>(p + c)) : make_float4(0.f, 0.f, 0.f, 0.f);
+      float4 f = __ldg(reinterpret_cast<const float4 *>(row + (c < n ? c : n - 4)));
       v[4 * q] = f.x, v[4 * q + 1] = f.y, v[4 * q + 2] = f.z, v[4 * q + 3] = f.w;
     }
   } else if (VEC && V == 2) {
     int64_t c = lane_col<V, VEC>(col0, lane, 0);
-    float2 f = c < n ? __ldg(reinterpret_cast<const float2 *>(p + c)) : make_float2(0.f, 0.f);
+    float2 f = __ldg(reinterpret_cast<const float2 *>(row + (c < n ? c : n - 2)));
     v[0] = f.x, v[1] = f.y;
   } else {
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       int64_t c = lane_col<V, VEC>(col0, lane, k);
-      v[k] = c < n ? __ldg(p + c) : 0.f;
+      v[k] = __ldg(row + (c < n ? c : n - 1));
     }
   }
 }
@@ -99,6 +113,9 @@ __global__ void __launch_bounds__(kThreads, 2)
     rmb_tiles(const float *__restrict__ x, const float *__restrict__ y, const float *__restrict__ dz, int64_t m,
               int64_t n, int chunks, int runs, float *__restrict__ dx_dst, float *__restrict__ dy_dst) {
   constexpr int W = 32 * V;  // columns per warp-row
+  // Rows a warp loads before it uses them: 16 floats per lane or more (V = 8: 4 rows of two float4),
+  // enough bytes in flight to cover DRAM's latency with 16 to 24 warps per SM.
+  constexpr int kBatch = V >= 4 ? 4 : 16 / V;
   __shared__ double warp_dx[kWarps][W];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t row_base = (int64_t)blockIdx.y * runs * kRunRows;
@@ -121,7 +138,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     const int64_t col0 = ((int64_t)blockIdx.x * chunks + c) * W;
     if (col0 >= n) break;  // the same for the whole block
     float xv[V];
-    load_lane<V, VEC>(x, col0, lane, n, xv);
+    load_x<V, VEC>(x, col0, lane, n, xv);
     double dx_run_sum[V];
 #pragma unroll
     for (int k = 0; k < V; ++k) dx_run_sum[k] = 0.0;
@@ -133,24 +150,32 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
       for (int k = 0; k < V; ++k) dx_acc[k] = 0.f;
 #pragma unroll
-      for (int r = 0; r < kRun; ++r) {
-        const int64_t i = r0 + r * kWarps + warp;
-        if (i < m) {
-          const float yi = __ldg(y + i);
-          float d[V];
-          load_lane<V, VEC>(dz + i * n, col0, lane, n, d);
+      for (int rb = 0; rb < kRun; rb += kBatch) {
+        if (r0 + (int64_t)rb * kWarps >= m) break;  // the same for the whole block
+        // Load a batch of rows, then use it: kBatch·V/4 loads of 16 bytes in flight per lane.
+        // Rows past m read row m − 1 and count with y = 0, which turns their mask off.
+        float d[kBatch][V], yb[kBatch];
+#pragma unroll
+        for (int b = 0; b < kBatch; ++b) {
+          const int64_t i = r0 + (int64_t)(rb + b) * kWarps + warp, ic = i < m ? i : m - 1;
+          const float yv = __ldg(y + ic);
+          yb[b] = i < m ? yv : 0.f;
+          load_row<V, VEC>(dz + ic * n, col0, lane, n, d[b]);
+        }
+#pragma unroll
+        for (int b = 0; b < kBatch; ++b) {
           float p[V];
 #pragma unroll
           for (int k = 0; k < V; ++k) {
-            float t = xv[k] * yi > 0.f ? d[k] : 0.f;  // the forward's float32 product decides
-            dx_acc[k] += t * yi;
+            float t = xv[k] * yb[b] > 0.f ? d[b][k] : 0.f;  // the forward's float32 product decides
+            dx_acc[k] += t * yb[b];
             p[k] = t * xv[k];
           }
 #pragma unroll
           for (int h = V / 2; h > 0; h /= 2)  // a tree over the lane's V values
 #pragma unroll
             for (int k = 0; k < h; ++k) p[k] += p[k + h];
-          dy_lane[r] += p[0];
+          dy_lane[rb + b] += p[0];
         }
       }
 #pragma unroll
