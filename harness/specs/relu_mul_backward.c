@@ -156,10 +156,11 @@ static const em_part parts[] = {
 
 /* Shapes (m rows, n columns), each for a reason:
  *   1×1, a single row, a single column: sums of one term; loops that assume a full tile.
- *   31/32/33: a warp's and an 8-float SIMD register's edges; 127×255, 129×257: the CUDA
- *   reference's run of 128 rows and warp-row of 256 columns, ±1; 1025×1023 and 2053×2051: the CPU
- *   reference's 1024-column OpenMP grain and 2048-column tile, +1 and +3; primes: no power-of-two
- *   tiling divides them; 2048×2048: every vector path, many tiles, nothing ragged.
+ *   31/32/33: a warp's edges, and 32 is two 16-float vectors; 127×255, 129×257: the CUDA
+ *   reference's run of 128 rows and warp-row of 256 columns, ±1; 1025×1023 and 2053×2051: past the
+ *   CPU reference's 16-row float runs, 256-column chunks and 2048-column tiles (2051 = 2048 + 3);
+ *   primes: no power-of-two tiling divides them; 2048×2048: every vector path, many tiles, nothing
+ *   ragged.
  *   tall (m ≫ n) and wide (n ≫ m): long column sums and long row sums, and the grid shapes that
  *   go with them; "taller" and "wider" are long enough that the CUDA reference's blocks take
  *   several runs of rows, or several chunks of columns.
