@@ -15,10 +15,11 @@
  *     private dx partials combined at the end), columns for wide dz (private dy partials);
  *   - small inputs on one thread: waking the team costs more than the work.
  *
- * Accuracy: a long float32 sum in one accumulator loses bits in proportion to its length (a column
- * of 10^5 positive terms: about 10 bits), so every float32 run here is short and the runs meet in
- * float64, which costs nothing measurable (a float64 add per 16 rows, per 256 columns). A term's
- * way to the result, counted in float32 roundings:
+ * Accuracy: a long float32 sum in one accumulator loses more bits the longer it gets (like √k
+ * typically, k roundings' worth at worst: 6 to 17 of the 24 bits for 10^5 positive terms), so
+ * every float32 run here is short and the runs meet in float64, which costs nothing measurable (a
+ * float64 add per 16 rows, per 256 columns). A term's way to the result, counted in float32
+ * roundings:
  *   dx[j]: its product (1), at most ROW_RUN − 1 = 15 additions in the tile's float accumulator,
  *          then float64 sums, then the final conversion to float (1): at most 17;
  *   dy[i]: its product (1), at most 8 additions in one of 32 lanes, 5 levels of the tree over the
@@ -104,8 +105,8 @@ static inline f32x16 step16(const float *x, const float *row, float yi, float *d
 /* A row's segment of w columns: adds dz[i][j]·y[i]·mask to dxf[j] and returns Σ dz[i][j]·x[j]·mask
  * over the segment. x and row point at the segment's first column. Inlined into both loops of
  * rectangle(): for rows of 64 floats the call itself cost 7% (measured, one core). */
-static inline __attribute__((always_inline)) double row_segment(const float *restrict x, const float *restrict row, float yi, float *restrict dxf,
-                          int64_t w) {
+static inline __attribute__((always_inline)) double row_segment(const float *restrict x, const float *restrict row,
+                                                                float yi, float *restrict dxf, int64_t w) {
   double sum = 0.0;
   for (int64_t c0 = 0; c0 < w; c0 += CHUNK) {
     int64_t c1 = w - c0 < CHUNK ? w : c0 + CHUNK;
