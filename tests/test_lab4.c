@@ -234,6 +234,30 @@ Test(spec, value_kinds) {
   spec_free(&s);
 }
 
+/* The naive baseline passes the checker's tolerance too (the checker only times it, so this is
+ * where that is checked): on the long positive rows, the tall case and the value cases. */
+Test(naive, meets_the_tolerance, .timeout = 60) {
+  static const char *const names[] = {"positive, long rows", "tall m=100003 n=7", "m=129 n=257", "zeros in x and y",
+                                      "tiny products", "large values"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; ++k) {
+    const em_case *c = spec_case(names[k]);
+    spec_run s;
+    spec_prepare(c, 3, &s);
+    int64_t m = c->dim[0], n = c->dim[1];
+    float *dx = (float *)em_host_alloc((size_t)n * 4), *dy = (float *)em_host_alloc((size_t)m * 4);
+    em_relu_mul_backward_naive_cpu((const float *)s.t[0].host, (const float *)s.t[1].host, (const float *)s.t[2].host,
+                                   dx, dy, m, n);
+    em_close_report r;
+    cr_expect(em_allclose_f32_each(dx, s.t[3].want, s.t[3].atol_each, n, 0, 0, &r), "%s: dx[%lld] = %g, want %g",
+              names[k], (long long)r.first_index, r.first_got, r.first_want);
+    cr_expect(em_allclose_f32_each(dy, s.t[4].want, s.t[4].atol_each, m, 0, 0, &r), "%s: dy[%lld] = %g, want %g",
+              names[k], (long long)r.first_index, r.first_got, r.first_want);
+    em_host_free(dx);
+    em_host_free(dy);
+    spec_free(&s);
+  }
+}
+
 Test(spec, counts_and_validity) {
   const em_lab *lab = lab4();
   cr_expect_str_eq(lab->name, "relu_mul_backward");
