@@ -83,8 +83,9 @@ void lab4_relu_mul_backward_cuda(const float *x, const float *y, const float *dz
   //   partials_kernel<<<dim3(H, G), dim3(32, 8)>>>(x, y, dz, m, n, dx_part, dy_part);
   //   combine_kernel<<<ceil(n / 256), 256>>>(dx_part, G, n, dx);
   //   combine_kernel<<<ceil(m / 256), 256>>>(dy_part, H, m, dy);
-  // (gridDim.y stops at 65535: m up to 8 million rows with TILE_ROWS = 128.) Then delete the (void)
-  // line and the EM_TODO line, check, and make it fast: README.md, "What fast looks like".
+  // (gridDim.y stops at 65535: m up to 8 million rows with TILE_ROWS = 128; beyond that, give each
+  // block several tiles.) Then delete the (void) line and the EM_TODO line, check, and make it
+  // fast: README.md, "What fast looks like".
   (void)x, (void)y, (void)dz, (void)dx, (void)dy, (void)m, (void)n;
   EM_TODO("lab4: launch partials_kernel over the tiles of dz, then combine_kernel for dx and for dy");
 }
