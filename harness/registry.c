@@ -6,6 +6,7 @@
 extern const em_lab em_lab_add;
 extern const em_lab em_lab_outer_add;
 extern const em_lab em_lab_relu_mul;
+extern const em_lab em_lab_relu_mul_backward;
 extern const em_lab em_lab_sum;
 extern const em_lab em_lab_softmax;
 
@@ -13,6 +14,7 @@ const em_lab *const em_labs[] = {
     &em_lab_add,
     &em_lab_outer_add,
     &em_lab_relu_mul,
+    &em_lab_relu_mul_backward,
     &em_lab_sum,
     &em_lab_softmax,
 };

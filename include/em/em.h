@@ -22,6 +22,7 @@
 #include "em/add.h"
 #include "em/outer_add.h"
 #include "em/relu_mul.h"
+#include "em/relu_mul_backward.h"
 #include "em/sum.h"
 #include "em/softmax.h"
 

@@ -1,0 +1,23 @@
+/* Planted bug (lab 4, CPU): the mask from x alone, [x[j] > 0], as if the forward were
+ * relu(x)·y. Right wherever y[i] > 0; wrong for the rows where y[i] < 0 (there the mask should be
+ * x[j] < 0 instead). Otherwise right (one pass, float64 sums). */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "em/relu_mul_backward.h"
+
+void lab4_relu_mul_backward(const float *x, const float *y, const float *dz, float *dx, float *dy, int64_t m,
+                            int64_t n) {
+  double *acc = calloc((size_t)n, sizeof *acc);
+  for (int64_t i = 0; i < m; ++i) {
+    double row = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      float t = x[j] > 0.0f ? dz[i * n + j] : 0.0f;
+      acc[j] += (double)t * y[i];
+      row += (double)t * x[j];
+    }
+    dy[i] = (float)row;
+  }
+  for (int64_t j = 0; j < n; ++j) dx[j] = (float)acc[j];
+  free(acc);
+}
