@@ -562,7 +562,10 @@ static int selected(const em_case *c, int track, const em_run_opts *o) {
   if (c->tracks && !(c->tracks & EM_TRACK_BIT(track))) return 0;
   if (o->part && c->part != o->part) return 0;
   if (o->perf_only && !(c->perf_points > 0)) return 0;
-  return !o->case_filter || strstr(c->name, o->case_filter);
+  if (!o->case_filter) return 1;
+  /* "=name" selects exactly that case, where a plain substring would also take "name t=32769". */
+  if (o->case_filter[0] == '=') return strcmp(c->name, o->case_filter + 1) == 0;
+  return strstr(c->name, o->case_filter) != NULL;
 }
 
 void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em_progress *progress) {

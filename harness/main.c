@@ -34,7 +34,7 @@ static void usage(FILE *f) {
           "  --lab N|all        the lab to check (default: the lab this binary was built for)\n"
           "  --track T          cpu, cuda or all (default all; cuda is skipped without a GPU)\n"
           "  --part P           only part P (a, b, ...)\n"
-          "  --case TEXT        only cases whose name contains TEXT\n"
+          "  --case TEXT        only cases whose name contains TEXT (=NAME: exactly that case)\n"
           "  --seed S           seed of the input streams (default %u)\n"
           "  --cases FILE       add the cases of an instructor's JSON file (and its seed)\n"
           "  --hidden-only      run only the cases of --cases\n"

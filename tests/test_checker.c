@@ -226,6 +226,14 @@ Test(solution, filters_select_cases, .timeout = 60) {
   t_get_case(root, "cpu", 'b', "large values");
   json_decref(root);
   t_proc_free(&p);
+
+  /* "=NAME" is exact: "n=1" alone, not n=1025, n=1000, n=1023 ... */
+  t_checker(&p, 50, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--case", "=n=1", NULL);
+  t_assert_exit(&p, 0);
+  root = t_load_json(json);
+  cr_expect_eq(json_ncases(root), 2, "\"=n=1\" is case n=1 of part (a) and of part (b), nothing else");
+  json_decref(root);
+  t_proc_free(&p);
 }
 
 Test(solution, list_version_help, .timeout = 30) {
