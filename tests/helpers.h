@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -368,6 +369,84 @@ static inline char *t_read_npy(const char *path, size_t *file_len, const unsigne
 
 /* ---- the GPU gate -----------------------------------------------------------------------------
  * Called inside a test (never before Criterion forks: a CUDA context does not survive a fork). */
+/* ---- the lab spec and the files, as every suite sees them --------------------------------------- */
+
+static inline const em_lab *t_lab(int number) {
+  const em_lab *lab = em_lab_find(number);
+  cr_assert(lab != NULL, "lab %d is not in the registry", number);
+  return lab;
+}
+
+static inline em_track t_track(const char *name) { return strcmp(name, "cuda") == 0 ? EM_TRACK_CUDA : EM_TRACK_CPU; }
+
+static inline int t_runs_on(const em_case *c, em_track track) {
+  return c->tracks == 0 || (c->tracks & EM_TRACK_BIT(track));
+}
+
+/* How many of lab number's cases run on track (part 0: all parts). */
+static inline int t_spec_count(int number, em_track track, char part) {
+  const em_lab *lab = t_lab(number);
+  int n = 0;
+  for (int i = 0; i < lab->ncases; ++i)
+    n += t_runs_on(&lab->cases[i], track) && (!part || lab->cases[i].part == part);
+  return n;
+}
+
+/* The case of lab number called name (in part, unless 0); fails the test if there is none. */
+static inline const em_case *t_spec_case(int number, char part, const char *name) {
+  const em_lab *lab = t_lab(number);
+  for (int i = 0; i < lab->ncases; ++i)
+    if ((!part || lab->cases[i].part == part) && strcmp(lab->cases[i].name, name) == 0) return &lab->cases[i];
+  cr_assert_fail("lab %d has no case \"%s\"", number, name);
+  return NULL;
+}
+
+static inline int t_json_ncases(json_t *root) {
+  json_t *cases = json_object_get(root, "cases");
+  cr_assert(json_is_array(cases), "results.json has no \"cases\" array");
+  return (int)json_array_size(cases);
+}
+
+/* The line numbers of the EM_TODO calls in a student file, in order. */
+static inline int t_todo_lines(const char *path, int *lines, int max) {
+  char *text = t_read_file(path, NULL);
+  cr_assert(text != NULL, "cannot read %s", path);
+  int n = 0, line = 1;
+  for (char *p = text; *p && n < max; ++p) {
+    if (*p == '\n') line++;
+    else if (strncmp(p, "EM_TODO(", 8) == 0 && (p == text || p[-1] != '_')) lines[n++] = line;
+  }
+  free(text);
+  return n;
+}
+
+static inline void t_copy_file(const char *from, const char *to) {
+  size_t len;
+  char *data = t_read_file(from, &len);
+  cr_assert(data != NULL, "cannot read %s", from);
+  FILE *f = fopen(to, "wb");
+  cr_assert(f != NULL, "cannot write %s: %s", to, strerror(errno));
+  cr_assert(fwrite(data, 1, len, f) == len && fclose(f) == 0, "cannot write %s", to);
+  free(data);
+}
+
+/* The one folder --dump made in dir for a run of one case. */
+static inline const char *t_only_subdir(const char *dir) {
+  DIR *d = opendir(dir);
+  cr_assert(d != NULL, "--dump did not create %s", dir);
+  const char *found = NULL;
+  int count = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    found = t_str("%s/%s", dir, e->d_name);
+    count++;
+  }
+  closedir(d);
+  cr_assert_eq(count, 1, "one case ran, so one folder in %s (found %d)", dir, count);
+  return found;
+}
+
 static inline void t_need_gpu(void) {
   em_cuda_device dev;
   int err = em_cuda_probe(&dev);

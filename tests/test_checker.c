@@ -16,39 +16,11 @@
 
 /* ---- what the lab spec says ----------------------------------------------------------------- */
 
-static const em_lab *lab1(void) {
-  const em_lab *lab = em_lab_find(1);
-  cr_assert(lab != NULL, "lab 1 is not in the registry");
-  return lab;
-}
-
-static int runs_on(const em_case *c, const char *track) {
-  unsigned bit = EM_TRACK_BIT(strcmp(track, "cuda") == 0 ? EM_TRACK_CUDA : EM_TRACK_CPU);
-  return c->tracks == 0 || (c->tracks & bit);
-}
-
-/* How many of lab 1's cases run on track (part 0: all parts). */
-static int spec_cases(const char *track, char part) {
-  const em_lab *lab = lab1();
-  int n = 0;
-  for (int i = 0; i < lab->ncases; ++i)
-    n += runs_on(&lab->cases[i], track) && (!part || lab->cases[i].part == part);
-  return n;
-}
-
-static const em_case *spec_case(char part, const char *name) {
-  const em_lab *lab = lab1();
-  for (int i = 0; i < lab->ncases; ++i)
-    if (lab->cases[i].part == part && strcmp(lab->cases[i].name, name) == 0) return &lab->cases[i];
-  cr_assert_fail("lab 1 has no case (%c) \"%s\"", part, name);
-  return NULL;
-}
-
-static int json_ncases(json_t *root) {
-  json_t *cases = json_object_get(root, "cases");
-  cr_assert(json_is_array(cases), "results.json has no \"cases\" array");
-  return (int)json_array_size(cases);
-}
+static const em_lab *lab1(void) { return t_lab(1); }
+static int runs_on(const em_case *c, const char *track) { return t_runs_on(c, t_track(track)); }
+static int spec_cases(const char *track, char part) { return t_spec_count(1, t_track(track), part); }
+static const em_case *spec_case(char part, const char *name) { return t_spec_case(1, part, name); }
+static int json_ncases(json_t *root) { return t_json_ncases(root); }
 
 /* Every case of results.json with this track (and part, unless 0) has status want. */
 static void expect_all_status(json_t *root, const char *track, char part, const char *want) {
@@ -63,28 +35,8 @@ static void expect_all_status(json_t *root, const char *track, char part, const 
   }
 }
 
-/* The line numbers of the EM_TODO calls in a student file, in order. */
-static int todo_lines(const char *path, int *lines, int max) {
-  char *text = t_read_file(path, NULL);
-  cr_assert(text != NULL, "cannot read %s", path);
-  int n = 0, line = 1;
-  for (char *p = text; *p && n < max; ++p) {
-    if (*p == '\n') line++;
-    else if (strncmp(p, "EM_TODO(", 8) == 0 && (p == text || p[-1] != '_')) lines[n++] = line;
-  }
-  free(text);
-  return n;
-}
+static int todo_lines(const char *path, int *lines, int max) { return t_todo_lines(path, lines, max); }
 
-static void copy_file(const char *from, const char *to) {
-  size_t len;
-  char *data = t_read_file(from, &len);
-  cr_assert(data != NULL, "cannot read %s", from);
-  FILE *f = fopen(to, "wb");
-  cr_assert(f != NULL, "cannot write %s: %s", to, strerror(errno));
-  cr_assert(fwrite(data, 1, len, f) == len && fclose(f) == 0, "cannot write %s", to);
-  free(data);
-}
 
 /* ================================================================================================
  * The reference solution.
@@ -585,8 +537,8 @@ Test(make, check_unknown_lab, .timeout = 120) {
 Test(make, lab_that_does_not_compile, .timeout = 300) {
   const char *tmp = t_tmpdir(), *labs = t_str("%s/labs", tmp), *dir = t_str("%s/labs/lab1-add", tmp);
   cr_assert(mkdir(labs, 0777) == 0 && mkdir(dir, 0777) == 0);
-  copy_file("labs/lab1-add/add.c", t_str("%s/add.c", dir));
-  copy_file("labs/lab1-add/add.cu", t_str("%s/add.cu", dir));
+  t_copy_file("labs/lab1-add/add.c", t_str("%s/add.c", dir));
+  t_copy_file("labs/lab1-add/add.cu", t_str("%s/add.cu", dir));
   FILE *f = fopen(t_str("%s/add.c", dir), "a");
   cr_assert(f != NULL);
   fputs("\nvoid broken(void) { int x = ; }\n", f); /* a syntax error */
@@ -608,7 +560,7 @@ Test(make, check_exit_codes, .timeout = 300) {
   t_assert_exit(&p, 0);
   t_proc_free(&p);
   /* The peaks measured for build/ are this machine's too: no second measurement. */
-  if (t_exists(T_PEAKS)) copy_file(T_PEAKS, t_str("%s/peaks.json", build));
+  if (t_exists(T_PEAKS)) t_copy_file(T_PEAKS, t_str("%s/peaks.json", build));
 
   t_run(&p, 200, "make", "-s", "check", t_str("BUILD=%s", build), "TRACK=cpu", "ARGS=--no-timing");
   t_assert_exit(&p, 1);
@@ -639,7 +591,7 @@ static const char *fake_build_of_solution(void) {
   cr_assert(mkdir(build, 0777) == 0 && mkdir(t_str("%s/lab1", build), 0777) == 0);
   cr_assert(symlink(target, t_str("%s/lab1/em-check", build)) == 0);
   t_write_file(t_str("%s/current-lab", build), "1\n");
-  if (t_exists(T_PEAKS)) copy_file(T_PEAKS, t_str("%s/peaks.json", build));
+  if (t_exists(T_PEAKS)) t_copy_file(T_PEAKS, t_str("%s/peaks.json", build));
   return build;
 }
 
@@ -683,21 +635,6 @@ Test(make, check_with_fake_build, .timeout = 120) {
  */
 
 /* The one subfolder --dump made for a one-case run. */
-static const char *only_subdir(const char *dir) {
-  DIR *d = opendir(dir);
-  cr_assert(d != NULL, "--dump did not create %s", dir);
-  const char *found = NULL;
-  int count = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    found = t_str("%s/%s", dir, e->d_name);
-    count++;
-  }
-  closedir(d);
-  cr_assert_eq(count, 1, "one case ran, so one folder in %s (found %d)", dir, count);
-  return found;
-}
 
 /* Reads one dumped array and checks its dtype and length. */
 static void *dumped(const char *dir, const char *name, const char *descr, size_t n, size_t elem) {
@@ -720,7 +657,7 @@ Test(outputs, dump_writes_npy, .timeout = 60) {
   t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--part", "a", "--case",
             "n=33", "--dump", dump, NULL);
   t_assert_exit(&p, 0);
-  const char *dir = only_subdir(dump);
+  const char *dir = t_only_subdir(dump);
   float *x = dumped(dir, "x", "<f4", 33, 4), *c = dumped(dir, "c", "<f4", 1, 4), *z = dumped(dir, "z", "<f4", 33, 4);
   double *want = dumped(dir, "z_want", "<f8", 33, 8);
   for (int i = 0; i < 33; ++i) {
@@ -739,7 +676,7 @@ Test(outputs, dump_of_skeleton_shows_unwritten, .timeout = 60) {
   t_checker(&p, 50, T_SKELETON, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--part", "b", "--case",
             "n=1025", "--dump", dump, NULL);
   t_assert_exit(&p, 1);
-  uint32_t *z = dumped(only_subdir(dump), "z", "<f4", 1025, 4);
+  uint32_t *z = dumped(t_only_subdir(dump), "z", "<f4", 1025, 4);
   for (int i = 0; i < 1025; ++i) cr_assert_eq(z[i], EM_POISON_U32, "z[%d] = 0x%08x, the skeleton wrote nothing", i, z[i]);
   free(z);
   t_proc_free(&p);
@@ -759,7 +696,7 @@ Test(outputs, inputs_follow_the_seed, .timeout = 60) {
     json_t *root = t_load_json(json);
     cr_expect_eq(json_integer_value(json_object_get(root, "seed")), atoi(seeds[k]), "results.json records the seed");
     json_decref(root);
-    x[k] = dumped(only_subdir(dump), "x", "<f4", 4099, 4);
+    x[k] = dumped(t_only_subdir(dump), "x", "<f4", 4099, 4);
     t_proc_free(&p);
   }
   cr_expect(memcmp(x[0], x[1], 4099 * 4) == 0, "the same seed gave different inputs");

@@ -18,38 +18,11 @@
 
 /* ---- what the lab spec says ----------------------------------------------------------------- */
 
-static const em_lab *lab2(void) {
-  const em_lab *lab = em_lab_find(2);
-  cr_assert(lab != NULL, "lab 2 is not in the registry");
-  return lab;
-}
-
-static int runs_on(const em_case *c, const char *track) {
-  unsigned bit = EM_TRACK_BIT(strcmp(track, "cuda") == 0 ? EM_TRACK_CUDA : EM_TRACK_CPU);
-  return c->tracks == 0 || (c->tracks & bit);
-}
-
-static int spec_cases(const char *track, char part) {
-  const em_lab *lab = lab2();
-  int n = 0;
-  for (int i = 0; i < lab->ncases; ++i)
-    n += runs_on(&lab->cases[i], track) && (!part || lab->cases[i].part == part);
-  return n;
-}
-
-static const em_case *spec_case(char part, const char *name) {
-  const em_lab *lab = lab2();
-  for (int i = 0; i < lab->ncases; ++i)
-    if (lab->cases[i].part == part && strcmp(lab->cases[i].name, name) == 0) return &lab->cases[i];
-  cr_assert_fail("lab 2 has no case (%c) \"%s\"", part, name);
-  return NULL;
-}
-
-static int json_ncases(json_t *root) {
-  json_t *cases = json_object_get(root, "cases");
-  cr_assert(json_is_array(cases), "results.json has no \"cases\" array");
-  return (int)json_array_size(cases);
-}
+static const em_lab *lab2(void) { return t_lab(2); }
+static int runs_on(const em_case *c, const char *track) { return t_runs_on(c, t_track(track)); }
+static int spec_cases(const char *track, char part) { return t_spec_count(2, t_track(track), part); }
+static const em_case *spec_case(char part, const char *name) { return t_spec_case(2, part, name); }
+static int json_ncases(json_t *root) { return t_json_ncases(root); }
 
 static void expect_all_status(json_t *root, const char *track, char part, const char *want) {
   json_t *c;
@@ -63,17 +36,7 @@ static void expect_all_status(json_t *root, const char *track, char part, const 
   }
 }
 
-static int todo_lines(const char *path, int *lines, int max) {
-  char *text = t_read_file(path, NULL);
-  cr_assert(text != NULL, "cannot read %s", path);
-  int n = 0, line = 1;
-  for (char *p = text; *p && n < max; ++p) {
-    if (*p == '\n') line++;
-    else if (strncmp(p, "EM_TODO(", 8) == 0 && (p == text || p[-1] != '_')) lines[n++] = line;
-  }
-  free(text);
-  return n;
-}
+static int todo_lines(const char *path, int *lines, int max) { return t_todo_lines(path, lines, max); }
 
 /* The table's columns are 16 characters for the case and 14 for the shape (harness/report.c): a
  * longer name or shape is cut off, and "m=2097153 n=130" would show as "m=2097153 n=13". */

@@ -22,28 +22,10 @@
 
 /* ---- the spec ----------------------------------------------------------------------------------- */
 
-static const em_lab *lab3(void) {
-  const em_lab *lab = em_lab_find(3);
-  cr_assert(lab != NULL, "lab 3 is not in the registry");
-  return lab;
-}
-
-static int runs_on(const em_case *c, em_track track) { return c->tracks == 0 || (c->tracks & EM_TRACK_BIT(track)); }
-
-static int spec_cases(em_track track) {
-  const em_lab *lab = lab3();
-  int n = 0;
-  for (int i = 0; i < lab->ncases; ++i) n += runs_on(&lab->cases[i], track);
-  return n;
-}
-
-static const em_case *spec_case(const char *name) {
-  const em_lab *lab = lab3();
-  for (int i = 0; i < lab->ncases; ++i)
-    if (strcmp(lab->cases[i].name, name) == 0) return &lab->cases[i];
-  cr_assert_fail("lab 3 has no case \"%s\"", name);
-  return NULL;
-}
+static const em_lab *lab3(void) { return t_lab(3); }
+static int runs_on(const em_case *c, em_track track) { return t_runs_on(c, track); }
+static int spec_cases(em_track track) { return t_spec_count(3, track, 0); }
+static const em_case *spec_case(const char *name) { return t_spec_case(3, 0, name); }
 
 Test(spec, identity_and_cases) {
   const em_lab *lab = lab3();
@@ -473,21 +455,6 @@ typedef struct planted {
 } planted;
 
 /* The one folder --dump made for a one-case run. */
-static const char *only_subdir(const char *dir) {
-  DIR *d = opendir(dir);
-  cr_assert(d != NULL, "--dump did not create %s", dir);
-  const char *found = NULL;
-  int count = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') continue;
-    found = t_str("%s/%s", dir, e->d_name);
-    count++;
-  }
-  closedir(d);
-  cr_assert_eq(count, 1, "one case ran, so one folder in %s (found %d)", dir, count);
-  return found;
-}
 
 /* A dumped array's data, checked for its length. */
 static void *npy_data(const char *path, size_t bytes) {
@@ -540,7 +507,7 @@ static void check_planted(const planted *t) {
   t_proc_free(&p);
   const em_case *sc = spec_case(t->name);
   int64_t m = sc->dim[0], n = sc->dim[1], N = m * n;
-  const char *dir = only_subdir(dump);
+  const char *dir = t_only_subdir(dump);
   float *x = npy_data(t_str("%s/x.npy", dir), (size_t)n * 4), *y = npy_data(t_str("%s/y.npy", dir), (size_t)m * 4);
   float *got = npy_data(t_str("%s/z.npy", dir), (size_t)N * 4);
   double *want = npy_data(t_str("%s/z_want.npy", dir), (size_t)N * 8);

@@ -12,31 +12,10 @@
 #define L4_SKELETON EM_BUILD_DIR "/tests/skeleton/lab4/em-check"
 #define L4_DIR "labs/lab4-relu-mul-backward"
 
-static const em_lab *lab4(void) {
-  const em_lab *lab = em_lab_find(4);
-  cr_assert(lab != NULL, "lab 4 is not in the registry");
-  return lab;
-}
-
-static int runs_on(const em_case *c, const char *track) {
-  unsigned bit = EM_TRACK_BIT(strcmp(track, "cuda") == 0 ? EM_TRACK_CUDA : EM_TRACK_CPU);
-  return c->tracks == 0 || (c->tracks & bit);
-}
-
-static int spec_cases(const char *track) {
-  const em_lab *lab = lab4();
-  int n = 0;
-  for (int i = 0; i < lab->ncases; ++i) n += runs_on(&lab->cases[i], track);
-  return n;
-}
-
-static const em_case *spec_case(const char *name) {
-  const em_lab *lab = lab4();
-  for (int i = 0; i < lab->ncases; ++i)
-    if (strcmp(lab->cases[i].name, name) == 0) return &lab->cases[i];
-  cr_assert_fail("lab 4 has no case \"%s\"", name);
-  return NULL;
-}
+static const em_lab *lab4(void) { return t_lab(4); }
+static int runs_on(const em_case *c, const char *track) { return t_runs_on(c, t_track(track)); }
+static int spec_cases(const char *track) { return t_spec_count(4, t_track(track), 0); }
+static const em_case *spec_case(const char *name) { return t_spec_case(4, 0, name); }
 
 /* Every case of results.json on this track has status want, except those named `except` and
  * `except2` (NULL or "": none). */

@@ -19,20 +19,9 @@
 
 /* ---- the spec ------------------------------------------------------------------------------- */
 
-static const em_lab *lab5(void) {
-  const em_lab *lab = em_lab_find(5);
-  cr_assert(lab != NULL, "lab 5 is not in the registry");
-  return lab;
-}
-
-static int runs_on(const em_case *c, em_track track) { return c->tracks == 0 || (c->tracks & EM_TRACK_BIT(track)); }
-
-static int spec_cases(em_track track) {
-  const em_lab *lab = lab5();
-  int n = 0;
-  for (int i = 0; i < lab->ncases; ++i) n += runs_on(&lab->cases[i], track);
-  return n;
-}
+static const em_lab *lab5(void) { return t_lab(5); }
+static int runs_on(const em_case *c, em_track track) { return t_runs_on(c, track); }
+static int spec_cases(em_track track) { return t_spec_count(5, track, 0); }
 
 /* ⌈log2 t⌉ + EM_SUM_SLACK, computed differently from the spec (frexp, not a shift loop). */
 static int depth_allowed(int64_t t) {

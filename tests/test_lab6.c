@@ -19,28 +19,10 @@
 #define L6_CU "labs/lab6-softmax/softmax.cu"
 #define U 0x1p-24
 
-static const em_lab *lab6(void) {
-  const em_lab *lab = em_lab_find(6);
-  cr_assert(lab != NULL, "lab 6 is not in the registry");
-  return lab;
-}
-
-static int runs_on(const em_case *c, em_track track) { return c->tracks == 0 || (c->tracks & EM_TRACK_BIT(track)); }
-
-static int spec_cases(em_track track) {
-  const em_lab *lab = lab6();
-  int n = 0;
-  for (int i = 0; i < lab->ncases; ++i) n += runs_on(&lab->cases[i], track);
-  return n;
-}
-
-static const em_case *spec_case(const char *name) {
-  const em_lab *lab = lab6();
-  for (int i = 0; i < lab->ncases; ++i)
-    if (strcmp(lab->cases[i].name, name) == 0) return &lab->cases[i];
-  cr_assert_fail("lab 6 has no case \"%s\"", name);
-  return NULL;
-}
+static const em_lab *lab6(void) { return t_lab(6); }
+static int runs_on(const em_case *c, em_track track) { return t_runs_on(c, track); }
+static int spec_cases(em_track track) { return t_spec_count(6, track, 0); }
+static const em_case *spec_case(const char *name) { return t_spec_case(6, 0, name); }
 
 static void expect_all_status(json_t *root, const char *track, const char *want) {
   json_t *c;
