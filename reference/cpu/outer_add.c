@@ -75,12 +75,18 @@ static void outer_range(const float *restrict x, const float *restrict y, float 
     const float yi = y[i];
     const float *restrict xr = x + j;
     float *restrict zr = z + k;
-    for (int64_t c = 0; c < len; c += LINE_FLOATS) {
+    /* Whole lines in a loop of a fixed 16 iterations, which gcc turns into one vector store with
+     * no remainder code; the row's last partial line after it. Clamping each line's end to the
+     * row instead (one loop for all) cost 15-25% here: the variable trip count made gcc emit a
+     * masked loop with its set-up for every line. */
+    int64_t c = 0;
+    for (; c + LINE_FLOATS <= len; c += LINE_FLOATS) {
       if (k + c + PREFETCH_AHEAD < hi) __builtin_prefetch(zr + c + PREFETCH_AHEAD, 1, 3);
-      int64_t end = c + LINE_FLOATS < len ? c + LINE_FLOATS : len;
 #pragma omp simd
-      for (int64_t t = c; t < end; ++t) zr[t] = xr[t] + yi;
+      for (int64_t t = 0; t < LINE_FLOATS; ++t) zr[c + t] = xr[c + t] + yi;
     }
+#pragma omp simd
+    for (int64_t t = c; t < len; ++t) zr[t] = xr[t] + yi;
     k += len;
   }
 }
