@@ -1,0 +1,188 @@
+"""Step 5: the student's checker in the sandbox, then the trusted verification.
+
+The student's em-check runs the student's code in its own process, so everything it prints or
+writes (its table, its results JSON, its exit status) is the student's to forge. What it writes
+that counts is only the output tensors of each checked case (--outputs DIR, .npy files); the
+reference checker, a binary with no student code, recomputes the inputs from the seed and the
+oracle and judges those files (--verify DIR). Correctness comes only from that verdict.
+Performance comes from the timing in the student's run (its results JSON: the interleaved ratio to
+the reference), which is measured inside the student's process: it is trusted as far as the
+symbol scan guarantees that the code neither replaces the checker's clocks nor calls the
+reference, and it is counted only for cases the verification passed."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+from dataclasses import dataclass
+
+from . import sandboxing
+from .text import clean, last_lines
+
+
+@dataclass
+class RunOptions:
+    track: str            # cpu | cuda | all
+    hidden: str | None    # the instructor's cases file (passed through)
+    seed: int | None
+    wall_s: float         # the whole run, every case
+    case_timeout_s: float  # em-check --timeout: one call of the student's code
+    budget_s: float | None  # em-check --budget
+    threads: int | None   # em-check --threads
+    memory_bytes: int = 8 << 30
+
+
+def checker_args(lab: int, o: RunOptions) -> list[str]:
+    a = ["--lab", str(lab), "--track", o.track, "--color", "never"]
+    if o.hidden:
+        a += ["--cases", o.hidden]
+    if o.seed is not None:
+        a += ["--seed", str(o.seed)]
+    return a
+
+
+def _signame(sig: int | None) -> str:
+    try:
+        return signal.Signals(sig).name
+    except (ValueError, TypeError):
+        return f"signal {sig}"
+
+
+# em-check catches SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGALRM in the student's code, prints this and
+# exits 1 (harness/check.c on_fatal_signal): to the grader that is a crash or a hang.
+_FATAL = re.compile(r"\*\*\* your code (crashed|did not finish in time)(?: \(([^)]*)\))?")
+
+
+@dataclass
+class StudentRun:
+    status: str         # ok | timeout | crash | limit-exceeded | error
+    reason: str
+    isolation: str
+    claimed: dict | None
+    wall_s: float
+
+
+def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str | None, gpu: bool) -> StudentRun:
+    out = os.path.join(scratch, "out")
+    claimed_path = os.path.join(scratch, "claimed.json")
+    peaks_copy = os.path.join(scratch, "peaks.json")
+    if peaks:
+        shutil.copyfile(peaks, peaks_copy)
+    argv = [binary, *checker_args(lab, o), "--outputs", out, "--json", claimed_path,
+            "--peaks", peaks_copy, "--timeout", f"{o.case_timeout_s:g}"]
+    if o.budget_s is not None:
+        argv += ["--budget", f"{o.budget_s:g}"]
+    if o.threads:
+        argv += ["--threads", str(o.threads)]
+    env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
+    lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
+                            memory_bytes=o.memory_bytes, processes=256, file_bytes=2 << 30, open_files=1024)
+    r = sandboxing.run(argv, workdir=scratch, writable=[scratch], limits=lim, gpu=gpu, env=env)
+    subst = {scratch + "/": "", os.path.dirname(binary) + "/": ""}
+    tail = last_lines(r.stderr or r.stdout, 3, 300, subst)
+    if r.outcome == "timeout":
+        return StudentRun("timeout", f"the checker ran longer than {o.wall_s:g} s (whole process tree killed)",
+                          r.isolation, None, r.wall_s)
+    if r.outcome == "limit":
+        what = {"cpu": "CPU time", "memory": "memory", "file-size": "file size", "processes": "processes"}.get(r.limit, r.limit or "a")
+        return StudentRun("limit-exceeded", f"{what} limit exceeded" + (f" ({_signame(r.signal)})" if r.signal else ""),
+                          r.isolation, None, r.wall_s)
+    if r.outcome == "signaled":
+        return StudentRun("crash", f"killed by {_signame(r.signal)}" + (f": {tail}" if tail else ""),
+                          r.isolation, None, r.wall_s)
+    rc = r.returncode
+    m = _FATAL.search(clean(r.stderr, 1 << 16))
+    if m and rc == 1:
+        if m.group(1) == "did not finish in time":
+            return StudentRun("timeout", f"a call of the student's code ran longer than {o.case_timeout_s:g} s: {tail}",
+                              r.isolation, None, r.wall_s)
+        return StudentRun("crash", f"crashed ({m.group(2) or 'fatal signal'}): {tail}", r.isolation, None, r.wall_s)
+    if rc == 2:
+        return StudentRun("error", f"the checker stopped with a usage or environment error: {tail}",
+                          r.isolation, None, r.wall_s)
+    if rc not in (0, 1):
+        return StudentRun("crash", f"the checker exited with unexpected status {rc}: {tail}", r.isolation, None, r.wall_s)
+    claimed = None
+    try:
+        if os.path.isfile(claimed_path) and os.path.getsize(claimed_path) < 16 << 20:
+            with open(claimed_path, "rb") as f:
+                claimed = json.loads(f.read().decode("utf-8", "replace"))
+            if not isinstance(claimed, dict):
+                claimed = None
+    except ValueError:
+        claimed = None
+    return StudentRun("ok", "", r.isolation, claimed, r.wall_s)
+
+
+@dataclass
+class Verified:
+    ok: bool
+    results: dict | None
+    reason: str
+
+
+def verify(verifier: str, lab: int, scratch: str, o: RunOptions, peaks: str | None) -> Verified:
+    """The reference checker recomputes every case's verdict from the student's output files.
+    It runs sandboxed too: it reads files the student's process wrote."""
+    out = os.path.join(scratch, "out")
+    vjson = os.path.join(scratch, "verified.json")
+    vdir = os.path.join(scratch, "verify")
+    os.makedirs(vdir, exist_ok=True)
+    # The files the student wrote are read-only to the verifier: copy nothing, just judge them.
+    argv = [verifier, *checker_args(lab, o), "--verify", out, "--json", vjson, "--no-timing",
+            "--peaks", os.path.join(vdir, "peaks.json")]
+    if peaks:
+        shutil.copyfile(peaks, os.path.join(vdir, "peaks.json"))
+    os.makedirs(out, exist_ok=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": vdir, "TMPDIR": vdir, "LANG": "C", "NO_COLOR": "1"}
+    lim = sandboxing.Limits(wall_s=max(120.0, o.wall_s), cpu_s=600 * max(1, os.cpu_count() or 1),
+                            memory_bytes=o.memory_bytes, processes=256, file_bytes=64 << 20, open_files=1024)
+    r = sandboxing.run(argv, workdir=vdir, writable=[vdir], limits=lim, env=env)
+    if not (r.outcome == "exited" and r.returncode in (0, 1)):
+        return Verified(False, None, "the verification (reference checker) failed: %s %s: %s" % (
+            r.outcome, r.returncode if r.outcome == "exited" else _signame(r.signal), last_lines(r.stderr, 3, 300)))
+    try:
+        with open(vjson, "rb") as f:
+            res = json.load(f)
+    except (OSError, ValueError) as e:
+        return Verified(False, None, f"the verification wrote no readable results: {clean(str(e), 200)}")
+    return Verified(True, res, "")
+
+
+def verify_supported(verifier: str) -> bool:
+    import subprocess
+    r = subprocess.run([verifier, "--help"], capture_output=True, text=True, timeout=30)
+    return "--verify" in r.stdout and "--outputs" in r.stdout
+
+
+def case_table(verifier: str, lab: int, scratch: str, o: RunOptions, peaks: str | None) -> dict:
+    """Every case of the lab (built-in and hidden) on the track, with its points: the reference
+    solution run once without timing. (track, part, name, hidden) -> (points, perf_points)."""
+    import subprocess
+    os.makedirs(scratch, exist_ok=True)
+    j = os.path.join(scratch, f"cases-lab{lab}.json")
+    p = os.path.join(scratch, "peaks.json")
+    if peaks:
+        shutil.copyfile(peaks, p)
+    r = subprocess.run([verifier, *checker_args(lab, o), "--no-timing", "--json", j, "--peaks", p],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode not in (0, 1) or not os.path.exists(j):
+        raise RuntimeError(f"the reference checker could not list lab {lab}'s cases: {last_lines(r.stderr, 3)}")
+    with open(j) as f:
+        res = json.load(f)
+    table = {}
+    for c in res.get("cases", []):
+        if c.get("status") == "skip":
+            continue
+        pts = float(c["score"]["points"]) if c.get("status") == "pass" else None
+        mx = float(c["score"]["max"])
+        if pts is None:
+            raise RuntimeError(f"the reference solution fails lab {lab} case {c.get('name')!r}: {c.get('reason')}")
+        table[case_key(c)] = (pts, mx - pts)
+    return table
+
+
+def case_key(c: dict) -> tuple:
+    return (c.get("track"), c.get("part"), c.get("name"), bool(c.get("hidden")))
