@@ -11,6 +11,14 @@
 #
 # Opt-outs: NO_CUDA=1 (CPU track only even where nvcc exists), NO_OMP=1 (no OpenMP).
 # Knobs: CUDA_ARCH=sm_80 (default: the GPU's own, else sm_90), BUILD=dir, LABS=dir.
+#
+# Out-of-tree build (the grader, once per submission):
+#   make labN LABS=<dir holding labN-name/> BUILD=<scratch dir> PREBUILT=<a pristine build dir>
+# compiles only the student files of <dir>/labN-name/ (the names the pristine labs/labN-name/ has)
+# into BUILD/labN/student/ and links BUILD/labN/em-check against PREBUILT's libem.a, harness
+# objects and main.o. Nothing is written outside BUILD (the source tree and PREBUILT may be
+# read-only); the dependency check is skipped; PREBUILT must have been built with the same
+# configuration (NO_CUDA, NO_OMP, CC, CUDA_ARCH), which is checked against its config.mk.
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -113,12 +121,31 @@ HARNESS := $(BUILD)/libemharness.a
 MAIN_OBJ := $(BUILD)/obj/harness/main.o
 HEADERS := $(wildcard include/em/*.h harness/*.h)
 
+# PREBUILT=dir: the library, the harness and main.o are a pristine build's, used as they are. They
+# get no rules below (make must never decide to rebuild them into a tree it may not write), and
+# the dependency check (which may run apt-get) is not this build's business.
+ifneq ($(PREBUILT),)
+LIB := $(PREBUILT)/libem.a
+HARNESS := $(PREBUILT)/libemharness.a
+MAIN_OBJ := $(PREBUILT)/obj/harness/main.o
+DEPS :=
+else
+DEPS := deps
+endif
+
 # The probes' outcome: objects rebuild when it changes (nvcc installed, NO_OMP toggled).
 CONFIG := $(BUILD)/config.mk
 CONFIG_NOW := HAVE_CUDA=$(HAVE_CUDA) HAVE_OMP=$(HAVE_OMP) CUDA_ARCH=$(CUDA_ARCH) CC=$(CC) OPT=$(OPT)
 ifneq ($(LOUD),)
 ifneq ($(shell cat $(CONFIG) 2>/dev/null),$(CONFIG_NOW))
 $(shell mkdir -p $(BUILD) && echo '$(CONFIG_NOW)' > $(CONFIG))
+endif
+ifneq ($(PREBUILT),)
+# Student objects built with another configuration than the library would not link, or worse,
+# link and disagree (EM_HAVE_CUDA): say so before compiling anything.
+PREBUILT_CONFIG := $(shell cat $(PREBUILT)/config.mk 2>/dev/null)
+$(if $(and $(wildcard $(LIB)),$(wildcard $(HARNESS)),$(wildcard $(MAIN_OBJ)),$(PREBUILT_CONFIG)),,$(error PREBUILT=$(PREBUILT) is not a complete build (libem.a, libemharness.a, obj/harness/main.o, config.mk): build them in the pristine tree first, e.g.  make lab1 SOLUTION=1 BUILD=$(PREBUILT)))
+$(if $(filter-out $(PREBUILT_CONFIG),$(CONFIG_NOW))$(filter-out $(CONFIG_NOW),$(PREBUILT_CONFIG)),$(error PREBUILT=$(PREBUILT) was built with [$(PREBUILT_CONFIG)], this build would use [$(CONFIG_NOW)]: pass the same NO_CUDA / NO_OMP / CC / CUDA_ARCH))
 endif
 endif
 
@@ -139,6 +166,7 @@ $(BUILD)/obj/%.cu.o: %.cu $(HEADERS) $(CONFIG)
 	@mkdir -p $(@D)
 	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
 
+ifeq ($(PREBUILT),)
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -146,6 +174,7 @@ $(LIB): $(LIB_OBJ)
 $(HARNESS): $(HARNESS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+endif
 
 # ---- checker binaries ----------------------------------------------------------------------------
 # $(call LINK_CHECKER,binary,lab number (0: all),solution (0/1),student objects): the checker's
@@ -161,16 +190,19 @@ endef
 # and links them with the checker into $(BUILD)/labN/em-check. Nothing here names a lab.
 LAB_DIRS := $(sort $(wildcard $(LABS)/lab[0-9]*-*))
 lab_num = $(firstword $(subst -, ,$(patsubst lab%,%,$(notdir $(1)))))
+# $(call lab_files,folder,ext): its .ext files; out of tree (PREBUILT), only those whose names the
+# pristine labs/<folder>/ has: a stray file in a submission is never compiled.
+lab_files = $(if $(PREBUILT),$(wildcard $(patsubst labs/$(notdir $(1))/%,$(1)/%,$(wildcard labs/$(notdir $(1))/*.$(2)))),$(wildcard $(1)/*.$(2)))
 
 define LAB_RULES
 # $(1): the lab's folder, $(2): its number
 LAB$(2)_DIR := $(1)
-LAB$(2)_C := $$(wildcard $(1)/*.c)
-LAB$(2)_CU := $$(if $$(filter 1,$$(HAVE_CUDA)),$$(wildcard $(1)/*.cu))
+LAB$(2)_C := $$(call lab_files,$(1),c)
+LAB$(2)_CU := $$(if $$(filter 1,$$(HAVE_CUDA)),$$(call lab_files,$(1),cu))
 LAB$(2)_OBJ := $$(patsubst $(1)/%.c,$(BUILD)/lab$(2)/student/%.o,$$(LAB$(2)_C)) \
                $$(patsubst $(1)/%.cu,$(BUILD)/lab$(2)/student/%.cu.o,$$(LAB$(2)_CU))
 
-$(BUILD)/lab$(2)/student/%.o: $(1)/%.c $(HEADERS) $(CONFIG) | deps
+$(BUILD)/lab$(2)/student/%.o: $(1)/%.c $(HEADERS) $(CONFIG) | $(DEPS)
 	@mkdir -p $$(@D)
 	@echo "$(CC) -c $$<"
 	@$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $$< -o $$@ || { \
