@@ -52,6 +52,9 @@ def run(argv, *, workdir, writable=(), limits=Limits(), gpu=False, env=None, ro_
     if shutil.which("bwrap"):
         pre = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
                "--unshare-all", "--die-with-parent", "--new-session"]
+        for d in ro_binds:
+            d = os.path.abspath(d)
+            pre += ["--ro-bind", d, d]
         for d in [workdir, *writable]:
             d = os.path.abspath(d)
             pre += ["--bind", d, d]

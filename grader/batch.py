@@ -39,6 +39,7 @@ class Options:
     em_archive: str | None = None
     budget: float | None = None
     threads: int | None = None
+    pristine: str | None = None
 
 
 class UsageError(Exception):
@@ -197,7 +198,7 @@ class Grader:
             raise unpackmod.Refused("build-error", b.reason)
 
         table = self._table(lab.number)
-        scratch = os.path.join(work, "scratch")
+        scratch = os.path.join(work, "run")
         os.makedirs(scratch, mode=0o700)
         if self.track != "cpu":
             with self.gpu_lock:  # GPU timing one submission at a time
@@ -207,7 +208,7 @@ class Grader:
         row["isolation"] = sr.isolation
         if sr.status != "ok":
             raise unpackmod.Refused(sr.status, sr.reason)
-        v = runmod.verify(self.pristine.verifier, lab.number, scratch, self.ropts, self.pristine.peaks)
+        v = runmod.verify(self.pristine.verifier, lab.number, scratch, os.path.join(work, "verify"), self.ropts)
         if not v.ok:
             raise unpackmod.Refused("error", v.reason)
         s = scoremod.score(table, v.results, sr.claimed, self.cfg, lab.number)
@@ -225,7 +226,8 @@ class Grader:
         os.makedirs(os.path.join(self.out, "work"), exist_ok=True)
         paths = _collect(self.o.submissions)
         try:
-            self.pristine = buildmod.prepare(self.repo, self.out, self.track != "cpu", self.o.em_archive, _say)
+            self.pristine = buildmod.prepare(self.repo, self.o.pristine or os.path.join(self.out, "pristine"),
+                                             self.track != "cpu", self.o.em_archive, _say)
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
             _say(f"[grader] {e}")
             return 2

@@ -42,11 +42,12 @@ def _make(repo: str, build: str, targets: list, make_vars: list, jobs: int, log:
     return r
 
 
-def prepare(repo: str, out: str, cuda: bool, em_archive: str | None, say) -> Pristine:
-    """Builds libem, the harness and the reference checker into OUT/pristine with the repo's own
-    Makefile (the repo's files are only read). Raises RuntimeError with what to fix."""
+def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> Pristine:
+    """Builds libem, the harness and the reference checker into `build` with the repo's own
+    Makefile (the repo's files are only read; an existing build there is brought up to date by
+    make, so a folder can serve many batches). Raises RuntimeError with what to fix."""
     repo = os.path.abspath(repo)
-    build = os.path.join(os.path.abspath(out), "pristine")
+    build = os.path.abspath(build)
     make_vars = [] if cuda else ["NO_CUDA=1"]
     log: list[str] = []
     say(f"[grader] building the pristine library and the reference checker: make -C {repo} BUILD={build} {' '.join(make_vars)}")
@@ -69,9 +70,10 @@ def prepare(repo: str, out: str, cuda: bool, em_archive: str | None, say) -> Pri
     # The machine's peaks (copy bandwidth, FMA rate), measured once here and handed to every run
     # as a copy, so no submission spends its time measuring them.
     peaks = os.path.join(build, "peaks.json")
-    subprocess.run([verifier, "--lab", "1", "--track", "cpu", "--part", "a", "--case", "=n=1", "--no-timing",
-                    "--color", "never", "--json", os.path.join(build, "peaks-probe.json"), "--peaks", peaks],
-                   capture_output=True, timeout=300)
+    if not os.path.exists(peaks):
+        subprocess.run([verifier, "--lab", "1", "--track", "cpu", "--part", "a", "--case", "=n=1", "--no-timing",
+                        "--color", "never", "--json", os.path.join(build, "peaks-probe.json"), "--peaks", peaks],
+                       capture_output=True, timeout=300)
     return Pristine(repo, build, verifier, tool, make_vars, "PREBUILT" in makefile,
                     peaks if os.path.exists(peaks) else None, "\n".join(log))
 
@@ -104,7 +106,8 @@ def build(pristine: Pristine, lab, labs_dir: str, workdir: str, timeout_s: float
                             file_bytes=512 << 20, open_files=1024)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir, "LANG": "C", "CI": "1",
            "TMPDIR": workdir}
-    r = sandboxing.run(argv, workdir=workdir, writable=[workdir], limits=lim, env=env)
+    r = sandboxing.run(argv, workdir=workdir, writable=[workdir], limits=lim, env=env,
+                       ro_binds=[pristine.build, pristine.repo])
     sdir = os.path.join(bdir, f"lab{lab.number}", "student")
     objects = sorted(os.path.join(sdir, f) for f in os.listdir(sdir) if f.endswith(".o")) if os.path.isdir(sdir) else []
     binary = os.path.join(bdir, f"lab{lab.number}", "em-check")

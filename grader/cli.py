@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     g.add_argument("--config", help="scoring config JSON (weights, threshold, performance share): README.md, Grading")
     g.add_argument("--keep", action="store_true", help="keep each submission's work dir under OUT/work/")
     g.add_argument("--repo", help="the pristine emlab tree (default: the one this grader is in)")
+    g.add_argument("--pristine", help="the pristine build folder (default OUT/pristine; made or brought up to date by make)")
     g.add_argument("--em-archive", help="the em-archive binary (default: built into the pristine build)")
     g.add_argument("--budget", type=_positive, help="em-check --budget: timing seconds per case (speed cases 5x)")
     g.add_argument("--threads", type=int, help="em-check --threads (default: all cores, divided by --jobs)")
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     return batch.grade(batch.Options(
         submissions=a.submissions, out=a.out, hidden=a.hidden, seed=a.seed, lab=a.lab, track=a.track,
         jobs=a.jobs, timeout=a.timeout, config=a.config, keep=a.keep, repo=a.repo, em_archive=a.em_archive,
-        budget=a.budget, threads=a.threads))
+        budget=a.budget, threads=a.threads, pristine=a.pristine))
 
 
 if __name__ == "__main__":

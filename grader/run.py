@@ -34,10 +34,10 @@ class RunOptions:
     memory_bytes: int = 8 << 30
 
 
-def checker_args(lab: int, o: RunOptions) -> list[str]:
+def checker_args(lab: int, o: RunOptions, hidden: str | None) -> list[str]:
     a = ["--lab", str(lab), "--track", o.track, "--color", "never"]
-    if o.hidden:
-        a += ["--cases", o.hidden]
+    if hidden:
+        a += ["--cases", hidden]
     if o.seed is not None:
         a += ["--seed", str(o.seed)]
     return a
@@ -64,13 +64,24 @@ class StudentRun:
     wall_s: float
 
 
+def _hidden_copy(o: RunOptions, d: str) -> str | None:
+    """The hidden cases as a file of the run's own folder (a private /tmp in the sandbox may hide
+    the instructor's path)."""
+    if not o.hidden:
+        return None
+    p = os.path.join(d, "hidden-cases.json")
+    shutil.copyfile(o.hidden, p)
+    return p
+
+
 def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str | None, gpu: bool) -> StudentRun:
+    """scratch: the only writable folder of the run (outputs, the claimed results, peaks)."""
     out = os.path.join(scratch, "out")
     claimed_path = os.path.join(scratch, "claimed.json")
     peaks_copy = os.path.join(scratch, "peaks.json")
     if peaks:
         shutil.copyfile(peaks, peaks_copy)
-    argv = [binary, *checker_args(lab, o), "--outputs", out, "--json", claimed_path,
+    argv = [binary, *checker_args(lab, o, _hidden_copy(o, scratch)), "--outputs", out, "--json", claimed_path,
             "--peaks", peaks_copy, "--timeout", f"{o.case_timeout_s:g}"]
     if o.budget_s is not None:
         argv += ["--budget", f"{o.budget_s:g}"]
@@ -79,7 +90,8 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
     env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
     lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
                             memory_bytes=o.memory_bytes, processes=256, file_bytes=2 << 30, open_files=1024)
-    r = sandboxing.run(argv, workdir=scratch, writable=[scratch], limits=lim, gpu=gpu, env=env)
+    r = sandboxing.run(argv, workdir=scratch, writable=[scratch], limits=lim, gpu=gpu, env=env,
+                       ro_binds=[os.path.dirname(os.path.dirname(binary))])
     subst = {scratch + "/": "", os.path.dirname(binary) + "/": ""}
     tail = last_lines(r.stderr or r.stdout, 3, 300, subst)
     if r.outcome == "timeout":
@@ -123,23 +135,22 @@ class Verified:
     reason: str
 
 
-def verify(verifier: str, lab: int, scratch: str, o: RunOptions, peaks: str | None) -> Verified:
-    """The reference checker recomputes every case's verdict from the student's output files.
-    It runs sandboxed too: it reads files the student's process wrote."""
+def verify(verifier: str, lab: int, scratch: str, vdir: str, o: RunOptions) -> Verified:
+    """The reference checker recomputes every case's verdict from the student's output files
+    (scratch/out, read-only to it). It runs sandboxed too, since it reads what the student's
+    process wrote; vdir, fresh and the student's process never saw it, is its only writable place."""
     out = os.path.join(scratch, "out")
-    vjson = os.path.join(scratch, "verified.json")
-    vdir = os.path.join(scratch, "verify")
-    os.makedirs(vdir, exist_ok=True)
-    # The files the student wrote are read-only to the verifier: copy nothing, just judge them.
-    argv = [verifier, *checker_args(lab, o), "--verify", out, "--json", vjson, "--no-timing",
+    os.makedirs(vdir, mode=0o700)
+    vjson = os.path.join(vdir, "verified.json")
+    if not os.path.isdir(out) or os.path.islink(out):
+        return Verified(True, {"cases": []}, "")  # nothing written: every case fails
+    argv = [verifier, *checker_args(lab, o, _hidden_copy(o, vdir)), "--verify", out, "--json", vjson,
             "--peaks", os.path.join(vdir, "peaks.json")]
-    if peaks:
-        shutil.copyfile(peaks, os.path.join(vdir, "peaks.json"))
-    os.makedirs(out, exist_ok=True)
     env = {"PATH": "/usr/bin:/bin", "HOME": vdir, "TMPDIR": vdir, "LANG": "C", "NO_COLOR": "1"}
     lim = sandboxing.Limits(wall_s=max(120.0, o.wall_s), cpu_s=600 * max(1, os.cpu_count() or 1),
                             memory_bytes=o.memory_bytes, processes=256, file_bytes=64 << 20, open_files=1024)
-    r = sandboxing.run(argv, workdir=vdir, writable=[vdir], limits=lim, env=env)
+    r = sandboxing.run(argv, workdir=vdir, writable=[vdir], limits=lim, env=env,
+                       ro_binds=[os.path.dirname(os.path.dirname(verifier)), out])
     if not (r.outcome == "exited" and r.returncode in (0, 1)):
         return Verified(False, None, "the verification (reference checker) failed: %s %s: %s" % (
             r.outcome, r.returncode if r.outcome == "exited" else _signame(r.signal), last_lines(r.stderr, 3, 300)))
@@ -166,7 +177,7 @@ def case_table(verifier: str, lab: int, scratch: str, o: RunOptions, peaks: str 
     p = os.path.join(scratch, "peaks.json")
     if peaks:
         shutil.copyfile(peaks, p)
-    r = subprocess.run([verifier, *checker_args(lab, o), "--no-timing", "--json", j, "--peaks", p],
+    r = subprocess.run([verifier, *checker_args(lab, o, o.hidden), "--no-timing", "--json", j, "--peaks", p],
                        capture_output=True, text=True, timeout=900)
     if r.returncode not in (0, 1) or not os.path.exists(j):
         raise RuntimeError(f"the reference checker could not list lab {lab}'s cases: {last_lines(r.stderr, 3)}")

@@ -35,8 +35,12 @@ def unpack(em_archive: str, archive: str, dest: str, workdir: str) -> None:
     Exit 1: bad-archive with the tool's own reason; anything else not 0: the grader's error."""
     lim = sandboxing.Limits(wall_s=60, cpu_s=60, memory_bytes=1 << 30, processes=16,
                             file_bytes=128 << 20, open_files=64)
-    r = sandboxing.run([em_archive, "unpack", os.path.abspath(archive), dest], workdir=workdir,
-                       writable=[workdir], limits=lim)
+    # A copy inside the work dir: the sandbox's private /tmp may hide the original's folder.
+    local = os.path.join(workdir, "submission.archive")
+    shutil.copyfile(archive, local, follow_symlinks=True)
+    r = sandboxing.run([em_archive, "unpack", local, dest], workdir=workdir,
+                       writable=[workdir], limits=lim, ro_binds=[os.path.dirname(os.path.abspath(em_archive))])
+    os.unlink(local)
     if r.outcome == "exited" and r.returncode == 0:
         return
     err = clean(r.stderr, 1 << 16)
