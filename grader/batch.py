@@ -40,6 +40,7 @@ class Options:
     budget: float | None = None
     threads: int | None = None
     pristine: str | None = None
+    hidden_only: bool = False
 
 
 class UsageError(Exception):
@@ -118,16 +119,18 @@ class Grader:
         if track != "cpu" and not gpu:
             raise UsageError(f"--track {track} needs a GPU and this machine has none; use --track cpu")
         self.track = track
+        if o.hidden_only and not o.hidden:
+            raise UsageError("--hidden-only needs --hidden FILE")
         if o.lab is not None and o.lab not in self.labs:
             raise UsageError(f"--lab {o.lab}: the labs are {sorted(self.labs)}")
         cpus = os.cpu_count() or 1
         threads = o.threads or (max(1, cpus // o.jobs) if o.jobs > 1 and track == "cpu" else None)
         self.ropts = runmod.RunOptions(track=track, hidden=os.path.abspath(o.hidden) if o.hidden else None,
                                        seed=seed, wall_s=o.timeout, case_timeout_s=max(1.0, min(60.0, o.timeout / 2)),
-                                       budget_s=o.budget, threads=threads)
+                                       budget_s=o.budget, threads=threads, hidden_only=o.hidden_only)
         self.seed = seed
         grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": seed, "track": track, "lab": o.lab,
-                   "timeout": o.timeout, "budget": o.budget, "threads": threads, "repo": _repo_version(self.repo),
+                   "timeout": o.timeout, "budget": o.budget, "hidden_only": o.hidden_only, "threads": threads, "repo": _repo_version(self.repo),
                    "grader": GRADER_VERSION}
         # The key of a graded submission: the same archive under the same configuration is the
         # same row; the seed enters only through this hash, never in clear.
@@ -216,7 +219,8 @@ class Grader:
                    correctness_max=s["correctness_max"], performance=s["performance"],
                    performance_max=s["performance_max"])
         failed = sum(1 for t in s["tests"] if t["status"] == "failed" and not t["name"].endswith("performance"))
-        row["reason"] = f"{failed} case(s) failed verification" if failed else ""
+        ncases = sum(1 for t in s["tests"] if not t["name"].endswith("performance"))
+        row["reason"] = f"{failed} of {ncases} case(s) failed" if failed else ""
         tests += s["tests"]
 
     # ---- the batch ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     g.add_argument("submissions", nargs="+", help="archives (make submit's .tar.gz, or tar/zip), or folders of them")
     g.add_argument("--out", required=True, help="output folder: gradebook.csv/.json, journal.jsonl, submissions/, work/")
     g.add_argument("--hidden", help="the instructor's cases file (em-check --cases JSON, with its secret \"seed\")")
+    g.add_argument("--hidden-only", action="store_true", help="run only the hidden file's cases, not the lab's built-in ones")
     g.add_argument("--seed", type=int, help="the secret seed (default: the hidden file's)")
     g.add_argument("--lab", type=int, help="grade every archive as lab N (default: manifest.json, else the file names)")
     g.add_argument("--track", choices=["cpu", "cuda", "all"], help="default: cpu without a GPU, all with one")
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
     return batch.grade(batch.Options(
         submissions=a.submissions, out=a.out, hidden=a.hidden, seed=a.seed, lab=a.lab, track=a.track,
         jobs=a.jobs, timeout=a.timeout, config=a.config, keep=a.keep, repo=a.repo, em_archive=a.em_archive,
-        budget=a.budget, threads=a.threads, pristine=a.pristine))
+        budget=a.budget, threads=a.threads, pristine=a.pristine, hidden_only=a.hidden_only))
 
 
 if __name__ == "__main__":

@@ -32,12 +32,15 @@ class RunOptions:
     budget_s: float | None  # em-check --budget
     threads: int | None   # em-check --threads
     memory_bytes: int = 8 << 30
+    hidden_only: bool = False  # em-check --hidden-only: the instructor's cases alone
 
 
 def checker_args(lab: int, o: RunOptions, hidden: str | None) -> list[str]:
     a = ["--lab", str(lab), "--track", o.track, "--color", "never"]
     if hidden:
         a += ["--cases", hidden]
+        if o.hidden_only:
+            a.append("--hidden-only")
     if o.seed is not None:
         a += ["--seed", str(o.seed)]
     return a

@@ -103,14 +103,25 @@ def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int
         pts, ppts = table[key]
         track, part, name, hidden = key
         v = vcases.get(key)
-        passed = v is not None and v.get("status") == "pass"
+        own = ccases.get(key)
+        # A case counts when the trusted verification passed it AND the run's own checker did not
+        # fail it. The run's verdict can only take points away (forging it gains nothing); it
+        # catches what the output files cannot show, e.g. code that changed its inputs.
+        verified = v is not None and v.get("status") == "pass"
+        passed = verified and own is not None and own.get("status") == "pass"
         c_w = corr_max * weights[part] / wsum * (pts / part_pts[part]) if part_pts[part] > 0 else 0.0
         got = c_w if passed else 0.0
-        reason = "" if passed else (v.get("reason") if v else "not checked (no verdict for this case)")
+        if passed:
+            reason = ""
+        elif not verified:
+            reason = (v.get("reason") or v.get("status")) if v else "not checked (no verdict for this case)"
+        else:
+            reason = ("the checked run failed it: " + str(own.get("reason") or own.get("status"))) if own else \
+                "the checked run reported nothing for this case"
         entry = {"name": f"lab{lab} ({part}) {name} [{track}]" + (" hidden" if hidden else ""),
                  "score": round(got, 4), "max_score": round(c_w, 4),
                  "status": "passed" if passed else "failed",
-                 "output": "correct (verified by the reference checker)" if passed else f"incorrect: {reason or (v or {}).get('status', '')}",
+                 "output": "correct (verified by the reference checker)" if passed else f"incorrect: {reason}",
                  "visibility": "after_published" if hidden else "visible"}
         corr += got
         tests.append(entry)
