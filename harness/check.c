@@ -491,6 +491,15 @@ static int write_outputs(const char *dir, const em_lab *lab, em_track track, con
   return EM_OK;
 }
 
+/* A shape as Python writes a tuple: "1025," "3, 4" "". */
+static void fmt_shape(char *buf, size_t len, const int64_t *shape, int ndim) {
+  size_t u = 0;
+  buf[0] = 0;
+  for (int k = 0; k < ndim && u < len; ++k)
+    u += (size_t)snprintf(buf + u, len - u, "%s%lld", k ? ", " : "", (long long)shape[k]);
+  if (ndim == 1 && u < len) snprintf(buf + u, len - u, ",");
+}
+
 /* Reads the output tensor t of one call from its file into t->host. The file is hostile (written
  * by the student's process): opened without following links or blocking on a FIFO, required to
  * be a regular file whose header names exactly t's dtype and shape and whose size is exactly the
@@ -583,11 +592,9 @@ static int read_output(const char *path, const char *file, const em_tensor *t, c
   int same = shape_ok && ndim == t->ndim;
   for (int k = 0; same && k < ndim; ++k) same = shape[k] == t->shape[k];
   if (!same) {
-    char want[96] = "", got[96] = "";
-    for (int k = 0, u = 0; k < t->ndim; ++k)
-      u += snprintf(want + u, sizeof want - (size_t)u, "%lld,%s", (long long)t->shape[k], k + 1 < t->ndim ? " " : "");
-    for (int k = 0, u = 0; shape_ok && k < ndim; ++k)
-      u += snprintf(got + u, sizeof got - (size_t)u, "%lld,%s", (long long)shape[k], k + 1 < ndim ? " " : "");
+    char want[128], got[128];
+    fmt_shape(want, sizeof want, t->shape, t->ndim);
+    fmt_shape(got, sizeof got, shape, shape_ok ? ndim : 0);
     if (shape_ok) snprintf(why, len, "output file %s: shape (%s), want (%s)", file, got, want);
     else snprintf(why, len, "output file %s: malformed shape in its header, want (%s)", file, want);
     goto done;
