@@ -242,7 +242,7 @@ ARCHIVE_PKGS := libarchive nettle jansson
 ARCHIVE_CFLAGS = $(shell pkg-config --cflags $(ARCHIVE_PKGS) 2>/dev/null)
 ARCHIVE_LIBS = $(or $(shell pkg-config --libs $(ARCHIVE_PKGS) 2>/dev/null),-larchive -lnettle -ljansson)
 
-$(ARCHIVE_BIN): $(ARCHIVE_C) harness/archive.h include/em/version.h $(CONFIG) | deps
+$(ARCHIVE_BIN): $(ARCHIVE_C) harness/archive_tool.h include/em/version.h $(CONFIG) | deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ARCHIVE_CFLAGS) $(CFLAGS) $(ARCHIVE_C) -o $@ $(ARCHIVE_LIBS)
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archive.h"
+#include "archive_tool.h"
 #include "em/version.h"
 
 static void usage(FILE *f) {

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive.h"
+#include "archive_tool.h"
 #include "em/version.h"
 
 static int say(char *msg, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "archive.h"
+#include "archive_tool.h"
 
 /* What every refusal ends with: the student's way out. */
 #define REPACK "re-pack your files with  make submit"
@@ -176,39 +176,6 @@ static void describe_unknown(const unsigned char *b, size_t n, char *out, size_t
   snprintf(out + used, cap - used, ")");
 }
 
-/* ---- the zip's central directory ---------------------------------------------------------------- */
-
-static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
-static uint64_t le64(const unsigned char *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
-
-/* How many entries the zip's central directory lists (its end record, or the zip64 one), or -1
- * if there is no end record (the file is cut short). */
-static int64_t zip_central_count(int fd, uint64_t size) {
-  /* The end record is 22 bytes plus a comment of at most 65535 bytes, at the end of the file. */
-  size_t tail = size < 22 + 65535 + 20 ? (size_t)size : 22 + 65535 + 20;
-  unsigned char *buf = malloc(tail ? tail : 1);
-  if (!buf) return -2;
-  int64_t count = -1;
-  if (pread(fd, buf, tail, (off_t)(size - tail)) == (ssize_t)tail) {
-    for (size_t i = tail >= 22 ? tail - 22 + 1 : 0; i-- > 0;) {
-      if (memcmp(buf + i, "PK\x05\x06", 4) != 0 || i + 22 + le16(buf + i + 20) != tail) continue;
-      count = le16(buf + i + 10);
-      /* 0xffff: the real count is in the zip64 end record, found through its locator. */
-      if (count == 0xffff && i >= 20 && memcmp(buf + i - 20, "PK\x06\x07", 4) == 0) {
-        uint64_t at = le64(buf + i - 20 + 8);
-        unsigned char z[56];
-        if (at + sizeof z <= size && pread(fd, z, sizeof z, (off_t)at) == (ssize_t)sizeof z &&
-            memcmp(z, "PK\x06\x06", 4) == 0)
-          count = le64(z + 32) > INT64_MAX ? INT64_MAX : (int64_t)le64(z + 32);
-      }
-      break;
-    }
-  }
-  free(buf);
-  return count;
-}
-
 /* ---- the reader ----------------------------------------------------------------------------------- */
 
 typedef struct reader {
@@ -216,6 +183,14 @@ typedef struct reader {
   struct archive *a;    /* the archive being read */
   struct archive *disk; /* where entries go; NULL when listing */
   uint64_t entries, files, total;
+  uint64_t zip_entries; /* what the zip's central directory lists */
+  /* Every path seen (with the folders it implies), for duplicates and file/folder clashes:
+   * open addressing, never more than half full. */
+  struct seen {
+    char *path;
+    int is_dir;
+  } *seen;
+  size_t nseen, seen_cap;
   char *reason;
   size_t cap;
   unsigned char buf[64 * 1024];
@@ -249,6 +224,185 @@ static int disk_failure(reader *r, const char *qname) {
     return say(r, EM__ARC_ENV, "cannot write %s: %s: free space or pick another folder, then try again", qname,
                la_error(r->disk));
   return say(r, EM__ARC_REFUSED, "cannot place %s: %s; " REPACK, qname, la_error(r->disk));
+}
+
+/* ---- names seen ---------------------------------------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s, size_t len) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < len; ++i) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+  return h;
+}
+
+/* The slot of path[0..len) in the table: its entry, or the empty slot where it would go. */
+static struct seen *seen_slot(reader *r, const char *path, size_t len) {
+  size_t mask = r->seen_cap - 1;
+  for (size_t i = (size_t)fnv1a(path, len) & mask;; i = (i + 1) & mask) {
+    struct seen *s = &r->seen[i];
+    if (!s->path || (strlen(s->path) == len && memcmp(s->path, path, len) == 0)) return s;
+  }
+}
+
+/* Adds path[0..len) as a file or folder; 0, or -1 out of memory. */
+static int seen_add(reader *r, const char *path, size_t len, int is_dir) {
+  if (2 * (r->nseen + 1) > r->seen_cap) {
+    size_t old_cap = r->seen_cap, cap = old_cap ? 2 * old_cap : 1024;
+    struct seen *old = r->seen, *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    r->seen = t, r->seen_cap = cap;
+    for (size_t i = 0; i < old_cap; ++i)
+      if (old[i].path) *seen_slot(r, old[i].path, strlen(old[i].path)) = old[i];
+    free(old);
+  }
+  struct seen *s = seen_slot(r, path, len);
+  if (!(s->path = strndup(path, len))) return -1;
+  s->is_dir = is_dir;
+  r->nseen++;
+  return 0;
+}
+
+static void seen_free(reader *r) {
+  for (size_t i = 0; i < r->seen_cap; ++i) free(r->seen[i].path);
+  free(r->seen);
+  r->seen = NULL, r->nseen = r->seen_cap = 0;
+}
+
+/* Records path (normalised, non-empty) and the folders above it; *fresh = 0 for a folder seen
+ * before (tar lists folders again). Refuses a file seen twice, and a name that is a file in one
+ * place and a folder in another. */
+static int seen_check(reader *r, const char *path, int is_dir, const char *qname, int *fresh) {
+  *fresh = 1;
+  if (!r->seen_cap && seen_add(r, "", 0, 1) != 0) return say(r, EM__ARC_ENV, "out of memory");
+  for (const char *p = path;; ++p) {
+    if (*p != '/' && *p) continue;
+    size_t len = (size_t)(p - path);
+    int dir_here = *p ? 1 : is_dir;
+    struct seen *s = seen_slot(r, path, len);
+    if (s->path) {
+      if (!*p && !is_dir && !s->is_dir)
+        return say(r, EM__ARC_REFUSED, "entry %s appears twice in the archive; " REPACK, qname);
+      if (s->is_dir != dir_here)
+        return say(r, EM__ARC_REFUSED, "entry %s: \"%.*s\" is both a file and a folder in the archive; " REPACK, qname,
+                   (int)(len < 200 ? len : 200), path);
+      if (!*p) return *fresh = 0, EM__ARC_OK;
+    } else if (seen_add(r, path, len, dir_here) != 0) {
+      return say(r, EM__ARC_ENV, "out of memory");
+    }
+    if (!*p) return EM__ARC_OK;
+  }
+}
+
+/* ---- the zip's central directory ----------------------------------------------------------------
+ * The streaming reader never looks at it, which is the point (see read_all), but two things live
+ * only there: the Unix file type (a symlink in a zip is a local entry whose data is the target;
+ * streamed, it would look like a small regular file), and how many entries the zip claims. So the
+ * directory is read here first: an entry whose type is not a file or folder, or two entries that
+ * share one local header (the overlapping-entry bomb), refuse the zip before anything is written;
+ * after streaming, its count must match the entries streamed (no entry hidden or overlapped). */
+
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+static uint64_t le64(const unsigned char *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int zip_preflight(reader *r, int fd, uint64_t size, uint64_t *count) {
+  /* The end record: 22 bytes plus a comment of at most 65535, at the very end; the zip64 locator
+   * (20 bytes) just before it. */
+  size_t tail = size < 22 + 65535 + 20 ? (size_t)size : 22 + 65535 + 20;
+  unsigned char *buf = malloc(tail ? tail : 1), *cd = NULL;
+  uint64_t *offsets = NULL;
+  if (!buf) return say(r, EM__ARC_ENV, "out of memory");
+  int rc = EM__ARC_OK, found = 0;
+  uint64_t n = 0, cd_size = 0, cd_off = 0;
+  if (pread(fd, buf, tail, (off_t)(size - tail)) != (ssize_t)tail) {
+    rc = say(r, EM__ARC_ENV, "cannot read the archive: %s", strerror(errno));
+    goto out;
+  }
+  for (size_t i = tail >= 22 ? tail - 22 + 1 : 0; i-- > 0;) {
+    if (memcmp(buf + i, "PK\x05\x06", 4) != 0 || i + 22 + le16(buf + i + 20) != tail) continue;
+    found = 1;
+    n = le16(buf + i + 10), cd_size = le32(buf + i + 12), cd_off = le32(buf + i + 16);
+    if ((n == 0xffff || cd_size == 0xffffffffu || cd_off == 0xffffffffu) && i >= 20 &&
+        memcmp(buf + i - 20, "PK\x06\x07", 4) == 0) {
+      uint64_t at = le64(buf + i - 20 + 8);
+      unsigned char z[56];
+      if (at > size || size - at < sizeof z || pread(fd, z, sizeof z, (off_t)at) != (ssize_t)sizeof z ||
+          memcmp(z, "PK\x06\x06", 4) != 0) {
+        rc = say(r, EM__ARC_REFUSED, "the zip's zip64 end record is damaged; " REPACK);
+        goto out;
+      }
+      n = le64(z + 32), cd_size = le64(z + 40), cd_off = le64(z + 48);
+    }
+    break;
+  }
+  if (!found) {
+    rc = say(r, EM__ARC_REFUSED, "the zip has no central directory (truncated?); " REPACK);
+    goto out;
+  }
+  if (n > r->caps->max_entries) {
+    rc = say(r, EM__ARC_REFUSED, "the zip's central directory lists %" PRIu64 " entries, more than %" PRIu64 "; " REPACK, n,
+             r->caps->max_entries);
+    goto out;
+  }
+  if (cd_off > size || cd_size > size - cd_off || cd_size < 46 * n) {
+    rc = say(r, EM__ARC_REFUSED, "the zip's central directory lies outside the file (damaged or truncated); " REPACK);
+    goto out;
+  }
+  cd = malloc(cd_size ? cd_size : 1);
+  offsets = malloc((n ? n : 1) * sizeof *offsets);
+  if (!cd || !offsets) {
+    rc = say(r, EM__ARC_ENV, "out of memory");
+    goto out;
+  }
+  if (pread(fd, cd, cd_size, (off_t)cd_off) != (ssize_t)cd_size) {
+    rc = say(r, EM__ARC_ENV, "cannot read the archive: %s", strerror(errno));
+    goto out;
+  }
+  size_t at = 0;
+  for (uint64_t k = 0; k < n; ++k) {
+    const unsigned char *e = cd + at;
+    if (cd_size - at < 46 || memcmp(e, "PK\x01\x02", 4) != 0) {
+      rc = say(r, EM__ARC_REFUSED, "the zip's central directory is damaged at entry %" PRIu64 "; " REPACK, k + 1);
+      goto out;
+    }
+    size_t nlen = le16(e + 28), rec = 46 + nlen + le16(e + 30) + le16(e + 32);
+    if (cd_size - at < rec) {
+      rc = say(r, EM__ARC_REFUSED, "the zip's central directory is damaged at entry %" PRIu64 "; " REPACK, k + 1);
+      goto out;
+    }
+    /* Made on Unix (3) or macOS (19): the high half of the external attributes is st_mode. */
+    unsigned host = le16(e + 4) >> 8;
+    uint32_t type = (le32(e + 38) >> 16) & 0170000;
+    if ((host == 3 || host == 19) && type != 0 && type != 0100000 && type != 0040000) {
+      char name[EM__ARC_MAX_PATH + 1], q[200];
+      snprintf(name, sizeof name, "%.*s", (int)(nlen < EM__ARC_MAX_PATH ? nlen : EM__ARC_MAX_PATH), (const char *)e + 46);
+      em__arc_quote(name, q, sizeof q);
+      const char *kind = type == 0120000 ? "a symbolic link" : type == 0020000 ? "a character device"
+                         : type == 0060000 ? "a block device" : type == 0010000 ? "a FIFO (named pipe)"
+                         : type == 0140000 ? "a socket" : "an entry of unknown type";
+      rc = say(r, EM__ARC_REFUSED, "entry %s is %s: archives may hold only regular files and folders; " REPACK, q, kind);
+      goto out;
+    }
+    offsets[k] = le32(e + 42); /* a zip64 offset (0xffffffff) would need its extra field; equal ones still collide */
+    at += rec;
+  }
+  qsort(offsets, n, sizeof *offsets, cmp_u64);
+  for (uint64_t k = 1; k < n; ++k)
+    if (offsets[k] == offsets[k - 1] && offsets[k] != 0xffffffffu) {
+      rc = say(r, EM__ARC_REFUSED,
+               "the zip's central directory points several entries at the same data (an overlapping-entry zip bomb); " REPACK);
+      goto out;
+    }
+  *count = n;
+out:
+  free(buf);
+  free(cd);
+  free(offsets);
+  return rc;
 }
 
 /* Streams one file's data, counting as it goes. */
@@ -366,26 +520,24 @@ static int entry(reader *r, struct archive_entry *e, int header_rc) {
   if (!is_dir && !path[0]) return say(r, EM__ARC_REFUSED, "entry %s: a file with no name; " REPACK, qname);
   if (!is_dir) r->files++;
 
+  /* Names are checked against each other, not against the disk, so listing and unpacking give
+   * the same verdict (NO_OVERWRITE stays as the second line). A folder seen before, or "./" (the
+   * folder we made), needs nothing more. */
+  int fresh = 0;
+  if (path[0]) {
+    int rc = seen_check(r, path, is_dir, qname, &fresh);
+    if (rc) return rc;
+  }
+  if (is_dir) {
+    if (fresh && !r->disk) printf("%12s  %s/\n", "folder", path);
+    if (!fresh || !r->disk) return EM__ARC_OK;
+  }
   if (!r->disk) {
-    if (is_dir) {
-      if (path[0]) printf("%12s  %s/\n", "folder", path);
-      return EM__ARC_OK;
-    }
     uint64_t before = r->total;
     int rc = stream(r, qname);
     if (rc == EM__ARC_OK) printf("%12" PRIu64 "  %s\n", r->total - before, path);
     return rc;
   }
-
-  /* A name seen before: NO_OVERWRITE would refuse a second file, but an explicit check says
-   * which name, and a folder listed twice (tar does that) is fine. We are in our fresh folder,
-   * and it holds nothing but regular files and folders, so lstat sees only what we made. */
-  struct stat st;
-  if (path[0] && lstat(path, &st) == 0) {
-    if (is_dir && S_ISDIR(st.st_mode)) return EM__ARC_OK;
-    return say(r, EM__ARC_REFUSED, "entry %s appears twice in the archive; " REPACK, qname);
-  }
-  if (is_dir && !path[0]) return EM__ARC_OK; /* "./": the folder we made */
 
   /* What goes to disk: the checked name, sane modes, no owner, nothing else the archive claims
    * (extended attributes, ACLs, flags are not restored: no EXTRACT_XATTR/ACL/FFLAGS options). The
@@ -429,6 +581,13 @@ static int read_all(reader *r, int fd, uint64_t size) {
     return say(r, EM__ARC_ENV,
                "this libarchive has no built-in xz or zstd support (%s): install Debian's libarchive13, or use .tar.gz",
                la_error(a));
+  /* A zip (by its first bytes; libarchive's zip reader wants them there too): its central
+   * directory first. A gzip'd zip is refused after the first header, by check_format. */
+  unsigned char magic[4];
+  if (pread(fd, magic, 4, 0) == 4 && memcmp(magic, "PK", 2) == 0) {
+    int rc = zip_preflight(r, fd, size, &r->zip_entries);
+    if (rc) return rc;
+  }
   /* Opening already bids for the format: a failure here is data no reader takes. */
   if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) return unrecognised(r, fd);
 
@@ -454,17 +613,11 @@ static int read_all(reader *r, int fd, uint64_t size) {
   if (r->files == 0)
     return say(r, EM__ARC_REFUSED, "no files in the archive (%" PRIu64 " entries, none a regular file); " REPACK,
                r->entries);
-  if ((archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP) {
-    int64_t listed = zip_central_count(fd, size);
-    if (listed == -2) return say(r, EM__ARC_ENV, "out of memory reading the zip's central directory");
-    if (listed < 0)
-      return say(r, EM__ARC_REFUSED, "the zip has no central directory (truncated?); " REPACK);
-    if ((uint64_t)listed != r->entries)
-      return say(r, EM__ARC_REFUSED,
-                 "the zip's central directory lists %" PRId64 " entries but the file holds %" PRIu64
-                 " (overlapping or hidden entries: a zip bomb or a damaged zip); " REPACK,
-                 listed, r->entries);
-  }
+  if ((archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP && r->zip_entries != r->entries)
+    return say(r, EM__ARC_REFUSED,
+               "the zip's central directory lists %" PRIu64 " entries but the file holds %" PRIu64
+               " (overlapping or hidden entries: a zip bomb or a damaged zip); " REPACK,
+               r->zip_entries, r->entries);
   if (archive_read_close(a) != ARCHIVE_OK)
     return say(r, EM__ARC_REFUSED, "the archive is damaged at its end: %s; " REPACK, la_error(a));
   if (r->disk && archive_write_close(r->disk) != ARCHIVE_OK) return disk_failure(r, "the last entries");
@@ -557,6 +710,7 @@ int em__arc_read(const char *archive, const char *dest, const em__arc_caps *caps
 done:
   if (r.a) archive_read_free(r.a);
   if (r.disk) archive_write_free(r.disk);
+  seen_free(&r);
   close(fd);
   int back = 1; /* dest is named relative to where we started: remove it only from there */
   if (cwd >= 0) {

@@ -1,4 +1,4 @@
-/* em-archive: the pieces of the archive tool (harness/archive*.c, linked into build/em-archive
+/* em-archive: the pieces of the archive tool (named archive_tool.h: <archive.h> is libarchive's) (harness/archive*.c, linked into build/em-archive
  * only, never into libemharness.a: the checker has no business reading archives).
  *
  * Every operation returns one of three outcomes, which are also the tool's exit status:
@@ -7,8 +7,8 @@
  *   EM__ARC_ENV      2  usage or environment error (a missing file, a full disk, out of memory);
  *                       the message is in the reason buffer and says what to do
  */
-#ifndef EM_HARNESS_ARCHIVE_H
-#define EM_HARNESS_ARCHIVE_H
+#ifndef EM_HARNESS_ARCHIVE_TOOL_H
+#define EM_HARNESS_ARCHIVE_TOOL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -87,4 +87,4 @@ typedef struct em__arc_submit_opts {
 
 int em__arc_submit(const em__arc_submit_opts *o, char *msg, size_t cap);
 
-#endif /* EM_HARNESS_ARCHIVE_H */
+#endif /* EM_HARNESS_ARCHIVE_TOOL_H */
