@@ -115,7 +115,7 @@ LIB_OBJ := $(LIB_C:%.c=$(BUILD)/obj/%.o)
 endif
 LIB := $(BUILD)/libem.a
 
-HARNESS_C := $(filter-out harness/candidate.c harness/main.c,$(wildcard harness/*.c harness/specs/*.c))
+HARNESS_C := $(filter-out harness/candidate.c harness/main.c harness/archive%,$(wildcard harness/*.c harness/specs/*.c))
 HARNESS_OBJ := $(HARNESS_C:%.c=$(BUILD)/obj/%.o)
 HARNESS := $(BUILD)/libemharness.a
 MAIN_OBJ := $(BUILD)/obj/harness/main.o
@@ -262,6 +262,41 @@ check:
 	$(eval $(CHECK_PREFLIGHT))
 	@$(CHECK_BIN) $(CHECK_ARGS)
 endif
+
+# ---- archive tool and submit ---------------------------------------------------------------------
+# build/em-archive (harness/archive*.c, kept out of libemharness.a): pack, unpack, list, submit.
+# `make submit LAB=N [USER=name]`: checks lab N with its build, then packs its student files,
+# results.json and manifest.json into submissions/. A check with failing cases still submits (the
+# claimed score says so); a checker error (exit 2) stops it. Exit 0 submitted, 2 anything else.
+ARCHIVE_BIN := $(BUILD)/em-archive
+ARCHIVE_C := $(wildcard harness/archive*.c)
+ARCHIVE_PKGS := libarchive nettle jansson
+ARCHIVE_CFLAGS = $(shell pkg-config --cflags $(ARCHIVE_PKGS) 2>/dev/null)
+ARCHIVE_LIBS = $(or $(shell pkg-config --libs $(ARCHIVE_PKGS) 2>/dev/null),-larchive -lnettle -ljansson)
+
+$(ARCHIVE_BIN): $(ARCHIVE_C) harness/archive_tool.h include/em/version.h $(CONFIG) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ARCHIVE_CFLAGS) $(CFLAGS) $(ARCHIVE_C) -o $@ $(ARCHIVE_LIBS)
+
+.PHONY: archive submit
+archive: $(ARCHIVE_BIN)
+# Its suite (tests/test_archive.c) runs the binary and writes hostile archives with libarchive.
+$(BUILD)/tests/test_archive: $(ARCHIVE_BIN)
+$(BUILD)/tests/test_archive: LDLIBS += $(ARCHIVE_LIBS)
+
+SUBMIT_LAB_DIR = $(LAB$(LAB)_DIR)
+submit: $(ARCHIVE_BIN)
+	$(if $(LAB),,$(error nothing to submit yet: build and check a lab first, e.g.  make lab1 && make submit LAB=1))
+	$(if $(SUBMIT_LAB_DIR),,$(error there is no lab $(LAB): the labs are $(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))))
+	@test -x $(CHECK_BIN) || { echo "[emlab] lab $(LAB) is not built: run  make lab$(LAB)  first, then  make submit LAB=$(LAB)" >&2; exit 2; }
+	@stale="$(STALE)"; if [ -n "$$stale" ]; then \
+	  echo "[emlab] $$stale changed since the last  make lab$(LAB): run  make lab$(LAB)  first, so the check sees the code you submit" >&2; exit 2; fi
+	@echo "[emlab] checking lab $(LAB) before packing it"
+	@$(CHECK_BIN) $(CHECK_ARGS); st=$$?; \
+	  if [ $$st -gt 1 ]; then echo "[emlab] the check could not run (exit $$st): fix what it says above, then  make submit LAB=$(LAB)  again" >&2; exit 2; fi; \
+	  if [ $$st = 1 ]; then echo "[emlab] some cases fail: submitting anyway, with the score they give (fix them and submit again for more)"; fi
+	@$(ARCHIVE_BIN) submit --lab $(LAB) --lab-dir $(SUBMIT_LAB_DIR) --results $(BUILD)/lab$(LAB)/results.json \
+	  --user "$$USER" --out-dir submissions || exit 2
 
 # ---- demo ----------------------------------------------------------------------------------------
 DEMO_BIN := $(BUILD)/demo/em-check
