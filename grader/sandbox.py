@@ -55,9 +55,9 @@ UID_SLOTS = int(os.environ.get("EM_SANDBOX_UID_SLOTS", "64"))
 # The uid that the one-time probes run as: they only run `true`, so nobody will do.
 _PROBE_UID = 65534
 
-# The sandbox's own processes (the reaping helper, bubblewrap and its pid namespace's init) count against the
-# run's process limit; they are added so that the program gets what Limits.processes says.
-_BWRAP_OWN_PROCESSES = 3
+# bubblewrap's own processes (the outer one and its pid namespace's init) have the run's uid and
+# count against its process limit; they are added so that the program gets what Limits says.
+_BWRAP_OWN_PROCESSES = 2
 
 # The size of the private /tmp and /dev/shm under bubblewrap: they live in the machine's memory,
 # which RLIMIT_AS does not cover, so they are kept small.
@@ -98,28 +98,37 @@ class Result:
     notes: list[str] = field(default_factory=list)  # what the sandbox itself noticed
 
 
-# ---- the helper that runs in the child before the program -----------------------------------
+# ---- the helper that stands between the grader and the program ------------------------------
 # Popen's preexec_fn is unsafe in a threaded grader (the forked child may deadlock on a lock
-# another thread held), so the child instead execs a fresh, single-threaded Python that sets the
-# uid, the namespace and the rlimits and then execs the program (or bubblewrap).  It reports
-# setup failures on a close-on-exec pipe, so that they are told apart from the program's own.
+# another thread held), so the grader starts a fresh, single-threaded Python instead.  In "run"
+# mode it stays, with the grader's uid, as the parent and child subreaper of the whole tree: its
+# child takes the unprivileged uid, the network namespace and the rlimits and execs the program
+# (or bubblewrap); every descendant that loses its parent is reparented to the helper, which
+# reaps it, so nothing is left as a zombie of the run's uid (zombies count against the next run's
+# process limit) and the tree's CPU time adds up in the helper's rusage.  It speaks on a status
+# pipe: "error ..." (set-up failed: the grader's problem), "netns" / "no-netns ...", and
+# "exit STATUS" when the program itself ends.  SIGTERM from the grader (the wall limit), like the
+# program's own end, makes it kill every descendant that is left; it exits when none is.
 _CHILD = r"""
-import json, os, resource, sys
+import json, os, resource, signal, sys
 cfg = json.loads(sys.argv[1])
 st = cfg["status_fd"]
 def say(m):
-    os.write(st, (m + "\n").encode())
-try:
-    if cfg["uid"] is not None:
+    try:
+        os.write(st, (m + "\n").encode())
+    except OSError:
+        pass
+def become(uid, gid, netns):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if uid is not None:
         os.setgroups([])
-        os.setgid(cfg["gid"])
-        os.setuid(cfg["uid"])
-    if cfg["netns"]:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        # A process that changed its uid is not dumpable, which makes /proc/self/*_map root's.
+        os.setgid(gid)
+        os.setuid(uid)
+    if netns:
+        # A process that changed its uid is not dumpable, which makes /proc/self/*_map root's;
+        # and inside the new namespace the ids read as the overflow id until mapped.
         libc.prctl(4, 1)
-        # Inside the new namespace the ids read as the overflow id until mapped: take them now.
         u, g = os.getuid(), os.getgid()
         if libc.unshare(0x10000000 | 0x40000000) == 0:
             for name, text in (("setgroups", "deny"), ("uid_map", f"{u} {u} 1"), ("gid_map", f"{g} {g} 1")):
@@ -128,96 +137,135 @@ try:
             say("netns")
         else:
             say("no-netns " + os.strerror(ctypes.get_errno()))
-    if cfg["pdeathsig"]:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, 9)
-        if os.getppid() != cfg["ppid"]:
-            os._exit(125)
-    os.set_inheritable(st, False)
-    limits = []
-    for name, value in cfg["rlimits"]:
-        which = getattr(resource, name)
-        hard = resource.getrlimit(which)[1]
-        if hard != resource.RLIM_INFINITY and value > hard:
-            value = hard
-        limits.append((which, (value, value) if name != "RLIMIT_CPU" else (value, value + 1)))
-    if not cfg["reap"]:
-        for which, pair in limits:
-            resource.setrlimit(which, pair)
-except BaseException as e:
-    say("error " + repr(e))
+    return libc
+mode = cfg["mode"]
+if mode in ("sweep", "probe"):
+    try:
+        become(cfg["uid"], cfg["gid"], cfg["netns"])
+    except BaseException as e:
+        say("error " + repr(e))
+        os._exit(125)
+    if mode == "sweep":
+        # Kill every process of this uid (kill(-1) spares the caller) until none is left.
+        for _ in range(1000):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+    os._exit(0)
+
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(1, signal.SIGKILL)  # the helper dies with the grader
+if os.getppid() != cfg["ppid"]:
     os._exit(125)
-if cfg["reap"]:
-    # Stay as the parent and reaper of the tree (bubblewrap's pid-namespace init is orphaned
-    # when bubblewrap exits): reaping it here is what adds the tree's CPU time to our rusage.
-    import ctypes
-    ctypes.CDLL(None).prctl(36, 1)
-    os.close(st)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            for which, pair in limits:
-                resource.setrlimit(which, pair)
-            os.execvpe(cfg["argv"][0], cfg["argv"], cfg["env"])
-        except BaseException as e:
-            os.write(2, f"sandbox: cannot run {cfg['argv'][0]}: {e}\n".encode())
-        os._exit(127)
-    code = 125
-    while True:
-        try:
-            p, ws = os.wait()
-        except ChildProcessError:
-            break
-        if p == pid:
-            code = os.WEXITSTATUS(ws) if os.WIFEXITED(ws) else 128 + os.WTERMSIG(ws)
-    os._exit(code)
-if cfg["mode"] == "sweep":
-    # Kill every process of this uid (kill(-1) spares the caller) until none is left.
-    import signal
-    for _ in range(1000):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            break
-    os._exit(0)
-if cfg["mode"] == "probe":
-    os._exit(0)
-argv = cfg["argv"]
-try:
-    os.execvpe(argv[0], argv, cfg["env"])
-except OSError as e:
-    os.write(2, f"sandbox: cannot run {argv[0]}: {e.strerror}\n".encode())
+libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+pid = os.fork()
+if pid == 0:
+    try:
+        os.setsid()
+        become(cfg["uid"], cfg["gid"], cfg["netns"])
+        libc.prctl(1, signal.SIGKILL)  # a change of uid clears it
+        if os.getppid() == 1:
+            os._exit(125)
+        os.set_inheritable(st, False)
+        # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: restore them, so
+        # that a write past the file-size limit kills the program as it would anywhere else.
+        for s in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(s, signal.SIG_DFL)
+        for name, value in cfg["rlimits"]:
+            which = getattr(resource, name)
+            hard = resource.getrlimit(which)[1]
+            if hard != resource.RLIM_INFINITY and value > hard:
+                value = hard
+            resource.setrlimit(which, (value, value + 1) if name == "RLIMIT_CPU" else (value, value))
+    except BaseException as e:
+        say("error " + repr(e))
+        os._exit(125)
+    argv = cfg["argv"]
+    try:
+        os.execvpe(argv[0], argv, cfg["env"])
+    except OSError as e:
+        os.write(2, f"sandbox: cannot run {argv[0]}: {e.strerror}\n".encode())
     os._exit(127)
+
+# Only the program and the tree hold the standard streams: their end is the tree's end.
+null = os.open("/dev/null", os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+main = os.pidfd_open(pid)
+main_alive = True
+ending = False
+def kill_descendants():
+    # Our children are the program (until it ends) and every orphan of the tree; killing them
+    # orphans their own children onto us, and each reap below repeats this until none is left.
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if ppid == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+def on_term(signum, frame):
+    global ending
+    ending = True
+    try:
+        signal.pidfd_send_signal(main, signal.SIGKILL)
+    except OSError:
+        pass
+    kill_descendants()
+signal.signal(signal.SIGTERM, on_term)
+say(f"child {pid}")
+while True:
+    try:
+        p, ws = os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+    if p == pid:
+        main_alive = False
+        say(f"exit {ws}")
+    if ending or not main_alive:
+        kill_descendants()
+os._exit(0)
 """
 
 
 def _python() -> str:
-    """The interpreter that runs the child helper (as root, before it drops its uid)."""
+    """The interpreter that runs the helper (as the grader, before its child drops the uid)."""
     return sys.executable or "/usr/bin/python3"
 
 
-def _spawn_helper(cfg: dict, **popen: object) -> tuple[subprocess.Popen, list[str]]:
-    """Starts the helper with cfg and returns it with what it reported before its exec."""
+def _spawn_helper(cfg: dict, **popen: object) -> tuple[subprocess.Popen, int]:
+    """Starts the helper with cfg; returns it and the read end of its status pipe."""
     rfd, wfd = os.pipe()
     cfg = dict(cfg, status_fd=wfd, ppid=os.getpid())
     try:
         proc = subprocess.Popen(
             [_python(), "-I", "-S", "-c", _CHILD, json.dumps(cfg)],
-            pass_fds=(wfd,), close_fds=True, env={}, **popen)  # type: ignore[arg-type]
+            pass_fds=(wfd,), close_fds=True, env={}, start_new_session=True,
+            **popen)  # type: ignore[arg-type]
     except BaseException:
         os.close(rfd)
-        os.close(wfd)
         raise
-    os.close(wfd)
-    # The pipe closes when the helper execs or exits; it never runs the program's code first.
-    chunks = []
+    finally:
+        os.close(wfd)
+    return proc, rfd
+
+
+def _run_helper(cfg: dict) -> tuple[int, list[str]]:
+    """Runs a short helper (probe, sweep) to its end; returns its status and what it said."""
+    proc, rfd = _spawn_helper(cfg, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     with os.fdopen(rfd, "rb") as r:
-        while True:
-            chunk = r.read(4096)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return proc, b"".join(chunks).decode(errors="replace").splitlines()
+        said = r.read().decode(errors="replace").splitlines()
+    return proc.wait(timeout=60), said
 
 
 # ---- uid pool -------------------------------------------------------------------------------
@@ -280,13 +328,9 @@ class _UidSlot:
 
 def _sweep_uid(uid: int) -> None:
     """Kills every process of uid, from a helper that takes that uid (kill(-1) spares itself)."""
-    proc, status = _spawn_helper({"mode": "sweep", "uid": uid, "gid": uid, "netns": False,
-                                  "pdeathsig": False, "rlimits": [], "argv": [], "env": {}, "reap": False},
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-    proc.wait(timeout=30)
-    if any(s.startswith("error") for s in status):
-        raise SandboxError(f"cannot sweep the processes of uid {uid}: {status}")
+    _, said = _run_helper({"mode": "sweep", "uid": uid, "gid": uid, "netns": False})
+    if any(s.startswith("error") for s in said):
+        raise SandboxError(f"cannot sweep the processes of uid {uid}: {said}")
 
 
 # ---- backend choice -------------------------------------------------------------------------
@@ -313,21 +357,15 @@ def _probe(name: str) -> bool:
 def _probe_now(name: str) -> bool:
     uid = _PROBE_UID if _MY_UID == 0 else None
     if name == "bwrap":
-        cfg = {"mode": "run", "argv": _bwrap_base("/", 1 << 20) + ["true"], "env": {"PATH": "/usr/bin:/bin"}}
-        netns = False
+        cfg = {"mode": "run", "argv": _bwrap_base("/", 1 << 20) + ["true"], "netns": False,
+               "env": {"PATH": "/usr/bin:/bin"}, "rlimits": []}
     else:
-        cfg = {"mode": "probe", "argv": [], "env": {}}
-        netns = True
-    cfg.update(uid=uid, gid=uid, netns=netns, pdeathsig=False, rlimits=[], reap=False)
+        cfg = {"mode": "probe", "netns": True}
     try:
-        proc, status = _spawn_helper(cfg, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        rc = proc.wait(timeout=30)
+        _, said = _run_helper(dict(cfg, uid=uid, gid=uid))
     except (OSError, subprocess.SubprocessError):
         return False
-    if name == "bwrap":
-        return rc == 0
-    return rc == 0 and "netns" in status
+    return ("exit 0" if name == "bwrap" else "netns") in said
 
 
 def _backend(requested: str | None) -> str:
@@ -352,8 +390,8 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
             weaker.append("runs as the grader's own uid, so the process limit counts the grader's processes too")
     else:
         weaker.append(f"no read-only view: the run may write wherever {uid} may, e.g. /tmp, /var/tmp, /dev/shm")
-        weaker.append("no private /tmp or pid namespace: the tree is killed by "
-                      + ("killing every process of its uid" if _MY_UID == 0 else "process group only"))
+        weaker.append("no private /tmp or pid namespace: the tree is ended by a reaping parent"
+                      + (" and by killing every process of its uid" if _MY_UID == 0 else ""))
         if _MY_UID != 0:
             weaker.append("runs as the grader's own uid: the process limit counts the grader's processes too")
         weaker.append("network cut by a user+network namespace" if netns else "network open")
@@ -366,9 +404,14 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
 def isolation(backend: str | None = None, gpu: bool = False) -> str:
     """What run() will use on this machine, in words."""
     b = _backend(backend)
-    uid = (f"an unprivileged uid of {UID_BASE}..{UID_BASE + UID_SLOTS - 1}" if _MY_UID == 0
-           else f"uid {_MY_UID}")
-    return _describe(b, uid, gpu, b == "rlimits" and _probe("netns"))
+    return _describe(b, _uid_words(), gpu, b == "rlimits" and _probe("netns"))
+
+
+def _uid_words() -> str:
+    # The same words for every run, so that grading a submission twice gives the same row.
+    if _MY_UID == 0:
+        return f"its unprivileged uid (one of {UID_BASE}..{UID_BASE + UID_SLOTS - 1})"
+    return f"uid {_MY_UID}"
 
 
 # ---- work directory ownership ---------------------------------------------------------------
@@ -516,18 +559,6 @@ class _Tail:
         return bytes(self.buf[-CAPTURE_BYTES:])
 
 
-def _kill(pidfd: int, pid: int, pgid: bool) -> None:
-    try:
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    if pgid:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] = (),
         limits: Limits = Limits(), gpu: bool = False, env: dict[str, str] | None = None,
         ro_binds: Sequence[PathLike] = (), stdin: bytes | int | IO[bytes] | None = None,
@@ -586,8 +617,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
         cmd = list(argv)
         netns = _probe("netns")
         extra = 0
-    name = f"uid {uid}" if uid is not None else f"uid {_MY_UID}"
-    iso = _describe(backend, name, gpu, netns)
+    iso = _describe(backend, _uid_words(), gpu, netns)
     notes: list[str] = []
     handover = _Handover(roots, ro, uid) if uid is not None else None
     if uid is not None:
@@ -598,6 +628,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
                                iso, notes)
     finally:
         if uid is not None:
+            # The helper has reaped its whole tree by now; this only makes sure of it.
             _sweep_uid(uid)
             if backend == "rlimits":
                 _remove_owned(uid)
@@ -610,7 +641,7 @@ def _spawn_and_watch(cmd: list[str], wd: str, env: dict[str, str],
                      backend: str, uid: int | None, netns: bool, extra: int, iso: str,
                      notes: list[str]) -> Result:
     cfg = {"mode": "run", "argv": cmd, "env": env, "uid": uid, "gid": uid, "netns": netns,
-           "pdeathsig": True, "reap": backend == "bwrap", "rlimits": _rlimits(limits, gpu, extra)}
+           "rlimits": _rlimits(limits, gpu, extra)}
     feed: bytes | None = None
     if stdin is None:
         stdin_arg: object = subprocess.DEVNULL
@@ -619,23 +650,20 @@ def _spawn_and_watch(cmd: list[str], wd: str, env: dict[str, str],
     else:
         stdin_arg = stdin
     start = time.monotonic()
-    proc, status = _spawn_helper(cfg, stdin=stdin_arg, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, cwd=wd, start_new_session=True)
-    pid = proc.pid
-    pidfd = os.pidfd_open(pid)
+    proc, status_fd = _spawn_helper(cfg, stdin=stdin_arg, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd=wd)
+    pidfd = -1
     try:
-        errors = [s for s in status if s.startswith("error")]
-        if errors:
-            _kill(pidfd, pid, True)
-            os.waitpid(pid, 0)
-            proc.returncode = -1
-            raise SandboxError(f"the sandbox could not set up the run: {errors[0][6:]}")
-        if backend == "rlimits" and netns and "netns" not in status:
-            iso = _describe(backend, f"uid {uid}", gpu, False)
-            notes.append("the network namespace could not be made for this run: network open")
-        return _watch(proc, pidfd, start, feed, limits, backend, uid, iso, notes)
+        pidfd = os.pidfd_open(proc.pid)
+        return _watch(proc, pidfd, status_fd, start, feed, limits, backend, uid, gpu, netns,
+                      iso, notes)
     finally:
-        os.close(pidfd)
+        if proc.returncode is None:
+            # Only reached when the grader itself failed mid-run: leave nothing running.
+            _stop(proc, pidfd)
+        for fd in (pidfd, status_fd):
+            if fd >= 0:
+                os.close(fd)
         for f in (proc.stdin, proc.stdout, proc.stderr):
             if f is not None:
                 try:
@@ -644,12 +672,26 @@ def _spawn_and_watch(cmd: list[str], wd: str, env: dict[str, str],
                     pass
 
 
-def _watch(proc: subprocess.Popen, pidfd: int, start: float, feed: bytes | None,
-           limits: Limits, backend: str, uid: int | None, iso: str, notes: list[str]) -> Result:
-    pid = proc.pid
+def _stop(proc: subprocess.Popen, pidfd: int) -> None:
+    """Kills the helper (the tree goes with it: bubblewrap dies with its parent) and reaps it."""
+    try:
+        if pidfd >= 0:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass
+    os.waitpid(proc.pid, 0)
+    proc.returncode = -signal.SIGKILL
+
+
+def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
+           feed: bytes | None, limits: Limits, backend: str, uid: int | None, gpu: bool,
+           netns: bool, iso: str, notes: list[str]) -> Result:
+    """Reads the streams and the helper's reports until the helper has reaped the whole tree."""
     tails = {proc.stdout.fileno(): _Tail(), proc.stderr.fileno(): _Tail()}  # type: ignore[union-attr]
     poller = select.poll()
-    for fd in tails:
+    for fd in (*tails, status_fd):
         os.set_blocking(fd, False)
         poller.register(fd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
@@ -659,40 +701,65 @@ def _watch(proc: subprocess.Popen, pidfd: int, start: float, feed: bytes | None,
         os.set_blocking(in_fd, False)
         poller.register(in_fd, select.POLLOUT)
     open_streams = set(tails)
-    deadline = start + limits.wall_s
+    said = b""
+    main_status: int | None = None
+    main_end = 0.0
     timed_out = False
-    status: tuple[int, int, resource.struct_rusage] | None = None
-    drain_until = 0.0
+    term_sent = 0.0
+    helper: tuple[int, int, resource.struct_rusage] | None = None
+    give_up = 0.0
+    deadline = start + limits.wall_s
     while True:
         now = time.monotonic()
-        if status is None and not timed_out and now >= deadline:
-            timed_out = True
-            _kill(pidfd, pid, backend == "rlimits")
+        if main_status is None and not timed_out and now >= deadline:
+            # The wall limit: the helper kills the program and everything under it, and the
+            # uid sweep catches whatever escaped the helper's tree.
+            timed_out, term_sent = True, now
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             if uid is not None:
                 _sweep_uid(uid)
-        if status is not None and (not open_streams or now >= drain_until):
+        if term_sent and helper is None and now - term_sent > 5:
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            notes.append("the helper did not end its tree within 5 s of the wall limit: killed")
+            term_sent = 0.0
+        if helper is not None and (not open_streams or now >= give_up):
             break
-        wait_s = (drain_until if status is not None else deadline) - now
-        for fd, ev in poller.poll(max(0, min(wait_s, 1.0)) * 1000):
+        if helper is not None:
+            wait_s = give_up - now
+        elif main_status is None and not timed_out:
+            wait_s = deadline - now
+        else:
+            wait_s = 1.0
+        for fd, _ev in poller.poll(max(0.0, min(wait_s, 1.0)) * 1000):
             if fd == pidfd:
                 poller.unregister(pidfd)
-                status = os.wait4(pid, 0)
-                proc.returncode = status[1]  # so that Popen never waits on a reused pid
-                # Whatever the program left behind dies now, so that its pipes close.
-                if backend == "rlimits":
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                if uid is not None:
-                    _sweep_uid(uid)
-                drain_until = time.monotonic() + 2.0
+                helper = os.wait4(proc.pid, 0)
+                proc.returncode = helper[1]  # so that Popen never waits on a reused pid
+                give_up = time.monotonic() + 2.0
+            elif fd == status_fd:
+                try:
+                    chunk = os.read(status_fd, 4096)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    poller.unregister(status_fd)
+                    continue
+                said += chunk
+                for line in said.decode(errors="replace").splitlines():
+                    if line.startswith("exit ") and main_status is None:
+                        main_status, main_end = int(line[5:]), time.monotonic()
             elif fd == in_fd:
                 try:
                     n = os.write(in_fd, feed[:65536])  # type: ignore[index]
                     feed = feed[n:]  # type: ignore[index]
-                except (BlockingIOError, InterruptedError):
-                    n = 0
+                except BlockingIOError:
+                    pass
                 except OSError:
                     feed = b""
                 if not feed:
@@ -702,34 +769,48 @@ def _watch(proc: subprocess.Popen, pidfd: int, start: float, feed: bytes | None,
             else:
                 try:
                     chunk = os.read(fd, 1 << 20)
-                except (BlockingIOError, InterruptedError):
+                except BlockingIOError:
                     continue
                 if chunk:
                     tails[fd].add(chunk)
                 else:
                     poller.unregister(fd)
                     open_streams.discard(fd)
+    lines = said.decode(errors="replace").splitlines()
+    errors = [line[6:] for line in lines if line.startswith("error ")]
+    if errors:
+        raise SandboxError(f"the sandbox could not set up the run: {errors[0]}")
+    if backend == "rlimits" and netns and "netns" not in lines:
+        iso = _describe(backend, _uid_words(), gpu, False)
+        notes.append("the network namespace could not be made for this run: network open")
     if open_streams:
         notes.append("a process outside the sandbox's reach kept the output open; capture cut short")
-    wall = time.monotonic() - start
-    _, wstatus, ru = status
+    assert helper is not None
+    wall = (main_end or time.monotonic()) - start
+    ru = helper[2]
     cpu = ru.ru_utime + ru.ru_stime
     out, err = (tails[proc.stdout.fileno()], tails[proc.stderr.fileno()])  # type: ignore[union-attr]
     for label, t in (("stdout", out), ("stderr", err)):
         if t.dropped:
-            notes.append(f"{label}: {t.dropped + len(t.buf) - len(t.value())} bytes dropped, last "
-                         f"{len(t.value())} kept")
+            notes.append(f"{label}: {t.dropped + len(t.buf) - len(t.value())} bytes dropped, "
+                         f"the last {len(t.value())} kept")
     res = Result(outcome="exited", returncode=None, signal=None, limit=None, wall_s=round(wall, 3),
                  cpu_s=round(cpu, 3), stdout=out.value(), stderr=err.value(), isolation=iso,
                  notes=notes)
     if timed_out:
         res.outcome = "timeout"
         return res
+    if main_status is None:
+        # The helper died without a word about the program: only an outside kill does that.
+        res.outcome = "signaled"
+        res.signal = -helper[1] if os.WIFSIGNALED(helper[1]) else None
+        notes.append("the sandbox's helper ended before the program's status was known")
+        return res
     sig = None
-    if os.WIFSIGNALED(wstatus):
-        sig = os.WTERMSIG(wstatus)
+    if os.WIFSIGNALED(main_status):
+        sig = os.WTERMSIG(main_status)
     else:
-        code = os.WEXITSTATUS(wstatus)
+        code = os.WEXITSTATUS(main_status)
         # bubblewrap reports a program killed by signal N as its own exit status 128 + N.  A
         # program that exits with 128 + N on purpose reads as signaled: that can only fail it.
         if backend == "bwrap" and 128 < code < 128 + 65:

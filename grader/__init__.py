@@ -1,0 +1,1 @@
+"""The grader: grades student submissions (see DESIGN.md, "Submissions and grading")."""
