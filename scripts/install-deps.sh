@@ -18,6 +18,8 @@ need=(
   "libarchive-dev:file:/usr/include/archive.h"
   "libcriterion-dev:file:/usr/include/criterion/criterion.h"
   "python3:cmd:python3"
+  "python3-pytest:cmd:pytest-3"
+  "bubblewrap:cmd:bwrap"
 )
 
 missing=()
