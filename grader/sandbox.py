@@ -111,6 +111,9 @@ class Result:
 # program's own end, makes it kill every descendant that is left; it exits when none is.
 _CHILD = r"""
 import json, os, resource, signal, sys
+# Everything the helper's child needs is imported now: once it has the unprivileged uid it may no
+# longer read the grader's Python library (a pyenv under /root, say).
+import ctypes, warnings
 cfg = json.loads(sys.argv[1])
 st = cfg["status_fd"]
 def say(m):
@@ -185,8 +188,8 @@ if pid == 0:
     argv = cfg["argv"]
     try:
         os.execvpe(argv[0], argv, cfg["env"])
-    except OSError as e:
-        os.write(2, f"sandbox: cannot run {argv[0]}: {e.strerror}\n".encode())
+    except BaseException as e:
+        os.write(2, f"sandbox: cannot run {argv[0]}: {getattr(e, 'strerror', None) or e!r}\n".encode())
     os._exit(127)
 
 # Only the program and the tree hold the standard streams: their end is the tree's end.
@@ -200,19 +203,26 @@ def kill_descendants():
     # Our children are the program (until it ends) and every orphan of the tree; killing them
     # orphans their own children onto us, and each reap below repeats this until none is left.
     me = str(os.getpid())
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = f.read().rsplit(")", 1)[1].split()[1]
-        except (OSError, IndexError):
-            continue
-        if ppid == me:
+    try:
+        # The kernel's own list of our children, where it keeps one (CONFIG_PROC_CHILDREN).
+        with open(f"/proc/{me}/task/{me}/children") as f:
+            children = f.read().split()
+    except OSError:
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
             try:
-                os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[1] == me:
+                        children.append(entry)
+            except (OSError, IndexError):
+                continue
+    for child in children:
+        try:
+            os.kill(int(child), signal.SIGKILL)
+        except OSError:
+            pass
 def on_term(signum, frame):
     global ending
     ending = True
@@ -223,16 +233,27 @@ def on_term(signum, frame):
     kill_descendants()
 signal.signal(signal.SIGTERM, on_term)
 say(f"child {pid}")
-while True:
-    try:
-        p, ws = os.waitpid(-1, 0)
-    except ChildProcessError:
-        break
+def reaped(p, ws):
+    global main_alive
     if p == pid:
         main_alive = False
         say(f"exit {ws}")
+flags = 0
+while True:
+    try:
+        p, ws = os.waitpid(-1, flags)
+    except ChildProcessError:
+        break
+    if p:
+        reaped(p, ws)
     if ending or not main_alive:
+        # Reap what is already dead before the next round of kills, which orphans their
+        # children onto us; block only when nothing is ready.
+        if p:
+            flags = os.WNOHANG
+            continue
         kill_descendants()
+        flags = 0
 os._exit(0)
 """
 
