@@ -1,31 +1,48 @@
-"""Runs one untrusted program under limits, for the grader.
+"""Runs one untrusted program under limits, for the grader (contract: notes/issue4-contract.md).
 
-Two backends, chosen once per process:
+    result = run(argv, workdir=..., limits=Limits(wall_s=60), ...)   # never raises for the child
+    result.outcome in ("exited", "signaled", "timeout", "limit")
 
-* ``bubblewrap`` (preferred, used when ``bwrap`` is installed and a probe run succeeds): a
-  read-only view of the whole file system except the work directory and the ``writable`` ones,
-  a private ``/tmp`` and ``/dev/shm`` (small tmpfs), private pid, ipc, uts, network, cgroup and
-  user namespaces, and rlimits.  Killing bubblewrap kills its pid namespace, so a wall timeout
-  takes the whole tree down.
-* ``rlimits+uid`` (the fallback): a new session, an unprivileged uid and the same rlimits, plus a
-  user+network namespace when the kernel lets an unprivileged user make one.  There is no
-  read-only view (the run may write wherever its uid may, e.g. ``/tmp``) and no pid namespace,
-  so the tree is killed by killing every process of the run's uid.
+Two backends, chosen once per process (``isolation()`` says which, in words):
+
+* ``bubblewrap`` (preferred: used when ``bwrap`` is installed and a probe run succeeds): the whole
+  file system read-only except the work directory and the ``writable`` ones, a private ``/tmp``
+  and ``/dev/shm`` (256 MiB tmpfs each at most, since they live in memory), private pid, ipc, uts,
+  network, cgroup and user namespaces (no further user namespaces inside), and rlimits.  The
+  private ``/tmp`` hides the host's: a path under the host's ``/tmp`` that the run must read goes
+  in ``ro_binds``.  A program killed by signal N reaches us as bubblewrap's exit status 128 + N.
+* ``rlimits+uid`` (the fallback): an unprivileged uid, a new session and the same rlimits, plus a
+  user+network namespace when the kernel lets an unprivileged user make one (``isolation()``
+  says "network open" when it cannot).  There is no read-only view: the run may write wherever
+  its uid may (``/tmp``, ``/var/tmp``, ``/dev/shm``: what it leaves there at the top level is
+  removed afterwards), and there is no pid namespace.
 
 ``EM_SANDBOX=rlimits`` (or ``run(..., backend="rlimits")``) forces the fallback, so that both can
 be tested on one machine; ``EM_SANDBOX=bwrap`` insists on bubblewrap.
 
-Process limits only bind an unprivileged uid: RLIMIT_NPROC counts the processes of the run's
-real uid, and root is exempt.  When the grader runs as root each run therefore gets a uid of its
-own from a small pool (60000 + slot, taken with a lock file), so that concurrent runs
-(``--jobs N``) neither share one process budget (a fork storm in one run would starve the
-others) nor kill each other's processes when a tree is swept by uid.  The work directory and the
-``writable`` directories are handed to that uid for the run (chown) and given back afterwards.
+Every run has a helper process as its parent: a fresh Python (Popen's preexec_fn is unsafe in a
+threaded grader), with the grader's uid, that is the child subreaper of the whole tree.  When the
+program ends, or at the wall limit, it kills and reaps every descendant that is left (daemons that
+double-forked included), so nothing outlives run() and the tree's CPU time adds up in cpu_s.
+
+Process limits only bind an unprivileged uid: RLIMIT_NPROC counts the processes of the run's real
+uid, and root is exempt.  When the grader runs as root each run therefore takes a uid of its own
+from a pool (60000 + slot, 64 slots, held with an flock under /run/emlab-sandbox), so that
+concurrent runs (``--jobs N``) neither share one process budget (a fork storm in one run would
+starve the others) nor kill each other's processes when a uid is swept (before each run, for
+leftovers of a killed grader, at the wall limit, and after each run).  For the run the work
+directory and the ``writable`` trees are chowned to that uid, except the ``ro_binds`` inside
+them; afterwards what the uid owns there is chowned back to the tree's owner, with set-id bits
+cleared.  Every directory above them must be searchable by others (o+x), or the unprivileged uid
+could not reach them: run() raises SandboxError naming the directory otherwise.
+
+Not limited: the total bytes and the number of files written to the work directory (only the
+largest file, by RLIMIT_FSIZE; the wall limit bounds the rest), and, for GPU runs, memory.
+The child's environment is ``env`` alone, or a minimal one: none of the grader's.
 """
 
 from __future__ import annotations
 
-import errno
 import glob
 import json
 import os
@@ -87,7 +104,7 @@ class Limits:
 @dataclass
 class Result:
     outcome: str  # "exited" | "signaled" | "timeout" | "limit"
-    returncode: int | None  # exit status when the program exited (also kept for "limit")
+    returncode: int | None  # exit status when outcome == "exited"
     signal: int | None  # the signal when "signaled" / "limit"
     limit: str | None  # "cpu" | "file-size" | "memory" | "processes" when known
     wall_s: float
@@ -408,13 +425,15 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
     weaker = []
     if backend == "bwrap":
         if _MY_UID != 0:
-            weaker.append("runs as the grader's own uid, so the process limit counts the grader's processes too")
+            weaker.append("runs as the grader's own uid, so the process limit counts the grader's "
+                          "processes too")
     else:
         weaker.append(f"no read-only view: the run may write wherever {uid} may, e.g. /tmp, /var/tmp, /dev/shm")
         weaker.append("no private /tmp or pid namespace: the tree is ended by a reaping parent"
                       + (" and by killing every process of its uid" if _MY_UID == 0 else ""))
         if _MY_UID != 0:
-            weaker.append("runs as the grader's own uid: the process limit counts the grader's processes too")
+            weaker.append("runs as the grader's own uid: it may signal the grader's processes, and "
+                          "the process limit counts them too")
         weaker.append("network cut by a user+network namespace" if netns else "network open")
     if gpu:
         weaker.append("gpu: /dev/nvidia* exposed, no address-space or data limit (CUDA reserves huge ranges)")
@@ -726,7 +745,7 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
     main_status: int | None = None
     main_end = 0.0
     timed_out = False
-    term_sent = 0.0
+    stop_at = 0.0  # when the helper, asked to end the tree, is killed if it has not
     helper: tuple[int, int, resource.struct_rusage] | None = None
     give_up = 0.0
     deadline = start + limits.wall_s
@@ -735,20 +754,24 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
         if main_status is None and not timed_out and now >= deadline:
             # The wall limit: the helper kills the program and everything under it, and the
             # uid sweep catches whatever escaped the helper's tree.
-            timed_out, term_sent = True, now
+            timed_out, stop_at = True, now + 5
             try:
                 signal.pidfd_send_signal(pidfd, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             if uid is not None:
                 _sweep_uid(uid)
-        if term_sent and helper is None and now - term_sent > 5:
+        if stop_at and helper is None and now > stop_at:
+            # A process that will not die (stuck in the kernel) must not hang the grader.
             try:
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            notes.append("the helper did not end its tree within 5 s of the wall limit: killed")
-            term_sent = 0.0
+            if uid is not None:
+                _sweep_uid(uid)
+            notes.append("the tree did not end within seconds of the program's end or the wall "
+                         "limit: its helper was killed")
+            stop_at = 0.0
         if helper is not None and (not open_streams or now >= give_up):
             break
         if helper is not None:
@@ -775,6 +798,7 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
                 for line in said.decode(errors="replace").splitlines():
                     if line.startswith("exit ") and main_status is None:
                         main_status, main_end = int(line[5:]), time.monotonic()
+                        stop_at = main_end + 10
             elif fd == in_fd:
                 try:
                     n = os.write(in_fd, feed[:65536])  # type: ignore[index]
@@ -797,7 +821,19 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
                 else:
                     poller.unregister(fd)
                     open_streams.discard(fd)
+    # The helper has exited: what it said last may still sit in the pipe, unread.
+    while True:
+        try:
+            chunk = os.read(status_fd, 4096)
+        except (BlockingIOError, OSError):
+            break
+        if not chunk:
+            break
+        said += chunk
     lines = said.decode(errors="replace").splitlines()
+    for line in lines:
+        if line.startswith("exit ") and main_status is None:
+            main_status = int(line[5:])
     errors = [line[6:] for line in lines if line.startswith("error ")]
     if errors:
         raise SandboxError(f"the sandbox could not set up the run: {errors[0]}")

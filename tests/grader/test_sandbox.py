@@ -418,6 +418,14 @@ def test_daemon_does_not_outlive_the_run(base: Path, work: Path, backend: str) -
     assert _left_behind(base / "bin" / "daemon") == []
 
 
+def test_killing_everything_it_may_kills_only_its_own(base: Path, work: Path, backend: str) -> None:
+    # kill(-1) reaches every process the run's uid may signal: its own tree, never the grader.
+    r = sandbox.run(["sh", "-c", "sleep 30 & kill -KILL -1; echo alive"], workdir=work,
+                    backend=backend, limits=FAST)
+    assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"alive\n"), r
+    assert r.wall_s < 5
+
+
 def test_read_only_paths_inside_workdir(base: Path, work: Path, backend: str) -> None:
     inputs = work / "inputs"
     inputs.mkdir()
