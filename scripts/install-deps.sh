@@ -19,6 +19,8 @@ need=(
   "nettle-dev:file:/usr/include/nettle/sha2.h"
   "libcriterion-dev:file:/usr/include/criterion/criterion.h"
   "python3:cmd:python3"
+  "python3-pytest:cmd:pytest-3"
+  "bubblewrap:cmd:bwrap"
 )
 
 missing=()
