@@ -77,6 +77,19 @@ def _student(name: str, manifest: dict | None) -> str:
     return _safe(m.group(1)) if m else _safe(name.split(".")[0])
 
 
+def _unreachable(path: str) -> str | None:
+    """The first folder on the way to path that others cannot search (the sandbox runs as an
+    unprivileged uid when the grader is root, and must reach the work and pristine folders)."""
+    p = os.path.abspath(path)
+    while True:
+        if os.path.isdir(p) and not os.stat(p).st_mode & 0o001:
+            return p
+        parent = os.path.dirname(p)
+        if parent == p:
+            return None
+        p = parent
+
+
 def _repo_version(repo: str) -> str:
     try:
         r = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
@@ -159,7 +172,10 @@ class Grader:
         try:
             if os.path.exists(work):
                 shutil.rmtree(work)
-            os.makedirs(work, mode=0o700)
+            # Searchable but not listable by others: the sandbox's unprivileged uid must reach
+            # the run folders inside; other runs cannot list the submissions' names.
+            os.makedirs(work, mode=0o711)
+            os.chmod(work, 0o711)
             self._grade_steps(path, work, row, notes, tests)
         except unpackmod.Refused as e:
             row["status"], row["reason"] = e.status, e.reason
@@ -229,6 +245,15 @@ class Grader:
         t_start = time.monotonic()
         os.makedirs(os.path.join(self.out, "work"), exist_ok=True)
         paths = _collect(self.o.submissions)
+        if os.geteuid() == 0:
+            pristine_dir = self.o.pristine or os.path.join(self.out, "pristine")
+            os.makedirs(pristine_dir, exist_ok=True)
+            for p in (os.path.join(self.out, "work"), pristine_dir, self.repo):
+                bad = _unreachable(p)
+                if bad:
+                    _say(f"[grader] {bad} is not searchable by others, so the sandbox's unprivileged uid cannot reach "
+                         f"{p}: chmod o+x {bad}, or choose another --out / --pristine")
+                    return 2
         try:
             self.pristine = buildmod.prepare(self.repo, self.o.pristine or os.path.join(self.out, "pristine"),
                                              self.track != "cpu", self.o.em_archive, _say)

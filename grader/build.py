@@ -106,7 +106,7 @@ def build(pristine: Pristine, lab, labs_dir: str, workdir: str, timeout_s: float
                             file_bytes=512 << 20, open_files=1024)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir, "LANG": "C", "CI": "1",
            "TMPDIR": workdir}
-    r = sandboxing.run(argv, workdir=workdir, writable=[workdir], limits=lim, env=env,
+    r = sandboxing.run(argv, workdir=workdir, limits=lim, env=env,
                        ro_binds=[pristine.build, pristine.repo])
     sdir = os.path.join(bdir, f"lab{lab.number}", "student")
     objects = sorted(os.path.join(sdir, f) for f in os.listdir(sdir) if f.endswith(".o")) if os.path.isdir(sdir) else []

@@ -93,7 +93,7 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
     env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
     lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
                             memory_bytes=o.memory_bytes, processes=256, file_bytes=2 << 30, open_files=1024)
-    r = sandboxing.run(argv, workdir=scratch, writable=[scratch], limits=lim, gpu=gpu, env=env,
+    r = sandboxing.run(argv, workdir=scratch, limits=lim, gpu=gpu, env=env,
                        ro_binds=[os.path.dirname(os.path.dirname(binary))])
     subst = {scratch + "/": "", os.path.dirname(binary) + "/": ""}
     tail = last_lines(r.stderr or r.stdout, 3, 300, subst)
@@ -147,12 +147,21 @@ def verify(verifier: str, lab: int, scratch: str, vdir: str, o: RunOptions) -> V
     vjson = os.path.join(vdir, "verified.json")
     if not os.path.isdir(out) or os.path.islink(out):
         return Verified(True, {"cases": []}, "")  # nothing written: every case fails
+    # The verifier runs as another uid: the student's files must be readable to it whatever
+    # modes the student's process gave them (links are left alone: the verifier refuses them).
+    os.chmod(scratch, 0o711)
+    for d, dirs, files in os.walk(out):
+        os.chmod(d, 0o755)
+        for f in files:
+            p = os.path.join(d, f)
+            if not os.path.islink(p):
+                os.chmod(p, 0o644)
     argv = [verifier, *checker_args(lab, o, _hidden_copy(o, vdir)), "--verify", out, "--json", vjson,
             "--peaks", os.path.join(vdir, "peaks.json")]
     env = {"PATH": "/usr/bin:/bin", "HOME": vdir, "TMPDIR": vdir, "LANG": "C", "NO_COLOR": "1"}
     lim = sandboxing.Limits(wall_s=max(120.0, o.wall_s), cpu_s=600 * max(1, os.cpu_count() or 1),
                             memory_bytes=o.memory_bytes, processes=256, file_bytes=64 << 20, open_files=1024)
-    r = sandboxing.run(argv, workdir=vdir, writable=[vdir], limits=lim, env=env,
+    r = sandboxing.run(argv, workdir=vdir, limits=lim, env=env,
                        ro_binds=[os.path.dirname(os.path.dirname(verifier)), out])
     if not (r.outcome == "exited" and r.returncode in (0, 1)):
         return Verified(False, None, "the verification (reference checker) failed: %s %s: %s" % (
@@ -161,7 +170,8 @@ def verify(verifier: str, lab: int, scratch: str, vdir: str, o: RunOptions) -> V
         with open(vjson, "rb") as f:
             res = json.load(f)
     except (OSError, ValueError) as e:
-        return Verified(False, None, f"the verification wrote no readable results: {clean(str(e), 200)}")
+        return Verified(False, None, f"the verification wrote no readable results ({clean(str(e), 200)}): "
+                                     f"{last_lines(r.stderr, 3, 300)}")
     return Verified(True, res, "")
 
 

@@ -39,7 +39,7 @@ def unpack(em_archive: str, archive: str, dest: str, workdir: str) -> None:
     local = os.path.join(workdir, "submission.archive")
     shutil.copyfile(archive, local, follow_symlinks=True)
     r = sandboxing.run([em_archive, "unpack", local, dest], workdir=workdir,
-                       writable=[workdir], limits=lim, ro_binds=[os.path.dirname(os.path.abspath(em_archive))])
+                       limits=lim, ro_binds=[os.path.dirname(os.path.abspath(em_archive))])
     os.unlink(local)
     if r.outcome == "exited" and r.returncode == 0:
         return
