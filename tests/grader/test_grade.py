@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SRC, bad_archives, em_archive_args, grade, rows_of, student_tar
+from conftest import REPO, SRC, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
 
 STUDENTS = ["good", "skeleton", "build_error", "calls_reference", "fake_score", "modifies_inputs", "caches",
             "unwritten", "hangs", "segfaults", "writes_outside"]
@@ -195,6 +195,7 @@ def test_resume_after_kill(tmp_path, pristine, hidden_file):
     for k in range(n):  # distinct bytes: each one is graded
         student_tar(subs / f"lab1-s{k}-20261128-120000.tar.gz", SRC["good"] + f"/* student {k} */\n")
     out = tmp_path / "out"
+    searchable(out)
     grade(out, [subs.iterdir().__next__()], pristine, hidden_file)  # the pristine build is ready: the kill hits grading
     (out / "journal.jsonl").unlink()
     argv = [sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out), "--pristine", str(pristine),
