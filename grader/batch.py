@@ -351,7 +351,7 @@ class Grader:
         elapsed = time.monotonic() - t_start
         summ = gradebook.summary(final, elapsed, reused[0])
         meta = {"grader_version": GRADER_VERSION, "isolation": self.isolation, "track": self.track,
-                "hidden_cases_sha256": self.hidden_sha, "config": self.cfg, "config_hash": self.config_hash,
+                "hidden_cases_sha256": self.hidden_sha, "config": self.cfg,
                 "repo": _repo_version(self.repo), "pristine_build": self.pristine.build,
                 "build_mode": "PREBUILT knob" if self.pristine.prebuilt_knob else "copy of the pristine objects"}
         gradebook.write_csv(os.path.join(self.out, "gradebook.csv"), final)

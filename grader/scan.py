@@ -57,11 +57,12 @@ FORBIDDEN_DEFINITIONS = [
 
 # C++/CUDA template libraries leave their namespaces in mangled names (defined or undefined):
 # CUB's DeviceReduce or Thrust's reduce/transform would do labs 1-6's work; CUTLASS does GEMMs.
+# Matched as the mangled nested-name prefix (N<length><namespace>), so that a student's own
+# function that merely contains the word (add3cube) is not flagged.
 FORBIDDEN_SUBSTRINGS = [
-    ("cutlass", "CUTLASS does the work"),
+    ("N7cutlass", "CUTLASS does the work"),
     ("N3cub", "CUB does the work (DeviceReduce, BlockReduce ...)"),
-    ("3cub", "CUB does the work (DeviceReduce, BlockReduce ...)"),
-    ("6thrust", "Thrust does the work (reduce, transform ...)"),
+    ("N6thrust", "Thrust does the work (reduce, transform ...)"),
 ]
 
 _CALLS = [(re.compile(p), why) for p, why in FORBIDDEN_CALLS]
