@@ -496,7 +496,7 @@ static int check_format(reader *r) {
     return say(r, EM__ARC_REFUSED, "a zip inside %s compression: give the zip itself, or " REPACK,
                archive_filter_name(r->a, 0));
   if (filters > 2)
-    return say(r, EM__ARC_REFUSED, "the archive is compressed %d times over (%s, %s, ...); compress once, or " REPACK,
+    return say(r, EM__ARC_REFUSED, "the archive is compressed %d times over (%s over %s); compress once, or " REPACK,
                filters - 1, archive_filter_name(r->a, 0), archive_filter_name(r->a, 1));
   return EM__ARC_OK;
 }
@@ -584,7 +584,8 @@ static int read_all(reader *r, int fd, uint64_t size) {
   /* A zip (by its first bytes; libarchive's zip reader wants them there too): its central
    * directory first. A gzip'd zip is refused after the first header, by check_format. */
   unsigned char magic[4];
-  if (pread(fd, magic, 4, 0) == 4 && memcmp(magic, "PK", 2) == 0) {
+  if (pread(fd, magic, 4, 0) == 4 && (memcmp(magic, "PK\x03\x04", 4) == 0 || memcmp(magic, "PK\x05\x06", 4) == 0 ||
+                                      memcmp(magic, "PK\x07\x08", 4) == 0)) {
     int rc = zip_preflight(r, fd, size, &r->zip_entries);
     if (rc) return rc;
   }

@@ -820,3 +820,48 @@ Test(archive, submit_refuses_wrong_results) {
     t_proc_free(&p);
   }
 }
+
+/* ---- odd but not hostile-looking: still refused, with the reason ------------------------------- */
+
+Test(archive, file_and_folder_of_one_name) {
+  const char *dir = t_tmpdir(), *arc = t_str("%s/clash.tar", dir);
+  struct archive *a = w_open(arc, W_TAR);
+  w_file(a, "a", "a file\n");
+  w_file(a, "a/b.c", "inside a file?\n");
+  w_close(a);
+  expect_refused(dir, arc, "both a file and a folder");
+}
+
+Test(archive, encrypted_zip) {
+  const char *dir = t_tmpdir(), *arc = t_str("%s/enc.zip", dir);
+  struct archive *a = archive_write_new();
+  cr_assert(archive_write_set_format_zip(a) == ARCHIVE_OK);
+  if (archive_write_set_options(a, "zip:encryption=zipcrypt") != ARCHIVE_OK) {
+    archive_write_free(a);
+    cr_skip_test("this libarchive cannot write encrypted zips");
+  }
+  cr_assert(archive_write_set_passphrase(a, "secret") == ARCHIVE_OK);
+  cr_assert(archive_write_open_filename(a, arc) == ARCHIVE_OK);
+  w_file(a, "a.c", "int a;\n");
+  w_close(a);
+  expect_refused(dir, arc, "encrypted");
+}
+
+/* A zip under gzip, and a tar compressed twice: nothing make submit writes, so refused by name. */
+Test(archive, nested_compression) {
+  const char *dir = t_tmpdir();
+  const char *arc = t_str("%s/zip.gz", dir);
+  struct archive *a = archive_write_new();
+  cr_assert(archive_write_set_format_zip(a) == ARCHIVE_OK && archive_write_add_filter_gzip(a) == ARCHIVE_OK &&
+            archive_write_open_filename(a, arc) == ARCHIVE_OK);
+  w_file(a, "a.c", "int a;\n");
+  w_close(a);
+  expect_refused(dir, arc, "zip inside gzip");
+  arc = t_str("%s/twice.tar.gz.gz", dir);
+  a = archive_write_new();
+  cr_assert(archive_write_set_format_pax_restricted(a) == ARCHIVE_OK && archive_write_add_filter_gzip(a) == ARCHIVE_OK &&
+            archive_write_add_filter_gzip(a) == ARCHIVE_OK && archive_write_open_filename(a, arc) == ARCHIVE_OK);
+  w_file(a, "a.c", "int a;\n");
+  w_close(a);
+  expect_refused(dir, arc, "compressed 2 times");
+}
