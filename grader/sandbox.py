@@ -46,6 +46,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import grp
 import pwd
 import resource
 import select
@@ -324,10 +325,17 @@ def _lock_dir() -> Path:
 
 
 def _pool_uids() -> list[int]:
+    """The pool's uids that no account or group of this machine uses (each run's gid = its uid)."""
     uids = []
     for uid in range(UID_BASE, UID_BASE + UID_SLOTS):
         try:
             pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(uid)
+            continue
         except KeyError:
             uids.append(uid)
     return uids
@@ -514,8 +522,12 @@ class _Handover:
 
     def take_back(self) -> None:
         # Only what the run's uid owns is taken back, so a hard link to someone else's file
-        # changes nothing; set-id bits are dropped so no program of the run becomes the grader's.
+        # changes nothing.  Set-id bits are dropped, so that no program of the run becomes the
+        # grader's, and so are write bits for others, so that a later run (another uid) cannot
+        # change what this one left.
         for root in self.roots:
+            if root not in self.owner:
+                continue  # give() failed before this tree: it was never handed over
             uid, gid = self.owner[root]
             for p, s in _walk(root):
                 if p in self.modes:
@@ -523,8 +535,9 @@ class _Handover:
                     os.chmod(p, self.modes[p])
                 elif s.st_uid == self.uid or s.st_gid == self.uid:
                     os.lchown(p, uid, gid)
-                    if stat.S_ISREG(s.st_mode) and s.st_mode & 0o6000:
-                        os.chmod(p, stat.S_IMODE(s.st_mode) & ~0o6000)
+                    mode = stat.S_IMODE(s.st_mode)
+                    if not stat.S_ISLNK(s.st_mode) and mode & 0o6022:
+                        os.chmod(p, mode & ~(0o6022 if stat.S_ISREG(s.st_mode) else 0o022))
 
 
 def _remove_owned(uid: int, dirs: Sequence[str] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
@@ -638,7 +651,7 @@ def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] 
 def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limits: Limits,
             gpu: bool, env: dict[str, str] | None, stdin: bytes | int | IO[bytes] | None,
             backend: str, uid: int | None) -> Result:
-    for r in roots:
+    for r in (*roots, *ro):
         _check_reachable(r, uid)
     child_env = dict(env) if env is not None else _default_env(wd)
     netns = False
@@ -662,8 +675,9 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
     handover = _Handover(roots, ro, uid) if uid is not None else None
     if uid is not None:
         _sweep_uid(uid)  # a grader killed mid-run may have left processes of this uid
-        handover.give()
     try:
+        if handover is not None:
+            handover.give()
         res = _spawn_and_watch(cmd, wd, child_env, stdin, limits, gpu, backend, uid, netns, extra,
                                iso, notes)
     finally:
@@ -672,7 +686,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
             _sweep_uid(uid)
             if backend == "rlimits":
                 _remove_owned(uid)
-            handover.take_back()
+            handover.take_back()  # type: ignore[union-attr]
     return res
 
 

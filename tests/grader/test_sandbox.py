@@ -443,13 +443,15 @@ def test_writable_dirs_and_ownership_restored(base: Path, work: Path, backend: s
     extra = Path(tempfile.mkdtemp(prefix="extra-", dir=base))
     extra.chmod(0o755)
     try:
-        r = sandbox.run(["sh", "-c", f"echo a > {extra}/x && echo b > y && chmod 4755 y"],
+        r = sandbox.run(["sh", "-c", f"echo a > {extra}/x && echo b > y && chmod 4777 y && "
+                         "mkdir d && chmod 777 d"],
                         workdir=work, writable=[extra], backend=backend, limits=FAST)
         assert (r.outcome, r.returncode) == ("exited", 0), r
         assert (extra / "x").read_text() == "a\n"
-        for p in (extra / "x", work / "y"):
+        # Taken back: the grader's again, no set-id bits, nothing writable by a later run.
+        for p in (extra / "x", work / "y", work / "d"):
             st = p.lstat()
-            assert st.st_uid == os.getuid() and not st.st_mode & 0o6000
+            assert st.st_uid == os.getuid() and not st.st_mode & 0o6022, (p, oct(st.st_mode))
     finally:
         shutil.rmtree(extra, ignore_errors=True)
 
@@ -499,6 +501,14 @@ def test_missing_program_is_a_result(base: Path, work: Path, backend: str) -> No
     r = sandbox.run([str(base / "bin" / "no-such-program")], workdir=work, backend=backend,
                     limits=FAST)
     assert r.outcome == "exited" and r.returncode not in (0, None)
+
+
+def test_backend_forced_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EM_SANDBOX", "rlimits")
+    assert sandbox.isolation().startswith("rlimits+uid (weaker: ")
+    monkeypatch.setenv("EM_SANDBOX", "chroot")
+    with pytest.raises(SandboxError):
+        sandbox.isolation()
 
 
 def test_isolation_words() -> None:
