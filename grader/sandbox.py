@@ -372,8 +372,27 @@ class _UidSlot:
         os.close(self._fd)
 
 
-def _sweep_uid(uid: int) -> None:
+def _uid_has_processes(uid: int) -> bool:
+    """Whether any process (a zombie included) has uid as its real, effective or saved uid."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Uid:"):
+                        if str(uid).encode() in line.split()[1:4]:
+                            return True
+                        break
+        except OSError:
+            continue
+    return False
+
+
+def _sweep_uid(uid: int, only_if_needed: bool = False) -> None:
     """Kills every process of uid, from a helper that takes that uid (kill(-1) spares itself)."""
+    if only_if_needed and not _uid_has_processes(uid):
+        return
     _, said = _run_helper({"mode": "sweep", "uid": uid, "gid": uid, "netns": False})
     if any(s.startswith("error") for s in said):
         raise SandboxError(f"cannot sweep the processes of uid {uid}: {said}")
@@ -674,7 +693,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
     notes: list[str] = []
     handover = _Handover(roots, ro, uid) if uid is not None else None
     if uid is not None:
-        _sweep_uid(uid)  # a grader killed mid-run may have left processes of this uid
+        _sweep_uid(uid, only_if_needed=True)  # a grader killed mid-run may have left some
     try:
         if handover is not None:
             handover.give()
@@ -683,7 +702,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
     finally:
         if uid is not None:
             # The helper has reaped its whole tree by now; this only makes sure of it.
-            _sweep_uid(uid)
+            _sweep_uid(uid, only_if_needed=True)
             if backend == "rlimits":
                 _remove_owned(uid)
             handover.take_back()  # type: ignore[union-attr]

@@ -306,7 +306,7 @@ def test_hang_is_killed_with_its_whole_tree(base: Path, work: Path, backend: str
     r = sandbox.run([prog(base, "hang")], workdir=work, backend=backend,
                     limits=Limits(wall_s=1.0))
     assert r.outcome == "timeout"
-    assert 1.0 <= r.wall_s < 4 and time.monotonic() - t < 6
+    assert 1.0 <= r.wall_s < 5 and time.monotonic() - t < 10
     assert _left_behind(base / "bin" / "hang") == []
 
 
@@ -399,7 +399,7 @@ def test_cpu_burn_hits_the_cpu_limit(base: Path, work: Path, backend: str) -> No
     r = sandbox.run([prog(base, "cpuburn")], workdir=work, backend=backend,
                     limits=Limits(wall_s=20, cpu_s=1))
     assert (r.outcome, r.limit) == ("limit", "cpu"), r
-    assert 0.8 <= r.cpu_s < 4 and r.wall_s < 6
+    assert 0.8 <= r.cpu_s < 4 and r.wall_s < 15
 
 
 def test_huge_stdout_is_capped(base: Path, work: Path, backend: str) -> None:
@@ -414,7 +414,7 @@ def test_huge_stdout_is_capped(base: Path, work: Path, backend: str) -> None:
 def test_daemon_does_not_outlive_the_run(base: Path, work: Path, backend: str) -> None:
     r = sandbox.run([prog(base, "daemon")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"parent done\n"), r
-    assert r.wall_s < 5
+    assert r.wall_s < 10
     assert _left_behind(base / "bin" / "daemon") == []
 
 
@@ -423,7 +423,7 @@ def test_killing_everything_it_may_kills_only_its_own(base: Path, work: Path, ba
     r = sandbox.run(["sh", "-c", "sleep 30 & kill -KILL -1; echo alive"], workdir=work,
                     backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"alive\n"), r
-    assert r.wall_s < 5
+    assert r.wall_s < 10
 
 
 def test_read_only_paths_inside_workdir(base: Path, work: Path, backend: str) -> None:
