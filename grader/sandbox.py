@@ -459,8 +459,9 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
         weaker.append("no private /tmp or pid namespace: the tree is ended by a reaping parent"
                       + (" and by killing every process of its uid" if _MY_UID == 0 else ""))
         if _MY_UID != 0:
-            weaker.append("runs as the grader's own uid: it may signal the grader's processes, and "
-                          "the process limit counts them too")
+            weaker.append("runs as the grader's own uid: it may change the grader's files, "
+                          "read-only paths included, and signal the grader's processes, and the "
+                          "process limit counts them too")
         weaker.append("network cut by a user+network namespace" if netns else "network open")
     if gpu:
         weaker.append("gpu: /dev/nvidia* exposed, no address-space or data limit (CUDA reserves huge ranges)")
@@ -506,7 +507,9 @@ class _Handover:
     add files next to them but can neither change, rename nor delete them.
     """
 
-    def __init__(self, roots: Sequence[str], ro: Sequence[str], uid: int) -> None:
+    def __init__(self, roots: Sequence[str], ro: Sequence[str], uid: int | None) -> None:
+        # uid None: the grader is not root and the run has the grader's uid; nothing changes
+        # hands, and take_back() only clears the set-id and write-for-others bits.
         self.roots, self.ro, self.uid = roots, ro, uid
         self.owner: dict[str, tuple[int, int]] = {}
         self.modes: dict[str, int] = {}
@@ -525,6 +528,9 @@ class _Handover:
         return keep, sticky
 
     def give(self) -> None:
+        if self.uid is None:
+            self.owner = {root: (os.getuid(), os.getgid()) for root in self.roots}
+            return
         for root in self.roots:
             st = os.lstat(root)
             self.owner[root] = (st.st_uid, st.st_gid)
@@ -549,14 +555,20 @@ class _Handover:
                 continue  # give() failed before this tree: it was never handed over
             uid, gid = self.owner[root]
             for p, s in _walk(root):
-                if p in self.modes:
-                    os.lchown(p, -1, gid)
-                    os.chmod(p, self.modes[p])
-                elif s.st_uid == self.uid or s.st_gid == self.uid:
-                    os.lchown(p, uid, gid)
-                    mode = stat.S_IMODE(s.st_mode)
-                    if not stat.S_ISLNK(s.st_mode) and mode & 0o6022:
-                        os.chmod(p, mode & ~(0o6022 if stat.S_ISREG(s.st_mode) else 0o022))
+                try:
+                    if p in self.modes:
+                        os.lchown(p, -1, gid)
+                        os.chmod(p, self.modes[p])
+                    elif self.uid is None or s.st_uid == self.uid or s.st_gid == self.uid:
+                        if self.uid is not None:
+                            os.lchown(p, uid, gid)
+                        mode = stat.S_IMODE(s.st_mode)
+                        if not stat.S_ISLNK(s.st_mode) and mode & 0o6022:
+                            os.chmod(p, mode & ~(0o6022 if stat.S_ISREG(s.st_mode) else 0o022))
+                except OSError:
+                    # Not the grader's to change (a non-root grader, another user's file): the
+                    # run is over either way, and run() must not fail for what the child left.
+                    continue
 
 
 def _remove_owned(uid: int, dirs: Sequence[str] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
@@ -691,12 +703,11 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
         extra = 0
     iso = _describe(backend, _uid_words(), gpu, netns)
     notes: list[str] = []
-    handover = _Handover(roots, ro, uid) if uid is not None else None
+    handover = _Handover(roots, ro, uid)
     if uid is not None:
         _sweep_uid(uid, only_if_needed=True)  # a grader killed mid-run may have left some
     try:
-        if handover is not None:
-            handover.give()
+        handover.give()
         res = _spawn_and_watch(cmd, wd, child_env, stdin, limits, gpu, backend, uid, netns, extra,
                                iso, notes)
     finally:
@@ -705,7 +716,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
             _sweep_uid(uid, only_if_needed=True)
             if backend == "rlimits":
                 _remove_owned(uid)
-            handover.take_back()  # type: ignore[union-attr]
+        handover.take_back()
     return res
 
 
