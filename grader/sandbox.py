@@ -187,6 +187,11 @@ if pid == 0:
         os.setsid()
         become(cfg["uid"], cfg["gid"], cfg["netns"])
         libc.prctl(1, signal.SIGKILL)  # a change of uid clears it
+        if cfg["no_new_privs"]:
+            # Without it a set-uid-root program on the machine (su, mount, ...) would hand the
+            # run root again.  bubblewrap sets it for the program itself.
+            if libc.prctl(38, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
         if os.getppid() == 1:
             os._exit(125)
         os.set_inheritable(st, False)
@@ -423,7 +428,7 @@ def _probe_now(name: str) -> bool:
     uid = _PROBE_UID if _MY_UID == 0 else None
     if name == "bwrap":
         cfg = {"mode": "run", "argv": _bwrap_base("/", 1 << 20) + ["true"], "netns": False,
-               "env": {"PATH": "/usr/bin:/bin"}, "rlimits": []}
+               "env": {"PATH": "/usr/bin:/bin"}, "rlimits": [], "no_new_privs": False}
     else:
         cfg = {"mode": "probe", "netns": True}
     try:
@@ -725,7 +730,7 @@ def _spawn_and_watch(cmd: list[str], wd: str, env: dict[str, str],
                      backend: str, uid: int | None, netns: bool, extra: int, iso: str,
                      notes: list[str]) -> Result:
     cfg = {"mode": "run", "argv": cmd, "env": env, "uid": uid, "gid": uid, "netns": netns,
-           "rlimits": _rlimits(limits, gpu, extra)}
+           "rlimits": _rlimits(limits, gpu, extra), "no_new_privs": backend == "rlimits"}
     feed: bytes | None = None
     if stdin is None:
         stdin_arg: object = subprocess.DEVNULL

@@ -168,6 +168,11 @@ PROGRAMS = {
             }
             return 0;
         }""",
+    # Prints its effective uid: installed set-uid root, it must still not be root in a run.
+    "euid": r"""
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(void) { printf("%d\n", (int)geteuid()); return 0; }""",
     # Tries to change, rename and delete argv[1], then creates new.txt next to it.
     "tamper": r"""
         #include <stdio.h>
@@ -436,6 +441,23 @@ def test_killing_everything_it_may_kills_only_its_own(base: Path, work: Path, ba
                     backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"alive\n"), r
     assert r.wall_s < 10
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="only root can make a set-uid-root program")
+def test_set_uid_root_programs_give_no_root(base: Path, work: Path, backend: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fallback's user namespace alone would ignore the set-uid bit; without it (a kernel
+    # that refuses unprivileged namespaces) only no_new_privs stands in the way: test that case.
+    monkeypatch.setitem(sandbox._probed, "netns", False)
+    suid = base / "bin" / "euid-suid"
+    if not suid.exists():
+        shutil.copy(base / "bin" / "euid", suid)
+        os.chown(suid, 0, 0)
+        suid.chmod(0o4755)
+    assert subprocess.run([str(suid)], capture_output=True).stdout == b"0\n"
+    r = sandbox.run([str(suid)], workdir=work, backend=backend, limits=FAST)
+    assert (r.outcome, r.returncode) == ("exited", 0), r
+    assert r.stdout != b"0\n" and int(r.stdout) >= sandbox.UID_BASE
 
 
 def test_read_only_paths_inside_workdir(base: Path, work: Path, backend: str) -> None:
