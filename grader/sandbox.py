@@ -152,7 +152,8 @@ def become(uid, gid, netns):
         libc.prctl(4, 1)
         u, g = os.getuid(), os.getgid()
         if libc.unshare(0x10000000 | 0x40000000) == 0:
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{u} {u} 1"), ("gid_map", f"{g} {g} 1")):
+            maps = (("setgroups", "deny"), ("uid_map", f"{u} {u} 1"), ("gid_map", f"{g} {g} 1"))
+            for name, text in maps:
                 with open(f"/proc/self/{name}", "w") as f:
                     f.write(text)
             say("netns")
@@ -204,7 +205,9 @@ if pid == 0:
             hard = resource.getrlimit(which)[1]
             if hard != resource.RLIM_INFINITY and value > hard:
                 value = hard
-            resource.setrlimit(which, (value, value + 1) if name == "RLIMIT_CPU" else (value, value))
+            # CPU: SIGXCPU at the limit (told apart as "cpu"), SIGKILL a second later.
+            hard_value = value + 1 if name == "RLIMIT_CPU" else value
+            resource.setrlimit(which, (value, hard_value))
     except BaseException as e:
         say("error " + repr(e))
         os._exit(125)
@@ -212,7 +215,8 @@ if pid == 0:
     try:
         os.execvpe(argv[0], argv, cfg["env"])
     except BaseException as e:
-        os.write(2, f"sandbox: cannot run {argv[0]}: {getattr(e, 'strerror', None) or e!r}\n".encode())
+        why = getattr(e, "strerror", None) or repr(e)
+        os.write(2, f"sandbox: cannot run {argv[0]}: {why}\n".encode())
     os._exit(127)
 
 # Only the program and the tree hold the standard streams: their end is the tree's end.
@@ -357,8 +361,8 @@ class _UidSlot:
         import fcntl
         uids = _pool_uids()
         if not uids:
-            raise SandboxError(f"every uid of {UID_BASE}..{UID_BASE + UID_SLOTS - 1} has an account; "
-                               "set EM_SANDBOX_UID_BASE to a free range")
+            raise SandboxError(f"every uid of {UID_BASE}..{UID_BASE + UID_SLOTS - 1} has an "
+                               "account or a group: set EM_SANDBOX_UID_BASE to a free range")
         d = _lock_dir()
         while True:
             for uid in uids:
@@ -460,7 +464,8 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
             weaker.append("runs as the grader's own uid, so the process limit counts the grader's "
                           "processes too")
     else:
-        weaker.append(f"no read-only view: the run may write wherever {uid} may, e.g. /tmp, /var/tmp, /dev/shm")
+        weaker.append(f"no read-only view: the run may write wherever {uid} may, "
+                      "e.g. /tmp, /var/tmp, /dev/shm")
         weaker.append("no private /tmp or pid namespace: the tree is ended by a reaping parent"
                       + (" and by killing every process of its uid" if _MY_UID == 0 else ""))
         if _MY_UID != 0:
@@ -469,7 +474,8 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
                           "process limit counts them too")
         weaker.append("network cut by a user+network namespace" if netns else "network open")
     if gpu:
-        weaker.append("gpu: /dev/nvidia* exposed, no address-space or data limit (CUDA reserves huge ranges)")
+        weaker.append("gpu: /dev/nvidia* exposed, no address-space or data limit "
+                      "(CUDA reserves huge ranges)")
     name = "bubblewrap" if backend == "bwrap" else "rlimits+uid"
     return f"{name} (weaker: {'; '.join(weaker)})" if weaker else name
 
@@ -604,9 +610,9 @@ def _check_reachable(path: str, uid: int | None) -> None:
     while True:
         st = os.stat(p)
         if not st.st_mode & stat.S_IXOTH:
-            raise SandboxError(f"{path}: the sandbox's unprivileged uid cannot reach it, because {p} "
-                               "is not searchable by others (chmod o+x it, or keep work directories "
-                               "under a directory every user may pass through)")
+            raise SandboxError(f"{path}: the sandbox's unprivileged uid cannot reach it, because "
+                               f"{p} is not searchable by others (chmod o+x it, or keep work "
+                               "directories under a directory every user may pass through)")
         if p == "/":
             return
         p = os.path.dirname(p)
@@ -778,7 +784,9 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
            feed: bytes | None, limits: Limits, backend: str, uid: int | None, gpu: bool,
            netns: bool, iso: str, notes: list[str]) -> Result:
     """Reads the streams and the helper's reports until the helper has reaped the whole tree."""
-    tails = {proc.stdout.fileno(): _Tail(), proc.stderr.fileno(): _Tail()}  # type: ignore[union-attr]
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    tails = {out_fd: _Tail(), err_fd: _Tail()}
     poller = select.poll()
     for fd in (*tails, status_fd):
         os.set_blocking(fd, False)
@@ -890,12 +898,13 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
         iso = _describe(backend, _uid_words(), gpu, False)
         notes.append("the network namespace could not be made for this run: network open")
     if open_streams:
-        notes.append("a process outside the sandbox's reach kept the output open; capture cut short")
+        notes.append("a process outside the sandbox's reach kept the output open; "
+                     "capture cut short")
     assert helper is not None
     wall = (main_end or time.monotonic()) - start
     ru = helper[2]
     cpu = ru.ru_utime + ru.ru_stime
-    out, err = (tails[proc.stdout.fileno()], tails[proc.stderr.fileno()])  # type: ignore[union-attr]
+    out, err = tails[out_fd], tails[err_fd]
     for label, t in (("stdout", out), ("stderr", err)):
         if t.dropped:
             notes.append(f"{label}: {t.dropped + len(t.buf) - len(t.value())} bytes dropped, "

@@ -100,7 +100,11 @@ PROGRAMS = {
             if (!out) return 2;
             for (int i = 1; i < argc; i++) {
                 int fd = open(argv[i], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-                if (fd >= 0) { (void)!write(fd, "pwned\n", 6); close(fd); fprintf(out, "%s ok\n", argv[i]); }
+                if (fd >= 0) {
+                    (void)!write(fd, "pwned\n", 6);
+                    close(fd);
+                    fprintf(out, "%s ok\n", argv[i]);
+                }
                 else fprintf(out, "%s %d\n", argv[i], errno);
             }
             return fclose(out);
@@ -343,7 +347,8 @@ def test_careful_allocation_failure_is_an_exit(base: Path, work: Path, backend: 
     assert b"Cannot allocate memory" in r.stderr
 
 
-def test_writing_gigabytes_stops_at_the_file_size_limit(base: Path, work: Path, backend: str) -> None:
+def test_writing_gigabytes_stops_at_the_file_size_limit(base: Path, work: Path,
+                                                        backend: str) -> None:
     t = time.monotonic()
     r = sandbox.run([prog(base, "bigwrite")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.limit, r.signal) == ("limit", "file-size", signal.SIGXFSZ), r
@@ -376,7 +381,8 @@ def test_writes_outside_workdir_leave_nothing(base: Path, work: Path, backend: s
         r = sandbox.run([prog(base, "escape"), *map(str, targets)], workdir=work,
                         backend=backend, limits=FAST)
         assert (r.outcome, r.returncode) == ("exited", 0), r
-        report = dict(line.rsplit(" ", 1) for line in (work / "escape.txt").read_text().splitlines())
+        lines = (work / "escape.txt").read_text().splitlines()
+        report = dict(line.rsplit(" ", 1) for line in lines)
         for t in targets:
             assert not os.path.lexists(t), f"{t} was written ({report[str(t)]})"
         for t in targets[:3]:
