@@ -182,6 +182,7 @@ libc.prctl(1, signal.SIGKILL)  # the helper dies with the grader
 if os.getppid() != cfg["ppid"]:
     os._exit(125)
 libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+helper = os.getpid()
 pid = os.fork()
 if pid == 0:
     try:
@@ -193,8 +194,8 @@ if pid == 0:
             # run root again.  bubblewrap sets it for the program itself.
             if libc.prctl(38, 1, 0, 0, 0) != 0:
                 raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
-        if os.getppid() == 1:
-            os._exit(125)
+        if os.getppid() != helper:
+            os._exit(125)  # the helper, and so the grader, is gone already
         os.set_inheritable(st, False)
         # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: restore them, so
         # that a write past the file-size limit kills the program as it would anywhere else.
@@ -207,6 +208,8 @@ if pid == 0:
                 value = hard
             # CPU: SIGXCPU at the limit (told apart as "cpu"), SIGKILL a second later.
             hard_value = value + 1 if name == "RLIMIT_CPU" else value
+            if hard != resource.RLIM_INFINITY:
+                hard_value = min(hard_value, hard)
             resource.setrlimit(which, (value, hard_value))
     except BaseException as e:
         say("error " + repr(e))
