@@ -46,6 +46,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import grp
 import pwd
 import resource
 import select
@@ -151,7 +152,8 @@ def become(uid, gid, netns):
         libc.prctl(4, 1)
         u, g = os.getuid(), os.getgid()
         if libc.unshare(0x10000000 | 0x40000000) == 0:
-            for name, text in (("setgroups", "deny"), ("uid_map", f"{u} {u} 1"), ("gid_map", f"{g} {g} 1")):
+            maps = (("setgroups", "deny"), ("uid_map", f"{u} {u} 1"), ("gid_map", f"{g} {g} 1"))
+            for name, text in maps:
                 with open(f"/proc/self/{name}", "w") as f:
                     f.write(text)
             say("netns")
@@ -180,14 +182,20 @@ libc.prctl(1, signal.SIGKILL)  # the helper dies with the grader
 if os.getppid() != cfg["ppid"]:
     os._exit(125)
 libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+helper = os.getpid()
 pid = os.fork()
 if pid == 0:
     try:
         os.setsid()
         become(cfg["uid"], cfg["gid"], cfg["netns"])
         libc.prctl(1, signal.SIGKILL)  # a change of uid clears it
-        if os.getppid() == 1:
-            os._exit(125)
+        if cfg["no_new_privs"]:
+            # Without it a set-uid-root program on the machine (su, mount, ...) would hand the
+            # run root again.  bubblewrap sets it for the program itself.
+            if libc.prctl(38, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
+        if os.getppid() != helper:
+            os._exit(125)  # the helper, and so the grader, is gone already
         os.set_inheritable(st, False)
         # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: restore them, so
         # that a write past the file-size limit kills the program as it would anywhere else.
@@ -198,7 +206,11 @@ if pid == 0:
             hard = resource.getrlimit(which)[1]
             if hard != resource.RLIM_INFINITY and value > hard:
                 value = hard
-            resource.setrlimit(which, (value, value + 1) if name == "RLIMIT_CPU" else (value, value))
+            # CPU: SIGXCPU at the limit (told apart as "cpu"), SIGKILL a second later.
+            hard_value = value + 1 if name == "RLIMIT_CPU" else value
+            if hard != resource.RLIM_INFINITY:
+                hard_value = min(hard_value, hard)
+            resource.setrlimit(which, (value, hard_value))
     except BaseException as e:
         say("error " + repr(e))
         os._exit(125)
@@ -206,7 +218,8 @@ if pid == 0:
     try:
         os.execvpe(argv[0], argv, cfg["env"])
     except BaseException as e:
-        os.write(2, f"sandbox: cannot run {argv[0]}: {getattr(e, 'strerror', None) or e!r}\n".encode())
+        why = getattr(e, "strerror", None) or repr(e)
+        os.write(2, f"sandbox: cannot run {argv[0]}: {why}\n".encode())
     os._exit(127)
 
 # Only the program and the tree hold the standard streams: their end is the tree's end.
@@ -324,10 +337,17 @@ def _lock_dir() -> Path:
 
 
 def _pool_uids() -> list[int]:
+    """The pool's uids that no account or group of this machine uses (each run's gid = its uid)."""
     uids = []
     for uid in range(UID_BASE, UID_BASE + UID_SLOTS):
         try:
             pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(uid)
+            continue
         except KeyError:
             uids.append(uid)
     return uids
@@ -344,8 +364,8 @@ class _UidSlot:
         import fcntl
         uids = _pool_uids()
         if not uids:
-            raise SandboxError(f"every uid of {UID_BASE}..{UID_BASE + UID_SLOTS - 1} has an account; "
-                               "set EM_SANDBOX_UID_BASE to a free range")
+            raise SandboxError(f"every uid of {UID_BASE}..{UID_BASE + UID_SLOTS - 1} has an "
+                               "account or a group: set EM_SANDBOX_UID_BASE to a free range")
         d = _lock_dir()
         while True:
             for uid in uids:
@@ -364,8 +384,27 @@ class _UidSlot:
         os.close(self._fd)
 
 
-def _sweep_uid(uid: int) -> None:
+def _uid_has_processes(uid: int) -> bool:
+    """Whether any process (a zombie included) has uid as its real, effective or saved uid."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Uid:"):
+                        if str(uid).encode() in line.split()[1:4]:
+                            return True
+                        break
+        except OSError:
+            continue
+    return False
+
+
+def _sweep_uid(uid: int, only_if_needed: bool = False) -> None:
     """Kills every process of uid, from a helper that takes that uid (kill(-1) spares itself)."""
+    if only_if_needed and not _uid_has_processes(uid):
+        return
     _, said = _run_helper({"mode": "sweep", "uid": uid, "gid": uid, "netns": False})
     if any(s.startswith("error") for s in said):
         raise SandboxError(f"cannot sweep the processes of uid {uid}: {said}")
@@ -396,7 +435,7 @@ def _probe_now(name: str) -> bool:
     uid = _PROBE_UID if _MY_UID == 0 else None
     if name == "bwrap":
         cfg = {"mode": "run", "argv": _bwrap_base("/", 1 << 20) + ["true"], "netns": False,
-               "env": {"PATH": "/usr/bin:/bin"}, "rlimits": []}
+               "env": {"PATH": "/usr/bin:/bin"}, "rlimits": [], "no_new_privs": False}
     else:
         cfg = {"mode": "probe", "netns": True}
     try:
@@ -428,15 +467,18 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
             weaker.append("runs as the grader's own uid, so the process limit counts the grader's "
                           "processes too")
     else:
-        weaker.append(f"no read-only view: the run may write wherever {uid} may, e.g. /tmp, /var/tmp, /dev/shm")
+        weaker.append(f"no read-only view: the run may write wherever {uid} may, "
+                      "e.g. /tmp, /var/tmp, /dev/shm")
         weaker.append("no private /tmp or pid namespace: the tree is ended by a reaping parent"
                       + (" and by killing every process of its uid" if _MY_UID == 0 else ""))
         if _MY_UID != 0:
-            weaker.append("runs as the grader's own uid: it may signal the grader's processes, and "
-                          "the process limit counts them too")
+            weaker.append("runs as the grader's own uid: it may change the grader's files, "
+                          "read-only paths included, and signal the grader's processes, and the "
+                          "process limit counts them too")
         weaker.append("network cut by a user+network namespace" if netns else "network open")
     if gpu:
-        weaker.append("gpu: /dev/nvidia* exposed, no address-space or data limit (CUDA reserves huge ranges)")
+        weaker.append("gpu: /dev/nvidia* exposed, no address-space or data limit "
+                      "(CUDA reserves huge ranges)")
     name = "bubblewrap" if backend == "bwrap" else "rlimits+uid"
     return f"{name} (weaker: {'; '.join(weaker)})" if weaker else name
 
@@ -479,7 +521,9 @@ class _Handover:
     add files next to them but can neither change, rename nor delete them.
     """
 
-    def __init__(self, roots: Sequence[str], ro: Sequence[str], uid: int) -> None:
+    def __init__(self, roots: Sequence[str], ro: Sequence[str], uid: int | None) -> None:
+        # uid None: the grader is not root and the run has the grader's uid; nothing changes
+        # hands, and take_back() only clears the set-id and write-for-others bits.
         self.roots, self.ro, self.uid = roots, ro, uid
         self.owner: dict[str, tuple[int, int]] = {}
         self.modes: dict[str, int] = {}
@@ -498,6 +542,9 @@ class _Handover:
         return keep, sticky
 
     def give(self) -> None:
+        if self.uid is None:
+            self.owner = {root: (os.getuid(), os.getgid()) for root in self.roots}
+            return
         for root in self.roots:
             st = os.lstat(root)
             self.owner[root] = (st.st_uid, st.st_gid)
@@ -514,17 +561,28 @@ class _Handover:
 
     def take_back(self) -> None:
         # Only what the run's uid owns is taken back, so a hard link to someone else's file
-        # changes nothing; set-id bits are dropped so no program of the run becomes the grader's.
+        # changes nothing.  Set-id bits are dropped, so that no program of the run becomes the
+        # grader's, and so are write bits for others, so that a later run (another uid) cannot
+        # change what this one left.
         for root in self.roots:
+            if root not in self.owner:
+                continue  # give() failed before this tree: it was never handed over
             uid, gid = self.owner[root]
             for p, s in _walk(root):
-                if p in self.modes:
-                    os.lchown(p, -1, gid)
-                    os.chmod(p, self.modes[p])
-                elif s.st_uid == self.uid or s.st_gid == self.uid:
-                    os.lchown(p, uid, gid)
-                    if stat.S_ISREG(s.st_mode) and s.st_mode & 0o6000:
-                        os.chmod(p, stat.S_IMODE(s.st_mode) & ~0o6000)
+                try:
+                    if p in self.modes:
+                        os.lchown(p, -1, gid)
+                        os.chmod(p, self.modes[p])
+                    elif self.uid is None or s.st_uid == self.uid or s.st_gid == self.uid:
+                        if self.uid is not None:
+                            os.lchown(p, uid, gid)
+                        mode = stat.S_IMODE(s.st_mode)
+                        if not stat.S_ISLNK(s.st_mode) and mode & 0o6022:
+                            os.chmod(p, mode & ~(0o6022 if stat.S_ISREG(s.st_mode) else 0o022))
+                except OSError:
+                    # Not the grader's to change (a non-root grader, another user's file): the
+                    # run is over either way, and run() must not fail for what the child left.
+                    continue
 
 
 def _remove_owned(uid: int, dirs: Sequence[str] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
@@ -555,9 +613,9 @@ def _check_reachable(path: str, uid: int | None) -> None:
     while True:
         st = os.stat(p)
         if not st.st_mode & stat.S_IXOTH:
-            raise SandboxError(f"{path}: the sandbox's unprivileged uid cannot reach it, because {p} "
-                               "is not searchable by others (chmod o+x it, or keep work directories "
-                               "under a directory every user may pass through)")
+            raise SandboxError(f"{path}: the sandbox's unprivileged uid cannot reach it, because "
+                               f"{p} is not searchable by others (chmod o+x it, or keep work "
+                               "directories under a directory every user may pass through)")
         if p == "/":
             return
         p = os.path.dirname(p)
@@ -638,7 +696,7 @@ def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] 
 def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limits: Limits,
             gpu: bool, env: dict[str, str] | None, stdin: bytes | int | IO[bytes] | None,
             backend: str, uid: int | None) -> Result:
-    for r in roots:
+    for r in (*roots, *ro):
         _check_reachable(r, uid)
     child_env = dict(env) if env is not None else _default_env(wd)
     netns = False
@@ -659,20 +717,20 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
         extra = 0
     iso = _describe(backend, _uid_words(), gpu, netns)
     notes: list[str] = []
-    handover = _Handover(roots, ro, uid) if uid is not None else None
+    handover = _Handover(roots, ro, uid)
     if uid is not None:
-        _sweep_uid(uid)  # a grader killed mid-run may have left processes of this uid
-        handover.give()
+        _sweep_uid(uid, only_if_needed=True)  # a grader killed mid-run may have left some
     try:
+        handover.give()
         res = _spawn_and_watch(cmd, wd, child_env, stdin, limits, gpu, backend, uid, netns, extra,
                                iso, notes)
     finally:
         if uid is not None:
             # The helper has reaped its whole tree by now; this only makes sure of it.
-            _sweep_uid(uid)
+            _sweep_uid(uid, only_if_needed=True)
             if backend == "rlimits":
                 _remove_owned(uid)
-            handover.take_back()
+        handover.take_back()
     return res
 
 
@@ -681,7 +739,7 @@ def _spawn_and_watch(cmd: list[str], wd: str, env: dict[str, str],
                      backend: str, uid: int | None, netns: bool, extra: int, iso: str,
                      notes: list[str]) -> Result:
     cfg = {"mode": "run", "argv": cmd, "env": env, "uid": uid, "gid": uid, "netns": netns,
-           "rlimits": _rlimits(limits, gpu, extra)}
+           "rlimits": _rlimits(limits, gpu, extra), "no_new_privs": backend == "rlimits"}
     feed: bytes | None = None
     if stdin is None:
         stdin_arg: object = subprocess.DEVNULL
@@ -729,7 +787,9 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
            feed: bytes | None, limits: Limits, backend: str, uid: int | None, gpu: bool,
            netns: bool, iso: str, notes: list[str]) -> Result:
     """Reads the streams and the helper's reports until the helper has reaped the whole tree."""
-    tails = {proc.stdout.fileno(): _Tail(), proc.stderr.fileno(): _Tail()}  # type: ignore[union-attr]
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    tails = {out_fd: _Tail(), err_fd: _Tail()}
     poller = select.poll()
     for fd in (*tails, status_fd):
         os.set_blocking(fd, False)
@@ -841,12 +901,13 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
         iso = _describe(backend, _uid_words(), gpu, False)
         notes.append("the network namespace could not be made for this run: network open")
     if open_streams:
-        notes.append("a process outside the sandbox's reach kept the output open; capture cut short")
+        notes.append("a process outside the sandbox's reach kept the output open; "
+                     "capture cut short")
     assert helper is not None
     wall = (main_end or time.monotonic()) - start
     ru = helper[2]
     cpu = ru.ru_utime + ru.ru_stime
-    out, err = (tails[proc.stdout.fileno()], tails[proc.stderr.fileno()])  # type: ignore[union-attr]
+    out, err = tails[out_fd], tails[err_fd]
     for label, t in (("stdout", out), ("stderr", err)):
         if t.dropped:
             notes.append(f"{label}: {t.dropped + len(t.buf) - len(t.value())} bytes dropped, "

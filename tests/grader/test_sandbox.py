@@ -100,7 +100,11 @@ PROGRAMS = {
             if (!out) return 2;
             for (int i = 1; i < argc; i++) {
                 int fd = open(argv[i], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-                if (fd >= 0) { (void)!write(fd, "pwned\n", 6); close(fd); fprintf(out, "%s ok\n", argv[i]); }
+                if (fd >= 0) {
+                    (void)!write(fd, "pwned\n", 6);
+                    close(fd);
+                    fprintf(out, "%s ok\n", argv[i]);
+                }
                 else fprintf(out, "%s %d\n", argv[i], errno);
             }
             return fclose(out);
@@ -168,6 +172,11 @@ PROGRAMS = {
             }
             return 0;
         }""",
+    # Prints its effective uid: installed set-uid root, it must still not be root in a run.
+    "euid": r"""
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(void) { printf("%d\n", (int)geteuid()); return 0; }""",
     # Tries to change, rename and delete argv[1], then creates new.txt next to it.
     "tamper": r"""
         #include <stdio.h>
@@ -306,7 +315,7 @@ def test_hang_is_killed_with_its_whole_tree(base: Path, work: Path, backend: str
     r = sandbox.run([prog(base, "hang")], workdir=work, backend=backend,
                     limits=Limits(wall_s=1.0))
     assert r.outcome == "timeout"
-    assert 1.0 <= r.wall_s < 4 and time.monotonic() - t < 6
+    assert 1.0 <= r.wall_s < 5 and time.monotonic() - t < 10
     assert _left_behind(base / "bin" / "hang") == []
 
 
@@ -338,7 +347,8 @@ def test_careful_allocation_failure_is_an_exit(base: Path, work: Path, backend: 
     assert b"Cannot allocate memory" in r.stderr
 
 
-def test_writing_gigabytes_stops_at_the_file_size_limit(base: Path, work: Path, backend: str) -> None:
+def test_writing_gigabytes_stops_at_the_file_size_limit(base: Path, work: Path,
+                                                        backend: str) -> None:
     t = time.monotonic()
     r = sandbox.run([prog(base, "bigwrite")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.limit, r.signal) == ("limit", "file-size", signal.SIGXFSZ), r
@@ -352,7 +362,17 @@ def test_segfault_is_signaled(base: Path, work: Path, backend: str) -> None:
     assert not any(p.name.startswith("core") for p in work.iterdir())
 
 
+def _shares_graders_uid(backend: str) -> bool:
+    """Without root the fallback runs as the grader itself, and isolation() says what that means."""
+    if backend == "rlimits" and not AS_ROOT:
+        assert "may change the grader's files" in sandbox.isolation(backend)
+        return True
+    return False
+
+
 def test_writes_outside_workdir_leave_nothing(base: Path, work: Path, backend: str) -> None:
+    if _shares_graders_uid(backend):
+        return
     tag = work.name
     targets = [base / "outside" / f"{tag}.txt", Path("/etc") / f"emlab-{tag}",
                Path("/root") / f"emlab-{tag}", Path("/tmp") / f"emlab-{tag}",
@@ -361,9 +381,10 @@ def test_writes_outside_workdir_leave_nothing(base: Path, work: Path, backend: s
         r = sandbox.run([prog(base, "escape"), *map(str, targets)], workdir=work,
                         backend=backend, limits=FAST)
         assert (r.outcome, r.returncode) == ("exited", 0), r
-        report = dict(line.rsplit(" ", 1) for line in (work / "escape.txt").read_text().splitlines())
+        lines = (work / "escape.txt").read_text().splitlines()
+        report = dict(line.rsplit(" ", 1) for line in lines)
         for t in targets:
-            assert not t.exists(), f"{t} was written ({report[str(t)]})"
+            assert not os.path.lexists(t), f"{t} was written ({report[str(t)]})"
         for t in targets[:3]:
             assert report[str(t)] != "ok", t
     finally:
@@ -399,7 +420,7 @@ def test_cpu_burn_hits_the_cpu_limit(base: Path, work: Path, backend: str) -> No
     r = sandbox.run([prog(base, "cpuburn")], workdir=work, backend=backend,
                     limits=Limits(wall_s=20, cpu_s=1))
     assert (r.outcome, r.limit) == ("limit", "cpu"), r
-    assert 0.8 <= r.cpu_s < 4 and r.wall_s < 6
+    assert 0.8 <= r.cpu_s < 4 and r.wall_s < 15
 
 
 def test_huge_stdout_is_capped(base: Path, work: Path, backend: str) -> None:
@@ -414,19 +435,40 @@ def test_huge_stdout_is_capped(base: Path, work: Path, backend: str) -> None:
 def test_daemon_does_not_outlive_the_run(base: Path, work: Path, backend: str) -> None:
     r = sandbox.run([prog(base, "daemon")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"parent done\n"), r
-    assert r.wall_s < 5
+    assert r.wall_s < 10
     assert _left_behind(base / "bin" / "daemon") == []
 
 
+@pytest.mark.skipif(not AS_ROOT, reason="without root the run shares the grader's uid, as "
+                    "isolation() says, and kill(-1) would reach the grader")
 def test_killing_everything_it_may_kills_only_its_own(base: Path, work: Path, backend: str) -> None:
     # kill(-1) reaches every process the run's uid may signal: its own tree, never the grader.
     r = sandbox.run(["sh", "-c", "sleep 30 & kill -KILL -1; echo alive"], workdir=work,
                     backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"alive\n"), r
-    assert r.wall_s < 5
+    assert r.wall_s < 10
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="only root can make a set-uid-root program")
+def test_set_uid_root_programs_give_no_root(base: Path, work: Path, backend: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fallback's user namespace alone would ignore the set-uid bit; without it (a kernel
+    # that refuses unprivileged namespaces) only no_new_privs stands in the way: test that case.
+    monkeypatch.setitem(sandbox._probed, "netns", False)
+    suid = base / "bin" / "euid-suid"
+    if not suid.exists():
+        shutil.copy(base / "bin" / "euid", suid)
+        os.chown(suid, 0, 0)
+        suid.chmod(0o4755)
+    assert subprocess.run([str(suid)], capture_output=True).stdout == b"0\n"
+    r = sandbox.run([str(suid)], workdir=work, backend=backend, limits=FAST)
+    assert (r.outcome, r.returncode) == ("exited", 0), r
+    assert r.stdout != b"0\n" and int(r.stdout) >= sandbox.UID_BASE
 
 
 def test_read_only_paths_inside_workdir(base: Path, work: Path, backend: str) -> None:
+    if _shares_graders_uid(backend):
+        return
     inputs = work / "inputs"
     inputs.mkdir()
     case = inputs / "case.json"
@@ -443,13 +485,15 @@ def test_writable_dirs_and_ownership_restored(base: Path, work: Path, backend: s
     extra = Path(tempfile.mkdtemp(prefix="extra-", dir=base))
     extra.chmod(0o755)
     try:
-        r = sandbox.run(["sh", "-c", f"echo a > {extra}/x && echo b > y && chmod 4755 y"],
+        r = sandbox.run(["sh", "-c", f"echo a > {extra}/x && echo b > y && chmod 4777 y && "
+                         "mkdir d && chmod 777 d"],
                         workdir=work, writable=[extra], backend=backend, limits=FAST)
         assert (r.outcome, r.returncode) == ("exited", 0), r
         assert (extra / "x").read_text() == "a\n"
-        for p in (extra / "x", work / "y"):
+        # Taken back: the grader's again, no set-id bits, nothing writable by a later run.
+        for p in (extra / "x", work / "y", work / "d"):
             st = p.lstat()
-            assert st.st_uid == os.getuid() and not st.st_mode & 0o6000
+            assert st.st_uid == os.getuid() and not st.st_mode & 0o6022, (p, oct(st.st_mode))
     finally:
         shutil.rmtree(extra, ignore_errors=True)
 
@@ -501,11 +545,19 @@ def test_missing_program_is_a_result(base: Path, work: Path, backend: str) -> No
     assert r.outcome == "exited" and r.returncode not in (0, None)
 
 
+def test_backend_forced_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EM_SANDBOX", "rlimits")
+    assert sandbox.isolation().startswith("rlimits+uid (weaker: ")
+    monkeypatch.setenv("EM_SANDBOX", "chroot")
+    with pytest.raises(SandboxError):
+        sandbox.isolation()
+
+
 def test_isolation_words() -> None:
     assert sandbox.isolation("rlimits").startswith("rlimits+uid (weaker: no read-only view")
-    assert "no address-space" in sandbox.isolation("rlimits", gpu=True)
+    assert "; gpu: /dev/nvidia* exposed, no address-space" in sandbox.isolation("rlimits", gpu=True)
     if "bubblewrap" in sandbox.isolation():
-        assert sandbox.isolation("bwrap", gpu=True).startswith("bubblewrap (weaker: gpu")
+        assert "gpu: /dev/nvidia* exposed, no address-space" in sandbox.isolation("bwrap", gpu=True)
 
 
 @pytest.mark.skip(reason="no GPU on this machine: gpu=True (/dev/nvidia* bound, no address-space "
