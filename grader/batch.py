@@ -21,6 +21,7 @@ from .labs import discover
 from .text import clean
 
 GRADER_VERSION = "1"
+DEFAULT_BUDGET_S = 0.05
 
 
 @dataclass
@@ -137,13 +138,18 @@ class Grader:
         if o.lab is not None and o.lab not in self.labs:
             raise UsageError(f"--lab {o.lab}: the labs are {sorted(self.labs)}")
         cpus = os.cpu_count() or 1
+        # The checker's timing budget per case (the speed cases get 5x, after a 0.1 s warm-up).
+        # Its interactive default, 0.1 s, spends most of a graded run timing the correctness
+        # cases, whose times earn nothing; 0.05 s leaves the speed cases 0.25 s of interleaved
+        # rounds. --budget sets it.
+        budget = o.budget if o.budget is not None else DEFAULT_BUDGET_S
         threads = o.threads or (max(1, cpus // o.jobs) if o.jobs > 1 and track == "cpu" else None)
         self.ropts = runmod.RunOptions(track=track, hidden=os.path.abspath(o.hidden) if o.hidden else None,
                                        seed=seed, wall_s=o.timeout, case_timeout_s=max(1.0, min(60.0, o.timeout / 2)),
-                                       budget_s=o.budget, threads=threads, hidden_only=o.hidden_only)
+                                       budget_s=budget, threads=threads, hidden_only=o.hidden_only)
         self.seed = seed
         grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": seed, "track": track, "lab": o.lab,
-                   "timeout": o.timeout, "budget": o.budget, "hidden_only": o.hidden_only, "threads": threads, "repo": _repo_version(self.repo),
+                   "timeout": o.timeout, "budget": budget, "hidden_only": o.hidden_only, "threads": threads, "repo": _repo_version(self.repo),
                    "grader": GRADER_VERSION}
         # The key of a graded submission: the same archive under the same configuration is the
         # same row; the seed enters only through this hash, never in clear.
@@ -260,6 +266,7 @@ class Grader:
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
             _say(f"[grader] {e}")
             return 2
+        self.pristine.peaks = buildmod.measure_peaks(self.pristine, self.ropts.threads)
         self.isolation = sandboxing.isolation()
         self.verify_ok = runmod.verify_supported(self.pristine.verifier)
         _say(f"[grader] {len(paths)} submission(s), lab {self.o.lab or 'from each archive'}, track {self.track}, "
@@ -268,8 +275,6 @@ class Grader:
             _say("[grader] em-archive not found: every row will be an error (build it, or pass --em-archive)")
         if not self.verify_ok:
             _say("[grader] the reference checker has no --verify: every row will be an error (merge issue4-harness)")
-        if not self.pristine.prebuilt_knob:
-            _say("[grader] the Makefile has no PREBUILT= knob: each build starts from a copy of the pristine objects")
 
         journal = Journal(os.path.join(self.out, "journal.jsonl"))
         rows: list = [None] * len(paths)
@@ -352,8 +357,7 @@ class Grader:
         summ = gradebook.summary(final, elapsed, reused[0])
         meta = {"grader_version": GRADER_VERSION, "isolation": self.isolation, "track": self.track,
                 "hidden_cases_sha256": self.hidden_sha, "config": self.cfg,
-                "repo": _repo_version(self.repo), "pristine_build": self.pristine.build,
-                "build_mode": "PREBUILT knob" if self.pristine.prebuilt_knob else "copy of the pristine objects"}
+                "repo": _repo_version(self.repo), "pristine_build": self.pristine.build}
         gradebook.write_csv(os.path.join(self.out, "gradebook.csv"), final)
         gradebook.write_json(os.path.join(self.out, "gradebook.json"), final, meta, summ)
         counts = ", ".join(f"{k} {v}" for k, v in summ["counts"].items() if v)

@@ -19,7 +19,6 @@ class Pristine:
     verifier: str              # em-check linked with the reference solutions, every lab
     em_archive: str | None
     make_vars: list = field(default_factory=list)   # NO_CUDA=1 ...
-    prebuilt_knob: bool = False  # the Makefile has PREBUILT= (issue4-harness); else copy the tree
     peaks: str | None = None
     log: str = ""
 
@@ -67,23 +66,23 @@ def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> P
             if p and os.access(p, os.X_OK):
                 tool = p
                 break
-    # The machine's peaks (copy bandwidth, FMA rate), measured once here and handed to every run
-    # as a copy, so no submission spends its time measuring them.
-    peaks = os.path.join(build, "peaks.json")
+    if "PREBUILT" not in makefile:
+        raise RuntimeError(f"{repo}/Makefile has no PREBUILT= knob (out-of-tree builds): this grader needs the harness of issue 4")
+    return Pristine(repo, build, verifier, tool, make_vars, None, "\n".join(log))
+
+
+def measure_peaks(pristine: Pristine, threads: int | None) -> str | None:
+    """The machine's peaks (copy bandwidth, FMA rate) for the thread count the runs will use,
+    measured once and handed to every run as a copy: em-check caches one thread count per file
+    and measures again (about a second) on any other."""
+    peaks = os.path.join(pristine.build, f"peaks-t{threads or 'all'}.json")
     if not os.path.exists(peaks):
-        subprocess.run([verifier, "--lab", "1", "--track", "cpu", "--part", "a", "--case", "=n=1", "--no-timing",
-                        "--color", "never", "--json", os.path.join(build, "peaks-probe.json"), "--peaks", peaks],
-                       capture_output=True, timeout=300)
-    return Pristine(repo, build, verifier, tool, make_vars, "PREBUILT" in makefile,
-                    peaks if os.path.exists(peaks) else None, "\n".join(log))
-
-
-def _copy_prebuilt(pristine: Pristine, dest: str) -> None:
-    """Without the PREBUILT knob: a copy of the pristine objects with their times, so that make
-    finds the library up to date and compiles only the student's files."""
-    def ignore(d, names):
-        return [n for n in names if d == pristine.build and (n in ("demo", "peaks-probe.json") or re.fullmatch(r"lab\d+", n))]
-    shutil.copytree(pristine.build, dest, copy_function=shutil.copy2, ignore=ignore, symlinks=True)
+        argv = [pristine.verifier, "--lab", "1", "--track", "cpu", "--part", "a", "--case", "=n=1", "--no-timing",
+                "--color", "never", "--json", os.path.join(pristine.build, "peaks-probe.json"), "--peaks", peaks]
+        if threads:
+            argv += ["--threads", str(threads)]
+        subprocess.run(argv, capture_output=True, timeout=300)
+    return peaks if os.path.exists(peaks) else None
 
 
 @dataclass
@@ -97,11 +96,10 @@ class BuildResult:
 
 def build(pristine: Pristine, lab, labs_dir: str, workdir: str, timeout_s: float = 300) -> BuildResult:
     bdir = os.path.join(workdir, "build")
-    argv = ["make", "-C", pristine.repo, f"lab{lab.number}", f"LABS={labs_dir}", f"BUILD={bdir}", *pristine.make_vars]
-    if pristine.prebuilt_knob:
-        argv.append(f"PREBUILT={pristine.build}")
-    else:
-        _copy_prebuilt(pristine, bdir)
+    # Out of tree: only the pristine lab folder's file names are compiled, into bdir, linked
+    # against the pristine library; nothing is written outside bdir.
+    argv = ["make", "-C", pristine.repo, f"lab{lab.number}", f"LABS={labs_dir}", f"BUILD={bdir}",
+            f"PREBUILT={pristine.build}", *pristine.make_vars]
     lim = sandboxing.Limits(wall_s=timeout_s, cpu_s=timeout_s, memory_bytes=4 << 30, processes=256,
                             file_bytes=512 << 20, open_files=1024)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir, "LANG": "C", "CI": "1",

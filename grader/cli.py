@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     g.add_argument("--repo", help="the pristine emlab tree (default: the one this grader is in)")
     g.add_argument("--pristine", help="the pristine build folder (default OUT/pristine; made or brought up to date by make)")
     g.add_argument("--em-archive", help="the em-archive binary (default: built into the pristine build)")
-    g.add_argument("--budget", type=_positive, help="em-check --budget: timing seconds per case (speed cases 5x)")
+    g.add_argument("--budget", type=_positive, help="em-check --budget: timing seconds per case, speed cases 5x (default 0.05)")
     g.add_argument("--threads", type=int, help="em-check --threads (default: all cores, divided by --jobs)")
     c = sub.add_parser("course", help="final course grades from component percentages")
     c.add_argument("file", help="CSV: student,homework,review,project (percentages 0-100)")
