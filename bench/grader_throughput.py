@@ -12,6 +12,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -58,15 +59,26 @@ def main() -> int:
                    cwd=repo, check=True, capture_output=True)
     shutil.rmtree(out + "-warm")
     print("$ " + " ".join(argv), flush=True)
+    load0 = os.getloadavg()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     r = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
     wall = time.monotonic() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU time of the grader and everything it ran (each process is waited for by its parent, so
+    # the whole tree adds up here): what one submission costs, whatever else the machine runs.
+    cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    cores = os.cpu_count() or 1
     print(r.stderr[-1500:])
     gb = json.load(open(os.path.join(out, "gradebook.json")))
     s = gb["summary"]
     print(f"{a.n} submissions in {wall:.1f} s wall: {a.n / wall * 60:.1f} per minute "
-          f"(grader's summary: {s['per_minute']} per minute; statuses {s['counts']}); "
-          f"load average before/after: {os.getloadavg()}")
+          f"(grader's summary: {s['per_minute']} per minute; statuses "
+          f"{ {k: v for k, v in s['counts'].items() if v} })")
+    print(f"CPU time, grader and all it ran: {cpu:.1f} s, {cpu / a.n:.2f} s per submission: "
+          f"{cores} cores kept busy would grade {cores * 60 / (cpu / a.n):.1f} per minute")
+    print(f"1-minute load average before: {load0[0]:.2f}, after: {os.getloadavg()[0]:.2f} (above {cores}: other work "
+          f"shared the cores)")
     return r.returncode
 
 

@@ -171,6 +171,8 @@ class Grader:
         name = os.path.basename(path)
         row = gradebook.new_row(name, sha)
         row["isolation"] = self.isolation
+        row["student"] = _student(name, None)
+        row["max_score"] = float(self.cfg["max_score"])  # 0 out of it, whatever goes wrong
         tests: list = []
         notes: list[str] = []
         t0 = time.monotonic()
@@ -208,6 +210,7 @@ class Grader:
         lab, chosen, manifest, n = unpackmod.select(unpacked, self.labs, self.o.lab, self.repo)
         notes += n
         row["lab"] = lab.number
+        row["max_score"] = float(scoremod.lab_config(self.cfg, lab.number)["max_score"])
         row["student"] = _student(row["submission"], manifest)
         row["claimed_score"] = unpackmod.claimed_score(unpacked, manifest)
         labs_dir = os.path.join(work, "labs")
