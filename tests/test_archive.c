@@ -497,6 +497,18 @@ Test(archive, not_archives) {
   w_file(a, "a.c", "int a;\n");
   w_close(a);
   expect_refused(dir, arc, "7-Zip");
+  arc = t_str("%s/x.a", dir);
+  a = archive_write_new();
+  cr_assert(archive_write_set_format_ar_svr4(a) == ARCHIVE_OK && archive_write_open_filename(a, arc) == ARCHIVE_OK);
+  w_file(a, "a.c", "int a;\n");
+  w_close(a);
+  expect_refused(dir, arc, "ar archive");
+  arc = t_str("%s/x.iso", dir);
+  a = archive_write_new();
+  cr_assert(archive_write_set_format_iso9660(a) == ARCHIVE_OK && archive_write_open_filename(a, arc) == ARCHIVE_OK);
+  w_file(a, "a.c", "int a;\n");
+  w_close(a);
+  expect_refused(dir, arc, "ISO 9660");
   arc = t_str("%s/x.tar.bz2", dir);
   a = archive_write_new();
   cr_assert(archive_write_set_format_pax_restricted(a) == ARCHIVE_OK && archive_write_add_filter_bzip2(a) == ARCHIVE_OK &&
