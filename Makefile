@@ -265,9 +265,10 @@ endif
 
 # ---- archive tool and submit ---------------------------------------------------------------------
 # build/em-archive (harness/archive*.c, kept out of libemharness.a): pack, unpack, list, submit.
-# `make submit LAB=N [USER=name]`: checks lab N with its build, then packs its student files,
-# results.json and manifest.json into submissions/. A check with failing cases still submits (the
-# claimed score says so); a checker error (exit 2) stops it. Exit 0 submitted, 2 anything else.
+# `make submit LAB=N [USER=name] [SUBMIT_DIR=submissions]`: checks lab N with its build, then packs
+# its student files, results.json and manifest.json into SUBMIT_DIR. A check with failing cases
+# still submits (the claimed score says so); a checker error (exit 2) stops it. A plain recipe:
+# exit 0 submitted, 2 anything else (make's own status for a failed recipe).
 ARCHIVE_BIN := $(BUILD)/em-archive
 ARCHIVE_C := $(wildcard harness/archive*.c)
 ARCHIVE_PKGS := libarchive nettle jansson
@@ -285,6 +286,7 @@ $(BUILD)/tests/test_archive: $(ARCHIVE_BIN)
 $(BUILD)/tests/test_archive: LDLIBS += $(ARCHIVE_LIBS)
 
 SUBMIT_LAB_DIR = $(LAB$(LAB)_DIR)
+SUBMIT_DIR ?= submissions
 submit: $(ARCHIVE_BIN)
 	$(if $(LAB),,$(error nothing to submit yet: build and check a lab first, e.g.  make lab1 && make submit LAB=1))
 	$(if $(SUBMIT_LAB_DIR),,$(error there is no lab $(LAB): the labs are $(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))))
@@ -296,7 +298,7 @@ submit: $(ARCHIVE_BIN)
 	  if [ $$st -gt 1 ]; then echo "[emlab] the check could not run (exit $$st): fix what it says above, then  make submit LAB=$(LAB)  again" >&2; exit 2; fi; \
 	  if [ $$st = 1 ]; then echo "[emlab] some cases fail: submitting anyway, with the score they give (fix them and submit again for more)"; fi
 	@$(ARCHIVE_BIN) submit --lab $(LAB) --lab-dir $(SUBMIT_LAB_DIR) --results $(BUILD)/lab$(LAB)/results.json \
-	  --user "$$USER" --out-dir submissions || exit 2
+	  --user "$$USER" --out-dir $(SUBMIT_DIR) || exit 2
 
 # ---- demo ----------------------------------------------------------------------------------------
 DEMO_BIN := $(BUILD)/demo/em-check

@@ -44,7 +44,9 @@ static void usage(FILE *f) {
           "\n"
           "Exit status: 0 done; 1 the archive is refused: the last line on stderr is\n"
           "  em-archive: refused: <reason>\n"
-          "and DEST does not exist; 2 a usage or environment error, with what to do.\n",
+          "and DEST does not exist; 2 a usage or environment error, with what to do (an\n"
+          "existing DEST is one: it is left as it was). Killed midway (a signal, a timeout),\n"
+          "unpack may leave a partial DEST: unpack into a folder of your own.\n",
           EM__ARC_MAX_ENTRIES, EM__ARC_MAX_RATIO);
 }
 

@@ -244,17 +244,27 @@ int em__arc_submit(const em__arc_submit_opts *o, char *msg, size_t cap) {
   if (strncmp(folder, prefix, strlen(prefix)) != 0 || em__arc_bad_name(folder))
     return say(msg, cap, EM__ARC_ENV, "%s is not lab %d's folder (labs/lab%d-<name>)", o->lab_dir, o->lab, o->lab);
 
-  /* results.json: what the check found, read before anything is written. */
+  /* files[0] is manifest.json (filled in last), [1] results.json, then the student's files.
+   * results.json is parsed from the very bytes that are packed and hashed. */
+  size_t n = 2;
+  em__arc_file *files = calloc(n, sizeof *files);
+  if (!files) return say(msg, cap, EM__ARC_ENV, "out of memory");
+  int rc = em__arc_load(o->results, "results.json", &files[1], msg, cap);
+  if (rc) {
+    free_files(files, n);
+    if (access(o->results, F_OK) != 0)
+      return say(msg, cap, EM__ARC_ENV, "there is no %s: run  make lab%d && make check  first", o->results, o->lab);
+    return rc;
+  }
   json_error_t jerr;
-  json_t *res = json_load_file(o->results, 0, &jerr);
-  if (!res)
-    return say(msg, cap, EM__ARC_ENV, "cannot read %s: %s: run  make check LAB=%d  first", o->results, jerr.text, o->lab);
-  int rc = EM__ARC_OK;
+  json_t *res = json_loadb((const char *)files[1].data, files[1].size, 0, &jerr);
   json_t *score = json_object_get(res, "score"), *mach = json_object_get(res, "machine");
   json_t *points = json_object_get(score, "points"), *max = json_object_get(score, "max");
   const char *schema = json_string_value(json_object_get(res, "schema"));
-  if (!schema || strcmp(schema, EM_RESULTS_SCHEMA) != 0 || !json_is_number(points) || !json_is_number(max) ||
-      !json_is_object(mach))
+  if (!res)
+    rc = say(msg, cap, EM__ARC_ENV, "cannot read %s: %s: run  make check LAB=%d  again", o->results, jerr.text, o->lab);
+  else if (!schema || strcmp(schema, EM_RESULTS_SCHEMA) != 0 || !json_is_number(points) || !json_is_number(max) ||
+           !json_is_object(mach))
     rc = say(msg, cap, EM__ARC_ENV, "%s is not a results file of this checker (schema %s): run  make lab%d && make check  again",
              o->results, EM_RESULTS_SCHEMA, o->lab);
   else if (!json_is_integer(json_object_get(res, "lab")) || json_integer_value(json_object_get(res, "lab")) != o->lab)
@@ -266,18 +276,10 @@ int em__arc_submit(const em__arc_submit_opts *o, char *msg, size_t cap) {
              o->lab, o->lab);
   if (rc) {
     json_decref(res);
+    free_files(files, n);
     return rc;
   }
-
-  /* files[0] is manifest.json (filled in last), [1] results.json, then the student's files. */
-  size_t n = 2;
-  em__arc_file *files = calloc(n, sizeof *files);
-  if (!files) {
-    json_decref(res);
-    return say(msg, cap, EM__ARC_ENV, "out of memory");
-  }
-  rc = em__arc_load(o->results, "results.json", &files[1], msg, cap);
-  if (rc == EM__ARC_OK) rc = load_lab_files(o, folder, &files, &n, msg, cap);
+  rc = load_lab_files(o, folder, &files, &n, msg, cap);
 
   char user[80], stamp[32], created[32], out[4096];
   clean_user(o->user, user, sizeof user);

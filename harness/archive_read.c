@@ -272,7 +272,10 @@ static void seen_free(reader *r) {
  * place and a folder in another. */
 static int seen_check(reader *r, const char *path, int is_dir, const char *qname, int *fresh) {
   *fresh = 1;
-  if (!r->seen_cap && seen_add(r, "", 0, 1) != 0) return say(r, EM__ARC_ENV, "out of memory");
+  if (!r->seen_cap) { /* the first name: the table, before any lookup */
+    if (!(r->seen = calloc(1024, sizeof *r->seen))) return say(r, EM__ARC_ENV, "out of memory");
+    r->seen_cap = 1024;
+  }
   for (const char *p = path;; ++p) {
     if (*p != '/' && *p) continue;
     size_t len = (size_t)(p - path);
@@ -348,7 +351,7 @@ static int zip_preflight(reader *r, int fd, uint64_t size, uint64_t *count) {
              r->caps->max_entries);
     goto out;
   }
-  if (cd_off > size || cd_size > size - cd_off || cd_size < 46 * n) {
+  if (cd_off > size || cd_size > size - cd_off || n > cd_size / 46) { /* 46: a record's fixed part */
     rc = say(r, EM__ARC_REFUSED, "the zip's central directory lies outside the file (damaged or truncated); " REPACK);
     goto out;
   }
@@ -644,7 +647,9 @@ int em__arc_read(const char *archive, const char *dest, const em__arc_caps *caps
   uint64_t size = (uint64_t)st.st_size;
   /* The archive itself: never larger than what it may unpack to, plus its headers (a tar spends
    * up to 1 KiB per entry on header and padding; 2 KiB leaves room for pax records). */
-  uint64_t max_input = caps->max_bytes + 2048 * caps->max_entries + (1u << 20);
+  uint64_t max_input = caps->max_entries > (UINT64_MAX >> 12) || caps->max_bytes > (UINT64_MAX >> 1)
+                           ? UINT64_MAX /* caps that large: no limit but theirs */
+                           : caps->max_bytes + 2048 * caps->max_entries + (1u << 20);
   unsigned char head[0x8001 + 8];
   ssize_t got = pread(fd, head, sizeof head, 0);
   const char *kind = got > 0 ? sniff(head, (size_t)got) : NULL;

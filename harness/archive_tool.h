@@ -1,5 +1,6 @@
-/* em-archive: the pieces of the archive tool (named archive_tool.h: <archive.h> is libarchive's) (harness/archive*.c, linked into build/em-archive
- * only, never into libemharness.a: the checker has no business reading archives).
+/* em-archive: the pieces of the archive tool (harness/archive*.c, linked into build/em-archive
+ * only, never into libemharness.a: the checker has no business reading archives). Named
+ * archive_tool.h because <archive.h> is libarchive's, and the suites compile with -Iharness.
  *
  * Every operation returns one of three outcomes, which are also the tool's exit status:
  *   EM__ARC_OK       0  done

@@ -8,6 +8,7 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
+#include <limits.h>
 #include <nettle/sha2.h>
 #include <sys/sysmacros.h>
 
@@ -496,6 +497,18 @@ Test(archive, not_archives) {
   w_file(a, "a.c", "int a;\n");
   w_close(a);
   expect_refused(dir, arc, "7-Zip");
+  arc = t_str("%s/x.a", dir);
+  a = archive_write_new();
+  cr_assert(archive_write_set_format_ar_svr4(a) == ARCHIVE_OK && archive_write_open_filename(a, arc) == ARCHIVE_OK);
+  w_file(a, "a.c", "int a;\n");
+  w_close(a);
+  expect_refused(dir, arc, "ar archive");
+  arc = t_str("%s/x.iso", dir);
+  a = archive_write_new();
+  cr_assert(archive_write_set_format_iso9660(a) == ARCHIVE_OK && archive_write_open_filename(a, arc) == ARCHIVE_OK);
+  w_file(a, "a.c", "int a;\n");
+  w_close(a);
+  expect_refused(dir, arc, "ISO 9660");
   arc = t_str("%s/x.tar.bz2", dir);
   a = archive_write_new();
   cr_assert(archive_write_set_format_pax_restricted(a) == ARCHIVE_OK && archive_write_add_filter_bzip2(a) == ARCHIVE_OK &&
@@ -864,4 +877,49 @@ Test(archive, nested_compression) {
   w_file(a, "a.c", "int a;\n");
   w_close(a);
   expect_refused(dir, arc, "compressed 2 times");
+}
+
+/* ---- make submit ------------------------------------------------------------------------------------
+ * On a build folder holding only the skeleton's checker (built by tests/tests.mk), so nothing but
+ * em-archive is compiled; submissions go to a temporary SUBMIT_DIR, never the project's. */
+
+static const char *fake_build_of_skeleton(void) {
+  const char *build = t_str("%s/build", t_tmpdir());
+  char target[PATH_MAX];
+  cr_assert(realpath(T_SKELETON, target) != NULL, "%s: %s (build it with  make test-build)", T_SKELETON, strerror(errno));
+  cr_assert(mkdir(build, 0777) == 0 && mkdir(t_str("%s/lab1", build), 0777) == 0);
+  cr_assert(symlink(target, t_str("%s/lab1/em-check", build)) == 0);
+  t_write_file(t_str("%s/current-lab", build), "1\n");
+  if (t_exists(T_PEAKS)) t_copy_file(T_PEAKS, t_str("%s/peaks.json", build));
+  return build;
+}
+
+Test(make_submit, packs_a_failing_check_and_stops_on_errors, .timeout = 240) {
+  const char *build = fake_build_of_skeleton(), *subs = t_str("%s/subs", t_tmpdir());
+  t_proc p;
+  /* The skeleton fails its cases: it still submits, claiming what it scored. */
+  t_run(&p, 200, "make", "-s", "submit", "LAB=1", t_str("BUILD=%s", build), t_str("SUBMIT_DIR=%s", subs), "USER=tester",
+        "TRACK=cpu", "ARGS=--no-timing --case n=1");
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, t_str("submission: %s/lab1-tester-", subs));
+  t_assert_output_has(&p, "claimed score: 0 / ");
+  t_assert_output_has(&p, "labs/lab1-add/add.c");
+  cr_assert_eq(t_entries(subs), 1);
+  t_proc_free(&p);
+
+  /* A checker error (exit 2) stops it, with the reason. */
+  t_run(&p, 200, "make", "-s", "submit", "LAB=1", t_str("BUILD=%s", build), t_str("SUBMIT_DIR=%s", subs), "TRACK=cpu",
+        "ARGS=--no-timing --seed -1");
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "bad seed");
+  t_assert_output_has(&p, "the check could not run");
+  cr_assert_eq(t_entries(subs), 1, "nothing new is packed after a checker error");
+  t_proc_free(&p);
+
+  /* No build of the lab: says to build it. */
+  const char *empty = t_str("%s/build", t_tmpdir());
+  t_run(&p, 200, "make", "-s", "submit", "LAB=1", t_str("BUILD=%s", empty), t_str("SUBMIT_DIR=%s", subs));
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "make lab1");
+  t_proc_free(&p);
 }
