@@ -416,6 +416,23 @@ def test_network(base: Path, work: Path, backend: str) -> None:
         server.close()
 
 
+def test_network_open_in_the_fallback_is_said(base: Path, work: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where the kernel refuses an unprivileged network namespace the fallback cannot cut the
+    # network: the words say "network open" and the connection indeed goes through.
+    monkeypatch.setitem(sandbox._probed, "netns", False)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        r = sandbox.run([prog(base, "net"), str(server.getsockname()[1])], workdir=work,
+                        backend="rlimits", limits=FAST)
+        assert "network open" in sandbox.isolation("rlimits") and "network open" in r.isolation
+        assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"connected\n"), r
+    finally:
+        server.close()
+
+
 def test_cpu_burn_hits_the_cpu_limit(base: Path, work: Path, backend: str) -> None:
     r = sandbox.run([prog(base, "cpuburn")], workdir=work, backend=backend,
                     limits=Limits(wall_s=20, cpu_s=1))
