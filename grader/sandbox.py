@@ -498,15 +498,27 @@ def _uid_words() -> str:
 
 # ---- work directory ownership ---------------------------------------------------------------
 def _walk(root: str) -> Iterable[tuple[str, os.stat_result]]:
-    """Every entry under root (root included), without following symlinks."""
+    """Every entry under root (root included), without following symlinks.
+
+    Iterative, not os.walk: a run may leave directories nested thousands deep, which would take
+    a recursive walk past Python's recursion limit and make run() raise for the child's doing.
+    """
     yield root, os.lstat(root)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
             try:
-                yield p, os.lstat(p)
-            except FileNotFoundError:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
                 continue
+            yield e.path, st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(e.path)
 
 
 def _within(path: str, root: str) -> bool:
@@ -601,8 +613,8 @@ def _remove_owned(uid: int, dirs: Sequence[str] = ("/tmp", "/var/tmp", "/dev/shm
                     shutil.rmtree(e.path, ignore_errors=True)
                 else:
                     os.unlink(e.path)
-            except OSError:
-                continue
+            except (OSError, RecursionError):
+                continue  # what cannot be removed stays; the run is over either way
 
 
 def _check_reachable(path: str, uid: int | None) -> None:
