@@ -677,6 +677,7 @@ static void env_fail(em_run *run, em_case_result *r, int err, const char *doing)
  * what kind of failure it was, drop the numbers. */
 static void redact(em_case_result *r) {
   const char *kind = strstr(r->reason, "stale output") ? STALE_REASON
+                     : strncmp(r->reason, "output file ", 12) == 0 ? "an output file of the run is missing or malformed"
                      : r->close.unwritten ? "some output elements were never written"
                      : strstr(r->reason, "past the end") ? "the code wrote past the end of an output"
                      : strstr(r->reason, "changed its input") ? "the code changed an input"

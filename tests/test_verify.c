@@ -201,6 +201,11 @@ Test(verify, seed_and_hidden_cases, .timeout = 300) {
   t_assert_exit(&p, 1);
   expect_all(json, "fail", "hidden case: wrong results", 1);
   t_proc_free(&p);
+  /* A hidden case's missing file is said as such, without its name (which holds the case's). */
+  t_checker(&p, 100, T_SOLUTION, json, "--verify", tmp, "--track", "cpu", "--cases", cases, "--hidden-only", NULL);
+  t_assert_exit(&p, 1);
+  expect_all(json, "fail", "hidden case: an output file of the run is missing or malformed", 1);
+  t_proc_free(&p);
 }
 
 /* The planted cache's outputs: --verify finds the staleness from the files alone. */
