@@ -53,8 +53,9 @@ test-build: $(LIB) $(HARNESS) $(TEST_BIN) $(PLANTED_BIN) $(TEST_LAB_BIN) $(BENCH
 
 # The grader's tests (tests/grader/, pytest) need a Python >= 3.11 that has pytest: the first of
 # python3 on PATH (pyenv, a venv) and Debian's /usr/bin/python3 (python3-pytest) that does.
-# GRADER_TEST_ARGS: extra pytest arguments (e.g. -k course).
-GRADER_PY := $(firstword $(foreach p,$(shell command -v python3) /usr/bin/python3,$(if $(shell $(p) -c 'import sys, pytest; assert sys.version_info >= (3, 11)' 2>/dev/null && echo y),$(p))))
+# GRADER_TEST_ARGS: extra pytest arguments (e.g. -k course). Deferred (=): probing imports pytest,
+# which would slow every make run (the grader runs one per submission).
+GRADER_PY = $(firstword $(foreach p,$(shell command -v python3) /usr/bin/python3,$(if $(shell $(p) -c 'import sys, pytest; assert sys.version_info >= (3, 11)' 2>/dev/null && echo y),$(p))))
 
 # Every suite runs (one report shows all failures); any failing suite fails the target.
 test: test-build
