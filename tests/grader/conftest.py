@@ -80,6 +80,23 @@ void lab1_add_b(const float *x, float c, float *z, int64_t n) {
                         "void lab1_add_b(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n; }\n",
     "hangs": HEAD + "void lab1_add_a(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n; for (volatile int k = 0;; ++k) {} }\n" + LOOP_B,
     "segfaults": HEAD + "void lab1_add_a(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n; *(volatile int *)16 = 1; }\n" + LOOP_B,
+    # Starts processes in a storm (bounded, in case the scan misses it): the scan must stop it.
+    "forks": HEAD + "#include <unistd.h>\n" + LOOP_A +
+             "void lab1_add_b(const float *x, float c, float *z, int64_t n) {\n"
+             "  for (int k = 0; k < 2000; ++k) if (fork() == 0) _exit(0);\n"
+             "  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;\n}\n",
+    "network": HEAD + "#include <sys/socket.h>\n#include <netinet/in.h>\n" + LOOP_A + r'''
+void lab1_add_b(const float *x, float c, float *z, int64_t n) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80), .sin_addr = {htonl(0x01010101)}};
+  if (s >= 0) connect(s, (struct sockaddr *)&a, sizeof a);
+  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;
+}
+''',
+    # Replaces the clock the checker times with, to look fast.
+    "fake_clock": "#define _GNU_SOURCE\n#include <time.h>\n" + HEAD + LOOP_A + LOOP_B + r'''
+int clock_gettime(clockid_t id, struct timespec *ts) { (void)id; static long t; ts->tv_sec = 0; ts->tv_nsec = ++t; return 0; }
+''',
     # Tries to write where it must not: /tmp, the repository, the grader's output folder (the
     # paths come in through ESCAPE_TARGETS, replaced below); then does the work correctly.
     "writes_outside": HEAD + '''

@@ -9,15 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+import tarfile
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SRC, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
+from conftest import REPO, SRC, add_bytes, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
 
 STUDENTS = ["good", "skeleton", "build_error", "calls_reference", "fake_score", "modifies_inputs", "caches",
-            "unwritten", "hangs", "segfaults", "writes_outside"]
+            "unwritten", "hangs", "segfaults", "writes_outside", "forks", "network", "fake_clock"]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,23 @@ def batch(tmp_path_factory, pristine, hidden_file):
         names[s] = student_tar(subs / f"lab1-{s.replace('_', '')}-20261128-120000.tar.gz", src,
                                manifest={"schema": "em-manifest/1", "lab": 1, "user": s.replace("_", ""),
                                          "claimed_score": {"points": 25, "max": 25}}).name
+    # The student file at the top level of a zip, with other files beside it (ignored, noted).
+    p = subs / "lab1-zipper-20261128-120000.zip"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("add.c", SRC["good"])
+        z.writestr("notes.txt", "hello")
+    names["good_zip"] = p.name
+    # Two candidates for add.c: which one is the submission? Refused.
+    p = subs / "lab1-twice-20261128-120000.tar.gz"
+    with tarfile.open(p, "w:gz") as t:
+        add_bytes(t, "labs/lab1-add/add.c", SRC["good"].encode())
+        add_bytes(t, "add.c", SRC["skeleton"].encode())
+    names["two_candidates"] = p.name
+    # A manifest whose hash disagrees with the file: noted, not fatal.
+    p = subs / "lab1-edited-20261128-120000.tar.gz"
+    student_tar(p, SRC["good"], manifest={"lab": 1, "user": "edited", "files": [
+        {"path": "labs/lab1-add/add.c", "sha256": "0" * 64, "bytes": 1}]})
+    names["edited"] = p.name
     victim = f"/tmp/emlab-archive-escape-{tag}"
     for k, p in bad_archives(subs, victim).items():
         names["bad_" + k] = p.name
@@ -134,6 +153,29 @@ def test_writes_outside_its_folder_land_nowhere(batch):
     assert r["status"] == "ok"
     for p in batch["escape"]:
         assert not os.path.exists(p), f"{p} was written"
+
+
+@pytest.mark.parametrize("key,symbol", [("forks", "fork"), ("network", "socket"), ("fake_clock", "clock_gettime")])
+def test_forbidden_symbols(batch, key, symbol):
+    r = row(batch, key)
+    assert r["status"] == "cheat-suspected", r
+    assert symbol in r["reason"]
+
+
+def test_zip_with_the_file_at_the_top(batch):
+    r = row(batch, "good_zip")
+    assert r["status"] == "ok" and float(r["correctness"]) == float(r["correctness_max"])
+    assert "notes.txt" in r["notes"]
+
+
+def test_two_candidates_for_one_file(batch):
+    r = row(batch, "two_candidates")
+    assert r["status"] == "bad-archive" and "two candidates" in r["reason"]
+
+
+def test_manifest_hash_mismatch_is_noted(batch):
+    r = row(batch, "edited")
+    assert r["status"] == "ok" and "manifest" in r["notes"] and r["student"] == "edited"
 
 
 @pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "zip_traversal", "not_archive", "empty",
