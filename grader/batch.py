@@ -325,7 +325,8 @@ class Grader:
         todo = []
         for key, group in by_key.items():
             rec = journal.get(key)
-            if rec:
+            # An error row is the grader's own failure (a missing tool, a full disk): graded again.
+            if rec and rec["row"].get("status") != "error":
                 for i, p, sha in group:
                     reused[0] += 1
                     finish(i, with_name(rec["row"], p, sha, "reused from the journal (not regraded)"), rec["tests"], " [journal]")

@@ -1,6 +1,7 @@
 """The journal: one JSON line per finished submission, fsync'd, keyed by the archive's sha256 and
 the hash of the grading configuration. A killed batch re-reads it and grades only what is not in
-it; a line cut short by the kill is ignored (and that submission graded again)."""
+it; a line cut short by the kill is ignored (and that submission graded again). Rows with status
+`error` (the grader's own failure) are graded again too."""
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ class Journal:
             self.f.write(data)
             self.f.flush()
             os.fsync(self.f.fileno())
-            self.done.setdefault(key, rec)
+            self.done[key] = rec  # the latest line of a key wins, as when read back
 
     def close(self) -> None:
         self.f.close()
