@@ -261,3 +261,17 @@ def test_resume_after_kill(tmp_path, pristine, hidden_file):
     assert f"{len(before)} reused from the journal" in r.stderr
     keys = [json.loads(l)["key"] for l in journal.read_text().splitlines() if l.strip()]
     assert len(keys) == len(set(keys)) == n
+
+
+def test_error_rows_are_graded_again(tmp_path, pristine, hidden_file):
+    a = student_tar(tmp_path / "lab1-err-20261128-120000.tar.gz", SRC["good"])
+    out = tmp_path / "out"
+    broken = tmp_path / "em-archive"
+    broken.write_text("#!/bin/sh\necho 'em-archive: cannot run' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    searchable(tmp_path)
+    grade(out, [a], pristine, hidden_file, "--em-archive", broken)
+    assert rows_of(out)[a.name]["status"] == "error"
+    grade(out, [a], pristine, hidden_file)
+    r = rows_of(out)[a.name]
+    assert r["status"] == "ok" and "reused" not in r["notes"]
