@@ -123,6 +123,11 @@ class Grader:
             except (OSError, ValueError) as e:
                 raise UsageError(f"the hidden cases file {o.hidden}: {e}")
             self.hidden_sha = hashlib.sha256(data).hexdigest()
+            if os.geteuid() == 0 and os.stat(o.hidden).st_mode & 0o004:
+                # The sandbox's runs (the build too: a compiler can #include any file) take an
+                # unprivileged uid, to which a file readable by others is readable.
+                raise UsageError(f"the hidden cases file {o.hidden} is readable by others, so the sandboxed builds and "
+                                 f"runs could read it: chmod o-r {o.hidden} (e.g. chmod 600)")
             if seed is None and isinstance(hidden.get("seed"), int):
                 seed = hidden["seed"]
         if seed is None:

@@ -55,11 +55,21 @@ def write_json(path: str, rows: list[dict], meta: dict, summ: dict) -> None:
                                    indent=2, ensure_ascii=False) + "\n")
 
 
+# grader/run.py STDERR_MARK: what follows it in a reason is the student's process's own output.
+_STDERR_MARK = " | its last words: "
+
+
+def public_reason(reason: str) -> str:
+    """The reason as the student may see it: without the student's process's own output, which
+    could carry the hidden cases or the seed out (the gradebook keeps it all)."""
+    return reason.split(_STDERR_MARK, 1)[0]
+
+
 def gradescope(row: dict, tests: list[dict]) -> dict:
     """Gradescope's results.json: score, output, tests[], visibility."""
     out = f"{row['status']}: {row['score']:g}/{row['max_score']:g}"
     if row["reason"]:
-        out += f" - {row['reason']}"
+        out += f" - {public_reason(row['reason'])}"
     if row["notes"]:
         out += f"\nnotes: {row['notes']}"
     return {"score": row["score"], "output": out, "visibility": "after_published",

@@ -56,6 +56,14 @@ def _signame(sig: int | None) -> str:
 # em-check catches SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGALRM in the student's code, prints this and
 # exits 1 (harness/check.c on_fatal_signal): to the grader that is a crash or a hang.
 _FATAL = re.compile(r"\*\*\* your code (crashed|did not finish in time)(?: \(([^)]*)\))?")
+# The kinds of crash that message names; anything else in its place is not the checker's.
+_CRASH_KINDS = ("segmentation fault: a read or write outside its arrays", "bus error: a misaligned or unmapped access",
+                "arithmetic exception", "illegal instruction")
+
+# Whatever follows this in a reason is the student's process's own output (its stderr's last
+# lines): useful to the instructor, kept in the gradebook, but never shown to the student, since
+# that process knows the hidden cases and the seed (grader/gradebook.py public_reason()).
+STDERR_MARK = " | its last words: "
 
 
 @dataclass
@@ -74,6 +82,7 @@ def _hidden_copy(o: RunOptions, d: str) -> str | None:
         return None
     p = os.path.join(d, "hidden-cases.json")
     shutil.copyfile(o.hidden, p)
+    os.chmod(p, 0o600)  # the run's uid gets it with its folder; no other run may read it
     return p
 
 
@@ -97,6 +106,7 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
                        ro_binds=[os.path.dirname(os.path.dirname(binary))])
     subst = {scratch + "/": "", os.path.dirname(binary) + "/": ""}
     tail = last_lines(r.stderr or r.stdout, 3, 300, subst)
+    said = STDERR_MARK + tail if tail else ""
     if r.outcome == "timeout":
         return StudentRun("timeout", f"the checker ran longer than {o.wall_s:g} s (whole process tree killed)",
                           r.isolation, None, r.wall_s)
@@ -105,20 +115,21 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
         return StudentRun("limit-exceeded", f"{what} limit exceeded" + (f" ({_signame(r.signal)})" if r.signal else ""),
                           r.isolation, None, r.wall_s)
     if r.outcome == "signaled":
-        return StudentRun("crash", f"killed by {_signame(r.signal)}" + (f": {tail}" if tail else ""),
+        return StudentRun("crash", f"killed by {_signame(r.signal)}{said}",
                           r.isolation, None, r.wall_s)
     rc = r.returncode
     m = _FATAL.search(clean(r.stderr, 1 << 16))
     if m and rc == 1:
         if m.group(1) == "did not finish in time":
-            return StudentRun("timeout", f"a call of the student's code ran longer than {o.case_timeout_s:g} s: {tail}",
+            return StudentRun("timeout", f"a call of the student's code ran longer than {o.case_timeout_s:g} s{said}",
                               r.isolation, None, r.wall_s)
-        return StudentRun("crash", f"crashed ({m.group(2) or 'fatal signal'}): {tail}", r.isolation, None, r.wall_s)
+        kind = m.group(2) if m.group(2) in _CRASH_KINDS else "fatal signal"
+        return StudentRun("crash", f"crashed ({kind}){said}", r.isolation, None, r.wall_s)
     if rc == 2:
-        return StudentRun("error", f"the checker stopped with a usage or environment error: {tail}",
+        return StudentRun("error", f"the checker stopped with a usage or environment error{said}",
                           r.isolation, None, r.wall_s)
     if rc not in (0, 1):
-        return StudentRun("crash", f"the checker exited with unexpected status {rc}: {tail}", r.isolation, None, r.wall_s)
+        return StudentRun("crash", f"the checker exited with unexpected status {rc}{said}", r.isolation, None, r.wall_s)
     claimed = None
     try:
         if os.path.isfile(claimed_path) and os.path.getsize(claimed_path) < 16 << 20:

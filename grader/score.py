@@ -73,6 +73,20 @@ def perf_fraction(speedup_vs_ref, threshold: float) -> float:
     return 1.0 if slow <= threshold else threshold / slow
 
 
+def _own_reason(c: dict) -> str:
+    """The run's own verdict in the grader's words: its text comes from the student's process,
+    which knows the hidden cases, so it is matched, never copied."""
+    why = str(c.get("reason") or "")
+    for needle, words in (("changed its input", "the code changed an input (inputs are read-only)"),
+                          ("changed an input", "the code changed an input (inputs are read-only)"),
+                          ("stale output", "stale output after the inputs changed: results cached between calls?"),
+                          ("past the end", "the code wrote past the end of an output"),
+                          ("never written", "some output elements were never written")):
+        if needle in why:
+            return words
+    return f"status {c.get('status')!s:.10}"
+
+
 def _key(c: dict) -> tuple:
     return (c.get("track"), c.get("part"), c.get("name"), bool(c.get("hidden")))
 
@@ -116,7 +130,7 @@ def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int
         elif not verified:
             reason = (v.get("reason") or v.get("status")) if v else "not checked (no verdict for this case)"
         else:
-            reason = ("the checked run failed it: " + str(own.get("reason") or own.get("status"))) if own else \
+            reason = ("the checked run failed it: " + _own_reason(own)) if own else \
                 "the checked run reported nothing for this case"
         entry = {"name": f"lab{lab} ({part}) {name} [{track}]" + (" hidden" if hidden else ""),
                  "score": round(got, 4), "max_score": round(c_w, 4),

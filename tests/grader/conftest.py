@@ -79,7 +79,9 @@ void lab1_add_b(const float *x, float c, float *z, int64_t n) {
     "unwritten": HEAD + "void lab1_add_a(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n; }\n"
                         "void lab1_add_b(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n; }\n",
     "hangs": HEAD + "void lab1_add_a(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n; for (volatile int k = 0;; ++k) {} }\n" + LOOP_B,
-    "segfaults": HEAD + "void lab1_add_a(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n; *(volatile int *)16 = 1; }\n" + LOOP_B,
+    # Prints (what could be the hidden cases) to stderr, then crashes.
+    "segfaults": HEAD + "void lab1_add_a(const float *x, float c, float *z, int64_t n) { (void)x, (void)c, (void)z, (void)n;"
+                        " fputs(\"LEAKED-SECRET\\n\", stderr); *(volatile int *)16 = 1; }\n" + LOOP_B,
     # Starts processes in a storm (bounded, in case the scan misses it): the scan must stop it.
     "forks": HEAD + "#include <unistd.h>\n" + LOOP_A +
              "void lab1_add_b(const float *x, float c, float *z, int64_t n) {\n"
@@ -182,6 +184,7 @@ def pristine(tmp_path_factory) -> Path:
 def hidden_file(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("hidden") / "hidden.json"
     p.write_text(json.dumps(HIDDEN))
+    p.chmod(0o600)  # the grader refuses a hidden file the sandboxed runs could read
     return p
 
 

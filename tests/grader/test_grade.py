@@ -146,6 +146,10 @@ def test_segfault_is_crash(batch):
     r = row(batch, "segfaults")
     assert r["status"] == "crash", r
     assert "segmentation" in r["reason"].lower() or "SIGSEGV" in r["reason"]
+    # Its stderr is the instructor's (gradebook), never the student's (results.json).
+    assert "LEAKED-SECRET" in r["reason"]
+    res = (batch["out"] / "submissions" / r["submission"] / "results.json").read_text()
+    assert "LEAKED-SECRET" not in res and "segmentation" in res
 
 
 def test_writes_outside_its_folder_land_nowhere(batch):
@@ -275,3 +279,12 @@ def test_error_rows_are_graded_again(tmp_path, pristine, hidden_file):
     grade(out, [a], pristine, hidden_file)
     r = rows_of(out)[a.name]
     assert r["status"] == "ok" and "reused" not in r["notes"]
+
+
+def test_world_readable_hidden_file_is_refused(tmp_path, pristine):
+    h = tmp_path / "cases.json"
+    h.write_text('{"seed": 1, "cases": []}')
+    h.chmod(0o644)
+    a = student_tar(tmp_path / "lab1-h-20261128-120000.tar.gz", SRC["good"])
+    r = grade(tmp_path / "out", [a], pristine, h, check=False)
+    assert r.returncode == 2 and "chmod o-r" in r.stderr
