@@ -63,6 +63,12 @@ def _collect(paths: list) -> list[str]:
             raise UsageError(f"no such submission: {p}")
     if not out:
         raise UsageError("no submissions given (archives, or folders of archives)")
+    seen: dict = {}
+    for p in out:  # the file name is the row's key and its results folder's name
+        n = os.path.basename(p)
+        if n in seen:
+            raise UsageError(f"two submissions are named {n} ({seen[n]} and {p}): rename one")
+        seen[n] = p
     return out
 
 
