@@ -51,6 +51,16 @@ def main() -> int:
             info = tarfile.TarInfo("labs/lab1-add/add.c")
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
+    # A cases file given to the grader must not be readable by others (the sandboxed runs could
+    # read it): a private copy of it.
+    args = list(a.grader_args)
+    if "--hidden" in args:
+        i = args.index("--hidden") + 1
+        private = os.path.join(a.work, "cases.json")
+        shutil.copyfile(args[i], private)
+        os.chmod(private, 0o600)
+        args[i] = private
+    a.grader_args = args
     argv = [sys.executable, "-m", "grader", "grade", subs, "--out", out,
             "--pristine", os.path.join(a.work, "pristine"), *a.grader_args]
     # The pristine build first, outside the measurement: a batch builds it once, whatever its size.

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Small hidden cases so that a submission grades in about a second: correctness cases on both
 # parts and one speed case (2^20 floats, 4 MiB per tensor) that carries performance points.
-HIDDEN = {"seed": 4242, "cases": [
+HIDDEN = {"seed": 918273645546372, "cases": [
     {"lab": 1, "part": "a", "name": "h-a1", "dims": [1], "values": "uniform", "tracks": "cpu", "points": 1},
     {"lab": 1, "part": "a", "name": "h-a33", "dims": [33], "values": "uniform", "tracks": "cpu", "points": 1},
     {"lab": 1, "part": "a", "name": "h-a1000", "dims": [1000], "values": "large", "tracks": "cpu", "points": 1},

@@ -196,7 +196,7 @@ def test_gradebook_files(batch):
     assert len(gb["rows"]) == len(batch["names"])
     assert gb["isolation"] and gb["hidden_cases_sha256"]
     text = (out / "gradebook.json").read_text()
-    assert "4242" not in text and "h-perf" not in text  # neither the secret seed nor hidden cases
+    assert "918273645546372" not in text and "h-perf" not in text  # neither the secret seed nor hidden cases
     assert gb["summary"]["counts"]["ok"] >= 7
     assert (out / "journal.jsonl").read_text().count("\n") == len(batch["names"])
     assert "[grader] done:" in batch["stderr"]
