@@ -11,6 +11,14 @@
 #
 # Opt-outs: NO_CUDA=1 (CPU track only even where nvcc exists), NO_OMP=1 (no OpenMP).
 # Knobs: CUDA_ARCH=sm_80 (default: the GPU's own, else sm_90), BUILD=dir, LABS=dir.
+#
+# Out-of-tree build (the grader, once per submission):
+#   make labN LABS=<dir holding labN-name/> BUILD=<scratch dir> PREBUILT=<a pristine build dir>
+# compiles only the student files of <dir>/labN-name/ (the names the pristine labs/labN-name/ has)
+# into BUILD/labN/student/ and links BUILD/labN/em-check against PREBUILT's libem.a, harness
+# objects and main.o. Nothing is written outside BUILD (the source tree and PREBUILT may be
+# read-only); the dependency check is skipped; PREBUILT must have been built with the same
+# configuration (NO_CUDA, NO_OMP, CC, CUDA_ARCH), which is checked against its config.mk.
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -107,11 +115,23 @@ LIB_OBJ := $(LIB_C:%.c=$(BUILD)/obj/%.o)
 endif
 LIB := $(BUILD)/libem.a
 
-HARNESS_C := $(filter-out harness/candidate.c harness/main.c,$(wildcard harness/*.c harness/specs/*.c))
+HARNESS_C := $(filter-out harness/candidate.c harness/main.c harness/archive%,$(wildcard harness/*.c harness/specs/*.c))
 HARNESS_OBJ := $(HARNESS_C:%.c=$(BUILD)/obj/%.o)
 HARNESS := $(BUILD)/libemharness.a
 MAIN_OBJ := $(BUILD)/obj/harness/main.o
 HEADERS := $(wildcard include/em/*.h harness/*.h)
+
+# PREBUILT=dir: the library, the harness and main.o are a pristine build's, used as they are. They
+# get no rules below (make must never decide to rebuild them into a tree it may not write), and
+# the dependency check (which may run apt-get) is not this build's business.
+ifneq ($(PREBUILT),)
+LIB := $(PREBUILT)/libem.a
+HARNESS := $(PREBUILT)/libemharness.a
+MAIN_OBJ := $(PREBUILT)/obj/harness/main.o
+DEPS :=
+else
+DEPS := deps
+endif
 
 # The probes' outcome: objects rebuild when it changes (nvcc installed, NO_OMP toggled).
 CONFIG := $(BUILD)/config.mk
@@ -119,6 +139,13 @@ CONFIG_NOW := HAVE_CUDA=$(HAVE_CUDA) HAVE_OMP=$(HAVE_OMP) CUDA_ARCH=$(CUDA_ARCH)
 ifneq ($(LOUD),)
 ifneq ($(shell cat $(CONFIG) 2>/dev/null),$(CONFIG_NOW))
 $(shell mkdir -p $(BUILD) && echo '$(CONFIG_NOW)' > $(CONFIG))
+endif
+ifneq ($(PREBUILT),)
+# Student objects built with another configuration than the library would not link, or worse,
+# link and disagree (EM_HAVE_CUDA): say so before compiling anything.
+PREBUILT_CONFIG := $(shell cat $(PREBUILT)/config.mk 2>/dev/null)
+$(if $(and $(wildcard $(LIB)),$(wildcard $(HARNESS)),$(wildcard $(MAIN_OBJ)),$(PREBUILT_CONFIG)),,$(error PREBUILT=$(PREBUILT) is not a complete build (libem.a, libemharness.a, obj/harness/main.o, config.mk): build them in the pristine tree first, e.g.  make lab1 SOLUTION=1 BUILD=$(PREBUILT)))
+$(if $(filter-out $(PREBUILT_CONFIG),$(CONFIG_NOW))$(filter-out $(CONFIG_NOW),$(PREBUILT_CONFIG)),$(error PREBUILT=$(PREBUILT) was built with [$(PREBUILT_CONFIG)], this build would use [$(CONFIG_NOW)]: pass the same NO_CUDA / NO_OMP / CC / CUDA_ARCH))
 endif
 endif
 
@@ -139,6 +166,7 @@ $(BUILD)/obj/%.cu.o: %.cu $(HEADERS) $(CONFIG)
 	@mkdir -p $(@D)
 	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
 
+ifeq ($(PREBUILT),)
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -146,6 +174,7 @@ $(LIB): $(LIB_OBJ)
 $(HARNESS): $(HARNESS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+endif
 
 # ---- checker binaries ----------------------------------------------------------------------------
 # $(call LINK_CHECKER,binary,lab number (0: all),solution (0/1),student objects): the checker's
@@ -161,16 +190,19 @@ endef
 # and links them with the checker into $(BUILD)/labN/em-check. Nothing here names a lab.
 LAB_DIRS := $(sort $(wildcard $(LABS)/lab[0-9]*-*))
 lab_num = $(firstword $(subst -, ,$(patsubst lab%,%,$(notdir $(1)))))
+# $(call lab_files,folder,ext): its .ext files; out of tree (PREBUILT), only those whose names the
+# pristine labs/<folder>/ has: a stray file in a submission is never compiled.
+lab_files = $(if $(PREBUILT),$(wildcard $(patsubst labs/$(notdir $(1))/%,$(1)/%,$(wildcard labs/$(notdir $(1))/*.$(2)))),$(wildcard $(1)/*.$(2)))
 
 define LAB_RULES
 # $(1): the lab's folder, $(2): its number
 LAB$(2)_DIR := $(1)
-LAB$(2)_C := $$(wildcard $(1)/*.c)
-LAB$(2)_CU := $$(if $$(filter 1,$$(HAVE_CUDA)),$$(wildcard $(1)/*.cu))
+LAB$(2)_C := $$(call lab_files,$(1),c)
+LAB$(2)_CU := $$(if $$(filter 1,$$(HAVE_CUDA)),$$(call lab_files,$(1),cu))
 LAB$(2)_OBJ := $$(patsubst $(1)/%.c,$(BUILD)/lab$(2)/student/%.o,$$(LAB$(2)_C)) \
                $$(patsubst $(1)/%.cu,$(BUILD)/lab$(2)/student/%.cu.o,$$(LAB$(2)_CU))
 
-$(BUILD)/lab$(2)/student/%.o: $(1)/%.c $(HEADERS) $(CONFIG) | deps
+$(BUILD)/lab$(2)/student/%.o: $(1)/%.c $(HEADERS) $(CONFIG) | $(DEPS)
 	@mkdir -p $$(@D)
 	@echo "$(CC) -c $$<"
 	@$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $$< -o $$@ || { \
@@ -230,6 +262,43 @@ check:
 	$(eval $(CHECK_PREFLIGHT))
 	@$(CHECK_BIN) $(CHECK_ARGS)
 endif
+
+# ---- archive tool and submit ---------------------------------------------------------------------
+# build/em-archive (harness/archive*.c, kept out of libemharness.a): pack, unpack, list, submit.
+# `make submit LAB=N [USER=name] [SUBMIT_DIR=submissions]`: checks lab N with its build, then packs
+# its student files, results.json and manifest.json into SUBMIT_DIR. A check with failing cases
+# still submits (the claimed score says so); a checker error (exit 2) stops it. A plain recipe:
+# exit 0 submitted, 2 anything else (make's own status for a failed recipe).
+ARCHIVE_BIN := $(BUILD)/em-archive
+ARCHIVE_C := $(wildcard harness/archive*.c)
+ARCHIVE_PKGS := libarchive nettle jansson
+ARCHIVE_CFLAGS = $(shell pkg-config --cflags $(ARCHIVE_PKGS) 2>/dev/null)
+ARCHIVE_LIBS = $(or $(shell pkg-config --libs $(ARCHIVE_PKGS) 2>/dev/null),-larchive -lnettle -ljansson)
+
+$(ARCHIVE_BIN): $(ARCHIVE_C) harness/archive_tool.h include/em/version.h $(CONFIG) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ARCHIVE_CFLAGS) $(CFLAGS) $(ARCHIVE_C) -o $@ $(ARCHIVE_LIBS)
+
+.PHONY: archive submit
+archive: $(ARCHIVE_BIN)
+# Its suite (tests/test_archive.c) runs the binary and writes hostile archives with libarchive.
+$(BUILD)/tests/test_archive: $(ARCHIVE_BIN)
+$(BUILD)/tests/test_archive: LDLIBS += $(ARCHIVE_LIBS)
+
+SUBMIT_LAB_DIR = $(LAB$(LAB)_DIR)
+SUBMIT_DIR ?= submissions
+submit: $(ARCHIVE_BIN)
+	$(if $(LAB),,$(error nothing to submit yet: build and check a lab first, e.g.  make lab1 && make submit LAB=1))
+	$(if $(SUBMIT_LAB_DIR),,$(error there is no lab $(LAB): the labs are $(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))))
+	@test -x $(CHECK_BIN) || { echo "[emlab] lab $(LAB) is not built: run  make lab$(LAB)  first, then  make submit LAB=$(LAB)" >&2; exit 2; }
+	@stale="$(STALE)"; if [ -n "$$stale" ]; then \
+	  echo "[emlab] $$stale changed since the last  make lab$(LAB): run  make lab$(LAB)  first, so the check sees the code you submit" >&2; exit 2; fi
+	@echo "[emlab] checking lab $(LAB) before packing it"
+	@$(CHECK_BIN) $(CHECK_ARGS); st=$$?; \
+	  if [ $$st -gt 1 ]; then echo "[emlab] the check could not run (exit $$st): fix what it says above, then  make submit LAB=$(LAB)  again" >&2; exit 2; fi; \
+	  if [ $$st = 1 ]; then echo "[emlab] some cases fail: submitting anyway, with the score they give (fix them and submit again for more)"; fi
+	@$(ARCHIVE_BIN) submit --lab $(LAB) --lab-dir $(SUBMIT_LAB_DIR) --results $(BUILD)/lab$(LAB)/results.json \
+	  --user "$$USER" --out-dir $(SUBMIT_DIR) || exit 2
 
 # ---- demo ----------------------------------------------------------------------------------------
 DEMO_BIN := $(BUILD)/demo/em-check

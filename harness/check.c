@@ -5,11 +5,20 @@
  *   2. poison the outputs (EM_POISON_U32), hand the code fresh copies of the inputs, run it once;
  *   3. compare every output with the oracle, and every input with its pristine copy;
  *   4. if it passed: time it interleaved with the reference and the naive baseline, work out GB/s,
- *      GFLOP/s and the roofline fraction, and the energy per call where a counter exists.
+ *      GFLOP/s and the roofline fraction, and the energy per call where a counter exists;
+ *   5. after the timing, the anti-cache check: the inputs are refilled in place (same pointers) from
+ *      another stream, then two rows of one input swapped, and each time the code runs once more
+ *      and its output is judged again. Code that caches its results between calls (keyed on the
+ *      pointers, the size or a few sampled elements) looks fast in step 4 and fails here.
+ *
+ * --outputs DIR writes what steps 2 and 5 produced as .npy files, and em-check --verify DIR (a
+ * separate process with no student code in it) judges those files against the oracle again: the
+ * grader's own channel, which nothing the student's process prints or writes can forge.
  */
 #include "check.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -342,6 +351,292 @@ static double energy_per_call(const em_run_opts *o, em_track track, em_call *k) 
   return (e1 - e0) / (double)calls;
 }
 
+/* ---- the anti-cache inputs ---------------------------------------------------------------------
+ * Shared by the run (which calls the code on them) and --verify (which recomputes what the code
+ * should have produced): both derive them from the seed alone, in the same order. */
+
+enum { VARIANT_MAIN = 0, VARIANT_REFILL = 1, VARIANT_SWAP = 2, NVARIANTS = 3 };
+/* The part of an --outputs file name that says which call wrote it. */
+static const char *const variant_suffix[NVARIANTS] = {"", ".refill", ".swap"};
+
+/* Stream names of the anti-cache inputs: mixed into the case id, so the refill draws from streams
+ * no case of the run uses for its first call (same value distribution, other values). */
+#define REFILL_STREAM 0x9E3779B9u
+#define SWAP_STREAM 0x85EBCA6Bu
+
+/* Turns the inputs' host buffers into those of the variant: REFILL fills every input from other
+ * streams; SWAP (applied after REFILL) exchanges two rows (along the first axis; two elements when
+ * the tensor has one row) of the largest input, so every row stays a valid row of the case and
+ * only a few elements move: a cache keyed on a few sampled elements does not see the change.
+ * Returns 0 when the variant does not apply (no input with two rows or elements to swap). */
+static int vary_inputs(const em_lab *lab, const em_case *c, uint64_t seed, uint32_t case_id, int variant,
+                       em_tensor *t, int nt) {
+  if (variant == VARIANT_REFILL) {
+    lab->fill(c, seed, case_id ^ REFILL_STREAM, t);
+    return 1;
+  }
+  em_tensor *big = NULL;
+  for (int i = 0; i < nt; ++i)
+    if (!t[i].is_output && !t[i].is_scalar && (!big || t[i].numel > big->numel)) big = &t[i];
+  if (!big || big->numel < 2) return 0;
+  int64_t rows = big->ndim >= 1 && big->shape[0] >= 2 ? big->shape[0] : big->numel;
+  size_t slab = (size_t)(big->numel / rows) * dtype_size(big->dtype);
+  em_rng_key key = {seed, case_id ^ SWAP_STREAM, 0};
+  int64_t r = (int64_t)(em_rng_u32(key, 0) % (uint64_t)rows);
+  int64_t s = (r + 1 + (int64_t)(em_rng_u32(key, 1) % (uint64_t)(rows - 1))) % rows;
+  unsigned char *a = (unsigned char *)big->host + (size_t)r * slab, *b = (unsigned char *)big->host + (size_t)s * slab;
+  for (size_t i = 0; i < slab; ++i) {
+    unsigned char tmp = a[i];
+    a[i] = b[i];
+    b[i] = tmp;
+  }
+  return 1;
+}
+
+/* The oracle again, for changed inputs: it allocates the per-element tolerances afresh. */
+static void rerun_oracle(const em_lab *lab, const em_case *c, em_tensor *t, int nt) {
+  for (int i = 0; i < nt; ++i) {
+    em_host_free(t[i].atol_each);
+    t[i].atol_each = NULL;
+  }
+  lab->oracle(c, t);
+}
+
+/* A digest of the outputs' host buffers, to tell "the same output as the call before" (stale)
+ * from "another wrong output". Not cryptographic: equal digests only ever name a result that is
+ * wrong anyway, so a forged collision gains nothing. */
+static uint64_t outputs_digest(const em_tensor *t, int nt) {
+  uint64_t h = 0xcbf29ce484222325u;
+  for (int i = 0; i < nt; ++i) {
+    if (!t[i].is_output) continue;
+    const uint32_t *w = (const uint32_t *)t[i].host;
+    int64_t words = (int64_t)(data_bytes(&t[i]) / 4);
+    for (int64_t k = 0; k < words; ++k) h = (h ^ w[k]) * 0x100000001b3u;
+    h = (h ^ (uint64_t)i) * 0x100000001b3u;
+  }
+  return h;
+}
+
+/* Whether the call wrote no output element at all (all poison still): after a call that did, the
+ * mark of code that skips its work when it thinks it has seen the inputs before. */
+static int outputs_untouched(const em_tensor *t, int nt) {
+  for (int i = 0; i < nt; ++i) {
+    if (!t[i].is_output) continue;
+    const uint32_t *w = (const uint32_t *)t[i].host;
+    int64_t words = (int64_t)((size_t)t[i].numel * dtype_size(t[i].dtype) / 4);
+    for (int64_t k = 0; k < words; ++k)
+      if (w[k] != EM_POISON_U32) return 0;
+  }
+  return 1;
+}
+
+#define STALE_REASON "stale output after the inputs changed: results cached between calls?"
+
+/* The verdict of an anti-cache call (v, judged into vr) folded into the case's result r. */
+static void anti_cache_verdict(em_case_result *r, const em_case_result *vr, int stale) {
+  r->status = EM_FAIL;
+  r->points = 0;
+  r->close = vr->close;
+  r->have_close = vr->have_close;
+  r->output = vr->output;
+  r->same_cause = 0;
+  if (stale) {
+    snprintf(r->reason, sizeof r->reason, STALE_REASON);
+    snprintf(r->hint, sizeof r->hint,
+             "the output must be computed from the inputs on every call; the checker changes them in place "
+             "after timing, so a result kept from an earlier call is found");
+  } else {
+    snprintf(r->reason, sizeof r->reason, "after the inputs changed in place (same pointers): %s", vr->reason);
+    snprintf(r->hint, sizeof r->hint, "%s", vr->hint);
+  }
+}
+
+/* ---- --outputs files ---------------------------------------------------------------------------
+ * One flat folder; each output tensor of each call in its own file:
+ *   <DIR>/lab<N>-<track>-<part>-<slug>[.refill|.swap].<tensor>.npy
+ * where slug is the case name with every byte but [A-Za-z0-9] written as _ and two hex digits
+ * ("n=4099 prime" -> n_3d4099_20prime): one name per case, whatever its name holds. */
+
+static void case_key(const em_lab *lab, em_track track, const em_case *c, char *buf, size_t len) {
+  int n = snprintf(buf, len, "lab%d-%s-%c-", lab->number, track_names[track], c->part);
+  size_t j = n > 0 ? (size_t)n : 0;
+  for (const unsigned char *p = (const unsigned char *)c->name; *p && j + 4 < len; ++p) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) buf[j++] = (char)*p;
+    else j += (size_t)snprintf(buf + j, len - j, "_%02x", *p);
+  }
+  buf[j] = 0;
+}
+
+static const char *const npy_descr[] = {"<f4", "|i1", "<i4"};
+
+static void output_path(const char *dir, const em_lab *lab, em_track track, const em_case *c, int variant,
+                        const em_tensor *t, char *buf, size_t len) {
+  char key[256];
+  case_key(lab, track, c, key, sizeof key);
+  snprintf(buf, len, "%s/%s%s.%s.npy", dir, key, variant_suffix[variant], t->name);
+}
+
+static int write_outputs(const char *dir, const em_lab *lab, em_track track, const em_case *c, int variant,
+                         const bufs *b) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return em__fail(EM_EIO, "cannot create the outputs folder %s: %s", dir, strerror(errno));
+  for (int i = 0; i < b->nt; ++i) {
+    const em_tensor *t = &b->t[i];
+    if (!t->is_output) continue;
+    char path[1400];
+    output_path(dir, lab, track, c, variant, t, path, sizeof path);
+    int err = em_npy_write(path, npy_descr[t->dtype], dtype_size(t->dtype), t->host, t->ndim, t->shape);
+    if (err != EM_OK) return err;
+  }
+  return EM_OK;
+}
+
+/* A shape as Python writes a tuple: "1025," "3, 4" "". */
+static void fmt_shape(char *buf, size_t len, const int64_t *shape, int ndim) {
+  size_t u = 0;
+  buf[0] = 0;
+  for (int k = 0; k < ndim && u < len; ++k)
+    u += (size_t)snprintf(buf + u, len - u, "%s%lld", k ? ", " : "", (long long)shape[k]);
+  if (ndim == 1 && u < len) snprintf(buf + u, len - u, ",");
+}
+
+/* Reads the output tensor t of one call from its file into t->host. The file is hostile (written
+ * by the student's process): opened without following links or blocking on a FIFO, required to
+ * be a regular file whose header names exactly t's dtype and shape and whose size is exactly the
+ * header plus the data. Returns 1, or 0 with why (naming the file) on any deviation. */
+static int read_output(const char *path, const char *file, const em_tensor *t, char *why, size_t len) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) snprintf(why, len, "output file %s is missing", file);
+    else if (errno == ELOOP) snprintf(why, len, "output file %s is a symbolic link", file);
+    else snprintf(why, len, "output file %s cannot be opened: %s", file, strerror(errno));
+    return 0;
+  }
+  int ok = 0;
+  char *header = NULL;
+  struct stat st;
+  unsigned char pre[10];
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(why, len, "output file %s is not a regular file", file);
+    goto done;
+  }
+  if (read(fd, pre, sizeof pre) != (ssize_t)sizeof pre || memcmp(pre, "\x93NUMPY", 6) != 0) {
+    snprintf(why, len, "output file %s is not an .npy file", file);
+    goto done;
+  }
+  if (pre[6] != 1 || pre[7] != 0) {
+    snprintf(why, len, "output file %s: .npy version %d.%d, want 1.0", file, pre[6], pre[7]);
+    goto done;
+  }
+  size_t hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+  if (!(header = (char *)malloc(hlen + 1))) {
+    snprintf(why, len, "output file %s: out of memory for its header", file);
+    goto done;
+  }
+  if (read(fd, header, hlen) != (ssize_t)hlen) {
+    snprintf(why, len, "output file %s is truncated in its header", file);
+    goto done;
+  }
+  header[hlen] = 0;
+  /* {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } */
+  char descr[16] = "";
+  const char *d = strstr(header, "'descr':");
+  if (strlen(header) == hlen && d) {
+    d += 8;
+    while (*d == ' ') d++;
+    size_t k = 0;
+    if (*d == '\'')
+      for (++d; *d && *d != '\'' && k + 1 < sizeof descr; ++d) descr[k++] = *d;
+    descr[k] = 0;
+    if (*d != '\'') descr[0] = 0;
+  }
+  const char *f = strstr(header, "'fortran_order':"), *sh = strstr(header, "'shape':");
+  if (!descr[0] || !f || !sh) {
+    snprintf(why, len, "output file %s: malformed .npy header", file);
+    goto done;
+  }
+  if (strcmp(descr, npy_descr[t->dtype]) != 0) {
+    snprintf(why, len, "output file %s: dtype '%s', want '%s'", file, descr, npy_descr[t->dtype]);
+    goto done;
+  }
+  for (f += 16; *f == ' '; ++f) {
+  }
+  if (strncmp(f, "False", 5) != 0) {
+    snprintf(why, len, "output file %s: not in C order", file);
+    goto done;
+  }
+  int64_t shape[EM_MAX_DIMS + 1];
+  int ndim = 0, shape_ok = 0;
+  for (sh += 8; *sh == ' '; ++sh) {
+  }
+  if (*sh == '(') {
+    const char *p = sh + 1;
+    for (;;) {
+      while (*p == ' ') p++;
+      if (*p == ')') {
+        shape_ok = 1;
+        break;
+      }
+      if (!(*p >= '0' && *p <= '9') || ndim > EM_MAX_DIMS) break;
+      char *end;
+      errno = 0;
+      long long v = strtoll(p, &end, 10);
+      if (errno || v < 0) break;
+      shape[ndim++] = v;
+      p = end;
+      while (*p == ' ') p++;
+      if (*p == ',') p++;
+      else if (*p != ')') break;
+    }
+  }
+  int same = shape_ok && ndim == t->ndim;
+  for (int k = 0; same && k < ndim; ++k) same = shape[k] == t->shape[k];
+  if (!same) {
+    char want[128], got[128];
+    fmt_shape(want, sizeof want, t->shape, t->ndim);
+    fmt_shape(got, sizeof got, shape, shape_ok ? ndim : 0);
+    if (shape_ok) snprintf(why, len, "output file %s: shape (%s), want (%s)", file, got, want);
+    else snprintf(why, len, "output file %s: malformed shape in its header, want (%s)", file, want);
+    goto done;
+  }
+  size_t data = (size_t)t->numel * dtype_size(t->dtype);
+  off_t want_size = (off_t)(10 + hlen + data);
+  if (st.st_size != want_size) {
+    long long have = (long long)st.st_size - (long long)(10 + hlen);
+    if (st.st_size < want_size)
+      snprintf(why, len, "output file %s is truncated: %lld bytes of data, want %zu", file, have < 0 ? 0 : have, data);
+    else
+      snprintf(why, len, "output file %s has %lld bytes after its data", file, have - (long long)data);
+    goto done;
+  }
+  for (size_t got = 0; got < data;) {
+    ssize_t n = read(fd, (char *)t->host + got, data - got);
+    if (n <= 0) {
+      snprintf(why, len, "output file %s is truncated: %zu bytes of data, want %zu", file, got, data);
+      goto done;
+    }
+    got += (size_t)n;
+  }
+  ok = 1;
+done:
+  free(header);
+  close(fd);
+  return ok;
+}
+
+static int read_outputs(const char *dir, const em_lab *lab, em_track track, const em_case *c, int variant,
+                        bufs *b, char *why, size_t len) {
+  for (int i = 0; i < b->nt; ++i) {
+    em_tensor *t = &b->t[i];
+    if (!t->is_output) continue;
+    char path[1400];
+    output_path(dir, lab, track, c, variant, t, path, sizeof path);
+    const char *slash = strrchr(path, '/');
+    if (!read_output(path, slash ? slash + 1 : path, t, why, len)) return 0;
+  }
+  return 1;
+}
+
 /* ---- one case --------------------------------------------------------------------------------- */
 
 static void dump_case(const em_run_opts *o, const em_lab *lab, em_track track, const em_case *c,
@@ -381,7 +676,9 @@ static void env_fail(em_run *run, em_case_result *r, int err, const char *doing)
 /* A hidden case must not reveal its shape, not even through a failure's counts and indices: keep
  * what kind of failure it was, drop the numbers. */
 static void redact(em_case_result *r) {
-  const char *kind = r->close.unwritten ? "some output elements were never written"
+  const char *kind = strstr(r->reason, "stale output") ? STALE_REASON
+                     : strncmp(r->reason, "output file ", 12) == 0 ? "an output file of the run is missing or malformed"
+                     : r->close.unwritten ? "some output elements were never written"
                      : strstr(r->reason, "past the end") ? "the code wrote past the end of an output"
                      : strstr(r->reason, "changed its input") ? "the code changed an input"
                      : r->status == EM_ERROR ? "the code raised an error"
@@ -395,6 +692,52 @@ static void redact(em_case_result *r) {
 /* After a CUDA error in the code under test the context may be unusable (an illegal address is
  * sticky): probe it once, and if it is gone, skip the remaining CUDA cases with the reason. */
 static int cuda_context_broken;
+
+/* The anti-cache check of a case that passed and was timed: each variant's inputs go into the
+ * same buffers the timed calls used, the code runs once more, and its output is judged (and
+ * written to --outputs, for --verify to judge again). Only after the timing, which it must not
+ * disturb; only when timing ran, since without repeated calls a cache gains nothing. */
+static void anti_cache(const em_lab *lab, const em_part *part, const em_case *c, em_track track,
+                       const em_run_opts *o, em_run *run, em_case_result *r, em_call *k, bufs *b, uint32_t case_id,
+                       const char *what, uint64_t before) {
+  for (int v = VARIANT_REFILL; v < NVARIANTS; ++v) {
+    if (!vary_inputs(lab, c, o->seed, case_id, v, b->t, b->nt)) continue;
+    rerun_oracle(lab, c, b->t, b->nt);
+    int err = prepare(track, b);
+    if (err != EM_OK) {
+      env_fail(run, r, err, "preparing the anti-cache inputs");
+      return;
+    }
+    watch(o, 1, what);
+    err = lab->invoke(k);
+    if (err == EM_OK && track == EM_TRACK_CUDA) err = em_cuda_check_launch(part->student_name[track]);
+    unwatch();
+    if (err != EM_OK) {
+      r->status = EM_ERROR;
+      r->points = 0;
+      snprintf(r->reason, sizeof r->reason, "after the inputs changed in place: %s",
+               *em_error_detail() ? em_error_detail() : em_strerror(err));
+      if (track == EM_TRACK_CUDA && em_cuda_sync() != EM_OK) cuda_context_broken = 1;
+      return;
+    }
+    em_case_result vr;
+    memset(&vr, 0, sizeof vr);
+    if ((err = judge(lab, track, b, &vr)) != EM_OK) {
+      env_fail(run, r, err, "reading the anti-cache results back");
+      return;
+    }
+    if (o->outputs_dir && (err = write_outputs(o->outputs_dir, lab, track, c, v, b)) != EM_OK) {
+      env_fail(run, r, err, "writing --outputs");
+      return;
+    }
+    uint64_t now = outputs_digest(b->t, b->nt);
+    if (vr.status != EM_PASS) {
+      anti_cache_verdict(r, &vr, now == before || outputs_untouched(b->t, b->nt));
+      return;
+    }
+    before = now;
+  }
+}
 
 static void run_case(const em_lab *lab, const em_case *c, em_track track, const em_run_opts *o,
                      em_run *run, em_case_result *r) {
@@ -489,6 +832,13 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
     r->same_cause = 1;
   }
   if (o->dump_dir) dump_case(o, lab, track, c, &b);
+  /* What the first call wrote, before the timed calls (the reference's among them, on the CPU track
+   * into the same buffers) overwrite it: a stale later output is this one. */
+  uint64_t first_digest = outputs_digest(b.t, b.nt);
+  if (o->outputs_dir && (err = write_outputs(o->outputs_dir, lab, track, c, VARIANT_MAIN, &b)) != EM_OK) {
+    env_fail(run, r, err, "writing --outputs");
+    goto out;
+  }
   if (r->status != EM_PASS) goto out;
   r->points = c->points;
 
@@ -551,7 +901,79 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
     watch(o, 1, what);
     r->energy_j = energy_per_call(o, track, &k);
     unwatch();
+    anti_cache(lab, part, c, track, o, run, r, &k, &b, case_id, what, first_digest);
   }
+out:
+  free_bufs(&b);
+  if (c->hidden && r->status != EM_PASS && r->status != EM_SKIP) redact(r);
+}
+
+/* --verify: the case's outputs as another process wrote them (--outputs), judged against the
+ * oracle with the same comparison and tolerances as a run; no code under test is called. The
+ * buffers are host buffers whatever the track (the oracle runs on the host). The anti-cache
+ * outputs are required exactly where the run makes them: timing on and the first call passed. */
+static void verify_case(const em_lab *lab, const em_case *c, em_track track, const em_run_opts *o, em_run *run,
+                        em_case_result *r) {
+  r->lab = lab;
+  r->c = *c;
+  r->track = track;
+  r->energy_j = NAN;
+  r->max_points = c->points; /* correctness alone: performance is not verified here */
+  r->flops = lab->flops(c);
+  r->bytes = lab->bytes(c);
+  em_case_shape(lab, c, r->shape, sizeof r->shape);
+  int has_part = 0;
+  for (int p = 0; p < lab->nparts; ++p) has_part |= lab->parts[p].id == c->part;
+  if (!has_part) {
+    r->status = EM_ERROR;
+    snprintf(r->reason, sizeof r->reason, "case names part '%c', which lab %d does not have", c->part, lab->number);
+    return;
+  }
+  bufs b;
+  int err = alloc_bufs(lab, c, EM_TRACK_CPU, &b);
+  if (err != EM_OK) {
+    env_fail(run, r, err, "allocating the case's buffers");
+    free_bufs(&b);
+    return;
+  }
+  uint32_t case_id = em_rng_name_id(c->name) ^ ((uint32_t)(unsigned char)c->part << 24);
+  lab->fill(c, o->seed, case_id, b.t);
+  lab->oracle(c, b.t);
+  uint64_t before = 0;
+  for (int v = VARIANT_MAIN; v < (o->timing ? NVARIANTS : 1); ++v) {
+    if (v != VARIANT_MAIN) {
+      if (!vary_inputs(lab, c, o->seed, case_id, v, b.t, b.nt)) continue;
+      rerun_oracle(lab, c, b.t, b.nt);
+    }
+    /* Inputs into the working copies (judge compares them with the pristine ones: here always the
+     * same), outputs poisoned, so whatever the file lacks cannot come from an earlier call. */
+    if ((err = prepare(EM_TRACK_CPU, &b)) != EM_OK) {
+      env_fail(run, r, err, "preparing the buffers");
+      goto out;
+    }
+    char why[600];
+    if (!read_outputs(o->verify_dir, lab, track, c, v, &b, why, sizeof why)) {
+      r->status = EM_FAIL;
+      snprintf(r->reason, sizeof r->reason, "%s", why);
+      snprintf(r->hint, sizeof r->hint, "the outputs of the checked run (em-check --outputs) must all be there, as written");
+      goto out;
+    }
+    em_case_result vr;
+    memset(&vr, 0, sizeof vr);
+    if ((err = judge(lab, EM_TRACK_CPU, &b, v == VARIANT_MAIN ? r : &vr)) != EM_OK) {
+      env_fail(run, r, err, "judging the outputs");
+      goto out;
+    }
+    uint64_t now = outputs_digest(b.t, b.nt);
+    if (v == VARIANT_MAIN) {
+      if (r->status != EM_PASS) goto out;
+    } else if (vr.status != EM_PASS) {
+      anti_cache_verdict(r, &vr, now == before || outputs_untouched(b.t, b.nt));
+      goto out;
+    }
+    before = now;
+  }
+  r->points = c->points;
 out:
   free_bufs(&b);
   if (c->hidden && r->status != EM_PASS && r->status != EM_SKIP) redact(r);
@@ -577,7 +999,8 @@ void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em
     int count = 0;
     for (int i = 0; i < nlab + o->nextra; ++i)
       count += selected(i < nlab ? &lab->cases[i] : &o->extra[i - nlab], track, o);
-    const char *skip = track == EM_TRACK_CUDA && !o->gpu_ok ? o->gpu_skip : NULL;
+    /* --verify needs no GPU: the oracle and the comparison run on the host. */
+    const char *skip = track == EM_TRACK_CUDA && !o->gpu_ok && !o->verify_dir ? o->gpu_skip : NULL;
     if (progress) progress->track_begin(progress->ctx, lab, (em_track)track, skip, count);
     int from = run->n;
     for (int i = 0; i < nlab + o->nextra; ++i) {
@@ -596,7 +1019,8 @@ void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em
       }
       em_case_result *r = &run->results[run->n++];
       memset(r, 0, sizeof *r);
-      run_case(lab, c, (em_track)track, o, run, r);
+      if (o->verify_dir) verify_case(lab, c, (em_track)track, o, run, r);
+      else run_case(lab, c, (em_track)track, o, run, r);
       if (progress && !skip) progress->case_done(progress->ctx, run, run->n - 1);
     }
     if (progress) progress->track_end(progress->ctx, run, from, run->n);
@@ -626,11 +1050,11 @@ int em_npy_write(const char *path, const char *descr, size_t elem, const void *d
   if (!f) return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(errno));
   uint16_t hlen = (uint16_t)(len + pad + 1);
   unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-  fwrite(pre, 1, sizeof pre, f);
-  fwrite(header, 1, (size_t)len, f);
-  for (int i = 0; i < pad; ++i) fputc(' ', f);
-  fputc('\n', f);
-  fwrite(data, elem, (size_t)numel, f);
-  if (fclose(f) != 0) return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(errno));
+  int ok = fwrite(pre, 1, sizeof pre, f) == sizeof pre && fwrite(header, 1, (size_t)len, f) == (size_t)len;
+  for (int i = 0; i < pad; ++i) ok &= fputc(' ', f) != EOF;
+  ok &= fputc('\n', f) != EOF;
+  ok &= fwrite(data, elem, (size_t)numel, f) == (size_t)numel;
+  int e = errno;
+  if (fclose(f) != 0 || !ok) return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(ok ? errno : e));
   return EM_OK;
 }

@@ -40,6 +40,9 @@ typedef struct em_run_opts {
   double timeout_s;       /* a candidate run longer than this is killed: 0 = none */
   int threads;            /* OpenMP threads for the CPU track, 0 = default */
   const char *dump_dir;
+  const char *outputs_dir;/* --outputs: each call's outputs as .npy, for --verify (check.c names them) */
+  const char *verify_dir; /* --verify: judge the .npy files there instead of running any code; the
+                           * anti-cache files are expected exactly when timing is on (as in the run) */
   const em_case *extra;   /* hidden cases from the instructor's file */
   int nextra;
   int hidden_only;        /* run the extra cases alone */

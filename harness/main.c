@@ -46,6 +46,11 @@ static void usage(FILE *f) {
           "  --json FILE        results file (default build/labN/results.json)\n"
           "  --junit FILE       also write JUnit XML\n"
           "  --dump DIR         write every case's inputs and outputs as .npy files\n"
+          "  --outputs DIR      write the outputs of every checked call as .npy files, for --verify:\n"
+          "                     DIR/lab<N>-<track>-<part>-<slug>[.refill|.swap].<tensor>.npy\n"
+          "  --verify DIR       run no code: judge the outputs another run wrote with --outputs DIR\n"
+          "                     against the oracle (same cases, seed and filters as that run; --json\n"
+          "                     required; only in builds without student code: SOLUTION=1, the demo)\n"
           "  --peaks FILE       cache of this machine's peaks (default build/peaks.json)\n"
           "  --color WHEN       auto, always or never (default auto; NO_COLOR is honoured)\n"
           "  --list             list the cases and exit\n"
@@ -226,7 +231,8 @@ static void table_end(void *ctx, const em_run *run, int from, int to) {
 
 int main(int argc, char **argv) {
   enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
-         O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF };
+         O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF, O_OUTPUTS,
+         O_VERIFY };
   static const struct option longopts[] = {
       {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
       {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
@@ -238,6 +244,7 @@ int main(int argc, char **argv) {
       {"peaks", required_argument, 0, O_PEAKS},     {"color", required_argument, 0, O_COLOR},
       {"list", no_argument, 0, O_LIST},             {"version", no_argument, 0, O_VERSION},
       {"help", no_argument, 0, O_HELP},             {"perf-only", no_argument, 0, O_PERF},
+      {"outputs", required_argument, 0, O_OUTPUTS}, {"verify", required_argument, 0, O_VERIFY},
       {0, 0, 0, 0}};
 
   em_run_opts o;
@@ -309,6 +316,8 @@ int main(int argc, char **argv) {
       case O_JSON: json_path = optarg; break;
       case O_JUNIT: junit_path = optarg; break;
       case O_DUMP: o.dump_dir = optarg; break;
+      case O_OUTPUTS: o.outputs_dir = optarg; break;
+      case O_VERIFY: o.verify_dir = optarg; break;
       case O_PEAKS: peaks_path = optarg; break;
       case O_COLOR:
         if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
@@ -324,6 +333,20 @@ int main(int argc, char **argv) {
   }
   if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
   if (!all_labs && !em_lab_find(lab_no)) return fail_usage("%s", "no lab given: use --lab N or --lab all");
+
+  if (o.verify_dir) {
+    /* The verdict must come from a process the student's code is not in: linked into this binary,
+     * it could run before main (a constructor) and forge anything. */
+    if (!em_candidate_is_solution)
+      return fail_usage("--verify runs only in a checker without student code (%s): build one with  make labN "
+                        "SOLUTION=1  or use the demo's build/demo/em-check",
+                        "this one links the student's files");
+    if (!json_path) return fail_usage("%s", "--verify needs --json FILE (the verdicts go there)");
+    if (o.outputs_dir || o.dump_dir) return fail_usage("%s", "--verify runs no code: it takes neither --outputs nor --dump");
+    struct stat st;
+    if (stat(o.verify_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+      return fail_usage("--verify %s: not a folder (give the folder the checked run's --outputs wrote)", o.verify_dir);
+  }
 
   if (list) {
     for (int i = 0; i < em_nlabs; ++i)
@@ -350,8 +373,8 @@ int main(int argc, char **argv) {
   int threads = 1;
 #endif
 
-  /* The GPU: is there one this build can use? */
-  if (o.tracks & EM_TRACK_BIT(EM_TRACK_CUDA)) {
+  /* The GPU: is there one this build can use? (--verify needs none, nor the peaks, nor energy.) */
+  if ((o.tracks & EM_TRACK_BIT(EM_TRACK_CUDA)) && !o.verify_dir) {
     int err = em_cuda_probe(&o.gpu);
     if (err == EM_OK) {
       o.gpu_ok = 1;
@@ -361,7 +384,7 @@ int main(int argc, char **argv) {
     }
   }
 
-  int err = em_peaks_get(peaks_path, threads, o.gpu_ok, &o.peaks);
+  int err = o.verify_dir ? EM_OK : em_peaks_get(peaks_path, threads, o.gpu_ok, &o.peaks);
   if (err != EM_OK) {
     fprintf(stderr, "em-check: measuring this machine's peaks failed: %s (%s)\n", em_strerror(err), em_error_detail());
     return EXIT_USAGE;
@@ -370,7 +393,7 @@ int main(int argc, char **argv) {
     o.gpu_ok = 0;
     snprintf(o.gpu_skip, sizeof o.gpu_skip, "the GPU's peaks could not be measured: %s", em_error_detail());
   }
-  if (em_energy_open(&o.meter[EM_TRACK_CPU], EM_ENERGY_CPU) != EM_OK) o.meter[EM_TRACK_CPU] = NULL;
+  if (o.verify_dir || em_energy_open(&o.meter[EM_TRACK_CPU], EM_ENERGY_CPU) != EM_OK) o.meter[EM_TRACK_CPU] = NULL;
   if (o.gpu_ok && em_energy_open(&o.meter[EM_TRACK_CUDA], EM_ENERGY_GPU) != EM_OK) o.meter[EM_TRACK_CUDA] = NULL;
 
   int color = strcmp(color_when, "always") == 0 ||

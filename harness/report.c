@@ -56,6 +56,13 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
     fprintf(f, "]\n%s%d cases skipped%s: %s\n", col(color, EM_SKIP), ncases, reset(color), skip_reason);
     return;
   }
+  if (o->verify_dir) {
+    fprintf(f, ", verifying the outputs in %s, seed %llu]\n", o->verify_dir, (unsigned long long)o->seed);
+    fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s%s\n", dim(color), "part", "case", "shape", "status",
+            "worst error @index vs tol", reset(color));
+    fflush(f);
+    return;
+  }
   if (track == EM_TRACK_CPU)
     fprintf(f, ", %d thread%s, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads,
             o->peaks.cpu_threads == 1 ? "" : "s", o->peaks.cpu_copy_gbps, o->peaks.cpu_fma_gflops);
@@ -263,7 +270,10 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
   if (lab_label) json_object_set_new(root, "lab", json_string(lab_label));
   else json_object_set_new(root, "lab", json_integer(labnum));
   json_object_set_new(root, "name", json_string(lab_label ? lab_label : name));
-  json_object_set_new(root, "solution", json_boolean(em_candidate_is_solution));
+  /* "verify": the verdicts of em-check --verify (correctness alone, from --outputs files); "check":
+   * a run of the code under test. */
+  json_object_set_new(root, "mode", json_string(o->verify_dir ? "verify" : "check"));
+  json_object_set_new(root, "solution", json_boolean(em_candidate_is_solution && !o->verify_dir));
   json_object_set_new(root, "tracks", tracks);
   json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
   json_t *mach = json_object();

@@ -16,8 +16,11 @@ need=(
   "pkg-config:cmd:pkg-config"
   "libjansson-dev:file:/usr/include/jansson.h"
   "libarchive-dev:file:/usr/include/archive.h"
+  "nettle-dev:file:/usr/include/nettle/sha2.h"
   "libcriterion-dev:file:/usr/include/criterion/criterion.h"
   "python3:cmd:python3"
+  "python3-pytest:cmd:pytest-3"
+  "bubblewrap:cmd:bwrap"
 )
 
 missing=()
@@ -43,7 +46,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   cat >&2 <<MSG
 [emlab] this is not a Debian/Ubuntu system: install the equivalents of
           ${missing[*]}
-        (a C compiler with OpenMP, GNU make, jansson, libarchive and Criterion headers, Python 3)
+        (a C compiler with OpenMP, GNU make, jansson, libarchive, nettle and Criterion headers, Python 3)
         with your package manager, then run make again.
 MSG
   exit 2

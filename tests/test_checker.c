@@ -551,6 +551,53 @@ Test(make, lab_that_does_not_compile, .timeout = 300) {
   t_proc_free(&p);
 }
 
+/* The grader's build: a submission's lab folder out of tree, against a pristine build (PREBUILT).
+ * Only the file names the pristine lab folder has are compiled (a stray file that would not
+ * compile is ignored), everything lands in BUILD, the prebuilt library is not touched, and the
+ * checker it links works. */
+static double t_mtime(const char *path) {
+  struct stat st;
+  cr_assert(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
+  return (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+}
+
+Test(make, out_of_tree_against_prebuilt, .timeout = 300) {
+  const char *tmp = t_tmpdir(), *dir = t_str("%s/sub/lab1-add", tmp), *build = t_str("%s/build", tmp);
+  cr_assert(mkdir(t_str("%s/sub", tmp), 0777) == 0 && mkdir(dir, 0777) == 0);
+  t_write_file(t_str("%s/add.c", dir),
+               "#include <stdint.h>\n#include \"em/add.h\"\n"
+               "void lab1_add_a(const float *x, float c, float *z, int64_t n) { for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c; }\n"
+               "void lab1_add_b(const float *x, float c, float *z, int64_t n) { for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c; }\n");
+  t_write_file(t_str("%s/stray.c", dir), "this is not C\n");
+  static const char *const pristine[] = {"libem.a", "libemharness.a", "obj/harness/main.o", "config.mk"};
+  double before[4];
+  for (int i = 0; i < 4; ++i) before[i] = t_mtime(t_str("%s/%s", EM_BUILD_DIR, pristine[i]));
+
+  t_proc p;
+  t_run(&p, 280, "make", "-s", "lab1", t_str("LABS=%s/sub", tmp), t_str("BUILD=%s", build), "PREBUILT=" EM_BUILD_DIR);
+  t_assert_exit(&p, 0);
+  cr_expect(strstr(p.all, "stray") == NULL, "stray.c is not a lab 1 file, yet make saw it:\n%s", p.all);
+  t_proc_free(&p);
+  cr_expect(t_exists(t_str("%s/lab1/student/add.o", build)), "the student object goes to BUILD/lab1/student/");
+  cr_expect(!t_exists(t_str("%s/lab1/student/stray.o", build)));
+  cr_expect(!t_exists(t_str("%s/libem.a", build)), "the library is PREBUILT's, not rebuilt into BUILD");
+  for (int i = 0; i < 4; ++i)
+    cr_expect_eq(t_mtime(t_str("%s/%s", EM_BUILD_DIR, pristine[i])), before[i], "PREBUILT/%s was rewritten", pristine[i]);
+
+  t_checker(&p, 100, t_str("%s/lab1/em-check", build), t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing",
+            "--case", "=n=1025", NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "1 passed, 0 failed");
+  t_proc_free(&p);
+
+  /* A PREBUILT that is not a build says so, and builds nothing. */
+  t_run(&p, 100, "make", "-s", "lab1", t_str("LABS=%s/sub", tmp), t_str("BUILD=%s/b2", tmp), t_str("PREBUILT=%s/none", tmp));
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "is not a complete build");
+  cr_expect(!t_exists(t_str("%s/b2/lab1/em-check", tmp)));
+  t_proc_free(&p);
+}
+
 /* `make check` exits 1 when a case fails and 0 when all pass, though make itself knows only 0 and
  * 2 for a recipe. */
 Test(make, check_exit_codes, .timeout = 300) {

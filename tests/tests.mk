@@ -3,6 +3,7 @@
 # on a machine without a GPU the CUDA tests skip with the reason.
 #
 # tests/test_*.c               Criterion suites: $(BUILD)/tests/test_*
+# tests/grader/                the grader's pytest suite (a Python >= 3.11 with pytest: GRADER_PY, probed)
 # tests/planted/labN/<bug>.c   a deliberately wrong lab N implementation (CPU track), linked into
 #                              its own checker $(BUILD)/tests/planted/labN/<bug>/em-check, whose
 #                              diagnostics the suites assert on. <bug>.cu: the same for CUDA.
@@ -50,7 +51,16 @@ $(foreach n,$(TEST_LABS),$(eval $(call TEST_LAB_RULES,$(n))))
 .PHONY: test test-build
 test-build: $(LIB) $(HARNESS) $(TEST_BIN) $(PLANTED_BIN) $(TEST_LAB_BIN) $(BENCH_BIN)
 
+# The grader's tests (tests/grader/, pytest) need a Python >= 3.11 that has pytest: the first of
+# python3 on PATH (pyenv, a venv) and Debian's /usr/bin/python3 (python3-pytest) that does.
+# GRADER_TEST_ARGS: extra pytest arguments (e.g. -k course). Deferred (=): probing imports pytest,
+# which would slow every make run (the grader runs one per submission).
+GRADER_PY = $(firstword $(foreach p,$(shell command -v python3) /usr/bin/python3,$(if $(shell $(p) -c 'import sys, pytest; assert sys.version_info >= (3, 11)' 2>/dev/null && echo y),$(p))))
+
 # Every suite runs (one report shows all failures); any failing suite fails the target.
 test: test-build
 	@status=0; for t in $(TEST_BIN); do echo "== $$t"; $$t $(TEST_ARGS) || status=1; done; \
+	  echo "== tests/grader (pytest)"; \
+	  if [ -n "$(GRADER_PY)" ]; then $(GRADER_PY) -m pytest -q tests/grader $(GRADER_TEST_ARGS) || status=1; \
+	  else echo "[emlab] the grader's tests need pytest for a Python >= 3.11: none of python3 ($$(command -v python3)) and /usr/bin/python3 has it; apt-get install python3-pytest (or make deps)" >&2; status=1; fi; \
 	  if [ $$status = 0 ]; then echo "[emlab] all test suites passed"; else echo "[emlab] some tests failed (above)"; fi; exit $$status

@@ -1,0 +1,53 @@
+"""python3 -m grader grade SUBMISSIONS... --out DIR [...]   and   python3 -m grader course FILE."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import batch, course
+
+
+def _positive(s: str) -> float:
+    v = float(s)
+    if not v > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return v
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python3 -m grader", description="emlab's batch grader and course grades")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("grade", help="grade submission archives into a gradebook")
+    g.add_argument("submissions", nargs="+", help="archives (make submit's .tar.gz, or tar/zip), or folders of them")
+    g.add_argument("--out", required=True, help="output folder: gradebook.csv/.json, journal.jsonl, submissions/, work/")
+    g.add_argument("--hidden", help="the instructor's cases file (em-check --cases JSON, with its secret \"seed\")")
+    g.add_argument("--hidden-only", action="store_true", help="run only the hidden file's cases, not the lab's built-in ones")
+    g.add_argument("--seed", type=int, help="the secret seed (default: the hidden file's)")
+    g.add_argument("--lab", type=int, help="grade every archive as lab N (default: manifest.json, else the file names)")
+    g.add_argument("--track", choices=["cpu", "cuda", "all"], help="default: cpu without a GPU, all with one")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (CPU track; GPU timing runs one at a time)")
+    g.add_argument("--timeout", type=_positive, default=300.0, help="wall-clock seconds of one checker run (default 300)")
+    g.add_argument("--config", help="scoring config JSON (weights, threshold, performance share): README.md, Grading")
+    g.add_argument("--keep", action="store_true", help="keep each submission's work dir under OUT/work/")
+    g.add_argument("--repo", help="the pristine emlab tree (default: the one this grader is in)")
+    g.add_argument("--pristine", help="the pristine build folder (default OUT/pristine; made or brought up to date by make)")
+    g.add_argument("--em-archive", help="the em-archive binary (default: built into the pristine build)")
+    g.add_argument("--budget", type=_positive, help="em-check --budget: timing seconds per case, speed cases 5x (default 0.05)")
+    g.add_argument("--threads", type=int, help="em-check --threads (default: all cores, divided by --jobs)")
+    c = sub.add_parser("course", help="final course grades from component percentages")
+    c.add_argument("file", help="CSV: student,homework,review,project (percentages 0-100)")
+    c.add_argument("--gradebook", help="a grader gradebook.json: fills empty homework cells from the lab scores")
+    c.add_argument("--out", help="write the grades CSV here (default: stdout)")
+    a = p.parse_args(argv)
+    if a.cmd == "course":
+        return course.main(a.file, a.out, a.gradebook)
+    if a.jobs < 1:
+        p.error("--jobs must be at least 1")
+    return batch.grade(batch.Options(
+        submissions=a.submissions, out=a.out, hidden=a.hidden, seed=a.seed, lab=a.lab, track=a.track,
+        jobs=a.jobs, timeout=a.timeout, config=a.config, keep=a.keep, repo=a.repo, em_archive=a.em_archive,
+        budget=a.budget, threads=a.threads, pristine=a.pristine, hidden_only=a.hidden_only))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Step 5: the student's checker in the sandbox, then the trusted verification.
+
+The student's em-check runs the student's code in its own process, so everything it prints or
+writes (its table, its results JSON, its exit status) is the student's to forge. What it writes
+that counts is only the output tensors of each checked case (--outputs DIR, .npy files); the
+reference checker, a binary with no student code, recomputes the inputs from the seed and the
+oracle and judges those files (--verify DIR). Correctness comes only from that verdict.
+Performance comes from the timing in the student's run (its results JSON: the interleaved ratio to
+the reference), which is measured inside the student's process: it is trusted as far as the
+symbol scan guarantees that the code neither replaces the checker's clocks nor calls the
+reference, and it is counted only for cases the verification passed."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+from dataclasses import dataclass
+
+from . import sandboxing
+from .text import clean, last_lines
+
+
+@dataclass
+class RunOptions:
+    track: str            # cpu | cuda | all
+    hidden: str | None    # the instructor's cases file (passed through)
+    seed: int | None
+    wall_s: float         # the whole run, every case
+    case_timeout_s: float  # em-check --timeout: one call of the student's code
+    budget_s: float | None  # em-check --budget
+    threads: int | None   # em-check --threads
+    memory_bytes: int = 8 << 30
+    hidden_only: bool = False  # em-check --hidden-only: the instructor's cases alone
+
+
+def checker_args(lab: int, o: RunOptions, hidden: str | None) -> list[str]:
+    a = ["--lab", str(lab), "--track", o.track, "--color", "never"]
+    if hidden:
+        a += ["--cases", hidden]
+        if o.hidden_only:
+            a.append("--hidden-only")
+    if o.seed is not None:
+        a += ["--seed", str(o.seed)]
+    return a
+
+
+def _signame(sig: int | None) -> str:
+    try:
+        return signal.Signals(sig).name
+    except (ValueError, TypeError):
+        return f"signal {sig}"
+
+
+# em-check catches SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGALRM in the student's code, prints this and
+# exits 1 (harness/check.c on_fatal_signal): to the grader that is a crash or a hang.
+_FATAL = re.compile(r"\*\*\* your code (crashed|did not finish in time)(?: \(([^)]*)\))?")
+# The kinds of crash that message names; anything else in its place is not the checker's.
+_CRASH_KINDS = ("segmentation fault: a read or write outside its arrays", "bus error: a misaligned or unmapped access",
+                "arithmetic exception", "illegal instruction")
+
+# Whatever follows this in a reason is the student's process's own output (its stderr's last
+# lines): useful to the instructor, kept in the gradebook, but never shown to the student, since
+# that process knows the hidden cases and the seed (grader/gradebook.py public_reason()).
+STDERR_MARK = " | its last words: "
+
+
+@dataclass
+class StudentRun:
+    status: str         # ok | timeout | crash | limit-exceeded | error
+    reason: str
+    isolation: str
+    claimed: dict | None
+    wall_s: float
+
+
+def _hidden_copy(o: RunOptions, d: str) -> str | None:
+    """The hidden cases as a file of the run's own folder (a private /tmp in the sandbox may hide
+    the instructor's path)."""
+    if not o.hidden:
+        return None
+    p = os.path.join(d, "hidden-cases.json")
+    shutil.copyfile(o.hidden, p)
+    os.chmod(p, 0o600)  # the run's uid gets it with its folder; no other run may read it
+    return p
+
+
+def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str | None, gpu: bool) -> StudentRun:
+    """scratch: the only writable folder of the run (outputs, the claimed results, peaks)."""
+    out = os.path.join(scratch, "out")
+    claimed_path = os.path.join(scratch, "claimed.json")
+    peaks_copy = os.path.join(scratch, "peaks.json")
+    if peaks:
+        shutil.copyfile(peaks, peaks_copy)
+    argv = [binary, *checker_args(lab, o, _hidden_copy(o, scratch)), "--outputs", out, "--json", claimed_path,
+            "--peaks", peaks_copy, "--timeout", f"{o.case_timeout_s:g}"]
+    if o.budget_s is not None:
+        argv += ["--budget", f"{o.budget_s:g}"]
+    if o.threads:
+        argv += ["--threads", str(o.threads)]
+    env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
+    lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
+                            memory_bytes=o.memory_bytes, processes=256, file_bytes=2 << 30, open_files=1024)
+    r = sandboxing.run(argv, workdir=scratch, limits=lim, gpu=gpu, env=env,
+                       ro_binds=[os.path.dirname(os.path.dirname(binary))])
+    subst = {scratch + "/": "", os.path.dirname(binary) + "/": ""}
+    tail = last_lines(r.stderr or r.stdout, 3, 300, subst)
+    said = STDERR_MARK + tail if tail else ""
+    if r.outcome == "timeout":
+        return StudentRun("timeout", f"the checker ran longer than {o.wall_s:g} s (whole process tree killed)",
+                          r.isolation, None, r.wall_s)
+    if r.outcome == "limit":
+        what = {"cpu": "CPU time", "memory": "memory", "file-size": "file size", "processes": "processes"}.get(r.limit, r.limit or "a")
+        return StudentRun("limit-exceeded", f"{what} limit exceeded" + (f" ({_signame(r.signal)})" if r.signal else ""),
+                          r.isolation, None, r.wall_s)
+    if r.outcome == "signaled":
+        return StudentRun("crash", f"killed by {_signame(r.signal)}{said}",
+                          r.isolation, None, r.wall_s)
+    rc = r.returncode
+    m = _FATAL.search(clean(r.stderr, 1 << 16))
+    if m and rc == 1:
+        if m.group(1) == "did not finish in time":
+            return StudentRun("timeout", f"a call of the student's code ran longer than {o.case_timeout_s:g} s{said}",
+                              r.isolation, None, r.wall_s)
+        kind = m.group(2) if m.group(2) in _CRASH_KINDS else "fatal signal"
+        return StudentRun("crash", f"crashed ({kind}){said}", r.isolation, None, r.wall_s)
+    if rc == 2:
+        return StudentRun("error", f"the checker stopped with a usage or environment error{said}",
+                          r.isolation, None, r.wall_s)
+    if rc not in (0, 1):
+        return StudentRun("crash", f"the checker exited with unexpected status {rc}{said}", r.isolation, None, r.wall_s)
+    claimed = None
+    try:
+        if os.path.isfile(claimed_path) and os.path.getsize(claimed_path) < 16 << 20:
+            with open(claimed_path, "rb") as f:
+                claimed = json.loads(f.read().decode("utf-8", "replace"))
+            if not isinstance(claimed, dict):
+                claimed = None
+    except ValueError:
+        claimed = None
+    return StudentRun("ok", "", r.isolation, claimed, r.wall_s)
+
+
+@dataclass
+class Verified:
+    ok: bool
+    results: dict | None
+    reason: str
+
+
+def verify(verifier: str, lab: int, scratch: str, vdir: str, o: RunOptions) -> Verified:
+    """The reference checker recomputes every case's verdict from the student's output files
+    (scratch/out, read-only to it). It runs sandboxed too, since it reads what the student's
+    process wrote; vdir, fresh and the student's process never saw it, is its only writable place."""
+    out = os.path.join(scratch, "out")
+    os.makedirs(vdir, mode=0o700)
+    vjson = os.path.join(vdir, "verified.json")
+    if not os.path.isdir(out) or os.path.islink(out):
+        return Verified(True, {"cases": []}, "")  # nothing written: every case fails
+    # The verifier runs as another uid: the student's files must be readable to it whatever
+    # modes the student's process gave them (links are left alone: the verifier refuses them).
+    os.chmod(scratch, 0o711)
+    for d, dirs, files in os.walk(out):
+        os.chmod(d, 0o755)
+        for f in files:
+            p = os.path.join(d, f)
+            if not os.path.islink(p):
+                os.chmod(p, 0o644)
+    argv = [verifier, *checker_args(lab, o, _hidden_copy(o, vdir)), "--verify", out, "--json", vjson,
+            "--peaks", os.path.join(vdir, "peaks.json")]
+    env = {"PATH": "/usr/bin:/bin", "HOME": vdir, "TMPDIR": vdir, "LANG": "C", "NO_COLOR": "1"}
+    lim = sandboxing.Limits(wall_s=max(120.0, o.wall_s), cpu_s=600 * max(1, os.cpu_count() or 1),
+                            memory_bytes=o.memory_bytes, processes=256, file_bytes=64 << 20, open_files=1024)
+    r = sandboxing.run(argv, workdir=vdir, limits=lim, env=env,
+                       ro_binds=[os.path.dirname(os.path.dirname(verifier)), out])
+    if not (r.outcome == "exited" and r.returncode in (0, 1)):
+        return Verified(False, None, "the verification (reference checker) failed: %s %s: %s" % (
+            r.outcome, r.returncode if r.outcome == "exited" else _signame(r.signal), last_lines(r.stderr, 3, 300)))
+    try:
+        with open(vjson, "rb") as f:
+            res = json.load(f)
+    except (OSError, ValueError) as e:
+        return Verified(False, None, f"the verification wrote no readable results ({clean(str(e), 200)}): "
+                                     f"{last_lines(r.stderr, 3, 300)}")
+    return Verified(True, res, "")
+
+
+def verify_supported(verifier: str) -> bool:
+    import subprocess
+    r = subprocess.run([verifier, "--help"], capture_output=True, text=True, timeout=30)
+    return "--verify" in r.stdout and "--outputs" in r.stdout
+
+
+def case_table(verifier: str, lab: int, scratch: str, o: RunOptions, peaks: str | None) -> dict:
+    """Every case of the lab (built-in and hidden) on the track, with its points: the reference
+    solution run once without timing. (track, part, name, hidden) -> (points, perf_points)."""
+    import subprocess
+    os.makedirs(scratch, exist_ok=True)
+    j = os.path.join(scratch, f"cases-lab{lab}.json")
+    p = os.path.join(scratch, "peaks.json")
+    if peaks:
+        shutil.copyfile(peaks, p)
+    r = subprocess.run([verifier, *checker_args(lab, o, o.hidden), "--no-timing", "--json", j, "--peaks", p],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode not in (0, 1) or not os.path.exists(j):
+        raise RuntimeError(f"the reference checker could not list lab {lab}'s cases: {last_lines(r.stderr, 3)}")
+    with open(j) as f:
+        res = json.load(f)
+    table = {}
+    for c in res.get("cases", []):
+        if c.get("status") == "skip":
+            continue
+        pts = float(c["score"]["points"]) if c.get("status") == "pass" else None
+        mx = float(c["score"]["max"])
+        if pts is None:
+            raise RuntimeError(f"the reference solution fails lab {lab} case {c.get('name')!r}: {c.get('reason')}")
+        table[case_key(c)] = (pts, mx - pts)
+    return table
+
+
+def case_key(c: dict) -> tuple:
+    return (c.get("track"), c.get("part"), c.get("name"), bool(c.get("hidden")))

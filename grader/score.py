@@ -1,0 +1,161 @@
+"""Step 6: points per DESIGN.md. Correctness per part from the verified verdicts; performance
+against the reference time, full at <= threshold x the reference, proportional beyond, counted
+only for verified cases; everything instructor-configurable with --config FILE:
+
+  {"max_score": 100,            # a lab's score is out of this
+   "threshold": 1.2,            # full performance points at <= 1.2x the reference's time
+   "performance_share": null,   # fraction of max_score for performance; null: the checker's
+                                #   own ratio (perf_points over all points of the lab's cases)
+   "labs": {"1": {"max_score": 100, "threshold": 1.2, "performance_share": 0.2,
+                  "parts": {"a": 1, "b": 1}}}}   # part weights; default: each part's
+                                                 #   correctness points in the checker's cases
+Per-lab keys override the top-level ones."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+DEFAULTS = {"max_score": 100.0, "threshold": 1.2, "performance_share": None, "labs": {}}
+
+
+class ConfigError(Exception):
+    pass
+
+
+def load_config(path: str | None) -> dict:
+    cfg = json.loads(json.dumps(DEFAULTS))
+    if not path:
+        return cfg
+    try:
+        with open(path, encoding="utf-8") as f:
+            user = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read the config {path}: {e}")
+    if not isinstance(user, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    unknown = set(user) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(DEFAULTS)})")
+    cfg.update(user)
+    for where, d in [("top level", cfg), *((f"lab {k}", v) for k, v in (cfg.get("labs") or {}).items())]:
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path}: {where} must be an object")
+        for k in ("max_score", "threshold"):
+            if k in d and not (isinstance(d[k], (int, float)) and d[k] > 0):
+                raise ConfigError(f"{path}: {where}: {k} must be a positive number")
+        s = d.get("performance_share")
+        if s is not None and not (isinstance(s, (int, float)) and 0 <= s <= 1):
+            raise ConfigError(f"{path}: {where}: performance_share must be null or 0..1")
+        parts = d.get("parts")
+        if parts is not None and not (isinstance(parts, dict) and all(isinstance(w, (int, float)) and w >= 0 for w in parts.values())):
+            raise ConfigError(f"{path}: {where}: parts must map part letters to weights >= 0")
+    return cfg
+
+
+def config_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def lab_config(cfg: dict, lab: int) -> dict:
+    out = {k: cfg[k] for k in ("max_score", "threshold", "performance_share")}
+    out["parts"] = None
+    out.update((cfg.get("labs") or {}).get(str(lab), {}))
+    return out
+
+
+def perf_fraction(speedup_vs_ref, threshold: float) -> float:
+    """1 at <= threshold x the reference's time, threshold/ratio beyond; the ratio is the
+    interleaved one the checker measured (reference time / candidate time = speedup_vs_ref)."""
+    if not isinstance(speedup_vs_ref, (int, float)) or not math.isfinite(speedup_vs_ref) or speedup_vs_ref <= 0:
+        return 0.0
+    slow = 1.0 / speedup_vs_ref
+    return 1.0 if slow <= threshold else threshold / slow
+
+
+def _own_reason(c: dict) -> str:
+    """The run's own verdict in the grader's words: its text comes from the student's process,
+    which knows the hidden cases, so it is matched, never copied."""
+    why = str(c.get("reason") or "")
+    for needle, words in (("changed its input", "the code changed an input (inputs are read-only)"),
+                          ("changed an input", "the code changed an input (inputs are read-only)"),
+                          ("stale output", "stale output after the inputs changed: results cached between calls?"),
+                          ("past the end", "the code wrote past the end of an output"),
+                          ("never written", "some output elements were never written")):
+        if needle in why:
+            return words
+    return f"status {c.get('status')!s:.10}"
+
+
+def _key(c: dict) -> tuple:
+    return (c.get("track"), c.get("part"), c.get("name"), bool(c.get("hidden")))
+
+
+def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int) -> dict:
+    """table: (track, part, name, hidden) -> (points, perf_points) from the reference run;
+    verified: the verifier's results; claimed: the student's own results (timing only).
+    Returns correctness, performance, maxima and one test entry per case."""
+    lc = lab_config(cfg, lab)
+    vcases = {_key(c): c for c in (verified or {}).get("cases", []) if isinstance(c, dict)}
+    ccases = {_key(c): c for c in (claimed or {}).get("cases", []) if isinstance(c, dict)}
+    total_pts = sum(p for p, _ in table.values())
+    total_perf = sum(q for _, q in table.values())
+    share = lc["performance_share"]
+    if share is None:
+        share = total_perf / (total_pts + total_perf) if total_pts + total_perf > 0 else 0.0
+    if total_perf == 0:
+        share = 0.0
+    max_score = float(lc["max_score"])
+    parts = sorted({k[1] for k in table})
+    part_pts = {p: sum(v[0] for k, v in table.items() if k[1] == p) for p in parts}
+    weights = {p: float((lc["parts"] or {}).get(p, part_pts[p])) for p in parts}
+    wsum = sum(weights[p] for p in parts if part_pts[p] > 0) or 1.0
+    corr_max = max_score * (1 - share)
+    perf_max = max_score * share
+    tests, corr, perf = [], 0.0, 0.0
+    for key in sorted(table, key=lambda k: (k[0] or "", k[1] or "", k[3], k[2] or "")):
+        pts, ppts = table[key]
+        track, part, name, hidden = key
+        v = vcases.get(key)
+        own = ccases.get(key)
+        # A case counts when the trusted verification passed it AND the run's own checker did not
+        # fail it. The run's verdict can only take points away (forging it gains nothing); it
+        # catches what the output files cannot show, e.g. code that changed its inputs.
+        verified = v is not None and v.get("status") == "pass"
+        passed = verified and own is not None and own.get("status") == "pass"
+        c_w = corr_max * weights[part] / wsum * (pts / part_pts[part]) if part_pts[part] > 0 else 0.0
+        got = c_w if passed else 0.0
+        if passed:
+            reason = ""
+        elif not verified:
+            reason = (v.get("reason") or v.get("status")) if v else "not checked (no verdict for this case)"
+        else:
+            reason = ("the checked run failed it: " + _own_reason(own)) if own else \
+                "the checked run reported nothing for this case"
+        entry = {"name": f"lab{lab} ({part}) {name} [{track}]" + (" hidden" if hidden else ""),
+                 "score": round(got, 4), "max_score": round(c_w, 4),
+                 "status": "passed" if passed else "failed",
+                 "output": "correct (verified by the reference checker)" if passed else f"incorrect: {reason}",
+                 "visibility": "after_published" if hidden else "visible"}
+        corr += got
+        tests.append(entry)
+        if ppts > 0 and total_perf > 0:
+            p_w = perf_max * ppts / total_perf
+            frac, why = 0.0, "no points: the case did not pass verification"
+            if passed:
+                cc = ccases.get(key) or {}
+                sp = cc.get("speedup_vs_ref")
+                frac = perf_fraction(sp, float(lc["threshold"]))
+                if isinstance(sp, (int, float)) and sp > 0 and math.isfinite(sp):
+                    why = (f"{1 / sp:.2f}x the reference's time (full at <= {lc['threshold']:g}x)"
+                           + (f"; {cc['time_ms']:.3g} ms vs {cc['ref_time_ms']:.3g} ms" if isinstance(cc.get("time_ms"), (int, float)) and isinstance(cc.get("ref_time_ms"), (int, float)) else ""))
+                else:
+                    why = "no timing in the run's results"
+            perf += p_w * frac
+            tests.append({"name": f"lab{lab} ({part}) {name} [{track}] performance",
+                          "score": round(p_w * frac, 4), "max_score": round(p_w, 4),
+                          "status": "passed" if frac >= 1.0 else "failed", "output": why,
+                          "visibility": "after_published" if hidden else "visible"})
+    return {"score": round(corr + perf, 4), "max_score": round(max_score, 4),
+            "correctness": round(corr, 4), "correctness_max": round(corr_max, 4),
+            "performance": round(perf, 4), "performance_max": round(perf_max, 4), "tests": tests}

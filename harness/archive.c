@@ -1,0 +1,211 @@
+/* em-archive: packs lab submissions and unpacks archives nobody vouches for (the grader's
+ * submissions). The command line only; the reader is archive_read.c, the writer archive_pack.c.
+ * Exit status: 0 done, 1 archive refused, 2 usage or environment error. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive_tool.h"
+#include "em/version.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: em-archive COMMAND ARGS...\n"
+          "Packs lab submissions and unpacks untrusted archives (libarchive; tar and zip).\n"
+          "\n"
+          "  em-archive pack OUT.tar.gz [--root DIR] FILE...\n"
+          "      a gzip'd pax tar of the FILEs, named by their paths relative to DIR (default .):\n"
+          "      regular files only, stored with mode 0644, owner 0:0, no user names, their mtime;\n"
+          "      never replaces an existing OUT.\n"
+          "  em-archive unpack ARCHIVE DEST [caps]\n"
+          "      extracts into DEST, which must not exist (it is created, mode 0700). Only regular\n"
+          "      files and folders with plain relative UTF-8 names are accepted; tar (plain, .gz,\n"
+          "      .xz, .zst) and zip are read, anything else is refused. On refusal DEST is removed.\n"
+          "  em-archive list ARCHIVE [caps]\n"
+          "      the same checks, extracting nothing: one line per entry (bytes, path).\n"
+          "  em-archive submit --lab N --lab-dir DIR --results FILE [--user NAME] [--out-dir DIR]\n"
+          "      what `make submit LAB=N` runs after the check: writes manifest.json (schema\n"
+          "      em-manifest/1: SHA-256 and size of every file, harness version, toolchain, GPU,\n"
+          "      claimed score, all from FILE) and packs it with FILE (as results.json) and the\n"
+          "      .c/.cu/.h/.cuh files of DIR (as labs/<DIR's name>/<file>) into\n"
+          "      OUT-DIR/labN-<user>-<YYYYmmdd-HHMMSS, UTC>.tar.gz (OUT-DIR default submissions;\n"
+          "      user default the login name, reduced to A-Z a-z 0-9 . _ -).\n"
+          "\n"
+          "caps, counted while the data streams (headers are never trusted):\n"
+          "  --max-entries N      entries of any kind (default %d)\n"
+          "  --max-bytes B        bytes of all files together (default 64M)\n"
+          "  --max-file-bytes B   bytes of one file (default 16M)\n"
+          "  --max-ratio R        bytes out per compressed byte in, judged past 1 MiB out (default %g)\n"
+          "  B takes a K, M or G suffix (powers of 1024).\n"
+          "\n"
+          "Exit status: 0 done; 1 the archive is refused: the last line on stderr is\n"
+          "  em-archive: refused: <reason>\n"
+          "and DEST does not exist; 2 a usage or environment error, with what to do (an\n"
+          "existing DEST is one: it is left as it was). Killed midway (a signal, a timeout),\n"
+          "unpack may leave a partial DEST: unpack into a folder of your own.\n",
+          EM__ARC_MAX_ENTRIES, EM__ARC_MAX_RATIO);
+}
+
+static int fail_usage(const char *fmt, const char *arg) {
+  fprintf(stderr, "em-archive: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(em-archive --help shows the commands)\n");
+  return EM__ARC_ENV;
+}
+
+/* A positive integer with an optional K, M or G suffix (powers of 1024), at most 2^62. */
+static int parse_size(const char *s, uint64_t *out) {
+  char *end;
+  if (!(s[0] >= '0' && s[0] <= '9')) return -1;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno) return -1;
+  int shift = 0;
+  if (*end == 'K' || *end == 'k') shift = 10, end++;
+  else if (*end == 'M' || *end == 'm') shift = 20, end++;
+  else if (*end == 'G' || *end == 'g') shift = 30, end++;
+  if (*end || v == 0 || v > (1ull << (62 - shift))) return -1;
+  *out = (uint64_t)v << shift;
+  return 0;
+}
+
+static int finish(int rc, const char *msg) {
+  if (rc == EM__ARC_REFUSED) fprintf(stderr, "em-archive: refused: %s\n", msg);
+  else if (rc != EM__ARC_OK) fprintf(stderr, "em-archive: %s\n", msg);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  /* Names in tar and zip are UTF-8 (pax and zip say so; ustar by convention): libarchive hands
+   * them over as they are only in a UTF-8 locale, and in "C" would fail to convert them. */
+  if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "");
+
+  if (argc < 2) {
+    usage(stderr);
+    return EM__ARC_ENV;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("em-archive %s\n", EM_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "pack") && strcmp(cmd, "unpack") && strcmp(cmd, "list") && strcmp(cmd, "submit"))
+    return fail_usage("unknown command '%s': use pack, unpack, list or submit", cmd);
+
+  enum { O_ROOT = 256, O_ENTRIES, O_BYTES, O_FILE_BYTES, O_RATIO, O_LAB, O_LAB_DIR, O_RESULTS, O_USER, O_OUT_DIR, O_HELP };
+  static const struct option longopts[] = {
+      {"root", required_argument, 0, O_ROOT},           {"max-entries", required_argument, 0, O_ENTRIES},
+      {"max-bytes", required_argument, 0, O_BYTES},     {"max-file-bytes", required_argument, 0, O_FILE_BYTES},
+      {"max-ratio", required_argument, 0, O_RATIO},     {"lab", required_argument, 0, O_LAB},
+      {"lab-dir", required_argument, 0, O_LAB_DIR},     {"results", required_argument, 0, O_RESULTS},
+      {"user", required_argument, 0, O_USER},           {"out-dir", required_argument, 0, O_OUT_DIR},
+      {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0}};
+  em__arc_caps caps = {EM__ARC_MAX_ENTRIES, EM__ARC_MAX_BYTES, EM__ARC_MAX_FILE_BYTES, EM__ARC_MAX_RATIO};
+  em__arc_submit_opts so = {0, NULL, NULL, NULL, "submissions"};
+  const char *root = ".";
+  int caps_given = 0, submit_given = 0, root_given = 0;
+
+  int opt;
+  opterr = 0;
+  optind = 2; /* after the command */
+  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    switch (opt) {
+      case O_ROOT: root = optarg, root_given = 1; break;
+      case O_ENTRIES:
+        if (parse_size(optarg, &caps.max_entries)) return fail_usage("bad --max-entries '%s': give a positive integer", optarg);
+        caps_given = 1;
+        break;
+      case O_BYTES:
+        if (parse_size(optarg, &caps.max_bytes)) return fail_usage("bad --max-bytes '%s': give bytes, e.g. 64M", optarg);
+        caps_given = 1;
+        break;
+      case O_FILE_BYTES:
+        if (parse_size(optarg, &caps.max_file_bytes))
+          return fail_usage("bad --max-file-bytes '%s': give bytes, e.g. 16M", optarg);
+        caps_given = 1;
+        break;
+      case O_RATIO: {
+        char *end;
+        errno = 0;
+        caps.max_ratio = strtod(optarg, &end);
+        if (errno || end == optarg || *end || !(caps.max_ratio >= 1))
+          return fail_usage("bad --max-ratio '%s': give a number of at least 1, e.g. 200", optarg);
+        caps_given = 1;
+        break;
+      }
+      case O_LAB: {
+        uint64_t v;
+        if (parse_size(optarg, &v) || v > INT_MAX) return fail_usage("bad --lab '%s': give the lab's number", optarg);
+        so.lab = (int)v;
+        submit_given = 1;
+        break;
+      }
+      case O_LAB_DIR: so.lab_dir = optarg, submit_given = 1; break;
+      case O_RESULTS: so.results = optarg, submit_given = 1; break;
+      case O_USER: so.user = optarg, submit_given = 1; break;
+      case O_OUT_DIR: so.out_dir = optarg, submit_given = 1; break;
+      case O_HELP: usage(stdout); return 0;
+      default: return fail_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+  }
+  char **args = argv + optind;
+  int nargs = argc - optind;
+  char msg[EM__ARC_REASON];
+  msg[0] = 0;
+  int is_read = strcmp(cmd, "unpack") == 0 || strcmp(cmd, "list") == 0;
+  if (caps_given && !is_read) return fail_usage("the --max-* caps belong to unpack and list, not %s", cmd);
+  if (submit_given && strcmp(cmd, "submit")) return fail_usage("--lab, --lab-dir, --results, --user and --out-dir belong to submit, not %s", cmd);
+  if (root_given && strcmp(cmd, "pack")) return fail_usage("--root belongs to pack, not %s", cmd);
+
+  if (strcmp(cmd, "unpack") == 0) {
+    if (nargs != 2) return fail_usage("%s", "unpack takes ARCHIVE DEST (DEST must not exist yet)");
+    return finish(em__arc_read(args[0], args[1], &caps, msg, sizeof msg), msg);
+  }
+  if (strcmp(cmd, "list") == 0) {
+    if (nargs != 1) return fail_usage("%s", "list takes one ARCHIVE");
+    return finish(em__arc_read(args[0], NULL, &caps, msg, sizeof msg), msg);
+  }
+  if (strcmp(cmd, "submit") == 0) {
+    if (nargs) return fail_usage("unexpected argument '%s': submit takes only options", args[0]);
+    if (!so.lab || !so.lab_dir || !so.results)
+      return fail_usage("%s", "submit needs --lab N --lab-dir labs/labN-name --results build/labN/results.json");
+    return finish(em__arc_submit(&so, msg, sizeof msg), msg);
+  }
+
+  /* pack */
+  if (nargs < 2) return fail_usage("%s", "pack takes OUT.tar.gz and at least one FILE");
+  size_t n = (size_t)nargs - 1;
+  em__arc_file *files = calloc(n, sizeof *files);
+  if (!files) return finish(EM__ARC_ENV, "out of memory");
+  int rc = EM__ARC_OK;
+  size_t loaded = 0;
+  for (; loaded < n && rc == EM__ARC_OK; ++loaded) {
+    char fs[4096];
+    if (snprintf(fs, sizeof fs, "%s/%s", root, args[1 + loaded]) >= (int)sizeof fs) {
+      rc = EM__ARC_ENV;
+      snprintf(msg, sizeof msg, "the path of %s is too long", args[1 + loaded]);
+      break;
+    }
+    rc = em__arc_load(fs, args[1 + loaded], &files[loaded], msg, sizeof msg);
+  }
+  for (size_t i = 0; i < loaded && rc == EM__ARC_OK; ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (strcmp(files[i].path, files[j].path) == 0) {
+        rc = EM__ARC_ENV;
+        snprintf(msg, sizeof msg, "%s is given twice", files[i].path);
+        break;
+      }
+  if (rc == EM__ARC_OK) rc = em__arc_write(args[0], files, n, msg, sizeof msg);
+  if (rc == EM__ARC_OK) printf("packed %zu files into %s\n", n, args[0]);
+  for (size_t i = 0; i < n; ++i) free(files[i].data);
+  free(files);
+  return finish(rc, msg);
+}

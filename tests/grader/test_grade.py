@@ -1,0 +1,290 @@
+"""The grader end to end: one mixed batch holds every behaviour (one row each, the good one graded
+ok), then the properties that need batches of their own: determinism, identical archives,
+resuming a killed batch."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tarfile
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SRC, add_bytes, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
+
+STUDENTS = ["good", "skeleton", "build_error", "calls_reference", "fake_score", "modifies_inputs", "caches",
+            "unwritten", "hangs", "segfaults", "writes_outside", "forks", "network", "fake_clock"]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, pristine, hidden_file):
+    d = tmp_path_factory.mktemp("batch")
+    subs = d / "subs"
+    subs.mkdir()
+    out = d / "out"
+    tag = uuid.uuid4().hex[:12]
+    escape = [f"/tmp/emlab-escape-{tag}", str(REPO / f"escape-{tag}"), str(out / f"escape-{tag}"),
+              str(Path.home() / f"emlab-escape-{tag}")]
+    names = {}
+    for s in STUDENTS:
+        src = SRC[s].replace("ESCAPE_TARGETS", ", ".join(json.dumps(p) for p in escape))
+        names[s] = student_tar(subs / f"lab1-{s.replace('_', '')}-20261128-120000.tar.gz", src,
+                               manifest={"schema": "em-manifest/1", "lab": 1, "user": s.replace("_", ""),
+                                         "claimed_score": {"points": 25, "max": 25}}).name
+    # The student file at the top level of a zip, with other files beside it (ignored, noted).
+    p = subs / "lab1-zipper-20261128-120000.zip"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("add.c", SRC["good"])
+        z.writestr("notes.txt", "hello")
+    names["good_zip"] = p.name
+    # Two candidates for add.c: which one is the submission? Refused.
+    p = subs / "lab1-twice-20261128-120000.tar.gz"
+    with tarfile.open(p, "w:gz") as t:
+        add_bytes(t, "labs/lab1-add/add.c", SRC["good"].encode())
+        add_bytes(t, "add.c", SRC["skeleton"].encode())
+    names["two_candidates"] = p.name
+    # A manifest whose hash disagrees with the file: noted, not fatal.
+    p = subs / "lab1-edited-20261128-120000.tar.gz"
+    student_tar(p, SRC["good"], manifest={"lab": 1, "user": "edited", "files": [
+        {"path": "labs/lab1-add/add.c", "sha256": "0" * 64, "bytes": 1}]})
+    names["edited"] = p.name
+    victim = f"/tmp/emlab-archive-escape-{tag}"
+    for k, p in bad_archives(subs, victim).items():
+        names["bad_" + k] = p.name
+    t0 = time.monotonic()
+    r = grade(out, [subs], pristine, hidden_file, "--jobs", "2", "--timeout", "8")
+    return {"out": out, "rows": rows_of(out), "names": names, "stderr": r.stderr, "escape": escape + [victim],
+            "elapsed": time.monotonic() - t0}
+
+
+def row(batch, key):
+    return batch["rows"][batch["names"][key]]
+
+
+def test_one_row_per_submission(batch):
+    assert set(batch["rows"]) == set(batch["names"].values())
+    for r in batch["rows"].values():
+        assert r["status"] in ("ok", "bad-archive", "build-error", "cheat-suspected", "timeout", "crash",
+                               "limit-exceeded", "error"), r
+        assert r["reason"] or r["status"] == "ok"
+        if r["status"] != "ok":
+            assert float(r["score"]) == 0.0
+
+
+def test_good_submission_full_marks(batch):
+    r = row(batch, "good")
+    assert r["status"] == "ok", r
+    assert float(r["correctness"]) == float(r["correctness_max"]) > 0
+    assert float(r["max_score"]) == 100.0
+    assert float(r["performance"]) > 0  # as fast as the reference within noise on this machine
+    assert r["student"] == "good" and r["lab"] == "1" and r["claimed_score"] == "25/25"
+    res = json.loads((batch["out"] / "submissions" / r["submission"] / "results.json").read_text())
+    assert res["score"] == float(r["score"])
+    assert res["tests"] and all({"name", "score", "max_score", "status", "output", "visibility"} <= set(t) for t in res["tests"])
+
+
+def test_skeleton_scores_zero(batch):
+    r = row(batch, "skeleton")
+    assert r["status"] == "ok" and float(r["score"]) == 0.0
+
+
+def test_build_error(batch):
+    r = row(batch, "build_error")
+    assert r["status"] == "build-error"
+    assert "error" in r["reason"] and "add.c" in r["reason"]
+
+
+def test_calling_the_reference_is_cheat_suspected(batch):
+    r = row(batch, "calls_reference")
+    assert r["status"] == "cheat-suspected"
+    assert "em_add_b_cpu" in r["reason"]
+
+
+def test_fake_perfect_score_gets_its_real_score(batch):
+    r = row(batch, "fake_score")
+    assert r["status"] == "ok"
+    assert float(r["score"]) == 0.0
+
+
+def test_modified_inputs_fail_those_cases(batch):
+    r = row(batch, "modifies_inputs")
+    assert r["status"] == "ok"
+    res = json.loads((batch["out"] / "submissions" / r["submission"] / "results.json").read_text())
+    part_b = [t for t in res["tests"] if "(b)" in t["name"] and not t["name"].endswith("performance")]
+    part_a = [t for t in res["tests"] if "(a)" in t["name"]]
+    assert part_b and all(t["status"] == "failed" for t in part_b)
+    assert part_a and all(t["status"] == "passed" for t in part_a)
+    assert 0 < float(r["correctness"]) < float(r["correctness_max"])
+
+
+def test_caching_between_calls_fails(batch):
+    r = row(batch, "caches")
+    assert r["status"] == "ok"
+    res = json.loads((batch["out"] / "submissions" / r["submission"] / "results.json").read_text())
+    part_b = [t for t in res["tests"] if "(b)" in t["name"] and not t["name"].endswith("performance")]
+    assert part_b and all(t["status"] == "failed" for t in part_b)
+    assert float(r["performance"]) == 0.0
+
+
+def test_unwritten_outputs_score_zero(batch):
+    r = row(batch, "unwritten")
+    assert r["status"] == "ok" and float(r["score"]) == 0.0
+
+
+def test_hang_is_timeout(batch):
+    r = row(batch, "hangs")
+    assert r["status"] == "timeout", r
+
+
+def test_segfault_is_crash(batch):
+    r = row(batch, "segfaults")
+    assert r["status"] == "crash", r
+    assert "segmentation" in r["reason"].lower() or "SIGSEGV" in r["reason"]
+    # Its stderr is the instructor's (gradebook), never the student's (results.json).
+    assert "LEAKED-SECRET" in r["reason"]
+    res = (batch["out"] / "submissions" / r["submission"] / "results.json").read_text()
+    assert "LEAKED-SECRET" not in res and "segmentation" in res
+
+
+def test_writes_outside_its_folder_land_nowhere(batch):
+    r = row(batch, "writes_outside")
+    assert r["status"] == "ok"
+    for p in batch["escape"]:
+        assert not os.path.exists(p), f"{p} was written"
+
+
+@pytest.mark.parametrize("key,symbol", [("forks", "fork"), ("network", "socket"), ("fake_clock", "clock_gettime")])
+def test_forbidden_symbols(batch, key, symbol):
+    r = row(batch, key)
+    assert r["status"] == "cheat-suspected", r
+    assert symbol in r["reason"]
+
+
+def test_zip_with_the_file_at_the_top(batch):
+    r = row(batch, "good_zip")
+    assert r["status"] == "ok" and float(r["correctness"]) == float(r["correctness_max"])
+    assert "notes.txt" in r["notes"]
+
+
+def test_two_candidates_for_one_file(batch):
+    r = row(batch, "two_candidates")
+    assert r["status"] == "bad-archive" and "two candidates" in r["reason"]
+
+
+def test_manifest_hash_mismatch_is_noted(batch):
+    r = row(batch, "edited")
+    assert r["status"] == "ok" and "manifest" in r["notes"] and r["student"] == "edited"
+
+
+@pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "zip_traversal", "not_archive", "empty",
+                                  "zero_bytes", "truncated"])
+def test_bad_archives(batch, kind):
+    r = row(batch, "bad_" + kind)
+    assert r["status"] == "bad-archive", r
+    assert r["reason"]
+
+
+def test_gradebook_files(batch):
+    out = batch["out"]
+    gb = json.loads((out / "gradebook.json").read_text())
+    assert len(gb["rows"]) == len(batch["names"])
+    assert gb["isolation"] and gb["hidden_cases_sha256"]
+    text = (out / "gradebook.json").read_text()
+    assert "918273645546372" not in text and "h-perf" not in text  # neither the secret seed nor hidden cases
+    assert gb["summary"]["counts"]["ok"] >= 7
+    assert (out / "journal.jsonl").read_text().count("\n") == len(batch["names"])
+    assert "[grader] done:" in batch["stderr"]
+    assert f"[{len(batch['names'])}/{len(batch['names'])}]" in batch["stderr"]
+    assert not any(p.name != "pristine" for p in (out / "work").iterdir() if not p.name.startswith("_")), \
+        "work dirs are removed without --keep"
+
+
+def test_same_submission_same_score(tmp_path, pristine, hidden_file):
+    a = student_tar(tmp_path / "lab1-det-20261128-120000.tar.gz", SRC["modifies_inputs"])
+    res = []
+    for k in range(2):
+        out = tmp_path / f"out{k}"
+        grade(out, [a], pristine, hidden_file)
+        r = rows_of(out)[a.name]
+        t = json.loads((out / "submissions" / a.name / "results.json").read_text())["tests"]
+        res.append((r["status"], r["correctness"], [(x["name"], x["status"]) for x in t if not x["name"].endswith("performance")]))
+    assert res[0] == res[1]
+
+
+def test_identical_archives_graded_once_two_rows(tmp_path, pristine, hidden_file):
+    a = student_tar(tmp_path / "lab1-x-20261128-120000.tar.gz", SRC["good"])
+    b = tmp_path / "lab1-y-20261128-120000.tar.gz"
+    b.write_bytes(a.read_bytes())
+    out = tmp_path / "out"
+    grade(out, [a, b], pristine, hidden_file)
+    rows = rows_of(out)
+    assert set(rows) == {a.name, b.name}
+    assert rows[a.name]["score"] == rows[b.name]["score"] and rows[a.name]["sha256"] == rows[b.name]["sha256"]
+    assert "graded once" in (rows[a.name]["notes"] + rows[b.name]["notes"])
+    # Graded again in the same folder: both rows come from the journal.
+    r = grade(out, [a, b], pristine, hidden_file)
+    assert "2 reused from the journal" in r.stderr
+    rows2 = rows_of(out)
+    assert all("reused from the journal" in x["notes"] for x in rows2.values())
+
+
+def test_resume_after_kill(tmp_path, pristine, hidden_file):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    n = 5
+    for k in range(n):  # distinct bytes: each one is graded
+        student_tar(subs / f"lab1-s{k}-20261128-120000.tar.gz", SRC["good"] + f"/* student {k} */\n")
+    out = tmp_path / "out"
+    searchable(out)
+    grade(out, [subs.iterdir().__next__()], pristine, hidden_file)  # the pristine build is ready: the kill hits grading
+    (out / "journal.jsonl").unlink()
+    argv = [sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out), "--pristine", str(pristine),
+            "--track", "cpu", "--hidden", str(hidden_file), "--hidden-only", *em_archive_args()]
+    p = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    journal = out / "journal.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if journal.exists() and journal.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    before = [json.loads(l)["row"]["submission"] for l in journal.read_text().splitlines() if l.strip()]
+    assert 2 <= len(before) < n, "the kill came too late to test a resume"
+    r = grade(out, [subs], pristine, hidden_file)
+    rows = rows_of(out)
+    assert len(rows) == n and all(x["status"] == "ok" for x in rows.values())
+    for name in before:
+        assert "reused from the journal" in rows[name]["notes"]
+    assert f"{len(before)} reused from the journal" in r.stderr
+    keys = [json.loads(l)["key"] for l in journal.read_text().splitlines() if l.strip()]
+    assert len(keys) == len(set(keys)) == n
+
+
+def test_error_rows_are_graded_again(tmp_path, pristine, hidden_file):
+    a = student_tar(tmp_path / "lab1-err-20261128-120000.tar.gz", SRC["good"])
+    out = tmp_path / "out"
+    broken = tmp_path / "em-archive"
+    broken.write_text("#!/bin/sh\necho 'em-archive: cannot run' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    searchable(tmp_path)
+    grade(out, [a], pristine, hidden_file, "--em-archive", broken)
+    assert rows_of(out)[a.name]["status"] == "error"
+    grade(out, [a], pristine, hidden_file)
+    r = rows_of(out)[a.name]
+    assert r["status"] == "ok" and "reused" not in r["notes"]
+
+
+def test_world_readable_hidden_file_is_refused(tmp_path, pristine):
+    h = tmp_path / "cases.json"
+    h.write_text('{"seed": 1, "cases": []}')
+    h.chmod(0o644)
+    a = student_tar(tmp_path / "lab1-h-20261128-120000.tar.gz", SRC["good"])
+    r = grade(tmp_path / "out", [a], pristine, h, check=False)
+    assert r.returncode == 2 and "chmod o-r" in r.stderr
