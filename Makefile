@@ -5,8 +5,9 @@
 #   make labN [SOLUTION=1]    build lab N from labs/labN-*/ (or the reference solution in its place)
 #   make check [LAB=N] [TRACK=cpu|cuda|all] [SEED=S] [ARGS="--case n=1 ..."]
 #                             check the lab built last (exit 0 all passed, 1 some failed, 2 error)
+#   make submit [LAB=N] [USER=name]  check, then pack the lab's files into submissions/ (prints the claimed score)
 #   make bench [LAB=N]        the reference solutions at large sizes, beside PyTorch where it is installed
-#   make deps                 install the build dependencies (Debian/Ubuntu, as root)
+#   make deps                 install the build dependencies (Debian/Ubuntu, as root); make test-deps: the tests' too
 #   make clean
 #
 # Opt-outs: NO_CUDA=1 (CPU track only even where nvcc exists), NO_OMP=1 (no OpenMP).
@@ -149,7 +150,7 @@ $(if $(filter-out $(PREBUILT_CONFIG),$(CONFIG_NOW))$(filter-out $(CONFIG_NOW),$(
 endif
 endif
 
-.PHONY: all lib deps demo test check clean help
+.PHONY: all lib deps test-deps demo test check clean help
 all: $(LIB) $(HARNESS)
 lib: $(LIB)
 
@@ -341,9 +342,12 @@ include tests/tests.mk
 # Dependencies: checked on every build (a few file tests), installed only when something is missing.
 deps:
 	@bash scripts/install-deps.sh
+# What `make test` needs beyond building: pytest for the grader's tests, bubblewrap for its sandbox.
+test-deps:
+	@bash scripts/install-deps.sh --test
 
 clean:
 	rm -rf $(BUILD)
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,/^$$/p' Makefile | sed 's/^# \{0,1\}//'

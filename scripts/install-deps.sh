@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs what emlab needs to build and test, on Debian or Ubuntu, and says what is missing
 # elsewhere. Fast when everything is there (a few file tests), so `make` runs it before every build.
-#   scripts/install-deps.sh          install what is missing (needs root or sudo)
-#   scripts/install-deps.sh --check  only report; exit 1 if something is missing
+#   scripts/install-deps.sh                 install what building needs (needs root or sudo)
+#   scripts/install-deps.sh --test          also what `make test` and the grader need
+#   scripts/install-deps.sh [--test] --check  only report; exit 1 if something is missing
+# Building a lab needs only the first list: a student's `make lab1` must not go and install pytest.
 set -u
 
-check_only=0
-[ "${1:-}" = "--check" ] && check_only=1
+check_only=0 with_test=0
+for arg in "$@"; do
+  case $arg in
+    --check) check_only=1 ;;
+    --test) with_test=1 ;;
+    *) echo "usage: scripts/install-deps.sh [--test] [--check]" >&2; exit 2 ;;
+  esac
+done
 
 # package : a file or command that shows it is installed
 need=(
@@ -19,6 +27,10 @@ need=(
   "nettle-dev:file:/usr/include/nettle/sha2.h"
   "libcriterion-dev:file:/usr/include/criterion/criterion.h"
   "python3:cmd:python3"
+)
+# The grader's tests (pytest) and its sandbox (bubblewrap; without it the grader still runs, with
+# the weaker isolation it reports).
+[ $with_test = 1 ] && need+=(
   "python3-pytest:cmd:pytest-3"
   "bubblewrap:cmd:bwrap"
 )

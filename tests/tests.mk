@@ -58,9 +58,9 @@ test-build: $(LIB) $(HARNESS) $(TEST_BIN) $(PLANTED_BIN) $(TEST_LAB_BIN) $(BENCH
 GRADER_PY = $(firstword $(foreach p,$(shell command -v python3) /usr/bin/python3,$(if $(shell $(p) -c 'import sys, pytest; assert sys.version_info >= (3, 11)' 2>/dev/null && echo y),$(p))))
 
 # Every suite runs (one report shows all failures); any failing suite fails the target.
-test: test-build
+test: test-build | test-deps
 	@status=0; for t in $(TEST_BIN); do echo "== $$t"; $$t $(TEST_ARGS) || status=1; done; \
 	  echo "== tests/grader (pytest)"; \
 	  if [ -n "$(GRADER_PY)" ]; then $(GRADER_PY) -m pytest -q tests/grader $(GRADER_TEST_ARGS) || status=1; \
-	  else echo "[emlab] the grader's tests need pytest for a Python >= 3.11: none of python3 ($$(command -v python3)) and /usr/bin/python3 has it; apt-get install python3-pytest (or make deps)" >&2; status=1; fi; \
+	  else echo "[emlab] the grader's tests need pytest for a Python >= 3.11: none of python3 ($$(command -v python3)) and /usr/bin/python3 has it; apt-get install python3-pytest (or make test-deps)" >&2; status=1; fi; \
 	  if [ $$status = 0 ]; then echo "[emlab] all test suites passed"; else echo "[emlab] some tests failed (above)"; fi; exit $$status
