@@ -640,6 +640,17 @@ def _default_env(workdir: str) -> dict[str, str]:
             "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
+# Where the machine keeps its toolchain's libraries and headers, when not in the standard places
+# (a conda prefix, libraries unpacked under /opt): without them the compiler cannot find jansson
+# and em-archive cannot even load libarchive. They name places, not secrets, so every run gets the
+# grader's values unless its env sets them itself.
+_TOOLCHAIN_VARS = ("LD_LIBRARY_PATH", "LIBRARY_PATH", "CPATH", "PKG_CONFIG_PATH")
+
+
+def _with_toolchain(env: dict[str, str]) -> dict[str, str]:
+    return {**{k: os.environ[k] for k in _TOOLCHAIN_VARS if os.environ.get(k)}, **env}
+
+
 def _rlimits(limits: Limits, gpu: bool, extra_processes: int) -> list[tuple[str, int]]:
     out = [("RLIMIT_CPU", max(1, int(limits.cpu_s + 0.999))),
            ("RLIMIT_NPROC", limits.processes + extra_processes),
@@ -678,7 +689,8 @@ def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] 
     workdir and the writable directories are the only places the run may write; ro_binds are
     paths that stay read-only even inside them (under bubblewrap, also paths under the host's /tmp,
     which the private /tmp would otherwise hide).  env is the child's whole environment (None: a
-    minimal one, none of the grader's).  stdin is bytes to feed, a file descriptor or file, or
+    minimal one, none of the grader's), plus the grader's library and header search paths
+    (_TOOLCHAIN_VARS) where env does not set them.  stdin is bytes to feed, a file descriptor or file, or
     None for /dev/null.  backend ("bwrap" / "rlimits") overrides EM_SANDBOX.
     """
     if not argv:
@@ -710,7 +722,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
             backend: str, uid: int | None) -> Result:
     for r in (*roots, *ro):
         _check_reachable(r, uid)
-    child_env = dict(env) if env is not None else _default_env(wd)
+    child_env = _with_toolchain(dict(env) if env is not None else _default_env(wd))
     netns = False
     if backend == "bwrap":
         cmd = _bwrap_base(wd, min(_BWRAP_TMPFS_BYTES, limits.file_bytes))

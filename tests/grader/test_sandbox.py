@@ -309,10 +309,21 @@ def test_stdin_bytes_and_env(base: Path, work: Path, backend: str) -> None:
         r = sandbox.run(["env"], workdir=work, backend=backend, limits=FAST)
         assert b"s3cret" not in r.stdout and f"HOME={work}".encode() in r.stdout
         r = sandbox.run(["env"], workdir=work, backend=backend, limits=FAST, env={"A": "b"})
-        # bubblewrap's --chdir adds PWD; nothing else is added.
-        assert set(r.stdout.splitlines()) - {f"PWD={work}".encode()} == {b"A=b"}
+        # bubblewrap's --chdir adds PWD, and the grader's library and header search paths pass
+        # (a toolchain outside the standard places); nothing else is added.
+        passed = {f"{k}={os.environ[k]}".encode() for k in sandbox._TOOLCHAIN_VARS if os.environ.get(k)}
+        assert set(r.stdout.splitlines()) - {f"PWD={work}".encode()} == {b"A=b"} | passed
     finally:
         del os.environ["EMLAB_SECRET_FOR_TEST"]
+
+
+def test_toolchain_paths_pass_unless_set(work: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Libraries unpacked outside the standard places (the GPU machine's /tmp/emdeps) must still load.
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/emlab-test/lib")
+    r = sandbox.run(["env"], workdir=work, backend=backend, limits=FAST)
+    assert b"LD_LIBRARY_PATH=/opt/emlab-test/lib" in r.stdout.splitlines()
+    r = sandbox.run(["env"], workdir=work, backend=backend, limits=FAST, env={"LD_LIBRARY_PATH": "/x"})
+    assert b"LD_LIBRARY_PATH=/x" in r.stdout.splitlines()
 
 
 def test_hang_is_killed_with_its_whole_tree(base: Path, work: Path, backend: str) -> None:
