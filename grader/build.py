@@ -68,7 +68,20 @@ def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> P
                 break
     if "PREBUILT" not in makefile:
         raise RuntimeError(f"{repo}/Makefile has no PREBUILT= knob (out-of-tree builds): this grader needs the harness of issue 4")
-    return Pristine(repo, build, verifier, tool, make_vars, None, "\n".join(log))
+    return Pristine(repo, build, verifier, tool, make_vars + _configured(build), None, "\n".join(log))
+
+
+def _configured(build: str) -> list[str]:
+    """CC=... and CUDA_ARCH=... as the pristine build resolved them (its config.mk): the students'
+    builds run with the sandbox's minimal environment, where a CC set in the grader's (a compiler
+    under /opt) would be missing, and the Makefile refuses to link objects of another
+    configuration against the pristine library."""
+    try:
+        with open(os.path.join(build, "config.mk"), encoding="utf-8") as f:
+            words = f.read().split()
+    except OSError:
+        return []
+    return [w for w in words if w.startswith(("CC=", "CUDA_ARCH=")) and len(w.split("=", 1)[1]) > 0]
 
 
 def measure_peaks(pristine: Pristine, threads: int | None) -> str | None:
