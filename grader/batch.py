@@ -215,7 +215,7 @@ class Grader:
             raise unpackmod.Refused("error", "em-archive not found: build it (make build/em-archive) or pass --em-archive PATH")
         if not self.verify_ok:
             raise unpackmod.Refused("error", f"{self.pristine.verifier} has no --verify/--outputs: the grader has no "
-                                             "trusted verdict channel with this harness (merge issue4-harness)")
+                                             "trusted verdict channel with this harness (an older emlab: update the repository --repo points at)")
         unpacked = os.path.join(work, "unpacked")
         unpackmod.unpack(self.pristine.em_archive, path, unpacked, work)
         lab, chosen, manifest, n = unpackmod.select(unpacked, self.labs, self.o.lab, self.repo)
@@ -288,7 +288,7 @@ class Grader:
         if not self.pristine.em_archive:
             _say("[grader] em-archive not found: every row will be an error (build it, or pass --em-archive)")
         if not self.verify_ok:
-            _say("[grader] the reference checker has no --verify: every row will be an error (merge issue4-harness)")
+            _say("[grader] the reference checker has no --verify: every row will be an error (an older emlab: update the repository --repo points at)")
 
         journal = Journal(os.path.join(self.out, "journal.jsonl"))
         rows: list = [None] * len(paths)

@@ -1,4 +1,4 @@
-"""Runs one untrusted program under limits, for the grader (contract: notes/issue4-contract.md).
+"""Runs one untrusted program under limits, for the grader.
 
     result = run(argv, workdir=..., limits=Limits(wall_s=60), ...)   # never raises for the child
     result.outcome in ("exited", "signaled", "timeout", "limit")
