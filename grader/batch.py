@@ -42,6 +42,7 @@ class Options:
     threads: int | None = None
     pristine: str | None = None
     hidden_only: bool = False
+    memory_mb: int = 8192
 
 
 class UsageError(Exception):
@@ -157,7 +158,8 @@ class Grader:
         threads = o.threads or (max(1, cpus // o.jobs) if o.jobs > 1 and track == "cpu" else None)
         self.ropts = runmod.RunOptions(track=track, hidden=os.path.abspath(o.hidden) if o.hidden else None,
                                        seed=seed, wall_s=o.timeout, case_timeout_s=max(1.0, min(60.0, o.timeout / 2)),
-                                       budget_s=budget, threads=threads, hidden_only=o.hidden_only)
+                                       budget_s=budget, threads=threads, hidden_only=o.hidden_only,
+                                       memory_bytes=o.memory_mb << 20)
         self.seed = seed
         grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": seed, "track": track, "lab": o.lab,
                    "timeout": o.timeout, "budget": budget, "hidden_only": o.hidden_only, "threads": threads, "repo": _repo_version(self.repo),

@@ -34,6 +34,9 @@ def main(argv=None) -> int:
     g.add_argument("--em-archive", help="the em-archive binary (default: built into the pristine build)")
     g.add_argument("--budget", type=_positive, help="em-check --budget: timing seconds per case, speed cases 5x (default 0.05)")
     g.add_argument("--threads", type=int, help="em-check --threads (default: all cores, divided by --jobs)")
+    g.add_argument("--memory", type=int, default=8192, metavar="MB",
+                   help="address-space limit of one checker run, CPU track (default 8192 MB; a GPU run is "
+                        "not limited: CUDA reserves huge virtual ranges)")
     c = sub.add_parser("course", help="final course grades from component percentages")
     c.add_argument("file", help="CSV: student,homework,review,project (percentages 0-100)")
     c.add_argument("--gradebook", help="a grader gradebook.json: fills empty homework cells from the lab scores")
@@ -43,10 +46,13 @@ def main(argv=None) -> int:
         return course.main(a.file, a.out, a.gradebook)
     if a.jobs < 1:
         p.error("--jobs must be at least 1")
+    if a.memory < 256:
+        p.error("--memory must be at least 256 (MB): the checker's own buffers need that much")
     return batch.grade(batch.Options(
         submissions=a.submissions, out=a.out, hidden=a.hidden, seed=a.seed, lab=a.lab, track=a.track,
         jobs=a.jobs, timeout=a.timeout, config=a.config, keep=a.keep, repo=a.repo, em_archive=a.em_archive,
-        budget=a.budget, threads=a.threads, pristine=a.pristine, hidden_only=a.hidden_only))
+        budget=a.budget, threads=a.threads, pristine=a.pristine, hidden_only=a.hidden_only,
+        memory_mb=a.memory))
 
 
 if __name__ == "__main__":

@@ -124,6 +124,12 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
             return StudentRun("timeout", f"a call of the student's code ran longer than {o.case_timeout_s:g} s{said}",
                               r.isolation, None, r.wall_s)
         kind = m.group(2) if m.group(2) in _CRASH_KINDS else "fatal signal"
+        # The checker catches the student's crash itself, so the sandbox sees an ordinary exit:
+        # a crash with the memory limit nearly used up is code that kept allocating (malloc
+        # returned NULL at the limit and the code wrote through it), the limit, not a bug to hunt.
+        if not gpu and r.max_rss_bytes >= 0.75 * lim.memory_bytes:
+            return StudentRun("limit-exceeded", f"memory limit exceeded ({r.max_rss_bytes >> 20} MB in use of "
+                              f"{lim.memory_bytes >> 20} MB, then {kind}){said}", r.isolation, None, r.wall_s)
         return StudentRun("crash", f"crashed ({kind}){said}", r.isolation, None, r.wall_s)
     if rc == 2:
         return StudentRun("error", f"the checker stopped with a usage or environment error{said}",

@@ -114,6 +114,7 @@ class Result:
     stderr: bytes  # capped (last 64 KiB)
     isolation: str  # "bubblewrap" or "rlimits+uid (weaker: ...)"
     notes: list[str] = field(default_factory=list)  # what the sandbox itself noticed
+    max_rss_bytes: int = 0  # the largest resident set of any process of the tree
 
 
 # ---- the helper that stands between the grader and the program ------------------------------
@@ -938,7 +939,7 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
                          f"the last {len(t.value())} kept")
     res = Result(outcome="exited", returncode=None, signal=None, limit=None, wall_s=round(wall, 3),
                  cpu_s=round(cpu, 3), stdout=out.value(), stderr=err.value(), isolation=iso,
-                 notes=notes)
+                 notes=notes, max_rss_bytes=ru.ru_maxrss * 1024)
     if timed_out:
         res.outcome = "timeout"
         return res

@@ -99,6 +99,18 @@ void lab1_add_b(const float *x, float c, float *z, int64_t n) {
     "fake_clock": "#define _GNU_SOURCE\n#include <time.h>\n" + HEAD + LOOP_A + LOOP_B + r'''
 int clock_gettime(clockid_t id, struct timespec *ts) { (void)id; static long t; ts->tv_sec = 0; ts->tv_nsec = ++t; return 0; }
 ''',
+    # Allocates without end, touching what it gets, and never checks malloc: dies at the limit.
+    "allocates": HEAD + "#include <string.h>\n" + LOOP_A +
+                 "void lab1_add_b(const float *x, float c, float *z, int64_t n) {\n"
+                 "  (void)x, (void)c, (void)z, (void)n;\n"
+                 "  for (;;) { char *p = malloc(64 << 20); memset(p, 1, 64 << 20); }\n}\n",
+    # Writes a file in its folder until something stops it (2 GiB: the run's file-size limit).
+    "writes_gigabytes": HEAD + LOOP_A +
+                        "void lab1_add_b(const float *x, float c, float *z, int64_t n) {\n"
+                        "  static char buf[1 << 20];\n"
+                        "  FILE *f = fopen(\"big.bin\", \"w\");\n"
+                        "  while (f && fwrite(buf, 1, sizeof buf, f) == sizeof buf) {}\n"
+                        "  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;\n}\n",
     # Tries to write where it must not: /tmp, the repository, the grader's output folder (the
     # paths come in through ESCAPE_TARGETS, replaced below); then does the work correctly.
     "writes_outside": HEAD + '''

@@ -19,7 +19,8 @@ import pytest
 from conftest import REPO, SRC, add_bytes, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
 
 STUDENTS = ["good", "skeleton", "build_error", "calls_reference", "fake_score", "modifies_inputs", "caches",
-            "unwritten", "hangs", "segfaults", "writes_outside", "forks", "network", "fake_clock"]
+            "unwritten", "hangs", "segfaults", "writes_outside", "forks", "network", "fake_clock", "allocates",
+            "writes_gigabytes"]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def batch(tmp_path_factory, pristine, hidden_file):
     for k, p in bad_archives(subs, victim).items():
         names["bad_" + k] = p.name
     t0 = time.monotonic()
-    r = grade(out, [subs], pristine, hidden_file, "--jobs", "2", "--timeout", "8")
+    r = grade(out, [subs], pristine, hidden_file, "--jobs", "2", "--timeout", "8", "--memory", "1536")
     return {"out": out, "rows": rows_of(out), "names": names, "stderr": r.stderr, "escape": escape + [victim],
             "elapsed": time.monotonic() - t0}
 
@@ -150,6 +151,18 @@ def test_segfault_is_crash(batch):
     assert "LEAKED-SECRET" in r["reason"]
     res = (batch["out"] / "submissions" / r["submission"] / "results.json").read_text()
     assert "LEAKED-SECRET" not in res and "segmentation" in res
+
+
+def test_endless_allocation_is_the_memory_limit(batch):
+    r = row(batch, "allocates")
+    assert r["status"] == "limit-exceeded" and "memory" in r["reason"], r
+
+
+def test_writing_gigabytes_is_the_file_size_limit(batch):
+    r = row(batch, "writes_gigabytes")
+    assert r["status"] == "limit-exceeded" and "file" in r["reason"], r
+    # Nothing of it is left: the work folders are removed after each submission.
+    assert not list(batch["out"].rglob("big.bin"))
 
 
 def test_writes_outside_its_folder_land_nowhere(batch):
