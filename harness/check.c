@@ -739,6 +739,23 @@ static void anti_cache(const em_lab *lab, const em_part *part, const em_case *c,
   }
 }
 
+/* A case's buffers, its inputs from the seed and its float64 answer: what a run and a
+ * verification both start from. 0 (with the result filled in, nothing left allocated) when the
+ * buffers cannot be had. */
+static int prepare_case(const em_lab *lab, const em_case *c, em_track track, const em_run_opts *o, em_run *run,
+                        em_case_result *r, bufs *b, uint32_t *case_id) {
+  int err = alloc_bufs(lab, c, track, b);
+  if (err != EM_OK) {
+    env_fail(run, r, err, "allocating the case's buffers");
+    free_bufs(b);
+    return 0;
+  }
+  *case_id = em_rng_name_id(c->name) ^ ((uint32_t)(unsigned char)c->part << 24);
+  lab->fill(c, o->seed, *case_id, b->t);
+  lab->oracle(c, b->t);
+  return 1;
+}
+
 static void run_case(const em_lab *lab, const em_case *c, em_track track, const em_run_opts *o,
                      em_run *run, em_case_result *r) {
   const em_part *part = NULL;
@@ -781,15 +798,9 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
   }
 
   bufs b;
-  int err = alloc_bufs(lab, c, track, &b);
-  if (err != EM_OK) {
-    env_fail(run, r, err, "allocating the case's buffers");
-    free_bufs(&b);
-    return;
-  }
-  uint32_t case_id = em_rng_name_id(c->name) ^ ((uint32_t)(unsigned char)c->part << 24);
-  lab->fill(c, o->seed, case_id, b.t);
-  lab->oracle(c, b.t);
+  uint32_t case_id;
+  int err;
+  if (!prepare_case(lab, c, track, o, run, r, &b, &case_id)) return;
 
   em_call k = {.lab = lab, .c = c, .track = track, .impl = EM_IMPL_CANDIDATE,
                .student_code = !em_candidate_is_solution, .fn = candidate, .t = b.t, .nt = b.nt};
@@ -930,15 +941,9 @@ static void verify_case(const em_lab *lab, const em_case *c, em_track track, con
     return;
   }
   bufs b;
-  int err = alloc_bufs(lab, c, EM_TRACK_CPU, &b);
-  if (err != EM_OK) {
-    env_fail(run, r, err, "allocating the case's buffers");
-    free_bufs(&b);
-    return;
-  }
-  uint32_t case_id = em_rng_name_id(c->name) ^ ((uint32_t)(unsigned char)c->part << 24);
-  lab->fill(c, o->seed, case_id, b.t);
-  lab->oracle(c, b.t);
+  uint32_t case_id;
+  int err;
+  if (!prepare_case(lab, c, EM_TRACK_CPU, o, run, r, &b, &case_id)) return;
   uint64_t before = 0;
   for (int v = VARIANT_MAIN; v < (o->timing ? NVARIANTS : 1); ++v) {
     if (v != VARIANT_MAIN) {
