@@ -67,7 +67,7 @@ def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> P
                 tool = p
                 break
     if "PREBUILT" not in makefile:
-        raise RuntimeError(f"{repo}/Makefile has no PREBUILT= knob (out-of-tree builds): this grader needs the harness of issue 4")
+        raise RuntimeError(f"{repo}/Makefile has no PREBUILT= knob (out-of-tree builds): this grader needs a newer emlab (update the repository)")
     return Pristine(repo, build, verifier, tool, make_vars + _configured(build), None, "\n".join(log))
 
 

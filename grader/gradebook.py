@@ -1,4 +1,4 @@
-"""Step 7: the gradebook (contract: one row per submission, these columns in this order), the
+"""Step 7: the gradebook (one row per submission, these columns in this order: README.md, Grading), the
 Gradescope-format results.json of each submission, and the batch summary."""
 from __future__ import annotations
 

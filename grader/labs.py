@@ -1,4 +1,4 @@
-"""The labs of the pristine tree and their student files (contract: the .c, .cu, .h and .cuh
+"""The labs of the pristine tree and their student files (by rule: the .c, .cu, .h and .cuh
 files of labs/labN-*/; nothing else is ever built)."""
 from __future__ import annotations
 

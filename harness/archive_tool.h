@@ -27,7 +27,7 @@ typedef struct em__arc_caps {
   double max_ratio;        /* bytes produced / compressed bytes read, once past EM__ARC_RATIO_FLOOR */
 } em__arc_caps;
 
-/* The contract's defaults: a lab submission is a few source files and a results.json of tens of
+/* The defaults: a lab submission is a few source files and a results.json of tens of
  * KiB, so these leave two orders of magnitude of room and still stop a bomb in well under a second. */
 #define EM__ARC_MAX_ENTRIES 1000
 #define EM__ARC_MAX_BYTES (64ull << 20)
