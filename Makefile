@@ -313,8 +313,9 @@ demo: $(DEMO_BIN)
 # The reference solutions at their speed cases (large sizes), then the same workloads through
 # PyTorch eager and torch.compile in the same run where PyTorch is installed. LAB=N for one lab.
 # The bench measures this machine's peaks afresh (build/bench/peaks.json) instead of trusting
-# build/peaks.json: that cache may come from a run on a busy machine (a parallel test suite, a
-# compile), and a copy bandwidth measured under load makes every percentage of it meaningless.
+# build/peaks.json: that cache may come from a run on a busy machine (a compile, another program),
+# and a copy bandwidth measured under load makes every percentage of it meaningless. (The test
+# suites keep their own cache, build/tests/peaks.json, for that reason.)
 BENCH_LAB := $(if $(filter command line,$(origin LAB)),$(LAB),all)
 .PHONY: bench
 bench: $(DEMO_BIN)
