@@ -282,7 +282,7 @@ class Grader:
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
             _say(f"[grader] {e}")
             return 2
-        self.pristine.peaks = buildmod.measure_peaks(self.pristine, self.ropts.threads)
+        self.pristine.peaks = buildmod.measure_peaks(self.pristine, self.ropts.threads, _say)
         self.isolation = sandboxing.isolation()
         self.verify_ok = runmod.verify_supported(self.pristine.verifier)
         _say(f"[grader] {len(paths)} submission(s), lab {self.o.lab or 'from each archive'}, track {self.track}, "

@@ -63,9 +63,15 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
     fflush(f);
     return;
   }
-  if (track == EM_TRACK_CPU)
+  if (track == EM_TRACK_CPU) {
     fprintf(f, ", %d thread%s, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads,
             o->peaks.cpu_threads == 1 ? "" : "s", o->peaks.cpu_copy_gbps, o->peaks.cpu_fma_gflops);
+    /* Low peaks make every roof column look good: say why they are low, and that they will not stick. */
+    if (o->peaks.cpu_contended)
+      fprintf(f, " (measured while other programs held the cores, %.0f%% of the time ours: not cached; "
+                 "close them and run again)",
+              100.0 * o->peaks.cpu_share);
+  }
   else
     fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
   fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed, em_candidate_is_solution ? ", reference solution" : "");
@@ -286,6 +292,9 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
   json_t *peaks = json_object();
   json_object_set_new(peaks, "cpu_copy_gbps", num_or_null(o->peaks.cpu_copy_gbps));
   json_object_set_new(peaks, "cpu_fma_gflops", num_or_null(o->peaks.cpu_fma_gflops));
+  /* the share of the cores the CPU measurement got; null when the CPU numbers came from the cache */
+  json_object_set_new(peaks, "cpu_share", o->peaks.cpu_share > 0 ? json_real(o->peaks.cpu_share) : json_null());
+  json_object_set_new(peaks, "cpu_contended", json_boolean(o->peaks.cpu_contended));
   json_object_set_new(peaks, "gpu_copy_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_copy_gbps) : json_null());
   json_object_set_new(peaks, "gpu_fma_gflops", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_fma_gflops) : json_null());
   json_object_set_new(mach, "peaks", peaks);

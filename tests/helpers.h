@@ -255,6 +255,37 @@ static inline void t_spawn(t_proc *p, double timeout_s, int out_fd, const char *
   memcpy(p->all + lo + 1, p->err, le + 1);
 }
 
+/* Busy programs that hold every core of this machine: two spinning children per online CPU, so
+ * whatever else runs gets about a third of the time. t_load_stop ends them. For tests of what the
+ * harness does when it is not alone on the machine. */
+typedef struct t_load {
+  int n;
+  pid_t pid[512];
+} t_load;
+
+static inline void t_load_start(t_load *l) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  l->n = 0;
+  for (long i = 0; i < 2 * (cpus > 0 ? cpus : 1) && l->n < (int)(sizeof l->pid / sizeof l->pid[0]); ++i) {
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+      alarm(120); /* never outlive a test that forgot to stop them */
+      for (volatile unsigned long spin = 0;; ++spin) {
+      }
+    }
+    l->pid[l->n++] = pid;
+  }
+  struct timespec settle = {0, 100 * 1000 * 1000};
+  nanosleep(&settle, NULL);
+}
+
+static inline void t_load_stop(t_load *l) {
+  for (int i = 0; i < l->n; ++i) kill(l->pid[i], SIGKILL);
+  for (int i = 0; i < l->n; ++i) waitpid(l->pid[i], NULL, 0);
+  l->n = 0;
+}
+
 static inline void t_proc_free(t_proc *p) {
   free(p->out);
   free(p->err);
@@ -275,6 +306,7 @@ static inline void t_checker(t_proc *p, double timeout_s, const char *bin, const
   argv[n++] = bin;
   argv[n++] = "--peaks";
   argv[n++] = T_PEAKS;
+  argv[n++] = "--peaks-under-load"; /* the suites load the cores themselves, and time nothing that matters */
   argv[n++] = "--json";
   argv[n++] = json;
   va_list ap;

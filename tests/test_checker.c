@@ -205,6 +205,34 @@ Test(solution, list_version_help, .timeout = 30) {
   t_proc_free(&p);
 }
 
+/* Run on a machine that other programs keep busy, a checker with no peaks cached says that its
+ * peaks were measured under load (so its roof column reads high), in the header and in the JSON,
+ * and does not cache them; --peaks-under-load (the suites' own runs) caches them anyway. */
+Test(solution, peaks_measured_under_load_are_said_and_not_cached, .timeout = 120) {
+  const char *dir = t_tmpdir(), *peaks = t_str("%s/peaks.json", dir), *json = t_str("%s/results.json", dir);
+  t_load load;
+  t_load_start(&load);
+  t_proc p, q;
+  t_run(&p, 100, T_SOLUTION, "--peaks", peaks, "--json", json, "--track", "cpu", "--no-timing", "--case", "n=1");
+  int cached = t_exists(peaks);
+  t_run(&q, 100, T_SOLUTION, "--peaks", peaks, "--peaks-under-load", "--track", "cpu", "--no-timing", "--case", "n=1");
+  t_load_stop(&load);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "measured while other programs held the cores");
+  t_assert_output_has(&p, "not cached; close them and run again");
+  cr_expect(!cached, "the peaks measured under load were cached in %s", peaks);
+  json_t *root = t_load_json(json);
+  json_t *pk = json_object_get(json_object_get(root, "machine"), "peaks");
+  cr_expect(json_is_true(json_object_get(pk, "cpu_contended")), "results.json: machine.peaks.cpu_contended");
+  double share = json_real_value(json_object_get(pk, "cpu_share"));
+  cr_expect(share > 0.0 && share < EM_PEAKS_QUIET_SHARE, "machine.peaks.cpu_share %g", share);
+  json_decref(root);
+  t_assert_exit(&q, 0);
+  cr_expect(t_exists(peaks), "--peaks-under-load: cached anyway");
+  t_proc_free(&p);
+  t_proc_free(&q);
+}
+
 /* ================================================================================================
  * The untouched skeleton: fails, and says where the work is.
  */

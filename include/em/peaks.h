@@ -26,7 +26,18 @@ typedef struct em_peaks {
   double gpu_copy_gbps;
   double gpu_fma_gflops;
   int from_cache;           /* 1 when loaded from the cache file rather than measured now */
+  /* Of the CPU measurement's wall time × the threads that could run at once (cpu_threads, at most
+   * the cores this process may use), the share its threads really ran: near 1 on a quiet machine.
+   * 0 when the CPU numbers came from the cache. */
+  double cpu_share;
+  /* cpu_share was below EM_PEAKS_QUIET_SHARE: other programs had the cores part of the time, so
+   * the CPU numbers are low; they serve this run but are not cached. */
+  int cpu_contended;
 } em_peaks;
+
+/* The least cpu_share of a measurement worth caching. A quiet 2-core VM measured 0.95-1.0; with
+ * one other busy program per core, about 0.5. */
+#define EM_PEAKS_QUIET_SHARE 0.8
 
 /* Measures the CPU peaks with `threads` OpenMP threads (0: the OpenMP default). */
 int em_peaks_measure_cpu(em_peaks *p, int threads);
@@ -34,10 +45,18 @@ int em_peaks_measure_cpu(em_peaks *p, int threads);
 /* Measures the GPU peaks (EM_ENOCUDA / EM_ENODEV where there is none). */
 int em_peaks_measure_cuda(em_peaks *p);
 
+/* Flags of em_peaks_get. */
+enum {
+  EM_PEAKS_GPU = 1,              /* the GPU part too */
+  EM_PEAKS_CACHE_UNDER_LOAD = 2, /* cache a contended CPU measurement too (runs that time nothing) */
+};
+
 /* Loads the peaks for this machine from cache_path, or measures what is missing (the GPU part only
- * when want_gpu) and rewrites the file. A missing or unreadable cache is not an error: it is
- * re-measured; failing to write it is reported in em_error_detail() but still returns EM_OK. */
-int em_peaks_get(const char *cache_path, int threads, int want_gpu, em_peaks *p);
+ * with EM_PEAKS_GPU) and rewrites the file, except after a contended CPU measurement (unless
+ * EM_PEAKS_CACHE_UNDER_LOAD): that one serves this run only. A missing or unreadable cache is not
+ * an error: it is re-measured; failing to write it is reported in em_error_detail() but still
+ * returns EM_OK. */
+int em_peaks_get(const char *cache_path, int threads, unsigned flags, em_peaks *p);
 
 /* The CPU's model name from /proc/cpuinfo ("unknown CPU" elsewhere). */
 void em_cpu_name(char *buf, unsigned long len);
