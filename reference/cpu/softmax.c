@@ -348,7 +348,8 @@ __attribute__((noinline)) static void scale_row(float *restrict z, int64_t n, fl
   for (int64_t k = 0; k < n; ++k) z[k] *= f;
 }
 
-/* Rows lo..hi of length t (at most the store limit), as described above rows' helpers. */
+/* Rows lo..hi of length t (at most the store limit, so at most SEGS_MAX segments), as described
+ * above max_and_finish. */
 static void rows_pipelined(const float *x, float *z, int64_t lo, int64_t hi, int64_t t) {
   int64_t nseg = (t + SEG_MAX - 1) / SEG_MAX;
   const int64_t seg = ((t + nseg - 1) / nseg + BLK - 1) / BLK * BLK; /* whole blocks, ≤ SEG_MAX */
