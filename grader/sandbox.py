@@ -498,6 +498,21 @@ def _uid_words() -> str:
 
 
 # ---- work directory ownership ---------------------------------------------------------------
+def _entries(d: str) -> Iterable[tuple[str, os.stat_result]]:
+    """The entries of folder d with their lstat, skipping what cannot be read: a run may leave
+    folders it made unreadable, or entries that vanish while they are looked at."""
+    try:
+        entries = list(os.scandir(d))
+    except OSError:
+        return
+    for e in entries:
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        yield e.path, st
+
+
 def _walk(root: str) -> Iterable[tuple[str, os.stat_result]]:
     """Every entry under root (root included), without following symlinks.
 
@@ -507,19 +522,10 @@ def _walk(root: str) -> Iterable[tuple[str, os.stat_result]]:
     yield root, os.lstat(root)
     stack = [root]
     while stack:
-        d = stack.pop()
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                st = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            yield e.path, st
+        for path, st in _entries(stack.pop()):
+            yield path, st
             if stat.S_ISDIR(st.st_mode):
-                stack.append(e.path)
+                stack.append(path)
 
 
 def _within(path: str, root: str) -> bool:
@@ -602,18 +608,14 @@ def _remove_owned(uid: int, dirs: Sequence[str] = ("/tmp", "/var/tmp", "/dev/shm
     """Fallback only: removes what the run's uid left in the shared world-writable directories."""
     import shutil
     for d in dirs:
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for e in entries:
+        for path, st in _entries(d):
+            if st.st_uid != uid:
+                continue
             try:
-                if e.stat(follow_symlinks=False).st_uid != uid:
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    shutil.rmtree(e.path, ignore_errors=True)
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(path, ignore_errors=True)
                 else:
-                    os.unlink(e.path)
+                    os.unlink(path)
             except (OSError, RecursionError):
                 continue  # what cannot be removed stays; the run is over either way
 
