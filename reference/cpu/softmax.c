@@ -364,7 +364,7 @@ static void rows_pipelined(const float *x, float *z, int64_t lo, int64_t hi, int
     float *zr = z + i * t;
     for (int64_t k = 0; k < nseg; ++k) {
       const int64_t o = k * seg, len = t - o < seg ? t - o : seg;
-      m[k] = max_and_finish(xr + o, len, prev ? prev + o : NULL, f[k]);
+      m[k] = max_and_finish(xr + o, len, prev ? prev + o : NULL, prev ? f[k] : 0.0f);
       if (m[k] == -INFINITY) { /* only −inf here: e = 0 (x − m would be NaN) */
         memset(zr + o, 0, (size_t)len * sizeof *zr);
         s[k] = 0.0;
