@@ -26,9 +26,22 @@ typedef struct em_case_result {
   int rounds;
   int outlived;         /* GPU work ran past the stop event: timed by the host clock */
   double flops, bytes, gbps, gflops, intensity, roofline_frac;
+  double roof_gbps;     /* the bandwidth this case's mix of reads and writes can reach here */
+  int impossible_speed; /* faster than the machine's peaks allow on a working set beyond the caches */
+  char speed_note[384]; /* what was seen, when impossible_speed */
+  int timed_calls;      /* calls through the timer (code, reference, baseline; warm-up included) */
+  double timed_s;       /* their measured times added up: the grader checks them against its clock */
+  int compared;         /* timed calls of the code whose whole output was compared with the reference's */
   double energy_j;      /* NAN when no counter */
   double points, max_points;
 } em_case_result;
+
+/* A case runs at an impossible speed when its working set is at least EM_IMPOSSIBLE_CACHES times
+ * the last-level cache (the GPU's L2) and its roofline fraction exceeds EM_IMPOSSIBLE_ROOF. The
+ * margin is far beyond the spread of the references' fractions measured on both CPUs and the GPU
+ * (BENCHMARKS.md, "Roofs"): noise never reaches it, a result that skips the work always does. */
+#define EM_IMPOSSIBLE_CACHES 4.0
+#define EM_IMPOSSIBLE_ROOF 1.3
 
 typedef struct em_run_opts {
   uint64_t seed;

@@ -71,11 +71,14 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
       fprintf(f, " (measured while other programs held the cores, %.0f%% of the time ours: not cached; "
                  "close them and run again)",
               100.0 * o->peaks.cpu_share);
+    else if (o->peaks.cpu_unreliable)
+      fprintf(f, " (from a cache measured while other programs held the cores: roof is approximate; "
+                 "delete it and run again on a quiet machine)");
   }
   else
     fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
   fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed, em_candidate_is_solution ? ", reference solution" : "");
-  fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s %9s %7s %7s %8s %5s %9s%s\n", dim(color), "part", "case", "shape",
+  fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s %9s %7s %7s %8s %6s %9s%s\n", dim(color), "part", "case", "shape",
           "status", "worst error @index vs tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
   fflush(f);
 }
@@ -88,7 +91,7 @@ void em_report_row(FILE *f, const em_case_result *r, int color) {
     fmt_ratio(sr, sizeof sr, r->speedup_vs_ref);
     fmt_ratio(sn, sizeof sn, r->speedup_vs_naive);
     snprintf(gb, sizeof gb, "%.1f", r->gbps);
-    if (isfinite(r->roofline_frac)) snprintf(roof, sizeof roof, "%.0f%%", 100 * r->roofline_frac);
+    if (isfinite(r->roofline_frac)) snprintf(roof, sizeof roof, "%.0f%%%s", 100 * r->roofline_frac, r->impossible_speed ? "!" : "");
     else snprintf(roof, sizeof roof, "-");
     if (isfinite(r->energy_j)) {
       if (r->energy_j < 1e-3) snprintf(en, sizeof en, "%.1f uJ", r->energy_j * 1e6);
@@ -102,7 +105,7 @@ void em_report_row(FILE *f, const em_case_result *r, int color) {
   char status[8];
   snprintf(status, sizeof status, "%s", em_status_name(r->status));
   for (char *p = status; *p; ++p) *p = (char)(*p - 32);
-  fprintf(f, "%-4c %-16.16s %-16.16s %s%-6s%s %-26s %9s %7s %7s %8s %5s %9s%s\n", r->c.part, r->c.name, r->shape,
+  fprintf(f, "%-4c %-16.16s %-16.16s %s%-6s%s %-26s %9s %7s %7s %8s %6s %9s%s\n", r->c.part, r->c.name, r->shape,
           col(color, r->status), status, reset(color), err, t, sr, sn, gb, roof, en, r->outlived ? " *" : "");
   fflush(f);
 }
@@ -117,6 +120,9 @@ void em_report_end(FILE *f, const em_run *run, int from, int to, int color) {
   /* The failures explained. Cases that fail for the same reason (the same hint, or the same skip
    * reason) are explained once and the rest named, so an untouched skeleton gives a short page. */
   int outlived = 0;
+  for (int i = from; i < to; ++i)
+    if (run->results[i].impossible_speed)
+      fprintf(f, "  ! (%c) %s: %s\n", run->results[i].c.part, run->results[i].c.name, run->results[i].speed_note);
   const em_case_result *shown = NULL;
   int more = 0;
   char names[256] = "";
@@ -152,8 +158,9 @@ void em_report_summary(FILE *f, const em_run *run, int color) {
   for (int i = 0; i < run->n; ++i) timed |= run->results[i].timed;
   if (timed)
     fprintf(f, "\n%stime: median per call; vs ref / vs naive: how many times faster than the reference solution /\n"
-               "the naive baseline (>1 is faster), medians of interleaved runs; roof: achieved over what this\n"
-               "machine's measured copy bandwidth and FMA rate allow (cases that fit in a cache can pass 100%%).%s\n",
+               "the naive baseline (>1 is faster), medians of interleaved runs, each call on inputs changed since\n"
+               "the previous one; roof: achieved over what this machine's measured bandwidth for the case's mix\n"
+               "of reads and writes and its FMA rate allow (cases that fit in a cache can pass 100%%).%s\n",
             dim(color), reset(color));
   int count[4] = {0};
   double pts[EM_NTRACKS] = {0}, max[EM_NTRACKS] = {0};
@@ -185,7 +192,8 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
   json_t *cases = json_array();
   json_t *tracks = json_array();
   unsigned seen = 0;
-  double pts = 0, max = 0;
+  double pts = 0, max = 0, timed_s = 0;
+  json_int_t timed_calls = 0;
   int labnum = 0;
   const char *name = "";
   for (int i = 0; i < run->n; ++i) {
@@ -265,6 +273,14 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
     json_object_set_new(c, "arithmetic_intensity", num_or_null(r->bytes > 0 ? r->flops / r->bytes : NAN));
     json_object_set_new(c, "roofline_frac", r->timed ? num_or_null(r->roofline_frac) : json_null());
     json_object_set_new(c, "energy_j", r->timed ? num_or_null(r->energy_j) : json_null());
+    json_object_set_new(c, "roof_gbps", r->timed ? num_or_null(r->roof_gbps) : json_null());
+    json_object_set_new(c, "impossible_speed", json_boolean(r->impossible_speed));
+    json_object_set_new(c, "speed_note", json_string(r->speed_note));
+    json_object_set_new(c, "timed_calls", json_integer(r->timed_calls));
+    json_object_set_new(c, "timed_s", json_real(r->timed_s));
+    json_object_set_new(c, "compared_calls", json_integer(r->compared));
+    timed_calls += r->timed_calls;
+    timed_s += r->timed_s;
     json_t *score = json_object();
     json_object_set_new(score, "points", json_real(r->points));
     json_object_set_new(score, "max", json_real(r->max_points));
@@ -295,11 +311,24 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
   /* the share of the cores the CPU measurement got; null when the CPU numbers came from the cache */
   json_object_set_new(peaks, "cpu_share", o->peaks.cpu_share > 0 ? json_real(o->peaks.cpu_share) : json_null());
   json_object_set_new(peaks, "cpu_contended", json_boolean(o->peaks.cpu_contended));
+  json_object_set_new(peaks, "cpu_unreliable", json_boolean(o->peaks.cpu_unreliable));
+  json_object_set_new(peaks, "cpu_read_gbps", num_or_null(o->peaks.cpu_read_gbps));
+  json_object_set_new(peaks, "cpu_write_gbps", num_or_null(o->peaks.cpu_write_gbps));
+  json_object_set_new(peaks, "cpu_copy_plain_gbps", num_or_null(o->peaks.cpu_copy_plain_gbps));
+  json_object_set_new(peaks, "cpu_copy_nt_gbps", num_or_null(o->peaks.cpu_copy_nt_gbps));
+  json_object_set_new(peaks, "cpu_write_plain_gbps", num_or_null(o->peaks.cpu_write_plain_gbps));
+  json_object_set_new(peaks, "cpu_write_nt_gbps", num_or_null(o->peaks.cpu_write_nt_gbps));
   json_object_set_new(peaks, "gpu_copy_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_copy_gbps) : json_null());
+  json_object_set_new(peaks, "gpu_read_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_read_gbps) : json_null());
+  json_object_set_new(peaks, "gpu_write_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_write_gbps) : json_null());
   json_object_set_new(peaks, "gpu_fma_gflops", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_fma_gflops) : json_null());
   json_object_set_new(mach, "peaks", peaks);
   json_object_set_new(root, "machine", mach);
   json_object_set_new(root, "cases", cases);
+  json_t *timing = json_object();
+  json_object_set_new(timing, "timed_calls", json_integer(timed_calls));
+  json_object_set_new(timing, "timed_s", json_real(timed_s));
+  json_object_set_new(root, "timing", timing);
   json_t *score = json_object();
   json_object_set_new(score, "points", json_real(pts));
   json_object_set_new(score, "max", json_real(max));

@@ -49,6 +49,17 @@ int em_cuda_sync(void);
 typedef int (*em_cuda_work_fn)(void *arg);
 int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *seconds, int *outlived);
 
+/* Device-side helpers of the checker's timing (check.c, fresh.c): none of them is timed.
+ * em_cuda_copy_device: cudaMemcpy device to device. em_cuda_swap: exchanges two non-overlapping
+ * ranges of `bytes` bytes. em_cuda_count_mismatches: compares n elements of got with want on the
+ * device, float32 (is_f32: the allclose rule |got − want| <= atol + rtol·|want|, bitwise-equal
+ * values always agree, NaN in got never does) or 32-bit words compared exactly; *count gets how
+ * many differ and *first the first such index (−1 when none). */
+int em_cuda_copy_device(void *dst, const void *src, size_t bytes);
+int em_cuda_swap(void *a, void *b, size_t bytes);
+int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int is_f32, double rtol, double atol,
+                             int64_t *count, int64_t *first);
+
 /* Frees the scratch buffers (L2 flush buffer, events) held by em_cuda_time_run. */
 void em_cuda_release_scratch(void);
 

@@ -14,6 +14,7 @@
 #include "em/stats.h"
 #include "em/cuda.h"
 #include "em/peaks.h"
+#include "em/stores.h"
 #include "em/energy.h"
 #include "em/version.h"
 #include "em/lab.h"

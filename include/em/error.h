@@ -24,7 +24,8 @@ extern "C" {
   X(ENODEV, -7, "no usable CUDA device")                                                \
   X(ECUDA, -8, "a CUDA call failed")                                                    \
   X(ENOTSUP, -9, "not supported on this machine")                                       \
-  X(ERANGE, -10, "value out of range")
+  X(ERANGE, -10, "value out of range")                                                  \
+  X(EREUSED, -11, "a result was reused instead of computed from the call's inputs")
 
 typedef enum em_err {
 #define EM__ERR_ENUM(name, value, msg) EM_##name = (value),

@@ -4,9 +4,14 @@
  * sustains is what a student's kernel is judged against. Measured once and cached as JSON under
  * build/ (keyed by CPU model, thread count and GPU name, so a different machine re-measures).
  *
- *   copy bandwidth: the best of a few large copies (plain loop, memcpy per thread on the CPU;
- *                   cudaMemcpy device-to-device and a vectorised copy kernel on the GPU), counting
- *                   bytes read plus bytes written, as the labs count their bytes;
+ *   copy bandwidth: the best of a few large copies (plain loop, memcpy per thread and a loop of
+ *                   non-temporal stores on the CPU; cudaMemcpy device-to-device and a vectorised
+ *                   copy kernel on the GPU), counting bytes read plus bytes written, as the labs
+ *                   count their bytes;
+ *   read bandwidth: a sum over a large array (read only);
+ *   write bandwidth: filling a large array, the better of plain and non-temporal stores on the
+ *                   CPU (a plain store first reads its line: see em/stores.h);
+ *   each case's roof is the bandwidth of its own mix of reads and writes, em_peaks_pattern_gbps;
  *   FMA rate:       independent fused multiply-add chains, 2 FLOP each, all cores / all SMs.
  */
 #ifndef EM_PEAKS_H
@@ -19,12 +24,17 @@ extern "C" {
 typedef struct em_peaks {
   char cpu_name[128];
   int cpu_threads;          /* OpenMP threads the CPU numbers were measured with */
-  double cpu_copy_gbps;     /* GB/s = 1e9 bytes/s, read + write */
+  double cpu_copy_gbps;     /* GB/s = 1e9 bytes/s, read + write: the better of the two below */
   double cpu_fma_gflops;
+  double cpu_read_gbps;     /* read only */
+  double cpu_write_gbps;    /* write only: the better of the two below */
+  double cpu_copy_plain_gbps, cpu_copy_nt_gbps;   /* plain stores; non-temporal stores (0: none here) */
+  double cpu_write_plain_gbps, cpu_write_nt_gbps;
   int have_gpu;
   char gpu_name[128];
   double gpu_copy_gbps;
   double gpu_fma_gflops;
+  double gpu_read_gbps, gpu_write_gbps;
   int from_cache;           /* 1 when loaded from the cache file rather than measured now */
   /* Of the CPU measurement's wall time × the threads that could run at once (cpu_threads, at most
    * the cores this process may use), the share its threads really ran: near 1 on a quiet machine.
@@ -33,6 +43,10 @@ typedef struct em_peaks {
   /* cpu_share was below EM_PEAKS_QUIET_SHARE: other programs had the cores part of the time, so
    * the CPU numbers are low; they serve this run but are not cached. */
   int cpu_contended;
+  /* The CPU numbers are not this machine's limits: measured contended now, or loaded from a cache
+   * that a contended measurement was written to (EM_PEAKS_CACHE_UNDER_LOAD). No speed is called
+   * impossible against them. */
+  int cpu_unreliable;
 } em_peaks;
 
 /* The least cpu_share of a measurement worth caching. A quiet 2-core VM measured 0.95-1.0; with
@@ -57,6 +71,11 @@ enum {
  * an error: it is re-measured; failing to write it is reported in em_error_detail() but still
  * returns EM_OK. */
 int em_peaks_get(const char *cache_path, int threads, unsigned flags, em_peaks *p);
+
+/* The bandwidth (GB/s, reads plus writes) that a mix of reads and writes can reach, write_share
+ * being the written bytes' share of all bytes (0 read only, 0.5 a copy, 1 write only): the time per
+ * byte interpolated linearly between the three measured mixes. 0 where the peaks lack a number. */
+double em_peaks_pattern_gbps(const em_peaks *p, int gpu, double write_share);
 
 /* The CPU's model name from /proc/cpuinfo ("unknown CPU" elsewhere). */
 void em_cpu_name(char *buf, unsigned long len);

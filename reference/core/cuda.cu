@@ -210,3 +210,65 @@ extern "C" int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, dou
   *seconds = t;
   return EM_OK;
 }
+
+// ---- the checker's untimed helpers ---------------------------------------------------------------
+
+extern "C" int em_cuda_copy_device(void *dst, const void *src, size_t bytes) {
+  if (bytes) CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+  return EM_OK;
+}
+
+// Bytes, grid-stride: a swapped row may be any length of int8 as well as of floats.
+__global__ void swap_kernel(unsigned char *a, unsigned char *b, size_t bytes) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < bytes; i += (size_t)gridDim.x * blockDim.x) {
+    unsigned char t = a[i];
+    a[i] = b[i];
+    b[i] = t;
+  }
+}
+
+extern "C" int em_cuda_swap(void *a, void *b, size_t bytes) {
+  if (!bytes) return EM_OK;
+  swap_kernel<<<fill_blocks((int64_t)bytes), kFillThreads>>>((unsigned char *)a, (unsigned char *)b, bytes);
+  return em_cuda_check_launch("swap_kernel");
+}
+
+// counts[0]: mismatches; counts[1]: the first mismatching index (starts at the largest value).
+__global__ void mismatch_kernel(const uint32_t *got, const uint32_t *want, int64_t n, int is_f32, float rtol,
+                                float atol, unsigned long long *counts) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    uint32_t g = got[i], w = want[i];
+    bool same = g == w;
+    if (!same && is_f32) {
+      float gf = __uint_as_float(g), wf = __uint_as_float(w);
+      same = fabsf(gf - wf) <= atol + rtol * fabsf(wf);  // false for a NaN on either side
+    }
+    if (!same) {
+      atomicAdd(&counts[0], 1ull);
+      atomicMin(&counts[1], (unsigned long long)i);
+    }
+  }
+}
+
+extern "C" int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int is_f32, double rtol,
+                                        double atol, int64_t *count, int64_t *first) {
+  *count = 0;
+  *first = -1;
+  if (n <= 0) return EM_OK;
+  unsigned long long *d = NULL, h[2] = {0ull, ~0ull};
+  CUDA_TRY(cudaMalloc((void **)&d, sizeof h));
+  int err = EM_OK;
+  cudaError_t e = cudaMemcpy(d, h, sizeof h, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) {
+    mismatch_kernel<<<fill_blocks(n), kFillThreads>>>((const uint32_t *)got, (const uint32_t *)want, n, is_f32,
+                                                       (float)rtol, (float)atol, d);
+    err = em_cuda_check_launch("mismatch_kernel");
+    if (err == EM_OK) e = cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
+  }
+  cudaFree(d);
+  if (err != EM_OK) return err;
+  if (e != cudaSuccess) return em__fail(EM_ECUDA, "em_cuda_count_mismatches: %s", cudaGetErrorString(e));
+  *count = (int64_t)h[0];
+  *first = h[0] ? (int64_t)h[1] : -1;
+  return EM_OK;
+}

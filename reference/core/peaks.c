@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 
 #include "em/cuda.h"
 #include "em/error.h"
+#include "em/stores.h"
 #include "em/memory.h"
 #include "em/stats.h"
 
@@ -34,7 +37,11 @@
 #define EM_HAVE_CUDA 0 /* The Makefile always says; a bare compile is taken to be a build without nvcc. */
 #endif
 
-#define PEAKS_SCHEMA "em-peaks/1"
+/* 2: the read-only, write-only and non-temporal numbers; a cache of 1 is measured anew. */
+/* Streaming stores are taken only when they win by more than the noise of one measurement. */
+#define STREAM_WINS 1.05
+
+#define PEAKS_SCHEMA "em-peaks/2"
 
 /* ------------------------------------------------------------------------------------------ */
 /* CPU name                                                                                    */
@@ -81,9 +88,9 @@ void em_cpu_name(char *buf, unsigned long len) {
 #define COPY_N ((int64_t)64 << 20)
 /* Five rounds give the best of each method a fair chance to avoid a descheduled round... */
 #define COPY_REPS 5
-/* ...unless a slow machine would blow the time budget (about 1.5 s for the whole measurement on
- * a two-core CI runner): past this many seconds of copying, two rounds are enough. */
-#define COPY_BUDGET_S 0.6
+/* ...unless a slow machine would blow the time budget (about 2.5 s for the whole measurement on
+ * a two-core CI runner): past this many seconds of moving memory, two rounds are enough. */
+#define COPY_BUDGET_S 1.2
 #define COPY_MIN_REPS 2
 
 /* The slice [lo, hi) of n items that thread t of nt owns, exactly as libgomp's schedule(static)
@@ -123,34 +130,119 @@ static double copy_memcpy(float *restrict dst, const float *restrict src, int64_
   return em_now_s() - t0;
 }
 
-static int measure_copy(int nt, double *gbps) {
+/* Where a read's sum goes so that the loads count as used. */
+static volatile float read_sink;
+
+static double read_loop(const float *restrict src, int64_t n, int nt) {
+  float sum = 0.0f;
+  double t0 = em_now_s();
+#pragma omp parallel for simd schedule(static) num_threads(nt) reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += src[i];
+  double t = em_now_s() - t0;
+  read_sink = sum;
+  return t;
+}
+
+/* 1.5f: not a byte pattern, so the compiler cannot turn the loop into memset (which may stream). */
+static double write_loop(float *restrict dst, int64_t n, int nt) {
+  double t0 = em_now_s();
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+  for (int64_t i = 0; i < n; ++i) dst[i] = 1.5f;
+  return em_now_s() - t0;
+}
+
+/* Non-temporal stores: the widest this build has. Both buffers are 64-byte aligned (em_host_alloc)
+ * and every thread's slice is a whole number of vectors. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define NT_LANES 16
+#define NT_STORE(p, v) _mm512_stream_ps((p), (v))
+#define NT_LOAD(p) _mm512_load_ps(p)
+#define NT_SET1(x) _mm512_set1_ps(x)
+#elif defined(__AVX__)
+#include <immintrin.h>
+#define NT_LANES 8
+#define NT_STORE(p, v) _mm256_stream_ps((p), (v))
+#define NT_LOAD(p) _mm256_load_ps(p)
+#define NT_SET1(x) _mm256_set1_ps(x)
+#elif defined(__SSE2__)
+#include <immintrin.h>
+#define NT_LANES 4
+#define NT_STORE(p, v) _mm_stream_ps((p), (v))
+#define NT_LOAD(p) _mm_load_ps(p)
+#define NT_SET1(x) _mm_set1_ps(x)
+#else
+#define NT_LANES 0 /* no streaming stores known to this build: the plain numbers stand */
+#endif
+
+#if NT_LANES
+/* src NULL: a fill; else a copy. n is a multiple of NT_LANES. */
+static double nt_loop(float *restrict dst, const float *restrict src, int64_t n, int nt) {
+  double t0 = em_now_s();
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t lo, hi;
+    static_slice(n / NT_LANES, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+    if (src)
+      for (int64_t v = lo; v < hi; ++v) NT_STORE(dst + v * NT_LANES, NT_LOAD(src + v * NT_LANES));
+    else
+      for (int64_t v = lo; v < hi; ++v) NT_STORE(dst + v * NT_LANES, NT_SET1(1.5f));
+    _mm_sfence(); /* streaming stores are weakly ordered: done before the clock stops */
+  }
+  return em_now_s() - t0;
+}
+#endif
+
+/* Best seconds of each pattern over the same two buffers. */
+typedef struct mem_times {
+  double read, write_plain, write_nt, copy_plain, copy_nt;
+} mem_times;
+
+static int measure_memory(int nt, int reps, mem_times *best) {
   const size_t bytes = (size_t)COPY_N * sizeof(float);
   float *src = em_host_alloc(bytes);
   float *dst = em_host_alloc(bytes);
   if (!src || !dst) {
     em_host_free(src);
     em_host_free(dst);
-    return em__fail(EM_ENOMEM, "peaks: cannot allocate two %zu MiB buffers for the copy bandwidth",
+    return em__fail(EM_ENOMEM, "peaks: cannot allocate two %zu MiB buffers for the memory bandwidth",
                     bytes >> 20);
   }
   /* Touching every page first also serves as the warm-up: page faults are not bandwidth. */
   first_touch(dst, src, COPY_N, nt);
 
-  double best = INFINITY;
+  *best = (mem_times){INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
   double start = em_now_s();
-  for (int rep = 0; rep < COPY_REPS; ++rep) {
+  for (int rep = 0; rep < reps; ++rep) {
     if (rep >= COPY_MIN_REPS && em_now_s() - start > COPY_BUDGET_S) break;
-    /* The methods alternate, so drift of the machine (frequency, a neighbour) hits both alike. */
-    best = fmin(best, copy_loop(dst, src, COPY_N, nt));
-    best = fmin(best, copy_memcpy(dst, src, COPY_N, nt));
+    /* The methods alternate, so drift of the machine (frequency, a neighbour) hits all alike. */
+    best->copy_plain = fmin(best->copy_plain, copy_loop(dst, src, COPY_N, nt));
+    best->copy_plain = fmin(best->copy_plain, copy_memcpy(dst, src, COPY_N, nt));
+    best->read = fmin(best->read, read_loop(src, COPY_N, nt));
+    best->write_plain = fmin(best->write_plain, write_loop(dst, COPY_N, nt));
+#if NT_LANES
+    best->copy_nt = fmin(best->copy_nt, nt_loop(dst, src, COPY_N, nt));
+    best->write_nt = fmin(best->write_nt, nt_loop(dst, NULL, COPY_N, nt));
+#endif
   }
   em_host_free(src);
   em_host_free(dst);
-
-  /* Bytes read plus bytes written, as the labs count theirs (write-allocate traffic is the
-   * machine's business, not the kernel's). */
-  *gbps = 2.0 * (double)bytes / best / 1e9;
   return EM_OK;
+}
+
+static double gbps(double bytes, double seconds) { return isfinite(seconds) && seconds > 0 ? bytes / seconds / 1e9 : 0.0; }
+
+/* Bytes read plus bytes written, as the labs count theirs (the read for ownership of a plain store
+ * is the machine's business, not the kernel's: it shows as a lower plain-store bandwidth). */
+static void set_memory_peaks(em_peaks *p, const mem_times *t) {
+  const double bytes = (double)COPY_N * sizeof(float);
+  p->cpu_read_gbps = gbps(bytes, t->read);
+  p->cpu_write_plain_gbps = gbps(bytes, t->write_plain);
+  p->cpu_write_nt_gbps = gbps(bytes, t->write_nt);
+  p->cpu_copy_plain_gbps = gbps(2 * bytes, t->copy_plain);
+  p->cpu_copy_nt_gbps = gbps(2 * bytes, t->copy_nt);
+  p->cpu_write_gbps = fmax(p->cpu_write_plain_gbps, p->cpu_write_nt_gbps);
+  p->cpu_copy_gbps = fmax(p->cpu_copy_plain_gbps, p->cpu_copy_nt_gbps);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -290,19 +382,20 @@ int em_peaks_measure_cpu(em_peaks *p, int threads) {
    * it for every later run (a parallel test suite did that once: "FMA 1 GFLOP/s" on 16 cores). The
    * process's CPU time against its wall time tells: the measurement is nearly all parallel work. */
   double wall0 = em_now_s(), cpu0 = process_cpu_seconds();
-  double gbps = 0.0;
-  int rc = measure_copy(nt, &gbps);
+  mem_times mt;
+  int rc = measure_memory(nt, COPY_REPS, &mt);
   if (rc != EM_OK) return rc;
   double gflops = measure_fma(nt);
   double wall = em_now_s() - wall0, cpu = process_cpu_seconds() - cpu0;
 
   em_cpu_name(p->cpu_name, sizeof p->cpu_name);
   p->cpu_threads = nt;
-  p->cpu_copy_gbps = gbps;
+  set_memory_peaks(p, &mt);
   p->cpu_fma_gflops = gflops;
   /* unknown (no getrusage, no wall time): taken as quiet, as before this check existed */
   p->cpu_share = cpu0 >= 0.0 && cpu >= 0.0 && wall > 0.0 ? fmin(1.0, cpu / (wall * runnable_threads(nt))) : 1.0;
   p->cpu_contended = p->cpu_share < EM_PEAKS_QUIET_SHARE;
+  p->cpu_unreliable = p->cpu_contended;
   return EM_OK;
 }
 
@@ -344,14 +437,25 @@ static int json_positive(json_t *obj, const char *key, double *out) {
 static int cpu_from_json(json_t *cpu, const char *name, int threads, em_peaks *p) {
   const char *cached = json_string_value(json_object_get(cpu, "name"));
   json_t *t = json_object_get(cpu, "threads");
-  double copy, fma;
+  double fma;
+  mem_times mt;
   if (!cached || strcmp(cached, name) != 0) return 0;
   if (!json_is_integer(t) || json_integer_value(t) != threads) return 0;
-  if (!json_positive(cpu, "copy_gbps", &copy) || !json_positive(cpu, "fma_gflops", &fma)) return 0;
+  if (!json_positive(cpu, "fma_gflops", &fma) || !json_positive(cpu, "read_gbps", &mt.read) ||
+      !json_positive(cpu, "write_plain_gbps", &mt.write_plain) || !json_positive(cpu, "copy_plain_gbps", &mt.copy_plain))
+    return 0;
+  /* Stored as GB/s; set_memory_peaks takes seconds over the measurement's bytes. 0 (no streaming
+   * stores in that build) is a valid value for the two non-temporal numbers. */
+  double nt_write = json_number_value(json_object_get(cpu, "write_nt_gbps"));
+  double nt_copy = json_number_value(json_object_get(cpu, "copy_nt_gbps"));
+  const double bytes = (double)COPY_N * sizeof(float);
+  mt = (mem_times){bytes / mt.read / 1e9, bytes / mt.write_plain / 1e9, nt_write > 0 ? bytes / nt_write / 1e9 : INFINITY,
+                   2 * bytes / mt.copy_plain / 1e9, nt_copy > 0 ? 2 * bytes / nt_copy / 1e9 : INFINITY};
   copy_str(p->cpu_name, sizeof p->cpu_name, name);
   p->cpu_threads = threads;
-  p->cpu_copy_gbps = copy;
+  set_memory_peaks(p, &mt);
   p->cpu_fma_gflops = fma;
+  p->cpu_unreliable = json_is_true(json_object_get(cpu, "under_load"));
   return 1;
 }
 
@@ -360,8 +464,13 @@ static int gpu_from_json(json_t *gpu, const char *name, em_peaks *p) {
   const char *cached = json_string_value(json_object_get(gpu, "name"));
   double copy, fma;
   if (!cached || strcmp(cached, name) != 0) return 0;
-  if (!json_positive(gpu, "copy_gbps", &copy) || !json_positive(gpu, "fma_gflops", &fma)) return 0;
+  double rd, wr;
+  if (!json_positive(gpu, "copy_gbps", &copy) || !json_positive(gpu, "fma_gflops", &fma) ||
+      !json_positive(gpu, "read_gbps", &rd) || !json_positive(gpu, "write_gbps", &wr))
+    return 0;
   p->have_gpu = 1;
+  p->gpu_read_gbps = rd;
+  p->gpu_write_gbps = wr;
   copy_str(p->gpu_name, sizeof p->gpu_name, name);
   p->gpu_copy_gbps = copy;
   p->gpu_fma_gflops = fma;
@@ -373,6 +482,8 @@ static void clear_gpu(em_peaks *p) {
   p->gpu_name[0] = '\0';
   p->gpu_copy_gbps = 0.0;
   p->gpu_fma_gflops = 0.0;
+  p->gpu_read_gbps = 0.0;
+  p->gpu_write_gbps = 0.0;
 }
 
 /* Creates the cache's parent directory (build/ on a fresh checkout). One level is enough: the
@@ -397,14 +508,17 @@ static void make_parent_dir(const char *path) {
  * part is the one measured now, else the one already in the file (a CPU-only run must not forget a
  * GPU measured earlier). */
 static int write_cache(const char *path, const em_peaks *p, json_t *old_gpu) {
-  json_t *root = json_pack("{s:s, s:{s:s, s:i, s:f, s:f}}", "schema", PEAKS_SCHEMA, "cpu", "name",
-                           p->cpu_name, "threads", p->cpu_threads, "copy_gbps", p->cpu_copy_gbps,
-                           "fma_gflops", p->cpu_fma_gflops);
+  json_t *root = json_pack("{s:s, s:{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}}", "schema", PEAKS_SCHEMA, "cpu",
+                           "name", p->cpu_name, "threads", p->cpu_threads, "copy_gbps", p->cpu_copy_gbps,
+                           "fma_gflops", p->cpu_fma_gflops, "read_gbps", p->cpu_read_gbps, "write_plain_gbps",
+                           p->cpu_write_plain_gbps, "write_nt_gbps", p->cpu_write_nt_gbps, "copy_plain_gbps",
+                           p->cpu_copy_plain_gbps, "copy_nt_gbps", p->cpu_copy_nt_gbps);
   if (!root) return em__fail(EM_ENOMEM, "cannot build the peaks cache for %s (out of memory?)", path);
+  if (p->cpu_unreliable) json_object_set_new(json_object_get(root, "cpu"), "under_load", json_true());
   json_t *gpu = NULL;
   if (p->have_gpu)
-    gpu = json_pack("{s:s, s:f, s:f}", "name", p->gpu_name, "copy_gbps", p->gpu_copy_gbps, "fma_gflops",
-                    p->gpu_fma_gflops);
+    gpu = json_pack("{s:s, s:f, s:f, s:f, s:f}", "name", p->gpu_name, "copy_gbps", p->gpu_copy_gbps, "fma_gflops",
+                    p->gpu_fma_gflops, "read_gbps", p->gpu_read_gbps, "write_gbps", p->gpu_write_gbps);
   else if (json_is_object(old_gpu))
     gpu = json_incref(old_gpu);
   if (gpu && json_object_set_new(root, "gpu", gpu) != 0) {
@@ -493,10 +607,88 @@ int em_peaks_get(const char *cache_path, int threads, unsigned flags, em_peaks *
   }
 
   p->from_cache = !measured;
+  em_cpu_set_store_policy(p->cpu_write_nt_gbps > STREAM_WINS * p->cpu_write_plain_gbps,
+                          p->cpu_copy_nt_gbps > STREAM_WINS * p->cpu_copy_plain_gbps);
   /* A contended CPU measurement serves this run only (the report says so); the GPU one, if new,
    * waits for a run that can cache both. */
   if (measured && cache_path && (!p->cpu_contended || (flags & EM_PEAKS_CACHE_UNDER_LOAD)))
     write_cache(cache_path, p, json_object_get(old, "gpu"));
   json_decref(old);
   return EM_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Each case's roof, and the CPU references' stores                                            */
+
+double em_peaks_pattern_gbps(const em_peaks *p, int gpu, double w) {
+  double rd = gpu ? p->gpu_read_gbps : p->cpu_read_gbps, cp = gpu ? p->gpu_copy_gbps : p->cpu_copy_gbps,
+         wr = gpu ? p->gpu_write_gbps : p->cpu_write_gbps;
+  if (!(rd > 0) || !(cp > 0) || !(wr > 0)) return cp > 0 ? cp : 0.0; /* an old cache: the copy alone */
+  w = fmin(1.0, fmax(0.0, w));
+  double per_byte = w <= 0.5 ? (1 - 2 * w) / rd + 2 * w / cp : (2 - 2 * w) / cp + (2 * w - 1) / wr;
+  return 1.0 / per_byte;
+}
+
+/* -1 undecided; set once, from the peaks or from the first question's measurement. */
+static _Atomic int stream_writes = -1, stream_copies = -1;
+
+void em_cpu_set_store_policy(int writes, int copies) {
+  atomic_store(&stream_writes, writes < 0 ? -1 : !!writes);
+  atomic_store(&stream_copies, copies < 0 ? -1 : !!copies);
+}
+
+/* The kernel's view first (sysfs): glibc's sysconf has reported ten times the real L3 on AMD EPYC
+ * VMs (320 MiB for a 32 MiB cache). Else sysconf, else a guess. */
+size_t em_cpu_llc_bytes(void) {
+  size_t best = 0;
+  for (int i = 0; i < 8; ++i) {
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    unsigned long long v = 0;
+    char unit = 0;
+    if (fscanf(f, "%llu%c", &v, &unit) >= 1) {
+      size_t bytes = (size_t)v * (unit == 'K' ? 1024u : unit == 'M' ? 1048576u : 1u);
+      if (bytes > best) best = bytes;
+    }
+    fclose(f);
+  }
+  if (best) return best;
+  long llc = -1;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+  llc = sysconf(_SC_LEVEL3_CACHE_SIZE); /* glibc; 0 or -1 where unknown */
+  if (llc <= 0) llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+  return llc > 0 ? (size_t)llc : (size_t)32 << 20;
+}
+
+static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The first question of a program that never measured the peaks: measure the stores alone. */
+static void decide_stores(void) {
+  pthread_mutex_lock(&policy_lock);
+  if (atomic_load(&stream_writes) < 0) {
+    const char *env = getenv("EM_STORES");
+    if (env && (!strcmp(env, "plain") || !strcmp(env, "stream"))) {
+      em_cpu_set_store_policy(env[0] == 's', env[0] == 's');
+    } else {
+      mem_times mt;
+      em_peaks p;
+      memset(&p, 0, sizeof p);
+      if (measure_memory(omp_get_max_threads(), COPY_MIN_REPS, &mt) == EM_OK) set_memory_peaks(&p, &mt);
+      em_cpu_set_store_policy(p.cpu_write_nt_gbps > STREAM_WINS * p.cpu_write_plain_gbps,
+                              p.cpu_copy_nt_gbps > STREAM_WINS * p.cpu_copy_plain_gbps);
+    }
+  }
+  pthread_mutex_unlock(&policy_lock);
+}
+
+int em_cpu_stream_stores(size_t out_bytes, double write_share) {
+  const char *env = getenv("EM_STORES");
+  if (env && !strcmp(env, "plain")) return 0;
+  if (out_bytes <= em_cpu_llc_bytes()) return 0;
+  if (env && !strcmp(env, "stream")) return 1;
+  if (atomic_load(&stream_writes) < 0) decide_stores();
+  return write_share >= 0.75 ? atomic_load(&stream_writes) : atomic_load(&stream_copies);
 }

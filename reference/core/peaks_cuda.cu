@@ -34,6 +34,23 @@ __global__ void copy_kernel(const float4 *__restrict__ src, float4 *__restrict__
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = src[i];
 }
 
+// Read-only: every float4 summed, one word per thread written so the loads count as used.
+__global__ void read_kernel(const float4 *__restrict__ src, size_t n, float *out) {
+  size_t stride = (size_t)gridDim.x * blockDim.x;
+  float s = 0.0f;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    float4 v = src[i];
+    s += (v.x + v.y) + (v.z + v.w);
+  }
+  out[(size_t)blockIdx.x * blockDim.x + threadIdx.x] = s;
+}
+
+// Write-only: a value the compiler cannot know, so the stores are real.
+__global__ void write_kernel(float4 *__restrict__ dst, size_t n, float v) {
+  size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = make_float4(v, v, v, v);
+}
+
 // x -> mul*x + add with mul < 1 converges (to add / (1 - mul)): no overflow, no denormals. The
 // chains start from values that depend on the thread, and mul, add and iters are runtime values,
 // so the compiler can neither merge the chains nor fold them; the sum goes to memory so the work
@@ -173,6 +190,27 @@ extern "C" int em_peaks_measure_cuda(em_peaks *p) {
   // Bytes read plus bytes written, as the labs count theirs.
   const double copy_gbps = 2.0 * (double)bytes / t_copy / 1e9;
 
+  // Read-only and write-only: a case that mostly reads (a row sum) or mostly writes (an outer
+  // product) has its own roof (em_peaks_pattern_gbps). The read's per-thread sums go to dst.
+  const size_t nthreads = (size_t)blocks * kThreads;
+  double t_read = 0.0, t_write = 0.0;
+  rc = time_median(
+      r, "read_kernel",
+      [&] {
+        read_kernel<<<blocks, kThreads>>>(static_cast<const float4 *>(r.src), n4, static_cast<float *>(r.dst));
+        return cudaGetLastError();
+      },
+      &t_read);
+  if (rc != EM_OK) return rc;
+  rc = time_median(
+      r, "write_kernel",
+      [&] {
+        write_kernel<<<blocks, kThreads>>>(static_cast<float4 *>(r.dst), n4, 1.5f);
+        return cudaGetLastError();
+      },
+      &t_write);
+  if (rc != EM_OK) return rc;
+
   // The big buffers are not needed any more; the FMA kernel only writes one float per thread.
   void *src = r.src, *dst = r.dst;
   r.src = r.dst = nullptr;  // released here whatever happens, never twice
@@ -181,7 +219,6 @@ extern "C" int em_peaks_measure_cuda(em_peaks *p) {
   TRY("cudaFree", e_dst);
 
   // FMA rate.
-  const size_t nthreads = (size_t)blocks * kThreads;
   TRY("cudaMalloc", cudaMalloc(&r.out, nthreads * sizeof(float)));
   double t_fma = 0.0;
   rc = time_median(
@@ -200,6 +237,8 @@ extern "C" int em_peaks_measure_cuda(em_peaks *p) {
   memcpy(p->gpu_name, prop.name, len);
   p->gpu_name[len] = '\0';
   p->gpu_copy_gbps = copy_gbps;
+  p->gpu_read_gbps = (double)bytes / t_read / 1e9;
+  p->gpu_write_gbps = (double)bytes / t_write / 1e9;
   p->gpu_fma_gflops = flops / t_fma / 1e9;
   return EM_OK;
 }

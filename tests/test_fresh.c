@@ -1,0 +1,312 @@
+/* The timing's fresh inputs (harness/fresh.c) and the roofs and flags built on the peaks: every timed
+ * call sees inputs changed since the previous one, a call that skips its work or hands back a kept
+ * result is caught, each case's roof is the bandwidth of its own mix of reads and writes, and a
+ * speed beyond the machine's peaks is flagged and earns nothing. */
+#include "helpers.h"
+
+#include <math.h>
+
+#include "fresh.h"
+
+TestSuite(fresh, .timeout = 60);
+
+/* ---- a tiny lab: z = x + 1, called through em_call like the checker calls a lab ---------------- */
+
+static const float *g_stale; /* what the "kept result" code hands back */
+
+static int invoke_add1(const em_call *k) {
+  const float *x = (const float *)k->t[0].work;
+  float *z = (float *)k->t[1].work;
+  int64_t n = k->t[1].numel;
+  if (k->impl == EM_IMPL_REFERENCE || !g_stale) {
+    for (int64_t i = 0; i < n; ++i) z[i] = x[i] + 1.0f;
+  } else if (g_stale != (const float *)1) {
+    memcpy(z, g_stale, (size_t)n * sizeof *z); /* every element written, from an earlier call */
+  }                                             /* (const float *)1: the call does nothing */
+  return EM_OK;
+}
+
+static const em_lab add1_lab = {.number = 99, .name = "add1", .invoke = invoke_add1};
+
+typedef struct fixture {
+  em_tensor t[2];
+  em_call k, ref;
+} fixture;
+
+/* x: rows × cols (cols 0: 1-D of rows elements), z the same size; case_bytes sets what counts as
+ * small (fresh.h). */
+static void setup(fixture *f, int64_t rows, int64_t cols, double case_bytes, em_fresh *fr) {
+  memset(f, 0, sizeof *f);
+  int64_t n = rows * (cols ? cols : 1);
+  f->t[0] = (em_tensor){.name = "x", .dtype = EM_F32, .ndim = cols ? 2 : 1, .shape = {rows, cols}, .numel = n};
+  f->t[1] = (em_tensor){.name = "z", .dtype = EM_F32, .is_output = 1, .ndim = 1, .shape = {n}, .numel = n,
+                        .rtol = 0x1p-23, .atol = 0};
+  for (int i = 0; i < 2; ++i) {
+    f->t[i].work = em_host_alloc((size_t)n * 4 + 64);
+    f->t[i].host = f->t[i].work;
+    cr_assert(f->t[i].work);
+  }
+  float *x = (float *)f->t[0].work;
+  for (int64_t i = 0; i < n; ++i) x[i] = (float)i;
+  f->k = (em_call){.lab = &add1_lab, .track = EM_TRACK_CPU, .impl = EM_IMPL_CANDIDATE, .t = f->t, .nt = 2};
+  f->ref = f->k;
+  f->ref.impl = EM_IMPL_REFERENCE;
+  cr_assert_eq(em_fresh_init(fr, f->t, 2, EM_TRACK_CPU, case_bytes), EM_OK);
+}
+
+static void teardown(fixture *f, em_fresh *fr) {
+  em_fresh_free(fr);
+  em_host_free(f->t[0].work);
+  em_host_free(f->t[1].work);
+  g_stale = NULL;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* The values of x, sorted: what a shuffle or a swap must keep. */
+static void sorted_copy(const float *x, int64_t n, float *out) {
+  memcpy(out, x, (size_t)n * 4);
+  qsort(out, (size_t)n, 4, cmp_float);
+}
+
+Test(fresh, a_large_input_has_two_elements_exchanged) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 1000, 0, 2 * 1000 * 4 * 2.0, &fr); /* x is half the traffic: large */
+  float before[1000], now[1000], a[1000], b[1000];
+  for (int call = 0; call < 20; ++call) {
+    memcpy(before, f.t[0].work, sizeof before);
+    cr_assert_eq(em_fresh_vary(&fr), EM_OK);
+    memcpy(now, f.t[0].work, sizeof now);
+    int moved = 0, first = -1, second = -1;
+    for (int i = 0; i < 1000; ++i)
+      if (before[i] != now[i]) {
+        moved++;
+        if (first < 0) first = i;
+        else second = i;
+      }
+    cr_assert_eq(moved, 2, "call %d: %d elements moved, want the two exchanged", call, moved);
+    cr_expect(now[first] == before[second] && now[second] == before[first], "call %d: not an exchange", call);
+  }
+  sorted_copy(now, 1000, a);
+  for (int i = 0; i < 1000; ++i) b[i] = (float)i;
+  cr_expect(memcmp(a, b, sizeof a) == 0, "the values of x are those it started with");
+  teardown(&f, &fr);
+}
+
+Test(fresh, two_rows_of_a_matrix_are_exchanged_whole) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 10, 7, 2 * 70 * 4, &fr);
+  float before[70];
+  memcpy(before, f.t[0].work, sizeof before);
+  cr_assert_eq(em_fresh_vary(&fr), EM_OK);
+  const float *x = (const float *)f.t[0].work;
+  int rows_moved = 0;
+  for (int r = 0; r < 10; ++r) {
+    int same = memcmp(x + 7 * r, before + 7 * r, 28) == 0;
+    rows_moved += !same;
+    if (!same) {
+      int found = 0;
+      for (int s = 0; s < 10; ++s) found |= s != r && memcmp(x + 7 * r, before + 7 * s, 28) == 0;
+      cr_expect(found, "row %d is not another row moved whole", r);
+    }
+  }
+  cr_expect_eq(rows_moved, 2);
+  teardown(&f, &fr);
+}
+
+Test(fresh, a_small_input_is_shuffled_whole) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 4096, 0, 1e12, &fr); /* x is nothing beside the case's traffic: small */
+  float before[4096], a[4096], b[4096];
+  memcpy(before, f.t[0].work, sizeof before);
+  cr_assert_eq(em_fresh_vary(&fr), EM_OK);
+  const float *x = (const float *)f.t[0].work;
+  int moved = 0;
+  for (int i = 0; i < 4096; ++i) moved += x[i] != before[i];
+  cr_expect_gt(moved, 4000, "only %d of 4096 elements moved: a shuffle moves nearly all", moved);
+  sorted_copy(x, 4096, a);
+  sorted_copy(before, 4096, b);
+  cr_expect(memcmp(a, b, sizeof a) == 0, "a shuffle keeps the values");
+  teardown(&f, &fr);
+}
+
+/* Two cases started alike draw different rows: the secret is not the seed. */
+Test(fresh, the_rows_are_not_predictable) {
+  fixture f, g;
+  em_fresh fr, gr;
+  setup(&f, 1 << 16, 0, 1e6, &fr);
+  setup(&g, 1 << 16, 0, 1e6, &gr);
+  int differ = 0;
+  for (int call = 0; call < 4; ++call) {
+    em_fresh_vary(&fr);
+    em_fresh_vary(&gr);
+    differ |= memcmp(f.t[0].work, g.t[0].work, (size_t)4 << 16) != 0;
+  }
+  cr_expect(differ, "two timings exchanged the same rows four times running");
+  teardown(&f, &fr);
+  teardown(&g, &gr);
+}
+
+/* One timed call of the code under test as the checker makes it. */
+static int timed_call(fixture *f, em_fresh *fr) {
+  cr_assert_eq(em_fresh_vary(fr), EM_OK);
+  cr_assert_eq(em_fresh_poison(fr), EM_OK);
+  f->k.lab->invoke(&f->k);
+  return em_fresh_check(fr, &f->ref);
+}
+
+Test(fresh, honest_code_passes_every_call) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 5000, 0, 5000 * 8, &fr);
+  for (int call = 0; call < 50; ++call) cr_assert_eq(timed_call(&f, &fr), EM_OK, "call %d: %s", call, fr.reason);
+  cr_expect_gt(fr.compared, 5, "only %d of 50 calls compared with the reference", fr.compared);
+  cr_expect_lt(fr.compared, 50, "a large output is compared on some calls, not all");
+  teardown(&f, &fr);
+}
+
+Test(fresh, a_call_that_does_nothing_is_caught_at_once) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 5000, 0, 5000 * 8, &fr);
+  cr_assert_eq(timed_call(&f, &fr), EM_OK);
+  g_stale = (const float *)1;
+  int err = timed_call(&f, &fr);
+  cr_assert_eq(err, EM_EREUSED);
+  cr_expect(strstr(fr.reason, "reused work while timing: after timed call 2 of the code, z[") != NULL, "%s", fr.reason);
+  cr_expect(strstr(fr.reason, "still held the NaN the checker wrote there just before the call") != NULL, "%s", fr.reason);
+  teardown(&f, &fr);
+}
+
+/* A kept result copied out writes every element (the poison goes), but it is the answer to an
+ * earlier call's inputs: the comparison with the reference finds it. Small outputs are compared
+ * on every call. */
+Test(fresh, a_kept_result_is_caught_by_the_comparison) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 64, 0, 1e9, &fr);
+  cr_assert_eq(fr.compare_every, 1u);
+  cr_assert_eq(timed_call(&f, &fr), EM_OK);
+  float kept[64];
+  memcpy(kept, f.t[1].work, sizeof kept);
+  g_stale = kept;
+  int err = timed_call(&f, &fr);
+  cr_assert_eq(err, EM_EREUSED);
+  cr_expect(strstr(fr.reason, "elements of z differ from the reference solution's for the same inputs") != NULL, "%s",
+            fr.reason);
+  teardown(&f, &fr);
+}
+
+/* With a large output half of the calls are compared, at random: code that hands back a kept
+ * result is still caught within a few calls. */
+Test(fresh, a_kept_large_result_is_caught_within_a_few_calls) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 5000, 0, 5000 * 8, &fr);
+  cr_assert_eq(fr.compare_every, 2u);
+  cr_assert_eq(timed_call(&f, &fr), EM_OK);
+  float *kept = malloc(5000 * 4);
+  memcpy(kept, f.t[1].work, 5000 * 4);
+  g_stale = kept;
+  int calls = 0, err = EM_OK;
+  while (err == EM_OK && calls < 64) {
+    err = timed_call(&f, &fr);
+    calls++;
+  }
+  cr_expect_eq(err, EM_EREUSED, "64 calls handed back a kept result unseen");
+  free(kept);
+  teardown(&f, &fr);
+}
+
+/* ---- roofs ------------------------------------------------------------------------------------- */
+
+Test(fresh, the_roof_follows_the_mix_of_reads_and_writes) {
+  em_peaks p;
+  memset(&p, 0, sizeof p);
+  p.cpu_read_gbps = 10, p.cpu_copy_gbps = 20, p.cpu_write_gbps = 40;
+  cr_expect_float_eq(em_peaks_pattern_gbps(&p, 0, 0.0), 10.0, 1e-9);
+  cr_expect_float_eq(em_peaks_pattern_gbps(&p, 0, 0.5), 20.0, 1e-9);
+  cr_expect_float_eq(em_peaks_pattern_gbps(&p, 0, 1.0), 40.0, 1e-9);
+  /* a quarter written: half way, in time per byte, between reading and copying */
+  cr_expect_float_eq(em_peaks_pattern_gbps(&p, 0, 0.25), 1.0 / (0.5 / 10 + 0.5 / 20), 1e-9);
+  cr_expect_float_eq(em_peaks_pattern_gbps(&p, 0, 0.75), 1.0 / (0.5 / 20 + 0.5 / 40), 1e-9);
+  /* a cache from before the read and write numbers: the copy alone */
+  p.cpu_read_gbps = 0;
+  cr_expect_float_eq(em_peaks_pattern_gbps(&p, 0, 0.9), 20.0, 1e-9);
+  p.gpu_read_gbps = 3000, p.gpu_copy_gbps = 4000, p.gpu_write_gbps = 3500;
+  cr_expect_float_eq(em_peaks_pattern_gbps(&p, 1, 0.5), 4000.0, 1e-9);
+}
+
+/* ---- impossible speeds ------------------------------------------------------------------------
+ * A peaks cache for this machine whose numbers are a hundred times too low makes the reference
+ * solution's large case run "faster than the machine": flagged, in the table, in results.json,
+ * without performance points. The same case against peaks measured here is not flagged. */
+
+static const char *write_low_peaks(const char *dir, int under_load) {
+  char cpu[128];
+  em_cpu_name(cpu, sizeof cpu);
+  const char *path = t_str("%s/peaks.json", dir);
+  t_write_file(path, t_str("{\"schema\": \"em-peaks/2\", \"cpu\": {\"name\": \"%s\", \"threads\": 2, \"copy_gbps\": 0.2,"
+                           " \"fma_gflops\": 1.0, \"read_gbps\": 0.2, \"write_plain_gbps\": 0.2, \"write_nt_gbps\": 0,"
+                           " \"copy_plain_gbps\": 0.2, \"copy_nt_gbps\": 0%s}}\n",
+                           cpu, under_load ? ", \"under_load\": true" : ""));
+  return path;
+}
+
+static json_t *run_big_case(const char *peaks, t_proc *p) {
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  const char *argv[] = {T_SOLUTION, "--peaks", peaks, "--json", json, "--track", "cpu", "--threads", "2",
+                        "--case", "=n=2^26", "--budget", "0.02", NULL};
+  t_spawn(p, 100, -1, argv);
+  t_assert_exit(p, 0);
+  return t_load_json(json);
+}
+
+Test(fresh, a_speed_beyond_the_peaks_is_flagged_and_earns_nothing, .timeout = 120) {
+  t_proc p;
+  json_t *root = run_big_case(write_low_peaks(t_tmpdir(), 0), &p);
+  json_t *c = t_get_case(root, "cpu", 'b', "n=2^26");
+  const em_case *sc = t_spec_case(1, 'b', "n=2^26");
+  cr_assert(sc->perf_points > 0);
+  cr_expect(json_is_true(json_object_get(c, "impossible_speed")), "not flagged at roof %g", t_json_num(c, "roofline_frac"));
+  cr_expect(strstr(t_json_str(c, "speed_note"), "no code moves these bytes that fast") != NULL, "%s",
+            t_json_str(c, "speed_note"));
+  cr_expect_float_eq(t_json_num(json_object_get(c, "score"), "points"), sc->points, 1e-9, "correctness points only");
+  t_assert_output_has(&p, "%!");
+  t_assert_output_has(&p, "! (b) n=2^26: measured at");
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* Peaks cached under load are no limit: nothing is flagged against them. */
+Test(fresh, peaks_cached_under_load_flag_nothing, .timeout = 120) {
+  t_proc p;
+  json_t *root = run_big_case(write_low_peaks(t_tmpdir(), 1), &p);
+  json_t *c = t_get_case(root, "cpu", 'b', "n=2^26");
+  cr_expect(!json_is_true(json_object_get(c, "impossible_speed")));
+  t_assert_output_has(&p, "from a cache measured while other programs held the cores");
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* Every timed call is counted and its time added up, for the grader's clock to check. */
+Test(fresh, results_count_the_timed_calls, .timeout = 120) {
+  t_proc p;
+  json_t *root = run_big_case(write_low_peaks(t_tmpdir(), 1), &p);
+  json_t *c = t_get_case(root, "cpu", 'b', "n=2^26");
+  double calls = t_json_num(c, "timed_calls"), secs = t_json_num(c, "timed_s");
+  cr_expect_geq(calls, 9, "3 rounds of 3 implementations at least, got %g calls", calls);
+  cr_expect_gt(secs, 0);
+  cr_expect_geq(t_json_num(c, "compared_calls"), 0);
+  json_t *timing = json_object_get(root, "timing");
+  cr_expect_float_eq(t_json_num(timing, "timed_s"), secs, 1e-9);
+  cr_expect_float_eq(t_json_num(timing, "timed_calls"), calls, 1e-9);
+  json_decref(root);
+  t_proc_free(&p);
+}
