@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 
 from . import build as buildmod
-from . import gradebook, run as runmod, sandboxing, scan as scanmod, score as scoremod, unpack as unpackmod
+from . import gradebook, run as runmod, sandboxing, scan as scanmod, score as scoremod, timing as timingmod
+from . import unpack as unpackmod
 from .journal import Journal
 from .labs import discover
 from .text import clean
@@ -43,6 +44,7 @@ class Options:
     pristine: str | None = None
     hidden_only: bool = False
     memory_mb: int = 8192
+    file_size_mb: int = 2048
 
 
 class UsageError(Exception):
@@ -159,10 +161,11 @@ class Grader:
         self.ropts = runmod.RunOptions(track=track, hidden=os.path.abspath(o.hidden) if o.hidden else None,
                                        seed=seed, wall_s=o.timeout, case_timeout_s=max(1.0, min(60.0, o.timeout / 2)),
                                        budget_s=budget, threads=threads, hidden_only=o.hidden_only,
-                                       memory_bytes=o.memory_mb << 20)
+                                       memory_bytes=o.memory_mb << 20, file_bytes=o.file_size_mb << 20)
         self.seed = seed
         grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": seed, "track": track, "lab": o.lab,
-                   "timeout": o.timeout, "budget": budget, "hidden_only": o.hidden_only, "threads": threads, "repo": _repo_version(self.repo),
+                   "timeout": o.timeout, "budget": budget, "hidden_only": o.hidden_only, "threads": threads,
+                   "file_mb": o.file_size_mb, "repo": _repo_version(self.repo),
                    "grader": GRADER_VERSION}
         # The key of a graded submission: the same archive under the same configuration is the
         # same row; the seed enters only through this hash, never in clear.
@@ -249,6 +252,9 @@ class Grader:
         row["isolation"] = sr.isolation
         if sr.status != "ok":
             raise unpackmod.Refused(sr.status, sr.reason)
+        forged = timingmod.implausible(sr.claimed, sr.wall_s, sr.cpu_s, sr.contention_s)
+        if forged:  # before the verification: no points come of such a run
+            raise unpackmod.Refused("cheat-suspected", forged)
         v = runmod.verify(self.pristine.verifier, lab.number, scratch, os.path.join(work, "verify"), self.ropts)
         if not v.ok:
             raise unpackmod.Refused("error", v.reason)
@@ -259,6 +265,7 @@ class Grader:
         failed = sum(1 for t in s["tests"] if t["status"] == "failed" and not t["name"].endswith("performance"))
         ncases = sum(1 for t in s["tests"] if not t["name"].endswith("performance"))
         row["reason"] = f"{failed} of {ncases} case(s) failed" if failed else ""
+        notes += s["notes"]
         tests += s["tests"]
 
     # ---- the batch ------------------------------------------------------------------------------

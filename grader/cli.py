@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     g.add_argument("--memory", type=int, default=8192, metavar="MB",
                    help="address-space limit of one checker run, CPU track (default 8192 MB; a GPU run is "
                         "not limited: CUDA reserves huge virtual ranges)")
+    g.add_argument("--file-size", type=int, default=2048, metavar="MB",
+                   help="largest file one checker run may write (default 2048 MB; its output tensors must fit: "
+                        "past it the run is limit-exceeded)")
     c = sub.add_parser("course", help="final course grades from component percentages")
     c.add_argument("file", help="CSV: student,homework,review,project (percentages 0-100)")
     c.add_argument("--gradebook", help="a grader gradebook.json: fills empty homework cells from the lab scores")
@@ -48,11 +51,13 @@ def main(argv=None) -> int:
         p.error("--jobs must be at least 1")
     if a.memory < 256:
         p.error("--memory must be at least 256 (MB): the checker's own buffers need that much")
+    if a.file_size < 1:
+        p.error("--file-size must be at least 1 (MB): every run writes its output tensors")
     return batch.grade(batch.Options(
         submissions=a.submissions, out=a.out, hidden=a.hidden, seed=a.seed, lab=a.lab, track=a.track,
         jobs=a.jobs, timeout=a.timeout, config=a.config, keep=a.keep, repo=a.repo, em_archive=a.em_archive,
         budget=a.budget, threads=a.threads, pristine=a.pristine, hidden_only=a.hidden_only,
-        memory_mb=a.memory))
+        memory_mb=a.memory, file_size_mb=a.file_size))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ oracle and judges those files (--verify DIR). Correctness comes only from that v
 Performance comes from the timing in the student's run (its results JSON: the interleaved ratio to
 the reference), which is measured inside the student's process: it is trusted as far as the
 symbol scan guarantees that the code neither replaces the checker's clocks nor calls the
-reference, and it is counted only for cases the verification passed."""
+reference, and it is counted only for cases the verification passed. The times it reports must
+also add up against the wall-clock and CPU time the grader measures from outside (grader/timing.py)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import shutil
 import signal
 from dataclasses import dataclass
 
-from . import sandboxing
+from . import sandboxing, timing
 from .text import clean, last_lines
 
 
@@ -33,6 +34,9 @@ class RunOptions:
     threads: int | None   # em-check --threads
     memory_bytes: int = 8 << 30
     hidden_only: bool = False  # em-check --hidden-only: the instructor's cases alone
+    # The largest file the run may write (RLIMIT_FSIZE; the output tensors of the largest case
+    # must fit): past it the run is limit-exceeded. grade --file-size MB.
+    file_bytes: int = 2 << 30
 
 
 def checker_args(lab: int, o: RunOptions, hidden: str | None) -> list[str]:
@@ -73,6 +77,8 @@ class StudentRun:
     isolation: str
     claimed: dict | None
     wall_s: float
+    cpu_s: float | None = None  # the whole tree's CPU time, as the sandbox measured it
+    contention_s: float = 0.0   # how long it could have waited for a busy CPU (grader/timing.py)
 
 
 def _hidden_copy(o: RunOptions, d: str) -> str | None:
@@ -101,9 +107,11 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
         argv += ["--threads", str(o.threads)]
     env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
     lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
-                            memory_bytes=o.memory_bytes, processes=256, file_bytes=2 << 30, open_files=1024)
+                            memory_bytes=o.memory_bytes, processes=256, file_bytes=o.file_bytes, open_files=1024)
+    before = timing.snapshot()
     r = sandboxing.run(argv, workdir=scratch, limits=lim, gpu=gpu, env=env,
                        ro_binds=[os.path.dirname(os.path.dirname(binary))])
+    contention = timing.contention_s(before, timing.snapshot(), r.cpu_s)
     subst = {scratch + "/": "", os.path.dirname(binary) + "/": ""}
     tail = last_lines(r.stderr or r.stdout, 3, 300, subst)
     said = STDERR_MARK + tail if tail else ""
@@ -145,7 +153,7 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
                 claimed = None
     except ValueError:
         claimed = None
-    return StudentRun("ok", "", r.isolation, claimed, r.wall_s)
+    return StudentRun("ok", "", r.isolation, claimed, r.wall_s, r.cpu_s, contention)
 
 
 @dataclass

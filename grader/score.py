@@ -77,7 +77,8 @@ def _own_reason(c: dict) -> str:
     """The run's own verdict in the grader's words: its text comes from the student's process,
     which knows the hidden cases, so it is matched, never copied."""
     why = str(c.get("reason") or "")
-    for needle, words in (("changed its input", "the code changed an input (inputs are read-only)"),
+    for needle, words in (("reused work while timing", "reused work while timing (a result kept from an earlier call)"),
+                          ("changed its input", "the code changed an input (inputs are read-only)"),
                           ("changed an input", "the code changed an input (inputs are read-only)"),
                           ("stale output", "stale output after the inputs changed: results cached between calls?"),
                           ("past the end", "the code wrote past the end of an output"),
@@ -87,6 +88,26 @@ def _own_reason(c: dict) -> str:
     return f"status {c.get('status')!s:.10}"
 
 
+def _impossible(c: dict) -> bool:
+    """The checker measured the case faster than this machine's measured peaks allow on a working
+    set far beyond the caches: a time that cannot be real earns nothing (its speed_note, the
+    student's process's text, is not copied)."""
+    return c.get("impossible_speed") is True
+
+
+def _perf(cc: dict, threshold: float) -> tuple[float, str]:
+    """The performance fraction of a passed case and the words for it."""
+    if _impossible(cc):
+        return 0.0, "speed beyond this machine's measured peaks (no performance points)"
+    sp = cc.get("speedup_vs_ref")
+    if not (isinstance(sp, (int, float)) and sp > 0 and math.isfinite(sp)):
+        return 0.0, "no timing in the run's results"
+    why = f"{1 / sp:.2f}x the reference's time (full at <= {threshold:g}x)"
+    if isinstance(cc.get("time_ms"), (int, float)) and isinstance(cc.get("ref_time_ms"), (int, float)):
+        why += f"; {cc['time_ms']:.3g} ms vs {cc['ref_time_ms']:.3g} ms"
+    return perf_fraction(sp, threshold), why
+
+
 def _key(c: dict) -> tuple:
     return (c.get("track"), c.get("part"), c.get("name"), bool(c.get("hidden")))
 
@@ -94,7 +115,7 @@ def _key(c: dict) -> tuple:
 def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int) -> dict:
     """table: (track, part, name, hidden) -> (points, perf_points) from the reference run;
     verified: the verifier's results; claimed: the student's own results (timing only).
-    Returns correctness, performance, maxima and one test entry per case."""
+    Returns correctness, performance, maxima, one test entry per case and notes for the row."""
     lc = lab_config(cfg, lab)
     vcases = {_key(c): c for c in (verified or {}).get("cases", []) if isinstance(c, dict)}
     ccases = {_key(c): c for c in (claimed or {}).get("cases", []) if isinstance(c, dict)}
@@ -112,7 +133,7 @@ def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int
     wsum = sum(weights[p] for p in parts if part_pts[p] > 0) or 1.0
     corr_max = max_score * (1 - share)
     perf_max = max_score * share
-    tests, corr, perf = [], 0.0, 0.0
+    tests, notes, corr, perf = [], [], 0.0, 0.0
     for key in sorted(table, key=lambda k: (k[0] or "", k[1] or "", k[3], k[2] or "")):
         pts, ppts = table[key]
         track, part, name, hidden = key
@@ -143,14 +164,11 @@ def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int
             p_w = perf_max * ppts / total_perf
             frac, why = 0.0, "no points: the case did not pass verification"
             if passed:
-                cc = ccases.get(key) or {}
-                sp = cc.get("speedup_vs_ref")
-                frac = perf_fraction(sp, float(lc["threshold"]))
-                if isinstance(sp, (int, float)) and sp > 0 and math.isfinite(sp):
-                    why = (f"{1 / sp:.2f}x the reference's time (full at <= {lc['threshold']:g}x)"
-                           + (f"; {cc['time_ms']:.3g} ms vs {cc['ref_time_ms']:.3g} ms" if isinstance(cc.get("time_ms"), (int, float)) and isinstance(cc.get("ref_time_ms"), (int, float)) else ""))
-                else:
-                    why = "no timing in the run's results"
+                frac, why = _perf(own, float(lc["threshold"]))
+                if _impossible(own):  # a hidden case is not named in the row (the gradebook names none)
+                    notes.append((f"a hidden case of part {part}" if hidden else f"case {name}") + f" [{track}]: {why}")
+            elif verified:
+                why = "no points: " + reason
             perf += p_w * frac
             tests.append({"name": f"lab{lab} ({part}) {name} [{track}] performance",
                           "score": round(p_w * frac, 4), "max_score": round(p_w, 4),
@@ -158,4 +176,4 @@ def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int
                           "visibility": "after_published" if hidden else "visible"})
     return {"score": round(corr + perf, 4), "max_score": round(max_score, 4),
             "correctness": round(corr, 4), "correctness_max": round(corr_max, 4),
-            "performance": round(perf, 4), "performance_max": round(perf_max, 4), "tests": tests}
+            "performance": round(perf, 4), "performance_max": round(perf_max, 4), "tests": tests, "notes": notes}

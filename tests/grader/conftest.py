@@ -104,12 +104,15 @@ int clock_gettime(clockid_t id, struct timespec *ts) { (void)id; static long t; 
                  "void lab1_add_b(const float *x, float c, float *z, int64_t n) {\n"
                  "  (void)x, (void)c, (void)z, (void)n;\n"
                  "  for (;;) { char *p = malloc(64 << 20); memset(p, 1, 64 << 20); }\n}\n",
-    # Writes a file in its folder until something stops it (2 GiB: the run's file-size limit).
+    # Writes a file in its folder until something stops it: the run's file-size limit (the batch
+    # sets a small one, so that no disk is too slow to reach it), else its own bound, 64 MiB, after
+    # which it does the work and the run is ok: a limit that did not hold fails the test, not the disk.
     "writes_gigabytes": HEAD + LOOP_A +
                         "void lab1_add_b(const float *x, float c, float *z, int64_t n) {\n"
                         "  static char buf[1 << 20];\n"
                         "  FILE *f = fopen(\"big.bin\", \"w\");\n"
-                        "  while (f && fwrite(buf, 1, sizeof buf, f) == sizeof buf) {}\n"
+                        "  for (int k = 0; f && k < 64 && fwrite(buf, 1, sizeof buf, f) == sizeof buf; ++k) {}\n"
+                        "  if (f) fclose(f);\n"
                         "  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;\n}\n",
     # Tries to write where it must not: /tmp, the repository, the grader's output folder (the
     # paths come in through ESCAPE_TARGETS, replaced below); then does the work correctly.
@@ -122,6 +125,38 @@ void lab1_add_a(const float *x, float c, float *z, int64_t n) {
 }
 ''' + LOOP_B,
 }
+
+
+def forged_claim(timed_s: float, impossible: str | None = None) -> str:
+    """The run's results as a forger would write them for HIDDEN: every case passed, as fast as
+    the reference, each with timed_s seconds of timed calls; the case named `impossible` measured
+    beyond the machine's peaks."""
+    cases = [{"lab": 1, "part": c["part"], "name": c["name"], "track": "cpu", "hidden": True, "status": "pass",
+              "reason": "", "speedup_vs_ref": 1.0, "time_ms": 1.0, "ref_time_ms": 1.0,
+              "impossible_speed": c["name"] == impossible, "speed_note": "SPEED-NOTE-FROM-THE-RUN" if c["name"] == impossible else "",
+              "timed_calls": 10, "timed_s": timed_s} for c in HIDDEN["cases"]]
+    return json.dumps({"schema": "em-results/1", "lab": 1, "cases": cases,
+                       "timing": {"timed_calls": 10 * len(cases), "timed_s": timed_s * len(cases)}})
+
+
+def correct_but_rewrites_its_results(claim: str) -> str:
+    """Correct code (the verification passes it) that replaces the run's results at exit."""
+    return HEAD + f"static const char claim[] = {json.dumps(claim)};\n" + r'''
+static void forge(void) {
+  FILE *f = fopen("claimed.json", "w");
+  if (f) { fputs(claim, f); fclose(f); }
+}
+void lab1_add_a(const float *x, float c, float *z, int64_t n) {
+  static int once; if (!once++) atexit(forge);
+  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;
+}
+''' + LOOP_B
+
+
+# Reports 500 s of timed calls per case: more than the run's whole wall-clock time.
+SRC["forged_times"] = correct_but_rewrites_its_results(forged_claim(500.0))
+# Reports the speed case as measured beyond the machine's peaks (the checker's own flag).
+SRC["impossible_speed"] = correct_but_rewrites_its_results(forged_claim(0.001, impossible="h-perf"))
 
 
 def student_tar(path: Path, source: str, *, lab_dir="labs/lab1-add", manifest: dict | None = None) -> Path:

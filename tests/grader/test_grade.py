@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SRC, add_bytes, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
+from conftest import HIDDEN, REPO, SRC, add_bytes, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
 
 STUDENTS = ["good", "skeleton", "build_error", "calls_reference", "fake_score", "modifies_inputs", "caches",
             "unwritten", "hangs", "segfaults", "writes_outside", "forks", "network", "fake_clock", "allocates",
-            "writes_gigabytes"]
+            "writes_gigabytes", "forged_times", "impossible_speed"]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,11 @@ def batch(tmp_path_factory, pristine, hidden_file):
     for k, p in bad_archives(subs, victim).items():
         names["bad_" + k] = p.name
     t0 = time.monotonic()
-    r = grade(out, [subs], pristine, hidden_file, "--jobs", "2", "--timeout", "8", "--memory", "1536")
+    # Limits no honest run comes near on a slow or busy machine (an honest run takes a second or
+    # two; a call of it, milliseconds), so that every row's status is the same on any machine: a
+    # run gets 30 s, a call of it 15 s, and may write files of 8 MiB (the outputs are 4 MiB).
+    r = grade(out, [subs], pristine, hidden_file, "--jobs", "2", "--timeout", "30", "--memory", "1536",
+              "--file-size", "8")
     return {"out": out, "rows": rows_of(out), "names": names, "stderr": r.stderr, "escape": escape + [victim],
             "elapsed": time.monotonic() - t0}
 
@@ -158,11 +162,29 @@ def test_endless_allocation_is_the_memory_limit(batch):
     assert r["status"] == "limit-exceeded" and "memory" in r["reason"], r
 
 
-def test_writing_gigabytes_is_the_file_size_limit(batch):
+def test_writing_past_the_file_size_limit_is_limit_exceeded(batch):
     r = row(batch, "writes_gigabytes")
-    assert r["status"] == "limit-exceeded" and "file" in r["reason"], r
+    assert r["status"] == "limit-exceeded" and "file size limit exceeded" in r["reason"], r
     # Nothing of it is left: the work folders are removed after each submission.
     assert not list(batch["out"].rglob("big.bin"))
+
+
+def test_times_that_cannot_add_up_are_cheat_suspected(batch):
+    r = row(batch, "forged_times")
+    assert r["status"] == "cheat-suspected" and float(r["score"]) == 0.0, r
+    n = len(HIDDEN["cases"])
+    assert f"reports {500.0 * n:.1f} s of timed calls ({10 * n} calls)" in r["reason"], r
+    assert "of wall-clock time" in r["reason"]
+
+
+def test_impossible_speed_earns_no_performance_points(batch):
+    r = row(batch, "impossible_speed")
+    assert r["status"] == "ok", r
+    assert float(r["correctness"]) == float(r["correctness_max"]) > 0
+    assert float(r["performance"]) == 0.0 < float(r["performance_max"])
+    assert "a hidden case of part b [cpu]: speed beyond this machine's measured peaks (no performance points)" in r["notes"]
+    res = (batch["out"] / "submissions" / r["submission"] / "results.json").read_text()
+    assert "measured peaks" in res and "SPEED-NOTE-FROM-THE-RUN" not in res  # the grader's words, never the run's
 
 
 def test_writes_outside_its_folder_land_nowhere(batch):

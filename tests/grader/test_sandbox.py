@@ -2,7 +2,10 @@
 
 Every program is C source written here and compiled with gcc at test time (no binary blobs).
 The hostile ones are bounded by themselves (the fork storm stops after 3000 children, the writer
-after 4 GiB), so that a broken sandbox fails a test instead of taking the machine down.  A
+after 256 MiB), so that a broken sandbox fails a test instead of taking the machine down.  No
+outcome races a clock against the machine's speed: a limit under test is one the program reaches
+by what it does (bytes, CPU seconds, processes), and the wall limit of a run that must end by
+itself is far beyond what it needs on a slow or busy machine.  A
 process left behind is found by scanning /proc for command lines under this run's own temporary
 directory, so that other sandboxes running on the machine at the same time do not disturb it.
 """
@@ -73,7 +76,7 @@ PROGRAMS = {
                 memset(p, 1, 1 << 20);
             }
         }""",
-    # Writes 4 GiB to a file in its directory.
+    # Writes 256 MiB to a file in its directory (16 times the file-size limit of FAST).
     "bigwrite": r"""
         #include <stdio.h>
         #include <stdlib.h>
@@ -83,7 +86,7 @@ PROGRAMS = {
             memset(buf, 'x', sizeof buf);
             FILE *f = fopen("big.bin", "wb");
             if (!f) return 2;
-            for (int i = 0; i < 4096; i++)
+            for (int i = 0; i < 256; i++)
                 if (fwrite(buf, 1, sizeof buf, f) != sizeof buf) return 4;
             return fclose(f) ? 5 : 0;
         }""",
@@ -130,14 +133,33 @@ PROGRAMS = {
         }""",
     "cpuburn": r"""
         int main(void) { volatile unsigned long x = 0; for (;;) x++; }""",
-    # 512 MiB of 'a' on stdout, then a recognisable end.
+    # Two threads, each computing until its own CPU clock reads 0.4 s: 0.8 s of CPU time
+    # whatever the machine's load (a busy machine only stretches the wall time).
+    "threads": r"""
+        #include <pthread.h>
+        #include <time.h>
+        static void *burn(void *arg) {
+            struct timespec t;
+            volatile unsigned long x = 0;
+            do { for (int i = 0; i < 100000; i++) x++; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); }
+            while (t.tv_sec + t.tv_nsec * 1e-9 < 0.4);
+            return arg;
+        }
+        int main(void) {
+            pthread_t a, b;
+            if (pthread_create(&a, 0, burn, 0) || pthread_create(&b, 0, burn, 0)) return 2;
+            pthread_join(a, 0);
+            pthread_join(b, 0);
+            return 0;
+        }""",
+    # 64 MiB of 'a' on stdout (a thousand times what a Result keeps), then a recognisable end.
     "bigout": r"""
         #include <stdio.h>
         #include <string.h>
         int main(void) {
             static char buf[1 << 16];
             memset(buf, 'a', sizeof buf);
-            for (int i = 0; i < 8192; i++) fwrite(buf, 1, sizeof buf, stdout);
+            for (int i = 0; i < 1024; i++) fwrite(buf, 1, sizeof buf, stdout);
             fputs("END\n", stdout);
             return 0;
         }""",
@@ -207,7 +229,7 @@ def base() -> Iterator[Path]:
     for name, source in PROGRAMS.items():
         src = d / "bin" / f"{name}.c"
         src.write_text(source)
-        subprocess.run(["gcc", "-O1", "-o", str(d / "bin" / name), str(src)], check=True,
+        subprocess.run(["gcc", "-O1", "-pthread", "-o", str(d / "bin" / name), str(src)], check=True,
                        capture_output=True)
     (d / "data").mkdir(mode=0o755)
     (d / "data" / "input.txt").write_text("outside data\n")
@@ -240,8 +262,9 @@ def _live(marker: Path) -> list[int]:
     return found
 
 
-def _left_behind(marker: Path, wait_s: float = 2.0) -> list[int]:
-    """Processes still alive after a moment: SIGKILLed ones need a little while to go."""
+def _left_behind(marker: Path, wait_s: float = 20.0) -> list[int]:
+    """Processes still alive after a while: SIGKILLed ones need a moment to go, longer on a busy
+    machine (a sandbox that works returns none at once)."""
     end = time.monotonic() + wait_s
     while True:
         pids = _live(marker)
@@ -280,15 +303,20 @@ def prog(base: Path, name: str) -> str:
     return str(base / "bin" / name)
 
 
-FAST = Limits(wall_s=20, cpu_s=10, memory_bytes=256 << 20, processes=64, file_bytes=16 << 20)
+# Small limits that a program under test reaches quickly by what it does; the wall limit is only
+# a safety net for programs that must end by themselves, far beyond what they need.
+FAST = Limits(wall_s=60, cpu_s=10, memory_bytes=256 << 20, processes=64, file_bytes=16 << 20)
 
 
 def test_happy_path(base: Path, work: Path, backend: str) -> None:
+    t = time.monotonic()
     r = sandbox.run([prog(base, "reader")], workdir=work, backend=backend, limits=FAST)
+    elapsed = time.monotonic() - t
     assert (r.outcome, r.returncode, r.signal, r.limit) == ("exited", 0, None, None)
     assert r.stdout == f"cwd={work}\n".encode()
     assert r.isolation == sandbox.isolation(backend)
-    assert 0 <= r.cpu_s < 5 and 0 < r.wall_s < 10
+    # Measured, and within the call: CPU seconds do not grow with the machine's load.
+    assert 0 <= r.cpu_s < 5 and 0 < r.wall_s <= elapsed
 
 
 def test_reads_outside_workdir(base: Path, work: Path, backend: str) -> None:
@@ -331,14 +359,17 @@ def test_hang_is_killed_with_its_whole_tree(base: Path, work: Path, backend: str
     r = sandbox.run([prog(base, "hang")], workdir=work, backend=backend,
                     limits=Limits(wall_s=1.0))
     assert r.outcome == "timeout"
-    assert 1.0 <= r.wall_s < 5 and time.monotonic() - t < 10
+    # Killed at the limit by the helper itself (the grader's escalation, seconds later, leaves a
+    # note); the bound on the whole call is loose, for a busy machine's set-up and teardown.
+    assert r.wall_s >= 1.0 and not any("did not end" in n for n in r.notes), r
+    assert time.monotonic() - t < 60
     assert _left_behind(base / "bin" / "hang") == []
 
 
 def test_fork_storm_is_bounded(base: Path, work: Path, backend: str) -> None:
     try:
         r = sandbox.run([prog(base, "forkstorm")], workdir=work, backend=backend,
-                        limits=Limits(wall_s=20, processes=64))
+                        limits=Limits(wall_s=120, processes=64))
         assert (r.outcome, r.returncode) == ("exited", 0), r
         forks = int((work / "forks.txt").read_text())
         if AS_ROOT:
@@ -363,13 +394,13 @@ def test_careful_allocation_failure_is_an_exit(base: Path, work: Path, backend: 
     assert b"Cannot allocate memory" in r.stderr
 
 
-def test_writing_gigabytes_stops_at_the_file_size_limit(base: Path, work: Path,
-                                                        backend: str) -> None:
-    t = time.monotonic()
+def test_writing_past_the_file_size_limit_stops_there(base: Path, work: Path,
+                                                      backend: str) -> None:
+    # The program would write 16 times the limit and exit 0: the outcome alone says the limit
+    # stopped it, however slow the disk (no clock in this test).
     r = sandbox.run([prog(base, "bigwrite")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.limit, r.signal) == ("limit", "file-size", signal.SIGXFSZ), r
     assert (work / "big.bin").stat().st_size <= FAST.file_bytes
-    assert time.monotonic() - t < 10
 
 
 def test_segfault_is_signaled(base: Path, work: Path, backend: str) -> None:
@@ -450,25 +481,34 @@ def test_network_open_in_the_fallback_is_said(base: Path, work: Path,
 
 
 def test_cpu_burn_hits_the_cpu_limit(base: Path, work: Path, backend: str) -> None:
+    # On a busy machine the second of CPU takes longer to come: the wall limit is far away, so
+    # that the CPU limit is what ends it on any machine.
     r = sandbox.run([prog(base, "cpuburn")], workdir=work, backend=backend,
-                    limits=Limits(wall_s=20, cpu_s=1))
+                    limits=Limits(wall_s=120, cpu_s=1))
     assert (r.outcome, r.limit) == ("limit", "cpu"), r
-    assert 0.8 <= r.cpu_s < 4 and r.wall_s < 15
+    assert 0.8 <= r.cpu_s < 4
+
+
+def test_cpu_time_adds_up_every_thread(base: Path, work: Path, backend: str) -> None:
+    # The grader holds a run's reported call times against this figure (grader/timing.py): it
+    # must count the program's threads through bubblewrap's processes too.
+    r = sandbox.run([prog(base, "threads")], workdir=work, backend=backend, limits=FAST)
+    assert (r.outcome, r.returncode) == ("exited", 0), r
+    assert 0.8 <= r.cpu_s < 5, r.cpu_s
 
 
 def test_huge_stdout_is_capped(base: Path, work: Path, backend: str) -> None:
-    t = time.monotonic()
     r = sandbox.run([prog(base, "bigout")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode) == ("exited", 0), r
     assert len(r.stdout) == sandbox.CAPTURE_BYTES and r.stdout.endswith(b"a" * 1000 + b"END\n")
-    assert time.monotonic() - t < 15
     assert any("dropped" in n for n in r.notes)
 
 
 def test_daemon_does_not_outlive_the_run(base: Path, work: Path, backend: str) -> None:
     r = sandbox.run([prog(base, "daemon")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"parent done\n"), r
-    assert r.wall_s < 10
+    # The helper ended the paused grandchild itself, without the grader's escalation.
+    assert not any("did not end" in n for n in r.notes), r.notes
     assert _left_behind(base / "bin" / "daemon") == []
 
 
@@ -479,7 +519,7 @@ def test_killing_everything_it_may_kills_only_its_own(base: Path, work: Path, ba
     r = sandbox.run(["sh", "-c", "sleep 30 & kill -KILL -1; echo alive"], workdir=work,
                     backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"alive\n"), r
-    assert r.wall_s < 10
+    assert r.wall_s < 30  # the sleep did not hold the run
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="only root can make a set-uid-root program")
@@ -549,9 +589,12 @@ def test_concurrent_runs_get_their_own_uids(base: Path, backend: str) -> None:
     results: list[bytes] = [b"", b""]
 
     def one(i: int) -> None:
+        # Each run waits (a minute at most) until the other has started: both hold their uids at
+        # once however slowly the machine starts them, instead of hoping a sleep overlaps them.
         dirs[i].chmod(0o755)
-        results[i] = sandbox.run(["sh", "-c", "id -u; sleep 0.5"], workdir=dirs[i],
-                                 backend=backend, limits=FAST).stdout
+        other = dirs[1 - i] / "started"
+        script = f"id -u; touch started; for k in $(seq 600); do [ -e {other} ] && break; sleep 0.1; done"
+        results[i] = sandbox.run(["sh", "-c", script], workdir=dirs[i], backend=backend, limits=FAST).stdout
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
     for t in threads:

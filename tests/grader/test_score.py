@@ -78,3 +78,51 @@ def test_bad_config(tmp_path, text):
     p.write_text(text)
     with pytest.raises(S.ConfigError):
         S.load_config(str(p))
+
+
+def test_impossible_speed_earns_no_performance_points():
+    names = {k[2] for k in TABLE}
+    claimed = results(names)
+    for c in claimed["cases"]:
+        if c["name"] == "speed":
+            c.update(impossible_speed=True, speed_note="read 900 GB/s of a 4 GiB working set (SECRET)")
+    r = S.score(TABLE, results(names), claimed, cfg(), 1)
+    assert r["correctness"] == r["correctness_max"] and r["performance"] == 0
+    perf = [t for t in r["tests"] if t["name"].endswith("performance")]
+    assert perf and perf[0]["output"] == "speed beyond this machine's measured peaks (no performance points)"
+    # The row says so in the grader's words; a hidden case is not named there.
+    assert r["notes"] == ["a hidden case of part b [cpu]: speed beyond this machine's measured peaks (no performance points)"]
+    assert "SECRET" not in repr(r)
+
+
+def test_impossible_speed_on_a_visible_case_names_it():
+    table = {("cpu", "a", "big", False): (1.0, 1.0)}
+    own = {"cases": [{"track": "cpu", "part": "a", "name": "big", "hidden": False, "status": "pass",
+                      "speedup_vs_ref": 1.0, "impossible_speed": True}]}
+    r = S.score(table, own, own, cfg(), 1)
+    assert r["performance"] == 0 and r["notes"] == [
+        "case big [cpu]: speed beyond this machine's measured peaks (no performance points)"]
+
+
+def test_possible_speed_keeps_the_rule():
+    names = {k[2] for k in TABLE}
+    claimed = results(names)
+    for c in claimed["cases"]:
+        c.update(impossible_speed=False, speed_note="", timed_calls=12, timed_s=0.3)
+    r = S.score(TABLE, results(names), claimed, cfg(), 1)
+    assert r["score"] == 100 and r["notes"] == []
+
+
+def test_reused_work_is_said_in_the_graders_words():
+    names = {k[2] for k in TABLE}
+    claimed = results(names, status={"speed": "fail"})
+    for c in claimed["cases"]:
+        if c["name"] == "speed":
+            c["reason"] = "reused work while timing: call 3 returned in 2 ns on inputs of shape 4096x4096 (SECRET)"
+    r = S.score(TABLE, results(names), claimed, cfg(), 1)
+    assert r["correctness"] == pytest.approx(50 - 12.5) and r["performance"] == 0
+    words = "reused work while timing (a result kept from an earlier call)"
+    case, perf = [t for t in r["tests"] if " speed " in t["name"]]
+    assert case["status"] == "failed" and case["output"] == "incorrect: the checked run failed it: " + words
+    assert perf["output"] == "no points: the checked run failed it: " + words
+    assert "SECRET" not in repr(r) and "4096" not in repr(r)
