@@ -488,4 +488,91 @@ static inline void t_need_gpu(void) {
   if (err != EM_OK) cr_skip_test("no usable GPU: %s (%s)", em_err_name(err), em_error_detail());
 }
 
+/* ---- work reused between timed calls -----------------------------------------------------------
+ * A planted file that keeps work from call to call (tests/planted/labN/fingerprint*: skip the work
+ * when the inputs look unchanged) must gain nothing from it. t_expect_no_gain_from_reuse times it on
+ * lab number's speed cases (small budget: only ratios taken side by side are judged) and asserts
+ * what want says of each; none may be flagged impossible_speed and keep performance points. Then
+ * every case passes untimed: the code is right, only its timing trick is not.
+ *
+ * On the CPU track the reference runs on one thread too (--threads 1), as the planted code does:
+ * with both on one core, the ratio does not depend on how many cores other programs leave (the
+ * suites run their tests in parallel; a two-thread reference on a busy two-core machine measured
+ * from 0.4x to 1x a plain loop's speed, one thread 0.5x to 0.6x). */
+#define T_REUSED "reused work while timing"
+
+typedef enum t_reuse {
+  /* Fails as reused work, or passes slower than the reference: speedup_vs_ref ≤ 1.2 and less than
+   * full performance points. For files whose work alone is slower than the reference's: plain loops
+   * against tuned ones, or an input read once more (to hash it) than the work reads it. */
+  T_REUSE_SLOWER,
+  /* Fails as reused work, or passes no faster than T_SKIP_SPEEDUP times the reference. For a
+   * memory-bound lab whose output is thousands of times its inputs (labs 2 and 3): a plain loop that
+   * does the work may come as near the reference as full points (measured 1.0x to 1.6x here), and a
+   * call that skips it reads kilobytes where the work writes hundreds of megabytes. */
+  T_REUSE_NO_SKIP,
+  /* Fails as reused work on at least one speed case (one whose inputs change where its samples do
+   * not look); a case that passes is held to T_REUSE_SLOWER. */
+  T_REUSE_CAUGHT,
+} t_reuse;
+
+#define T_SKIP_SPEEDUP 10.0
+/* The peaks of one thread: a cache of their own, as the cache is kept for one thread count. */
+#define T_PEAKS_ONE_THREAD EM_BUILD_DIR "/tests/peaks-1thread.json"
+
+static inline void t_expect_no_gain_from_reuse(int number, const char *bin, const char *track, t_reuse want) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  if (strcmp(track, "cpu") == 0)
+    t_checker(&p, 120, bin, json, "--track", track, "--perf-only", "--budget", "0.05", "--threads", "1", "--peaks",
+              T_PEAKS_ONE_THREAD, NULL);
+  else
+    t_checker(&p, 120, bin, json, "--track", track, "--perf-only", "--budget", "0.05", NULL);
+  cr_assert(p.exited && !p.timed_out && (p.code == 0 || p.code == 1), "%s\nexit %d%s\n%s", p.cmd, p.code,
+            p.timed_out ? " (killed at the deadline)" : "", p.all);
+  const em_lab *lab = t_lab(number);
+  int nspeed = 0, caught = 0;
+  for (int k = 0; k < lab->ncases; ++k) nspeed += t_runs_on(&lab->cases[k], t_track(track)) && lab->cases[k].perf_points > 0;
+  json_t *root = t_load_json(json), *c;
+  size_t i;
+  cr_expect_eq(t_json_ncases(root), nspeed, "--perf-only ran %d cases, want the %d speed cases", t_json_ncases(root), nspeed);
+  json_array_foreach(json_object_get(root, "cases"), i, c) {
+    const char *name = t_json_str(c, "name"), *status = t_json_str(c, "status"), *reason = t_json_str(c, "reason");
+    const em_case *sc = t_spec_case(number, t_json_str(c, "part")[0], name);
+    double perf = t_json_num(json_object_get(c, "score"), "points") - sc->points;
+    cr_expect(!(json_is_true(json_object_get(c, "impossible_speed")) && perf > 0),
+              "\"%s\": flagged impossible_speed, yet %g performance points", name, perf);
+    if (strcmp(status, "fail") == 0 && strstr(reason, T_REUSED) == reason) {
+      caught++;
+      continue;
+    }
+    if (strcmp(status, "pass") != 0) {
+      cr_expect_fail("\"%s\": %s, want a pass or a failure as " T_REUSED ": %s", name, status, reason);
+      continue;
+    }
+    double s = t_json_num(c, "speedup_vs_ref");
+    if (want == T_REUSE_NO_SKIP) {
+      cr_expect(s > 0 && s <= T_SKIP_SPEEDUP, "\"%s\" ran %.1fx the reference's speed: a timed call skipped the work",
+                name, s);
+      continue;
+    }
+    cr_expect(s > 0 && s <= 1.2, "\"%s\" ran %.2fx the reference's speed: reused work paid off", name, s);
+    cr_expect(perf < sc->perf_points, "\"%s\" earned full performance points (%g of %g, %.2fx the reference's "
+              "speed): reused work paid off", name, perf, sc->perf_points, s);
+  }
+  if (want == T_REUSE_CAUGHT) {
+    cr_expect(caught > 0, "no speed case failed as " T_REUSED ":\n%s", p.all);
+    t_assert_exit(&p, 1);
+  }
+  json_decref(root);
+  t_proc_free(&p);
+
+  t_checker(&p, 120, bin, json, "--track", track, "--no-timing", NULL);
+  t_assert_exit(&p, 0);
+  root = t_load_json(json);
+  cr_expect_eq(t_json_ncases(root), t_spec_count(number, t_track(track), 0), "every %s case ran", track);
+  json_decref(root);
+  t_proc_free(&p);
+}
+
 #endif /* EM_TESTS_HELPERS_H */

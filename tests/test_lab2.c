@@ -420,6 +420,23 @@ Test(planted, column_order_loses_performance_points, .timeout = 300) {
   t_proc_free(&p);
 }
 
+/* ---- work reused between timed calls (issue 9) ----------------------------------------------------
+ * fingerprint.c / fingerprint.cu: right, but they skip the work when a hash of the whole input, the
+ * pointers and the sizes are those of the previous call. Inputs changed before every timed call
+ * leave them nothing to skip: they fail as reused work, or pass at the speed of the work. Here the
+ * work is memory-bound and the hash of x and y costs nothing beside writing z, so a plain loop may
+ * earn full points; a skipped call would run thousands of times the reference's speed. */
+Test(planted, fingerprint_gains_nothing, .timeout = 300) {
+  t_expect_no_gain_from_reuse(2, L2_PLANTED("fingerprint"), "cpu", T_REUSE_NO_SKIP);
+}
+
+Test(planted, fingerprint_gains_nothing_cuda, .timeout = 300) {
+  t_need_gpu();
+  const char *bin = L2_PLANTED("fingerprint.cu");
+  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
+  t_expect_no_gain_from_reuse(2, bin, "cuda", T_REUSE_NO_SKIP);
+}
+
 /* Hidden cases are validated against the lab's rules, with a message that says which. */
 Test(hidden, lab2_rules_apply, .timeout = 60) {
   const char *tmp = t_tmpdir(), *cases = t_str("%s/cases.json", tmp);

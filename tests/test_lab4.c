@@ -437,3 +437,19 @@ ParameterizedTest(planted4 *t, planted4, cuda, .timeout = 300) {
   t_need_gpu();
   check_planted4(t);
 }
+
+/* ---- work reused between timed calls (issue 9) ----------------------------------------------------
+ * fingerprint.c / fingerprint.cu: right, but they skip the work when a hash of the whole input, the
+ * pointers and the sizes are those of the previous call. Inputs changed before every timed call
+ * leave them nothing to skip: they fail as reused work, or pass slower than the reference (plain
+ * loops, and the input read once more for the hash). */
+Test(planted4, fingerprint_gains_nothing, .timeout = 300) {
+  t_expect_no_gain_from_reuse(4, EM_BUILD_DIR "/tests/planted/lab4/fingerprint/em-check", "cpu", T_REUSE_SLOWER);
+}
+
+Test(planted4, fingerprint_gains_nothing_cuda, .timeout = 300) {
+  t_need_gpu();
+  const char *bin = EM_BUILD_DIR "/tests/planted/lab4/fingerprint.cu/em-check";
+  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
+  t_expect_no_gain_from_reuse(4, bin, "cuda", T_REUSE_SLOWER);
+}

@@ -451,3 +451,19 @@ Test(lab5_planted, allowed_error_is_the_documented_bound, .timeout = 120) {
   json_decref(root);
   t_proc_free(&p);
 }
+
+/* ---- work reused between timed calls (issue 9) ----------------------------------------------------
+ * fingerprint.c / fingerprint.cu: right, but they skip the work when a hash of the whole input, the
+ * pointers and the sizes are those of the previous call. Inputs changed before every timed call
+ * leave them nothing to skip: they fail as reused work, or pass slower than the reference (plain
+ * loops, and the input read once more for the hash). */
+Test(lab5_planted, fingerprint_gains_nothing, .timeout = 300) {
+  t_expect_no_gain_from_reuse(5, L5_PLANTED "fingerprint/em-check", "cpu", T_REUSE_SLOWER);
+}
+
+Test(lab5_planted, fingerprint_gains_nothing_cuda, .timeout = 300) {
+  t_need_gpu();
+  const char *bin = L5_PLANTED "fingerprint.cu/em-check";
+  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
+  t_expect_no_gain_from_reuse(5, bin, "cuda", T_REUSE_SLOWER);
+}

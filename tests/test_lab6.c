@@ -443,3 +443,30 @@ Test(lab6_planted, missing_function_is_named, .timeout = 60) {
   json_decref(root);
   t_proc_free(&p);
 }
+
+/* ---- work reused between timed calls (issue 9) ----------------------------------------------------
+ * fingerprint.c / fingerprint.cu: right, but they skip the work when a hash of the whole input, the
+ * pointers and the sizes are those of the previous call. Inputs changed before every timed call
+ * leave them nothing to skip: they fail as reused work, or pass slower than the reference (plain
+ * loops, and the input read once more for the hash). */
+Test(lab6_planted, fingerprint_gains_nothing, .timeout = 300) {
+  t_expect_no_gain_from_reuse(6, EM_BUILD_DIR "/tests/planted/lab6/fingerprint/em-check", "cpu", T_REUSE_SLOWER);
+}
+
+Test(lab6_planted, fingerprint_gains_nothing_cuda, .timeout = 300) {
+  t_need_gpu();
+  const char *bin = EM_BUILD_DIR "/tests/planted/lab6/fingerprint.cu/em-check";
+  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
+  t_expect_no_gain_from_reuse(6, bin, "cuda", T_REUSE_SLOWER);
+}
+
+/* fingerprint_samples.c keys on three input and three output elements (skipping while those hold no
+ * poison): a swap of two rows elsewhere, with a few other outputs poisoned, gets past it, and the
+ * skipped call is caught as reused work. On "perf t=4096" (4096 rows) nearly every swap misses the
+ * three sampled rows, so it skips at once and fails. "perf t=2^20" has 16 rows: the three swaps
+ * between two of its calls (its own, the reference's, the baseline's) touch a sampled row 73% of
+ * the time, so it may do the work in every one of its few timed calls and pass, slowly; that is
+ * allowed, a skipped call passing is not. */
+Test(lab6_planted, sampled_fingerprint_fails_as_reused_work, .timeout = 300) {
+  t_expect_no_gain_from_reuse(6, EM_BUILD_DIR "/tests/planted/lab6/fingerprint_samples/em-check", "cpu", T_REUSE_CAUGHT);
+}
