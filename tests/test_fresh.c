@@ -310,3 +310,102 @@ Test(fresh, results_count_the_timed_calls, .timeout = 120) {
   json_decref(root);
   t_proc_free(&p);
 }
+
+/* ---- the same on the GPU: rows exchanged by a kernel, poison written and read back through
+ * 4-byte copies, the comparison counted on the device. The code under test is lab 1's reference
+ * (z = x + 1), a copy of a kept result, or nothing. */
+
+static const float *g_dev_stale; /* device pointer of a kept result; (const float *)1: do nothing */
+
+static int invoke_add1_cuda(const em_call *k) {
+  const float *x = (const float *)k->t[0].dev;
+  float *z = (float *)k->t[1].dev;
+  int64_t n = k->t[1].numel;
+  if (k->impl == EM_IMPL_REFERENCE || !g_dev_stale) return em_add_b_cuda(x, 1.0f, z, n);
+  if (g_dev_stale == (const float *)1) return EM_OK;
+  return em_cuda_copy_device(z, g_dev_stale, (size_t)n * sizeof *z);
+}
+
+static const em_lab add1_cuda_lab = {.number = 99, .name = "add1", .invoke = invoke_add1_cuda};
+
+static void setup_cuda(fixture *f, int64_t n, double case_bytes, em_fresh *fr) {
+  memset(f, 0, sizeof *f);
+  f->t[0] = (em_tensor){.name = "x", .dtype = EM_F32, .ndim = 1, .shape = {n}, .numel = n};
+  f->t[1] = (em_tensor){.name = "z", .dtype = EM_F32, .is_output = 1, .ndim = 1, .shape = {n}, .numel = n,
+                        .rtol = 0x1p-23, .atol = 0};
+  float *x = malloc((size_t)n * 4);
+  for (int64_t i = 0; i < n; ++i) x[i] = (float)i;
+  for (int i = 0; i < 2; ++i) cr_assert_eq(em_cuda_alloc(&f->t[i].dev, (size_t)n * 4), EM_OK);
+  cr_assert_eq(em_cuda_copy_to_device(f->t[0].dev, x, (size_t)n * 4), EM_OK);
+  free(x);
+  f->k = (em_call){.lab = &add1_cuda_lab, .track = EM_TRACK_CUDA, .impl = EM_IMPL_CANDIDATE, .t = f->t, .nt = 2};
+  f->ref = f->k;
+  f->ref.impl = EM_IMPL_REFERENCE;
+  cr_assert_eq(em_fresh_init(fr, f->t, 2, EM_TRACK_CUDA, case_bytes), EM_OK);
+}
+
+static void teardown_cuda(fixture *f, em_fresh *fr) {
+  em_fresh_free(fr);
+  em_cuda_free(f->t[0].dev);
+  em_cuda_free(f->t[1].dev);
+  g_dev_stale = NULL;
+}
+
+static int timed_call_cuda(fixture *f, em_fresh *fr) {
+  cr_assert_eq(em_fresh_vary(fr), EM_OK);
+  cr_assert_eq(em_fresh_poison(fr), EM_OK);
+  cr_assert_eq(f->k.lab->invoke(&f->k), EM_OK);
+  cr_assert_eq(em_cuda_sync(), EM_OK);
+  return em_fresh_check(fr, &f->ref);
+}
+
+Test(fresh, cuda_rows_exchanged_and_reuse_caught) {
+  t_need_gpu();
+  enum { N = 1 << 20 };
+  fixture f;
+  em_fresh fr;
+  setup_cuda(&f, N, 2.0 * N * 8, &fr); /* x is half the traffic: large, two elements exchanged */
+  float *before = malloc(N * 4), *now = malloc(N * 4);
+  cr_assert_eq(em_cuda_copy_to_host(before, f.t[0].dev, N * 4), EM_OK);
+  cr_assert_eq(em_fresh_vary(&fr), EM_OK);
+  cr_assert_eq(em_cuda_copy_to_host(now, f.t[0].dev, N * 4), EM_OK);
+  int moved = 0;
+  for (int i = 0; i < N; ++i) moved += before[i] != now[i];
+  cr_expect_eq(moved, 2, "%d elements moved on the device, want the two exchanged", moved);
+
+  for (int call = 0; call < 20; ++call) cr_assert_eq(timed_call_cuda(&f, &fr), EM_OK, "call %d: %s", call, fr.reason);
+  cr_expect_gt(fr.compared, 2);
+
+  g_dev_stale = (const float *)1;
+  cr_expect_eq(timed_call_cuda(&f, &fr), EM_EREUSED);
+  cr_expect(strstr(fr.reason, "still held the NaN") != NULL, "%s", fr.reason);
+
+  void *kept;
+  cr_assert_eq(em_cuda_alloc(&kept, N * 4), EM_OK);
+  cr_assert_eq(em_cuda_copy_device(kept, f.t[1].dev, N * 4), EM_OK);
+  g_dev_stale = kept;
+  int err = EM_OK, calls = 0;
+  while (err == EM_OK && calls++ < 64) err = timed_call_cuda(&f, &fr);
+  cr_expect_eq(err, EM_EREUSED, "64 calls handed back a kept result unseen");
+  cr_expect(strstr(fr.reason, "differ from the reference solution's") != NULL, "%s", fr.reason);
+  em_cuda_free(kept);
+  free(before), free(now);
+  teardown_cuda(&f, &fr);
+}
+
+/* A small input on the GPU is shuffled whole through the host. */
+Test(fresh, cuda_small_input_shuffled) {
+  t_need_gpu();
+  enum { N = 4096 };
+  fixture f;
+  em_fresh fr;
+  setup_cuda(&f, N, 1e12, &fr);
+  float before[N], now[N];
+  cr_assert_eq(em_cuda_copy_to_host(before, f.t[0].dev, sizeof before), EM_OK);
+  cr_assert_eq(em_fresh_vary(&fr), EM_OK);
+  cr_assert_eq(em_cuda_copy_to_host(now, f.t[0].dev, sizeof now), EM_OK);
+  int moved = 0;
+  for (int i = 0; i < N; ++i) moved += before[i] != now[i];
+  cr_expect_gt(moved, 4000);
+  teardown_cuda(&f, &fr);
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One call on the GPU machine for the timing-integrity work (fresh inputs for every timed call,
+# per-pattern roofs, impossible-speed flags): what could not run on a machine without a GPU.
+#   1. the fresh-input unit tests on the device (tests/test_fresh.c, its cuda_* tests);
+#   2. every planted fingerprint file on both tracks (the suites' *fingerprint* tests);
+#   3. the reference solutions' speed cases over 5 seeds on both tracks: no false impossible-speed
+#      flag, and each case's roof fraction (the spread that EM_IMPOSSIBLE_ROOF must clear);
+#   4. the honest non-temporal lab 3 file against the reference on this machine's Xeon;
+#   5. compute-sanitizer over a timed CUDA run (the swap, poison and compare helpers).
+# Leaves its evidence in $OUT (or ./device-out).  Usage: scripts/device-timing.sh
+set -uo pipefail
+out=${OUT:-device-out}; mkdir -p "$out"
+[ -d .debs ] && source scripts/use-debs.sh
+j=$(nproc)
+make -j$j build/demo/em-check test-build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
+
+echo "=== 1. fresh inputs (unit tests, GPU ones included)"
+build/tests/test_fresh --verbose > "$out/test_fresh.txt" 2>&1; echo "exit $?"
+grep -E "Synthesis|\[FAIL\]|\[SKIP\]" "$out/test_fresh.txt"
+
+echo "=== 2. planted fingerprint files, both tracks"
+for t in test_verify test_lab2 test_lab3 test_lab4 test_lab5 test_lab6; do
+  build/tests/$t --filter '*/*fingerprint*' > "$out/$t-fingerprint.txt" 2>&1
+  echo "$t exit $?: $(grep -E 'Synthesis' "$out/$t-fingerprint.txt")"
+  grep -A8 "Assertion" "$out/$t-fingerprint.txt" | head -20
+done
+
+echo "=== 3. reference speed cases, 5 seeds (quiet peaks first)"
+rm -f build/peaks.json
+build/demo/em-check --lab 1 --part a --case =n=1 --no-timing --json /tmp/p.json >/dev/null 2>&1
+for track in cuda cpu; do
+  python3 scripts/roof-sweep.py --track $track --seeds 5 --json "$out/roofs-$track.json" > "$out/roofs-$track.txt" 2>&1
+  echo "$track sweep exit $?"; cat "$out/roofs-$track.txt"
+done
+
+echo "=== 4. honest non-temporal lab 3 file against the reference (CPU)"
+for r in 1 2 3; do
+  build/tests/planted/lab3/nontemporal/em-check --track cpu --case m=n=8192 --json /tmp/nt.json 2>&1 | grep "m=n=8192"
+done
+
+echo "=== 5. compute-sanitizer over timed CUDA runs"
+for lc in "1 n=1025" "3 m=31 n=33" "5 prime" "6 t=255"; do
+  n=${lc%% *}
+  compute-sanitizer --tool memcheck --error-exitcode 9 build/demo/em-check --lab $n --track cuda --budget 0.002 \
+    --case "${lc#* }" --json /tmp/s.json > "$out/sanitizer-timed-lab$n.txt" 2>&1
+  echo "lab $n: exit $? ($(grep -E 'ERROR SUMMARY' "$out/sanitizer-timed-lab$n.txt"))"
+done
