@@ -203,16 +203,21 @@ LAB$(2)_CU := $$(if $$(filter 1,$$(HAVE_CUDA)),$$(call lab_files,$(1),cu))
 LAB$(2)_OBJ := $$(patsubst $(1)/%.c,$(BUILD)/lab$(2)/student/%.o,$$(LAB$(2)_C)) \
                $$(patsubst $(1)/%.cu,$(BUILD)/lab$(2)/student/%.cu.o,$$(LAB$(2)_CU))
 
+# Each student object leaves the list of every file its compile read beside it (-MD -MF x.d; nvcc
+# has both too): the grader holds that list against the lab folder, include/ and the system
+# headers. A compile that a missing header stopped (a fatal error) writes no list, so gcc
+# preprocesses again then (-M -MG: the files it read, the missing one named as written).
 $(BUILD)/lab$(2)/student/%.o: $(1)/%.c $(HEADERS) $(CONFIG) | $(DEPS)
 	@mkdir -p $$(@D)
 	@echo "$(CC) -c $$<"
-	@$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $$< -o $$@ || { \
+	@$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -MD -MF $$(@:.o=.d) -c $$< -o $$@ || { \
+	  $(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -M -MG -MT $$@ -MF $$(@:.o=.d) $$< >/dev/null 2>&1; \
 	  echo "[emlab] $$< does not compile: fix the first error above, then run make lab$(2) again." >&2; exit 2; }
 
 $(BUILD)/lab$(2)/student/%.cu.o: $(1)/%.cu $(HEADERS) $(CONFIG)
 	@mkdir -p $$(@D)
 	@echo "nvcc -c $$<"
-	@$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -c $$< -o $$@ || { \
+	@$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -MD -MF $$(@:.o=.d) -c $$< -o $$@ || { \
 	  echo "[emlab] $$< does not compile: fix the first error above, then run make lab$(2) again." >&2; exit 2; }
 
 .PHONY: lab$(2)

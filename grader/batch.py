@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass
 
 from . import build as buildmod
-from . import gradebook, run as runmod, sandboxing, scan as scanmod, score as scoremod, timing as timingmod
+from . import gradebook, run as runmod, sandboxing, scan as scanmod, score as scoremod, similar, timing as timingmod
 from . import unpack as unpackmod
 from .journal import Journal
 from .labs import discover
 from .text import clean
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 DEFAULT_BUDGET_S = 0.05
 
 
@@ -116,6 +116,7 @@ class Grader:
         self.repo = os.path.abspath(o.repo or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self.out = os.path.abspath(o.out)
         self.labs = discover(self.repo)
+        self.references = similar.References(self.repo)
         try:
             self.cfg = scoremod.load_config(o.config)
         except scoremod.ConfigError as e:
@@ -233,8 +234,13 @@ class Grader:
         os.makedirs(labs_dir, mode=0o700)
         unpackmod.place(lab, chosen, self.repo, labs_dir)
         shutil.rmtree(unpacked)  # nothing else of the archive is ever read again
+        # A note, whatever happens next: the instructor judges a copy, the score does not.
+        notes += self.references.notes(lab, {name: os.path.join(labs_dir, lab.folder, name)
+                                             for name, src in chosen.items() if src is not None})
 
         b = buildmod.build(self.pristine, lab, labs_dir, work)
+        if b.foreign:  # the compile read a file it may not: what it built is not the student's alone
+            raise unpackmod.Refused("cheat-suspected", b.foreign)
         hit = scanmod.scan(b.objects) if b.objects else None
         if hit:  # also when the link failed: a forbidden call is the better reason
             raise unpackmod.Refused("cheat-suspected", hit[1])

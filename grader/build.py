@@ -1,15 +1,20 @@
 """Step 3: the pristine build (once per batch, trusted, outside the sandbox) and each submission's
-build against it (inside the sandbox, writable: the submission's work dir only)."""
+build against it (inside the sandbox, writable: the submission's work dir only; readable: the
+pristine build, whose public view of the repository is make's directory, and the toolchain)."""
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 
-from . import sandboxing
+from . import includes, sandboxing
+from .labs import discover
 from .text import clean
 
 
@@ -22,6 +27,8 @@ class Pristine:
     make_vars: list = field(default_factory=list)   # NO_CUDA=1 ...
     peaks: str | None = None
     log: str = ""
+    public: str = ""           # the public view of the repo (public_view()): make -C runs there
+    system_includes: tuple = ()  # the compilers' own header folders (includes.system_include_dirs)
 
 
 def has_gpu() -> bool:
@@ -69,7 +76,53 @@ def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> P
                 break
     if "PREBUILT" not in makefile:
         raise RuntimeError(f"{repo}/Makefile has no PREBUILT= knob (out-of-tree builds): this grader needs a newer emlab (update the repository)")
-    return Pristine(repo, build, verifier, tool, make_vars + _configured(build), None, "\n".join(log))
+    configured = _configured(build)
+    cc = next((w.split("=", 1)[1] for w in configured if w.startswith("CC=")), "gcc")
+    return Pristine(repo, build, verifier, tool, make_vars + configured, None, "\n".join(log),
+                    public=public_view(repo, build), system_includes=includes.system_include_dirs(cc))
+
+
+# What `make labN PREBUILT=...` reads of the repository: the Makefile and the file it includes,
+# the public headers, the harness's headers and candidate.c (compiled into every checker), and
+# the names of each lab's student files (which files of a submission to compile). A submission's
+# build runs make in a copy of just these, so that nothing else of the checkout (the reference
+# solutions above all) is near it: under bubblewrap nothing else is even in its view; in the
+# fallback it is where relative paths lead.
+PUBLIC_FILES = ("Makefile", "tests/tests.mk", "include/**/*", "harness/*.h", "harness/candidate.c")
+
+
+def public_view(repo: str, build: str) -> str:
+    """The public view of the repo: a folder public-<hash of its contents> of the pristine build,
+    made once (a batch that finds it there uses it as it is; a changed repo gets a new one)."""
+    files = {}
+    for pattern in PUBLIC_FILES:
+        for p in glob.glob(os.path.join(repo, pattern), recursive=True):
+            if os.path.isfile(p):
+                files[os.path.relpath(p, repo)] = p
+    for lab in discover(repo).values():
+        for name in lab.files:
+            rel = os.path.join("labs", lab.folder, name)
+            files[rel] = os.path.join(repo, rel)
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        with open(files[rel], "rb") as f:
+            h.update(rel.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+    view = os.path.join(build, "public-" + h.hexdigest()[:16])
+    if os.path.isdir(view):
+        return view
+    tmp = tempfile.mkdtemp(prefix=".public-", dir=build)
+    for rel, src in files.items():
+        dest = os.path.join(tmp, rel)
+        os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+        shutil.copyfile(src, dest)
+        os.chmod(dest, 0o644)  # the sandbox's unprivileged uid reads it
+    for d, _, _ in os.walk(tmp):
+        os.chmod(d, 0o755)
+    try:
+        os.rename(tmp, view)
+    except OSError:  # another batch made the same view meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+    return view
 
 
 def _configured(build: str) -> list[str]:
@@ -121,34 +174,59 @@ class BuildResult:
     objects: list
     reason: str
     output: str
+    foreign: str | None = None   # a file the compiles read from outside what they may: why
 
 
 def build(pristine: Pristine, lab, labs_dir: str, workdir: str, timeout_s: float = 300) -> BuildResult:
     bdir = os.path.join(workdir, "build")
     # Out of tree: only the pristine lab folder's file names are compiled, into bdir, linked
-    # against the pristine library; nothing is written outside bdir.
-    argv = ["make", "-C", pristine.repo, f"lab{lab.number}", f"LABS={labs_dir}", f"BUILD={bdir}",
+    # against the pristine library; nothing is written outside bdir. make runs in the public view
+    # of the repo, which lies inside the pristine build: the one folder it reads besides its own.
+    argv = ["make", "-C", pristine.public, f"lab{lab.number}", f"LABS={labs_dir}", f"BUILD={bdir}",
             f"PREBUILT={pristine.build}", *pristine.make_vars]
     lim = sandboxing.Limits(wall_s=timeout_s, cpu_s=timeout_s, memory_bytes=4 << 30, processes=256,
                             file_bytes=512 << 20, open_files=1024)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir, "LANG": "C", "CI": "1",
            "TMPDIR": workdir}
-    r = sandboxing.run(argv, workdir=workdir, limits=lim, env=env,
-                       ro_binds=[pristine.build, pristine.repo])
+    r = sandboxing.run(argv, workdir=workdir, limits=lim, env=env, ro_binds=[pristine.build])
     sdir = os.path.join(bdir, f"lab{lab.number}", "student")
     objects = sorted(os.path.join(sdir, f) for f in os.listdir(sdir) if f.endswith(".o")) if os.path.isdir(sdir) else []
     binary = os.path.join(bdir, f"lab{lab.number}", "em-check")
-    text = (r.stdout + b"\n" + r.stderr).decode("utf-8", "replace")
-    subst = {labs_dir + "/": "", workdir + "/": "", pristine.repo + "/": ""}
+    student = os.path.join(labs_dir, lab.folder)
+    allowed = includes.Allowed(os.path.realpath(student), os.path.realpath(pristine.public), pristine.system_includes,
+                               (os.path.realpath(os.path.join(pristine.repo, "include")),))
+    paths = includes.Paths({labs_dir: "", workdir: "", pristine.public: "", pristine.build: "<prebuilt>",
+                            pristine.repo: "emlab", os.path.dirname(os.path.dirname(workdir)): "<grader>",
+                            os.path.expanduser("~"): "~"})
+    sources = {(f[:-2] + ".o" if f.endswith(".c") else f + ".o"): os.path.join(student, f)
+               for f in lab.files if f.endswith((".c", ".cu"))}
+    found = includes.foreign(sdir, allowed, sources, paths) if os.path.isdir(sdir) else None
+    raw = (r.stdout + b"\n" + r.stderr).decode("utf-8", "replace")
+    full = paths.sub(raw)
     if r.outcome == "exited" and r.returncode == 0 and os.access(binary, os.X_OK):
-        return BuildResult(True, binary, objects, "", clean(text, 4000, subst))
+        return BuildResult(True, binary, objects, "", clean(full, 4000), found)
     if r.outcome == "timeout":
         reason = f"the build took longer than {timeout_s:g} s"
     elif r.outcome != "exited":
         reason = f"the build was stopped ({r.outcome}{': ' + r.limit if r.limit else ''})"
     else:
-        lines = clean(text, 1 << 16, subst).splitlines()
-        first = next((i for i, l in enumerate(lines) if re.search(r"\berror\b|undefined reference", l)), None)
-        pick = lines[first:first + 4] if first is not None else [l for l in lines if l.strip()][-4:]
-        reason = clean(" | ".join(l.strip() for l in pick), 500)
-    return BuildResult(False, binary, objects, reason or "the build failed", clean(text, 4000, subst))
+        # The student sees the compiler's words about their own files and the public headers;
+        # what it says about any other file (and quotes of it) only the instructor does.
+        reason = _first_error(includes.for_student(raw, allowed, paths))
+        everything = _first_error(full)
+        if everything != reason:
+            reason = f"{reason}{COMPILER_MARK}{everything}"
+    return BuildResult(False, binary, objects, reason or "the build failed", clean(full, 4000), found)
+
+
+# What follows this in a build-error's reason is the compiler's output as it was, with the text of
+# files outside the submission: for the instructor only (grader/gradebook.py public_reason()).
+COMPILER_MARK = " | the compiler's whole words, for the instructor: "
+
+
+def _first_error(text: str) -> str:
+    """The first error and the three lines after it (its quote and caret), else the last four."""
+    lines = clean(text, 1 << 16).splitlines()
+    first = next((i for i, l in enumerate(lines) if re.search(r"\berror\b|undefined reference", l)), None)
+    pick = lines[first:first + 4] if first is not None else [l for l in lines if l.strip()][-4:]
+    return clean(" | ".join(l.strip() for l in pick), 500)

@@ -55,14 +55,19 @@ def write_json(path: str, rows: list[dict], meta: dict, summ: dict) -> None:
                                    indent=2, ensure_ascii=False) + "\n")
 
 
-# grader/run.py STDERR_MARK: what follows it in a reason is the student's process's own output.
-_STDERR_MARK = " | its last words: "
+# What follows one of these in a reason is for the instructor only: the student's process's own
+# output (grader/run.py STDERR_MARK), and the compiler's output with the text of files outside the
+# submission (grader/build.py COMPILER_MARK).
+_INSTRUCTOR_ONLY = (" | its last words: ", " | the compiler's whole words, for the instructor: ")
 
 
 def public_reason(reason: str) -> str:
     """The reason as the student may see it: without the student's process's own output, which
-    could carry the hidden cases or the seed out (the gradebook keeps it all)."""
-    return reason.split(_STDERR_MARK, 1)[0]
+    could carry the hidden cases or the seed out, nor the compiler's quotes of files the build had
+    no business reading (the gradebook keeps it all)."""
+    for mark in _INSTRUCTOR_ONLY:
+        reason = reason.split(mark, 1)[0]
+    return reason
 
 
 def gradescope(row: dict, tests: list[dict]) -> dict:

@@ -210,7 +210,9 @@ def case_table(verifier: str, lab: int, scratch: str, o: RunOptions, peaks: str 
     """Every case of the lab (built-in and hidden) on the track, with its points: the reference
     solution run once without timing. (track, part, name, hidden) -> (points, perf_points)."""
     import subprocess
-    os.makedirs(scratch, exist_ok=True)
+    # The grader's alone: the list names the hidden cases and the seed.
+    os.makedirs(scratch, mode=0o700, exist_ok=True)
+    os.chmod(scratch, 0o700)
     j = os.path.join(scratch, f"cases-lab{lab}.json")
     p = os.path.join(scratch, "peaks.json")
     if peaks:

@@ -5,17 +5,22 @@
 
 Two backends, chosen once per process (``isolation()`` says which, in words):
 
-* ``bubblewrap`` (preferred: used when ``bwrap`` is installed and a probe run succeeds): the whole
-  file system read-only except the work directory and the ``writable`` ones, a private ``/tmp``
-  and ``/dev/shm`` (256 MiB tmpfs each at most, since they live in memory), private pid, ipc, uts,
-  network, cgroup and user namespaces (no further user namespaces inside), and rlimits.  The
-  private ``/tmp`` hides the host's: a path under the host's ``/tmp`` that the run must read goes
-  in ``ro_binds``.  A program killed by signal N reaches us as bubblewrap's exit status 128 + N.
+* ``bubblewrap`` (preferred: used when ``bwrap`` is installed and a probe run succeeds): a private
+  view of the file system that holds only the machine's toolchain and system files, read-only
+  (``system_view()``: /usr, /bin, /lib*, the pieces of /etc the loader and the compilers' links
+  need, /sys), the work directory and the ``writable`` ones, the ``ro_binds``, a private ``/tmp``
+  and ``/dev/shm`` (256 MiB tmpfs each at most, since they live in memory), a minimal /dev and
+  /proc; private pid, ipc, uts, network, cgroup and user namespaces (no further user namespaces
+  inside), and rlimits.  Everything else of the machine (the grader's checkout with the reference
+  solutions, its output folder with other submissions, anyone's home) is not there at all, so
+  whatever a run must read (its program, its inputs) goes in ``ro_binds``.  A program killed by
+  signal N reaches us as bubblewrap's exit status 128 + N.
 * ``rlimits+uid`` (the fallback): an unprivileged uid, a new session and the same rlimits, plus a
   user+network namespace when the kernel lets an unprivileged user make one (``isolation()``
-  says "network open" when it cannot).  There is no read-only view: the run may write wherever
-  its uid may (``/tmp``, ``/var/tmp``, ``/dev/shm``: what it leaves there at the top level is
-  removed afterwards), and there is no pid namespace.
+  says "network open" when it cannot).  There is no private view: the run may read every
+  world-readable file of the machine (isolation() says so) and write wherever its uid may
+  (``/tmp``, ``/var/tmp``, ``/dev/shm``: what it leaves there at the top level is removed
+  afterwards), and there is no pid namespace.
 
 ``EM_SANDBOX=rlimits`` (or ``run(..., backend="rlimits")``) forces the fallback, so that both can
 be tested on one machine; ``EM_SANDBOX=bwrap`` insists on bubblewrap.
@@ -416,12 +421,80 @@ _probe_lock = threading.Lock()
 _probed: dict[str, bool] = {}
 
 
-def _bwrap_base(workdir: str, tmpfs_bytes: int) -> list[str]:
+# What every run sees of the machine under bubblewrap, read-only: the toolchain (compilers, make,
+# the shell and tools a Makefile calls, the loader and its libraries, system and CUDA headers, all
+# under /usr on a merged-/usr system, whose /bin, /lib ... are links into it), the pieces of /etc
+# that the loader (ld.so.cache) and the tools' Debian alternatives (cc, awk) read, and /sys, the
+# kernel's description of the hardware: the checker reads the CPU's cache sizes there, and CUDA
+# and NVML their PCI devices. Nothing of /etc beyond that (no passwd), no /home, /root, /opt,
+# /srv, /var: a path a run needs beyond these is bound by its caller (ro_binds).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/sys")
+
+# The grader's own checkout (the reference solutions live there): hidden even where it lies inside
+# the system view (a checkout under /usr/local/src).
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def _toolchain_dirs() -> list[str]:
+    """Directories of the toolchain outside SYSTEM_PATHS: those the grader's _TOOLCHAIN_VARS name
+    (libraries unpacked under /tmp/emdeps, a conda prefix), the target of /usr/local/cuda where
+    it links elsewhere (/opt/cuda), and EM_SANDBOX_SYSTEM's (a colon-separated list, for a
+    compiler under /opt)."""
+    names = [os.path.realpath("/usr/local/cuda")] if os.path.lexists("/usr/local/cuda") else []
+    for var in (*_TOOLCHAIN_VARS, "EM_SANDBOX_SYSTEM"):
+        names += [p for p in os.environ.get(var, "").split(":") if p.startswith("/")]
+    out: list[str] = []
+    for p in names:
+        p = os.path.realpath(p)
+        if p != "/" and os.path.isdir(p) and p not in out:
+            out.append(p)
+    return out
+
+
+def system_view() -> tuple[list[str], list[str]]:
+    """bubblewrap's arguments for the machine's part of a run's view (SYSTEM_PATHS, a minimal /dev
+    and /proc), and the toolchain directories outside it, to be bound once the private /tmp is
+    there."""
+    args: list[str] = []
+    bound: list[str] = []
+    for p in SYSTEM_PATHS:
+        if os.path.islink(p):
+            # /bin -> usr/bin: the same link inside, so that both spellings work.
+            args += ["--symlink", os.readlink(p), p]
+        elif os.path.exists(p):
+            args += ["--ro-bind", p, p]
+            bound.append(p)
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    extra = [d for d in _toolchain_dirs() if not any(_within(d, b) for b in bound)]
+    return args, extra
+
+
+def _bwrap_argv(workdir: str, tmpfs_bytes: int, rw: Sequence[str] = (), ro: Sequence[str] = (),
+                devices: Sequence[str] = ()) -> list[str]:
+    """bubblewrap's command line up to the program: the system view, the private /tmp and
+    /dev/shm, the run's folders (rw: writable; ro: read-only; outer ones first, so that a
+    read-only path inside a writable one stays read-only, and a work folder inside a read-only
+    one stays writable), devices; then the root and any mask read-only, since bubblewrap's own
+    root is a tmpfs in memory that no size limit covers."""
     size = str(tmpfs_bytes)
-    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
-            "--unshare-all", "--unshare-user", "--disable-userns",
-            "--die-with-parent", "--new-session", "--chdir", workdir]
+    sysargs, extra = system_view()
+    cmd = ["bwrap", *sysargs, "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+    for d in extra:  # after the private /tmp, which would hide /tmp/emdeps
+        cmd += ["--ro-bind", d, d]
+    masked = [_CHECKOUT] if any(_within(_CHECKOUT, b) for b in (*SYSTEM_PATHS, *extra)) else []
+    for m in masked:
+        cmd += ["--tmpfs", m]
+    binds = [(r.rstrip("/").count("/"), 0, "--bind", r) for r in rw]
+    binds += [(r.rstrip("/").count("/"), 1, "--ro-bind", r) for r in ro]
+    for _, _, how, r in sorted(binds):
+        cmd += [how, r, r]
+    for dev in devices:
+        cmd += ["--dev-bind", dev, dev]
+    for m in ("/", *masked):
+        cmd += ["--remount-ro", m]
+    return cmd + ["--unshare-all", "--unshare-user", "--disable-userns",
+                  "--die-with-parent", "--new-session", "--chdir", workdir]
 
 
 def _probe(name: str) -> bool:
@@ -435,7 +508,7 @@ def _probe(name: str) -> bool:
 def _probe_now(name: str) -> bool:
     uid = _PROBE_UID if _MY_UID == 0 else None
     if name == "bwrap":
-        cfg = {"mode": "run", "argv": _bwrap_base("/", 1 << 20) + ["true"], "netns": False,
+        cfg = {"mode": "run", "argv": _bwrap_argv("/", 1 << 20) + ["--", "true"], "netns": False,
                "env": {"PATH": "/usr/bin:/bin"}, "rlimits": [], "no_new_privs": False}
     else:
         cfg = {"mode": "probe", "netns": True}
@@ -469,7 +542,8 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
                           "processes too")
     else:
         weaker.append(f"no read-only view: the run may write wherever {uid} may, "
-                      "e.g. /tmp, /var/tmp, /dev/shm")
+                      "e.g. /tmp, /var/tmp, /dev/shm, and read every world-readable file of the "
+                      "machine (the grader's checkout and its reference solutions included)")
         weaker.append("no private /tmp or pid namespace: the tree is ended by a reaping parent"
                       + (" and by killing every process of its uid" if _MY_UID == 0 else ""))
         if _MY_UID != 0:
@@ -690,11 +764,12 @@ def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] 
     """Runs argv in workdir under limits and returns how it ended; never raises for the child.
 
     workdir and the writable directories are the only places the run may write; ro_binds are
-    paths that stay read-only even inside them (under bubblewrap, also paths under the host's /tmp,
-    which the private /tmp would otherwise hide).  env is the child's whole environment (None: a
-    minimal one, none of the grader's), plus the grader's library and header search paths
-    (_TOOLCHAIN_VARS) where env does not set them.  stdin is bytes to feed, a file descriptor or file, or
-    None for /dev/null.  backend ("bwrap" / "rlimits") overrides EM_SANDBOX.
+    what else it reads (under bubblewrap nothing of the machine is there but the system view,
+    system_view(), and these), and stay read-only even inside the writable ones.  env is the
+    child's whole environment (None: a minimal one, none of the grader's), plus the grader's
+    library and header search paths (_TOOLCHAIN_VARS) where env does not set them.  stdin is
+    bytes to feed, a file descriptor or file, or None for /dev/null.  backend ("bwrap" /
+    "rlimits") overrides EM_SANDBOX.
     """
     if not argv:
         raise SandboxError("run() needs a program")
@@ -728,15 +803,9 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
     child_env = _with_toolchain(dict(env) if env is not None else _default_env(wd))
     netns = False
     if backend == "bwrap":
-        cmd = _bwrap_base(wd, min(_BWRAP_TMPFS_BYTES, limits.file_bytes))
-        for r in roots:
-            cmd += ["--bind", r, r]
-        for r in ro:
-            cmd += ["--ro-bind", r, r]
-        if gpu:
-            for dev in sorted(glob.glob("/dev/nvidia*")):
-                cmd += ["--dev-bind", dev, dev]
-        cmd += ["--", *argv]
+        devices = sorted(glob.glob("/dev/nvidia*")) if gpu else []
+        cmd = [*_bwrap_argv(wd, min(_BWRAP_TMPFS_BYTES, limits.file_bytes), roots, ro, devices),
+               "--", *argv]
         extra = _BWRAP_OWN_PROCESSES
     else:
         cmd = list(argv)

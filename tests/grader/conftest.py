@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -116,6 +117,18 @@ int clock_gettime(clockid_t id, struct timespec *ts) { (void)id; static long t; 
                         "  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;\n}\n",
     # Tries to write where it must not: /tmp, the repository, the grader's output folder (the
     # paths come in through ESCAPE_TARGETS, replaced below); then does the work correctly.
+    # Opens files it must not be able to see (the paths come in through READ_TARGETS, replaced
+    # in the batch): the grader's checkout, the grader's list of the hidden cases, /etc/passwd.
+    # Part (a) is right only if none of them opens.
+    "reads_outside": HEAD + '''
+static int opens(const char *p) { FILE *f = fopen(p, "r"); if (f) fclose(f); return f != NULL; }
+void lab1_add_a(const float *x, float c, float *z, int64_t n) {
+  static const char *const targets[] = {READ_TARGETS};
+  int seen = 0;
+  for (unsigned k = 0; k < sizeof targets / sizeof *targets; ++k) seen |= opens(targets[k]);
+  for (int64_t i = 0; i < n; ++i) z[i] = seen ? 0.0f : x[i] + c;
+}
+''' + LOOP_B,
     "writes_outside": HEAD + '''
 static void try_write(const char *p) { FILE *f = fopen(p, "w"); if (f) { fputs("escaped", f); fclose(f); } }
 void lab1_add_a(const float *x, float c, float *z, int64_t n) {
@@ -157,6 +170,32 @@ void lab1_add_a(const float *x, float c, float *z, int64_t n) {
 SRC["forged_times"] = correct_but_rewrites_its_results(forged_claim(500.0))
 # Reports the speed case as measured beyond the machine's peaks (the checker's own flag).
 SRC["impossible_speed"] = correct_but_rewrites_its_results(forged_claim(0.001, impossible="h-perf"))
+
+
+def including(path: str) -> str:
+    """Issue 10's finding: the reference solution compiled in by an #include, its functions renamed
+    so that the symbol scan sees only the student's own names."""
+    return ("#define em_add_a_cpu stolen_add_a\n#define em_add_b_cpu stolen_add_b\n"
+            f'#include "{path}"\n' + HEAD +
+            "void lab1_add_a(const float *x, float c, float *z, int64_t n) { stolen_add_a(x, c, z, n); }\n"
+            "void lab1_add_b(const float *x, float c, float *z, int64_t n) { stolen_add_b(x, c, z, n); }\n")
+
+
+REFERENCE_ADD = REPO / "reference" / "cpu" / "add.c"
+# By the checkout's absolute path.
+SRC["includes_reference"] = including(str(REFERENCE_ADD))
+# By a relative path: up from the student's folder to the root (more ../ than any work folder is
+# deep), then down into the checkout.
+SRC["includes_reference_relative"] = including("../" * 24 + str(REFERENCE_ADD).lstrip("/"))
+# Relative to include/ (-Iinclude): the checkout's reference/ when make ran in the checkout.
+SRC["includes_reference_via_include"] = including("../reference/cpu/add.c")
+# Any file of the machine, whose lines the compiler's errors would quote.
+SRC["includes_passwd"] = '#include "/etc/passwd"\n' + HEAD + LOOP_A + LOOP_B
+# Correct code of its own, with the reference's text beside it (never compiled): the similarity
+# note, and the score of the code that runs.
+_RENAMES = {"add_simd": "plus_vec", "add_stream": "plus_nt", "em_add_a_cpu": "plus_a", "em_add_b_cpu": "plus_b"}
+SRC["copies_reference"] = SRC["good"] + "#if 0\n" + re.sub(
+    r"\b(" + "|".join(_RENAMES) + r")\b", lambda m: _RENAMES[m.group(1)], REFERENCE_ADD.read_text()) + "\n#endif\n"
 
 
 def student_tar(path: Path, source: str, *, lab_dir="labs/lab1-add", manifest: dict | None = None) -> Path:
@@ -219,6 +258,37 @@ def bad_archives(d: Path, victim: str) -> dict[str, Path]:
     p.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     full.unlink()
     out["truncated"] = p
+    p = d / "bad-many.tar.gz"
+    with tarfile.open(p, "w:gz") as t:
+        add_bytes(t, "labs/lab1-add/add.c", good)
+        for k in range(5000):
+            add_bytes(t, f"f{k}.c", b"x")
+    out["many_entries"] = p
+    p = d / "bad-duplicate.tar"
+    with tarfile.open(p, "w") as t:
+        add_bytes(t, "labs/lab1-add/add.c", good)
+        add_bytes(t, "labs/lab1-add/add.c", SRC["skeleton"].encode())
+    out["duplicate"] = p
+    p = d / "bad-newline.tar"
+    with tarfile.open(p, "w") as t:
+        add_bytes(t, "labs/lab1-add/add.c", good)
+        add_bytes(t, "labs/lab1-add/add\n.c", good)
+    out["newline_name"] = p
+    p = d / "bad-zip-symlink.zip"
+    with zipfile.ZipFile(p, "w") as z:
+        info = zipfile.ZipInfo("labs/lab1-add/add.c")
+        info.external_attr = (0o120777) << 16  # S_IFLNK
+        z.writestr(info, "/etc/passwd")
+    out["zip_symlink"] = p
+    p = d / "bad-xz-bomb.tar.xz"
+    with tarfile.open(p, "w:xz", preset=1) as t:
+        add_bytes(t, "labs/lab1-add/add.c", good)
+        add_bytes(t, "zeros.bin", bytes(200 << 20))
+    out["xz_bomb"] = p
+    p = d / "bad-huge-source.tar.gz"
+    with tarfile.open(p, "w:gz", compresslevel=1) as t:  # incompressible: caught by its size, not its ratio
+        add_bytes(t, "labs/lab1-add/add.c", good + b"/*" + os.urandom(10 << 20).hex().encode() + b"*/\n")
+    out["huge_source"] = p
     return out
 
 
@@ -252,7 +322,7 @@ def searchable(p: Path) -> None:
         d.chmod(d.stat().st_mode | 0o001)
 
 
-def grade(out: Path, inputs, pristine: Path, hidden: Path | None, *extra, timeout=900, check=True):
+def grade(out: Path, inputs, pristine: Path, hidden: Path | None, *extra, timeout=900, check=True, env=None):
     searchable(out)
     searchable(pristine)
     argv = [sys.executable, "-m", "grader", "grade", *map(str, inputs), "--out", str(out),
@@ -260,7 +330,8 @@ def grade(out: Path, inputs, pristine: Path, hidden: Path | None, *extra, timeou
     if hidden:
         argv += ["--hidden", str(hidden), "--hidden-only"]
     argv += list(map(str, extra))
-    r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                       env=None if env is None else {**os.environ, **env})
     if check:
         assert r.returncode == 0, r.stderr
     return r

@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HIDDEN, REPO, SRC, add_bytes, bad_archives, em_archive_args, grade, rows_of, searchable, student_tar
+from conftest import (HIDDEN, REFERENCE_ADD, REPO, SRC, add_bytes, bad_archives, em_archive_args, grade, rows_of,
+                      searchable, student_tar)
+from grader.build import COMPILER_MARK
 
 STUDENTS = ["good", "skeleton", "build_error", "calls_reference", "fake_score", "modifies_inputs", "caches",
             "unwritten", "hangs", "segfaults", "writes_outside", "forks", "network", "fake_clock", "allocates",
-            "writes_gigabytes", "forged_times", "impossible_speed"]
+            "writes_gigabytes", "forged_times", "impossible_speed", "includes_reference",
+            "includes_reference_relative", "includes_reference_via_include", "includes_passwd", "copies_reference",
+            "reads_outside"]
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +36,11 @@ def batch(tmp_path_factory, pristine, hidden_file):
     tag = uuid.uuid4().hex[:12]
     escape = [f"/tmp/emlab-escape-{tag}", str(REPO / f"escape-{tag}"), str(out / f"escape-{tag}"),
               str(Path.home() / f"emlab-escape-{tag}")]
+    readable = [str(REFERENCE_ADD), str(out / "work" / "_cases" / "cases-lab1.json"), "/etc/passwd"]
     names = {}
     for s in STUDENTS:
         src = SRC[s].replace("ESCAPE_TARGETS", ", ".join(json.dumps(p) for p in escape))
+        src = src.replace("READ_TARGETS", ", ".join(json.dumps(p) for p in readable))
         names[s] = student_tar(subs / f"lab1-{s.replace('_', '')}-20261128-120000.tar.gz", src,
                                manifest={"schema": "em-manifest/1", "lab": 1, "user": s.replace("_", ""),
                                          "claimed_score": {"points": 25, "max": 25}}).name
@@ -187,6 +193,77 @@ def test_impossible_speed_earns_no_performance_points(batch):
     assert "measured peaks" in res and "SPEED-NOTE-FROM-THE-RUN" not in res  # the grader's words, never the run's
 
 
+@pytest.mark.parametrize("key", ["includes_reference", "includes_reference_relative"])
+def test_including_the_reference_is_cheat_suspected(batch, key):
+    # Issue 10: the reference's functions renamed and compiled in by #include, by the checkout's
+    # absolute path or by a relative one.
+    r = row(batch, key)
+    assert r["status"] == "cheat-suspected" and float(r["score"]) == 0.0, r
+    written = SRC[key].splitlines()[2].split('"')[1]
+    assert r["reason"].startswith(f'add.c includes "{written}": a submission may include only its own files'), r
+
+
+def test_the_checkouts_reference_is_not_where_include_leads(batch):
+    # Relative to include/ (-Iinclude) the reference was the checkout's when make ran there; the
+    # public view make runs in now has none.
+    r = row(batch, "includes_reference_via_include")
+    assert r["status"] == "build-error" and "../reference/cpu/add.c: No such file" in r["reason"], r
+
+
+def test_a_file_of_the_machine_is_never_quoted_to_the_student(batch):
+    r = row(batch, "includes_passwd")
+    assert r["status"] == "cheat-suspected" and '"/etc/passwd"' in r["reason"], r
+    shown = (batch["out"] / "submissions" / r["submission"] / "results.json").read_text()
+    for line in Path("/etc/passwd").read_text().splitlines():
+        assert not line.strip() or line not in shown, line
+
+
+def test_an_honest_row_is_unchanged(batch):
+    # No note of similarity, nothing withheld from the student's build error.
+    assert row(batch, "good")["notes"] == "not in the archive, the skeleton used: add.cu"
+    assert COMPILER_MARK not in row(batch, "build_error")["reason"]
+
+
+def test_a_copy_of_the_reference_is_a_note_not_a_score(batch):
+    r = row(batch, "copies_reference")
+    assert r["status"] == "ok" and float(r["correctness"]) == float(r["correctness_max"]) > 0, r
+    assert "add.c: it holds 100% of the token 12-grams of reference/cpu/add.c" in r["notes"], r
+
+
+def test_a_run_sees_nothing_outside_its_view(batch):
+    # Under bubblewrap the checkout, the grader's case list and /etc/passwd are not there; the
+    # fallback cannot hide world-readable files, and says so in the row.
+    r = row(batch, "reads_outside")
+    assert r["status"] == "ok", r
+    if r["isolation"].startswith("bubblewrap"):
+        assert float(r["correctness"]) == float(r["correctness_max"]) > 0, r
+    else:
+        assert "read every world-readable file" in r["isolation"]
+
+
+@pytest.fixture(scope="module")
+def fallback(tmp_path_factory, pristine, hidden_file):
+    """Issue 10's findings graded where bubblewrap is missing (EM_SANDBOX=rlimits): the compile can
+    read every world-readable file there, and the build's own list of them is what catches it."""
+    d = tmp_path_factory.mktemp("fallback")
+    keys = ["good", "includes_reference", "includes_reference_relative", "includes_passwd"]
+    names = {k: student_tar(d / f"lab1-{k.replace('_', '')}-20261128-120000.tar.gz", SRC[k]).name for k in keys}
+    grade(d / "out", [d / n for n in names.values()], pristine, hidden_file, "--jobs", "2",
+          env={"EM_SANDBOX": "rlimits"})
+    return {"out": d / "out", "rows": rows_of(d / "out"), "names": names}
+
+
+def test_without_bubblewrap_including_is_caught_all_the_same(fallback):
+    rows = {k: fallback["rows"][n] for k, n in fallback["names"].items()}
+    assert rows["good"]["status"] == "ok" and float(rows["good"]["correctness"]) > 0, rows["good"]
+    assert "read every world-readable file" in rows["good"]["isolation"]  # the row says what is missing
+    for k in ("includes_reference", "includes_reference_relative", "includes_passwd"):
+        assert rows[k]["status"] == "cheat-suspected" and "a submission may include only" in rows[k]["reason"], rows[k]
+    shown = (fallback["out"] / "submissions" / fallback["names"]["includes_passwd"] / "results.json").read_text()
+    for line in Path("/etc/passwd").read_text().splitlines():
+        assert not line.strip() or line not in shown, line
+
+
 def test_writes_outside_its_folder_land_nowhere(batch):
     r = row(batch, "writes_outside")
     assert r["status"] == "ok"
@@ -218,7 +295,8 @@ def test_manifest_hash_mismatch_is_noted(batch):
 
 
 @pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "zip_traversal", "not_archive", "empty",
-                                  "zero_bytes", "truncated"])
+                                  "zero_bytes", "truncated", "many_entries", "duplicate", "newline_name",
+                                  "zip_symlink", "xz_bomb", "huge_source"])
 def test_bad_archives(batch, kind):
     r = row(batch, "bad_" + kind)
     assert r["status"] == "bad-archive", r

@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from grader import sandbox  # noqa: E402
 from grader.sandbox import Limits, SandboxError  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[2]
+
 AS_ROOT = os.getuid() == 0
 
 PROGRAMS = {
@@ -303,6 +305,12 @@ def prog(base: Path, name: str) -> str:
     return str(base / "bin" / name)
 
 
+def run_bin(base: Path, argv: list, ro_binds=(), **kw) -> sandbox.Result:
+    """sandbox.run of a program of base/bin: under bubblewrap a run sees only the machine's
+    toolchain and what it is given, so the folder of the programs is given."""
+    return sandbox.run(argv, ro_binds=[base / "bin", *ro_binds], **kw)
+
+
 # Small limits that a program under test reaches quickly by what it does; the wall limit is only
 # a safety net for programs that must end by themselves, far beyond what they need.
 FAST = Limits(wall_s=60, cpu_s=10, memory_bytes=256 << 20, processes=64, file_bytes=16 << 20)
@@ -310,7 +318,7 @@ FAST = Limits(wall_s=60, cpu_s=10, memory_bytes=256 << 20, processes=64, file_by
 
 def test_happy_path(base: Path, work: Path, backend: str) -> None:
     t = time.monotonic()
-    r = sandbox.run([prog(base, "reader")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "reader")], workdir=work, backend=backend, limits=FAST)
     elapsed = time.monotonic() - t
     assert (r.outcome, r.returncode, r.signal, r.limit) == ("exited", 0, None, None)
     assert r.stdout == f"cwd={work}\n".encode()
@@ -319,11 +327,27 @@ def test_happy_path(base: Path, work: Path, backend: str) -> None:
     assert 0 <= r.cpu_s < 5 and 0 < r.wall_s <= elapsed
 
 
-def test_reads_outside_workdir(base: Path, work: Path, backend: str) -> None:
-    r = sandbox.run([prog(base, "reader"), str(base / "data" / "input.txt")], workdir=work,
-                    backend=backend, limits=FAST)
+def test_sees_only_the_system_and_what_it_is_given(base: Path, work: Path, backend: str) -> None:
+    data = str(base / "data" / "input.txt")
+    r = run_bin(base, [prog(base, "reader"), data], workdir=work, backend=backend, limits=FAST,
+                ro_binds=[base / "data"])
     assert (r.outcome, r.returncode) == ("exited", 0), r.stderr
     assert r.stdout.endswith(b"outside data\n")
+    # Not given: under bubblewrap not there at all (the grader's checkout with the reference
+    # solutions, a file beside the run's folder, /etc/passwd); the fallback says it cannot hide them.
+    secrets = [data, str(REPO / "reference" / "cpu" / "add.c"), "/etc/passwd"]
+    for path in secrets:
+        r = run_bin(base, [prog(base, "reader"), path], workdir=work, backend=backend, limits=FAST)
+        if backend == "bwrap":
+            assert (r.outcome, r.returncode) == ("exited", 3) and b"No such file" in r.stderr, (path, r)
+        else:
+            assert "read every world-readable file" in r.isolation
+    # The toolchain is there: a compiler and what it needs to build and run a program.
+    src = work / "hello.c"
+    src.write_text('#include <stdio.h>\nint main(void) { puts("built"); return 0; }\n')
+    r = sandbox.run(["sh", "-c", "cc -O1 -o hello hello.c -lm && ./hello"], workdir=work,
+                    backend=backend, limits=Limits(wall_s=120, cpu_s=60, memory_bytes=2 << 30))
+    assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"built\n"), r
 
 
 def test_stdin_bytes_and_env(base: Path, work: Path, backend: str) -> None:
@@ -356,7 +380,7 @@ def test_toolchain_paths_pass_unless_set(work: Path, backend: str, monkeypatch: 
 
 def test_hang_is_killed_with_its_whole_tree(base: Path, work: Path, backend: str) -> None:
     t = time.monotonic()
-    r = sandbox.run([prog(base, "hang")], workdir=work, backend=backend,
+    r = run_bin(base, [prog(base, "hang")], workdir=work, backend=backend,
                     limits=Limits(wall_s=1.0))
     assert r.outcome == "timeout"
     # Killed at the limit by the helper itself (the grader's escalation, seconds later, leaves a
@@ -368,7 +392,7 @@ def test_hang_is_killed_with_its_whole_tree(base: Path, work: Path, backend: str
 
 def test_fork_storm_is_bounded(base: Path, work: Path, backend: str) -> None:
     try:
-        r = sandbox.run([prog(base, "forkstorm")], workdir=work, backend=backend,
+        r = run_bin(base, [prog(base, "forkstorm")], workdir=work, backend=backend,
                         limits=Limits(wall_s=120, processes=64))
         assert (r.outcome, r.returncode) == ("exited", 0), r
         forks = int((work / "forks.txt").read_text())
@@ -381,7 +405,7 @@ def test_fork_storm_is_bounded(base: Path, work: Path, backend: str) -> None:
 
 
 def test_allocating_without_end_hits_the_memory_limit(base: Path, work: Path, backend: str) -> None:
-    r = sandbox.run([prog(base, "alloc")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "alloc")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.limit) == ("limit", "memory"), r
     assert r.signal in (signal.SIGSEGV, signal.SIGKILL, signal.SIGBUS, signal.SIGABRT)
 
@@ -389,7 +413,7 @@ def test_allocating_without_end_hits_the_memory_limit(base: Path, work: Path, ba
 def test_careful_allocation_failure_is_an_exit(base: Path, work: Path, backend: str) -> None:
     # A program that handles the failure exits as it decides: the sandbox says exited, and the
     # message is there for whoever reads it.
-    r = sandbox.run([prog(base, "alloc_checked")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "alloc_checked")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode) == ("exited", 3), r
     assert b"Cannot allocate memory" in r.stderr
 
@@ -398,13 +422,13 @@ def test_writing_past_the_file_size_limit_stops_there(base: Path, work: Path,
                                                       backend: str) -> None:
     # The program would write 16 times the limit and exit 0: the outcome alone says the limit
     # stopped it, however slow the disk (no clock in this test).
-    r = sandbox.run([prog(base, "bigwrite")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "bigwrite")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.limit, r.signal) == ("limit", "file-size", signal.SIGXFSZ), r
     assert (work / "big.bin").stat().st_size <= FAST.file_bytes
 
 
 def test_segfault_is_signaled(base: Path, work: Path, backend: str) -> None:
-    r = sandbox.run([prog(base, "segv")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "segv")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.signal, r.limit, r.returncode) == ("signaled", signal.SIGSEGV, None, None)
     assert not any(p.name.startswith("core") for p in work.iterdir())
 
@@ -425,7 +449,7 @@ def test_writes_outside_workdir_leave_nothing(base: Path, work: Path, backend: s
                Path("/root") / f"emlab-{tag}", Path("/tmp") / f"emlab-{tag}",
                Path("/var/tmp") / f"emlab-{tag}", Path("/dev/shm") / f"emlab-{tag}"]
     try:
-        r = sandbox.run([prog(base, "escape"), *map(str, targets)], workdir=work,
+        r = run_bin(base, [prog(base, "escape"), *map(str, targets)], workdir=work,
                         backend=backend, limits=FAST)
         assert (r.outcome, r.returncode) == ("exited", 0), r
         lines = (work / "escape.txt").read_text().splitlines()
@@ -448,7 +472,7 @@ def test_network(base: Path, work: Path, backend: str) -> None:
     server.listen(8)
     try:
         port = server.getsockname()[1]
-        r = sandbox.run([prog(base, "net"), str(port)], workdir=work, backend=backend,
+        r = run_bin(base, [prog(base, "net"), str(port)], workdir=work, backend=backend,
                         limits=FAST)
         assert (r.outcome, r.returncode) == ("exited", 0), r
         iso = sandbox.isolation(backend)
@@ -472,7 +496,7 @@ def test_network_open_in_the_fallback_is_said(base: Path, work: Path,
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     try:
-        r = sandbox.run([prog(base, "net"), str(server.getsockname()[1])], workdir=work,
+        r = run_bin(base, [prog(base, "net"), str(server.getsockname()[1])], workdir=work,
                         backend="rlimits", limits=FAST)
         assert "network open" in sandbox.isolation("rlimits") and "network open" in r.isolation
         assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"connected\n"), r
@@ -483,7 +507,7 @@ def test_network_open_in_the_fallback_is_said(base: Path, work: Path,
 def test_cpu_burn_hits_the_cpu_limit(base: Path, work: Path, backend: str) -> None:
     # On a busy machine the second of CPU takes longer to come: the wall limit is far away, so
     # that the CPU limit is what ends it on any machine.
-    r = sandbox.run([prog(base, "cpuburn")], workdir=work, backend=backend,
+    r = run_bin(base, [prog(base, "cpuburn")], workdir=work, backend=backend,
                     limits=Limits(wall_s=120, cpu_s=1))
     assert (r.outcome, r.limit) == ("limit", "cpu"), r
     assert 0.8 <= r.cpu_s < 4
@@ -492,20 +516,20 @@ def test_cpu_burn_hits_the_cpu_limit(base: Path, work: Path, backend: str) -> No
 def test_cpu_time_adds_up_every_thread(base: Path, work: Path, backend: str) -> None:
     # The grader holds a run's reported call times against this figure (grader/timing.py): it
     # must count the program's threads through bubblewrap's processes too.
-    r = sandbox.run([prog(base, "threads")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "threads")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode) == ("exited", 0), r
     assert 0.8 <= r.cpu_s < 5, r.cpu_s
 
 
 def test_huge_stdout_is_capped(base: Path, work: Path, backend: str) -> None:
-    r = sandbox.run([prog(base, "bigout")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "bigout")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode) == ("exited", 0), r
     assert len(r.stdout) == sandbox.CAPTURE_BYTES and r.stdout.endswith(b"a" * 1000 + b"END\n")
     assert any("dropped" in n for n in r.notes)
 
 
 def test_daemon_does_not_outlive_the_run(base: Path, work: Path, backend: str) -> None:
-    r = sandbox.run([prog(base, "daemon")], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [prog(base, "daemon")], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode, r.stdout) == ("exited", 0, b"parent done\n"), r
     # The helper ended the paused grandchild itself, without the grader's escalation.
     assert not any("did not end" in n for n in r.notes), r.notes
@@ -534,7 +558,7 @@ def test_set_uid_root_programs_give_no_root(base: Path, work: Path, backend: str
         os.chown(suid, 0, 0)
         suid.chmod(0o4755)
     assert subprocess.run([str(suid)], capture_output=True).stdout == b"0\n"
-    r = sandbox.run([str(suid)], workdir=work, backend=backend, limits=FAST)
+    r = run_bin(base, [str(suid)], workdir=work, backend=backend, limits=FAST)
     assert (r.outcome, r.returncode) == ("exited", 0), r
     assert r.stdout != b"0\n" and int(r.stdout) >= sandbox.UID_BASE
 
@@ -546,12 +570,21 @@ def test_read_only_paths_inside_workdir(base: Path, work: Path, backend: str) ->
     inputs.mkdir()
     case = inputs / "case.json"
     case.write_text("original\n")
-    r = sandbox.run([prog(base, "tamper"), str(case)], workdir=work, ro_binds=[inputs],
+    r = run_bin(base, [prog(base, "tamper"), str(case)], workdir=work, ro_binds=[inputs],
                     backend=backend, limits=FAST)
     assert r.stdout == b"write failed\nrename failed\nunlink failed\ncreate ok\n", r
     assert case.read_text() == "original\n"
     # Ownership comes back to the grader, and the work directory is whole again.
     assert all(p.lstat().st_uid == os.getuid() for p in [work, *work.rglob("*")])
+
+
+def test_a_work_folder_inside_a_read_only_one_stays_writable(base: Path, work: Path, backend: str) -> None:
+    # A program next to its work folder is bound read-only around it: the folder stays the run's.
+    r = sandbox.run(["sh", "-c", f"echo a > here.txt; cat {base}/data/input.txt; echo b > {base}/outside/{work.name}"],
+                    workdir=work, ro_binds=[base], backend=backend, limits=FAST)
+    assert (work / "here.txt").read_text() == "a\n" and r.stdout == b"outside data\n", r
+    if not _shares_graders_uid(backend):
+        assert not (base / "outside" / work.name).exists()
 
 
 def test_writable_dirs_and_ownership_restored(base: Path, work: Path, backend: str) -> None:
@@ -628,7 +661,7 @@ def test_unreachable_workdir_is_the_graders_error(base: Path) -> None:
 
 
 def test_missing_program_is_a_result(base: Path, work: Path, backend: str) -> None:
-    r = sandbox.run([str(base / "bin" / "no-such-program")], workdir=work, backend=backend,
+    r = run_bin(base, [str(base / "bin" / "no-such-program")], workdir=work, backend=backend,
                     limits=FAST)
     assert r.outcome == "exited" and r.returncode not in (0, None)
 
