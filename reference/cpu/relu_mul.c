@@ -15,17 +15,26 @@
  *     lines early keeps more of them in flight. Measured on the course VM (2 vCPU Xeon, m = n = 8192,
  *     2 threads): 16.2 GB/s without the prefetch, 19.4-20.2 GB/s with it 1 to 4 KiB ahead,
  *     against a copy bandwidth of 22 GB/s.
- *   - Not streaming (non-temporal) stores, though they skip the read-for-ownership: on the same VM
- *     they wrote 11-13 GB/s (each one holds a fill buffer until memory takes it, and a core has ten
- *     or so), the slowest option measured.
+ *   - Streaming (non-temporal) stores, which skip the read-for-ownership altogether, where they are
+ *     measured faster. Each one holds a write-combining buffer until memory takes its line, and a
+ *     core has only ten or so: on the course's Intel VM that made them the slowest option measured,
+ *     on its AMD VM the fastest. So the reference asks em_cpu_stream_stores (em/stores.h), which
+ *     answers from the machine's measured peaks, and streams only where that was faster for writing
+ *     and z is larger than the last-level cache (a smaller z is still in the cache for whoever reads
+ *     it next: plain stores win there). The README has the numbers of both machines.
  *   - Small outputs on one core: waking the other thread costs more than the whole loop.
  */
 #include "em/relu_mul.h"
 
 #include <stdint.h>
+#if defined(__AVX512F__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+#include "em/stores.h"
 
 /* Below this many elements of z (128 KiB) one core finishes before a sleeping thread would have
  * woken up (the threshold lab 1 measured for the same machine). */
@@ -75,6 +84,80 @@ static void relu_mul_range(const float *restrict x, const float *restrict y, flo
   }
 }
 
+/* ---- streaming stores (where the machine writes faster with them) ---------------------------- */
+
+/* Rows shorter than this (1 KiB) keep the plain path even where streaming wins: each row segment's
+ * unaligned head and ragged tail are written with plain stores, and in a row of fewer than 16
+ * lines they would be a large share of it. A column (n = 1) is one long segment, so it streams. */
+#define STREAM_ROW 256
+
+#if defined(__AVX512F__) || defined(__AVX__)
+#define HAVE_STREAM 1
+static void segment_plain(const float *restrict x, float yi, float *restrict out, int64_t from, int64_t to) {
+#pragma omp simd
+  for (int64_t c = from; c < to; ++c) {
+    float v = x[c] * yi;
+    out[c] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+/* row_segment with non-temporal stores of whole cache lines: plain stores up to out's first 64-byte
+ * boundary (a streaming store needs an aligned address, and a line written half by each kind would
+ * be read for ownership anyway), one line per step, the ragged tail plainly. No prefetch: nothing
+ * is read for ownership. max(v, 0) is the same ReLU as `v > 0 ? v : 0` (0 for -0 and for NaN). */
+static void segment_stream(const float *restrict x, float yi, float *restrict out, int64_t len) {
+  int64_t head = (int64_t)((64 - (uintptr_t)out % 64) % 64 / sizeof(float));
+  if (head > len) head = len;
+  segment_plain(x, yi, out, 0, head);
+  int64_t c = head;
+#if defined(__AVX512F__)
+  const __m512 vy = _mm512_set1_ps(yi), zero = _mm512_setzero_ps();
+  for (; c + LINE <= len; c += LINE)
+    _mm512_stream_ps(out + c, _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(x + c), vy), zero));
+#else /* AVX: two 8-float stores fill one line */
+  const __m256 vy = _mm256_set1_ps(yi), zero = _mm256_setzero_ps();
+  for (; c + LINE <= len; c += LINE) {
+    _mm256_stream_ps(out + c, _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + c), vy), zero));
+    _mm256_stream_ps(out + c + 8, _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(x + c + 8), vy), zero));
+  }
+#endif
+  segment_plain(x, yi, out, c, len);
+}
+
+/* relu_mul_range with streaming stores: the same walk. Each thread calls it once for its slice, so
+ * the fence at the end closes the thread's work. */
+static void relu_mul_range_stream(const float *restrict x, const float *restrict y, float *restrict z, int64_t n,
+                                  int64_t lo, int64_t hi) {
+  if (n == 1) {
+    segment_stream(y + lo, x[0], z + lo, hi - lo);
+  } else {
+    int64_t i = lo / n, j = lo - i * n;
+    for (int64_t e = lo; e < hi; ++i, j = 0) {
+      int64_t len = n - j < hi - e ? n - j : hi - e;
+      segment_stream(x + j, y[i], z + e, len);
+      e += len;
+    }
+  }
+  /* Streaming stores are weakly ordered: they must reach memory before the parallel region ends
+   * and the caller (or another thread) reads z. */
+  _mm_sfence();
+}
+#else
+/* No streaming stores in this build: `stream` below is always 0, and this stand-in never runs. */
+#define HAVE_STREAM 0
+#define relu_mul_range_stream relu_mul_range
+#endif
+
+/* Whether this call streams. z (m·n floats) is nearly all the traffic: x and y are read once from
+ * memory, so the written share is m·n / (m·n + m + n), about 1: a write-only loop. */
+static int use_stream(int64_t m, int64_t n) {
+  if (!HAVE_STREAM || (n != 1 && n < STREAM_ROW)) return 0;
+  double out = (double)m * (double)n;
+  return em_cpu_stream_stores((size_t)(m * n) * sizeof(float), out / (out + (double)m + (double)n));
+}
+
+/* ---- the entry point ------------------------------------------------------------------------ */
+
 void em_relu_mul_cpu(const float *x, const float *y, float *z, int64_t m, int64_t n) {
   if (m <= 0 || n <= 0) return;
   int64_t total = m * n;
@@ -83,6 +166,8 @@ void em_relu_mul_cpu(const float *x, const float *y, float *z, int64_t m, int64_
     relu_mul_range(x, y, z, n, 0, total);
     return;
   }
+  /* Decided once per call, before the threads start: every thread stores the same way. */
+  const int stream = use_stream(m, n);
 #pragma omp parallel
   {
     int nt = 1, t = 0;
@@ -94,6 +179,11 @@ void em_relu_mul_cpu(const float *x, const float *y, float *z, int64_t m, int64_
     int64_t lines = (total + LINE - 1) / LINE;
     int64_t lo = lines * t / nt * LINE, hi = lines * (t + 1) / nt * LINE;
     if (hi > total) hi = total;
-    if (lo < hi) relu_mul_range(x, y, z, n, lo, hi);
+    if (lo < hi) {
+      if (stream)
+        relu_mul_range_stream(x, y, z, n, lo, hi);
+      else
+        relu_mul_range(x, y, z, n, lo, hi);
+    }
   }
 }

@@ -38,11 +38,20 @@
  *   - all cores: each thread takes whole rows (a contiguous range of them); the b mod threads rows
  *     left over, when they are long, are split across all threads, each reducing its piece to
  *     (max, sum), combined after a barrier. b = 1 with t = 2^20 thus uses every core.
+ *   - z written once, with streaming stores, where they are measured faster (em/stores.h). With
+ *     plain stores the pipelined rows cost 12 bytes of memory traffic per element, not 8: the
+ *     exp lands in z, whose lines are first read for ownership. Where the machine's measured
+ *     peaks say non-temporal stores copy faster than plain ones (as on the course's AMD VM, not
+ *     on its Intel one), and z is larger than the last-level cache, the exps go to a scratch row
+ *     per thread instead, which stays in cache, and the previous row's last step streams
+ *     scratch · factor into z: no read for ownership, and x and z each cross the memory bus once.
+ *     The README of lab 6 has the numbers.
  */
 #include "em/softmax.h"
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #if defined(__AVX512F__)
@@ -51,6 +60,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+
+#include "em/stores.h"
 
 /* Elements per block of the statistics pass: 1 KiB, so the exp sweep finds the block in L1 after
  * the max sweep; 16 terms per lane of 16 before the block's sum goes into the double (the
@@ -221,15 +232,9 @@ static void write_from_x(const float *restrict x, float *restrict z, int64_t n, 
  * L2's worth), or nt of them in half of the last-level cache, up to STORE_LONG_MAX. */
 static int64_t store_limit(int nt) {
   int64_t limit = STORE_MAX;
-#if defined(_SC_LEVEL3_CACHE_SIZE)
-  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE); /* glibc; 0 or -1 where unknown */
-  if (llc > 0) {
-    int64_t fits = (int64_t)llc / 2 / 8 / nt;
-    if (fits > limit) limit = fits < STORE_LONG_MAX ? fits : STORE_LONG_MAX;
-  }
-#else
-  (void)nt;
-#endif
+  /* em_cpu_llc_bytes, not sysconf: glibc's has said 320 MiB for the 32 MiB L3 of an EPYC VM. */
+  int64_t fits = (int64_t)em_cpu_llc_bytes() / 2 / 8 / nt;
+  if (fits > limit) limit = fits < STORE_LONG_MAX ? fits : STORE_LONG_MAX;
   return limit;
 }
 
@@ -348,9 +353,63 @@ __attribute__((noinline)) static void scale_row(float *restrict z, int64_t n, fl
   for (int64_t k = 0; k < n; ++k) z[k] *= f;
 }
 
+/* The streaming way (z written once, see the top of the file): AVX-512 only, like fast_expf16;
+ * other builds keep the plain way. */
+#if defined(__AVX512F__)
+#define HAVE_STREAM 1
+
+/* Plain stores up to dst's first 64-byte boundary: a streaming store needs an aligned address,
+ * and a line written half by each kind would be read for ownership anyway. */
+static int64_t head_to_line(const float *dst, int64_t n) {
+  int64_t head = (int64_t)((64 - (uintptr_t)dst % 64) % 64 / sizeof(float));
+  return head < n ? head : n;
+}
+
+/* Sweep A of the streaming way: the maximum of x, and dst = src · f with streaming stores (src:
+ * the previous row's exps in the scratch row, dst: that row's z). _mm512_max_ps(v, m) returns m
+ * where v is NaN, as the plain `v > m ? v : m` does. */
+__attribute__((noinline)) static float max_and_stream(const float *restrict x, int64_t n, const float *restrict src,
+                                                      float *restrict dst, float f) {
+  float m = -INFINITY;
+  int64_t k = 0;
+  for (const int64_t head = head_to_line(dst, n); k < head; ++k) {
+    m = x[k] > m ? x[k] : m;
+    dst[k] = src[k] * f;
+  }
+  __m512 vm = _mm512_set1_ps(-INFINITY);
+  const __m512 vf = _mm512_set1_ps(f);
+  for (; k + 16 <= n; k += 16) {
+    vm = _mm512_max_ps(_mm512_loadu_ps(x + k), vm);
+    _mm512_stream_ps(dst + k, _mm512_mul_ps(_mm512_loadu_ps(src + k), vf));
+  }
+  const float lanes = _mm512_reduce_max_ps(vm);
+  m = lanes > m ? lanes : m;
+  for (; k < n; ++k) {
+    m = x[k] > m ? x[k] : m;
+    dst[k] = src[k] * f;
+  }
+  return m;
+}
+
+/* The last row's last step in the streaming way: dst = src · f. */
+static void stream_scaled(const float *restrict src, float *restrict dst, int64_t n, float f) {
+  int64_t k = 0;
+  for (const int64_t head = head_to_line(dst, n); k < head; ++k) dst[k] = src[k] * f;
+  const __m512 vf = _mm512_set1_ps(f);
+  for (; k + 16 <= n; k += 16) _mm512_stream_ps(dst + k, _mm512_mul_ps(_mm512_loadu_ps(src + k), vf));
+  for (; k < n; ++k) dst[k] = src[k] * f;
+}
+#else
+#define HAVE_STREAM 0 /* scratch is always NULL below, and these stand-ins never run */
+#define max_and_stream(x, n, src, dst, f) max_and_finish((x), (n), (dst), (f))
+#define stream_scaled(src, dst, n, f) scale_row((dst), (n), (f))
+#endif
+
 /* Rows lo..hi of length t (at most the store limit, so at most SEGS_MAX segments), as described
- * above max_and_finish. */
-static void rows_pipelined(const float *x, float *z, int64_t lo, int64_t hi, int64_t t) {
+ * above max_and_finish. scratch NULL: the exps go into z, and sweep A scales them there. Else
+ * (the streaming way) they go into scratch, t floats of this thread's, and sweep A streams them,
+ * scaled, into the previous row's z. */
+static void rows_pipelined_via(const float *x, float *z, int64_t lo, int64_t hi, int64_t t, float *scratch) {
   int64_t nseg = (t + SEG_MAX - 1) / SEG_MAX;
   const int64_t seg = ((t + nseg - 1) / nseg + BLK - 1) / BLK * BLK; /* whole blocks, ≤ SEG_MAX */
   nseg = (t + seg - 1) / seg;
@@ -362,18 +421,23 @@ static void rows_pipelined(const float *x, float *z, int64_t lo, int64_t hi, int
   for (int64_t i = lo; i < hi; ++i) {
     const float *xr = x + i * t;
     float *zr = z + i * t;
+    float *er = scratch ? scratch : zr; /* where this row's exps go */
     for (int64_t k = 0; k < nseg; ++k) {
       const int64_t o = k * seg, len = t - o < seg ? t - o : seg;
-      m[k] = max_and_finish(xr + o, len, prev ? prev + o : NULL, prev ? f[k] : 0.0f);
+      if (scratch && prev) /* the previous row's exps leave er + o before this row's arrive */
+        m[k] = max_and_stream(xr + o, len, er + o, prev + o, f[k]);
+      else
+        m[k] = max_and_finish(xr + o, len, prev ? prev + o : NULL, prev ? f[k] : 0.0f);
       if (m[k] == -INFINITY) { /* only −inf here: e = 0 (x − m would be NaN) */
-        memset(zr + o, 0, (size_t)len * sizeof *zr);
+        memset(er + o, 0, (size_t)len * sizeof *er);
         s[k] = 0.0;
         continue;
       }
-      /* the next segment: this row's next one, or the next row's first */
+      /* the next segment: this row's next one, or the next row's first (in scratch: its start) */
       const int64_t next = k + 1 < nseg ? o + seg : i + 1 < hi ? t : -1;
       const int64_t next_n = next < 0 ? 0 : next < t ? (t - next < seg ? t - next : seg) : (t < seg ? t : seg);
-      s[k] = exp_store(xr + o, zr + o, len, m[k], next < 0 ? NULL : xr + next, next < 0 ? NULL : zr + next, next_n);
+      float *next_e = next < 0 ? NULL : scratch ? scratch + (next < t ? next : 0) : zr + next;
+      s[k] = exp_store(xr + o, er + o, len, m[k], next < 0 ? NULL : xr + next, next_e, next_n);
     }
     float M = -INFINITY;
     for (int64_t k = 0; k < nseg; ++k) M = m[k] > M ? m[k] : M;
@@ -391,9 +455,22 @@ static void rows_pipelined(const float *x, float *z, int64_t lo, int64_t hi, int
   }
   if (prev)
     for (int64_t k = 0; k < nseg; ++k) {
-      const int64_t o = k * seg;
-      scale_row(prev + o, t - o < seg ? t - o : seg, f[k]);
+      const int64_t o = k * seg, len = t - o < seg ? t - o : seg;
+      if (scratch)
+        stream_scaled(scratch + o, prev + o, len, f[k]);
+      else
+        scale_row(prev + o, len, f[k]);
     }
+#if HAVE_STREAM
+  /* Streaming stores are weakly ordered: they must reach memory before the parallel region ends
+   * and the caller (or another thread) reads z. */
+  if (scratch) _mm_sfence();
+#endif
+}
+
+/* The plain way: the exps go into z itself. */
+static void rows_pipelined(const float *x, float *z, int64_t lo, int64_t hi, int64_t t) {
+  rows_pipelined_via(x, z, lo, hi, t, NULL);
 }
 
 /* A row longer than the store limit: its (max, sum), then z from x again (two exps per element). */
@@ -429,6 +506,13 @@ void em_softmax_cpu(const float *x, float *z, int64_t b, int64_t t) {
   /* Statistics of the pieces of a split row; two sets, so that a thread may start on the next row
    * while another still combines this one (the next barrier keeps them at most one row apart). */
   seg_stat piece[2][MAX_THREADS];
+  /* The streaming way, decided once per call: a scratch row per thread, whole 64-byte lines (x is
+   * read once and z written once: half of the traffic is writes, a copy for em_cpu_stream_stores).
+   * Only the pipelined rows use it, so only rows they can take; without the memory, the plain way. */
+  const int64_t stride = (t + 15) / 16 * 16;
+  float *scratch = NULL;
+  if (HAVE_STREAM && t <= STORE_LONG_MAX && em_cpu_stream_stores((size_t)(b * t) * sizeof *z, 0.5))
+    scratch = aligned_alloc(64, (size_t)(want * stride) * sizeof *scratch);
 #pragma omp parallel num_threads(want)
   {
     int nt = 1, tid = 0;
@@ -439,7 +523,7 @@ void em_softmax_cpu(const float *x, float *z, int64_t b, int64_t t) {
     const int64_t limit = store_limit(nt);
     int64_t whole = t < SPLIT_FROM ? b : b / nt * nt; /* rows done by one thread each */
     if (t <= limit)
-      rows_pipelined(x, z, whole * tid / nt, whole * (tid + 1) / nt, t);
+      rows_pipelined_via(x, z, whole * tid / nt, whole * (tid + 1) / nt, t, scratch ? scratch + tid * stride : NULL);
     else
       for (int64_t i = whole * tid / nt; i < whole * (tid + 1) / nt; ++i) softmax_long_row(x + i * t, z + i * t, t);
 
@@ -460,4 +544,5 @@ void em_softmax_cpu(const float *x, float *z, int64_t b, int64_t t) {
       segment_write(xp, zp, len, store, bm, row.m, row.s);
     }
   }
+  free(scratch);
 }
