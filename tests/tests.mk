@@ -11,6 +11,8 @@
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 PLANTED_SRC := $(wildcard tests/planted/lab*/*.c)
+# Headers the planted files share (tests/planted/fingerprint.h ...): a change rebuilds them all.
+PLANTED_H := $(wildcard tests/planted/*.h tests/planted/*.cuh tests/planted/lab*/*.h)
 PLANTED_BIN := $(PLANTED_SRC:tests/planted/%.c=$(BUILD)/tests/planted/%/em-check)
 ifeq ($(HAVE_CUDA),1)
 PLANTED_CU := $(wildcard tests/planted/lab*/*.cu)
@@ -26,11 +28,11 @@ $(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(LIB) $(HARNESS) $(
 # The lab number of a planted file: tests/planted/lab1/x.c -> 1.
 planted_lab = $(patsubst lab%,%,$(firstword $(subst /, ,$(1))))
 
-$(BUILD)/tests/planted/%/student.o: tests/planted/%.c $(HEADERS) | deps
+$(BUILD)/tests/planted/%/student.o: tests/planted/%.c $(HEADERS) $(PLANTED_H) | deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/planted/%.cu/student.o: tests/planted/%.cu $(HEADERS)
+$(BUILD)/tests/planted/%.cu/student.o: tests/planted/%.cu $(HEADERS) $(PLANTED_H)
 	@mkdir -p $(@D)
 	$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -c $< -o $@
 

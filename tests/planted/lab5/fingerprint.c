@@ -10,39 +10,7 @@
 #include <string.h>
 
 #include "em/sum.h"
-
-/* ---- the fingerprint ---------------------------------------------------------------------------
- * 32 lanes of 32-bit FNV-1a over the words, then folded into 64 bits: the lanes are independent, so
- * the loop vectorises and runs near the memory's speed. One changed word changes its lane's final
- * state (each step is a bijection of the state), so a swap of two different elements never goes
- * unseen within a lane, and across lanes only by a 2^-64 accident of the fold. */
-enum { LANES = 32 };
-
-static uint64_t fingerprint(const void *data, int64_t nwords, uint64_t h) {
-  const uint32_t *w = (const uint32_t *)data;
-  uint32_t lane[LANES];
-  for (int l = 0; l < LANES; ++l) lane[l] = 2166136261u + (uint32_t)l;
-  int64_t i = 0;
-  for (; i + LANES <= nwords; i += LANES)
-    for (int l = 0; l < LANES; ++l) lane[l] = (lane[l] ^ w[i + l]) * 16777619u;
-  for (int l = 0; i < nwords; ++i, ++l) lane[l] = (lane[l] ^ w[i]) * 16777619u;
-  for (int l = 0; l < LANES; ++l) h = (h ^ lane[l]) * 0x100000001b3ull;
-  return (h ^ (uint64_t)nwords) * 0x100000001b3ull;
-}
-
-/* The key of a call: its pointers, sizes and scalars, then the hash of its inputs. */
-typedef struct memo {
-  uint64_t key[8];
-  int valid;
-} memo;
-
-/* Whether key is the key of the previous call through m; remembers it either way. */
-static int unchanged(memo *m, const uint64_t *key, size_t nkey) {
-  int same = m->valid && memcmp(m->key, key, nkey * sizeof *key) == 0;
-  memcpy(m->key, key, nkey * sizeof *key);
-  m->valid = 1;
-  return same;
-}
+#include "../fingerprint.h"
 
 static memo last;
 
