@@ -12,11 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import build as buildmod
 from . import gradebook, run as runmod, sandboxing, scan as scanmod, score as scoremod, similar, timing as timingmod
 from . import unpack as unpackmod
+from .errors import BuildFailed, CheatSuspected, GradingError, Refused, run_failure
+from .gradebook import Row
 from .journal import Journal
 from .labs import discover
 from .text import clean
@@ -110,6 +112,53 @@ def _repo_version(repo: str) -> str:
         return "unknown"
 
 
+def _read_hidden(path: str) -> tuple[str, int | None]:
+    """The hidden cases file's sha256 and its secret seed (None when it has none)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        hidden = json.loads(data)
+        if not isinstance(hidden, dict) or not isinstance(hidden.get("cases"), list):
+            raise ValueError('expected {"seed": S, "cases": [...]}')
+    except (OSError, ValueError) as e:
+        raise UsageError(f"the hidden cases file {path}: {e}")
+    if os.geteuid() == 0 and os.stat(path).st_mode & 0o004:
+        # The sandbox's runs (the build too: a compiler can #include any file) take an
+        # unprivileged uid, to which a file readable by others is readable.
+        raise UsageError(f"the hidden cases file {path} is readable by others, so the sandboxed builds and "
+                         f"runs could read it: chmod o-r {path} (e.g. chmod 600)")
+    seed = hidden.get("seed")
+    return hashlib.sha256(data).hexdigest(), seed if isinstance(seed, int) else None
+
+
+def _renamed(row: Row, path: str, sha: str, note: str | None = None) -> Row:
+    """A copy of a graded row for the archive at path (identical bytes, or a journal's row)."""
+    r = replace(row, submission=os.path.basename(path), sha256=sha)
+    if note:
+        r.notes = clean(((r.notes + "; ") if r.notes else "") + note, 700)
+    return r
+
+
+class _Progress:
+    """The batch's rows as they finish (any thread): each written to its results.json and told."""
+
+    def __init__(self, out: str, total: int):
+        self.out = out
+        self.rows: list[tuple[Row, list] | None] = [None] * total
+        self.done = 0
+        self.reused = 0
+        self.lock = threading.Lock()
+
+    def finish(self, i: int, row: Row, tests: list, how: str = "") -> None:
+        with self.lock:
+            self.rows[i] = (row, tests)
+            self.done += 1
+            gradebook.write_results(self.out, row, tests)
+            _say(f"[{self.done}/{len(self.rows)}] {row.submission}: {row.status} "
+                 f"{row.score:g}/{row.max_score:g} ({row.duration_s:.1f} s){how}"
+                 + (f" - {row.reason[:100]}" if row.status != "ok" else ""))
+
+
 class Grader:
     def __init__(self, o: Options):
         self.o = o
@@ -121,52 +170,23 @@ class Grader:
             self.cfg = scoremod.load_config(o.config)
         except scoremod.ConfigError as e:
             raise UsageError(str(e))
-        self.hidden_sha = None
-        seed = o.seed
-        if o.hidden:
-            try:
-                with open(o.hidden, "rb") as f:
-                    data = f.read()
-                hidden = json.loads(data)
-                if not isinstance(hidden, dict) or not isinstance(hidden.get("cases"), list):
-                    raise ValueError('expected {"seed": S, "cases": [...]}')
-            except (OSError, ValueError) as e:
-                raise UsageError(f"the hidden cases file {o.hidden}: {e}")
-            self.hidden_sha = hashlib.sha256(data).hexdigest()
-            if os.geteuid() == 0 and os.stat(o.hidden).st_mode & 0o004:
-                # The sandbox's runs (the build too: a compiler can #include any file) take an
-                # unprivileged uid, to which a file readable by others is readable.
-                raise UsageError(f"the hidden cases file {o.hidden} is readable by others, so the sandboxed builds and "
-                                 f"runs could read it: chmod o-r {o.hidden} (e.g. chmod 600)")
-            if seed is None and isinstance(hidden.get("seed"), int):
-                seed = hidden["seed"]
-        if seed is None:
+        self.hidden_sha, seed = _read_hidden(o.hidden) if o.hidden else (None, None)
+        self.seed = o.seed if o.seed is not None else seed
+        if self.seed is None:
             _say("[grader] warning: no secret seed (--seed S, or \"seed\" in the --hidden file): the inputs are the "
                  "checker's public default ones")
         gpu = buildmod.has_gpu()
-        track = o.track or ("all" if gpu else "cpu")
-        if track != "cpu" and not gpu:
-            raise UsageError(f"--track {track} needs a GPU and this machine has none; use --track cpu")
-        self.track = track
+        self.track = o.track or ("all" if gpu else "cpu")
+        if self.track != "cpu" and not gpu:
+            raise UsageError(f"--track {self.track} needs a GPU and this machine has none; use --track cpu")
         if o.hidden_only and not o.hidden:
             raise UsageError("--hidden-only needs --hidden FILE")
         if o.lab is not None and o.lab not in self.labs:
             raise UsageError(f"--lab {o.lab}: the labs are {sorted(self.labs)}")
-        cpus = os.cpu_count() or 1
-        # The checker's timing budget per case (the speed cases get 5x, after a 0.1 s warm-up).
-        # Its interactive default, 0.1 s, spends most of a graded run timing the correctness
-        # cases, whose times earn nothing; 0.05 s leaves the speed cases 0.25 s of interleaved
-        # rounds. --budget sets it.
-        budget = o.budget if o.budget is not None else DEFAULT_BUDGET_S
-        threads = o.threads or (max(1, cpus // o.jobs) if o.jobs > 1 and track == "cpu" else None)
-        self.ropts = runmod.RunOptions(track=track, hidden=os.path.abspath(o.hidden) if o.hidden else None,
-                                       seed=seed, wall_s=o.timeout, case_timeout_s=max(1.0, min(60.0, o.timeout / 2)),
-                                       budget_s=budget, threads=threads, hidden_only=o.hidden_only,
-                                       memory_bytes=o.memory_mb << 20, file_bytes=o.file_size_mb << 20)
-        self.seed = seed
-        grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": seed, "track": track, "lab": o.lab,
-                   "timeout": o.timeout, "budget": budget, "hidden_only": o.hidden_only, "threads": threads,
-                   "file_mb": o.file_size_mb, "repo": _repo_version(self.repo),
+        self.ropts = self._run_options()
+        grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": self.seed, "track": self.track, "lab": o.lab,
+                   "timeout": o.timeout, "budget": self.ropts.budget_s, "hidden_only": o.hidden_only,
+                   "threads": self.ropts.threads, "file_mb": o.file_size_mb, "repo": _repo_version(self.repo),
                    "grader": GRADER_VERSION}
         # The key of a graded submission: the same archive under the same configuration is the
         # same row; the seed enters only through this hash, never in clear.
@@ -174,6 +194,20 @@ class Grader:
         self.gpu_lock = threading.Lock()
         self.table_lock = threading.Lock()
         self.tables: dict = {}
+
+    def _run_options(self) -> runmod.RunOptions:
+        o = self.o
+        cpus = os.cpu_count() or 1
+        # The checker's timing budget per case (the speed cases get 5x, after a 0.1 s warm-up).
+        # Its interactive default, 0.1 s, spends most of a graded run timing the correctness
+        # cases, whose times earn nothing; 0.05 s leaves the speed cases 0.25 s of interleaved
+        # rounds. --budget sets it.
+        budget = o.budget if o.budget is not None else DEFAULT_BUDGET_S
+        threads = o.threads or (max(1, cpus // o.jobs) if o.jobs > 1 and self.track == "cpu" else None)
+        return runmod.RunOptions(track=self.track, hidden=os.path.abspath(o.hidden) if o.hidden else None,
+                                 seed=self.seed, wall_s=o.timeout, case_timeout_s=max(1.0, min(60.0, o.timeout / 2)),
+                                 budget_s=budget, threads=threads, hidden_only=o.hidden_only,
+                                 memory_bytes=o.memory_mb << 20, file_bytes=o.file_size_mb << 20)
 
     # ---- one submission -------------------------------------------------------------------------
 
@@ -184,12 +218,11 @@ class Grader:
                                                      self.ropts, self.pristine.peaks)
             return self.tables[lab]
 
-    def grade_one(self, path: str, sha: str, idx: int) -> tuple[dict, list]:
+    def grade_one(self, path: str, sha: str, idx: int) -> tuple[Row, list]:
         name = os.path.basename(path)
-        row = gradebook.new_row(name, sha)
-        row["isolation"] = self.isolation
-        row["student"] = _student(name, None)
-        row["max_score"] = float(self.cfg["max_score"])  # 0 out of it, whatever goes wrong
+        # 0 out of the configured maximum, whatever goes wrong.
+        row = Row(submission=name, sha256=sha, student=_student(name, None),
+                  max_score=float(self.cfg["max_score"]), isolation=self.isolation)
         tests: list = []
         notes: list[str] = []
         t0 = time.monotonic()
@@ -202,34 +235,47 @@ class Grader:
             os.makedirs(work, mode=0o711)
             os.chmod(work, 0o711)
             self._grade_steps(path, work, row, notes, tests)
-        except unpackmod.Refused as e:
-            row["status"], row["reason"] = e.status, e.reason
+        except Refused as e:
+            row.status, row.reason = e.status, e.reason
         except Exception as e:  # the grader's own failure: a row, never a stopped batch
-            row["status"], row["reason"] = "error", clean(f"grader failure ({type(e).__name__}): {e}", 400)
+            row.status, row.reason = "error", clean(f"grader failure ({type(e).__name__}): {e}", 400)
         finally:
             if not self.o.keep:
                 shutil.rmtree(work, ignore_errors=True)
-        if row["status"] != "ok":
-            for k in ("score", "correctness", "performance"):
-                row[k] = 0.0
-        row["notes"] = clean("; ".join(notes), 600)
-        row["duration_s"] = round(time.monotonic() - t0, 2)
+        if row.status != "ok":
+            row.score = row.correctness = row.performance = 0.0
+        row.notes = clean("; ".join(notes), 600)
+        row.duration_s = round(time.monotonic() - t0, 2)
         return row, tests
 
-    def _grade_steps(self, path, work, row, notes, tests) -> None:
+    def _grade_steps(self, path: str, work: str, row: Row, notes: list, tests: list) -> None:
+        """The steps, each raising its own Refused subclass when the submission stops there."""
+        self._check_tools()
+        lab, labs_dir = self._unpack(path, work, row, notes)
+        b = self._build(lab, labs_dir, work)
+        table = self._table(lab.number)
+        scratch, sr = self._run(b.binary, lab, work, row)
+        verified = self._verify(lab, scratch, work)
+        self._score(lab, table, verified, sr.claimed, row, notes, tests)
+
+    def _check_tools(self) -> None:
         if not self.pristine.em_archive:
-            raise unpackmod.Refused("error", "em-archive not found: build it (make build/em-archive) or pass --em-archive PATH")
+            raise GradingError("em-archive not found: build it (make build/em-archive) or pass --em-archive PATH")
         if not self.verify_ok:
-            raise unpackmod.Refused("error", f"{self.pristine.verifier} has no --verify/--outputs: the grader has no "
-                                             "trusted verdict channel with this harness (an older emlab: update the repository --repo points at)")
+            raise GradingError(f"{self.pristine.verifier} has no --verify/--outputs: the grader has no "
+                               "trusted verdict channel with this harness (an older emlab: update the repository --repo points at)")
+
+    def _unpack(self, path: str, work: str, row: Row, notes: list) -> tuple:
+        """Unpacks the archive, picks the lab and its student files and places them, with the
+        skeleton's for those missing, in a fresh labs folder: returns the lab and that folder."""
         unpacked = os.path.join(work, "unpacked")
         unpackmod.unpack(self.pristine.em_archive, path, unpacked, work)
         lab, chosen, manifest, n = unpackmod.select(unpacked, self.labs, self.o.lab, self.repo)
         notes += n
-        row["lab"] = lab.number
-        row["max_score"] = float(scoremod.lab_config(self.cfg, lab.number)["max_score"])
-        row["student"] = _student(row["submission"], manifest)
-        row["claimed_score"] = unpackmod.claimed_score(unpacked, manifest)
+        row.lab = lab.number
+        row.max_score = float(scoremod.lab_config(self.cfg, lab.number)["max_score"])
+        row.student = _student(row.submission, manifest)
+        row.claimed_score = unpackmod.claimed_score(unpacked, manifest)
         labs_dir = os.path.join(work, "labs")
         os.makedirs(labs_dir, mode=0o700)
         unpackmod.place(lab, chosen, self.repo, labs_dir)
@@ -237,40 +283,51 @@ class Grader:
         # A note, whatever happens next: the instructor judges a copy, the score does not.
         notes += self.references.notes(lab, {name: os.path.join(labs_dir, lab.folder, name)
                                              for name, src in chosen.items() if src is not None})
+        return lab, labs_dir
 
+    def _build(self, lab, labs_dir: str, work: str) -> buildmod.BuildResult:
         b = buildmod.build(self.pristine, lab, labs_dir, work)
         if b.foreign:  # the compile read a file it may not: what it built is not the student's alone
-            raise unpackmod.Refused("cheat-suspected", b.foreign)
+            raise CheatSuspected(b.foreign)
         hit = scanmod.scan(b.objects) if b.objects else None
         if hit:  # also when the link failed: a forbidden call is the better reason
-            raise unpackmod.Refused("cheat-suspected", hit[1])
+            raise CheatSuspected(hit[1])
         if not b.ok:
-            raise unpackmod.Refused("build-error", b.reason)
+            raise BuildFailed(b.reason)
+        return b
 
-        table = self._table(lab.number)
+    def _run(self, binary: str, lab, work: str, row: Row) -> tuple[str, runmod.StudentRun]:
+        """The student's checker in the sandbox: returns its folder (the outputs) and the run."""
         scratch = os.path.join(work, "run")
         os.makedirs(scratch, mode=0o700)
         if self.track != "cpu":
             with self.gpu_lock:  # GPU timing one submission at a time
-                sr = runmod.run_student(b.binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=True)
+                sr = runmod.run_student(binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=True)
         else:
-            sr = runmod.run_student(b.binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=False)
-        row["isolation"] = sr.isolation
+            sr = runmod.run_student(binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=False)
+        row.isolation = sr.isolation
         if sr.status != "ok":
-            raise unpackmod.Refused(sr.status, sr.reason)
+            raise run_failure(sr.status, sr.reason)
         forged = timingmod.implausible(sr.claimed, sr.wall_s, sr.cpu_s, sr.contention_s)
         if forged:  # before the verification: no points come of such a run
-            raise unpackmod.Refused("cheat-suspected", forged)
+            raise CheatSuspected(forged)
+        return scratch, sr
+
+    def _verify(self, lab, scratch: str, work: str) -> dict | None:
         v = runmod.verify(self.pristine.verifier, lab.number, scratch, os.path.join(work, "verify"), self.ropts)
         if not v.ok:
-            raise unpackmod.Refused("error", v.reason)
-        s = scoremod.score(table, v.results, sr.claimed, self.cfg, lab.number)
-        row.update(status="ok", score=s["score"], max_score=s["max_score"], correctness=s["correctness"],
-                   correctness_max=s["correctness_max"], performance=s["performance"],
-                   performance_max=s["performance_max"])
+            raise GradingError(v.reason)
+        return v.results
+
+    def _score(self, lab, table: dict, verified: dict | None, claimed: dict | None, row: Row,
+               notes: list, tests: list) -> None:
+        s = scoremod.score(table, verified, claimed, self.cfg, lab.number)
+        row.status = "ok"
+        for k in ("score", "max_score", "correctness", "correctness_max", "performance", "performance_max"):
+            setattr(row, k, s[k])
         failed = sum(1 for t in s["tests"] if t["status"] == "failed" and not t["name"].endswith("performance"))
         ncases = sum(1 for t in s["tests"] if not t["name"].endswith("performance"))
-        row["reason"] = f"{failed} of {ncases} case(s) failed" if failed else ""
+        row.reason = f"{failed} of {ncases} case(s) failed" if failed else ""
         notes += s["notes"]
         tests += s["tests"]
 
@@ -280,111 +337,108 @@ class Grader:
         t_start = time.monotonic()
         os.makedirs(os.path.join(self.out, "work"), exist_ok=True)
         paths = _collect(self.o.submissions)
-        if os.geteuid() == 0:
-            pristine_dir = self.o.pristine or os.path.join(self.out, "pristine")
-            os.makedirs(pristine_dir, exist_ok=True)
-            for p in (os.path.join(self.out, "work"), pristine_dir, self.repo):
-                bad = _unreachable(p)
-                if bad:
-                    _say(f"[grader] {bad} is not searchable by others, so the sandbox's unprivileged uid cannot reach "
-                         f"{p}: chmod o+x {bad}, or choose another --out / --pristine")
-                    return 2
-        try:
-            self.pristine = buildmod.prepare(self.repo, self.o.pristine or os.path.join(self.out, "pristine"),
-                                             self.track != "cpu", self.o.em_archive, _say)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-            _say(f"[grader] {e}")
+        if not self._reachable() or not self._prepare():
             return 2
-        self.pristine.peaks = buildmod.measure_peaks(self.pristine, self.ropts.threads, _say)
-        self.isolation = sandboxing.isolation()
-        self.verify_ok = runmod.verify_supported(self.pristine.verifier)
         _say(f"[grader] {len(paths)} submission(s), lab {self.o.lab or 'from each archive'}, track {self.track}, "
              f"jobs {self.o.jobs}, isolation: {self.isolation}")
         if not self.pristine.em_archive:
             _say("[grader] em-archive not found: every row will be an error (build it, or pass --em-archive)")
         if not self.verify_ok:
             _say("[grader] the reference checker has no --verify: every row will be an error (an older emlab: update the repository --repo points at)")
-
         journal = Journal(os.path.join(self.out, "journal.jsonl"))
-        rows: list = [None] * len(paths)
+        progress = _Progress(self.out, len(paths))
+        todo = self._queue(paths, journal, progress)
+        self._grade_all(todo, journal, progress)
+        journal.close()
+        self._write_gradebook(paths, progress, t_start)
+        return 0
+
+    def _reachable(self) -> bool:
+        """As root, the sandbox's unprivileged uid must reach the work and pristine folders and
+        the repository: False (and said) when a folder on the way is not searchable by others."""
+        if os.geteuid() != 0:
+            return True
+        pristine_dir = self.o.pristine or os.path.join(self.out, "pristine")
+        os.makedirs(pristine_dir, exist_ok=True)
+        for p in (os.path.join(self.out, "work"), pristine_dir, self.repo):
+            bad = _unreachable(p)
+            if bad:
+                _say(f"[grader] {bad} is not searchable by others, so the sandbox's unprivileged uid cannot reach "
+                     f"{p}: chmod o+x {bad}, or choose another --out / --pristine")
+                return False
+        return True
+
+    def _prepare(self) -> bool:
+        """The pristine build, the machine's peaks and the sandbox's words: False (and said) when
+        the pristine build cannot be made."""
+        try:
+            self.pristine = buildmod.prepare(self.repo, self.o.pristine or os.path.join(self.out, "pristine"),
+                                             self.track != "cpu", self.o.em_archive, _say)
+        except (buildmod.PristineBuildFailed, OSError, subprocess.SubprocessError) as e:
+            _say(f"[grader] {e}")
+            return False
+        self.pristine.peaks = buildmod.measure_peaks(self.pristine, self.ropts.threads, _say)
+        self.isolation = sandboxing.isolation()
+        self.verify_ok = runmod.verify_supported(self.pristine.verifier)
+        return True
+
+    def _queue(self, paths: list[str], journal: Journal, progress: _Progress) -> list:
+        """Finishes the rows that need no grading (unreadable files, archives the journal has
+        graded under this configuration); returns the rest as (key, [(index, path, sha)])
+        groups, one grading per distinct key (identical archives share it, one row each)."""
         items, unreadable = [], []
         for i, p in enumerate(paths):
             try:
                 sha = unpackmod.sha256_file(p)
             except OSError as e:
-                row = gradebook.new_row(os.path.basename(p), "")
-                row.update(status="bad-archive", reason=clean(f"cannot read the file: {e.strerror}", 200), isolation=self.isolation)
-                unreadable.append((i, row))
+                unreadable.append((i, Row(submission=os.path.basename(p), sha256="", status="bad-archive",
+                                          reason=clean(f"cannot read the file: {e.strerror}", 200),
+                                          isolation=self.isolation)))
                 continue
             items.append((i, p, sha, f"{sha}:{self.config_hash}"))
-
-        done_count = [0]
-        reused = [0]
-        total = len(paths)
-        lock = threading.Lock()
-
-        def finish(i, row, tests, how=""):
-            with lock:
-                rows[i] = (row, tests)
-                done_count[0] += 1
-                gradebook.write_results(self.out, row, tests)
-                _say(f"[{done_count[0]}/{total}] {row['submission']}: {row['status']} "
-                     f"{row['score']:g}/{row['max_score']:g} ({row['duration_s']:.1f} s){how}"
-                     + (f" - {row['reason'][:100]}" if row["status"] != "ok" else ""))
-
         for i, row in unreadable:
-            finish(i, row, [])
-
-        # One grading per distinct key; identical archives share it (one row each).
+            progress.finish(i, row, [])
         by_key: dict = {}
         for i, p, sha, key in items:
             by_key.setdefault(key, []).append((i, p, sha))
-
-        def with_name(row, p, sha, note=None):
-            r = dict(row)
-            r["submission"] = os.path.basename(p)
-            r["sha256"] = sha
-            if note:
-                r["notes"] = clean(((r["notes"] + "; ") if r["notes"] else "") + note, 700)
-            return r
-
         todo = []
         for key, group in by_key.items():
-            rec = journal.get(key)
+            entry = journal.get(key)
             # An error row is the grader's own failure (a missing tool, a full disk): graded again.
-            if rec and rec["row"].get("status") != "error":
+            if entry and entry.row.status != "error":
                 for i, p, sha in group:
-                    reused[0] += 1
-                    finish(i, with_name(rec["row"], p, sha, "reused from the journal (not regraded)"), rec["tests"], " [journal]")
+                    progress.reused += 1
+                    progress.finish(i, _renamed(entry.row, p, sha, "reused from the journal (not regraded)"),
+                                    entry.tests, " [journal]")
             else:
                 todo.append((key, group))
+        return todo
 
-        def work(key, group):
-            i0, p0, sha0 = group[0]
-            row, tests = self.grade_one(p0, sha0, i0)
-            for n, (i, p, sha) in enumerate(group):
-                r = with_name(row, p, sha, None if n == 0 else f"identical bytes to {os.path.basename(p0)}: graded once")
-                journal.append(key, r, tests)
-                finish(i, r, tests)
-
-        jobs = max(1, self.o.jobs)
-        with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
-            futs = [ex.submit(work, key, group) for key, group in todo]
+    def _grade_all(self, todo: list, journal: Journal, progress: _Progress) -> None:
+        with cf.ThreadPoolExecutor(max_workers=max(1, self.o.jobs)) as ex:
+            futs = [ex.submit(self._grade_group, key, group, journal, progress) for key, group in todo]
             for f in cf.as_completed(futs):
                 exc = f.exception()
                 if exc:  # cannot happen (grade_one catches everything), but never lose the batch
                     _say(f"[grader] internal error: {exc!r}")
-        journal.close()
 
+    def _grade_group(self, key: str, group: list, journal: Journal, progress: _Progress) -> None:
+        i0, p0, sha0 = group[0]
+        row, tests = self.grade_one(p0, sha0, i0)
+        for n, (i, p, sha) in enumerate(group):
+            r = _renamed(row, p, sha, None if n == 0 else f"identical bytes to {os.path.basename(p0)}: graded once")
+            journal.append(key, r, tests)
+            progress.finish(i, r, tests)
+
+    def _write_gradebook(self, paths: list[str], progress: _Progress, t_start: float) -> None:
         final = []
-        for i, r in enumerate(rows):
+        for i, r in enumerate(progress.rows):
             if r is None:  # never: every path got a row; kept as a last guard against lost rows
-                row = gradebook.new_row(os.path.basename(paths[i]), "")
-                row.update(status="error", reason="the grader lost this row (a bug): grade it again")
-                r = (row, [])
+                r = (Row(submission=os.path.basename(paths[i]), sha256="", status="error",
+                         reason="the grader lost this row (a bug): grade it again"), [])
             final.append(r[0])
         elapsed = time.monotonic() - t_start
-        summ = gradebook.summary(final, elapsed, reused[0])
+        summ = gradebook.summary(final, elapsed, progress.reused)
         meta = {"grader_version": GRADER_VERSION, "isolation": self.isolation, "track": self.track,
                 "hidden_cases_sha256": self.hidden_sha, "config": self.cfg,
                 "repo": _repo_version(self.repo), "pristine_build": self.pristine.build}
@@ -395,7 +449,6 @@ class Grader:
              f"{summ['reused_from_journal']} reused from the journal; "
              f"{summ['per_minute'] if summ['per_minute'] is not None else '-'} graded per minute")
         _say(f"[grader] gradebook: {os.path.join(self.out, 'gradebook.csv')} and gradebook.json")
-        return 0
 
 
 def grade(o: Options) -> int:

@@ -31,6 +31,11 @@ class Pristine:
     system_includes: tuple = ()  # the compilers' own header folders (includes.system_include_dirs)
 
 
+class PristineBuildFailed(RuntimeError):
+    """The pristine build cannot be made: the batch stops before grading anything (its words say
+    what to fix)."""
+
+
 def has_gpu() -> bool:
     if not os.path.exists("/dev/nvidia0") or not shutil.which("nvidia-smi"):
         return False
@@ -52,7 +57,7 @@ def _make(repo: str, build: str, targets: list, make_vars: list, jobs: int, log:
 def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> Pristine:
     """Builds libem, the harness and the reference checker into `build` with the repo's own
     Makefile (the repo's files are only read; an existing build there is brought up to date by
-    make, so a folder can serve many batches). Raises RuntimeError with what to fix."""
+    make, so a folder can serve many batches). Raises PristineBuildFailed with what to fix."""
     repo = os.path.abspath(repo)
     build = os.path.abspath(build)
     make_vars = [] if cuda else ["NO_CUDA=1"]
@@ -61,7 +66,7 @@ def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> P
     verifier = os.path.join(build, "demo", "em-check")
     r = _make(repo, build, ["all", verifier], make_vars, os.cpu_count() or 2, log)
     if r.returncode != 0:
-        raise RuntimeError("the pristine build failed (make -C %s BUILD=%s): %s" % (repo, build, clean(r.stderr, 800)))
+        raise PristineBuildFailed("the pristine build failed (make -C %s BUILD=%s): %s" % (repo, build, clean(r.stderr, 800)))
     with open(os.path.join(repo, "Makefile"), encoding="utf-8") as f:
         makefile = f.read()
     tool = em_archive
@@ -75,7 +80,7 @@ def prepare(repo: str, build: str, cuda: bool, em_archive: str | None, say) -> P
                 tool = p
                 break
     if "PREBUILT" not in makefile:
-        raise RuntimeError(f"{repo}/Makefile has no PREBUILT= knob (out-of-tree builds): this grader needs a newer emlab (update the repository)")
+        raise PristineBuildFailed(f"{repo}/Makefile has no PREBUILT= knob (out-of-tree builds): this grader needs a newer emlab (update the repository)")
     configured = _configured(build)
     cc = next((w.split("=", 1)[1] for w in configured if w.startswith("CC=")), "gcc")
     return Pristine(repo, build, verifier, tool, make_vars + configured, None, "\n".join(log),

@@ -6,20 +6,47 @@ import csv
 import io
 import json
 import os
+from dataclasses import asdict, dataclass, fields
 
-FIELDS = ["submission", "sha256", "student", "lab", "status", "reason", "score", "max_score",
-          "correctness", "correctness_max", "performance", "performance_max", "claimed_score",
-          "isolation", "duration_s", "notes"]
+
+@dataclass
+class Row:
+    """One submission's row. The fields, in this order, are the gradebook's columns (FIELDS) and
+    the keys of each row in gradebook.json and journal.jsonl."""
+
+    submission: str = ""      # the archive's file name: the row's key and its results folder
+    sha256: str = ""          # of the archive's bytes ("" when it could not be read)
+    student: str = ""
+    lab: int | str = ""       # the lab's number, "" until the archive names one
+    status: str = ""          # one of STATUSES
+    reason: str = ""          # why the status; "" when ok and every case passed
+    score: float = 0.0
+    max_score: float = 0.0
+    correctness: float = 0.0
+    correctness_max: float = 0.0
+    performance: float = 0.0
+    performance_max: float = 0.0
+    claimed_score: str = ""   # what the student's own check claimed ("25/25"), never used
+    isolation: str = ""       # the sandbox's words for how the runs were isolated
+    duration_s: float = 0.0
+    notes: str = ""
+
+    def to_dict(self) -> dict:
+        """The row as written to disk: every field, in FIELDS order."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Row":
+        """A row read back from disk (a journal line, also one of an earlier grader version):
+        keys it does not know are dropped, fields the line lacks take their defaults."""
+        return cls(**{k: v for k, v in d.items() if k in _NAMES})
+
+
+FIELDS = [f.name for f in fields(Row)]
+_NAMES = frozenset(FIELDS)
 
 STATUSES = ["ok", "bad-archive", "build-error", "cheat-suspected", "timeout", "crash",
             "limit-exceeded", "error"]
-
-
-def new_row(submission: str, sha: str) -> dict:
-    row = {f: "" for f in FIELDS}
-    row.update(submission=submission, sha256=sha, score=0.0, max_score=0.0, correctness=0.0,
-               correctness_max=0.0, performance=0.0, performance_max=0.0, duration_s=0.0)
-    return row
 
 
 def _atomic_write(path: str, data: str) -> None:
@@ -31,27 +58,28 @@ def _atomic_write(path: str, data: str) -> None:
     os.replace(tmp, path)
 
 
-def write_csv(path: str, rows: list[dict]) -> None:
+def write_csv(path: str, rows: list[Row]) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow(r)
+        w.writerow(r.to_dict())
     _atomic_write(path, buf.getvalue())
 
 
-def summary(rows: list[dict], elapsed_s: float, reused: int) -> dict:
+def summary(rows: list[Row], elapsed_s: float, reused: int) -> dict:
     counts = {s: 0 for s in STATUSES}
     for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts[r.status] = counts.get(r.status, 0) + 1
     graded = len(rows) - reused
     return {"submissions": len(rows), "counts": counts, "reused_from_journal": reused,
             "elapsed_s": round(elapsed_s, 1),
             "per_minute": round(graded / elapsed_s * 60, 1) if elapsed_s > 0 and graded else None}
 
 
-def write_json(path: str, rows: list[dict], meta: dict, summ: dict) -> None:
-    _atomic_write(path, json.dumps({"schema": "em-gradebook/1", **meta, "summary": summ, "rows": rows},
+def write_json(path: str, rows: list[Row], meta: dict, summ: dict) -> None:
+    _atomic_write(path, json.dumps({"schema": "em-gradebook/1", **meta, "summary": summ,
+                                    "rows": [r.to_dict() for r in rows]},
                                    indent=2, ensure_ascii=False) + "\n")
 
 
@@ -70,20 +98,20 @@ def public_reason(reason: str) -> str:
     return reason
 
 
-def gradescope(row: dict, tests: list[dict]) -> dict:
+def gradescope(row: Row, tests: list[dict]) -> dict:
     """Gradescope's results.json: score, output, tests[], visibility."""
-    out = f"{row['status']}: {row['score']:g}/{row['max_score']:g}"
-    if row["reason"]:
-        out += f" - {public_reason(row['reason'])}"
-    if row["notes"]:
-        out += f"\nnotes: {row['notes']}"
-    return {"score": row["score"], "output": out, "visibility": "after_published",
+    out = f"{row.status}: {row.score:g}/{row.max_score:g}"
+    if row.reason:
+        out += f" - {public_reason(row.reason)}"
+    if row.notes:
+        out += f"\nnotes: {row.notes}"
+    return {"score": row.score, "output": out, "visibility": "after_published",
             "stdout_visibility": "hidden", "tests": tests,
-            "extra_data": {"status": row["status"], "sha256": row["sha256"], "lab": row["lab"]}}
+            "extra_data": {"status": row.status, "sha256": row.sha256, "lab": row.lab}}
 
 
-def write_results(out_dir: str, row: dict, tests: list[dict]) -> str:
-    d = os.path.join(out_dir, "submissions", row["submission"])
+def write_results(out_dir: str, row: Row, tests: list[dict]) -> str:
+    d = os.path.join(out_dir, "submissions", row.submission)
     os.makedirs(d, exist_ok=True)
     p = os.path.join(d, "results.json")
     _atomic_write(p, json.dumps(gradescope(row, tests), indent=2, ensure_ascii=False) + "\n")

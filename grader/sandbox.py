@@ -25,10 +25,11 @@ Two backends, chosen once per process (``isolation()`` says which, in words):
 ``EM_SANDBOX=rlimits`` (or ``run(..., backend="rlimits")``) forces the fallback, so that both can
 be tested on one machine; ``EM_SANDBOX=bwrap`` insists on bubblewrap.
 
-Every run has a helper process as its parent: a fresh Python (Popen's preexec_fn is unsafe in a
-threaded grader), with the grader's uid, that is the child subreaper of the whole tree.  When the
-program ends, or at the wall limit, it kills and reaps every descendant that is left (daemons that
-double-forked included), so nothing outlives run() and the tree's CPU time adds up in cpu_s.
+Every run has a helper process as its parent: a fresh Python running grader/sandbox_child.py
+(Popen's preexec_fn is unsafe in a threaded grader), with the grader's uid, that is the child
+subreaper of the whole tree.  When the program ends, or at the wall limit, it kills and reaps
+every descendant that is left (daemons that double-forked included), so nothing outlives run()
+and the tree's CPU time adds up in cpu_s.
 
 Process limits only bind an unprivileged uid: RLIMIT_NPROC counts the processes of the run's real
 uid, and root is exempt.  When the grader runs as root each run therefore takes a uid of its own
@@ -123,175 +124,13 @@ class Result:
 
 
 # ---- the helper that stands between the grader and the program ------------------------------
-# Popen's preexec_fn is unsafe in a threaded grader (the forked child may deadlock on a lock
-# another thread held), so the grader starts a fresh, single-threaded Python instead.  In "run"
-# mode it stays, with the grader's uid, as the parent and child subreaper of the whole tree: its
-# child takes the unprivileged uid, the network namespace and the rlimits and execs the program
-# (or bubblewrap); every descendant that loses its parent is reparented to the helper, which
-# reaps it, so nothing is left as a zombie of the run's uid (zombies count against the next run's
-# process limit) and the tree's CPU time adds up in the helper's rusage.  It speaks on a status
-# pipe: "error ..." (set-up failed: the grader's problem), "netns" / "no-netns ...", and
-# "exit STATUS" when the program itself ends.  SIGTERM from the grader (the wall limit), like the
-# program's own end, makes it kill every descendant that is left; it exits when none is.
-_CHILD = r"""
-import json, os, resource, signal, sys
-# Everything the helper's child needs is imported now: once it has the unprivileged uid it may no
-# longer read the grader's Python library (a pyenv under /root, say).
-import ctypes, warnings
-cfg = json.loads(sys.argv[1])
-st = cfg["status_fd"]
-def say(m):
-    try:
-        os.write(st, (m + "\n").encode())
-    except OSError:
-        pass
-def become(uid, gid, netns):
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    if uid is not None:
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-    if netns:
-        # A process that changed its uid is not dumpable, which makes /proc/self/*_map root's;
-        # and inside the new namespace the ids read as the overflow id until mapped.
-        libc.prctl(4, 1)
-        u, g = os.getuid(), os.getgid()
-        if libc.unshare(0x10000000 | 0x40000000) == 0:
-            maps = (("setgroups", "deny"), ("uid_map", f"{u} {u} 1"), ("gid_map", f"{g} {g} 1"))
-            for name, text in maps:
-                with open(f"/proc/self/{name}", "w") as f:
-                    f.write(text)
-            say("netns")
-        else:
-            say("no-netns " + os.strerror(ctypes.get_errno()))
-    return libc
-mode = cfg["mode"]
-if mode in ("sweep", "probe"):
-    try:
-        become(cfg["uid"], cfg["gid"], cfg["netns"])
-    except BaseException as e:
-        say("error " + repr(e))
-        os._exit(125)
-    if mode == "sweep":
-        # Kill every process of this uid (kill(-1) spares the caller) until none is left.
-        for _ in range(1000):
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                break
-    os._exit(0)
-
-import ctypes
-libc = ctypes.CDLL(None, use_errno=True)
-libc.prctl(1, signal.SIGKILL)  # the helper dies with the grader
-if os.getppid() != cfg["ppid"]:
-    os._exit(125)
-libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
-helper = os.getpid()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.setsid()
-        become(cfg["uid"], cfg["gid"], cfg["netns"])
-        libc.prctl(1, signal.SIGKILL)  # a change of uid clears it
-        if cfg["no_new_privs"]:
-            # Without it a set-uid-root program on the machine (su, mount, ...) would hand the
-            # run root again.  bubblewrap sets it for the program itself.
-            if libc.prctl(38, 1, 0, 0, 0) != 0:
-                raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
-        if os.getppid() != helper:
-            os._exit(125)  # the helper, and so the grader, is gone already
-        os.set_inheritable(st, False)
-        # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive exec: restore them, so
-        # that a write past the file-size limit kills the program as it would anywhere else.
-        for s in (signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(s, signal.SIG_DFL)
-        for name, value in cfg["rlimits"]:
-            which = getattr(resource, name)
-            hard = resource.getrlimit(which)[1]
-            if hard != resource.RLIM_INFINITY and value > hard:
-                value = hard
-            # CPU: SIGXCPU at the limit (told apart as "cpu"), SIGKILL a second later.
-            hard_value = value + 1 if name == "RLIMIT_CPU" else value
-            if hard != resource.RLIM_INFINITY:
-                hard_value = min(hard_value, hard)
-            resource.setrlimit(which, (value, hard_value))
-    except BaseException as e:
-        say("error " + repr(e))
-        os._exit(125)
-    argv = cfg["argv"]
-    try:
-        os.execvpe(argv[0], argv, cfg["env"])
-    except BaseException as e:
-        why = getattr(e, "strerror", None) or repr(e)
-        os.write(2, f"sandbox: cannot run {argv[0]}: {why}\n".encode())
-    os._exit(127)
-
-# Only the program and the tree hold the standard streams: their end is the tree's end.
-null = os.open("/dev/null", os.O_RDWR)
-for fd in (0, 1, 2):
-    os.dup2(null, fd)
-main = os.pidfd_open(pid)
-main_alive = True
-ending = False
-def kill_descendants():
-    # Our children are the program (until it ends) and every orphan of the tree; killing them
-    # orphans their own children onto us, and each reap below repeats this until none is left.
-    me = str(os.getpid())
-    try:
-        # The kernel's own list of our children, where it keeps one (CONFIG_PROC_CHILDREN).
-        with open(f"/proc/{me}/task/{me}/children") as f:
-            children = f.read().split()
-    except OSError:
-        children = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[1] == me:
-                        children.append(entry)
-            except (OSError, IndexError):
-                continue
-    for child in children:
-        try:
-            os.kill(int(child), signal.SIGKILL)
-        except OSError:
-            pass
-def on_term(signum, frame):
-    global ending
-    ending = True
-    try:
-        signal.pidfd_send_signal(main, signal.SIGKILL)
-    except OSError:
-        pass
-    kill_descendants()
-signal.signal(signal.SIGTERM, on_term)
-say(f"child {pid}")
-def reaped(p, ws):
-    global main_alive
-    if p == pid:
-        main_alive = False
-        say(f"exit {ws}")
-flags = 0
-while True:
-    try:
-        p, ws = os.waitpid(-1, flags)
-    except ChildProcessError:
-        break
-    if p:
-        reaped(p, ws)
-    if ending or not main_alive:
-        # Reap what is already dead before the next round of kills, which orphans their
-        # children onto us; block only when nothing is ready.
-        if p:
-            flags = os.WNOHANG
-            continue
-        kill_descendants()
-        flags = 0
-os._exit(0)
-"""
+# Every run, probe and sweep is a fresh Python running grader/sandbox_child.py (its docstring says
+# what it does and what it says on the status pipe).  It is started by its absolute path, found
+# once here, so that it works whatever the grader's working directory (each run's helper starts in
+# the run's work directory) and however the grader was imported.  The helper runs as the
+# grader's uid and outside any bubblewrap view (it is what starts bubblewrap), so it needs no
+# bind: the program's view never holds the grader's folder.
+_CHILD_PATH = os.path.join(os.path.dirname(os.path.realpath(__file__)), "sandbox_child.py")
 
 
 def _python() -> str:
@@ -305,7 +144,7 @@ def _spawn_helper(cfg: dict, **popen: object) -> tuple[subprocess.Popen, int]:
     cfg = dict(cfg, status_fd=wfd, ppid=os.getpid())
     try:
         proc = subprocess.Popen(
-            [_python(), "-I", "-S", "-c", _CHILD, json.dumps(cfg)],
+            [_python(), "-I", "-S", _CHILD_PATH, json.dumps(cfg)],
             pass_fds=(wfd,), close_fds=True, env={}, start_new_session=True,
             **popen)  # type: ignore[arg-type]
     except BaseException:
@@ -849,8 +688,9 @@ def _spawn_and_watch(cmd: list[str], wd: str, env: dict[str, str],
     pidfd = -1
     try:
         pidfd = os.pidfd_open(proc.pid)
-        return _watch(proc, pidfd, status_fd, start, feed, limits, backend, uid, gpu, netns,
-                      iso, notes)
+        watch = _Watch(proc, pidfd, status_fd, start, feed, limits, uid, notes)
+        watch.run()
+        return _result(watch, limits, backend, gpu, netns, iso)
     finally:
         if proc.returncode is None:
             # Only reached when the grader itself failed mid-run: leave nothing running.
@@ -879,131 +719,179 @@ def _stop(proc: subprocess.Popen, pidfd: int) -> None:
     proc.returncode = -signal.SIGKILL
 
 
-def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
-           feed: bytes | None, limits: Limits, backend: str, uid: int | None, gpu: bool,
-           netns: bool, iso: str, notes: list[str]) -> Result:
-    """Reads the streams and the helper's reports until the helper has reaped the whole tree."""
-    assert proc.stdout is not None and proc.stderr is not None
-    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-    tails = {out_fd: _Tail(), err_fd: _Tail()}
-    poller = select.poll()
-    for fd in (*tails, status_fd):
-        os.set_blocking(fd, False)
-        poller.register(fd, select.POLLIN)
-    poller.register(pidfd, select.POLLIN)
-    in_fd = -1
-    if feed is not None and proc.stdin is not None:
-        in_fd = proc.stdin.fileno()
-        os.set_blocking(in_fd, False)
-        poller.register(in_fd, select.POLLOUT)
-    open_streams = set(tails)
-    said = b""
-    main_status: int | None = None
-    main_end = 0.0
-    timed_out = False
-    stop_at = 0.0  # when the helper, asked to end the tree, is killed if it has not
-    helper: tuple[int, int, resource.struct_rusage] | None = None
-    give_up = 0.0
-    deadline = start + limits.wall_s
-    while True:
-        now = time.monotonic()
-        if main_status is None and not timed_out and now >= deadline:
-            # The wall limit: the helper kills the program and everything under it, and the
-            # uid sweep catches whatever escaped the helper's tree.
-            timed_out, stop_at = True, now + 5
-            try:
-                signal.pidfd_send_signal(pidfd, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            if uid is not None:
-                _sweep_uid(uid)
-        if stop_at and helper is None and now > stop_at:
-            # A process that will not die (stuck in the kernel) must not hang the grader.
-            try:
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            if uid is not None:
-                _sweep_uid(uid)
-            notes.append("the tree did not end within seconds of the program's end or the wall "
-                         "limit: its helper was killed")
-            stop_at = 0.0
-        if helper is not None and (not open_streams or now >= give_up):
-            break
-        if helper is not None:
-            wait_s = give_up - now
-        elif main_status is None and not timed_out:
-            wait_s = deadline - now
-        else:
-            wait_s = 1.0
-        for fd, _ev in poller.poll(max(0.0, min(wait_s, 1.0)) * 1000):
-            if fd == pidfd:
-                poller.unregister(pidfd)
-                helper = os.wait4(proc.pid, 0)
-                proc.returncode = helper[1]  # so that Popen never waits on a reused pid
-                give_up = time.monotonic() + 2.0
-            elif fd == status_fd:
-                try:
-                    chunk = os.read(status_fd, 4096)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    poller.unregister(status_fd)
-                    continue
-                said += chunk
-                for line in said.decode(errors="replace").splitlines():
-                    if line.startswith("exit ") and main_status is None:
-                        main_status, main_end = int(line[5:]), time.monotonic()
-                        stop_at = main_end + 10
-            elif fd == in_fd:
-                try:
-                    n = os.write(in_fd, feed[:65536])  # type: ignore[index]
-                    feed = feed[n:]  # type: ignore[index]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    feed = b""
-                if not feed:
-                    poller.unregister(in_fd)
-                    proc.stdin.close()  # type: ignore[union-attr]
-                    in_fd = -1
-            else:
-                try:
-                    chunk = os.read(fd, 1 << 20)
-                except BlockingIOError:
-                    continue
-                if chunk:
-                    tails[fd].add(chunk)
-                else:
-                    poller.unregister(fd)
-                    open_streams.discard(fd)
-    # The helper has exited: what it said last may still sit in the pipe, unread.
-    while True:
+# ---- watching a run -------------------------------------------------------------------------
+class _Watch:
+    """One run as the grader sees it, from the helper's start until it has reaped the whole tree:
+    the streams' tails, the stdin still to feed, what the helper said, the program's status.
+
+    run() repeats one round until the helper is reaped and the streams are closed: the wall
+    limit (_on_deadline), the escalation when the tree will not end (_on_stuck), and one poll of
+    the pipes (_poll), which reaps the helper when it exits (_reap_helper)."""
+
+    def __init__(self, proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
+                 feed: bytes | None, limits: Limits, uid: int | None, notes: list[str]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc, self.pidfd, self.status_fd, self.uid, self.notes = proc, pidfd, status_fd, uid, notes
+        self.start, self.deadline = start, start + limits.wall_s
+        self.out_fd, self.err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        self.tails = {self.out_fd: _Tail(), self.err_fd: _Tail()}
+        self.open_streams = set(self.tails)
+        self.poller = select.poll()
+        for fd in (*self.tails, status_fd):
+            os.set_blocking(fd, False)
+            self.poller.register(fd, select.POLLIN)
+        self.poller.register(pidfd, select.POLLIN)
+        self.feed, self.in_fd = feed, -1
+        if feed is not None and proc.stdin is not None:
+            self.in_fd = proc.stdin.fileno()
+            os.set_blocking(self.in_fd, False)
+            self.poller.register(self.in_fd, select.POLLOUT)
+        self.said = b""
+        self.main_status: int | None = None  # the program's wait status, once the helper says it
+        self.main_end = 0.0
+        self.timed_out = False
+        self.stop_at = 0.0  # when the helper, asked to end the tree, is killed if it has not
+        self.helper: tuple[int, int, resource.struct_rusage] | None = None  # its wait4()
+        self.give_up = 0.0  # when, the helper gone, the streams are no longer waited for
+
+    def run(self) -> None:
+        while True:
+            now = time.monotonic()
+            self._on_deadline(now)
+            self._on_stuck(now)
+            if self.helper is not None and (not self.open_streams or now >= self.give_up):
+                break
+            self._poll(self._wait_s(now))
+        self._drain_status()
+
+    def _on_deadline(self, now: float) -> None:
+        """The wall limit: the helper kills the program and everything under it, and the uid
+        sweep catches whatever escaped the helper's tree."""
+        if self.main_status is not None or self.timed_out or now < self.deadline:
+            return
+        self.timed_out, self.stop_at = True, now + 5
         try:
-            chunk = os.read(status_fd, 4096)
-        except (BlockingIOError, OSError):
-            break
+            signal.pidfd_send_signal(self.pidfd, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        if self.uid is not None:
+            _sweep_uid(self.uid)
+
+    def _on_stuck(self, now: float) -> None:
+        """A process that will not die (stuck in the kernel) must not hang the grader."""
+        if not self.stop_at or self.helper is not None or now <= self.stop_at:
+            return
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.uid is not None:
+            _sweep_uid(self.uid)
+        self.notes.append("the tree did not end within seconds of the program's end or the wall "
+                          "limit: its helper was killed")
+        self.stop_at = 0.0
+
+    def _wait_s(self, now: float) -> float:
+        if self.helper is not None:
+            return self.give_up - now
+        if self.main_status is None and not self.timed_out:
+            return self.deadline - now
+        return 1.0
+
+    def _poll(self, wait_s: float) -> None:
+        """Waits (a second at most) for the pipes or the helper's end, and serves what is ready."""
+        for fd, _ev in self.poller.poll(max(0.0, min(wait_s, 1.0)) * 1000):
+            if fd == self.pidfd:
+                self._reap_helper()
+            elif fd == self.status_fd:
+                self._read_status()
+            elif fd == self.in_fd:
+                self._feed_stdin()
+            else:
+                self._read_stream(fd)
+
+    def _reap_helper(self) -> None:
+        self.poller.unregister(self.pidfd)
+        self.helper = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = self.helper[1]  # so that Popen never waits on a reused pid
+        self.give_up = time.monotonic() + 2.0
+
+    def _read_status(self) -> None:
+        try:
+            chunk = os.read(self.status_fd, 4096)
+        except BlockingIOError:
+            return
         if not chunk:
-            break
-        said += chunk
-    lines = said.decode(errors="replace").splitlines()
-    for line in lines:
-        if line.startswith("exit ") and main_status is None:
-            main_status = int(line[5:])
+            self.poller.unregister(self.status_fd)
+            return
+        self.said += chunk
+        for line in self.said.decode(errors="replace").splitlines():
+            if line.startswith("exit ") and self.main_status is None:
+                self.main_status, self.main_end = int(line[5:]), time.monotonic()
+                self.stop_at = self.main_end + 10
+
+    def _feed_stdin(self) -> None:
+        assert self.feed is not None and self.proc.stdin is not None
+        try:
+            n = os.write(self.in_fd, self.feed[:65536])
+            self.feed = self.feed[n:]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.feed = b""
+        if not self.feed:
+            self.poller.unregister(self.in_fd)
+            self.proc.stdin.close()
+            self.in_fd = -1
+
+    def _read_stream(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            return
+        if chunk:
+            self.tails[fd].add(chunk)
+        else:
+            self.poller.unregister(fd)
+            self.open_streams.discard(fd)
+
+    def _drain_status(self) -> None:
+        """The helper has exited: what it said last may still sit in the pipe, unread."""
+        while True:
+            try:
+                chunk = os.read(self.status_fd, 4096)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            self.said += chunk
+        for line in self.lines():
+            if line.startswith("exit ") and self.main_status is None:
+                self.main_status = int(line[5:])
+
+    def lines(self) -> list[str]:
+        return self.said.decode(errors="replace").splitlines()
+
+
+# ---- what a run came to ---------------------------------------------------------------------
+def _result(w: _Watch, limits: Limits, backend: str, gpu: bool, netns: bool, iso: str) -> Result:
+    """The Result of a watched run; raises SandboxError when the helper could not set it up."""
+    lines = w.lines()
     errors = [line[6:] for line in lines if line.startswith("error ")]
     if errors:
         raise SandboxError(f"the sandbox could not set up the run: {errors[0]}")
+    notes = w.notes
     if backend == "rlimits" and netns and "netns" not in lines:
         iso = _describe(backend, _uid_words(), gpu, False)
         notes.append("the network namespace could not be made for this run: network open")
-    if open_streams:
+    if w.open_streams:
         notes.append("a process outside the sandbox's reach kept the output open; "
                      "capture cut short")
-    assert helper is not None
-    wall = (main_end or time.monotonic()) - start
-    ru = helper[2]
+    assert w.helper is not None
+    wall = (w.main_end or time.monotonic()) - w.start
+    ru = w.helper[2]
     cpu = ru.ru_utime + ru.ru_stime
-    out, err = tails[out_fd], tails[err_fd]
+    out, err = w.tails[w.out_fd], w.tails[w.err_fd]
     for label, t in (("stdout", out), ("stderr", err)):
         if t.dropped:
             notes.append(f"{label}: {t.dropped + len(t.buf) - len(t.value())} bytes dropped, "
@@ -1011,15 +899,22 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
     res = Result(outcome="exited", returncode=None, signal=None, limit=None, wall_s=round(wall, 3),
                  cpu_s=round(cpu, 3), stdout=out.value(), stderr=err.value(), isolation=iso,
                  notes=notes, max_rss_bytes=ru.ru_maxrss * 1024)
-    if timed_out:
+    if w.timed_out:
         res.outcome = "timeout"
-        return res
-    if main_status is None:
+    elif w.main_status is None:
         # The helper died without a word about the program: only an outside kill does that.
         res.outcome = "signaled"
-        res.signal = -helper[1] if os.WIFSIGNALED(helper[1]) else None
+        res.signal = -w.helper[1] if os.WIFSIGNALED(w.helper[1]) else None
         notes.append("the sandbox's helper ended before the program's status was known")
-        return res
+    else:
+        _classify(res, w.main_status, backend, limits, bytes(err.buf), cpu)
+    return res
+
+
+def _classify(res: Result, main_status: int, backend: str, limits: Limits, stderr: bytes,
+              cpu: float) -> None:
+    """Sets res's outcome from the program's wait status: exited, signaled, or the limit that
+    the signal stands for (stderr: what the program's stderr kept, for the memory messages)."""
     sig = None
     if os.WIFSIGNALED(main_status):
         sig = os.WTERMSIG(main_status)
@@ -1032,15 +927,13 @@ def _watch(proc: subprocess.Popen, pidfd: int, status_fd: int, start: float,
         else:
             res.returncode = code
     if sig is None:
-        return res
+        return
     res.outcome, res.signal = "signaled", sig
-    memory_hint = any(m in err.buf.lower() for m in _MEMORY_MESSAGES)
-    rss = ru.ru_maxrss * 1024
+    memory_hint = any(m in stderr.lower() for m in _MEMORY_MESSAGES)
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.cpu_s - 0.05):
         res.outcome, res.limit = "limit", "cpu"
     elif sig == signal.SIGXFSZ:
         res.outcome, res.limit = "limit", "file-size"
     elif sig in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT) and (
-            memory_hint or rss >= 0.75 * limits.memory_bytes):
+            memory_hint or res.max_rss_bytes >= 0.75 * limits.memory_bytes):
         res.outcome, res.limit = "limit", "memory"
-    return res

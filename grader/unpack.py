@@ -9,17 +9,9 @@ import shutil
 import stat
 
 from . import sandboxing
+from .errors import BadArchive, GradingError
 from .labs import Lab
 from .text import clean, last_lines
-
-
-class Refused(Exception):
-    """The submission cannot be graded: the row's status and reason."""
-
-    def __init__(self, status: str, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def sha256_file(path: str) -> str:
@@ -32,7 +24,7 @@ def sha256_file(path: str) -> str:
 
 def unpack(em_archive: str, archive: str, dest: str, workdir: str) -> None:
     """em-archive unpack ARCHIVE DEST, in the sandbox (writable: the submission's work dir).
-    Exit 1: bad-archive with the tool's own reason; anything else not 0: the grader's error."""
+    Exit 1: BadArchive with the tool's own reason; anything else not 0: GradingError."""
     lim = sandboxing.Limits(wall_s=60, cpu_s=60, memory_bytes=1 << 30, processes=16,
                             file_bytes=128 << 20, open_files=64)
     # A copy inside the work dir: the sandbox's private /tmp may hide the original's folder.
@@ -48,12 +40,12 @@ def unpack(em_archive: str, archive: str, dest: str, workdir: str) -> None:
         lines = [l for l in err.splitlines() if l.strip()]
         reason = lines[-1] if lines else "refused (no reason given)"
         reason = reason.removeprefix("em-archive: ").removeprefix("refused: ")
-        raise Refused("bad-archive", clean(reason, 300))
+        raise BadArchive(clean(reason, 300))
     if r.outcome == "timeout":
-        raise Refused("bad-archive", "unpacking took longer than 60 s")
+        raise BadArchive("unpacking took longer than 60 s")
     if r.outcome == "limit":
-        raise Refused("bad-archive", f"unpacking exceeded the {r.limit} limit")
-    raise Refused("error", "em-archive failed (%s %s): %s" % (
+        raise BadArchive(f"unpacking exceeded the {r.limit} limit")
+    raise GradingError("em-archive failed (%s %s): %s" % (
         r.outcome, r.returncode if r.outcome == "exited" else r.signal, last_lines(r.stderr, 2)))
 
 
@@ -88,7 +80,7 @@ def _read_manifest(root: str, notes: list) -> dict | None:
 
 def select(root: str, labs: dict[int, Lab], lab_override: int | None, pristine_repo: str) -> tuple:
     """Returns (lab, {file name: absolute path or None for 'take the skeleton'}, manifest, notes)
-    or raises Refused('bad-archive', why)."""
+    or raises BadArchive(why)."""
     notes: list[str] = []
     files = _regular_files(root)
     manifest = _read_manifest(root, notes)
@@ -99,7 +91,7 @@ def select(root: str, labs: dict[int, Lab], lab_override: int | None, pristine_r
 
     if lab_override is not None:
         if lab_override not in labs:
-            raise Refused("error", f"--lab {lab_override}: no such lab in the pristine tree")
+            raise GradingError(f"--lab {lab_override}: no such lab in the pristine tree")
         lab = labs[lab_override]
     elif manifest is not None and isinstance(manifest.get("lab"), int) and manifest["lab"] in labs:
         lab = labs[manifest["lab"]]
@@ -108,7 +100,7 @@ def select(root: str, labs: dict[int, Lab], lab_override: int | None, pristine_r
             notes.append(f"manifest names lab {clean(str(manifest.get('lab')), 20)}, which does not exist")
         matching = [l for l in labs.values() if any(candidates(l, n) for n in l.files)]
         if len(matching) != 1:
-            raise Refused("bad-archive", "cannot tell the lab: " + (
+            raise BadArchive("cannot tell the lab: " + (
                 "no file has a lab's student-file name" if not matching else
                 "files of labs %s" % ", ".join(str(l.number) for l in matching)) +
                 " (give --lab N, or include manifest.json)")
@@ -119,14 +111,14 @@ def select(root: str, labs: dict[int, Lab], lab_override: int | None, pristine_r
     for name in lab.files:
         c = candidates(lab, name)
         if len(c) > 1:
-            raise Refused("bad-archive", f"two candidates for {name}: {c[0]} and {c[1]}")
+            raise BadArchive(f"two candidates for {name}: {c[0]} and {c[1]}")
         if c:
             chosen[name] = os.path.join(root, c[0])
             used.add(c[0])
         else:
             chosen[name] = None
     if not used:
-        raise Refused("bad-archive", f"no student file of lab {lab.number} ({', '.join(lab.files)}) in the archive")
+        raise BadArchive(f"no student file of lab {lab.number} ({', '.join(lab.files)}) in the archive")
     missing = [n for n, p in chosen.items() if p is None]
     if missing:
         notes.append("not in the archive, the skeleton used: " + ", ".join(missing))

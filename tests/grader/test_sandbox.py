@@ -12,7 +12,9 @@ directory, so that other sandboxes running on the machine at the same time do no
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -28,7 +30,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from grader import sandbox  # noqa: E402
+from grader import sandbox, sandbox_child  # noqa: E402
 from grader.sandbox import Limits, SandboxError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -335,7 +337,7 @@ def test_sees_only_the_system_and_what_it_is_given(base: Path, work: Path, backe
     assert r.stdout.endswith(b"outside data\n")
     # Not given: under bubblewrap not there at all (the grader's checkout with the reference
     # solutions, a file beside the run's folder, /etc/passwd); the fallback says it cannot hide them.
-    secrets = [data, str(REPO / "reference" / "cpu" / "add.c"), "/etc/passwd"]
+    secrets = [data, str(REPO / "reference" / "cpu" / "add.c"), "/etc/passwd", sandbox._CHILD_PATH]
     for path in secrets:
         r = run_bin(base, [prog(base, "reader"), path], workdir=work, backend=backend, limits=FAST)
         if backend == "bwrap":
@@ -686,3 +688,69 @@ def test_isolation_words() -> None:
 def test_gpu_devices_visible(work: Path) -> None:
     r = sandbox.run(["sh", "-c", "ls /dev/nvidia*"], workdir=work, gpu=True)
     assert r.returncode == 0 and b"/dev/nvidiactl" in r.stdout
+
+
+def test_the_helper_is_a_module_of_its_own() -> None:
+    # Started by its absolute path (the helper starts in the run's folder), and importing it
+    # does nothing: no fork, no write to any status pipe.
+    assert os.path.isabs(sandbox._CHILD_PATH)
+    assert Path(sandbox._CHILD_PATH) == Path(sandbox_child.__file__).resolve()
+    assert callable(sandbox_child.main) and sandbox_child.SETUP_FAILED == 125
+
+
+def test_rlimits_never_ask_above_the_hard_limit() -> None:
+    inf = resource.RLIM_INFINITY
+    assert sandbox_child.limit_pair("RLIMIT_NOFILE", 64, inf) == (64, 64)
+    # CPU: SIGXCPU at the limit, SIGKILL a second later, unless the hard limit is nearer.
+    assert sandbox_child.limit_pair("RLIMIT_CPU", 10, inf) == (10, 11)
+    assert sandbox_child.limit_pair("RLIMIT_CPU", 10, 10) == (10, 10)
+    assert sandbox_child.limit_pair("RLIMIT_NPROC", 512, 100) == (100, 100)
+
+
+# A grader that imports the sandbox from elsewhere: argv = path to import from, work folder,
+# program, backend, read-only folder.
+_ELSEWHERE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from grader import sandbox
+r = sandbox.run([sys.argv[3]], workdir=sys.argv[2], backend=sys.argv[4], ro_binds=[sys.argv[5]],
+                limits=sandbox.Limits(wall_s=60, cpu_s=10))
+print(json.dumps([r.outcome, r.returncode, r.stdout.decode(), r.stderr.decode()]))
+"""
+
+
+def test_works_from_another_folder(base: Path, work: Path, backend: str) -> None:
+    # The grader's working directory is not the checkout, and the checkout is on sys.path by a
+    # relative path.
+    cwd = base / "outside"
+    argv = [sys.executable, "-c", _ELSEWHERE, os.path.relpath(REPO, cwd), str(work), prog(base, "reader"),
+            backend, str(base / "bin")]
+    r = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[:3] == ["exited", 0, f"cwd={work}\n"], r.stdout
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="only root can start a grader as another user")
+def test_a_grader_that_is_not_root_runs_its_helper(base: Path, backend: str) -> None:
+    # The helper runs as the grader's uid, whatever it is: here nobody, with a copy of grader/
+    # that nobody can read and nothing else of the checkout.
+    nobody = 65534
+    if subprocess.run([sys.executable, "-c", "pass"], user=nobody, group=nobody, extra_groups=[],
+                      capture_output=True).returncode != 0:
+        pytest.skip(f"{sys.executable} cannot run as uid {nobody}")
+    copy = Path(tempfile.mkdtemp(prefix="grader-copy-", dir=base))
+    try:
+        copy.chmod(0o755)
+        shutil.copytree(REPO / "grader", copy / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["chmod", "-R", "a+rX,go-w", str(copy / "grader")], check=True)
+        for d in ("work", "tmp"):
+            (copy / d).mkdir(mode=0o755)
+            os.chown(copy / d, nobody, nobody)
+        argv = [sys.executable, "-c", _ELSEWHERE, str(copy), str(copy / "work"), prog(base, "reader"),
+                backend, str(base / "bin")]
+        r = subprocess.run(argv, cwd="/", capture_output=True, text=True, timeout=120, user=nobody, group=nobody,
+                           extra_groups=[], env={"PATH": "/usr/bin:/bin", "TMPDIR": str(copy / "tmp")})
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)[:3] == ["exited", 0, f"cwd={copy / 'work'}\n"], r.stdout
+    finally:
+        _remove(copy)
