@@ -335,7 +335,13 @@ bench: $(DEMO_BIN)
 # evidence behind each reference solution's design. Built (never run) by `make test` so they compile.
 BENCH_CU := $(if $(filter 1,$(HAVE_CUDA)),$(wildcard bench/*.cu))
 BENCH_BIN := $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%)
-$(BUILD)/bench/%: bench/%.cu
+# A lab's reference kernels are in reference/cuda/<name>_kernels.cuh, which the library's
+# reference/cuda/<name>.cu and bench/<name>.cu both include: each rebuilds when the header changes.
+REF_CUH := $(wildcard reference/cuda/*_kernels.cuh)
+$(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/obj/reference/cuda/%.cu.o): $(BUILD)/obj/reference/cuda/%.cu.o: \
+  reference/cuda/%_kernels.cuh
+$(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: reference/cuda/%_kernels.cuh
+$(BUILD)/bench/%: bench/%.cu bench/common.cuh
 	@mkdir -p $(@D)
 	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) $< -o $@
 .PHONY: bench-variants

@@ -6,38 +6,33 @@
 // are checked against a float64 oracle with the checker's tolerance, then timed: median of 22
 // runs (CUDA events, L2 flushed before each). GB/s counts the lab's minimum bytes,
 // 4·(m·n + 2m + 2n), as the checker does; "% copy" is against cudaMemcpy device-to-device of dz,
-// counted as the checker counts its copy bandwidth: bytes read plus bytes written.
+// counted as the checker counts its copy bandwidth: bytes read plus bytes written. Versions 3 are
+// the library's own kernels and tiling (reference/cuda/relu_mul_backward_kernels.cuh): the
+// "(reference)" row as em_relu_mul_backward_cuda launches them, the others with one knob changed.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
-#define CHECK(call)                                                                                 \
-  do {                                                                                              \
-    cudaError_t e_ = (call);                                                                        \
-    if (e_ != cudaSuccess) {                                                                        \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));   \
-      std::exit(1);                                                                                 \
-    }                                                                                               \
-  } while (0)
-
-constexpr int kThreads = 256, kWarps = 8, kRun = 16, kRunRows = kWarps * kRun;
+#include "../reference/cuda/relu_mul_backward_kernels.cuh"
+#include "common.cuh"
 
 // ---- version 1: the naive baseline (two passes; reference/naive/relu_mul_backward.cu) ----------
+
+constexpr int kNaiveThreads = 256;  // its block
 
 __global__ void naive_dy(const float *x, const float *y, const float *dz, int64_t n, float *dy) {
   const int64_t i = blockIdx.x;
   double s = 0.0;
-  for (int64_t j = threadIdx.x; j < n; j += kThreads)
+  for (int64_t j = threadIdx.x; j < n; j += kNaiveThreads)
     if (x[j] * y[i] > 0.f) s += (double)dz[i * n + j] * x[j];
-  __shared__ double sh[kThreads];
+  __shared__ double sh[kNaiveThreads];
   sh[threadIdx.x] = s;
   __syncthreads();
-  for (int h = kThreads / 2; h > 0; h /= 2) {
+  for (int h = kNaiveThreads / 2; h > 0; h /= 2) {
     if (threadIdx.x < h) sh[threadIdx.x] += sh[threadIdx.x + h];
     __syncthreads();
   }
@@ -46,7 +41,7 @@ __global__ void naive_dy(const float *x, const float *y, const float *dz, int64_
 
 __global__ void naive_dx_slices(const float *x, const float *y, const float *dz, int64_t m, int64_t n,
                                 int64_t rows, double *slices) {
-  const int64_t j = (int64_t)blockIdx.x * kThreads + threadIdx.x;
+  const int64_t j = (int64_t)blockIdx.x * kNaiveThreads + threadIdx.x;
   if (j >= n) return;
   const int64_t i0 = (int64_t)blockIdx.y * rows, i1 = i0 + rows < m ? i0 + rows : m;
   double s = 0.0;
@@ -56,7 +51,7 @@ __global__ void naive_dx_slices(const float *x, const float *y, const float *dz,
 }
 
 __global__ void naive_dx_sum(const double *slices, int64_t k, int64_t n, float *dx) {
-  const int64_t j = (int64_t)blockIdx.x * kThreads + threadIdx.x;
+  const int64_t j = (int64_t)blockIdx.x * kNaiveThreads + threadIdx.x;
   if (j >= n) return;
   double s = 0.0;
   for (int64_t q = 0; q < k; ++q) s += slices[q * n + j];
@@ -66,12 +61,6 @@ __global__ void naive_dx_sum(const double *slices, int64_t k, int64_t n, float *
 // ---- version 2: the skeleton's plan (labs/lab4-relu-mul-backward/relu_mul_backward.cu) ---------
 // 128 × 128 tiles, a lane takes 4 columns 32 apart (4-byte loads), a warp 16 rows; float partials
 // and a combine kernel of one thread per output.
-
-__device__ __forceinline__ float warp_sum(float s) {
-#pragma unroll
-  for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
-  return s;
-}
 
 __global__ void plan_tiles(const float *x, const float *y, const float *dz, int64_t m, int64_t n, float *dx_part,
                            float *dy_part) {
@@ -113,200 +102,52 @@ __global__ void plan_combine(const float *part, int64_t k, int64_t n, float *out
   out[o] = (float)s;
 }
 
-// ---- version 3: the reference (reference/cuda/relu_mul_backward.cu), with its knobs ------------
-//   V: columns per lane (two float4 for 8); BATCH: rows loaded before use; MINB: blocks per SM
-//   promised to the compiler (__launch_bounds__, caps registers); ATOMIC: atomicAdd into zeroed
-//   outputs instead of partials and a finalize kernel (one launch fewer, not deterministic).
+// ---- version 3: the reference (reference/cuda/relu_mul_backward_kernels.cuh), with its knobs --
+//   rmb_tiles<V, VEC, BATCH, MINB, ATOMIC>: V columns per lane (two float4 for 8); BATCH: rows
+//   loaded before use; MINB: blocks per SM promised to the compiler (__launch_bounds__, caps
+//   registers); ATOMIC: atomicAdd into zeroed outputs instead of partials and a finalize kernel
+//   (one launch fewer, not deterministic). max_groups: the tiling's bound on tile rows (columns).
+// dz here is cudaMalloc'd (aligned) and n a multiple of 4: the library's vector path, VEC = true.
 
-template <int V>
-__device__ __forceinline__ int64_t lane_col(int64_t col0, int lane, int k) {
-  if (V >= 4) return col0 + 128 * (k / 4) + 4 * lane + (k % 4);
-  return col0 + V * lane + k;
-}
-
-template <int V>
-__device__ __forceinline__ void load_row(const float *__restrict__ row, int64_t col0, int lane, int64_t n,
-                                         float (&v)[V]) {
-  if (V >= 4) {
-#pragma unroll
-    for (int q = 0; q < V / 4; ++q) {
-      int64_t c = lane_col<V>(col0, lane, 4 * q);
-      float4 f = __ldg(reinterpret_cast<const float4 *>(row + (c < n ? c : n - 4)));
-      v[4 * q] = f.x, v[4 * q + 1] = f.y, v[4 * q + 2] = f.z, v[4 * q + 3] = f.w;
-    }
-  } else if (V == 2) {
-    int64_t c = lane_col<V>(col0, lane, 0);
-    float2 f = __ldg(reinterpret_cast<const float2 *>(row + (c < n ? c : n - 2)));
-    v[0] = f.x, v[1] = f.y;
-  } else {
-    int64_t c = lane_col<V>(col0, lane, 0);
-    v[0] = __ldg(row + (c < n ? c : n - 1));
-  }
-}
-
-template <int V, int BATCH, int MINB, bool ATOMIC>
-__global__ void __launch_bounds__(kThreads, MINB)
-    ref_tiles(const float *__restrict__ x, const float *__restrict__ y, const float *__restrict__ dz, int64_t m,
-              int64_t n, int chunks, int runs, float *__restrict__ dx_dst, float *__restrict__ dy_dst) {
-  constexpr int W = 32 * V;
-  __shared__ double warp_dx[kWarps][W];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t row_base = (int64_t)blockIdx.y * runs * kRunRows;
-  float dy_lane[kRun];
-#pragma unroll
-  for (int r = 0; r < kRun; ++r) dy_lane[r] = 0.f;
-  auto flush_rows = [&](int64_t r0) {
-#pragma unroll
-    for (int r = 0; r < kRun; ++r) {
-      int64_t i = r0 + r * kWarps + warp;
-      float s = warp_sum(dy_lane[r]);
-      if (lane == 0 && i < m) {
-        if (ATOMIC) atomicAdd(dy_dst + i, s);
-        else dy_dst[(int64_t)blockIdx.x * m + i] = s;
-      }
-      dy_lane[r] = 0.f;
-    }
-  };
-  for (int c = 0; c < chunks; ++c) {
-    const int64_t col0 = ((int64_t)blockIdx.x * chunks + c) * W;
-    if (col0 >= n) break;
-    float xv[V];
-#pragma unroll
-    for (int k = 0; k < V; ++k) {
-      int64_t col = lane_col<V>(col0, lane, k);
-      xv[k] = col < n ? __ldg(x + col) : 0.f;
-    }
-    double dx_run_sum[V];
-#pragma unroll
-    for (int k = 0; k < V; ++k) dx_run_sum[k] = 0.0;
-    for (int run = 0; run < runs; ++run) {
-      const int64_t r0 = row_base + (int64_t)run * kRunRows;
-      if (r0 >= m) break;
-      float dx_acc[V];
-#pragma unroll
-      for (int k = 0; k < V; ++k) dx_acc[k] = 0.f;
-#pragma unroll
-      for (int rb = 0; rb < kRun; rb += BATCH) {
-        if (r0 + (int64_t)rb * kWarps >= m) break;
-        float d[BATCH][V], yb[BATCH];
-#pragma unroll
-        for (int b = 0; b < BATCH; ++b) {
-          const int64_t i = r0 + (int64_t)(rb + b) * kWarps + warp, ic = i < m ? i : m - 1;
-          const float yv = __ldg(y + ic);
-          yb[b] = i < m ? yv : 0.f;
-          load_row<V>(dz + ic * n, col0, lane, n, d[b]);
-        }
-#pragma unroll
-        for (int b = 0; b < BATCH; ++b) {
-          float p[V];
-#pragma unroll
-          for (int k = 0; k < V; ++k) {
-            float t = xv[k] * yb[b] > 0.f ? d[b][k] : 0.f;
-            dx_acc[k] += t * yb[b];
-            p[k] = t * xv[k];
-          }
-#pragma unroll
-          for (int h = V / 2; h > 0; h /= 2)
-#pragma unroll
-            for (int k = 0; k < h; ++k) p[k] += p[k + h];
-          dy_lane[rb + b] += p[0];
-        }
-      }
-#pragma unroll
-      for (int k = 0; k < V; ++k) dx_run_sum[k] += (double)dx_acc[k];
-      if (chunks == 1) flush_rows(r0);
-    }
-#pragma unroll
-    for (int k = 0; k < V; ++k) warp_dx[warp][lane_col<V>(0, lane, k)] = dx_run_sum[k];
-    __syncthreads();
-    for (int q = threadIdx.x; q < W; q += kThreads) {
-      const int64_t col = col0 + q;
-      if (col < n) {
-        double s = ((warp_dx[0][q] + warp_dx[1][q]) + (warp_dx[2][q] + warp_dx[3][q])) +
-                   ((warp_dx[4][q] + warp_dx[5][q]) + (warp_dx[6][q] + warp_dx[7][q]));
-        if (ATOMIC) atomicAdd(dx_dst + col, (float)s);
-        else dx_dst[(int64_t)blockIdx.y * n + col] = (float)s;
-      }
-    }
-    __syncthreads();
-  }
-  if (chunks > 1) flush_rows(row_base);
-}
-
-struct Finalize {
-  const float *part;
-  int64_t K, N;
-  float *out;
-  int ob;
-  int64_t blocks;
-};
-
-__global__ void __launch_bounds__(kThreads) ref_finalize(Finalize a, Finalize b) {
-  const bool first = blockIdx.x < a.blocks;
-  const float *part = first ? a.part : b.part;
-  float *out = first ? a.out : b.out;
-  const int64_t K = first ? a.K : b.K, N = first ? a.N : b.N;
-  const int ob = first ? a.ob : b.ob;
-  const int64_t blk = first ? blockIdx.x : blockIdx.x - a.blocks;
-  const int slices = kThreads / ob, s = threadIdx.x / ob;
-  const int64_t o = blk * ob + threadIdx.x % ob;
-  double acc = 0.0;
-  if (o < N)
-    for (int64_t k = s; k < K; k += slices) acc += (double)part[k * N + o];
-  __shared__ double sh[kThreads];
-  sh[threadIdx.x] = acc;
-  __syncthreads();
-  for (int h = slices / 2; h > 0; h /= 2) {
-    if (s < h) sh[threadIdx.x] += sh[threadIdx.x + h * ob];
-    __syncthreads();
-  }
-  if (s == 0 && o < N) out[o] = (float)sh[threadIdx.x];
-}
-
-static Finalize finalize_job(const float *part, int64_t K, int64_t N, float *out) {
-  Finalize f = {part, K, N, out, 1, 0};
-  if (K <= 1) return f;
-  f.ob = N >= 32 * 264 ? 32 : N >= 8 * 264 ? 8 : 1;
-  f.blocks = (N + f.ob - 1) / f.ob;
-  return f;
-}
-
-// The reference's launch: runs of rows and chunks of columns per block so that at most max_groups
-// tile rows (columns) remain; partials in scratch, or atomics into zeroed outputs.
+// The library's launch of rmb_tiles and rmb_finalize, with partials in scratch (or atomics into
+// zeroed outputs) and the library's tiling plan, rmb_plan.
 template <int V, int BATCH, int MINB, bool ATOMIC>
 static void ref_launch(const float *x, const float *y, const float *dz, int64_t m, int64_t n, float *dx,
                        float *dy, float *scratch, int64_t max_groups) {
-  const int64_t W = 32 * V, row_runs = (m + kRunRows - 1) / kRunRows, col_groups = (n + W - 1) / W;
-  int runs = 1, chunks = 1;
-  while ((row_runs + runs - 1) / runs > max_groups) runs *= 2;
-  if (runs == 1)
-    while ((col_groups + chunks - 1) / chunks > max_groups && chunks < 16) chunks *= 2;
-  const int64_t G = (row_runs + runs - 1) / runs, H = (col_groups + chunks - 1) / chunks;
-  const dim3 grid((unsigned)H, (unsigned)G);
+  const TilePlan p = rmb_plan(m, n, V, max_groups);
+  const dim3 grid((unsigned)p.H, (unsigned)p.G);
   if (ATOMIC) {
-    cudaMemsetAsync(dx, 0, n * sizeof(float));
-    cudaMemsetAsync(dy, 0, m * sizeof(float));
-    ref_tiles<V, BATCH, MINB, true><<<grid, kThreads>>>(x, y, dz, m, n, chunks, runs, dx, dy);
+    CHECK(cudaMemsetAsync(dx, 0, n * sizeof(float)));
+    CHECK(cudaMemsetAsync(dy, 0, m * sizeof(float)));
+    rmb_tiles<V, true, BATCH, MINB, true><<<grid, kThreads>>>(x, y, dz, m, n, p.chunks, p.runs, dx, dy);
     return;
   }
-  const int64_t dx_part = G > 1 ? G * n : 0;
-  float *dx_dst = G > 1 ? scratch : dx, *dy_dst = H > 1 ? scratch + dx_part : dy;
-  ref_tiles<V, BATCH, MINB, false><<<grid, kThreads>>>(x, y, dz, m, n, chunks, runs, dx_dst, dy_dst);
-  if (G > 1 || H > 1) {
-    Finalize a = finalize_job(scratch, G, n, dx), b = finalize_job(scratch + dx_part, H, m, dy);
-    ref_finalize<<<(unsigned)(a.blocks + b.blocks), kThreads>>>(a, b);
+  const int64_t dx_part = p.G > 1 ? p.G * n : 0;
+  float *dx_dst = p.G > 1 ? scratch : dx, *dy_dst = p.H > 1 ? scratch + dx_part : dy;
+  rmb_tiles<V, true, BATCH, MINB, false><<<grid, kThreads>>>(x, y, dz, m, n, p.chunks, p.runs, dx_dst, dy_dst);
+  if (p.G > 1 || p.H > 1) {
+    Finalize a = finalize_job(scratch, p.G, n, dx), b = finalize_job(scratch + dx_part, p.H, m, dy);
+    rmb_finalize<<<(unsigned)(a.blocks + b.blocks), kThreads>>>(a, b);
   }
 }
 
-// V chosen by n as the reference does (the shapes here have n a multiple of 4: vector loads).
-template <int BATCH, int MINB, bool ATOMIC>
+// V chosen by n as the library chooses it (lane_width). BATCH4 is the batch of V >= 4; narrower
+// lanes scale it as kBatch does (V = 2: twice as many rows, V = 1: 16), so that BATCH4 = 4 with
+// MINB = 2 and no ATOMIC is the library's own instantiation, rmb_tiles<V, true>.
+template <int BATCH4, int MINB, bool ATOMIC>
 static void ref_any(const float *x, const float *y, const float *dz, int64_t m, int64_t n, float *dx, float *dy,
-                    float *scratch, int64_t max_groups = 2048) {
-  if (n >= 256) ref_launch<8, BATCH, MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups);
-  else if (n >= 128) ref_launch<4, BATCH, MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups);
-  else if (n >= 64) ref_launch<2, (BATCH * 2 > 16 ? 16 : BATCH * 2), MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups);
-  else ref_launch<1, 16, MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups);
+                    float *scratch, int64_t max_groups = kMaxGroups) {
+  switch (lane_width(n)) {
+    case 8: ref_launch<8, BATCH4, MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups); break;
+    case 4: ref_launch<4, BATCH4, MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups); break;
+    case 2:
+      ref_launch<2, (BATCH4 * 2 > 16 ? 16 : BATCH4 * 2), MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups);
+      break;
+    default: ref_launch<1, 16, MINB, ATOMIC>(x, y, dz, m, n, dx, dy, scratch, max_groups); break;
+  }
 }
+static_assert(kBatch<8> == 4 && kBatch<4> == 4 && kBatch<2> == 8 && kBatch<1> == 16,
+              "ref_any<4, 2, false> must be the library's rmb_tiles<V, true>");
 
 // ---- a read-only pass over dz: the ceiling for a kernel that only reads it ----------------------
 __global__ void read_only(const float4 *__restrict__ p, int64_t n4, float *sink) {
@@ -333,13 +174,7 @@ int main() {
     const char *name;
     int64_t m, n;
   } shapes[] = {{"square m=n=16384", 16384, 16384}, {"tall m=2^22 n=64", 1 << 22, 64}, {"wide m=64 n=2^22", 64, 1 << 22}};
-  int l2 = 0;
-  CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
-  void *flush;
-  CHECK(cudaMalloc(&flush, 2 * (size_t)l2));
-  cudaEvent_t a, b;
-  CHECK(cudaEventCreate(&a));
-  CHECK(cudaEventCreate(&b));
+  bench::Timer timer;
   int failures = 0;
 
   for (const Shape &sh : shapes) {
@@ -404,34 +239,21 @@ int main() {
           return;
         }
       }
-      std::vector<float> ms;
-      for (int r = 0; r < 25; r++) {
-        CHECK(cudaMemsetAsync(flush, 0, 2 * (size_t)l2));
-        CHECK(cudaEventRecord(a));
-        launch();
-        CHECK(cudaGetLastError());
-        CHECK(cudaEventRecord(b));
-        CHECK(cudaEventSynchronize(b));
-        float t;
-        CHECK(cudaEventElapsedTime(&t, a, b));
-        if (r >= 3) ms.push_back(t);
-      }
-      std::sort(ms.begin(), ms.end());
-      double med = ms[ms.size() / 2], gbps = (moved > 0 ? moved : bytes) / (med * 1e-3) * 1e-9;
+      const double med = timer.median_ms(launch), gbps = (moved > 0 ? moved : bytes) / (med * 1e-3) * 1e-9;
       if (copy_gbps == 0) copy_gbps = gbps;
       std::printf("  %-40s %8.3f ms %7.0f GB/s %5.0f%% copy\n", name, med, gbps, 100.0 * gbps / copy_gbps);
     };
 
-    run("cudaMemcpy d2d (dz, read + write)", [&] { cudaMemcpyAsync(dz2, dz, mn * 4, cudaMemcpyDeviceToDevice); }, false,
-        8.0 * mn);
+    run("cudaMemcpy d2d (dz, read + write)",
+        [&] { CHECK(cudaMemcpyAsync(dz2, dz, mn * 4, cudaMemcpyDeviceToDevice)); }, false, 8.0 * mn);
     run("read dz only, float4 per thread", [&] {
       read_only<<<(unsigned)((mn / 4 + kThreads - 1) / kThreads), kThreads>>>((const float4 *)dz, mn / 4, sink);
     }, false);
     run("v1 naive: two passes, float64", [&] {
-      naive_dy<<<(unsigned)m, kThreads>>>(x, y, dz, n, dy);
-      const unsigned cb = (unsigned)((n + kThreads - 1) / kThreads);
-      naive_dx_slices<<<dim3(cb, (unsigned)nslices), kThreads>>>(x, y, dz, m, n, slice_rows, slices);
-      naive_dx_sum<<<cb, kThreads>>>(slices, nslices, n, dx);
+      naive_dy<<<(unsigned)m, kNaiveThreads>>>(x, y, dz, n, dy);
+      const unsigned cb = (unsigned)((n + kNaiveThreads - 1) / kNaiveThreads);
+      naive_dx_slices<<<dim3(cb, (unsigned)nslices), kNaiveThreads>>>(x, y, dz, m, n, slice_rows, slices);
+      naive_dx_sum<<<cb, kNaiveThreads>>>(slices, nslices, n, dx);
     }, true);
     run("v2 skeleton plan: 128x128 tiles, 4 B", [&] {
       const int64_t G = (m + 127) / 128, H = (n + 127) / 128;
@@ -450,7 +272,8 @@ int main() {
     run("v3, at most 8192 tile rows/columns", [&] { ref_any<4, 2, false>(x, y, dz, m, n, dx, dy, scratch, 8192); }, true);
     run("v3, atomicAdd (no finalize; not determ.)", [&] { ref_any<4, 2, true>(x, y, dz, m, n, dx, dy, scratch); }, true);
     if (n >= 256)
-      run("v3, V=4 (one float4 per lane)", [&] { ref_launch<4, 4, 2, false>(x, y, dz, m, n, dx, dy, scratch, 2048); }, true);
+      run("v3, V=4 (one float4 per lane)",
+          [&] { ref_launch<4, 4, 2, false>(x, y, dz, m, n, dx, dy, scratch, kMaxGroups); }, true);
 
     CHECK(cudaFree(x));
     CHECK(cudaFree(y));

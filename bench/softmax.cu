@@ -7,102 +7,27 @@
 // softmax on the host (max relative error printed): a fast wrong kernel shows as such.
 // The bars (from the lab's brief): >= 85% of copy for t <= 32768, >= 60% for t = 2^20, and faster
 // than torch.softmax, measured at 2652 GB/s (t = 32768) and 2059 GB/s (t = 2^20) on the H200.
+// Versions 1 and 4 are the library's own kernels (reference/cuda/softmax_kernels.cuh): the
+// "(reference)" rows as em_softmax_cuda launches them, the others with other template arguments;
+// versions 2, 3 and 5 are built from the library's reductions, loads and stores.
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <vector>
 
+#include "../reference/cuda/softmax_kernels.cuh"
+#include "common.cuh"
+
 namespace cg = cooperative_groups;
-
-#define CHECK(call)                                                                                  \
-  do {                                                                                               \
-    cudaError_t e_ = (call);                                                                         \
-    if (e_ != cudaSuccess) {                                                                         \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));    \
-      std::exit(1);                                                                                  \
-    }                                                                                                \
-  } while (0)
-
-// ---- shared pieces (as in reference/cuda/softmax.cu) ------------------------------------------
-
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float block_max(float v, float *red) {
-  v = warp_max(v);
-  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
-  __syncthreads();
-  v = threadIdx.x % 32 < blockDim.x / 32 ? red[threadIdx.x % 32] : -INFINITY;
-  return warp_max(v);
-}
-__device__ __forceinline__ float block_sum(float v, float *red) {
-  v = warp_sum(v);
-  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
-  __syncthreads();
-  v = threadIdx.x % 32 < blockDim.x / 32 ? red[threadIdx.x % 32] : 0.0f;
-  return warp_sum(v);
-}
-
-// V values per thread in registers, float4 loads; slots past len hold -inf. (t % 4 == 0 here.)
-template <int V>
-__device__ __forceinline__ void load4(const float *src, int len, int tid, int nthreads, float (&v)[V]) {
-  const float4 *s4 = reinterpret_cast<const float4 *>(src);
-#pragma unroll
-  for (int q = 0; q < V / 4; ++q) {
-    const int i4 = q * nthreads + tid;
-    float4 f = i4 * 4 < len ? s4[i4] : make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
-    v[4 * q] = f.x, v[4 * q + 1] = f.y, v[4 * q + 2] = f.z, v[4 * q + 3] = f.w;
-  }
-}
-template <int V>
-__device__ __forceinline__ void store4(float *dst, int len, int tid, int nthreads, const float (&v)[V], float k) {
-  float4 *d4 = reinterpret_cast<float4 *>(dst);
-#pragma unroll
-  for (int q = 0; q < V / 4; ++q) {
-    const int i4 = q * nthreads + tid;
-    if (i4 * 4 < len) d4[i4] = make_float4(v[4 * q] * k, v[4 * q + 1] * k, v[4 * q + 2] * k, v[4 * q + 3] * k);
-  }
-}
-template <int V, bool FAST>
-__device__ __forceinline__ float exp_sum(float (&v)[V], float m) {
-  float acc[4] = {0, 0, 0, 0};
-#pragma unroll
-  for (int k = 0; k < V; ++k) {
-    v[k] = FAST ? __expf(v[k] - m) : expf(v[k] - m);
-    acc[k % 4] += v[k];
-  }
-  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
-}
-template <int V>
-__device__ __forceinline__ float vmax(const float (&v)[V]) {
-  float m = -INFINITY;
-#pragma unroll
-  for (int k = 0; k < V; ++k) m = fmaxf(m, v[k]);
-  return m;
-}
 
 // ---- rows on chip ------------------------------------------------------------------------------
 
 // version 1 (the reference for 1024 < t <= 32768): one block per row, V values per thread in
-// registers; FAST: __expf, else expf.
-template <int V, bool FAST>
-__global__ void __launch_bounds__(1024) row_regs(const float *x, float *z, int t) {
-  __shared__ float rm[32], rs[32];
-  float v[V];
-  load4<V>(x + (long)blockIdx.x * t, t, threadIdx.x, blockDim.x, v);
-  const float m = block_max(vmax(v), rm);
-  const float s = block_sum(exp_sum<V, FAST>(v, m), rs);
-  store4<V>(z + (long)blockIdx.x * t, t, threadIdx.x, blockDim.x, v, 1.0f / s);
-}
+// registers: softmax_block_kernel<V, VEC, FAST>, FAST: __expf, else expf. (t % 4 == 0 here, and
+// cudaMalloc'd rows: VEC, the float4 path.)
 
 // version 2: a cluster of two blocks per row (sm_90), each holding half of it in registers (512
 // threads x 32 values for t = 32768): the halves exchange their max, then their sum, through
@@ -117,16 +42,16 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(512) row_cluster2(co
   const long row = blockIdx.x / 2;
   const int half = t / 2, start = rank * half;  // t even here
   float v[V];
-  load4<V>(x + row * t + start, half, threadIdx.x, blockDim.x, v);
-  float m = block_max(vmax(v), rm);
+  load_values<V, true>(x + row * t + start, half, threadIdx.x, blockDim.x, v);
+  float m = block_max(thread_max(v), rm);
   if (threadIdx.x == 0) mine[0] = m;
   cluster.sync();
   m = fmaxf(m, *cluster.map_shared_rank(&mine[0], rank ^ 1));
-  float s = block_sum(exp_sum<V, true>(v, m), rs);
+  float s = block_sum(exp_and_sum(v, m), rs);
   if (threadIdx.x == 0) mine[1] = s;
   cluster.sync();
   s += *cluster.map_shared_rank(&mine[1], rank ^ 1);
-  store4<V>(z + row * t + start, half, threadIdx.x, blockDim.x, v, 1.0f / s);
+  store_values<V, true>(z + row * t + start, half, threadIdx.x, blockDim.x, v, 1.0f / s);
   cluster.sync();  // the partner may still be reading our shared memory: do not exit before it is done
 }
 
@@ -162,44 +87,10 @@ __global__ void __launch_bounds__(1024) row_two_pass(const float *x, float *z, i
 
 // ---- long rows: chunk statistics ---------------------------------------------------------------
 
-// version 4 (the reference for t > 32768): chunks of 8192 (256 threads x 32 values) reduced to
-// (max, sum); one warp per row merges them; a third kernel re-reads x and writes z, walking the
-// chunks in reverse (REV) or forward.
-__global__ void __launch_bounds__(256) chunk_stats(const float *x, float2 *st, long t, int nch) {
-  __shared__ float rm[32], rs[32];
-  const long blk = blockIdx.x, row = blk / nch, start = (blk % nch) * 8192L;
-  const int len = (int)(t - start < 8192 ? t - start : 8192);
-  float v[32];
-  load4<32>(x + row * t + start, len, threadIdx.x, 256, v);
-  const float m = block_max(vmax(v), rm);
-  float s = 0.0f;
-  if (m != -INFINITY) s = block_sum(exp_sum<32, true>(v, m), rs);
-  if (threadIdx.x == 0) st[blk] = make_float2(m, s);
-}
-__global__ void chunk_combine(const float2 *st, float2 *rows, long b, int nch) {
-  const long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-  const int lane = threadIdx.x % 32;
-  if (row >= b) return;
-  float m = -INFINITY;
-  for (int c = lane; c < nch; c += 32) m = fmaxf(m, st[row * nch + c].x);
-  m = warp_max(m);
-  double s = 0.0;
-  for (int c = lane; c < nch; c += 32)
-    if (st[row * nch + c].x != -INFINITY) s += (double)st[row * nch + c].y * expf(st[row * nch + c].x - m);
-  for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
-  if (lane == 0) rows[row] = make_float2(m, (float)(1.0 / s));
-}
-template <bool REV>
-__global__ void __launch_bounds__(256) chunk_write(const float *x, float *z, const float2 *rows, long t, int nch, long nblk) {
-  const long blk = REV ? nblk - 1 - blockIdx.x : blockIdx.x, row = blk / nch, start = (blk % nch) * 8192L;
-  const int len = (int)(t - start < 8192 ? t - start : 8192);
-  const float2 r = rows[row];
-  float v[32];
-  load4<32>(x + row * t + start, len, threadIdx.x, 256, v);
-#pragma unroll
-  for (int k = 0; k < 32; ++k) v[k] = __expf(v[k] - r.x);
-  store4<32>(z + row * t + start, len, threadIdx.x, 256, v, r.y);
-}
+// version 4 (the reference for t > 32768): chunks of kChunk = 8192 (256 threads x 32 values)
+// reduced to (max, sum) by softmax_chunk_stats_kernel; one warp per row merges them
+// (softmax_combine_kernel); softmax_chunk_write_kernel<VEC, REV> re-reads x and writes z, walking
+// the chunks in reverse (REV) or forward.
 
 // version 5: one pass for long rows. A block per chunk of 32768 (1024 threads x 32 values) takes a
 // ticket (its place in launch order), reduces its chunk, publishes (max, sum), waits until every
@@ -217,10 +108,10 @@ __global__ void __launch_bounds__(1024) single_pass(const float *x, float *z, fl
   const long blk = my_ticket, row = blk / nch, start = (blk % nch) * 32768L;
   const int len = (int)(t - start < 32768 ? t - start : 32768);
   float v[32];
-  load4<32>(x + row * t + start, len, threadIdx.x, 1024, v);
-  const float m = block_max(vmax(v), rm);
+  load_values<32, true>(x + row * t + start, len, threadIdx.x, 1024, v);
+  const float m = block_max(thread_max(v), rm);
   float s = 0.0f;
-  if (m != -INFINITY) s = block_sum(exp_sum<32, true>(v, m), rs);
+  if (m != -INFINITY) s = block_sum(exp_and_sum(v, m), rs);
   if (threadIdx.x == 0) {
     st[blk] = make_float2(m, s);
     __threadfence();
@@ -245,16 +136,14 @@ __global__ void __launch_bounds__(1024) single_pass(const float *x, float *z, fl
   __syncthreads();
   const float2 r = row_stat;
   const float k = r.y * (m == -INFINITY ? 0.0f : __expf(m - r.x));  // v holds exp(x - m): rescale to M
-  store4<32>(z + row * t + start, len, threadIdx.x, 1024, v, k);
+  store_values<32, true>(z + row * t + start, len, threadIdx.x, 1024, v, k);
 }
 
 // ---- driver ------------------------------------------------------------------------------------
 
 struct Bench {
   float *x, *z;
-  void *flush;
-  size_t flush_bytes;
-  cudaEvent_t a, b;
+  bench::Timer timer;
   double copy_gbps = 0;
   long n;
 };
@@ -279,20 +168,7 @@ static double check_rows(const Bench &B, long b, long t) {
 
 template <typename F>
 static double run(Bench &B, const char *name, long b, long t, F launch) {
-  std::vector<float> ms;
-  for (int r = 0; r < 25; r++) {
-    CHECK(cudaMemsetAsync(B.flush, 0, B.flush_bytes));
-    CHECK(cudaEventRecord(B.a));
-    launch();
-    CHECK(cudaGetLastError());
-    CHECK(cudaEventRecord(B.b));
-    CHECK(cudaEventSynchronize(B.b));
-    float dt;
-    CHECK(cudaEventElapsedTime(&dt, B.a, B.b));
-    if (r >= 3) ms.push_back(dt);  // the first runs warm up
-  }
-  std::sort(ms.begin(), ms.end());
-  const double gbps = 8.0 * B.n / (ms[ms.size() / 2] * 1e-3) / 1e9;
+  const double gbps = 8.0 * B.n / (B.timer.median_ms(launch) * 1e-3) / 1e9;
   if (t > 0)
     std::printf("  %-44s %7.0f GB/s  %4.0f%% copy   max rel err %.1e\n", name, gbps, 100 * gbps / B.copy_gbps,
                 check_rows(B, b, t));
@@ -304,15 +180,11 @@ static double run(Bench &B, const char *name, long b, long t, F launch) {
 int main() {
   Bench B;
   B.n = 1L << 28;
-  int sms, l2;
+  int sms;
   CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+  const int l2 = (int)B.timer.l2_bytes();
   CHECK(cudaMalloc(&B.x, B.n * 4));
   CHECK(cudaMalloc(&B.z, B.n * 4));
-  B.flush_bytes = 2 * (size_t)l2;
-  CHECK(cudaMalloc(&B.flush, B.flush_bytes));
-  CHECK(cudaEventCreate(&B.a));
-  CHECK(cudaEventCreate(&B.b));
   // Inputs in [-10, 10): a cheap hash of the index, the same on every run.
   {
     std::vector<float> h(1 << 24);
@@ -327,35 +199,43 @@ int main() {
   CHECK(cudaMalloc(&counters, (2 + B.n / 4096) * sizeof(unsigned)));
 
   std::printf("%d SMs, %d MB L2; 2^28 floats per tensor\n", sms, l2 >> 20);
-  B.copy_gbps = run(B, "cudaMemcpy d2d (100%)", 0, 0, [&] { cudaMemcpyAsync(B.z, B.x, B.n * 4, cudaMemcpyDeviceToDevice); });
+  B.copy_gbps = run(B, "cudaMemcpy d2d (100%)", 0, 0,
+                    [&] { CHECK(cudaMemcpyAsync(B.z, B.x, B.n * 4, cudaMemcpyDeviceToDevice)); });
 
   {
     const long t = 4096, b = B.n / t;
     std::printf("t = 4096, b = %ld\n", b);
-    run(B, "regs, 128 threads x 32 values (reference)", b, t, [&] { row_regs<32, true><<<b, 128>>>(B.x, B.z, t); });
-    run(B, "regs, 256 x 16", b, t, [&] { row_regs<16, true><<<b, 256>>>(B.x, B.z, t); });
-    run(B, "regs, 512 x 8", b, t, [&] { row_regs<8, true><<<b, 512>>>(B.x, B.z, t); });
-    run(B, "regs, 1024 x 4", b, t, [&] { row_regs<4, true><<<b, 1024>>>(B.x, B.z, t); });
-    run(B, "regs, 128 x 32, expf instead of __expf", b, t, [&] { row_regs<32, false><<<b, 128>>>(B.x, B.z, t); });
+    // em_softmax_cuda: kValues a thread, t / kValues threads (a power of 2 here, and at least 64).
+    run(B, "regs, 128 threads x 32 values (reference)", b, t,
+        [&] { softmax_block_kernel<kValues, true><<<b, t / kValues>>>(B.x, B.z, t); });
+    run(B, "regs, 256 x 16", b, t, [&] { softmax_block_kernel<16, true><<<b, 256>>>(B.x, B.z, t); });
+    run(B, "regs, 512 x 8", b, t, [&] { softmax_block_kernel<8, true><<<b, 512>>>(B.x, B.z, t); });
+    run(B, "regs, 1024 x 4", b, t, [&] { softmax_block_kernel<4, true><<<b, 1024>>>(B.x, B.z, t); });
+    run(B, "regs, 128 x 32, expf instead of __expf", b, t,
+        [&] { softmax_block_kernel<32, true, false><<<b, 128>>>(B.x, B.z, t); });
     run(B, "two passes through L2, 512 threads", b, t, [&] { row_two_pass<<<b, 512>>>(B.x, B.z, t); });
   }
   {
     const long t = 32768, b = B.n / t;
     std::printf("t = 32768, b = %ld (torch.softmax: 2652 GB/s)\n", b);
-    run(B, "regs, 1024 threads x 32 values (reference)", b, t, [&] { row_regs<32, true><<<b, 1024>>>(B.x, B.z, t); });
-    run(B, "regs, 1024 x 32, expf instead of __expf", b, t, [&] { row_regs<32, false><<<b, 1024>>>(B.x, B.z, t); });
+    run(B, "regs, 1024 threads x 32 values (reference)", b, t,
+        [&] { softmax_block_kernel<kValues, true><<<b, t / kValues>>>(B.x, B.z, t); });
+    run(B, "regs, 1024 x 32, expf instead of __expf", b, t,
+        [&] { softmax_block_kernel<32, true, false><<<b, 1024>>>(B.x, B.z, t); });
     run(B, "cluster of 2 blocks, 512 x 32 each", b, t, [&] { row_cluster2<32><<<2 * b, 512>>>(B.x, B.z, t); });
     run(B, "two passes through L2, 512 threads", b, t, [&] { row_two_pass<<<b, 512>>>(B.x, B.z, t); });
     run(B, "two passes through L2, 1024 threads", b, t, [&] { row_two_pass<<<b, 1024>>>(B.x, B.z, t); });
   }
   {
-    const long t = 1L << 20, b = B.n / t, nch = t / 8192, nblk = b * nch;
+    const long t = 1L << 20, b = B.n / t, nch = t / kChunk, nblk = b * nch;
     std::printf("t = 2^20, b = %ld (torch.softmax: 2059 GB/s; 12 bytes/element caps at 67%% copy)\n", b);
+    // em_softmax_cuda's three launches: a block of kChunkThreads per chunk, a warp per row in
+    // blocks of 8 warps, a block per chunk again (rev: in reverse, as it ships).
     auto chunks = [&](bool rev) {
-      chunk_stats<<<nblk, 256>>>(B.x, st, t, nch);
-      chunk_combine<<<(b + 7) / 8, 256>>>(st, rows, b, nch);
-      if (rev) chunk_write<true><<<nblk, 256>>>(B.x, B.z, rows, t, nch, nblk);
-      else chunk_write<false><<<nblk, 256>>>(B.x, B.z, rows, t, nch, nblk);
+      softmax_chunk_stats_kernel<true><<<nblk, kChunkThreads>>>(B.x, st, t, nch);
+      softmax_combine_kernel<<<(b + 7) / 8, 8 * 32>>>(st, rows, b, nch);
+      if (rev) softmax_chunk_write_kernel<true><<<nblk, kChunkThreads>>>(B.x, B.z, rows, t, nch, nblk);
+      else softmax_chunk_write_kernel<true, false><<<nblk, kChunkThreads>>>(B.x, B.z, rows, t, nch, nblk);
     };
     run(B, "chunk stats + merge + write, reversed (ref.)", b, t, [&] { chunks(true); });
     run(B, "chunk stats + merge + write, forward", b, t, [&] { chunks(false); });
@@ -365,7 +245,7 @@ int main() {
     CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, single_pass, 1024, 0));
     if (per_sm * sms >= nch1) {
       run(B, "single pass, blocks of a row wait for each other", b, t, [&] {
-        cudaMemsetAsync(counters, 0, (2 + b) * sizeof(unsigned));
+        CHECK(cudaMemsetAsync(counters, 0, (2 + b) * sizeof(unsigned)));
         single_pass<<<b * nch1, 1024>>>(B.x, B.z, st, counters, counters + 2, t, nch1, counters + 1);
       });
       unsigned failed = 0;

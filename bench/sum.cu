@@ -4,41 +4,22 @@
 // time = median of 22 runs (CUDA events, L2 flushed before each); GB/s counts the minimum bytes,
 // 4 (b t + b). "err" is the worst row's |z - exact| / (2^-24 sum|x|), exact from a float64 sum on
 // the host: the tolerance of the lab is ceil(log2 t) + 8 of these units (26 to 36 here).
+// Rows 3 of 256x4 are the library's own kernels (reference/cuda/sum_kernels.cuh): sum_chunk_kernel,
+// whose chunk length is an argument, and sum_partials_kernel, launched as em_sum_cuda launches
+// them; the other versions are built from the library's pieces (sum_span, the loop of its chunk
+// kernel, with other T and U; block_sum; add4), and hand their partial sums to the library's
+// second pass where they have one.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
-#define CHECK(call)                                                                             \
-  do {                                                                                          \
-    cudaError_t e_ = (call);                                                                    \
-    if (e_ != cudaSuccess) {                                                                    \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      return 1;                                                                                 \
-    }                                                                                           \
-  } while (0)
-
-__device__ __forceinline__ float warp_sum(float s) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
-  return s;
-}
-
-template <int T>
-__device__ __forceinline__ float block_sum(float s) {
-  __shared__ float w[T / 32];
-  s = warp_sum(s);
-  if ((threadIdx.x & 31) == 0) w[threadIdx.x >> 5] = s;
-  __syncthreads();
-  s = 0.0f;
-  if (threadIdx.x < 32) s = warp_sum(threadIdx.x < T / 32 ? w[threadIdx.x] : 0.0f);
-  return s;
-}
-
-__device__ __forceinline__ float4 add4(float4 a, float4 b) { return make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w); }
+#include "../reference/cuda/sum_kernels.cuh"
+#include "common.cuh"
 
 // Values in [0, 1) from a hash of the index: cheap to make on the device, the same on the host.
 __host__ __device__ inline float value_at(uint64_t i) {
@@ -74,17 +55,8 @@ __global__ void naive_kernel(const float *x, float *z, long t) {
 // aligned here (t % 4 == 0). As good as it gets when b fills the GPU; b = 8 uses 8 SMs of 132.
 template <int T, int U>
 __global__ void __launch_bounds__(T) row_kernel(const float4 *__restrict__ x, float *__restrict__ z, long t4) {
-  const float4 *row = x + (long)blockIdx.x * t4;
   float4 acc[U];
-#pragma unroll
-  for (int u = 0; u < U; ++u) acc[u] = make_float4(0, 0, 0, 0);
-  for (long i = threadIdx.x; i < t4; i += T * U) {
-    float4 v[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) v[u] = i + u * T < t4 ? row[i + u * T] : make_float4(0, 0, 0, 0);
-#pragma unroll
-    for (int u = 0; u < U; ++u) acc[u] = add4(acc[u], v[u]);
-  }
+  sum_span<T, U>(x + (long)blockIdx.x * t4, 0, t4, acc);
 #pragma unroll
   for (int u = 1; u < U; ++u) acc[0] = add4(acc[0], acc[u]);
   float s = block_sum<T>((acc[0].x + acc[0].z) + (acc[0].y + acc[0].w));
@@ -94,18 +66,9 @@ __global__ void __launch_bounds__(T) row_kernel(const float4 *__restrict__ x, fl
 // The body of version 3 and later: block `blk` sums chunk c of row r, T x U x S float4.
 template <int T, int U, int S>
 __device__ __forceinline__ float chunk_sum(const float4 *__restrict__ x, long t4, unsigned r, unsigned c) {
-  const float4 *row = x + (long)r * t4;
   long lo = (long)c * T * U * S, hi = min(lo + (long)T * U * S, t4);
   float4 acc[U];
-#pragma unroll
-  for (int u = 0; u < U; ++u) acc[u] = make_float4(0, 0, 0, 0);
-  for (long i = lo + threadIdx.x; i < hi; i += T * U) {
-    float4 v[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) v[u] = i + u * T < hi ? row[i + u * T] : make_float4(0, 0, 0, 0);
-#pragma unroll
-    for (int u = 0; u < U; ++u) acc[u] = add4(acc[u], v[u]);
-  }
+  sum_span<T, U>(x + (long)r * t4, lo, hi, acc);
   for (int h = U / 2; h > 0; h /= 2)
 #pragma unroll
     for (int u = 0; u < h; ++u) acc[u] = add4(acc[u], acc[u + h]);
@@ -113,25 +76,17 @@ __device__ __forceinline__ float chunk_sum(const float4 *__restrict__ x, long t4
 }
 
 // version 3: rows split into chunks of T x U x S float4, a block per chunk, partial sums to a
-// scratch array, then a second kernel adds each row's partials in a fixed order (the reference).
+// scratch array, then a second kernel adds each row's partials in a fixed order: the reference,
+// sum_chunk_kernel and sum_partials_kernel, at T = kThreads and U = kUnroll. Other T and U need
+// another kernel: this one, the library's loop (sum_span) on float4 rows alone (t % 4 == 0 here,
+// so the reference's scalar head and tail would be empty), its partial sums to em__sum_partials
+// for the library's pass 2.
 template <int T, int U, int S>
 __global__ void __launch_bounds__(T) chunk_kernel(const float4 *__restrict__ x, float *__restrict__ part, long t4,
                                                   unsigned chunks) {
   unsigned r = blockIdx.x / chunks, c = blockIdx.x - r * chunks;
   float s = chunk_sum<T, U, S>(x, t4, r, c);
   if (threadIdx.x == 0) part[blockIdx.x] = s;
-}
-
-__global__ void __launch_bounds__(1024) partials_kernel(const float *__restrict__ part, float *__restrict__ z,
-                                                        unsigned chunks) {
-  const float *p = part + (size_t)blockIdx.x * chunks;
-  float a[4] = {0, 0, 0, 0};
-  for (unsigned i = threadIdx.x; i < chunks; i += 4096)
-#pragma unroll
-    for (int u = 0; u < 4; ++u)
-      if (i + u * 1024 < chunks) a[u] += p[i + u * 1024];
-  float s = block_sum<1024>((a[0] + a[2]) + (a[1] + a[3]));
-  if (threadIdx.x == 0) z[blockIdx.x] = s;
 }
 
 // version 4: one launch: the last block to finish a row adds its partials (a counter per row,
@@ -186,22 +141,19 @@ int main() {
   } shapes[] = {{1024, 1L << 18}, {8, 1L << 25}, {1, 1L << 28}};
   float *x, *z, *part, *copy_dst;
   unsigned *count;
-  void *flush;
-  int sms, l2;
+  int sms;
   CHECK(cudaMalloc(&x, total * sizeof(float)));
   CHECK(cudaMalloc(&z, 1024 * sizeof(float)));
-  CHECK(cudaMalloc(&part, (1 << 20) * sizeof(float)));
+  // Every version's partial sums go where the library's pass 2 (sum_partials_kernel) reads them:
+  // this program's own em__sum_partials (the header's static array), EM_SUM_SCRATCH floats.
+  CHECK(cudaGetSymbolAddress((void **)&part, em__sum_partials));
   CHECK(cudaMalloc(&copy_dst, total / 2 * sizeof(float)));
   CHECK(cudaMalloc(&count, 1024 * sizeof(unsigned)));
   CHECK(cudaMemset(count, 0, 1024 * sizeof(unsigned)));
   CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
-  CHECK(cudaMalloc(&flush, 2 * (size_t)l2));
   fill_kernel<<<(unsigned)(total / 256), 256>>>(x, (uint64_t)total);
   CHECK(cudaGetLastError());
-  cudaEvent_t ev0, ev1;
-  CHECK(cudaEventCreate(&ev0));
-  CHECK(cudaEventCreate(&ev1));
+  bench::Timer timer;
   const float4 *x4 = (const float4 *)x;
 
   // The exact row sums (float64 on the host) and sum |x| = sum x (all values are positive).
@@ -222,20 +174,7 @@ int main() {
     std::printf("%-44s %9s %9s %7s\n", "variant", "time", "GB/s", "err");
 
     auto run = [&](const char *name, auto launch, bool sums = true) -> int {
-      std::vector<float> ms;
-      for (int r = 0; r < 25; r++) {
-        CHECK(cudaMemsetAsync(flush, 0, 2 * (size_t)l2));
-        CHECK(cudaEventRecord(ev0));
-        launch();
-        CHECK(cudaGetLastError());
-        CHECK(cudaEventRecord(ev1));
-        CHECK(cudaEventSynchronize(ev1));
-        float tm;
-        CHECK(cudaEventElapsedTime(&tm, ev0, ev1));
-        if (r >= 3) ms.push_back(tm); // the first runs warm up
-      }
-      std::sort(ms.begin(), ms.end());
-      double med = ms[ms.size() / 2];
+      const double med = timer.median_ms(launch);
       std::printf("%-44s %7.3f ms %9.0f", name, med, bytes / (med * 1e-3) / 1e9);
       if (sums) {
         std::vector<float> got(b);
@@ -248,28 +187,53 @@ int main() {
       std::printf("\n");
       return 0;
     };
-    auto chunks_of = [&](long per_block4) { return (unsigned)((t4 + per_block4 - 1) / per_block4); };
+    // Chunks of per_block4 float4 per row. Their partial sums go to em__sum_partials: never more
+    // than it holds (2^15 of its 2^18 floats at these shapes).
+    auto chunks_of = [&](long per_block4) {
+      const unsigned ch = (unsigned)((t4 + per_block4 - 1) / per_block4);
+      if (b * ch > EM_SUM_SCRATCH) {
+        std::fprintf(stderr, "%ld rows of %u chunks: more partial sums than em__sum_partials holds\n", b, ch);
+        std::exit(1);
+      }
+      return ch;
+    };
 
     // The same bytes as a copy: 512 MiB read and 512 MiB written.
     bad |= run("cudaMemcpy d2d of 512 MiB (copy, for scale)",
-               [&] { cudaMemcpyAsync(copy_dst, x, total / 2 * sizeof(float), cudaMemcpyDeviceToDevice); }, false);
+               [&] { CHECK(cudaMemcpyAsync(copy_dst, x, total / 2 * sizeof(float), cudaMemcpyDeviceToDevice)); },
+               false);
     if (b >= 8) bad |= run("1 naive: block of 1024 per row, smem tree", [&] { naive_kernel<<<(unsigned)b, 1024>>>(x, z, t); });
     if (b >= 8) {
       bad |= run("2 block per row 256 x float4 x4", [&] { row_kernel<256, 4><<<(unsigned)b, 256>>>(x4, z, t4); });
       bad |= run("2 block per row 1024 x float4 x4", [&] { row_kernel<1024, 4><<<(unsigned)b, 1024>>>(x4, z, t4); });
     }
+    // The library's two passes as em_sum_cuda launches them on rows longer than kWarpMax, with
+    // chunks of chunk4 float4 (kChunk4 ships). That is its launch while a row has several chunks
+    // (one chunk: sum_chunk_kernel<false> alone) and their partial sums fit em__sum_partials (more:
+    // longer chunks), as at every shape here.
+    auto reference = [&](long chunk4, const char *label) {
+      const unsigned ch = chunks_of(chunk4);
+      if (ch < 2) {
+        std::fprintf(stderr, "%s: rows of one chunk, which em_sum_cuda sums in one pass\n", label);
+        std::exit(1);
+      }
+      bad |= run(label, [&] {
+        sum_chunk_kernel<true><<<(unsigned)(b * ch), kThreads>>>(x, z, t, ch, chunk4);
+        sum_partials_kernel<<<(unsigned)b, kPassThreads>>>(z, ch);
+      });
+    };
 #define TWO_PASS(T, U, S, label)                                                              \
   do {                                                                                        \
     unsigned ch = chunks_of((long)T * U * S);                                                 \
     bad |= run(label, [&] {                                                                   \
       chunk_kernel<T, U, S><<<(unsigned)(b * ch), T>>>(x4, part, t4, ch);                     \
-      partials_kernel<<<(unsigned)b, 1024>>>(part, z, ch);                                    \
+      sum_partials_kernel<<<(unsigned)b, kPassThreads>>>(z, ch);                              \
     });                                                                                       \
   } while (0)
-    TWO_PASS(256, 4, 4, "3 chunks 256x4x4 (16 Ki) + pass 2: reference");
-    TWO_PASS(256, 4, 2, "3 chunks 256x4x2 (8 Ki) + pass 2");
-    TWO_PASS(256, 4, 8, "3 chunks 256x4x8 (32 Ki) + pass 2");
-    TWO_PASS(256, 4, 16, "3 chunks 256x4x16 (64 Ki) + pass 2");
+    reference(kChunk4, "3 chunks 256x4x4 (16 Ki) + pass 2: reference");
+    reference((long)kThreads * kUnroll * 2, "3 chunks 256x4x2 (8 Ki) + pass 2");
+    reference((long)kThreads * kUnroll * 8, "3 chunks 256x4x8 (32 Ki) + pass 2");
+    reference((long)kThreads * kUnroll * 16, "3 chunks 256x4x16 (64 Ki) + pass 2");
     TWO_PASS(256, 2, 8, "3 chunks 256x2x8 (16 Ki) + pass 2");
     TWO_PASS(256, 8, 2, "3 chunks 256x8x2 (16 Ki) + pass 2");
     TWO_PASS(512, 4, 2, "3 chunks 512x4x2 (16 Ki) + pass 2");
@@ -280,7 +244,7 @@ int main() {
         chunk_last_kernel<256, 4, 4><<<(unsigned)(b * ch), 256>>>(x4, part, count, z, t4, ch);
       });
       bad |= run("5 chunks 16 Ki, atomicAdd (memset + 1 launch)", [&] {
-        cudaMemsetAsync(z, 0, b * sizeof(float));
+        CHECK(cudaMemsetAsync(z, 0, b * sizeof(float)));
         chunk_atomic_kernel<256, 4, 4><<<(unsigned)(b * ch), 256>>>(x4, z, t4, ch);
       });
       for (int per_sm : {4, 8}) {
@@ -288,7 +252,7 @@ int main() {
         bad |= run(per_sm == 4 ? "6 persistent 4/SM over 16 Ki chunks + pass 2" : "6 persistent 8/SM over 16 Ki chunks + pass 2",
                    [&] {
                      chunk_persistent_kernel<256, 4, 4><<<grid, 256>>>(x4, part, t4, ch, items);
-                     partials_kernel<<<(unsigned)b, 1024>>>(part, z, ch);
+                     sum_partials_kernel<<<(unsigned)b, kPassThreads>>>(z, ch);
                    });
       }
     }

@@ -17,28 +17,8 @@
 #include "em/add.h"
 #include "em/error.h"
 
-// version 1: part (a), one block, one thread per element.
-__global__ void add_block_kernel(const float *__restrict__ x, float c, float *__restrict__ z, int n) {
-  int i = threadIdx.x;
-  if (i < n) z[i] = x[i] + c;
-}
-
-// version 2: part (b), one float4 per thread.
-static const int kThreads = 256;  // 8 warps: the SM holds 8 such blocks, 64 warps, its maximum
-
-__global__ void __launch_bounds__(kThreads) add_vec4_kernel(const float4 *__restrict__ x, float c,
-                                                           float4 *__restrict__ z, int64_t n4) {
-  int64_t i = (int64_t)blockIdx.x * kThreads + threadIdx.x;
-  if (i < n4) {
-    float4 v = x[i];
-    z[i] = make_float4(v.x + c, v.y + c, v.z + c, v.w + c);
-  }
-}
-
-__global__ void add_scalar_kernel(const float *__restrict__ x, float c, float *__restrict__ z, int64_t n) {
-  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) z[i] = x[i] + c;
-}
+// The kernels and their launch constants (kThreads), shared with bench/add.cu.
+#include "add_kernels.cuh"
 
 static int launch_error(const char *what) {
   cudaError_t e = cudaGetLastError();

@@ -24,16 +24,13 @@
 #include "em/error.h"
 #include "em/outer_add.h"
 
+// The kernels and their launch constants (kThreads, kRows, kMaxGridY), shared with
+// bench/outer_add.cu.
+#include "outer_add_kernels.cuh"
+
 static int launch_error(const char *what) {
   cudaError_t e = cudaGetLastError();
   return e == cudaSuccess ? EM_OK : em__fail(EM_ECUDA, "%s: %s", what, cudaGetErrorString(e));
-}
-
-// version 1: part (a), one block; thread (j, i) = (threadIdx.x, threadIdx.y) writes z[i][j].
-__global__ void outer_add_block_kernel(const float *__restrict__ x, const float *__restrict__ y,
-                                       float *__restrict__ z, int m, int n) {
-  int j = threadIdx.x, i = threadIdx.y;
-  if (i < m && j < n) z[i * n + j] = x[j] + y[i];
 }
 
 extern "C" int em_outer_add_a_cuda(const float *x, const float *y, float *z, int64_t m, int64_t n) {
@@ -44,46 +41,6 @@ extern "C" int em_outer_add_a_cuda(const float *x, const float *y, float *z, int
   // A whole warp along the row (n rounded up to 32), one warp per row: at most 32 x 32 = 1024.
   outer_add_block_kernel<<<dim3(1, 1), dim3(32, (unsigned)m)>>>(x, y, z, (int)m, (int)n);
   return launch_error("outer_add_block_kernel");
-}
-
-// version 2: part (b), a tile of (blockDim.y * kRows) rows x blockDim.x columns per block; each
-// thread one column (a float4 of them, or a float) and kRows rows, blockDim.y rows apart, so that
-// at each step the block's warps write blockDim.y neighbouring rows.
-static const int kThreads = 256;  // 8 warps: the SM holds 8 such blocks, 64 warps, its maximum
-static const int kRows = 4;       // rows per thread: x read once per 4 rows; see bench/outer_add.cu
-static const int kMaxGridY = 65535;
-
-template <typename T>
-__device__ __forceinline__ T add_scalar(T v, float s);
-template <>
-__device__ __forceinline__ float add_scalar<float>(float v, float s) { return v + s; }
-template <>
-__device__ __forceinline__ float4 add_scalar<float4>(float4 v, float s) {
-  return make_float4(v.x + s, v.y + s, v.z + s, v.w + s);
-}
-
-// T = float4: x and z seen as float4 arrays, n = the row length in float4s; T = float: as is.
-template <typename T>
-__global__ void __launch_bounds__(kThreads) outer_add_tile_kernel(const T *__restrict__ x, const float *__restrict__ y,
-                                                                  T *__restrict__ z, int64_t m, int64_t n) {
-  int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (j >= n) return;
-  const T xj = x[j];
-  const int64_t tile_rows = (int64_t)blockDim.y * kRows;
-  for (int64_t i0 = (int64_t)blockIdx.y * tile_rows + threadIdx.y; i0 < m; i0 += (int64_t)gridDim.y * tile_rows) {
-    // All the row loads first, then all the stores: kRows independent loads in flight at once.
-    float yv[kRows];
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-      int64_t i = i0 + (int64_t)r * blockDim.y;
-      yv[r] = i < m ? y[i] : 0.0f;
-    }
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-      int64_t i = i0 + (int64_t)r * blockDim.y;
-      if (i < m) z[i * n + j] = add_scalar(xj, yv[r]);
-    }
-  }
 }
 
 // Launches the tile kernel over m rows of n elements of T.

@@ -25,34 +25,9 @@
 #include "em/error.h"
 #include "em/relu_mul.h"
 
-static const int kThreads = 256;   // 8 warps: the SM holds 8 such blocks, 64 warps, its maximum
-static const int kRows = 4;        // rows per thread: x loaded once per 4 stores
-static const int kMaxGridY = 65535;  // CUDA's limit on gridDim.y
-
-__device__ __forceinline__ float relu_scale(float x, float y) { return fmaxf(x * y, 0.0f); }
-
-__device__ __forceinline__ float4 relu_scale(float4 x, float y) {
-  return make_float4(relu_scale(x.x, y), relu_scale(x.y, y), relu_scale(x.z, y), relu_scale(x.w, y));
-}
-
-// A tile: blockDim.x columns (of V: float or float4) by blockDim.y * kRows rows. Thread (tx, ty)
-// owns column j of every row i = tile * blockDim.y * kRows + ty + r * blockDim.y, r < kRows: the
-// rows of one step of r are adjacent, so a block writes blockDim.y whole row segments at a time.
-template <typename V>
-__global__ void __launch_bounds__(kThreads)
-    relu_mul_tile(const V *__restrict__ x, const float *__restrict__ y, V *__restrict__ z, int64_t m,
-                  int64_t cols, int64_t row_tiles) {
-  int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (j >= cols) return;
-  V xv = x[j];
-  int64_t tile_rows = (int64_t)blockDim.y * kRows;
-  for (int64_t tile = blockIdx.y; tile < row_tiles; tile += gridDim.y) {
-    int64_t i = tile * tile_rows + threadIdx.y;
-#pragma unroll
-    for (int r = 0; r < kRows; ++r, i += blockDim.y)
-      if (i < m) z[i * cols + j] = relu_scale(xv, y[i]);
-  }
-}
+// The kernel and its launch constants (kThreads, kRows, kMaxGridY), shared with
+// bench/relu_mul.cu.
+#include "relu_mul_kernels.cuh"
 
 static int launch_error(const char *what) {
   cudaError_t e = cudaGetLastError();

@@ -1,0 +1,104 @@
+// What every kernel-variant program in bench/ shares: the checked CUDA call, the L2 flush and the
+// median timer. One copy, so that every program times its variants the same way and a fix to the
+// method reaches all of them. (The method is llm.c's dev/cuda/common.h: events around the launch,
+// the L2 flushed before each run, warm-up runs thrown away, the median of the rest.)
+#ifndef EM_BENCH_COMMON_CUH
+#define EM_BENCH_COMMON_CUH
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+// CHECK(call): a CUDA runtime call that must succeed. On failure it prints where (file, line),
+// what (the call as written) and why (cudaGetErrorString), and ends the program with status 1:
+// these are stand-alone programs, and any number measured after a failed call would mean nothing.
+// An exit rather than a return, so that it works the same in main, in helpers and in lambdas.
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    cudaError_t e_ = (call);                                                                       \
+    if (e_ != cudaSuccess) {                                                                       \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                                \
+    }                                                                                              \
+  } while (0)
+
+namespace bench {
+
+// A device buffer twice the size of the L2 cache: writing all of it evicts whatever a variant's
+// previous run left in the L2, so that no run is faster for finding its data there (the large
+// tensors of a real call never are: 1 GiB against an L2 of 50-60 MB).
+class L2Flush {
+ public:
+  L2Flush() {
+    int device = 0, l2 = 0;
+    CHECK(cudaGetDevice(&device));
+    CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    l2_bytes_ = (size_t)l2;
+    CHECK(cudaMalloc(&buf_, 2 * l2_bytes_));
+  }
+  ~L2Flush() { CHECK(cudaFree(buf_)); }
+  L2Flush(const L2Flush &) = delete;  // one owner of the buffer: a copy would free it twice
+  L2Flush &operator=(const L2Flush &) = delete;
+
+  // Queues the flush on the default stream, where the timed launches go: it ends before they start.
+  void operator()() const { CHECK(cudaMemsetAsync(buf_, 0, 2 * l2_bytes_)); }
+  size_t l2_bytes() const { return l2_bytes_; }
+
+ private:
+  void *buf_ = nullptr;
+  size_t l2_bytes_ = 0;
+};
+
+// Times a launch: `warmup` runs thrown away (the first launch of a kernel loads its module, and
+// the first runs find clocks and TLBs cold), then the median of `runs` runs, each between two
+// events on the default stream after an L2 flush that is not timed. The median, not the mean:
+// one run slowed by something else on the machine must not move the figure.
+class Timer {
+ public:
+  explicit Timer(int runs = 22, int warmup = 3) : runs_(runs), warmup_(warmup) {
+    CHECK(cudaEventCreate(&start_));
+    CHECK(cudaEventCreate(&stop_));
+  }
+  ~Timer() {
+    CHECK(cudaEventDestroy(start_));
+    CHECK(cudaEventDestroy(stop_));
+  }
+  Timer(const Timer &) = delete;  // one owner of the events
+  Timer &operator=(const Timer &) = delete;
+
+  // The median time of launch() in milliseconds. launch() queues its work on the default stream
+  // (kernels, cudaMemcpyAsync, ...) and checks the calls it makes; a kernel launch's own error is
+  // checked here, right after it, while the line that failed is still the one to blame.
+  template <typename Launch>
+  float median_ms(Launch &&launch) {
+    std::vector<float> ms;
+    for (int r = 0; r < warmup_ + runs_; ++r) {
+      flush_();
+      CHECK(cudaEventRecord(start_));
+      launch();
+      CHECK(cudaGetLastError());
+      CHECK(cudaEventRecord(stop_));
+      CHECK(cudaEventSynchronize(stop_));
+      float t = 0.0f;
+      CHECK(cudaEventElapsedTime(&t, start_, stop_));
+      if (r >= warmup_) ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];  // the upper middle of an even count: a time that was measured
+  }
+
+  size_t l2_bytes() const { return flush_.l2_bytes(); }
+
+ private:
+  L2Flush flush_;
+  cudaEvent_t start_, stop_;
+  int runs_, warmup_;
+};
+
+}  // namespace bench
+
+#endif  // EM_BENCH_COMMON_CUH
