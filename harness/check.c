@@ -15,7 +15,7 @@
  * separate process with no student code in it) judges those files against the oracle again: the
  * grader's own channel, which nothing the student's process prints or writes can forge.
  */
-#include "check.h"
+#include "checker.h"
 #include "fresh.h"
 
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include <omp.h>
 #endif
 
-#include "check.h"
+#include "checker.h"
 #include "report.h"
 
 #ifndef EM_NVCC_VERSION

@@ -1,7 +1,7 @@
 /* Every lab the checker knows, in course order. Adding a lab: its spec file, and one line here. */
 #include <stddef.h>
 
-#include "lab.h"
+#include "lab_spec.h"
 
 extern const em_lab em_lab_add;
 extern const em_lab em_lab_outer_add;

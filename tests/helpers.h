@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "em/em.h"
-#include "lab.h"
+#include "lab_spec.h"
 
 #ifndef EM_BUILD_DIR
 #define EM_BUILD_DIR "build"

@@ -865,7 +865,7 @@ Test(hidden, case_catches_a_bug, .timeout = 60) {
   t_proc_free(&p);
 }
 
-/* Hidden cases stay hidden when they fail: lab.h says their shape is not printed and DESIGN.md
+/* Hidden cases stay hidden when they fail: lab_spec.h says their shape is not printed and DESIGN.md
  * that students never see them, but a failure message that counts the elements ("1 of 12345
  * elements") or names the last index gives the size away. */
 Test(hidden, failure_does_not_reveal_the_shape, .timeout = 60) {

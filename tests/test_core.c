@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "check.h" /* harness/check.h: em_npy_write */
+#include "checker.h" /* harness/checker.h: em_npy_write */
 #include "helpers.h"
 
 /* ================================================================================================

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "check.h" /* em_case_shape */
+#include "checker.h" /* em_case_shape */
 #include "helpers.h"
 
 #define L2_SOLUTION EM_BUILD_DIR "/tests/solution/lab2/em-check"

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "check.h"
+#include "checker.h"
 #include "helpers.h"
 
 #define STALE "stale output after the inputs changed: results cached between calls?"

@@ -1,7 +1,7 @@
 /* Lab 2 spec: z[i][j] = x[j] + y[i]; x has n floats, y has m, z is m × n. */
 #include <float.h>
 
-#include "../lab.h"
+#include "../lab_spec.h"
 
 /* The student's functions are weak: a lab binary links only its own lab's student files, and a
  * missing one becomes NULL, which the checker reports by name instead of a link error. */

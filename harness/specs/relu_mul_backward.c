@@ -33,7 +33,7 @@
  * caught for every k below ~2^17, and the cases' sums are shorter than that or hit by the mistake
  * in many terms.
  */
-#include "../lab.h"
+#include "../lab_spec.h"
 
 #pragma weak lab4_relu_mul_backward
 #pragma weak lab4_relu_mul_backward_cuda

@@ -2,7 +2,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "../lab.h"
+#include "../lab_spec.h"
 
 /* The student's functions are weak: a lab binary links only its own lab's student files, and a
  * missing one becomes NULL, which the checker reports by name instead of a link error. */

@@ -1,8 +1,9 @@
-/* The checker: runs a lab's cases on a track and collects one result per case. */
-#ifndef EM_HARNESS_CHECK_H
-#define EM_HARNESS_CHECK_H
+/* The checker (harness side; include/em/check.h is the library's closeness check): runs a lab's cases
+ * on a track and collects one result per case. */
+#ifndef EM_HARNESS_CHECKER_H
+#define EM_HARNESS_CHECKER_H
 
-#include "lab.h"
+#include "lab_spec.h"
 
 typedef enum em_status { EM_PASS = 0, EM_FAIL = 1, EM_ERROR = 2, EM_SKIP = 3 } em_status;
 const char *em_status_name(em_status s); /* "pass", "fail", "error", "skip" */

@@ -1,4 +1,5 @@
-/* The lab spec: everything the checker needs to know about one lab, in one struct.
+/* The lab spec (harness side; include/em/lab.h is the students' TODO marker): everything the checker
+ * needs to know about one lab, in one struct.
  *
  * A lab is data plus six small callbacks: which tensors a case has, how to fill the inputs, the
  * oracle, how to call an implementation, its FLOP and byte counts, and which cases are valid for a
@@ -6,8 +7,8 @@
  * checksums, closeness, timing, the report. Adding a lab = one harness/specs/<name>.c defining an
  * em_lab plus one line in registry.c.
  */
-#ifndef EM_HARNESS_LAB_H
-#define EM_HARNESS_LAB_H
+#ifndef EM_HARNESS_LAB_SPEC_H
+#define EM_HARNESS_LAB_SPEC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -139,4 +140,4 @@ extern const int em_candidate_is_solution;
 /* The lab this binary was built for, 0 for all (candidate.c). */
 extern const int em_candidate_lab;
 
-#endif /* EM_HARNESS_LAB_H */
+#endif /* EM_HARNESS_LAB_SPEC_H */
