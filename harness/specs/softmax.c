@@ -2,10 +2,8 @@
 #include <float.h>
 #include <math.h>
 
-#include "../lab_spec.h"
+#include "spec.h"
 
-/* The student's functions are weak: a lab binary links only its own lab's student files, and a
- * missing one becomes NULL, which the checker reports by name instead of a link error. */
 #pragma weak lab6_softmax
 #pragma weak lab6_softmax_cuda
 
@@ -198,8 +196,6 @@ static const em_part parts[] = {
      {EM_FN(em_softmax_naive_cpu), EM_CUDA_FN(em_softmax_naive_cuda)}},
 };
 
-#define CPU EM_TRACK_BIT(EM_TRACK_CPU)
-#define GPU EM_TRACK_BIT(EM_TRACK_CUDA)
 #define P2_20 ((int64_t)1 << 20)
 
 /* Sizes: t = 1 (z = 1), warp and block edges ±1 (31/32/33, 255/257, 1023/1024/1025), primes (no
@@ -209,42 +205,42 @@ static const em_part parts[] = {
  * CPU, at t = 4096 and t = 2^20; 2^28 (1 GiB per tensor, 2 GiB moved) on the GPU at t = 4096,
  * 32768 and 2^20. */
 static const em_case cases[] = {
-    {'a', "t=1 (z=1)", {7, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=2", {5, 2}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=31", {9, 31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32", {9, 32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=33", {9, 33}, UNIFORM, 0, 1, 0, 0},
-    {'a', "many short rows t=5", {20000, 5}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=255", {11, 255}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=257", {11, 257}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1023", {13, 1023}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1024", {13, 1024}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1025", {13, 1025}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=4099 prime", {7, 4099}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32767", {3, 32767}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32768", {3, 32768}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32769", {3, 32769}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=65537 prime", {2, 65537}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=2^20", {2, P2_20}, UNIFORM, 0, 1, 0, 0},
-    {'a', "b=1 t=2^20+3", {1, P2_20 + 3}, UNIFORM, 0, 1, 0, 0},
-    {'a', "b=3 t=1000003 prime", {3, 1000003}, UNIFORM, 0, 1, 0, 0},
-    {'a', "large logits", {8, 4096}, LARGE, 0, 1, 0, 0},
-    {'a', "large logits, long rows", {2, 100003}, LARGE, 0, 1, 0, 0},
-    {'a', "wide values", {16, 5003}, WIDE, 0, 1, 0, 0},
-    {'a', "wide values, long rows", {2, 70001}, WIDE, 0, 1, 0, 0},
-    {'a', "masked rows", {64, 1000}, MASKED, 0, 1, 0, 0},
-    {'a', "masked rows t=32769", {8, 32769}, MASKED, 0, 1, 0, 0},
-    {'a', "masked long rows", {4, P2_20 / 2 + 1}, MASKED, 0, 1, 0, 0},
-    {'a', "sparse -inf", {32, 2053}, SPARSE_INF, 0, 1, 0, 0},
-    {'a', "constant rows", {12, 3001}, CONSTANT, 0, 1, 0, 0},
-    {'a', "constant long rows", {6, 40000}, CONSTANT, 0, 1, 0, 0},
-    {'a', "ramp rows", {4, 65536}, RAMP, 0, 1, 0, 0},
-    {'a', "ramp long rows", {2, P2_20 / 2}, RAMP, 0, 1, 0, 0},
-    {'a', "perf t=4096", {4096, 4096}, UNIFORM, CPU, 1, 3, 0},
-    {'a', "perf t=2^20", {16, P2_20}, UNIFORM, CPU, 1, 3, 0},
-    {'a', "perf t=4096 b=2^16", {65536, 4096}, UNIFORM, GPU, 1, 2, 0},
-    {'a', "perf t=32768 b=8192", {8192, 32768}, UNIFORM, GPU, 1, 2, 0},
-    {'a', "perf t=2^20 b=256", {256, P2_20}, UNIFORM, GPU, 1, 2, 0},
+    CASE('a', "t=1 (z=1)", (7, 1), UNIFORM, ALL),
+    CASE('a', "t=2", (5, 2), UNIFORM, ALL),
+    CASE('a', "t=31", (9, 31), UNIFORM, ALL),
+    CASE('a', "t=32", (9, 32), UNIFORM, ALL),
+    CASE('a', "t=33", (9, 33), UNIFORM, ALL),
+    CASE('a', "many short rows t=5", (20000, 5), UNIFORM, ALL),
+    CASE('a', "t=255", (11, 255), UNIFORM, ALL),
+    CASE('a', "t=257", (11, 257), UNIFORM, ALL),
+    CASE('a', "t=1023", (13, 1023), UNIFORM, ALL),
+    CASE('a', "t=1024", (13, 1024), UNIFORM, ALL),
+    CASE('a', "t=1025", (13, 1025), UNIFORM, ALL),
+    CASE('a', "t=4099 prime", (7, 4099), UNIFORM, ALL),
+    CASE('a', "t=32767", (3, 32767), UNIFORM, ALL),
+    CASE('a', "t=32768", (3, 32768), UNIFORM, ALL),
+    CASE('a', "t=32769", (3, 32769), UNIFORM, ALL),
+    CASE('a', "t=65537 prime", (2, 65537), UNIFORM, ALL),
+    CASE('a', "t=2^20", (2, P2_20), UNIFORM, ALL),
+    CASE('a', "b=1 t=2^20+3", (1, P2_20 + 3), UNIFORM, ALL),
+    CASE('a', "b=3 t=1000003 prime", (3, 1000003), UNIFORM, ALL),
+    CASE('a', "large logits", (8, 4096), LARGE, ALL),
+    CASE('a', "large logits, long rows", (2, 100003), LARGE, ALL),
+    CASE('a', "wide values", (16, 5003), WIDE, ALL),
+    CASE('a', "wide values, long rows", (2, 70001), WIDE, ALL),
+    CASE('a', "masked rows", (64, 1000), MASKED, ALL),
+    CASE('a', "masked rows t=32769", (8, 32769), MASKED, ALL),
+    CASE('a', "masked long rows", (4, P2_20 / 2 + 1), MASKED, ALL),
+    CASE('a', "sparse -inf", (32, 2053), SPARSE_INF, ALL),
+    CASE('a', "constant rows", (12, 3001), CONSTANT, ALL),
+    CASE('a', "constant long rows", (6, 40000), CONSTANT, ALL),
+    CASE('a', "ramp rows", (4, 65536), RAMP, ALL),
+    CASE('a', "ramp long rows", (2, P2_20 / 2), RAMP, ALL),
+    PERF('a', "perf t=4096", (4096, 4096), UNIFORM, CPU, 3),
+    PERF('a', "perf t=2^20", (16, P2_20), UNIFORM, CPU, 3),
+    PERF('a', "perf t=4096 b=2^16", (65536, 4096), UNIFORM, GPU, 2),
+    PERF('a', "perf t=32768 b=8192", (8192, 32768), UNIFORM, GPU, 2),
+    PERF('a', "perf t=2^20 b=256", (256, P2_20), UNIFORM, GPU, 2),
 };
 
 const em_lab em_lab_softmax = {
@@ -254,12 +250,12 @@ const em_lab em_lab_softmax = {
     .title = "long softmax: z = exp(x - max) / sum exp(x - max), per row",
     .student_file = {"softmax.c", "softmax.cu"},
     .parts = parts,
-    .nparts = 1,
+    .nparts = EM_COUNT(parts),
     .cases = cases,
-    .ncases = (int)(sizeof cases / sizeof cases[0]),
+    .ncases = EM_COUNT(cases),
     .value_kinds = value_kinds,
-    .nvalue_kinds = NKINDS,
-    .ndims = 2,
+    .nvalue_kinds = EM_COUNT(value_kinds),
+    .ndims = EM_COUNT(dim_names),
     .dim_names = dim_names,
     .describe = describe,
     .fill = fill,
