@@ -220,6 +220,7 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
     json_object_set_new(c, "lab_name", json_string(r->lab->name));
     json_object_set_new(c, "hidden", json_boolean(r->c.hidden));
     json_object_set_new(c, "status", json_string(em_status_name(r->status)));
+    json_object_set_new(c, "kind", json_string(em_fail_kind_name(r->kind)));
     json_object_set_new(c, "reason", json_string(r->reason));
     json_object_set_new(c, "hint", json_string(r->hint));
     if (r->have_close) {
