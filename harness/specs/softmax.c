@@ -31,42 +31,18 @@ static const float uniform_range[] = {10.0f, 50.0f, 1e4f};
 static const float constants[] = {0.0f, 3.25f, -87.5f, 1e4f, -1e4f, 88.5f};
 
 /* ---- tolerance ----------------------------------------------------------------------------------
- * Let u = 2^-24 (float32's unit roundoff), d = x − m ≤ 0 an entry's distance below its row's max,
- * e = exp(d) and S = Σ e, so z = e / S. A float32 implementation is allowed, relative to z:
+ * With u = 2^-24, d = x − m ≤ 0 an entry's distance below its row's max and D = Σ_j z_j·|d_j|, an
+ * element of z may be off by
  *
- *   argument, per element (atol_each below): 4u·(|d| + D), D = Σ_j z_j·|d_j| (the mean distance
- *     below the max, weighted by z). exp is ill-conditioned in its argument: an error δ in d
- *     becomes a relative error δ in e^d. Computing d = x − m in float rounds it (u·|d|); exp2-based
- *     code rounds d·log2(e) once more (u·|d|), and CUDA's __expf, which does exactly that inside,
- *     is specified to 2 + 1.173·|d| ulp, i.e. up to 2.35u·|d|: 4u·|d| covers a subtraction plus
- *     either. The sum S inherits the same from every term, weighted by its share z_j: 4u·D.
- *     Without this term no float32 code could pass: at d = −80 one rounding of d alone is 80u.
+ *   atol_each = 4u·(|d| + D)·z   exp is ill-conditioned in its argument: rounding x − m (and
+ *                                d·log2(e), or __expf's own 2 + 1.173·|d| ulp) shifts e^d by that
+ *                                much relatively; the sum inherits it from its terms, weighted;
+ *   rtol = (32 + 2⌈log2 t⌉)·u    the exps, 1/S and the product, 16 sequential additions per thread
+ *                                or lane, three rescaling factors, and a tree of ⌈log2 t⌉ levels;
+ *   atol = 2·FLT_MIN             exps and quotients below FLT_MIN may be flushed to 0.
  *
- *   everything else, per row (rtol): (32 + 2·⌈log2 t⌉)·u, as
- *      4u   the element's own exp: CUDA's expf and exp2f are ≤ 2 ulp (≤ 4u); the CPU
- *           reference's exp ≤ 1.06 ulp (exhaustively checked);
- *      4u   the exps inside S, weighted by their shares: again ≤ 4u;
- *      2u   1/S and the product e·(1/S) (or one division and one rescaling);
- *     16u   up to 16 sequential additions per thread or SIMD lane before the partial sums meet in
- *           a tree (a sum of positive terms is off by at most u per addition a term goes through);
- *      6u   up to three rescaling factors exp(m − m') along a term's way (≤ 2 ulp each, weighted);
- *     2⌈log2 t⌉u   the tree: per level one addition and, online, one rescaling multiplication.
- *   So 32u + 2⌈log2 t⌉u: 1.9e-6 for t = 1, 4.3e-6 for t = 2^20. A long float running sum does
- *   not meet it: once the partial sum is large, terms below half its ulp vanish, so the error grows
- *   with the length of the run: measured on these inputs, ~14u for runs of 1024 terms, ~55u for
- *   4096, ~13000u (8e-4) for one run of 2^20. Sum in blocks into a double, or in double, or per
- *   thread over short runs and then in a tree.
- *
- *   results that underflow (atol): 2·FLT_MIN. An exp below FLT_MIN may be flushed to 0 (the
- *   CPU reference, __expf, -ftz) and z = e/S may flush again: each loses < FLT_MIN, and S ≥ 1
- *   (the max's own term is exactly 1) so nothing grows in the division. −inf entries must come out
- *   0 (or within 2·FLT_MIN of it): a NaN fails.
- *
- * Measured over seeds 1..20, the worst element of any case uses this much of its allowance: the
- * CPU reference 0.21 (0.46 where results below FLT_MIN flush to 0, half of atol by design); a CPU
- * emulation of the CUDA reference's arithmetic and summation order, with every exp pushed 2 ulp
- * off, 0.40 (0.50). Every planted mistake in tests/planted/lab6 misses by orders of magnitude, or
- * makes NaN. */
+ * The derivation term by term, what it rules out (a long float running sum) and how much of it the
+ * references use: labs/lab6-softmax/README.md, section 3, "The tolerance". */
 #define U 0x1p-24
 
 static int ceil_log2(int64_t t) {
