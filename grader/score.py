@@ -73,19 +73,33 @@ def perf_fraction(speedup_vs_ref, threshold: float) -> float:
     return 1.0 if slow <= threshold else threshold / slow
 
 
+# The checker's failure kinds (results.json "kind", harness/checker.h EM_FAIL_KINDS) in the
+# grader's words.
+_KIND_WORDS = {
+    "reused": "reused work while timing (a result kept from an earlier call)",
+    "input_changed": "the code changed an input (inputs are read-only)",
+    "stale": "stale output after the inputs changed: results cached between calls?",
+    "past_end": "the code wrote past the end of an output",
+    "unwritten": "some output elements were never written",
+    "wrong": "wrong results",
+    "missing": "a function of the lab is not defined",
+    "error": "the code raised an error",
+}
+
+# Results written before the checker said "kind": the same verdicts, found by their words.
+_OLD_WORDS = (("reused work while timing", "reused"), ("changed its input", "input_changed"),
+              ("changed an input", "input_changed"), ("stale output", "stale"), ("past the end", "past_end"),
+              ("never written", "unwritten"))
+
+
 def _own_reason(c: dict) -> str:
     """The run's own verdict in the grader's words: its text comes from the student's process,
-    which knows the hidden cases, so it is matched, never copied."""
-    why = str(c.get("reason") or "")
-    for needle, words in (("reused work while timing", "reused work while timing (a result kept from an earlier call)"),
-                          ("changed its input", "the code changed an input (inputs are read-only)"),
-                          ("changed an input", "the code changed an input (inputs are read-only)"),
-                          ("stale output", "stale output after the inputs changed: results cached between calls?"),
-                          ("past the end", "the code wrote past the end of an output"),
-                          ("never written", "some output elements were never written")):
-        if needle in why:
-            return words
-    return f"status {c.get('status')!s:.10}"
+    which knows the hidden cases, so only its kind is read, never its text copied."""
+    kind = c.get("kind")
+    if not isinstance(kind, str):
+        why = str(c.get("reason") or "")
+        kind = next((k for needle, k in _OLD_WORDS if needle in why), "")
+    return _KIND_WORDS.get(kind) or f"status {c.get('status')!s:.10}"
 
 
 def _impossible(c: dict) -> bool:

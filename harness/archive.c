@@ -79,109 +79,90 @@ static int finish(int rc, const char *msg) {
   return rc;
 }
 
-int main(int argc, char **argv) {
-  /* Names in tar and zip are UTF-8 (pax and zip say so; ustar by convention): libarchive hands
-   * them over as they are only in a UTF-8 locale, and in "C" would fail to convert them. */
-  if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "");
+/* What the options of a command ask for. */
+typedef struct opts {
+  em__arc_caps caps;
+  em__arc_submit_opts so;
+  const char *root;
+  int caps_given, submit_given, root_given;
+} opts;
 
-  if (argc < 2) {
-    usage(stderr);
-    return EM__ARC_ENV;
-  }
-  const char *cmd = argv[1];
-  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-    usage(stdout);
-    return 0;
-  }
-  if (strcmp(cmd, "--version") == 0) {
-    printf("em-archive %s\n", EM_VERSION);
-    return 0;
-  }
-  if (strcmp(cmd, "pack") && strcmp(cmd, "unpack") && strcmp(cmd, "list") && strcmp(cmd, "submit"))
-    return fail_usage("unknown command '%s': use pack, unpack, list or submit", cmd);
+enum { O_ROOT = 256, O_ENTRIES, O_BYTES, O_FILE_BYTES, O_RATIO, O_LAB, O_LAB_DIR, O_RESULTS, O_USER, O_OUT_DIR, O_HELP };
+static const struct option longopts[] = {
+    {"root", required_argument, 0, O_ROOT},           {"max-entries", required_argument, 0, O_ENTRIES},
+    {"max-bytes", required_argument, 0, O_BYTES},     {"max-file-bytes", required_argument, 0, O_FILE_BYTES},
+    {"max-ratio", required_argument, 0, O_RATIO},     {"lab", required_argument, 0, O_LAB},
+    {"lab-dir", required_argument, 0, O_LAB_DIR},     {"results", required_argument, 0, O_RESULTS},
+    {"user", required_argument, 0, O_USER},           {"out-dir", required_argument, 0, O_OUT_DIR},
+    {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0}};
 
-  enum { O_ROOT = 256, O_ENTRIES, O_BYTES, O_FILE_BYTES, O_RATIO, O_LAB, O_LAB_DIR, O_RESULTS, O_USER, O_OUT_DIR, O_HELP };
-  static const struct option longopts[] = {
-      {"root", required_argument, 0, O_ROOT},           {"max-entries", required_argument, 0, O_ENTRIES},
-      {"max-bytes", required_argument, 0, O_BYTES},     {"max-file-bytes", required_argument, 0, O_FILE_BYTES},
-      {"max-ratio", required_argument, 0, O_RATIO},     {"lab", required_argument, 0, O_LAB},
-      {"lab-dir", required_argument, 0, O_LAB_DIR},     {"results", required_argument, 0, O_RESULTS},
-      {"user", required_argument, 0, O_USER},           {"out-dir", required_argument, 0, O_OUT_DIR},
-      {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0}};
-  em__arc_caps caps = {EM__ARC_MAX_ENTRIES, EM__ARC_MAX_BYTES, EM__ARC_MAX_FILE_BYTES, EM__ARC_MAX_RATIO};
-  em__arc_submit_opts so = {0, NULL, NULL, NULL, "submissions"};
-  const char *root = ".";
-  int caps_given = 0, submit_given = 0, root_given = 0;
+/* parse_option's "go on": any other value is the exit status to end with. */
+#define GO_ON (-1)
 
-  int opt;
+/* The caps of unpack and list: GO_ON, or the usage error. */
+static int option_cap(opts *o, int opt, const char *arg) {
+  o->caps_given = 1;
+  if (opt == O_ENTRIES && parse_size(arg, &o->caps.max_entries))
+    return fail_usage("bad --max-entries '%s': give a positive integer", arg);
+  if (opt == O_BYTES && parse_size(arg, &o->caps.max_bytes))
+    return fail_usage("bad --max-bytes '%s': give bytes, e.g. 64M", arg);
+  if (opt == O_FILE_BYTES && parse_size(arg, &o->caps.max_file_bytes))
+    return fail_usage("bad --max-file-bytes '%s': give bytes, e.g. 16M", arg);
+  if (opt == O_RATIO) {
+    char *end;
+    errno = 0;
+    o->caps.max_ratio = strtod(arg, &end);
+    if (errno || end == arg || *end || !(o->caps.max_ratio >= 1))
+      return fail_usage("bad --max-ratio '%s': give a number of at least 1, e.g. 200", arg);
+  }
+  return GO_ON;
+}
+
+static int parse_option(opts *o, int opt, const char *arg, const char *as_given) {
+  uint64_t v;
+  switch (opt) {
+    case O_ROOT: o->root = arg, o->root_given = 1; break;
+    case O_ENTRIES: case O_BYTES: case O_FILE_BYTES: case O_RATIO: return option_cap(o, opt, arg);
+    case O_LAB:
+      if (parse_size(arg, &v) || v > INT_MAX) return fail_usage("bad --lab '%s': give the lab's number", arg);
+      o->so.lab = (int)v;
+      o->submit_given = 1;
+      break;
+    case O_LAB_DIR: o->so.lab_dir = arg, o->submit_given = 1; break;
+    case O_RESULTS: o->so.results = arg, o->submit_given = 1; break;
+    case O_USER: o->so.user = arg, o->submit_given = 1; break;
+    case O_OUT_DIR: o->so.out_dir = arg, o->submit_given = 1; break;
+    case O_HELP: usage(stdout); return 0;
+    default: return fail_usage("unknown or incomplete option '%s'", as_given);
+  }
+  return GO_ON;
+}
+
+/* The options after the command (defaults first), and whether they belong to it: GO_ON, or the
+ * exit status to end with. */
+static int parse_options(opts *o, const char *cmd, int argc, char **argv) {
+  memset(o, 0, sizeof *o);
+  o->caps = (em__arc_caps){EM__ARC_MAX_ENTRIES, EM__ARC_MAX_BYTES, EM__ARC_MAX_FILE_BYTES, EM__ARC_MAX_RATIO};
+  o->so.out_dir = "submissions";
+  o->root = ".";
+  int opt, rc;
   opterr = 0;
   optind = 2; /* after the command */
-  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-    switch (opt) {
-      case O_ROOT: root = optarg, root_given = 1; break;
-      case O_ENTRIES:
-        if (parse_size(optarg, &caps.max_entries)) return fail_usage("bad --max-entries '%s': give a positive integer", optarg);
-        caps_given = 1;
-        break;
-      case O_BYTES:
-        if (parse_size(optarg, &caps.max_bytes)) return fail_usage("bad --max-bytes '%s': give bytes, e.g. 64M", optarg);
-        caps_given = 1;
-        break;
-      case O_FILE_BYTES:
-        if (parse_size(optarg, &caps.max_file_bytes))
-          return fail_usage("bad --max-file-bytes '%s': give bytes, e.g. 16M", optarg);
-        caps_given = 1;
-        break;
-      case O_RATIO: {
-        char *end;
-        errno = 0;
-        caps.max_ratio = strtod(optarg, &end);
-        if (errno || end == optarg || *end || !(caps.max_ratio >= 1))
-          return fail_usage("bad --max-ratio '%s': give a number of at least 1, e.g. 200", optarg);
-        caps_given = 1;
-        break;
-      }
-      case O_LAB: {
-        uint64_t v;
-        if (parse_size(optarg, &v) || v > INT_MAX) return fail_usage("bad --lab '%s': give the lab's number", optarg);
-        so.lab = (int)v;
-        submit_given = 1;
-        break;
-      }
-      case O_LAB_DIR: so.lab_dir = optarg, submit_given = 1; break;
-      case O_RESULTS: so.results = optarg, submit_given = 1; break;
-      case O_USER: so.user = optarg, submit_given = 1; break;
-      case O_OUT_DIR: so.out_dir = optarg, submit_given = 1; break;
-      case O_HELP: usage(stdout); return 0;
-      default: return fail_usage("unknown or incomplete option '%s'", argv[optind - 1]);
-    }
-  }
-  char **args = argv + optind;
-  int nargs = argc - optind;
+  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+    if ((rc = parse_option(o, opt, optarg, argv[optind - 1])) != GO_ON) return rc;
+  int is_read = strcmp(cmd, "unpack") == 0 || strcmp(cmd, "list") == 0;
+  if (o->caps_given && !is_read) return fail_usage("the --max-* caps belong to unpack and list, not %s", cmd);
+  if (o->submit_given && strcmp(cmd, "submit"))
+    return fail_usage("--lab, --lab-dir, --results, --user and --out-dir belong to submit, not %s", cmd);
+  if (o->root_given && strcmp(cmd, "pack")) return fail_usage("--root belongs to pack, not %s", cmd);
+  return GO_ON;
+}
+
+/* `pack OUT FILE...`: the files (named relative to root) into OUT. */
+static int pack(const char *root, char **args, int nargs) {
+  if (nargs < 2) return fail_usage("%s", "pack takes OUT.tar.gz and at least one FILE");
   char msg[EM__ARC_REASON];
   msg[0] = 0;
-  int is_read = strcmp(cmd, "unpack") == 0 || strcmp(cmd, "list") == 0;
-  if (caps_given && !is_read) return fail_usage("the --max-* caps belong to unpack and list, not %s", cmd);
-  if (submit_given && strcmp(cmd, "submit")) return fail_usage("--lab, --lab-dir, --results, --user and --out-dir belong to submit, not %s", cmd);
-  if (root_given && strcmp(cmd, "pack")) return fail_usage("--root belongs to pack, not %s", cmd);
-
-  if (strcmp(cmd, "unpack") == 0) {
-    if (nargs != 2) return fail_usage("%s", "unpack takes ARCHIVE DEST (DEST must not exist yet)");
-    return finish(em__arc_read(args[0], args[1], &caps, msg, sizeof msg), msg);
-  }
-  if (strcmp(cmd, "list") == 0) {
-    if (nargs != 1) return fail_usage("%s", "list takes one ARCHIVE");
-    return finish(em__arc_read(args[0], NULL, &caps, msg, sizeof msg), msg);
-  }
-  if (strcmp(cmd, "submit") == 0) {
-    if (nargs) return fail_usage("unexpected argument '%s': submit takes only options", args[0]);
-    if (!so.lab || !so.lab_dir || !so.results)
-      return fail_usage("%s", "submit needs --lab N --lab-dir labs/labN-name --results build/labN/results.json");
-    return finish(em__arc_submit(&so, msg, sizeof msg), msg);
-  }
-
-  /* pack */
-  if (nargs < 2) return fail_usage("%s", "pack takes OUT.tar.gz and at least one FILE");
   size_t n = (size_t)nargs - 1;
   em__arc_file *files = calloc(n, sizeof *files);
   if (!files) return finish(EM__ARC_ENV, "out of memory");
@@ -208,4 +189,49 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < n; ++i) free(files[i].data);
   free(files);
   return finish(rc, msg);
+}
+
+/* unpack, list and submit, their options parsed. */
+static int read_or_submit(const char *cmd, const opts *o, char **args, int nargs) {
+  char msg[EM__ARC_REASON];
+  msg[0] = 0;
+  if (strcmp(cmd, "unpack") == 0) {
+    if (nargs != 2) return fail_usage("%s", "unpack takes ARCHIVE DEST (DEST must not exist yet)");
+    return finish(em__arc_read(args[0], args[1], &o->caps, msg, sizeof msg), msg);
+  }
+  if (strcmp(cmd, "list") == 0) {
+    if (nargs != 1) return fail_usage("%s", "list takes one ARCHIVE");
+    return finish(em__arc_read(args[0], NULL, &o->caps, msg, sizeof msg), msg);
+  }
+  if (nargs) return fail_usage("unexpected argument '%s': submit takes only options", args[0]);
+  if (!o->so.lab || !o->so.lab_dir || !o->so.results)
+    return fail_usage("%s", "submit needs --lab N --lab-dir labs/labN-name --results build/labN/results.json");
+  return finish(em__arc_submit(&o->so, msg, sizeof msg), msg);
+}
+
+int main(int argc, char **argv) {
+  /* Names in tar and zip are UTF-8 (pax and zip say so; ustar by convention): libarchive hands
+   * them over as they are only in a UTF-8 locale, and in "C" would fail to convert them. */
+  if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "");
+
+  if (argc < 2) {
+    usage(stderr);
+    return EM__ARC_ENV;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("em-archive %s\n", EM_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "pack") && strcmp(cmd, "unpack") && strcmp(cmd, "list") && strcmp(cmd, "submit"))
+    return fail_usage("unknown command '%s': use pack, unpack, list or submit", cmd);
+  opts o;
+  int rc = parse_options(&o, cmd, argc, argv);
+  if (rc != GO_ON) return rc;
+  if (strcmp(cmd, "pack") == 0) return pack(o.root, argv + optind, argc - optind);
+  return read_or_submit(cmd, &o, argv + optind, argc - optind);
 }

@@ -231,127 +231,146 @@ static int load_lab_files(const em__arc_submit_opts *o, const char *folder, em__
 
 static json_t *str_or_null(json_t *v) { return json_is_string(v) && *json_string_value(v) ? json_copy(v) : json_null(); }
 
-int em__arc_submit(const em__arc_submit_opts *o, char *msg, size_t cap) {
-  /* The lab folder's name, labN-name, is the archive's labs/labN-name/. */
-  char tmp[256], folder[256];
+/* The lab folder's name, labN-name, which is the archive's labs/labN-name/. */
+static int lab_folder(const em__arc_submit_opts *o, char *folder, size_t len, char *msg, size_t cap) {
+  char tmp[256];
   snprintf(tmp, sizeof tmp, "%s", o->lab_dir);
   size_t tl = strlen(tmp);
   while (tl > 1 && tmp[tl - 1] == '/') tmp[--tl] = 0;
   const char *base = strrchr(tmp, '/');
-  snprintf(folder, sizeof folder, "%s", base ? base + 1 : tmp);
+  snprintf(folder, len, "%s", base ? base + 1 : tmp);
   char prefix[32];
   snprintf(prefix, sizeof prefix, "lab%d-", o->lab);
   if (strncmp(folder, prefix, strlen(prefix)) != 0 || em__arc_bad_name(folder))
     return say(msg, cap, EM__ARC_ENV, "%s is not lab %d's folder (labs/lab%d-<name>)", o->lab_dir, o->lab, o->lab);
+  return EM__ARC_OK;
+}
 
-  /* files[0] is manifest.json (filled in last), [1] results.json, then the student's files.
-   * results.json is parsed from the very bytes that are packed and hashed. */
-  size_t n = 2;
-  em__arc_file *files = calloc(n, sizeof *files);
-  if (!files) return say(msg, cap, EM__ARC_ENV, "out of memory");
-  int rc = em__arc_load(o->results, "results.json", &files[1], msg, cap);
+/* results.json into f, and parsed from the very bytes that are packed and hashed into *res: it
+ * must be this checker's results of lab o->lab, from the student's code. */
+static int load_results(const em__arc_submit_opts *o, em__arc_file *f, json_t **res, char *msg, size_t cap) {
+  *res = NULL;
+  int rc = em__arc_load(o->results, "results.json", f, msg, cap);
   if (rc) {
-    free_files(files, n);
     if (access(o->results, F_OK) != 0)
       return say(msg, cap, EM__ARC_ENV, "there is no %s: run  make lab%d && make check  first", o->results, o->lab);
     return rc;
   }
   json_error_t jerr;
-  json_t *res = json_loadb((const char *)files[1].data, files[1].size, 0, &jerr);
-  json_t *score = json_object_get(res, "score"), *mach = json_object_get(res, "machine");
-  json_t *points = json_object_get(score, "points"), *max = json_object_get(score, "max");
-  const char *schema = json_string_value(json_object_get(res, "schema"));
-  if (!res)
+  json_t *r = json_loadb((const char *)f->data, f->size, 0, &jerr);
+  json_t *score = json_object_get(r, "score");
+  const char *schema = json_string_value(json_object_get(r, "schema"));
+  if (!r)
     rc = say(msg, cap, EM__ARC_ENV, "cannot read %s: %s: run  make check LAB=%d  again", o->results, jerr.text, o->lab);
-  else if (!schema || strcmp(schema, EM_RESULTS_SCHEMA) != 0 || !json_is_number(points) || !json_is_number(max) ||
-           !json_is_object(mach))
+  else if (!schema || strcmp(schema, EM_RESULTS_SCHEMA) != 0 || !json_is_number(json_object_get(score, "points")) ||
+           !json_is_number(json_object_get(score, "max")) || !json_is_object(json_object_get(r, "machine")))
     rc = say(msg, cap, EM__ARC_ENV, "%s is not a results file of this checker (schema %s): run  make lab%d && make check  again",
              o->results, EM_RESULTS_SCHEMA, o->lab);
-  else if (!json_is_integer(json_object_get(res, "lab")) || json_integer_value(json_object_get(res, "lab")) != o->lab)
+  else if (!json_is_integer(json_object_get(r, "lab")) || json_integer_value(json_object_get(r, "lab")) != o->lab)
     rc = say(msg, cap, EM__ARC_ENV, "%s holds the results of another lab, not lab %d: run  make lab%d && make check  again",
              o->results, o->lab, o->lab);
-  else if (json_is_true(json_object_get(res, "solution")))
+  else if (json_is_true(json_object_get(r, "solution")))
     rc = say(msg, cap, EM__ARC_ENV,
              "lab %d was built from the reference solution (SOLUTION=1), not your code: run  make lab%d  and submit again",
              o->lab, o->lab);
-  if (rc) {
-    json_decref(res);
+  if (rc) json_decref(r);
+  else *res = r;
+  return rc;
+}
+
+/* manifest.json into files[0]: what the archive holds (files[1..n), their SHA-256 and sizes), and
+ * what results.json (res) says of the check that made it. */
+static int add_manifest(const em__arc_submit_opts *o, const char *folder, const char *user, const char *created,
+                        time_t now, json_t *res, em__arc_file *files, size_t n, char *msg, size_t cap) {
+  json_t *mach = json_object_get(res, "machine"), *score = json_object_get(res, "score");
+  json_t *man = json_object(), *tool = json_object(), *claimed = json_object(), *list = json_array();
+  if (!man || !tool || !claimed || !list) {
+    json_decref(man), json_decref(tool), json_decref(claimed), json_decref(list);
+    return say(msg, cap, EM__ARC_ENV, "out of memory");
+  }
+  json_object_set_new(man, "schema", json_string("em-manifest/1"));
+  json_object_set_new(man, "lab", json_integer(o->lab));
+  json_object_set_new(man, "lab_name", str_or_null(json_object_get(res, "name")));
+  json_object_set_new(man, "lab_dir", json_sprintf("labs/%s", folder));
+  json_object_set_new(man, "user", json_string(user));
+  json_object_set_new(man, "created", json_string(created));
+  json_object_set_new(man, "harness_version", json_string(EM_VERSION));
+  json_object_set_new(tool, "cc", str_or_null(json_object_get(mach, "compiler")));
+  json_object_set_new(tool, "nvcc", str_or_null(json_object_get(mach, "nvcc")));
+  json_object_set_new(man, "toolchain", tool);
+  json_object_set_new(man, "gpu", str_or_null(json_object_get(mach, "gpu")));
+  json_object_set_new(claimed, "points", json_real(json_number_value(json_object_get(score, "points"))));
+  json_object_set_new(claimed, "max", json_real(json_number_value(json_object_get(score, "max"))));
+  json_object_set_new(man, "claimed_score", claimed);
+  for (size_t i = 1; i < n; ++i) {
+    char hex[65];
+    em__arc_sha256_hex(files[i].data, files[i].size, hex);
+    json_t *f = json_object();
+    if (!f) break;
+    json_object_set_new(f, "path", json_string(files[i].path));
+    json_object_set_new(f, "sha256", json_string(hex));
+    json_object_set_new(f, "bytes", json_integer((json_int_t)files[i].size));
+    json_array_append_new(list, f);
+  }
+  json_object_set_new(man, "files", list);
+  char *text = json_dumps(man, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+  int complete = json_array_size(list) == n - 1;
+  json_decref(man);
+  if (!text || !complete) {
+    free(text);
+    return say(msg, cap, EM__ARC_ENV, "out of memory");
+  }
+  size_t len = strlen(text);
+  files[0].data = (unsigned char *)text; /* malloc'd by jansson's default allocator */
+  text[len] = '\n';                       /* over the NUL: a text file ends with a newline */
+  files[0].size = len + 1;
+  files[0].mtime = (int64_t)now;
+  snprintf(files[0].path, sizeof files[0].path, "manifest.json");
+  return EM__ARC_OK;
+}
+
+/* The archive OUT_DIR/lab<N>-<user>-<stamp>.tar.gz, and on stdout what it holds and claims. */
+static int write_submission(const em__arc_submit_opts *o, const char *user, const char *stamp, const em__arc_file *files,
+                            size_t n, json_t *res, char *msg, size_t cap) {
+  if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
+    return say(msg, cap, EM__ARC_ENV, "cannot create %s: %s", o->out_dir, strerror(errno));
+  char out[4096];
+  snprintf(out, sizeof out, "%s/lab%d-%s-%s.tar.gz", o->out_dir, o->lab, user, stamp);
+  int rc = em__arc_write(out, files, n, msg, cap);
+  if (rc != EM__ARC_OK) return rc;
+  json_t *score = json_object_get(res, "score");
+  printf("submission: %s\n", out);
+  for (size_t i = 0; i < n; ++i) printf("  %-40s %10zu bytes\n", files[i].path, files[i].size);
+  printf("claimed score: %g / %g (the grader re-runs your code with its own cases: this is what your check "
+         "found)\n",
+         json_number_value(json_object_get(score, "points")), json_number_value(json_object_get(score, "max")));
+  printf("upload %s\n", out);
+  return EM__ARC_OK;
+}
+
+int em__arc_submit(const em__arc_submit_opts *o, char *msg, size_t cap) {
+  char folder[256];
+  int rc = lab_folder(o, folder, sizeof folder, msg, cap);
+  if (rc) return rc;
+  /* files[0] is manifest.json (filled in last), [1] results.json, then the student's files. */
+  size_t n = 2;
+  em__arc_file *files = calloc(n, sizeof *files);
+  if (!files) return say(msg, cap, EM__ARC_ENV, "out of memory");
+  json_t *res;
+  if ((rc = load_results(o, &files[1], &res, msg, cap)) != EM__ARC_OK) {
     free_files(files, n);
     return rc;
   }
   rc = load_lab_files(o, folder, &files, &n, msg, cap);
-
-  char user[80], stamp[32], created[32], out[4096];
+  char user[80], stamp[32], created[32];
   clean_user(o->user, user, sizeof user);
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-  json_t *man = NULL;
-  if (rc == EM__ARC_OK) {
-    man = json_object();
-    json_t *tool = json_object(), *claimed = json_object(), *list = json_array();
-    if (!man || !tool || !claimed || !list) {
-      json_decref(tool), json_decref(claimed), json_decref(list);
-      rc = say(msg, cap, EM__ARC_ENV, "out of memory");
-    } else {
-      json_object_set_new(man, "schema", json_string("em-manifest/1"));
-      json_object_set_new(man, "lab", json_integer(o->lab));
-      json_object_set_new(man, "lab_name", str_or_null(json_object_get(res, "name")));
-      json_object_set_new(man, "lab_dir", json_sprintf("labs/%s", folder));
-      json_object_set_new(man, "user", json_string(user));
-      json_object_set_new(man, "created", json_string(created));
-      json_object_set_new(man, "harness_version", json_string(EM_VERSION));
-      json_object_set_new(tool, "cc", str_or_null(json_object_get(mach, "compiler")));
-      json_object_set_new(tool, "nvcc", str_or_null(json_object_get(mach, "nvcc")));
-      json_object_set_new(man, "toolchain", tool);
-      json_object_set_new(man, "gpu", str_or_null(json_object_get(mach, "gpu")));
-      json_object_set_new(claimed, "points", json_real(json_number_value(points)));
-      json_object_set_new(claimed, "max", json_real(json_number_value(max)));
-      json_object_set_new(man, "claimed_score", claimed);
-      for (size_t i = 1; i < n; ++i) {
-        char hex[65];
-        em__arc_sha256_hex(files[i].data, files[i].size, hex);
-        json_t *f = json_object();
-        if (!f) break;
-        json_object_set_new(f, "path", json_string(files[i].path));
-        json_object_set_new(f, "sha256", json_string(hex));
-        json_object_set_new(f, "bytes", json_integer((json_int_t)files[i].size));
-        json_array_append_new(list, f);
-      }
-      json_object_set_new(man, "files", list);
-      char *text = json_dumps(man, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-      if (!text || json_array_size(list) != n - 1) {
-        free(text);
-        rc = say(msg, cap, EM__ARC_ENV, "out of memory");
-      } else {
-        size_t len = strlen(text);
-        files[0].data = (unsigned char *)text; /* malloc'd by jansson's default allocator */
-        text[len] = '\n';                       /* over the NUL: a text file ends with a newline */
-        files[0].size = len + 1;
-        files[0].mtime = (int64_t)now;
-        snprintf(files[0].path, sizeof files[0].path, "manifest.json");
-      }
-    }
-  }
-
-  if (rc == EM__ARC_OK && mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
-    rc = say(msg, cap, EM__ARC_ENV, "cannot create %s: %s", o->out_dir, strerror(errno));
-  if (rc == EM__ARC_OK) {
-    snprintf(out, sizeof out, "%s/lab%d-%s-%s.tar.gz", o->out_dir, o->lab, user, stamp);
-    rc = em__arc_write(out, files, n, msg, cap);
-    if (rc == EM__ARC_OK) {
-      printf("submission: %s\n", out);
-      for (size_t i = 0; i < n; ++i) printf("  %-40s %10zu bytes\n", files[i].path, files[i].size);
-      printf("claimed score: %g / %g (the grader re-runs your code with its own cases: this is what your check "
-             "found)\n",
-             json_number_value(points), json_number_value(max));
-      printf("upload %s\n", out);
-    }
-  }
-  json_decref(man);
+  if (rc == EM__ARC_OK) rc = add_manifest(o, folder, user, created, now, res, files, n, msg, cap);
+  if (rc == EM__ARC_OK) rc = write_submission(o, user, stamp, files, n, res, msg, cap);
   json_decref(res);
   free_files(files, n);
   return rc;

@@ -312,15 +312,13 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static int zip_preflight(reader *r, int fd, uint64_t size, uint64_t *count) {
-  /* The end record: 22 bytes plus a comment of at most 65535, at the very end; the zip64 locator
-   * (20 bytes) just before it. */
+/* The end record (22 bytes plus a comment of at most 65535, at the very end; the zip64 locator, 20
+ * bytes, just before it): how many entries the central directory lists, its size and its offset. */
+static int zip_end_record(reader *r, int fd, uint64_t size, uint64_t *n, uint64_t *cd_size, uint64_t *cd_off) {
   size_t tail = size < 22 + 65535 + 20 ? (size_t)size : 22 + 65535 + 20;
-  unsigned char *buf = malloc(tail ? tail : 1), *cd = NULL;
-  uint64_t *offsets = NULL;
+  unsigned char *buf = malloc(tail ? tail : 1);
   if (!buf) return say(r, EM__ARC_ENV, "out of memory");
   int rc = EM__ARC_OK, found = 0;
-  uint64_t n = 0, cd_size = 0, cd_off = 0;
   if (pread(fd, buf, tail, (off_t)(size - tail)) != (ssize_t)tail) {
     rc = say(r, EM__ARC_ENV, "cannot read the archive: %s", strerror(errno));
     goto out;
@@ -328,8 +326,8 @@ static int zip_preflight(reader *r, int fd, uint64_t size, uint64_t *count) {
   for (size_t i = tail >= 22 ? tail - 22 + 1 : 0; i-- > 0;) {
     if (memcmp(buf + i, "PK\x05\x06", 4) != 0 || i + 22 + le16(buf + i + 20) != tail) continue;
     found = 1;
-    n = le16(buf + i + 10), cd_size = le32(buf + i + 12), cd_off = le32(buf + i + 16);
-    if ((n == 0xffff || cd_size == 0xffffffffu || cd_off == 0xffffffffu) && i >= 20 &&
+    *n = le16(buf + i + 10), *cd_size = le32(buf + i + 12), *cd_off = le32(buf + i + 16);
+    if ((*n == 0xffff || *cd_size == 0xffffffffu || *cd_off == 0xffffffffu) && i >= 20 &&
         memcmp(buf + i - 20, "PK\x06\x07", 4) == 0) {
       uint64_t at = le64(buf + i - 20 + 8);
       unsigned char z[56];
@@ -338,71 +336,73 @@ static int zip_preflight(reader *r, int fd, uint64_t size, uint64_t *count) {
         rc = say(r, EM__ARC_REFUSED, "the zip's zip64 end record is damaged; " REPACK);
         goto out;
       }
-      n = le64(z + 32), cd_size = le64(z + 40), cd_off = le64(z + 48);
+      *n = le64(z + 32), *cd_size = le64(z + 40), *cd_off = le64(z + 48);
     }
     break;
   }
-  if (!found) {
-    rc = say(r, EM__ARC_REFUSED, "the zip has no central directory (truncated?); " REPACK);
-    goto out;
-  }
-  if (n > r->caps->max_entries) {
-    rc = say(r, EM__ARC_REFUSED, "the zip's central directory lists %" PRIu64 " entries, more than %" PRIu64 "; " REPACK, n,
-             r->caps->max_entries);
-    goto out;
-  }
-  if (cd_off > size || cd_size > size - cd_off || n > cd_size / 46) { /* 46: a record's fixed part */
-    rc = say(r, EM__ARC_REFUSED, "the zip's central directory lies outside the file (damaged or truncated); " REPACK);
-    goto out;
-  }
-  cd = malloc(cd_size ? cd_size : 1);
-  offsets = malloc((n ? n : 1) * sizeof *offsets);
-  if (!cd || !offsets) {
-    rc = say(r, EM__ARC_ENV, "out of memory");
-    goto out;
-  }
-  if (pread(fd, cd, cd_size, (off_t)cd_off) != (ssize_t)cd_size) {
-    rc = say(r, EM__ARC_ENV, "cannot read the archive: %s", strerror(errno));
-    goto out;
-  }
+  if (!found) rc = say(r, EM__ARC_REFUSED, "the zip has no central directory (truncated?); " REPACK);
+out:
+  free(buf);
+  return rc;
+}
+
+/* Made on Unix (3) or macOS (19), a record's external attributes hold st_mode in their high half:
+ * anything but a file or a folder is refused by name. */
+static int zip_entry_type(reader *r, const unsigned char *e, size_t nlen) {
+  unsigned host = le16(e + 4) >> 8;
+  uint32_t type = (le32(e + 38) >> 16) & 0170000;
+  if (!(host == 3 || host == 19) || type == 0 || type == 0100000 || type == 0040000) return EM__ARC_OK;
+  char name[EM__ARC_MAX_PATH + 1], q[200];
+  snprintf(name, sizeof name, "%.*s", (int)(nlen < EM__ARC_MAX_PATH ? nlen : EM__ARC_MAX_PATH), (const char *)e + 46);
+  em__arc_quote(name, q, sizeof q);
+  const char *kind = type == 0120000 ? "a symbolic link" : type == 0020000 ? "a character device"
+                     : type == 0060000 ? "a block device" : type == 0010000 ? "a FIFO (named pipe)"
+                     : type == 0140000 ? "a socket" : "an entry of unknown type";
+  return say(r, EM__ARC_REFUSED, "entry %s is %s: archives may hold only regular files and folders; " REPACK, q, kind);
+}
+
+/* The central directory's n records, each whole and of an allowed type; their local headers'
+ * offsets into offsets[]. */
+static int zip_records(reader *r, const unsigned char *cd, uint64_t cd_size, uint64_t n, uint64_t *offsets) {
   size_t at = 0;
   for (uint64_t k = 0; k < n; ++k) {
     const unsigned char *e = cd + at;
-    if (cd_size - at < 46 || memcmp(e, "PK\x01\x02", 4) != 0) {
-      rc = say(r, EM__ARC_REFUSED, "the zip's central directory is damaged at entry %" PRIu64 "; " REPACK, k + 1);
-      goto out;
-    }
+    if (cd_size - at < 46 || memcmp(e, "PK\x01\x02", 4) != 0)
+      return say(r, EM__ARC_REFUSED, "the zip's central directory is damaged at entry %" PRIu64 "; " REPACK, k + 1);
     size_t nlen = le16(e + 28), rec = 46 + nlen + le16(e + 30) + le16(e + 32);
-    if (cd_size - at < rec) {
-      rc = say(r, EM__ARC_REFUSED, "the zip's central directory is damaged at entry %" PRIu64 "; " REPACK, k + 1);
-      goto out;
-    }
-    /* Made on Unix (3) or macOS (19): the high half of the external attributes is st_mode. */
-    unsigned host = le16(e + 4) >> 8;
-    uint32_t type = (le32(e + 38) >> 16) & 0170000;
-    if ((host == 3 || host == 19) && type != 0 && type != 0100000 && type != 0040000) {
-      char name[EM__ARC_MAX_PATH + 1], q[200];
-      snprintf(name, sizeof name, "%.*s", (int)(nlen < EM__ARC_MAX_PATH ? nlen : EM__ARC_MAX_PATH), (const char *)e + 46);
-      em__arc_quote(name, q, sizeof q);
-      const char *kind = type == 0120000 ? "a symbolic link" : type == 0020000 ? "a character device"
-                         : type == 0060000 ? "a block device" : type == 0010000 ? "a FIFO (named pipe)"
-                         : type == 0140000 ? "a socket" : "an entry of unknown type";
-      rc = say(r, EM__ARC_REFUSED, "entry %s is %s: archives may hold only regular files and folders; " REPACK, q, kind);
-      goto out;
-    }
+    if (cd_size - at < rec)
+      return say(r, EM__ARC_REFUSED, "the zip's central directory is damaged at entry %" PRIu64 "; " REPACK, k + 1);
+    int rc = zip_entry_type(r, e, nlen);
+    if (rc) return rc;
     offsets[k] = le32(e + 42); /* a zip64 offset (0xffffffff) would need its extra field; equal ones still collide */
     at += rec;
   }
-  qsort(offsets, n, sizeof *offsets, cmp_u64);
-  for (uint64_t k = 1; k < n; ++k)
-    if (offsets[k] == offsets[k - 1] && offsets[k] != 0xffffffffu) {
-      rc = say(r, EM__ARC_REFUSED,
-               "the zip's central directory points several entries at the same data (an overlapping-entry zip bomb); " REPACK);
-      goto out;
-    }
-  *count = n;
-out:
-  free(buf);
+  return EM__ARC_OK;
+}
+
+static int zip_preflight(reader *r, int fd, uint64_t size, uint64_t *count) {
+  uint64_t n = 0, cd_size = 0, cd_off = 0;
+  int rc = zip_end_record(r, fd, size, &n, &cd_size, &cd_off);
+  if (rc) return rc;
+  if (n > r->caps->max_entries)
+    return say(r, EM__ARC_REFUSED, "the zip's central directory lists %" PRIu64 " entries, more than %" PRIu64 "; " REPACK,
+               n, r->caps->max_entries);
+  if (cd_off > size || cd_size > size - cd_off || n > cd_size / 46) /* 46: a record's fixed part */
+    return say(r, EM__ARC_REFUSED, "the zip's central directory lies outside the file (damaged or truncated); " REPACK);
+  unsigned char *cd = malloc(cd_size ? cd_size : 1);
+  uint64_t *offsets = malloc((n ? n : 1) * sizeof *offsets);
+  if (!cd || !offsets) rc = say(r, EM__ARC_ENV, "out of memory");
+  else if (pread(fd, cd, cd_size, (off_t)cd_off) != (ssize_t)cd_size)
+    rc = say(r, EM__ARC_ENV, "cannot read the archive: %s", strerror(errno));
+  else rc = zip_records(r, cd, cd_size, n, offsets);
+  if (rc == EM__ARC_OK) {
+    qsort(offsets, n, sizeof *offsets, cmp_u64);
+    for (uint64_t k = 1; k < n && rc == EM__ARC_OK; ++k)
+      if (offsets[k] == offsets[k - 1] && offsets[k] != 0xffffffffu)
+        rc = say(r, EM__ARC_REFUSED,
+                 "the zip's central directory points several entries at the same data (an overlapping-entry zip bomb); " REPACK);
+  }
+  if (rc == EM__ARC_OK) *count = n;
   free(cd);
   free(offsets);
   return rc;
@@ -628,6 +628,75 @@ static int read_all(reader *r, int fd, uint64_t size) {
   return EM__ARC_OK;
 }
 
+/* The archive file itself, before any reader sees it: not empty, never larger than what it may
+ * unpack to plus its headers (a tar spends up to 1 KiB per entry on header and padding; 2 KiB
+ * leaves room for pax records), and not a file of another kind. */
+static int check_input(reader *r, int fd, uint64_t size) {
+  const em__arc_caps *caps = r->caps;
+  uint64_t max_input = caps->max_entries > (UINT64_MAX >> 12) || caps->max_bytes > (UINT64_MAX >> 1)
+                           ? UINT64_MAX /* caps that large: no limit but theirs */
+                           : caps->max_bytes + 2048 * caps->max_entries + (1u << 20);
+  unsigned char head[0x8001 + 8];
+  ssize_t got = pread(fd, head, sizeof head, 0);
+  const char *kind = got > 0 ? sniff(head, (size_t)got) : NULL;
+  char lim[32], lim2[32];
+  if (size == 0) return say(r, EM__ARC_REFUSED, "the file is empty (0 bytes), not an archive; " REPACK);
+  if (size > max_input) {
+    mib(size, lim, sizeof lim);
+    mib(max_input, lim2, sizeof lim2);
+    return say(r, EM__ARC_REFUSED, "the archive is %s, more than the %s allowed; submit only your source files (" REPACK ")",
+               lim, lim2);
+  }
+  if (kind)
+    return say(r, EM__ARC_REFUSED, "not a tar or zip archive: this is %s (tar, tar.gz, tar.xz, tar.zst and zip are read); " REPACK,
+               kind);
+  return EM__ARC_OK;
+}
+
+/* dest, which must not exist, created (0700) and entered, and r's disk writer with the secure flags.
+ * *made once dest exists, *cwd (where we started) once we are about to leave it. */
+static int open_dest(reader *r, const char *dest, int *cwd, int *made) {
+  struct stat st;
+  if (lstat(dest, &st) == 0)
+    return say(r, EM__ARC_ENV, "%s already exists: give a folder that does not exist yet (em-archive creates it)", dest);
+  if (mkdir(dest, 0700) != 0) {
+    int e = errno;
+    return say(r, EM__ARC_ENV, "cannot create %s: %s%s", dest, strerror(e), e == ENOENT ? ": create the folder above it first" : "");
+  }
+  *made = 1;
+  *cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  /* Into the new folder: write_disk's NOABSOLUTEPATHS refuses absolute names, so entries are
+   * written relative to it rather than prefixed with dest. */
+  if (*cwd < 0 || chdir(dest) != 0) return say(r, EM__ARC_ENV, "cannot enter %s: %s", dest, strerror(errno));
+  r->disk = archive_write_disk_new();
+  if (!r->disk) return say(r, EM__ARC_ENV, "out of memory");
+  /* The secure flags are a second line behind our own name checks; NO_OVERWRITE behind our
+   * duplicate check. No EXTRACT_PERM/OWNER/TIME/XATTR/ACL: nothing of the archive's metadata
+   * but the names and the bytes reaches the disk. */
+  if (archive_write_disk_set_options(r->disk, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                  ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_NO_OVERWRITE) !=
+      ARCHIVE_OK)
+    return say(r, EM__ARC_ENV, "libarchive: %s", la_error(r->disk));
+  return EM__ARC_OK;
+}
+
+/* Back where we started; dest removed when the archive was refused (only from there: dest is named
+ * relative to it); the totals said when it was not. */
+static int leave_dest(reader *r, const char *dest, int cwd, int made, int rc) {
+  int back = 1;
+  if (cwd >= 0) {
+    back = fchdir(cwd) == 0;
+    if (!back && rc == EM__ARC_OK) rc = say(r, EM__ARC_ENV, "cannot return to the working folder");
+    close(cwd);
+  }
+  if (rc != EM__ARC_OK && made && back) nftw(dest, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (rc == EM__ARC_OK) {
+    if (dest) printf("unpacked %" PRIu64 " files (%" PRIu64 " bytes) into %s\n", r->files, r->total, dest);
+    else printf("%" PRIu64 " files, %" PRIu64 " bytes\n", r->files, r->total);
+  }
+  return rc;
+}
+
 int em__arc_read(const char *archive, const char *dest, const em__arc_caps *caps, char *reason, size_t cap) {
   static reader r; /* static: 64 KiB buffer; one archive per process */
   memset(&r, 0, sizeof r);
@@ -637,97 +706,25 @@ int em__arc_read(const char *archive, const char *dest, const em__arc_caps *caps
   reason[0] = 0;
 
   int fd = open(archive, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return say(&r, EM__ARC_ENV, "cannot open %s: %s: check the path", archive, strerror(errno));
+  if (fd < 0) return say(&r, EM__ARC_ENV, "cannot open %s: %s: check the path", archive, strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
     return say(&r, EM__ARC_ENV, "%s is not a regular file: give the path of an archive file", archive);
   }
   uint64_t size = (uint64_t)st.st_size;
-  /* The archive itself: never larger than what it may unpack to, plus its headers (a tar spends
-   * up to 1 KiB per entry on header and padding; 2 KiB leaves room for pax records). */
-  uint64_t max_input = caps->max_entries > (UINT64_MAX >> 12) || caps->max_bytes > (UINT64_MAX >> 1)
-                           ? UINT64_MAX /* caps that large: no limit but theirs */
-                           : caps->max_bytes + 2048 * caps->max_entries + (1u << 20);
-  unsigned char head[0x8001 + 8];
-  ssize_t got = pread(fd, head, sizeof head, 0);
-  const char *kind = got > 0 ? sniff(head, (size_t)got) : NULL;
-  int rc = EM__ARC_OK;
-  char lim[32], lim2[32];
-  if (size == 0) {
-    rc = say(&r, EM__ARC_REFUSED, "the file is empty (0 bytes), not an archive; " REPACK);
-  } else if (size > max_input) {
-    mib(size, lim, sizeof lim);
-    mib(max_input, lim2, sizeof lim2);
-    rc = say(&r, EM__ARC_REFUSED, "the archive is %s, more than the %s allowed; submit only your source files (" REPACK ")",
-             lim, lim2);
-  } else if (kind) {
-    rc = say(&r, EM__ARC_REFUSED,
-             "not a tar or zip archive: this is %s (tar, tar.gz, tar.xz, tar.zst and zip are read); " REPACK, kind);
-  }
+  int rc = check_input(&r, fd, size);
   if (rc) {
     close(fd);
     return rc;
   }
-
   int cwd = -1, made = 0;
-  if (dest) {
-    if (lstat(dest, &st) == 0) {
-      close(fd);
-      return say(&r, EM__ARC_ENV, "%s already exists: give a folder that does not exist yet (em-archive creates it)", dest);
-    }
-    if (mkdir(dest, 0700) != 0) {
-      int e = errno;
-      close(fd);
-      return say(&r, EM__ARC_ENV, "cannot create %s: %s%s", dest, strerror(e),
-                 e == ENOENT ? ": create the folder above it first" : "");
-    }
-    made = 1;
-    cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    /* Into the new folder: write_disk's NOABSOLUTEPATHS refuses absolute names, so entries are
-     * written relative to it rather than prefixed with dest. */
-    if (cwd < 0 || chdir(dest) != 0) {
-      rc = say(&r, EM__ARC_ENV, "cannot enter %s: %s", dest, strerror(errno));
-      goto done;
-    }
-    r.disk = archive_write_disk_new();
-    if (!r.disk) {
-      rc = say(&r, EM__ARC_ENV, "out of memory");
-      goto done;
-    }
-    /* The secure flags are a second line behind our own name checks; NO_OVERWRITE behind our
-     * duplicate check. No EXTRACT_PERM/OWNER/TIME/XATTR/ACL: nothing of the archive's metadata
-     * but the names and the bytes reaches the disk. */
-    if (archive_write_disk_set_options(r.disk, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-                                                   ARCHIVE_EXTRACT_NO_OVERWRITE) != ARCHIVE_OK) {
-      rc = say(&r, EM__ARC_ENV, "libarchive: %s", la_error(r.disk));
-      goto done;
-    }
-  }
-  r.a = archive_read_new();
-  if (!r.a) {
-    rc = say(&r, EM__ARC_ENV, "out of memory");
-    goto done;
-  }
-  rc = read_all(&r, fd, size);
-
-done:
+  if (dest) rc = open_dest(&r, dest, &cwd, &made);
+  if (rc == EM__ARC_OK && !(r.a = archive_read_new())) rc = say(&r, EM__ARC_ENV, "out of memory");
+  if (rc == EM__ARC_OK) rc = read_all(&r, fd, size);
   if (r.a) archive_read_free(r.a);
   if (r.disk) archive_write_free(r.disk);
   seen_free(&r);
   close(fd);
-  int back = 1; /* dest is named relative to where we started: remove it only from there */
-  if (cwd >= 0) {
-    back = fchdir(cwd) == 0;
-    if (!back && rc == EM__ARC_OK) rc = say(&r, EM__ARC_ENV, "cannot return to the working folder");
-    close(cwd);
-  }
-  if (rc != EM__ARC_OK && made && back) nftw(dest, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-  if (rc == EM__ARC_OK) {
-    if (dest) printf("unpacked %" PRIu64 " files (%" PRIu64 " bytes) into %s\n", r.files, r.total, dest);
-    else printf("%" PRIu64 " files, %" PRIu64 " bytes\n", r.files, r.total);
-  }
-  return rc;
+  return leave_dest(&r, dest, cwd, made, rc);
 }

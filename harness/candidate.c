@@ -1,7 +1,7 @@
 /* Compiled into each checker binary by the Makefile: which lab it was built for (0: every lab, as
  * in `make demo`) and whose code it checks, the student's (EM_SOLUTION=0) or the reference
  * solution standing in for it (EM_SOLUTION=1, for self-study and the demo). */
-#include "lab.h"
+#include "lab_spec.h"
 
 #ifndef EM_SOLUTION
 #define EM_SOLUTION 0

@@ -18,7 +18,7 @@
 #ifndef EM_HARNESS_FRESH_H
 #define EM_HARNESS_FRESH_H
 
-#include "lab.h"
+#include "lab_spec.h"
 
 #define EM_FRESH_POKES 4
 

@@ -14,7 +14,7 @@
 #include <omp.h>
 #endif
 
-#include "check.h"
+#include "checker.h"
 #include "report.h"
 
 #ifndef EM_NVCC_VERSION
@@ -100,10 +100,75 @@ static void make_parents(const char *path) {
     }
 }
 
-/* The instructor's hidden cases:
+/* ---- the instructor's hidden cases --------------------------------------------------------------
  *   {"seed": 987654321,
  *    "cases": [{"lab": 1, "part": "b", "name": "h1", "dims": [12345], "values": "uniform",
  *               "tracks": "all", "points": 1, "perf_points": 0, "hidden": true}]} */
+
+/* The value kind and the tracks of case c from their names; 0, or -1 after saying what is wrong. */
+static int parse_kind_and_tracks(const char *path, const char *name, const em_lab *lab, const char *values,
+                                 const char *tracks, em_case *c) {
+  c->values = 0;
+  if (values) {
+    c->values = -1;
+    for (int k = 0; k < lab->nvalue_kinds; ++k)
+      if (strcmp(values, lab->value_kinds[k]) == 0) c->values = k;
+    if (c->values < 0) {
+      fprintf(stderr, "em-check: %s: case \"%s\": unknown values \"%s\"\n", path, name, values);
+      return -1;
+    }
+  }
+  c->tracks = !tracks || strcmp(tracks, "all") == 0 ? 0
+              : strcmp(tracks, "cpu") == 0          ? EM_TRACK_BIT(EM_TRACK_CPU)
+              : strcmp(tracks, "cuda") == 0         ? EM_TRACK_BIT(EM_TRACK_CUDA)
+                                                    : 99;
+  if (c->tracks == 99) {
+    fprintf(stderr, "em-check: %s: case \"%s\": tracks must be cpu, cuda or all\n", path, name);
+    return -1;
+  }
+  return 0;
+}
+
+/* Case i of the file (v) into c: 1 when it is one, 0 when it belongs to a lab this run does not
+ * check, -1 after saying what is wrong with it. */
+static int parse_case(const char *path, size_t i, json_t *v, const em_lab *lab_filter, em_case *c) {
+  int labno = (int)json_integer_value(json_object_get(v, "lab"));
+  const em_lab *lab = em_lab_find(labno);
+  if (!lab) {
+    fprintf(stderr, "em-check: %s: case %zu names lab %d, which does not exist\n", path, i, labno);
+    return -1;
+  }
+  if (lab_filter && lab != lab_filter) return 0;
+  const char *part = json_string_value(json_object_get(v, "part"));
+  const char *name = json_string_value(json_object_get(v, "name"));
+  json_t *dims = json_object_get(v, "dims");
+  if (!part || strlen(part) != 1 || !name || !json_is_array(dims)) {
+    fprintf(stderr, "em-check: %s: case %zu needs \"part\" (one letter), \"name\" and \"dims\" (a list)\n", path, i);
+    return -1;
+  }
+  c->part = part[0];
+  snprintf(c->name, sizeof c->name, "%s", name);
+  if ((int)json_array_size(dims) != lab->ndims) {
+    fprintf(stderr, "em-check: %s: case \"%s\": lab %d takes %d dims\n", path, name, labno, lab->ndims);
+    return -1;
+  }
+  for (int d = 0; d < lab->ndims; ++d) c->dim[d] = json_integer_value(json_array_get(dims, (size_t)d));
+  if (parse_kind_and_tracks(path, name, lab, json_string_value(json_object_get(v, "values")),
+                            json_string_value(json_object_get(v, "tracks")), c))
+    return -1;
+  json_t *pts = json_object_get(v, "points"), *perf = json_object_get(v, "perf_points");
+  c->points = json_is_number(pts) ? json_number_value(pts) : 1.0;
+  c->perf_points = json_is_number(perf) ? json_number_value(perf) : 0.0;
+  json_t *hid = json_object_get(v, "hidden");
+  c->hidden = hid ? json_is_true(hid) : 1;
+  const char *why = lab->invalid(c);
+  if (why) {
+    fprintf(stderr, "em-check: %s: case \"%s\": %s\n", path, name, why);
+    return -1;
+  }
+  return 1;
+}
+
 static int load_cases(const char *path, const em_lab *lab_filter, em_case **out, int *nout, uint64_t *seed,
                       int *have_seed) {
   json_error_t jerr;
@@ -129,72 +194,21 @@ static int load_cases(const char *path, const em_lab *lab_filter, em_case **out,
     fprintf(stderr, "em-check: out of memory reading %s\n", path);
     return EXIT_USAGE;
   }
-  int n = 0;
+  int n = 0, got = 0;
   size_t i;
   json_t *v;
   json_array_foreach(arr, i, v) {
-    int labno = (int)json_integer_value(json_object_get(v, "lab"));
-    const em_lab *lab = em_lab_find(labno);
-    if (!lab) {
-      fprintf(stderr, "em-check: %s: case %zu names lab %d, which does not exist\n", path, i, labno);
-      goto bad;
-    }
-    if (lab_filter && lab != lab_filter) continue;
-    em_case *c = &cases[n];
-    const char *part = json_string_value(json_object_get(v, "part"));
-    const char *name = json_string_value(json_object_get(v, "name"));
-    const char *values = json_string_value(json_object_get(v, "values"));
-    const char *tracks = json_string_value(json_object_get(v, "tracks"));
-    json_t *dims = json_object_get(v, "dims");
-    if (!part || strlen(part) != 1 || !name || !json_is_array(dims)) {
-      fprintf(stderr, "em-check: %s: case %zu needs \"part\" (one letter), \"name\" and \"dims\" (a list)\n", path, i);
-      goto bad;
-    }
-    c->part = part[0];
-    snprintf(c->name, sizeof c->name, "%s", name);
-    if ((int)json_array_size(dims) != lab->ndims) {
-      fprintf(stderr, "em-check: %s: case \"%s\": lab %d takes %d dims\n", path, name, labno, lab->ndims);
-      goto bad;
-    }
-    for (int d = 0; d < lab->ndims; ++d) c->dim[d] = json_integer_value(json_array_get(dims, (size_t)d));
-    c->values = 0;
-    if (values) {
-      c->values = -1;
-      for (int k = 0; k < lab->nvalue_kinds; ++k)
-        if (strcmp(values, lab->value_kinds[k]) == 0) c->values = k;
-      if (c->values < 0) {
-        fprintf(stderr, "em-check: %s: case \"%s\": unknown values \"%s\"\n", path, name, values);
-        goto bad;
-      }
-    }
-    c->tracks = !tracks || strcmp(tracks, "all") == 0 ? 0
-                : strcmp(tracks, "cpu") == 0          ? EM_TRACK_BIT(EM_TRACK_CPU)
-                : strcmp(tracks, "cuda") == 0         ? EM_TRACK_BIT(EM_TRACK_CUDA)
-                                                      : 99;
-    if (c->tracks == 99) {
-      fprintf(stderr, "em-check: %s: case \"%s\": tracks must be cpu, cuda or all\n", path, name);
-      goto bad;
-    }
-    json_t *pts = json_object_get(v, "points"), *perf = json_object_get(v, "perf_points");
-    c->points = json_is_number(pts) ? json_number_value(pts) : 1.0;
-    c->perf_points = json_is_number(perf) ? json_number_value(perf) : 0.0;
-    json_t *hid = json_object_get(v, "hidden");
-    c->hidden = hid ? json_is_true(hid) : 1;
-    const char *why = lab->invalid(c);
-    if (why) {
-      fprintf(stderr, "em-check: %s: case \"%s\": %s\n", path, name, why);
-      goto bad;
-    }
-    n++;
+    if ((got = parse_case(path, i, v, lab_filter, &cases[n])) < 0) break;
+    n += got;
   }
   json_decref(root);
+  if (got < 0) {
+    free(cases);
+    return EXIT_USAGE;
+  }
   *out = cases;
   *nout = n;
   return 0;
-bad:
-  free(cases);
-  json_decref(root);
-  return EXIT_USAGE;
 }
 
 static void list_cases(const em_lab *lab) {
@@ -231,199 +245,192 @@ static void table_end(void *ctx, const em_run *run, int from, int to) {
   em_report_end(stdout, run, from, to, ((table_ctx *)ctx)->color);
 }
 
-int main(int argc, char **argv) {
-  enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
-         O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF, O_OUTPUTS,
-         O_VERIFY, O_PEAKS_LOAD };
-  static const struct option longopts[] = {
-      {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
-      {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
-      {"seed", required_argument, 0, O_SEED},       {"cases", required_argument, 0, O_CASES},
-      {"hidden-only", no_argument, 0, O_HIDDEN},    {"no-timing", no_argument, 0, O_NOTIME},
-      {"budget", required_argument, 0, O_BUDGET},   {"timeout", required_argument, 0, O_TIMEOUT},
-      {"threads", required_argument, 0, O_THREADS}, {"json", required_argument, 0, O_JSON},
-      {"junit", required_argument, 0, O_JUNIT},     {"dump", required_argument, 0, O_DUMP},
-      {"peaks", required_argument, 0, O_PEAKS},     {"color", required_argument, 0, O_COLOR},
-      {"list", no_argument, 0, O_LIST},             {"version", no_argument, 0, O_VERSION},
-      {"help", no_argument, 0, O_HELP},             {"perf-only", no_argument, 0, O_PERF},
-      {"outputs", required_argument, 0, O_OUTPUTS}, {"verify", required_argument, 0, O_VERIFY},
-      {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD},
-      {0, 0, 0, 0}};
+/* ---- the command line --------------------------------------------------------------------------- */
 
+/* What the command line asks for. */
+typedef struct cli {
   em_run_opts o;
-  memset(&o, 0, sizeof o);
-  o.seed = DEFAULT_SEED;
-  o.tracks = EM_TRACKS_ALL;
-  o.timing = 1;
-  o.budget_s = 0.1;
-  o.timeout_s = 120;
-  int lab_no = em_candidate_lab, all_labs = em_candidate_lab == 0, list = 0, seed_given = 0;
-  const char *json_path = NULL, *junit_path = NULL, *peaks_path = "build/peaks.json", *cases_path = NULL;
-  const char *color_when = "auto";
-  unsigned peaks_flags = 0;
+  int lab_no, all_labs, list, seed_given;
+  const char *json_path, *junit_path, *peaks_path, *cases_path, *color_when;
+  unsigned peaks_flags;
+} cli;
 
-  int opt;
+enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
+       O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF, O_OUTPUTS,
+       O_VERIFY, O_PEAKS_LOAD };
+static const struct option longopts[] = {
+    {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
+    {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
+    {"seed", required_argument, 0, O_SEED},       {"cases", required_argument, 0, O_CASES},
+    {"hidden-only", no_argument, 0, O_HIDDEN},    {"no-timing", no_argument, 0, O_NOTIME},
+    {"budget", required_argument, 0, O_BUDGET},   {"timeout", required_argument, 0, O_TIMEOUT},
+    {"threads", required_argument, 0, O_THREADS}, {"json", required_argument, 0, O_JSON},
+    {"junit", required_argument, 0, O_JUNIT},     {"dump", required_argument, 0, O_DUMP},
+    {"peaks", required_argument, 0, O_PEAKS},     {"color", required_argument, 0, O_COLOR},
+    {"list", no_argument, 0, O_LIST},             {"version", no_argument, 0, O_VERSION},
+    {"help", no_argument, 0, O_HELP},             {"perf-only", no_argument, 0, O_PERF},
+    {"outputs", required_argument, 0, O_OUTPUTS}, {"verify", required_argument, 0, O_VERIFY},
+    {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD},
+    {0, 0, 0, 0}};
+
+/* parse_option's "go on": any other value is the exit status to end with. */
+#define GO_ON (-1)
+
+static int option_lab(cli *a, const char *arg) {
+  if (strcmp(arg, "all") == 0) {
+    a->all_labs = 1;
+    return GO_ON;
+  }
+  uint64_t v;
+  if (parse_uint(arg, INT_MAX, &v) || !em_lab_find((int)v)) {
+    char known[256] = "";
+    for (int i = 0, used = 0; i < em_nlabs && used < (int)sizeof known; ++i)
+      used += snprintf(known + used, sizeof known - (size_t)used, "%s%d (%s)", i ? ", " : "", em_labs[i]->number,
+                       em_labs[i]->name);
+    fprintf(stderr, "em-check: unknown lab '%s': the labs are %s; give --lab N or --lab all\n", arg, known);
+    return EXIT_USAGE;
+  }
+  a->lab_no = (int)v;
+  a->all_labs = 0;
+  return GO_ON;
+}
+
+/* The options that take a number or one of a few words: GO_ON, or the usage error. */
+static int option_value(cli *a, int opt, const char *arg) {
+  em_run_opts *o = &a->o;
+  uint64_t v;
+  switch (opt) {
+    case O_TRACK:
+      if (strcmp(arg, "cpu") == 0) o->tracks = EM_TRACK_BIT(EM_TRACK_CPU);
+      else if (strcmp(arg, "cuda") == 0) o->tracks = EM_TRACK_BIT(EM_TRACK_CUDA);
+      else if (strcmp(arg, "all") == 0) o->tracks = EM_TRACKS_ALL;
+      else return fail_usage("unknown track '%s': use cpu, cuda or all", arg);
+      return GO_ON;
+    case O_PART:
+      if (strlen(arg) != 1 || arg[0] < 'a' || arg[0] > 'z')
+        return fail_usage("unknown part '%s': parts are single letters (a, b)", arg);
+      o->part = arg[0];
+      return GO_ON;
+    case O_SEED:
+      /* Below 2^63: results.json records the seed as a JSON integer, which is signed 64-bit. */
+      if (parse_uint(arg, INT64_MAX, &o->seed)) return fail_usage("bad seed '%s': give an integer from 0 to 2^63 - 1", arg);
+      a->seed_given = 1;
+      return GO_ON;
+    case O_BUDGET:
+      return parse_double(arg, &o->budget_s) ? fail_usage("bad budget '%s': give seconds, e.g. 0.2", arg) : GO_ON;
+    case O_TIMEOUT:
+      return parse_double(arg, &o->timeout_s) ? fail_usage("bad timeout '%s': give seconds (0: none)", arg) : GO_ON;
+    case O_THREADS:
+      if (parse_uint(arg, 4096, &v) || v < 1) return fail_usage("bad thread count '%s': give 1 to 4096", arg);
+      o->threads = (int)v;
+      return GO_ON;
+    case O_COLOR:
+      if (strcmp(arg, "auto") && strcmp(arg, "always") && strcmp(arg, "never"))
+        return fail_usage("--color takes auto, always or never, not '%s'", arg);
+      a->color_when = arg;
+      return GO_ON;
+  }
+  return GO_ON;
+}
+
+/* One option: GO_ON, or the exit status to end with (0 after --version and --help). */
+static int parse_option(cli *a, int opt, const char *arg, const char *as_given) {
+  em_run_opts *o = &a->o;
+  switch (opt) {
+    case O_LAB: return option_lab(a, arg);
+    case O_TRACK: case O_PART: case O_SEED: case O_BUDGET: case O_TIMEOUT: case O_THREADS: case O_COLOR:
+      return option_value(a, opt, arg);
+    case O_CASE: o->case_filter = arg; break;
+    case O_CASES: a->cases_path = arg; break;
+    case O_HIDDEN: o->hidden_only = 1; break;
+    case O_PERF: o->perf_only = 1; break;
+    case O_NOTIME: o->timing = 0; break;
+    case O_JSON: a->json_path = arg; break;
+    case O_JUNIT: a->junit_path = arg; break;
+    case O_DUMP: o->dump_dir = arg; break;
+    case O_OUTPUTS: o->outputs_dir = arg; break;
+    case O_VERIFY: o->verify_dir = arg; break;
+    case O_PEAKS: a->peaks_path = arg; break;
+    case O_PEAKS_LOAD: a->peaks_flags |= EM_PEAKS_CACHE_UNDER_LOAD; break;
+    case O_LIST: a->list = 1; break;
+    case O_VERSION: printf("em-check %s\n", EM_VERSION); return 0;
+    case O_HELP: usage(stdout); return 0;
+    default: return fail_usage("unknown or incomplete option '%s'", as_given);
+  }
+  return GO_ON;
+}
+
+/* --verify's own rules: GO_ON, or the usage error. */
+static int check_verify(const cli *a) {
+  /* The verdict must come from a process the student's code is not in: linked into this binary,
+   * it could run before main (a constructor) and forge anything. */
+  if (!em_candidate_is_solution)
+    return fail_usage("--verify runs only in a checker without student code (%s): build one with  make labN "
+                      "SOLUTION=1  or use the demo's build/demo/em-check",
+                      "this one links the student's files");
+  if (!a->json_path) return fail_usage("%s", "--verify needs --json FILE (the verdicts go there)");
+  if (a->o.outputs_dir || a->o.dump_dir) return fail_usage("%s", "--verify runs no code: it takes neither --outputs nor --dump");
+  struct stat st;
+  if (stat(a->o.verify_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return fail_usage("--verify %s: not a folder (give the folder the checked run's --outputs wrote)", a->o.verify_dir);
+  return GO_ON;
+}
+
+/* The whole command line into a, with the defaults first: GO_ON, or the exit status to end with. */
+static int parse_args(cli *a, int argc, char **argv) {
+  memset(a, 0, sizeof *a);
+  a->o.seed = DEFAULT_SEED;
+  a->o.tracks = EM_TRACKS_ALL;
+  a->o.timing = 1;
+  a->o.budget_s = 0.1;
+  a->o.timeout_s = 120;
+  a->lab_no = em_candidate_lab;
+  a->all_labs = em_candidate_lab == 0;
+  a->peaks_path = "build/peaks.json";
+  a->color_when = "auto";
+  int opt, rc;
   opterr = 0;
-  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-    switch (opt) {
-      case O_LAB:
-        if (strcmp(optarg, "all") == 0) {
-          all_labs = 1;
-        } else {
-          uint64_t v;
-          if (parse_uint(optarg, INT_MAX, &v) || !em_lab_find((int)v)) {
-            char known[256] = "";
-            for (int i = 0, used = 0; i < em_nlabs && used < (int)sizeof known; ++i)
-              used += snprintf(known + used, sizeof known - (size_t)used, "%s%d (%s)", i ? ", " : "",
-                               em_labs[i]->number, em_labs[i]->name);
-            fprintf(stderr, "em-check: unknown lab '%s': the labs are %s; give --lab N or --lab all\n", optarg, known);
-            return EXIT_USAGE;
-          }
-          lab_no = (int)v;
-          all_labs = 0;
-        }
-        break;
-      case O_TRACK:
-        if (strcmp(optarg, "cpu") == 0) o.tracks = EM_TRACK_BIT(EM_TRACK_CPU);
-        else if (strcmp(optarg, "cuda") == 0) o.tracks = EM_TRACK_BIT(EM_TRACK_CUDA);
-        else if (strcmp(optarg, "all") == 0) o.tracks = EM_TRACKS_ALL;
-        else return fail_usage("unknown track '%s': use cpu, cuda or all", optarg);
-        break;
-      case O_PART:
-        if (strlen(optarg) != 1 || optarg[0] < 'a' || optarg[0] > 'z')
-          return fail_usage("unknown part '%s': parts are single letters (a, b)", optarg);
-        o.part = optarg[0];
-        break;
-      case O_CASE: o.case_filter = optarg; break;
-      case O_SEED:
-        /* Below 2^63: results.json records the seed as a JSON integer, which is signed 64-bit. */
-        if (parse_uint(optarg, INT64_MAX, &o.seed))
-          return fail_usage("bad seed '%s': give an integer from 0 to 2^63 - 1", optarg);
-        seed_given = 1;
-        break;
-      case O_CASES: cases_path = optarg; break;
-      case O_HIDDEN: o.hidden_only = 1; break;
-      case O_PERF: o.perf_only = 1; break;
-      case O_NOTIME: o.timing = 0; break;
-      case O_BUDGET:
-        if (parse_double(optarg, &o.budget_s)) return fail_usage("bad budget '%s': give seconds, e.g. 0.2", optarg);
-        break;
-      case O_TIMEOUT:
-        if (parse_double(optarg, &o.timeout_s)) return fail_usage("bad timeout '%s': give seconds (0: none)", optarg);
-        break;
-      case O_THREADS: {
-        uint64_t v;
-        if (parse_uint(optarg, 4096, &v) || v < 1) return fail_usage("bad thread count '%s': give 1 to 4096", optarg);
-        o.threads = (int)v;
-        break;
-      }
-      case O_JSON: json_path = optarg; break;
-      case O_JUNIT: junit_path = optarg; break;
-      case O_DUMP: o.dump_dir = optarg; break;
-      case O_OUTPUTS: o.outputs_dir = optarg; break;
-      case O_VERIFY: o.verify_dir = optarg; break;
-      case O_PEAKS: peaks_path = optarg; break;
-      case O_PEAKS_LOAD: peaks_flags |= EM_PEAKS_CACHE_UNDER_LOAD; break;
-      case O_COLOR:
-        if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
-          return fail_usage("--color takes auto, always or never, not '%s'", optarg);
-        color_when = optarg;
-        break;
-      case O_LIST: list = 1; break;
-      case O_VERSION: printf("em-check %s\n", EM_VERSION); return 0;
-      case O_HELP: usage(stdout); return 0;
-      default:
-        return fail_usage("unknown or incomplete option '%s'", argv[optind - 1]);
-    }
-  }
+  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+    if ((rc = parse_option(a, opt, optarg, argv[optind - 1])) != GO_ON) return rc;
   if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
-  if (!all_labs && !em_lab_find(lab_no)) return fail_usage("%s", "no lab given: use --lab N or --lab all");
+  if (!a->all_labs && !em_lab_find(a->lab_no)) return fail_usage("%s", "no lab given: use --lab N or --lab all");
+  return a->o.verify_dir ? check_verify(a) : GO_ON;
+}
 
-  if (o.verify_dir) {
-    /* The verdict must come from a process the student's code is not in: linked into this binary,
-     * it could run before main (a constructor) and forge anything. */
-    if (!em_candidate_is_solution)
-      return fail_usage("--verify runs only in a checker without student code (%s): build one with  make labN "
-                        "SOLUTION=1  or use the demo's build/demo/em-check",
-                        "this one links the student's files");
-    if (!json_path) return fail_usage("%s", "--verify needs --json FILE (the verdicts go there)");
-    if (o.outputs_dir || o.dump_dir) return fail_usage("%s", "--verify runs no code: it takes neither --outputs nor --dump");
-    struct stat st;
-    if (stat(o.verify_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-      return fail_usage("--verify %s: not a folder (give the folder the checked run's --outputs wrote)", o.verify_dir);
+/* ---- the run ------------------------------------------------------------------------------------ */
+
+/* The GPU, the peaks and the energy meters this run needs (--verify needs none of them): 0, or
+ * EXIT_USAGE after saying why. */
+static int probe_machine(cli *a, int threads) {
+  em_run_opts *o = &a->o;
+  if ((o->tracks & EM_TRACK_BIT(EM_TRACK_CUDA)) && !o->verify_dir) {
+    int err = em_cuda_probe(&o->gpu);
+    if (err == EM_OK) o->gpu_ok = 1;
+    else snprintf(o->gpu_skip, sizeof o->gpu_skip, "%s%s", err == EM_ENOCUDA ? "" : "no usable CUDA device: ", em_error_detail());
   }
-
-  if (list) {
-    for (int i = 0; i < em_nlabs; ++i)
-      if (all_labs || em_labs[i]->number == lab_no) list_cases(em_labs[i]);
-    return 0;
-  }
-
-  em_case *extra = NULL;
-  if (cases_path) {
-    uint64_t file_seed = 0;
-    int have_seed = 0;
-    int rc = load_cases(cases_path, all_labs ? NULL : em_lab_find(lab_no), &extra, &o.nextra, &file_seed, &have_seed);
-    if (rc) return rc;
-    if (have_seed && !seed_given) o.seed = file_seed;
-    o.extra = extra;
-  } else if (o.hidden_only) {
-    return fail_usage("%s", "--hidden-only needs --cases FILE");
-  }
-
-#if defined(_OPENMP)
-  if (o.threads) omp_set_num_threads(o.threads);
-  int threads = omp_get_max_threads();
-#else
-  int threads = 1;
-#endif
-
-  /* The GPU: is there one this build can use? (--verify needs none, nor the peaks, nor energy.) */
-  if ((o.tracks & EM_TRACK_BIT(EM_TRACK_CUDA)) && !o.verify_dir) {
-    int err = em_cuda_probe(&o.gpu);
-    if (err == EM_OK) {
-      o.gpu_ok = 1;
-    } else {
-      snprintf(o.gpu_skip, sizeof o.gpu_skip, "%s%s",
-               err == EM_ENOCUDA ? "" : "no usable CUDA device: ", em_error_detail());
-    }
-  }
-
-  if (o.gpu_ok) peaks_flags |= EM_PEAKS_GPU;
-  int err = o.verify_dir ? EM_OK : em_peaks_get(peaks_path, threads, peaks_flags, &o.peaks);
+  if (o->gpu_ok) a->peaks_flags |= EM_PEAKS_GPU;
+  int err = o->verify_dir ? EM_OK : em_peaks_get(a->peaks_path, threads, a->peaks_flags, &o->peaks);
   if (err != EM_OK) {
     fprintf(stderr, "em-check: measuring this machine's peaks failed: %s (%s)\n", em_strerror(err), em_error_detail());
     return EXIT_USAGE;
   }
-  if (!o.peaks.have_gpu && o.gpu_ok) {
-    o.gpu_ok = 0;
-    snprintf(o.gpu_skip, sizeof o.gpu_skip, "the GPU's peaks could not be measured: %s", em_error_detail());
+  if (!o->peaks.have_gpu && o->gpu_ok) {
+    o->gpu_ok = 0;
+    snprintf(o->gpu_skip, sizeof o->gpu_skip, "the GPU's peaks could not be measured: %s", em_error_detail());
   }
-  if (o.verify_dir || em_energy_open(&o.meter[EM_TRACK_CPU], EM_ENERGY_CPU) != EM_OK) o.meter[EM_TRACK_CPU] = NULL;
-  if (o.gpu_ok && em_energy_open(&o.meter[EM_TRACK_CUDA], EM_ENERGY_GPU) != EM_OK) o.meter[EM_TRACK_CUDA] = NULL;
+  if (o->verify_dir || em_energy_open(&o->meter[EM_TRACK_CPU], EM_ENERGY_CPU) != EM_OK) o->meter[EM_TRACK_CPU] = NULL;
+  if (o->gpu_ok && em_energy_open(&o->meter[EM_TRACK_CUDA], EM_ENERGY_GPU) != EM_OK) o->meter[EM_TRACK_CUDA] = NULL;
+  return 0;
+}
 
-  int color = strcmp(color_when, "always") == 0 ||
-              (strcmp(color_when, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
-               !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
+static int want_color(const char *when) {
+  return strcmp(when, "always") == 0 ||
+         (strcmp(when, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+          !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
+}
 
-  em_run run;
-  memset(&run, 0, sizeof run);
-  table_ctx tc = {&o, color};
-  em_progress progress = {table_begin, table_row, table_end, &tc};
-  for (int i = 0; i < em_nlabs; ++i) {
-    const em_lab *lab = em_labs[i];
-    if (!all_labs && lab->number != lab_no) continue;
-    em_check_lab(lab, &o, &run, &progress);
-  }
-  if (run.n == 0) {
-    /* A filter that matches nothing is a typo, not a pass (in CI above all). */
-    fprintf(stderr, "em-check: no case matches the filters (--part %c, --case \"%s\"): em-check --list shows the cases\n",
-            o.part ? o.part : '*', o.case_filter ? o.case_filter : "");
-    free(extra);
-    return EXIT_USAGE;
-  }
-  em_report_summary(stdout, &run, color);
-
+/* results.json (and --junit): 0, or EXIT_USAGE when one cannot be written. */
+static int write_reports(const cli *a, const em_run *run, int threads) {
   em_machine m;
   memset(&m, 0, sizeof m);
   em_cpu_name(m.cpu, sizeof m.cpu);
@@ -432,38 +439,93 @@ int main(int argc, char **argv) {
   snprintf(m.nvcc, sizeof m.nvcc, "%s", EM_NVCC_VERSION);
 
   char default_json[64];
+  const char *json_path = a->json_path;
   if (!json_path) {
-    if (all_labs) snprintf(default_json, sizeof default_json, "build/demo/results.json");
-    else snprintf(default_json, sizeof default_json, "build/lab%d/results.json", lab_no);
+    if (a->all_labs) snprintf(default_json, sizeof default_json, "build/demo/results.json");
+    else snprintf(default_json, sizeof default_json, "build/lab%d/results.json", a->lab_no);
     json_path = default_json;
   }
   int status = 0;
   make_parents(json_path);
-  if (em_report_json(json_path, &run, &o, &m, all_labs ? "all" : NULL) != EM_OK) {
+  if (em_report_json(json_path, run, &a->o, &m, a->all_labs ? "all" : NULL) != EM_OK) {
     fprintf(stderr, "em-check: %s\n", em_error_detail());
     status = EXIT_USAGE;
   } else {
     printf("results: %s\n", json_path);
   }
-  if (junit_path) {
-    make_parents(junit_path);
-    if (em_report_junit(junit_path, &run) != EM_OK) {
+  if (a->junit_path) {
+    make_parents(a->junit_path);
+    if (em_report_junit(a->junit_path, run) != EM_OK) {
       fprintf(stderr, "em-check: %s\n", em_error_detail());
       status = EXIT_USAGE;
     }
   }
+  return status;
+}
 
+/* Every selected lab through the checker, its table printed as it goes; 0, or EXIT_USAGE when no
+ * case matched the filters. */
+static int run_labs(cli *a, em_run *run) {
+  table_ctx tc = {&a->o, want_color(a->color_when)};
+  em_progress progress = {table_begin, table_row, table_end, &tc};
+  for (int i = 0; i < em_nlabs; ++i)
+    if (a->all_labs || em_labs[i]->number == a->lab_no) em_check_lab(em_labs[i], &a->o, run, &progress);
+  if (run->n == 0) {
+    /* A filter that matches nothing is a typo, not a pass (in CI above all). */
+    fprintf(stderr, "em-check: no case matches the filters (--part %c, --case \"%s\"): em-check --list shows the cases\n",
+            a->o.part ? a->o.part : '*', a->o.case_filter ? a->o.case_filter : "");
+    return EXIT_USAGE;
+  }
+  em_report_summary(stdout, run, tc.color);
+  return 0;
+}
+
+/* The exit status of a run whose reports are written (status: theirs). */
+static int finish(const em_run *run, int status) {
   int failed = 0;
-  for (int i = 0; i < run.n; ++i) failed |= run.results[i].status == EM_FAIL || run.results[i].status == EM_ERROR;
-  if (run.env_error) {
-    fprintf(stderr, "em-check: the checker itself could not run a case: %s\n", run.env_message);
+  for (int i = 0; i < run->n; ++i) failed |= run->results[i].status == EM_FAIL || run->results[i].status == EM_ERROR;
+  if (run->env_error) {
+    fprintf(stderr, "em-check: the checker itself could not run a case: %s\n", run->env_message);
     fprintf(stderr, "em-check: this is not your code's fault; free memory or GPU, or report it with the line above.\n");
     status = EXIT_USAGE;
   }
-  em_energy_close(o.meter[EM_TRACK_CPU]);
-  em_energy_close(o.meter[EM_TRACK_CUDA]);
-  free(run.results);
-  free(extra);
   if (status) return status;
   return failed ? EXIT_FAILED : 0;
+}
+
+int main(int argc, char **argv) {
+  cli a;
+  int rc = parse_args(&a, argc, argv);
+  if (rc != GO_ON) return rc;
+  if (a.list) {
+    for (int i = 0; i < em_nlabs; ++i)
+      if (a.all_labs || em_labs[i]->number == a.lab_no) list_cases(em_labs[i]);
+    return 0;
+  }
+  em_case *extra = NULL;
+  if (a.cases_path) {
+    uint64_t file_seed = 0;
+    int have_seed = 0;
+    rc = load_cases(a.cases_path, a.all_labs ? NULL : em_lab_find(a.lab_no), &extra, &a.o.nextra, &file_seed, &have_seed);
+    if (rc) return rc;
+    if (have_seed && !a.seed_given) a.o.seed = file_seed;
+    a.o.extra = extra;
+  } else if (a.o.hidden_only) {
+    return fail_usage("%s", "--hidden-only needs --cases FILE");
+  }
+#if defined(_OPENMP)
+  if (a.o.threads) omp_set_num_threads(a.o.threads);
+  int threads = omp_get_max_threads();
+#else
+  int threads = 1;
+#endif
+  if (probe_machine(&a, threads)) return EXIT_USAGE;
+  em_run run;
+  memset(&run, 0, sizeof run);
+  if ((rc = run_labs(&a, &run)) == 0) rc = finish(&run, write_reports(&a, &run, threads));
+  em_energy_close(a.o.meter[EM_TRACK_CPU]);
+  em_energy_close(a.o.meter[EM_TRACK_CUDA]);
+  free(run.results);
+  free(extra);
+  return rc;
 }

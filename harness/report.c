@@ -186,11 +186,157 @@ void em_report_summary(FILE *f, const em_run *run, int color) {
 
 static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+/* Which case it is and how it went. */
+static void add_case_identity(json_t *c, const em_case_result *r) {
+  char part[2] = {r->c.part, 0};
+  json_object_set_new(c, "lab", json_integer(r->lab->number));
+  json_object_set_new(c, "part", json_string(part));
+  json_object_set_new(c, "name", json_string(r->c.name));
+  json_object_set_new(c, "track", json_string(track_names[r->track]));
+  json_object_set_new(c, "shape", json_string(r->shape));
+  if (!r->c.hidden) {
+    json_t *dims = json_object();
+    for (int d = 0; d < r->lab->ndims; ++d) json_object_set_new(dims, r->lab->dim_names[d], json_integer(r->c.dim[d]));
+    json_object_set_new(c, "dims", dims);
+    json_object_set_new(c, "values", json_string(r->lab->value_kinds[r->c.values]));
+  }
+  json_object_set_new(c, "lab_name", json_string(r->lab->name));
+  json_object_set_new(c, "hidden", json_boolean(r->c.hidden));
+  json_object_set_new(c, "status", json_string(em_status_name(r->status)));
+  json_object_set_new(c, "kind", json_string(em_fail_kind_name(r->kind)));
+  json_object_set_new(c, "reason", json_string(r->reason));
+  json_object_set_new(c, "hint", json_string(r->hint));
+}
+
+/* An element of the closeness report: its index, got, want and what was allowed there. */
+static json_t *element_json(int64_t index, json_t *got, double want, double allowed) {
+  json_t *e = json_object();
+  json_object_set_new(e, "index", json_integer(index));
+  json_object_set_new(e, "got", got);
+  json_object_set_new(e, "want", num_or_null(want));
+  json_object_set_new(e, "allowed", num_or_null(allowed));
+  return e;
+}
+
+/* The comparison with the oracle; nulls when the case compared nothing. */
+static void add_case_close(json_t *c, const em_case_result *r) {
+  const em_close_report *k = &r->close;
+  if (!r->have_close) {
+    static const char *const keys[] = {"max_abs_err", "max_rel_err", "mismatches", "first_mismatch", "rtol", "atol"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; ++i) json_object_set_new(c, keys[i], json_null());
+    return;
+  }
+  json_object_set_new(c, "output", json_string(r->output));
+  json_object_set_new(c, "max_abs_err", num_or_null(k->max_abs_err));
+  json_object_set_new(c, "max_rel_err", num_or_null(k->max_rel_err));
+  json_object_set_new(c, "mismatches", json_integer(k->mismatches));
+  json_object_set_new(c, "unwritten", json_integer(k->unwritten));
+  json_object_set_new(c, "first_mismatch",
+                      k->first_index < 0 ? json_null()
+                                         : element_json(k->first_index,
+                                                        k->first_unwritten ? json_string("unwritten") : num_or_null(k->first_got),
+                                                        k->first_want, k->first_tol));
+  json_object_set_new(c, "rtol", json_real(k->rtol));
+  json_object_set_new(c, "atol", json_real(k->atol));
+  if (k->worst_index >= 0) {
+    /* The element furthest off relative to what it was allowed (per-element tolerances make
+     * rtol and atol alone an incomplete account). */
+    json_t *w = element_json(k->worst_index, num_or_null(k->worst_got), k->worst_want, k->worst_tol);
+    json_object_set_new(w, "error_over_allowed", num_or_null(k->worst_tol_ratio));
+    json_object_set_new(c, "worst", w);
+  }
+}
+
+/* The timing's figures (null when the case was not timed) and the timer's own account. */
+static void add_case_timing(json_t *c, const em_case_result *r) {
+  json_object_set_new(c, "time_ms", r->timed ? json_real(r->time_s * 1e3) : json_null());
+  json_object_set_new(c, "ref_time_ms", r->timed ? json_real(r->ref_time_s * 1e3) : json_null());
+  json_object_set_new(c, "naive_time_ms", r->timed ? num_or_null(r->naive_time_s * 1e3) : json_null());
+  json_object_set_new(c, "speedup_vs_ref", r->timed ? num_or_null(r->speedup_vs_ref) : json_null());
+  json_object_set_new(c, "speedup_vs_naive", r->timed ? num_or_null(r->speedup_vs_naive) : json_null());
+  json_object_set_new(c, "timing_rounds", json_integer(r->rounds));
+  json_object_set_new(c, "timed_by_host_clock", json_boolean(r->outlived));
+  json_object_set_new(c, "flops", json_real(r->flops));
+  json_object_set_new(c, "bytes", json_real(r->bytes));
+  json_object_set_new(c, "gbps", r->timed ? num_or_null(r->gbps) : json_null());
+  json_object_set_new(c, "gflops", r->timed ? num_or_null(r->gflops) : json_null());
+  json_object_set_new(c, "arithmetic_intensity", num_or_null(r->bytes > 0 ? r->flops / r->bytes : NAN));
+  json_object_set_new(c, "roofline_frac", r->timed ? num_or_null(r->roofline_frac) : json_null());
+  json_object_set_new(c, "energy_j", r->timed ? num_or_null(r->energy_j) : json_null());
+  json_object_set_new(c, "roof_gbps", r->timed ? num_or_null(r->roof_gbps) : json_null());
+  json_object_set_new(c, "impossible_speed", json_boolean(r->impossible_speed));
+  json_object_set_new(c, "speed_note", json_string(r->speed_note));
+  json_object_set_new(c, "timed_calls", json_integer(r->timed_calls));
+  json_object_set_new(c, "timed_s", json_real(r->timed_s));
+  json_object_set_new(c, "compared_calls", json_integer(r->compared));
+}
+
+static json_t *score_json(double points, double max) {
+  json_t *score = json_object();
+  json_object_set_new(score, "points", json_real(points));
+  json_object_set_new(score, "max", json_real(max));
+  return score;
+}
+
+static json_t *case_json(const em_case_result *r) {
+  json_t *c = json_object();
+  add_case_identity(c, r);
+  add_case_close(c, r);
+  add_case_timing(c, r);
+  json_object_set_new(c, "score", score_json(r->points, r->max_points));
+  return c;
+}
+
+/* The peaks the roof column is measured against; null for what this machine lacks. */
+static json_t *peaks_json(const em_peaks *p) {
+  json_t *peaks = json_object();
+  json_object_set_new(peaks, "cpu_copy_gbps", num_or_null(p->cpu_copy_gbps));
+  json_object_set_new(peaks, "cpu_fma_gflops", num_or_null(p->cpu_fma_gflops));
+  /* the share of the cores the CPU measurement got; null when the CPU numbers came from the cache */
+  json_object_set_new(peaks, "cpu_share", p->cpu_share > 0 ? json_real(p->cpu_share) : json_null());
+  json_object_set_new(peaks, "cpu_contended", json_boolean(p->cpu_contended));
+  json_object_set_new(peaks, "cpu_unreliable", json_boolean(p->cpu_unreliable));
+  json_object_set_new(peaks, "cpu_read_gbps", num_or_null(p->cpu_read_gbps));
+  json_object_set_new(peaks, "cpu_write_gbps", num_or_null(p->cpu_write_gbps));
+  json_object_set_new(peaks, "cpu_copy_plain_gbps", num_or_null(p->cpu_copy_plain_gbps));
+  json_object_set_new(peaks, "cpu_copy_nt_gbps", num_or_null(p->cpu_copy_nt_gbps));
+  json_object_set_new(peaks, "cpu_write_plain_gbps", num_or_null(p->cpu_write_plain_gbps));
+  json_object_set_new(peaks, "cpu_write_nt_gbps", num_or_null(p->cpu_write_nt_gbps));
+  json_object_set_new(peaks, "gpu_copy_gbps", p->have_gpu ? num_or_null(p->gpu_copy_gbps) : json_null());
+  json_object_set_new(peaks, "gpu_read_gbps", p->have_gpu ? num_or_null(p->gpu_read_gbps) : json_null());
+  json_object_set_new(peaks, "gpu_write_gbps", p->have_gpu ? num_or_null(p->gpu_write_gbps) : json_null());
+  json_object_set_new(peaks, "gpu_fma_gflops", p->have_gpu ? num_or_null(p->gpu_fma_gflops) : json_null());
+  return peaks;
+}
+
+static json_t *machine_json(const em_run_opts *o, const em_machine *m) {
+  json_t *mach = json_object();
+  json_object_set_new(mach, "cpu", json_string(m->cpu));
+  json_object_set_new(mach, "threads", json_integer(m->threads));
+  json_object_set_new(mach, "compiler", json_string(m->compiler));
+  json_object_set_new(mach, "nvcc", m->nvcc[0] ? json_string(m->nvcc) : json_null());
+  json_object_set_new(mach, "gpu", o->gpu_ok ? json_string(o->gpu.name) : json_null());
+  if (!o->gpu_ok) json_object_set_new(mach, "gpu_unavailable", json_string(o->gpu_skip));
+  json_object_set_new(mach, "peaks", peaks_json(&o->peaks));
+  return mach;
+}
+
+/* Written beside path and renamed over it: a reader never sees half a file. */
+static int dump_atomically(json_t *root, const char *path) {
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+  if (rc != 0 || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(e));
+  }
+  return EM_OK;
+}
+
 int em_report_json(const char *path, const em_run *run, const em_run_opts *o, const em_machine *m,
                    const char *lab_label) {
-  json_t *root = json_object();
-  json_t *cases = json_array();
-  json_t *tracks = json_array();
+  json_t *root = json_object(), *cases = json_array(), *tracks = json_array();
   unsigned seen = 0;
   double pts = 0, max = 0, timed_s = 0;
   json_int_t timed_calls = 0;
@@ -203,94 +349,13 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
     labnum = r->lab->number;
     name = r->lab->name;
     if (r->status != EM_SKIP) pts += r->points, max += r->max_points;
-    char part[2] = {r->c.part, 0};
-    json_t *c = json_object();
-    json_object_set_new(c, "lab", json_integer(r->lab->number));
-    json_object_set_new(c, "part", json_string(part));
-    json_object_set_new(c, "name", json_string(r->c.name));
-    json_object_set_new(c, "track", json_string(track_names[r->track]));
-    json_object_set_new(c, "shape", json_string(r->shape));
-    if (!r->c.hidden) {
-      json_t *dims = json_object();
-      for (int d = 0; d < r->lab->ndims; ++d)
-        json_object_set_new(dims, r->lab->dim_names[d], json_integer(r->c.dim[d]));
-      json_object_set_new(c, "dims", dims);
-      json_object_set_new(c, "values", json_string(r->lab->value_kinds[r->c.values]));
-    }
-    json_object_set_new(c, "lab_name", json_string(r->lab->name));
-    json_object_set_new(c, "hidden", json_boolean(r->c.hidden));
-    json_object_set_new(c, "status", json_string(em_status_name(r->status)));
-    json_object_set_new(c, "reason", json_string(r->reason));
-    json_object_set_new(c, "hint", json_string(r->hint));
-    if (r->have_close) {
-      json_object_set_new(c, "output", json_string(r->output));
-      json_object_set_new(c, "max_abs_err", num_or_null(r->close.max_abs_err));
-      json_object_set_new(c, "max_rel_err", num_or_null(r->close.max_rel_err));
-      json_object_set_new(c, "mismatches", json_integer(r->close.mismatches));
-      json_object_set_new(c, "unwritten", json_integer(r->close.unwritten));
-      if (r->close.first_index >= 0) {
-        json_t *fm = json_object();
-        json_object_set_new(fm, "index", json_integer(r->close.first_index));
-        json_object_set_new(fm, "got", r->close.first_unwritten ? json_string("unwritten") : num_or_null(r->close.first_got));
-        json_object_set_new(fm, "want", num_or_null(r->close.first_want));
-        json_object_set_new(fm, "allowed", num_or_null(r->close.first_tol));
-        json_object_set_new(c, "first_mismatch", fm);
-      } else {
-        json_object_set_new(c, "first_mismatch", json_null());
-      }
-      json_object_set_new(c, "rtol", json_real(r->close.rtol));
-      json_object_set_new(c, "atol", json_real(r->close.atol));
-      if (r->close.worst_index >= 0) {
-        /* The element furthest off relative to what it was allowed (per-element tolerances make
-         * rtol and atol alone an incomplete account). */
-        json_t *w = json_object();
-        json_object_set_new(w, "index", json_integer(r->close.worst_index));
-        json_object_set_new(w, "got", num_or_null(r->close.worst_got));
-        json_object_set_new(w, "want", num_or_null(r->close.worst_want));
-        json_object_set_new(w, "allowed", num_or_null(r->close.worst_tol));
-        json_object_set_new(w, "error_over_allowed", num_or_null(r->close.worst_tol_ratio));
-        json_object_set_new(c, "worst", w);
-      }
-    } else {
-      json_object_set_new(c, "max_abs_err", json_null());
-      json_object_set_new(c, "max_rel_err", json_null());
-      json_object_set_new(c, "mismatches", json_null());
-      json_object_set_new(c, "first_mismatch", json_null());
-      json_object_set_new(c, "rtol", json_null());
-      json_object_set_new(c, "atol", json_null());
-    }
-    json_object_set_new(c, "time_ms", r->timed ? json_real(r->time_s * 1e3) : json_null());
-    json_object_set_new(c, "ref_time_ms", r->timed ? json_real(r->ref_time_s * 1e3) : json_null());
-    json_object_set_new(c, "naive_time_ms", r->timed ? num_or_null(r->naive_time_s * 1e3) : json_null());
-    json_object_set_new(c, "speedup_vs_ref", r->timed ? num_or_null(r->speedup_vs_ref) : json_null());
-    json_object_set_new(c, "speedup_vs_naive", r->timed ? num_or_null(r->speedup_vs_naive) : json_null());
-    json_object_set_new(c, "timing_rounds", json_integer(r->rounds));
-    json_object_set_new(c, "timed_by_host_clock", json_boolean(r->outlived));
-    json_object_set_new(c, "flops", json_real(r->flops));
-    json_object_set_new(c, "bytes", json_real(r->bytes));
-    json_object_set_new(c, "gbps", r->timed ? num_or_null(r->gbps) : json_null());
-    json_object_set_new(c, "gflops", r->timed ? num_or_null(r->gflops) : json_null());
-    json_object_set_new(c, "arithmetic_intensity", num_or_null(r->bytes > 0 ? r->flops / r->bytes : NAN));
-    json_object_set_new(c, "roofline_frac", r->timed ? num_or_null(r->roofline_frac) : json_null());
-    json_object_set_new(c, "energy_j", r->timed ? num_or_null(r->energy_j) : json_null());
-    json_object_set_new(c, "roof_gbps", r->timed ? num_or_null(r->roof_gbps) : json_null());
-    json_object_set_new(c, "impossible_speed", json_boolean(r->impossible_speed));
-    json_object_set_new(c, "speed_note", json_string(r->speed_note));
-    json_object_set_new(c, "timed_calls", json_integer(r->timed_calls));
-    json_object_set_new(c, "timed_s", json_real(r->timed_s));
-    json_object_set_new(c, "compared_calls", json_integer(r->compared));
     timed_calls += r->timed_calls;
     timed_s += r->timed_s;
-    json_t *score = json_object();
-    json_object_set_new(score, "points", json_real(r->points));
-    json_object_set_new(score, "max", json_real(r->max_points));
-    json_object_set_new(c, "score", score);
-    json_array_append_new(cases, c);
+    json_array_append_new(cases, case_json(r));
   }
   json_object_set_new(root, "schema", json_string(EM_RESULTS_SCHEMA));
   json_object_set_new(root, "version", json_string(EM_VERSION));
-  if (lab_label) json_object_set_new(root, "lab", json_string(lab_label));
-  else json_object_set_new(root, "lab", json_integer(labnum));
+  json_object_set_new(root, "lab", lab_label ? json_string(lab_label) : json_integer(labnum));
   json_object_set_new(root, "name", json_string(lab_label ? lab_label : name));
   /* "verify": the verdicts of em-check --verify (correctness alone, from --outputs files); "check":
    * a run of the code under test. */
@@ -298,52 +363,16 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
   json_object_set_new(root, "solution", json_boolean(em_candidate_is_solution && !o->verify_dir));
   json_object_set_new(root, "tracks", tracks);
   json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
-  json_t *mach = json_object();
-  json_object_set_new(mach, "cpu", json_string(m->cpu));
-  json_object_set_new(mach, "threads", json_integer(m->threads));
-  json_object_set_new(mach, "compiler", json_string(m->compiler));
-  json_object_set_new(mach, "nvcc", m->nvcc[0] ? json_string(m->nvcc) : json_null());
-  json_object_set_new(mach, "gpu", o->gpu_ok ? json_string(o->gpu.name) : json_null());
-  if (!o->gpu_ok) json_object_set_new(mach, "gpu_unavailable", json_string(o->gpu_skip));
-  json_t *peaks = json_object();
-  json_object_set_new(peaks, "cpu_copy_gbps", num_or_null(o->peaks.cpu_copy_gbps));
-  json_object_set_new(peaks, "cpu_fma_gflops", num_or_null(o->peaks.cpu_fma_gflops));
-  /* the share of the cores the CPU measurement got; null when the CPU numbers came from the cache */
-  json_object_set_new(peaks, "cpu_share", o->peaks.cpu_share > 0 ? json_real(o->peaks.cpu_share) : json_null());
-  json_object_set_new(peaks, "cpu_contended", json_boolean(o->peaks.cpu_contended));
-  json_object_set_new(peaks, "cpu_unreliable", json_boolean(o->peaks.cpu_unreliable));
-  json_object_set_new(peaks, "cpu_read_gbps", num_or_null(o->peaks.cpu_read_gbps));
-  json_object_set_new(peaks, "cpu_write_gbps", num_or_null(o->peaks.cpu_write_gbps));
-  json_object_set_new(peaks, "cpu_copy_plain_gbps", num_or_null(o->peaks.cpu_copy_plain_gbps));
-  json_object_set_new(peaks, "cpu_copy_nt_gbps", num_or_null(o->peaks.cpu_copy_nt_gbps));
-  json_object_set_new(peaks, "cpu_write_plain_gbps", num_or_null(o->peaks.cpu_write_plain_gbps));
-  json_object_set_new(peaks, "cpu_write_nt_gbps", num_or_null(o->peaks.cpu_write_nt_gbps));
-  json_object_set_new(peaks, "gpu_copy_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_copy_gbps) : json_null());
-  json_object_set_new(peaks, "gpu_read_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_read_gbps) : json_null());
-  json_object_set_new(peaks, "gpu_write_gbps", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_write_gbps) : json_null());
-  json_object_set_new(peaks, "gpu_fma_gflops", o->peaks.have_gpu ? num_or_null(o->peaks.gpu_fma_gflops) : json_null());
-  json_object_set_new(mach, "peaks", peaks);
-  json_object_set_new(root, "machine", mach);
+  json_object_set_new(root, "machine", machine_json(o, m));
   json_object_set_new(root, "cases", cases);
   json_t *timing = json_object();
   json_object_set_new(timing, "timed_calls", json_integer(timed_calls));
   json_object_set_new(timing, "timed_s", json_real(timed_s));
   json_object_set_new(root, "timing", timing);
-  json_t *score = json_object();
-  json_object_set_new(score, "points", json_real(pts));
-  json_object_set_new(score, "max", json_real(max));
-  json_object_set_new(root, "score", score);
-
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+  json_object_set_new(root, "score", score_json(pts, max));
+  int rc = dump_atomically(root, path);
   json_decref(root);
-  if (rc != 0 || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return em__fail(EM_EIO, "cannot write %s: %s", path, strerror(e));
-  }
-  return EM_OK;
+  return rc;
 }
 
 /* ---- JUnit XML -------------------------------------------------------------------------------- */

@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "check.h"
+#include "checker.h"
 
 typedef struct em_machine {
   char cpu[128];

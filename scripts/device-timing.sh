@@ -20,7 +20,7 @@ build/tests/test_fresh --verbose > "$out/test_fresh.txt" 2>&1; echo "exit $?"
 grep -E "Synthesis|\[FAIL\]|\[SKIP\]" "$out/test_fresh.txt"
 
 echo "=== 2. planted fingerprint files, both tracks"
-for t in test_verify test_lab2 test_lab3 test_lab4 test_lab5 test_lab6; do
+for t in test_lab1 test_lab2 test_lab3 test_lab4 test_lab5 test_lab6; do
   build/tests/$t --filter '*/*fingerprint*' > "$out/$t-fingerprint.txt" 2>&1
   echo "$t exit $?: $(grep -E 'Synthesis' "$out/$t-fingerprint.txt")"
   grep -A8 "Assertion" "$out/$t-fingerprint.txt" | head -20

@@ -1,5 +1,7 @@
 /* Shared helpers of the Criterion suites: temporary folders, running a program with its output
- * captured, reading files and results.json, and the GPU gate.
+ * captured, reading files and results.json, the GPU gate, and at the end the scaffold every lab's
+ * suite (tests/test_labN.c) is built from: its spec, solution, skeleton and planted files, checked
+ * the same way for every lab.
  *
  * Every suite is one translation unit, so everything here is static inline (no unused-function
  * warnings, which -Werror would turn into build failures). The suites run from the project root,
@@ -15,6 +17,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -28,7 +31,8 @@
 #include <unistd.h>
 
 #include "em/em.h"
-#include "lab.h"
+#include "checker.h" /* em_case_shape, EM_STALE_REASON */
+#include "lab_spec.h"
 
 #ifndef EM_BUILD_DIR
 #define EM_BUILD_DIR "build"
@@ -298,28 +302,44 @@ static inline void t_proc_free(t_proc *p) {
 #define t_run(p, timeout_s, ...) t_spawn((p), (timeout_s), -1, T_ARGV(__VA_ARGS__))
 
 /* Runs a checker binary with the defaults of these suites: the shared peaks cache (measured once
- * per build folder, not per test) and results written into json, plus the given arguments
- * (NULL-terminated). */
-static inline void t_checker(t_proc *p, double timeout_s, const char *bin, const char *json, ...) {
+ * per build folder, not per test) and results written into json, plus the n arguments of args
+ * (empty and NULL ones left out, so that a table's unused fields drop away). */
+static inline void t_checker_list(t_proc *p, double timeout_s, const char *bin, const char *json, const char *const *args,
+                                  int n) {
   const char *argv[64];
-  int n = 0;
-  argv[n++] = bin;
-  argv[n++] = "--peaks";
-  argv[n++] = T_PEAKS;
-  argv[n++] = "--peaks-under-load"; /* the suites load the cores themselves, and time nothing that matters */
-  argv[n++] = "--json";
-  argv[n++] = json;
-  va_list ap;
-  va_start(ap, json);
-  const char *a;
-  while ((a = va_arg(ap, const char *)) != NULL) {
-    cr_assert(n < 63, "t_checker: too many arguments");
-    argv[n++] = a;
+  int k = 0;
+  argv[k++] = bin;
+  argv[k++] = "--peaks";
+  argv[k++] = T_PEAKS;
+  argv[k++] = "--peaks-under-load"; /* the suites load the cores themselves, and time nothing that matters */
+  argv[k++] = "--json";
+  argv[k++] = json;
+  for (int i = 0; i < n; ++i) {
+    cr_assert(k < 63, "t_checker: too many arguments");
+    if (args[i] && args[i][0]) argv[k++] = args[i];
   }
-  va_end(ap);
-  argv[n] = NULL;
+  argv[k] = NULL;
   cr_assert(t_exists(bin), "%s is missing: build it with  make test-build  (and run the suites from the project root)", bin);
   t_spawn(p, timeout_s, -1, argv);
+}
+
+/* The same with the arguments given in the call, NULL-terminated. */
+static inline void t_checker_va(t_proc *p, double timeout_s, const char *bin, const char *json, va_list ap) {
+  const char *args[64];
+  int n = 0;
+  const char *a;
+  while ((a = va_arg(ap, const char *)) != NULL) {
+    cr_assert(n < 57, "t_checker: too many arguments");
+    args[n++] = a;
+  }
+  t_checker_list(p, timeout_s, bin, json, args, n);
+}
+
+static inline void t_checker(t_proc *p, double timeout_s, const char *bin, const char *json, ...) {
+  va_list ap;
+  va_start(ap, json);
+  t_checker_va(p, timeout_s, bin, json, ap);
+  va_end(ap);
 }
 
 /* Asserts the exit status, showing the program's output when it is not the one expected. */
@@ -455,6 +475,22 @@ static inline int t_todo_lines(const char *path, int *lines, int max) {
   return n;
 }
 
+/* The line of the first EM_TODO call after the first line holding `after` in a student file. */
+static inline int t_todo_line_after(const char *path, const char *after) {
+  char *text = t_read_file(path, NULL);
+  cr_assert(text != NULL, "cannot read %s", path);
+  const char *from = strstr(text, after);
+  cr_assert(from != NULL, "%s has no \"%s\"", path, after);
+  int line = 1;
+  for (const char *p = text; p < from; ++p) line += *p == '\n';
+  int lines[64], n = t_todo_lines(path, lines, 64);
+  free(text);
+  for (int k = 0; k < n; ++k)
+    if (lines[k] >= line) return lines[k];
+  cr_assert_fail("%s has no EM_TODO after \"%s\"", path, after);
+  return 0;
+}
+
 static inline void t_copy_file(const char *from, const char *to) {
   size_t len;
   char *data = t_read_file(from, &len);
@@ -572,6 +608,418 @@ static inline void t_expect_no_gain_from_reuse(int number, const char *bin, cons
   root = t_load_json(json);
   cr_expect_eq(t_json_ncases(root), t_spec_count(number, t_track(track), 0), "every %s case ran", track);
   json_decref(root);
+  t_proc_free(&p);
+}
+
+/* ---- one scaffold for every lab's suite -----------------------------------------------------------
+ * What each tests/test_labN.c checks of its lab the same way: the spec's cases, the reference
+ * solution, the untouched skeleton and the planted wrong files, through the binaries tests.mk
+ * builds for every lab. A lab's suite adds only what is its own. Suites are named labN_spec,
+ * labN_solution, labN_skeleton, labN_planted (and labN_<what> for the rest), each with its timeout
+ * set once by TestSuite. */
+
+#define T_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static inline const char *t_solution_bin(int number) { return t_str(EM_BUILD_DIR "/tests/solution/lab%d/em-check", number); }
+static inline const char *t_skeleton_bin(int number) { return t_str(EM_BUILD_DIR "/tests/skeleton/lab%d/em-check", number); }
+
+/* The checker of tests/planted/lab<number>/<bug>.c, or of <bug>.cu on the CUDA track. */
+static inline const char *t_planted_bin(int number, const char *bug, const char *track) {
+  return t_str(EM_BUILD_DIR "/tests/planted/lab%d/%s%s/em-check", number, bug, strcmp(track, "cuda") == 0 ? ".cu" : "");
+}
+
+/* The student's file of a track: labs/<folder>/<file>. */
+static inline const char *t_student_file(int number, const char *track) {
+  const em_lab *lab = t_lab(number);
+  return t_str("labs/%s/%s", lab->folder, lab->student_file[t_track(track)]);
+}
+
+/* Every case of results.json on track (and of part, unless 0) has status want. */
+static inline void t_expect_all_status(json_t *root, const char *track, char part, const char *want) {
+  json_t *c;
+  size_t i;
+  json_array_foreach(json_object_get(root, "cases"), i, c) {
+    if (strcmp(t_json_str(c, "track"), track) != 0) continue;
+    if (part && t_json_str(c, "part")[0] != part) continue;
+    cr_expect_str_eq(t_json_str(c, "status"), want, "case (%s) \"%s\" on %s: status %s, want %s (reason: %s)",
+                     t_json_str(c, "part"), t_json_str(c, "name"), track, t_json_str(c, "status"), want,
+                     t_json_str(c, "reason"));
+  }
+}
+
+/* The spec of every lab: its name and folder; each case valid for its part, named once in its part,
+ * worth points; a speed case on each track. With fits_table, every name fits the table's column of
+ * 16 characters (labs 4 and 6 name some cases in full, and the table cuts them). */
+static inline void t_check_spec(int number, const char *name, const char *folder, int fits_table) {
+  const em_lab *lab = t_lab(number);
+  cr_expect_str_eq(lab->name, name);
+  cr_expect_str_eq(lab->folder, folder);
+  int perf[EM_NTRACKS] = {0, 0};
+  for (int i = 0; i < lab->ncases; ++i) {
+    const em_case *c = &lab->cases[i];
+    cr_expect(lab->invalid(c) == NULL, "case (%c) \"%s\" is invalid: %s", c->part, c->name, lab->invalid(c));
+    if (fits_table) cr_expect(strlen(c->name) <= 16, "case name \"%s\" is longer than the table's column", c->name);
+    cr_expect(c->points > 0, "case \"%s\" is worth points", c->name);
+    for (int k = 0; k < i; ++k)
+      cr_expect(!(lab->cases[k].part == c->part && strcmp(lab->cases[k].name, c->name) == 0),
+                "two cases of part (%c) are called \"%s\"", c->part, c->name);
+    for (int t = 0; t < EM_NTRACKS; ++t) perf[t] += c->perf_points > 0 && t_runs_on(c, (em_track)t);
+  }
+  cr_expect(perf[EM_TRACK_CPU] > 0 && perf[EM_TRACK_CUDA] > 0, "speed cases: cpu %d, cuda %d", perf[EM_TRACK_CPU],
+            perf[EM_TRACK_CUDA]);
+}
+
+/* ---- the reference solution ---- */
+
+/* The solution on a track without timing (more arguments after, NULL-ended): exit 0, and results.json
+ * has every case of the spec on that track, each passing with its points and its shape, or, on the
+ * CUDA track of a machine without a GPU, skipped saying why. Returns results.json (json_decref it). */
+static inline json_t *t_check_solution(int number, const char *track, ...) {
+  const em_lab *lab = t_lab(number);
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  em_cuda_device dev;
+  int skip = t_track(track) == EM_TRACK_CUDA && em_cuda_probe(&dev) != EM_OK;
+  t_proc p;
+  const char *head[] = {"--track", track, "--no-timing"}, *more[16];
+  int n = 0;
+  for (; n < T_COUNT(head); ++n) more[n] = head[n];
+  va_list ap;
+  va_start(ap, track);
+  for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < T_COUNT(more);) more[n++] = a;
+  va_end(ap);
+  t_checker_list(&p, 280, t_solution_bin(number), json, more, n);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, " 0 failed");
+  json_t *root = t_load_json(json);
+  cr_expect_eq(json_integer_value(json_object_get(root, "lab")), number, "\"lab\" must be %d", number);
+  cr_expect_str_eq(t_json_str(root, "name"), lab->name);
+  cr_assert_eq(t_json_ncases(root), t_spec_count(number, t_track(track), 0), "one result per %s case of the spec", track);
+  for (int i = 0; i < lab->ncases; ++i) {
+    const em_case *sc = &lab->cases[i];
+    if (!t_runs_on(sc, t_track(track))) continue;
+    json_t *c = t_get_case(root, track, sc->part, sc->name);
+    char shape[64];
+    em_case_shape(lab, sc, shape, sizeof shape);
+    cr_expect_str_eq(t_json_str(c, "status"), skip ? "skip" : "pass", "case (%c) \"%s\": %s", sc->part, sc->name,
+                     t_json_str(c, "reason"));
+    cr_expect_str_eq(t_json_str(c, "shape"), shape);
+    if (skip) cr_expect(strlen(t_json_str(c, "reason")) > 10, "a skip says why: \"%s\"", t_json_str(c, "reason"));
+    else cr_expect_eq(t_json_num(json_object_get(c, "score"), "points"), sc->points, "case \"%s\": its points", sc->name);
+  }
+  t_proc_free(&p);
+  return root;
+}
+
+/* The solution passes the CPU track under each run's arguments (other seeds, other thread counts). */
+static inline void t_solution_passes_with(int number, const char *const (*runs)[4], int nruns) {
+  /* Copies: every run takes strings from t_str's ring, which would come round to these. */
+  char json[1024], bin[1024];
+  snprintf(json, sizeof json, "%s/results.json", t_tmpdir());
+  snprintf(bin, sizeof bin, "%s", t_solution_bin(number));
+  for (int r = 0; r < nruns; ++r) {
+    t_proc p;
+    const char *args[] = {"--track", "cpu", "--no-timing", runs[r][0], runs[r][1], runs[r][2], runs[r][3]};
+    t_checker_list(&p, 280, bin, json, args, T_COUNT(args));
+    t_assert_exit(&p, 0);
+    t_proc_free(&p);
+  }
+}
+
+/* One timed case of the solution (a small budget: the numbers must exist and agree with each other,
+ * never reach a speed): its byte and FLOP counts are these, GB/s is bytes over time, and it was
+ * compared with the naive baseline. */
+static inline void t_check_timed_case(int number, char part, const char *name, double bytes, double flops) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 100, t_solution_bin(number), json, "--track", "cpu", "--case", t_str("=%s", name), "--budget", "0.02", NULL);
+  t_assert_exit(&p, 0);
+  json_t *root = t_load_json(json);
+  cr_assert_eq(t_json_ncases(root), 1, "--case =%s selects one case", name);
+  json_t *c = t_get_case(root, "cpu", part, name);
+  double t = t_json_num(c, "time_ms"), gbps = t_json_num(c, "gbps");
+  cr_expect_eq(t_json_num(c, "bytes"), bytes, "\"%s\": bytes", name);
+  cr_expect_eq(t_json_num(c, "flops"), flops, "\"%s\": flops", name);
+  cr_expect(t > 0 && gbps > 0 && fabs(gbps - bytes / (t * 1e-3) * 1e-9) <= 1e-9 * gbps, "gbps %g is not bytes / time", gbps);
+  cr_expect(t_json_num(c, "speedup_vs_naive") > 0);
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* ---- the untouched skeleton ---- */
+
+/* The skeleton on a track fails every case, pointing at the TODOs it meets: one per part, the first
+ * ones in the track's student file after the line holding `after` (NULL: from its start). The table
+ * and each case's hint name the file and line, nothing was written, nothing scores. Returns
+ * results.json (json_decref it). */
+static inline json_t *t_check_skeleton(int number, const char *track, const char *after) {
+  if (t_track(track) == EM_TRACK_CUDA) t_need_gpu();
+  const em_lab *lab = t_lab(number);
+  char file[512]; /* a copy: the loop below takes a string from t_str's ring per case */
+  snprintf(file, sizeof file, "%s", t_student_file(number, track));
+  const char *base = strrchr(file, '/') + 1;
+  int lines[8], n = t_todo_lines(file, lines, 8), first = after ? t_todo_line_after(file, after) : lines[0], from = 0;
+  while (from < n && lines[from] != first) from++;
+  cr_assert(from + lab->nparts <= n, "%s has %d EM_TODO, want one for each of the %d parts", file, n - from, lab->nparts);
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 280, t_skeleton_bin(number), json, "--track", track, "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  for (int k = 0; k < lab->nparts; ++k) t_assert_output_has(&p, t_str("%s:%d: TODO not done yet", file, lines[from + k]));
+  t_assert_output_has(&p, t_str("0 passed, %d failed", t_spec_count(number, t_track(track), 0)));
+  json_t *root = t_load_json(json), *c;
+  size_t i;
+  json_array_foreach(json_object_get(root, "cases"), i, c) {
+    int part = 0;
+    while (part + 1 < lab->nparts && lab->parts[part].id != t_json_str(c, "part")[0]) part++;
+    cr_expect_str_eq(t_json_str(c, "status"), "fail", "case \"%s\": %s", t_json_str(c, "name"), t_json_str(c, "reason"));
+    cr_expect(strstr(t_json_str(c, "hint"), t_str("%s:%d", base, lines[from + part])) != NULL, "hint: %s", t_json_str(c, "hint"));
+    cr_expect_eq(json_integer_value(json_object_get(c, "unwritten")), json_integer_value(json_object_get(c, "mismatches")),
+                 "case \"%s\": nothing written", t_json_str(c, "name"));
+    cr_expect_eq(t_json_num(json_object_get(c, "score"), "points"), 0.0);
+  }
+  t_proc_free(&p);
+  return root;
+}
+
+/* ---- planted wrong files ---- */
+
+/* Where a planted file's mistake first shows. */
+#define T_ANY (-2)         /* any index */
+#define T_NO_MISMATCH (-3) /* none: the output is right, the mistake is elsewhere (an input, past the end) */
+
+/* One planted wrong file and what the checker must say of it. Unused fields are empty or 0. */
+typedef struct t_planted {
+  char bug[32];         /* tests/planted/labN/<bug>.c, or <bug>.cu on the CUDA track */
+  char track[8];        /* "cpu" or "cuda" */
+  char args[4][24];     /* more arguments of the run (--part, --case, --threads ...) */
+  char part;            /* the part of the case that must fail (0: 'a') */
+  char fails[32];       /* its name */
+  char fails2[32];      /* another case that must fail */
+  char kind[16];        /* the case's "kind" in results.json ("": not checked) */
+  char reason[48];      /* in the case's reason */
+  long long first;      /* its first mismatching index, T_ANY or T_NO_MISMATCH */
+  int unwritten;        /* 1: some elements never written; 0: none; -1: not checked */
+  int all_wrong;        /* every element of the output it names is wrong */
+  char good_part;       /* every case of this part passes */
+  int all_fail;         /* every case of the run fails */
+  char passes[4][32];   /* cases it gets right ("*": every case but fails and fails2); one the run
+                         * did not include is run on its own (--case) */
+  char expect[3][96];   /* in the output of the run */
+} t_planted;
+
+#define T_PLANTED_PARAMS(table) cr_make_param_array(t_planted, table, T_COUNT(table))
+
+/* How many elements the output called name of a lab's case has. */
+static inline int64_t t_output_numel(int number, const em_case *sc, const char *name) {
+  em_tensor t[EM_MAX_TENSORS];
+  memset(t, 0, sizeof t);
+  int nt = t_lab(number)->describe(sc, t);
+  for (int i = 0; i < nt; ++i) {
+    if (strcmp(t[i].name, name) != 0) continue;
+    int64_t numel = 1;
+    for (int d = 0; d < t[i].ndim; ++d) numel *= t[i].shape[d];
+    return numel;
+  }
+  cr_assert_fail("lab %d has no output called %s", number, name);
+  return 0;
+}
+
+/* The first mismatch of the failing case c as t says, named in its reason as results.json names it
+ * (index, got and want); returns its index (-1 when there is none). */
+static inline long long t_expect_first_mismatch(int number, const t_planted *t, json_t *c) {
+  const char *reason = t_json_str(c, "reason");
+  if (t->first == T_NO_MISMATCH) {
+    cr_expect_eq(json_integer_value(json_object_get(c, "mismatches")), 0, "%s: the output itself is right", t->bug);
+    return -1;
+  }
+  json_t *fm = json_object_get(c, "first_mismatch");
+  cr_assert(json_is_object(fm), "%s: no first_mismatch (reason: %s)", t->bug, reason);
+  long long at = json_integer_value(json_object_get(fm, "index"));
+  if (t->first >= 0) cr_expect_eq(at, t->first, "%s: first mismatch at %lld, want %lld", t->bug, at, t->first);
+  cr_expect(strstr(reason, t_str("first at [%lld]", at)) != NULL, "%s: reason: %s", t->bug, reason);
+  json_t *got = json_object_get(fm, "got"), *want = json_object_get(fm, "want");
+  if (json_is_string(got)) cr_expect(json_integer_value(json_object_get(c, "unwritten")) > 0, "got \"unwritten\", yet none is");
+  if (json_is_number(got) && json_is_number(want))
+    cr_expect(strstr(reason, t_str("got %.9g, want %.9g", json_number_value(got), json_number_value(want))) != NULL,
+              "%s: reason: %s", t->bug, reason);
+  if (t->all_wrong) {
+    const em_case *sc = t_spec_case(number, t->part ? t->part : 'a', t->fails);
+    cr_expect_eq(json_integer_value(json_object_get(c, "mismatches")), t_output_numel(number, sc, t_json_str(c, "output")),
+                 "%s: every element of \"%s\" is wrong", t->bug, t->fails);
+  }
+  return at;
+}
+
+/* The cases t gets right pass: in the run's results, or run on their own. */
+static inline void t_expect_planted_passes(int number, const t_planted *t, json_t *root) {
+  char part = t->part ? t->part : 'a';
+  if (t->good_part) t_expect_all_status(root, t->track, t->good_part, "pass");
+  for (int k = 0; k < 4 && t->passes[k][0]; ++k) {
+    if (strcmp(t->passes[k], "*") == 0) {
+      json_t *c;
+      size_t i;
+      json_array_foreach(json_object_get(root, "cases"), i, c) {
+        const char *name = t_json_str(c, "name");
+        if (strcmp(name, t->fails) && strcmp(name, t->fails2))
+          cr_expect_str_eq(t_json_str(c, "status"), "pass", "%s: \"%s\": %s", t->bug, name, t_json_str(c, "reason"));
+      }
+      continue;
+    }
+    json_t *c = t_find_case(root, t->track, part, t->passes[k]);
+    if (c) {
+      cr_expect_str_eq(t_json_str(c, "status"), "pass", "%s gets \"%s\" right: %s", t->bug, t->passes[k], t_json_str(c, "reason"));
+      continue;
+    }
+    t_proc p;
+    t_checker(&p, 280, t_planted_bin(number, t->bug, t->track), t_str("%s/r.json", t_tmpdir()), "--track", t->track,
+              "--no-timing", "--case", t->passes[k], NULL);
+    t_assert_exit(&p, 0);
+    t_proc_free(&p);
+  }
+}
+
+/* A planted file through its checker, without timing: it fails (exit 1) with what t expects; its
+ * failing case's first mismatch is where t says, and the cases it gets right pass. Returns that
+ * first mismatch's index (-1: none). Skipped on the CUDA track without a GPU. */
+static inline long long t_check_planted(int number, const t_planted *t) {
+  if (t_track(t->track) == EM_TRACK_CUDA) t_need_gpu();
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  const char *args[] = {"--track", t->track, "--no-timing", t->args[0], t->args[1], t->args[2], t->args[3]};
+  t_proc p;
+  t_checker_list(&p, 280, t_planted_bin(number, t->bug, t->track), json, args, T_COUNT(args));
+  t_assert_exit(&p, 1);
+  for (int k = 0; k < 3; ++k)
+    if (t->expect[k][0]) t_assert_output_has(&p, t->expect[k]);
+  json_t *root = t_load_json(json);
+  json_t *c = t_get_case(root, t->track, t->part ? t->part : 'a', t->fails);
+  cr_expect_str_eq(t_json_str(c, "status"), "fail", "%s: case \"%s\": %s", t->bug, t->fails, t_json_str(c, "reason"));
+  if (t->kind[0]) cr_expect_str_eq(t_json_str(c, "kind"), t->kind, "%s: case \"%s\": its kind", t->bug, t->fails);
+  if (t->reason[0])
+    cr_expect(strstr(t_json_str(c, "reason"), t->reason) != NULL, "%s: reason: %s", t->bug, t_json_str(c, "reason"));
+  long long at = t_expect_first_mismatch(number, t, c);
+  long long unwritten = json_integer_value(json_object_get(c, "unwritten"));
+  if (t->unwritten >= 0)
+    cr_expect(t->unwritten ? unwritten > 0 : unwritten == 0, "%s: %lld elements unwritten", t->bug, unwritten);
+  if (t->fails2[0])
+    cr_expect_str_eq(t_json_str(t_get_case(root, t->track, t->part ? t->part : 'a', t->fails2), "status"), "fail",
+                     "%s: case \"%s\"", t->bug, t->fails2);
+  if (t->all_fail) t_expect_all_status(root, t->track, 0, "fail");
+  t_expect_planted_passes(number, t, root);
+  json_decref(root);
+  t_proc_free(&p);
+  return at;
+}
+
+/* A CUDA planted file whose mistake is a CUDA error (error, in the output and in the case's reason)
+ * on case fails of part: that case errs; every case of good_part (unless 0) and those of passes (up
+ * to 3, "" for none) pass; and when the error leaves the context unusable (a sticky one), the CUDA
+ * case later, run after it, is skipped saying why. Skipped without a GPU. */
+static inline void t_check_cuda_error(int number, const char *bug, char part, const char *fails, const char *error,
+                                      const char *later, char good_part, const char *const passes[3]) {
+  t_need_gpu();
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 280, t_planted_bin(number, bug, "cuda"), json, "--track", "cuda", "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, error);
+  json_t *root = t_load_json(json);
+  json_t *c = t_get_case(root, "cuda", part, fails);
+  cr_expect_str_eq(t_json_str(c, "status"), "error");
+  cr_expect_str_eq(t_json_str(c, "kind"), "error");
+  cr_expect(strstr(t_json_str(c, "reason"), error) != NULL, "reason: %s", t_json_str(c, "reason"));
+  if (good_part) t_expect_all_status(root, "cuda", good_part, "pass");
+  for (int k = 0; k < 3 && passes[k][0]; ++k)
+    cr_expect_str_eq(t_json_str(t_get_case(root, "cuda", part, passes[k]), "status"), "pass", "\"%s\"", passes[k]);
+  if (later) {
+    json_t *l = t_get_case(root, "cuda", part, later);
+    cr_expect_str_eq(t_json_str(l, "status"), "skip");
+    cr_expect_str_eq(t_json_str(l, "kind"), "after_cuda_error");
+    cr_expect(strstr(t_json_str(l, "reason"), "earlier CUDA error") != NULL, "reason: %s", t_json_str(l, "reason"));
+  }
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* The CUDA planted file bug defines only the CUDA functions: its checker reports each CPU one
+ * missing, by name, and fails every case. */
+static inline void t_check_missing_function(int number, const char *bug) {
+  const em_lab *lab = t_lab(number);
+  const char *bin = t_planted_bin(number, bug, "cuda");
+  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 50, bin, json, "--track", "cpu", "--no-timing", NULL);
+  t_assert_exit(&p, 1);
+  for (int k = 0; k < lab->nparts; ++k)
+    t_assert_output_has(&p, t_str("%s is not defined in %s", lab->parts[k].student_name[EM_TRACK_CPU],
+                                  t_student_file(number, "cpu")));
+  json_t *root = t_load_json(json), *c;
+  size_t i;
+  json_array_foreach(json_object_get(root, "cases"), i, c) {
+    cr_expect_str_eq(t_json_str(c, "status"), "fail", "case \"%s\"", t_json_str(c, "name"));
+    cr_expect_str_eq(t_json_str(c, "kind"), "missing", "case \"%s\"", t_json_str(c, "name"));
+  }
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* A planted file that is right but slow, on one speed case (small budget): it passes, with
+ * speedup_vs_ref above 0 and below max_speedup, and performance points in proportion: full at 1.2x
+ * the reference's time, proportional beyond. */
+static inline void t_check_loses_perf_points(int number, const char *bug, char part, const char *name, double max_speedup) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 280, t_planted_bin(number, bug, "cpu"), json, "--track", "cpu", "--case", t_str("=%s", name), "--budget",
+            "0.05", NULL);
+  t_assert_exit(&p, 0);
+  json_t *root = t_load_json(json);
+  const em_case *sc = t_spec_case(number, part, name);
+  cr_assert(sc->perf_points > 0, "\"%s\" is a speed case", name);
+  json_t *c = t_get_case(root, "cpu", part, name);
+  cr_assert_str_eq(t_json_str(c, "status"), "pass", "correct results pass: %s", t_json_str(c, "reason"));
+  double s = t_json_num(c, "speedup_vs_ref"), perf = t_json_num(json_object_get(c, "score"), "points") - sc->points;
+  cr_expect(s > 0 && s < max_speedup, "%s: speedup_vs_ref %g, want below %g", bug, s, max_speedup);
+  cr_expect(perf > 0 && perf < sc->perf_points, "performance points %g of %g: proportional, not zero", perf, sc->perf_points);
+  cr_expect(fabs(perf - sc->perf_points * fmin(1.0, 1.2 * s)) <= 1e-6 * sc->perf_points,
+            "performance points %g, want %g for speedup %g", perf, sc->perf_points * fmin(1.0, 1.2 * s), s);
+  cr_expect_eq(t_json_num(json_object_get(c, "score"), "max"), sc->points + sc->perf_points);
+  json_decref(root);
+  t_proc_free(&p);
+}
+
+/* The planted fingerprint file of the track (tests/planted/labN/fingerprint.c, .cu) gains nothing
+ * from the work it keeps between calls (t_expect_no_gain_from_reuse). */
+static inline void t_check_fingerprint(int number, const char *track, t_reuse want) {
+  const char *bin = t_planted_bin(number, "fingerprint", track);
+  if (t_track(track) == EM_TRACK_CUDA) {
+    t_need_gpu();
+    if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
+  }
+  t_expect_no_gain_from_reuse(number, bin, track, want);
+}
+
+/* ---- the instructor's hidden cases ---- */
+
+/* A cases file the solution must refuse (exit 2), saying expect on stderr. */
+static inline void t_check_hidden_refused(int number, const char *cases_json, const char *expect) {
+  const char *tmp = t_tmpdir(), *cases = t_str("%s/cases.json", tmp);
+  t_write_file(cases, cases_json);
+  t_proc p;
+  t_checker(&p, 50, t_solution_bin(number), t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--cases", cases, NULL);
+  t_assert_exit(&p, 2);
+  cr_expect(strstr(p.err, expect) != NULL, "for %s\nstderr lacks \"%s\":\n%s", cases_json, expect, p.err);
+  t_proc_free(&p);
+}
+
+/* A cases file whose hidden cases the solution passes, alone, without printing secret (a dim). */
+static inline void t_check_hidden_passes(int number, const char *cases_json, const char *secret) {
+  const char *tmp = t_tmpdir(), *cases = t_str("%s/cases.json", tmp);
+  t_write_file(cases, cases_json);
+  t_proc p;
+  t_checker(&p, 50, t_solution_bin(number), t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--cases", cases,
+            "--hidden-only", NULL);
+  t_assert_exit(&p, 0);
+  cr_expect(strstr(p.all, secret) == NULL, "the output gives the hidden shape away (%s):\n%s", secret, p.all);
   t_proc_free(&p);
 }
 

@@ -2,10 +2,7 @@
  * called directly, and the checker binaries (reference solution, untouched skeleton, planted wrong
  * implementations) run as child processes, judged by exit status, output and results.json.
  *
- * The planted tests know exactly where each bug must first show: a run with --dump hands back the
- * inputs the checker generated, a plain C model of the bug computes what the planted code writes,
- * and the closeness rule picks the first element outside the tolerance; the checker must name that
- * element, and the planted code must have written what the model says.
+ * The planted files are checked against models of what they write (section "planted").
  */
 #include <dirent.h>
 #include <float.h>
@@ -14,48 +11,34 @@
 
 #include "helpers.h"
 
-#define L3_SOLUTION EM_BUILD_DIR "/tests/solution/lab3/em-check"
-#define L3_SKELETON EM_BUILD_DIR "/tests/skeleton/lab3/em-check"
-#define L3_PLANTED_DIR EM_BUILD_DIR "/tests/planted/lab3/"
-#define L3_C "labs/lab3-relu-mul/relu_mul.c"
-#define L3_CU "labs/lab3-relu-mul/relu_mul.cu"
-
 /* ---- the spec ----------------------------------------------------------------------------------- */
 
 static const em_lab *lab3(void) { return t_lab(3); }
-static int runs_on(const em_case *c, em_track track) { return t_runs_on(c, track); }
-static int spec_cases(em_track track) { return t_spec_count(3, track, 0); }
 static const em_case *spec_case(const char *name) { return t_spec_case(3, 0, name); }
 
-Test(spec, identity_and_cases) {
+TestSuite(lab3_spec, .timeout = 30);
+
+Test(lab3_spec, identity_and_cases) {
+  t_check_spec(3, "relu_mul", "lab3-relu-mul", 1);
   const em_lab *lab = lab3();
-  cr_expect_str_eq(lab->name, "relu_mul");
-  cr_expect_str_eq(lab->folder, "lab3-relu-mul");
   cr_expect_eq(lab->nparts, 1);
   cr_expect_eq(lab->parts[0].id, 'a');
   cr_expect_eq(lab->ndims, 2);
   cr_expect_str_eq(lab->dim_names[0], "m");
   cr_expect_str_eq(lab->dim_names[1], "n");
   int perf[EM_NTRACKS] = {0, 0};
-  for (int i = 0; i < lab->ncases; ++i) {
-    const em_case *c = &lab->cases[i];
-    cr_expect(lab->invalid(c) == NULL, "case \"%s\" is invalid: %s", c->name, lab->invalid(c));
-    cr_expect(strlen(c->name) <= 16, "case name \"%s\" is wider than the report's column", c->name);
-    cr_expect(c->part == 'a');
-    for (int j = 0; j < i; ++j) cr_expect(strcmp(c->name, lab->cases[j].name) != 0, "two cases named \"%s\"", c->name);
-    for (int t = 0; t < EM_NTRACKS; ++t) perf[t] += runs_on(c, (em_track)t) && c->perf_points > 0;
-  }
-  cr_expect_eq(perf[EM_TRACK_CPU], 1, "one speed case per track");
-  cr_expect_eq(perf[EM_TRACK_CUDA], 1, "one speed case per track");
+  for (int i = 0; i < lab->ncases; ++i)
+    for (int t = 0; t < EM_NTRACKS; ++t) perf[t] += t_runs_on(&lab->cases[i], (em_track)t) && lab->cases[i].perf_points > 0;
+  cr_expect(perf[EM_TRACK_CPU] == 1 && perf[EM_TRACK_CUDA] == 1, "one speed case per track");
   cr_expect_eq(spec_case("m=n=16384")->dim[0], 16384, "the GPU speed case is m = n = 16384");
-  cr_expect(runs_on(spec_case("m=n=16384"), EM_TRACK_CUDA) && !runs_on(spec_case("m=n=16384"), EM_TRACK_CPU));
+  cr_expect(t_runs_on(spec_case("m=n=16384"), EM_TRACK_CUDA) && !t_runs_on(spec_case("m=n=16384"), EM_TRACK_CPU));
   /* The shapes the brief asks for. */
   cr_expect_eq(spec_case("m=1 n=1000")->dim[0], 1);
   cr_expect_eq(spec_case("m=1000 n=1")->dim[1], 1);
   cr_expect(spec_case("m=65537 n=5")->dim[0] > 65535, "a case beyond gridDim.y's limit");
 }
 
-Test(spec, counts_and_tolerance) {
+Test(lab3_spec, counts_and_tolerance) {
   const em_lab *lab = lab3();
   const em_case *c = spec_case("m=3 n=5");
   cr_expect_eq(lab->flops(c), 2.0 * 15, "a multiply and a max per element");
@@ -73,7 +56,7 @@ Test(spec, counts_and_tolerance) {
   cr_expect(t[2].tol_why && strlen(t[2].tol_why) > 10);
 }
 
-Test(spec, invalid_shapes) {
+Test(lab3_spec, invalid_shapes) {
   const em_lab *lab = lab3();
   em_case c = {.part = 'a', .dim = {0, 5}};
   cr_expect(lab->invalid(&c) != NULL);
@@ -89,6 +72,8 @@ Test(spec, invalid_shapes) {
  * The checker only ever judges the candidate; the naive baseline's results are never looked at
  * there. These run the spec's inputs through a function and judge every element, and the guard
  * words after z, as the checker would. */
+
+TestSuite(lab3_library, .timeout = 120);
 
 typedef void (*relu_mul_fn)(const float *, const float *, float *, int64_t, int64_t);
 
@@ -156,15 +141,15 @@ static void expect_right_on_every_case(relu_mul_fn fn, const char *what) {
   }
 }
 
-Test(library, reference_cpu_is_right, .timeout = 120) { expect_right_on_every_case(em_relu_mul_cpu, "em_relu_mul_cpu"); }
+Test(lab3_library, reference_cpu_is_right) { expect_right_on_every_case(em_relu_mul_cpu, "em_relu_mul_cpu"); }
 
-Test(library, naive_cpu_is_right, .timeout = 120) {
+Test(lab3_library, naive_cpu_is_right) {
   expect_right_on_every_case(em_relu_mul_naive_cpu, "em_relu_mul_naive_cpu");
 }
 
 /* Shapes around the reference's slices and lines: rows shorter and longer than a line (16), a
  * total just around the parallel threshold (2^15), row ends inside and outside a thread's slice. */
-Test(library, reference_cpu_odd_shapes, .timeout = 120) {
+Test(lab3_library, reference_cpu_odd_shapes) {
   static const int64_t shapes[][2] = {{2, 16},  {2, 17},   {1, 15},     {181, 181}, {128, 256}, {129, 255},
                                       {1, 32767}, {1, 32769}, {32769, 1}, {3, 65536}, {7, 70001}, {4097, 9}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
@@ -178,7 +163,7 @@ Test(library, reference_cpu_odd_shapes, .timeout = 120) {
 
 /* The reference rounds once: its worst error is at most 2^-24 relative (half the tolerance), the
  * bound the tolerance was derived from, on every case. */
-Test(library, reference_error_is_one_rounding, .timeout = 120) {
+Test(lab3_library, reference_error_is_one_rounding) {
   const em_lab *lab = lab3();
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *c = &lab->cases[i];
@@ -190,7 +175,7 @@ Test(library, reference_error_is_one_rounding, .timeout = 120) {
 }
 
 /* The value kinds do what the spec says they do. */
-Test(library, value_kinds_reach_their_edges, .timeout = 60) {
+Test(lab3_library, value_kinds_reach_their_edges) {
   direct d;
   /* tiny: some products below FLT_MIN (subnormal), none of the inputs. */
   direct_setup(&d, spec_case("tiny values"), 7);
@@ -263,7 +248,7 @@ static void bfloat16(const float *x, const float *y, float *z, int64_t m, int64_
     }
 }
 
-Test(library, tolerance_allows_flush_and_nothing_more, .timeout = 60) {
+Test(lab3_library, tolerance_allows_flush_and_nothing_more) {
   em_close_report rep;
   cr_expect(direct_run(flush_to_zero, spec_case("tiny values"), 7, &rep), "flushing subnormal results must pass: %lld mismatches",
             (long long)rep.mismatches);
@@ -271,146 +256,56 @@ Test(library, tolerance_allows_flush_and_nothing_more, .timeout = 60) {
   cr_expect(!direct_run(bfloat16, spec_case("m=31 n=33"), 7, &rep), "bfloat16 arithmetic must fail");
 }
 
-/* ---- the checker: the reference solution -------------------------------------------------------- */
+/* ---- the reference solution through the checker ------------------------------------------------ */
 
-Test(solution, passes_cpu_track_at_several_seeds, .timeout = 200) {
-  static const char *const seeds[] = {"7", "1", "20"};
-  for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; ++s) {
-    const char *json = t_str("%s/results.json", t_tmpdir());
-    t_proc p;
-    t_checker(&p, 60, L3_SOLUTION, json, "--track", "cpu", "--no-timing", "--seed", seeds[s], NULL);
-    t_assert_exit(&p, 0);
-    t_assert_output_has(&p, " 0 failed");
-    json_t *root = t_load_json(json);
-    cr_expect_eq(json_integer_value(json_object_get(root, "lab")), 3);
-    cr_expect_str_eq(t_json_str(root, "name"), "relu_mul");
-    json_t *cases = json_object_get(root, "cases");
-    cr_assert_eq((int)json_array_size(cases), spec_cases(EM_TRACK_CPU), "one result per CPU case");
-    const em_lab *lab = lab3();
-    for (int i = 0; i < lab->ncases; ++i) {
-      const em_case *sc = &lab->cases[i];
-      if (!runs_on(sc, EM_TRACK_CPU)) continue;
-      json_t *c = t_get_case(root, "cpu", 'a', sc->name);
-      cr_expect_str_eq(t_json_str(c, "status"), "pass", "seed %s, case \"%s\": %s", seeds[s], sc->name, t_json_str(c, "reason"));
-      cr_expect_str_eq(t_json_str(c, "shape"), t_str("m=%lld n=%lld", (long long)sc->dim[0], (long long)sc->dim[1]));
-      cr_expect_eq(t_json_num(c, "rtol"), 0x1p-23);
-      cr_expect_eq(t_json_num(c, "atol"), FLT_MIN);
-    }
-    json_decref(root);
-    t_proc_free(&p);
-  }
+TestSuite(lab3_solution, .timeout = 300);
+
+Test(lab3_solution, passes_cpu_track) {
+  json_t *root = t_check_solution(3, "cpu", "--seed", "7", NULL);
+  json_t *c = t_get_case(root, "cpu", 'a', "m=31 n=33");
+  cr_expect_eq(t_json_num(c, "rtol"), 0x1p-23);
+  cr_expect_eq(t_json_num(c, "atol"), FLT_MIN);
+  json_decref(root);
+}
+
+Test(lab3_solution, passes_at_other_seeds) {
+  static const char *const runs[][4] = {{"--seed", "1"}, {"--seed", "20"}};
+  t_solution_passes_with(3, runs, T_COUNT(runs));
 }
 
 /* One timed case: the byte and FLOP counts reach results.json. */
-Test(solution, timed_case_counts, .timeout = 120) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 100, L3_SOLUTION, json, "--track", "cpu", "--case", "m=31 n=33", "--budget", "0.02", NULL);
-  t_assert_exit(&p, 0);
-  json_t *root = t_load_json(json);
-  json_t *c = t_get_case(root, "cpu", 'a', "m=31 n=33");
-  cr_expect_eq(t_json_num(c, "bytes"), 4.0 * (33 + 31 + 31 * 33));
-  cr_expect_eq(t_json_num(c, "flops"), 2.0 * 31 * 33);
-  cr_expect(t_json_num(c, "time_ms") > 0 && t_json_num(c, "speedup_vs_naive") > 0);
-  json_decref(root);
-  t_proc_free(&p);
-}
+Test(lab3_solution, timed_case_counts) { t_check_timed_case(3, 'a', "m=31 n=33", 4.0 * (33 + 31 + 31 * 33), 2.0 * 31 * 33); }
 
-Test(solution, cuda_track_skips_or_passes, .timeout = 300) {
-  em_cuda_device dev;
-  int have_gpu = em_cuda_probe(&dev) == EM_OK;
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L3_SOLUTION, json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  json_t *root = t_load_json(json);
-  json_t *cases = json_object_get(root, "cases"), *c;
-  cr_assert_eq((int)json_array_size(cases), spec_cases(EM_TRACK_CUDA));
-  size_t i;
-  json_array_foreach(cases, i, c)
-      cr_expect_str_eq(t_json_str(c, "status"), have_gpu ? "pass" : "skip", "case \"%s\": %s", t_json_str(c, "name"),
-                       t_json_str(c, "reason"));
-  json_decref(root);
-  t_proc_free(&p);
-}
+Test(lab3_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(3, "cuda", NULL)); }
 
-/* An instructor's hidden case for lab 3: two dims and a value kind by name. */
-Test(solution, hidden_case, .timeout = 60) {
-  const char *cases = t_str("%s/cases.json", t_tmpdir());
-  t_write_file(cases, "{\"cases\": [{\"lab\": 3, \"part\": \"a\", \"name\": \"h\", \"dims\": [37, 1031], \"values\": \"tiny\"},"
-                      " {\"lab\": 3, \"part\": \"a\", \"name\": \"h2\", \"dims\": [2, 3], \"values\": \"x_negative\"}]}");
-  const char *json = t_str("%s/r.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 50, L3_SOLUTION, json, "--track", "cpu", "--no-timing", "--cases", cases, "--hidden-only", NULL);
-  t_assert_exit(&p, 0);
-  cr_expect(strstr(p.out, "1031") == NULL, "a hidden shape is not printed:\n%s", p.out);
-  t_proc_free(&p);
+/* ---- an instructor's hidden cases for lab 3: two dims and a value kind by name ------------------- */
 
-  t_write_file(cases, "{\"cases\": [{\"lab\": 3, \"part\": \"a\", \"name\": \"h\", \"dims\": [5]}]}");
-  t_checker(&p, 50, L3_SOLUTION, json, "--track", "cpu", "--no-timing", "--cases", cases, NULL);
-  t_assert_exit(&p, 2);
-  t_assert_output_has(&p, "dims");
-  t_proc_free(&p);
+TestSuite(lab3_hidden, .timeout = 120);
 
-  t_write_file(cases, "{\"cases\": [{\"lab\": 3, \"part\": \"a\", \"name\": \"h\", \"dims\": [0, 5]}]}");
-  t_checker(&p, 50, L3_SOLUTION, json, "--track", "cpu", "--no-timing", "--cases", cases, NULL);
-  t_assert_exit(&p, 2);
-  t_assert_output_has(&p, "at least 1");
-  t_proc_free(&p);
+Test(lab3_hidden, cases_run_hidden_and_follow_the_rules) {
+  t_check_hidden_passes(3,
+                        "{\"cases\": [{\"lab\": 3, \"part\": \"a\", \"name\": \"h\", \"dims\": [37, 1031], \"values\": \"tiny\"},"
+                        " {\"lab\": 3, \"part\": \"a\", \"name\": \"h2\", \"dims\": [2, 3], \"values\": \"x_negative\"}]}",
+                        "1031");
+  t_check_hidden_refused(3, "{\"cases\": [{\"lab\": 3, \"part\": \"a\", \"name\": \"h\", \"dims\": [5]}]}", "dims");
+  t_check_hidden_refused(3, "{\"cases\": [{\"lab\": 3, \"part\": \"a\", \"name\": \"h\", \"dims\": [0, 5]}]}", "at least 1");
 }
 
 /* ---- the untouched skeleton ---------------------------------------------------------------------- */
 
-/* The line of the n-th EM_TODO call in a file (1-based), or 0. */
-static int todo_line(const char *path, int nth) {
-  char *text = t_read_file(path, NULL);
-  cr_assert(text != NULL, "cannot read %s", path);
-  int line = 1, seen = 0, found = 0;
-  for (char *p = text; *p && !found; ++p) {
-    if (*p == '\n') line++;
-    else if (strncmp(p, "EM_TODO(", 8) == 0 && (p == text || p[-1] != '_') && ++seen == nth) found = line;
-  }
-  free(text);
-  return found;
-}
+TestSuite(lab3_skeleton, .timeout = 300);
 
-Test(skeleton, fails_pointing_at_the_todo, .timeout = 120) {
-  int line = todo_line(L3_C, 1);
-  cr_assert(line > 0 && todo_line(L3_C, 2) == 0, "the CPU skeleton has one EM_TODO");
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 100, L3_SKELETON, json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  t_assert_output_has(&p, t_str("%s:%d: TODO not done yet", L3_C, line));
-  t_assert_output_has(&p, t_str("0 passed, %d failed", spec_cases(EM_TRACK_CPU)));
-  json_t *root = t_load_json(json);
-  json_t *c;
-  size_t i;
-  json_array_foreach(json_object_get(root, "cases"), i, c) {
-    cr_expect_str_eq(t_json_str(c, "status"), "fail", "case \"%s\"", t_json_str(c, "name"));
-    cr_expect(strstr(t_json_str(c, "hint"), t_str("relu_mul.c:%d", line)) != NULL, "hint: %s", t_json_str(c, "hint"));
-    cr_expect_eq(json_integer_value(json_object_get(c, "unwritten")), json_integer_value(json_object_get(c, "mismatches")),
-                 "nothing written");
-  }
-  json_decref(root);
-  t_proc_free(&p);
-}
-
-Test(skeleton, cuda_track_points_at_the_todo, .timeout = 300) {
-  t_need_gpu();
-  int line = todo_line(L3_CU, 1);
-  cr_assert(line > 0);
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L3_SKELETON, json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  t_assert_output_has(&p, t_str("%s:%d: TODO not done yet", L3_CU, line));
-  t_assert_output_has(&p, t_str("0 passed, %d failed", spec_cases(EM_TRACK_CUDA)));
-  t_proc_free(&p);
-}
+Test(lab3_skeleton, fails_pointing_at_the_todo) { json_decref(t_check_skeleton(3, "cpu", NULL)); }
+Test(lab3_skeleton, cuda_track_points_at_the_todo) { json_decref(t_check_skeleton(3, "cuda", NULL)); }
 
 /* ---- planted wrong implementations ------------------------------------------------------------
- * Each model writes what its planted file writes (leaving unwritten elements alone). */
+ * The planted tests know exactly where each bug must first show: a run with --dump hands back the
+ * inputs the checker generated, a plain C model of the bug computes what the planted code writes,
+ * and the closeness rule picks the first element outside the tolerance; the checker must name that
+ * element, and the planted code must have written what the model says. Each model writes what its
+ * planted file writes (leaving unwritten elements alone). */
+
+TestSuite(lab3_planted, .timeout = 300);
 
 typedef void (*model_fn)(const float *x, const float *y, float *z, int64_t m, int64_t n);
 
@@ -444,17 +339,11 @@ static void model_tail4(const float *x, const float *y, float *z, int64_t m, int
 enum { RELU_INPUTS, MISSING_RELU, SWAPPED_AXES, TAIL8, TAIL4 };
 static const model_fn models[] = {model_relu_inputs, model_missing_relu, model_swapped_axes, model_tail8, model_tail4};
 
-typedef struct planted {
-  char bug[32];       /* tests/planted/lab3/<bug>.c or .cu */
-  char track[8];      /* "cpu" or "cuda" */
-  char name[24];      /* the case to look at closely (it must fail) */
-  int model;          /* what the planted code writes: an index into models[] */
-  int unwritten;      /* 1: that case has unwritten elements */
-  char good[4][24];   /* cases it gets right: they must pass */
-  char expect[3][96]; /* in the output of the full run */
-} planted;
-
-/* The one folder --dump made for a one-case run. */
+/* A planted file and the model of what it writes. */
+typedef struct planted3 {
+  t_planted file; /* the whole track at seed 7: what the checker says */
+  int model;      /* an index into models[] */
+} planted3;
 
 /* A dumped array's data, checked for its length. */
 static void *npy_data(const char *path, size_t bytes) {
@@ -470,42 +359,16 @@ static void *npy_data(const char *path, size_t bytes) {
   return out;
 }
 
-static void check_planted(const planted *t) {
-  int cuda = strcmp(t->track, "cuda") == 0;
-  const char *bin = t_str(L3_PLANTED_DIR "%s%s/em-check", t->bug, cuda ? ".cu" : "");
-  const char *tmp = t_tmpdir(), *json = t_str("%s/results.json", tmp);
+/* The case t fails, again, dumped: the planted code wrote what the model says, and the first element
+ * the tolerance rejects is the one the checker named (first). */
+static void expect_the_model(const planted3 *t, long long first) {
+  const char *tmp = t_tmpdir(), *dump = t_str("%s/dump", tmp), *name = t->file.fails, *bug = t->file.bug;
   t_proc p;
-
-  /* The whole track: it fails, with the diagnostics its mistake deserves. */
-  t_checker(&p, 280, bin, json, "--track", t->track, "--no-timing", "--seed", "7", NULL);
-  t_assert_exit(&p, 1);
-  for (int k = 0; k < 3; ++k)
-    if (t->expect[k][0]) t_assert_output_has(&p, t->expect[k]);
-  json_t *root = t_load_json(json);
-  for (int k = 0; k < 4 && t->good[k][0]; ++k) {
-    json_t *c = t_get_case(root, t->track, 'a', t->good[k]);
-    cr_expect_str_eq(t_json_str(c, "status"), "pass", "%s gets \"%s\" right: %s", t->bug, t->good[k], t_json_str(c, "reason"));
-  }
-  json_t *c = t_get_case(root, t->track, 'a', t->name);
-  cr_assert_str_eq(t_json_str(c, "status"), "fail", "%s: case \"%s\": %s", t->bug, t->name, t_json_str(c, "reason"));
-  long long unwritten = json_integer_value(json_object_get(c, "unwritten"));
-  cr_expect(t->unwritten ? unwritten > 0 : unwritten == 0, "%s: %lld elements unwritten", t->bug, unwritten);
-  json_t *fm = json_object_get(c, "first_mismatch");
-  cr_assert(json_is_object(fm), "%s: no first_mismatch (reason: %s)", t->bug, t_json_str(c, "reason"));
-  long long first = json_integer_value(json_object_get(fm, "index"));
-  const char *reason = t_json_str(c, "reason");
-  cr_expect(strstr(reason, t_str("first at [%lld]", first)) != NULL, "reason: %s", reason);
-  json_decref(root);
-  t_proc_free(&p);
-
-  /* The case again, dumped: the planted code wrote what the model says, and the first element the
-   * tolerance rejects is the one the checker named. */
-  const char *dump = t_str("%s/dump", tmp);
-  t_checker(&p, 100, bin, t_str("%s/r2.json", tmp), "--track", t->track, "--no-timing", "--seed", "7", "--case", t->name,
-            "--dump", dump, NULL);
+  t_checker(&p, 100, t_planted_bin(3, bug, t->file.track), t_str("%s/r2.json", tmp), "--track", t->file.track,
+            "--no-timing", "--seed", "7", "--case", t_str("=%s", name), "--dump", dump, NULL);
   t_assert_exit(&p, 1);
   t_proc_free(&p);
-  const em_case *sc = spec_case(t->name);
+  const em_case *sc = spec_case(name);
   int64_t m = sc->dim[0], n = sc->dim[1], N = m * n;
   const char *dir = t_only_subdir(dump);
   float *x = npy_data(t_str("%s/x.npy", dir), (size_t)n * 4), *y = npy_data(t_str("%s/y.npy", dir), (size_t)m * 4);
@@ -519,55 +382,56 @@ static void check_planted(const planted *t) {
     memcpy(&a, &got[k], 4);
     memcpy(&b, &model[k], 4);
     int same = (a == EM_POISON_U32 && b == EM_POISON_U32) || (a != EM_POISON_U32 && b != EM_POISON_U32 && got[k] == model[k]);
-    cr_assert(same, "%s on \"%s\": z[%lld] = %.9g (0x%08x), the model says %.9g (0x%08x)", t->bug, t->name, (long long)k,
-              got[k], a, model[k], b);
+    cr_assert(same, "%s on \"%s\": z[%lld] = %.9g (0x%08x), the model says %.9g (0x%08x)", bug, name, (long long)k, got[k], a,
+              model[k], b);
   }
   em_close_report rep;
-  cr_assert(!em_allclose_f32(model, want, N, 0x1p-23, FLT_MIN, &rep), "the model of %s passes \"%s\"", t->bug, t->name);
-  cr_expect_eq(first, rep.first_index, "%s: the checker named [%lld], the first element outside the tolerance is [%lld]",
-               t->bug, first, (long long)rep.first_index);
+  cr_assert(!em_allclose_f32(model, want, N, 0x1p-23, FLT_MIN, &rep), "the model of %s passes \"%s\"", bug, name);
+  cr_expect_eq(first, rep.first_index, "%s: the checker named [%lld], the first element outside the tolerance is [%lld]", bug,
+               first, (long long)rep.first_index);
   free(x), free(y), free(got), free(want), free(model);
 }
 
-ParameterizedTestParameters(planted, cpu) {
-  static planted table[] = {
-      {"relu_inputs", "cpu", "m=31 n=33", RELU_INPUTS, 0, {""}, {"elements of z wrong", "(error ", ", allowed "}},
-      {"relu_inputs", "cpu", "x negative", RELU_INPUTS, 0, {""}, {"elements of z wrong", "", ""}},
-      {"missing_relu", "cpu", "m=31 n=33", MISSING_RELU, 0, {""}, {"elements of z wrong", "(error ", ""}},
-      {"missing_relu", "cpu", "tiny values", MISSING_RELU, 0, {""}, {"", "", ""}},
-      {"swapped_axes", "cpu", "m=3 n=5", SWAPPED_AXES, 0, {"m=1 n=1", "m=1 n=1000", "m=1000 n=1"}, {"elements of z wrong", "", ""}},
-      {"swapped_axes", "cpu", "m=32 n=32", SWAPPED_AXES, 0, {""}, {"", "", ""}},
-      {"tail_not_written", "cpu", "m=31 n=33", TAIL8, 1, {"m=32 n=32", "m=1 n=1000", "m=1025 n=1024", "m=n=4096"},
-       {"got never written", "check the loop bound", "no element of z was written"}},
-  };
-  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
+#define SEED7 .args = {"--seed", "7"}
+
+static planted3 lab3_planted_files[] = {
+    {{.bug = "relu_inputs", .track = "cpu", SEED7, .fails = "m=31 n=33", .first = T_ANY,
+      .expect = {"elements of z wrong", "(error ", ", allowed "}}, RELU_INPUTS},
+    {{.bug = "relu_inputs", .track = "cpu", SEED7, .fails = "x negative", .first = T_ANY, .expect = {"elements of z wrong"}},
+     RELU_INPUTS},
+    {{.bug = "missing_relu", .track = "cpu", SEED7, .fails = "m=31 n=33", .first = T_ANY,
+      .expect = {"elements of z wrong", "(error "}}, MISSING_RELU},
+    {{.bug = "missing_relu", .track = "cpu", SEED7, .fails = "tiny values", .first = T_ANY}, MISSING_RELU},
+    {{.bug = "swapped_axes", .track = "cpu", SEED7, .fails = "m=3 n=5", .first = T_ANY,
+      .passes = {"m=1 n=1", "m=1 n=1000", "m=1000 n=1"}, .expect = {"elements of z wrong"}}, SWAPPED_AXES},
+    {{.bug = "swapped_axes", .track = "cpu", SEED7, .fails = "m=32 n=32", .first = T_ANY}, SWAPPED_AXES},
+    {{.bug = "tail_not_written", .track = "cpu", SEED7, .fails = "m=31 n=33", .first = T_ANY, .unwritten = 1,
+      .passes = {"m=32 n=32", "m=1 n=1000", "m=1025 n=1024", "m=n=4096"},
+      .expect = {"got never written", "check the loop bound", "no element of z was written"}}, TAIL8},
+    {{.bug = "relu_inputs", .track = "cuda", SEED7, .fails = "m=31 n=33", .first = T_ANY,
+      .expect = {"elements of z wrong", "(error "}}, RELU_INPUTS},
+    {{.bug = "missing_relu", .track = "cuda", SEED7, .fails = "m=31 n=33", .first = T_ANY,
+      .expect = {"elements of z wrong", "(error "}}, MISSING_RELU},
+    {{.bug = "swapped_axes", .track = "cuda", SEED7, .fails = "m=3 n=5", .first = T_ANY,
+      .passes = {"m=1 n=1", "m=1 n=1000", "m=1000 n=1"}, .expect = {"elements of z wrong"}}, SWAPPED_AXES},
+    {{.bug = "tail_not_written", .track = "cuda", SEED7, .fails = "m=31 n=33", .first = T_ANY, .unwritten = 1,
+      .passes = {"m=32 n=32", "m=1 n=1000", "m=1025 n=1024", "m=n=16384"},
+      .expect = {"got never written", "no element of z was written"}}, TAIL4},
+};
+
+ParameterizedTestParameters(lab3_planted, fails_where_its_model_says) {
+  return cr_make_param_array(planted3, lab3_planted_files, T_COUNT(lab3_planted_files));
 }
 
-ParameterizedTest(planted *t, planted, cpu, .timeout = 300) { check_planted(t); }
-
-ParameterizedTestParameters(planted, cuda) {
-  static planted table[] = {
-      {"relu_inputs", "cuda", "m=31 n=33", RELU_INPUTS, 0, {""}, {"elements of z wrong", "(error ", ""}},
-      {"missing_relu", "cuda", "m=31 n=33", MISSING_RELU, 0, {""}, {"elements of z wrong", "(error ", ""}},
-      {"swapped_axes", "cuda", "m=3 n=5", SWAPPED_AXES, 0, {"m=1 n=1", "m=1 n=1000", "m=1000 n=1"}, {"elements of z wrong", "", ""}},
-      {"tail_not_written", "cuda", "m=31 n=33", TAIL4, 1, {"m=32 n=32", "m=1 n=1000", "m=1025 n=1024", "m=n=16384"},
-       {"got never written", "no element of z was written", ""}},
-  };
-  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
-}
-
-ParameterizedTest(planted *t, planted, cuda, .timeout = 300) {
-  t_need_gpu();
-  check_planted(t);
-}
+ParameterizedTest(planted3 *t, lab3_planted, fails_where_its_model_says) { expect_the_model(t, t_check_planted(3, &t->file)); }
 
 /* gridDim.y = m: refused for every m > 65535 (an error of the launch, with its hint), and a launch
  * error is not sticky: the other cases still run and pass. */
-Test(planted, cuda_grid_y_beyond_limit, .timeout = 300) {
+Test(lab3_planted, cuda_grid_y_beyond_limit) {
   t_need_gpu();
   const char *json = t_str("%s/results.json", t_tmpdir());
   t_proc p;
-  t_checker(&p, 280, L3_PLANTED_DIR "grid_y_rows.cu/em-check", json, "--track", "cuda", "--no-timing", NULL);
+  t_checker(&p, 280, t_planted_bin(3, "grid_y_rows", "cuda"), json, "--track", "cuda", "--no-timing", NULL);
   t_assert_exit(&p, 1);
   t_assert_output_has(&p, "lab3_relu_mul_cuda: invalid");
   t_assert_output_has(&p, "check the launch");
@@ -576,7 +440,7 @@ Test(planted, cuda_grid_y_beyond_limit, .timeout = 300) {
   int beyond = 0;
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *sc = &lab->cases[i];
-    if (!runs_on(sc, EM_TRACK_CUDA)) continue;
+    if (!t_runs_on(sc, EM_TRACK_CUDA)) continue;
     json_t *c = t_get_case(root, "cuda", 'a', sc->name);
     beyond += sc->dim[0] > 65535;
     cr_expect_str_eq(t_json_str(c, "status"), sc->dim[0] > 65535 ? "error" : "pass", "case \"%s\": %s", sc->name,
@@ -589,57 +453,21 @@ Test(planted, cuda_grid_y_beyond_limit, .timeout = 300) {
 
 /* float4 stores into rows that are not 16-byte aligned: the first case with n % 4 != 0 and a
  * second row (m=3 n=5) dies with "misaligned address"; the context is gone, the rest is skipped. */
-Test(planted, cuda_misaligned_float4, .timeout = 300) {
-  t_need_gpu();
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L3_PLANTED_DIR "misaligned_float4.cu/em-check", json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  t_assert_output_has(&p, "misaligned address");
-  json_t *root = t_load_json(json);
-  cr_expect_str_eq(t_json_str(t_get_case(root, "cuda", 'a', "m=1 n=1000"), "status"), "pass");
-  cr_expect_str_eq(t_json_str(t_get_case(root, "cuda", 'a', "m=1000 n=1"), "status"), "pass");
-  cr_expect_str_eq(t_json_str(t_get_case(root, "cuda", 'a', "m=3 n=5"), "status"), "error");
-  json_t *later = t_get_case(root, "cuda", 'a', "m=31 n=33");
-  cr_expect_str_eq(t_json_str(later, "status"), "skip");
-  cr_expect(strstr(t_json_str(later, "reason"), "earlier CUDA error") != NULL, "reason: %s", t_json_str(later, "reason"));
-  json_decref(root);
-  t_proc_free(&p);
+Test(lab3_planted, cuda_misaligned_float4) {
+  static const char *const passes[3] = {"m=1 n=1000", "m=1000 n=1", ""};
+  t_check_cuda_error(3, "misaligned_float4", 'a', "m=3 n=5", "misaligned address", "m=31 n=33", 0, passes);
 }
 
-/* The CUDA planted files define only the CUDA function: the CPU one is reported missing, by name. */
-Test(planted, missing_function_is_named, .timeout = 60) {
-  const char *bin = L3_PLANTED_DIR "missing_relu.cu/em-check";
-  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
-  t_proc p;
-  t_checker(&p, 50, bin, t_str("%s/r.json", t_tmpdir()), "--track", "cpu", "--no-timing", "--case", "m=3 n=5", NULL);
-  t_assert_exit(&p, 1);
-  t_assert_output_has(&p, "lab3_relu_mul is not defined in labs/lab3-relu-mul/relu_mul.c");
-  t_proc_free(&p);
-}
+Test(lab3_planted, missing_function_is_named) { t_check_missing_function(3, "missing_relu"); }
 
 /* Unfused (a temporary and two passes): right everywhere, and slower than the reference at the
  * speed case, where it moves three times the bytes and faults in a fresh buffer: only part of the
  * performance points. The margin is wide (the model says 3x or more; the test asks for 1.5x), as
  * this machine may be busy. */
-Test(planted, unfused_loses_performance_points, .timeout = 300) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L3_PLANTED_DIR "unfused/em-check", json, "--track", "cpu", "--case", "m=n=8192", "--budget", "0.05", NULL);
-  t_assert_exit(&p, 0);
-  json_t *root = t_load_json(json);
-  const em_case *sc = spec_case("m=n=8192");
-  json_t *c = t_get_case(root, "cpu", 'a', "m=n=8192");
-  cr_assert_str_eq(t_json_str(c, "status"), "pass", "correct results pass: %s", t_json_str(c, "reason"));
-  double s = t_json_num(c, "speedup_vs_ref");
-  cr_expect(s > 0 && s < 1.0 / 1.5, "three passes and a fresh buffer, yet speedup_vs_ref %g", s);
-  double perf = t_json_num(json_object_get(c, "score"), "points") - sc->points;
-  cr_expect(perf < sc->perf_points && perf > 0, "performance points %g of %g", perf, sc->perf_points);
-  json_decref(root);
-  t_proc_free(&p);
-
-  /* And it is right on every case. */
-  t_checker(&p, 280, L3_PLANTED_DIR "unfused/em-check", json, "--track", "cpu", "--no-timing", NULL);
+Test(lab3_planted, unfused_loses_performance_points) {
+  t_check_loses_perf_points(3, "unfused", 'a', "m=n=8192", 1.0 / 1.5);
+  t_proc p; /* and it is right on every case */
+  t_checker(&p, 280, t_planted_bin(3, "unfused", "cpu"), t_str("%s/r.json", t_tmpdir()), "--track", "cpu", "--no-timing", NULL);
   t_assert_exit(&p, 0);
   t_proc_free(&p);
 }
@@ -650,13 +478,5 @@ Test(planted, unfused_loses_performance_points, .timeout = 300) {
  * leave them nothing to skip: they fail as reused work, or pass at the speed of the work. Here the
  * work is memory-bound and the hash of x and y costs nothing beside writing z, so a plain loop may
  * earn full points; a skipped call would run thousands of times the reference's speed. */
-Test(planted, fingerprint_gains_nothing, .timeout = 300) {
-  t_expect_no_gain_from_reuse(3, L3_PLANTED_DIR "fingerprint/em-check", "cpu", T_REUSE_NO_SKIP);
-}
-
-Test(planted, fingerprint_gains_nothing_cuda, .timeout = 300) {
-  t_need_gpu();
-  const char *bin = L3_PLANTED_DIR "fingerprint.cu/em-check";
-  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
-  t_expect_no_gain_from_reuse(3, bin, "cuda", T_REUSE_NO_SKIP);
-}
+Test(lab3_planted, fingerprint_gains_nothing) { t_check_fingerprint(3, "cpu", T_REUSE_NO_SKIP); }
+Test(lab3_planted, fingerprint_gains_nothing_cuda) { t_check_fingerprint(3, "cuda", T_REUSE_NO_SKIP); }

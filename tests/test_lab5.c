@@ -13,15 +13,9 @@
 
 #include "helpers.h"
 
-#define L5_SOLUTION EM_BUILD_DIR "/tests/solution/lab5/em-check"
-#define L5_SKELETON EM_BUILD_DIR "/tests/skeleton/lab5/em-check"
-#define L5_PLANTED EM_BUILD_DIR "/tests/planted/lab5/"
-
 /* ---- the spec ------------------------------------------------------------------------------- */
 
 static const em_lab *lab5(void) { return t_lab(5); }
-static int runs_on(const em_case *c, em_track track) { return t_runs_on(c, track); }
-static int spec_cases(em_track track) { return t_spec_count(5, track, 0); }
 
 /* ⌈log2 t⌉ + EM_SUM_SLACK, computed differently from the spec (frexp, not a shift loop). */
 static int depth_allowed(int64_t t) {
@@ -36,28 +30,25 @@ static double gamma_allowed(int64_t t) {
   return du / (1.0 - du);
 }
 
+TestSuite(lab5_spec, .timeout = 30);
+
 Test(lab5_spec, cases_are_valid_and_named_once) {
+  t_check_spec(5, "sum", "lab5-sum", 1);
   const em_lab *lab = lab5();
-  cr_expect_str_eq(lab->name, "sum");
-  cr_expect_str_eq(lab->folder, "lab5-sum");
   cr_expect_eq(lab->nparts, 1);
   cr_expect_eq(lab->ndims, 2);
   int perf[EM_NTRACKS] = {0};
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *c = &lab->cases[i];
-    cr_expect(lab->invalid(c) == NULL, "case \"%s\" is invalid: %s", c->name, lab->invalid(c));
-    cr_expect_eq(c->part, 'a');
-    cr_expect(c->points > 0, "case \"%s\" has no points", c->name);
-    for (int j = 0; j < i; ++j) cr_expect(strcmp(c->name, lab->cases[j].name) != 0, "two cases named \"%s\"", c->name);
-    if (c->perf_points > 0)
-      for (int tr = 0; tr < EM_NTRACKS; ++tr)
-        if (runs_on(c, (em_track)tr)) {
-          perf[tr]++;
-          /* Far beyond the caches: the course VM's L3 is 36 MiB, the H200's L2 60 MB. */
-          double need = tr == EM_TRACK_CPU ? 128.0 * (1 << 20) : 1024.0 * (1 << 20);
-          cr_expect(lab->bytes(c) >= need, "speed case \"%s\" moves only %.0f MiB on %s", c->name,
-                    lab->bytes(c) / (1 << 20), tr ? "cuda" : "cpu");
-        }
+    if (!(c->perf_points > 0)) continue;
+    for (int tr = 0; tr < EM_NTRACKS; ++tr) {
+      if (!t_runs_on(c, (em_track)tr)) continue;
+      perf[tr]++;
+      /* Far beyond the caches: the course VM's L3 is 36 MiB, the H200's L2 60 MB. */
+      double need = tr == EM_TRACK_CPU ? 128.0 * (1 << 20) : 1024.0 * (1 << 20);
+      cr_expect(lab->bytes(c) >= need, "speed case \"%s\" moves only %.0f MiB on %s", c->name, lab->bytes(c) / (1 << 20),
+                tr ? "cuda" : "cpu");
+    }
   }
   cr_expect(perf[EM_TRACK_CPU] >= 2 && perf[EM_TRACK_CUDA] >= 2, "speed cases per track: cpu %d, cuda %d",
             perf[EM_TRACK_CPU], perf[EM_TRACK_CUDA]);
@@ -149,7 +140,9 @@ static void expect_close(const char *who, const float *x, const float *z, int64_
   free(want);
 }
 
-Test(lab5_reference, cpu_is_a_shallow_tree_at_any_thread_count, .timeout = 120) {
+TestSuite(lab5_reference, .timeout = 300);
+
+Test(lab5_reference, cpu_is_a_shallow_tree_at_any_thread_count) {
   for (size_t s = 0; s < sizeof ref_shapes / sizeof ref_shapes[0]; ++s) {
     int64_t b = ref_shapes[s].b, t = ref_shapes[s].t;
     float *x = em_host_alloc((size_t)(b * t) * sizeof(float)), *z = em_host_alloc((size_t)b * sizeof(float));
@@ -171,7 +164,7 @@ Test(lab5_reference, cpu_is_a_shallow_tree_at_any_thread_count, .timeout = 120) 
 }
 
 /* The naive baseline is slow but correct: one float64 chain. */
-Test(lab5_reference, naive_cpu_is_correct_on_a_long_positive_row, .timeout = 60) {
+Test(lab5_reference, naive_cpu_is_correct_on_a_long_positive_row) {
   int64_t b = 2, t = (1 << 22) + 1;
   float *x = em_host_alloc((size_t)(b * t) * sizeof(float)), *z = em_host_alloc((size_t)b * sizeof(float));
   fill_positive(x, b * t, 99);
@@ -182,7 +175,7 @@ Test(lab5_reference, naive_cpu_is_correct_on_a_long_positive_row, .timeout = 60)
 
 /* The CUDA references, on pointers of every alignment (x + 0..3 floats: rows then start anywhere),
  * in every regime of em_sum_cuda (thread, warp, one block, split rows). */
-Test(lab5_reference, cuda_is_a_shallow_tree_and_deterministic, .timeout = 300) {
+Test(lab5_reference, cuda_is_a_shallow_tree_and_deterministic) {
 #if !EM_HAVE_CUDA
   /* Built without nvcc (or NO_CUDA=1): em_sum_cuda does not exist to link against. */
   cr_skip_test("built without CUDA: no em_sum_cuda to test");
@@ -223,108 +216,32 @@ Test(lab5_reference, cuda_is_a_shallow_tree_and_deterministic, .timeout = 300) {
 
 /* ---- the reference solution through the checker ---------------------------------------------- */
 
-Test(lab5_solution, passes_cpu_track, .timeout = 120) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 100, L5_SOLUTION, json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  t_assert_output_has(&p, " 0 failed");
-  json_t *root = t_load_json(json);
-  cr_expect_eq(json_integer_value(json_object_get(root, "lab")), 5);
-  cr_expect_str_eq(t_json_str(root, "name"), "sum");
-  cr_assert_eq(json_array_size(json_object_get(root, "cases")), (size_t)spec_cases(EM_TRACK_CPU));
-  json_t *c;
-  size_t i;
-  json_array_foreach(json_object_get(root, "cases"), i, c) {
-    cr_expect_str_eq(t_json_str(c, "status"), "pass", "case \"%s\": %s", t_json_str(c, "name"), t_json_str(c, "reason"));
-    cr_expect_eq(json_integer_value(json_object_get(c, "mismatches")), 0);
-  }
-  json_t *one = t_get_case(root, "cpu", 'a', "one long row");
-  cr_expect_str_eq(t_json_str(one, "shape"), "b=1 t=16777217");
+TestSuite(lab5_solution, .timeout = 300);
+
+Test(lab5_solution, passes_cpu_track) {
+  json_t *root = t_check_solution(5, "cpu", NULL);
+  cr_expect_str_eq(t_json_str(t_get_case(root, "cpu", 'a', "one long row"), "shape"), "b=1 t=16777217");
   json_decref(root);
-  t_proc_free(&p);
 }
 
 /* Another seed and other thread counts: other inputs, other split points inside rows. */
-Test(lab5_solution, passes_at_other_seeds_and_thread_counts, .timeout = 300) {
+Test(lab5_solution, passes_at_other_seeds_and_thread_counts) {
   static const char *const runs[][4] = {{"--seed", "7", "--threads", "1"}, {"--seed", "11", "--threads", "3"}};
-  for (size_t k = 0; k < sizeof runs / sizeof runs[0]; ++k) {
-    t_proc p;
-    t_checker(&p, 140, L5_SOLUTION, t_str("%s/r.json", t_tmpdir()), "--track", "cpu", "--no-timing", runs[k][0],
-              runs[k][1], runs[k][2], runs[k][3], NULL);
-    t_assert_exit(&p, 0);
-    t_proc_free(&p);
-  }
+  t_solution_passes_with(5, runs, T_COUNT(runs));
 }
 
-Test(lab5_solution, cuda_track_skips_or_passes, .timeout = 300) {
-  em_cuda_device dev;
-  int have_gpu = em_cuda_probe(&dev) == EM_OK;
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L5_SOLUTION, json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  json_t *root = t_load_json(json);
-  cr_assert_eq(json_array_size(json_object_get(root, "cases")), (size_t)spec_cases(EM_TRACK_CUDA));
-  json_t *c;
-  size_t i;
-  json_array_foreach(json_object_get(root, "cases"), i, c)
-      cr_expect_str_eq(t_json_str(c, "status"), have_gpu ? "pass" : "skip", "case \"%s\": %s", t_json_str(c, "name"),
-                       t_json_str(c, "reason"));
-  json_decref(root);
-  t_proc_free(&p);
-}
+Test(lab5_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(5, "cuda", NULL)); }
 
-/* ---- the untouched skeleton ---------------------------------------------------------------------- */
+/* ---- the untouched skeleton: the TODO of lab5_sum is the one a call meets first ------------------- */
 
-/* The line of the first EM_TODO call after the line containing `after` in a student file. */
-static int todo_line_after(const char *path, const char *after) {
-  char *text = t_read_file(path, NULL);
-  cr_assert(text != NULL, "cannot read %s", path);
-  const char *from = strstr(text, after);
-  cr_assert(from != NULL, "%s has no \"%s\"", path, after);
-  const char *todo = strstr(from, "EM_TODO(");
-  cr_assert(todo != NULL, "%s has no EM_TODO after \"%s\"", path, after);
-  int line = 1;
-  for (const char *p = text; p < todo; ++p) line += *p == '\n';
-  free(text);
-  return line;
-}
+TestSuite(lab5_skeleton, .timeout = 300);
 
-Test(lab5_skeleton, fails_pointing_at_the_todo, .timeout = 120) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 100, L5_SKELETON, json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  int line = todo_line_after("labs/lab5-sum/sum.c", "void lab5_sum(");
-  t_assert_output_has(&p, t_str("labs/lab5-sum/sum.c:%d: TODO not done yet", line));
-  t_assert_output_has(&p, t_str("0 passed, %d failed", spec_cases(EM_TRACK_CPU)));
-  json_t *root = t_load_json(json);
-  json_t *c;
-  size_t i;
-  json_array_foreach(json_object_get(root, "cases"), i, c) {
-    cr_expect_str_eq(t_json_str(c, "status"), "fail", "case \"%s\"", t_json_str(c, "name"));
-    cr_expect(strstr(t_json_str(c, "hint"), t_str("sum.c:%d", line)) != NULL, "hint: %s", t_json_str(c, "hint"));
-  }
-  json_decref(root);
-  t_proc_free(&p);
-}
-
-Test(lab5_skeleton, cuda_track_points_at_the_todo, .timeout = 300) {
-  t_need_gpu();
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L5_SKELETON, json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  int line = todo_line_after("labs/lab5-sum/sum.cu", "void lab5_sum_cuda(");
-  t_assert_output_has(&p, t_str("labs/lab5-sum/sum.cu:%d: TODO not done yet", line));
-  t_assert_output_has(&p, t_str("0 passed, %d failed", spec_cases(EM_TRACK_CUDA)));
-  t_proc_free(&p);
-}
+Test(lab5_skeleton, fails_pointing_at_the_todo) { json_decref(t_check_skeleton(5, "cpu", "void lab5_sum(")); }
+Test(lab5_skeleton, cuda_track_points_at_the_todo) { json_decref(t_check_skeleton(5, "cuda", "void lab5_sum_cuda(")); }
 
 /* The skeletons compile without a single warning under the student flags (the Makefile's
  * STUDENT_CFLAGS and STUDENT_NVCCFLAGS, with warnings made errors here). */
-Test(lab5_skeleton, compiles_without_warnings, .timeout = 200) {
+Test(lab5_skeleton, compiles_without_warnings) {
   const char *dir = t_tmpdir();
   t_proc p;
   t_run(&p, 60, "gcc", "-std=c11", "-O3", "-fopenmp", "-Wall", "-Wextra", "-Werror", "-Iinclude", "-c",
@@ -342,91 +259,48 @@ Test(lab5_skeleton, compiles_without_warnings, .timeout = 200) {
 
 /* ---- planted wrong implementations (tests/planted/lab5/) --------------------------------------- */
 
-typedef struct planted {
-  char bug[32];       /* tests/planted/lab5/<bug>.c, or <bug>.cu for the CUDA track */
-  char filter[24];    /* --case, "" for all cases */
-  char fails[24];     /* a case that must fail */
-  long long first;    /* its first mismatching index; -1: any (which row fails first is up to chance) */
-  int unwritten;      /* 1: never written elements; 0: computed but wrong */
-  char passes[3][24]; /* cases the mistake does not touch: they pass */
-  char expect[3][96]; /* in the output */
-} planted;
+TestSuite(lab5_planted, .timeout = 300);
 
-static void check_planted(const planted *t) {
-  int cuda = strstr(t->bug, ".cu") != NULL;
-  const char *track = cuda ? "cuda" : "cpu";
-  const char *bin = t_str(L5_PLANTED "%s/em-check", t->bug);
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  if (t->filter[0]) t_checker(&p, 280, bin, json, "--track", track, "--no-timing", "--case", t->filter, NULL);
-  else t_checker(&p, 280, bin, json, "--track", track, "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  for (int k = 0; k < 3; ++k)
-    if (t->expect[k][0]) t_assert_output_has(&p, t->expect[k]);
-  json_t *root = t_load_json(json);
-  json_t *c = t_get_case(root, track, 'a', t->fails);
-  cr_expect_str_eq(t_json_str(c, "status"), "fail", "%s: case \"%s\": %s", t->bug, t->fails, t_json_str(c, "reason"));
-  json_t *fm = json_object_get(c, "first_mismatch");
-  cr_assert(json_is_object(fm), "%s: no first_mismatch (reason: %s)", t->bug, t_json_str(c, "reason"));
-  if (t->first >= 0)
-    cr_expect_eq(json_integer_value(json_object_get(fm, "index")), t->first, "%s: first mismatch at %lld, want %lld",
-                 t->bug, (long long)json_integer_value(json_object_get(fm, "index")), t->first);
-  long long unwritten = json_integer_value(json_object_get(c, "unwritten"));
-  cr_expect(t->unwritten ? unwritten > 0 : unwritten == 0, "%s: %lld elements unwritten", t->bug, unwritten);
-  for (int k = 0; k < 3; ++k) {
-    if (!t->passes[k][0]) continue;
-    json_t *ok = t_get_case(root, track, 'a', t->passes[k]);
-    cr_expect_str_eq(t_json_str(ok, "status"), "pass", "%s: case \"%s\" should pass: %s", t->bug, t->passes[k],
-                     t_json_str(ok, "reason"));
-  }
-  json_decref(root);
-  t_proc_free(&p);
-}
+static t_planted lab5_planted_files[] = {
+    /* The lesson of the lab: right on mean-zero rows, wrong on long positive ones. */
+    {.bug = "single_accumulator", .track = "cpu", .fails = "one long row", .first = 0,
+     .passes = {"t=999983 prime", "cancelling long", "b=4096 t=8191"},
+     .expect = {"fail (a) one long row: 1 of 1 elements of z wrong", "(error ", ", allowed "}},
+    {.bug = "single_accumulator", .track = "cpu", .args = {"--case", "positive"}, .fails = "positive long", .first = T_ANY,
+     .expect = {"fail (a) positive long: "}},
+    {.bug = "single_accumulator", .track = "cpu", .args = {"--case", "positive"}, .fails = "positive t=4099",
+     .first = T_ANY, .expect = {"fail (a) positive t=4099: "}},
+    {.bug = "dropped_tail", .track = "cpu", .fails = "t=5", .first = 0, .passes = {"t=32", "t=256", "t=1024"},
+     .expect = {"fail (a) t=5: 997 of 997 elements of z wrong; first at [0]: got 0,"}},
+    {.bug = "dropped_tail", .track = "cpu", .fails = "t=1025", .first = 0, .passes = {"t=16384"},
+     .expect = {"64 of 64 elements of z wrong"}},
+    {.bug = "first_row_only", .track = "cpu", .fails = "t=1", .first = 1, .unwritten = 1,
+     .passes = {"b=1 t=1", "one long row", "b=1 t=2^25"},
+     .expect = {"999 never written", "the first elements were written, later ones not"}},
+    {.bug = "row_stride", .track = "cpu", .fails = "t=2", .first = 1, .passes = {"t=1", "b=1 t=1", "one long row"},
+     .expect = {"998 of 999 elements of z wrong"}},
+    /* One float chain per row: slow (a minute of GPU time, mostly b = 8 rows of 2^25 on 8 threads)
+     * and wrong on the positive rows, right on the mean-zero ones. */
+    {.bug = "thread_per_row", .track = "cuda", .fails = "positive long", .first = T_ANY,
+     .passes = {"t=999983 prime", "cancelling long", "b=1024 t=2^18"},
+     .expect = {"fail (a) positive long: ", "(error ", ", allowed "}},
+    {.bug = "dropped_tail", .track = "cuda", .fails = "t=5", .first = 0, .passes = {"t=4", "t=32", "t=1024"},
+     .expect = {"997 of 997 elements of z wrong"}},
+    {.bug = "no_final_warp_sync", .track = "cuda", .fails = "t=1025", .first = 0, .passes = {"t=1", "b=1 t=1"},
+     .expect = {"64 of 64 elements of z wrong"}},
+    {.bug = "first_row_only", .track = "cuda", .fails = "t=1", .first = 1, .unwritten = 1,
+     .passes = {"b=1 t=1", "one long row"}, .expect = {"999 never written", "the first elements were written, later ones not"}},
+};
 
-ParameterizedTestParameters(lab5_planted, cpu) {
-  static planted table[] = {
-      /* The lesson of the lab: right on mean-zero rows, wrong on long positive ones. */
-      {"single_accumulator", "", "one long row", 0, 0, {"t=999983 prime", "cancelling long", "b=4096 t=8191"},
-       {"fail (a) one long row: 1 of 1 elements of z wrong", "(error ", ", allowed "}},
-      {"single_accumulator", "positive", "positive long", -1, 0, {"", "", ""}, {"fail (a) positive long: ", "", ""}},
-      {"single_accumulator", "positive", "positive t=4099", -1, 0, {"", "", ""}, {"fail (a) positive t=4099: ", "", ""}},
-      {"dropped_tail", "", "t=5", 0, 0, {"t=32", "t=256", "t=1024"},
-       {"fail (a) t=5: 997 of 997 elements of z wrong; first at [0]: got 0,", "", ""}},
-      {"dropped_tail", "", "t=1025", 0, 0, {"t=16384", "", ""}, {"64 of 64 elements of z wrong", "", ""}},
-      {"first_row_only", "", "t=1", 1, 1, {"b=1 t=1", "one long row", "b=1 t=2^25"},
-       {"999 never written", "the first elements were written, later ones not", ""}},
-      {"row_stride", "", "t=2", 1, 0, {"t=1", "b=1 t=1", "one long row"}, {"998 of 999 elements of z wrong", "", ""}},
-  };
-  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
-}
-
-ParameterizedTest(planted *t, lab5_planted, cpu, .timeout = 300) { check_planted(t); }
-
-ParameterizedTestParameters(lab5_planted, cuda) {
-  static planted table[] = {
-      /* One float chain per row: slow (a minute of GPU time, mostly b = 8 rows of 2^25 on 8 threads)
-       * and wrong on the positive rows, right on the mean-zero ones. */
-      {"thread_per_row.cu", "", "positive long", -1, 0, {"t=999983 prime", "cancelling long", "b=1024 t=2^18"},
-       {"fail (a) positive long: ", "(error ", ", allowed "}},
-      {"dropped_tail.cu", "", "t=5", 0, 0, {"t=4", "t=32", "t=1024"}, {"997 of 997 elements of z wrong", "", ""}},
-      {"no_final_warp_sync.cu", "", "t=1025", 0, 0, {"t=1", "b=1 t=1", ""}, {"64 of 64 elements of z wrong", "", ""}},
-      {"first_row_only.cu", "", "t=1", 1, 1, {"b=1 t=1", "one long row", ""},
-       {"999 never written", "the first elements were written, later ones not", ""}},
-  };
-  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
-}
-
-ParameterizedTest(planted *t, lab5_planted, cuda, .timeout = 300) {
-  t_need_gpu();
-  check_planted(t);
-}
+ParameterizedTestParameters(lab5_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab5_planted_files); }
+ParameterizedTest(t_planted *t, lab5_planted, fails_as_it_should) { t_check_planted(5, t); }
 
 /* The "allowed" of a failure message is the documented tolerance: γ(⌈log2 t⌉ + 8)·Σ|x| of the row,
  * recomputed here from the inputs the checker dumps. */
-Test(lab5_planted, allowed_error_is_the_documented_bound, .timeout = 120) {
+Test(lab5_planted, allowed_error_is_the_documented_bound) {
   const char *tmp = t_tmpdir(), *dump = t_str("%s/dump", tmp), *json = t_str("%s/r.json", tmp);
   t_proc p;
-  t_checker(&p, 100, L5_PLANTED "single_accumulator/em-check", json, "--track", "cpu", "--no-timing", "--case",
+  t_checker(&p, 100, t_planted_bin(5, "single_accumulator", "cpu"), json, "--track", "cpu", "--no-timing", "--case",
             "positive t=4099", "--dump", dump, NULL);
   t_assert_exit(&p, 1);
   json_t *root = t_load_json(json);
@@ -457,13 +331,5 @@ Test(lab5_planted, allowed_error_is_the_documented_bound, .timeout = 120) {
  * pointers and the sizes are those of the previous call. Inputs changed before every timed call
  * leave them nothing to skip: they fail as reused work, or pass slower than the reference (plain
  * loops, and the input read once more for the hash). */
-Test(lab5_planted, fingerprint_gains_nothing, .timeout = 300) {
-  t_expect_no_gain_from_reuse(5, L5_PLANTED "fingerprint/em-check", "cpu", T_REUSE_SLOWER);
-}
-
-Test(lab5_planted, fingerprint_gains_nothing_cuda, .timeout = 300) {
-  t_need_gpu();
-  const char *bin = L5_PLANTED "fingerprint.cu/em-check";
-  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
-  t_expect_no_gain_from_reuse(5, bin, "cuda", T_REUSE_SLOWER);
-}
+Test(lab5_planted, fingerprint_gains_nothing) { t_check_fingerprint(5, "cpu", T_REUSE_SLOWER); }
+Test(lab5_planted, fingerprint_gains_nothing_cuda) { t_check_fingerprint(5, "cuda", T_REUSE_SLOWER); }

@@ -1,11 +1,7 @@
 /* Lab 6 (softmax) end to end: the spec's inputs, oracle and tolerances; the reference solution,
  * the untouched skeleton and the planted wrong implementations (tests/planted/lab6/) through the
- * real em-check binaries, judged by exit status, output and results.json.
- *
- * Checker runs use --no-timing (timing is slow and not what they test) and the shared peaks cache.
- * A planted binary runs on the case its mistake must fail and, where there is one, on a case it
- * must pass (so the test shows the checker tells that mistake apart, not that the file is broken
- * everywhere).
+ * real em-check binaries, judged by exit status, output and results.json (the scaffold every lab's
+ * suite shares: tests/helpers.h).
  */
 #include <float.h>
 #include <math.h>
@@ -13,44 +9,16 @@
 
 #include "helpers.h"
 
-#define L6_SOLUTION EM_BUILD_DIR "/tests/solution/lab6/em-check"
-#define L6_SKELETON EM_BUILD_DIR "/tests/skeleton/lab6/em-check"
-#define L6_C "labs/lab6-softmax/softmax.c"
-#define L6_CU "labs/lab6-softmax/softmax.cu"
 #define U 0x1p-24
 
 static const em_lab *lab6(void) { return t_lab(6); }
-static int runs_on(const em_case *c, em_track track) { return t_runs_on(c, track); }
-static int spec_cases(em_track track) { return t_spec_count(6, track, 0); }
 static const em_case *spec_case(const char *name) { return t_spec_case(6, 0, name); }
-
-static void expect_all_status(json_t *root, const char *track, const char *want) {
-  json_t *c;
-  size_t i;
-  json_array_foreach(json_object_get(root, "cases"), i, c) {
-    if (strcmp(t_json_str(c, "track"), track) != 0) continue;
-    cr_expect_str_eq(t_json_str(c, "status"), want, "case \"%s\" on %s: status %s, want %s (reason: %s)",
-                     t_json_str(c, "name"), track, t_json_str(c, "status"), want, t_json_str(c, "reason"));
-  }
-}
-
-/* The line of the first EM_TODO call in a student file. */
-static int first_todo_line(const char *path) {
-  char *text = t_read_file(path, NULL);
-  cr_assert(text != NULL, "cannot read %s", path);
-  int line = 1, found = 0;
-  for (char *p = text; *p && !found; ++p) {
-    if (*p == '\n') line++;
-    else if (strncmp(p, "EM_TODO(", 8) == 0 && (p == text || p[-1] != '_')) found = line;
-  }
-  free(text);
-  cr_assert(found > 0, "%s has no EM_TODO", path);
-  return found;
-}
 
 /* ================================================================================================
  * The spec: inputs, oracle, tolerances.
  */
+
+TestSuite(lab6_spec, .timeout = 60);
 
 /* One case's tensors, filled and with the oracle run, as the checker would have them. */
 typedef struct filled {
@@ -87,19 +55,10 @@ static void free_case(filled *f) {
 }
 
 Test(lab6_spec, registered_and_valid) {
+  t_check_spec(6, "softmax", "lab6-softmax", 0);
   const em_lab *lab = lab6();
-  cr_expect_str_eq(lab->name, "softmax");
-  cr_expect_str_eq(lab->folder, "lab6-softmax");
   cr_expect_eq(lab->nparts, 1);
   cr_expect_eq(lab->parts[0].id, 'a');
-  int perf[EM_NTRACKS] = {0, 0};
-  for (int i = 0; i < lab->ncases; ++i) {
-    const em_case *c = &lab->cases[i];
-    cr_expect(lab->invalid(c) == NULL, "case \"%s\": %s", c->name, lab->invalid(c));
-    for (int j = 0; j < i; ++j) cr_expect(strcmp(c->name, lab->cases[j].name) != 0, "two cases named \"%s\"", c->name);
-    for (int k = 0; k < EM_NTRACKS; ++k) perf[k] += c->perf_points > 0 && runs_on(c, (em_track)k);
-  }
-  cr_expect(perf[EM_TRACK_CPU] > 0 && perf[EM_TRACK_CUDA] > 0, "each track has speed cases");
   /* The edges the brief names are there. */
   spec_case("t=1 (z=1)");
   spec_case("t=32768");
@@ -241,224 +200,87 @@ Test(lab6_spec, tolerance_passes_rounding_and_rejects_twice_the_allowance) {
  * The reference solution.
  */
 
-Test(lab6_solution, passes_cpu_track, .timeout = 200) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 180, L6_SOLUTION, json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  t_assert_output_has(&p, " 0 failed");
-  json_t *root = t_load_json(json);
-  cr_expect_eq(json_integer_value(json_object_get(root, "lab")), 6);
-  cr_expect_str_eq(t_json_str(root, "name"), "softmax");
-  cr_assert_eq((int)json_array_size(json_object_get(root, "cases")), spec_cases(EM_TRACK_CPU), "one result per CPU case");
-  expect_all_status(root, "cpu", "pass");
-  json_t *c = t_get_case(root, "cpu", 'a', "t=2^20");
-  cr_expect_str_eq(t_json_str(c, "shape"), "b=2 t=1048576");
-  cr_expect(t_json_num(c, "rtol") == 72 * U, "rtol of t = 2^20: (32 + 2*20)*2^-24");
+TestSuite(lab6_solution, .timeout = 400);
+
+Test(lab6_solution, passes_cpu_track) {
+  json_t *root = t_check_solution(6, "cpu", NULL);
+  cr_expect(t_json_num(t_get_case(root, "cpu", 'a', "t=2^20"), "rtol") == 72 * U, "rtol of t = 2^20: (32 + 2*20)*2^-24");
   json_decref(root);
-  t_proc_free(&p);
 }
 
-/* The reference passes whatever the seed (the instructor grades with a secret one). Parameters are
- * copied into the test's process, which does not share our addresses: char arrays, not pointers. */
-typedef struct seed_param {
-  char seed[8];
-} seed_param;
-
-ParameterizedTestParameters(lab6_solution, passes_other_seeds) {
-  static seed_param seeds[] = {{"1"}, {"2"}, {"3"}};
-  return cr_make_param_array(seed_param, seeds, sizeof seeds / sizeof seeds[0]);
+/* The reference passes whatever the seed (the instructor grades with a secret one). */
+Test(lab6_solution, passes_other_seeds) {
+  static const char *const runs[][4] = {{"--seed", "1"}, {"--seed", "2"}, {"--seed", "3"}};
+  t_solution_passes_with(6, runs, T_COUNT(runs));
 }
 
-ParameterizedTest(seed_param *s, lab6_solution, passes_other_seeds, .timeout = 200) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 180, L6_SOLUTION, json, "--track", "cpu", "--no-timing", "--seed", s->seed, NULL);
-  t_assert_exit(&p, 0);
-  t_proc_free(&p);
-}
+/* x read once, z written once; max, subtraction, exp, addition and multiplication per element. */
+Test(lab6_solution, counts_bytes_and_flops) { t_check_timed_case(6, 'a', "t=4099 prime", 8.0 * 7 * 4099, 5.0 * 7 * 4099); }
 
-Test(lab6_solution, counts_bytes_and_flops, .timeout = 120) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 100, L6_SOLUTION, json, "--track", "cpu", "--case", "t=4099 prime", "--budget", "0.02", NULL);
-  t_assert_exit(&p, 0);
-  json_t *root = t_load_json(json);
-  json_t *c = t_get_case(root, "cpu", 'a', "t=4099 prime");
-  cr_expect_eq(t_json_num(c, "bytes"), 8.0 * 7 * 4099, "x read once, z written once");
-  cr_expect_eq(t_json_num(c, "flops"), 5.0 * 7 * 4099);
-  cr_expect(t_json_num(c, "time_ms") > 0 && t_json_num(c, "speedup_vs_naive") > 0);
-  json_decref(root);
-  t_proc_free(&p);
-}
-
-Test(lab6_solution, cuda_track_skips_or_passes, .timeout = 300) {
-  em_cuda_device dev;
-  int have_gpu = em_cuda_probe(&dev) == EM_OK;
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L6_SOLUTION, json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  json_t *root = t_load_json(json);
-  cr_assert_eq((int)json_array_size(json_object_get(root, "cases")), spec_cases(EM_TRACK_CUDA));
-  expect_all_status(root, "cuda", have_gpu ? "pass" : "skip");
-  json_decref(root);
-  t_proc_free(&p);
-}
+Test(lab6_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(6, "cuda", NULL)); }
 
 /* ================================================================================================
  * The untouched skeleton: fails every case, pointing at the first TODO on the way.
  */
 
-Test(lab6_skeleton, cpu_fails_pointing_at_the_todo, .timeout = 200) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 180, L6_SKELETON, json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  t_assert_output_has(&p, "TODO not done yet");
-  t_assert_output_has(&p, t_str(L6_C ":%d:", first_todo_line(L6_C)));
-  t_assert_output_has(&p, t_str("0 passed, %d failed", spec_cases(EM_TRACK_CPU)));
-  json_t *root = t_load_json(json);
-  expect_all_status(root, "cpu", "fail");
-  json_t *c = t_get_case(root, "cpu", 'a', "t=1025");
-  cr_expect(strstr(t_json_str(c, "hint"), t_str("softmax.c:%d", first_todo_line(L6_C))) != NULL, "hint: %s",
-            t_json_str(c, "hint"));
-  cr_expect_eq(t_json_num(json_object_get(c, "score"), "points"), 0.0);
-  json_decref(root);
-  t_proc_free(&p);
-}
+TestSuite(lab6_skeleton, .timeout = 300);
 
-Test(lab6_skeleton, cuda_fails_pointing_at_the_todo, .timeout = 300) {
-  t_need_gpu();
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, L6_SKELETON, json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  t_assert_output_has(&p, "TODO not done yet");
-  t_assert_output_has(&p, t_str(L6_CU ":%d:", first_todo_line(L6_CU)));
-  json_t *root = t_load_json(json);
-  expect_all_status(root, "cuda", "fail");
-  json_decref(root);
-  t_proc_free(&p);
-}
+Test(lab6_skeleton, cpu_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(6, "cpu", NULL)); }
+Test(lab6_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(6, "cuda", NULL)); }
 
 /* ================================================================================================
  * Planted wrong implementations: each fails its case with the diagnostic its mistake deserves,
- * and passes the case it gets right.
+ * and passes the case it gets right. Each runs on the case its mistake must fail alone and, where
+ * there is one, on a case it must pass (so the test shows the checker tells that mistake apart,
+ * not that the file is broken everywhere).
  */
 
-typedef struct planted {
-  char bug[32];        /* tests/planted/lab6/<bug>.c or .cu */
-  char track[8];       /* "cpu" or "cuda" */
-  char fails[32];      /* a case it must fail */
-  long long first;     /* its first mismatching index; -2: any */
-  int unwritten;       /* 1: some elements never written; 0: none */
-  int all_wrong;       /* 1: every element of the case is wrong */
-  char passes[32];     /* a case it must pass ("" for none) */
-  char expect[2][64];  /* in the output of the failing run */
-} planted;
+TestSuite(lab6_planted, .timeout = 300);
 
-static const char *planted_bin(const planted *t) {
-  return t_str(EM_BUILD_DIR "/tests/planted/lab6/%s%s/em-check", t->bug, strcmp(t->track, "cuda") == 0 ? ".cu" : "");
-}
+#define ONLY(name) .args = {"--case", name}, .fails = name
 
-static void check_planted(const planted *t) {
-  const char *bin = planted_bin(t), *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 280, bin, json, "--track", t->track, "--no-timing", "--case", t->fails, NULL);
-  t_assert_exit(&p, 1);
-  for (int k = 0; k < 2; ++k)
-    if (t->expect[k][0]) t_assert_output_has(&p, t->expect[k]);
-  json_t *root = t_load_json(json);
-  json_t *c = t_get_case(root, t->track, 'a', t->fails);
-  cr_expect_str_eq(t_json_str(c, "status"), "fail", "%s: case \"%s\"", t->bug, t->fails);
-  json_t *fm = json_object_get(c, "first_mismatch");
-  cr_assert(json_is_object(fm), "%s: no first_mismatch (reason: %s)", t->bug, t_json_str(c, "reason"));
-  if (t->first >= 0)
-    cr_expect_eq(json_integer_value(json_object_get(fm, "index")), t->first, "%s: first mismatch at %lld, want %lld", t->bug,
-                 (long long)json_integer_value(json_object_get(fm, "index")), t->first);
-  long long unwritten = json_integer_value(json_object_get(c, "unwritten"));
-  cr_expect(t->unwritten ? unwritten > 0 : unwritten == 0, "%s: %lld elements unwritten", t->bug, unwritten);
-  if (t->all_wrong) {
-    const em_case *sc = spec_case(t->fails);
-    cr_expect_eq(json_integer_value(json_object_get(c, "mismatches")), sc->dim[0] * sc->dim[1],
-                 "%s: every element of \"%s\" is wrong", t->bug, t->fails);
-  }
-  json_decref(root);
-  t_proc_free(&p);
+static t_planted lab6_planted_files[] = {
+    {.bug = "no_max_subtraction", .track = "cpu", ONLY("large logits"), .first = T_ANY, .passes = {"t=4099 prime"},
+     .expect = {"NaN or Inf where the exact value is finite", "got -nan"}},
+    {.bug = "dropped_tail", .track = "cpu", ONLY("t=1023"), .first = 0, .all_wrong = 1, .passes = {"t=1024"},
+     .expect = {"(error ", ", allowed "}},
+    {.bug = "dropped_tail", .track = "cpu", ONLY("t=1 (z=1)"), .first = 0, .all_wrong = 1,
+     .expect = {"got inf, want 1", "NaN or Inf"}},
+    {.bug = "wrong_normaliser", .track = "cpu", ONLY("t=1025"), .first = 0, .all_wrong = 1,
+     .expect = {"13325 of 13325 elements of z wrong", "(error "}},
+    {.bug = "neg_inf_as_number", .track = "cpu", ONLY("masked rows"), .first = T_ANY, .passes = {"t=4099 prime"},
+     .expect = {"NaN or Inf where the exact value is finite"}},
+    {.bug = "neg_inf_as_number", .track = "cpu", ONLY("sparse -inf"), .first = T_ANY, .passes = {"ramp rows"},
+     .expect = {"got -nan"}},
+    {.bug = "max_starts_at_zero", .track = "cpu", ONLY("constant rows"), .first = T_ANY, .passes = {"masked rows"},
+     .expect = {"NaN or Inf"}},
+    {.bug = "float_running_sum", .track = "cpu", ONLY("t=2^20"), .first = 0, .all_wrong = 1, .passes = {"t=1025"},
+     .expect = {"(error ", ", allowed "}},
+    /* Its pass case is t = 1 (e/e = 1 exactly): __expf(x) without the max subtraction has an
+     * error growing with |x| itself, which the tolerance (built on |x - max|) need not cover. */
+    {.bug = "no_max_subtraction", .track = "cuda", ONLY("large logits"), .first = T_ANY, .passes = {"t=1 (z=1)"},
+     .expect = {"NaN or Inf where the exact value is finite"}},
+    {.bug = "dropped_tail", .track = "cuda", ONLY("t=1025"), .first = T_ANY, .unwritten = 1, .passes = {"t=1024"},
+     .expect = {"never written"}},
+    {.bug = "first_block_sum", .track = "cuda", ONLY("t=1025"), .first = 0, .all_wrong = 1, .passes = {"t=255"},
+     .expect = {"(error ", ", allowed "}},
+    /* "=masked rows": exactly the short masked case; the long one (t=32769) fails as it should. */
+    {.bug = "neg_inf_as_number", .track = "cuda", ONLY("masked long rows"), .first = T_ANY, .passes = {"=masked rows"},
+     .expect = {"NaN or Inf where the exact value is finite"}},
+};
 
-  if (t->passes[0]) {
-    t_checker(&p, 280, bin, json, "--track", t->track, "--no-timing", "--case", t->passes, NULL);
-    t_assert_exit(&p, 0);
-    t_proc_free(&p);
-  }
-}
+ParameterizedTestParameters(lab6_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab6_planted_files); }
+ParameterizedTest(t_planted *t, lab6_planted, fails_as_it_should) { t_check_planted(6, t); }
 
-ParameterizedTestParameters(lab6_planted, cpu) {
-  static planted table[] = {
-      {"no_max_subtraction", "cpu", "large logits", -2, 0, 0, "t=4099 prime",
-       {"NaN or Inf where the exact value is finite", "got -nan"}},
-      {"dropped_tail", "cpu", "t=1023", 0, 0, 1, "t=1024", {"(error ", ", allowed "}},
-      {"dropped_tail", "cpu", "t=1 (z=1)", 0, 0, 1, "", {"got inf, want 1", "NaN or Inf"}},
-      {"wrong_normaliser", "cpu", "t=1025", 0, 0, 1, "", {"13325 of 13325 elements of z wrong", "(error "}},
-      {"neg_inf_as_number", "cpu", "masked rows", -2, 0, 0, "t=4099 prime", {"NaN or Inf where the exact value is finite", ""}},
-      {"neg_inf_as_number", "cpu", "sparse -inf", -2, 0, 0, "ramp rows", {"got -nan", ""}},
-      {"max_starts_at_zero", "cpu", "constant rows", -2, 0, 0, "masked rows", {"NaN or Inf", ""}},
-      {"float_running_sum", "cpu", "t=2^20", 0, 0, 1, "t=1025", {"(error ", ", allowed "}},
-  };
-  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
-}
-
-ParameterizedTest(planted *t, lab6_planted, cpu, .timeout = 300) { check_planted(t); }
-
-ParameterizedTestParameters(lab6_planted, cuda) {
-  static planted table[] = {
-      /* Its pass case is t = 1 (e/e = 1 exactly): __expf(x) without the max subtraction has an
-       * error growing with |x| itself, which the tolerance (built on |x - max|) need not cover. */
-      {"no_max_subtraction", "cuda", "large logits", -2, 0, 0, "t=1 (z=1)", {"NaN or Inf where the exact value is finite", ""}},
-      {"dropped_tail", "cuda", "t=1025", -2, 1, 0, "t=1024", {"never written", ""}},
-      {"first_block_sum", "cuda", "t=1025", 0, 0, 1, "t=255", {"(error ", ", allowed "}},
-      /* "=masked rows": exactly the short masked case; the long one (t=32769) fails as it should. */
-      {"neg_inf_as_number", "cuda", "masked long rows", -2, 0, 0, "=masked rows", {"NaN or Inf where the exact value is finite", ""}},
-  };
-  return cr_make_param_array(planted, table, sizeof table / sizeof table[0]);
-}
-
-ParameterizedTest(planted *t, lab6_planted, cuda, .timeout = 300) {
-  t_need_gpu();
-  check_planted(t);
-}
-
-/* The CUDA planted files define only the CUDA function: the CPU one is reported by name. */
-Test(lab6_planted, missing_function_is_named, .timeout = 60) {
-  const char *bin = EM_BUILD_DIR "/tests/planted/lab6/first_block_sum.cu/em-check";
-  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 50, bin, json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 1);
-  t_assert_output_has(&p, "lab6_softmax is not defined in labs/lab6-softmax/softmax.c");
-  json_t *root = t_load_json(json);
-  expect_all_status(root, "cpu", "fail");
-  json_decref(root);
-  t_proc_free(&p);
-}
+Test(lab6_planted, missing_function_is_named) { t_check_missing_function(6, "first_block_sum"); }
 
 /* ---- work reused between timed calls (issue 9) ----------------------------------------------------
  * fingerprint.c / fingerprint.cu: right, but they skip the work when a hash of the whole input, the
  * pointers and the sizes are those of the previous call. Inputs changed before every timed call
  * leave them nothing to skip: they fail as reused work, or pass slower than the reference (plain
  * loops, and the input read once more for the hash). */
-Test(lab6_planted, fingerprint_gains_nothing, .timeout = 300) {
-  t_expect_no_gain_from_reuse(6, EM_BUILD_DIR "/tests/planted/lab6/fingerprint/em-check", "cpu", T_REUSE_SLOWER);
-}
-
-Test(lab6_planted, fingerprint_gains_nothing_cuda, .timeout = 300) {
-  t_need_gpu();
-  const char *bin = EM_BUILD_DIR "/tests/planted/lab6/fingerprint.cu/em-check";
-  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
-  t_expect_no_gain_from_reuse(6, bin, "cuda", T_REUSE_SLOWER);
-}
+Test(lab6_planted, fingerprint_gains_nothing) { t_check_fingerprint(6, "cpu", T_REUSE_SLOWER); }
+Test(lab6_planted, fingerprint_gains_nothing_cuda) { t_check_fingerprint(6, "cuda", T_REUSE_SLOWER); }
 
 /* fingerprint_samples.c keys on three input and three output elements (skipping while those hold no
  * poison): a swap of two rows elsewhere, with a few other outputs poisoned, gets past it, and the
@@ -467,6 +289,6 @@ Test(lab6_planted, fingerprint_gains_nothing_cuda, .timeout = 300) {
  * between two of its calls (its own, the reference's, the baseline's) touch a sampled row 73% of
  * the time, so it may do the work in every one of its few timed calls and pass, slowly; that is
  * allowed, a skipped call passing is not. */
-Test(lab6_planted, sampled_fingerprint_fails_as_reused_work, .timeout = 300) {
-  t_expect_no_gain_from_reuse(6, EM_BUILD_DIR "/tests/planted/lab6/fingerprint_samples/em-check", "cpu", T_REUSE_CAUGHT);
+Test(lab6_planted, sampled_fingerprint_fails_as_reused_work) {
+  t_expect_no_gain_from_reuse(6, t_planted_bin(6, "fingerprint_samples", "cpu"), "cpu", T_REUSE_CAUGHT);
 }

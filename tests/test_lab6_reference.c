@@ -45,6 +45,8 @@ static uint32_t to_bits(float f) {
 
 #define LN_FLT_MIN (-0x1.5d589ep+6f)
 
+TestSuite(lab6_exp, .timeout = 120);
+
 Test(lab6_exp, fast_expf_within_its_stated_ulp) {
   double worst = 0.0;
   float worst_d = 0.0f;
@@ -181,6 +183,8 @@ static void check_ways(int64_t t) {
   free(z);
 }
 
+TestSuite(lab6_reference, .timeout = 120);
+
 Test(lab6_reference, one_segment_rows) {
   check_ways(1);
   check_ways(100);  /* shorter than a block */
@@ -193,7 +197,7 @@ Test(lab6_reference, rows_of_several_segments) {
   check_ways(40 * SEG_MAX - 5);   /* forty, −inf over whole segments */
 }
 
-Test(lab6_reference, sixteen_threads_take_the_long_row_way, .timeout = 120) {
+Test(lab6_reference, sixteen_threads_take_the_long_row_way) {
 #if defined(_OPENMP)
   const int64_t b = 16, t = (int64_t)1 << 20;
   if (t <= store_limit(16))

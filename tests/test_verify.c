@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "check.h"
+#include "checker.h"
 #include "helpers.h"
 
-#define STALE "stale output after the inputs changed: results cached between calls?"
+#define STALE EM_STALE_REASON
 
 /* A timed run (tiny budget: the timing is not what is tested) of one binary on the CPU track. */
 static void timed_run(t_proc *p, const char *bin, const char *json, const char *outputs, const char *part,
@@ -30,8 +30,9 @@ static void verify(t_proc *p, const char *dir, const char *json, const char *par
   t_checker(p, 100, T_SOLUTION, json, "--verify", dir, "--track", "cpu", "--part", part, "--case", cases, NULL);
 }
 
-/* Every case of a results file has status want; the reasons of failures contain reason. */
-static void expect_all(const char *json, const char *want, const char *reason, int ncases) {
+/* Every case of a results file has status want and, unless NULL, the kind of failure kind; the
+ * reasons of failures contain reason. */
+static void expect_all(const char *json, const char *want, const char *kind, const char *reason, int ncases) {
   json_t *root = t_load_json(json);
   cr_expect_eq(t_json_ncases(root), ncases, "%s: %d cases, want %d", json, t_json_ncases(root), ncases);
   json_t *c;
@@ -39,6 +40,7 @@ static void expect_all(const char *json, const char *want, const char *reason, i
   json_array_foreach(json_object_get(root, "cases"), i, c) {
     cr_expect_str_eq(t_json_str(c, "status"), want, "case (%s) \"%s\": %s", t_json_str(c, "part"), t_json_str(c, "name"),
                      t_json_str(c, "reason"));
+    if (kind) cr_expect_str_eq(t_json_str(c, "kind"), kind, "case \"%s\": %s", t_json_str(c, "name"), t_json_str(c, "reason"));
     if (reason) cr_expect(strstr(t_json_str(c, "reason"), reason) != NULL, "reason: %s", t_json_str(c, "reason"));
     if (strcmp(want, "pass") != 0)
       cr_expect_eq(t_json_num(json_object_get(c, "score"), "points"), 0.0, "a failed case scores nothing");
@@ -50,15 +52,17 @@ static void expect_all(const char *json, const char *want, const char *reason, i
  * The anti-cache check.
  */
 
+TestSuite(anticache, .timeout = 300);
+
 /* Keyed on the pointers: right on the first call of each case, stale once the inputs change, which
  * they do before every timed call: caught while timing, before the anti-cache calls. */
-Test(anticache, pointer_cache_fails, .timeout = 300) {
+Test(anticache, pointer_cache_fails) {
   const char *tmp = t_tmpdir(), *json = t_str("%s/r.json", tmp);
   t_proc p;
   timed_run(&p, T_PLANTED("caches_by_pointer"), json, NULL, "b", "prime");
   t_assert_exit(&p, 1);
   t_assert_output_has(&p, T_REUSED);
-  expect_all(json, "fail", T_REUSED, 3);
+  expect_all(json, "fail", "reused", T_REUSED, 3);
   t_proc_free(&p);
 
   /* Without timing the code runs once per case: nothing to cache, no anti-cache call, a pass. */
@@ -70,40 +74,25 @@ Test(anticache, pointer_cache_fails, .timeout = 300) {
 
 /* Keyed on three sampled elements: the timed calls' exchanged rows miss the samples, so it hands
  * back a kept result, caught while timing; the anti-cache calls still run (for --verify's files). */
-Test(anticache, sampled_cache_fails_while_timing, .timeout = 300) {
+Test(anticache, sampled_cache_fails_while_timing) {
   const char *tmp = t_tmpdir(), *json = t_str("%s/r.json", tmp);
   t_proc p;
   timed_run(&p, T_PLANTED("caches_by_samples"), json, NULL, "b", "prime");
   t_assert_exit(&p, 1);
-  expect_all(json, "fail", T_REUSED, 3);
+  expect_all(json, "fail", "reused", T_REUSED, 3);
   t_proc_free(&p);
   timed_run(&p, T_PLANTED("caches_by_samples"), json, NULL, "a", "n=");
   t_assert_exit(&p, 0);
   t_proc_free(&p);
 }
 
-/* Keyed on a hash of the whole input (issue 9): the anti-cache calls change the input, so it
- * recomputes there; the timed calls are where it skips (it ran 2.9x the reference's speed when the
- * timed calls saw the same inputs). With inputs changed before every timed call it gains nothing:
- * it fails as reused work, or passes slower than the reference (it reads x once more to hash it). */
-Test(anticache, whole_input_fingerprint_gains_nothing, .timeout = 300) {
-  t_expect_no_gain_from_reuse(1, T_PLANTED("fingerprint"), "cpu", T_REUSE_SLOWER);
-}
-
-Test(anticache, whole_input_fingerprint_gains_nothing_cuda, .timeout = 300) {
-  t_need_gpu();
-  const char *bin = T_PLANTED("fingerprint.cu");
-  if (!t_exists(bin)) cr_skip_test("%s is built only where nvcc is", bin);
-  t_expect_no_gain_from_reuse(1, bin, "cuda", T_REUSE_SLOWER);
-}
-
 /* The reference solution passes the anti-cache calls, timed, on every small case. */
-Test(anticache, solution_passes, .timeout = 300) {
+Test(anticache, solution_passes) {
   const char *json = t_str("%s/r.json", t_tmpdir());
   t_proc p;
   t_checker(&p, 250, T_SOLUTION, json, "--track", "cpu", "--budget", "0.002", "--case", "values", NULL);
   t_assert_exit(&p, 0);
-  expect_all(json, "pass", NULL, 4);
+  expect_all(json, "pass", "", NULL, 4);
   t_proc_free(&p);
   timed_run(&p, T_SOLUTION, json, NULL, "a", "n=");
   t_assert_exit(&p, 0);
@@ -111,22 +100,24 @@ Test(anticache, solution_passes, .timeout = 300) {
 }
 
 /* A kernel that writes its inputs or leaves outputs unwritten is still reported as such. */
-Test(anticache, input_writes_and_unwritten_still_reported, .timeout = 300) {
+Test(anticache, input_writes_and_unwritten_still_reported) {
   const char *json = t_str("%s/r.json", t_tmpdir());
   t_proc p;
   timed_run(&p, T_PLANTED("writes_input"), json, NULL, "b", "=n=1025");
   t_assert_exit(&p, 1);
-  expect_all(json, "fail", "changed its input x", 1);
+  expect_all(json, "fail", "input_changed", "changed its input x", 1);
   t_proc_free(&p);
   timed_run(&p, T_PLANTED("off_by_one_tail"), json, NULL, "b", "=n=1025");
   t_assert_exit(&p, 1);
-  expect_all(json, "fail", "never written", 1);
+  expect_all(json, "fail", "unwritten", "never written", 1);
   t_proc_free(&p);
 }
 
 /* ================================================================================================
  * --outputs and --verify.
  */
+
+TestSuite(verify, .timeout = 300);
 
 /* The files --outputs writes for one case of part (b) named n=1025, with timing: the checked call
  * and the two anti-cache calls. */
@@ -143,7 +134,7 @@ static const char *solution_outputs(void) {
   return out;
 }
 
-Test(verify, solution_outputs_pass, .timeout = 300) {
+Test(verify, solution_outputs_pass) {
   const char *out = solution_outputs();
   /* Exactly the documented files, nothing else. */
   int n = 0;
@@ -179,7 +170,7 @@ Test(verify, solution_outputs_pass, .timeout = 300) {
 }
 
 /* The whole CPU track of lab 1 (but the 2^24 and 2^26 sizes, slow here), correctness only, both ways. */
-Test(verify, no_timing_run_verifies_with_no_timing, .timeout = 300) {
+Test(verify, no_timing_run_verifies_with_no_timing) {
   const char *tmp = t_tmpdir(), *out = t_str("%s/out", tmp), *json = t_str("%s/v.json", tmp);
   t_proc p;
   t_checker(&p, 250, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--case", "prime",
@@ -188,17 +179,17 @@ Test(verify, no_timing_run_verifies_with_no_timing, .timeout = 300) {
   t_proc_free(&p);
   t_checker(&p, 100, T_SOLUTION, json, "--verify", out, "--track", "cpu", "--no-timing", "--case", "prime", NULL);
   t_assert_exit(&p, 0);
-  expect_all(json, "pass", NULL, 3);
+  expect_all(json, "pass", "", NULL, 3);
   t_proc_free(&p);
   /* Verified as if timed, the anti-cache files are required: their absence is a failure. */
   t_checker(&p, 100, T_SOLUTION, json, "--verify", out, "--track", "cpu", "--case", "prime", NULL);
   t_assert_exit(&p, 1);
-  expect_all(json, "fail", ".refill.z.npy is missing", 3);
+  expect_all(json, "fail", "output_file", ".refill.z.npy is missing", 3);
   t_proc_free(&p);
 }
 
 /* The seed is part of the case: outputs of one seed fail under another. Hidden cases too. */
-Test(verify, seed_and_hidden_cases, .timeout = 300) {
+Test(verify, seed_and_hidden_cases) {
   const char *tmp = t_tmpdir(), *out = t_str("%s/out", tmp), *json = t_str("%s/v.json", tmp);
   const char *cases = t_str("%s/cases.json", tmp);
   t_write_file(cases, "{\"seed\": 77, \"cases\": [{\"lab\": 1, \"part\": \"b\", \"name\": \"h/../1\", \"dims\": [5003]}]}");
@@ -210,22 +201,22 @@ Test(verify, seed_and_hidden_cases, .timeout = 300) {
   cr_expect(t_exists(t_str("%s/lab1-cpu-b-h_2f_2e_2e_2f1.z.npy", out)), "the slug escapes every byte but [A-Za-z0-9]");
   t_checker(&p, 100, T_SOLUTION, json, "--verify", out, "--track", "cpu", "--cases", cases, "--hidden-only", NULL);
   t_assert_exit(&p, 0);
-  expect_all(json, "pass", NULL, 1);
+  expect_all(json, "pass", "", NULL, 1);
   t_proc_free(&p);
   t_checker(&p, 100, T_SOLUTION, json, "--verify", out, "--track", "cpu", "--cases", cases, "--hidden-only", "--seed",
             "78", NULL);
   t_assert_exit(&p, 1);
-  expect_all(json, "fail", "hidden case: wrong results", 1);
+  expect_all(json, "fail", "wrong", "hidden case: wrong results", 1);
   t_proc_free(&p);
   /* A hidden case's missing file is said as such, without its name (which holds the case's). */
   t_checker(&p, 100, T_SOLUTION, json, "--verify", tmp, "--track", "cpu", "--cases", cases, "--hidden-only", NULL);
   t_assert_exit(&p, 1);
-  expect_all(json, "fail", "hidden case: an output file of the run is missing or malformed", 1);
+  expect_all(json, "fail", "output_file", "hidden case: an output file of the run is missing or malformed", 1);
   t_proc_free(&p);
 }
 
 /* The planted cache's outputs: --verify finds the staleness from the files alone. */
-Test(verify, finds_stale_outputs, .timeout = 300) {
+Test(verify, finds_stale_outputs) {
   const char *tmp = t_tmpdir(), *out = t_str("%s/out", tmp), *json = t_str("%s/v.json", tmp);
   t_proc p;
   timed_run(&p, T_PLANTED("caches_by_samples"), t_str("%s/r.json", tmp), out, "b", "prime");
@@ -233,7 +224,7 @@ Test(verify, finds_stale_outputs, .timeout = 300) {
   t_proc_free(&p);
   verify(&p, out, json, "b", "prime");
   t_assert_exit(&p, 1);
-  expect_all(json, "fail", STALE, 3);
+  expect_all(json, "fail", "stale", STALE, 3);
   t_proc_free(&p);
 }
 
@@ -333,7 +324,7 @@ ParameterizedTestParameters(verify, tampered_file_fails) {
   return cr_make_param_array(tamper, table, sizeof table / sizeof table[0]);
 }
 
-ParameterizedTest(tamper *t, verify, tampered_file_fails, .timeout = 300) {
+ParameterizedTest(tamper *t, verify, tampered_file_fails) {
   const char *out = solution_outputs();
   apply(t->what, out);
   const char *json = t_str("%s/v.json", t_tmpdir());
@@ -352,7 +343,7 @@ ParameterizedTest(tamper *t, verify, tampered_file_fails, .timeout = 300) {
 
 /* ---- usage --------------------------------------------------------------------------------------- */
 
-Test(verify, usage_errors_exit_2, .timeout = 60) {
+Test(verify, usage_errors_exit_2) {
   const char *tmp = t_tmpdir(), *json = t_str("%s/v.json", tmp);
   t_proc p;
   /* A binary with student code in it refuses: its constructors could forge anything. */

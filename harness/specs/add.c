@@ -1,10 +1,8 @@
 /* Lab 1 spec: z[i] = x[i] + c. */
 #include <float.h>
 
-#include "../lab.h"
+#include "spec.h"
 
-/* The student's functions are weak: a lab binary links only its own lab's student files, and a
- * missing one becomes NULL, which the checker reports by name instead of a link error. */
 #pragma weak lab1_add_a
 #pragma weak lab1_add_b
 #pragma weak lab1_add_a_cuda
@@ -82,34 +80,32 @@ static const em_part parts[] = {
      {EM_FN(em_add_naive_cpu), EM_CUDA_FN(em_add_naive_cuda)}},
 };
 
-#define CPU EM_TRACK_BIT(EM_TRACK_CPU)
-#define GPU EM_TRACK_BIT(EM_TRACK_CUDA)
 
 /* Sizes: 1 (the smallest), warp and block edges ±1 (31/32/33, 1023/1024/1025), primes (no
  * power-of-two tiling divides them), and sizes far beyond the caches for the speed measurement:
  * 2^26 floats (256 MiB per tensor) on the CPU, 2^28 (1 GiB) on the GPU. */
 static const em_case cases[] = {
-    {'a', "n=1", {1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "n=31", {31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "n=32", {32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "n=33", {33}, UNIFORM, 0, 1, 0, 0},
-    {'a', "n=257", {257}, UNIFORM, 0, 1, 0, 0},
-    {'a', "n=1000", {1000}, UNIFORM, 0, 1, 0, 0},
-    {'a', "n=1023", {1023}, UNIFORM, 0, 1, 0, 0},
-    {'a', "n=1024", {1024}, UNIFORM, 0, 1, 0, 0},
-    {'a', "large values", {1024}, LARGE, 0, 1, 0, 0},
-    {'a', "tiny values", {1021}, TINY, 0, 1, 0, 0},
-    {'b', "n=1", {1}, UNIFORM, 0, 1, 0, 0},
-    {'b', "n=1025", {1025}, UNIFORM, 0, 1, 0, 0},
-    {'b', "n=4099 prime", {4099}, UNIFORM, 0, 1, 0, 0},
-    {'b', "n=65537 prime", {65537}, UNIFORM, 0, 1, 0, 0},
-    {'b', "n=999983 prime", {999983}, UNIFORM, 0, 1, 0, 0},
-    {'b', "n=2^20+1", {(1 << 20) + 1}, UNIFORM, 0, 1, 0, 0},
-    {'b', "large values", {1000003}, LARGE, 0, 1, 0, 0},
-    {'b', "tiny values", {100003}, TINY, 0, 1, 0, 0},
-    {'b', "n=2^24", {1 << 24}, UNIFORM, 0, 1, 0, 0},
-    {'b', "n=2^26", {1 << 26}, UNIFORM, CPU, 1, 5, 0},
-    {'b', "n=2^28", {1 << 28}, UNIFORM, GPU, 1, 5, 0},
+    CASE('a', "n=1", (1), UNIFORM, ALL),
+    CASE('a', "n=31", (31), UNIFORM, ALL),
+    CASE('a', "n=32", (32), UNIFORM, ALL),
+    CASE('a', "n=33", (33), UNIFORM, ALL),
+    CASE('a', "n=257", (257), UNIFORM, ALL),
+    CASE('a', "n=1000", (1000), UNIFORM, ALL),
+    CASE('a', "n=1023", (1023), UNIFORM, ALL),
+    CASE('a', "n=1024", (1024), UNIFORM, ALL),
+    CASE('a', "large values", (1024), LARGE, ALL),
+    CASE('a', "tiny values", (1021), TINY, ALL),
+    CASE('b', "n=1", (1), UNIFORM, ALL),
+    CASE('b', "n=1025", (1025), UNIFORM, ALL),
+    CASE('b', "n=4099 prime", (4099), UNIFORM, ALL),
+    CASE('b', "n=65537 prime", (65537), UNIFORM, ALL),
+    CASE('b', "n=999983 prime", (999983), UNIFORM, ALL),
+    CASE('b', "n=2^20+1", ((1 << 20) + 1), UNIFORM, ALL),
+    CASE('b', "large values", (1000003), LARGE, ALL),
+    CASE('b', "tiny values", (100003), TINY, ALL),
+    CASE('b', "n=2^24", (1 << 24), UNIFORM, ALL),
+    PERF('b', "n=2^26", (1 << 26), UNIFORM, CPU, 5),
+    PERF('b', "n=2^28", (1 << 28), UNIFORM, GPU, 5),
 };
 
 const em_lab em_lab_add = {
@@ -119,12 +115,12 @@ const em_lab em_lab_add = {
     .title = "add a constant: z[i] = x[i] + c",
     .student_file = {"add.c", "add.cu"},
     .parts = parts,
-    .nparts = 2,
+    .nparts = EM_COUNT(parts),
     .cases = cases,
-    .ncases = (int)(sizeof cases / sizeof cases[0]),
+    .ncases = EM_COUNT(cases),
     .value_kinds = value_kinds,
-    .nvalue_kinds = 3,
-    .ndims = 1,
+    .nvalue_kinds = EM_COUNT(value_kinds),
+    .ndims = EM_COUNT(dim_names),
     .dim_names = dim_names,
     .describe = describe,
     .fill = fill,

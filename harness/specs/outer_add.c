@@ -1,10 +1,8 @@
 /* Lab 2 spec: z[i][j] = x[j] + y[i]; x has n floats, y has m, z is m × n. */
 #include <float.h>
 
-#include "../lab.h"
+#include "spec.h"
 
-/* The student's functions are weak: a lab binary links only its own lab's student files, and a
- * missing one becomes NULL, which the checker reports by name instead of a link error. */
 #pragma weak lab2_outer_add_a
 #pragma weak lab2_outer_add_b
 #pragma weak lab2_outer_add_a_cuda
@@ -92,8 +90,6 @@ static const em_part parts[] = {
      {EM_FN(em_outer_add_naive_cpu), EM_CUDA_FN(em_outer_add_naive_cuda)}},
 };
 
-#define CPU EM_TRACK_BIT(EM_TRACK_CPU)
-#define GPU EM_TRACK_BIT(EM_TRACK_CUDA)
 #define M21 (((int64_t)1 << 21) + 1)
 
 /* Shapes. m ≠ n in every case but the two speed cases, so code that swaps the axes (x[i] + y[j],
@@ -107,36 +103,36 @@ static const em_part parts[] = {
  * characters); the shape column shows m and n. Speed: 4096 × 4096 (64 MiB of z) on the CPU,
  * 16384 × 16384 (1 GiB) on the GPU, far beyond their caches. */
 static const em_case cases[] = {
-    {'a', "one row", {1, 32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "one column", {32, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=2 n=3", {2, 3}, UNIFORM, 0, 1, 0, 0},
-    {'a', "primes", {3, 29}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=31 n=32", {31, 32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=32 n=31", {32, 31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=13 n=31", {13, 31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=29 n=16", {29, 16}, UNIFORM, 0, 1, 0, 0},
-    {'a', "large values", {31, 32}, LARGE, 0, 1, 0, 0},
-    {'a', "tiny values", {32, 29}, TINY, 0, 1, 0, 0},
-    {'b', "m=1 n=3", {1, 3}, UNIFORM, 0, 1, 0, 0},
-    {'b', "m=2 n=1", {2, 1}, UNIFORM, 0, 1, 0, 0},
-    {'b', "m=33 n=31", {33, 31}, UNIFORM, 0, 1, 0, 0},
-    {'b', "m=31 n=33", {31, 33}, UNIFORM, 0, 1, 0, 0},
-    {'b', "m=1025 n=1023", {1025, 1023}, UNIFORM, 0, 1, 0, 0},
-    {'b', "m=1023 n=1025", {1023, 1025}, UNIFORM, 0, 1, 0, 0},
-    {'b', "one row", {1, 65537}, UNIFORM, 0, 1, 0, 0},
-    {'b', "one column", {65537, 1}, UNIFORM, 0, 1, 0, 0},
-    {'b', "primes wide", {257, 4099}, UNIFORM, 0, 1, 0, 0},
-    {'b', "primes tall", {4099, 257}, UNIFORM, 0, 1, 0, 0},
-    {'b', "n%4=0", {1000, 1028}, UNIFORM, 0, 1, 0, 0},
-    {'b', "very wide", {3, 1000003}, UNIFORM, 0, 1, 0, 0},
-    {'b', "very tall", {1000003, 3}, UNIFORM, 0, 1, 0, 0},
-    {'b', "large values", {1001, 1003}, LARGE, 0, 1, 0, 0},
-    {'b', "tiny values", {97, 1031}, TINY, 0, 1, 0, 0},
-    {'b', "grid.y limit", {M21, 96}, UNIFORM, GPU, 1, 0, 0},
-    {'b', "grid.y, ragged", {M21, 97}, UNIFORM, GPU, 1, 0, 0},
-    {'b', "ragged n", {8191, 8189}, UNIFORM, GPU, 1, 0, 0},
-    {'b', "4096x4096", {4096, 4096}, UNIFORM, CPU, 1, 5, 0},
-    {'b', "16384x16384", {16384, 16384}, UNIFORM, GPU, 1, 5, 0},
+    CASE('a', "one row", (1, 32), UNIFORM, ALL),
+    CASE('a', "one column", (32, 1), UNIFORM, ALL),
+    CASE('a', "m=2 n=3", (2, 3), UNIFORM, ALL),
+    CASE('a', "primes", (3, 29), UNIFORM, ALL),
+    CASE('a', "m=31 n=32", (31, 32), UNIFORM, ALL),
+    CASE('a', "m=32 n=31", (32, 31), UNIFORM, ALL),
+    CASE('a', "m=13 n=31", (13, 31), UNIFORM, ALL),
+    CASE('a', "m=29 n=16", (29, 16), UNIFORM, ALL),
+    CASE('a', "large values", (31, 32), LARGE, ALL),
+    CASE('a', "tiny values", (32, 29), TINY, ALL),
+    CASE('b', "m=1 n=3", (1, 3), UNIFORM, ALL),
+    CASE('b', "m=2 n=1", (2, 1), UNIFORM, ALL),
+    CASE('b', "m=33 n=31", (33, 31), UNIFORM, ALL),
+    CASE('b', "m=31 n=33", (31, 33), UNIFORM, ALL),
+    CASE('b', "m=1025 n=1023", (1025, 1023), UNIFORM, ALL),
+    CASE('b', "m=1023 n=1025", (1023, 1025), UNIFORM, ALL),
+    CASE('b', "one row", (1, 65537), UNIFORM, ALL),
+    CASE('b', "one column", (65537, 1), UNIFORM, ALL),
+    CASE('b', "primes wide", (257, 4099), UNIFORM, ALL),
+    CASE('b', "primes tall", (4099, 257), UNIFORM, ALL),
+    CASE('b', "n%4=0", (1000, 1028), UNIFORM, ALL),
+    CASE('b', "very wide", (3, 1000003), UNIFORM, ALL),
+    CASE('b', "very tall", (1000003, 3), UNIFORM, ALL),
+    CASE('b', "large values", (1001, 1003), LARGE, ALL),
+    CASE('b', "tiny values", (97, 1031), TINY, ALL),
+    CASE('b', "grid.y limit", (M21, 96), UNIFORM, GPU),
+    CASE('b', "grid.y, ragged", (M21, 97), UNIFORM, GPU),
+    CASE('b', "ragged n", (8191, 8189), UNIFORM, GPU),
+    PERF('b', "4096x4096", (4096, 4096), UNIFORM, CPU, 5),
+    PERF('b', "16384x16384", (16384, 16384), UNIFORM, GPU, 5),
 };
 
 const em_lab em_lab_outer_add = {
@@ -146,12 +142,12 @@ const em_lab em_lab_outer_add = {
     .title = "outer add: z[i][j] = x[j] + y[i]",
     .student_file = {"outer_add.c", "outer_add.cu"},
     .parts = parts,
-    .nparts = 2,
+    .nparts = EM_COUNT(parts),
     .cases = cases,
-    .ncases = (int)(sizeof cases / sizeof cases[0]),
+    .ncases = EM_COUNT(cases),
     .value_kinds = value_kinds,
-    .nvalue_kinds = 3,
-    .ndims = 2,
+    .nvalue_kinds = EM_COUNT(value_kinds),
+    .ndims = EM_COUNT(dim_names),
     .dim_names = dim_names,
     .describe = describe,
     .fill = fill,

@@ -2,9 +2,8 @@
 #include <float.h>
 #include <stdint.h>
 
-#include "../lab.h"
+#include "spec.h"
 
-/* Weak, as in every spec: a missing student function becomes NULL and is reported by name. */
 #pragma weak lab3_relu_mul
 #pragma weak lab3_relu_mul_cuda
 
@@ -109,8 +108,6 @@ static const em_part parts[] = {
      {EM_FN(em_relu_mul_naive_cpu), EM_CUDA_FN(em_relu_mul_naive_cuda)}},
 };
 
-#define CPU EM_TRACK_BIT(EM_TRACK_CPU)
-#define GPU EM_TRACK_BIT(EM_TRACK_CUDA)
 
 /* Shapes, m×n (names at most 16 characters: the report's column):
  *   a single element; a row (m = 1: y is one number) and a column (n = 1: x is one number), where a
@@ -130,29 +127,29 @@ static const em_part parts[] = {
  *   speed: m = n = 8192 on the CPU (256 MiB of z, seven times the course VM's L3, about 15 ms) and
  *   m = n = 16384 on the GPU (1 GiB of z, 17 times the H200's L2, about 0.25 ms). */
 static const em_case cases[] = {
-    {'a', "m=1 n=1", {1, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=1 n=1000", {1, 1000}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=1000 n=1", {1000, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=3 n=5", {3, 5}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=31 n=33", {31, 33}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=32 n=32", {32, 32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=33 n=31", {33, 31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=255 n=257", {255, 257}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=257 n=1023", {257, 1023}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=1025 n=1024", {1025, 1024}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=255 n=1028", {255, 1028}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=131 n=4099", {131, 4099}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=65537 n=5", {65537, 5}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=2097155 n=1", {2097155, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=262147 n=257", {262147, 257}, UNIFORM, GPU, 1, 0, 0},
-    {'a', "m=3 n=999983", {3, 999983}, UNIFORM, 0, 1, 0, 0},
-    {'a', "x negative", {61, 1030}, X_NEGATIVE, 0, 1, 0, 0},
-    {'a', "zeros", {67, 71}, ZEROS, 0, 1, 0, 0},
-    {'a', "large values", {129, 1026}, LARGE, 0, 1, 0, 0},
-    {'a', "tiny values", {97, 1031}, TINY, 0, 1, 0, 0},
-    {'a', "m=n=4096", {4096, 4096}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=n=8192", {8192, 8192}, UNIFORM, CPU, 1, 5, 0},
-    {'a', "m=n=16384", {16384, 16384}, UNIFORM, GPU, 1, 5, 0},
+    CASE('a', "m=1 n=1", (1, 1), UNIFORM, ALL),
+    CASE('a', "m=1 n=1000", (1, 1000), UNIFORM, ALL),
+    CASE('a', "m=1000 n=1", (1000, 1), UNIFORM, ALL),
+    CASE('a', "m=3 n=5", (3, 5), UNIFORM, ALL),
+    CASE('a', "m=31 n=33", (31, 33), UNIFORM, ALL),
+    CASE('a', "m=32 n=32", (32, 32), UNIFORM, ALL),
+    CASE('a', "m=33 n=31", (33, 31), UNIFORM, ALL),
+    CASE('a', "m=255 n=257", (255, 257), UNIFORM, ALL),
+    CASE('a', "m=257 n=1023", (257, 1023), UNIFORM, ALL),
+    CASE('a', "m=1025 n=1024", (1025, 1024), UNIFORM, ALL),
+    CASE('a', "m=255 n=1028", (255, 1028), UNIFORM, ALL),
+    CASE('a', "m=131 n=4099", (131, 4099), UNIFORM, ALL),
+    CASE('a', "m=65537 n=5", (65537, 5), UNIFORM, ALL),
+    CASE('a', "m=2097155 n=1", (2097155, 1), UNIFORM, ALL),
+    CASE('a', "m=262147 n=257", (262147, 257), UNIFORM, GPU),
+    CASE('a', "m=3 n=999983", (3, 999983), UNIFORM, ALL),
+    CASE('a', "x negative", (61, 1030), X_NEGATIVE, ALL),
+    CASE('a', "zeros", (67, 71), ZEROS, ALL),
+    CASE('a', "large values", (129, 1026), LARGE, ALL),
+    CASE('a', "tiny values", (97, 1031), TINY, ALL),
+    CASE('a', "m=n=4096", (4096, 4096), UNIFORM, ALL),
+    PERF('a', "m=n=8192", (8192, 8192), UNIFORM, CPU, 5),
+    PERF('a', "m=n=16384", (16384, 16384), UNIFORM, GPU, 5),
 };
 
 const em_lab em_lab_relu_mul = {
@@ -162,12 +159,12 @@ const em_lab em_lab_relu_mul = {
     .title = "fused ReLU-multiply: z[i][j] = relu(x[j] * y[i])",
     .student_file = {"relu_mul.c", "relu_mul.cu"},
     .parts = parts,
-    .nparts = 1,
+    .nparts = EM_COUNT(parts),
     .cases = cases,
-    .ncases = (int)(sizeof cases / sizeof cases[0]),
+    .ncases = EM_COUNT(cases),
     .value_kinds = value_kinds,
-    .nvalue_kinds = NKINDS,
-    .ndims = 2,
+    .nvalue_kinds = EM_COUNT(value_kinds),
+    .ndims = EM_COUNT(dim_names),
     .dim_names = dim_names,
     .describe = describe,
     .fill = fill,

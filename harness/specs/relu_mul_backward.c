@@ -33,7 +33,7 @@
  * caught for every k below ~2^17, and the cases' sums are shorter than that or hit by the mistake
  * in many terms.
  */
-#include "../lab.h"
+#include "spec.h"
 
 #pragma weak lab4_relu_mul_backward
 #pragma weak lab4_relu_mul_backward_cuda
@@ -151,8 +151,6 @@ static const em_part parts[] = {
      {EM_FN(em_relu_mul_backward_naive_cpu), EM_CUDA_FN(em_relu_mul_backward_naive_cuda)}},
 };
 
-#define CPU EM_TRACK_BIT(EM_TRACK_CPU)
-#define GPU EM_TRACK_BIT(EM_TRACK_CUDA)
 
 /* Shapes (m rows, n columns), each for a reason:
  *   1×1, a single row, a single column: sums of one term; loops that assume a full tile.
@@ -168,34 +166,34 @@ static const em_part parts[] = {
  * Speed (perf_points): dz of 64 MiB on the CPU (about 3 ms at 20 GB/s; square, tall and wide), and
  * of 1 GiB on the GPU (about 0.25 ms at 4 TB/s). */
 static const em_case cases[] = {
-    {'a', "m=1 n=1", {1, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=1 n=1000", {1, 1000}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=1000 n=1", {1000, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=3 n=5", {3, 5}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=31 n=33", {31, 33}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=32 n=32", {32, 32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=33 n=31", {33, 31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=127 n=255", {127, 255}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=129 n=257", {129, 257}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=1025 n=1023", {1025, 1023}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=2053 n=2051", {2053, 2051}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=1009 n=997 primes", {1009, 997}, UNIFORM, 0, 1, 0, 0},
-    {'a', "m=2048 n=2048", {2048, 2048}, UNIFORM, 0, 1, 0, 0},
-    {'a', "tall m=100003 n=7", {100003, 7}, UNIFORM, 0, 1, 0, 0},
-    {'a', "wide m=7 n=100003", {7, 100003}, UNIFORM, 0, 1, 0, 0},
-    {'a', "taller m=300007 n=3", {300007, 3}, UNIFORM, 0, 1, 0, 0},
-    {'a', "wider m=5 n=600011", {5, 600011}, UNIFORM, 0, 1, 0, 0},
-    {'a', "zeros in x and y", {513, 1031}, ZEROS, 0, 1, 0, 0},
-    {'a', "tiny products", {257, 509}, TINY, 0, 1, 0, 0},
-    {'a', "large values", {300, 1000}, LARGE, 0, 1, 0, 0},
-    {'a', "positive", {384, 320}, POSITIVE, 0, 1, 0, 0},
-    {'a', "positive, long rows", {64, 32768}, POSITIVE, 0, 1, 0, 0},
-    {'a', "m=n=4096", {4096, 4096}, UNIFORM, CPU, 1, 5, 0},
-    {'a', "tall m=2^18 n=64", {1 << 18, 64}, UNIFORM, CPU, 1, 2, 0},
-    {'a', "wide m=64 n=2^18", {64, 1 << 18}, UNIFORM, CPU, 1, 2, 0},
-    {'a', "m=n=16384", {16384, 16384}, UNIFORM, GPU, 1, 5, 0},
-    {'a', "tall m=2^22 n=64", {1 << 22, 64}, UNIFORM, GPU, 1, 2, 0},
-    {'a', "wide m=64 n=2^22", {64, 1 << 22}, UNIFORM, GPU, 1, 2, 0},
+    CASE('a', "m=1 n=1", (1, 1), UNIFORM, ALL),
+    CASE('a', "m=1 n=1000", (1, 1000), UNIFORM, ALL),
+    CASE('a', "m=1000 n=1", (1000, 1), UNIFORM, ALL),
+    CASE('a', "m=3 n=5", (3, 5), UNIFORM, ALL),
+    CASE('a', "m=31 n=33", (31, 33), UNIFORM, ALL),
+    CASE('a', "m=32 n=32", (32, 32), UNIFORM, ALL),
+    CASE('a', "m=33 n=31", (33, 31), UNIFORM, ALL),
+    CASE('a', "m=127 n=255", (127, 255), UNIFORM, ALL),
+    CASE('a', "m=129 n=257", (129, 257), UNIFORM, ALL),
+    CASE('a', "m=1025 n=1023", (1025, 1023), UNIFORM, ALL),
+    CASE('a', "m=2053 n=2051", (2053, 2051), UNIFORM, ALL),
+    CASE('a', "m=1009 n=997 primes", (1009, 997), UNIFORM, ALL),
+    CASE('a', "m=2048 n=2048", (2048, 2048), UNIFORM, ALL),
+    CASE('a', "tall m=100003 n=7", (100003, 7), UNIFORM, ALL),
+    CASE('a', "wide m=7 n=100003", (7, 100003), UNIFORM, ALL),
+    CASE('a', "taller m=300007 n=3", (300007, 3), UNIFORM, ALL),
+    CASE('a', "wider m=5 n=600011", (5, 600011), UNIFORM, ALL),
+    CASE('a', "zeros in x and y", (513, 1031), ZEROS, ALL),
+    CASE('a', "tiny products", (257, 509), TINY, ALL),
+    CASE('a', "large values", (300, 1000), LARGE, ALL),
+    CASE('a', "positive", (384, 320), POSITIVE, ALL),
+    CASE('a', "positive, long rows", (64, 32768), POSITIVE, ALL),
+    PERF('a', "m=n=4096", (4096, 4096), UNIFORM, CPU, 5),
+    PERF('a', "tall m=2^18 n=64", (1 << 18, 64), UNIFORM, CPU, 2),
+    PERF('a', "wide m=64 n=2^18", (64, 1 << 18), UNIFORM, CPU, 2),
+    PERF('a', "m=n=16384", (16384, 16384), UNIFORM, GPU, 5),
+    PERF('a', "tall m=2^22 n=64", (1 << 22, 64), UNIFORM, GPU, 2),
+    PERF('a', "wide m=64 n=2^22", (64, 1 << 22), UNIFORM, GPU, 2),
 };
 
 const em_lab em_lab_relu_mul_backward = {
@@ -205,12 +203,12 @@ const em_lab em_lab_relu_mul_backward = {
     .title = "backward of z = relu(x·y): dx, dy in one pass over dz",
     .student_file = {"relu_mul_backward.c", "relu_mul_backward.cu"},
     .parts = parts,
-    .nparts = 1,
+    .nparts = EM_COUNT(parts),
     .cases = cases,
-    .ncases = (int)(sizeof cases / sizeof cases[0]),
+    .ncases = EM_COUNT(cases),
     .value_kinds = value_kinds,
-    .nvalue_kinds = 5,
-    .ndims = 2,
+    .nvalue_kinds = EM_COUNT(value_kinds),
+    .ndims = EM_COUNT(dim_names),
     .dim_names = dim_names,
     .describe = describe,
     .fill = fill,

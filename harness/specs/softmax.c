@@ -2,10 +2,8 @@
 #include <float.h>
 #include <math.h>
 
-#include "../lab.h"
+#include "spec.h"
 
-/* The student's functions are weak: a lab binary links only its own lab's student files, and a
- * missing one becomes NULL, which the checker reports by name instead of a link error. */
 #pragma weak lab6_softmax
 #pragma weak lab6_softmax_cuda
 
@@ -33,42 +31,18 @@ static const float uniform_range[] = {10.0f, 50.0f, 1e4f};
 static const float constants[] = {0.0f, 3.25f, -87.5f, 1e4f, -1e4f, 88.5f};
 
 /* ---- tolerance ----------------------------------------------------------------------------------
- * Let u = 2^-24 (float32's unit roundoff), d = x − m ≤ 0 an entry's distance below its row's max,
- * e = exp(d) and S = Σ e, so z = e / S. A float32 implementation is allowed, relative to z:
+ * With u = 2^-24, d = x − m ≤ 0 an entry's distance below its row's max and D = Σ_j z_j·|d_j|, an
+ * element of z may be off by
  *
- *   argument, per element (atol_each below): 4u·(|d| + D), D = Σ_j z_j·|d_j| (the mean distance
- *     below the max, weighted by z). exp is ill-conditioned in its argument: an error δ in d
- *     becomes a relative error δ in e^d. Computing d = x − m in float rounds it (u·|d|); exp2-based
- *     code rounds d·log2(e) once more (u·|d|), and CUDA's __expf, which does exactly that inside,
- *     is specified to 2 + 1.173·|d| ulp, i.e. up to 2.35u·|d|: 4u·|d| covers a subtraction plus
- *     either. The sum S inherits the same from every term, weighted by its share z_j: 4u·D.
- *     Without this term no float32 code could pass: at d = −80 one rounding of d alone is 80u.
+ *   atol_each = 4u·(|d| + D)·z   exp is ill-conditioned in its argument: rounding x − m (and
+ *                                d·log2(e), or __expf's own 2 + 1.173·|d| ulp) shifts e^d by that
+ *                                much relatively; the sum inherits it from its terms, weighted;
+ *   rtol = (32 + 2⌈log2 t⌉)·u    the exps, 1/S and the product, 16 sequential additions per thread
+ *                                or lane, three rescaling factors, and a tree of ⌈log2 t⌉ levels;
+ *   atol = 2·FLT_MIN             exps and quotients below FLT_MIN may be flushed to 0.
  *
- *   everything else, per row (rtol): (32 + 2·⌈log2 t⌉)·u, as
- *      4u   the element's own exp: CUDA's expf and exp2f are ≤ 2 ulp (≤ 4u); the CPU
- *           reference's exp ≤ 1.06 ulp (exhaustively checked);
- *      4u   the exps inside S, weighted by their shares: again ≤ 4u;
- *      2u   1/S and the product e·(1/S) (or one division and one rescaling);
- *     16u   up to 16 sequential additions per thread or SIMD lane before the partial sums meet in
- *           a tree (a sum of positive terms is off by at most u per addition a term goes through);
- *      6u   up to three rescaling factors exp(m − m') along a term's way (≤ 2 ulp each, weighted);
- *     2⌈log2 t⌉u   the tree: per level one addition and, online, one rescaling multiplication.
- *   So 32u + 2⌈log2 t⌉u: 1.9e-6 for t = 1, 4.3e-6 for t = 2^20. A long float running sum does
- *   not meet it: once the partial sum is large, terms below half its ulp vanish, so the error grows
- *   with the length of the run: measured on these inputs, ~14u for runs of 1024 terms, ~55u for
- *   4096, ~13000u (8e-4) for one run of 2^20. Sum in blocks into a double, or in double, or per
- *   thread over short runs and then in a tree.
- *
- *   results that underflow (atol): 2·FLT_MIN. An exp below FLT_MIN may be flushed to 0 (the
- *   CPU reference, __expf, -ftz) and z = e/S may flush again: each loses < FLT_MIN, and S ≥ 1
- *   (the max's own term is exactly 1) so nothing grows in the division. −inf entries must come out
- *   0 (or within 2·FLT_MIN of it): a NaN fails.
- *
- * Measured over seeds 1..20, the worst element of any case uses this much of its allowance: the
- * CPU reference 0.21 (0.46 where results below FLT_MIN flush to 0, half of atol by design); a CPU
- * emulation of the CUDA reference's arithmetic and summation order, with every exp pushed 2 ulp
- * off, 0.40 (0.50). Every planted mistake in tests/planted/lab6 misses by orders of magnitude, or
- * makes NaN. */
+ * The derivation term by term, what it rules out (a long float running sum) and how much of it the
+ * references use: labs/lab6-softmax/README.md, section 3, "The tolerance". */
 #define U 0x1p-24
 
 static int ceil_log2(int64_t t) {
@@ -198,8 +172,6 @@ static const em_part parts[] = {
      {EM_FN(em_softmax_naive_cpu), EM_CUDA_FN(em_softmax_naive_cuda)}},
 };
 
-#define CPU EM_TRACK_BIT(EM_TRACK_CPU)
-#define GPU EM_TRACK_BIT(EM_TRACK_CUDA)
 #define P2_20 ((int64_t)1 << 20)
 
 /* Sizes: t = 1 (z = 1), warp and block edges ±1 (31/32/33, 255/257, 1023/1024/1025), primes (no
@@ -209,42 +181,42 @@ static const em_part parts[] = {
  * CPU, at t = 4096 and t = 2^20; 2^28 (1 GiB per tensor, 2 GiB moved) on the GPU at t = 4096,
  * 32768 and 2^20. */
 static const em_case cases[] = {
-    {'a', "t=1 (z=1)", {7, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=2", {5, 2}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=31", {9, 31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32", {9, 32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=33", {9, 33}, UNIFORM, 0, 1, 0, 0},
-    {'a', "many short rows t=5", {20000, 5}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=255", {11, 255}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=257", {11, 257}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1023", {13, 1023}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1024", {13, 1024}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1025", {13, 1025}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=4099 prime", {7, 4099}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32767", {3, 32767}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32768", {3, 32768}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32769", {3, 32769}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=65537 prime", {2, 65537}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=2^20", {2, P2_20}, UNIFORM, 0, 1, 0, 0},
-    {'a', "b=1 t=2^20+3", {1, P2_20 + 3}, UNIFORM, 0, 1, 0, 0},
-    {'a', "b=3 t=1000003 prime", {3, 1000003}, UNIFORM, 0, 1, 0, 0},
-    {'a', "large logits", {8, 4096}, LARGE, 0, 1, 0, 0},
-    {'a', "large logits, long rows", {2, 100003}, LARGE, 0, 1, 0, 0},
-    {'a', "wide values", {16, 5003}, WIDE, 0, 1, 0, 0},
-    {'a', "wide values, long rows", {2, 70001}, WIDE, 0, 1, 0, 0},
-    {'a', "masked rows", {64, 1000}, MASKED, 0, 1, 0, 0},
-    {'a', "masked rows t=32769", {8, 32769}, MASKED, 0, 1, 0, 0},
-    {'a', "masked long rows", {4, P2_20 / 2 + 1}, MASKED, 0, 1, 0, 0},
-    {'a', "sparse -inf", {32, 2053}, SPARSE_INF, 0, 1, 0, 0},
-    {'a', "constant rows", {12, 3001}, CONSTANT, 0, 1, 0, 0},
-    {'a', "constant long rows", {6, 40000}, CONSTANT, 0, 1, 0, 0},
-    {'a', "ramp rows", {4, 65536}, RAMP, 0, 1, 0, 0},
-    {'a', "ramp long rows", {2, P2_20 / 2}, RAMP, 0, 1, 0, 0},
-    {'a', "perf t=4096", {4096, 4096}, UNIFORM, CPU, 1, 3, 0},
-    {'a', "perf t=2^20", {16, P2_20}, UNIFORM, CPU, 1, 3, 0},
-    {'a', "perf t=4096 b=2^16", {65536, 4096}, UNIFORM, GPU, 1, 2, 0},
-    {'a', "perf t=32768 b=8192", {8192, 32768}, UNIFORM, GPU, 1, 2, 0},
-    {'a', "perf t=2^20 b=256", {256, P2_20}, UNIFORM, GPU, 1, 2, 0},
+    CASE('a', "t=1 (z=1)", (7, 1), UNIFORM, ALL),
+    CASE('a', "t=2", (5, 2), UNIFORM, ALL),
+    CASE('a', "t=31", (9, 31), UNIFORM, ALL),
+    CASE('a', "t=32", (9, 32), UNIFORM, ALL),
+    CASE('a', "t=33", (9, 33), UNIFORM, ALL),
+    CASE('a', "many short rows t=5", (20000, 5), UNIFORM, ALL),
+    CASE('a', "t=255", (11, 255), UNIFORM, ALL),
+    CASE('a', "t=257", (11, 257), UNIFORM, ALL),
+    CASE('a', "t=1023", (13, 1023), UNIFORM, ALL),
+    CASE('a', "t=1024", (13, 1024), UNIFORM, ALL),
+    CASE('a', "t=1025", (13, 1025), UNIFORM, ALL),
+    CASE('a', "t=4099 prime", (7, 4099), UNIFORM, ALL),
+    CASE('a', "t=32767", (3, 32767), UNIFORM, ALL),
+    CASE('a', "t=32768", (3, 32768), UNIFORM, ALL),
+    CASE('a', "t=32769", (3, 32769), UNIFORM, ALL),
+    CASE('a', "t=65537 prime", (2, 65537), UNIFORM, ALL),
+    CASE('a', "t=2^20", (2, P2_20), UNIFORM, ALL),
+    CASE('a', "b=1 t=2^20+3", (1, P2_20 + 3), UNIFORM, ALL),
+    CASE('a', "b=3 t=1000003 prime", (3, 1000003), UNIFORM, ALL),
+    CASE('a', "large logits", (8, 4096), LARGE, ALL),
+    CASE('a', "large logits, long rows", (2, 100003), LARGE, ALL),
+    CASE('a', "wide values", (16, 5003), WIDE, ALL),
+    CASE('a', "wide values, long rows", (2, 70001), WIDE, ALL),
+    CASE('a', "masked rows", (64, 1000), MASKED, ALL),
+    CASE('a', "masked rows t=32769", (8, 32769), MASKED, ALL),
+    CASE('a', "masked long rows", (4, P2_20 / 2 + 1), MASKED, ALL),
+    CASE('a', "sparse -inf", (32, 2053), SPARSE_INF, ALL),
+    CASE('a', "constant rows", (12, 3001), CONSTANT, ALL),
+    CASE('a', "constant long rows", (6, 40000), CONSTANT, ALL),
+    CASE('a', "ramp rows", (4, 65536), RAMP, ALL),
+    CASE('a', "ramp long rows", (2, P2_20 / 2), RAMP, ALL),
+    PERF('a', "perf t=4096", (4096, 4096), UNIFORM, CPU, 3),
+    PERF('a', "perf t=2^20", (16, P2_20), UNIFORM, CPU, 3),
+    PERF('a', "perf t=4096 b=2^16", (65536, 4096), UNIFORM, GPU, 2),
+    PERF('a', "perf t=32768 b=8192", (8192, 32768), UNIFORM, GPU, 2),
+    PERF('a', "perf t=2^20 b=256", (256, P2_20), UNIFORM, GPU, 2),
 };
 
 const em_lab em_lab_softmax = {
@@ -254,12 +226,12 @@ const em_lab em_lab_softmax = {
     .title = "long softmax: z = exp(x - max) / sum exp(x - max), per row",
     .student_file = {"softmax.c", "softmax.cu"},
     .parts = parts,
-    .nparts = 1,
+    .nparts = EM_COUNT(parts),
     .cases = cases,
-    .ncases = (int)(sizeof cases / sizeof cases[0]),
+    .ncases = EM_COUNT(cases),
     .value_kinds = value_kinds,
-    .nvalue_kinds = NKINDS,
-    .ndims = 2,
+    .nvalue_kinds = EM_COUNT(value_kinds),
+    .ndims = EM_COUNT(dim_names),
     .dim_names = dim_names,
     .describe = describe,
     .fill = fill,

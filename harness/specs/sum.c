@@ -38,10 +38,8 @@
  */
 #include <math.h>
 
-#include "../lab.h"
+#include "spec.h"
 
-/* The student's functions are weak: a lab binary links only its own lab's student files, and a
- * missing one becomes NULL, which the checker reports by name instead of a link error. */
 #pragma weak lab5_sum
 #pragma weak lab5_sum_cuda
 
@@ -131,8 +129,6 @@ static const em_part parts[] = {
      {EM_FN(em_sum_naive_cpu), EM_CUDA_FN(em_sum_naive_cuda)}},
 };
 
-#define CPU EM_TRACK_BIT(EM_TRACK_CPU)
-#define GPU EM_TRACK_BIT(EM_TRACK_CUDA)
 
 /* Sizes: t = 1 (nothing to add), 2–5 (float4 and its ragged rest), 7 with a million rows (per-row
  * overhead), warp edges 31/32/33, 256-thread block edges 255/256/257, 1023/1024/1025 (the most
@@ -142,39 +138,39 @@ static const em_part parts[] = {
  * cancelling rows. Speed cases far beyond the caches: 128 MiB on the CPU (the L3 is 36 MiB on the
  * course VM), 1 GiB on the GPU, each with one shape of few long rows and one of many rows. */
 static const em_case cases[] = {
-    {'a', "b=1 t=1", {1, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1", {1000, 1}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=2", {999, 2}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=3", {1001, 3}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=4", {1000, 4}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=5", {997, 5}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=7 b=2^20", {1 << 20, 7}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=31", {100, 31}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=32", {100, 32}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=33", {100, 33}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=255", {37, 255}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=256", {37, 256}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=257", {37, 257}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1023", {64, 1023}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1024", {64, 1024}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=1025", {64, 1025}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=16383", {9, 16383}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=16384", {9, 16384}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=16385", {9, 16385}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=4099 prime", {13, 4099}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=65537 prime", {5, 65537}, UNIFORM, 0, 1, 0, 0},
-    {'a', "t=999983 prime", {3, 999983}, UNIFORM, 0, 1, 0, 0},
-    {'a', "positive t=4099", {64, 4099}, POSITIVE, 0, 1, 0, 0},
-    {'a', "positive long", {8, (1 << 21) + 7}, POSITIVE, 0, 1, 0, 0},
-    {'a', "one long row", {1, (1 << 24) + 1}, POSITIVE, 0, 1, 0, 0},
-    {'a', "cancelling", {16, 65537}, CANCEL, 0, 1, 0, 0},
-    {'a', "cancelling long", {2, (1 << 22) + 3}, CANCEL, 0, 1, 0, 0},
-    {'a', "b=1 t=2^25", {1, 1 << 25}, UNIFORM, CPU, 1, 5, 0},
-    {'a', "b=4096 t=8191", {4096, 8191}, UNIFORM, CPU, 1, 5, 0},
-    {'a', "t=7 b=2^24", {1 << 24, 7}, UNIFORM, GPU, 1, 0, 0},
-    {'a', "one row t=2^28", {1, 1 << 28}, POSITIVE, GPU, 1, 0, 0},
-    {'a', "b=1024 t=2^18", {1024, 1 << 18}, UNIFORM, GPU, 1, 5, 0},
-    {'a', "b=8 t=2^25", {8, 1 << 25}, UNIFORM, GPU, 1, 5, 0},
+    CASE('a', "b=1 t=1", (1, 1), UNIFORM, ALL),
+    CASE('a', "t=1", (1000, 1), UNIFORM, ALL),
+    CASE('a', "t=2", (999, 2), UNIFORM, ALL),
+    CASE('a', "t=3", (1001, 3), UNIFORM, ALL),
+    CASE('a', "t=4", (1000, 4), UNIFORM, ALL),
+    CASE('a', "t=5", (997, 5), UNIFORM, ALL),
+    CASE('a', "t=7 b=2^20", (1 << 20, 7), UNIFORM, ALL),
+    CASE('a', "t=31", (100, 31), UNIFORM, ALL),
+    CASE('a', "t=32", (100, 32), UNIFORM, ALL),
+    CASE('a', "t=33", (100, 33), UNIFORM, ALL),
+    CASE('a', "t=255", (37, 255), UNIFORM, ALL),
+    CASE('a', "t=256", (37, 256), UNIFORM, ALL),
+    CASE('a', "t=257", (37, 257), UNIFORM, ALL),
+    CASE('a', "t=1023", (64, 1023), UNIFORM, ALL),
+    CASE('a', "t=1024", (64, 1024), UNIFORM, ALL),
+    CASE('a', "t=1025", (64, 1025), UNIFORM, ALL),
+    CASE('a', "t=16383", (9, 16383), UNIFORM, ALL),
+    CASE('a', "t=16384", (9, 16384), UNIFORM, ALL),
+    CASE('a', "t=16385", (9, 16385), UNIFORM, ALL),
+    CASE('a', "t=4099 prime", (13, 4099), UNIFORM, ALL),
+    CASE('a', "t=65537 prime", (5, 65537), UNIFORM, ALL),
+    CASE('a', "t=999983 prime", (3, 999983), UNIFORM, ALL),
+    CASE('a', "positive t=4099", (64, 4099), POSITIVE, ALL),
+    CASE('a', "positive long", (8, (1 << 21) + 7), POSITIVE, ALL),
+    CASE('a', "one long row", (1, (1 << 24) + 1), POSITIVE, ALL),
+    CASE('a', "cancelling", (16, 65537), CANCEL, ALL),
+    CASE('a', "cancelling long", (2, (1 << 22) + 3), CANCEL, ALL),
+    PERF('a', "b=1 t=2^25", (1, 1 << 25), UNIFORM, CPU, 5),
+    PERF('a', "b=4096 t=8191", (4096, 8191), UNIFORM, CPU, 5),
+    CASE('a', "t=7 b=2^24", (1 << 24, 7), UNIFORM, GPU),
+    CASE('a', "one row t=2^28", (1, 1 << 28), POSITIVE, GPU),
+    PERF('a', "b=1024 t=2^18", (1024, 1 << 18), UNIFORM, GPU, 5),
+    PERF('a', "b=8 t=2^25", (8, 1 << 25), UNIFORM, GPU, 5),
 };
 
 const em_lab em_lab_sum = {
@@ -184,12 +180,12 @@ const em_lab em_lab_sum = {
     .title = "long sum: z[i] = sum_j x[i][j]",
     .student_file = {"sum.c", "sum.cu"},
     .parts = parts,
-    .nparts = 1,
+    .nparts = EM_COUNT(parts),
     .cases = cases,
-    .ncases = (int)(sizeof cases / sizeof cases[0]),
+    .ncases = EM_COUNT(cases),
     .value_kinds = value_kinds,
-    .nvalue_kinds = 3,
-    .ndims = 2,
+    .nvalue_kinds = EM_COUNT(value_kinds),
+    .ndims = EM_COUNT(dim_names),
     .dim_names = dim_names,
     .describe = describe,
     .fill = fill,

@@ -144,6 +144,77 @@ int alloc_pair(Resources &r, size_t *bytes) {
   }
 }
 
+// The bandwidths, in GB/s as the labs count bytes (a copy moves its bytes twice: read and written):
+// the copy the better of the driver's copy and a plain vectorised kernel; then read-only and
+// write-only, since a case that mostly reads (a row sum) or mostly writes (an outer product) has
+// its own roof (em_peaks_pattern_gbps). The big buffers are released here, whatever happens.
+int time_bandwidths(Resources &r, int blocks, em_peaks *p) {
+  size_t bytes = 0;
+  int rc = alloc_pair(r, &bytes);
+  if (rc != EM_OK) return rc;
+  TRY("cudaMemset", cudaMemset(r.src, 0, bytes));
+  double t_memcpy = 0.0, t_kernel = 0.0, t_read = 0.0, t_write = 0.0;
+  const size_t n4 = bytes / sizeof(float4);
+  const float4 *src = static_cast<const float4 *>(r.src);
+  float4 *dst = static_cast<float4 *>(r.dst);
+  rc = time_median(
+      r, "cudaMemcpyAsync (device to device)",
+      [&] { return cudaMemcpyAsync(r.dst, r.src, bytes, cudaMemcpyDeviceToDevice, 0); }, &t_memcpy);
+  if (rc == EM_OK)
+    rc = time_median(
+        r, "copy_kernel",
+        [&] {
+          copy_kernel<<<blocks, kThreads>>>(src, dst, n4);
+          return cudaGetLastError();
+        },
+        &t_kernel);
+  // The read's per-thread sums go to dst.
+  if (rc == EM_OK)
+    rc = time_median(
+        r, "read_kernel",
+        [&] {
+          read_kernel<<<blocks, kThreads>>>(src, n4, static_cast<float *>(r.dst));
+          return cudaGetLastError();
+        },
+        &t_read);
+  if (rc == EM_OK)
+    rc = time_median(
+        r, "write_kernel",
+        [&] {
+          write_kernel<<<blocks, kThreads>>>(dst, n4, 1.5f);
+          return cudaGetLastError();
+        },
+        &t_write);
+  if (rc != EM_OK) return rc;
+  void *s = r.src, *d = r.dst;
+  r.src = r.dst = nullptr;  // released here whatever happens, never twice
+  cudaError_t e_src = cudaFree(s), e_dst = cudaFree(d);
+  TRY("cudaFree", e_src);
+  TRY("cudaFree", e_dst);
+  const double t_copy = t_memcpy < t_kernel ? t_memcpy : t_kernel;
+  p->gpu_copy_gbps = 2.0 * (double)bytes / t_copy / 1e9;
+  p->gpu_read_gbps = (double)bytes / t_read / 1e9;
+  p->gpu_write_gbps = (double)bytes / t_write / 1e9;
+  return EM_OK;
+}
+
+// The FP32 FMA rate in GFLOP/s (an FMA is two FLOPs); the kernel writes one float per thread.
+int time_fma(Resources &r, int blocks, em_peaks *p) {
+  const size_t nthreads = (size_t)blocks * kThreads;
+  TRY("cudaMalloc", cudaMalloc(&r.out, nthreads * sizeof(float)));
+  double t_fma = 0.0;
+  int rc = time_median(
+      r, "fma_kernel",
+      [&] {
+        fma_kernel<<<blocks, kThreads>>>(r.out, kFmaIters, 0.999f, 0.001f);
+        return cudaGetLastError();
+      },
+      &t_fma);
+  if (rc != EM_OK) return rc;
+  p->gpu_fma_gflops = 2.0 * kChains * (double)kFmaIters * (double)nthreads / t_fma / 1e9;
+  return EM_OK;
+}
+
 }  // namespace
 
 extern "C" int em_peaks_measure_cuda(em_peaks *p) {
@@ -166,79 +237,17 @@ extern "C" int em_peaks_measure_cuda(em_peaks *p) {
   Resources r;
   TRY("cudaEventCreate", cudaEventCreate(&r.start));
   TRY("cudaEventCreate", cudaEventCreate(&r.stop));
-
-  // Copy bandwidth: the better of the driver's copy and a plain vectorised kernel.
-  size_t bytes = 0;
-  int rc = alloc_pair(r, &bytes);
-  if (rc != EM_OK) return rc;
-  TRY("cudaMemset", cudaMemset(r.src, 0, bytes));
-  double t_memcpy = 0.0, t_kernel = 0.0;
-  rc = time_median(
-      r, "cudaMemcpyAsync (device to device)",
-      [&] { return cudaMemcpyAsync(r.dst, r.src, bytes, cudaMemcpyDeviceToDevice, 0); }, &t_memcpy);
-  if (rc != EM_OK) return rc;
-  const size_t n4 = bytes / sizeof(float4);
-  rc = time_median(
-      r, "copy_kernel",
-      [&] {
-        copy_kernel<<<blocks, kThreads>>>(static_cast<const float4 *>(r.src), static_cast<float4 *>(r.dst), n4);
-        return cudaGetLastError();
-      },
-      &t_kernel);
-  if (rc != EM_OK) return rc;
-  const double t_copy = t_memcpy < t_kernel ? t_memcpy : t_kernel;
-  // Bytes read plus bytes written, as the labs count theirs.
-  const double copy_gbps = 2.0 * (double)bytes / t_copy / 1e9;
-
-  // Read-only and write-only: a case that mostly reads (a row sum) or mostly writes (an outer
-  // product) has its own roof (em_peaks_pattern_gbps). The read's per-thread sums go to dst.
-  const size_t nthreads = (size_t)blocks * kThreads;
-  double t_read = 0.0, t_write = 0.0;
-  rc = time_median(
-      r, "read_kernel",
-      [&] {
-        read_kernel<<<blocks, kThreads>>>(static_cast<const float4 *>(r.src), n4, static_cast<float *>(r.dst));
-        return cudaGetLastError();
-      },
-      &t_read);
-  if (rc != EM_OK) return rc;
-  rc = time_median(
-      r, "write_kernel",
-      [&] {
-        write_kernel<<<blocks, kThreads>>>(static_cast<float4 *>(r.dst), n4, 1.5f);
-        return cudaGetLastError();
-      },
-      &t_write);
+  // Measured into a copy: p changes only when everything was measured.
+  em_peaks m = *p;
+  int rc = time_bandwidths(r, blocks, &m);
+  if (rc == EM_OK) rc = time_fma(r, blocks, &m);
   if (rc != EM_OK) return rc;
 
-  // The big buffers are not needed any more; the FMA kernel only writes one float per thread.
-  void *src = r.src, *dst = r.dst;
-  r.src = r.dst = nullptr;  // released here whatever happens, never twice
-  cudaError_t e_src = cudaFree(src), e_dst = cudaFree(dst);
-  TRY("cudaFree", e_src);
-  TRY("cudaFree", e_dst);
-
-  // FMA rate.
-  TRY("cudaMalloc", cudaMalloc(&r.out, nthreads * sizeof(float)));
-  double t_fma = 0.0;
-  rc = time_median(
-      r, "fma_kernel",
-      [&] {
-        fma_kernel<<<blocks, kThreads>>>(r.out, kFmaIters, 0.999f, 0.001f);
-        return cudaGetLastError();
-      },
-      &t_fma);
-  if (rc != EM_OK) return rc;
-  const double flops = 2.0 * kChains * (double)kFmaIters * (double)nthreads;
-
+  *p = m;
   p->have_gpu = 1;
   size_t len = strlen(prop.name);
   if (len >= sizeof p->gpu_name) len = sizeof p->gpu_name - 1;
   memcpy(p->gpu_name, prop.name, len);
   p->gpu_name[len] = '\0';
-  p->gpu_copy_gbps = copy_gbps;
-  p->gpu_read_gbps = (double)bytes / t_read / 1e9;
-  p->gpu_write_gbps = (double)bytes / t_write / 1e9;
-  p->gpu_fma_gflops = flops / t_fma / 1e9;
   return EM_OK;
 }

@@ -1,40 +1,30 @@
 /* Lab 6 reference, CPU: row softmax, z = exp(x − max) / Σ exp(x − max).
  *
- * 8 bytes move per element (x read, z written) for one exp and a few FLOPs. An exp from libm is a
- * scalar call of ~5 ns (on the course VM), which alone would cap one core at 0.2 G elements/s
- * against the ~1.5 G/s its share of the memory bandwidth allows, so the work is making exp cheap
- * enough to leave the loop (nearly) memory-bound:
+ * 8 bytes move per element (x read, z written) for one exp and a few FLOPs, and libm's expf is a
+ * scalar call far slower than the memory, so the work is making exp cheap enough to leave the loop
+ * (nearly) memory-bound. labs/lab6-softmax/README.md (section 4, "CPU") walks through each choice
+ * with what it measured and what was tried and not kept; here, what the code does and why:
  *
- *   - our own exp, inlined and vectorised (fast_expf below): range reduction to
- *     e^d = 2^n · e^r with |r| ≤ ln2/2, a degree-6 polynomial for e^r, the 2^n built in the
- *     exponent bits. Checked against double-precision exp on every float in [−87.34, 0]: at most
- *     1.06 ulp off (1.5·2^-24 relatively). Results below FLT_MIN are flushed to 0 (the checker's
- *     atol allows it; see harness/specs/softmax.c). `#pragma omp simd` vectorises the loops that
- *     call it (no libm call inside, so nothing stops the vectoriser); simdlen(16) lets gcc use
- *     512-bit registers where the CPU has them (its default for such CPUs is 256-bit): on the
- *     course VM the exp-and-sum sweep measured 1.4 → 2.5 G elements/s per core.
- *     Where the CPU has AVX-512, the hottest loop computes it with intrinsics (fast_expf16): the
- *     same arithmetic, the same bits, fewer instructions than gcc makes of the scalar code.
- *   - whole rows (rows_pipelined below), in segments of up to 32768 elements: each segment's
- *     true maximum in a first sweep that also finishes the previous row's same segment, then exp
- *     and its sum in a second sweep that prefetches the next segment: two sweeps per segment,
- *     memory kept busy throughout, one exp per element. The previous row's z must still be in
- *     cache when it is finished: so for rows of up to STORE_MAX elements in any L2, and for longer
- *     ones while every thread's row (x and z, 8 bytes per element) fits in half of the last-level
- *     cache together (2 threads × 8 MiB for t = 2^20 in the VM's 36 MiB L3). Beyond, z would go
- *     out to memory and come back, so such rows recompute exp(x − m) from x instead: two exps per
- *     element, x read twice.
- *   - pieces of rows split across threads (below) keep one exp per element the same way: their
- *     statistics pass stores e = exp(x − m_block) into z as it sums it (m_block: the running max
- *     when that block was reached), and the second pass only multiplies each block of z by
- *     exp(m_block − m)/s, reading z back from cache.
- *     There the running maximum is kept per block of BLK elements, not per element: a cheap max sweep
- *     over the block (it stays in L1 for the exp sweep that follows), then at most one rescale
- *     s ← s·exp(m − m') per block, in double. So the online algorithm costs one exp per element,
- *     not two.
+ *   - our own exp, inlined and vectorised (fast_expf; fast_expf16 where the CPU has AVX-512, the
+ *     same bits): e^d = 2^n · e^r with |r| ≤ ln2/2, a polynomial for e^r, 2^n built in the
+ *     exponent bits, within 1.06 ulp on [−87.34, 0]; results below FLT_MIN are flushed to 0 (the
+ *     checker's atol allows it). No libm call inside, so `#pragma omp simd` vectorises the loops
+ *     that call it; simdlen(16) lets gcc use 512-bit registers where the CPU has them.
+ *   - whole rows (rows_pipelined) in segments of up to SEG_MAX elements, two sweeps per segment:
+ *     its true maximum, reading x and finishing the previous row's same segment; then exp and its
+ *     sum, prefetching the next segment. One exp per element, memory kept busy throughout. The
+ *     previous row's z must still be in cache when it is finished: rows of up to STORE_MAX
+ *     elements (any L2), longer ones while every thread's row (x and z, 8 bytes per element) fits
+ *     in half of the last-level cache (store_limit); beyond, rows recompute exp(x − m) from x
+ *     instead: two exps per element, x read twice.
+ *   - pieces of rows split across threads keep one exp per element the same way: their statistics
+ *     pass stores e = exp(x − m_block) into z as it sums it, with the running maximum kept per
+ *     block of BLK (a cheap max sweep over the block, in L1 for the exp sweep that follows, then at
+ *     most one rescale s ← s·exp(m − m') per block, in double); the second pass only multiplies
+ *     each block of z by exp(m_block − m)/s, reading z back from cache.
  *   - accuracy: a block's terms are summed in float by the SIMD lanes (BLK / 16 = 16 terms per
- *     lane, then a tree of 4 levels), and the block sums into a double: the row's sum is off by
- *     at most about 20·2^-24, whatever t.
+ *     lane, then a tree of 4 levels), and the block sums into a double: the row's sum is off by at
+ *     most about 20·2^-24, whatever t (the tolerance: harness/specs/softmax.c).
  *   - all cores: each thread takes whole rows (a contiguous range of them); the b mod threads rows
  *     left over, when they are long, are split across all threads, each reducing its piece to
  *     (max, sum), combined after a barrier. b = 1 with t = 2^20 thus uses every core.
@@ -127,9 +117,8 @@ static inline float fast_expf(float d) {
 /* fast_expf on 16 lanes at once, the same operations in the same order, so the same bits (checked
  * on every float d ≤ 0, −inf and NaN included, and +0). Why it exists: gcc's vectorisation of
  * fast_expf masks every step with the final select and adds register copies. Written out, in the
- * fixed-trip loop of exp_store, the exp-and-sum sweep is 29 instructions per 16 elements; with
- * both, whole-row softmax measured 4-8% faster on the course VM (side by side, 2 threads,
- * b = t = 4096). */
+ * fixed-trip loop of exp_store, the exp-and-sum sweep is 29 instructions per 16 elements (what
+ * that gained: the lab's README, section 4). */
 static inline __m512 fast_expf16(__m512 d) {
   const __m512 round_magic = _mm512_set1_ps(0x1.8p23f);
   __m512 big = _mm512_fmadd_ps(d, _mm512_set1_ps(0x1.715476p+0f), round_magic);
@@ -258,17 +247,9 @@ static void segment_write(const float *x, float *z, int64_t n, int store, const 
  * With each segment's true maximum first there is no running maximum to rescale inside it; the
  * previous row's scaling rides on the memory-bound sweep A, and the prefetch keeps memory busy
  * during the exp of sweep B. At a row's end its (M, S) and the segments' factors come from the
- * (m_k, s_k), in double. Measured on the course VM (2 threads, side by side with the way before,
- * whole rows in two sweeps, medians of 16, three runs), G elements/s per core: 1.04-1.15 against
- * 0.96-1.11 at b = t = 4096, 0.99-1.11 against 0.86-1.00 at t = 32768, 0.77-0.82 against
- * 0.65-0.73 at t = 2^20 (there the way before was a running maximum and a rescaling pass over z
- * in L3). Segments of 2048 beat 8192 and whole rows (L1 holds a segment's x and z and the next
- * one's prefetched lines); 1024 was no better. Tried and not kept, for no gain side by side:
- * prefetch one to four segments ahead, into L2 only, spread over both sweeps; exp into an
- * L1-resident scratch row with z written only once (plain or non-temporal stores: the latter
- * 25% slower here). Without any exp at all this pattern runs only 4-8% faster: what is left is
- * memory's. Each helper is noinline: inlined into the row loop, gcc 12 left the omp simd loops
- * scalar (six times slower). */
+ * (m_k, s_k), in double. SEG_MAX: L1 holds a segment's x and z and the next one's prefetched lines
+ * (the sizes and prefetch distances measured, and what was tried instead: the lab's README, section
+ * 4). Each helper is noinline: inlined into the row loop, gcc 12 left the omp simd loops scalar. */
 #define SEG_MAX 2048
 /* The most segments a row has: rows longer than the store limit (≤ STORE_LONG_MAX) go another way. */
 #define SEGS_MAX (STORE_LONG_MAX / SEG_MAX)
@@ -294,10 +275,9 @@ static float lane_tree(float acc[16]) {
 
 /* z = exp(x − m), returns Σ z: per block of BLK, 16 lane sums of at most 16 terms meeting in a
  * tree, the block sums added in double. One prefetch of the next segment's x and one of its z per
- * 16 elements (its first next_n elements), spread through the loop: issued all 32 at a block's
- * start, with an omp reduction for the sum, the same design measured 0.84 G/s per core instead of
- * 0.88-0.91. With AVX-512, whole blocks go through fast_expf16 in a loop of fixed trip count
- * (4-6% faster than the same loop with a variable count and its prefetch test, side by side). */
+ * 16 elements (its first next_n elements), spread through the loop rather than issued together at
+ * a block's start, which measured slower. With AVX-512, whole blocks go through fast_expf16 in a
+ * loop of fixed trip count, without the variable count and prefetch test of the general loop. */
 __attribute__((noinline)) static double exp_store(const float *restrict x, float *restrict z, int64_t n, float m,
                                                   const float *next_x, float *next_z, int64_t next_n) {
   double s = 0.0;

@@ -20,11 +20,8 @@
  *
  * Deterministic: the order depends only on b, t and the number of threads.
  *
- * Measured on the course VM (2 vCPU Xeon @ 2.5 GHz, 2 threads), side by side with a copy: 94-105%
- * of the copy bandwidth at b = 1, t = 2^25 and b = 4096, t = 8191 with the software prefetch below,
- * 75-84% without it (the speed of the plain one flat `omp parallel for simd` reduction over all of
- * x, which is too inaccurate to use anyway). In its cache one core sums 45 GB/s here: the
- * horizontal work per leaf costs nothing at memory speed.
+ * What this reaches beside a copy, with and without the software prefetch below, and in cache:
+ * labs/lab5-sum/README.md, section 4, and BENCHMARKS.md.
  */
 #include "em/sum.h"
 
@@ -50,9 +47,8 @@
 
 /* Software prefetch of x, 2 KiB ahead of the leaf being summed, into L1 (hint 3). A core keeps
  * only about a dozen demand misses in flight, too few to fill its share of the memory bandwidth
- * with reads alone; the prefetches add more. Measured on the course VM (2 threads, side by side,
- * medians of 30): without them 75-84% of the copy bandwidth at b = 1, t = 2^25 and b = 4096,
- * t = 8191, with them 94-105% (1 KiB and 4 KiB ahead alike; the non-temporal hint 0: 59-63%). */
+ * with reads alone; the prefetches add more (what they gained, and the distances and hints tried:
+ * labs/lab5-sum/README.md, section 4). */
 #define PREFETCH_AHEAD 512
 #define LINE_FLOATS 16
 

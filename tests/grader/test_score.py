@@ -126,3 +126,19 @@ def test_reused_work_is_said_in_the_graders_words():
     assert case["status"] == "failed" and case["output"] == "incorrect: the checked run failed it: " + words
     assert perf["output"] == "no points: the checked run failed it: " + words
     assert "SECRET" not in repr(r) and "4096" not in repr(r)
+
+
+def test_the_checkers_kind_decides_the_words_not_its_reason():
+    """A results file that says "kind" is read by its kind alone: a reason that reads like another
+    verdict (the student's process wrote it) changes nothing."""
+    names = {k[2] for k in TABLE}
+    claimed = results(names, status={"speed": "fail"})
+    for c in claimed["cases"]:
+        if c["name"] == "speed":
+            c["kind"] = "stale"
+            c["reason"] = "reused work while timing: never written, past the end (SECRET)"
+    r = S.score(TABLE, results(names), claimed, cfg(), 1)
+    case = [t for t in r["tests"] if " speed " in t["name"]][0]
+    assert case["output"] == "incorrect: the checked run failed it: stale output after the inputs changed: " \
+                             "results cached between calls?"
+    assert "SECRET" not in repr(r)

@@ -1,19 +1,53 @@
-/* The checker: runs a lab's cases on a track and collects one result per case. */
-#ifndef EM_HARNESS_CHECK_H
-#define EM_HARNESS_CHECK_H
+/* The checker (harness side; include/em/check.h is the library's closeness check): runs a lab's cases
+ * on a track and collects one result per case. */
+#ifndef EM_HARNESS_CHECKER_H
+#define EM_HARNESS_CHECKER_H
 
-#include "lab.h"
+#include "lab_spec.h"
 
 typedef enum em_status { EM_PASS = 0, EM_FAIL = 1, EM_ERROR = 2, EM_SKIP = 3 } em_status;
 const char *em_status_name(em_status s); /* "pass", "fail", "error", "skip" */
+
+/* Why a case did not pass, one row per kind: its enum name, its name in results.json ("kind"), and
+ * the sentence a hidden case shows instead of its reason (whose numbers would give the shape away).
+ * A case that left output elements unwritten is UNWRITTEN whatever else its call did wrong (wrote
+ * past the end, changed an input): the likeliest cause, and what hidden cases have always said.
+ * The checker's own failures and a case naming no part of its lab are shown to hidden cases as the
+ * code's error, a missing function as wrong results, as they always were; skips are never hidden. */
+#define EM_FAIL_KINDS(X)                                                                             \
+  X(EM_FAIL_NONE, "", "")                                                                            \
+  X(EM_FAIL_WRONG, "wrong", "wrong results")                                                         \
+  X(EM_FAIL_UNWRITTEN, "unwritten", "some output elements were never written")                       \
+  X(EM_FAIL_PAST_END, "past_end", "the code wrote past the end of an output")                        \
+  X(EM_FAIL_INPUT_CHANGED, "input_changed", "the code changed an input")                             \
+  X(EM_FAIL_STALE, "stale", EM_STALE_REASON)                                                         \
+  X(EM_FAIL_REUSED, "reused", "reused work while timing: a result kept from an earlier call")        \
+  X(EM_FAIL_OUTPUT_FILE, "output_file", "an output file of the run is missing or malformed")         \
+  X(EM_FAIL_MISSING, "missing", "wrong results")                                                     \
+  X(EM_FAIL_ERROR, "error", "the code raised an error")                                              \
+  X(EM_FAIL_CHECKER, "checker", "the code raised an error")                                          \
+  X(EM_FAIL_BAD_CASE, "bad_case", "the code raised an error")                                        \
+  X(EM_FAIL_SKIPPED, "skipped", "")                                                                  \
+  X(EM_FAIL_AFTER_CUDA_ERROR, "after_cuda_error", "")
+
+/* The reason of a stale output, said in full even for hidden cases: it holds no number. */
+#define EM_STALE_REASON "stale output after the inputs changed: results cached between calls?"
+
+#define EM__FAIL_ENUM(kind, json, hidden) kind,
+typedef enum em_fail_kind { EM_FAIL_KINDS(EM__FAIL_ENUM) EM_NFAIL_KINDS } em_fail_kind;
+#undef EM__FAIL_ENUM
+const char *em_fail_kind_name(em_fail_kind k);     /* "wrong", "stale", ...; "" when it passed */
+const char *em_fail_kind_sentence(em_fail_kind k); /* what a hidden case says instead of its reason */
 
 typedef struct em_case_result {
   const em_lab *lab;
   em_case c;            /* a copy: hidden cases live only as long as the run */
   em_track track;
   em_status status;
+  em_fail_kind kind;    /* what kind of failure (or skip) the reason describes; EM_FAIL_NONE: passed */
   char reason[1024];    /* why it failed, errored or was skipped; "" when it passed */
   char hint[512];       /* what to do next (a TODO's place, a likely cause) */
+  int todo_hint;        /* the hint names a TODO still in the path: kept for hidden cases */
   int same_cause;       /* the hint names the cause outright (a TODO, unwritten elements): cases
                          * with the same hint are explained once in the table */
   char shape[64];

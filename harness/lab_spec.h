@@ -1,18 +1,23 @@
-/* The lab spec: everything the checker needs to know about one lab, in one struct.
+/* The lab spec (harness side; include/em/lab.h is the students' TODO marker): everything the checker
+ * needs to know about one lab, in one struct.
  *
  * A lab is data plus six small callbacks: which tensors a case has, how to fill the inputs, the
  * oracle, how to call an implementation, its FLOP and byte counts, and which cases are valid for a
  * part. The checker (check.c) does the rest identically for every lab: poisoning, input
- * checksums, closeness, timing, the report. Adding a lab = one harness/specs/<name>.c defining an
- * em_lab plus one line in registry.c.
+ * checksums, closeness, timing, the report. Adding a lab = one harness/specs/<name>.c defining
+ * em_lab_<name> (its case table in rows: specs/spec.h) plus one line in registry.c's EM_LABS.
  */
-#ifndef EM_HARNESS_LAB_H
-#define EM_HARNESS_LAB_H
+#ifndef EM_HARNESS_LAB_SPEC_H
+#define EM_HARNESS_LAB_SPEC_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "em/em.h"
+
+/* How many elements an array has: the counts of a spec (parts, cases, value kinds, dims) come from
+ * its arrays, so a row added is a row counted. */
+#define EM_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* Any function pointer, cast back to its real type by the lab's invoke(). */
 typedef void (*em_fn)(void);
@@ -129,7 +134,7 @@ typedef struct em_lab {
   const char *(*invalid)(const em_case *c);
 } em_lab;
 
-/* The registry (registry.c). */
+/* The registry (registry.c): every lab, in course order. */
 extern const em_lab *const em_labs[];
 extern const int em_nlabs;
 const em_lab *em_lab_find(int number);
@@ -139,4 +144,4 @@ extern const int em_candidate_is_solution;
 /* The lab this binary was built for, 0 for all (candidate.c). */
 extern const int em_candidate_lab;
 
-#endif /* EM_HARNESS_LAB_H */
+#endif /* EM_HARNESS_LAB_SPEC_H */
