@@ -3,8 +3,8 @@
 The symbol scan stops a submission that calls the reference and the build's include check one
 that includes it; a student can still paste the reference's code in and rename it. Each student
 file is compared with its lab's reference solutions (reference/cpu/<name>.c, reference/cuda/
-<name>.cu) as normalised tokens: comments and spacing dropped, every identifier, number and
-string one placeholder each (keywords stay), so that renaming, reformatting and new comments do
+<name>.cu with its <name>_kernels.cuh) as normalised tokens: comments and spacing dropped, every
+identifier, number and string one placeholder each (keywords stay), so that renaming, reformatting and new comments do
 not hide a copy. Of the token K-grams, those of the lab's skeleton (which every submission starts
 from, and which the reference shares: the function signatures, the includes) are left out; what
 is measured is the larger of two shares: of the student file's K-grams that occur in the
@@ -99,11 +99,14 @@ class References:
         self.repo = repo
         self._cache: dict[str, set] = {}
 
-    def _grams(self, rel: str) -> set | None:
-        if rel not in self._cache:
-            text = _read(os.path.join(self.repo, rel))
-            self._cache[rel] = grams(text) if text is not None else None
-        return self._cache[rel]
+    def _grams(self, rel: str, *more: str) -> set | None:
+        """The grams of rel, together with those of the files in more that exist (a CUDA
+        reference keeps its kernels in <name>_kernels.cuh beside its launchers)."""
+        key = "+".join((rel, *more))
+        if key not in self._cache:
+            texts = [t for t in (_read(os.path.join(self.repo, r)) for r in (rel, *more)) if t is not None]
+            self._cache[key] = grams("\n".join(texts)) if texts and _read(os.path.join(self.repo, rel)) is not None else None
+        return self._cache[key]
 
     def notes(self, lab, files: dict[str, str]) -> list[str]:
         """A note for each student file (name -> path) at THRESHOLD or more against one of its
@@ -119,8 +122,9 @@ class References:
             mine = grams(text)
             skeleton = self._grams(os.path.join("labs", lab.folder, name)) or set()
             best = None
-            for rel in (f"reference/cpu/{stem}.c", f"reference/cuda/{stem}.cu"):
-                ref = self._grams(rel)
+            for rel, more in ((f"reference/cpu/{stem}.c", ()),
+                              (f"reference/cuda/{stem}.cu", (f"reference/cuda/{stem}_kernels.cuh",))):
+                ref = self._grams(rel, *more)
                 if ref:
                     value, which = share(mine, ref, skeleton)
                     if best is None or value > best[0]:

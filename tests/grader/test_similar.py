@@ -21,10 +21,11 @@ def score(lab, name: str, text: str) -> float:
     stem, ext = name.rsplit(".", 1)
     skeleton = similar.grams((REPO / "labs" / lab.folder / name).read_text())
     best = 0.0
-    for rel in (f"reference/cpu/{stem}.c", f"reference/cuda/{stem}.cu"):
-        p = REPO / rel
-        if p.exists():
-            best = max(best, similar.share(similar.grams(text), similar.grams(p.read_text()), skeleton)[0])
+    for rels in ((f"reference/cpu/{stem}.c",), (f"reference/cuda/{stem}.cu", f"reference/cuda/{stem}_kernels.cuh")):
+        ps = [REPO / rel for rel in rels if (REPO / rel).exists()]
+        if ps and ps[0].name == rels[0].rsplit("/", 1)[1]:
+            ref = similar.grams("\n".join(p.read_text() for p in ps))
+            best = max(best, similar.share(similar.grams(text), ref, skeleton)[0])
     return best
 
 
@@ -84,6 +85,9 @@ def test_honest_submission_does_not_trip_it(tmp_path):
 def test_renamed_copies_of_a_reference_trip_it(lab, name):
     stem, ext = name.rsplit(".", 1)
     ref = (REPO / "reference" / ("cpu" if ext == "c" else "cuda") / name).read_text()
+    kernels = REPO / "reference" / "cuda" / f"{stem}_kernels.cuh"
+    if ext == "cu" and kernels.exists():  # a working copy takes the kernels with the launchers
+        ref = kernels.read_text() + "\n" + ref
     copy = renamed(ref)
     other = renamed((REPO / "reference" / "cpu" / ("sum.c" if stem != "sum" else "add.c")).read_text())
     lines = copy.splitlines()
@@ -100,3 +104,13 @@ def test_the_note_names_the_file_and_the_reference(tmp_path):
     assert len(notes) == 1 and notes[0].startswith(
         f"add.c: 100% of its token {similar.K}-grams match reference/cpu/add.c"), notes
     assert "for the instructor to judge; not scored" in notes[0]
+
+
+@pytest.mark.parametrize("lab,name", [(l, n) for l, n in student_files() if n.endswith(".cu")],
+                         ids=lambda v: getattr(v, "folder", v))
+def test_a_renamed_copy_of_the_cuda_kernels_alone_trips_it(lab, name):
+    """A CUDA reference keeps its kernels in <name>_kernels.cuh, apart from its launchers: a copy of
+    the kernels alone is still a copy of the reference."""
+    stem = name.rsplit(".", 1)[0]
+    kernels = renamed((REPO / "reference" / "cuda" / f"{stem}_kernels.cuh").read_text())
+    assert score(lab, name, kernels) >= similar.THRESHOLD, kernels[:200]
