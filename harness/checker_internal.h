@@ -73,6 +73,11 @@ void em__probe_cuda_context(em_track track);
 /* Step 4: the code interleaved with the reference and the naive baseline. Returns 1 when the
  * anti-cache calls come next: the case passed, or failed for reused work. */
 int em__time_case(em__ctx *x);
+/* Its figures once time_s and ref_time_s are in: GB/s, GFLOP/s and the roof of the case's mix of
+ * reads and writes (never below the reference's own rate in the run); then the impossible-speed
+ * flag (checker.h, EM_IMPOSSIBLE_ROOF). */
+void em__roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_case_result *r);
+void em__flag_impossible(em_track track, const em_run_opts *o, const em__bufs *b, em_case_result *r);
 
 /* ---- anticache.c ---- */
 

@@ -99,13 +99,19 @@ static double working_set(const em__bufs *b) {
 /* Roofline: attainable = min(compute peak, intensity × the bandwidth of the case's own mix of
  * reads and writes, em_peaks_pattern_gbps); the fraction is achieved over attainable, for
  * memory-bound code GB/s over that bandwidth. */
-static void roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_case_result *r) {
+void em__roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_case_result *r) {
   int gpu = track == EM_TRACK_CUDA;
   r->gbps = r->bytes / r->time_s * 1e-9;
   r->gflops = r->flops / r->time_s * 1e-9;
   r->intensity = r->bytes > 0 ? r->flops / r->bytes : 0;
-  double bw = em_peaks_pattern_gbps(&o->peaks, gpu, write_share(b));
+  /* What the reference reached in this very run, interleaved with the code under test, is a floor
+   * under the machine's limit: a VM's bandwidth moves by half between minutes (BENCHMARKS.md,
+   * "Roofs"), and peaks measured in a slow minute must not make the next fast one look impossible. */
+  double ref_gbps = r->ref_time_s > 0 ? r->bytes / r->ref_time_s * 1e-9 : 0;
+  double ref_gflops = r->ref_time_s > 0 ? r->flops / r->ref_time_s * 1e-9 : 0;
+  double bw = fmax(em_peaks_pattern_gbps(&o->peaks, gpu, write_share(b)), ref_gbps);
   double fma = gpu ? o->peaks.gpu_fma_gflops : o->peaks.cpu_fma_gflops;
+  if (fma > 0) fma = fmax(fma, ref_gflops);
   r->roof_gbps = bw;
   double attainable = fmin(fma > 0 ? fma : INFINITY, r->intensity * bw);
   r->roofline_frac = attainable > 0 && isfinite(attainable) ? r->gflops / attainable : NAN;
@@ -113,19 +119,18 @@ static void roofline(em_track track, const em_run_opts *o, const em__bufs *b, em
 }
 
 /* A speed no honest code reaches: the working set is far beyond the caches, so every byte crosses
- * the memory bus, and yet the case ran faster than the measured peaks allow by more than the spread
- * of the reference solutions ever came near (EM_IMPOSSIBLE_ROOF, BENCHMARKS.md). Marked, and worth
- * no performance points. */
-static void flag_impossible(em_track track, const em_run_opts *o, const em__bufs *b, em_case_result *r) {
+ * the memory bus, and yet the case ran faster than its roof allows by more than noise ever came near
+ * (EM_IMPOSSIBLE_ROOF, BENCHMARKS.md). Marked, and worth no performance points. */
+void em__flag_impossible(em_track track, const em_run_opts *o, const em__bufs *b, em_case_result *r) {
   double cache = track == EM_TRACK_CUDA ? (double)o->gpu.l2_bytes : (double)em_cpu_llc_bytes();
   if (!(cache > 0) || working_set(b) < EM_IMPOSSIBLE_CACHES * cache) return;
   if (track == EM_TRACK_CPU && o->peaks.cpu_unreliable) return; /* low peaks are no limit */
   if (!(r->roofline_frac > EM_IMPOSSIBLE_ROOF)) return;
   r->impossible_speed = 1;
   snprintf(r->speed_note, sizeof r->speed_note,
-           "measured at %.0f%% of this machine's roof (%.1f GB/s against %.1f GB/s measured for this mix of reads and "
-           "writes) on %.0f MiB, %.0fx the %s: no code moves these bytes that fast, so the time cannot be the time of "
-           "the work; no performance points",
+           "measured at %.0f%% of this machine's roof (%.1f GB/s against %.1f GB/s for this mix of reads and "
+           "writes, from the measured peaks or the reference in this run) on %.0f MiB, %.0fx the %s: no code "
+           "moves these bytes that fast, so the time cannot be the time of the work; no performance points",
            100 * r->roofline_frac, r->gbps, r->roof_gbps, working_set(b) / 1048576.0, working_set(b) / cache,
            track == EM_TRACK_CUDA ? "GPU's L2 cache" : "CPU's last-level cache");
 }
@@ -172,8 +177,8 @@ static void figures(em__ctx *x, const em_bench_result *br, int nfns, const timed
   r->naive_time_s = nfns > 2 ? br->time[2].median : NAN;
   r->speedup_vs_ref = br->ratio[1][0];
   r->speedup_vs_naive = nfns > 2 ? br->ratio[2][0] : NAN;
-  roofline(x->track, x->o, &x->b, r);
-  flag_impossible(x->track, x->o, &x->b, r);
+  em__roofline(x->track, x->o, &x->b, r);
+  em__flag_impossible(x->track, x->o, &x->b, r);
   r->points += perf_points(x->c, r);
   em__watch(x);
   r->energy_j = energy_per_call(x->o, x->track, &x->call, fresh);

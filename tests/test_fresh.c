@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "checker_internal.h"
 #include "fresh.h"
 
 TestSuite(fresh, .timeout = 60);
@@ -244,10 +245,79 @@ Test(fresh, the_roof_follows_the_mix_of_reads_and_writes) {
 }
 
 /* ---- impossible speeds ------------------------------------------------------------------------
- * A peaks cache for this machine whose numbers are a hundred times too low makes the reference
- * solution's large case run "faster than the machine": flagged, in the table, in results.json,
- * without performance points. The same case against peaks measured here is not flagged. */
+ * The rule (harness/timing.c): on a working set of four last-level caches or more, a case at more
+ * than EM_IMPOSSIBLE_ROOF times its roof is flagged and earns nothing; the roof is never below the
+ * reference's own rate in the run, so peaks measured in a slow minute flag nothing. */
 
+/* A lab 1 case of n elements (x in, z out) timed at t seconds against the reference's tref. */
+static em_case_result judged(int64_t n, double t, double tref, const em_peaks *peaks, int unreliable) {
+  em__bufs b;
+  memset(&b, 0, sizeof b);
+  b.nt = 2;
+  b.t[0] = (em_tensor){.name = "x", .dtype = EM_F32, .ndim = 1, .shape = {n}, .numel = n};
+  b.t[1] = (em_tensor){.name = "z", .dtype = EM_F32, .is_output = 1, .ndim = 1, .shape = {n}, .numel = n};
+  em_run_opts o;
+  memset(&o, 0, sizeof o);
+  o.peaks = *peaks;
+  o.peaks.cpu_unreliable = unreliable;
+  em_case_result r;
+  memset(&r, 0, sizeof r);
+  r.bytes = 8.0 * (double)n, r.flops = (double)n, r.time_s = t, r.ref_time_s = tref;
+  em__roofline(EM_TRACK_CPU, &o, &b, &r);
+  em__flag_impossible(EM_TRACK_CPU, &o, &b, &r);
+  return r;
+}
+
+static em_peaks peaks_of(double gbps) {
+  em_peaks p;
+  memset(&p, 0, sizeof p);
+  p.cpu_read_gbps = p.cpu_copy_gbps = p.cpu_write_gbps = gbps;
+  p.cpu_fma_gflops = 1000;
+  return p;
+}
+
+Test(fresh, a_speed_beyond_the_roof_is_flagged) {
+  int64_t n = (int64_t)(8 * em_cpu_llc_bytes() / 4); /* x and z: 16 last-level caches */
+  em_peaks p = peaks_of(40.0);
+  double t_roof = 8.0 * (double)n / 40e9;
+  em_case_result r = judged(n, t_roof / 10, t_roof, &p, 0); /* ten times the reference, which ran at the roof */
+  cr_expect(r.impossible_speed, "not flagged at %.0f%% of the roof", 100 * r.roofline_frac);
+  cr_expect(strstr(r.speed_note, "no code moves these bytes that fast") != NULL, "%s", r.speed_note);
+  cr_expect(strstr(r.speed_note, "CPU's last-level cache") != NULL, "%s", r.speed_note);
+}
+
+Test(fresh, noise_is_not_impossible) {
+  int64_t n = (int64_t)(8 * em_cpu_llc_bytes() / 4);
+  em_peaks p = peaks_of(40.0);
+  double t_roof = 8.0 * (double)n / 40e9;
+  /* 1.9x the roof: the most the course VM's references reached against peaks of another minute */
+  cr_expect(!judged(n, t_roof / 1.9, t_roof, &p, 0).impossible_speed);
+}
+
+/* Peaks measured in a slow minute: the reference ran at twice them in this run, so the roof is the
+ * reference's rate, and code at that rate is at 100%, not flagged. */
+Test(fresh, the_reference_in_the_run_is_a_floor_under_the_roof) {
+  int64_t n = (int64_t)(8 * em_cpu_llc_bytes() / 4);
+  em_peaks p = peaks_of(20.0);
+  double t_ref = 8.0 * (double)n / 60e9; /* the reference: 60 GB/s, three times the stale peaks */
+  em_case_result r = judged(n, t_ref, t_ref, &p, 0);
+  cr_expect(!r.impossible_speed);
+  cr_expect_float_eq(r.roof_gbps, 60.0, 1e-6);
+  cr_expect_float_eq(r.roofline_frac, 1.0, 1e-6);
+}
+
+Test(fresh, a_small_working_set_or_unreliable_peaks_flag_nothing) {
+  em_peaks p = peaks_of(40.0);
+  int64_t small = (int64_t)(em_cpu_llc_bytes() / 4 / 4); /* x and z: half the cache */
+  double t = 8.0 * (double)small / 40e9;
+  cr_expect(!judged(small, t / 10, t, &p, 0).impossible_speed, "a case in the cache may run beyond the DRAM roof");
+  int64_t n = (int64_t)(8 * em_cpu_llc_bytes() / 4);
+  double t_roof = 8.0 * (double)n / 40e9;
+  cr_expect(!judged(n, t_roof / 10, t_roof * 5, &p, 1).impossible_speed, "peaks measured under load are no limit");
+}
+
+/* In a run: the table marks nothing for the reference solution against peaks a hundred times too
+ * low (its own rate is the roof), and says the peaks came from a contended cache. */
 static const char *write_low_peaks(const char *dir, int under_load) {
   char cpu[128];
   em_cpu_name(cpu, sizeof cpu);
@@ -268,28 +338,22 @@ static json_t *run_big_case(const char *peaks, t_proc *p) {
   return t_load_json(json);
 }
 
-Test(fresh, a_speed_beyond_the_peaks_is_flagged_and_earns_nothing, .timeout = 120) {
+Test(fresh, the_reference_is_never_impossible, .timeout = 120) {
   t_proc p;
   json_t *root = run_big_case(write_low_peaks(t_tmpdir(), 0), &p);
   json_t *c = t_get_case(root, "cpu", 'b', "n=2^26");
+  cr_expect(!json_is_true(json_object_get(c, "impossible_speed")), "%s", t_json_str(c, "speed_note"));
+  cr_expect_lt(t_json_num(c, "roofline_frac"), EM_IMPOSSIBLE_ROOF);
   const em_case *sc = t_spec_case(1, 'b', "n=2^26");
-  cr_assert(sc->perf_points > 0);
-  cr_expect(json_is_true(json_object_get(c, "impossible_speed")), "not flagged at roof %g", t_json_num(c, "roofline_frac"));
-  cr_expect(strstr(t_json_str(c, "speed_note"), "no code moves these bytes that fast") != NULL, "%s",
-            t_json_str(c, "speed_note"));
-  cr_expect_float_eq(t_json_num(json_object_get(c, "score"), "points"), sc->points, 1e-9, "correctness points only");
-  t_assert_output_has(&p, "%!");
-  t_assert_output_has(&p, "! (b) n=2^26: measured at");
+  cr_expect_gt(t_json_num(json_object_get(c, "score"), "points"), sc->points, "performance points kept");
   json_decref(root);
   t_proc_free(&p);
 }
 
-/* Peaks cached under load are no limit: nothing is flagged against them. */
-Test(fresh, peaks_cached_under_load_flag_nothing, .timeout = 120) {
+/* Peaks cached under load are said to be so. */
+Test(fresh, peaks_cached_under_load_are_said, .timeout = 120) {
   t_proc p;
   json_t *root = run_big_case(write_low_peaks(t_tmpdir(), 1), &p);
-  json_t *c = t_get_case(root, "cpu", 'b', "n=2^26");
-  cr_expect(!json_is_true(json_object_get(c, "impossible_speed")));
   t_assert_output_has(&p, "from a cache measured while other programs held the cores");
   json_decref(root);
   t_proc_free(&p);
