@@ -220,13 +220,24 @@ $(BUILD)/lab$(2)/student/%.cu.o: $(1)/%.cu $(HEADERS) $(CONFIG)
 	@$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -MD -MF $$(@:.o=.d) -c $$< -o $$@ || { \
 	  echo "[emlab] $$< does not compile: fix the first error above, then run make lab$(2) again." >&2; exit 2; }
 
-.PHONY: lab$(2)
-lab$(2): $(LIB) $(HARNESS) $(MAIN_OBJ) $$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ))
+# lab$(2)-begin runs first: from then on `make check` means lab $(2), and until the link succeeds
+# (which removes lab$(2).building) it says that lab $(2) did not build instead of checking an old
+# binary or another lab.
+.PHONY: lab$(2) lab$(2)-begin
+lab$(2)-begin:
+	@mkdir -p $(BUILD) && echo $(2) > $(BUILD)/current-lab && touch $(BUILD)/lab$(2).building
+lab$(2): lab$(2)-begin $(LIB) $(HARNESS) $(MAIN_OBJ) $$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ))
 	$$(call LINK_CHECKER,$(BUILD)/lab$(2)/em-check,$(2),$(SOLUTION),$$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ)))
-	@echo $(2) > $(BUILD)/current-lab
+	@echo $(2) > $(BUILD)/current-lab && rm -f $(BUILD)/lab$(2).building
 	@echo "[emlab] built lab $(2) ($$(if $$(filter 1,$$(SOLUTION)),the reference solution,your code in $(1))): now run  make check"
 endef
 $(foreach d,$(LAB_DIRS),$(eval $(call LAB_RULES,$(d),$(call lab_num,$(d)))))
+
+# `make lab9` where there is no lab 9: say which labs there are, not make's "No rule to make target".
+UNKNOWN_LAB := $(firstword $(filter-out $(foreach d,$(LAB_DIRS),lab$(call lab_num,$(d)) lab$(call lab_num,$(d))-begin),$(filter lab%,$(MAKECMDGOALS))))
+ifneq ($(UNKNOWN_LAB),)
+$(error there is no $(UNKNOWN_LAB): the labs are $(foreach d,$(LAB_DIRS),lab$(call lab_num,$(d))) (make help lists every command))
+endif
 
 $(MAIN_OBJ): CPPFLAGS += -DEM_NVCC_VERSION='"$(NVCC_VERSION)"'
 
@@ -242,6 +253,7 @@ STALE = $(if $(wildcard $(CHECK_BIN)),$(shell find $(LABS)/lab$(LAB)-*/ -newer $
 define CHECK_PREFLIGHT
 $(if $(LAB),,$(error nothing to check yet: build a lab first, e.g.  make lab1 && make check))
 $(if $(filter $(LAB),$(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))),,$(error there is no lab $(LAB): the labs are $(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))))
+$(if $(wildcard $(BUILD)/lab$(LAB).building),$(error lab $(LAB) did not build: fix the first error that  make lab$(LAB)  printed, then run  make lab$(LAB) && make check))
 $(if $(wildcard $(CHECK_BIN)),,$(error lab $(LAB) is not built: run  make lab$(LAB)  first))
 $(if $(STALE),$(warning $(STALE) changed since the last  make lab$(LAB):  checking the old build; run  make lab$(LAB) && make check  to check your edits))
 endef

@@ -377,6 +377,22 @@ Test(make, lab_that_does_not_compile) {
   t_assert_output_has(&p, "add.c does not compile");
   cr_expect(!t_exists(t_str("%s/build/lab1/em-check", tmp)), "no checker is linked from broken code");
   t_proc_free(&p);
+  /* `make check` then says so and checks nothing (before, it checked the lab built last). */
+  t_run(&p, 100, "make", "-s", "check", t_str("LABS=%s", labs), t_str("BUILD=%s/build", tmp));
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "lab 1 did not build");
+  cr_expect(strstr(p.all, "passed") == NULL, "a failed build was checked anyway:\n%s", p.all);
+  t_proc_free(&p);
+}
+
+/* A lab that does not exist: the labs there are, not make's "No rule to make target". */
+Test(make, unknown_lab_goal_lists_the_labs) {
+  t_proc p;
+  t_run(&p, 100, "make", "-s", "lab9", t_str("BUILD=%s/build", t_tmpdir()));
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "there is no lab9: the labs are lab1 lab2");
+  cr_expect(strstr(p.all, "No rule to make target") == NULL, "%s", p.all);
+  t_proc_free(&p);
 }
 
 /* The grader's build: a submission's lab folder out of tree, against a pristine build (PREBUILT).
