@@ -438,7 +438,10 @@ static int checked_call(em__ctx *x, uint64_t *digest) {
     r->same_cause = 1;
     r->todo_hint = 1;
   }
-  if (x->o->dump_dir) em__dump_case(x);
+  if (x->o->dump_dir && (err = em__dump_case(x, x->run)) != EM_OK) {
+    em__env_fail(x->run, r, err, "writing --dump");
+    return 0;
+  }
   *digest = em__outputs_digest(&x->b);
   if (x->o->outputs_dir && (err = em__write_outputs(x, EM__VARIANT_MAIN)) != EM_OK) {
     em__env_fail(x->run, r, err, "writing --outputs");

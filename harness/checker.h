@@ -107,6 +107,9 @@ typedef struct em_run {
   em_case_result *results;
   int n, cap;
   int env_error;          /* something not the code under test went wrong: exit 2 */
+  int dump_files;         /* --dump: files written so far, and their bytes */
+  double dump_bytes;
+  int dump_warned;        /* the "this is a lot" warning was given */
   char env_message[1024];
 } em_run;
 

@@ -104,7 +104,9 @@ void em__anti_cache(em__ctx *x, uint64_t before);
 int em__write_outputs(const em__ctx *x, int variant);
 /* Reads the outputs of a call another run wrote (--verify); 1, or 0 with why. */
 int em__read_outputs(em__ctx *x, const char *dir, em_track track, int variant, char *why, size_t len);
-void em__dump_case(const em__ctx *x);
+/* More than this much in one --dump run is worth a warning (a lab 3 run writes 1.1 GB). */
+#define EM__DUMP_WARN_BYTES 300e6
+int em__dump_case(const em__ctx *x, em_run *run); /* counts the files and bytes in run */
 
 /* ---- npy.c ---- */
 

@@ -376,6 +376,22 @@ static int check_verify(const cli *a) {
   return GO_ON;
 }
 
+/* --dump DIR: made now, with its parents, so that a folder that cannot be made stops the run before
+ * any case (exit 2) instead of every file of it failing unseen. */
+static int make_dump_dir(const char *dir) {
+  make_parents(dir);
+  struct stat st;
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "em-check: cannot create the --dump folder %s: %s\n(give a folder you can write)\n", dir, strerror(errno));
+    return EXIT_USAGE;
+  }
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0) {
+    fprintf(stderr, "em-check: --dump %s is not a folder you can write (give another)\n", dir);
+    return EXIT_USAGE;
+  }
+  return GO_ON;
+}
+
 /* The whole command line into a, with the defaults first: GO_ON, or the exit status to end with. */
 static int parse_args(cli *a, int argc, char **argv) {
   memset(a, 0, sizeof *a);
@@ -394,7 +410,8 @@ static int parse_args(cli *a, int argc, char **argv) {
     if ((rc = parse_option(a, opt, optarg, argv[optind - 1])) != GO_ON) return rc;
   if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
   if (!a->all_labs && !em_lab_find(a->lab_no)) return fail_usage("%s", "no lab given: use --lab N or --lab all");
-  return a->o.verify_dir ? check_verify(a) : GO_ON;
+  if (a->o.verify_dir) return check_verify(a);
+  return a->o.dump_dir ? make_dump_dir(a->o.dump_dir) : GO_ON;
 }
 
 /* ---- the run ------------------------------------------------------------------------------------ */
@@ -446,6 +463,9 @@ static int write_reports(const cli *a, const em_run *run, int threads) {
     json_path = default_json;
   }
   int status = 0;
+  if (a->o.dump_dir && run->dump_files)
+    printf("dump: %d files, %.1f MB in %s (numpy.load reads them)\n", run->dump_files, run->dump_bytes / 1e6,
+           a->o.dump_dir);
   make_parents(json_path);
   if (em_report_json(json_path, run, &a->o, &m, a->all_labs ? "all" : NULL) != EM_OK) {
     fprintf(stderr, "em-check: %s\n", em_error_detail());

@@ -66,25 +66,39 @@ int em__read_outputs(em__ctx *x, const char *dir, em_track track, int variant, c
 }
 
 /* --dump DIR: DIR/lab<N>-<track>-<part>-<name, non-alphanumerics as _>/<tensor>.npy, and
- * <output>_want.npy beside each output (float64, or int32 for exact outputs). */
-void em__dump_case(const em__ctx *x) {
+ * <output>_want.npy beside each output (float64, or int32 for exact outputs). DIR exists (em-check
+ * made it). Past EM__DUMP_WARN_BYTES in all, once, a warning with the way to dump less. Returns
+ * EM_OK or the error of a file that could not be written. */
+int em__dump_case(const em__ctx *x, em_run *run) {
   char dir[1024], slug[64];
   size_t j = 0;
   for (const char *p = x->c->name; *p && j + 1 < sizeof slug; ++p) slug[j++] = is_alnum((unsigned char)*p) ? *p : '_';
   slug[j] = 0;
-  mkdir(x->o->dump_dir, 0777);
+  double bytes = 0;
+  for (int i = 0; i < x->b.nt; ++i)
+    bytes += (double)x->b.t[i].numel * (double)(em__dtype_size(x->b.t[i].dtype) + (x->b.t[i].is_output ? 8 : 0));
+  if (!run->dump_warned && run->dump_bytes + bytes > EM__DUMP_WARN_BYTES) {
+    run->dump_warned = 1;
+    fprintf(stderr, "em-check: --dump is writing %.0f MB for case \"%s\" (%.0f MB so far): dump one case with "
+            "--case NAME (em-check --list shows the names)\n", bytes / 1e6, x->c->name, run->dump_bytes / 1e6);
+  }
   snprintf(dir, sizeof dir, "%s/lab%d-%s-%c-%s", x->o->dump_dir, x->lab->number, em__track_names[x->track], x->c->part,
            slug);
-  mkdir(dir, 0777);
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) return em__fail(EM_EIO, "cannot create %s: %s", dir, strerror(errno));
   for (int i = 0; i < x->b.nt; ++i) {
     const em_tensor *t = &x->b.t[i];
     char path[1200];
     snprintf(path, sizeof path, "%s/%s.npy", dir, t->name);
-    em_npy_write(path, em__npy_descr(t->dtype), em__dtype_size(t->dtype), t->host, t->ndim, t->shape);
-    if (t->is_output) {
+    int err = em_npy_write(path, em__npy_descr(t->dtype), em__dtype_size(t->dtype), t->host, t->ndim, t->shape);
+    if (err == EM_OK && t->is_output) {
+      run->dump_files++;
       snprintf(path, sizeof path, "%s/%s_want.npy", dir, t->name);
-      if (t->want) em_npy_write(path, "<f8", 8, t->want, t->ndim, t->shape);
-      else em_npy_write(path, "<i4", 4, t->want_i32, t->ndim, t->shape);
+      err = t->want ? em_npy_write(path, "<f8", 8, t->want, t->ndim, t->shape)
+                    : em_npy_write(path, "<i4", 4, t->want_i32, t->ndim, t->shape);
     }
+    if (err != EM_OK) return err;
+    run->dump_files++;
   }
+  run->dump_bytes += bytes;
+  return EM_OK;
 }

@@ -575,6 +575,25 @@ Test(outputs, dump_of_skeleton_shows_unwritten) {
   t_proc_free(&p);
 }
 
+/* --dump makes its folder with its parents and says where it wrote and how much; a folder that
+ * cannot be made stops the run (exit 2) before any case. */
+Test(outputs, dump_makes_its_folder_and_says_so) {
+  const char *tmp = t_tmpdir(), *dump = t_str("%s/new/sub/dir", tmp);
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--case", "=n=1025", "--dump",
+            dump, NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, t_str("dump: 4 files, 0.0 MB in %s", dump));
+  cr_expect(t_exists(t_str("%s/lab1-cpu-b-n_1025/z_want.npy", dump)));
+  t_proc_free(&p);
+  t_write_file(t_str("%s/file", tmp), "not a folder\n");
+  t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--case", "=n=1025", "--dump",
+            t_str("%s/file/sub", tmp), NULL);
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "cannot create the --dump folder");
+  t_proc_free(&p);
+}
+
 /* A case is reproducible from its seed: the same seed, the same inputs; another, others. */
 Test(outputs, inputs_follow_the_seed) {
   const char *tmp = t_tmpdir();
