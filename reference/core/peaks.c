@@ -664,7 +664,7 @@ void em_cpu_set_store_policy(int writes, int copies) {
 
 /* The kernel's view first (sysfs): glibc's sysconf has reported ten times the real L3 on AMD EPYC
  * VMs (320 MiB for a 32 MiB cache). Else sysconf, else a guess. */
-size_t em_cpu_llc_bytes(void) {
+static size_t read_llc_bytes(void) {
   size_t best = 0;
   for (int i = 0; i < 8; ++i) {
     char path[96];
@@ -688,32 +688,49 @@ size_t em_cpu_llc_bytes(void) {
   return llc > 0 ? (size_t)llc : (size_t)32 << 20;
 }
 
+/* Read once: the references ask on every call, inside the timed region, where opening files in
+ * /sys would cost more than a small case's whole work. */
+static _Atomic size_t llc_bytes;
+
+size_t em_cpu_llc_bytes(void) {
+  size_t v = atomic_load(&llc_bytes);
+  if (!v) atomic_store(&llc_bytes, v = read_llc_bytes());
+  return v;
+}
+
+/* EM_STORES, read once for the same reason: 0 unset (measure), 1 plain, 2 stream; -1 not read. */
+static _Atomic int env_stores = -1;
+
+static int stores_forced(void) {
+  int v = atomic_load(&env_stores);
+  if (v < 0) {
+    const char *env = getenv("EM_STORES");
+    v = env && !strcmp(env, "plain") ? 1 : env && !strcmp(env, "stream") ? 2 : 0;
+    atomic_store(&env_stores, v);
+  }
+  return v;
+}
+
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The first question of a program that never measured the peaks: measure the stores alone. */
 static void decide_stores(void) {
   pthread_mutex_lock(&policy_lock);
   if (atomic_load(&stream_writes) < 0) {
-    const char *env = getenv("EM_STORES");
-    if (env && (!strcmp(env, "plain") || !strcmp(env, "stream"))) {
-      em_cpu_set_store_policy(env[0] == 's', env[0] == 's');
-    } else {
-      mem_times mt;
-      em_peaks p;
-      memset(&p, 0, sizeof p);
-      if (measure_memory(omp_get_max_threads(), COPY_MIN_REPS, &mt) == EM_OK) set_memory_peaks(&p, &mt);
-      int stream = streaming_wins(&p);
-      em_cpu_set_store_policy(stream, stream);
-    }
+    mem_times mt;
+    em_peaks p;
+    memset(&p, 0, sizeof p);
+    if (measure_memory(omp_get_max_threads(), COPY_MIN_REPS, &mt) == EM_OK) set_memory_peaks(&p, &mt);
+    int stream = streaming_wins(&p);
+    em_cpu_set_store_policy(stream, stream);
   }
   pthread_mutex_unlock(&policy_lock);
 }
 
 int em_cpu_stream_stores(size_t out_bytes, double write_share) {
-  const char *env = getenv("EM_STORES");
-  if (env && !strcmp(env, "plain")) return 0;
-  if (out_bytes <= em_cpu_llc_bytes()) return 0;
-  if (env && !strcmp(env, "stream")) return 1;
+  int forced = stores_forced();
+  if (forced == 1 || out_bytes <= em_cpu_llc_bytes()) return 0;
+  if (forced == 2) return 1;
   if (atomic_load(&stream_writes) < 0) decide_stores();
   return write_share >= 0.75 ? atomic_load(&stream_writes) : atomic_load(&stream_copies);
 }
