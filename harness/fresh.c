@@ -41,6 +41,17 @@ static uint64_t draw_secret(void) {
   return s;
 }
 
+/* The comparison's tolerance: both outputs are within the output's tolerance of the exact answer,
+ * so they may differ by twice it; a per-element tolerance (a sum's) was computed for the case's
+ * first inputs, and its largest value, doubled again, covers the rows moved since. */
+static void compare_tol(const em_tensor *x, double *rtol, double *atol) {
+  double each = 0;
+  if (x->atol_each)
+    for (int64_t k = 0; k < x->numel; ++k) each = fmax(each, x->atol_each[k]);
+  *rtol = 2 * x->rtol;
+  *atol = 2 * x->atol + 4 * each;
+}
+
 int em_fresh_init(em_fresh *f, em_tensor *t, int nt, em_track track, double case_bytes) {
   memset(f, 0, sizeof *f);
   f->t = t;
@@ -54,6 +65,7 @@ int em_fresh_init(em_fresh *f, em_tensor *t, int nt, em_track track, double case
     if (x->is_scalar) continue;
     if (x->is_output) {
       out_bytes += (double)tensor_bytes(x);
+      compare_tol(x, &f->rtol[i], &f->atol[i]);
       size_t bytes = (tensor_bytes(x) + 3) / 4 * 4;
       if (track == EM_TRACK_CUDA) {
         if (em_cuda_alloc(&f->snap[i], bytes) != EM_OK) return EM_ENOMEM;
@@ -183,17 +195,6 @@ static int poison_left(em_fresh *f) {
   return EM_OK;
 }
 
-/* The comparison's tolerance: both outputs are within the output's tolerance of the exact answer,
- * so they may differ by twice it; a per-element tolerance (a sum's) was computed for the case's
- * first inputs, and its largest value, doubled again, covers the rows moved since. */
-static void compare_tol(const em_tensor *x, double *rtol, double *atol) {
-  double each = 0;
-  if (x->atol_each)
-    for (int64_t k = 0; k < x->numel; ++k) each = fmax(each, x->atol_each[k]);
-  *rtol = 2 * x->rtol;
-  *atol = 2 * x->atol + 4 * each;
-}
-
 static void count_host_f32(const float *got, const float *want, int64_t n, double rtol, double atol, int64_t *count,
                            int64_t *first) {
   int64_t c = 0, at = n;
@@ -214,8 +215,7 @@ static int compare_output(em_fresh *f, int i, int64_t *count, int64_t *first) {
   const em_tensor *x = &f->t[i];
   int is_f32 = x->dtype == EM_F32;
   int64_t words = is_f32 ? x->numel : (int64_t)((tensor_bytes(x) + 3) / 4);
-  double rtol = 0, atol = 0;
-  if (is_f32) compare_tol(x, &rtol, &atol);
+  double rtol = f->rtol[i], atol = f->atol[i];
   if (f->track == EM_TRACK_CUDA)
     return em_cuda_count_mismatches(f->snap[i], code_buf(f, i), words, is_f32, rtol, atol, count, first);
   if (is_f32) {

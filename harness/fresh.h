@@ -31,6 +31,7 @@ typedef struct em_fresh {
   uint64_t step;     /* calls varied so far */
   int64_t poke[EM_MAX_TENSORS][EM_FRESH_POKES];
   void *snap[EM_MAX_TENSORS];   /* the candidate's outputs while the reference recomputes them */
+  double rtol[EM_MAX_TENSORS], atol[EM_MAX_TENSORS]; /* each output's comparison tolerance (fresh.c) */
   void *scratch;                /* a shuffled input on its way (host), or a row in transit */
   size_t scratch_bytes;
   unsigned compare_every;       /* 1: every candidate call; 2: half of them, at random */
