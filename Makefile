@@ -154,7 +154,8 @@ endif
 all: $(LIB) $(HARNESS)
 lib: $(LIB)
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(CONFIG) | deps
+# reference/cpu/stream.h: what the streaming CPU references share.
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(wildcard reference/cpu/*.h) $(CONFIG) | deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 

@@ -27,6 +27,7 @@
 #endif
 
 #include "em/stores.h"
+#include "stream.h"
 
 /* Below this many elements (128 KiB of input) one core finishes before sleeping threads would
  * have woken up: starting a parallel region costs microseconds, the whole loop less. */
@@ -56,8 +57,7 @@ static void add_simd(const float *restrict x, float c, float *restrict z, int64_
  * x is loaded unaligned: its alignment relative to z's is the caller's. Each thread calls this once
  * for its whole slice, so the fence at the end closes the thread's work. */
 static void add_stream(const float *restrict x, float c, float *restrict z, int64_t n) {
-  int64_t head = (int64_t)((64 - (uintptr_t)z % 64) % 64 / sizeof(float));
-  if (head > n) head = n;
+  int64_t head = em__floats_to_line(z, n);
   add_simd(x, c, z, head);
   int64_t i = head;
 #if defined(__AVX512F__)

@@ -34,6 +34,7 @@
 #endif
 
 #include "em/stores.h"
+#include "stream.h"
 
 /* Below this many elements of z (128 KiB) one core finishes before sleeping threads would have
  * woken up: starting a parallel region costs microseconds, the whole loop less. */
@@ -118,8 +119,7 @@ static void row_plain(const float *restrict xr, float yi, float *restrict zr, in
  * up to zr's first 64-byte boundary (a streaming store needs an aligned address, and a line written
  * half by each kind would be read for ownership anyway), one line per step, the tail plainly. */
 static void row_stream(const float *restrict xr, float yi, float *restrict zr, int64_t len) {
-  int64_t head = (int64_t)((64 - (uintptr_t)zr % 64) % 64 / sizeof(float));
-  if (head > len) head = len;
+  int64_t head = em__floats_to_line(zr, len);
   row_plain(xr, yi, zr, 0, head);
   int64_t c = head;
 #if defined(__AVX512F__)

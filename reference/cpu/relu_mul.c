@@ -35,6 +35,7 @@
 #endif
 
 #include "em/stores.h"
+#include "stream.h"
 
 /* Below this many elements of z (128 KiB) one core finishes before a sleeping thread would have
  * woken up (the threshold lab 1 measured for the same machine). */
@@ -106,8 +107,7 @@ static void segment_plain(const float *restrict x, float yi, float *restrict out
  * be read for ownership anyway), one line per step, the ragged tail plainly. No prefetch: nothing
  * is read for ownership. max(v, 0) is the same ReLU as `v > 0 ? v : 0` (0 for -0 and for NaN). */
 static void segment_stream(const float *restrict x, float yi, float *restrict out, int64_t len) {
-  int64_t head = (int64_t)((64 - (uintptr_t)out % 64) % 64 / sizeof(float));
-  if (head > len) head = len;
+  int64_t head = em__floats_to_line(out, len);
   segment_plain(x, yi, out, 0, head);
   int64_t c = head;
 #if defined(__AVX512F__)

@@ -52,6 +52,7 @@
 #endif
 
 #include "em/stores.h"
+#include "stream.h"
 
 /* Elements per block of the statistics pass: 1 KiB, so the exp sweep finds the block in L1 after
  * the max sweep; 16 terms per lane of 16 before the block's sum goes into the double (the
@@ -338,13 +339,6 @@ __attribute__((noinline)) static void scale_row(float *restrict z, int64_t n, fl
 #if defined(__AVX512F__)
 #define HAVE_STREAM 1
 
-/* Plain stores up to dst's first 64-byte boundary: a streaming store needs an aligned address,
- * and a line written half by each kind would be read for ownership anyway. */
-static int64_t head_to_line(const float *dst, int64_t n) {
-  int64_t head = (int64_t)((64 - (uintptr_t)dst % 64) % 64 / sizeof(float));
-  return head < n ? head : n;
-}
-
 /* Sweep A of the streaming way: the maximum of x, and dst = src · f with streaming stores (src:
  * the previous row's exps in the scratch row, dst: that row's z). _mm512_max_ps(v, m) returns m
  * where v is NaN, as the plain `v > m ? v : m` does. */
@@ -352,7 +346,7 @@ __attribute__((noinline)) static float max_and_stream(const float *restrict x, i
                                                       float *restrict dst, float f) {
   float m = -INFINITY;
   int64_t k = 0;
-  for (const int64_t head = head_to_line(dst, n); k < head; ++k) {
+  for (const int64_t head = em__floats_to_line(dst, n); k < head; ++k) {
     m = x[k] > m ? x[k] : m;
     dst[k] = src[k] * f;
   }
@@ -374,7 +368,7 @@ __attribute__((noinline)) static float max_and_stream(const float *restrict x, i
 /* The last row's last step in the streaming way: dst = src · f. */
 static void stream_scaled(const float *restrict src, float *restrict dst, int64_t n, float f) {
   int64_t k = 0;
-  for (const int64_t head = head_to_line(dst, n); k < head; ++k) dst[k] = src[k] * f;
+  for (const int64_t head = em__floats_to_line(dst, n); k < head; ++k) dst[k] = src[k] * f;
   const __m512 vf = _mm512_set1_ps(f);
   for (; k + 16 <= n; k += 16) _mm512_stream_ps(dst + k, _mm512_mul_ps(_mm512_loadu_ps(src + k), vf));
   for (; k < n; ++k) dst[k] = src[k] * f;
