@@ -485,13 +485,14 @@ Test(lab3_planted, fingerprint_gains_nothing_cuda) { t_check_fingerprint(3, "cud
  * nontemporal.c writes whole lines with _mm512_stream_ps. On the AMD VMs it ran 2.1-2.35x the old
  * reference, which kept plain stores; a reference that streams where streaming wins leaves it no
  * more than noise (1.01-1.08x measured there). Both stream here (EM_STORES=stream), so the ratio does
- * not hang on this machine's measurement; the bound is wide (the machine may be busy), and the case
- * is never flagged. */
+ * not hang on this machine's measurement; the bound is wide (the machine may be busy) and the budget
+ * long (2 s, some twenty rounds: a few rounds of the same code read 0.54-1.54x under load), and the
+ * case is never flagged. */
 Test(lab3_planted, streaming_file_does_not_beat_a_streaming_reference) {
   const char *bin = t_planted_bin(3, "nontemporal", "cpu"), *json = t_str("%s/results.json", t_tmpdir());
   setenv("EM_STORES", "stream", 1); /* this test's own process: its children inherit it */
   t_proc p;
-  t_checker(&p, 280, bin, json, "--track", "cpu", "--case", "=m=n=8192", "--budget", "0.1", NULL);
+  t_checker(&p, 280, bin, json, "--track", "cpu", "--case", "=m=n=8192", "--budget", "0.4", NULL);
   t_assert_exit(&p, 0);
   json_t *root = t_load_json(json), *c = t_get_case(root, "cpu", 'a', "m=n=8192");
   double s = t_json_num(c, "speedup_vs_ref");
