@@ -11,7 +11,8 @@
 #   make clean
 #
 # Opt-outs: NO_CUDA=1 (CPU track only even where nvcc exists), NO_OMP=1 (no OpenMP).
-# Knobs: CUDA_ARCH=sm_80 (default: the GPU's own, else sm_90), BUILD=dir, LABS=dir.
+# Knobs: CUDA_ARCH=sm_80 (default: the GPU's own, else sm_90), BUILD=dir, LABS=dir, V=1 (every command
+# in full instead of one line per file).
 #
 # Out-of-tree build (the grader, once per submission):
 #   make labN LABS=<dir holding labN-name/> BUILD=<scratch dir> PREBUILT=<a pristine build dir>
@@ -105,6 +106,12 @@ else
 LINK := $(CC)
 endif
 
+# ---- what a build prints -------------------------------------------------------------------------
+# One short line per file ("  CC     reference/cpu/add.c"); V=1 prints every command in full. The
+# compilers' own warnings and errors are shown either way.
+Q = $(if $(filter 1,$(V)),,@)
+say = $(if $(filter 1,$(V)),,@printf '  %-6s %s\n' '$(1)' '$(2)')
+
 # ---- libem.a -------------------------------------------------------------------------------------
 LIB_C := $(wildcard reference/core/*.c reference/oracle/*.c reference/cpu/*.c reference/naive/*.c)
 LIB_CU := $(wildcard reference/core/*.cu reference/cuda/*.cu reference/naive/*.cu)
@@ -157,25 +164,30 @@ lib: $(LIB)
 # reference/cpu/stream.h: what the streaming CPU references share.
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(wildcard reference/cpu/*.h) $(CONFIG) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 # The naive baselines show what one plain scalar thread does: no auto-vectorisation for them.
 $(BUILD)/obj/reference/naive/%.o: reference/naive/%.c $(HEADERS) $(CONFIG) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fno-tree-vectorize -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fno-tree-vectorize -c $< -o $@
 
 $(BUILD)/obj/%.cu.o: %.cu $(HEADERS) $(CONFIG)
 	@mkdir -p $(@D)
-	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
 
 ifeq ($(PREBUILT),)
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(HARNESS): $(HARNESS_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 endif
 
 # ---- checker binaries ----------------------------------------------------------------------------
@@ -184,7 +196,8 @@ endif
 define LINK_CHECKER
 @mkdir -p $(dir $(1))
 @$(CC) $(CPPFLAGS) $(CFLAGS) -DEM_LAB=$(2) -DEM_SOLUTION=$(3) -c harness/candidate.c -o $(dir $(1))candidate.o
-$(LINK) -o $(1) $(MAIN_OBJ) $(dir $(1))candidate.o $(4) $(HARNESS) $(LIB) $(LDLIBS)
+$(call say,LINK,$(1))
+$(Q)$(LINK) -o $(1) $(MAIN_OBJ) $(dir $(1))candidate.o $(4) $(HARNESS) $(LIB) $(LDLIBS)
 endef
 
 # ---- labs ----------------------------------------------------------------------------------------
@@ -210,15 +223,15 @@ LAB$(2)_OBJ := $$(patsubst $(1)/%.c,$(BUILD)/lab$(2)/student/%.o,$$(LAB$(2)_C)) 
 # preprocesses again then (-M -MG: the files it read, the missing one named as written).
 $(BUILD)/lab$(2)/student/%.o: $(1)/%.c $(HEADERS) $(CONFIG) | $(DEPS)
 	@mkdir -p $$(@D)
-	@echo "$(CC) -c $$<"
-	@$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -MD -MF $$(@:.o=.d) -c $$< -o $$@ || { \
+	$$(call say,CC,$$<)
+	$$(Q)$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -MD -MF $$(@:.o=.d) -c $$< -o $$@ || { \
 	  $(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -M -MG -MT $$@ -MF $$(@:.o=.d) $$< >/dev/null 2>&1; \
 	  echo "[emlab] $$< does not compile: fix the first error above, then run make lab$(2) again." >&2; exit 2; }
 
 $(BUILD)/lab$(2)/student/%.cu.o: $(1)/%.cu $(HEADERS) $(CONFIG)
 	@mkdir -p $$(@D)
-	@echo "nvcc -c $$<"
-	@$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -MD -MF $$(@:.o=.d) -c $$< -o $$@ || { \
+	$$(call say,NVCC,$$<)
+	$$(Q)$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -MD -MF $$(@:.o=.d) -c $$< -o $$@ || { \
 	  echo "[emlab] $$< does not compile: fix the first error above, then run make lab$(2) again." >&2; exit 2; }
 
 # lab$(2)-begin runs first: from then on `make check` means lab $(2), and until the link succeeds
@@ -296,7 +309,8 @@ ARCHIVE_LIBS = $(or $(shell pkg-config --libs $(ARCHIVE_PKGS) 2>/dev/null),-larc
 
 $(ARCHIVE_BIN): $(ARCHIVE_C) harness/archive_tool.h include/em/version.h $(CONFIG) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ARCHIVE_CFLAGS) $(CFLAGS) $(ARCHIVE_C) -o $@ $(ARCHIVE_LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(ARCHIVE_CFLAGS) $(CFLAGS) $(ARCHIVE_C) -o $@ $(ARCHIVE_LIBS)
 
 .PHONY: archive submit
 archive: $(ARCHIVE_BIN)
@@ -356,7 +370,8 @@ $(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/obj/reference/cuda/%.cu.o): $(BU
 $(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: reference/cuda/%_kernels.cuh
 $(BUILD)/bench/%: bench/%.cu bench/common.cuh
 	@mkdir -p $(@D)
-	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) $< -o $@
 .PHONY: bench-variants
 bench-variants: $(BENCH_BIN)
 

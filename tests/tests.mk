@@ -23,18 +23,21 @@ TEST_LAB_BIN := $(foreach n,$(TEST_LABS),$(BUILD)/tests/skeleton/lab$(n)/em-chec
 
 $(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(LIB) $(HARNESS) $(HEADERS) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Iharness -Itests $(CFLAGS) -DEM_BUILD_DIR='"$(BUILD)"' $< -o $@ $(HARNESS) $(LIB) -lcriterion $(LDLIBS)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) -Iharness -Itests $(CFLAGS) -DEM_BUILD_DIR='"$(BUILD)"' $< -o $@ $(HARNESS) $(LIB) -lcriterion $(LDLIBS)
 
 # The lab number of a planted file: tests/planted/lab1/x.c -> 1.
 planted_lab = $(patsubst lab%,%,$(firstword $(subst /, ,$(1))))
 
 $(BUILD)/tests/planted/%/student.o: tests/planted/%.c $(HEADERS) $(PLANTED_H) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(STUDENT_CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/planted/%.cu/student.o: tests/planted/%.cu $(HEADERS) $(PLANTED_H)
 	@mkdir -p $(@D)
-	$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -c $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(CPPFLAGS) $(STUDENT_NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/tests/planted/%/em-check: $(BUILD)/tests/planted/%/student.o $(LIB) $(HARNESS) $(MAIN_OBJ)
 	$(call LINK_CHECKER,$@,$(call planted_lab,$*),0,$<)
