@@ -255,6 +255,10 @@ class Grader:
         b = self._build(lab, labs_dir, work)
         table = self._table(lab.number)
         scratch, sr = self._run(b.binary, lab, work, row)
+        # Other programs on the cores through a CPU-track run: said on the row. With --jobs > 1 the
+        # other programs are the batch's own runs, which the instructor chose: not said each time.
+        if self.track in ("cpu", "all") and self.o.jobs == 1 and (busy := timingmod.busy_note(sr.others_share)):
+            notes.append(busy)
         verified = self._verify(lab, scratch, work)
         self._score(lab, table, verified, sr.claimed, row, notes, tests)
 

@@ -13,6 +13,7 @@ also add up against the wall-clock and CPU time the grader measures from outside
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -79,6 +80,7 @@ class StudentRun:
     wall_s: float
     cpu_s: float | None = None  # the whole tree's CPU time, as the sandbox measured it
     contention_s: float = 0.0   # how long it could have waited for a busy CPU (grader/timing.py)
+    others_share: float = math.nan  # the share of the CPUs other programs used meanwhile
 
 
 def _hidden_copy(o: RunOptions, d: str) -> str | None:
@@ -111,7 +113,9 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
     before = timing.snapshot()
     r = sandboxing.run(argv, workdir=scratch, limits=lim, gpu=gpu, env=env,
                        ro_binds=[os.path.dirname(os.path.dirname(binary))])
-    contention = timing.contention_s(before, timing.snapshot(), r.cpu_s)
+    after = timing.snapshot()
+    contention = timing.contention_s(before, after, r.cpu_s)
+    others = timing.others_share(before, after, r.cpu_s)
     subst = {scratch + "/": "", os.path.dirname(binary) + "/": ""}
     tail = last_lines(r.stderr or r.stdout, 3, 300, subst)
     said = STDERR_MARK + tail if tail else ""
@@ -153,7 +157,7 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
                 claimed = None
     except ValueError:
         claimed = None
-    return StudentRun("ok", "", r.isolation, claimed, r.wall_s, r.cpu_s, contention)
+    return StudentRun("ok", "", r.isolation, claimed, r.wall_s, r.cpu_s, contention, others)
 
 
 @dataclass

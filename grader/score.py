@@ -78,7 +78,7 @@ def perf_fraction(speedup_vs_ref, threshold: float) -> float:
 _KIND_WORDS = {
     "reused": "reused work while timing (a result kept from an earlier call)",
     "input_changed": "the code changed an input (inputs are read-only)",
-    "stale": "stale output after the inputs changed: results cached between calls?",
+    "stale": "stale output after the checker changed the inputs: results cached between calls?",
     "past_end": "the code wrote past the end of an output",
     "unwritten": "some output elements were never written",
     "wrong": "wrong results",

@@ -125,6 +125,31 @@ def contention_s(before: Snapshot, after: Snapshot, run_cpu_s: float = 0.0) -> f
     return crowded + max(0.0, after.throttled_s - before.throttled_s)
 
 
+# Others' share of the CPUs above this makes a run "busy" (the checker's EM_LOAD_BUSY_SHARE).
+BUSY_SHARE = 0.2
+
+
+def others_share(before: Snapshot, after: Snapshot, run_cpu_s: float | None) -> float:
+    """The share of the CPUs' time between the snapshots that other programs used (their busy time
+    less the run's CPU time), in [0, 1]; nan when unknown. Measured outside the sandbox, so a
+    student's run cannot make it say anything."""
+    elapsed = after.at_s - before.at_s
+    idle = after.idle_s - before.idle_s
+    cpus = max(1, after.cpus)
+    if not (elapsed > 0 and math.isfinite(idle)):
+        return math.nan
+    others = cpus * elapsed - idle - max(0.0, run_cpu_s or 0.0)
+    return min(1.0, max(0.0, others / (cpus * elapsed)))
+
+
+def busy_note(share: float) -> str | None:
+    """What the row says when other programs held the cores through a CPU-track run."""
+    if not (share > BUSY_SHARE):
+        return None
+    return (f"busy machine: other programs used {100 * share:.0f}% of the CPUs while this ran; the speed points "
+            f"hold (timed interleaved with the reference), its times and roof figures read slow")
+
+
 def _sum(cases: list, track: str | None) -> tuple[float, int]:
     """The claimed timed seconds and calls over the cases (of one track, or all). Only finite,
     non-negative numbers count: a negative time cannot offset an inflated one."""

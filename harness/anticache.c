@@ -97,7 +97,7 @@ void em__anti_cache_verdict(em_case_result *r, const em_case_result *vr, int sta
              "after timing, so a result kept from an earlier call is found");
   } else {
     r->kind = vr->kind;
-    snprintf(r->reason, sizeof r->reason, "after the inputs changed in place (same pointers): %s", vr->reason);
+    snprintf(r->reason, sizeof r->reason, "on a later call, after the checker changed the inputs in place (same pointers): %s", vr->reason);
     snprintf(r->hint, sizeof r->hint, "%s", vr->hint);
   }
 }
@@ -119,7 +119,7 @@ static int call_again(em__ctx *x) {
     r->status = EM_ERROR;
     r->kind = EM_FAIL_ERROR;
     r->points = 0;
-    snprintf(r->reason, sizeof r->reason, "after the inputs changed in place: %s",
+    snprintf(r->reason, sizeof r->reason, "on a later call, after the checker changed the inputs in place: %s",
              *em_error_detail() ? em_error_detail() : em_strerror(err));
     em__probe_cuda_context(x->track);
   }

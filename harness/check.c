@@ -218,9 +218,13 @@ static void fmt_value(char *buf, size_t len, double v, int poison) {
 }
 
 /* The verdict of an output that is not close: the first wrong element, how many, and a hint. */
-static void mismatch_verdict(const em_tensor *t, const em_close_report *rep, em_case_result *r, em_fail_kind *kind) {
+static void mismatch_verdict(const em_tensor *all, int out, const em_close_report *rep, em_case_result *r,
+                             em_fail_kind *kind) {
+  const em_tensor *t = &all[out];
   r->status = EM_FAIL;
   *kind = EM_FAIL_WRONG;
+  if (r->lab->inputs_at && rep->first_index >= 0 && !r->c.hidden)
+    r->lab->inputs_at(&r->c, all, out, rep->first_index, r->inputs, sizeof r->inputs);
   char got[48], want[48];
   int first_poison = rep->first_unwritten;
   fmt_value(got, sizeof got, rep->first_got, first_poison);
@@ -249,7 +253,8 @@ static void mismatch_verdict(const em_tensor *t, const em_close_report *rep, em_
 
 /* One output: its guard words (a write past the end), then closeness; the output furthest off (or
  * the first failing one) is the one the result's numbers are about. */
-static int judge_output(em_track track, em_tensor *t, em_case_result *r, em_fail_kind *kind, double *worst) {
+static int judge_output(em_track track, em_tensor *all, int out, em_case_result *r, em_fail_kind *kind, double *worst) {
+  em_tensor *t = &all[out];
   if (track == EM_TRACK_CUDA) {
     int err = em_cuda_copy_to_host(t->host, t->dev, em__data_bytes(t) + EM__GUARD_BYTES);
     if (err != EM_OK) return err;
@@ -275,7 +280,7 @@ static int judge_output(em_track track, em_tensor *t, em_case_result *r, em_fail
     r->output = t->name;
     r->have_close = 1;
   }
-  if (!close && *kind == EM_FAIL_NONE) mismatch_verdict(t, &rep, r, kind);
+  if (!close && *kind == EM_FAIL_NONE) mismatch_verdict(all, out, &rep, r, kind);
   return EM_OK;
 }
 
@@ -285,7 +290,7 @@ int em__judge(em_track track, em__bufs *b, em_case_result *r) {
   if (err != EM_OK) return err;
   double worst = -1.0;
   for (int i = 0; i < b->nt; ++i)
-    if (b->t[i].is_output && (err = judge_output(track, &b->t[i], r, &kind, &worst)) != EM_OK) return err;
+    if (b->t[i].is_output && (err = judge_output(track, b->t, i, r, &kind, &worst)) != EM_OK) return err;
   if (kind == EM_FAIL_NONE) r->status = EM_PASS;
   else r->kind = r->close.unwritten ? EM_FAIL_UNWRITTEN : kind; /* EM_FAIL_KINDS says why */
   return EM_OK;
@@ -325,6 +330,7 @@ static void begin_result(const em_lab *lab, const em_case *c, em_track track, do
   r->c = *c;
   r->track = track;
   r->energy_j = NAN;
+  r->others_share = NAN;
   r->max_points = max_points;
   r->flops = lab->flops(c);
   r->bytes = lab->bytes(c);

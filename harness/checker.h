@@ -31,7 +31,7 @@ const char *em_status_name(em_status s); /* "pass", "fail", "error", "skip" */
   X(EM_FAIL_AFTER_CUDA_ERROR, "after_cuda_error", "")
 
 /* The reason of a stale output, said in full even for hidden cases: it holds no number. */
-#define EM_STALE_REASON "stale output after the inputs changed: results cached between calls?"
+#define EM_STALE_REASON "stale output after the checker changed the inputs: results cached between calls?"
 
 #define EM__FAIL_ENUM(kind, json, hidden) kind,
 typedef enum em_fail_kind { EM_FAIL_KINDS(EM__FAIL_ENUM) EM_NFAIL_KINDS } em_fail_kind;
@@ -47,6 +47,7 @@ typedef struct em_case_result {
   em_fail_kind kind;    /* what kind of failure (or skip) the reason describes; EM_FAIL_NONE: passed */
   char reason[1024];    /* why it failed, errored or was skipped; "" when it passed */
   char hint[512];       /* what to do next (a TODO's place, a likely cause) */
+  char inputs[256];     /* the inputs of the first wrong element (em_lab.inputs_at); "" if none */
   int todo_hint;        /* the hint names a TODO still in the path: kept for hidden cases */
   int same_cause;       /* the hint names the cause outright (a TODO, unwritten elements): cases
                          * with the same hint are explained once in the table */
@@ -67,6 +68,9 @@ typedef struct em_case_result {
   double timed_s;       /* their measured times added up: the grader checks them against its clock */
   int compared;         /* timed calls of the code whose whole output was compared with the reference's */
   double energy_j;      /* NAN when no counter */
+  double others_share;  /* share of our CPUs other programs used while the case was timed (em/load.h);
+                         * NAN: not timed, not known, or the GPU track */
+  double load_s;        /* how long that window was */
   double points, max_points;
 } em_case_result;
 
@@ -99,6 +103,7 @@ typedef struct em_run_opts {
   em_peaks peaks;
   int gpu_ok;             /* the CUDA track can run */
   char gpu_skip[512];     /* why it cannot */
+  double others_at_start; /* others' share of our CPUs just before the run (timed runs), else NAN */
   em_cuda_device gpu;
   em_energy_meter *meter[EM_NTRACKS];
 } em_run_opts;

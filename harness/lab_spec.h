@@ -132,6 +132,11 @@ typedef struct em_lab {
   double (*bytes)(const em_case *c);  /* fewest bytes: each input read once, each output written once */
   /* NULL when the case is valid for its part, else why not (hidden cases are checked with it). */
   const char *(*invalid)(const em_case *c);
+  /* Optional: writes into buf the inputs that element `index` of output tensor t[out] is computed
+   * from ("x[5] = 0.25, y[3] = -1.5"), read from the inputs' host buffers; the first wrong
+   * element's inputs are what reveals most bugs (a ReLU of an input instead of the product shows
+   * as a negative input beside a zero output). NULL: not shown. */
+  void (*inputs_at)(const em_case *c, const em_tensor *t, int out, int64_t index, char *buf, size_t len);
 } em_lab;
 
 /* The registry (registry.c): every lab, in course order. */

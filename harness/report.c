@@ -74,6 +74,9 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
     else if (o->peaks.cpu_unreliable)
       fprintf(f, " (from a cache measured while other programs held the cores: roof is approximate; "
                  "delete it and run again on a quiet machine)");
+    if (o->others_at_start > EM_LOAD_BUSY_SHARE)
+      fprintf(f, " (other programs are using %.0f%% of the cores now: times will be slow; vs ref stays fair)",
+              100 * o->others_at_start);
   }
   else
     fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
@@ -81,6 +84,11 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
   fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s %9s %7s %7s %8s %6s %9s%s\n", dim(color), "part", "case", "shape",
           "status", "worst error @index vs tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
   fflush(f);
+}
+
+/* Other programs held the cores while this case was timed, over a window long enough to tell. */
+static int timed_busy(const em_case_result *r) {
+  return r->others_share > EM_LOAD_BUSY_SHARE && r->load_s >= EM_LOAD_MIN_WINDOW_S;
 }
 
 void em_report_row(FILE *f, const em_case_result *r, int color) {
@@ -91,7 +99,9 @@ void em_report_row(FILE *f, const em_case_result *r, int color) {
     fmt_ratio(sr, sizeof sr, r->speedup_vs_ref);
     fmt_ratio(sn, sizeof sn, r->speedup_vs_naive);
     snprintf(gb, sizeof gb, "%.1f", r->gbps);
-    if (isfinite(r->roofline_frac)) snprintf(roof, sizeof roof, "%.0f%%%s", 100 * r->roofline_frac, r->impossible_speed ? "!" : "");
+    if (isfinite(r->roofline_frac))
+      snprintf(roof, sizeof roof, "%.0f%%%s", 100 * r->roofline_frac,
+               r->impossible_speed ? "!" : timed_busy(r) ? "~" : "");
     else snprintf(roof, sizeof roof, "-");
     if (isfinite(r->energy_j)) {
       if (r->energy_j < 1e-3) snprintf(en, sizeof en, "%.1f uJ", r->energy_j * 1e6);
@@ -124,6 +134,9 @@ void em_report_end(FILE *f, const em_run *run, int from, int to, int color) {
     if (run->results[i].impossible_speed)
       fprintf(f, "  ! (%c) %s: %s\n", run->results[i].c.part, run->results[i].c.name, run->results[i].speed_note);
   const em_case_result *shown = NULL;
+  const char *hints[32];
+  int nhints = 0;
+  unsigned long long inputs_shown = 0;
   int more = 0;
   char names[256] = "";
   for (int i = from; i <= to; ++i) {
@@ -147,8 +160,29 @@ void em_report_end(FILE *f, const em_run *run, int from, int to, int color) {
     shown = r;
     fprintf(f, "  %s%s%s (%c) %s: %s\n", col(color, r->status), em_status_name(r->status), reset(color), r->c.part,
             r->c.name, r->reason);
-    if (r->hint[0]) fprintf(f, "      -> %s\n", r->hint);
+    /* The inputs behind the first wrong element, for the first failure of each kind: what the
+     * student needs to see the bug; later cases of the kind would only repeat the lesson. */
+    if (r->inputs[0] && !(inputs_shown & (1ull << r->kind))) {
+      inputs_shown |= 1ull << r->kind;
+      fprintf(f, "      at that element: %s\n", r->inputs);
+    }
+    /* A hint (the tolerance's derivation, say) is said once per track: twenty wrong cases do not
+     * need twenty copies of it. */
+    int said = 0;
+    for (int h = 0; h < nhints && !said; ++h) said = strcmp(hints[h], r->hint) == 0;
+    if (r->hint[0] && !said) {
+      fprintf(f, "      -> %s\n", r->hint);
+      if (nhints < EM_COUNT(hints)) hints[nhints++] = r->hint;
+    }
   }
+  double busiest = 0;
+  for (int i = from; i < to; ++i)
+    if (timed_busy(&run->results[i]) && run->results[i].others_share > busiest) busiest = run->results[i].others_share;
+  if (busiest > EM_LOAD_BUSY_SHARE)
+    fprintf(f, "  ~ other programs used up to %.0f%% of the cores while the cases marked ~ were timed: their vs ref "
+               "holds (timed interleaved with the reference), their time, GB/s and roof read slow; close them and "
+               "check again for those\n",
+            100 * busiest);
   if (outlived)
     fprintf(f, "  * GPU work ran past the stop event (another stream?); timed with the host clock instead.\n");
 }
@@ -163,7 +197,7 @@ void em_report_summary(FILE *f, const em_run *run, int color) {
                "of reads and writes and its FMA rate allow (cases that fit in a cache can pass 100%%).%s\n",
             dim(color), reset(color));
   int count[4] = {0};
-  double pts[EM_NTRACKS] = {0}, max[EM_NTRACKS] = {0};
+  double pts[EM_NTRACKS] = {0}, max[EM_NTRACKS] = {0}, unmeasured[EM_NTRACKS] = {0};
   int ran[EM_NTRACKS] = {0};
   for (int i = 0; i < run->n; ++i) {
     const em_case_result *r = &run->results[i];
@@ -172,11 +206,19 @@ void em_report_summary(FILE *f, const em_run *run, int color) {
       ran[r->track] = 1;
       pts[r->track] += r->points;
       max[r->track] += r->max_points;
+      if (!r->timed && r->status == EM_PASS) unmeasured[r->track] += r->c.perf_points;
     }
   }
   fprintf(f, "\n");
   for (int t = 0; t < EM_NTRACKS; ++t)
-    if (ran[t]) fprintf(f, "score %s: %.1f / %.1f\n", track_names[t], pts[t], max[t]);
+    if (ran[t]) {
+      fprintf(f, "score %s: %.1f / %.1f", track_names[t], pts[t], max[t]);
+      /* A score short of its maximum for want of timing must say so, or it reads as slow code. */
+      if (unmeasured[t] > 0)
+        fprintf(f, " (%.1f speed points not measured: timing was off in this run)",
+                unmeasured[t]);
+      fprintf(f, "\n");
+    }
   int failed = count[EM_FAIL] + count[EM_ERROR];
   fprintf(f, "%s%d passed, %d failed, %d skipped%s\n", failed ? col(color, EM_FAIL) : col(color, EM_PASS),
           count[EM_PASS], failed, count[EM_SKIP], reset(color));
@@ -206,6 +248,7 @@ static void add_case_identity(json_t *c, const em_case_result *r) {
   json_object_set_new(c, "kind", json_string(em_fail_kind_name(r->kind)));
   json_object_set_new(c, "reason", json_string(r->reason));
   json_object_set_new(c, "hint", json_string(r->hint));
+  if (r->inputs[0]) json_object_set_new(c, "inputs_at_first_mismatch", json_string(r->inputs));
 }
 
 /* An element of the closeness report: its index, got, want and what was allowed there. */
@@ -256,6 +299,7 @@ static void add_case_timing(json_t *c, const em_case_result *r) {
   json_object_set_new(c, "speedup_vs_naive", r->timed ? num_or_null(r->speedup_vs_naive) : json_null());
   json_object_set_new(c, "timing_rounds", json_integer(r->rounds));
   json_object_set_new(c, "timed_by_host_clock", json_boolean(r->outlived));
+  json_object_set_new(c, "others_cpu_share", num_or_null(r->others_share));
   json_object_set_new(c, "flops", json_real(r->flops));
   json_object_set_new(c, "bytes", json_real(r->bytes));
   json_object_set_new(c, "gbps", r->timed ? num_or_null(r->gbps) : json_null());
@@ -338,7 +382,7 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
                    const char *lab_label) {
   json_t *root = json_object(), *cases = json_array(), *tracks = json_array();
   unsigned seen = 0;
-  double pts = 0, max = 0, timed_s = 0;
+  double pts = 0, max = 0, timed_s = 0, load_s = 0, others_s = 0;
   json_int_t timed_calls = 0;
   int labnum = 0;
   const char *name = "";
@@ -351,6 +395,7 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
     if (r->status != EM_SKIP) pts += r->points, max += r->max_points;
     timed_calls += r->timed_calls;
     timed_s += r->timed_s;
+    if (isfinite(r->others_share)) load_s += r->load_s, others_s += r->others_share * r->load_s;
     json_array_append_new(cases, case_json(r));
   }
   json_object_set_new(root, "schema", json_string(EM_RESULTS_SCHEMA));
@@ -368,6 +413,13 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
   json_t *timing = json_object();
   json_object_set_new(timing, "timed_calls", json_integer(timed_calls));
   json_object_set_new(timing, "timed_s", json_real(timed_s));
+  /* Other programs' share of our CPUs while CPU cases were timed (weighted by time) and just
+   * before the run: "busy" tells a reader (the grader) to trust the ratios, not the roof. */
+  double others = load_s > 0 ? others_s / load_s : NAN;
+  json_object_set_new(timing, "others_cpu_share", num_or_null(others));
+  json_object_set_new(timing, "others_cpu_share_at_start", num_or_null(o->others_at_start));
+  json_object_set_new(timing, "busy", json_boolean((others > EM_LOAD_BUSY_SHARE && load_s >= EM_LOAD_MIN_WINDOW_S) ||
+                                                    o->others_at_start > EM_LOAD_BUSY_SHARE));
   json_object_set_new(root, "timing", timing);
   json_object_set_new(root, "score", score_json(pts, max));
   int rc = dump_atomically(root, path);

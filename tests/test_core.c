@@ -995,3 +995,24 @@ Test(energy, bad_arguments, .timeout = 10) {
   cr_expect_eq(em_energy_read(NULL, &j), EM_EINVAL);
   em_energy_close(NULL); /* the checker closes meters it may not have: must be a no-op */
 }
+
+/* em/load.h: a quiet window reads (nearly) nobody else; programs spinning on every core read as a
+ * large share; marks that are not ok or no time give NAN. */
+Test(core_load, others_share_sees_spinning_programs) {
+  em_load_mark a = em_load_now();
+  if (!a.ok) cr_skip_test("no /proc/stat here: the load is not known (NAN), which the report says nothing about");
+  struct timespec ts = {0, 600 * 1000 * 1000};
+  t_load l;
+  t_load_start(&l);
+  em_load_mark b = em_load_now();
+  nanosleep(&ts, NULL);
+  em_load_mark c = em_load_now();
+  t_load_stop(&l);
+  double busy = em_load_others(b, c);
+  cr_assert_gt(busy, 0.5, "two spinners per CPU held the cores, yet others' share reads %.2f", busy);
+  cr_assert(isnan(em_load_others(c, c)), "no time passed: not known");
+  em_load_mark bad = c;
+  bad.ok = 0;
+  cr_assert(isnan(em_load_others(b, bad)));
+  cr_assert_leq(em_load_others(a, c), 1.0);
+}

@@ -501,3 +501,28 @@ Test(lab3_planted, streaming_file_does_not_beat_a_streaming_reference) {
   json_decref(root);
   t_proc_free(&p);
 }
+
+/* What a student sees for a wrong file: the first wrong element's inputs (x[j] and y[i], which
+ * show the ReLU of an input instead of the product), once for the kind; the tolerance's
+ * derivation once, not after each of twenty failures; and a --no-timing score that says its speed
+ * points were not measured. */
+Test(lab3_planted, failures_show_the_inputs_once_and_the_tolerance_once) {
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 300, EM_BUILD_DIR "/tests/planted/lab3/relu_inputs/em-check", json, "--track", "cpu", "--no-timing",
+            "--seed", "7", "--color", "never", NULL);
+  t_assert_exit(&p, 1);
+  cr_assert_eq(t_count(p.out, "at that element: x["), 1, "the inputs once, for the first wrong case:\n%s", p.out);
+  cr_assert(strstr(p.out, "at that element: x[") && strstr(p.out, "(x*y = "), "%s", p.out);
+  cr_assert_eq(t_count(p.out, "-> the tolerance of z"), 1, "the tolerance line once:\n%s", p.out);
+  cr_assert_gt(t_count(p.out, "  fail (a) "), 10, "%s", p.out);
+  json_t *root = t_load_json(json), *c = t_get_case(root, "cpu", 'a', "m=31 n=33");
+  cr_assert(strstr(t_json_str(c, "inputs_at_first_mismatch"), "y["), "every failing case keeps its inputs in the JSON");
+  json_decref(root);
+  t_proc_free(&p);
+
+  t_checker(&p, 300, t_solution_bin(3), json, "--track", "cpu", "--no-timing", "--part", "a", "--color", "never", NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "speed points not measured: timing was off in this run");
+  t_proc_free(&p);
+}

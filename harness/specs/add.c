@@ -1,6 +1,8 @@
 /* Lab 1 spec: z[i] = x[i] + c. */
 #include <float.h>
 
+#include <stdio.h>
+
 #include "spec.h"
 
 #pragma weak lab1_add_a
@@ -69,6 +71,13 @@ static const char *invalid(const em_case *c) {
   return NULL;
 }
 
+/* z[i] comes from x[i] and c. */
+static void inputs_at(const em_case *c, const em_tensor *t, int out, int64_t i, char *buf, size_t len) {
+  (void)c, (void)out;
+  snprintf(buf, len, "x[%lld] = %.9g, c = %.9g", (long long)i, (double)((const float *)t[0].host)[i],
+           (double)*(const float *)t[1].host);
+}
+
 static const em_part parts[] = {
     {'a', "n fits one block / one chunk", {"lab1_add_a", "lab1_add_a_cuda"},
      {EM_FN(lab1_add_a), EM_FN(lab1_add_a_cuda)},
@@ -129,4 +138,5 @@ const em_lab em_lab_add = {
     .flops = flops,
     .bytes = bytes,
     .invalid = invalid,
+    .inputs_at = inputs_at,
 };

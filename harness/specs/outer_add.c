@@ -1,6 +1,8 @@
 /* Lab 2 spec: z[i][j] = x[j] + y[i]; x has n floats, y has m, z is m × n. */
 #include <float.h>
 
+#include <stdio.h>
+
 #include "spec.h"
 
 #pragma weak lab2_outer_add_a
@@ -77,6 +79,14 @@ static const char *invalid(const em_case *c) {
   if (c->part == 'a' && (c->dim[0] > EM_OUTER_ADD_BLOCK || c->dim[1] > EM_OUTER_ADD_BLOCK))
     return "part (a) takes m ≤ 32 and n ≤ 32 (one block of at most 32 × 32 threads)";
   return NULL;
+}
+
+/* z[i][j] comes from x[j] and y[i]. */
+static void inputs_at(const em_case *c, const em_tensor *t, int out, int64_t at, char *buf, size_t len) {
+  (void)out;
+  int64_t n = c->dim[1], i = at / n, j = at % n;
+  snprintf(buf, len, "x[%lld] = %.9g, y[%lld] = %.9g", (long long)j, (double)((const float *)t[0].host)[j],
+           (long long)i, (double)((const float *)t[1].host)[i]);
 }
 
 static const em_part parts[] = {
@@ -156,4 +166,5 @@ const em_lab em_lab_outer_add = {
     .flops = flops,
     .bytes = bytes,
     .invalid = invalid,
+    .inputs_at = inputs_at,
 };

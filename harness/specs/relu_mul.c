@@ -2,6 +2,8 @@
 #include <float.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "spec.h"
 
 #pragma weak lab3_relu_mul
@@ -101,6 +103,15 @@ static const char *invalid(const em_case *c) {
   return NULL;
 }
 
+/* z[i][j] comes from x[j] and y[i]: their signs say whether the ReLU should have cut. */
+static void inputs_at(const em_case *c, const em_tensor *t, int out, int64_t at, char *buf, size_t len) {
+  (void)out;
+  int64_t n = c->dim[1], i = at / n, j = at % n;
+  float x = ((const float *)t[0].host)[j], y = ((const float *)t[1].host)[i];
+  snprintf(buf, len, "x[%lld] = %.9g, y[%lld] = %.9g (x*y = %.9g)", (long long)j, (double)x, (long long)i, (double)y,
+           (double)x * (double)y);
+}
+
 static const em_part parts[] = {
     {'a', "any m, n: one fused pass", {"lab3_relu_mul", "lab3_relu_mul_cuda"},
      {EM_FN(lab3_relu_mul), EM_FN(lab3_relu_mul_cuda)},
@@ -173,4 +184,5 @@ const em_lab em_lab_relu_mul = {
     .flops = flops,
     .bytes = bytes,
     .invalid = invalid,
+    .inputs_at = inputs_at,
 };

@@ -33,6 +33,8 @@
  * caught for every k below ~2^17, and the cases' sums are shorter than that or hit by the mistake
  * in many terms.
  */
+#include <stdio.h>
+
 #include "spec.h"
 
 #pragma weak lab4_relu_mul_backward
@@ -144,6 +146,23 @@ static const char *invalid(const em_case *c) {
   return NULL;
 }
 
+/* dx[j] sums column j of dz over the rows where x[j]·y[i] > 0, dy[i] row i over such columns: how
+ * many terms the mask lets through is what a wrong mask changes. */
+static void inputs_at(const em_case *c, const em_tensor *t, int out, int64_t at, char *buf, size_t len) {
+  int64_t m = c->dim[0], n = c->dim[1];
+  const float *x = (const float *)t[0].host, *y = (const float *)t[1].host;
+  int64_t active = 0;
+  if (out == 3) {
+    for (int64_t i = 0; i < m; ++i) active += x[at] * y[i] > 0;
+    snprintf(buf, len, "x[%lld] = %.9g; x[%lld]*y[i] > 0 in %lld of the %lld rows of dz summed", (long long)at,
+             (double)x[at], (long long)at, (long long)active, (long long)m);
+  } else {
+    for (int64_t j = 0; j < n; ++j) active += x[j] * y[at] > 0;
+    snprintf(buf, len, "y[%lld] = %.9g; x[j]*y[%lld] > 0 in %lld of the %lld columns of dz summed", (long long)at,
+             (double)y[at], (long long)at, (long long)active, (long long)n);
+  }
+}
+
 static const em_part parts[] = {
     {'a', "dx and dy from one pass over dz", {"lab4_relu_mul_backward", "lab4_relu_mul_backward_cuda"},
      {EM_FN(lab4_relu_mul_backward), EM_FN(lab4_relu_mul_backward_cuda)},
@@ -217,4 +236,5 @@ const em_lab em_lab_relu_mul_backward = {
     .flops = flops,
     .bytes = bytes,
     .invalid = invalid,
+    .inputs_at = inputs_at,
 };

@@ -2,6 +2,8 @@
 #include <float.h>
 #include <math.h>
 
+#include <stdio.h>
+
 #include "spec.h"
 
 #pragma weak lab6_softmax
@@ -165,6 +167,19 @@ static const char *invalid(const em_case *c) {
   return NULL;
 }
 
+/* z[i][j] comes from x[i][j] and its whole row: the row's maximum and its −inf entries are what
+ * the usual bugs get wrong. */
+static void inputs_at(const em_case *c, const em_tensor *t, int out, int64_t at, char *buf, size_t len) {
+  (void)out;
+  int64_t n = c->dim[1], i = at / n, j = at % n;
+  const float *x = (const float *)t[0].host + i * n;
+  float mx = -INFINITY;
+  int64_t inf = 0;
+  for (int64_t k = 0; k < n; ++k) mx = x[k] > mx ? x[k] : mx, inf += x[k] == -INFINITY;
+  snprintf(buf, len, "x[%lld][%lld] = %.9g; row %lld: max %.9g, %lld of %lld entries -inf", (long long)i, (long long)j,
+           (double)x[j], (long long)i, (double)mx, (long long)inf, (long long)n);
+}
+
 static const em_part parts[] = {
     {'a', "row softmax, any b and t", {"lab6_softmax", "lab6_softmax_cuda"},
      {EM_FN(lab6_softmax), EM_FN(lab6_softmax_cuda)},
@@ -240,4 +255,5 @@ const em_lab em_lab_softmax = {
     .flops = flops,
     .bytes = bytes,
     .invalid = invalid,
+    .inputs_at = inputs_at,
 };

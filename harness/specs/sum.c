@@ -38,6 +38,8 @@
  */
 #include <math.h>
 
+#include <stdio.h>
+
 #include "spec.h"
 
 #pragma weak lab5_sum
@@ -122,6 +124,20 @@ static const char *invalid(const em_case *c) {
   return NULL;
 }
 
+/* z[i] sums row i: its length, its range and Σ|x| (what the tolerance grows with). */
+static void inputs_at(const em_case *c, const em_tensor *t, int out, int64_t i, char *buf, size_t len) {
+  (void)out;
+  int64_t n = c->dim[1];
+  const float *x = (const float *)t[0].host + i * n;
+  double lo = x[0], hi = x[0], abs = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    lo = x[j] < lo ? x[j] : lo, hi = x[j] > hi ? x[j] : hi;
+    abs += fabs((double)x[j]);
+  }
+  snprintf(buf, len, "row %lld of x: %lld values in [%.9g, %.9g], sum of |x| = %.9g", (long long)i, (long long)n, lo,
+           hi, abs);
+}
+
 static const em_part parts[] = {
     {'a', "sum every row", {"lab5_sum", "lab5_sum_cuda"},
      {EM_FN(lab5_sum), EM_FN(lab5_sum_cuda)},
@@ -194,4 +210,5 @@ const em_lab em_lab_sum = {
     .flops = flops,
     .bytes = bytes,
     .invalid = invalid,
+    .inputs_at = inputs_at,
 };

@@ -12,6 +12,7 @@
 #include "em/memory.h"
 #include "em/check.h"
 #include "em/stats.h"
+#include "em/load.h"
 #include "em/cuda.h"
 #include "em/peaks.h"
 #include "em/stores.h"

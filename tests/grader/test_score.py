@@ -139,6 +139,6 @@ def test_the_checkers_kind_decides_the_words_not_its_reason():
             c["reason"] = "reused work while timing: never written, past the end (SECRET)"
     r = S.score(TABLE, results(names), claimed, cfg(), 1)
     case = [t for t in r["tests"] if " speed " in t["name"]][0]
-    assert case["output"] == "incorrect: the checked run failed it: stale output after the inputs changed: " \
+    assert case["output"] == "incorrect: the checked run failed it: stale output after the checker changed the inputs: " \
                              "results cached between calls?"
     assert "SECRET" not in repr(r)

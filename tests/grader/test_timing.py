@@ -96,6 +96,25 @@ def test_contention_from_the_machines_idle_time():
     assert contention_s(t0, Snapshot(110.0, math.nan, 2, 1.0)) == 10.0
 
 
+def test_others_share_is_the_cpus_busy_time_less_the_runs():
+    t0 = Snapshot(at_s=100.0, idle_s=50.0, cpus=2, throttled_s=0.0)
+    # 10 s on 2 CPUs: 20 CPU-seconds; 5 idle, the run used 5: others used 10 of 20
+    assert timing.others_share(t0, Snapshot(110.0, 55.0, 2, 0.0), 5.0) == pytest.approx(0.5)
+    # all idle but the run: nobody else
+    assert timing.others_share(t0, Snapshot(110.0, 60.0, 2, 0.0), 10.0) == 0.0
+    # more run time than the clocks allow (tick rounding): never below 0
+    assert timing.others_share(t0, Snapshot(110.0, 60.0, 2, 0.0), 12.0) == 0.0
+    assert math.isnan(timing.others_share(t0, Snapshot(110.0, math.nan, 2, 0.0), 1.0))
+    assert math.isnan(timing.others_share(t0, t0, 1.0))
+
+
+def test_a_busy_run_gets_a_note_that_trusts_the_ratios():
+    assert timing.busy_note(0.1) is None
+    assert timing.busy_note(math.nan) is None
+    note = timing.busy_note(0.45)
+    assert "45%" in note and "speed points hold" in note and "roof" in note
+
+
 def test_quota_throttling_is_read_from_both_cgroup_versions(tmp_path, monkeypatch):
     v2, v1 = tmp_path / "v2", tmp_path / "v1"
     v2.mkdir()
