@@ -61,10 +61,14 @@ static void usage(FILE *f) {
           DEFAULT_SEED);
 }
 
+/* How this binary was started (build/lab3/em-check, say): em-check is not on the PATH, so the
+ * advice to ask it for --help names the path that works, and the make command. */
+static const char *prog = "em-check";
+
 static int fail_usage(const char *fmt, const char *arg) {
   fprintf(stderr, "em-check: ");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(em-check --help lists the options)\n");
+  fprintf(stderr, "\n(%s --help lists the options; through make: make check ARGS=--help)\n", prog);
   return EXIT_USAGE;
 }
 
@@ -523,6 +527,7 @@ static int finish(const em_run *run, int status) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 0 && argv[0] && *argv[0]) prog = argv[0];
   cli a;
   int rc = parse_args(&a, argc, argv);
   if (rc != GO_ON) return rc;
