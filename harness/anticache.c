@@ -77,7 +77,7 @@ int em__outputs_untouched(const em__bufs *b) {
     const uint32_t *w = (const uint32_t *)t->host;
     int64_t words = (int64_t)((size_t)t->numel * em__dtype_size(t->dtype) / 4);
     for (int64_t k = 0; k < words; ++k)
-      if (w[k] != EM_POISON_U32) return 0;
+      if (w[k] != em__poison_word(t->dtype)) return 0;
   }
   return 1;
 }

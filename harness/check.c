@@ -164,7 +164,7 @@ int em__prepare(em_track track, em__bufs *b) {
     char *base = (char *)(track == EM_TRACK_CPU ? t->work : t->dev);
     int err = fill_words(track, base + em__data_bytes(t), EM__GUARD_WORDS, t->is_output ? EM__GUARD_U32 : 0);
     if (err != EM_OK) return err;
-    if (t->is_output) err = fill_words(track, base, (int64_t)(em__data_bytes(t) / 4), EM_POISON_U32);
+    if (t->is_output) err = fill_words(track, base, (int64_t)(em__data_bytes(t) / 4), em__poison_word(t->dtype));
     else if (track == EM_TRACK_CPU) memcpy(base, t->host, em__data_bytes(t));
     else err = em_cuda_copy_to_device(base, t->host, em__data_bytes(t));
     if (err != EM_OK) return err;
@@ -270,8 +270,9 @@ static int judge_output(em_track track, em_tensor *all, int out, em_case_result 
     fail(r, kind, EM_FAIL_PAST_END, why, "guard every store with i < n (a loop bound of <= n, or a kernel without its if)");
   }
   em_close_report rep;
-  int close = t->dtype == EM_I32
-                  ? em_equal_i32((const int32_t *)t->host, t->want_i32, t->numel, &rep)
+  int close = t->dtype == EM_I32 ? em_equal_i32((const int32_t *)t->host, t->want_i32, t->numel, &rep)
+              : t->dtype == EM_BF16
+                  ? em_allclose_bf16_each((const uint16_t *)t->host, t->want, t->atol_each, t->numel, t->rtol, t->atol, &rep)
                   : em_allclose_f32_each((const float *)t->host, t->want, t->atol_each, t->numel, t->rtol, t->atol, &rep);
   double score = close ? rep.worst_tol_ratio : 1e300 + (double)rep.mismatches;
   if (score > *worst || !r->have_close) {

@@ -22,7 +22,13 @@
  * NaN's payload) would leave the poison in place and go unseen. */
 #define EM__GUARD_U32 0x7FDEAD11u
 
-static inline size_t em__dtype_size(em_dtype d) { return d == EM_I8 ? 1 : 4; }
+static inline size_t em__dtype_size(em_dtype d) { return d == EM_I8 ? 1 : d == EM_BF16 ? 2 : 4; }
+
+/* The word an output is filled with before a run: the poison of its dtype, two to a word for
+ * bfloat16 (the float32 poison's halves would read as two ordinary bfloat16 numbers). */
+static inline uint32_t em__poison_word(em_dtype d) {
+  return d == EM_BF16 ? (uint32_t)EM_POISON_BF16 << 16 | EM_POISON_BF16 : EM_POISON_U32;
+}
 
 /* A tensor's data in whole words; its guard follows. */
 static inline size_t em__data_bytes(const em_tensor *t) {

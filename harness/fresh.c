@@ -1,6 +1,8 @@
 /* Fresh inputs for every timed call (fresh.h says what and why). */
 #include "fresh.h"
 
+#include "em/bf16.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +10,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-static size_t elem_size(em_dtype d) { return d == EM_I8 ? 1 : 4; }
+static size_t elem_size(em_dtype d) { return d == EM_I8 ? 1 : d == EM_BF16 ? 2 : 4; }
 
 static size_t tensor_bytes(const em_tensor *t) { return (size_t)t->numel * elem_size(t->dtype); }
 
@@ -134,12 +136,35 @@ static int vary_one(em_fresh *f, int i, uint64_t *s) {
   return EM_OK;
 }
 
+/* Element k's lowest bit flips when bit k % 64 of mix(seed ^ k / 64) is set: the same rule as
+ * em_cuda_flip_low_bits, so both tracks see the same kind of change. */
+static uint64_t mix64(uint64_t z) { return next_u64(&z); }
+
+static void flip_host(unsigned char *p, int64_t n, size_t elem, uint64_t seed) {
+#pragma omp parallel for schedule(static)
+  for (int64_t w = 0; w < (n + 63) / 64; ++w) {
+    uint64_t bits = mix64(seed ^ (uint64_t)w);
+    int64_t end = (w + 1) * 64 < n ? (w + 1) * 64 : n;
+    for (int64_t k = w * 64; k < end; ++k)
+      if ((bits >> (k & 63)) & 1) p[(size_t)k * elem] ^= 1u; /* little-endian: the lowest byte */
+  }
+}
+
+static int perturb_one(em_fresh *f, int i, uint64_t *s) {
+  em_tensor *x = &f->t[i];
+  uint64_t seed = next_u64(s);
+  if (f->track == EM_TRACK_CUDA) return em_cuda_flip_low_bits(code_buf(f, i), x->numel, (int)elem_size(x->dtype), seed);
+  flip_host((unsigned char *)code_buf(f, i), x->numel, elem_size(x->dtype), seed);
+  return EM_OK;
+}
+
 int em_fresh_vary(em_fresh *f) {
   uint64_t s = f->secret ^ (0xA24BAED4963EE407u * ++f->step);
   for (int i = 0; i < f->nt; ++i) {
     const em_tensor *x = &f->t[i];
-    if (x->is_output || x->is_scalar || x->numel < 2) continue;
-    int err = vary_one(f, i, &s);
+    if (x->is_output || x->is_scalar || x->numel < 1) continue;
+    if (!f->perturb && x->numel < 2) continue;
+    int err = f->perturb ? perturb_one(f, i, &s) : vary_one(f, i, &s);
     if (err != EM_OK) return err;
   }
   return EM_OK;
@@ -147,19 +172,25 @@ int em_fresh_vary(em_fresh *f) {
 
 /* Only float outputs: the poison is a NaN no right float result can be, while any int8 or int32
  * word may be a right result. */
-static int poisonable(const em_tensor *x) { return x->is_output && !x->is_scalar && x->dtype == EM_F32 && x->numel > 0; }
+static int poisonable(const em_tensor *x) {
+  return x->is_output && !x->is_scalar && (x->dtype == EM_F32 || x->dtype == EM_BF16) && x->numel > 0;
+}
+
+/* The poison of an output's dtype, in its own width (little-endian, as the buffers hold it). */
+static uint32_t poison_of(const em_tensor *x) { return x->dtype == EM_BF16 ? EM_POISON_BF16 : EM_POISON_U32; }
 
 int em_fresh_poison(em_fresh *f) {
   uint64_t s = f->secret ^ (0xD1B54A32D192ED03u * (uint64_t)(f->calls + 1));
-  const uint32_t poison = EM_POISON_U32;
   for (int i = 0; i < f->nt; ++i) {
     if (!poisonable(&f->t[i])) continue;
+    uint32_t poison = poison_of(&f->t[i]);
+    size_t elem = elem_size(f->t[i].dtype);
     for (int k = 0; k < EM_FRESH_POKES; ++k) {
       int64_t at = f->poke[i][k] = below(&s, f->t[i].numel);
-      uint32_t *p = (uint32_t *)code_buf(f, i) + at;
-      if (f->track == EM_TRACK_CPU) *p = poison;
+      unsigned char *p = (unsigned char *)code_buf(f, i) + (size_t)at * elem;
+      if (f->track == EM_TRACK_CPU) memcpy(p, &poison, elem);
       else {
-        int err = em_cuda_copy_to_device(p, &poison, sizeof poison);
+        int err = em_cuda_copy_to_device(p, &poison, elem);
         if (err != EM_OK) return err;
       }
     }
@@ -167,23 +198,26 @@ int em_fresh_poison(em_fresh *f) {
   return EM_OK;
 }
 
-static int word_at(const em_fresh *f, const void *base, int64_t at, uint32_t *w) {
-  const uint32_t *p = (const uint32_t *)base + at;
+/* Element `at` (of elem bytes, 2 or 4) of a buffer the code wrote, zero-extended. */
+static int elem_at(const em_fresh *f, const void *base, int64_t at, size_t elem, uint32_t *w) {
+  const unsigned char *p = (const unsigned char *)base + (size_t)at * elem;
+  *w = 0;
   if (f->track == EM_TRACK_CPU) {
-    *w = *p;
+    memcpy(w, p, elem);
     return EM_OK;
   }
-  return em_cuda_copy_to_host(w, p, sizeof *w);
+  return em_cuda_copy_to_host(w, p, elem);
 }
+
 
 static int poison_left(em_fresh *f) {
   for (int i = 0; i < f->nt; ++i) {
     if (!poisonable(&f->t[i])) continue;
     for (int k = 0; k < EM_FRESH_POKES; ++k) {
       uint32_t w;
-      int err = word_at(f, code_buf(f, i), f->poke[i][k], &w);
+      int err = elem_at(f, code_buf(f, i), f->poke[i][k], elem_size(f->t[i].dtype), &w);
       if (err != EM_OK) return err;
-      if (w != EM_POISON_U32) continue;
+      if (w != poison_of(&f->t[i])) continue;
       snprintf(f->reason, sizeof f->reason,
                "reused work while timing: after timed call %d of the code, %s[%lld] still held the NaN the checker "
                "wrote there just before the call; the call returned without computing its whole output (every "
@@ -211,15 +245,32 @@ static void count_host_f32(const float *got, const float *want, int64_t n, doubl
   *first = c ? at : -1;
 }
 
+static void count_host_bf16(const uint16_t *got, const uint16_t *want, int64_t n, double rtol, double atol,
+                            int64_t *count, int64_t *first) {
+  int64_t c = 0, at = n;
+#pragma omp parallel for reduction(+ : c) reduction(min : at)
+  for (int64_t k = 0; k < n; ++k) {
+    if (got[k] == want[k]) continue;
+    double g = em_bf16_to_f32(got[k]), w = em_bf16_to_f32(want[k]);
+    if (fabs(g - w) <= atol + rtol * fabs(w)) continue;
+    c++;
+    if (k < at) at = k;
+  }
+  *count = c;
+  *first = c ? at : -1;
+}
+
 static int compare_output(em_fresh *f, int i, int64_t *count, int64_t *first) {
   const em_tensor *x = &f->t[i];
-  int is_f32 = x->dtype == EM_F32;
-  int64_t words = is_f32 ? x->numel : (int64_t)((tensor_bytes(x) + 3) / 4);
+  int cmp = x->dtype == EM_F32 ? EM_CMP_F32 : x->dtype == EM_BF16 ? EM_CMP_BF16 : EM_CMP_BITS;
+  int64_t words = cmp != EM_CMP_BITS ? x->numel : (int64_t)((tensor_bytes(x) + 3) / 4);
   double rtol = f->rtol[i], atol = f->atol[i];
   if (f->track == EM_TRACK_CUDA)
-    return em_cuda_count_mismatches(f->snap[i], code_buf(f, i), words, is_f32, rtol, atol, count, first);
-  if (is_f32) {
+    return em_cuda_count_mismatches(f->snap[i], code_buf(f, i), words, cmp, rtol, atol, count, first);
+  if (cmp == EM_CMP_F32) {
     count_host_f32((const float *)f->snap[i], (const float *)code_buf(f, i), words, rtol, atol, count, first);
+  } else if (cmp == EM_CMP_BF16) {
+    count_host_bf16((const uint16_t *)f->snap[i], (const uint16_t *)code_buf(f, i), words, rtol, atol, count, first);
   } else {
     int64_t at = em_first_difference(f->snap[i], code_buf(f, i), words, 4);
     *first = at;
@@ -246,10 +297,12 @@ static int snapshot(em_fresh *f) {
 static void mismatch_reason(em_fresh *f, int i, int64_t count, int64_t first) {
   const em_tensor *x = &f->t[i];
   char vals[160] = "";
-  if (x->dtype == EM_F32) {
+  if (x->dtype == EM_F32 || x->dtype == EM_BF16) {
+    size_t elem = elem_size(x->dtype);
     uint32_t g = 0, w = 0;
-    if (word_at(f, f->snap[i], first, &g) == EM_OK && word_at(f, code_buf(f, i), first, &w) == EM_OK) {
+    if (elem_at(f, f->snap[i], first, elem, &g) == EM_OK && elem_at(f, code_buf(f, i), first, elem, &w) == EM_OK) {
       float gf, wf;
+      if (elem == 2) g <<= 16, w <<= 16; /* a bfloat16 is the top half of a float32 */
       memcpy(&gf, &g, 4);
       memcpy(&wf, &w, 4);
       snprintf(vals, sizeof vals, ": got %.9g, the reference %.9g", gf, wf);

@@ -9,6 +9,11 @@
  * rows, and which calls are checked below, come from a secret drawn when the case starts: the
  * code cannot predict them from the seed.
  *
+ * A compute-bound lab (em_lab.fresh_mode = EM_FRESH_PERTURB: attention, a matrix product) gets
+ * every input element's lowest bit flipped at random instead: there, a change to two rows would
+ * leave most of the output as it was (the other heads, the other queries) for code that keeps
+ * results per head to copy out, while one pass over the inputs costs little beside the work.
+ *
  * Before each timed call of the code under test a few output elements get the checker's poison,
  * and after it they must have been written: code that skips the call is caught every time. After
  * some of its calls (every call when the outputs are small, so copying a kept result out is cheap;
@@ -27,6 +32,7 @@ typedef struct em_fresh {
   int nt;
   em_track track;
   double case_bytes;
+  int perturb;       /* EM_FRESH_PERTURB: flip low bits of every input instead of moving rows */
   uint64_t secret;   /* drawn per case from the system's entropy: the code cannot know it */
   uint64_t step;     /* calls varied so far */
   int64_t poke[EM_MAX_TENSORS][EM_FRESH_POKES];

@@ -38,10 +38,14 @@ typedef enum em_track { EM_TRACK_CPU = 0, EM_TRACK_CUDA = 1, EM_NTRACKS = 2 } em
  * reference solution, the naive baseline. */
 typedef enum em_impl { EM_IMPL_CANDIDATE = 0, EM_IMPL_REFERENCE = 1, EM_IMPL_NAIVE = 2, EM_NIMPLS = 3 } em_impl;
 
-typedef enum em_dtype { EM_F32 = 0, EM_I8 = 1, EM_I32 = 2 } em_dtype;
+/* EM_BF16: bfloat16 as uint16 bits (em/bf16.h); outputs are compared after exact widening. */
+typedef enum em_dtype { EM_F32 = 0, EM_I8 = 1, EM_I32 = 2, EM_BF16 = 3 } em_dtype;
 
 #define EM_MAX_TENSORS 8
+/* A tensor has at most 4 axes (attention's batch, head, sequence, feature); a case is described
+ * by up to 6 numbers (attention's b, h, n, m, d and the causal flag). */
 #define EM_MAX_DIMS 4
+#define EM_MAX_CASE_DIMS 6
 
 typedef struct em_tensor {
   const char *name;
@@ -70,7 +74,7 @@ typedef struct em_tensor {
 typedef struct em_case {
   char part;
   char name[48];
-  int64_t dim[EM_MAX_DIMS];
+  int64_t dim[EM_MAX_CASE_DIMS];
   int values;           /* index into the lab's value_kinds */
   unsigned tracks;      /* EM_TRACK_BIT mask; 0 means both */
   double points;        /* correctness points when the case passes */
@@ -105,6 +109,9 @@ static inline void *em_call_arg(const em_call *call, int i) {
   return call->track == EM_TRACK_CUDA ? call->t[i].dev : call->t[i].work;
 }
 
+/* em_lab.fresh_mode */
+enum { EM_FRESH_ROWS = 0, EM_FRESH_PERTURB = 1 };
+
 typedef struct em_lab {
   int number;
   const char *name;       /* "add": the name of every file of the lab */
@@ -130,6 +137,11 @@ typedef struct em_lab {
   int (*invoke)(const em_call *call);
   double (*flops)(const em_case *c);
   double (*bytes)(const em_case *c);  /* fewest bytes: each input read once, each output written once */
+  /* How timed calls get fresh inputs (fresh.h): 0, rows exchanged or small inputs shuffled, for
+   * memory-bound labs; EM_FRESH_PERTURB, every element's lowest bit flipped at random, for
+   * compute-bound ones, where one pass over the inputs costs little beside the work and where a
+   * change to a few rows would leave most of the output (other heads, other rows) as it was. */
+  int fresh_mode;
   /* NULL when the case is valid for its part, else why not (hidden cases are checked with it). */
   const char *(*invalid)(const em_case *c);
   /* Optional: writes into buf the inputs that element `index` of output tensor t[out] is computed

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 const char *em__npy_descr(em_dtype d) {
-  static const char *const descr[] = {"<f4", "|i1", "<i4"};
+  /* bfloat16 has no numpy dtype: its bits as little-endian uint16 (widen with
+   * (a.astype(np.uint32) << 16).view(np.float32), exactly). */
+  static const char *const descr[] = {"<f4", "|i1", "<i4", "<u2"};
   return descr[d];
 }
 

@@ -195,6 +195,7 @@ int em__time_case(em__ctx *x) {
   naive.fn = x->part->naive[x->track];
   em_fresh fresh;
   int err = em_fresh_init(&fresh, x->b.t, x->b.nt, x->track, x->lab->bytes(x->c));
+  fresh.perturb = x->lab->fresh_mode == EM_FRESH_PERTURB;
   if (err != EM_OK) {
     em_fresh_free(&fresh);
     em__env_fail(x->run, x->r, err, "allocating the timing's buffers");

@@ -1016,3 +1016,23 @@ Test(core_load, others_share_sees_spinning_programs) {
   cr_assert(isnan(em_load_others(b, bad)));
   cr_assert_leq(em_load_others(a, c), 1.0);
 }
+
+/* bfloat16 outputs: compared after exact widening, the bfloat16 poison counts as never written,
+ * the float32 one's halves do not pose as it. */
+Test(core_check, allclose_bf16) {
+  double want[4] = {1.0, -2.5, 3.0e-3, 100.0};
+  uint16_t got[4];
+  for (int i = 0; i < 4; ++i) got[i] = em_f32_to_bf16((float)want[i]);
+  em_close_report r;
+  cr_assert(em_allclose_bf16_each(got, want, NULL, 4, 0x1p-8, 0, &r), "values rounded to bfloat16 are within 2^-8");
+  cr_assert_not(em_allclose_bf16_each(got, want, NULL, 4, 0, 0, &r), "3e-3 is not a bfloat16: off by its rounding");
+  got[1] = EM_POISON_BF16;
+  got[3] = em_f32_to_bf16(NAN);
+  cr_assert_not(em_allclose_bf16_each(got, want, NULL, 4, 0x1p-8, 0, &r));
+  cr_assert_eq(r.unwritten, 1);
+  cr_assert_eq(r.first_index, 1);
+  cr_assert_eq(r.nonfinite, 1);
+  cr_assert_eq(em_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80, "a tie rounds to even");
+  cr_assert_eq(em_f32_to_bf16(1.0f + 0x1p-8f + 0x1p-9f), 0x3f81);
+  cr_assert(isnan(em_bf16_to_f32(em_f32_to_bf16(NAN))));
+}

@@ -473,3 +473,37 @@ Test(fresh, cuda_small_input_shuffled) {
   cr_expect_gt(moved, 4000);
   teardown_cuda(&f, &fr);
 }
+
+/* EM_FRESH_PERTURB (compute-bound labs): every call flips the lowest bit of about half of the
+ * elements of every input, nothing else, and a different half each call: no row, head or block of
+ * the input is left as it was for a result kept per piece. */
+Test(fresh, perturb_flips_low_bits_of_every_row_each_call) {
+  fixture f;
+  em_fresh fr;
+  setup(&f, 1024, 64, 1e12, &fr);
+  fr.perturb = 1;
+  int64_t n = f.t[0].numel;
+  uint32_t *before = malloc((size_t)n * 4), *mid = malloc((size_t)n * 4);
+  cr_assert(before && mid);
+  memcpy(before, f.t[0].work, (size_t)n * 4);
+  cr_assert_eq(em_fresh_vary(&fr), EM_OK);
+  memcpy(mid, f.t[0].work, (size_t)n * 4);
+  const uint32_t *now = (const uint32_t *)f.t[0].work;
+  int64_t flipped = 0;
+  for (int64_t r = 0; r < 1024; ++r) {
+    int64_t in_row = 0;
+    for (int64_t c = 0; c < 64; ++c) {
+      uint32_t d = before[r * 64 + c] ^ now[r * 64 + c];
+      cr_assert(d == 0 || d == 1, "only the lowest bit may change, [%lld] changed by %#x", (long long)(r * 64 + c), d);
+      in_row += d;
+    }
+    cr_assert_gt(in_row, 0, "row %lld kept every element", (long long)r);
+    flipped += in_row;
+  }
+  cr_assert(flipped > n * 45 / 100 && flipped < n * 55 / 100, "%lld of %lld flipped, want about half", (long long)flipped,
+            (long long)n);
+  cr_assert_eq(em_fresh_vary(&fr), EM_OK);
+  cr_assert_neq(memcmp(mid, f.t[0].work, (size_t)n * 4), 0, "the second call must change the inputs again");
+  free(before), free(mid);
+  teardown(&f, &fr);
+}

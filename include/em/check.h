@@ -21,6 +21,9 @@ extern "C" {
 /* A quiet NaN with a payload no arithmetic produces (hardware makes 0x7FC00000 or 0xFFC00000), so
  * "never written" and "computed NaN" can be told apart. Also used as the int32 poison. */
 #define EM_POISON_U32 0x7FDEAD00u
+/* The bfloat16 poison: a quiet NaN whose payload (0x5E) no conversion or tensor core produces
+ * (they make 0x7FC0 / 0xFFC0). A bfloat16 output is filled with it two to a word. */
+#define EM_POISON_BF16 0x7FDEu
 
 typedef struct em_close_report {
   int64_t n;             /* elements compared */
@@ -48,6 +51,12 @@ int em_allclose_f32(const float *got, const double *want, int64_t n, double rtol
  * scales with something other than the result itself, such as a sum's with Σ|x| rather than |Σx|. */
 int em_allclose_f32_each(const float *got, const double *want, const double *atol_each, int64_t n,
                          double rtol, double atol, em_close_report *r);
+
+/* The same for bfloat16 results (em/bf16.h: the top half of a float32, as uint16 bits), each
+ * widened exactly to float32 before the comparison; an element still holding EM_POISON_BF16 was
+ * never written. */
+int em_allclose_bf16_each(const uint16_t *got, const double *want, const double *atol_each, int64_t n,
+                          double rtol, double atol, em_close_report *r);
 
 /* Exact comparison for integer results (the int32 accumulators of lab 8): tolerances are zero. */
 int em_equal_i32(const int32_t *got, const int32_t *want, int64_t n, em_close_report *r);

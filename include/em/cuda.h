@@ -53,13 +53,17 @@ int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *second
 /* Device-side helpers of the checker's timing (check.c, fresh.c): none of them is timed.
  * em_cuda_copy_device: cudaMemcpy device to device. em_cuda_swap: exchanges two non-overlapping
  * ranges of `bytes` bytes. em_cuda_count_mismatches: compares n elements of got with want on the
- * device, float32 (is_f32: the allclose rule |got − want| <= atol + rtol·|want|, bitwise-equal
- * values always agree, NaN in got never does) or 32-bit words compared exactly; *count gets how
- * many differ and *first the first such index (−1 when none). */
+ * device, as float32 or bfloat16 values (the allclose rule |got − want| <= atol + rtol·|want|,
+ * bitwise-equal values always agree, NaN in got never does) or as 32-bit words compared exactly;
+ * *count gets how many differ and *first the first such index (−1 when none).
+ * em_cuda_flip_low_bits: flips the lowest bit of each of n elements of elem_bytes (1, 2 or 4)
+ * where a hash of (seed, index) says so, about half of them: fresh inputs for compute-bound labs. */
+enum { EM_CMP_BITS = 0, EM_CMP_F32 = 1, EM_CMP_BF16 = 2 };
 int em_cuda_copy_device(void *dst, const void *src, size_t bytes);
 int em_cuda_swap(void *a, void *b, size_t bytes);
-int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int is_f32, double rtol, double atol,
+int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int cmp, double rtol, double atol,
                              int64_t *count, int64_t *first);
+int em_cuda_flip_low_bits(void *p, int64_t n, int elem_bytes, uint64_t seed);
 
 /* Frees the scratch buffers (L2 flush buffer, events) held by em_cuda_time_run. */
 void em_cuda_release_scratch(void);

@@ -27,5 +27,7 @@
 #include "em/relu_mul_backward.h"
 #include "em/sum.h"
 #include "em/softmax.h"
+#include "em/bf16.h"
+#include "em/attention.h"
 
 #endif /* EM_EM_H */

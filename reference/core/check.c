@@ -64,6 +64,21 @@ int em_allclose_f32_each(const float *got, const double *want, const double *ato
   return r->mismatches == 0;
 }
 
+int em_allclose_bf16_each(const uint16_t *got, const double *want, const double *atol_each, int64_t n,
+                          double rtol, double atol, em_close_report *r) {
+  report_init(r, n, rtol, atol);
+  for (int64_t i = 0; i < n; ++i) {
+    int poison = got[i] == EM_POISON_BF16;
+    uint32_t bits = (uint32_t)got[i] << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    double g = f;
+    double a = atol_each ? atol + atol_each[i] : atol;
+    note(r, i, g, want[i], a + rtol * fabs(want[i]), poison ? INFINITY : tol_ratio(g, want[i], rtol, a), poison);
+  }
+  return r->mismatches == 0;
+}
+
 int em_allclose_f32(const float *got, const double *want, int64_t n, double rtol, double atol,
                     em_close_report *r) {
   return em_allclose_f32_each(got, want, NULL, n, rtol, atol, r);

@@ -234,12 +234,19 @@ extern "C" int em_cuda_swap(void *a, void *b, size_t bytes) {
 }
 
 // counts[0]: mismatches; counts[1]: the first mismatching index (starts at the largest value).
-__global__ void mismatch_kernel(const uint32_t *got, const uint32_t *want, int64_t n, int is_f32, float rtol,
-                                float atol, unsigned long long *counts) {
+__global__ void mismatch_kernel(const void *got_v, const void *want_v, int64_t n, int cmp, float rtol, float atol,
+                                unsigned long long *counts) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    uint32_t g = got[i], w = want[i];
+    uint32_t g, w;
+    if (cmp == EM_CMP_BF16) {  // a bfloat16 is the top half of a float32: widened exactly
+      g = (uint32_t)((const uint16_t *)got_v)[i] << 16;
+      w = (uint32_t)((const uint16_t *)want_v)[i] << 16;
+    } else {
+      g = ((const uint32_t *)got_v)[i];
+      w = ((const uint32_t *)want_v)[i];
+    }
     bool same = g == w;
-    if (!same && is_f32) {
+    if (!same && cmp != EM_CMP_BITS) {
       float gf = __uint_as_float(g), wf = __uint_as_float(w);
       same = fabsf(gf - wf) <= atol + rtol * fabsf(wf);  // false for a NaN on either side
     }
@@ -250,7 +257,31 @@ __global__ void mismatch_kernel(const uint32_t *got, const uint32_t *want, int64
   }
 }
 
-extern "C" int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int is_f32, double rtol,
+// One splitmix64 output per 64 elements: element i flips when bit i % 64 of hash(seed, i / 64) is set.
+__device__ __host__ inline uint64_t em__mix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+__global__ void flip_kernel(unsigned char *p, int64_t n, int elem_bytes, uint64_t seed) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    if (!((em__mix64(seed ^ (uint64_t)(i >> 6)) >> (i & 63)) & 1)) continue;
+    // The lowest byte of a little-endian element holds its lowest bit.
+    p[i * elem_bytes] ^= 1u;
+  }
+}
+
+extern "C" int em_cuda_flip_low_bits(void *p, int64_t n, int elem_bytes, uint64_t seed) {
+  if (n <= 0) return EM_OK;
+  if (elem_bytes != 1 && elem_bytes != 2 && elem_bytes != 4)
+    return em__fail(EM_EINVAL, "em_cuda_flip_low_bits: elements of %d bytes", elem_bytes);
+  flip_kernel<<<fill_blocks(n), kFillThreads>>>((unsigned char *)p, n, elem_bytes, seed);
+  return em_cuda_check_launch("flip_kernel");
+}
+
+extern "C" int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int cmp, double rtol,
                                         double atol, int64_t *count, int64_t *first) {
   *count = 0;
   *first = -1;
@@ -260,8 +291,7 @@ extern "C" int em_cuda_count_mismatches(const void *got, const void *want, int64
   int err = EM_OK;
   cudaError_t e = cudaMemcpy(d, h, sizeof h, cudaMemcpyHostToDevice);
   if (e == cudaSuccess) {
-    mismatch_kernel<<<fill_blocks(n), kFillThreads>>>((const uint32_t *)got, (const uint32_t *)want, n, is_f32,
-                                                       (float)rtol, (float)atol, d);
+    mismatch_kernel<<<fill_blocks(n), kFillThreads>>>(got, want, n, cmp, (float)rtol, (float)atol, d);
     err = em_cuda_check_launch("mismatch_kernel");
     if (err == EM_OK) e = cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
   }

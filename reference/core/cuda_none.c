@@ -56,9 +56,13 @@ int em_cuda_swap(void *a, void *b, size_t bytes) {
   (void)a, (void)b, (void)bytes;
   return NO_CUDA();
 }
-int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int is_f32, double rtol, double atol,
+int em_cuda_flip_low_bits(void *p, int64_t n, int elem_bytes, uint64_t seed) {
+  (void)p, (void)n, (void)elem_bytes, (void)seed;
+  return NO_CUDA();
+}
+int em_cuda_count_mismatches(const void *got, const void *want, int64_t n, int cmp, double rtol, double atol,
                              int64_t *count, int64_t *first) {
-  (void)got, (void)want, (void)n, (void)is_f32, (void)rtol, (void)atol;
+  (void)got, (void)want, (void)n, (void)cmp, (void)rtol, (void)atol;
   *count = 0;
   *first = -1;
   return NO_CUDA();
