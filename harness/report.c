@@ -79,7 +79,8 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
               100 * o->others_at_start);
   }
   else
-    fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s", o->gpu.name, o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops);
+    fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s, bf16 tensor cores %.0f GFLOP/s", o->gpu.name,
+            o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops, o->peaks.gpu_bf16_tc_gflops);
   fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed, em_candidate_is_solution ? ", reference solution" : "");
   fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s %9s %7s %7s %8s %6s %9s%s\n", dim(color), "part", "case", "shape",
           "status", "worst error @index vs tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
@@ -350,6 +351,7 @@ static json_t *peaks_json(const em_peaks *p) {
   json_object_set_new(peaks, "gpu_read_gbps", p->have_gpu ? num_or_null(p->gpu_read_gbps) : json_null());
   json_object_set_new(peaks, "gpu_write_gbps", p->have_gpu ? num_or_null(p->gpu_write_gbps) : json_null());
   json_object_set_new(peaks, "gpu_fma_gflops", p->have_gpu ? num_or_null(p->gpu_fma_gflops) : json_null());
+  json_object_set_new(peaks, "gpu_bf16_tc_gflops", p->have_gpu ? num_or_null(p->gpu_bf16_tc_gflops) : json_null());
   return peaks;
 }
 

@@ -111,11 +111,17 @@ void em__roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_ca
   double ref_gflops = r->ref_time_s > 0 ? r->flops / r->ref_time_s * 1e-9 : 0;
   double bw = fmax(em_peaks_pattern_gbps(&o->peaks, gpu, write_share(b)), ref_gbps);
   double fma = gpu ? o->peaks.gpu_fma_gflops : o->peaks.cpu_fma_gflops;
+  /* bfloat16 matrix work on the GPU is held to the tensor cores' rate (0 when not measured: no
+   * roof then, rather than a wrong one); on the CPU it is widened to float32, the FMA rate's. */
+  int tensor_cores = 0;
+  for (int i = 0; gpu && i < b->nt; ++i) tensor_cores |= b->t[i].dtype == EM_BF16;
+  if (tensor_cores) fma = o->peaks.gpu_bf16_tc_gflops;
   if (fma > 0) fma = fmax(fma, ref_gflops);
   r->roof_gbps = bw;
   double attainable = fmin(fma > 0 ? fma : INFINITY, r->intensity * bw);
   r->roofline_frac = attainable > 0 && isfinite(attainable) ? r->gflops / attainable : NAN;
   if (r->flops == 0 && bw > 0) r->roofline_frac = r->gbps / bw;
+  if (tensor_cores && !(fma > 0)) r->roofline_frac = NAN;
 }
 
 /* A speed no honest code reaches: the working set is far beyond the caches, so every byte crosses
@@ -126,6 +132,11 @@ void em__flag_impossible(em_track track, const em_run_opts *o, const em__bufs *b
   if (!(cache > 0) || working_set(b) < EM_IMPOSSIBLE_CACHES * cache) return;
   if (track == EM_TRACK_CPU && o->peaks.cpu_unreliable) return; /* low peaks are no limit */
   if (!(r->roofline_frac > EM_IMPOSSIBLE_ROOF)) return;
+  /* A compute-bound case's roof is an FMA or tensor-core rate, which other units (tensor cores
+   * for float32 work, say) may pass honestly: its time is guarded by fresh inputs and the
+   * comparisons of fresh.h, not by this flag, whose premise is bytes that must cross the bus. */
+  double fma = track == EM_TRACK_CUDA ? o->peaks.gpu_fma_gflops : o->peaks.cpu_fma_gflops;
+  if (r->roof_gbps > 0 && r->intensity * r->roof_gbps > fma) return;
   r->impossible_speed = 1;
   snprintf(r->speed_note, sizeof r->speed_note,
            "measured at %.0f%% of this machine's roof (%.1f GB/s against %.1f GB/s for this mix of reads and "

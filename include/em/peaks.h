@@ -34,6 +34,9 @@ typedef struct em_peaks {
   char gpu_name[128];
   double gpu_copy_gbps;
   double gpu_fma_gflops;
+  /* The tensor cores' rate on bfloat16 inputs with float32 sums (mma.sync m16n8k16), the roof of
+   * bfloat16 matrix work; Hopper's wgmma can pass it, and the roof is then the reference's rate. */
+  double gpu_bf16_tc_gflops;
   double gpu_read_gbps, gpu_write_gbps;
   int from_cache;           /* 1 when loaded from the cache file rather than measured now */
   /* Of the CPU measurement's wall time × the threads that could run at once (cpu_threads, at most

@@ -476,12 +476,15 @@ static int cpu_from_json(json_t *cpu, const char *name, int threads, em_peaks *p
 /* Takes the GPU part from the cache when it was measured on a GPU of this name. */
 static int gpu_from_json(json_t *gpu, const char *name, em_peaks *p) {
   const char *cached = json_string_value(json_object_get(gpu, "name"));
-  double copy, fma;
+  double copy, fma, tc;
   if (!cached || strcmp(cached, name) != 0) return 0;
   double rd, wr;
+  /* A cache from before the tensor-core rate was measured lacks it: measured again. */
   if (!json_positive(gpu, "copy_gbps", &copy) || !json_positive(gpu, "fma_gflops", &fma) ||
-      !json_positive(gpu, "read_gbps", &rd) || !json_positive(gpu, "write_gbps", &wr))
+      !json_positive(gpu, "read_gbps", &rd) || !json_positive(gpu, "write_gbps", &wr) ||
+      !json_positive(gpu, "bf16_tc_gflops", &tc))
     return 0;
+  p->gpu_bf16_tc_gflops = tc;
   p->have_gpu = 1;
   p->gpu_read_gbps = rd;
   p->gpu_write_gbps = wr;
@@ -496,6 +499,7 @@ static void clear_gpu(em_peaks *p) {
   p->gpu_name[0] = '\0';
   p->gpu_copy_gbps = 0.0;
   p->gpu_fma_gflops = 0.0;
+  p->gpu_bf16_tc_gflops = 0.0;
   p->gpu_read_gbps = 0.0;
   p->gpu_write_gbps = 0.0;
 }
@@ -531,8 +535,9 @@ static int write_cache(const char *path, const em_peaks *p, json_t *old_gpu) {
   if (p->cpu_unreliable) json_object_set_new(json_object_get(root, "cpu"), "under_load", json_true());
   json_t *gpu = NULL;
   if (p->have_gpu)
-    gpu = json_pack("{s:s, s:f, s:f, s:f, s:f}", "name", p->gpu_name, "copy_gbps", p->gpu_copy_gbps, "fma_gflops",
-                    p->gpu_fma_gflops, "read_gbps", p->gpu_read_gbps, "write_gbps", p->gpu_write_gbps);
+    gpu = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f}", "name", p->gpu_name, "copy_gbps", p->gpu_copy_gbps, "fma_gflops",
+                    p->gpu_fma_gflops, "read_gbps", p->gpu_read_gbps, "write_gbps", p->gpu_write_gbps,
+                    "bf16_tc_gflops", p->gpu_bf16_tc_gflops);
   else if (json_is_object(old_gpu))
     gpu = json_incref(old_gpu);
   if (gpu && json_object_set_new(root, "gpu", gpu) != 0) {

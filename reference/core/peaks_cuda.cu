@@ -71,6 +71,34 @@ __global__ void fma_kernel(float *out, int iters, float mul, float add) {
   out[tid] = s;
 }
 
+// The tensor cores on bfloat16: each warp keeps kMmaChains independent accumulator tiles, so that
+// mma.sync's latency is hidden, and multiplies constant tiles into them (a = 1, b = 2^-10: the sums
+// grow by 2^-6 per step, far from overflow). An m16n8k16 step is 2·16·8·16 = 4096 FLOPs per warp.
+constexpr int kMmaChains = 4;
+constexpr int kMmaIters = 4096;
+
+__global__ void mma_bf16_kernel(float *out, int iters) {
+  float c[kMmaChains][4];
+#pragma unroll
+  for (int k = 0; k < kMmaChains; ++k) c[k][0] = c[k][1] = c[k][2] = c[k][3] = 0.0f;
+  // bfloat16 pairs: 1.0 is 0x3F80, 2^-10 is 0x3A80; the thread index enters so nothing folds.
+  const uint32_t one = 0x3F803F80u, tiny = 0x3A803A80u ^ (threadIdx.x & 1u);
+#pragma unroll 4
+  for (int i = 0; i < iters; ++i) {
+#pragma unroll
+    for (int k = 0; k < kMmaChains; ++k)
+      asm volatile(
+          "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+          "{%0,%1,%2,%3};\n"
+          : "+f"(c[k][0]), "+f"(c[k][1]), "+f"(c[k][2]), "+f"(c[k][3])
+          : "r"(one), "r"(one), "r"(one), "r"(one), "r"(tiny), "r"(tiny));
+  }
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMmaChains; ++k) s += c[k][0] + c[k][1] + c[k][2] + c[k][3];
+  out[(size_t)blockIdx.x * blockDim.x + threadIdx.x] = s;
+}
+
 // Everything the measurement holds, released on every way out of it.
 struct Resources {
   void *src = nullptr, *dst = nullptr;
@@ -215,6 +243,22 @@ int time_fma(Resources &r, int blocks, em_peaks *p) {
   return EM_OK;
 }
 
+// The bfloat16 tensor-core rate in GFLOP/s, into the buffer time_fma allocated (one float per thread).
+int time_mma(Resources &r, int blocks, em_peaks *p) {
+  const size_t warps = (size_t)blocks * kThreads / 32;
+  double t = 0.0;
+  int rc = time_median(
+      r, "mma_bf16_kernel",
+      [&] {
+        mma_bf16_kernel<<<blocks, kThreads>>>(r.out, kMmaIters);
+        return cudaGetLastError();
+      },
+      &t);
+  if (rc != EM_OK) return rc;
+  p->gpu_bf16_tc_gflops = 4096.0 * kMmaChains * (double)kMmaIters * (double)warps / t / 1e9;
+  return EM_OK;
+}
+
 }  // namespace
 
 extern "C" int em_peaks_measure_cuda(em_peaks *p) {
@@ -241,6 +285,7 @@ extern "C" int em_peaks_measure_cuda(em_peaks *p) {
   em_peaks m = *p;
   int rc = time_bandwidths(r, blocks, &m);
   if (rc == EM_OK) rc = time_fma(r, blocks, &m);
+  if (rc == EM_OK) rc = time_mma(r, blocks, &m);
   if (rc != EM_OK) return rc;
 
   *p = m;
