@@ -299,7 +299,8 @@ endif
 # build/em-archive (harness/archive*.c, kept out of libemharness.a): pack, unpack, list, submit.
 # `make submit LAB=N [USER=name] [SUBMIT_DIR=submissions]`: checks lab N with its build, then packs
 # its student files, results.json and manifest.json into SUBMIT_DIR. A check with failing cases
-# still submits (the claimed score says so); a checker error (exit 2) stops it. A plain recipe:
+# still submits (the claimed score says so), and the receipt says per track what was checked, or
+# why not, and the TODOs left (harness/archive_tracks.c); a checker error (exit 2) stops it. A plain recipe:
 # exit 0 submitted, 2 anything else (make's own status for a failed recipe).
 ARCHIVE_BIN := $(BUILD)/em-archive
 ARCHIVE_C := $(wildcard harness/archive*.c)

@@ -26,7 +26,7 @@ class Row:
     correctness_max: float = 0.0
     performance: float = 0.0
     performance_max: float = 0.0
-    claimed_score: str = ""   # what the student's own check claimed ("25/25"), never used
+    claimed_score: str = ""   # what the student's own check claimed ("25/25", "26/26 (cpu only; cuda not run)"), never used
     isolation: str = ""       # the sandbox's words for how the runs were isolated
     duration_s: float = 0.0
     notes: str = ""

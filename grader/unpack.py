@@ -147,8 +147,33 @@ def place(lab: Lab, chosen: dict, pristine_repo: str, labs_dir: str) -> str:
 
 
 def claimed_score(root: str, manifest: dict | None) -> str:
-    """What the student's own check claimed, for the gradebook only (never used to score)."""
+    """What the student's own check claimed, for the gradebook only (never used to score): "25/25",
+    and where the manifest says per track what was checked (make submit's "tracks"), which tracks
+    that covers: "26/26 (cpu only; cuda not run, 1 TODO left)"."""
     cs = (manifest or {}).get("claimed_score")
     if isinstance(cs, dict) and isinstance(cs.get("points"), (int, float)) and isinstance(cs.get("max"), (int, float)):
-        return f"{cs['points']:g}/{cs['max']:g}"
+        text = f"{cs['points']:g}/{cs['max']:g}"
+        scope = _claim_scope(manifest.get("tracks"))
+        return f"{text} ({scope})" if scope else text
     return ""
+
+
+def _claim_scope(tracks) -> str:
+    """The tracks a claimed score covers, from the manifest's "tracks" (the student's, so every
+    value is checked and cut short); "" when it has none."""
+    if not isinstance(tracks, dict):
+        return ""
+    checked, missing = [], []
+    for name, t in list(tracks.items())[:4]:
+        if not isinstance(t, dict):
+            continue
+        name = clean(str(name), 16)
+        if t.get("status") == "checked":
+            checked.append(name)
+            continue
+        todos = t.get("todo_count")
+        left = f", {todos} TODO{'' if todos == 1 else 's'} left" if type(todos) is int and todos > 0 else ""
+        missing.append(f"{name} {'not run' if t.get('status') == 'skipped' else 'not checked'}{left}")
+    if not missing:
+        return ", ".join(checked)
+    return f"{', '.join(checked) + ' only' if checked else 'no track checked'}; {'; '.join(missing)}"

@@ -278,14 +278,33 @@ static int load_results(const em__arc_submit_opts *o, em__arc_file *f, json_t **
   return rc;
 }
 
+/* The claimed score: results.json's, with the tracks it covers (those whose cases ran) and that
+ * in words. NULL when out of memory. */
+static json_t *claimed_json(json_t *score, const em__arc_track *tracks) {
+  char scope[512];
+  em__arc_claim_scope(tracks, scope, sizeof scope);
+  json_t *claimed = json_object(), *covered = em__arc_checked_tracks_json(tracks);
+  if (!claimed || !covered) {
+    json_decref(claimed), json_decref(covered);
+    return NULL;
+  }
+  json_object_set_new(claimed, "points", json_real(json_number_value(json_object_get(score, "points"))));
+  json_object_set_new(claimed, "max", json_real(json_number_value(json_object_get(score, "max"))));
+  json_object_set_new(claimed, "tracks", covered);
+  json_object_set_new(claimed, "covers", json_string(scope));
+  return claimed;
+}
+
 /* manifest.json into files[0]: what the archive holds (files[1..n), their SHA-256 and sizes), and
- * what results.json (res) says of the check that made it. */
+ * what results.json (res) says of the check that made it, per track too. */
 static int add_manifest(const em__arc_submit_opts *o, const char *folder, const char *user, const char *created,
-                        time_t now, json_t *res, em__arc_file *files, size_t n, char *msg, size_t cap) {
+                        time_t now, json_t *res, const em__arc_track *tracks, em__arc_file *files, size_t n, char *msg,
+                        size_t cap) {
   json_t *mach = json_object_get(res, "machine"), *score = json_object_get(res, "score");
-  json_t *man = json_object(), *tool = json_object(), *claimed = json_object(), *list = json_array();
-  if (!man || !tool || !claimed || !list) {
-    json_decref(man), json_decref(tool), json_decref(claimed), json_decref(list);
+  json_t *man = json_object(), *tool = json_object(), *claimed = claimed_json(score, tracks), *list = json_array();
+  json_t *per_track = em__arc_tracks_json(tracks, files + 2, n - 2);
+  if (!man || !tool || !claimed || !list || !per_track) {
+    json_decref(man), json_decref(tool), json_decref(claimed), json_decref(list), json_decref(per_track);
     return say(msg, cap, EM__ARC_ENV, "out of memory");
   }
   json_object_set_new(man, "schema", json_string("em-manifest/1"));
@@ -299,9 +318,8 @@ static int add_manifest(const em__arc_submit_opts *o, const char *folder, const 
   json_object_set_new(tool, "nvcc", str_or_null(json_object_get(mach, "nvcc")));
   json_object_set_new(man, "toolchain", tool);
   json_object_set_new(man, "gpu", str_or_null(json_object_get(mach, "gpu")));
-  json_object_set_new(claimed, "points", json_real(json_number_value(json_object_get(score, "points"))));
-  json_object_set_new(claimed, "max", json_real(json_number_value(json_object_get(score, "max"))));
   json_object_set_new(man, "claimed_score", claimed);
+  json_object_set_new(man, "tracks", per_track);
   for (size_t i = 1; i < n; ++i) {
     char hex[65];
     em__arc_sha256_hex(files[i].data, files[i].size, hex);
@@ -329,9 +347,10 @@ static int add_manifest(const em__arc_submit_opts *o, const char *folder, const 
   return EM__ARC_OK;
 }
 
-/* The archive OUT_DIR/lab<N>-<user>-<stamp>.tar.gz, and on stdout what it holds and claims. */
+/* The archive OUT_DIR/lab<N>-<user>-<stamp>.tar.gz, and on stdout what it holds and claims, with
+ * what the check covered per track. */
 static int write_submission(const em__arc_submit_opts *o, const char *user, const char *stamp, const em__arc_file *files,
-                            size_t n, json_t *res, char *msg, size_t cap) {
+                            size_t n, json_t *res, const em__arc_track *tracks, char *msg, size_t cap) {
   if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
     return say(msg, cap, EM__ARC_ENV, "cannot create %s: %s", o->out_dir, strerror(errno));
   char out[4096];
@@ -341,9 +360,14 @@ static int write_submission(const em__arc_submit_opts *o, const char *user, cons
   json_t *score = json_object_get(res, "score");
   printf("submission: %s\n", out);
   for (size_t i = 0; i < n; ++i) printf("  %-40s %10zu bytes\n", files[i].path, files[i].size);
-  printf("claimed score: %g / %g (the grader re-runs your code with its own cases: this is what your check "
-         "found)\n",
-         json_number_value(json_object_get(score, "points")), json_number_value(json_object_get(score, "max")));
+  printf("what your check covered, per track:\n");
+  for (int k = 0; k < EM__ARC_NTRACKS; ++k) /* "cpu:  ...", "cuda: ...": the notes aligned */
+    printf("  %s:%*s%s\n", tracks[k].name, (int)(5 - strlen(tracks[k].name)), "", tracks[k].note);
+  char scope[512];
+  em__arc_claim_scope(tracks, scope, sizeof scope);
+  printf("claimed score: %g / %g, %s\n", json_number_value(json_object_get(score, "points")),
+         json_number_value(json_object_get(score, "max")), scope);
+  printf("  (the grader re-runs your code with its own cases: this is what your check found)\n");
   printf("upload %s\n", out);
   return EM__ARC_OK;
 }
@@ -369,8 +393,11 @@ int em__arc_submit(const em__arc_submit_opts *o, char *msg, size_t cap) {
   gmtime_r(&now, &tm);
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (rc == EM__ARC_OK) rc = add_manifest(o, folder, user, created, now, res, files, n, msg, cap);
-  if (rc == EM__ARC_OK) rc = write_submission(o, user, stamp, files, n, res, msg, cap);
+  /* files[2..n) are the student's: the tracks' TODOs are counted in the very bytes packed. */
+  em__arc_track tracks[EM__ARC_NTRACKS];
+  if (rc == EM__ARC_OK) em__arc_tracks_tally(res, files + 2, n - 2, tracks);
+  if (rc == EM__ARC_OK) rc = add_manifest(o, folder, user, created, now, res, tracks, files, n, msg, cap);
+  if (rc == EM__ARC_OK) rc = write_submission(o, user, stamp, files, n, res, tracks, msg, cap);
   json_decref(res);
   free_files(files, n);
   return rc;

@@ -88,4 +88,39 @@ typedef struct em__arc_submit_opts {
 
 int em__arc_submit(const em__arc_submit_opts *o, char *msg, size_t cap);
 
+/* ---- what a submission's check covered, per track (archive_tracks.c) ----------------------------
+ * A claimed 26 / 26 with the CUDA track skipped for want of a GPU and its skeleton untouched must
+ * not read as a finished lab: the receipt and manifest.json say per track what was checked. */
+
+/* Every lab has these two tracks; a track's files are told by their extension (cpu: .c and .h,
+ * cuda: .cu and .cuh). */
+#define EM__ARC_NTRACKS 2
+
+typedef struct em__arc_track {
+  const char *name;   /* "cpu", "cuda" */
+  const char *status; /* "checked" (some of its cases ran), "skipped" (all skipped), "not_checked" (none in results) */
+  int cases, passed, failed, errors, skipped;
+  double points, max; /* over the cases that ran, as results.json's score counts them */
+  char reason[320];   /* the checker's reason for the first skipped case; empty when none */
+  int files, todos;   /* the track's student files, and the EM_TODO( calls left in them */
+  char note[1024];    /* one line for the receipt: what was checked, and the TODOs left */
+} em__arc_track;
+
+struct json_t;
+
+/* EM_TODO( calls in C or CUDA source, outside comments and literals. */
+int em__arc_count_todos(const unsigned char *text, size_t size);
+
+/* Tallies the cases of results (the parsed results.json) per track and counts the TODOs of the
+ * student files (files[0..n): their paths end in the file names). */
+void em__arc_tracks_tally(struct json_t *results, const em__arc_file *files, size_t n, em__arc_track t[EM__ARC_NTRACKS]);
+
+/* What the claimed score covers, in words ("the cpu track only (cuda not run here)"). */
+void em__arc_claim_scope(const em__arc_track t[EM__ARC_NTRACKS], char *out, size_t cap);
+
+/* manifest.json's "tracks" object, and the names of the checked tracks as an array (the claimed
+ * score's "tracks"); NULL when out of memory. */
+struct json_t *em__arc_tracks_json(const em__arc_track t[EM__ARC_NTRACKS], const em__arc_file *files, size_t n);
+struct json_t *em__arc_checked_tracks_json(const em__arc_track t[EM__ARC_NTRACKS]);
+
 #endif /* EM_HARNESS_ARCHIVE_TOOL_H */

@@ -1,6 +1,7 @@
 /* em-check: the checker's command line. Exit status: 0 every case passed (skips allowed), 1 some
  * case failed, 2 usage, build or environment error. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <jansson.h>
@@ -8,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(_OPENMP)
@@ -459,6 +462,30 @@ static int want_color(const char *when) {
           !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
 }
 
+/* Whether `python3 -c 'import numpy'` succeeds, for the line after a dump: the .npy files are
+ * for numpy.load, and a student without numpy should hear how to get it, not meet an ImportError.
+ * Spawned (no shell, no copy of this process's memory, which holds the cases' arrays) with its
+ * output discarded; no python3 at all counts as no numpy, and a failure to tell counts as yes,
+ * so the hint is never wrong. */
+static int have_numpy(void) {
+  extern char **environ;
+  posix_spawn_file_actions_t fa;
+  if (posix_spawn_file_actions_init(&fa) != 0) return 1;
+  int ok = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0) == 0 &&
+           posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) == 0 &&
+           posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0) == 0;
+  char *argv[] = {"python3", "-c", "import numpy", NULL};
+  pid_t pid;
+  int rc = ok ? posix_spawnp(&pid, "python3", &fa, NULL, argv, environ) : -1;
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc == ENOENT || rc == EACCES) return 0; /* no python3 */
+  if (rc != 0) return 1;
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return 1;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 /* results.json (and --junit): 0, or EXIT_USAGE when one cannot be written. */
 static int write_reports(const cli *a, const em_run *run, int threads) {
   em_machine m;
@@ -476,9 +503,14 @@ static int write_reports(const cli *a, const em_run *run, int threads) {
     json_path = default_json;
   }
   int status = 0;
-  if (a->o.dump_dir && run->dump_files)
+  if (a->o.dump_dir && run->dump_files) {
     printf("dump: %d files, %.1f MB in %s (numpy.load reads them)\n", run->dump_files, run->dump_bytes / 1e6,
            a->o.dump_dir);
+    fflush(stdout);
+    if (!have_numpy())
+      printf("      no numpy here (python3 -c 'import numpy' fails): scripts/install-deps.sh --numpy installs it "
+             "(Debian/Ubuntu), or  python3 -m pip install numpy\n");
+  }
   make_parents(json_path);
   if (em_report_json(json_path, run, &a->o, &m, a->all_labs ? "all" : NULL) != EM_OK) {
     fprintf(stderr, "em-check: %s\n", em_error_detail());

@@ -3,16 +3,20 @@
 # elsewhere. Fast when everything is there (a few file tests), so `make` runs it before every build.
 #   scripts/install-deps.sh                 install what building needs (needs root or sudo)
 #   scripts/install-deps.sh --test          also what `make test` and the grader need
-#   scripts/install-deps.sh [--test] --check  only report; exit 1 if something is missing
-# Building a lab needs only the first list: a student's `make lab1` must not go and install pytest.
+#   scripts/install-deps.sh --numpy         also numpy (python3-numpy), to load what
+#                                           `make check ARGS="--dump DIR"` writes (numpy.load)
+#   scripts/install-deps.sh [--test] [--numpy] --check  only report; exit 1 if something is missing
+# Building a lab needs only the first list: a student's `make lab1` must not go and install pytest,
+# nor numpy, which only a student who looks at dumped cases needs (the checker says so after a dump).
 set -u
 
-check_only=0 with_test=0
+check_only=0 with_test=0 with_numpy=0
 for arg in "$@"; do
   case $arg in
     --check) check_only=1 ;;
     --test) with_test=1 ;;
-    *) echo "usage: scripts/install-deps.sh [--test] [--check]" >&2; exit 2 ;;
+    --numpy) with_numpy=1 ;;
+    *) echo "usage: scripts/install-deps.sh [--test] [--numpy] [--check]" >&2; exit 2 ;;
   esac
 done
 
@@ -34,6 +38,10 @@ need=(
   "python3-pytest:cmd:pytest-3"
   "bubblewrap:cmd:bwrap"
 )
+# numpy as the python3 on PATH imports it: that is the one a student runs numpy.load with.
+[ $with_numpy = 1 ] && need+=(
+  "python3-numpy:py:numpy"
+)
 
 missing=()
 for entry in "${need[@]}"; do
@@ -43,6 +51,8 @@ for entry in "${need[@]}"; do
   what=${rest#*:}
   if [ "$kind" = cmd ]; then
     command -v "$what" >/dev/null 2>&1 || missing+=("$pkg")
+  elif [ "$kind" = py ]; then
+    python3 -c "import $what" >/dev/null 2>&1 || missing+=("$pkg")
   else
     # Headers may live under a prefix (conda, a container): ask the compiler too.
     [ -e "$what" ] || echo "#include <${what#/usr/include/}>" | gcc -E -x c - >/dev/null 2>&1 || missing+=("$pkg")
@@ -58,7 +68,8 @@ if ! command -v apt-get >/dev/null 2>&1; then
   cat >&2 <<MSG
 [emlab] this is not a Debian/Ubuntu system: install the equivalents of
           ${missing[*]}
-        (a C compiler with OpenMP, GNU make, jansson, libarchive, nettle and Criterion headers, Python 3)
+        (a C compiler with OpenMP, GNU make, jansson, libarchive, nettle and Criterion headers, Python 3;
+        numpy also as  python3 -m pip install numpy)
         with your package manager, then run make again.
 MSG
   exit 2
@@ -81,3 +92,8 @@ if ! $sudo apt-get update -qq || ! $sudo apt-get install -y -qq --no-install-rec
   exit 2
 fi
 echo "[emlab] installed ${missing[*]}" >&2
+# Debian's numpy is for Debian's python3: a python3 of pyenv, conda or a venv first on PATH does
+# not see it, and pip is the way there.
+if [ $with_numpy = 1 ] && ! python3 -c "import numpy" >/dev/null 2>&1; then
+  echo "[emlab] $(command -v python3) still cannot import numpy (it is not Debian's python3): python3 -m pip install numpy" >&2
+fi

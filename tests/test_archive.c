@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <nettle/sha2.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 
 #include "helpers.h"
 
@@ -709,10 +710,17 @@ static void sha256_hex(const char *data, size_t len, char hex[65]) {
   for (int i = 0; i < SHA256_DIGEST_SIZE; ++i) snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
+/* The CPU track checked (one case with full points, one slow), the CUDA track skipped as a machine
+ * without a GPU skips it: the score counts the cases that ran. */
 static const char *RESULTS_OK =
     "{\"schema\": \"em-results/1\", \"version\": \"0.1.0\", \"lab\": 1, \"name\": \"add\", \"solution\": false,\n"
     " \"machine\": {\"cpu\": \"x\", \"compiler\": \"gcc 12.2.0\", \"nvcc\": \"13.0\", \"gpu\": null},\n"
-    " \"cases\": [], \"score\": {\"points\": 7.5, \"max\": 10}}\n";
+    " \"cases\": [\n"
+    "  {\"track\": \"cpu\", \"status\": \"pass\", \"reason\": \"\", \"score\": {\"points\": 5, \"max\": 5}},\n"
+    "  {\"track\": \"cpu\", \"status\": \"pass\", \"reason\": \"\", \"score\": {\"points\": 2.5, \"max\": 5}},\n"
+    "  {\"track\": \"cuda\", \"status\": \"skip\", \"reason\": \"no GPU\\nhere\", \"score\": {\"points\": 0, \"max\": 5}},\n"
+    "  {\"track\": \"cuda\", \"status\": \"skip\", \"reason\": \"no GPU\\nhere\", \"score\": {\"points\": 0, \"max\": 5}}],\n"
+    " \"score\": {\"points\": 7.5, \"max\": 10}}\n";
 
 static const char *submit_setup(const char *dir, const char *results) {
   const char *lab = t_str("%s/labs/lab1-add", dir);
@@ -731,8 +739,11 @@ Test(archive, submit_writes_a_true_manifest) {
   t_run(&p, 30, T_ARC, "submit", "--lab", "1", "--lab-dir", lab, "--results", t_str("%s/results.json", dir), "--user",
         "al ice/..!", "--out-dir", subs);
   t_assert_exit(&p, 0);
-  t_assert_output_has(&p, "claimed score: 7.5 / 10");
   t_assert_output_has(&p, "labs/lab1-add/add.cu");
+  /* per track: what ran, or why not (the reason on one line), and the TODOs; the score's scope */
+  t_assert_output_has(&p, "  cpu:  checked, all 2 cases passed, 7.5 / 10 points; no TODO left in add.c\n");
+  t_assert_output_has(&p, "  cuda: not run here (no GPU here); no TODO left in add.cu\n");
+  t_assert_output_has(&p, "claimed score: 7.5 / 10, the cpu track only (cuda not run here)\n");
 
   /* exactly one archive, named labN-<user>-<YYYYmmdd-HHMMSS>.tar.gz */
   DIR *d = opendir(subs);
@@ -772,6 +783,23 @@ Test(archive, submit_writes_a_true_manifest) {
   json_t *cs = json_object_get(m, "claimed_score");
   cr_expect_float_eq(t_json_num(cs, "points"), 7.5, 1e-12);
   cr_expect_float_eq(t_json_num(cs, "max"), 10, 1e-12);
+  json_t *covered = json_object_get(cs, "tracks");
+  cr_expect(json_is_array(covered) && json_array_size(covered) == 1 &&
+                strcmp(t_str_or_empty(json_array_get(covered, 0)), "cpu") == 0,
+            "the claimed score covers the cpu track alone");
+  cr_expect_str_eq(t_json_str(cs, "covers"), "the cpu track only (cuda not run here)");
+  json_t *cpu = json_object_get(json_object_get(m, "tracks"), "cpu");
+  json_t *cuda = json_object_get(json_object_get(m, "tracks"), "cuda");
+  cr_expect_str_eq(t_json_str(cpu, "status"), "checked");
+  cr_expect(json_is_null(json_object_get(cpu, "reason")));
+  cr_expect_eq(json_integer_value(json_object_get(cpu, "passed")), 2);
+  cr_expect_float_eq(t_json_num(cpu, "points"), 7.5, 1e-12);
+  cr_expect_eq(json_integer_value(json_object_get(json_object_get(cpu, "todos"), "labs/lab1-add/add.c")), 0);
+  cr_expect_str_eq(t_json_str(cuda, "status"), "skipped");
+  cr_expect_str_eq(t_json_str(cuda, "reason"), "no GPU here");
+  cr_expect_eq(json_integer_value(json_object_get(cuda, "skipped")), 2);
+  cr_expect_eq(json_integer_value(json_object_get(cuda, "todo_count")), 0);
+  cr_expect_str_eq(t_json_str(cuda, "note"), "not run here (no GPU here); no TODO left in add.cu");
 
   json_t *files = json_object_get(m, "files");
   cr_assert(json_is_array(files) && json_array_size(files) == 3, "files: results.json and the two student files");
@@ -793,6 +821,58 @@ Test(archive, submit_writes_a_true_manifest) {
   cr_expect_str_eq(res, RESULTS_OK);
   free(res);
   json_decref(m);
+}
+
+/* Both tracks ran and passed: the receipt says so, and counts the EM_TODO( calls left in each
+ * track's files: calls only, not the name in a comment or a string, nor a longer name. */
+static const char *RESULTS_BOTH =
+    "{\"schema\": \"em-results/1\", \"lab\": 1, \"name\": \"add\", \"solution\": false, \"machine\": {},\n"
+    " \"cases\": [{\"track\": \"cpu\", \"status\": \"pass\", \"score\": {\"points\": 4, \"max\": 4}},\n"
+    "           {\"track\": \"cuda\", \"status\": \"pass\", \"score\": {\"points\": 6, \"max\": 6}}],\n"
+    " \"score\": {\"points\": 10, \"max\": 10}}\n";
+
+Test(archive, submit_counts_todos_per_track) {
+  const char *dir = t_tmpdir(), *lab = submit_setup(dir, RESULTS_BOTH), *subs = t_str("%s/subs", dir);
+  t_write_file(t_str("%s/add.c", lab), "void lab1_add(void) { EM_TODO(\"write it\"); }\n");
+  t_write_file(t_str("%s/add.cu", lab),
+               "// EM_TODO(\"in a comment\") that goes on \\\n"
+               "   EM_TODO(\"on the next line\")\n"
+               "/* delete the EM_TODO(\"...\") line */\n"
+               "static const char *s = \"EM_TODO(\\\"in a string\\\")\", c = '\"';\n"
+               "#define MY_EM_TODO(x)\n"
+               "void f(void) { MY_EM_TODO(1); EM_TODO (\"one\"); EM_TODO_X(2); }\n"
+               "void g(void) {\n  EM_TODO\n    (\"two\");\n}\n");
+  t_write_file(t_str("%s/helper.cuh", lab), "EM_TODO(\"three\");\n");
+  t_proc p;
+  t_run(&p, 30, T_ARC, "submit", "--lab", "1", "--lab-dir", lab, "--results", t_str("%s/results.json", dir), "--out-dir",
+        subs);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "  cpu:  checked, its 1 case passed, 4 / 4 points; add.c still has 1 TODO\n");
+  t_assert_output_has(&p, "  cuda: checked, its 1 case passed, 6 / 6 points; add.cu still has 2 TODOs, helper.cuh 1 TODO\n");
+  t_assert_output_has(&p, "claimed score: 10 / 10, the cpu and cuda tracks\n");
+  t_proc_free(&p);
+}
+
+/* A check of one track (TRACK=cpu): the other is named as not checked, and the score as the cpu
+ * track's alone. */
+Test(archive, submit_names_a_track_left_out) {
+  const char *results =
+      "{\"schema\": \"em-results/1\", \"lab\": 1, \"solution\": false, \"machine\": {},\n"
+      " \"cases\": [{\"track\": \"cpu\", \"status\": \"fail\", \"score\": {\"points\": 0, \"max\": 4}},\n"
+      "           {\"track\": \"cpu\", \"status\": \"error\", \"score\": {\"points\": 0, \"max\": 1}},\n"
+      "           {\"track\": \"cpu\", \"status\": \"pass\", \"score\": {\"points\": 1, \"max\": 1}}],\n"
+      " \"score\": {\"points\": 1, \"max\": 6}}\n";
+  const char *dir = t_tmpdir(), *lab = submit_setup(dir, results), *subs = t_str("%s/subs", dir);
+  t_write_file(t_str("%s/add.cu", lab), "void f(void) { EM_TODO(\"launch\"); }\n");
+  t_proc p;
+  t_run(&p, 30, T_ARC, "submit", "--lab", "1", "--lab-dir", lab, "--results", t_str("%s/results.json", dir), "--out-dir",
+        subs);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "  cpu:  checked, 1 of 3 cases passed, 1 failed, 1 with an error, 1 / 6 points;");
+  t_assert_output_has(&p, "  cuda: not checked (this check ran the cpu track only");
+  t_assert_output_has(&p, "add.cu still has 1 TODO\n");
+  t_assert_output_has(&p, "claimed score: 1 / 6, the cpu track only (cuda not checked)\n");
+  t_proc_free(&p);
 }
 
 Test(archive, submit_refuses_wrong_results) {
@@ -867,16 +947,20 @@ Test(archive, nested_compression) {
  * On a build folder holding only the skeleton's checker (built by tests/tests.mk), so nothing but
  * em-archive is compiled; submissions go to a temporary SUBMIT_DIR, never the project's. */
 
-static const char *fake_build_of_skeleton(void) {
+/* A build folder whose lab N checker is bin (a link to it, made now: newer than any lab file made
+ * before, so make submit takes the lab as built). */
+static const char *fake_build(int lab, const char *bin) {
   const char *build = t_str("%s/build", t_tmpdir());
   char target[PATH_MAX];
-  cr_assert(realpath(T_SKELETON, target) != NULL, "%s: %s (build it with  make test-build)", T_SKELETON, strerror(errno));
-  cr_assert(mkdir(build, 0777) == 0 && mkdir(t_str("%s/lab1", build), 0777) == 0);
-  cr_assert(symlink(target, t_str("%s/lab1/em-check", build)) == 0);
-  t_write_file(t_str("%s/current-lab", build), "1\n");
+  cr_assert(realpath(bin, target) != NULL, "%s: %s (build it with  make test-build)", bin, strerror(errno));
+  cr_assert(mkdir(build, 0777) == 0 && mkdir(t_str("%s/lab%d", build, lab), 0777) == 0);
+  cr_assert(symlink(target, t_str("%s/lab%d/em-check", build, lab)) == 0);
+  t_write_file(t_str("%s/current-lab", build), t_str("%d\n", lab));
   if (t_exists(T_PEAKS)) t_copy_file(T_PEAKS, t_str("%s/peaks.json", build));
   return build;
 }
+
+static const char *fake_build_of_skeleton(void) { return fake_build(1, T_SKELETON); }
 
 Test(make_submit, packs_a_failing_check_and_stops_on_errors, .timeout = 240) {
   const char *build = fake_build_of_skeleton(), *subs = t_str("%s/subs", t_tmpdir());
@@ -888,6 +972,12 @@ Test(make_submit, packs_a_failing_check_and_stops_on_errors, .timeout = 240) {
   t_assert_output_has(&p, t_str("submission: %s/lab1-tester-", subs));
   t_assert_output_has(&p, "claimed score: 0 / ");
   t_assert_output_has(&p, "labs/lab1-add/add.c");
+  /* TRACK=cpu: the receipt says the cuda track was not checked, and the skeleton's TODOs are left */
+  t_assert_output_has(&p, "  cpu:  checked, 0 of ");
+  t_assert_output_has(&p, "add.c still has ");
+  t_assert_output_has(&p, "  cuda: not checked (this check ran the cpu track only");
+  t_assert_output_has(&p, "add.cu still has ");
+  t_assert_output_has(&p, ", the cpu track only (cuda not checked)");
   cr_assert_eq(t_entries(subs), 1);
   t_proc_free(&p);
 
@@ -905,5 +995,33 @@ Test(make_submit, packs_a_failing_check_and_stops_on_errors, .timeout = 240) {
   t_run(&p, 200, "make", "-s", "submit", "LAB=1", t_str("BUILD=%s", empty), t_str("SUBMIT_DIR=%s", subs));
   t_assert_exit(&p, 2);
   t_assert_output_has(&p, "make lab1");
+  t_proc_free(&p);
+}
+
+/* Issue 12's receipt: lab 3 with relu_mul.c finished (the planted correct file with streaming
+ * stores) and relu_mul.cu the untouched skeleton, checked where the CUDA track cannot run (no GPU
+ * visible: CUDA_VISIBLE_DEVICES is empty, so a GPU machine skips it too). The claimed score is
+ * full, and the receipt must not let it read as a finished lab. */
+Test(make_submit, receipt_names_the_skipped_track_and_its_todos, .timeout = 240) {
+  const char *labs = t_str("%s/labs", t_tmpdir()), *lab = t_str("%s/lab3-relu-mul", labs);
+  cr_assert(mkdir(labs, 0755) == 0 && mkdir(lab, 0755) == 0);
+  t_copy_file("tests/planted/lab3/nontemporal.c", t_str("%s/relu_mul.c", lab));
+  t_copy_file("labs/lab3-relu-mul/relu_mul.cu", t_str("%s/relu_mul.cu", lab));
+  /* older than the build by a minute, whatever the clock's resolution */
+  struct timeval past[2];
+  gettimeofday(&past[0], NULL);
+  past[0].tv_sec -= 60, past[1] = past[0];
+  cr_assert(utimes(t_str("%s/relu_mul.c", lab), past) == 0 && utimes(t_str("%s/relu_mul.cu", lab), past) == 0);
+  const char *build = fake_build(3, t_planted_bin(3, "nontemporal", "cpu")), *subs = t_str("%s/subs", t_tmpdir());
+  cr_assert(setenv("CUDA_VISIBLE_DEVICES", "", 1) == 0);
+  t_proc p;
+  t_run(&p, 200, "make", "-s", "submit", "LAB=3", t_str("LABS=%s", labs), t_str("BUILD=%s", build),
+        t_str("SUBMIT_DIR=%s", subs), "USER=tester", "ARGS=--no-timing --case m=31");
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "  cpu:  checked, its 1 case passed, 1 / 1 points; no TODO left in relu_mul.c\n");
+  t_assert_output_has(&p, "  cuda: not run here (");
+  t_assert_output_has(&p, "); relu_mul.cu still has 1 TODO\n");
+  t_assert_output_has(&p, "claimed score: 1 / 1, the cpu track only (cuda not run here)\n");
+  cr_assert_eq(t_entries(subs), 1);
   t_proc_free(&p);
 }

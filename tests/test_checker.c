@@ -594,6 +594,79 @@ Test(outputs, dump_makes_its_folder_and_says_so) {
   t_proc_free(&p);
 }
 
+/* A python3 first on PATH that notes each start in <dir>/python3.log and exits with status. */
+static void fake_python3(const char *dir, int status) {
+  const char *bin = t_str("%s/bin", dir), *py = t_str("%s/python3", bin);
+  if (!t_exists(bin)) cr_assert(mkdir(bin, 0755) == 0);
+  t_write_file(py, t_str("#!/bin/sh\necho \"$*\" >> %s/python3.log\nexit %d\n", dir, status));
+  cr_assert(chmod(py, 0755) == 0);
+  const char *path = getenv("PATH");
+  cr_assert(setenv("PATH", t_str("%s:%s", bin, path ? path : "/usr/bin:/bin"), 1) == 0);
+}
+
+static int lines_of(const char *path) {
+  char *text = t_exists(path) ? t_read_file(path, NULL) : NULL;
+  int n = 0;
+  for (const char *c = text; c && *c; ++c) n += *c == '\n';
+  free(text);
+  return n;
+}
+
+/* After a dump, a python3 that cannot import numpy gets the way to install it, once, without
+ * changing the exit status; a check without --dump never starts python3. */
+Test(outputs, dump_says_how_to_get_numpy) {
+  const char *tmp = t_tmpdir(), *log = t_str("%s/python3.log", tmp);
+  fake_python3(tmp, 1);
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--case", "=n=1025", NULL);
+  t_assert_exit(&p, 0);
+  cr_expect_eq(lines_of(log), 0, "python3 ran without --dump");
+  t_proc_free(&p);
+  t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--case", "=n=1", "--dump",
+            t_str("%s/d1", tmp), NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "no numpy here (python3 -c 'import numpy' fails): scripts/install-deps.sh --numpy");
+  t_assert_output_has(&p, "python3 -m pip install numpy");
+  cr_expect_eq(lines_of(log), 1, "python3 ran more than once");
+  char *asked = t_read_file(log, NULL);
+  cr_expect_str_eq(asked, "-c import numpy\n");
+  free(asked);
+  t_proc_free(&p);
+  /* the skeleton fails its case: still exit 1, with the hint */
+  t_checker(&p, 50, T_SKELETON, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--case", "=n=1", "--dump",
+            t_str("%s/d2", tmp), NULL);
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "scripts/install-deps.sh --numpy");
+  t_proc_free(&p);
+  /* numpy there: not a word */
+  fake_python3(tmp, 0);
+  t_checker(&p, 50, T_SOLUTION, t_str("%s/r.json", tmp), "--track", "cpu", "--no-timing", "--case", "=n=1", "--dump",
+            t_str("%s/d3", tmp), NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "dump: ");
+  cr_expect(strstr(p.all, "numpy here") == NULL, "the hint with numpy importable:\n%s", p.all);
+  t_proc_free(&p);
+}
+
+/* The way the hint names: --numpy adds numpy to what install-deps.sh checks (as the python3 on PATH
+ * imports it), --check only reports; without --numpy, numpy is never asked for. */
+Test(outputs, install_deps_checks_numpy_on_request) {
+  const char *tmp = t_tmpdir();
+  fake_python3(tmp, 1);
+  t_proc p;
+  t_run(&p, 60, "bash", "scripts/install-deps.sh", "--numpy", "--check");
+  t_assert_exit(&p, 1);
+  t_assert_output_has(&p, "missing: python3-numpy");
+  t_proc_free(&p);
+  t_run(&p, 60, "bash", "scripts/install-deps.sh", "--check");
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+  fake_python3(tmp, 0);
+  t_run(&p, 60, "bash", "scripts/install-deps.sh", "--numpy", "--check");
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
+
 /* A case is reproducible from its seed: the same seed, the same inputs; another, others. */
 Test(outputs, inputs_follow_the_seed) {
   const char *tmp = t_tmpdir();

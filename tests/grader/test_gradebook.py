@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from grader import errors, gradebook, journal
+from grader import errors, gradebook, journal, unpack
 from grader.gradebook import FIELDS, Row
 
 # A journal line exactly as the grader wrote it while a row was still a dict (grader version 2):
@@ -37,6 +37,27 @@ def test_columns_are_the_documented_ones_in_order():
                       "correctness", "correctness_max", "performance", "performance_max", "claimed_score",
                       "isolation", "duration_s", "notes"]
     assert list(Row().to_dict()) == FIELDS
+
+
+def test_claimed_score_says_which_tracks_it_covers():
+    """The claimed_score column: a manifest of before per-track receipts reads as it did; one that
+    has them says which tracks the claim covers, and what is left in the others."""
+    claim = {"points": 26, "max": 26.0}
+    assert unpack.claimed_score("", {"claimed_score": claim}) == "26/26"
+    tracks = {"cpu": {"status": "checked", "todo_count": 0},
+              "cuda": {"status": "skipped", "reason": "no GPU", "todo_count": 1}}
+    assert unpack.claimed_score("", {"claimed_score": claim, "tracks": tracks}) == "26/26 (cpu only; cuda not run, 1 TODO left)"
+    tracks["cuda"] = {"status": "not_checked", "todo_count": 3}
+    assert unpack.claimed_score("", {"claimed_score": claim, "tracks": tracks}) == "26/26 (cpu only; cuda not checked, 3 TODOs left)"
+    tracks["cuda"] = {"status": "checked", "todo_count": 0}
+    assert unpack.claimed_score("", {"claimed_score": claim, "tracks": tracks}) == "26/26 (cpu, cuda)"
+    tracks["cpu"] = {"status": "skipped", "todo_count": 0}
+    assert unpack.claimed_score("", {"claimed_score": claim, "tracks": tracks}) == "26/26 (cuda only; cpu not run)"
+    # the student's file: odd values are passed over, never an exception
+    odd = {"c\apu\n": {"status": "skipped", "todo_count": "many"}, "x": 3, "cuda": {"todo_count": True}}
+    assert unpack.claimed_score("", {"claimed_score": claim, "tracks": odd}) == \
+        "26/26 (no track checked; cpu not run; cuda not checked)"
+    assert unpack.claimed_score("", {"claimed_score": claim, "tracks": []}) == "26/26"
 
 
 def test_csv_is_byte_for_byte_the_dict_era_one(tmp_path):
