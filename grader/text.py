@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import re
 
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
+# The colour code first: the alternation tries left to right at each position, and the single
+# control character would otherwise take the ESC alone and leave "[31m" in the text.
+_CTRL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def clean(data, limit: int = 600, replace: dict | None = None) -> str:

@@ -134,3 +134,8 @@ def test_every_failure_kind_is_a_gradebook_status():
 def test_a_failed_run_raises_its_kind(status):
     e = errors.run_failure(status, "why")
     assert isinstance(e, errors.Refused) and (e.status, e.reason) == (status, "why")
+
+
+def test_clean_removes_colour_codes_whole():
+    from grader.text import clean
+    assert clean("\x1b[31mFAIL\x1b[0m (a) n=1\x07") == "FAIL (a) n=1"
