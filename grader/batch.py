@@ -85,7 +85,7 @@ def _student(name: str, manifest: dict | None) -> str:
     u = (manifest or {}).get("user")
     if isinstance(u, str) and re.fullmatch(r"[A-Za-z0-9._-]{1,64}", u):
         return u
-    m = re.match(r"lab\d+-(.+)-\d{8}-\d{6}\.", name)
+    m = re.match(r"lab\d+-(.+)-\d{8}-\d{6}(?:-\d+)?\.", name)
     return _safe(m.group(1)) if m else _safe(name.split(".")[0])
 
 

@@ -353,8 +353,13 @@ static int write_submission(const em__arc_submit_opts *o, const char *user, cons
                             size_t n, json_t *res, const em__arc_track *tracks, char *msg, size_t cap) {
   if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
     return say(msg, cap, EM__ARC_ENV, "cannot create %s: %s", o->out_dir, strerror(errno));
+  /* Two submissions within one second would share the stamp: the second takes -2, -3, ... (never
+   * overwriting the first, which may already be handed in). */
   char out[4096];
+  struct stat st;
   snprintf(out, sizeof out, "%s/lab%d-%s-%s.tar.gz", o->out_dir, o->lab, user, stamp);
+  for (int k = 2; lstat(out, &st) == 0 && k < 100; ++k)
+    snprintf(out, sizeof out, "%s/lab%d-%s-%s-%d.tar.gz", o->out_dir, o->lab, user, stamp, k);
   int rc = em__arc_write(out, files, n, msg, cap);
   if (rc != EM__ARC_OK) return rc;
   json_t *score = json_object_get(res, "score");

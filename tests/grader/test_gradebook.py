@@ -139,3 +139,9 @@ def test_a_failed_run_raises_its_kind(status):
 def test_clean_removes_colour_codes_whole():
     from grader.text import clean
     assert clean("\x1b[31mFAIL\x1b[0m (a) n=1\x07") == "FAIL (a) n=1"
+
+
+def test_the_student_of_a_second_submission_in_one_second():
+    from grader.batch import _student
+    assert _student("lab3-ana-20261205-010203.tar.gz", None) == "ana"
+    assert _student("lab3-ana-20261205-010203-2.tar.gz", None) == "ana"
