@@ -383,7 +383,10 @@ static int attention_run(const char *fn, const src *a, int64_t pairs) {
 #if defined(_OPENMP)
     tid = omp_get_thread_num();
 #endif
-    const int64_t pair = it / tiles, i0 = it % tiles * BQ;
+    /* each pair's query tiles from the last: with the mask the last see the most keys, so the
+     * biggest items go first and the smallest end the loop, where a thread would otherwise wait
+     * for the other's big one (pairs stay whole: their k and v stay in cache across their items) */
+    const int64_t pair = it / tiles, i0 = (tiles - 1 - it % tiles) * BQ;
     attention_item(a, pair * n * d, pair * m * d, i0, n - i0 < BQ ? n - i0 : BQ, ws + (size_t)tid * WS_FLOATS);
   }
   free(ws);
