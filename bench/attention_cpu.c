@@ -8,10 +8,15 @@
  *                                          -lcudart_static -lrt -lpthread -ldl -lstdc++)
  *   build/attention_cpu                   the default table: b·h = 8, n = m = 2048, every d, causal too
  *   build/attention_cpu B H N M D CAUSAL [cpu|bf16|naive] [REPS]
+ *   EM_BENCH_FMA=234.5 build/attention_cpu ...   divide by this FMA rate instead of measuring one
  *
  * Each line is REPS (default 3) repetitions, each the median of the calls that fit in about half a
- * second after a warm-up call, so the spread between repetitions shows the machine's noise. FLOPs
- * count 4·d per (query, visible key) pair: 4·b·h·n·m·d without the mask, about half with it.
+ * second after a warm-up call, so the spread between repetitions shows the machine's noise; then
+ * the lowest and highest as a share of the FMA rate (of one core's share of it for the naive
+ * baseline, which runs on one thread); then the same calls' FLOPs per CPU second times the threads,
+ * which on a machine shared with other programs is close to what the wall clock would say if it
+ * were not. FLOPs count 4·d per (query, visible key) pair: 4·b·h·n·m·d without the mask, about half
+ * with it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -107,15 +112,15 @@ static int run(const char *which, int64_t b, int64_t h, int64_t n, int64_t m, in
     /* the naive baseline runs on one thread */
     busy[r] = f / c[calls / 2] * 1e-9 * (strcmp(which, "naive") ? threads : 1);
   }
-  for (int r = 0; r < reps; ++r) printf(" %6.1f", wall[r]);
-  printf("  |");
   double lo = 1e300, hi = 0.0;
   for (int r = 0; r < reps; ++r) {
-    printf(" %6.1f", busy[r]);
-    lo = busy[r] < lo ? busy[r] : lo;
-    hi = busy[r] > hi ? busy[r] : hi;
+    printf(" %6.1f", wall[r]);
+    lo = wall[r] < lo ? wall[r] : lo;
+    hi = wall[r] > hi ? wall[r] : hi;
   }
-  printf("  | %5.1f%% .. %5.1f%%\n", 100.0 * lo / fma_gflops, 100.0 * hi / fma_gflops);
+  printf("  | %5.1f%% .. %5.1f%% |", 100.0 * lo / fma_gflops, 100.0 * hi / fma_gflops);
+  for (int r = 0; r < reps; ++r) printf(" %6.1f", busy[r]);
+  printf("\n");
   free(x.q), free(x.k), free(x.v), free(x.o), free(x.qh), free(x.kh), free(x.vh), free(x.oh);
   return 0;
 }
@@ -146,8 +151,8 @@ int main(int argc, char **argv) {
     printf("%s, %d threads: FMA rate measured %.1f GFLOP/s%s\n", p.cpu_name, p.cpu_threads, fma,
            p.cpu_contended ? " (while other programs held the cores: low)" : "");
   }
-  printf("GFLOP/s: wall clock (median of each repetition) | per CPU second x threads | %% of the FMA rate (CPU "
-         "time)\n");
+  printf("GFLOP/s by the wall clock (median of each repetition) | their %% of the FMA rate | GFLOP per CPU "
+         "second x threads (the rate with the cores to itself)\n");
   if (argc >= 7) {
     const char *which = argc >= 8 ? argv[7] : "cpu";
     int reps = argc >= 9 ? atoi(argv[8]) : 3;

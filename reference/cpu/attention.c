@@ -2,35 +2,57 @@
  * the n×m score matrix.
  *
  * 4·n·m·d FLOPs per pair against (2n + 2m)·d elements moved: compute-bound, so the goal is to keep
- * the FMA units busy, the softmax's exp and bookkeeping a small share beside the two products.
+ * the FMA units busy, with the softmax's exp and bookkeeping a small share beside the two products.
  *
  *   - Work items: (pair, query tile of BQ queries), spread over the threads by OpenMP (dynamic
  *     schedule: with the causal mask later tiles see more keys). Each item walks the pair's keys in
  *     tiles of BK and keeps, per query, the running maximum M, the running sum L and the running
- *     output row O in a per-thread workspace (L1/L2-sized, allocated once per call).
+ *     output row O in a per-thread workspace (allocated once per call, EM_ENOMEM if it cannot be).
  *   - Scores transposed: the item's queries are packed once as Qᵀ (d × BQ, scaled by s), so a key
- *     tile's scores come out as Sᵀ (BK × BQ): S_R keys × S_NC vectors of queries in registers,
- *     each step one broadcast key element times S_NC vectors of Qᵀ. k is read where it lies (no
- *     packing per tile), and the softmax then runs down the columns of Sᵀ: one query per SIMD lane,
- *     its maximum and sum plain vertical max and add, no horizontal reductions. The tile's maxima
- *     come out of the score kernel's stores.
+ *     tile's scores come out as Sᵀ (BK × BQ): S_R keys × S_NC vectors of queries in registers, each
+ *     step one broadcast key element times S_NC vectors of Qᵀ. k is read where it lies (no packing
+ *     per key tile, which every query tile would redo), and the softmax then runs down the columns
+ *     of Sᵀ: one query per SIMD lane, its maximum and sum plain vertical max and add, no horizontal
+ *     reductions. The tile's maxima come out of the score kernel's stores.
  *   - Online softmax per key tile: M' = max(M, tile max), α = exp(M − M'), P = exp(Sᵀ − M') in
- *     place, L ← α·L + ΣP. Then O ← α·O + P·v_tile by a second register-blocked kernel: PV_R output
- *     rows × PV_CV vectors of columns in registers, each step one v row (PV_CV loads) and PV_R
- *     broadcast weights. The rescale by α rides on that kernel's final FMA, once per key tile.
- *     Each key tile's products start from zero, so every sum in o is a sum of at most BK terms
- *     added into a sum of at most ⌈m/BK⌉ tiles: the rounding error grows with BK + m/BK, not m.
+ *     place, L ← α·L + ΣP. Then O ← α·O + P·v_tile by a second register-blocked kernel: PV_ACC / CV
+ *     output rows × CV vectors of columns in registers, each step one v row (CV loads, read where
+ *     it lies) and a broadcast weight per row. The rescale by α rides on that kernel's last FMA,
+ *     once per key tile. Each key tile's products start from zero, so every sum in o is a sum of at
+ *     most BK terms added into a sum of at most ⌈m/BK⌉ tiles: the rounding error grows with
+ *     BK + m/BK, not with m (tests/test_lab7_reference.c derives its bound from this).
  *   - exp: fast_expf (expf.h, 1.06 ulp, the softmax reference's), 16 or 8 lanes per call.
- *   - Causal: key tiles wholly above the diagonal are never visited; tiles that cross it (and a
- *     ragged last tile's padding) get −inf where the mask hides a key, so exp gives 0. A query that
- *     sees no key keeps L = 0 and gets o = 0.
+ *   - Causal: keys past what the item's last query sees are never visited; the tiles the diagonal
+ *     crosses get −inf where the mask hides a key (exp gives 0) and their maxima recomputed. A
+ *     query that sees no key keeps L = 0 and gets o = 0. Each pair's query tiles run from the last,
+ *     so the biggest items start first.
  *   - SIMD chosen at compile time from the build's -march: AVX-512 (32 registers: 8 keys × 3
  *     vectors, 24 accumulators, in the score kernel; 24 in the P·v kernel), AVX2 with FMA (16
- *     registers: 12 accumulators), else plain C on one float at a time (correct everywhere, slow).
- *   - bfloat16: q, k and v tiles are widened to float32 as they are loaded (Qᵀ when it is packed,
- *     k and v into per-thread tiles), everything else is the float32 path, and o is rounded to
- *     bfloat16 once at the end (em_f32_to_bf16). em/attention.h allows the CPU track to convert.
- * Tile sizes and the measured rates: the bottom of this comment is the place for the numbers.
+ *     registers: 12 accumulators in each), else plain C on one float at a time (correct everywhere,
+ *     slow).
+ *   - bfloat16: q, k and v are widened to float32 as they are loaded (Qᵀ when it is packed, k and v
+ *     a key tile at a time into the workspace), everything else is the float32 path, and o is
+ *     rounded to bfloat16 once at the end (em_f32_to_bf16). em/attention.h allows the CPU track to
+ *     convert; the widening costs 2·BK·d loads per key tile against 4·BQ·BK·d FLOPs.
+ *
+ * Tiles. BQ = 48 queries: three AVX-512 vectors, so the score kernel's 8 × 3 block covers a key
+ * group's whole row of Sᵀ, and a multiple of every P·v row group (24, 12 and 6 rows for d = 16, 32,
+ * 64 and up). BK = 128 keys: Sᵀ is 24 KiB, Qᵀ and O 12 KiB each at d = 64, the key and value tiles
+ * 32 KiB each: the working set of an item sits in L2 (1 MiB per core on the course's Zen 4 VM)
+ * with Qᵀ hot in L1, and the per-tile costs (maxima, α, the rescale) are spread over 128 keys.
+ * Measured on that VM (2 cores, FMA rate 234.5 GFLOP/s; b·h = 8, n = m = 2048, float32, no mask;
+ * bench/attention_cpu.c, the lowest and highest of 3 repetitions): BK = 64, 128 and 256 and
+ * BQ = 48, 96 and 144 all within the machine's noise, about 78-82% of the FMA rate at d = 64 by CPU
+ * time. A profile at d = 64: 43% of the time in the score kernel, 42% in the P·v kernel, 9% in the
+ * exp pass, 5% the rest. With the VM quiet, GFLOP/s by the wall clock (% of the FMA rate):
+ *
+ *     d           16          32          64          128
+ *     no mask     157 (67%)   182-185 (78%)  200-202 (85-86%)  204-211 (87-90%)
+ *     causal      135-148 (60%)  173-174 (74%)  188-190 (80-81%)  188-196 (80-83%)
+ *     bf16, d = 64, no mask: 191-192 (82%); the naive baseline (one thread, n = m = 512): 4.2 (3.6%
+ *     of one core's FMA rate).
+ *
+ * Small d pays most for the exp (about 14 vector operations per 16 scores, against 2·d FMAs).
  */
 #include "em/attention.h"
 
@@ -110,16 +132,18 @@ typedef float vf;
 /* ---- tiles --------------------------------------------------------------------------------- */
 
 /* Queries per work item: a multiple of the score kernel's S_NC·W queries and of every P·v row
- * group (PV_ACC / PV_CV: 24, 12 and 6 rows with AVX-512), so neither kernel has a ragged edge
- * inside a tile; n's last tile is padded with zero queries whose outputs are never written. */
+ * group (PV_ACC / CV rows: 24, 12 and 6 with AVX-512), so neither kernel has a ragged edge inside
+ * a tile, and of 16, so every row of Qᵀ and Sᵀ starts on a 64-byte line; n's last tile is padded
+ * with zero queries whose outputs are never written. Keys per tile: see the top of the file.
+ * -DBQ=... and -DBK=... try other sizes (as the measurements at the top did); the bound of
+ * tests/test_lab7_reference.c counts BK = 128 (its REF_BK). */
 #ifndef BQ
 #define BQ 48
 #endif
-/* Keys per tile: Sᵀ is BK × BQ floats (24 KiB), next to Qᵀ and O (12 KiB each at d = 64) in L2,
- * and long enough that the per-tile work (the maximum's bookkeeping, α, O's rescale) is small. */
 #ifndef BK
 #define BK 128
 #endif
+_Static_assert(BQ % (S_NC * W) == 0 && BQ % PV_ACC == 0 && BQ % 16 == 0, "BQ must fit both kernels' blocks");
 /* The score kernel computes whole groups of S_R keys; Sᵀ has room for the last group's padding. */
 #define BK_PAD ((BK + S_R - 1) / S_R * S_R)
 /* Below this many FLOPs in all, one thread: a parallel region costs microseconds. */
@@ -254,12 +278,14 @@ typedef struct src {
   float scale;                  /* s = 1/√d */
 } src;
 
-/* Sᵀ's entries that the mask hides (key j0 + j, query i0 + i, hidden when j0 + j > i0 + i + m − n)
- * and the padding keys past nk are set to −inf, and the tile's maxima recomputed over what is left. */
+/* A key tile the diagonal crosses: Sᵀ's entries that the mask hides (key j0 + j from query i0 + i
+ * when j0 + j > i0 + i + m − n) become −inf, and the tile's maxima are recomputed over the rest
+ * (the score kernel's counted the hidden scores too, and a hidden score far above the visible ones
+ * would make every visible exp underflow to 0). */
 static void mask_tile(float *restrict S, float *restrict tmax, int64_t nk, int64_t j0, int64_t i0, const src *a) {
   for (int64_t j = 0; j < nk; ++j) {
     /* queries i < j0 + j − (m − n) − i0 do not see this key */
-    int64_t hide = a->causal ? j0 + j - (a->m - a->n) - i0 : 0;
+    int64_t hide = j0 + j - (a->m - a->n) - i0;
     if (hide > BQ) hide = BQ;
     for (int64_t i = 0; i < hide; ++i) S[j * BQ + i] = -INFINITY;
   }
