@@ -302,7 +302,7 @@ static void attention_item(const src *a, int64_t qo, int64_t ko, int64_t i0, int
   const int64_t n = a->n, m = a->m, d = a->d;
   float *qt = ALIGNED(ws + WS_QT), *S = ALIGNED(ws + WS_S), *O = ALIGNED(ws + WS_O);
   float *M = ALIGNED(ws + WS_M), *L = ALIGNED(ws + WS_L), *alpha = ALIGNED(ws + WS_ALPHA);
-  float *tmax = ALIGNED(ws + WS_TMAX), *kbuf = ALIGNED(ws + WS_K), *vbuf = ALIGNED(ws + WS_V);
+  float *tmax = ALIGNED(ws + WS_TMAX);
 
   /* keys 0 .. jend − 1 are seen by some query of the item (the last one sees the most) */
   int64_t jend = m;
@@ -331,7 +331,8 @@ static void attention_item(const src *a, int64_t qo, int64_t ko, int64_t i0, int
     if (a->k) {
       kt = a->k + ko + j0 * d;
       vt = a->v + ko + j0 * d;
-    } else {
+    } else { /* bf16: the workspace has the two tiles (attention_run) */
+      float *kbuf = ALIGNED(ws + WS_K), *vbuf = ALIGNED(ws + WS_V);
       for (int64_t e = 0; e < nk * d; ++e) kbuf[e] = em_bf16_to_f32(a->kh[ko + j0 * d + e]);
       for (int64_t e = 0; e < nk * d; ++e) vbuf[e] = em_bf16_to_f32(a->vh[ko + j0 * d + e]);
       kt = kbuf;
@@ -400,9 +401,11 @@ static int attention_run(const char *fn, const src *a, int64_t pairs) {
 #endif
   if ((double)pairs * (double)n * (double)m * (double)d * 4.0 < PARALLEL_FROM) nt = 1;
   if (items < nt) nt = (int)items;
-  float *ws = aligned_alloc(64, (size_t)nt * WS_FLOATS * sizeof *ws);
+  /* float32 inputs are read in place: no key and value tiles in their workspace */
+  const size_t per_thread = a->k ? WS_K : WS_FLOATS;
+  float *ws = aligned_alloc(64, (size_t)nt * per_thread * sizeof *ws);
   if (!ws)
-    return em__fail(EM_ENOMEM, "%s: no memory for %d workspaces of %zu bytes", fn, nt, WS_FLOATS * sizeof *ws);
+    return em__fail(EM_ENOMEM, "%s: no memory for %d workspaces of %zu bytes", fn, nt, per_thread * sizeof *ws);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (int64_t it = 0; it < items; ++it) {
     int tid = 0;
@@ -413,7 +416,7 @@ static int attention_run(const char *fn, const src *a, int64_t pairs) {
      * biggest items go first and the smallest end the loop, where a thread would otherwise wait
      * for the other's big one (pairs stay whole: their k and v stay in cache across their items) */
     const int64_t pair = it / tiles, i0 = (tiles - 1 - it % tiles) * BQ;
-    attention_item(a, pair * n * d, pair * m * d, i0, n - i0 < BQ ? n - i0 : BQ, ws + (size_t)tid * WS_FLOATS);
+    attention_item(a, pair * n * d, pair * m * d, i0, n - i0 < BQ ? n - i0 : BQ, ws + (size_t)tid * per_thread);
   }
   free(ws);
   return EM_OK;
