@@ -29,10 +29,12 @@
  *
  * The naive baseline's own bound is smaller in every term (its sums are in double, it has one
  * maximum per row and no α), so the same bound serves both. For d = 64 and q, k, v uniform in
- * [−1, 1), A_i ≈ 3, m = 1000: about 800u·V, 5e-5 relative to max|v| — a few hundred ulp; the
- * errors measured are a tenth of it or less, and one key left out of 129 is off by 100 times it
- * (a test below). With logits in the hundreds (A_i ≈ 400) the first term dominates: that is float32
- * scores, not slack — a score of 400 is only known to d·u·400 ≈ 2e-3.
+ * [−1, 1), A_i ≈ 2.5, m = 1000: about 700u·V, 4e-5 relative to max|v| — a few hundred ulp. In
+ * the cases below the errors measured reach at most 1/40 of it (a worst case needs every rounding
+ * to go the same way), and one key left out of 129 is off by over 400 times it (a test below), so
+ * the bound still tells right from wrong. With large logits (q, k in [−20, 20): scores of a few
+ * hundred, A_i ≈ 800 at d = 64) the first term dominates: that is float32 scores, not slack — a
+ * score summed from products of total magnitude 800 is only known to about d·u·800 ≈ 3e-3.
  *
  * bfloat16: q, k and v are bfloat16 values, widened exactly, so the oracle sees the same inputs;
  * everything up to o is the float32 computation above, and the final rounding to bfloat16 adds at
