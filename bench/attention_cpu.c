@@ -8,7 +8,8 @@
  *                                          -lcudart_static -lrt -lpthread -ldl -lstdc++)
  *   build/attention_cpu                   the default table: b·h = 8, n = m = 2048, every d, causal too
  *   build/attention_cpu B H N M D CAUSAL [cpu|bf16|naive] [REPS]
- *   EM_BENCH_FMA=234.5 build/attention_cpu ...   divide by this FMA rate instead of measuring one
+ *   EM_BENCH_FMA=234.5 build/attention_cpu ...   divide by this FMA rate (else build/peaks.json's,
+ *                                                 else one measured now; run from the project root)
  *
  * Each line is REPS (default 3) repetitions, each the median of the calls that fit in about half a
  * second after a warm-up call, so the spread between repetitions shows the machine's noise; then
@@ -128,9 +129,10 @@ static int run(const char *which, int64_t b, int64_t h, int64_t n, int64_t m, in
 }
 
 int main(int argc, char **argv) {
-  /* The FMA rate the percentages divide by: EM_BENCH_FMA (GFLOP/s, e.g. the quiet figure cached in
-   * build/peaks.json) if set, else measured now (the best of three short runs: near the quiet
-   * figure unless the machine is busy throughout). */
+  /* The FMA rate the percentages divide by: EM_BENCH_FMA (GFLOP/s) if set, else the checker's own
+   * figure, from build/peaks.json where a quiet measurement was cached (by make check, or an
+   * earlier run of this program), else measured now: a machine busy with other programs measures
+   * low then, and the percentages come out high (the line says so). */
   em_peaks p;
   memset(&p, 0, sizeof p);
   const char *env = getenv("EM_BENCH_FMA");
@@ -144,14 +146,16 @@ int main(int argc, char **argv) {
 #endif
     printf("%s, %d threads: FMA rate %.1f GFLOP/s (EM_BENCH_FMA)\n", p.cpu_name, p.cpu_threads, fma);
   } else {
-    int err = em_peaks_measure_cpu(&p, 0);
+    int err = em_peaks_get("build/peaks.json", 0, 0, &p);
     if (err) {
-      fprintf(stderr, "em_peaks_measure_cpu: %s\n", em_strerror(err));
+      fprintf(stderr, "em_peaks_get: %s (%s)\n", em_strerror(err), em_error_detail());
       return 1;
     }
     fma = p.cpu_fma_gflops;
-    printf("%s, %d threads: FMA rate measured %.1f GFLOP/s%s\n", p.cpu_name, p.cpu_threads, fma,
-           p.cpu_contended ? " (while other programs held the cores: low)" : "");
+    printf("%s, %d threads: FMA rate %.1f GFLOP/s (%s)\n", p.cpu_name, p.cpu_threads, fma,
+           p.from_cache       ? "build/peaks.json"
+           : p.cpu_contended ? "measured now, while other programs held the cores: low, the percentages high"
+                             : "measured now");
   }
   printf("GFLOP/s by the wall clock (median of each repetition) | their %% of the FMA rate | GFLOP per CPU "
          "second x threads (the rate with the cores to itself)\n");
