@@ -161,7 +161,7 @@ endif
 all: $(LIB) $(HARNESS)
 lib: $(LIB)
 
-# reference/cpu/stream.h: what the streaming CPU references share.
+# reference/cpu/*.h: what the CPU references share (stream.h: streaming stores; expf.h: the exp).
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(wildcard reference/cpu/*.h) $(CONFIG) | deps
 	@mkdir -p $(@D)
 	$(call say,CC,$<)

@@ -17,6 +17,7 @@
 #include "em/peaks.h"
 #include "em/stores.h"
 #include "em/energy.h"
+#include "em/bf16.h"
 #include "em/version.h"
 #include "em/lab.h"
 
@@ -27,7 +28,6 @@
 #include "em/relu_mul_backward.h"
 #include "em/sum.h"
 #include "em/softmax.h"
-#include "em/bf16.h"
 #include "em/attention.h"
 
 #endif /* EM_EM_H */

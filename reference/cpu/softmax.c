@@ -52,6 +52,7 @@
 #endif
 
 #include "em/stores.h"
+#include "expf.h"
 #include "stream.h"
 
 /* Elements per block of the statistics pass: 1 KiB, so the exp sweep finds the block in L1 after
@@ -74,69 +75,6 @@
 #define GRAIN 16
 /* The most threads one call uses (bounds the statistics array on the stack). */
 #define MAX_THREADS 256
-
-#if defined(__FMA__)
-#define EM_FMA(a, b, c) fmaf(a, b, c) /* one vfmadd instruction */
-#else
-#define EM_FMA(a, b, c) ((a) * (b) + (c)) /* without FMA hardware fmaf would be a slow libm call */
-#endif
-
-/* e^d for d ≤ 0 (and −inf), to 1.06 ulp; 0 below ln(FLT_MIN). Written so that gcc vectorises it:
- * no branches (the last line is a select), no libm calls, no float-to-int conversion of values
- * that could be out of range (the integer n comes from the bits of the rounding sum instead). */
-static inline float fast_expf(float d) {
-  /* n = round(d / ln2): adding 1.5·2^23 pushes the fraction out of a float's 24 bits, so the sum
-   * rounds d·log2(e) to an integer, which also sits in the sum's low mantissa bits. */
-  const float round_magic = 0x1.8p23f;
-  float big = EM_FMA(d, 0x1.715476p+0f /* log2(e) */, round_magic);
-  float n = big - round_magic;
-  /* r = d − n·ln2 in two steps (Cody and Waite): ln2_hi has 12 trailing zero bits, so n·ln2_hi is
-   * exact for |n| < 2^12 and so is the subtraction (d and n·ln2_hi are close); ln2_lo restores the
-   * rest of ln2. |r| ≤ ln2/2 ≈ 0.347. */
-  float r = d - n * 0x1.62e400p-1f;
-  r = EM_FMA(n, -0x1.7f7d1cp-20f, r);
-  /* e^r = 1 + r + r²·q(r), q interpolating (e^r − 1 − r)/r² at the 5 Chebyshev nodes of
-   * [−ln2/2, ln2/2] (fitted in long double, rounded to float). Keeping 1 + r exact makes the
-   * result exact at r = 0 and the last rounding the largest one. */
-  float q = EM_FMA(0x1.6d10fcp-10f, r, 0x1.120b62p-7f);
-  q = EM_FMA(q, r, 0x1.55551ap-5f);
-  q = EM_FMA(q, r, 0x1.5554dep-3f);
-  q = EM_FMA(q, r, 0x1p-1f);
-  float p = EM_FMA(r * r, q, r) + 1.0f;
-  /* 2^n: n + 127 in the exponent field. The low bits of `big` hold n + 0x400000 (two's
-   * complement in 23 bits); unsigned arithmetic, so garbage lanes (d = −inf) wrap harmlessly. */
-  uint32_t big_bits, scale_bits;
-  memcpy(&big_bits, &big, sizeof big_bits);
-  scale_bits = (big_bits - 0x4B400000u + 127u) << 23;
-  float scale;
-  memcpy(&scale, &scale_bits, sizeof scale);
-  /* ln(FLT_MIN): below it e^d is subnormal and 2^n would not be a normal float. */
-  return d < -0x1.5d589ep+6f ? 0.0f : p * scale;
-}
-
-#if defined(__AVX512F__)
-/* fast_expf on 16 lanes at once, the same operations in the same order, so the same bits (checked
- * on every float d ≤ 0, −inf and NaN included, and +0). Why it exists: gcc's vectorisation of
- * fast_expf masks every step with the final select and adds register copies. Written out, in the
- * fixed-trip loop of exp_store, the exp-and-sum sweep is 29 instructions per 16 elements (what
- * that gained: the lab's README, section 4). */
-static inline __m512 fast_expf16(__m512 d) {
-  const __m512 round_magic = _mm512_set1_ps(0x1.8p23f);
-  __m512 big = _mm512_fmadd_ps(d, _mm512_set1_ps(0x1.715476p+0f), round_magic);
-  __m512 n = _mm512_sub_ps(big, round_magic);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e400p-1f), d); /* n·ln2_hi is exact: = d − n·ln2_hi */
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), r);
-  __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(0x1.6d10fcp-10f), r, _mm512_set1_ps(0x1.120b62p-7f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0x1.55551ap-5f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0x1.5554dep-3f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0x1p-1f));
-  __m512 p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(r, r), q, r), _mm512_set1_ps(1.0f));
-  __m512i scale = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(big), _mm512_set1_epi32(0x4B400000 - 127)), 23);
-  /* d < ln(FLT_MIN) → 0; "not less than", unordered true, keeps a NaN d a NaN as fast_expf does */
-  __mmask16 keep = _mm512_cmp_ps_mask(d, _mm512_set1_ps(-0x1.5d589ep+6f), _CMP_NLT_UQ);
-  return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(scale));
-}
-#endif
 
 typedef struct seg_stat {
   float m;  /* the maximum of the segment (−inf if all of it is −inf) */
