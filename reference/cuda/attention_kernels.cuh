@@ -154,9 +154,11 @@ static __device__ __forceinline__ float attn_exp2(float x) {
 // d a lane loads 8 float4 of Q (its rows: same address for lanes 2·g + γ and 2·(g+1) + γ, paired)
 // and 4 of K (its keys: same for γ = 0, 1, paired) for 128 FMAs: 24 port cycles against 32 FMA
 // cycles per warp; P·V: 8 float4 of P (paired) and 8 of V (paired) for 256 FMAs: 32 against 64.
-// The row strides (d + 4 floats, 64 + 16 for P) put the 8 or 16 distinct float4 of one load in
-// distinct banks (rows ρ and ρ + 1 of P 16 banks apart, for the scalar stores of P too).
-// Shared memory: Q, K (or P), V: 99 KB at d = 128, 2 blocks (8 warps) per SM; registers ~130-170.
+// The row strides (d + 4 floats, 64 + 16 for P) spread the distinct float4 of one load over the
+// banks, so that it takes no more wavefronts than its bytes need (rows ρ and ρ + 1 of P are 16
+// banks apart, which also keeps the scalar stores of P free of conflicts).
+// Shared memory: Q, K (or P), V: 99 KB at d = 128, 2 blocks (8 warps) per SM; ptxas: 226 registers
+// at d = 128 (168 below), no spills.
 // Pipeline per tile: V_j is copied while S_j is computed; K_{j+1} after P·V_j (it overwrites P),
 // while the SM's other block computes.
 template <int D>
@@ -176,9 +178,10 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
   return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;  // i is a constant after unrolling
 }
 
-// U1, U2: unrolling of the d loop of S and of the key loop of P·V. Full unrolling at d = 128 is
-// ~9000 instructions, past the instruction caches; 4 and 2 keep ~1500 and still give the
-// scheduler a few steps of loads to hoist. bench/attention.cu times other values.
+// U1, U2: unrolling of the d loop of S and of the key loop of P·V. Unrolled fully at d = 128, one
+// tile is ~8600 FFMA and LDS instructions (~140 KB of code, past the instruction caches); 4 and 2
+// keep the kernel at ~4500 and still let the scheduler hoist a few steps of loads above the FMAs.
+// bench/attention.cu times other values.
 template <int D, int U1 = 4, int U2 = 2>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
   using S = AttnFmaShape<D>;
@@ -440,10 +443,11 @@ static __device__ __forceinline__ float attn_mma_inv_sum(float l) {
 // k = tq, tq + 4; the order of k inside one MMA is free, so P's column 2·tq plays k = tq and
 // 2·tq + 1 plays tq + 4, and B supplies V's rows 2·tq and 2·tq + 1 for them (scalar loads, which
 // may pick any rows; row stride d + 4 ≡ 4 banks keeps the 32 lanes on 32 banks).
-// Operands are split in registers as they are loaded; Q's fragments are split again for every key
-// tile (256 registers would hold them split, which would leave nothing for the rest).
-// Shared memory: Q, K, V, 99 KB at d = 128: 2 blocks per SM. K_{j+1} is copied during the softmax
-// and P·V_j, V_{j+1} during S_{j+1}: both copies hide behind arithmetic.
+// Operands are split in registers as they are loaded; Q's fragments are loaded and split again
+// for every key tile (kept split, they would take 128 more registers at d = 128).
+// Shared memory: Q, K, V, 99 KB at d = 128: 2 blocks per SM; ptxas: 180 registers at d = 128, no
+// spills. K_{j+1} is copied during the softmax and P·V_j, V_{j+1} during S_{j+1}: both copies hide
+// behind arithmetic.
 template <int D>
 struct AttnTf32Shape {
   static constexpr int LD = D + 4;  // floats; ldmatrix rows 16-byte aligned, 8 rows on distinct banks
@@ -600,9 +604,11 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
 // keys of one column); the rescale of the output in registers; ℓ summed from the float32 P
 // (before its rounding to bf16, as FlashAttention does). Rows padded by 16 bytes (d + 8
 // elements): the 8 rows of an ldmatrix land on distinct banks.
-// Shared memory: Q + 2 × (K + V): 85 KB at d = 128, 2 blocks per SM. The output is stored from the
-// fragments (a quad writes 16 contiguous bytes per row and n-tile; the next n-tile's store fills
-// the rest of the sector): the n × d output is 1/64 of the traffic at n = m = 4096, d = 128.
+// Shared memory: Q + 2 × (K + V): 85 KB at d = 128, 2 blocks per SM; ptxas: 203 registers at
+// d = 128, no spills. The output is stored straight from the fragments (a quad writes 16
+// contiguous bytes per row and n-tile, the next n-tile's store the rest of the sector), without
+// staging through shared memory: it is 1/128 of the k and v bytes the blocks of a head read at
+// n = m = 4096.
 // Hopper's wgmma and TMA would replace mma.sync/ldmatrix and cp.async in the same structure
 // (a warpgroup per 64 queries, K/V tiles by TMA into a deeper ring): not done here.
 template <int D>
