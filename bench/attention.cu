@@ -1,0 +1,373 @@
+// Lab 7 kernel variants, side by side on one GPU: the measurements behind reference/cuda/attention.cu.
+// Build and run:  make bench-variants && build/bench/attention [--check-only] [--quick]
+//
+// 1. The FP32 FMA rate of this GPU, measured (the bar for version 1 is 65% of it).
+// 2. A self-check of every variant against a float64 reference computed on the GPU from the same
+//    inputs (one block per query row, scores, softmax and the weighted sum in double), on small
+//    shapes chosen for their edges: n = m = 1, n or m not a multiple of 64, causal with n > m
+//    (queries that see no key: o = 0) and n < m, large logits. Outputs are filled with NaN first,
+//    so an element a kernel never writes fails. Worst error printed in units of the tolerance:
+//    float32 |err| ≤ 1e-5·L + 1e-4·|o| (L: the shape's logit scale), bf16 5e-3·L + 1e-2·|o|.
+//    Plain TF32 (one MMA per product) is there to fail the float32 tolerance.
+// 3. Timings at the bar's size, b = 4, h = 16, n = m = 4096, d = 128 (and d = 64), causal and not:
+//    median of 22 runs (bench/common.cuh: CUDA events, L2 flushed before each), TFLOP/s =
+//    4·b·h·n·m·d / time, half of it with the causal mask; each timed output is then checked on 8
+//    rows of every head against the float64 reference.
+// Exit status 1 when any check fails.
+//
+// Versions (reference/cuda/attention_kernels.cuh):
+//   1  float32, FMAs, register-blocked (em_attention_cuda), and its unrolling variants;
+//   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), and plain TF32;
+//   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "../reference/cuda/attention_kernels.cuh"
+#include "common.cuh"
+
+namespace {
+
+// ---- the FP32 FMA rate ---------------------------------------------------------------------------
+
+// 8 independent chains of FMAs per thread, 16 warps per SM: enough in flight to issue an FFMA on
+// every SMSP every cycle. The impossible test keeps the chains from being optimised away.
+__global__ void fma_peak_kernel(float *out, int iters) {
+  float a[8];
+#pragma unroll
+  for (int c = 0; c < 8; ++c) a[c] = threadIdx.x * 1e-3f + c;
+  for (int i = 0; i < iters; ++i)
+#pragma unroll
+    for (int c = 0; c < 8; ++c) a[c] = fmaf(a[c], 0.9999f, 1e-4f);
+  float s = 0.0f;
+#pragma unroll
+  for (int c = 0; c < 8; ++c) s += a[c];
+  if (s == -1.0f) out[threadIdx.x] = s;
+}
+
+double fma_peak_tflops(bench::Timer &timer) {
+  int sms = 0;
+  CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  float *out = nullptr;
+  CHECK(cudaMalloc(&out, 1024 * sizeof(float)));
+  const int blocks = sms * 8, threads = 256, iters = 1 << 14;
+  const float ms = timer.median_ms([&] { fma_peak_kernel<<<blocks, threads>>>(out, iters); });
+  CHECK(cudaFree(out));
+  return 2.0 * 8 * iters * (double)blocks * threads / (ms * 1e-3) / 1e12;
+}
+
+// ---- inputs and the float64 reference --------------------------------------------------------------
+
+uint16_t to_bf16(float f) {  // round to nearest even, as em_f32_to_bf16
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+float from_bf16(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Uniform in [-1, 1) from a hash of (tensor, index): the same inputs on every run.
+float hashed(uint64_t i, uint32_t salt) {
+  uint64_t x = i * 0x9e3779b97f4a7c15ull + salt * 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 31, x *= 0x94d049bb133111ebull, x ^= x >> 29;
+  return (float)((x >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+// One block (128 threads) per (checked row r, head): o[i] in double for i = rows[r]. Scores in
+// dynamic shared memory (m doubles). It reads the float32 tensors: the inputs are bf16-exact, so
+// they are the bf16 variant's inputs too.
+__global__ void reference_rows_kernel(const float *q, const float *k, const float *v, double *out, int n, int m,
+                                      int d, int causal, const int *rows, int nrows) {
+  extern __shared__ double sc[];
+  __shared__ double red[128];
+  const int r = blockIdx.x, tid = threadIdx.x;
+  const int64_t head = blockIdx.y, i = rows[r];
+  const float *qi = q + (head * n + i) * d, *kh = k + head * m * d, *vh = v + head * m * d;
+  const double scale = 1.0 / sqrt((double)d);
+  double mx = -INFINITY;
+  for (int j = tid; j < m; j += 128) {
+    double s = -INFINITY;
+    if (!causal || j <= i + m - n) {
+      s = 0.0;
+      for (int c = 0; c < d; ++c) s += (double)qi[c] * kh[(int64_t)j * d + c];
+      s *= scale;
+    }
+    sc[j] = s;
+    mx = fmax(mx, s);
+  }
+  red[tid] = mx;
+  __syncthreads();
+  for (int w = 64; w > 0; w /= 2) {
+    if (tid < w) red[tid] = fmax(red[tid], red[tid + w]);
+    __syncthreads();
+  }
+  mx = red[0];
+  __syncthreads();
+  double sum = 0.0;
+  for (int j = tid; j < m; j += 128) {
+    sc[j] = mx == -INFINITY ? 0.0 : exp(sc[j] - mx);
+    sum += sc[j];
+  }
+  red[tid] = sum;
+  __syncthreads();
+  for (int w = 64; w > 0; w /= 2) {
+    if (tid < w) red[tid] += red[tid + w];
+    __syncthreads();
+  }
+  sum = red[0];
+  for (int c = tid; c < d; c += 128) {
+    double acc = 0.0;
+    for (int j = 0; j < m; ++j) acc += sc[j] * vh[(int64_t)j * d + c];
+    out[((int64_t)head * nrows + r) * d + c] = sum > 0.0 ? acc / sum : 0.0;
+  }
+}
+
+// ---- one problem on the device ----------------------------------------------------------------------
+
+enum Variant { kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x1, kBf16 };
+const char *variant_name(Variant v) {
+  switch (v) {
+    case kFma: return "v1 fp32 FMA, unroll 4/2 (ref.)";
+    case kFmaU1: return "v1 fp32 FMA, unroll 1/1";
+    case kFmaU8: return "v1 fp32 FMA, unroll 8/4";
+    case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
+    case kTf32x1: return "v2' fp32 plain TF32 mma";
+    default: return "v3 bf16 mma (ref.)";
+  }
+}
+bool is_bf16(Variant v) { return v == kBf16; }
+
+struct Shape {
+  int b, h, n, m, d, causal;
+  float logit;  // q is scaled by this: scores up to ~logit·√d·(1/3)
+};
+
+struct Problem {
+  Shape s;
+  float *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;  // float32 tensors
+  uint16_t *qh = nullptr, *kh = nullptr, *vh = nullptr, *oh = nullptr;  // the same values in bf16
+  int64_t nq = 0, nk = 0;  // elements of q (and o), of k (and v)
+
+  explicit Problem(const Shape &shape) : s(shape) {
+    nq = (int64_t)s.b * s.h * s.n * s.d;
+    nk = (int64_t)s.b * s.h * s.m * s.d;
+    std::vector<float> hq(nq), hk(nk), hv(nk);
+    for (int64_t i = 0; i < nq; ++i) hq[i] = s.logit * hashed(i, 1);
+    for (int64_t i = 0; i < nk; ++i) hk[i] = hashed(i, 2), hv[i] = hashed(i, 3);
+    // Inputs exactly representable in bf16, so that the float32 and bf16 variants see one problem.
+    for (auto *x : {&hq, &hk, &hv})
+      for (float &f : *x) f = from_bf16(to_bf16(f));
+    upload(&q, &qh, hq);
+    upload(&k, &kh, hk);
+    upload(&v, &vh, hv);
+    CHECK(cudaMalloc(&o, std::max<int64_t>(nq, 1) * sizeof(float)));
+    CHECK(cudaMalloc(&oh, std::max<int64_t>(nq, 1) * sizeof(uint16_t)));
+  }
+  ~Problem() {
+    for (void *p : {(void *)q, (void *)k, (void *)v, (void *)o, (void *)qh, (void *)kh, (void *)vh, (void *)oh})
+      CHECK(cudaFree(p));
+  }
+  Problem(const Problem &) = delete;
+  Problem &operator=(const Problem &) = delete;
+
+  static void upload(float **f, uint16_t **h, const std::vector<float> &x) {
+    std::vector<uint16_t> b(x.size());
+    for (size_t i = 0; i < x.size(); ++i) b[i] = to_bf16(x[i]);
+    CHECK(cudaMalloc(f, std::max<size_t>(x.size(), 1) * sizeof(float)));
+    CHECK(cudaMalloc(h, std::max<size_t>(b.size(), 1) * sizeof(uint16_t)));
+    CHECK(cudaMemcpy(*f, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(*h, b.data(), b.size() * sizeof(uint16_t), cudaMemcpyHostToDevice));
+  }
+
+  // Queues the variant's kernel (no synchronisation), as the library's launcher would.
+  void launch(Variant var) const {
+    AttnArgs a;
+    const bool h16 = is_bf16(var);
+    const int64_t blocks = attn_args(&a, h16 ? (const void *)qh : q, h16 ? (const void *)kh : k,
+                                     h16 ? (const void *)vh : v, h16 ? (void *)oh : o, (int64_t)s.b * s.h, s.n, s.m,
+                                     s.d, s.causal);
+    switch (var) {
+      case kFma: CHECK(attn_fma_launch(a, s.d, blocks)); break;
+      case kFmaU1: CHECK((attn_fma_launch<1, 1>(a, s.d, blocks))); break;
+      case kFmaU8: CHECK((attn_fma_launch<8, 4>(a, s.d, blocks))); break;
+      case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
+      case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
+      case kBf16: CHECK(attn_bf16_launch(a, s.d, blocks)); break;
+    }
+  }
+
+  // Worst |got − want| / (atol + rtol·|want|) over the given rows of every head (NaN if any
+  // output is NaN or infinite), against the float64 reference from the same (bf16-exact) inputs.
+  double check(Variant var, const std::vector<int> &rows) const {
+    const int nr = (int)rows.size(), heads = s.b * s.h;
+    int *drows = nullptr;
+    double *want = nullptr;
+    CHECK(cudaMalloc(&drows, nr * sizeof(int)));
+    CHECK(cudaMalloc(&want, (size_t)heads * nr * s.d * sizeof(double)));
+    CHECK(cudaMemcpy(drows, rows.data(), nr * sizeof(int), cudaMemcpyHostToDevice));
+    const size_t smem = (size_t)s.m * sizeof(double);
+    CHECK(cudaFuncSetAttribute(reference_rows_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    reference_rows_kernel<<<dim3(nr, heads), 128, smem>>>(q, k, v, want, s.n, s.m, s.d, s.causal, drows, nr);
+    CHECK(cudaGetLastError());
+    std::vector<double> hw((size_t)heads * nr * s.d);
+    CHECK(cudaMemcpy(hw.data(), want, hw.size() * sizeof(double), cudaMemcpyDeviceToHost));
+    CHECK(cudaFree(drows));
+    CHECK(cudaFree(want));
+
+    const bool h16 = is_bf16(var);
+    const double atol = (h16 ? 5e-3 : 1e-5) * s.logit, rtol = h16 ? 1e-2 : 1e-4;
+    std::vector<float> row(s.d);
+    std::vector<uint16_t> row16(s.d);
+    double worst = 0.0;
+    for (int hd = 0; hd < heads; ++hd)
+      for (int r = 0; r < nr; ++r) {
+        const int64_t off = ((int64_t)hd * s.n + rows[r]) * s.d;
+        if (h16) {
+          CHECK(cudaMemcpy(row16.data(), oh + off, s.d * sizeof(uint16_t), cudaMemcpyDeviceToHost));
+          for (int c = 0; c < s.d; ++c) row[c] = from_bf16(row16[c]);
+        } else {
+          CHECK(cudaMemcpy(row.data(), o + off, s.d * sizeof(float), cudaMemcpyDeviceToHost));
+        }
+        for (int c = 0; c < s.d; ++c) {
+          const double w = hw[((size_t)hd * nr + r) * s.d + c];
+          const double e = std::fabs(row[c] - w) / (atol + rtol * std::fabs(w));
+          if (!(e <= worst)) worst = std::isfinite(row[c]) ? e : NAN;  // NaN sticks
+          if (std::isnan(worst)) return worst;
+        }
+      }
+    return worst;
+  }
+
+  void poison() const {  // NaN everywhere in o: an element no thread writes fails the check
+    CHECK(cudaMemset(o, 0xff, std::max<int64_t>(nq, 1) * sizeof(float)));
+    CHECK(cudaMemset(oh, 0xff, std::max<int64_t>(nq, 1) * sizeof(uint16_t)));
+  }
+};
+
+void print_attributes(Variant var, int d, const void *fn) {
+  cudaFuncAttributes at;
+  CHECK(cudaFuncGetAttributes(&at, fn));
+  std::printf("  %-32s d=%-3d %3d registers, %5zu B local (spills), max %d threads\n", variant_name(var), d, at.numRegs,
+              (size_t)at.localSizeBytes, at.maxThreadsPerBlock);
+}
+
+const void *kernel_of(Variant var, int d) {
+#define EM_ATTN_BY_D(K)                 \
+  switch (d) {                          \
+    case 16: return (const void *)K<16>; \
+    case 32: return (const void *)K<32>; \
+    case 64: return (const void *)K<64>; \
+    default: return (const void *)K<128>; \
+  }
+  switch (var) {
+    case kFma: {
+      EM_ATTN_BY_D(attn_fma_kernel)
+    }
+    case kTf32x3: {
+      EM_ATTN_BY_D(attn_tf32_kernel)
+    }
+    default: {
+      EM_ATTN_BY_D(attn_bf16_kernel)
+    }
+  }
+#undef EM_ATTN_BY_D
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  bool check_only = false, quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--check-only")) check_only = true;
+    else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else {
+      std::fprintf(stderr, "usage: %s [--check-only] [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+  int failures = 0;
+  cudaDeviceProp p;
+  CHECK(cudaGetDeviceProperties(&p, 0));
+  std::printf("%s, %d SMs, %zu KB shared memory per SM (%zu per block opt-in)\n", p.name, p.multiProcessorCount,
+              p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
+
+  std::printf("kernel resources (compiled; spills are local memory)\n");
+  for (int d : {64, 128})
+    for (Variant var : {kFma, kTf32x3, kBf16}) print_attributes(var, d, kernel_of(var, d));
+
+  const std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x1, kBf16};
+  const std::vector<Variant> shipped = {kFma, kTf32x3, kBf16};
+
+  // ---- self-check on small shapes ----
+  std::printf("\nself-check (worst error / tolerance; <= 1 passes; NaN: a NaN or an unwritten output)\n");
+  std::vector<Shape> shapes = {
+      {1, 1, 1, 1, 0, 0, 1.0f},    {1, 1, 1, 1, 0, 1, 1.0f},     {1, 2, 1, 37, 0, 1, 1.0f},
+      {2, 3, 100, 77, 0, 1, 1.0f}, {1, 2, 77, 100, 0, 1, 1.0f},  {1, 1, 130, 130, 0, 0, 1.0f},
+      {1, 1, 130, 130, 0, 1, 1.0f}, {2, 1, 64, 64, 0, 1, 1.0f},  {1, 1, 65, 200, 0, 0, 1.0f},
+      {1, 2, 200, 333, 0, 0, 30.0f}, {1, 1, 300, 129, 0, 1, 30.0f},
+  };
+  if (quick) shapes = {{1, 1, 1, 1, 0, 1, 1.0f}, {2, 3, 100, 77, 0, 1, 1.0f}, {1, 1, 65, 200, 0, 0, 30.0f}};
+  for (int d : {16, 32, 64, 128})
+    for (Shape sh : shapes) {
+      sh.d = d;
+      Problem pr(sh);
+      std::vector<int> rows(sh.n);
+      for (int i = 0; i < sh.n; ++i) rows[i] = i;
+      std::printf("  b=%d h=%d n=%-3d m=%-3d d=%-3d causal=%d logits x%-4g", sh.b, sh.h, sh.n, sh.m, d, sh.causal,
+                  sh.logit);
+      for (Variant var : quick ? shipped : all) {
+        pr.poison();
+        pr.launch(var);
+        CHECK(cudaDeviceSynchronize());
+        const double e = pr.check(var, rows);
+        const bool ok = e <= 1.0;
+        if (!ok && var != kTf32x1) ++failures;  // plain TF32 is expected to miss the float32 tolerance
+        std::printf(" | %s %.2g%s", var == kFma ? "fma" : var == kFmaU1 ? "u1" : var == kFmaU8 ? "u8" :
+                                     var == kTf32x3 ? "x3" : var == kTf32x1 ? "tf32" : "bf16",
+                    e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
+      }
+      std::printf("\n");
+    }
+  if (check_only) {
+    std::printf("\n%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+  }
+
+  // ---- timings at the bar's size ----
+  bench::Timer timer;
+  const double peak = fma_peak_tflops(timer);
+  std::printf("\nFP32 FMA rate measured: %.1f TFLOP/s (bar for v1: 65%% = %.1f)\n", peak, 0.65 * peak);
+  const std::vector<int> sample = {0, 1, 63, 64, 1000, 2047, 2048, 4095};
+  for (int d : {128, 64})
+    for (int causal : {0, 1}) {
+      const Shape sh = {4, 16, 4096, 4096, d, causal, 1.0f};
+      Problem pr(sh);
+      const double flops = 4.0 * sh.b * sh.h * (double)sh.n * sh.m * sh.d * (causal ? 0.5 : 1.0);
+      std::printf("b=4 h=16 n=m=4096 d=%d %s\n", d, causal ? "causal" : "full");
+      for (Variant var : all) {
+        pr.poison();
+        const float ms = timer.median_ms([&] { pr.launch(var); });
+        const double tf = flops / (ms * 1e-3) / 1e12;
+        const double e = pr.check(var, sample);
+        const bool ok = e <= 1.0;
+        if (!ok && var != kTf32x1) ++failures;
+        std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
+        if (!is_bf16(var) && var != kTf32x3 && var != kTf32x1) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
+        else std::printf("            ");
+        std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
+      }
+    }
+  std::printf("\n%d failure(s)\n", failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,798 @@
+// Lab 7 reference kernels, CUDA: flash attention, o = softmax(q·kᵀ·s)·v for each (batch, head).
+// Why they are as they are: reference/cuda/attention.cu, whose launchers include this header;
+// bench/attention.cu includes it too, so that the bench times (and checks) the kernels that ship,
+// and its variants are these kernels with other template arguments. Everything is static, inline
+// or a template: each program that includes the header gets its own copy.
+//
+// The three kernels share one block shape and one plan:
+//   - a block of 4 warps takes kAttnBM = 64 queries of one (batch, head) and walks its keys in
+//     tiles of kAttnBN = 64, k and v tiles through shared memory (cp.async, 16 bytes a lane);
+//   - each query keeps its running maximum, its running sum of exps and its output row in
+//     registers (lab 6's online softmax, the output rescaled when the maximum grows);
+//   - scores are kept in the log2 domain, log2(e)/√d folded into one scale, so each exp is one
+//     MUFU.EX2 of an FMA, and large logits never overflow (every exp2 argument is ≤ 0);
+//   - causal: key tiles no query of the block sees are never loaded; only tiles that cross the
+//     diagonal (or the end of the keys) are masked element by element; a query that sees no key
+//     keeps a maximum of −inf, which is replaced by 0 where it is subtracted, so that no
+//     exp2(−inf − (−inf)) = NaN appears, its sum stays 0 and its output is written as 0.
+// Grid: one block per (query tile, head) along x (up to 2^31 − 1 blocks: no 65535 limit on b·h),
+// the query tiles of a head consecutive (they share k and v in the L2) and in reverse order, so
+// that under the causal mask the longest tiles start first and the short ones fill the tail.
+#ifndef EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
+#define EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
+
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+static const int kAttnBM = 64;        // queries per block
+static const int kAttnBN = 64;        // keys per tile
+static const int kAttnThreads = 128;  // 4 warps
+// n and m beyond this are refused by the launchers: the kernels index a head's rows with int,
+// and k0 + kAttnBN, j − i and i + (m − n) must not overflow.
+static const int64_t kAttnMaxLen = (int64_t)1 << 30;
+
+// What every kernel gets, by value. q, k, v, o are the tensors' bases ((b, h, n|m, d), contiguous);
+// a block finds its head's rows from blockIdx.x.
+struct AttnArgs {
+  const void *q, *k, *v;
+  void *o;
+  int n, m;          // queries and keys per head
+  int qtiles;        // ceil(n / kAttnBM)
+  int causal;        // query i sees keys j <= i + m - n
+  int aligned;       // q, k, v, o all 16-byte aligned: cp.async and vector stores are allowed
+  float scale_log2;  // log2(e) / sqrt(d)
+};
+
+// ---- the block's place -----------------------------------------------------------------------
+
+struct AttnBlock {
+  int64_t head;  // β·h + η
+  int q0;        // the block's first query
+  int kend;      // keys [0, kend) are seen by some query of the block; the rest are never loaded
+  int diag;      // m − n: query i sees key j iff j − i ≤ diag (causal)
+};
+
+static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
+  AttnBlock b;
+  const int64_t x = blockIdx.x;
+  b.head = x / a.qtiles;
+  b.q0 = (a.qtiles - 1 - (int)(x % a.qtiles)) * kAttnBM;
+  b.diag = a.m - a.n;
+  b.kend = a.m;
+  if (a.causal) {
+    const int last = min(b.q0 + kAttnBM, a.n) - 1;      // the block's last real query sees the most
+    const int64_t lim = (int64_t)last + b.diag + 1;      // it sees keys [0, lim): lim ≤ 0 when n − m > last
+    b.kend = (int)(lim < 0 ? 0 : lim < a.m ? lim : a.m);
+  }
+  return b;
+}
+
+// Whether the tile of keys [k0, k0 + kAttnBN) holds a key some query of the block must not see:
+// one past m, or (causal) one past what the block's first query sees. Uniform over the block, so
+// full tiles skip the element-wise mask.
+static __device__ __forceinline__ bool attn_tile_masked(const AttnArgs &a, const AttnBlock &b, int k0) {
+  return k0 + kAttnBN > a.m || (a.causal && k0 + kAttnBN - 1 - b.q0 > b.diag);
+}
+
+static __device__ __forceinline__ bool attn_visible(const AttnArgs &a, const AttnBlock &b, int i, int j) {
+  return j < a.m && (!a.causal || j - i <= b.diag);
+}
+
+// ---- asynchronous copies into shared memory (sm_80+) -----------------------------------------
+
+// 16 bytes global -> shared without a register round trip; with in == false, 16 zero bytes and no
+// read at all (src-size 0), which is how rows past the end become zeros. .cg: through the L2
+// only, since every block of a head reads the same k and v once each.
+static __device__ __forceinline__ void attn_cp16(void *dst, const void *src, bool in) {
+  const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(in ? 16 : 0) : "memory");
+}
+static __device__ __forceinline__ void attn_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still in flight. Each thread waits
+// for its own copies only: a __syncthreads after it makes every thread's copies visible to all.
+template <int N>
+static __device__ __forceinline__ void attn_cp_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Rows [r0, r0 + R) of a row-major len × D matrix of T into shared memory (row stride LD
+// elements), rows at or past len as zeros: a key row past m then has a score that the mask makes
+// −inf and a value row of zeros, so exp2(−inf)·0 = 0 and never 0·(a NaN left in shared memory by
+// another kernel). aligned: 16-byte cp.async chunks, complete after the caller's attn_cp_wait;
+// otherwise (a base pointer off 16 bytes, which only hand-made test inputs have) element by
+// element with ordinary stores, which the caller's __syncthreads publishes.
+template <typename T, int D, int LD, int R>
+static __device__ __forceinline__ void attn_load_tile(T *sm, const T *g, int r0, int len, bool aligned) {
+  constexpr int E = 16 / (int)sizeof(T);  // elements per 16-byte chunk
+  constexpr int C = D / E;                // chunks per row: at most 32, so a divisor of kAttnThreads
+  constexpr int RP = kAttnThreads / C;    // rows per pass of the block
+  static_assert(kAttnThreads % C == 0 && R % RP == 0, "every thread copies the same chunks of every pass");
+  if (aligned) {
+    // A thread's chunks are one column x of rows rb, rb + RP, ...: every address is one base plus
+    // a constant, so no per-chunk address stays live in registers across the key loop.
+    const int rb = threadIdx.x / C, x = (threadIdx.x % C) * E;
+    const T *src = g + (int64_t)(r0 + rb) * D + x;
+    T *dst = sm + rb * LD + x;
+#pragma unroll
+    for (int i = 0; i < R / RP; ++i) {
+      const bool in = r0 + rb + i * RP < len;
+      attn_cp16(dst + i * RP * LD, in ? src + (int64_t)i * RP * D : g, in);
+    }
+  } else {
+    for (int e = threadIdx.x; e < R * D; e += kAttnThreads) {
+      const int r = e / D, x = e % D;
+      sm[r * LD + x] = r0 + r < len ? g[(int64_t)(r0 + r) * D + x] : T(0);
+    }
+  }
+}
+
+// 2^x in one MUFU.EX2 (exp2f adds a range fix for results below 2^-126, which here are weights
+// below 1e-38 of the row's largest: flushing them to 0 changes nothing a float32 sum keeps).
+// ex2(−inf) = +0, so masked scores need no branch.
+static __device__ __forceinline__ float attn_exp2(float x) {
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(x));
+  return r;
+}
+
+// ---- version 1: float32, plain FMAs (em_attention_cuda) --------------------------------------
+//
+// Two small SGEMMs per key tile, register-blocked like a classic SGEMM, with the softmax between:
+//   S = Q·Kᵀ   (64 × 64, reduction over d)   then   O += P·V   (64 × d, reduction over the tile's keys).
+// Thread layout: lane = 2·g + γ; the 16 lanes of one γ in a warp form a row group ρ = 2·warp + γ
+// (8 groups) that owns the 8 queries t·8 + ρ (t = 0..7). In S a lane holds its rows × the keys
+// u·16 + g (u = 0..3): an 8 × 4 micro-tile; in O its rows × d/16 columns (8 × 8 for d = 128:
+// the float4 columns c·64 + 4g.., so 16 lanes store 256 contiguous bytes). The row statistics
+// (max) are shuffles among the 16 lanes of the row group (xor 2, 4, 8, 16); the sums stay per lane
+// until the end. P goes through shared memory, where it overwrites K (dead by then): a lane needs
+// P of its rows for all 64 keys of the tile, which 16 other lanes computed.
+//
+// Shared-memory traffic is what limits an FMA kernel: an LDS.128 returns 16 bytes to each of 32
+// lanes in 4 cycles of the SM's 128-byte/cycle port (2 cycles when lanes pair up on the same
+// address: Tn = Tn^1 or Tn = Tn^2), while the 4 SMSPs retire 4 warp-FMAs a cycle. Per 4 values of
+// d a lane loads 8 float4 of Q (its rows: same address for lanes 2·g + γ and 2·(g+1) + γ, paired)
+// and 4 of K (its keys: same for γ = 0, 1, paired) for 128 FMAs: 24 port cycles against 32 FMA
+// cycles per warp; P·V: 8 float4 of P (paired) and 8 of V (paired) for 256 FMAs: 32 against 64.
+// The row strides (d + 4 floats, 64 + 16 for P) spread the distinct float4 of one load over the
+// banks, so that it takes no more wavefronts than its bytes need (rows ρ and ρ + 1 of P are 16
+// banks apart, which also keeps the scalar stores of P free of conflicts).
+// Shared memory: Q, K (or P), V: 99 KB at d = 128, 2 blocks (8 warps) per SM; ptxas: 226 registers
+// at d = 128 (168 below), no spills.
+// Pipeline per tile: V_j is copied while S_j is computed; K_{j+1} after P·V_j (it overwrites P),
+// while the SM's other block computes.
+template <int D>
+struct AttnFmaShape {
+  static constexpr int G = 16;                  // lanes per row group
+  static constexpr int TM = 8;                  // queries per lane (rows t·8 + ρ)
+  static constexpr int TN = kAttnBN / G;        // keys per lane in S (u·16 + g)
+  static constexpr bool VEC = D >= 64;          // O columns as float4 (else single floats)
+  static constexpr int TD = D / G;              // O columns per lane
+  static constexpr int LDQ = D + 4;             // row stride of Q, K, V (floats)
+  static constexpr int LDP = kAttnBN + 16;      // row stride of P
+  static constexpr int KP = kAttnBN * LDQ > kAttnBM * LDP ? kAttnBN * LDQ : kAttnBM * LDP;
+  static constexpr size_t kSmem = (size_t)(kAttnBM * LDQ + KP + kAttnBN * LDQ) * sizeof(float);
+};
+
+static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;  // i is a constant after unrolling
+}
+
+// U1, U2: unrolling of the d loop of S and of the key loop of P·V. Unrolled fully at d = 128, one
+// tile is ~8600 FFMA and LDS instructions (~140 KB of code, past the instruction caches); 4 and 2
+// keep the kernel at ~4500 and still let the scheduler hoist a few steps of loads above the FMAs.
+// bench/attention.cu times other values.
+template <int D, int U1 = 4, int U2 = 2>
+__global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
+  using S = AttnFmaShape<D>;
+  extern __shared__ __align__(16) float attn_smem_f[];
+  float *sQ = attn_smem_f, *sK = sQ + kAttnBM * S::LDQ, *sV = sK + S::KP;
+  float *sP = sK;  // P overwrites K once every warp is done with K
+
+  const AttnBlock blk = attn_block(a);
+  const float *q = (const float *)a.q + blk.head * a.n * D;
+  const float *k = (const float *)a.k + blk.head * a.m * D;
+  const float *v = (const float *)a.v + blk.head * a.m * D;
+  float *o = (float *)a.o + blk.head * a.n * D;
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int gam = lane & 1, g = lane >> 1, rho = 2 * warp + gam;
+  const float c = a.scale_log2;
+
+  float acc[S::TM][S::TD];
+  float mrow[S::TM], lrow[S::TM];
+#pragma unroll
+  for (int t = 0; t < S::TM; ++t) {
+    mrow[t] = -INFINITY;
+    lrow[t] = 0.0f;
+#pragma unroll
+    for (int x = 0; x < S::TD; ++x) acc[t][x] = 0.0f;
+  }
+
+  const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
+  if (ntiles > 0) {
+    attn_load_tile<float, D, S::LDQ, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, 0, a.m, a.aligned);
+    attn_cp_commit();
+    attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, 0, a.m, a.aligned);
+    attn_cp_commit();
+  }
+
+  for (int jt = 0; jt < ntiles; ++jt) {
+    const int k0 = jt * kAttnBN;
+    attn_cp_wait<1>();  // Q and K_j are here (V_j may still be in flight)
+    __syncthreads();
+
+    // S = Q·Kᵀ: per 4 values of d, 4 float4 of K (this lane's keys) and 8 of Q (its rows).
+    float s[S::TM][S::TN];
+#pragma unroll
+    for (int t = 0; t < S::TM; ++t)
+#pragma unroll
+      for (int u = 0; u < S::TN; ++u) s[t][u] = 0.0f;
+#pragma unroll U1
+    for (int d4 = 0; d4 < D / 4; ++d4) {
+      float4 kf[S::TN];
+#pragma unroll
+      for (int u = 0; u < S::TN; ++u) kf[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ + 4 * d4]);
+#pragma unroll
+      for (int t = 0; t < S::TM; ++t) {
+        const float4 qf = *reinterpret_cast<const float4 *>(&sQ[(t * 8 + rho) * S::LDQ + 4 * d4]);
+#pragma unroll
+        for (int u = 0; u < S::TN; ++u) {
+          s[t][u] = fmaf(qf.x, kf[u].x, s[t][u]);
+          s[t][u] = fmaf(qf.y, kf[u].y, s[t][u]);
+          s[t][u] = fmaf(qf.z, kf[u].z, s[t][u]);
+          s[t][u] = fmaf(qf.w, kf[u].w, s[t][u]);
+        }
+      }
+    }
+
+    if (attn_tile_masked(a, blk, k0)) {
+#pragma unroll
+      for (int t = 0; t < S::TM; ++t)
+#pragma unroll
+        for (int u = 0; u < S::TN; ++u)
+          if (!attn_visible(a, blk, blk.q0 + t * 8 + rho, k0 + u * S::G + g)) s[t][u] = -INFINITY;
+    }
+
+    // Online softmax. The maximum is the row group's (all 16 lanes get the same bits), the sum
+    // this lane's share of it.
+#pragma unroll
+    for (int t = 0; t < S::TM; ++t) {
+      float mx = s[t][0];
+#pragma unroll
+      for (int u = 1; u < S::TN; ++u) mx = fmaxf(mx, s[t][u]);
+#pragma unroll
+      for (int x = 2; x < 32; x *= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, x));
+      const float mnew = fmaxf(mrow[t], mx * c);  // c > 0: the max of the scaled scores
+      const float mu = mnew == -INFINITY ? 0.0f : mnew;  // no key seen yet: subtract 0, not −inf
+      const float alpha = attn_exp2(mrow[t] - mu);           // 0 while mrow is −inf, 1 when unchanged
+      mrow[t] = mnew;
+      lrow[t] *= alpha;
+#pragma unroll
+      for (int x = 0; x < S::TD; ++x) acc[t][x] *= alpha;
+#pragma unroll
+      for (int u = 0; u < S::TN; ++u) {
+        s[t][u] = attn_exp2(fmaf(s[t][u], c, -mu));  // −inf (masked) gives 0
+        lrow[t] += s[t][u];
+      }
+    }
+
+    __syncthreads();  // every warp is done reading K_j: P may overwrite it
+#pragma unroll
+    for (int t = 0; t < S::TM; ++t)
+#pragma unroll
+      for (int u = 0; u < S::TN; ++u) sP[(t * 8 + rho) * S::LDP + u * S::G + g] = s[t][u];
+    attn_cp_wait<0>();  // V_j is here
+    __syncthreads();    // and P is whole
+
+    // O += P·V: per 4 keys, 8 float4 of P (this lane's rows) and 4 rows × d/16 columns of V.
+#pragma unroll U2
+    for (int j4 = 0; j4 < kAttnBN / 4; ++j4) {
+      float4 pf[S::TM];
+#pragma unroll
+      for (int t = 0; t < S::TM; ++t) pf[t] = *reinterpret_cast<const float4 *>(&sP[(t * 8 + rho) * S::LDP + 4 * j4]);
+#pragma unroll
+      for (int jj = 0; jj < 4; ++jj) {
+        const float *vr = sV + (4 * j4 + jj) * S::LDQ;
+        if (S::VEC) {
+#pragma unroll
+          for (int cc = 0; cc < D / 64; ++cc) {
+            const float4 vf = *reinterpret_cast<const float4 *>(vr + cc * 64 + 4 * g);
+#pragma unroll
+            for (int t = 0; t < S::TM; ++t) {
+              const float p = attn_f4(pf[t], jj);
+              acc[t][4 * cc + 0] = fmaf(p, vf.x, acc[t][4 * cc + 0]);
+              acc[t][4 * cc + 1] = fmaf(p, vf.y, acc[t][4 * cc + 1]);
+              acc[t][4 * cc + 2] = fmaf(p, vf.z, acc[t][4 * cc + 2]);
+              acc[t][4 * cc + 3] = fmaf(p, vf.w, acc[t][4 * cc + 3]);
+            }
+          }
+        } else {
+#pragma unroll
+          for (int cc = 0; cc < S::TD; ++cc) {
+            const float vv = vr[cc * S::G + g];
+#pragma unroll
+            for (int t = 0; t < S::TM; ++t) acc[t][cc] = fmaf(attn_f4(pf[t], jj), vv, acc[t][cc]);
+          }
+        }
+      }
+    }
+
+    __syncthreads();  // every warp is done with P (= K's space) and V_j
+    if (jt + 1 < ntiles) {
+      attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
+      attn_cp_commit();
+      attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
+      attn_cp_commit();
+    }
+  }
+
+  // o = acc / ℓ, ℓ the row group's sum; a query that saw no key has ℓ = 0 and acc = 0: o = 0.
+#pragma unroll
+  for (int t = 0; t < S::TM; ++t) {
+    float l = lrow[t];
+#pragma unroll
+    for (int x = 2; x < 32; x *= 2) l += __shfl_xor_sync(0xffffffffu, l, x);
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    const int i = blk.q0 + t * 8 + rho;
+    if (i >= a.n) continue;
+    float *orow = o + (int64_t)i * D;
+    if (S::VEC) {
+#pragma unroll
+      for (int cc = 0; cc < D / 64; ++cc) {
+        const float4 r = make_float4(acc[t][4 * cc] * inv, acc[t][4 * cc + 1] * inv, acc[t][4 * cc + 2] * inv,
+                                     acc[t][4 * cc + 3] * inv);
+        float *dst = orow + cc * 64 + 4 * g;
+        if (a.aligned) {
+          *reinterpret_cast<float4 *>(dst) = r;
+        } else {
+          dst[0] = r.x, dst[1] = r.y, dst[2] = r.z, dst[3] = r.w;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int cc = 0; cc < S::TD; ++cc) orow[cc * S::G + g] = acc[t][cc] * inv;
+    }
+  }
+}
+
+// ---- the tensor-core kernels' common parts ---------------------------------------------------
+//
+// mma.sync m16n8k*: a warp multiplies a 16-row A by an 8-column B. In the accumulator fragment,
+// lane = 4·gr + tq holds rows gr and gr + 8, columns 2·tq and 2·tq + 1 of its n-tile:
+// acc[nt][0..1] row gr, acc[nt][2..3] row gr + 8. A warp owns 16 queries of the block, so a
+// query's 64 scores of a tile are spread over the 4 lanes of a quad: its max and sum are two
+// shuffles (xor 1, 2).
+
+static __device__ __forceinline__ void attn_ldsm_x4(uint32_t (&r)[4], const void *p) {
+  const unsigned s = (unsigned)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+static __device__ __forceinline__ void attn_ldsm_x4_trans(uint32_t (&r)[4], const void *p) {
+  const unsigned s = (unsigned)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+
+// Masks this warp's scores of the tile at k0 (rows row0 + gr, + 8 of the block; columns nt·8 + 2·tq, + 1).
+template <int NS>
+static __device__ __forceinline__ void attn_mma_mask(float (&s)[NS][4], const AttnArgs &a, const AttnBlock &b,
+                                                     int row0, int k0, int gr, int tq) {
+#pragma unroll
+  for (int nt = 0; nt < NS; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      if (!attn_visible(a, b, b.q0 + row0 + gr + (e >> 1) * 8, k0 + nt * 8 + 2 * tq + (e & 1))) s[nt][e] = -INFINITY;
+}
+
+// The online softmax of one tile for the two rows a lane holds: the new maxima (quad shuffles),
+// the rescale of the running sums and outputs, and the scores replaced by their exp2 (P).
+template <int NS, int NO>
+static __device__ __forceinline__ void attn_mma_softmax(float (&s)[NS][4], float (&acc)[NO][4], float (&mrow)[2],
+                                                        float (&lrow)[2], float c) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = fmaxf(s[0][2 * r], s[0][2 * r + 1]);
+#pragma unroll
+    for (int nt = 1; nt < NS; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mnew = fmaxf(mrow[r], mx * c);
+    const float mu = mnew == -INFINITY ? 0.0f : mnew;  // no key seen yet: subtract 0, not −inf
+    const float alpha = attn_exp2(mrow[r] - mu);
+    mrow[r] = mnew;
+    lrow[r] *= alpha;
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt) {
+      acc[nt][2 * r] *= alpha;
+      acc[nt][2 * r + 1] *= alpha;
+    }
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt) {
+      s[nt][2 * r] = attn_exp2(fmaf(s[nt][2 * r], c, -mu));
+      s[nt][2 * r + 1] = attn_exp2(fmaf(s[nt][2 * r + 1], c, -mu));
+      lrow[r] += s[nt][2 * r] + s[nt][2 * r + 1];
+    }
+  }
+}
+
+// The quad's sum of a row's ℓ, and its reciprocal (0 for a query that saw no key).
+static __device__ __forceinline__ float attn_mma_inv_sum(float l) {
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+  return l > 0.0f ? 1.0f / l : 0.0f;
+}
+
+// ---- version 2: float32 on the tensor cores, error-compensated TF32 (em_attention_tf32x3_cuda) --
+//
+// mma.sync m16n8k8 with TF32 operands (10 mantissa bits) and float32 accumulators. One TF32
+// product is off by ~2^-11 relatively: far outside float32's tolerance. Split each operand,
+// a = a_hi + a_lo with a_hi = tf32(a) (round to nearest) and a_lo = tf32(a − a_hi) (the
+// subtraction is exact), and a·b ≈ a_lo·b_hi + a_hi·b_lo + a_hi·b_hi: the dropped a_lo·b_lo and
+// the rounding of the tails are ~2^-22 relatively, float32's order. Three MMAs per product, small
+// terms first. X3 = false is plain TF32 (one MMA, a_hi·b_hi), kept for the bench to show why not.
+//
+// A warp owns 16 queries. S = Q·Kᵀ: A = Q from shared memory (ldmatrix of 32-bit data: an 8×8
+// b16 matrix is 8 rows of 4 floats, and lane l gets row l/4, float l%4: exactly the m16n8k8 TF32
+// fragment), B = K rows, ldmatrix too. P·V: A = P straight from S's accumulators, with no trip
+// through shared memory: the accumulator holds columns 2·tq, 2·tq + 1 where A's fragment wants
+// k = tq, tq + 4; the order of k inside one MMA is free, so P's column 2·tq plays k = tq and
+// 2·tq + 1 plays tq + 4, and B supplies V's rows 2·tq and 2·tq + 1 for them (scalar loads, which
+// may pick any rows; row stride d + 4 ≡ 4 banks keeps the 32 lanes on 32 banks).
+// Operands are split in registers as they are loaded; Q's fragments are loaded and split again
+// for every key tile (kept split, they would take 128 more registers at d = 128).
+// Shared memory: Q, K, V, 99 KB at d = 128: 2 blocks per SM; ptxas: 180 registers at d = 128, no
+// spills. K_{j+1} is copied during the softmax and P·V_j, V_{j+1} during S_{j+1}: both copies hide
+// behind arithmetic.
+template <int D>
+struct AttnTf32Shape {
+  static constexpr int LD = D + 4;  // floats; ldmatrix rows 16-byte aligned, 8 rows on distinct banks
+  static constexpr size_t kSmem = (size_t)(kAttnBM + 2 * kAttnBN) * LD * sizeof(float);
+};
+
+static __device__ __forceinline__ uint32_t attn_tf32(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+}
+
+template <bool X3>
+static __device__ __forceinline__ void attn_split(uint32_t raw, uint32_t &hi, uint32_t &lo) {
+  const float x = __uint_as_float(raw);
+  hi = attn_tf32(x);
+  lo = X3 ? attn_tf32(x - __uint_as_float(hi)) : 0u;
+}
+
+static __device__ __forceinline__ void attn_mma_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <bool X3>
+static __device__ __forceinline__ void attn_mma_x3(float (&d)[4], const uint32_t (&ahi)[4], const uint32_t (&alo)[4],
+                                                   uint32_t bh0, uint32_t bh1, uint32_t bl0, uint32_t bl1) {
+  if (X3) {
+    attn_mma_tf32(d, alo, bh0, bh1);
+    attn_mma_tf32(d, ahi, bl0, bl1);
+  }
+  attn_mma_tf32(d, ahi, bh0, bh1);
+}
+
+template <int D, bool X3 = true>
+__global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) {
+  using S = AttnTf32Shape<D>;
+  constexpr int NS = kAttnBN / 8;  // n-tiles of S per warp
+  constexpr int NO = D / 8;        // n-tiles of O per warp
+  extern __shared__ __align__(16) float attn_smem_t[];
+  float *sQ = attn_smem_t, *sK = sQ + kAttnBM * S::LD, *sV = sK + kAttnBN * S::LD;
+
+  const AttnBlock blk = attn_block(a);
+  const float *q = (const float *)a.q + blk.head * a.n * D;
+  const float *k = (const float *)a.k + blk.head * a.m * D;
+  const float *v = (const float *)a.v + blk.head * a.m * D;
+  float *o = (float *)a.o + blk.head * a.n * D;
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int gr = lane >> 2, tq = lane & 3, row0 = warp * 16;
+  const float c = a.scale_log2;
+  // ldmatrix row addresses: lanes 8·i .. 8·i + 7 name the rows of matrix i.
+  const int a_row = row0 + (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 4;  // Q: a0..a3
+  const int b_row = (lane & 7) + (lane >> 4) * 8, b_col = ((lane >> 3) & 1) * 4;         // K: b0, b1 of 2 n-tiles
+
+  float acc[NO][4];
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+
+  const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
+  if (ntiles > 0) {
+    attn_load_tile<float, D, S::LD, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
+    attn_load_tile<float, D, S::LD, kAttnBN>(sK, k, 0, a.m, a.aligned);
+    attn_cp_commit();
+    attn_load_tile<float, D, S::LD, kAttnBN>(sV, v, 0, a.m, a.aligned);
+    attn_cp_commit();
+  }
+
+  for (int jt = 0; jt < ntiles; ++jt) {
+    const int k0 = jt * kAttnBN;
+    attn_cp_wait<1>();  // K_j (and Q) are here
+    __syncthreads();
+
+    float s[NS][4];
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 8; ++kk) {
+      uint32_t ar[4], ahi[4], alo[4];
+      attn_ldsm_x4(ar, &sQ[a_row * S::LD + kk * 8 + a_col]);
+#pragma unroll
+      for (int x = 0; x < 4; ++x) attn_split<X3>(ar[x], ahi[x], alo[x]);
+#pragma unroll
+      for (int np = 0; np < NS / 2; ++np) {
+        uint32_t br[4], bhi[4], blo[4];
+        attn_ldsm_x4(br, &sK[(np * 16 + b_row) * S::LD + kk * 8 + b_col]);
+#pragma unroll
+        for (int x = 0; x < 4; ++x) attn_split<X3>(br[x], bhi[x], blo[x]);
+        attn_mma_x3<X3>(s[2 * np], ahi, alo, bhi[0], bhi[1], blo[0], blo[1]);
+        attn_mma_x3<X3>(s[2 * np + 1], ahi, alo, bhi[2], bhi[3], blo[2], blo[3]);
+      }
+    }
+
+    __syncthreads();  // every warp is done with K_j
+    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
+    attn_cp_commit();  // possibly empty: the group count stays the same on every path
+
+    if (attn_tile_masked(a, blk, k0)) attn_mma_mask(s, a, blk, row0, k0, gr, tq);
+    attn_mma_softmax(s, acc, mrow, lrow, c);
+
+    attn_cp_wait<1>();  // V_j is here (K_{j+1} may be in flight)
+    __syncthreads();
+
+#pragma unroll
+    for (int kk = 0; kk < NS; ++kk) {  // 8 keys: S's n-tile kk
+      uint32_t ahi[4], alo[4];
+      attn_split<X3>(__float_as_uint(s[kk][0]), ahi[0], alo[0]);  // row gr,     key 2tq     -> k = tq
+      attn_split<X3>(__float_as_uint(s[kk][2]), ahi[1], alo[1]);  // row gr + 8, key 2tq     -> k = tq
+      attn_split<X3>(__float_as_uint(s[kk][1]), ahi[2], alo[2]);  // row gr,     key 2tq + 1 -> k = tq + 4
+      attn_split<X3>(__float_as_uint(s[kk][3]), ahi[3], alo[3]);  // row gr + 8, key 2tq + 1 -> k = tq + 4
+      const float *v0 = sV + (kk * 8 + 2 * tq) * S::LD + gr, *v1 = v0 + S::LD;
+#pragma unroll
+      for (int nt = 0; nt < NO; ++nt) {
+        uint32_t bh0, bl0, bh1, bl1;
+        attn_split<X3>(__float_as_uint(v0[nt * 8]), bh0, bl0);  // V[2tq][nt·8 + gr]:     k = tq
+        attn_split<X3>(__float_as_uint(v1[nt * 8]), bh1, bl1);  // V[2tq + 1][nt·8 + gr]: k = tq + 4
+        attn_mma_x3<X3>(acc[nt], ahi, alo, bh0, bh1, bl0, bl1);
+      }
+    }
+
+    __syncthreads();  // every warp is done with V_j
+    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
+    attn_cp_commit();
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = attn_mma_inv_sum(lrow[r]);
+    const int i = blk.q0 + row0 + gr + 8 * r;
+    if (i >= a.n) continue;
+    float *orow = o + (int64_t)i * D + 2 * tq;
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt) {
+      const float x0 = acc[nt][2 * r] * inv, x1 = acc[nt][2 * r + 1] * inv;
+      if (a.aligned) {
+        *reinterpret_cast<float2 *>(orow + nt * 8) = make_float2(x0, x1);  // a quad writes 32 bytes: one sector
+      } else {
+        orow[nt * 8] = x0, orow[nt * 8 + 1] = x1;
+      }
+    }
+  }
+}
+
+// ---- version 3: bfloat16 on the tensor cores (em_attention_bf16_cuda) ------------------------
+//
+// FlashAttention-2's structure with mma.sync m16n8k16 (bf16 operands, float32 accumulators):
+// 4 warps, 16 queries each; Q's fragments loaded once into registers (ldmatrix); K and V tiles
+// double-buffered in shared memory (cp.async of tile j + 1 issued before tile j is computed, so a
+// whole tile of arithmetic hides each copy); S = Q·Kᵀ with K by ldmatrix; P converted to bf16 in
+// registers, where the accumulator fragments of two n-tiles are exactly the A fragment of one
+// k16 step; V by ldmatrix.trans (V is row-major [key][d], the B fragment wants two consecutive
+// keys of one column); the rescale of the output in registers; ℓ summed from the float32 P
+// (before its rounding to bf16, as FlashAttention does). Rows padded by 16 bytes (d + 8
+// elements): the 8 rows of an ldmatrix land on distinct banks.
+// Shared memory: Q + 2 × (K + V): 85 KB at d = 128, 2 blocks per SM; ptxas: 203 registers at
+// d = 128, no spills. The output is stored straight from the fragments (a quad writes 16
+// contiguous bytes per row and n-tile, the next n-tile's store the rest of the sector), without
+// staging through shared memory: it is 1/128 of the k and v bytes the blocks of a head read at
+// n = m = 4096.
+// Hopper's wgmma and TMA would replace mma.sync/ldmatrix and cp.async in the same structure
+// (a warpgroup per 64 queries, K/V tiles by TMA into a deeper ring): not done here.
+template <int D>
+struct AttnBf16Shape {
+  static constexpr int LD = D + 8;  // bf16 elements
+  static constexpr int TILE = kAttnBN * LD;
+  static constexpr size_t kSmem = (size_t)(kAttnBM * LD + 4 * TILE) * sizeof(uint16_t);
+};
+
+static __device__ __forceinline__ void attn_mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats to a bf16x2 word, round to nearest even: lo in the low half (the lower column).
+static __device__ __forceinline__ uint32_t attn_bf16x2(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+template <int D>
+__global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) {
+  using S = AttnBf16Shape<D>;
+  constexpr int NS = kAttnBN / 8;  // n-tiles of S per warp
+  constexpr int NO = D / 8;        // n-tiles of O per warp
+  extern __shared__ __align__(16) uint16_t attn_smem_h[];
+  uint16_t *sQ = attn_smem_h, *sK = sQ + kAttnBM * S::LD, *sV = sK + 2 * S::TILE;  // K and V: 2 buffers each
+
+  const AttnBlock blk = attn_block(a);
+  const uint16_t *q = (const uint16_t *)a.q + blk.head * a.n * D;
+  const uint16_t *k = (const uint16_t *)a.k + blk.head * a.m * D;
+  const uint16_t *v = (const uint16_t *)a.v + blk.head * a.m * D;
+  uint16_t *o = (uint16_t *)a.o + blk.head * a.n * D;
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int gr = lane >> 2, tq = lane & 3, row0 = warp * 16;
+  const float c = a.scale_log2;
+  const int l7 = lane & 7, l8 = (lane >> 3) & 1, l16 = lane >> 4;
+
+  float acc[NO][4];
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+
+  const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
+  uint32_t qf[D / 16][4];
+  if (ntiles > 0) {
+    attn_load_tile<uint16_t, D, S::LD, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
+    attn_cp_commit();
+    attn_load_tile<uint16_t, D, S::LD, kAttnBN>(sK, k, 0, a.m, a.aligned);
+    attn_load_tile<uint16_t, D, S::LD, kAttnBN>(sV, v, 0, a.m, a.aligned);
+    attn_cp_commit();
+    attn_cp_wait<1>();  // Q is here; K_0, V_0 may still be in flight
+    __syncthreads();
+    // A fragments: matrices (rows 0-7, d 0-7), (rows 8-15, d 0-7), (rows 0-7, d 8-15), (rows 8-15, d 8-15).
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) attn_ldsm_x4(qf[kk], &sQ[(row0 + l7 + l8 * 8) * S::LD + kk * 16 + l16 * 8]);
+  }
+
+  for (int jt = 0; jt < ntiles; ++jt) {
+    const int k0 = jt * kAttnBN;
+    const uint16_t *kb = sK + (jt & 1) * S::TILE, *vb = sV + (jt & 1) * S::TILE;
+    if (jt + 1 < ntiles) {  // into the other buffers, free since the __syncthreads ending tile j − 1
+      attn_load_tile<uint16_t, D, S::LD, kAttnBN>(sK + ((jt + 1) & 1) * S::TILE, k, k0 + kAttnBN, a.m, a.aligned);
+      attn_load_tile<uint16_t, D, S::LD, kAttnBN>(sV + ((jt + 1) & 1) * S::TILE, v, k0 + kAttnBN, a.m, a.aligned);
+    }
+    attn_cp_commit();   // possibly empty: the group count stays the same on every path
+    attn_cp_wait<1>();  // tile j is here
+    __syncthreads();
+
+    float s[NS][4];
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+#pragma unroll
+      for (int np = 0; np < NS / 2; ++np) {
+        // B fragments of n-tiles 2np, 2np + 1: (keys 0-7, d 0-7), (keys 0-7, d 8-15), (keys 8-15, d 0-7), (keys 8-15, d 8-15).
+        uint32_t br[4];
+        attn_ldsm_x4(br, &kb[(np * 16 + l7 + l16 * 8) * S::LD + kk * 16 + l8 * 8]);
+        attn_mma_bf16(s[2 * np], qf[kk], br[0], br[1]);
+        attn_mma_bf16(s[2 * np + 1], qf[kk], br[2], br[3]);
+      }
+    }
+
+    if (attn_tile_masked(a, blk, k0)) attn_mma_mask(s, a, blk, row0, k0, gr, tq);
+    attn_mma_softmax(s, acc, mrow, lrow, c);
+
+#pragma unroll
+    for (int kk = 0; kk < kAttnBN / 16; ++kk) {  // 16 keys: S's n-tiles 2kk, 2kk + 1
+      const uint32_t pa[4] = {attn_bf16x2(s[2 * kk][0], s[2 * kk][1]), attn_bf16x2(s[2 * kk][2], s[2 * kk][3]),
+                              attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int np = 0; np < NO / 2; ++np) {
+        // Transposed: (keys 0-7, d 0-7), (keys 8-15, d 0-7), (keys 0-7, d 8-15), (keys 8-15, d 8-15).
+        uint32_t br[4];
+        attn_ldsm_x4_trans(br, &vb[(kk * 16 + l7 + l8 * 8) * S::LD + np * 16 + l16 * 8]);
+        attn_mma_bf16(acc[2 * np], pa, br[0], br[1]);
+        attn_mma_bf16(acc[2 * np + 1], pa, br[2], br[3]);
+      }
+    }
+    __syncthreads();  // every warp is done with tile j's buffers before tile j + 2 is copied into them
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = attn_mma_inv_sum(lrow[r]);
+    const int i = blk.q0 + row0 + gr + 8 * r;
+    if (i >= a.n) continue;
+    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt) {
+      const uint32_t w = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
+      if (a.aligned) {
+        *reinterpret_cast<uint32_t *>(orow + nt * 8) = w;
+      } else {
+        orow[nt * 8] = (uint16_t)(w & 0xffffu), orow[nt * 8 + 1] = (uint16_t)(w >> 16);
+      }
+    }
+  }
+}
+
+// ---- launching ---------------------------------------------------------------------------------
+// These return CUDA's error; the library turns it into em__fail, the bench into CHECK. Above 48 KB
+// of dynamic shared memory a kernel must opt in, and the carveout preference asks for the largest
+// shared-memory split, so that two blocks fit an SM.
+
+template <typename Kernel>
+static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs &a, int64_t blocks) {
+  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
+  if (e != cudaSuccess) return e;
+  kernel<<<(unsigned)blocks, kAttnThreads, smem>>>(a);
+  return cudaGetLastError();
+}
+
+// d must be one of 16, 32, 64, 128 (the library checks it first).
+template <int U1 = 4, int U2 = 2>
+static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t blocks) {
+  switch (d) {
+    case 16: return attn_launch(attn_fma_kernel<16, U1, U2>, AttnFmaShape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_fma_kernel<32, U1, U2>, AttnFmaShape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_fma_kernel<64, U1, U2>, AttnFmaShape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_fma_kernel<128, U1, U2>, AttnFmaShape<128>::kSmem, a, blocks);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+template <bool X3 = true>
+static inline cudaError_t attn_tf32_launch(const AttnArgs &a, int d, int64_t blocks) {
+  switch (d) {
+    case 16: return attn_launch(attn_tf32_kernel<16, X3>, AttnTf32Shape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_tf32_kernel<32, X3>, AttnTf32Shape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_tf32_kernel<64, X3>, AttnTf32Shape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_tf32_kernel<128, X3>, AttnTf32Shape<128>::kSmem, a, blocks);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+static inline cudaError_t attn_bf16_launch(const AttnArgs &a, int d, int64_t blocks) {
+  switch (d) {
+    case 16: return attn_launch(attn_bf16_kernel<16>, AttnBf16Shape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_bf16_kernel<32>, AttnBf16Shape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_bf16_kernel<64>, AttnBf16Shape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_bf16_kernel<128>, AttnBf16Shape<128>::kSmem, a, blocks);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+// The arguments of a call: the shape checks are the caller's (d supported, 1 ≤ n, m ≤ kAttnMaxLen,
+// qtiles·b·h ≤ 2^31 − 1). Returns the number of blocks to launch.
+static inline int64_t attn_args(AttnArgs *a, const void *q, const void *k, const void *v, void *o, int64_t bh,
+                                int64_t n, int64_t m, int64_t d, int causal) {
+  a->q = q, a->k = k, a->v = v, a->o = o;
+  a->n = (int)n, a->m = (int)m;
+  a->qtiles = (int)((n + kAttnBM - 1) / kAttnBM);
+  a->causal = causal != 0;
+  a->aligned = ((((uintptr_t)q | (uintptr_t)k | (uintptr_t)v | (uintptr_t)o) & 15) == 0);
+  a->scale_log2 = (float)(1.4426950408889634 / sqrt((double)d));
+  return (int64_t)a->qtiles * bh;
+}
+
+#endif  // EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
