@@ -11,7 +11,8 @@
   X(relu_mul)           \
   X(relu_mul_backward)  \
   X(sum)                \
-  X(softmax)
+  X(softmax)            \
+  X(attention)
 
 #define EM__DECLARE_LAB(name) extern const em_lab em_lab_##name;
 EM_LABS(EM__DECLARE_LAB)

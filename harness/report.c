@@ -49,6 +49,27 @@ static void fmt_error(char *buf, size_t len, const em_case_result *r) {
   else snprintf(buf, len, "%s @%lld", c->first_unwritten ? "unwritten" : "non-finite", (long long)c->first_index);
 }
 
+/* The shape column: 16 characters, or as wide as the lab's longest shape up to 44 (lab 7's six
+ * numbers, "b=4 h=16 n=4096 m=4096 d=128 causal=1", would otherwise be cut mid-number). */
+static int shape_width(const em_lab *lab) {
+  int w = 16;
+  for (int i = 0; i < lab->ncases; ++i) {
+    char buf[64];
+    em_case_shape(lab, &lab->cases[i], buf, sizeof buf);
+    int len = (int)strlen(buf);
+    w = len > w ? len : w;
+  }
+  return w < 44 ? w : 44;
+}
+
+/* A lab whose speed cases do more than 4 FLOPs per byte (attention, a matrix product) is judged by
+ * its FLOP rate: the table's rate column shows GFLOP/s instead of GB/s. */
+static int compute_bound(const em_lab *lab) {
+  for (int i = 0; i < lab->ncases; ++i)
+    if (lab->cases[i].perf_points > 0 && lab->flops(&lab->cases[i]) > 4 * lab->bytes(&lab->cases[i])) return 1;
+  return 0;
+}
+
 void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *skip_reason, int ncases,
                      const em_run_opts *o, int color) {
   fprintf(f, "\n%slab %d: %s%s  [track %s", bold(color), lab->number, lab->title, reset(color), track_names[track]);
@@ -58,7 +79,7 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
   }
   if (o->verify_dir) {
     fprintf(f, ", verifying the outputs in %s, seed %llu]\n", o->verify_dir, (unsigned long long)o->seed);
-    fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s%s\n", dim(color), "part", "case", "shape", "status",
+    fprintf(f, "%s%-4s %-16s %-*s %-6s %-26s%s\n", dim(color), "part", "case", shape_width(lab), "shape", "status",
             "worst error @index vs tol", reset(color));
     fflush(f);
     return;
@@ -82,8 +103,9 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
     fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s, bf16 tensor cores %.0f GFLOP/s", o->gpu.name,
             o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops, o->peaks.gpu_bf16_tc_gflops);
   fprintf(f, ", seed %llu%s]\n", (unsigned long long)o->seed, em_candidate_is_solution ? ", reference solution" : "");
-  fprintf(f, "%s%-4s %-16s %-16s %-6s %-26s %9s %7s %7s %8s %6s %9s%s\n", dim(color), "part", "case", "shape",
-          "status", "worst error @index vs tol", "time", "vs ref", "vs naive", "GB/s", "roof", "energy", reset(color));
+  fprintf(f, "%s%-4s %-16s %-*s %-6s %-26s %9s %7s %7s %8s %6s %9s%s\n", dim(color), "part", "case", shape_width(lab), "shape",
+          "status", "worst error @index vs tol", "time", "vs ref", "vs naive", compute_bound(lab) ? "GFLOP/s" : "GB/s", "roof",
+          "energy", reset(color));
   fflush(f);
 }
 
@@ -99,7 +121,8 @@ void em_report_row(FILE *f, const em_case_result *r, int color) {
     em_fmt_time(t, sizeof t, r->time_s);
     fmt_ratio(sr, sizeof sr, r->speedup_vs_ref);
     fmt_ratio(sn, sizeof sn, r->speedup_vs_naive);
-    snprintf(gb, sizeof gb, "%.1f", r->gbps);
+    if (compute_bound(r->lab)) snprintf(gb, sizeof gb, "%.0f", r->gflops);
+    else snprintf(gb, sizeof gb, "%.1f", r->gbps);
     if (isfinite(r->roofline_frac))
       snprintf(roof, sizeof roof, "%.0f%%%s", 100 * r->roofline_frac,
                r->impossible_speed ? "!" : timed_busy(r) ? "~" : "");
@@ -116,7 +139,8 @@ void em_report_row(FILE *f, const em_case_result *r, int color) {
   char status[8];
   snprintf(status, sizeof status, "%s", em_status_name(r->status));
   for (char *p = status; *p; ++p) *p = (char)(*p - 32);
-  fprintf(f, "%-4c %-16.16s %-16.16s %s%-6s%s %-26s %9s %7s %7s %8s %6s %9s%s\n", r->c.part, r->c.name, r->shape,
+  int sw = shape_width(r->lab);
+  fprintf(f, "%-4c %-16.16s %-*.*s %s%-6s%s %-26s %9s %7s %7s %8s %6s %9s%s\n", r->c.part, r->c.name, sw, sw, r->shape,
           col(color, r->status), status, reset(color), err, t, sr, sn, gb, roof, en, r->outlived ? " *" : "");
   fflush(f);
 }

@@ -1,0 +1,162 @@
+/* Lab 7 (flash attention) end to end: the spec's cases, inputs, tolerance and counts; the reference
+ * solution, the untouched skeleton and the planted wrong implementations (tests/planted/lab7/)
+ * through the real em-check binaries (the scaffold every lab's suite shares: tests/helpers.h).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "helpers.h"
+
+static const em_lab *lab7(void) { return t_lab(7); }
+
+/* ================================================================================================
+ * The spec.
+ */
+
+TestSuite(lab7_spec, .timeout = 120);
+
+Test(lab7_spec, registered_and_valid) {
+  t_check_spec(7, "attention", "lab7-flash-attention", 1);
+  const em_lab *lab = lab7();
+  cr_expect_eq(lab->nparts, 3);
+  cr_expect_eq(lab->ndims, 6, "b, h, n, m, d, causal");
+  cr_expect_eq(lab->fresh_mode, EM_FRESH_PERTURB, "compute-bound: every input element may change between timed calls");
+  /* The edges the lab names: n = 1, m = 1, the mask with n < m and n > m, every d. */
+  int d_seen[129] = {0}, n_lt_m = 0, n_gt_m = 0, n1 = 0, m1 = 0;
+  for (int i = 0; i < lab->ncases; ++i) {
+    const int64_t *x = lab->cases[i].dim;
+    d_seen[x[4]] = 1;
+    n_lt_m |= x[5] && x[2] < x[3];
+    n_gt_m |= x[5] && x[2] > x[3];
+    n1 |= x[2] == 1;
+    m1 |= x[3] == 1;
+  }
+  cr_expect(d_seen[16] && d_seen[32] && d_seen[64] && d_seen[128], "every supported d has a case");
+  cr_expect(n_lt_m && n_gt_m && n1 && m1);
+}
+
+Test(lab7_spec, invalid_shapes_say_why) {
+  const em_lab *lab = lab7();
+  em_case c = {.part = 'b', .dim = {1, 1, 10, 10, 48, 0}};
+  cr_expect(strstr(lab->invalid(&c), "16, 32, 64 or 128") != NULL);
+  c.dim[4] = 64, c.dim[5] = 2;
+  cr_expect(lab->invalid(&c) != NULL);
+  c = (em_case){.part = 'a', .dim = {2, 1, 10, 10, 64, 0}};
+  cr_expect(strstr(lab->invalid(&c), "one head") != NULL);
+  c = (em_case){.part = 'b', .dim = {1, 1, 0, 10, 64, 0}};
+  cr_expect(lab->invalid(&c) != NULL);
+}
+
+/* FLOPs count only the (query, key) pairs a query sees: with the mask and n = m, n(n+1)/2 of n². */
+Test(lab7_spec, flops_count_the_pairs_seen) {
+  const em_lab *lab = lab7();
+  em_case c = {.part = 'b', .dim = {2, 3, 100, 100, 64, 0}};
+  cr_expect_eq(lab->flops(&c), 4.0 * 6 * 100 * 100 * 64);
+  cr_expect_eq(lab->bytes(&c), 4.0 * 6 * 64 * 400);
+  c.dim[5] = 1;
+  cr_expect_eq(lab->flops(&c), 4.0 * 6 * 64 * (100 * 101 / 2));
+  c.dim[2] = 300, c.dim[3] = 50; /* queries 0..249 see nothing, 250..299 see 1..50 */
+  cr_expect_eq(lab->flops(&c), 4.0 * 6 * 64 * (50 * 51 / 2));
+  c.part = 'c';
+  cr_expect_eq(lab->bytes(&c), 2.0 * 6 * 64 * 700, "bfloat16: two bytes an element");
+}
+
+/* The oracle on a small causal head with n > m: the queries that see no key get exactly 0, a query
+ * that sees one key gets that key's value, and the tolerance is there, small and finite. */
+Test(lab7_spec, oracle_and_tolerance_on_a_masked_head) {
+  const em_lab *lab = lab7();
+  em_case c = {.part = 'b', .name = "t", .dim = {1, 1, 5, 2, 16, 1}, .values = 0};
+  em_tensor t[EM_MAX_TENSORS];
+  memset(t, 0, sizeof t);
+  int nt = lab->describe(&c, t);
+  cr_assert_eq(nt, 4);
+  for (int i = 0; i < nt; ++i) {
+    t[i].numel = t[i].shape[0] * t[i].shape[1] * t[i].shape[2] * t[i].shape[3];
+    t[i].host = em_host_alloc((size_t)t[i].numel * 4);
+  }
+  t[3].want = em_host_alloc((size_t)t[3].numel * sizeof(double));
+  lab->fill(&c, 7, 1, t);
+  lab->oracle(&c, t);
+  const float *v = (const float *)t[2].host;
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 16; ++k) cr_expect_eq(t[3].want[i * 16 + k], 0.0, "query %d sees no key: o = 0", i);
+  for (int k = 0; k < 16; ++k) cr_expect_eq(t[3].want[3 * 16 + k], (double)v[k], "query 3 sees key 0 alone");
+  cr_assert(t[3].atol_each != NULL);
+  for (int64_t i = 0; i < t[3].numel; ++i) cr_expect(isfinite(t[3].atol_each[i]) && t[3].atol_each[i] < 1e-4);
+  for (int i = 0; i < nt; ++i) em_host_free(t[i].host);
+  em_host_free(t[3].want);
+  em_host_free(t[3].atol_each);
+}
+
+/* ================================================================================================
+ * The reference solution.
+ */
+
+TestSuite(lab7_solution, .timeout = 600);
+
+Test(lab7_solution, passes_cpu_track) { json_decref(t_check_solution(7, "cpu", NULL)); }
+
+Test(lab7_solution, passes_other_seeds) {
+  static const char *const runs[][4] = {{"--seed", "1", "--part", "b"}, {"--seed", "2", "--part", "c"}};
+  t_solution_passes_with(7, runs, T_COUNT(runs));
+}
+
+Test(lab7_solution, counts_bytes_and_flops) {
+  t_check_timed_case(7, 'b', "b=2 h=3 n=m=100", 4.0 * 6 * 64 * 400, 4.0 * 6 * 100 * 100 * 64);
+}
+
+Test(lab7_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(7, "cuda", NULL)); }
+
+/* ================================================================================================
+ * The untouched skeleton.
+ */
+
+TestSuite(lab7_skeleton, .timeout = 600);
+
+Test(lab7_skeleton, cpu_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(7, "cpu", NULL)); }
+Test(lab7_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(7, "cuda", NULL)); }
+
+/* ================================================================================================
+ * Planted wrong implementations (tests/planted/lab7/online.h and the one-line files that switch a
+ * mistake on), each run on the case its mistake must fail and beside one it gets right; the same
+ * online attention with no mistake passes everything.
+ */
+
+TestSuite(lab7_planted, .timeout = 600);
+
+#define ONLY(p, name) .args = {"--part", p, "--case", "=" name}, .part = p[0], .fails = name
+
+static t_planted lab7_planted_files[] = {
+    {.bug = "no_rescale_output", .track = "cpu", ONLY("a", "large logits"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=n=1000 m=1"}},
+    {.bug = "no_rescale_output", .track = "cpu", ONLY("a", "n=1000 m=1003"), .first = T_ANY, .unwritten = 0},
+    {.bug = "no_rescale_sum", .track = "cpu", ONLY("a", "n=127 m=257 d=64"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=equal scores"}},
+    {.bug = "scale_forgotten", .track = "cpu", ONLY("a", "n=m=65 d=16"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=n=1000 m=1"}},
+    {.bug = "scale_twice", .track = "cpu", ONLY("a", "n=m=129 d=32"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=equal scores"}},
+    {.bug = "mask_off_by_one", .track = "cpu", ONLY("b", "causal n=m=100"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=b=2 h=3 n=m=100"}},
+    {.bug = "mask_top_left", .track = "cpu", ONLY("b", "causal n<m"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=causal n=m=100"}},
+    {.bug = "mask_top_left", .track = "cpu", ONLY("b", "causal n>m"), .first = T_ANY, .unwritten = 0,
+     .expect = {"at that element: head 0, query"}},
+    {.bug = "last_tile_dropped", .track = "cpu", ONLY("a", "n=1 m=1000"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=n=7 m=5 d=16"}},
+    {.bug = "last_tile_dropped", .track = "cpu", ONLY("c", "d=64 ragged"), .first = T_ANY, .unwritten = 0},
+};
+
+ParameterizedTestParameters(lab7_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab7_planted_files); }
+ParameterizedTest(t_planted *t, lab7_planted, fails_as_it_should) { t_check_planted(7, t); }
+
+/* The shared online attention, no mistake switched on: every CPU case passes, so each planted
+ * file's failure is its mistake's. */
+Test(lab7_planted, the_shared_core_is_right) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 500, t_planted_bin(7, "correct_online", "cpu"), json, "--track", "cpu", "--no-timing", NULL);
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
