@@ -249,6 +249,10 @@ LAB_FOLDERS = hint.lab_folders(str(REPO / "labs"))
 WITH_HINTS = [n for n, d in LAB_FOLDERS.items() if (Path(d) / "hints.md").exists()]
 
 
+def test_every_lab_of_the_course_so_far_has_hints():
+    assert set(range(1, 7)) <= set(WITH_HINTS)
+
+
 @pytest.mark.parametrize("number", WITH_HINTS)
 def test_hints_cover_the_lab_and_end_with_the_reference(number):
     hints = hint.parse_hints(str(Path(LAB_FOLDERS[number]) / "hints.md"))
