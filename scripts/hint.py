@@ -208,13 +208,15 @@ def main(argv=None) -> int:
     ap.add_argument("--lab", default="")
     ap.add_argument("--part", default="")
     ap.add_argument("--track", default="")
-    what = ap.add_mutually_exclusive_group()
-    what.add_argument("--again", action="store_true", help="the latest hint seen, again")
-    what.add_argument("--hint", default="", help="hint K again (one already seen, or the next)")
-    what.add_argument("--reset", action="store_true", help="forget which hints were seen")
+    ap.add_argument("--again", action="store_true", help="the latest hint seen, again")
+    ap.add_argument("--hint", default="", help="hint K again (one already seen, or the next)")
+    ap.add_argument("--reset", action="store_true", help="forget which hints were seen")
     ap.add_argument("--labs", default=os.path.join(REPO, "labs"))
     ap.add_argument("--state", default=os.path.join(REPO, "build", "hints"))
     args = ap.parse_args(argv)
+    if args.again + bool(args.hint) + args.reset > 1:
+        print("[emlab] one of AGAIN=1, HINT=K and RESET=1 at a time", file=sys.stderr)
+        return 2
     try:
         folder, lab, part, track, hints = resolve(args)
     except (HintError, OSError, UnicodeDecodeError) as e:

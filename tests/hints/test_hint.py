@@ -180,6 +180,7 @@ def test_parts_and_tracks_count_on_their_own(lab):
     (["--lab", "9", "--part", "c"], "lab 9 has no part (c): its parts are PART=a, PART=b"),
     (["--lab", "9", "--track", "all"], "TRACK=all: hints come per track, TRACK=cpu or TRACK=cuda"),
     (["--lab", "9", "--part", "b", "--track", "cuda"], "lab 9 part (b) has no hints for the CUDA track: it has TRACK=cpu"),
+    (["--lab", "9", "--again", "--reset"], "one of AGAIN=1, HINT=K and RESET=1 at a time"),
 ])
 def test_what_does_not_exist_exits_2_saying_what_does(lab, args, says):
     rc, out, err = run(lab, *args)
