@@ -6,6 +6,9 @@
 #   make check [LAB=N] [TRACK=cpu|cuda|all] [SEED=S] [ARGS="--case n=1 ..."]
 #                             check the lab built last (exit 0 all passed, 1 some failed, 2 error)
 #   make submit [LAB=N] [USER=name]  check, then pack the lab's files into submissions/ (prints the claimed score)
+#   make hint [LAB=N] [PART=a|b] [TRACK=cpu|cuda]
+#                             the lab's next hint, one at a time, the last one the reference's design;
+#                             AGAIN=1 the latest again, HINT=K an earlier one, RESET=1 start over
 #   make bench [LAB=N]        the reference solutions at large sizes, beside PyTorch where it is installed
 #   make deps                 install the build dependencies (Debian/Ubuntu, as root); make test-deps: the tests' too
 #   make clean
@@ -38,7 +41,7 @@ CXX := g++
 endif
 
 # Goals that only read what is built, or only delete: no probes, no dependency checks.
-QUIET_GOALS := check clean help
+QUIET_GOALS := check clean help hint
 LOUD := $(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all))
 
 # ---- feature probes ----------------------------------------------------------------------------
@@ -333,6 +336,17 @@ submit: $(ARCHIVE_BIN)
 	  if [ $$st = 1 ]; then echo "[emlab] some cases fail: submitting anyway, with the score they give (fix them and submit again for more)"; fi
 	@$(ARCHIVE_BIN) submit --lab $(LAB) --lab-dir $(SUBMIT_LAB_DIR) --results $(BUILD)/lab$(LAB)/results.json \
 	  --user "$$USER" --out-dir $(SUBMIT_DIR) || exit 2
+
+# ---- hints ---------------------------------------------------------------------------------------
+# The next stage of labs/labN-name/hints.md (scripts/hint.py; LAB defaults to the lab built last).
+# Which stages were seen is kept in $(BUILD)/hints/, never in the lab's folder, whose files are what
+# a student submits; no build reads the hints. TRACK goes along only when given (its default, all,
+# means nothing here). Exit 2 for a lab, part or track that does not exist.
+.PHONY: hint
+hint:
+	@python3 scripts/hint.py --lab "$(LAB)" --labs "$(LABS)" --state "$(BUILD)/hints" $(if $(PART),--part "$(PART)") \
+	  $(if $(filter-out file,$(origin TRACK)),--track "$(TRACK)") $(if $(filter-out 0,$(AGAIN)),--again) \
+	  $(if $(HINT),--hint "$(HINT)") $(if $(filter-out 0,$(RESET)),--reset)
 
 # ---- demo ----------------------------------------------------------------------------------------
 DEMO_BIN := $(BUILD)/demo/em-check

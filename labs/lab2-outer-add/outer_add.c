@@ -10,21 +10,17 @@
 #include "em/outer_add.h"
 
 /* Part (a): 1 ≤ m ≤ 32 and 1 ≤ n ≤ 32 (EM_OUTER_ADD_BLOCK), one thread.
- * TODO(lab2a): a double loop, rows i outside and columns j inside (the order z lies in memory),
- * writing z[i * n + j] = x[j] + y[i]. `#pragma omp simd` above the inner loop lets the compiler
- * use SIMD: check with `objdump -d build/lab2/student/outer_add.o | grep -c vaddps`. */
+ * TODO(lab2a): write z[i * n + j] = x[j] + y[i] for every row i < m and column j < n: a double
+ * loop. Passing? `make hint LAB=2` shows the next step, one hint at a time. */
 void lab2_outer_add_a(const float *x, const float *y, float *z, int64_t m, int64_t n) {
   (void)x, (void)y, (void)z, (void)m, (void)n;
   EM_TODO("lab2 part (a): write z[i * n + j] = x[j] + y[i] for every i < m, j < n (a double loop)");
 }
 
-/* Part (b): any m, n ≥ 1, all cores.
- * TODO(lab2b): split the rows among OpenMP threads (`#pragma omp parallel for schedule(static)`
- * above the loop over i) and keep the inner loop over j SIMD. Make sure it works when m is smaller
- * than the number of threads (m = 1, n = 65537: one long row) and that every last column is written
- * (n = 1, primes). Then see "What fast looks like" in README.md: at 4096 × 4096 the plain version
- * reaches about 70% of the copy bandwidth on the course VM, and one line more comes close to all. */
+/* Part (b): any m, n ≥ 1, on all cores.
+ * TODO(lab2b): the same z, for every shape (m = 1, n = 1, primes), the work split among the OpenMP
+ * threads. Hints, one at a time: `make hint LAB=2 PART=b`. */
 void lab2_outer_add_b(const float *x, const float *y, float *z, int64_t m, int64_t n) {
   (void)x, (void)y, (void)z, (void)m, (void)n;
-  EM_TODO("lab2 part (b): split the rows among OpenMP threads (omp parallel for), SIMD over each row");
+  EM_TODO("lab2 part (b): z[i * n + j] = x[j] + y[i] for every i < m, j < n, split among OpenMP threads");
 }

@@ -10,20 +10,16 @@
 #include "em/lab.h"
 #include "em/relu_mul.h"
 
-// TODO(lab3-kernel): a 2-D grid, columns on x and rows on y.
-//   column j = blockIdx.x * blockDim.x + threadIdx.x, as int64_t (m * n may exceed 2^31);
-//   rows i = blockIdx.y, blockIdx.y + gridDim.y, ... while i < m: a loop, because gridDim.y is at
-//   most 65535 and m may be more;
-//   for each, if j < n: z[i * n + j] = fmaxf(x[j] * y[i], 0.0f).
+// TODO(lab3-kernel): one thread per element of z on a 2-D grid, columns on x and rows on y: the
+// thread of column j and row i writes z[i * n + j] = fmaxf(x[j] * y[i], 0.0f), if i < m and j < n.
 __global__ void relu_mul_kernel(const float *x, const float *y, float *z, int64_t m, int64_t n) {
   (void)x, (void)y, (void)z, (void)m, (void)n;
 }
 
 void lab3_relu_mul_cuda(const float *x, const float *y, float *z, int64_t m, int64_t n) {
-  // TODO(lab3-launch): 256 threads per block across a row; grid.x = ceil(n / 256) so that every
-  // column has a thread, grid.y = min(m, 65535) (the kernel's loop does the rows beyond):
-  //   relu_mul_kernel<<<dim3(blocks_x, blocks_y), 256>>>(x, y, z, m, n);
-  // Then delete the (void) line and the EM_TODO line, and make it fast: see README.md (float4).
+  // TODO(lab3-launch): launch relu_mul_kernel on a grid that gives every element a thread (mind
+  // the grid's limits: one case has m = 2097155 rows), then delete the (void) line and the EM_TODO
+  // line. Hints, one at a time: `make hint LAB=3 TRACK=cuda`.
   (void)x, (void)y, (void)z, (void)m, (void)n;
-  EM_TODO("lab3: launch relu_mul_kernel<<<dim3(ceil(n / 256), min(m, 65535)), 256>>>");
+  EM_TODO("lab3: launch relu_mul_kernel on a 2-D grid that covers z");
 }

@@ -12,16 +12,10 @@
 #include "em/lab.h"
 #include "em/relu_mul_backward.h"
 
-/* TODO(lab4): compute dx and dy reading dz ONCE, row after row:
- *   for every row i and column j:  float t = x[j] * y[i] > 0.0f ? dz[i * n + j] : 0.0f;
- *                                  then t * y[i] goes into dx[j] and t * x[j] into dy[i].
- * The mask is exactly `x[j] * y[i] > 0.0f`, a float product (not the signs of x and y: see the
- * "tiny products" case in README.md).
- * 1. Right first: one thread; dy[i] summed along row i, dx[j] in an array of n sums that every row
- *    adds to. Sum in double (a double array of n from malloc for dx): a float accumulator over
- *    thousands of terms loses bits, and the "positive, long rows" case will tell.
- * 2. Then fast (README.md, "What fast looks like"): `#pragma omp simd` along the row, rows split
- *    among OpenMP threads, each thread with its own dx partial sums added up at the end. */
+/* TODO(lab4): compute dx and dy reading dz ONCE, row after row: each element dz[i * n + j], where
+ * the float product x[j] * y[i] is > 0 (exactly that product, not the signs of x and y: README.md,
+ * "tiny products"), goes into dx[j] times y[i] and into dy[i] times x[j]. First step: right, on
+ * one thread. Hints, one at a time: `make hint LAB=4`. */
 void lab4_relu_mul_backward(const float *x, const float *y, const float *dz, float *dx, float *dy, int64_t m,
                             int64_t n) {
   (void)x, (void)y, (void)dz, (void)dx, (void)dy, (void)m, (void)n;

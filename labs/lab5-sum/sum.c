@@ -8,26 +8,19 @@
 #include "em/lab.h"
 #include "em/sum.h"
 
-/* The sum of one stretch of a row, x[0..n).
- * TODO(lab5-order): make it CORRECT first. One `float s` running along the row fails the long
- * positive cases (README section 3: its error grows like sqrt(n)). Sum blocks of at most 1024
- * elements, and combine the block sums pairwise: for n > 1024, split at h, a multiple of 1024
- * near n / 2 (and at least 1024), and return sum_stretch(x, h) + sum_stretch(x + h, n - h).
- * Then make it FAST: inside a block, 64 independent accumulators so that additions do not wait
- * for each other, written so that the compiler vectorises them:
- *     for (j = 0; j + 64 <= n; j += 64) for (k = 0; k < 64; ++k) acc[k] += x[j + k];
- * (then the last n % 64 elements, then add acc[0..63] pairwise). Replace the three lines below. */
+/* The sum of one stretch of a row, x[0..n): where the accuracy is decided.
+ * TODO(lab5-order): return the sum of x[0..n). Start with the obvious loop, check, and read what
+ * the positive cases say (README section 3 explains it). Replace the three lines below. */
 static inline float sum_stretch(const float *x, int64_t n) {
   (void)x, (void)n;
-  EM_TODO("lab5: sum x[0..n) in sum_stretch() as blocks combined pairwise (see README)");
+  EM_TODO("lab5: return the sum of x[0..n) from sum_stretch()");
   return 0.0f;
 }
 
-/* TODO(lab5-rows): write z[i] = sum_stretch(x + i*t, t) for every row 0 <= i < b. Then use all
- * cores: with many rows, `#pragma omp parallel for` over the rows; with fewer rows than threads
- * (b = 1, one row of 2^25), the threads must share a row: give each thread one part of the row,
- * and add the parts' sums when all are done. Delete the (void) line and the EM_TODO line. */
+/* TODO(lab5-rows): write z[i] = sum_stretch(x + i*t, t) for every row 0 <= i < b, and delete the
+ * (void) line and the EM_TODO line. Then: accurate, fast, all cores; hints, one at a time:
+ * `make hint LAB=5`. */
 void lab5_sum(const float *x, float *z, int64_t b, int64_t t) {
   (void)x, (void)z, (void)b, (void)t;
-  EM_TODO("lab5: write z[i] = the sum of row i for every i < b, rows split among OpenMP threads");
+  EM_TODO("lab5: write z[i] = the sum of row i for every i < b");
 }

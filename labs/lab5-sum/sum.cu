@@ -9,21 +9,15 @@
 #include "em/lab.h"
 #include "em/sum.h"
 
-// TODO(lab5-kernel): one block per row: block i sums row i (row = x + i * t).
-//   1. Each thread adds every blockDim.x-th element of the row, starting at threadIdx.x, into its
-//      own float (a coalesced read: neighbouring threads read neighbouring floats).
-//   2. The block adds its threads' sums: within each warp with __shfl_down_sync (offsets 16, 8, 4,
-//      2, 1), then the warps' sums through a small __shared__ array and one __syncthreads().
-//   3. Thread 0 writes z[blockIdx.x].
-// That is correct, and fast when b is large. For b = 8 rows of 2^25 it leaves most SMs idle: see
-// README section 4 (several blocks per row, a second pass over their partial sums; float4 loads).
+// TODO(lab5-kernel): one block per row: block i sums row i (row = x + i * t, in int64_t) and
+// writes z[i]. Its threads share the row's elements, then add up their own sums.
 __global__ void sum_rows_kernel(const float *x, float *z, int64_t t) {
   (void)x, (void)z, (void)t;
 }
 
 void lab5_sum_cuda(const float *x, float *z, int64_t b, int64_t t) {
-  // TODO(lab5-launch): launch sum_rows_kernel<<<b, 256>>>(x, z, t): one block of 256 threads per
-  // row. Then delete the (void) line and the EM_TODO line.
+  // TODO(lab5-launch): launch sum_rows_kernel with one block per row, then delete the (void) line
+  // and the EM_TODO line. Hints, one at a time: `make hint LAB=5 TRACK=cuda`.
   (void)x, (void)z, (void)b, (void)t;
-  EM_TODO("lab5: launch sum_rows_kernel<<<b, 256>>> (one block per row)");
+  EM_TODO("lab5: launch sum_rows_kernel with one block per row");
 }

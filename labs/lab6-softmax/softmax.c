@@ -13,13 +13,8 @@
 
 /* Step 1: the statistics of one row, in ONE pass over it: its maximum m and
  * s = sum over j of exp(x[j] - m).
- * TODO(lab6-stats): keep a running maximum m (start at -INFINITY) and a running sum s of
- * exp(x[j] - m). When an element raises the maximum from m to m', the sum so far was relative to
- * the old m: rescale it, s = s * exp(m - m'), before adding exp(x[j] - m'). Careful with -inf:
- * while m is still -inf, x[j] - m is -inf - (-inf) = NaN; skip such elements (their exp is 0).
- * Accumulate s in double, or in float per block of a few hundred elements added into a double:
- * a float running sum over a million terms is not accurate enough (README.md, "The tolerance").
- * Then delete the two lines below the TODO and the EM_TODO line. */
+ * TODO(lab6-stats): the online rule of README.md, section 1 ("The online softmax"), -inf entries
+ * included. Then delete the two lines below the TODO and the EM_TODO line. */
 static void row_stats(const float *x, int64_t t, float *m_out, double *s_out) {
   (void)x, (void)t;
   *m_out = 0.0f, *s_out = 1.0;
@@ -27,17 +22,14 @@ static void row_stats(const float *x, int64_t t, float *m_out, double *s_out) {
 }
 
 /* Step 2: z[j] = exp(x[j] - m) / s for every 0 <= j < t.
- * TODO(lab6-write): one loop. Multiplying by 1/s (computed once) is faster than dividing. */
+ * TODO(lab6-write): one loop. */
 static void row_write(const float *x, float *z, int64_t t, float m, double s) {
   (void)x, (void)z, (void)t, (void)m, (void)s;
   EM_TODO("lab6 step 2: row_write: z[j] = exp(x[j] - m) / s for every j < t");
 }
 
 /* Every row: its statistics, then its output. This is correct as it is once steps 1 and 2 are.
- * TODO(lab6-fast): then make it fast (README.md, "What fast looks like"): rows in parallel
- * (#pragma omp parallel for schedule(static) above the loop), and an exp that vectorises: libm's
- * expf is a scalar call of ~10 ns per element, far slower than the memory. A row of 2^20 with
- * b = 1 needs the threads to share the row. */
+ * TODO(lab6-fast): then make it fast. Hints, one at a time: `make hint LAB=6`. */
 void lab6_softmax(const float *x, float *z, int64_t b, int64_t t) {
   for (int64_t i = 0; i < b; ++i) {
     float m;

@@ -22,10 +22,9 @@ struct stats {
   float m, s;
 };
 
-// TODO(lab6-merge): the online rule for two pieces a and b of a row: the merged maximum is
-// M = max(a.m, b.m), and each sum was relative to its own maximum, so
-// s = a.s * exp(a.m - M) + b.s * exp(b.m - M). A piece of nothing but -inf is {-INFINITY, 0}:
-// make sure merging two of those gives {-INFINITY, 0}, not NaN (-inf - -inf is NaN).
+// TODO(lab6-merge): the statistics of two pieces a and b of a row merged into those of both: the
+// online rule of README.md, section 1. A piece of nothing but -inf is {-INFINITY, 0}, and merging
+// two of those must give {-INFINITY, 0}, not NaN.
 __device__ stats merge(stats a, stats b) {
   (void)b;
   return a;
@@ -51,19 +50,16 @@ __device__ stats block_merge(stats v) {
   return v;
 }
 
-// TODO(lab6-kernel): one block per row: row i = blockIdx.x, at x + i*t (an int64_t product).
-//   1. each thread walks j = threadIdx.x, threadIdx.x + blockDim.x, ... < t, keeping its own
-//      stats {m, s} online, starting from {-INFINITY, 0} (merge({x[j], 1}) does exactly that);
-//   2. stats row = block_merge(mine);
-//   3. the same walk again, writing z[j] = exp(x[j] - row.m) / row.s.
-// Correct for every t, and a start: then see "What fast looks like" in README.md.
+// TODO(lab6-kernel): one block per row (row i = blockIdx.x, at x + i*t, an int64_t product): the
+// row's statistics, each thread's own merged by block_merge, then z[j] = exp(x[j] - m) / s.
 __global__ void __launch_bounds__(kThreads) softmax_kernel(const float *x, float *z, int64_t t) {
   (void)x, (void)z, (void)t;
 }
 
 void lab6_softmax_cuda(const float *x, float *z, int64_t b, int64_t t) {
-  // TODO(lab6-launch): one block of kThreads threads per row: softmax_kernel<<<b, kThreads>>>(x, z, t);
-  // (b fits a grid: at most 2^31 - 1 blocks). Then delete the (void) line and the EM_TODO line.
+  // TODO(lab6-launch): launch softmax_kernel with one block of kThreads threads per row, then
+  // delete the (void) line and the EM_TODO line. Hints, one at a time:
+  // `make hint LAB=6 TRACK=cuda`.
   (void)x, (void)z, (void)b, (void)t;
-  EM_TODO("lab6: launch softmax_kernel<<<b, kThreads>>> (one block per row)");
+  EM_TODO("lab6: launch softmax_kernel with one block of kThreads threads per row");
 }
