@@ -19,8 +19,9 @@
  * online softmax, with a vector (the output row) riding along with the sum.
  *
  * Work: 4·b·h·n·m·d FLOPs (q·kᵀ and p·v, 2 per multiply-add), about half with the causal mask when
- * n = m. Bytes: q, k, v read and o written once, (2·n + 2·m)·d elements per head: for n = m = 4096,
- * d = 128 that is 1024 FLOPs per element moved, far above any machine's balance: compute-bound,
+ * n = m. Bytes: q, k, v read and o written once, (2·n + 2·m)·d elements per head: for n = m = 4096
+ * that is 4096 FLOPs per element moved (1024 per byte of float32), far above any machine's
+ * balance (about 15 FLOPs per byte): compute-bound,
  * while the materialised score matrix (n·m floats written and read back) is memory-bound.
  *
  * Three graded parts: (a) one head (b = h = 1), float32, no mask; (b) batched multi-head with the

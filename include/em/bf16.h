@@ -2,10 +2,10 @@
  * mantissa bits), kept in a uint16_t so that C code, the checker and .npy files handle it without
  * a compiler extension. CUDA code reinterprets the same bits as __nv_bfloat16.
  *
- * bfloat16 keeps float32's range (no overflow where float32 has none) and 8 significant bits: a
- * rounding is off by at most 2^-9 relatively, about 256 times float32's 2^-24. That is why the
- * tensor cores read it (half the bytes, twice or more the products per cycle) and why what they
- * compute is summed in float32.
+ * bfloat16 keeps float32's range (no overflow where float32 has none) and 8 significant bits (7
+ * stored): a rounding to nearest is off by at most 2^-8 relatively, 65536 times float32's 2^-24.
+ * That is why the tensor cores read it (half the bytes, twice or more the products per cycle) and
+ * why what they compute is summed in float32.
  */
 #ifndef EM_BF16_H
 #define EM_BF16_H
