@@ -223,7 +223,7 @@ static void mismatch_verdict(const em_tensor *all, int out, const em_close_repor
   const em_tensor *t = &all[out];
   r->status = EM_FAIL;
   *kind = EM_FAIL_WRONG;
-  if (r->lab->inputs_at && rep->first_index >= 0 && !r->c.hidden)
+  if (r->lab && r->lab->inputs_at && rep->first_index >= 0 && !r->c.hidden)
     r->lab->inputs_at(&r->c, all, out, rep->first_index, r->inputs, sizeof r->inputs);
   char got[48], want[48];
   int first_poison = rep->first_unwritten;
@@ -506,6 +506,8 @@ static int verify_variant(em__ctx *x, int v, uint64_t *before) {
   }
   em_case_result vr;
   memset(&vr, 0, sizeof vr);
+  vr.lab = x->lab;
+  vr.c = *x->c;
   if ((err = em__judge(EM_TRACK_CPU, &x->b, v == EM__VARIANT_MAIN ? r : &vr)) != EM_OK) {
     em__env_fail(x->run, r, err, "judging the outputs");
     return 0;

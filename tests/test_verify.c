@@ -232,7 +232,7 @@ Test(verify, finds_stale_outputs) {
 
 typedef struct tamper {
   char what[24];
-  char reason[80];
+  char reason[128];
 } tamper;
 
 /* Rewrites the file of the checked call as the tamper says. */
