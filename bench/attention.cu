@@ -257,11 +257,28 @@ struct Problem {
   }
 };
 
+size_t smem_of(Variant var, int d) {
+  switch (var) {
+    case kFma: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+                    : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
+    case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
+                       : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
+    default: return d == 16 ? AttnBf16Shape<16>::kSmem : d == 32 ? AttnBf16Shape<32>::kSmem
+                  : d == 64 ? AttnBf16Shape<64>::kSmem : AttnBf16Shape<128>::kSmem;
+  }
+}
+
+// Registers, spills and blocks per SM as this GPU will run them (the design counts on 2 at d = 128).
 void print_attributes(Variant var, int d, const void *fn) {
+  const size_t smem = smem_of(var, d);
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared));
   cudaFuncAttributes at;
   CHECK(cudaFuncGetAttributes(&at, fn));
-  std::printf("  %-32s d=%-3d %3d registers, %5zu B local (spills), max %d threads\n", variant_name(var), d, at.numRegs,
-              (size_t)at.localSizeBytes, at.maxThreadsPerBlock);
+  int per_sm = 0;
+  CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, kAttnThreads, smem));
+  std::printf("  %-32s d=%-3d %3d registers, %5zu B local (spills), %6zu B shared, %d blocks/SM\n", variant_name(var), d,
+              at.numRegs, (size_t)at.localSizeBytes, smem, per_sm);
 }
 
 const void *kernel_of(Variant var, int d) {
