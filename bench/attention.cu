@@ -135,13 +135,14 @@ __global__ void reference_rows_kernel(const float *q, const float *k, const floa
 
 // ---- one problem on the device ----------------------------------------------------------------------
 
-enum Variant { kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x1, kBf16 };
+enum Variant { kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3U4, kTf32x1, kBf16 };
 const char *variant_name(Variant v) {
   switch (v) {
     case kFma: return "v1 fp32 FMA, unroll 4/2 (ref.)";
     case kFmaU1: return "v1 fp32 FMA, unroll 1/1";
     case kFmaU8: return "v1 fp32 FMA, unroll 8/4";
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
+    case kTf32x3U4: return "v2 fp32 3xTF32 mma, S unroll 4";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
     default: return "v3 bf16 mma (ref.)";
   }
@@ -202,6 +203,7 @@ struct Problem {
       case kFmaU1: CHECK((attn_fma_launch<1, 1>(a, s.d, blocks))); break;
       case kFmaU8: CHECK((attn_fma_launch<8, 4>(a, s.d, blocks))); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
+      case kTf32x3U4: CHECK((attn_tf32_launch<true, 4>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
       case kBf16: CHECK(attn_bf16_launch(a, s.d, blocks)); break;
     }
@@ -255,11 +257,28 @@ struct Problem {
   }
 };
 
+size_t smem_of(Variant var, int d) {
+  switch (var) {
+    case kFma: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+                    : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
+    case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
+                       : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
+    default: return d == 16 ? AttnBf16Shape<16>::kSmem : d == 32 ? AttnBf16Shape<32>::kSmem
+                  : d == 64 ? AttnBf16Shape<64>::kSmem : AttnBf16Shape<128>::kSmem;
+  }
+}
+
+// Registers, spills and blocks per SM as this GPU will run them (the design counts on 2 at d = 128).
 void print_attributes(Variant var, int d, const void *fn) {
+  const size_t smem = smem_of(var, d);
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared));
   cudaFuncAttributes at;
   CHECK(cudaFuncGetAttributes(&at, fn));
-  std::printf("  %-32s d=%-3d %3d registers, %5zu B local (spills), max %d threads\n", variant_name(var), d, at.numRegs,
-              (size_t)at.localSizeBytes, at.maxThreadsPerBlock);
+  int per_sm = 0;
+  CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, kAttnThreads, smem));
+  std::printf("  %-32s d=%-3d %3d registers, %5zu B local (spills), %6zu B shared, %d blocks/SM\n", variant_name(var), d,
+              at.numRegs, (size_t)at.localSizeBytes, smem, per_sm);
 }
 
 const void *kernel_of(Variant var, int d) {
@@ -306,7 +325,7 @@ int main(int argc, char **argv) {
   for (int d : {64, 128})
     for (Variant var : {kFma, kTf32x3, kBf16}) print_attributes(var, d, kernel_of(var, d));
 
-  const std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x1, kBf16};
+  const std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3U4, kTf32x1, kBf16};
   const std::vector<Variant> shipped = {kFma, kTf32x3, kBf16};
 
   // ---- self-check on small shapes ----
@@ -334,7 +353,7 @@ int main(int argc, char **argv) {
         const bool ok = e <= 1.0;
         if (!ok && var != kTf32x1) ++failures;  // plain TF32 is expected to miss the float32 tolerance
         std::printf(" | %s %.2g%s", var == kFma ? "fma" : var == kFmaU1 ? "u1" : var == kFmaU8 ? "u8" :
-                                     var == kTf32x3 ? "x3" : var == kTf32x1 ? "tf32" : "bf16",
+                                     var == kTf32x3 ? "x3" : var == kTf32x3U4 ? "x3u4" : var == kTf32x1 ? "tf32" : "bf16",
                     e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
       }
       std::printf("\n");
@@ -363,7 +382,7 @@ int main(int argc, char **argv) {
         const bool ok = e <= 1.0;
         if (!ok && var != kTf32x1) ++failures;
         std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
-        if (!is_bf16(var) && var != kTf32x3 && var != kTf32x1) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
+        if (var == kFma || var == kFmaU1 || var == kFmaU8) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
         else std::printf("            ");
         std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
       }

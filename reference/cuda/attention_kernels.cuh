@@ -483,7 +483,10 @@ static __device__ __forceinline__ void attn_mma_x3(float (&d)[4], const uint32_t
   attn_mma_tf32(d, ahi, bh0, bh1);
 }
 
-template <int D, bool X3 = true>
+// UK: unrolling of the d loop of S (P·V must unroll fully: it indexes S's accumulators). Fully
+// unrolled at d = 128 the kernel is ~8000 instructions (128 KB): bench/attention.cu times UK = 4
+// beside it, in case instruction fetch shows.
+template <int D, bool X3 = true, int UK = D / 8>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) {
   using S = AttnTf32Shape<D>;
   constexpr int NS = kAttnBN / 8;  // n-tiles of S per warp
@@ -526,7 +529,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
     float s[NS][4];
 #pragma unroll
     for (int nt = 0; nt < NS; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-#pragma unroll
+#pragma unroll UK
     for (int kk = 0; kk < D / 8; ++kk) {
       uint32_t ar[4], ahi[4], alo[4];
       attn_ldsm_x4(ar, &sQ[a_row * S::LD + kk * 8 + a_col]);
@@ -761,13 +764,14 @@ static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t bloc
   }
 }
 
-template <bool X3 = true>
+// UK = 0: the kernel's default, the d loop of S unrolled fully.
+template <bool X3 = true, int UK = 0>
 static inline cudaError_t attn_tf32_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
-    case 16: return attn_launch(attn_tf32_kernel<16, X3>, AttnTf32Shape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_tf32_kernel<32, X3>, AttnTf32Shape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_tf32_kernel<64, X3>, AttnTf32Shape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_tf32_kernel<128, X3>, AttnTf32Shape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_tf32_kernel<16, X3, UK ? UK : 2>, AttnTf32Shape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_tf32_kernel<32, X3, UK ? UK : 4>, AttnTf32Shape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_tf32_kernel<64, X3, UK ? UK : 8>, AttnTf32Shape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_tf32_kernel<128, X3, UK ? UK : 16>, AttnTf32Shape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
