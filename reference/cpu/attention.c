@@ -44,13 +44,14 @@
  * bench/attention_cpu.c, the lowest and highest of 3 repetitions): BK = 64, 128 and 256 and
  * BQ = 48, 96 and 144 all within the machine's noise, about 78-82% of the FMA rate at d = 64 by CPU
  * time. A profile at d = 64: 43% of the time in the score kernel, 42% in the P·v kernel, 9% in the
- * exp pass, 5% the rest. With the VM quiet, GFLOP/s by the wall clock (% of the FMA rate):
+ * exp pass, 5% the rest. With the VM quiet, GFLOP/s by the wall clock (% of the FMA rate), the
+ * lowest and highest of two runs of 3 repetitions each:
  *
- *     d           16          32          64          128
- *     no mask     157 (67%)   182-185 (78%)  200-202 (85-86%)  204-211 (87-90%)
- *     causal      135-148 (60%)  173-174 (74%)  188-190 (80-81%)  188-196 (80-83%)
- *     bf16, d = 64, no mask: 191-192 (82%); the naive baseline (one thread, n = m = 512): 4.2 (3.6%
- *     of one core's FMA rate).
+ *     d          16                32                64                128
+ *     no mask    154-157 (66-67%)  175-185 (75-79%)  193-202 (82-86%)  200-211 (85-90%)
+ *     causal     147-149 (63%)     173-174 (74%)     187-190 (80-81%)  188-196 (80-83%)
+ *     bf16, d = 64, no mask: 190-192 (81-82%). The naive baseline (one thread, n = m = 512 and
+ *     2048, d = 64): 4.2 GFLOP/s, 3.6% of one core's share of the FMA rate, 47 times slower.
  *
  * Small d pays most for the exp (about 14 vector operations per 16 scores, against 2·d FMAs).
  */
