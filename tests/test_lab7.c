@@ -146,6 +146,10 @@ static t_planted lab7_planted_files[] = {
     {.bug = "last_tile_dropped", .track = "cpu", ONLY("a", "n=1 m=1000"), .first = T_ANY, .unwritten = 0,
      .passes = {"=n=7 m=5 d=16"}},
     {.bug = "last_tile_dropped", .track = "cpu", ONLY("c", "d=64 ragged"), .first = T_ANY, .unwritten = 0},
+    {.bug = "mask_top_left", .track = "cuda", ONLY("b", "causal n<m"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=causal n=m=100"}},
+    {.bug = "no_rescale_output", .track = "cuda", ONLY("a", "large logits"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=n=1000 m=1"}},
 };
 
 ParameterizedTestParameters(lab7_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab7_planted_files); }
@@ -158,5 +162,35 @@ Test(lab7_planted, the_shared_core_is_right) {
   t_proc p;
   t_checker(&p, 500, t_planted_bin(7, "correct_online", "cpu"), json, "--track", "cpu", "--no-timing", NULL);
   t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
+
+/* The CUDA kernel the planted files share, no mistake switched on: every CUDA case passes. */
+Test(lab7_planted, the_shared_cuda_kernel_is_right) {
+  t_need_gpu();
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 500, t_planted_bin(7, "correct_online", "cuda"), json, "--track", "cuda", "--no-timing", NULL);
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
+
+/* A missing barrier between using a key tile and loading the next over it: a race that may leave
+ * the numbers right. The file is rejected either way: wrong results, or compute-sanitizer's
+ * racecheck naming the hazard on a small case (the tool is part of the CUDA toolkit). */
+Test(lab7_planted, missing_barrier_is_caught) {
+  t_need_gpu();
+  const char *bin = t_planted_bin(7, "missing_barrier", "cuda"), *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 500, bin, json, "--track", "cuda", "--no-timing", "--part", "b", "--case", "=causal n=m=100", NULL);
+  int wrong = p.exited && p.code == 1;
+  t_proc_free(&p);
+  if (wrong) return;
+  const char *sanitizer = t_str("%s/bin/compute-sanitizer", getenv("CUDA_HOME") ? getenv("CUDA_HOME") : "/usr/local/cuda");
+  if (!t_exists(sanitizer)) cr_skip_test("the race left the numbers right and %s is not here to name it", sanitizer);
+  t_run(&p, 600, sanitizer, "--tool", "racecheck", "--error-exitcode", "3", bin, "--peaks", T_PEAKS, "--peaks-under-load",
+        "--json", json, "--track", "cuda", "--no-timing", "--part", "b", "--case", "=causal n=m=100");
+  cr_expect(p.exited && p.code == 3, "racecheck must report the hazard:\n%s", p.all);
+  t_assert_output_has(&p, "hazard");
   t_proc_free(&p);
 }
