@@ -7,14 +7,17 @@
 #   bench       build/bench/attention: self-check of every kernel variant, then the timings at
 #               b=4 h=16 n=m=4096 d=128 (and 64), TFLOP/s and % of the measured FMA rate;
 #   sanitizer   compute-sanitizer memcheck, racecheck and synccheck over the small self-check and
-#               memcheck + initcheck over the api check.
-#   scripts/device-lab7.sh [build] [api] [bench] [sanitizer]   (default: all, in that order)
+#               memcheck + initcheck over the api check;
+#   checker     the lab through em-check: the reference solution's CUDA track with timing (the
+#               speed cases against the naive baseline, the roofs), the skeleton, and the suite's
+#               CUDA tests (planted files, the racecheck of the missing barrier).
+#   scripts/device-lab7.sh [build] [api] [bench] [sanitizer] [checker]   (default: all, in that order)
 set -uo pipefail
 out=${OUT:-device-out}
 mkdir -p "$out"
 [ -d .debs ] && source scripts/use-debs.sh
 jobs=$(nproc)
-steps=${*:-build api bench sanitizer}
+steps=${*:-build api bench sanitizer checker}
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 cuda_home=$(dirname "$(dirname "$nvcc")")
 status=0
@@ -76,5 +79,22 @@ if want sanitizer; then
   # The api check provokes a failed allocation on purpose (EM_ENOMEM): API errors are its to judge.
   san memcheck api --report-api-errors no build/lab7-api
   san initcheck api --report-api-errors no build/lab7-api
+fi
+
+if want checker; then
+  step "em-check: the reference solution's CUDA track, timed"
+  make -j"$jobs" lab7 SOLUTION=1 >>"$out/build.log" 2>&1 || { echo "make lab7 SOLUTION=1 failed"; status=1; }
+  build/lab7/em-check --track cuda --color never --json "$out/lab7-solution.json" >"$out/lab7-solution.txt" 2>&1
+  st=$?
+  echo "solution exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  tail -25 "$out/lab7-solution.txt"
+  step "the suite's lab 7 tests (CUDA planted files, the skeleton, racecheck)"
+  make -j"$jobs" test-build >>"$out/build.log" 2>&1
+  build/tests/test_lab7 -j1 >"$out/test_lab7.txt" 2>&1
+  st=$?
+  echo "test_lab7 exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  grep -aE "FAIL|Synthesis|SKIP" "$out/test_lab7.txt" | head -20
 fi
 exit $status
