@@ -507,3 +507,47 @@ Test(fresh, perturb_flips_low_bits_of_every_row_each_call) {
   free(before), free(mid);
   teardown(&f, &fr);
 }
+
+/* A compute-bound case (1000 FLOPs a byte) far beyond the FMA rate is not flagged: its roof is a
+ * rate other units may pass (tensor cores), and fresh inputs guard its time instead. */
+Test(fresh, compute_bound_cases_are_not_flagged) {
+  int64_t n = (int64_t)(8 * em_cpu_llc_bytes() / 4);
+  em__bufs b;
+  memset(&b, 0, sizeof b);
+  b.nt = 2;
+  b.t[0] = (em_tensor){.name = "x", .dtype = EM_F32, .ndim = 1, .shape = {n}, .numel = n};
+  b.t[1] = (em_tensor){.name = "z", .dtype = EM_F32, .is_output = 1, .ndim = 1, .shape = {n}, .numel = n};
+  em_run_opts o;
+  memset(&o, 0, sizeof o);
+  o.peaks = peaks_of(40.0);
+  em_case_result r;
+  memset(&r, 0, sizeof r);
+  r.bytes = 8.0 * (double)n, r.flops = 1000.0 * r.bytes;
+  r.ref_time_s = r.flops / 1000e9;     /* the reference at the FMA rate */
+  r.time_s = r.ref_time_s / 10;        /* ten times the FMA rate */
+  em__roofline(EM_TRACK_CPU, &o, &b, &r);
+  em__flag_impossible(EM_TRACK_CPU, &o, &b, &r);
+  cr_expect_gt(r.roofline_frac, 5.0);
+  cr_expect(!r.impossible_speed, "a compute-bound case flagged: %s", r.speed_note);
+}
+
+/* bfloat16 work on the GPU is held to the tensor cores' rate; without that rate there is no roof. */
+Test(fresh, bf16_gpu_roof_is_the_tensor_cores) {
+  em__bufs b;
+  memset(&b, 0, sizeof b);
+  b.nt = 2;
+  b.t[0] = (em_tensor){.name = "q", .dtype = EM_BF16, .ndim = 1, .shape = {1 << 20}, .numel = 1 << 20};
+  b.t[1] = (em_tensor){.name = "o", .dtype = EM_BF16, .is_output = 1, .ndim = 1, .shape = {1 << 20}, .numel = 1 << 20};
+  em_run_opts o;
+  memset(&o, 0, sizeof o);
+  o.peaks.gpu_read_gbps = o.peaks.gpu_copy_gbps = o.peaks.gpu_write_gbps = 4000;
+  o.peaks.gpu_fma_gflops = 60000;
+  em_case_result r;
+  memset(&r, 0, sizeof r);
+  r.bytes = 4.0 * (1 << 20), r.flops = 1000.0 * r.bytes, r.time_s = r.flops / 300e12, r.ref_time_s = 1.0;
+  em__roofline(EM_TRACK_CUDA, &o, &b, &r);
+  cr_expect(isnan(r.roofline_frac), "no tensor-core rate measured: no roof, not 500%% of the FMA rate");
+  o.peaks.gpu_bf16_tc_gflops = 600000;
+  em__roofline(EM_TRACK_CUDA, &o, &b, &r);
+  cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "300 of 600 TFLOP/s");
+}
