@@ -131,7 +131,7 @@ static int alloc_bufs(const em_lab *lab, const em_case *c, em_track track, em__b
     size_t bytes = em__data_bytes(t) + EM__GUARD_BYTES;
     if (!(t->host = em_host_alloc(bytes))) return EM_ENOMEM;
     if (t->is_output) {
-      if (t->dtype == EM_I32) {
+      if (t->dtype == EM_I32 || t->dtype == EM_I8) { /* integers: compared exactly */
         if (!(t->want_i32 = (int32_t *)em_host_alloc((size_t)t->numel * sizeof(int32_t)))) return EM_ENOMEM;
       } else if (!(t->want = (double *)em_host_alloc((size_t)t->numel * sizeof(double)))) {
         return EM_ENOMEM;
@@ -270,7 +270,8 @@ static int judge_output(em_track track, em_tensor *all, int out, em_case_result 
     fail(r, kind, EM_FAIL_PAST_END, why, "guard every store with i < n (a loop bound of <= n, or a kernel without its if)");
   }
   em_close_report rep;
-  int close = t->dtype == EM_I32 ? em_equal_i32((const int32_t *)t->host, t->want_i32, t->numel, &rep)
+  int close = t->dtype == EM_I32  ? em_equal_i32((const int32_t *)t->host, t->want_i32, t->numel, &rep)
+              : t->dtype == EM_I8 ? em_equal_i8((const int8_t *)t->host, t->want_i32, t->numel, &rep)
               : t->dtype == EM_BF16
                   ? em_allclose_bf16_each((const uint16_t *)t->host, t->want, t->atol_each, t->numel, t->rtol, t->atol, &rep)
                   : em_allclose_f32_each((const float *)t->host, t->want, t->atol_each, t->numel, t->rtol, t->atol, &rep);

@@ -27,6 +27,7 @@ static inline size_t em__dtype_size(em_dtype d) { return d == EM_I8 ? 1 : d == E
 /* The word an output is filled with before a run: the poison of its dtype, two to a word for
  * bfloat16 (the float32 poison's halves would read as two ordinary bfloat16 numbers). */
 static inline uint32_t em__poison_word(em_dtype d) {
+  if (d == EM_I8) return 0x80808080u; /* EM_POISON_I8 four to a word */
   return d == EM_BF16 ? (uint32_t)EM_POISON_BF16 << 16 | EM_POISON_BF16 : EM_POISON_U32;
 }
 

@@ -173,11 +173,16 @@ int em_fresh_vary(em_fresh *f) {
 /* Only float outputs: the poison is a NaN no right float result can be, while any int8 or int32
  * word may be a right result. */
 static int poisonable(const em_tensor *x) {
-  return x->is_output && !x->is_scalar && (x->dtype == EM_F32 || x->dtype == EM_BF16) && x->numel > 0;
+  return x->is_output && !x->is_scalar && (x->dtype == EM_F32 || x->dtype == EM_BF16 || x->dtype == EM_I8) &&
+         x->numel > 0;
 }
 
-/* The poison of an output's dtype, in its own width (little-endian, as the buffers hold it). */
-static uint32_t poison_of(const em_tensor *x) { return x->dtype == EM_BF16 ? EM_POISON_BF16 : EM_POISON_U32; }
+/* The poison of an output's dtype, in its own width (little-endian, as the buffers hold it); int8
+ * outputs are quantised values, which never take EM_POISON_I8 (−128). */
+static uint32_t poison_of(const em_tensor *x) {
+  if (x->dtype == EM_I8) return (uint8_t)EM_POISON_I8;
+  return x->dtype == EM_BF16 ? EM_POISON_BF16 : EM_POISON_U32;
+}
 
 int em_fresh_poison(em_fresh *f) {
   uint64_t s = f->secret ^ (0xD1B54A32D192ED03u * (uint64_t)(f->calls + 1));

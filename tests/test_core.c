@@ -1036,3 +1036,18 @@ Test(core_check, allclose_bf16) {
   cr_assert_eq(em_f32_to_bf16(1.0f + 0x1p-8f + 0x1p-9f), 0x3f81);
   cr_assert(isnan(em_bf16_to_f32(em_f32_to_bf16(NAN))));
 }
+
+/* int8 outputs: exact, and the int8 poison (−128, which quantisation never makes) counts as never
+ * written. */
+Test(core_check, equal_i8) {
+  int32_t want[4] = {0, -127, 127, 5};
+  int8_t got[4] = {0, -127, 127, 5};
+  em_close_report r;
+  cr_assert(em_equal_i8(got, want, 4, &r));
+  got[2] = EM_POISON_I8;
+  got[3] = 6;
+  cr_assert_not(em_equal_i8(got, want, 4, &r));
+  cr_assert_eq(r.mismatches, 2);
+  cr_assert_eq(r.unwritten, 1);
+  cr_assert_eq(r.first_index, 2);
+}

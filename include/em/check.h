@@ -24,6 +24,8 @@ extern "C" {
 /* The bfloat16 poison: a quiet NaN whose payload (0x5E) no conversion or tensor core produces
  * (they make 0x7FC0 / 0xFFC0). A bfloat16 output is filled with it two to a word. */
 #define EM_POISON_BF16 0x7FDEu
+/* The int8 poison: −128, which symmetric quantisation never produces (it clamps to ±127). */
+#define EM_POISON_I8 ((int8_t)-128)
 
 typedef struct em_close_report {
   int64_t n;             /* elements compared */
@@ -60,6 +62,9 @@ int em_allclose_bf16_each(const uint16_t *got, const double *want, const double 
 
 /* Exact comparison for integer results (the int32 accumulators of lab 8): tolerances are zero. */
 int em_equal_i32(const int32_t *got, const int32_t *want, int64_t n, em_close_report *r);
+/* The same for int8 results (lab 8's quantised values); an element still holding EM_POISON_I8 was
+ * never written. */
+int em_equal_i8(const int8_t *got, const int32_t *want, int64_t n, em_close_report *r);
 
 /* Index of the first byte-level difference between two buffers of n elements of `elem` bytes, or
  * −1 if they are equal (used to say which input element the code under test overwrote). */

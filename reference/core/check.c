@@ -94,6 +94,16 @@ int em_equal_i32(const int32_t *got, const int32_t *want, int64_t n, em_close_re
   return r->mismatches == 0;
 }
 
+int em_equal_i8(const int8_t *got, const int32_t *want, int64_t n, em_close_report *r) {
+  report_init(r, n, 0.0, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    int poison = got[i] == EM_POISON_I8 && want[i] != EM_POISON_I8;
+    double ratio = (int32_t)got[i] == want[i] ? 0.0 : INFINITY;
+    note(r, i, (double)got[i], (double)want[i], 0.0, ratio, poison);
+  }
+  return r->mismatches == 0;
+}
+
 int64_t em_first_difference(const void *a, const void *b, int64_t n, size_t elem) {
   const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
   /* memcmp over large blocks first: this runs on every input after every checked run. */
