@@ -146,7 +146,9 @@ static void flip_host(unsigned char *p, int64_t n, size_t elem, uint64_t seed) {
     uint64_t bits = mix64(seed ^ (uint64_t)w);
     int64_t end = (w + 1) * 64 < n ? (w + 1) * 64 : n;
     for (int64_t k = w * 64; k < end; ++k)
-      if ((bits >> (k & 63)) & 1) p[(size_t)k * elem] ^= 1u; /* little-endian: the lowest byte */
+      /* little-endian: the lowest byte; an int8 of −127 stays (its flip is −128, which no quantised
+       * operand holds) */
+      if (((bits >> (k & 63)) & 1) && !(elem == 1 && p[k] == 0x81u)) p[(size_t)k * elem] ^= 1u;
   }
 }
 

@@ -57,7 +57,8 @@ int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *second
  * bitwise-equal values always agree, NaN in got never does) or as 32-bit words compared exactly;
  * *count gets how many differ and *first the first such index (−1 when none).
  * em_cuda_flip_low_bits: flips the lowest bit of each of n elements of elem_bytes (1, 2 or 4)
- * where a hash of (seed, index) says so, about half of them: fresh inputs for compute-bound labs. */
+ * where a hash of (seed, index) says so, about half of them: fresh inputs for compute-bound labs
+ * (an int8 of −127 is left alone, so int8 operands stay in [−127, 127]). */
 enum { EM_CMP_BITS = 0, EM_CMP_F32 = 1, EM_CMP_BF16 = 2 };
 int em_cuda_copy_device(void *dst, const void *src, size_t bytes);
 int em_cuda_swap(void *a, void *b, size_t bytes);

@@ -268,7 +268,9 @@ __device__ __host__ inline uint64_t em__mix64(uint64_t z) {
 __global__ void flip_kernel(unsigned char *p, int64_t n, int elem_bytes, uint64_t seed) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     if (!((em__mix64(seed ^ (uint64_t)(i >> 6)) >> (i & 63)) & 1)) continue;
-    // The lowest byte of a little-endian element holds its lowest bit.
+    // The lowest byte of a little-endian element holds its lowest bit. An int8 of −127 stays: its
+    // flip would be −128, which no quantised operand holds.
+    if (elem_bytes == 1 && p[i] == 0x81u) continue;
     p[i * elem_bytes] ^= 1u;
   }
 }
