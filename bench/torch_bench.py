@@ -355,6 +355,8 @@ def print_compute_table(tr, track, where, peaks, torch_version):
              for lb in labels if lb not in ran}
     print(f"\ntrack {track}: {where}, measured FMA rate {fmt(fma, '.1f')} GFLOP/s"
           + (f", bfloat16 tensor cores {fmt(tc, '.1f')} GFLOP/s" if track == "cuda" else "")
+          + (" (measured while other programs held the cores: low, so %FMA reads high)"
+             if track == "cpu" and peaks.get("cpu_contended") else "")
           + "; compute-bound cases, PyTorch's GFLOP/s by the same FLOP count")
     cols = "".join(f" {lb:>9} {'vs ' + lb:>{max(9, len(lb) + 3)}}" for lb in ran)
     print(f"{'lab':<18} {'case':<20} {'time':>10} {'GFLOP/s':>8} {'%FMA':>6} {'dtype':>5}{cols}")
