@@ -4,8 +4,10 @@
 Reads the results.json that `em-check --perf-only` wrote (the speed cases of every lab, timed with
 the checker's method), times each workload with PyTorch eager and torch.compile on the same device
 in the same run, and prints one table per track. Bytes are the checker's (each input read once,
-each output written once), so GB/s compare like for like. Without PyTorch the table shows emlab
-alone and says why.
+each output written once), so GB/s compare like for like. Compute-bound cases (lab 7's attention:
+more than 4 FLOPs per byte) get a table of their own in GFLOP/s by the checker's FLOP count, against
+each of PyTorch's implementations of the same operation (for attention, every backend of
+scaled_dot_product_attention). Without PyTorch the table shows emlab alone and says why.
 
     python3 bench/torch_bench.py build/bench/results.json [--out build/bench/bench.json]
                                  [--no-compile] [--budget S]
@@ -83,6 +85,98 @@ def workloads(torch):
             "relu_mul_backward": relu_mul_backward, "sum": sum_, "softmax": softmax}
 
 
+# A lab is compared in GFLOP/s and as a share of the FMA rate the checker measured, instead of GB/s
+# and a share of the copy bandwidth, when a case of it does more than 4 FLOPs per byte. The line
+# falls in the wide gap between the labs: 1 to 6 do at most 1 FLOP per byte, attention's speed cases
+# hundreds, far beyond the machines' balance (FMA rate over bandwidth: about 6 FLOPs per byte on the
+# course VM, 15 on the H200).
+COMPUTE_BOUND_FLOPS_PER_BYTE = 4
+
+# results.json does not name the tensors' dtype; the parts whose tensors are bfloat16 (held to the
+# tensor cores' rate on the GPU, to the float32 FMA rate on the CPU, where the checker's roof widens
+# them too) are listed here.
+BF16_PARTS = {("attention", "c")}
+
+# scaled_dot_product_attention's implementations, by their torch.nn.attention.SDPBackend names.
+# PyTorch 2.15 runs MATH and FLASH_ATTENTION (its own CPU flash kernel) on the CPU, float32 and
+# bfloat16, and refuses EFFICIENT_ATTENTION and CUDNN_ATTENTION there ("No viable backend"); on the
+# GPU flash and cuDNN take only 16-bit types. Every backend is tried on both devices all the same: a
+# refusal is a note in the table, and a version that adds a kernel shows up without an edit here.
+SDPA_BACKENDS = (("math", "MATH"), ("efficient", "EFFICIENT_ATTENTION"), ("flash", "FLASH_ATTENTION"),
+                 ("cudnn", "CUDNN_ATTENTION"))
+
+
+def compute_bound_labs(cases) -> set:
+    """The labs with a compute-bound case: all their cases go in the GFLOP/s table (a lab's small
+    cases, below the threshold, compare best beside its large ones)."""
+    return {c["lab_name"] for c in cases
+            if c.get("flops") and c["flops"] > COMPUTE_BOUND_FLOPS_PER_BYTE * c["bytes"]}
+
+
+def case_dtype(c) -> str:
+    return "bfloat16" if (c["lab_name"], c["part"]) in BF16_PARTS else "float32"
+
+
+def fma_peak(peaks, track, dtype):
+    """The compute rate a case is held to, as the checker's roof holds it (None: not measured)."""
+    if track != "cuda":
+        return peaks.get("cpu_fma_gflops")
+    return peaks.get("gpu_bf16_tc_gflops" if dtype == "bfloat16" else "gpu_fma_gflops")
+
+
+def compute_workloads(torch):
+    """Compute-bound labs: per case, the PyTorch expression and its variants, each (label, context,
+    fn): fn is timed inside the context (which picks the implementation). No torch.compile here:
+    these are single fused operators, and compiling one calls the same kernel."""
+    def attention(c, dev):
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        x = c["dims"]
+        dtype = torch.bfloat16 if case_dtype(c) == "bfloat16" else torch.float32
+        r = 30.0 if c.get("values") == "large" else 1.0  # the spec's "large logits" range for q and k
+
+        def rand(rows, lo, hi):  # part (a) is one head, (n, d): PyTorch's (1, 1, n, d)
+            t = torch.rand((x["b"], x["h"], rows, x["d"]), device=dev) * (hi - lo) + lo
+            return t.to(dtype)
+        q, k, v = rand(x["n"], -r, r), rand(x["m"], -r, r), rand(x["m"], -1.0, 1.0)
+        # Our mask is anchored at the bottom right (query i sees keys j <= i + m - n), PyTorch's
+        # is_causal=True at the top left (j <= i): the two agree only when n = m, which every speed
+        # case is. Otherwise the bottom-right mask goes in explicitly, as a boolean attn_mask (which
+        # some GPU backends refuse: a note in the row). Scale: PyTorch's default, 1/sqrt(d), ours.
+        kw, expr = {}, "scaled_dot_product_attention(q, k, v)"
+        if x["causal"] and x["n"] == x["m"]:
+            kw, expr = {"is_causal": True}, "scaled_dot_product_attention(q, k, v, is_causal=True)"
+        elif x["causal"]:
+            mask = torch.ones((x["n"], x["m"]), dtype=torch.bool, device=dev).tril(x["m"] - x["n"])
+            kw, expr = {"attn_mask": mask}, "scaled_dot_product_attention(q, k, v, attn_mask=bottom-right)"
+        sdpa = torch.nn.functional.scaled_dot_product_attention
+        fn = lambda: sdpa(q, k, v, **kw)  # noqa: E731
+        return expr, [(label, (lambda b=getattr(SDPBackend, name): sdpa_kernel(b)), fn)
+                      for label, name in SDPA_BACKENDS if hasattr(SDPBackend, name)]
+
+    return {"attention": attention}
+
+
+def time_variant(torch, ctx, fn, dev, budget_s):
+    """(seconds per call, None) or (None, why PyTorch would not or could not run it). A backend that
+    does not take these inputs raises at the first call, often after warnings that say why."""
+    import warnings
+    try:
+        with warnings.catch_warnings(record=True) as said, ctx():
+            warnings.simplefilter("always")
+            return time_fn(torch, fn, dev, budget_s), None
+    except RuntimeError as e:
+        if "out of memory" in str(e):  # torch.OutOfMemoryError is a RuntimeError too
+            return None, "failed: out of memory"
+        why = [str(w.message) for w in said if "not used because" not in str(w.message)] or [str(e)]
+        first = " ".join(why[0].split()).split(". ")[0].rstrip(".")  # its first sentence
+        return None, "refused: " + first[:110]
+    except Exception as e:  # out of memory, say: reported, not fatal
+        return None, f"failed: {type(e).__name__}: {' '.join(str(e).split())}"[:120]
+    finally:
+        if dev == "cuda":
+            torch.cuda.empty_cache()
+
+
 def time_fn(torch, fn, dev, budget_s):
     """Median seconds per call: CUDA events with the L2 flushed before each run, as the checker
     times; on the CPU the monotonic clock."""
@@ -133,11 +227,13 @@ def main():
     alloc = allocator_note(torch is not None and any(
         c["track"] == "cpu" and c["status"] == "pass" and c.get("time_ms") is not None for c in res["cases"]))
     w = workloads(torch) if torch else {}
+    cw = compute_workloads(torch) if torch else {}
     peaks = res["machine"]["peaks"]
     compile_spent = 0.0
     rows = []
     # GPU workloads first: the compile budget goes where the comparison matters most (an inductor
     # compilation for the CPU can take a minute by itself).
+    compute_labs = compute_bound_labs(res["cases"])
     for c in sorted(res["cases"], key=lambda c: c["track"] != "cuda"):
         if c["status"] != "pass" or c.get("time_ms") is None:
             continue
@@ -147,7 +243,12 @@ def main():
         row = {"lab": c["lab"], "name": c["lab_name"], "case": c["name"], "track": track,
                "time_ms": c["time_ms"], "gbps": c["gbps"],
                "copy_frac": c["gbps"] / copy if copy else None,
-               "eager_gbps": None, "compile_gbps": None, "torch_expr": None, "note": why_not}
+               "eager_gbps": None, "compile_gbps": None, "torch_expr": None, "note": why_not,
+               "compute_bound": c["lab_name"] in compute_labs}
+        if row["compute_bound"]:
+            compare_compute(torch, cw.get(c["lab_name"]), c, row, peaks, dev, args.budget)
+            rows.append(row)
+            continue
         make = w.get(c["lab_name"])
         if torch and make and (dev == "cpu" or torch.cuda.is_available()):
             try:
@@ -172,33 +273,106 @@ def main():
             row["note"] = "no PyTorch workload defined for this lab"
         rows.append(row)
 
-    def fmt(v, spec):
-        return format(v, spec) if v is not None else "-"
-
     for track in ("cpu", "cuda"):
         tr = [r for r in rows if r["track"] == track]
-        if not tr:
-            continue
-        copy = peaks["gpu_copy_gbps"] if track == "cuda" else peaks["cpu_copy_gbps"]
         where = res["machine"]["gpu"] if track == "cuda" else res["machine"]["cpu"]
-        print(f"\ntrack {track}: {where}, measured copy bandwidth {copy:.1f} GB/s")
-        print(f"{'lab':<18} {'case':<20} {'time':>10} {'GB/s':>8} {'%copy':>6} "
-              f"{'torch eager':>12} {'compile':>9} {'vs eager':>9}")
-        for r in tr:
-            vs = r["gbps"] / r["eager_gbps"] if r["eager_gbps"] else None
-            print(f"{str(r['lab']) + ' ' + r['name']:<18} {r['case'][:20]:<20} {r['time_ms']:>8.3f}ms "
-                  f"{r['gbps']:>8.1f} {fmt(100 * r['copy_frac'] if r['copy_frac'] else None, '.0f'):>5}% "
-                  f"{fmt(r['eager_gbps'], '.1f'):>12} {fmt(r['compile_gbps'], '.1f'):>9} "
-                  f"{fmt(vs, '.2f') + ('x' if vs else ''):>9}" + (f"  ({r['note']})" if r["note"] else ""))
+        if any(not r["compute_bound"] for r in tr):
+            print_memory_table([r for r in tr if not r["compute_bound"]], track, where, peaks)
+        if any(r["compute_bound"] for r in tr):
+            print_compute_table([r for r in tr if r["compute_bound"]], track, where, peaks,
+                                torch.__version__ if torch else None)
     if why_not:
         print(f"\n{why_not}.")
     if alloc:
         print(f"\n{alloc}.")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"machine": res["machine"], "rows": rows, "torch_cpu_allocator": alloc}, f, indent=2)
+            json.dump({"machine": res["machine"], "rows": rows, "torch_cpu_allocator": alloc,
+                       "torch_version": torch.__version__ if torch else None,
+                       "torch_threads": torch.get_num_threads() if torch else None}, f, indent=2)
         print(f"bench: {args.out}")
     return 0
+
+
+def compare_compute(torch, make, c, row, peaks, dev, budget_s):
+    """Fills a compute-bound case's row: its GFLOP/s and share of the FMA rate, then each PyTorch
+    variant's time and GFLOP/s by the same FLOP count (so a variant that skips masked work, or one
+    that computes the whole masked matrix, is credited with the same useful FLOPs as ours) and ours
+    over it."""
+    row["dtype"] = case_dtype(c)
+    row["flops"], row["gflops"] = c["flops"], c["gflops"]
+    peak = fma_peak(peaks, row["track"], row["dtype"])
+    row["fma_frac"] = c["gflops"] / peak if peak else None
+    row["torch_variants"] = {}
+    if torch and not make:
+        row["note"] = "no PyTorch workload defined for this lab"
+    if not torch or not make:
+        return
+    if dev == "cuda" and not torch.cuda.is_available():
+        row["note"] = "PyTorch here has no CUDA device"
+        return
+    try:
+        row["torch_expr"], variants = make(c, dev)
+    except Exception as e:  # inputs PyTorch cannot make here: reported, not fatal
+        row["note"] = f"PyTorch failed: {type(e).__name__}: {e}"[:160]
+        return
+    notes = []
+    for label, ctx, fn in variants:
+        t, why = time_variant(torch, ctx, fn, dev, budget_s)
+        row["torch_variants"][label] = {
+            "time_ms": t * 1e3 if t else None, "gflops": c["flops"] / t / 1e9 if t else None,
+            "vs": t / (c["time_ms"] * 1e-3) if t else None, "note": why}
+        if why:
+            notes.append(f"{label}: {why}")
+    row["note"] = "; ".join(notes) or None
+
+
+def fmt(v, spec):
+    return format(v, spec) if v is not None else "-"
+
+
+def print_memory_table(tr, track, where, peaks):
+    copy = peaks["gpu_copy_gbps"] if track == "cuda" else peaks["cpu_copy_gbps"]
+    print(f"\ntrack {track}: {where}, measured copy bandwidth {copy:.1f} GB/s")
+    print(f"{'lab':<18} {'case':<20} {'time':>10} {'GB/s':>8} {'%copy':>6} "
+          f"{'torch eager':>12} {'compile':>9} {'vs eager':>9}")
+    for r in tr:
+        vs = r["gbps"] / r["eager_gbps"] if r["eager_gbps"] else None
+        print(f"{str(r['lab']) + ' ' + r['name']:<18} {r['case'][:20]:<20} {r['time_ms']:>8.3f}ms "
+              f"{r['gbps']:>8.1f} {fmt(100 * r['copy_frac'] if r['copy_frac'] else None, '.0f'):>5}% "
+              f"{fmt(r['eager_gbps'], '.1f'):>12} {fmt(r['compile_gbps'], '.1f'):>9} "
+              f"{fmt(vs, '.2f') + ('x' if vs else ''):>9}" + (f"  ({r['note']})" if r["note"] else ""))
+
+
+def print_compute_table(tr, track, where, peaks, torch_version):
+    """GFLOP/s, % of the FMA rate, then per PyTorch variant its GFLOP/s and ours over it. A variant
+    PyTorch refused for every case of the track gets no column, one line below instead."""
+    fma = peaks.get("gpu_fma_gflops" if track == "cuda" else "cpu_fma_gflops")
+    tc = peaks.get("gpu_bf16_tc_gflops") if track == "cuda" else None
+    labels = list(dict.fromkeys(label for r in tr for label in r["torch_variants"]))
+    ran = [lb for lb in labels if any(r["torch_variants"].get(lb, {}).get("gflops") for r in tr)]
+    never = {lb: next(r["torch_variants"][lb]["note"] for r in tr if lb in r["torch_variants"])
+             for lb in labels if lb not in ran}
+    print(f"\ntrack {track}: {where}, measured FMA rate {fmt(fma, '.1f')} GFLOP/s"
+          + (f", bfloat16 tensor cores {fmt(tc, '.1f')} GFLOP/s" if track == "cuda" else "")
+          + (" (measured while other programs held the cores: low, so %FMA reads high)"
+             if track == "cpu" and peaks.get("cpu_contended") else "")
+          + "; compute-bound cases, PyTorch's GFLOP/s by the same FLOP count")
+    cols = "".join(f" {lb:>9} {'vs ' + lb:>{max(9, len(lb) + 3)}}" for lb in ran)
+    print(f"{'lab':<18} {'case':<20} {'time':>10} {'GFLOP/s':>8} {'%FMA':>6} {'dtype':>5}{cols}")
+    for r in tr:
+        cells = ""
+        for lb in ran:
+            v = r["torch_variants"].get(lb, {})
+            vs = r["gflops"] / v["gflops"] if v.get("gflops") else None
+            cells += f" {fmt(v.get('gflops'), '.1f'):>9} {fmt(vs, '.2f') + ('x' if vs else ''):>{max(9, len(lb) + 3)}}"
+        note = "; ".join(n for n in (r["note"] or "").split("; ") if n.split(":")[0] not in never)
+        print(f"{str(r['lab']) + ' ' + r['name']:<18} {r['case'][:20]:<20} {r['time_ms']:>8.3f}ms "
+              f"{r['gflops']:>8.1f} {fmt(100 * r['fma_frac'] if r['fma_frac'] else None, '.0f'):>5}% "
+              f"{'bf16' if r['dtype'] == 'bfloat16' else 'f32':>5}{cells}" + (f"  ({note})" if note else ""))
+    for why in dict.fromkeys(never.values()):
+        which = ", ".join(lb for lb in never if never[lb] == why)
+        print(f"{which}: PyTorch {torch_version} on the {'GPU' if track == 'cuda' else 'CPU'}, every case {why}")
 
 
 if __name__ == "__main__":
