@@ -148,6 +148,7 @@ static void row_tolerance(const float *q, const float *k, const float *v, const 
   double mx = -INFINITY, big = 0, sum = 0;
   for (int64_t j = 0; j < seen; ++j) {
     double dot = 0, mag = 0;
+#pragma omp simd reduction(+ : dot, mag)
     for (int64_t c = 0; c < d; ++c) dot += (double)q[c] * k[j * d + c], mag += fabs((double)q[c] * k[j * d + c]);
     w[j] = s * dot;
     mx = fmax(mx, w[j]);
@@ -158,6 +159,7 @@ static void row_tolerance(const float *q, const float *k, const float *v, const 
   for (int64_t c = 0; c < d; ++c) each[c] = 0;
   for (int64_t j = 0; j < seen; ++j) {
     double wj = exp(w[j] - mx) / sum, g = wj * (2 * e_score + (4 + (mx - w[j])) * u), a = wj * sums;
+#pragma omp simd
     for (int64_t c = 0; c < d; ++c) each[c] += g * fabs(v[j * d + c] - o[c]) + a * fabs((double)v[j * d + c]);
   }
 }

@@ -109,6 +109,35 @@ int em_qlinear_forward_cuda_layer(em_qlinear *layer, const float *x, float *y, i
 int em_qlinear_backward_cuda_layer(em_qlinear *layer, const float *dy, float *dx, float *dw, float *db);
 void em_qlinear_destroy_cuda(em_qlinear *layer);
 
+/* One training step of a layer, for the checker's part (d): create from W and b, forward x, backward
+ * dy, destroy. The library's, on the CPU and on the device. */
+int em_qlinear_step_cpu(const float *w, const float *b, const float *x, const float *dy, float *y, float *dx,
+                        float *dw, float *db, int64_t M, int64_t N, int64_t K);
+int em_qlinear_step_cuda(const float *w, const float *b, const float *x, const float *dy, float *y, float *dx,
+                         float *dw, float *db, int64_t M, int64_t N, int64_t K);
+
+/* Yours to write, in labs/lab8-quantized-linear/ (the checker calls them; the names are fixed):
+ *   qlinear.c:  lab8_quantize, lab8_forward, lab8_backward (parts a-c, host pointers) and the layer
+ *               lab8_layer_create / _forward / _backward / _destroy, which the given lab8_step
+ *               (part d) calls in order;
+ *   qlinear.cu: the same names with _cuda (device pointers; launch on the default stream and
+ *               return, the checker synchronises and checks for errors).
+ * acc in lab8_forward may be NULL: then only y is wanted (the speed cases). */
+void lab8_quantize(const float *a, int64_t rows, int64_t cols, int8_t *aq, float *scale);
+void lab8_forward(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b, int32_t *acc,
+                  float *y, int64_t M, int64_t N, int64_t K);
+void lab8_backward(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, float *dx,
+                   float *dw, float *db, int64_t M, int64_t N, int64_t K);
+void lab8_step(const float *w, const float *b, const float *x, const float *dy, float *y, float *dx, float *dw,
+               float *db, int64_t M, int64_t N, int64_t K);
+void lab8_quantize_cuda(const float *a, int64_t rows, int64_t cols, int8_t *aq, float *scale);
+void lab8_forward_cuda(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b,
+                       int32_t *acc, float *y, int64_t M, int64_t N, int64_t K);
+void lab8_backward_cuda(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq, const float *sw,
+                        float *dx, float *dw, float *db, int64_t M, int64_t N, int64_t K);
+void lab8_step_cuda(const float *w, const float *b, const float *x, const float *dy, float *y, float *dx, float *dw,
+                    float *db, int64_t M, int64_t N, int64_t K);
+
 #ifdef __cplusplus
 }
 #endif

@@ -61,6 +61,9 @@ int em_attention_oracle(const float *q, const float *k, const float *v, double *
     double mx = -INFINITY;
     for (int64_t j = 0; j <= last; ++j) {
       double dot = 0.0;
+      /* In SIMD lanes: the order of a float64 sum of d ≤ 128 terms moves it by ~2^-46 relatively,
+       * nothing beside float32's 2^-24, and the checker's large speed cases need the speed. */
+#pragma omp simd reduction(+ : dot)
       for (int64_t c = 0; c < d; ++c) dot += (double)qi[c] * (double)kp[j * d + c];
       p[j] = s * dot;
       if (p[j] > mx) mx = p[j];
