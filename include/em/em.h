@@ -29,5 +29,6 @@
 #include "em/sum.h"
 #include "em/softmax.h"
 #include "em/attention.h"
+#include "em/qlinear.h"
 
 #endif /* EM_EM_H */
