@@ -1,0 +1,608 @@
+// Lab 8 kernel variants, side by side on one GPU: the measurements behind reference/cuda/qlinear.cu.
+// Build and run:  make bench-variants && build/bench/qlinear [--check-only] [--quick]
+//
+// 1. Each kernel's registers, local memory (spills) and blocks per SM as this GPU runs them.
+// 2. A self-check on small shapes chosen for their edges (K = 1, 3, 17, K not a multiple of 16 or
+//    64, M = 1 and 16 (the decode kernel) and 17 (the tiled one), N = 1, K = 2^17 with every
+//    product 127² (the largest int32 sum the contract allows), a zero row, a row of exact .5
+//    quotients, denormal and huge rows), with every pointer aligned and then one element off 16
+//    bytes (the kernels' byte-wise paths):
+//      quantise  against the host's float64 computation, bit for bit (s and q);
+//      forward   against a GPU reference (int64 sums, float64 epilogue): acc exactly, y within
+//                4u·(|s_x·s_w·acc| + |b|) (u = 2^-24: the epilogue's three roundings, with margin);
+//      backward  against a GPU float64 reference: |err| ≤ (J + 3)·u·Σ|terms| + 1e-30, the worst-case
+//                bound of a float32 sum of J products (J = N for dx, M for dW and db), which no
+//                summation order exceeds and a wrong index or tile always does; the worst ratio
+//                err / (u·Σ|terms|) is printed, so a typical value (a few units) can be seen.
+//    Outputs are filled with NaN first, so an element a kernel never writes fails.
+// 3. Timings (median of 22 runs, bench/common.cuh: CUDA events, L2 flushed before each run):
+//      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 mma.sync rate,
+//      measured here;
+//      quantise 8192 × 8192 (GB/s of 5 bytes an element);
+//      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant;
+//      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
+//      decode variant and the tiled kernel;
+//      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate);
+//    each timed output then checked on a sample of rows against the GPU reference.
+// Exit status 1 when any check fails.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../reference/cuda/qlinear_kernels.cuh"
+#include "common.cuh"
+
+namespace {
+
+const double kU = 1.0 / 16777216.0;  // 2^-24: float32's unit roundoff
+
+// ---- measured rates ---------------------------------------------------------------------------------
+
+// 8 independent chains of FMAs per thread, 8 blocks of 256 per SM: an FFMA on every SMSP every cycle.
+__global__ void fma_peak_kernel(float *out, int iters) {
+  float a[8];
+#pragma unroll
+  for (int c = 0; c < 8; ++c) a[c] = threadIdx.x * 1e-3f + c;
+  for (int i = 0; i < iters; ++i)
+#pragma unroll
+    for (int c = 0; c < 8; ++c) a[c] = fmaf(a[c], 0.9999f, 1e-4f);
+  float s = 0.0f;
+#pragma unroll
+  for (int c = 0; c < 8; ++c) s += a[c];
+  if (s == -1.0f) out[threadIdx.x] = s;
+}
+
+// 8 independent accumulators per warp, so consecutive mma never wait on each other.
+__global__ void mma_peak_kernel(int *out, int iters) {
+  int32_t c[8][4] = {};
+  const uint32_t a = threadIdx.x * 0x01010101u, b = ~threadIdx.x;
+  for (int i = 0; i < iters; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) qlin_mma(c[j], a, a + 1, a + 2, a + 3, b, b + j);
+  int s = 0;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+  if (s == 0x12345678) out[threadIdx.x] = s;
+}
+
+struct Rates {
+  double copy_gbs, fma_tflops, mma_tops;
+};
+
+Rates measure_rates(bench::Timer &timer) {
+  Rates r;
+  int sms = 0;
+  CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const size_t bytes = (size_t)256 << 20;
+  void *src = nullptr, *dst = nullptr;
+  CHECK(cudaMalloc(&src, bytes));
+  CHECK(cudaMalloc(&dst, bytes));
+  CHECK(cudaMemset(src, 1, bytes));
+  float ms = timer.median_ms([&] { CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice)); });
+  r.copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
+  CHECK(cudaFree(src));
+  CHECK(cudaFree(dst));
+
+  float *out = nullptr;
+  CHECK(cudaMalloc(&out, 1024 * sizeof(float)));
+  const int blocks = sms * 8, threads = 256, iters = 1 << 14;
+  ms = timer.median_ms([&] { fma_peak_kernel<<<blocks, threads>>>(out, iters); });
+  r.fma_tflops = 2.0 * 8 * iters * (double)blocks * threads / (ms * 1e-3) / 1e12;
+  const int mma_iters = 1 << 12;
+  ms = timer.median_ms([&] { mma_peak_kernel<<<sms * 4, 256>>>((int *)out, mma_iters); });
+  r.mma_tops = 2.0 * 16 * 8 * 32 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
+  CHECK(cudaFree(out));
+  return r;
+}
+
+// ---- inputs ----------------------------------------------------------------------------------------------
+
+// Uniform in [-1, 1) from a hash of (tensor, index): the same inputs on every run, host or device.
+__host__ __device__ float hashed(uint64_t i, uint32_t salt) {
+  uint64_t x = i * 0x9e3779b97f4a7c15ull + salt * 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 31, x *= 0x94d049bb133111ebull, x ^= x >> 29;
+  return (float)((x >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+// Special rows (kinds): 0 plain, 1 zeros, 2 exact halves (127 then k % 8 − 3.5: with s = 1 every
+// quotient is a tie, rounded to even), 3 huge (1e30 scale), 4 denormal (1e-40 scale), 5 all ones
+// (every q = 127: the int32 sum at its largest).
+__host__ __device__ float element(int kind, uint64_t row, uint64_t k, uint64_t cols, uint32_t salt) {
+  const float h = hashed(row * cols + k, salt);
+  switch (kind) {
+    case 1: return 0.0f;
+    case 2: return k == 0 ? 127.0f : (float)(int)(k % 8) - 3.5f;
+    case 3: return 1e30f * h;
+    case 4: return 1e-40f * h;
+    case 5: return 1.0f;
+    default: return h;
+  }
+}
+
+// Which kind row r of a matrix is: the edge rows sit at fixed places when the matrix has them.
+__host__ __device__ int kind_of(uint64_t row, uint64_t rows, bool ones) {
+  if (ones) return 5;
+  if (rows < 3) return 0;
+  if (row == 1) return 1;
+  if (row == 2) return 2;
+  if (rows >= 6 && row == rows - 2) return 3;
+  if (rows >= 6 && row == rows - 1) return 4;
+  return 0;
+}
+
+__global__ void fill_kernel(float *a, int64_t rows, int64_t cols, uint32_t salt, bool ones) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * cols; i += (int64_t)gridDim.x * blockDim.x)
+    a[i] = element(kind_of(i / cols, rows, ones), i / cols, i % cols, cols, salt);
+}
+
+void fill(float *a, int64_t rows, int64_t cols, uint32_t salt, bool ones) {
+  fill_kernel<<<4096, 256>>>(a, rows, cols, salt, ones);
+  CHECK(cudaGetLastError());
+}
+
+// The contract's quantisation on the host, in float64 rounded to float32 at each step (exact).
+void host_quantize(const std::vector<float> &a, int64_t rows, int64_t cols, std::vector<int8_t> &q,
+                   std::vector<float> &s) {
+  q.assign(rows * cols, 0);
+  s.assign(rows, 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    float m = 0.0f;
+    for (int64_t k = 0; k < cols; ++k) m = std::max(m, std::fabs(a[r * cols + k]));
+    s[r] = (float)((double)m / 127.0);
+    if (s[r] == 0.0f) continue;
+    for (int64_t k = 0; k < cols; ++k) {
+      const float quot = (float)((double)a[r * cols + k] / (double)s[r]);
+      q[r * cols + k] = (int8_t)std::min(127.0f, std::max(-127.0f, std::nearbyint(quot)));
+    }
+  }
+}
+
+// ---- GPU references -------------------------------------------------------------------------------
+
+// For each listed row (rows[i]) and every o: acc exactly (int64), y and |s_x·s_w·acc| + |b| in double.
+__global__ void ref_forward_kernel(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw,
+                                   const float *b, const int *rows, int N, int K, int64_t *acc, double *y,
+                                   double *mag) {
+  const int i = blockIdx.y, o = blockIdx.x * blockDim.x + threadIdx.x;
+  if (o >= N) return;
+  const int64_t r = rows[i];
+  int64_t s = 0;
+  for (int k = 0; k < K; ++k) s += (int64_t)xq[r * K + k] * wq[(int64_t)o * K + k];
+  const double p = (double)sx[r] * (double)sw[o] * (double)s;
+  acc[(int64_t)i * N + o] = s;
+  y[(int64_t)i * N + o] = p + (double)b[o];
+  mag[(int64_t)i * N + o] = fabs(p) + fabs((double)b[o]);
+}
+
+// dx rows (AT = false: row r of dx, sum over o) or dW rows (AT: row o of dW, sum over r), in
+// double, with Σ|terms|: one thread per (listed row, k).
+template <bool AT>
+__global__ void ref_backward_kernel(const float *dy, const int8_t *bq, const float *s, const int *rows, int M,
+                                    int N, int K, double *out, double *mag) {
+  const int i = blockIdx.y, k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= K) return;
+  const int64_t p = rows[i];
+  const int J = AT ? M : N;
+  double acc = 0.0, m = 0.0;
+  for (int j = 0; j < J; ++j) {
+    const double a = AT ? dy[(int64_t)j * N + p] : dy[p * N + j];
+    const double t = a * ((double)s[j] * (double)bq[(int64_t)j * K + k]);
+    acc += t;
+    m += fabs(t);
+  }
+  out[(int64_t)i * K + k] = acc;
+  mag[(int64_t)i * K + k] = m;
+}
+
+__global__ void ref_db_kernel(const float *dy, int M, int N, double *db, double *mag) {
+  const int o = blockIdx.x * blockDim.x + threadIdx.x;
+  if (o >= N) return;
+  double acc = 0.0, m = 0.0;
+  for (int r = 0; r < M; ++r) acc += dy[(int64_t)r * N + o], m += fabs((double)dy[(int64_t)r * N + o]);
+  db[o] = acc;
+  mag[o] = m;
+}
+
+template <typename T>
+std::vector<T> to_host(const T *d, size_t n) {
+  std::vector<T> h(n);
+  CHECK(cudaMemcpy(h.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost));
+  return h;
+}
+
+template <typename T>
+T *dev_alloc(size_t n) {
+  T *p = nullptr;
+  CHECK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T) + 16));  // + 16: room for the misaligned views
+  return p;
+}
+
+int *dev_rows(const std::vector<int> &rows) {
+  int *d = dev_alloc<int>(rows.size());
+  CHECK(cudaMemcpy(d, rows.data(), rows.size() * sizeof(int), cudaMemcpyHostToDevice));
+  return d;
+}
+
+// ---- one problem on the device ----------------------------------------------------------------------------
+
+struct Shape {
+  int M, N, K;
+  bool ones;  // every input 1: every q 127, every sum 127²·K
+};
+
+enum Fwd { kFwdShipped, kMma256x4, kMma128x4, kMma256x3, kMma256x5, kDec1, kDec2, kDec4, kDec4U4, kDec2U4 };
+const char *fwd_name(Fwd f) {
+  switch (f) {
+    case kFwdShipped: return "shipped dispatch";
+    case kMma256x4: return "mma 128x256, 4 stages (ref.)";
+    case kMma128x4: return "mma 128x128, 4 stages";
+    case kMma256x3: return "mma 128x256, 3 stages";
+    case kMma256x5: return "mma 128x256, 5 stages";
+    case kDec1: return "decode NT=1";
+    case kDec2: return "decode NT=2";
+    case kDec4: return "decode NT=4";
+    case kDec4U4: return "decode NT=4, 4 steps in flight";
+    default: return "decode NT=2, 4 steps in flight";
+  }
+}
+bool is_decode(Fwd f) { return f >= kDec1; }
+
+struct Problem {
+  Shape s;
+  int off;  // elements every pointer is moved by (1: none of them 16-byte aligned)
+  float *x, *w, *b, *dy, *sx, *sw, *y, *dx, *dw, *db;
+  int8_t *xq, *wq;
+  int32_t *acc;
+
+  Problem(const Shape &shape, int offset) : s(shape), off(offset) {
+    const size_t M = s.M, N = s.N, K = s.K;
+    x = dev_alloc<float>(M * K) + off, w = dev_alloc<float>(N * K) + off, b = dev_alloc<float>(N) + off;
+    dy = dev_alloc<float>(M * N) + off, sx = dev_alloc<float>(M) + off, sw = dev_alloc<float>(N) + off;
+    y = dev_alloc<float>(M * N) + off, dx = dev_alloc<float>(M * K) + off, dw = dev_alloc<float>(N * K) + off;
+    db = dev_alloc<float>(N) + off;
+    xq = dev_alloc<int8_t>(M * K) + off, wq = dev_alloc<int8_t>(N * K) + off;
+    acc = dev_alloc<int32_t>(M * N) + off;
+    fill(x, M, K, 1, s.ones);
+    fill(w, N, K, 2, s.ones);
+    fill(b, 1, N, 3, false);
+    fill(dy, M, N, 4, false);
+  }
+  ~Problem() {
+    for (void *p : {(void *)(x - off), (void *)(w - off), (void *)(b - off), (void *)(dy - off), (void *)(sx - off),
+                    (void *)(sw - off), (void *)(y - off), (void *)(dx - off), (void *)(dw - off), (void *)(db - off),
+                    (void *)(xq - off), (void *)(wq - off), (void *)(acc - off)})
+      CHECK(cudaFree(p));
+  }
+  Problem(const Problem &) = delete;
+  Problem &operator=(const Problem &) = delete;
+
+  QlinFwdArgs args(bool with_acc) const {
+    return qlin_fwd_args(xq, sx, wq, sw, b, with_acc ? acc : nullptr, y, s.M, s.N, s.K);
+  }
+
+  void quantize() const {  // the shipped kernels: x and W into xq, s_x, wq, s_w
+    CHECK(qlin_quantize_launch(x, s.M, s.K, xq, sx));
+    CHECK(qlin_quantize_launch(w, s.N, s.K, wq, sw));
+  }
+
+  void forward(Fwd f, bool with_acc) const {
+    const QlinFwdArgs a = args(with_acc);
+    switch (f) {
+      case kFwdShipped: CHECK(qlin_fwd_launch(a)); break;
+      case kMma256x4: CHECK((qlin_fwd_mma_launch<256, 4>(a))); break;
+      case kMma128x4: CHECK((qlin_fwd_mma_launch<128, 4>(a))); break;
+      case kMma256x3: CHECK((qlin_fwd_mma_launch<256, 3>(a))); break;
+      case kMma256x5: CHECK((qlin_fwd_mma_launch<256, 5>(a))); break;
+      case kDec1: CHECK(qlin_fwd_decode_launch<1>(a)); break;
+      case kDec2: CHECK(qlin_fwd_decode_launch<2>(a)); break;
+      case kDec4: CHECK(qlin_fwd_decode_launch<4>(a)); break;
+      case kDec4U4: CHECK((qlin_fwd_decode_launch<4, 4>(a))); break;
+      case kDec2U4: CHECK((qlin_fwd_decode_launch<2, 4>(a))); break;
+    }
+  }
+
+  void backward() const { CHECK(qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K)); }
+
+  void poison() const {  // NaN (and −1 in acc) everywhere an output goes
+    CHECK(cudaMemset(y, 0xff, (size_t)s.M * s.N * sizeof(float)));
+    CHECK(cudaMemset(acc, 0xff, (size_t)s.M * s.N * sizeof(int32_t)));
+    CHECK(cudaMemset(dx, 0xff, (size_t)s.M * s.K * sizeof(float)));
+    CHECK(cudaMemset(dw, 0xff, (size_t)s.N * s.K * sizeof(float)));
+    CHECK(cudaMemset(db, 0xff, (size_t)s.N * sizeof(float)));
+  }
+
+  // Quantisation of x and W (both kernels: a warp or a block per row, whichever cols asks for,
+  // and the other one too) against the host, bit for bit. Returns the number of differences.
+  int64_t check_quantize() const {
+    int64_t bad = 0;
+    for (int g = 0; g < 3; ++g) {  // 0: shipped dispatch, 1: warp per row, 2: block per row
+      CHECK(cudaMemset(sx, 0xff, s.M * sizeof(float)));
+      CHECK(cudaMemset(xq, 0x55, (size_t)s.M * s.K));
+      CHECK(cudaMemset(sw, 0xff, s.N * sizeof(float)));
+      CHECK(cudaMemset(wq, 0x55, (size_t)s.N * s.K));
+      for (int t = 0; t < 2; ++t) {
+        const float *a = t ? w : x;
+        int8_t *q = t ? wq : xq;
+        float *sc = t ? sw : sx;
+        const int64_t rows = t ? s.N : s.M;
+        if (g == 0) CHECK(qlin_quantize_launch(a, rows, s.K, q, sc));
+        if (g == 1) qlin_quantize_kernel<32><<<(unsigned)((rows + 7) / 8), kQlinQuantThreads>>>(a, rows, s.K, q, sc);
+        if (g == 2) qlin_quantize_kernel<kQlinQuantThreads><<<(unsigned)rows, kQlinQuantThreads>>>(a, rows, s.K, q, sc);
+        CHECK(cudaGetLastError());
+      }
+      CHECK(cudaDeviceSynchronize());
+      for (int t = 0; t < 2; ++t) {
+        const int64_t rows = t ? s.N : s.M;
+        std::vector<float> a = to_host(t ? w : x, (size_t)rows * s.K), hs;
+        std::vector<int8_t> hq;
+        host_quantize(a, rows, s.K, hq, hs);
+        const std::vector<float> gs = to_host(t ? sw : sx, rows);
+        const std::vector<int8_t> gq = to_host(t ? wq : xq, (size_t)rows * s.K);
+        bad += std::memcmp(hs.data(), gs.data(), rows * sizeof(float)) != 0;
+        for (size_t i = 0; i < hq.size(); ++i) bad += hq[i] != gq[i];
+      }
+    }
+    return bad;
+  }
+
+  // Worst error of y over the listed rows in units of its tolerance (NaN: a NaN or inf, or an
+  // acc that differs); with_acc compares the int32 sums too.
+  double check_forward(const std::vector<int> &rows, bool with_acc) const {
+    const int nr = (int)rows.size();
+    int *drows = dev_rows(rows);
+    int64_t *racc = dev_alloc<int64_t>((size_t)nr * s.N);
+    double *ry = dev_alloc<double>((size_t)nr * s.N), *rmag = dev_alloc<double>((size_t)nr * s.N);
+    ref_forward_kernel<<<dim3((s.N + 127) / 128, nr), 128>>>(xq, sx, wq, sw, b, drows, s.N, s.K, racc, ry, rmag);
+    CHECK(cudaGetLastError());
+    const std::vector<int64_t> hacc = to_host(racc, (size_t)nr * s.N);
+    const std::vector<double> hy = to_host(ry, (size_t)nr * s.N), hmag = to_host(rmag, (size_t)nr * s.N);
+    for (void *p : {(void *)drows, (void *)racc, (void *)ry, (void *)rmag}) CHECK(cudaFree(p));
+    double worst = 0.0;
+    std::vector<float> gy(s.N);
+    std::vector<int32_t> gacc(s.N);
+    for (int i = 0; i < nr; ++i) {
+      CHECK(cudaMemcpy(gy.data(), y + (int64_t)rows[i] * s.N, s.N * sizeof(float), cudaMemcpyDeviceToHost));
+      if (with_acc)
+        CHECK(cudaMemcpy(gacc.data(), acc + (int64_t)rows[i] * s.N, s.N * sizeof(int32_t), cudaMemcpyDeviceToHost));
+      for (int o = 0; o < s.N; ++o) {
+        const size_t j = (size_t)i * s.N + o;
+        if (with_acc && gacc[o] != hacc[j]) return NAN;
+        if (!std::isfinite(gy[o])) return NAN;
+        worst = std::max(worst, std::fabs(gy[o] - hy[j]) / (4 * kU * hmag[j] + 1e-35));
+      }
+    }
+    return worst;
+  }
+
+  // Worst backward error as a fraction of its bound (J + 3)·u·Σ|terms| + 1e-30 (> 1 fails; NaN for
+  // a NaN or inf), and the worst err / (u·Σ|terms|) in *typical.
+  double check_backward(const std::vector<int> &xrows, const std::vector<int> &wrows, double *typical) const {
+    double worst = 0.0;
+    *typical = 0.0;
+    for (int t = 0; t < 3; ++t) {  // dx, dW, db
+      const std::vector<int> &rows = t == 0 ? xrows : wrows;
+      const int nr = t == 2 ? 1 : (int)rows.size(), width = t == 2 ? s.N : s.K, J = t == 0 ? s.N : s.M;
+      int *drows = dev_rows(rows);
+      double *ref = dev_alloc<double>((size_t)nr * width), *mag = dev_alloc<double>((size_t)nr * width);
+      if (t == 0)
+        ref_backward_kernel<false><<<dim3((s.K + 127) / 128, nr), 128>>>(dy, wq, sw, drows, s.M, s.N, s.K, ref, mag);
+      else if (t == 1)
+        ref_backward_kernel<true><<<dim3((s.K + 127) / 128, nr), 128>>>(dy, xq, sx, drows, s.M, s.N, s.K, ref, mag);
+      else
+        ref_db_kernel<<<(s.N + 127) / 128, 128>>>(dy, s.M, s.N, ref, mag);
+      CHECK(cudaGetLastError());
+      const std::vector<double> href = to_host(ref, (size_t)nr * width), hmag = to_host(mag, (size_t)nr * width);
+      for (void *p : {(void *)drows, (void *)ref, (void *)mag}) CHECK(cudaFree(p));
+      std::vector<float> got(width);
+      for (int i = 0; i < nr; ++i) {
+        const float *src = t == 0 ? dx + (int64_t)rows[i] * s.K : t == 1 ? dw + (int64_t)rows[i] * s.K : db;
+        CHECK(cudaMemcpy(got.data(), src, width * sizeof(float), cudaMemcpyDeviceToHost));
+        for (int c = 0; c < width; ++c) {
+          const size_t j = (size_t)i * width + c;
+          if (!std::isfinite(got[c])) return NAN;
+          const double err = std::fabs(got[c] - href[j]);
+          worst = std::max(worst, err / ((J + 3) * kU * hmag[j] + 1e-30));
+          if (hmag[j] > 1e-20) *typical = std::max(*typical, err / (kU * hmag[j]));
+        }
+      }
+    }
+    return worst;
+  }
+};
+
+std::vector<int> all_rows(int n) {
+  std::vector<int> r(n);
+  for (int i = 0; i < n; ++i) r[i] = i;
+  return r;
+}
+
+// A few rows spread over [0, n), the edges included.
+std::vector<int> sample_rows(int n) {
+  std::vector<int> r = {0, 1, 2, n / 3, n / 2, n - 2, n - 1};
+  r.erase(std::remove_if(r.begin(), r.end(), [&](int i) { return i < 0 || i >= n; }), r.end());
+  std::sort(r.begin(), r.end());
+  r.erase(std::unique(r.begin(), r.end()), r.end());
+  return r;
+}
+
+// ---- kernel attributes ---------------------------------------------------------------------------------
+
+void print_attributes(const char *name, const void *fn, int threads, size_t dyn_smem) {
+  if (dyn_smem > 48 * 1024) CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn_smem));
+  cudaFuncAttributes at;
+  CHECK(cudaFuncGetAttributes(&at, fn));
+  int per_sm = 0;
+  CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, threads, dyn_smem));
+  std::printf("  %-40s %3d registers, %4zu B local (spills), %6zu B shared, %d blocks of %d threads/SM\n", name,
+              at.numRegs, (size_t)at.localSizeBytes, (size_t)at.sharedSizeBytes + dyn_smem, per_sm, threads);
+}
+
+void print_all_attributes() {
+  std::printf("kernel resources (compiled; spills are local memory)\n");
+  print_attributes("quantize, warp per row", (const void *)qlin_quantize_kernel<32>, kQlinQuantThreads, 0);
+  print_attributes("quantize, block per row", (const void *)qlin_quantize_kernel<kQlinQuantThreads>,
+                   kQlinQuantThreads, 0);
+  print_attributes("mma 128x256, 4 stages (ref.)", (const void *)qlin_fwd_mma_kernel<256, 4, true>,
+                   QlinMmaShape<256, 4>::kThreads, QlinMmaShape<256, 4>::kSmem);
+  print_attributes("mma 128x256, 4 stages, byte loads", (const void *)qlin_fwd_mma_kernel<256, 4, false>,
+                   QlinMmaShape<256, 4>::kThreads, QlinMmaShape<256, 4>::kSmem);
+  print_attributes("mma 128x128, 4 stages", (const void *)qlin_fwd_mma_kernel<128, 4, true>,
+                   QlinMmaShape<128, 4>::kThreads, QlinMmaShape<128, 4>::kSmem);
+  print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2>, kQlinDecodeThreads, 0);
+  print_attributes("sgemm dx", (const void *)qlin_sgemm_kernel<false, true>, kQlinGemmThreads, 0);
+  print_attributes("sgemm dW + db", (const void *)qlin_sgemm_kernel<true, true>, kQlinGemmThreads, 0);
+  print_attributes("sgemm dx, element loads", (const void *)qlin_sgemm_kernel<false, false>, kQlinGemmThreads, 0);
+}
+
+// ---- the self-check ---------------------------------------------------------------------------------------
+
+int self_check(bool quick) {
+  std::vector<Shape> shapes = {
+      {1, 1, 1, false},      {1, 1, 3, false},      {1, 5, 17, false},      {2, 3, 64, false},
+      {6, 7, 1024, false},   {6, 7, 1025, false},   {7, 9, 9000, false},    {16, 33, 64, false},
+      {16, 300, 1040, false}, {9, 64, 4096, false}, {3, 130, 17, false},    {17, 129, 200, false},
+      {130, 257, 1000, false}, {128, 256, 64, false}, {200, 300, 1040, false}, {257, 513, 2048, false},
+      {300, 1, 128, false},  {2, 3, 131072, true},  {20, 24, 131072, true},
+  };
+  if (quick) shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false}};
+  const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma256x3, kMma256x5,
+                                 kDec1,       kDec2,     kDec4,     kDec4U4,   kDec2U4};
+  int failures = 0;
+  std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
+              "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
+  for (int off : {0, 1}) {
+    for (const Shape &sh : shapes) {
+      if (off && sh.ones) continue;  // the misaligned pass: the ordinary shapes are enough
+      Problem pr(sh, off);
+      std::printf("  M=%-3d N=%-3d K=%-6d%s%s", sh.M, sh.N, sh.K, sh.ones ? " ones" : "", off ? " misaligned" : "");
+      const int64_t qbad = pr.check_quantize();
+      failures += qbad != 0;
+      std::printf(" | quant %lld%s", (long long)qbad, qbad ? " FAIL" : "");
+      pr.quantize();
+      const std::vector<int> rows = all_rows(sh.M);
+      int fwd_bad = 0;
+      for (Fwd f : fwds) {
+        if (is_decode(f) && sh.M > kQlinDecodeMaxM) continue;
+        for (int with_acc : {1, 0}) {
+          if (!with_acc && f != kFwdShipped) continue;  // acc = NULL: the shipped dispatch is enough
+          pr.poison();
+          pr.forward(f, with_acc);
+          CHECK(cudaDeviceSynchronize());
+          const double e = pr.check_forward(rows, with_acc);
+          const bool ok = e <= 1.0;
+          fwd_bad += !ok;
+          if (!ok) std::printf(" | %s%s %.2g FAIL", fwd_name(f), with_acc ? "" : " (no acc)", e);
+        }
+      }
+      pr.poison();
+      pr.backward();
+      CHECK(cudaDeviceSynchronize());
+      double typical = 0.0;
+      const double e = pr.check_backward(all_rows(sh.M), all_rows(sh.N), &typical);
+      const bool ok = e <= 1.0;
+      failures += fwd_bad + !ok;
+      std::printf(" | fwd %s | bwd %.2g (err/(u·Σ|t|) %.3g)%s\n", fwd_bad ? "FAIL" : "ok", e, typical,
+                  ok ? "" : " FAIL");
+    }
+  }
+  std::printf("self-check: %d failure(s)\n", failures);
+  return failures;
+}
+
+// ---- timings ---------------------------------------------------------------------------------------------
+
+int timings(const Rates &rates, bench::Timer &timer) {
+  int failures = 0;
+  auto verdict = [&](double e) {
+    const bool ok = e <= 1.0;
+    failures += !ok;
+    return ok ? "" : " FAIL";
+  };
+
+  {
+    const Shape sh = {8192, 8192, 8192, false};
+    Problem pr(sh, 0);
+    const double elems = (double)sh.M * sh.K;
+    float ms = timer.median_ms([&] { CHECK(qlin_quantize_launch(pr.x, sh.M, sh.K, pr.xq, pr.sx)); });
+    std::printf("\nquantise 8192 x 8192: %.3f ms, %.0f GB/s (%.0f%% of copy)\n", ms, 5 * elems / (ms * 1e-3) / 1e9,
+                100.0 * 5 * elems / (ms * 1e-3) / 1e9 / rates.copy_gbs);
+    pr.quantize();
+    const std::vector<int> rows = sample_rows(sh.M);
+    const double ops = 2.0 * sh.M * sh.N * sh.K;
+    std::printf("forward M=N=K=8192 (int8 mma.sync measured: %.0f TOP/s)\n", rates.mma_tops);
+    for (Fwd f : {kMma256x4, kMma128x4, kMma256x3, kMma256x5}) {
+      pr.poison();
+      ms = timer.median_ms([&] { pr.forward(f, false); });
+      const double tops = ops / (ms * 1e-3) / 1e12;
+      const double e = pr.check_forward(rows, false);
+      std::printf("  %-36s %8.3f ms %7.0f TOP/s %4.0f%% of mma.sync  err/tol %.2g%s\n", fwd_name(f), ms, tops,
+                  100.0 * tops / rates.mma_tops, e, verdict(e));
+    }
+
+    std::printf("backward M=N=K=8192 (FP32 FMA measured: %.1f TFLOP/s)\n", rates.fma_tflops);
+    pr.poison();
+    ms = timer.median_ms([&] { pr.backward(); });
+    double typical = 0.0;
+    const double e = pr.check_backward(rows, rows, &typical);
+    const double tf = 4.0 * sh.M * sh.N * sh.K / (ms * 1e-3) / 1e12;
+    std::printf("  %-36s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
+                "dx + dW + db (ref.)", ms, tf, 100.0 * tf / rates.fma_tflops, e, typical, verdict(e));
+  }
+
+  for (int M : {16, 1}) {
+    const Shape sh = {M, 8192, 8192, false};
+    Problem pr(sh, 0);
+    pr.quantize();
+    const double wbytes = (double)sh.N * sh.K;
+    std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
+                rates.copy_gbs);
+    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kMma256x4}) {
+      pr.poison();
+      const float ms = timer.median_ms([&] { pr.forward(f, false); });
+      const double gbs = wbytes / (ms * 1e-3) / 1e9;
+      const double e = pr.check_forward(all_rows(M), false);
+      std::printf("  %-36s %8.4f ms %7.0f GB/s %4.0f%% of copy  err/tol %.2g%s\n", fwd_name(f), ms, gbs,
+                  100.0 * gbs / rates.copy_gbs, e, verdict(e));
+    }
+  }
+  return failures;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  bool check_only = false, quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--check-only")) check_only = true;
+    else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else {
+      std::fprintf(stderr, "usage: %s [--check-only] [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+  cudaDeviceProp p;
+  CHECK(cudaGetDeviceProperties(&p, 0));
+  std::printf("%s, %d SMs, %zu KB shared memory per SM (%zu per block opt-in), L2 %d MB\n", p.name,
+              p.multiProcessorCount, p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10,
+              p.l2CacheSize >> 20);
+  print_all_attributes();
+  int failures = self_check(quick);
+  if (!check_only) {
+    bench::Timer timer;
+    const Rates rates = measure_rates(timer);
+    std::printf("\ncopy %.0f GB/s, FP32 FMA %.1f TFLOP/s, int8 mma.sync %.0f TOP/s (measured)\n", rates.copy_gbs,
+                rates.fma_tflops, rates.mma_tops);
+    failures += timings(rates, timer);
+  }
+  std::printf("\n%d failure(s)\n", failures);
+  return failures ? 1 : 0;
+}

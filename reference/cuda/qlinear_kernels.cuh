@@ -1,0 +1,831 @@
+// Lab 8 reference kernels, CUDA: the int8 quantised linear layer (include/em/qlinear.h).
+// Why they are as they are: reference/cuda/qlinear.cu, whose entry points call the launchers at
+// the end of this header; bench/qlinear.cu includes it too, so that the bench times (and checks)
+// the kernels that ship, and its variants are these kernels with other template arguments.
+// Everything is static or a template: each program that includes the header gets its own copy.
+//
+//   qlin_quantize_kernel     a row per warp (≤ 1024 columns) or per block: max|a|, s, then q;
+//   qlin_fwd_mma_kernel      the forward for M > 16: int8 tensor cores (mma.sync m16n8k32), tiles of
+//                            x and W through a cp.async pipeline, fused dequantisation epilogue;
+//   qlin_fwd_decode_kernel   the forward for M ≤ 16: streams W once at the memory's pace, x padded
+//                            to the 16 rows of one mma tile;
+//   qlin_sgemm_kernel        the backward's two float32 products (FFMA, register-blocked), the
+//                            int8 operand dequantised on its way into shared memory, db fused.
+#ifndef EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
+#define EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+// ---- the exact arithmetic the contract fixes ---------------------------------------------------
+
+// One element's quantisation, s > 0: the quotient is the correctly rounded float32 division
+// (__fdiv_rn, never the approximate a·(1/s): the last bit decides ties at .5), rintf rounds half
+// to even (cvt.rni), and the clamp only guards: |a| ≤ max|a| makes |a/s| ≤ 127·(1 + 2^-23).
+static __device__ __forceinline__ int qlin_quant1(float v, float s) {
+  const float q = rintf(__fdiv_rn(v, s));
+  return (int)fminf(fmaxf(q, -127.0f), 127.0f);
+}
+
+// y = (s_x·s_w)·acc + b, in this order: the scales' product rounded once (__fmul_rn), acc converted
+// to float (exact while |acc| ≤ 2^24, one rounding beyond), then one fused multiply-add
+// (__fmaf_rn): three roundings in all, so |y − exact| ≤ (2u + u²)·|s_x·s_w·acc| + u·|y| with
+// u = 2^-24, which the checker's tolerance of a few float32 roundings covers. The intrinsics keep
+// the compiler from contracting or reassociating it differently in different kernels.
+static __device__ __forceinline__ float qlin_dequant(float sx, float sw, int32_t acc, float b) {
+  return __fmaf_rn(__fmul_rn(sx, sw), __int2float_rn(acc), b);
+}
+
+// ---- quantisation ------------------------------------------------------------------------------
+//
+// Memory-bound (4 bytes read, 1 written per element): each row is read from DRAM once. G threads
+// share a row (a warp for rows up to 1024 columns, the whole 256-thread block beyond), each keeping
+// up to kQlinQuantCache float4 of it in registers between the two passes (max|a|, then q), so rows
+// up to 32·G columns (8192 for a block) are read once; only the part of a longer row past that is
+// read again, from the L2 where the first pass just left it. The body of a row is read as float4
+// from its first 16-byte boundary on (a row of an odd column count starts anywhere), its head and
+// tail element by element; q is stored four at a time where its row allows 4-byte stores.
+// A row whose max|a| is 0 gets s = 0 and q = 0. So does a row so small that max|a|/127 rounds to 0
+// (below 63.5·2^-149, denormals): dividing by that s would make ±inf and 0/0; q = 0 is what the row
+// dequantises to either way.
+
+static const int kQlinQuantThreads = 256;
+static const int kQlinQuantCache = 8;           // float4 per thread kept between the passes
+static const int64_t kQlinQuantWarpCols = 1024;  // up to this, a warp per row (32 lanes × 8 float4)
+
+static __device__ __forceinline__ float qlin_absmax4(float m, float4 v) {
+  return fmaxf(fmaxf(m, fmaxf(fabsf(v.x), fabsf(v.y))), fmaxf(fabsf(v.z), fabsf(v.w)));
+}
+
+// Four quantised values packed into a word, lowest address in the lowest byte (little endian).
+static __device__ __forceinline__ uint32_t qlin_quant4(float4 v, float s) {
+  if (s == 0.0f) return 0u;
+  return (uint32_t)(qlin_quant1(v.x, s) & 0xff) | (uint32_t)(qlin_quant1(v.y, s) & 0xff) << 8 |
+         (uint32_t)(qlin_quant1(v.z, s) & 0xff) << 16 | (uint32_t)(qlin_quant1(v.w, s) & 0xff) << 24;
+}
+
+static __device__ __forceinline__ void qlin_store4(int8_t *p, uint32_t w, bool vec) {
+  if (vec) {
+    *(uint32_t *)p = w;
+  } else {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) p[e] = (int8_t)(w >> (8 * e));
+  }
+}
+
+// max over the G threads of a row: a warp shuffle, and for G = 256 one more step through shared
+// memory (red: 8 floats), with a barrier after the read so the next row may overwrite red.
+template <int G>
+static __device__ __forceinline__ float qlin_group_max(float m, float *red) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if (G == 32) return m;
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+  __syncthreads();
+#pragma unroll
+  for (int w = 0; w < G / 32; ++w) m = fmaxf(m, red[w]);
+  __syncthreads();
+  return m;
+}
+
+template <int G>
+__global__ void __launch_bounds__(kQlinQuantThreads) qlin_quantize_kernel(const float *a, int64_t rows,
+                                                                          int64_t cols, int8_t *aq, float *scale) {
+  static_assert(G == 32 || G == kQlinQuantThreads, "a warp or the whole block per row");
+  constexpr int RPB = kQlinQuantThreads / G;  // rows per block at a time
+  constexpr int V = kQlinQuantCache;
+  __shared__ float red[kQlinQuantThreads / 32];
+  const int sub = threadIdx.x % G;
+  // The loop's bounds are the same for every thread of a group (for G = 256, of the block), so
+  // the barriers in qlin_group_max are reached by all of them.
+  for (int64_t row = (int64_t)blockIdx.x * RPB + threadIdx.x / G; row < rows; row += (int64_t)gridDim.x * RPB) {
+    const float *ar = a + row * cols;
+    int8_t *qr = aq + row * cols;
+    // Elements before the row's first 16-byte boundary (a float pointer is 4-byte aligned).
+    int64_t head = (int64_t)(((16u - ((unsigned)(uintptr_t)ar & 15u)) & 15u) >> 2);
+    if (head > cols) head = cols;
+    const int64_t n4 = (cols - head) >> 2;  // float4 of the body
+    const int64_t tail0 = head + 4 * n4;    // 0..3 elements after it
+    const float4 *a4 = (const float4 *)(ar + head);
+    const bool qvec = (((uintptr_t)(qr + head)) & 3u) == 0;
+
+    float m = 0.0f;
+    if (sub < head) m = fabsf(ar[sub]);
+    if (sub < cols - tail0) m = fmaxf(m, fabsf(ar[tail0 + sub]));
+    float4 c[V];
+#pragma unroll
+    for (int v = 0; v < V; ++v) {
+      const int64_t i = sub + (int64_t)v * G;
+      c[v] = i < n4 ? a4[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      m = qlin_absmax4(m, c[v]);
+    }
+    for (int64_t i = sub + (int64_t)V * G; i < n4; i += G) m = qlin_absmax4(m, a4[i]);
+    m = qlin_group_max<G>(m, red);
+
+    const float s = __fdiv_rn(m, 127.0f);
+    if (sub == 0) scale[row] = s;
+    if (sub < head) qr[sub] = (int8_t)(s == 0.0f ? 0 : qlin_quant1(ar[sub], s));
+    if (sub < cols - tail0) qr[tail0 + sub] = (int8_t)(s == 0.0f ? 0 : qlin_quant1(ar[tail0 + sub], s));
+    int8_t *q4 = qr + head;
+#pragma unroll
+    for (int v = 0; v < V; ++v) {
+      const int64_t i = sub + (int64_t)v * G;
+      if (i < n4) qlin_store4(q4 + 4 * i, qlin_quant4(c[v], s), qvec);
+    }
+    for (int64_t i = sub + (int64_t)V * G; i < n4; i += G) qlin_store4(q4 + 4 * i, qlin_quant4(a4[i], s), qvec);
+  }
+}
+
+// ---- the forward: shared pieces -------------------------------------------------------------------
+
+// What both forward kernels get, by value. M, N < 2^31 and K ≤ 2^17 (checked by the entry points);
+// every product of a row index by K or N is taken in 64 bits.
+struct QlinFwdArgs {
+  const int8_t *xq, *wq;
+  const float *sx, *sw, *b;
+  int32_t *acc;  // NULL: y only
+  float *y;
+  int M, N, K;
+  int tiles_m, tiles_n;  // the mma kernel's grid: tiles_m·tiles_n blocks
+  int vec_y, vec_acc;    // y (acc) 8-byte aligned and N even: pairs of outputs stored as one
+};
+
+// mma.sync.m16n8k32, s8 × s8 → s32 (PTX ISA, "matrix fragments for mma.m16n8k32"). With lane =
+// 4·g + t: A (16×32, row-major) a[0] = row g, k 4t..4t+3; a[1] = row g + 8, same k; a[2] = row g,
+// k 16 + 4t..; a[3] = row g + 8, k 16 + 4t... B (32×8, "col": each column's 32 k contiguous, which is
+// exactly a row of W) b[0] = column g, k 4t..4t+3; b[1] = column g, k 16 + 4t... C: c[0], c[1] = row
+// g, columns 2t, 2t + 1; c[2], c[3] = row g + 8. Integer sums are exact, so no ordering of k matters
+// as long as A and B pair the same k (the decode kernel permutes k on purpose).
+static __device__ __forceinline__ void qlin_mma(int32_t (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                                uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// The epilogue of one pair of adjacent outputs (row, col) and (row, col + 1) of a row whose
+// pointers yr, ar (ar NULL: no acc) start at its column 0; sw0, b0 belong to col, sw1, b1 to col + 1.
+static __device__ __forceinline__ void qlin_store_pair(const QlinFwdArgs &a, float sxr, float *yr, int32_t *ar,
+                                                       int col, int32_t v0, int32_t v1, float sw0, float sw1,
+                                                       float b0, float b1) {
+  if (col >= a.N) return;
+  const float y0 = qlin_dequant(sxr, sw0, v0, b0);
+  if (col + 1 < a.N) {
+    const float y1 = qlin_dequant(sxr, sw1, v1, b1);
+    if (a.vec_y) {
+      *(float2 *)(yr + col) = make_float2(y0, y1);
+    } else {
+      yr[col] = y0;
+      yr[col + 1] = y1;
+    }
+    if (ar) {
+      if (a.vec_acc) {
+        *(int2 *)(ar + col) = make_int2(v0, v1);
+      } else {
+        ar[col] = v0;
+        ar[col + 1] = v1;
+      }
+    }
+  } else {
+    yr[col] = y0;
+    if (ar) ar[col] = v0;
+  }
+}
+
+// ---- version 1: the tiled forward on the tensor cores (M > 16) ---------------------------------
+//
+// Block tile kQlinBM × BN outputs (128 × 256 shipped), K in steps of kQlinBK = 64 bytes; warps in a
+// 2 × (BN/64) grid, each owning 64 × 64 outputs: 4 m16 tiles × 8 n8 tiles, 128 int32 accumulators
+// per lane. Per k32 step a warp loads its A fragments with 4 ldmatrix.x4 and its B fragments with 4
+// (an 8×8 matrix of 16-bit elements is 8 rows of 16 int8, and the lane that receives its bytes
+// 4t..4t+3 of row g is the lane that a[0]/b[0] want), then issues 32 mma: 4 per ldmatrix.
+// Why 128 × 256: every byte a block brings from the L2 feeds 2·BM·BN/(BM + BN) integer operations,
+// 170 at 128 × 256 against 128 at 128 × 128; at the ~1 POP/s mma.sync can reach, 128 × 128 tiles
+// would ask ~8 TB/s of the L2. One block of 8 warps per SM (its 128 accumulators and fragments
+// take ~200 registers a lane); bench/qlinear.cu times 128 × 128 (two blocks of 4 warps per SM).
+// Pipeline: kQlinStages-deep ring of shared-memory stages filled by cp.async (16 bytes a copy, no
+// register round trip); one barrier per k tile: wait for tile kt, barrier, refill the stage tile
+// kt − 1 used (every warp is past it: the barrier), compute tile kt.
+// Shared-memory layout: a stage holds each operand's rows of 64 bytes (four 16-byte chunks), chunk
+// c of row r stored at chunk c ^ ((r >> 1) & 3). ldmatrix reads one chunk column of 8 consecutive
+// rows; two rows share a 128-byte line of banks, so unswizzled those 8 chunks would fall on 2 of
+// the line's 8 bank groups (4-way conflict); swizzled, rows r and r + 1 differ in which half of the
+// line they use and (r >> 1) & 3 moves each pair to its own quarter: 8 distinct bank groups.
+// The cp.async writes (4 lanes per row, rows in order) are conflict-free for the same reason.
+// Edges: rows past M or N and K past its end are copied as zeros (cp.async's src-size 0 reads
+// nothing), which add nothing to an integer sum; stores are predicated. ALIGNED (x and W 16-byte
+// aligned, K a multiple of 16): every 16-byte chunk is wholly inside or outside the matrix;
+// otherwise the tiles are built byte by byte with ordinary loads (slow, correct: the odd K of the
+// checker's small cases and misaligned pointers).
+// Grid: one block per tile, in groups of kQlinGroupM tile rows walked column by column, so the
+// blocks resident together share A and B tiles in the L2.
+// Hopper's wgmma (sm_90a) and the TMA would replace mma.sync/ldmatrix and cp.async in this same
+// structure (a warpgroup per 64 rows, B from shared memory): not done here.
+
+static const int kQlinBM = 128;  // rows of x per block
+static const int kQlinBK = 64;   // bytes of K per stage
+static const int kQlinGroupM = 8;
+static const int kQlinDecodeMaxM = 16;  // up to this M, the decode kernel
+
+template <int BN, int STAGES>
+struct QlinMmaShape {
+  static constexpr int kWarps = 2 * (BN / 64);
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kStageA = kQlinBM * kQlinBK;  // bytes
+  static constexpr int kStageB = BN * kQlinBK;
+  static constexpr size_t kSmem = (size_t)STAGES * (kStageA + kStageB);
+  static constexpr int kMinBlocks = BN == 256 ? 1 : 2;  // per SM, for __launch_bounds__
+};
+
+static __device__ __forceinline__ void qlin_cp16(uint32_t dst, const void *src, bool in) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(in ? 16 : 0) : "memory");
+}
+static __device__ __forceinline__ void qlin_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>
+static __device__ __forceinline__ void qlin_cp_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+static __device__ __forceinline__ void qlin_st_shared16(uint32_t dst, uint32_t w0, uint32_t w1, uint32_t w2,
+                                                        uint32_t w3) {
+  asm volatile("st.shared.v4.u32 [%0], {%1,%2,%3,%4};\n" ::"r"(dst), "r"(w0), "r"(w1), "r"(w2), "r"(w3) : "memory");
+}
+// The "memory" clobber keeps the compiler from moving a fragment load above the barrier that
+// publishes its stage.
+static __device__ __forceinline__ void qlin_ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr)
+               : "memory");
+}
+
+// Byte offset of chunk c of row r in a stage (rows of kQlinBK = 64 bytes).
+static __device__ __forceinline__ uint32_t qlin_swz(int r, int c) {
+  return (uint32_t)(r * kQlinBK + ((c ^ ((r >> 1) & 3)) << 4));
+}
+
+// Rows [r0, r0 + ROWS) × bytes [k0, k0 + 64) of a row-major rows × K int8 matrix into the stage at
+// shared address st. Thread i copies chunk i % 4 of rows i / 4, i / 4 + THREADS / 4, ...
+template <int ROWS, int THREADS, bool ALIGNED>
+static __device__ __forceinline__ void qlin_load_stage(uint32_t st, const int8_t *g, int r0, int rows, int k0,
+                                                       int K) {
+  constexpr int RP = THREADS / 4;  // rows per pass
+  static_assert(ROWS % RP == 0, "every thread copies the same number of chunks");
+  const int c = threadIdx.x & 3, rb = threadIdx.x >> 2;
+  const int k = k0 + 16 * c;
+#pragma unroll
+  for (int i = 0; i < ROWS / RP; ++i) {
+    const int r = rb + i * RP;
+    const uint32_t dst = st + qlin_swz(r, c);
+    const bool row_in = r0 + r < rows;
+    if (ALIGNED) {
+      const bool in = row_in && k < K;
+      qlin_cp16(dst, in ? g + (int64_t)(r0 + r) * K + k : g, in);
+    } else {
+      uint32_t w[4] = {0u, 0u, 0u, 0u};
+      if (row_in) {
+        const int8_t *src = g + (int64_t)(r0 + r) * K;
+#pragma unroll
+        for (int e = 0; e < 16; ++e)
+          if (k + e < K) w[e >> 2] |= (uint32_t)(uint8_t)src[k + e] << (8 * (e & 3));
+      }
+      qlin_st_shared16(dst, w[0], w[1], w[2], w[3]);
+    }
+  }
+}
+
+// Tile (tm, tn) of block `id`: groups of kQlinGroupM tile rows, each walked column by column.
+static __device__ __forceinline__ void qlin_tile_of(int id, int tiles_m, int tiles_n, int &tm, int &tn) {
+  const int group = kQlinGroupM * tiles_n;
+  const int first = id / group * kQlinGroupM;
+  const int height = min(tiles_m - first, kQlinGroupM);
+  const int in = id % group;
+  tm = first + in % height;
+  tn = in / height;
+}
+
+template <int BN, int STAGES, bool ALIGNED>
+__global__ void __launch_bounds__(QlinMmaShape<BN, STAGES>::kThreads, QlinMmaShape<BN, STAGES>::kMinBlocks)
+    qlin_fwd_mma_kernel(QlinFwdArgs a) {
+  using S = QlinMmaShape<BN, STAGES>;
+  extern __shared__ __align__(128) unsigned char qlin_smem[];
+  int tm, tn;
+  qlin_tile_of(blockIdx.x, a.tiles_m, a.tiles_n, tm, tn);
+  const int m0 = tm * kQlinBM, n0 = tn * BN;
+  const uint32_t sA = (uint32_t)__cvta_generic_to_shared(qlin_smem);
+  const uint32_t sB = sA + STAGES * S::kStageA;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int wm = warp & 1, wn = warp >> 1;  // the warp's 64 × 64 outputs: rows wm·64.., columns wn·64..
+  const int KT = (a.K + kQlinBK - 1) / kQlinBK;
+
+  // ldmatrix addresses (offsets in a stage) for the two k32 halves of a stage. A: lanes 0-15 name
+  // rows 0-15 at the half's first chunk, lanes 16-31 the same rows at its second chunk: the four
+  // matrices are a[0..3]. B: lanes 0-7 rows 0-7 chunk 0, 8-15 rows 0-7 chunk 1, 16-23 rows 8-15
+  // chunk 0, 24-31 rows 8-15 chunk 1: b[0], b[1] of two n8 tiles. Tile offsets (multiples of 16
+  // rows) leave (r >> 1) & 3 alone, so the swizzle is computed once here.
+  uint32_t a_off[2], b_off[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    a_off[h] = qlin_swz(wm * 64 + (lane & 15), 2 * h + (lane >> 4));
+    b_off[h] = qlin_swz(wn * 64 + (lane & 7) + ((lane >> 4) << 3), 2 * h + ((lane >> 3) & 1));
+  }
+
+  int32_t acc[4][8][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0;
+
+  // Prologue: tiles 0 .. STAGES-2 in flight, one commit group each (empty past the end, so that
+  // the group arithmetic of the loop stays the same).
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < KT) {
+      qlin_load_stage<kQlinBM, S::kThreads, ALIGNED>(sA + s * S::kStageA, a.xq, m0, a.M, s * kQlinBK, a.K);
+      qlin_load_stage<BN, S::kThreads, ALIGNED>(sB + s * S::kStageB, a.wq, n0, a.N, s * kQlinBK, a.K);
+    }
+    qlin_cp_commit();
+  }
+
+  for (int kt = 0; kt < KT; ++kt) {
+    // STAGES - 1 + kt groups committed: with at most STAGES - 2 pending, group kt (tile kt) is done.
+    qlin_cp_wait<STAGES - 2>();
+    __syncthreads();
+    const int pre = kt + STAGES - 1;
+    if (pre < KT) {
+      const int ps = pre % STAGES;
+      qlin_load_stage<kQlinBM, S::kThreads, ALIGNED>(sA + ps * S::kStageA, a.xq, m0, a.M, pre * kQlinBK, a.K);
+      qlin_load_stage<BN, S::kThreads, ALIGNED>(sB + ps * S::kStageB, a.wq, n0, a.N, pre * kQlinBK, a.K);
+    }
+    qlin_cp_commit();
+
+    const int cs = kt % STAGES;
+    const uint32_t tA = sA + cs * S::kStageA, tB = sB + cs * S::kStageB;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      uint32_t af[4][4], bf[8][2];
+#pragma unroll
+      for (int mt = 0; mt < 4; ++mt) qlin_ldsm_x4(af[mt], tA + a_off[h] + mt * 16 * kQlinBK);
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        uint32_t r[4];
+        qlin_ldsm_x4(r, tB + b_off[h] + np * 16 * kQlinBK);
+        bf[2 * np][0] = r[0], bf[2 * np][1] = r[1], bf[2 * np + 1][0] = r[2], bf[2 * np + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt)
+          qlin_mma(acc[mt][nt], af[mt][0], af[mt][1], af[mt][2], af[mt][3], bf[nt][0], bf[nt][1]);
+    }
+  }
+  // Every real copy was waited for (tile KT − 1 at the last iteration); the groups still pending
+  // are empty.
+
+  // Epilogue: the lane's 16 columns' s_w and b once (its 8 rows reuse them), then each row.
+  const int g = lane >> 2, t = lane & 3;
+  float swc[8][2], bc[8][2];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int col = n0 + wn * 64 + nt * 8 + 2 * t + e;
+      swc[nt][e] = col < a.N ? a.sw[col] : 0.0f;
+      bc[nt][e] = col < a.N ? a.b[col] : 0.0f;
+    }
+#pragma unroll
+  for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int row = m0 + wm * 64 + mt * 16 + g + 8 * hh;
+      if (row >= a.M) continue;
+      const float sxr = a.sx[row];
+      float *yr = a.y + (int64_t)row * a.N;
+      int32_t *ar = a.acc ? a.acc + (int64_t)row * a.N : nullptr;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+        qlin_store_pair(a, sxr, yr, ar, n0 + wn * 64 + nt * 8 + 2 * t, acc[mt][nt][2 * hh], acc[mt][nt][2 * hh + 1],
+                        swc[nt][0], swc[nt][1], bc[nt][0], bc[nt][1]);
+    }
+}
+
+// ---- version 2: the decode forward (M ≤ 16) -----------------------------------------------------
+//
+// With a handful of rows the forward is a stream of W (N·K bytes) past a small x: 2·M operations per
+// byte of W, far below what the tensor cores could use, so the kernel is built around reading W
+// once at the DRAM's pace. x is padded to 16 rows (zeros past M) as the A operand of mma.m16n8k32;
+// B comes straight from global memory into registers, no shared memory:
+//   - a block of 8 warps owns NT·8 rows of W (NT n8 tiles) and its warps split K between them
+//     (warp w takes the 64-byte steps w, w + 8, ...), so 8·NT rows are read by 8 warps in parallel;
+//   - lane 4·g + t loads 16 bytes of row g of each n tile at k0 + 16t (a quad reads 64 contiguous
+//     bytes of a row), and 16 bytes of x rows g and g + 8 at the same k. Those registers feed two
+//     mma: k is permuted (logical k 4t + i of mma j is physical k0 + 16t + 8j + i, its logical
+//     16 + 4t + i is k0 + 16t + 8j + 4 + i) the same way for A and B, so the sum is exact as ever;
+//   - U steps of loads are issued before their mma (U·NT·512 bytes of W per warp in flight);
+//   - W is read with ld.global.nc.L1::no_allocate (read once: it should not evict x from the L1)
+//     and a 256-byte L2 prefetch hint; x with ordinary loads: every block reads all of x, from the L2;
+//   - at the end the 8 warps' int32 partial sums meet in shared memory (exact) and the block's
+//     threads apply the epilogue.
+// NT is chosen by the launcher so that there are at least as many blocks as SMs (4 → 256 blocks at
+// N = 8192). ALIGNED as for version 1; otherwise x and W are read byte by byte.
+
+static const int kQlinDecodeThreads = 256;
+
+template <bool ALIGNED>
+static __device__ __forceinline__ uint4 qlin_ld16_w(const int8_t *p, int k, int K) {
+  if (ALIGNED) {
+    uint4 r;
+    asm("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+        : "l"(p + k));
+    return r;
+  }
+  uint32_t w[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+  for (int e = 0; e < 16; ++e)
+    if (k + e < K) w[e >> 2] |= (uint32_t)(uint8_t)p[k + e] << (8 * (e & 3));
+  return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+template <bool ALIGNED>
+static __device__ __forceinline__ uint4 qlin_ld16_x(const int8_t *p, int k, int K) {
+  if (ALIGNED) return __ldg((const uint4 *)(p + k));
+  return qlin_ld16_w<false>(p, k, K);
+}
+
+template <int NT, bool ALIGNED, int U>
+__global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(QlinFwdArgs a) {
+  constexpr int W = kQlinDecodeThreads / 32;
+  __shared__ int32_t red[W][NT * 4][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * (8 * NT);
+  const int steps = (a.K + 63) / 64;
+
+  const bool xa_in = g < a.M, xb_in = g + 8 < a.M;
+  const int8_t *xa = a.xq + (int64_t)(xa_in ? g : 0) * a.K;
+  const int8_t *xb = a.xq + (int64_t)(xb_in ? g + 8 : 0) * a.K;
+  const int8_t *wr[NT];
+  bool w_in[NT];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    const int n = n0 + nt * 8 + g;
+    w_in[nt] = n < a.N;
+    wr[nt] = a.wq + (int64_t)(w_in[nt] ? n : 0) * a.K;
+  }
+
+  int32_t acc[NT][4];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[nt][e] = 0;
+
+  const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+  for (int s0 = warp; s0 < steps; s0 += W * U) {
+    uint4 xv[U][2], wv[U][NT];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int s = s0 + W * u;
+      const int k = 64 * s + 16 * t;
+      const bool k_in = s < steps && k < a.K;  // ALIGNED: K % 16 == 0, the chunk is all in or all out
+      xv[u][0] = xa_in && k_in ? qlin_ld16_x<ALIGNED>(xa, k, a.K) : zero;
+      xv[u][1] = xb_in && k_in ? qlin_ld16_x<ALIGNED>(xb, k, a.K) : zero;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) wv[u][nt] = w_in[nt] && k_in ? qlin_ld16_w<ALIGNED>(wr[nt], k, a.K) : zero;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        qlin_mma(acc[nt], xv[u][0].x, xv[u][1].x, xv[u][0].y, xv[u][1].y, wv[u][nt].x, wv[u][nt].y);
+        qlin_mma(acc[nt], xv[u][0].z, xv[u][1].z, xv[u][0].w, xv[u][1].w, wv[u][nt].z, wv[u][nt].w);
+      }
+  }
+
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
+  __syncthreads();
+  for (int v = threadIdx.x; v < NT * 4 * 32; v += kQlinDecodeThreads) {
+    const int i = v >> 5, l = v & 31;
+    int32_t sum = 0;
+#pragma unroll
+    for (int w = 0; w < W; ++w) sum += red[w][i][l];
+    const int nt = i >> 2, e = i & 3;
+    const int row = (l >> 2) + 8 * (e >> 1), col = n0 + nt * 8 + 2 * (l & 3) + (e & 1);
+    if (row < a.M && col < a.N) {
+      const int64_t o = (int64_t)row * a.N + col;
+      a.y[o] = qlin_dequant(a.sx[row], a.sw[col], sum, a.b[col]);
+      if (a.acc) a.acc[o] = sum;
+    }
+  }
+}
+
+// ---- version 3: the backward's float32 products (FFMA) -----------------------------------------
+//
+// Both products have the form C[p][q] = Σ_j A(p, j)·(s[j]·Bq[j][q]) with Bq int8 and K-contiguous:
+//   dx = dy·Ŵ:   p = r, q = k, j = o: A(p, j) = dy[p][j],  Bq = Wq, s = s_w   (C is M × K)
+//   dW = dyᵀ·x̂:  p = o, q = k, j = r: A(p, j) = dy[j][p],  Bq = xq, s = s_x   (C is N × K)
+// so one kernel serves both, AT saying which way A is read. The dequantisation s[j]·Bq[j][q] (one
+// rounding, as x̂ and Ŵ are defined) happens once per element as a B tile goes into shared memory,
+// which then holds float32; the inner loop is the plain float32 one.
+// A classic register-blocked SGEMM: block tile 128 × 128, j in steps of 16, 256 threads, each
+// owning 8 × 8 outputs (rows pr..pr+3 and pr+32..pr+35, columns qc..qc+3 and qc+16..qc+19 of its
+// warp's 64 × 32). Per j a thread loads 2 float4 of A and 2 of B from shared memory and does 64
+// FMAs. The lane layout (lq from lane bits 0 and 2, lp from bits 1, 3, 4) puts lanes n and n ^ 1 on
+// the same A address and lanes n and n ^ 2 on the same B address, which is what lets an LDS.128
+// finish in half the wavefronts (lab 7's attention kernels measured the same rule). Next tile's
+// global loads are issued into registers before the current tile's FMAs and stored to the other
+// shared buffer after them: one barrier per tile. dx's A tile is read along j (dy's rows) and
+// stored transposed (As[j][p]): thread i takes row i % 128 and 8 consecutive j (a 32-byte sector),
+// so that the transposed scalar stores of a warp fill 32 consecutive words.
+// db[o] = Σ_r dy[r][o] is the column sum of dW's A operand: the blocks of dW's first column of
+// tiles add up the A tiles they load anyway (sequentially in r, one thread per o), no extra pass.
+// VEC: dy 16-byte aligned with N % 4 == 0, and Bq 4-byte aligned with K % 4 == 0: float4 and
+// 4-byte loads whose chunks are wholly inside or outside; otherwise element by element.
+// TF32 is never involved: FFMA only.
+
+static const int kQlinGemmBM = 128, kQlinGemmBN = 128, kQlinGemmBK = 16;
+static const int kQlinGemmThreads = 256;
+
+struct QlinGemmArgs {
+  const float *a;    // dy (M × N)
+  const int8_t *bq;  // J × Q, row stride Q
+  const float *s;    // J scales
+  float *c;          // P × Q
+  float *colsum;     // db, or NULL (AT only)
+  int P, Q, J;
+  int lda;           // dy's row stride: N
+  int tiles_p, tiles_q;
+  int vec_c;         // c 16-byte aligned and Q % 4 == 0
+};
+
+// Two blocks per SM cap a thread at 128 registers, which the VEC kernels meet exactly; the
+// element-by-element loads of !VEC need a few more (ptxas spilled one word a tile at 128), and
+// that variant only serves odd shapes and pointers: one block per SM is enough for it.
+template <bool AT, bool VEC>
+__global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kernel(QlinGemmArgs g) {
+  constexpr int BM = kQlinGemmBM, BN = kQlinGemmBN, BK = kQlinGemmBK;
+  __shared__ __align__(16) float As[2][BK][BM];
+  __shared__ __align__(16) float Bs[2][BK][BN];
+  int tp, tq;
+  qlin_tile_of(blockIdx.x, g.tiles_p, g.tiles_q, tp, tq);
+  const int p0 = tp * BM, q0 = tq * BN;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int lq = (lane & 1) | ((lane >> 1) & 2), lp = ((lane >> 1) & 1) | ((lane >> 2) & 6);
+  const int pr = (warp >> 2) * 64 + lp * 4;  // rows pr.., pr + 32..
+  const int qc = (warp & 3) * 32 + lq * 4;   // columns qc.., qc + 16..
+  const int KT = (g.J + BK - 1) / BK;
+  const bool do_colsum = AT && g.colsum != nullptr && tq == 0;
+
+  // What a thread copies: A (AT = false) row ap of the tile, j 8·ah .. 8·ah + 7; A (AT) and B rows
+  // jr and jr + 8, 4 columns from c4. Running pointers, advanced a tile at a time, rather than
+  // 64-bit offsets recomputed per load: the registers they save keep the kernel within the 128
+  // that two blocks per SM allow.
+  const int ap = tid & 127, ah = tid >> 7;
+  const int jr = tid >> 5, c4 = (tid & 31) * 4;
+  const bool a_in = AT ? p0 + c4 < g.P : p0 + ap < g.P;  // the p this thread's A loads are at
+  const bool b_in = q0 + c4 < g.Q;
+  const float *a_src = AT ? g.a + (int64_t)jr * g.lda + (a_in ? p0 + c4 : 0)
+                          : g.a + (int64_t)(a_in ? p0 + ap : 0) * g.lda + 8 * ah;
+  const int64_t a_step = AT ? (int64_t)BK * g.lda : BK;  // one tile further along j
+  const int8_t *b_src = g.bq + (int64_t)jr * g.Q + (b_in ? q0 + c4 : 0);
+  const int64_t b_step = (int64_t)BK * g.Q;
+
+  float4 ra[2];
+  uint32_t rb[2];
+  float rs[2];
+  // Loads tile j0 (whose first row a_src, b_src point at) into registers.
+  auto load_global = [&](int j0) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      // The j of load i, and where it is relative to a_src: AT, rows jr + 8i (8i rows down);
+      // otherwise columns 8·ah + 4i (4i further along the row).
+      const int j = AT ? j0 + jr + 8 * i : j0 + 8 * ah + 4 * i;
+      const float *src = a_src + (AT ? (int64_t)8 * i * g.lda : 4 * i);
+      const int lim = AT ? g.P - (p0 + c4) : g.J - j;  // elements of this float4 inside the matrix
+      const bool in = a_in && (AT ? j < g.J : true);
+      if (VEC) {
+        ra[i] = in && lim > 0 ? *(const float4 *)src : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      } else {
+        ra[i].x = in && lim > 0 ? src[0] : 0.0f;
+        ra[i].y = in && lim > 1 ? src[1] : 0.0f;
+        ra[i].z = in && lim > 2 ? src[2] : 0.0f;
+        ra[i].w = in && lim > 3 ? src[3] : 0.0f;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int j = j0 + jr + 8 * i;
+      const int8_t *src = b_src + (int64_t)8 * i * g.Q;
+      const bool in = b_in && j < g.J;
+      rs[i] = j < g.J ? g.s[j] : 0.0f;
+      if (VEC) {
+        rb[i] = in ? *(const uint32_t *)src : 0u;
+      } else {
+        const int lim = g.Q - (q0 + c4);
+        rb[i] = 0u;
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (in && lim > e) rb[i] |= (uint32_t)(uint8_t)src[e] << (8 * e);
+      }
+    }
+    a_src += a_step;
+    b_src += b_step;
+  };
+  auto store_shared = [&](int buf) {
+    if (!AT) {
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        As[buf][8 * ah + 4 * i + 0][ap] = ra[i].x;
+        As[buf][8 * ah + 4 * i + 1][ap] = ra[i].y;
+        As[buf][8 * ah + 4 * i + 2][ap] = ra[i].z;
+        As[buf][8 * ah + 4 * i + 3][ap] = ra[i].w;
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < 2; ++i) *(float4 *)&As[buf][jr + 8 * i][c4] = ra[i];
+    }
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      float4 v;
+      v.x = __fmul_rn(rs[i], (float)(int8_t)(rb[i] & 0xff));
+      v.y = __fmul_rn(rs[i], (float)(int8_t)((rb[i] >> 8) & 0xff));
+      v.z = __fmul_rn(rs[i], (float)(int8_t)((rb[i] >> 16) & 0xff));
+      v.w = __fmul_rn(rs[i], (float)(int8_t)(rb[i] >> 24));
+      *(float4 *)&Bs[buf][jr + 8 * i][c4] = v;
+    }
+  };
+
+  float acc[8][8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
+  float colsum = 0.0f;
+
+  load_global(0);
+  store_shared(0);
+  __syncthreads();
+  for (int kt = 0; kt < KT; ++kt) {
+    const int buf = kt & 1;
+    if (kt + 1 < KT) load_global((kt + 1) * BK);  // a_src, b_src already point at it
+    if (do_colsum && tid < BM) {
+#pragma unroll
+      for (int k = 0; k < BK; ++k) colsum += As[buf][k][tid];
+    }
+#pragma unroll
+    for (int k = 0; k < BK; ++k) {
+      const float4 a0 = *(const float4 *)&As[buf][k][pr], a1 = *(const float4 *)&As[buf][k][pr + 32];
+      const float4 b0 = *(const float4 *)&Bs[buf][k][qc], b1 = *(const float4 *)&Bs[buf][k][qc + 16];
+      const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+    if (kt + 1 < KT) store_shared(buf ^ 1);
+    __syncthreads();
+  }
+
+  if (do_colsum && tid < BM && p0 + tid < g.P) g.colsum[p0 + tid] = colsum;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const int p = p0 + pr + (i & 3) + (i >> 2) * 32;
+    if (p >= g.P) continue;
+    float *cr = g.c + (int64_t)p * g.Q;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int q = q0 + qc + 16 * h;
+      if (g.vec_c && q + 3 < g.Q) {
+        *(float4 *)(cr + q) = make_float4(acc[i][4 * h], acc[i][4 * h + 1], acc[i][4 * h + 2], acc[i][4 * h + 3]);
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (q + e < g.Q) cr[q + e] = acc[i][4 * h + e];
+      }
+    }
+  }
+}
+
+// ---- launching ------------------------------------------------------------------------------------
+// These return CUDA's error; the library turns it into em__fail, the bench into CHECK. Sizes are the
+// caller's to check first (1 ≤ M, N < 2^31, 1 ≤ K ≤ 2^17, the grids below 2^31 blocks).
+
+static inline bool qlin_aligned(const void *p, uintptr_t n) { return ((uintptr_t)p & (n - 1)) == 0; }
+
+static inline cudaError_t qlin_quantize_launch(const float *a, int64_t rows, int64_t cols, int8_t *aq, float *scale) {
+  const int64_t max_blocks = (int64_t)1 << 30;  // beyond, the kernels' row loops take the rest
+  if (cols <= kQlinQuantWarpCols) {
+    constexpr int rpb = kQlinQuantThreads / 32;
+    const int64_t blocks = (rows + rpb - 1) / rpb;
+    qlin_quantize_kernel<32><<<(unsigned)(blocks < max_blocks ? blocks : max_blocks), kQlinQuantThreads>>>(
+        a, rows, cols, aq, scale);
+  } else {
+    qlin_quantize_kernel<kQlinQuantThreads><<<(unsigned)(rows < max_blocks ? rows : max_blocks), kQlinQuantThreads>>>(
+        a, rows, cols, aq, scale);
+  }
+  return cudaGetLastError();
+}
+
+template <int BN>
+static inline void qlin_fwd_tiles(QlinFwdArgs *a) {
+  a->tiles_m = (a->M + kQlinBM - 1) / kQlinBM;
+  a->tiles_n = (a->N + BN - 1) / BN;
+}
+
+// The arguments of a forward call (tiles for the shipped 128 × 256 tile).
+static inline QlinFwdArgs qlin_fwd_args(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw,
+                                        const float *b, int32_t *acc, float *y, int64_t M, int64_t N, int64_t K) {
+  QlinFwdArgs a;
+  a.xq = xq, a.wq = wq, a.sx = sx, a.sw = sw, a.b = b, a.acc = acc, a.y = y;
+  a.M = (int)M, a.N = (int)N, a.K = (int)K;
+  qlin_fwd_tiles<256>(&a);
+  a.vec_y = qlin_aligned(y, 8) && N % 2 == 0;
+  a.vec_acc = acc != nullptr && qlin_aligned(acc, 8) && N % 2 == 0;
+  return a;
+}
+
+static inline bool qlin_fwd_aligned(const QlinFwdArgs &a) {
+  return qlin_aligned(a.xq, 16) && qlin_aligned(a.wq, 16) && a.K % 16 == 0;
+}
+
+template <int BN, int STAGES>
+static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
+  using S = QlinMmaShape<BN, STAGES>;
+  qlin_fwd_tiles<BN>(&a);
+  const bool al = qlin_fwd_aligned(a);
+  const void *k = al ? (const void *)qlin_fwd_mma_kernel<BN, STAGES, true>
+                     : (const void *)qlin_fwd_mma_kernel<BN, STAGES, false>;
+  // Above 48 KB of dynamic shared memory a kernel must opt in.
+  cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem);
+  if (e != cudaSuccess) return e;
+  const unsigned blocks = (unsigned)((int64_t)a.tiles_m * a.tiles_n);
+  if (al)
+    qlin_fwd_mma_kernel<BN, STAGES, true><<<blocks, S::kThreads, S::kSmem>>>(a);
+  else
+    qlin_fwd_mma_kernel<BN, STAGES, false><<<blocks, S::kThreads, S::kSmem>>>(a);
+  return cudaGetLastError();
+}
+
+template <int NT, int U = 2>
+static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
+  const unsigned blocks = (unsigned)((a.N + 8 * NT - 1) / (8 * NT));
+  if (qlin_fwd_aligned(a))
+    qlin_fwd_decode_kernel<NT, true, U><<<blocks, kQlinDecodeThreads>>>(a);
+  else
+    qlin_fwd_decode_kernel<NT, false, U><<<blocks, kQlinDecodeThreads>>>(a);
+  return cudaGetLastError();
+}
+
+// The shipped dispatch: M ≤ 16 streams W (NT as large as still gives every SM a block: fewer,
+// longer-lived blocks read x from the L2 fewer times), larger M the tiled kernel.
+static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
+  if (a.M <= kQlinDecodeMaxM) {
+    int dev = 0, sms = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) return e;
+    const int64_t n8 = ((int64_t)a.N + 7) / 8;
+    if ((n8 + 3) / 4 >= sms) return qlin_fwd_decode_launch<4>(a);
+    if ((n8 + 1) / 2 >= sms) return qlin_fwd_decode_launch<2>(a);
+    return qlin_fwd_decode_launch<1>(a);
+  }
+  return qlin_fwd_mma_launch<256, 4>(a);
+}
+
+// dx (M × K) and dW (N × K), db fused into dW's kernel.
+static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq,
+                                          const float *sw, float *dx, float *dw, float *db, int64_t M, int64_t N,
+                                          int64_t K) {
+  const bool vec = qlin_aligned(dy, 16) && N % 4 == 0 && qlin_aligned(xq, 4) && qlin_aligned(wq, 4) && K % 4 == 0;
+  QlinGemmArgs g;
+  g.a = dy, g.lda = (int)N, g.Q = (int)K;
+  g.tiles_q = (int)((K + kQlinGemmBN - 1) / kQlinGemmBN);
+
+  g.bq = wq, g.s = sw, g.c = dx, g.colsum = nullptr, g.P = (int)M, g.J = (int)N;
+  g.tiles_p = (int)((M + kQlinGemmBM - 1) / kQlinGemmBM);
+  g.vec_c = qlin_aligned(dx, 16) && K % 4 == 0;
+  unsigned blocks = (unsigned)((int64_t)g.tiles_p * g.tiles_q);
+  if (vec)
+    qlin_sgemm_kernel<false, true><<<blocks, kQlinGemmThreads>>>(g);
+  else
+    qlin_sgemm_kernel<false, false><<<blocks, kQlinGemmThreads>>>(g);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+
+  g.bq = xq, g.s = sx, g.c = dw, g.colsum = db, g.P = (int)N, g.J = (int)M;
+  g.tiles_p = (int)((N + kQlinGemmBM - 1) / kQlinGemmBM);
+  g.vec_c = qlin_aligned(dw, 16) && K % 4 == 0;
+  blocks = (unsigned)((int64_t)g.tiles_p * g.tiles_q);
+  if (vec)
+    qlin_sgemm_kernel<true, true><<<blocks, kQlinGemmThreads>>>(g);
+  else
+    qlin_sgemm_kernel<true, false><<<blocks, kQlinGemmThreads>>>(g);
+  return cudaGetLastError();
+}
+
+#endif  // EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH

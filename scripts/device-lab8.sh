@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Lab 8's CUDA kernels on a GPU machine, in one run, with the evidence left in $OUT (or ./device-out):
+#   build       make (-Werror) the library and bench/qlinear; the compiler's register, shared memory
+#               and spill figures for every lab 8 kernel (ptxas -v), and where cuobjdump is there,
+#               the instructions that matter per kernel (IMMA: the int8 tensor cores; LDSM; STL/LDL:
+#               spills);
+#   api         scripts/device-lab8-api.c against build/libem.a: every em_qlinear_*_cuda entry point
+#               and the layer object on edge shapes against float64 / exact host references,
+#               misaligned pointers, error codes;
+#   bench       build/bench/qlinear: self-check of every kernel variant, then the timings: forward at
+#               M = N = K = 8192 (TOP/s), decode at M = 16 and 1 (GB/s of W, % of copy), backward at
+#               8192³ (TFLOP/s, % of the FMA rate);
+#   torch       where PyTorch is installed: the same products through it (float32 matmuls with TF32
+#               off for the backward's bar, torch._int_mm for the forward), timed the same way;
+#   sanitizer   compute-sanitizer memcheck and racecheck over the small self-check, memcheck and
+#               initcheck over the api check.
+#   scripts/device-lab8.sh [build] [api] [bench] [torch] [sanitizer]   (default: all, in that order)
+set -uo pipefail
+out=${OUT:-device-out}
+mkdir -p "$out"
+[ -d .debs ] && source scripts/use-debs.sh
+jobs=$(nproc)
+steps=${*:-build api bench torch sanitizer}
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+cuda_home=$(dirname "$(dirname "$nvcc")")
+status=0
+
+step() { echo; echo "=== $*"; }
+want() { [[ " $steps " == *" $1 "* ]]; }
+
+step "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
+
+# Always built: every later step needs the library, the bench and the api check.
+make -j"$jobs" all build/bench/qlinear >"$out/build.log" 2>&1 || { echo "build failed:"; tail -30 "$out/build.log"; exit 2; }
+gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude scripts/device-lab8-api.c build/libem.a \
+  -L"$cuda_home/lib64" -L"$cuda_home/targets/x86_64-linux/lib" -lcudart_static -lrt -lpthread -ldl -lstdc++ -lm \
+  -o build/lab8-api >>"$out/build.log" 2>&1 || { echo "api check did not build:"; tail -20 "$out/build.log"; exit 2; }
+
+if want build; then
+  step "registers / shared memory / spills per kernel (ptxas -v; spills or a stack frame are a red flag)"
+  demangle() { if command -v c++filt >/dev/null; then c++filt; else cat; fi; }
+  for f in reference/cuda/qlinear.cu reference/naive/qlinear.cu bench/qlinear.cu; do
+    name=$(echo "$f" | tr / -)
+    "$nvcc" -Iinclude -DEM_HAVE_CUDA=1 -std=c++17 -O3 -arch=sm_90 -Xptxas -v -c "$f" -o /tmp/lab8-ptxas.o 2>&1 |
+      sed 's/^ptxas info *: //' | grep -E "Compiling entry|Used|spill" | paste - - - |
+      sed "s/Compiling entry function //; s/ for 'sm_90'//" | demangle >"$out/ptxas-$name.txt"
+    echo "--- $f"
+    grep -E "qlin|anonymous" "$out/ptxas-$name.txt" | sed 's/    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads/ no spills/'
+    if command -v cuobjdump >/dev/null; then
+      cuobjdump -sass /tmp/lab8-ptxas.o >"$out/sass-$name.txt" 2>&1
+      awk '/Function :/ {if (name) printf "%-70s IMMA %4d  LDSM %3d  LDGSTS %3d  FFMA %5d  STL %d  LDL %d\n", name, c["IMMA"], c["LDSM"], c["LDGSTS"], c["FFMA"], c["STL"], c["LDL"]; name=$3; delete c}
+           /\/\*[0-9a-f]+\*\// {for (i = 1; i <= NF; ++i) if ($i ~ /^[A-Z][A-Z0-9]+(\.|$)/) {split($i, op, "."); c[op[1]]++; break}}
+           END {if (name) printf "%-70s IMMA %4d  LDSM %3d  LDGSTS %3d  FFMA %5d  STL %d  LDL %d\n", name, c["IMMA"], c["LDSM"], c["LDGSTS"], c["FFMA"], c["STL"], c["LDL"]}' \
+        "$out/sass-$name.txt" | demangle
+    fi
+  done
+fi
+
+if want api; then
+  step "em_qlinear_*_cuda and the layer through libem (scripts/device-lab8-api.c)"
+  build/lab8-api >"$out/api.txt" 2>&1
+  st=$?
+  echo "api check exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  grep -E "FAIL|EM_E|passed" "$out/api.txt" | head -40
+fi
+
+if want bench; then
+  step "bench/qlinear: self-check and timings"
+  build/bench/qlinear >"$out/bench-qlinear.txt" 2>&1
+  st=$?
+  echo "bench exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  grep -vE "^  M=.* ok \| bwd [0-9.e-]+ \(" "$out/bench-qlinear.txt" | head -80
+fi
+
+if want torch; then
+  step "PyTorch on the same shapes (backward bar: >= 0.9x its float32 matmuls, TF32 off)"
+  if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+    python3 - >"$out/torch.txt" 2>&1 <<'EOF'
+import torch
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+flush = torch.empty(2 * 60 * 2**20, dtype=torch.uint8, device="cuda")
+def median_ms(fn, runs=22, warmup=3):
+    ts = []
+    for r in range(warmup + runs):
+        flush.zero_()
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record(); fn(); b.record(); b.synchronize()
+        if r >= warmup: ts.append(a.elapsed_time(b))
+    return sorted(ts)[len(ts) // 2]
+print("torch", torch.__version__, torch.cuda.get_device_name())
+M = N = K = 8192
+dy = torch.randn(M, N, device="cuda"); w = torch.randn(N, K, device="cuda"); x = torch.randn(M, K, device="cuda")
+t_dx = median_ms(lambda: dy @ w)
+t_dw = median_ms(lambda: dy.t() @ x)
+t_db = median_ms(lambda: dy.sum(0))
+f = 2.0 * M * N * K
+print(f"float32 dx = dy @ W      {t_dx:8.3f} ms {f / t_dx / 1e9:6.1f} TFLOP/s")
+print(f"float32 dW = dy.T @ x    {t_dw:8.3f} ms {f / t_dw / 1e9:6.1f} TFLOP/s")
+print(f"float32 db = dy.sum(0)   {t_db:8.3f} ms")
+print(f"backward total           {t_dx + t_dw + t_db:8.3f} ms {2 * f / (t_dx + t_dw + t_db) / 1e9:6.1f} TFLOP/s  (the bar: 0.9x this)")
+for m in (8192, 16, 1):
+    try:
+        a = torch.randint(-127, 128, (m, K), dtype=torch.int8, device="cuda")
+        b = torch.randint(-127, 128, (N, K), dtype=torch.int8, device="cuda")
+        t = median_ms(lambda: torch._int_mm(a, b.t()))
+        print(f"int8 torch._int_mm M={m:<5d} {t:8.4f} ms {2.0 * m * N * K / t / 1e9:8.1f} TOP/s {N * K / t / 1e6:7.0f} GB/s of W")
+    except Exception as e:
+        print(f"int8 torch._int_mm M={m}: {type(e).__name__}: {str(e).splitlines()[0]}")
+EOF
+    cat "$out/torch.txt"
+  else
+    echo "PyTorch with CUDA is not installed here: no comparison (the bar needs it measured once)"
+  fi
+fi
+
+if want sanitizer; then
+  step "compute-sanitizer (small shapes)"
+  san() {  # tool, log name, [sanitizer options] command...
+    local tool=$1 log=$2
+    shift 2
+    compute-sanitizer --tool "$tool" --error-exitcode 9 "$@" >"$out/sanitizer-$log.txt" 2>&1
+    local st=$?
+    echo "$tool $log: exit $st ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$log.txt" | tail -1))"
+    [ $st -ne 0 ] && status=1
+  }
+  san memcheck bench build/bench/qlinear --check-only --quick
+  san racecheck bench build/bench/qlinear --check-only --quick
+  # The api check provokes a failed allocation on purpose (EM_ENOMEM): API errors are its to judge.
+  san memcheck api --report-api-errors no build/lab8-api
+  san initcheck api --report-api-errors no build/lab8-api
+fi
+exit $status
