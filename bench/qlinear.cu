@@ -434,7 +434,9 @@ std::vector<int> sample_rows(int n) {
 // ---- kernel attributes ---------------------------------------------------------------------------------
 
 void print_attributes(const char *name, const void *fn, int threads, size_t dyn_smem) {
+  // As the launchers set them, so that the occupancy printed is the one the kernels run at.
   if (dyn_smem > 48 * 1024) CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn_smem));
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared));
   cudaFuncAttributes at;
   CHECK(cudaFuncGetAttributes(&at, fn));
   int per_sm = 0;

@@ -771,8 +771,12 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   const bool al = qlin_fwd_aligned(a);
   const void *k = al ? (const void *)qlin_fwd_mma_kernel<BN, STAGES, true>
                      : (const void *)qlin_fwd_mma_kernel<BN, STAGES, false>;
-  // Above 48 KB of dynamic shared memory a kernel must opt in.
+  // Above 48 KB of dynamic shared memory a kernel must opt in; the carveout preference asks for the
+  // largest shared-memory split, so that the blocks per SM the design counts on fit (the copies go
+  // around the L1 anyway: cp.async.cg).
   cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
   if (e != cudaSuccess) return e;
   const unsigned blocks = (unsigned)((int64_t)a.tiles_m * a.tiles_n);
   if (al)
@@ -808,6 +812,17 @@ static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
   return qlin_fwd_mma_launch<256, 4>(a);
 }
 
+// Two blocks of 32 KB per SM: ask for a shared-memory split that holds them (a preference the
+// driver otherwise chooses itself).
+template <bool AT, bool VEC>
+static inline cudaError_t qlin_sgemm_launch(const QlinGemmArgs &g) {
+  cudaError_t e = cudaFuncSetAttribute(qlin_sgemm_kernel<AT, VEC>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       (int)cudaSharedmemCarveoutMaxShared);
+  if (e != cudaSuccess) return e;
+  qlin_sgemm_kernel<AT, VEC><<<(unsigned)((int64_t)g.tiles_p * g.tiles_q), kQlinGemmThreads>>>(g);
+  return cudaGetLastError();
+}
+
 // dx (M × K) and dW (N × K), db fused into dW's kernel.
 static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq,
                                           const float *sw, float *dx, float *dw, float *db, int64_t M, int64_t N,
@@ -820,23 +835,13 @@ static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, con
   g.bq = wq, g.s = sw, g.c = dx, g.colsum = nullptr, g.P = (int)M, g.J = (int)N;
   g.tiles_p = (int)((M + kQlinGemmBM - 1) / kQlinGemmBM);
   g.vec_c = qlin_aligned(dx, 16) && K % 4 == 0;
-  unsigned blocks = (unsigned)((int64_t)g.tiles_p * g.tiles_q);
-  if (vec)
-    qlin_sgemm_kernel<false, true><<<blocks, kQlinGemmThreads>>>(g);
-  else
-    qlin_sgemm_kernel<false, false><<<blocks, kQlinGemmThreads>>>(g);
-  cudaError_t e = cudaGetLastError();
+  cudaError_t e = vec ? qlin_sgemm_launch<false, true>(g) : qlin_sgemm_launch<false, false>(g);
   if (e != cudaSuccess) return e;
 
   g.bq = xq, g.s = sx, g.c = dw, g.colsum = db, g.P = (int)N, g.J = (int)M;
   g.tiles_p = (int)((N + kQlinGemmBM - 1) / kQlinGemmBM);
   g.vec_c = qlin_aligned(dw, 16) && K % 4 == 0;
-  blocks = (unsigned)((int64_t)g.tiles_p * g.tiles_q);
-  if (vec)
-    qlin_sgemm_kernel<true, true><<<blocks, kQlinGemmThreads>>>(g);
-  else
-    qlin_sgemm_kernel<true, false><<<blocks, kQlinGemmThreads>>>(g);
-  return cudaGetLastError();
+  return vec ? qlin_sgemm_launch<true, true>(g) : qlin_sgemm_launch<true, false>(g);
 }
 
 #endif  // EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
