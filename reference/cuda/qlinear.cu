@@ -194,7 +194,8 @@ extern "C" int em_qlinear_backward_cuda_layer(em_qlinear *layer, const float *dy
   int err;
   em__qlinear_cuda *l = layer_of(layer, fn, &err);
   if (!l) return err;
-  if (l->M == 0) return em__fail(EM_EINVAL, "%s: no forward to differentiate: call em_qlinear_forward_cuda_layer first", fn);
+  if (l->M == 0)
+    return em__fail(EM_EINVAL, "%s: no forward to differentiate: call em_qlinear_forward_cuda_layer first", fn);
   return em_qlinear_backward_cuda(dy, l->xq, l->sx, l->wq, l->sw, dx, dw, db, l->M, l->N, l->K);
 }
 

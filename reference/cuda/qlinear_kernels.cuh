@@ -21,7 +21,9 @@
 
 // One element's quantisation, s > 0: the quotient is the correctly rounded float32 division
 // (__fdiv_rn, never the approximate a·(1/s): the last bit decides ties at .5), rintf rounds half
-// to even (cvt.rni), and the clamp only guards: |a| ≤ max|a| makes |a/s| ≤ 127·(1 + 2^-23).
+// to even (cvt.rni). The clamp matters only where s is a denormal: a normal s is within 2^-24 of
+// max|a|/127, so |a/s| ≤ 127·(1 + 2^-23) rounds to 127 at most, but a denormal s has too few bits
+// for that (max|a| = 2^-140 gives s ≈ 2^-147 with 2 bits, a quotient up to ~170).
 static __device__ __forceinline__ int qlin_quant1(float v, float s) {
   const float q = rintf(__fdiv_rn(v, s));
   return (int)fminf(fmaxf(q, -127.0f), 127.0f);
@@ -139,7 +141,9 @@ __global__ void __launch_bounds__(kQlinQuantThreads) qlin_quantize_kernel(const 
 // ---- the forward: shared pieces -------------------------------------------------------------------
 
 // What both forward kernels get, by value. M, N < 2^31 and K ≤ 2^17 (checked by the entry points);
-// every product of a row index by K or N is taken in 64 bits.
+// every product of a row index by K or N is taken in 64 bits, and a tile's rows and columns are
+// compared with what is left of the matrix (M − m0), never as m0 + i, which would overflow for M
+// within a tile of 2^31.
 struct QlinFwdArgs {
   const int8_t *xq, *wq;
   const float *sx, *sw, *b;
@@ -163,14 +167,15 @@ static __device__ __forceinline__ void qlin_mma(int32_t (&c)[4], uint32_t a0, ui
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-// The epilogue of one pair of adjacent outputs (row, col) and (row, col + 1) of a row whose
-// pointers yr, ar (ar NULL: no acc) start at its column 0; sw0, b0 belong to col, sw1, b1 to col + 1.
+// The epilogue of one pair of adjacent outputs, columns col and col + 1 of a row whose pointers
+// yr, ar (ar NULL: no acc) start at the tile's first column, nlim columns before the matrix ends;
+// sw0, b0 belong to col, sw1, b1 to col + 1.
 static __device__ __forceinline__ void qlin_store_pair(const QlinFwdArgs &a, float sxr, float *yr, int32_t *ar,
-                                                       int col, int32_t v0, int32_t v1, float sw0, float sw1,
-                                                       float b0, float b1) {
-  if (col >= a.N) return;
+                                                       int col, int nlim, int32_t v0, int32_t v1, float sw0,
+                                                       float sw1, float b0, float b1) {
+  if (col >= nlim) return;
   const float y0 = qlin_dequant(sxr, sw0, v0, b0);
-  if (col + 1 < a.N) {
+  if (col + 1 < nlim) {
     const float y1 = qlin_dequant(sxr, sw1, v1, b1);
     if (a.vec_y) {
       *(float2 *)(yr + col) = make_float2(y0, y1);
@@ -200,12 +205,14 @@ static __device__ __forceinline__ void qlin_store_pair(const QlinFwdArgs &a, flo
 // (an 8×8 matrix of 16-bit elements is 8 rows of 16 int8, and the lane that receives its bytes
 // 4t..4t+3 of row g is the lane that a[0]/b[0] want), then issues 32 mma: 4 per ldmatrix.
 // Why 128 × 256: every byte a block brings from the L2 feeds 2·BM·BN/(BM + BN) integer operations,
-// 170 at 128 × 256 against 128 at 128 × 128; at the ~1 POP/s mma.sync can reach, 128 × 128 tiles
-// would ask ~8 TB/s of the L2. One block of 8 warps per SM (its 128 accumulators and fragments
-// take ~200 registers a lane); bench/qlinear.cu times 128 × 128 (two blocks of 4 warps per SM).
-// Pipeline: kQlinStages-deep ring of shared-memory stages filled by cp.async (16 bytes a copy, no
-// register round trip); one barrier per k tile: wait for tile kt, barrier, refill the stage tile
-// kt − 1 used (every warp is past it: the barrier), compute tile kt.
+// 170 at 128 × 256 against 128 at 128 × 128; at the ~1 POP/s that mma.sync may reach on an H200
+// (an estimate: bench/qlinear.cu measures it), 128 × 128 tiles would ask ~8 TB/s of the L2. One
+// block of 8 warps per SM (its 128 accumulators and fragments take ~230 registers a lane, 96 KB of
+// shared memory at 4 stages); bench/qlinear.cu times 128 × 128 (two blocks of 4 warps per SM) and
+// 3 or 5 stages.
+// Pipeline: a ring of STAGES shared-memory stages filled by cp.async (16 bytes a copy, no register
+// round trip); one barrier per k tile: wait for tile kt, barrier, refill the stage tile kt − 1 used
+// (every warp is past it: the barrier), compute tile kt.
 // Shared-memory layout: a stage holds each operand's rows of 64 bytes (four 16-byte chunks), chunk
 // c of row r stored at chunk c ^ ((r >> 1) & 3). ldmatrix reads one chunk column of 8 consecutive
 // rows; two rows share a 128-byte line of banks, so unswizzled those 8 chunks would fall on 2 of
@@ -276,7 +283,7 @@ static __device__ __forceinline__ void qlin_load_stage(uint32_t st, const int8_t
   for (int i = 0; i < ROWS / RP; ++i) {
     const int r = rb + i * RP;
     const uint32_t dst = st + qlin_swz(r, c);
-    const bool row_in = r0 + r < rows;
+    const bool row_in = r < rows - r0;
     if (ALIGNED) {
       const bool in = row_in && k < K;
       qlin_cp16(dst, in ? g + (int64_t)(r0 + r) * K + k : g, in);
@@ -384,28 +391,31 @@ __global__ void __launch_bounds__(QlinMmaShape<BN, STAGES>::kThreads, QlinMmaSha
   // are empty.
 
   // Epilogue: the lane's 16 columns' s_w and b once (its 8 rows reuse them), then each row.
+  // Rows and columns relative to the tile (m0, n0).
   const int g = lane >> 2, t = lane & 3;
+  const int mlim = a.M - m0, nlim = a.N - n0;
   float swc[8][2], bc[8][2];
 #pragma unroll
   for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const int col = n0 + wn * 64 + nt * 8 + 2 * t + e;
-      swc[nt][e] = col < a.N ? a.sw[col] : 0.0f;
-      bc[nt][e] = col < a.N ? a.b[col] : 0.0f;
+      const int col = wn * 64 + nt * 8 + 2 * t + e;
+      swc[nt][e] = col < nlim ? a.sw[n0 + col] : 0.0f;
+      bc[nt][e] = col < nlim ? a.b[n0 + col] : 0.0f;
     }
 #pragma unroll
   for (int mt = 0; mt < 4; ++mt)
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
-      const int row = m0 + wm * 64 + mt * 16 + g + 8 * hh;
-      if (row >= a.M) continue;
-      const float sxr = a.sx[row];
-      float *yr = a.y + (int64_t)row * a.N;
-      int32_t *ar = a.acc ? a.acc + (int64_t)row * a.N : nullptr;
+      const int row = wm * 64 + mt * 16 + g + 8 * hh;
+      if (row >= mlim) continue;
+      const int64_t at = ((int64_t)m0 + row) * a.N + n0;
+      const float sxr = a.sx[m0 + row];
+      float *yr = a.y + at;
+      int32_t *ar = a.acc ? a.acc + at : nullptr;
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
-        qlin_store_pair(a, sxr, yr, ar, n0 + wn * 64 + nt * 8 + 2 * t, acc[mt][nt][2 * hh], acc[mt][nt][2 * hh + 1],
+        qlin_store_pair(a, sxr, yr, ar, wn * 64 + nt * 8 + 2 * t, nlim, acc[mt][nt][2 * hh], acc[mt][nt][2 * hh + 1],
                         swc[nt][0], swc[nt][1], bc[nt][0], bc[nt][1]);
     }
 }
@@ -470,9 +480,8 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
   bool w_in[NT];
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {
-    const int n = n0 + nt * 8 + g;
-    w_in[nt] = n < a.N;
-    wr[nt] = a.wq + (int64_t)(w_in[nt] ? n : 0) * a.K;
+    w_in[nt] = nt * 8 + g < a.N - n0;
+    wr[nt] = a.wq + (w_in[nt] ? (int64_t)n0 + nt * 8 + g : 0) * a.K;
   }
 
   int32_t acc[NT][4];
@@ -514,10 +523,10 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
 #pragma unroll
     for (int w = 0; w < W; ++w) sum += red[w][i][l];
     const int nt = i >> 2, e = i & 3;
-    const int row = (l >> 2) + 8 * (e >> 1), col = n0 + nt * 8 + 2 * (l & 3) + (e & 1);
-    if (row < a.M && col < a.N) {
-      const int64_t o = (int64_t)row * a.N + col;
-      a.y[o] = qlin_dequant(a.sx[row], a.sw[col], sum, a.b[col]);
+    const int row = (l >> 2) + 8 * (e >> 1), col = nt * 8 + 2 * (l & 3) + (e & 1);  // col: from n0
+    if (row < a.M && col < a.N - n0) {
+      const int64_t o = (int64_t)row * a.N + n0 + col;
+      a.y[o] = qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
       if (a.acc) a.acc[o] = sum;
     }
   }
@@ -586,8 +595,10 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
   // that two blocks per SM allow.
   const int ap = tid & 127, ah = tid >> 7;
   const int jr = tid >> 5, c4 = (tid & 31) * 4;
-  const bool a_in = AT ? p0 + c4 < g.P : p0 + ap < g.P;  // the p this thread's A loads are at
-  const bool b_in = q0 + c4 < g.Q;
+  // Bounds as what is left of the matrix past the tile's corner (P − p0, J − j0): no int overflow
+  // for sizes within a tile of 2^31.
+  const bool a_in = AT ? c4 < g.P - p0 : ap < g.P - p0;  // the p this thread's A loads are at
+  const bool b_in = c4 < g.Q - q0;
   const float *a_src = AT ? g.a + (int64_t)jr * g.lda + (a_in ? p0 + c4 : 0)
                           : g.a + (int64_t)(a_in ? p0 + ap : 0) * g.lda + 8 * ah;
   const int64_t a_step = AT ? (int64_t)BK * g.lda : BK;  // one tile further along j
@@ -601,12 +612,12 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
   auto load_global = [&](int j0) {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      // The j of load i, and where it is relative to a_src: AT, rows jr + 8i (8i rows down);
-      // otherwise columns 8·ah + 4i (4i further along the row).
-      const int j = AT ? j0 + jr + 8 * i : j0 + 8 * ah + 4 * i;
+      // The j of load i (from j0), and where it is relative to a_src: AT, rows jr + 8i (8i rows
+      // down); otherwise columns 8·ah + 4i (4i further along the row).
+      const int j = AT ? jr + 8 * i : 8 * ah + 4 * i;
       const float *src = a_src + (AT ? (int64_t)8 * i * g.lda : 4 * i);
-      const int lim = AT ? g.P - (p0 + c4) : g.J - j;  // elements of this float4 inside the matrix
-      const bool in = a_in && (AT ? j < g.J : true);
+      const int lim = AT ? g.P - p0 - c4 : g.J - j0 - j;  // elements of this float4 inside the matrix
+      const bool in = a_in && (AT ? j < g.J - j0 : true);
       if (VEC) {
         ra[i] = in && lim > 0 ? *(const float4 *)src : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
       } else {
@@ -618,14 +629,14 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
     }
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const int j = j0 + jr + 8 * i;
+      const int j = jr + 8 * i;  // from j0
       const int8_t *src = b_src + (int64_t)8 * i * g.Q;
-      const bool in = b_in && j < g.J;
-      rs[i] = j < g.J ? g.s[j] : 0.0f;
+      const bool in = b_in && j < g.J - j0;
+      rs[i] = j < g.J - j0 ? g.s[j0 + j] : 0.0f;
       if (VEC) {
         rb[i] = in ? *(const uint32_t *)src : 0u;
       } else {
-        const int lim = g.Q - (q0 + c4);
+        const int lim = g.Q - q0 - c4;
         rb[i] = 0u;
 #pragma unroll
         for (int e = 0; e < 4; ++e)
@@ -691,15 +702,15 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
     __syncthreads();
   }
 
-  if (do_colsum && tid < BM && p0 + tid < g.P) g.colsum[p0 + tid] = colsum;
+  if (do_colsum && tid < BM && tid < g.P - p0) g.colsum[p0 + tid] = colsum;
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
-    const int p = p0 + pr + (i & 3) + (i >> 2) * 32;
-    if (p >= g.P) continue;
-    float *cr = g.c + (int64_t)p * g.Q;
+    const int p = pr + (i & 3) + (i >> 2) * 32;  // from p0
+    if (p >= g.P - p0) continue;
+    float *cr = g.c + ((int64_t)p0 + p) * g.Q;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int q = q0 + qc + 16 * h;
+      const int q = q0 + qc + 16 * h;  // q < 2^17 + 128: no overflow
       if (g.vec_c && q + 3 < g.Q) {
         *(float4 *)(cr + q) = make_float4(acc[i][4 * h], acc[i][4 * h + 1], acc[i][4 * h + 2], acc[i][4 * h + 3]);
       } else {
@@ -760,8 +771,12 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   const bool al = qlin_fwd_aligned(a);
   const void *k = al ? (const void *)qlin_fwd_mma_kernel<BN, STAGES, true>
                      : (const void *)qlin_fwd_mma_kernel<BN, STAGES, false>;
-  // Above 48 KB of dynamic shared memory a kernel must opt in.
+  // Above 48 KB of dynamic shared memory a kernel must opt in; the carveout preference asks for the
+  // largest shared-memory split, so that the blocks per SM the design counts on fit (the copies go
+  // around the L1 anyway: cp.async.cg).
   cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
   if (e != cudaSuccess) return e;
   const unsigned blocks = (unsigned)((int64_t)a.tiles_m * a.tiles_n);
   if (al)
@@ -797,6 +812,17 @@ static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
   return qlin_fwd_mma_launch<256, 4>(a);
 }
 
+// Two blocks of 32 KB per SM: ask for a shared-memory split that holds them (a preference the
+// driver otherwise chooses itself).
+template <bool AT, bool VEC>
+static inline cudaError_t qlin_sgemm_launch(const QlinGemmArgs &g) {
+  cudaError_t e = cudaFuncSetAttribute(qlin_sgemm_kernel<AT, VEC>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       (int)cudaSharedmemCarveoutMaxShared);
+  if (e != cudaSuccess) return e;
+  qlin_sgemm_kernel<AT, VEC><<<(unsigned)((int64_t)g.tiles_p * g.tiles_q), kQlinGemmThreads>>>(g);
+  return cudaGetLastError();
+}
+
 // dx (M × K) and dW (N × K), db fused into dW's kernel.
 static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq,
                                           const float *sw, float *dx, float *dw, float *db, int64_t M, int64_t N,
@@ -809,23 +835,13 @@ static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, con
   g.bq = wq, g.s = sw, g.c = dx, g.colsum = nullptr, g.P = (int)M, g.J = (int)N;
   g.tiles_p = (int)((M + kQlinGemmBM - 1) / kQlinGemmBM);
   g.vec_c = qlin_aligned(dx, 16) && K % 4 == 0;
-  unsigned blocks = (unsigned)((int64_t)g.tiles_p * g.tiles_q);
-  if (vec)
-    qlin_sgemm_kernel<false, true><<<blocks, kQlinGemmThreads>>>(g);
-  else
-    qlin_sgemm_kernel<false, false><<<blocks, kQlinGemmThreads>>>(g);
-  cudaError_t e = cudaGetLastError();
+  cudaError_t e = vec ? qlin_sgemm_launch<false, true>(g) : qlin_sgemm_launch<false, false>(g);
   if (e != cudaSuccess) return e;
 
   g.bq = xq, g.s = sx, g.c = dw, g.colsum = db, g.P = (int)N, g.J = (int)M;
   g.tiles_p = (int)((N + kQlinGemmBM - 1) / kQlinGemmBM);
   g.vec_c = qlin_aligned(dw, 16) && K % 4 == 0;
-  blocks = (unsigned)((int64_t)g.tiles_p * g.tiles_q);
-  if (vec)
-    qlin_sgemm_kernel<true, true><<<blocks, kQlinGemmThreads>>>(g);
-  else
-    qlin_sgemm_kernel<true, false><<<blocks, kQlinGemmThreads>>>(g);
-  return cudaGetLastError();
+  return vec ? qlin_sgemm_launch<true, true>(g) : qlin_sgemm_launch<true, false>(g);
 }
 
 #endif  // EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
