@@ -6,9 +6,13 @@
  *     s[r]  = max_k |a[r][k]| / 127                         float32 division, correctly rounded
  *     aq[r][k] = clamp(rint(a[r][k] / s[r]), −127, 127)       the quotient a float32 division;
  *                                                            rint rounds half to even (2.5 → 2)
- * A row of zeros gets s = 0 and aq = 0 (never 0/0). These are exact: the checker compares the
- * scales and the int8 values bit for bit, so compute exactly this (a·(1/s) or a·(127/max) differ
- * from a/s in the last bit now and then, and that moves a value at a .5 boundary).
+ * A row of zeros gets s = 0 and aq = 0 (never 0/0); so does a row whose max|a|/127 rounds to 0
+ * in float32 (max|a| below 63.5·2^-149, subnormal): a/0 would be ±inf, and with s = 0 the
+ * dequantised row s·aq is 0 whatever aq is. NaN and Inf inputs are outside the contract. With a
+ * subnormal s the quotient can pass 127 (up to 190), which is what the clamp is for. These are
+ * exact: the checker compares the scales and the int8 values bit for bit, so compute exactly this
+ * (a·(1/s) or a·(127/max) differ from a/s in the last bit now and then, and that moves a value at
+ * a .5 boundary).
  *
  * Forward: acc[r][o] = Σ_k xq[r][k]·Wq[o][k], summed exactly in int32 (|acc| ≤ 127²·K, below 2^31
  * for every K ≤ 2^17), then y[r][o] = (s_x[r]·s_w[o])·acc[r][o] + b[o] in float32, in the matrix

@@ -44,7 +44,7 @@
  *
  * Backward: dx = (dy·diag(s_w))·Wq and dW = (dyᵀ·diag(s_x))·xq are one float32 GEMM C = A·B with
  * A(i, j) = dy·s[j] (read as dy[i][j] or dy[j][i]) and B an int8 matrix (Wq, or xq) row-major,
- * blocked as GotoBLAS does: C in tiles of 96 rows × 384 columns (OpenMP dynamic); per tile and per
+ * blocked as GotoBLAS does: C in tiles of 192 rows × 384 columns (OpenMP dynamic); per tile and per
  * 128 of the reduction (j), A's block is packed scaled (dy·s rounded once) and B's block converted
  * from int8 to float as it is packed (once per tile, not per use), then a register-blocked kernel:
  * AVX-512 4 rows × 48 columns (12 accumulators), AVX2 3 × 16, plain C 4 × 16. Accuracy: each
@@ -338,19 +338,24 @@ T_VNNI static void vnni_pack_panel(const int8_t *xq, int64_t M, int64_t K, int64
   }
 }
 
-/* 128·Σ_k w[o][k] for the tile's 16 rows of W at w (lane o; modulo 2^32, as vpdpbusd sums). */
+/* 128·Σ_k w[o][k] for the tile's 16 rows of W at w (lane o; modulo 2^32, as vpdpbusd sums): per
+ * row, vpdpbusd against bytes of 1 adds 64 bytes into 16 lanes. The 16 rows run side by side, 16
+ * independent chains: one row after another, each a chain of dependent vpdpbusd, cost a third of
+ * a decode-like (M = 16) forward in latency alone. */
 T_VNNI static __m512i vnni_bias_term(const int8_t *w, int64_t K) {
   const __m512i ones = _mm512_set1_epi8(1);
-  uint32_t term[16];
-  for (int o = 0; o < 16; ++o) {
-    __m512i s = _mm512_setzero_si512();
-    for (int64_t k0 = 0; k0 < K; k0 += 64) {
-      const int64_t len = min64(64, K - k0);
-      const __mmask64 live = len == 64 ? ~(__mmask64)0 : (((__mmask64)1 << len) - 1);
-      s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(live, w + o * K + k0));
-    }
-    term[o] = (uint32_t)_mm512_reduce_add_epi32(s) << 7;
+  __m512i s[16];
+#pragma GCC unroll 16
+  for (int o = 0; o < 16; ++o) s[o] = _mm512_setzero_si512();
+  for (int64_t k0 = 0; k0 < K; k0 += 64) {
+    const int64_t len = min64(64, K - k0);
+    const __mmask64 live = len == 64 ? ~(__mmask64)0 : (((__mmask64)1 << len) - 1);
+#pragma GCC unroll 16
+    for (int o = 0; o < 16; ++o) s[o] = _mm512_dpbusd_epi32(s[o], ones, _mm512_maskz_loadu_epi8(live, w + o * K + k0));
   }
+  uint32_t term[16];
+#pragma GCC unroll 16
+  for (int o = 0; o < 16; ++o) term[o] = (uint32_t)_mm512_reduce_add_epi32(s[o]) << 7;
   return _mm512_loadu_si512(term);
 }
 
@@ -656,10 +661,12 @@ typedef struct bw_gemm {
 /* C tiles of BW_IC rows × BW_KC columns; the reduction in blocks of BW_JC, each kernel accumulator
  * summing BW_JB terms before it adds into the running sum. BW_JC = 128: a B micro-panel (128 × 48
  * floats, 24 KiB) stays in L1 while the tile's A micro-panels (2 KiB each) pass; the B block
- * (128 × 384 floats, 192 KiB) and the A block (96 × 128, 48 KiB) sit in L2. BW_IC is a multiple of
- * every kernel's rows (4, 3), BW_KC of every kernel's columns (48, 16). The counts of roundings at
- * the top of the file (and the test's tolerance) rest on BW_JB = 16 and BW_JC = 128. */
-#define BW_IC 96
+ * (128 × 384 floats, 192 KiB) and the A block (192 × 128, 96 KiB) sit in L2. B's block is packed
+ * once per tile and 128-row block and serves 48 A micro-panels (96 rows: about 5% slower, the
+ * packing's share twice as large). BW_IC is a multiple of every kernel's rows (4, 3), BW_KC of
+ * every kernel's columns (48, 16). The counts of roundings at the top of the file (and the test's
+ * tolerance) rest on BW_JB = 16 and BW_JC = 128. */
+#define BW_IC 192
 #define BW_KC 384
 #define BW_JC 128
 #define BW_JB 16
@@ -677,21 +684,67 @@ typedef struct bw_isa {
   int mr, nr;
   bw_kernel_fn kernel;
   bw_pack_fn pack_b;
+  int avx512; /* A's packing may use AVX-512 */
 } bw_isa;
 
-/* A's block, scaled: micro-panels of mr rows, each jlen groups of mr floats, rows past I 0. */
-static void bw_pack_a(const bw_gemm *g, int64_t i0, int64_t ilen, int64_t j0, int64_t jlen, int mr, float *ap) {
+#if QL_X86
+/* Four full rows of A = dy·s, along j (dx's case): 16 j at a time, the four rows' products
+ * interleaved in registers into the packed order (j-major, 4 rows each). */
+T_AVX512 static void bw_pack_a4_avx512(const float *dy, int64_t ld, const float *s, int64_t jlen, float *dst) {
+  int64_t j = 0;
+  for (; j + 16 <= jlen; j += 16, dst += 64) {
+    const __m512 sv = _mm512_loadu_ps(s + j);
+    const __m512 r0 = _mm512_mul_ps(_mm512_loadu_ps(dy + j), sv), r1 = _mm512_mul_ps(_mm512_loadu_ps(dy + ld + j), sv);
+    const __m512 r2 = _mm512_mul_ps(_mm512_loadu_ps(dy + 2 * ld + j), sv);
+    const __m512 r3 = _mm512_mul_ps(_mm512_loadu_ps(dy + 3 * ld + j), sv);
+    /* in each 128-bit lane L: e, f, g, h hold j = 4L, 4L + 1, 4L + 2, 4L + 3, rows 0-3 */
+    const __m512d a = _mm512_castps_pd(_mm512_unpacklo_ps(r0, r1)), b = _mm512_castps_pd(_mm512_unpackhi_ps(r0, r1));
+    const __m512d c = _mm512_castps_pd(_mm512_unpacklo_ps(r2, r3)), d = _mm512_castps_pd(_mm512_unpackhi_ps(r2, r3));
+    const __m512 e = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c)), f = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    const __m512 g = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d)), h = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    /* j = 4q .. 4q + 3 is lane q of e, f, g, h */
+    const __m512 ef01 = _mm512_shuffle_f32x4(e, f, 0x44), ef23 = _mm512_shuffle_f32x4(e, f, 0xEE);
+    const __m512 gh01 = _mm512_shuffle_f32x4(g, h, 0x44), gh23 = _mm512_shuffle_f32x4(g, h, 0xEE);
+    _mm512_storeu_ps(dst, _mm512_shuffle_f32x4(ef01, gh01, 0x88));
+    _mm512_storeu_ps(dst + 16, _mm512_shuffle_f32x4(ef01, gh01, 0xDD));
+    _mm512_storeu_ps(dst + 32, _mm512_shuffle_f32x4(ef23, gh23, 0x88));
+    _mm512_storeu_ps(dst + 48, _mm512_shuffle_f32x4(ef23, gh23, 0xDD));
+  }
+  for (; j < jlen; ++j, dst += 4)
+    for (int i = 0; i < 4; ++i) dst[i] = dy[i * ld + j] * s[j];
+}
+#endif
+
+/* A's block, scaled (dy·s, rounded once, as every level does): micro-panels of mr rows, each jlen
+ * groups of mr floats, rows past I 0. */
+static void bw_pack_a(const bw_gemm *g, int64_t i0, int64_t ilen, int64_t j0, int64_t jlen, int mr, int avx512,
+                      float *ap) {
+  const float *s = g->s + j0;
   for (int64_t p = 0; p < ilen; p += mr) {
     float *dst = ap + p * jlen;
-    if (g->sj == 1) /* A(i, j) = dy[i][j]: along j within a row */
+    const int64_t rows = min64(mr, ilen - p);
+    if (g->sj == 1) { /* A(i, j) = dy[i][j]: along j within a row of dy */
+      const float *src = g->dy + (i0 + p) * g->si + j0;
+#if QL_X86
+      if (avx512 && mr == 4 && rows == 4) {
+        bw_pack_a4_avx512(src, g->si, s, jlen, dst);
+        continue;
+      }
+#endif
       for (int64_t i = 0; i < mr; ++i)
-        for (int64_t j = 0; j < jlen; ++j)
-          dst[j * mr + i] = p + i < ilen ? g->dy[(i0 + p + i) * g->si + j0 + j] * g->s[j0 + j] : 0.0f;
-    else /* A(i, j) = dy[j][i]: along i within a row of dy */
-      for (int64_t j = 0; j < jlen; ++j)
-        for (int64_t i = 0; i < mr; ++i)
-          dst[j * mr + i] = p + i < ilen ? g->dy[(j0 + j) * g->sj + i0 + p + i] * g->s[j0 + j] : 0.0f;
+        for (int64_t j = 0; j < jlen; ++j) dst[j * mr + i] = i < rows ? src[i * g->si + j] * s[j] : 0.0f;
+    } else if (rows == 4 && mr == 4) /* A(i, j) = dy[j][i]: 4 consecutive floats of a row of dy per j */
+      for (int64_t j = 0; j < jlen; ++j) {
+        const float *src = g->dy + (j0 + j) * g->sj + i0 + p;
+        for (int64_t i = 0; i < 4; ++i) dst[j * 4 + i] = src[i] * s[j]; /* one SSE multiply */
+      }
+    else
+      for (int64_t j = 0; j < jlen; ++j) {
+        const float *src = g->dy + (j0 + j) * g->sj + i0 + p;
+        for (int64_t i = 0; i < mr; ++i) dst[j * mr + i] = i < rows ? src[i] * s[j] : 0.0f;
+      }
   }
+  (void)avx512;
 }
 
 #define PORT_MR 4
@@ -865,7 +918,7 @@ static int bw_gemm_run(const bw_gemm *g, const bw_isa *isa) {
       const int64_t ilen = min64(BW_IC, g->I - i0), klen = min64(BW_KC, g->K - k0);
       for (int64_t j0 = 0; j0 < g->J; j0 += BW_JC) {
         const int64_t jlen = min64(BW_JC, g->J - j0);
-        bw_pack_a(g, i0, ilen, j0, jlen, isa->mr, ap);
+        bw_pack_a(g, i0, ilen, j0, jlen, isa->mr, isa->avx512, ap);
         isa->pack_b(g->b, g->K, j0, jlen, k0, klen, bp);
         for (int64_t q = 0; q < klen; q += isa->nr)
           for (int64_t p = 0; p < ilen; p += isa->mr)
@@ -899,13 +952,13 @@ int em_qlinear_backward_cpu(const float *dy, const int8_t *xq, const float *sx, 
   if (err) return err;
   if (!dy || !xq || !sx || !wq || !sw || !dx || !dw || !db)
     return em__fail(EM_EINVAL, "em_qlinear_backward_cpu: a NULL pointer");
-  bw_isa isa = {PORT_MR, PORT_NR, bw_kernel_portable, bw_pack_b_portable};
+  bw_isa isa = {PORT_MR, PORT_NR, bw_kernel_portable, bw_pack_b_portable, 0};
 #if QL_X86
   const int level = em__qlinear_isa();
   if (level >= EM__QLINEAR_AVX512)
-    isa = (bw_isa){AVX512_MR, 16 * AVX512_NV, bw_kernel_avx512, bw_pack_b_avx512};
+    isa = (bw_isa){AVX512_MR, 16 * AVX512_NV, bw_kernel_avx512, bw_pack_b_avx512, 1};
   else if (level == EM__QLINEAR_AVX2)
-    isa = (bw_isa){AVX2_MR, 8 * AVX2_NV, bw_kernel_avx2, bw_pack_b_avx2};
+    isa = (bw_isa){AVX2_MR, 8 * AVX2_NV, bw_kernel_avx2, bw_pack_b_avx2, 0};
 #endif
   /* dx[r][k] = Σ_o (dy[r][o]·s_w[o])·wq[o][k] */
   const bw_gemm gx = {.dy = dy, .si = N, .sj = 1, .s = sw, .b = wq, .c = dx, .I = M, .J = N, .K = K};
