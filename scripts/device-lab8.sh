@@ -14,13 +14,15 @@
 #               off for the backward's bar, torch._int_mm for the forward), timed the same way;
 #   sanitizer   compute-sanitizer memcheck and racecheck over the small self-check, memcheck and
 #               initcheck over the api check.
-#   scripts/device-lab8.sh [build] [api] [bench] [torch] [sanitizer]   (default: all, in that order)
+#   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
+#               lab 8 tests (the skeleton, the CPU planted files beside the CUDA track)
+#   scripts/device-lab8.sh [build] [api] [bench] [torch] [sanitizer] [checker]   (default: all, in that order)
 set -uo pipefail
 out=${OUT:-device-out}
 mkdir -p "$out"
 [ -d .debs ] && source scripts/use-debs.sh
 jobs=$(nproc)
-steps=${*:-build api bench torch sanitizer}
+steps=${*:-build api bench torch sanitizer checker}
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 cuda_home=$(dirname "$(dirname "$nvcc")")
 status=0
@@ -132,5 +134,21 @@ if want sanitizer; then
   # The api check provokes a failed allocation on purpose (EM_ENOMEM): API errors are its to judge.
   san memcheck api --report-api-errors no build/lab8-api
   san initcheck api --report-api-errors no build/lab8-api
+fi
+if want checker; then
+  echo; echo "=== em-check: the reference solution's CUDA track, timed"
+  make -j"$(nproc)" lab8 SOLUTION=1 >>"$out/build.log" 2>&1 || { echo "make lab8 SOLUTION=1 failed"; status=1; }
+  build/lab8/em-check --track cuda --color never --json "$out/lab8-solution.json" >"$out/lab8-solution.txt" 2>&1
+  st=$?
+  echo "solution exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  tail -25 "$out/lab8-solution.txt"
+  echo; echo "=== the suite's lab 8 tests"
+  make -j"$(nproc)" test-build >>"$out/build.log" 2>&1
+  build/tests/test_lab8 -j1 >"$out/test_lab8.txt" 2>&1
+  st=$?
+  echo "test_lab8 exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  grep -aE "FAIL|Synthesis" "$out/test_lab8.txt" | head -20
 fi
 exit $status
