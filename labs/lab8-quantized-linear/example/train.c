@@ -557,6 +557,9 @@ static void print_summary(const options *opt, const summary *sum) {
   printf("  %-34s %11.2f%% %11.2f%%\n", "test accuracy", 100.0 * sum->acc[0], 100.0 * sum->acc[1]);
   printf("  %-34s %12.4f %11.2f%%   (no QAT: float32 weights quantised after training)\n",
          "float32 run through int8 layers", sum->ptq_test, 100.0 * sum->ptq_acc);
+  if (!isfinite(sum->test[0]) || !isfinite(sum->test[1]))
+    printf("  (a loss is not finite: training diverged; with inputs far larger than the defaults, lower "
+           "LEARNING_RATE)\n");
   printf("  time per step, ms: median [p10, p90]\n");
   for (int p = 0; p < PHASES; ++p) {
     printf("    %-32s", phase_name[p]);
