@@ -221,7 +221,8 @@ typedef struct model {
   kind kind;
   layer l1, l2;
   /* activations of up to BATCH rows: h = relu(x·W1ᵀ + b1), the logits, and their gradients; dx
-   * is where layer 1's input gradient goes (the data needs none, but the layer computes it). */
+   * is where layer 1's input gradient goes. The data needs none, but em_qlinear_backward always
+   * computes it (dx may not be NULL), so the float32 layer computes it too: the same work in both. */
   float *h, *logits, *dlogits, *dh, *dx;
 } model;
 
