@@ -228,6 +228,7 @@ static void mismatch_verdict(const em_tensor *all, int out, const em_close_repor
   char got[48], want[48];
   int first_poison = rep->first_unwritten;
   fmt_value(got, sizeof got, rep->first_got, first_poison);
+  if (first_poison && t->dtype == EM_I8) snprintf(got, sizeof got, "-128 (never written?)");
   fmt_value(want, sizeof want, rep->first_want, 0);
   int n = snprintf(r->reason, sizeof r->reason, "%lld of %lld elements of %s wrong; first at [%lld]: got %s, want %s",
                    (long long)rep->mismatches, (long long)rep->n, t->name, (long long)rep->first_index, got, want);
@@ -240,7 +241,13 @@ static void mismatch_verdict(const em_tensor *all, int out, const em_close_repor
   if (rep->unwritten > 0)
     snprintf(r->reason + n, sizeof r->reason - (size_t)n, "; %lld never written", (long long)rep->unwritten);
   r->same_cause = rep->unwritten > 0;
-  if (rep->unwritten == rep->n)
+  if (rep->unwritten > 0 && t->dtype == EM_I8) {
+    /* −128 is the int8 poison and also the one int8 outside the symmetric range: say both. */
+    r->same_cause = 0;
+    snprintf(r->hint, sizeof r->hint,
+             "-128 is what the checker writes before the call (an element left as it was), and also the one int8 "
+             "outside [-127, 127]: write every element, and clamp to -127, not -128");
+  } else if (rep->unwritten == rep->n)
     snprintf(r->hint, sizeof r->hint, "no element of %s was written: is the function body empty, or the launch missing?", t->name);
   else if (rep->unwritten > 0 && rep->first_index > 0)
     snprintf(r->hint, sizeof r->hint,

@@ -1,0 +1,145 @@
+/* Lab 8 (int8 quantized linear) end to end: the spec's cases, exactness and counts; the reference
+ * solution, the untouched skeleton and the planted wrong implementations (tests/planted/lab8/)
+ * through the real em-check binaries (the scaffold every lab's suite shares: tests/helpers.h).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "helpers.h"
+
+static const em_lab *lab8(void) { return t_lab(8); }
+
+/* ================================================================================================
+ * The spec.
+ */
+
+TestSuite(lab8_spec, .timeout = 120);
+
+Test(lab8_spec, registered_and_valid) {
+  t_check_spec(8, "qlinear", "lab8-quantized-linear", 1);
+  const em_lab *lab = lab8();
+  cr_expect_eq(lab->nparts, 4);
+  cr_expect_eq(lab->ndims, 3, "M, N, K");
+  cr_expect_eq(lab->fresh_mode, EM_FRESH_PERTURB);
+}
+
+Test(lab8_spec, invalid_shapes_say_why) {
+  const em_lab *lab = lab8();
+  em_case c = {.part = 'b', .dim = {4, 4, EM_QLINEAR_MAX_K + 1}};
+  cr_expect(strstr(lab->invalid(&c), "overflow") != NULL);
+  c = (em_case){.part = 'a', .dim = {4, 2, 4}};
+  cr_expect(strstr(lab->invalid(&c), "N must be 1") != NULL);
+  c = (em_case){.part = 'b', .dim = {4, 4, 4}, .values = 4 /* halves: a float input kind */};
+  cr_expect(lab->invalid(&c) != NULL);
+  c = (em_case){.part = 'c', .dim = {0, 4, 4}};
+  cr_expect(lab->invalid(&c) != NULL);
+}
+
+/* Part (b)'s small cases ask for the int32 sums, its speed cases do not (the fused product alone). */
+Test(lab8_spec, acc_only_where_it_is_checked) {
+  const em_lab *lab = lab8();
+  em_tensor t[EM_MAX_TENSORS];
+  for (int i = 0; i < lab->ncases; ++i) {
+    const em_case *c = &lab->cases[i];
+    if (c->part != 'b') continue;
+    memset(t, 0, sizeof t);
+    int nt = lab->describe(c, t);
+    cr_expect_eq(nt, c->perf_points > 0 ? 6 : 7, "case \"%s\"", c->name);
+  }
+}
+
+/* The quantiser's value kinds reach their edges: exact halves, zero rows, ±127 rows. */
+Test(lab8_spec, kinds_reach_their_edges) {
+  const em_lab *lab = lab8();
+  em_case c = {.part = 'a', .name = "t", .dim = {50, 1, 129}, .values = 4 /* halves */};
+  em_tensor t[EM_MAX_TENSORS];
+  memset(t, 0, sizeof t);
+  int nt = lab->describe(&c, t);
+  for (int i = 0; i < nt; ++i) {
+    t[i].numel = t[i].ndim == 2 ? t[i].shape[0] * t[i].shape[1] : t[i].shape[0];
+    t[i].host = em_host_alloc((size_t)t[i].numel * 4);
+  }
+  t[1].want_i32 = em_host_alloc((size_t)t[1].numel * 4);
+  t[2].want = em_host_alloc((size_t)t[2].numel * 8);
+  lab->fill(&c, 7, 1, t);
+  lab->oracle(&c, t);
+  int halves = 0, even = 0;
+  const float *a = (const float *)t[0].host;
+  for (int64_t r = 0; r < 50; ++r)
+    for (int64_t k = 0; k < 129; ++k) {
+      double q = (double)a[r * 129 + k] / t[2].want[r];
+      if (fabs(q - trunc(q)) == 0.5) {
+        halves++;
+        even += t[1].want_i32[r * 129 + k] % 2 == 0;
+      }
+    }
+  cr_expect_gt(halves, 1000, "the halves kind has exact k + 1/2 quotients (%d)", halves);
+  cr_expect_eq(even, halves, "each rounds to the even neighbour");
+  for (int i = 0; i < nt; ++i) em_host_free(t[i].host);
+  em_host_free(t[1].want_i32);
+  em_host_free(t[2].want);
+}
+
+/* ================================================================================================
+ * The reference solution.
+ */
+
+TestSuite(lab8_solution, .timeout = 600);
+
+Test(lab8_solution, passes_cpu_track) { json_decref(t_check_solution(8, "cpu", NULL)); }
+
+Test(lab8_solution, passes_other_seeds) {
+  static const char *const runs[][4] = {{"--seed", "1"}, {"--seed", "2", "--threads", "1"}};
+  t_solution_passes_with(8, runs, T_COUNT(runs));
+}
+
+Test(lab8_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(8, "cuda", NULL)); }
+
+/* ================================================================================================
+ * The untouched skeleton.
+ */
+
+TestSuite(lab8_skeleton, .timeout = 600);
+
+Test(lab8_skeleton, cpu_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(8, "cpu", NULL)); }
+Test(lab8_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(8, "cuda", NULL)); }
+
+/* ================================================================================================
+ * Planted wrong implementations (tests/planted/lab8/core.h and its one-line files), each on the case
+ * its mistake must fail and beside one it gets right; the core with no mistake passes everything.
+ */
+
+TestSuite(lab8_planted, .timeout = 600);
+
+#define ONLY(p, name) .args = {"--part", p, "--case", "=" name}, .part = p[0], .fails = name
+
+static t_planted lab8_planted_files[] = {
+    {.bug = "round_away", .track = "cpu", ONLY("a", "halves"), .first = T_ANY, .unwritten = 0,
+     .expect = {"at that element: a["}},
+    {.bug = "truncate", .track = "cpu", ONLY("a", "33x1000"), .first = T_ANY, .unwritten = 0},
+    {.bug = "per_tensor_scale", .track = "cpu", ONLY("a", "extremes"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=1x1"}},
+    {.bug = "clamp_128", .track = "cpu", ONLY("a", "33x1000"), .first = T_ANY, .unwritten = -1,
+     .expect = {"clamp to -127, not -128"}},
+    {.bug = "int16_sums", .track = "cpu", ONLY("b", "saturated"), .first = T_ANY, .unwritten = 0, .passes = {"=1x1x1"}},
+    {.bug = "float_sums", .track = "cpu", ONLY("b", "saturated"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=M=16 K=17"}},
+    {.bug = "dequantise_first", .track = "cpu", ONLY("b", "saturated"), .first = T_ANY, .unwritten = 0},
+    {.bug = "bias_twice", .track = "cpu", ONLY("b", "63x65x129"), .first = T_ANY, .unwritten = 0},
+    {.bug = "transposed_w", .track = "cpu", ONLY("b", "63x65x129"), .first = T_ANY, .unwritten = 0,
+     .passes = {"=1x1x1"}},
+    {.bug = "dw_without_sx", .track = "cpu", ONLY("c", "63x65x129"), .first = T_ANY, .unwritten = 0},
+    {.bug = "round_away", .track = "cpu", ONLY("d", "halves"), .first = T_ANY, .unwritten = 0},
+};
+
+ParameterizedTestParameters(lab8_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab8_planted_files); }
+ParameterizedTest(t_planted *t, lab8_planted, fails_as_it_should) { t_check_planted(8, t); }
+
+Test(lab8_planted, the_shared_core_is_right) {
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 500, t_planted_bin(8, "correct_core", "cpu"), json, "--track", "cpu", "--no-timing", NULL);
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
