@@ -10,6 +10,8 @@
 #                             the lab's next hint, one at a time, the last one the reference's design;
 #                             AGAIN=1 the latest again, HINT=K an earlier one, RESET=1 start over
 #   make bench [LAB=N]        the reference solutions at large sizes, beside PyTorch where it is installed
+#   make lab8-example [ARGS="--steps N"]  lab 8's worked example: a small model trained with int8 and float32
+#                             layers side by side; losses, time per step, bytes (build/lab8-example/loss.csv, .svg)
 #   make deps                 install the build dependencies (Debian/Ubuntu, as root); make test-deps: the tests' too
 #   make clean
 #
@@ -251,7 +253,8 @@ endef
 $(foreach d,$(LAB_DIRS),$(eval $(call LAB_RULES,$(d),$(call lab_num,$(d)))))
 
 # `make lab9` where there is no lab 9: say which labs there are, not make's "No rule to make target".
-UNKNOWN_LAB := $(firstword $(filter-out $(foreach d,$(LAB_DIRS),lab$(call lab_num,$(d)) lab$(call lab_num,$(d))-begin),$(filter lab%,$(MAKECMDGOALS))))
+# (lab8-example is a command, below, not a lab.)
+UNKNOWN_LAB := $(firstword $(filter-out $(foreach d,$(LAB_DIRS),lab$(call lab_num,$(d)) lab$(call lab_num,$(d))-begin) lab8-example,$(filter lab%,$(MAKECMDGOALS))))
 ifneq ($(UNKNOWN_LAB),)
 $(error there is no $(UNKNOWN_LAB): the labs are $(foreach d,$(LAB_DIRS),lab$(call lab_num,$(d))) (make help lists every command))
 endif
@@ -389,6 +392,21 @@ $(BUILD)/bench/%: bench/%.cu bench/common.cuh
 	$(Q)$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) $< -o $@
 .PHONY: bench-variants
 bench-variants: $(BENCH_BIN)
+
+# ---- lab 8's worked example ----------------------------------------------------------------------
+# labs/lab8-quantized-linear/example/train.c trains one small model with float32 and with em_qlinear
+# layers side by side and writes build/lab8-example/loss.csv and loss.svg. It sits in a subfolder
+# because every labs/labN-*/*.c is a student file that `make labN` compiles into the checker. Built
+# with $(CC) and linked with $(LINK), as the checker is: with CUDA, libem.a needs the C++ runtime.
+LAB8_EXAMPLE := $(BUILD)/lab8-example/train
+$(LAB8_EXAMPLE): labs/lab8-quantized-linear/example/train.c $(LIB) $(HEADERS) $(CONFIG) | deps
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@.o
+	$(Q)$(LINK) -o $@ $@.o $(LIB) $(LDLIBS)
+.PHONY: lab8-example
+lab8-example: $(LAB8_EXAMPLE)
+	@$(LAB8_EXAMPLE) --out $(BUILD)/lab8-example $(ARGS)
 
 # ---- tests ---------------------------------------------------------------------------------------
 include tests/tests.mk

@@ -27,6 +27,9 @@ $(BUILD)/tests/test_%: tests/test_%.c $(wildcard tests/*.h) $(LIB) $(HARNESS) $(
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) -Iharness -Itests $(CFLAGS) -DEM_BUILD_DIR='"$(BUILD)"' $< -o $@ $(HARNESS) $(LIB) -lcriterion $(LDLIBS)
 
+# tests/test_lab8_example.c runs lab 8's worked example.
+$(BUILD)/tests/test_lab8_example: $(LAB8_EXAMPLE)
+
 # The lab number of a planted file: tests/planted/lab1/x.c -> 1.
 planted_lab = $(patsubst lab%,%,$(firstword $(subst /, ,$(1))))
 
