@@ -155,6 +155,7 @@ void em_sum_cpu(const float *x, float *z, int64_t b, int64_t t) {
   nt = omp_get_max_threads();
   if (nt > MAX_THREADS) nt = MAX_THREADS;
 #endif
+  (void)nt; /* only the pragmas read it: a build without OpenMP must not call it unused */
   /* [2k]: thread k's first row, if it starts inside it; [2k + 1]: its last, if it ends inside it. */
   partial parts[2 * MAX_THREADS];
   int used = 1;
