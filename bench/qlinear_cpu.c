@@ -56,10 +56,12 @@ static int cmp_double(const void *a, const void *b) {
  * x (M × K) and W (N × K) are packed once per call, both along k: x in panels of GM = 8 rows
  * (per k, the panel's 8 values), W in panels of GN = 48 outputs (per k, 48 values: three vectors).
  * The kernel holds an 8 × 48 block of y in 24 AVX-512 accumulators; per k, three vector loads of
- * W's panel and 8 broadcasts of x feed 24 FMAs. y is cut into tiles of 128 rows × 192 outputs
- * (OpenMP dynamic); k runs in blocks of GK = 128, so a W micro-panel (128 × 48 floats, 24 KiB) stays
- * in L1 while the tile's x micro-panels (4 KiB each) pass, and y's block is loaded and stored once
- * per 128 k. */
+ * W's panel and 8 broadcasts of x feed 24 FMAs. y is cut into tiles of 96 rows × 192 outputs
+ * (OpenMP dynamic); k runs in blocks of GK = 512, y's block loaded and stored once per block.
+ * Measured at 2048³ on the course VM (CPU-time rates, GFLOP/s): 8 × 48 with GK = 128, 188; 256,
+ * 196; 512, 203; 2048, 205; 6 × 64 and 12 × 32 within the noise of 8 × 48: 86-91% of the FMA
+ * rate by the wall clock, the packing (2.8 ms, scalar) included. -DGM=, -DGNV=, -DGK=, -DGTM=, -DGTN=
+ * try others. */
 #ifndef GM
 #define GM 8
 #endif

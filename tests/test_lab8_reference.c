@@ -355,7 +355,8 @@ Test(lab8_reference, forward_ragged_shapes) {
 
 Test(lab8_reference, forward_large_and_decode_shapes) {
   /* several row blocks (256 rows) and output blocks (128) with tails; decode-like M = 16 */
-  const int64_t shapes[][3] = {{600, 40, 100}, {300, 270, 65}, {16, 2048, 256}, {16, 300, 1000}, {513, 1, 33}};
+  const int64_t shapes[][3] = {{600, 40, 100}, {300, 270, 65}, {16, 2048, 256}, {16, 300, 1000}, {513, 1, 33},
+                               {16, 40, 4096}, {33, 17, 8192}}; /* K a multiple of 4096: W's tile is copied */
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
     fwd f;
     make_forward(&f, shapes[s][0], shapes[s][1], shapes[s][2], F_RANDOM);
@@ -621,6 +622,13 @@ Test(lab8_reference, layer_decode_shape_and_bad_arguments) {
   cr_expect_eq(em_qlinear_forward(NULL, x, y, 1), EM_EINVAL);
   layer_round(layer, w, b, 16, N, K);
   em_qlinear_destroy(layer);
+  /* something that is no host layer (a CUDA layer's struct, say) is refused, not dereferenced */
+  em_qlinear *other = calloc(1, 4096);
+  cr_assert(other != NULL);
+  cr_expect_eq(em_qlinear_forward(other, x, y, 1), EM_EINVAL);
+  cr_expect_eq(em_qlinear_backward(other, y, x, x, y), EM_EINVAL);
+  em_qlinear_destroy(other); /* leaves it alone */
+  free(other);
   free(w), free(b);
 }
 

@@ -50,7 +50,9 @@ extern "C" {
  * float32 results exactly: a quotient of two floats rounded first to double then to float is the
  * correctly rounded float quotient). */
 int em_qlinear_quantize_oracle(const float *a, int64_t rows, int64_t cols, int8_t *aq, float *scale);
-/* acc exactly (int64 sums, checked to fit int32) and y = s_x·s_w·acc + b in float64. acc may be NULL. */
+/* acc exactly (int64 sums, checked to fit int32: EM_ERANGE otherwise, which only int8 values of
+ * −128, never produced by quantisation, can cause) and y = s_x·s_w·acc + b in float64. acc may be
+ * NULL. */
 int em_qlinear_forward_oracle(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b,
                               int32_t *acc, double *y, int64_t M, int64_t N, int64_t K);
 /* dx, dW, db in float64 from the dequantised operands. */

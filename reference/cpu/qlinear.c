@@ -19,20 +19,26 @@
  *     unsigned bytes of one operand by signed bytes of the other), pads 0. M·K bytes, a 16×16
  *     transposition of dwords per 64 k of a panel.
  *   - W is read where it lies, no packing: its 4 bytes w[o][4g..4g+3] are the signed operand,
- *     broadcast from memory into vpdpbusd ({1to16}). One instruction: 64 products, 4 per lane.
+ *     broadcast from memory (vpbroadcastd) to the 16 lanes. One vpdpbusd: 64 products, 4 per lane.
  *   - Σ_k (x + 128)·w = Σ_k x·w + 128·Σ_k w[o][k]: the second sum is subtracted per output, computed
- *     (with vpdpbusd against bytes of 1) from the 16 rows of W just before the tile loop reads them.
- *     vpdpbusd wraps (no saturation), so the biased sum may pass 2^31 (255·128·K does for large K):
- *     the arithmetic is modulo 2^32 throughout and the true sum fits int32, so the result is exact.
- *   - vpdpwssd on int16-widened values would need no bias but does 32 products per instruction,
- *     half of vpdpbusd's 64 at the same rate: the bias costs one subtraction per output.
+ *     (with vpdpbusd against bytes of 1) from the 16 rows of W just before the tile loop reads them:
+ *     1/16 of the tile loop's instructions at M = 16, 1/256 at M ≥ 256. vpdpbusd wraps (no
+ *     saturation), so the biased sum may pass 2^31 (255·128·K does for large K): the arithmetic is
+ *     modulo 2^32 throughout and the true sum fits int32, so the result is exact.
+ *   - vpdpwssd on int16-widened values would need no bias, but does 32 products per instruction
+ *     where vpdpbusd does 64, at the same rate on Zen 4 (both one 512-bit instruction per cycle,
+ *     measured in registers).
  *   - Epilogue: the 16 accumulators (one per output, rows in lanes) are transposed in registers
  *     (64 shuffles against 16·K/4 vpdpbusd), then per row: − bias term, (s_x·s_w)·float(acc) + b
  *     (three roundings in this order, never fused: the same bits on every level), one masked store
- *     of y (and of acc when asked). No int32 matrix is written and read back.
- *   - Why rows in lanes rather than the usual outputs in lanes: W would then need packing
- *     (transposing) every call, which for decode-like shapes (M = 16) costs more than the products;
- *     x is the small operand there, and at M = N = K its packing is 1/N of the work.
+ *     of y (and of acc when asked). No int32 matrix is written and read back; the accumulators only
+ *     pass through 1 KiB of L1 between the loop's function and the epilogue's (vnni_tile says why).
+ *   - Why rows in lanes rather than the usual outputs in lanes: W would then be repacked (read and
+ *     written, N·K bytes) every call, as much memory traffic again as a decode-like forward (M = 16)
+ *     needs in all; x is the small operand there, and at M = N = K its packing is 1/N of the work.
+ *     The price: one broadcast per vpdpbusd (the usual layout broadcasts one per 4 with 6 × 4
+ *     tiles); the tile loop runs at 0.28 ns per vpdpbusd on the course VM, against 0.22 for
+ *     vpdpbusd alone in registers.
  * AVX2: the same tile with 8 rows in a 256-bit vector and exact vpmaddwd on int16 values: x packed
  * as int16 pairs (k, k + 1) per row, W's 8 rows of a tile widened to int16 once per work item into
  * a per-thread buffer and broadcast from there; vpmaddwd's two products of int16-widened bytes and
@@ -46,13 +52,25 @@
  * A(i, j) = dy·s[j] (read as dy[i][j] or dy[j][i]) and B an int8 matrix (Wq, or xq) row-major,
  * blocked as GotoBLAS does: C in tiles of 192 rows × 384 columns (OpenMP dynamic); per tile and per
  * 128 of the reduction (j), A's block is packed scaled (dy·s rounded once) and B's block converted
- * from int8 to float as it is packed (once per tile, not per use), then a register-blocked kernel:
- * AVX-512 4 rows × 48 columns (12 accumulators), AVX2 3 × 16, plain C 4 × 16. Accuracy: each
- * kernel accumulator sums 16 terms (FMA chain), then adds into a running sum (8 blocks of 16 per
- * 128), which adds into C once per 128: a term meets at most 1 (dy·s) + 16 + 7 + ⌈J/128⌉ − 1
- * roundings, 23 + ⌈J/128⌉ (tests/test_lab8_reference.c derives its tolerance from this), not the
- * J of one long float chain. db: column sums in double, rows in order. The order of every
- * operation is fixed by the code, not by the thread count: the same inputs give the same bits.
+ * from int8 to float as it is packed (once per tile and block, not per use), then a register-blocked
+ * kernel: AVX-512 4 rows × 48 columns (12 accumulators, twice: see below), AVX2 3 × 16, plain C
+ * 4 × 16. Accuracy: each kernel accumulator sums 16 terms (an FMA chain), then adds into a running
+ * sum (8 blocks of 16 per 128), which adds into C once per 128: a term meets at most 1 (dy·s) + 16
+ * + 7 + ⌈J/128⌉ − 1 roundings, 23 + ⌈J/128⌉ (tests/test_lab8_reference.c derives its tolerance
+ * from this), not the J of one long float chain. The running sums take 12 more registers, so the
+ * AVX-512 block is 4 × 48 rather than the 8 × 48 a one-level kernel could hold. db: column sums in
+ * double, rows in order. The order of every operation is fixed by the code, not by the thread
+ * count: the same inputs give the same bits.
+ *
+ * Measured on the course's Zen 4 VM (2 cores, FMA rate 234.7 GFLOP/s; bench/qlinear_cpu.c, the
+ * lowest and highest medians of 3 to 4 runs of 3 repetitions, the VM shared with other builds):
+ * M = N = K = 2048, x quantised inside (the layer's forward) 20.5-22.4 ms, 770-840 GOP/s (3.3-3.6
+ * times the FMA rate; the tile loop alone on one core runs at 3.9 times that core's share, and
+ * vpdpbusd alone in registers at 4.9), 3.7-4.1 times the float32 GEMM of the same shape in the
+ * bench (80-85 ms, 86-91% of the FMA rate); quantising x is 0.3 ms of it.
+ * Decode-like M = 16, N = K = 2048: 0.18-0.21 ms, 20-23 GB/s of int8 W (4 MiB, in L3); N = K = 8192
+ * (64 MiB from memory): 4.0-4.3 ms, 15-17 GB/s. AVX2 level forced: 55-59 ms at 2048³. Backward at
+ * 2048³: 180-200 ms, 74-81% of the FMA rate. The naive forward: 3.9 GOP/s on one thread.
  */
 #include "em/qlinear.h"
 
@@ -269,7 +287,6 @@ typedef struct fw_args {
   int32_t *acc; /* NULL: not asked for */
   float *y;
   int64_t M, N, K;
-  const int8_t *w_padded; /* VNNI with N < 16: W and 16 − N zero rows */
 } fw_args;
 
 /* A work item: FW_MC rows × FW_NC outputs of y. FW_MC·K bytes of packed x (512 KiB at K = 2048)
@@ -338,20 +355,40 @@ T_VNNI static void vnni_pack_panel(const int8_t *xq, int64_t M, int64_t K, int64
   }
 }
 
-/* 128·Σ_k w[o][k] for the tile's 16 rows of W at w (lane o; modulo 2^32, as vpdpbusd sums): per
- * row, vpdpbusd against bytes of 1 adds 64 bytes into 16 lanes. The 16 rows run side by side, 16
- * independent chains: one row after another, each a chain of dependent vpdpbusd, cost a third of
- * a decode-like (M = 16) forward in latency alone. */
-T_VNNI static __m512i vnni_bias_term(const int8_t *w, int64_t K) {
+/* The row stride of a tile's copy of W: K rounded up to 64 bytes, plus 64. Rows K apart in W
+ * itself, with K a multiple of 4096, fall into one set of the 8-way L1 cache, and the tile loop's
+ * 16 rows then evict each other at every step: at K = 4096 and 8192 a decode-like forward ran at
+ * half the speed of K = 2048 when it read W where it lies. One line more per row gives each row its
+ * own set. Other K read W directly (vnni_item): at K = 2048 (two sets of 8 rows) the copy cost 15%
+ * of a decode-like forward and gained nothing. */
+static int64_t vnni_stride(int64_t K) { return cdiv(K, 64) * 64 + 64; }
+
+/* The tile reads its 16 rows of W where they lie: all 16 exist, whole groups of 4 bytes, and the
+ * rows do not share one L1 set. Otherwise it reads a padded copy. */
+static int vnni_direct(int64_t outs, int64_t K) { return outs == 16 && K % 4 == 0 && K % 4096 != 0; }
+
+/* Copies the tile's rows of W (rows, at most 16, from w, stride K) into dst (16 rows of stride
+ * vnni_stride(K), zeros past K and past the last row, so the tile loop reads whole groups of 4 and
+ * whole tiles; dst NULL: no copy), and returns 128·Σ_k w[o][k] per row (lane o; modulo 2^32, as
+ * vpdpbusd sums: bytes of 1 against the row's bytes add 64 of them into 16 lanes). The 16 rows go
+ * side by side, 16 independent sums: a row at a time, each sum a chain of dependent vpdpbusd (or
+ * two), the latency cost 15-30% of a decode-like (M = 16) forward. */
+T_VNNI static __m512i vnni_copy_rows(const int8_t *w, int64_t rows, int64_t K, int8_t *dst) {
   const __m512i ones = _mm512_set1_epi8(1);
+  const int64_t stride = vnni_stride(K), end = dst ? stride : K;
   __m512i s[16];
 #pragma GCC unroll 16
   for (int o = 0; o < 16; ++o) s[o] = _mm512_setzero_si512();
-  for (int64_t k0 = 0; k0 < K; k0 += 64) {
-    const int64_t len = min64(64, K - k0);
-    const __mmask64 live = len == 64 ? ~(__mmask64)0 : (((__mmask64)1 << len) - 1);
+  for (int64_t k0 = 0; k0 < end; k0 += 64) {
+    const int64_t len = K - k0;
+    const __mmask64 live = len >= 64 ? ~(__mmask64)0 : len <= 0 ? 0 : (((__mmask64)1 << len) - 1);
 #pragma GCC unroll 16
-    for (int o = 0; o < 16; ++o) s[o] = _mm512_dpbusd_epi32(s[o], ones, _mm512_maskz_loadu_epi8(live, w + o * K + k0));
+    for (int o = 0; o < 16; ++o) {
+      /* past the last row, or past K: zeros (a load under an empty mask touches no memory) */
+      const __m512i v = _mm512_maskz_loadu_epi8(o < rows ? live : 0, w + (o < rows ? o * K : 0) + (live ? k0 : 0));
+      s[o] = _mm512_dpbusd_epi32(s[o], ones, v);
+      if (dst) _mm512_store_si512(dst + o * stride + k0, v);
+    }
   }
   uint32_t term[16];
 #pragma GCC unroll 16
@@ -360,46 +397,33 @@ T_VNNI static __m512i vnni_bias_term(const int8_t *w, int64_t K) {
 }
 
 /* One tile's products: acc[o] lane l = Σ_k (xq[l][k] + 128)·w[o][k] over the panel's 16 rows l,
- * for the 16 rows of W at w (stride K; the caller makes every row a real one). The accumulators
- * leave through acc (1 KiB of L1): with the loop alone in its function GCC keeps all 16 in
- * registers; with the transposition and the epilogue inlined after it, it spilled and copied them
- * inside the loop. The row pointers are six bases plus multiples of K that x86 addressing scales
- * (×1, 2, 4, 8), so the loop needs few general registers. */
-T_VNNI __attribute__((noinline)) static void vnni_tile(const uint8_t *xp, const int8_t *w, int64_t K, __m512i *acc) {
+ * for the 16 rows of the tile's copy of W at w (stride apart, `groups` groups of 4 bytes each,
+ * zeros past K). The accumulators leave through acc (1 KiB of L1): with the loop alone in its
+ * function GCC keeps all 16 in registers; with the transposition and the epilogue inlined after
+ * it, it spilled and copied them inside the loop. The row pointers are six bases plus multiples
+ * of the stride that x86 addressing scales (×1, 2, 4, 8), so the loop needs few general registers. */
+T_VNNI __attribute__((noinline)) static void vnni_tile(const uint8_t *xp, const int8_t *w, int64_t stride,
+                                                       int64_t groups, __m512i *acc) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
           a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
-  const int8_t *p0 = w, *p3 = w + 3 * K, *p6 = w + 6 * K, *p9 = w + 9 * K, *p12 = w + 12 * K, *p15 = w + 15 * K;
-  const int8_t *const end = w + K / 4 * 4;
+  const int64_t S = stride;
+  const int8_t *p0 = w, *p3 = w + 3 * S, *p6 = w + 6 * S, *p9 = w + 9 * S, *p12 = w + 12 * S, *p15 = w + 15 * S;
+  const int8_t *const end = w + 4 * groups;
 #define BCAST4(p) _mm512_set1_epi32(load4(p))
-#define VNNI_STEP(x)                                                                                                  \
-  a0 = _mm512_dpbusd_epi32(a0, x, BCAST4(p0)), a1 = _mm512_dpbusd_epi32(a1, x, BCAST4(p0 + K));                       \
-  a2 = _mm512_dpbusd_epi32(a2, x, BCAST4(p0 + 2 * K)), a3 = _mm512_dpbusd_epi32(a3, x, BCAST4(p3));                   \
-  a4 = _mm512_dpbusd_epi32(a4, x, BCAST4(p0 + 4 * K)), a5 = _mm512_dpbusd_epi32(a5, x, BCAST4(p3 + 2 * K));           \
-  a6 = _mm512_dpbusd_epi32(a6, x, BCAST4(p6)), a7 = _mm512_dpbusd_epi32(a7, x, BCAST4(p3 + 4 * K));                   \
-  a8 = _mm512_dpbusd_epi32(a8, x, BCAST4(p0 + 8 * K)), a9 = _mm512_dpbusd_epi32(a9, x, BCAST4(p9));                   \
-  a10 = _mm512_dpbusd_epi32(a10, x, BCAST4(p6 + 4 * K)), a11 = _mm512_dpbusd_epi32(a11, x, BCAST4(p3 + 8 * K));       \
-  a12 = _mm512_dpbusd_epi32(a12, x, BCAST4(p12)), a13 = _mm512_dpbusd_epi32(a13, x, BCAST4(p9 + 4 * K));              \
-  a14 = _mm512_dpbusd_epi32(a14, x, BCAST4(p6 + 8 * K)), a15 = _mm512_dpbusd_epi32(a15, x, BCAST4(p15))
   for (; p0 < end; p0 += 4, p3 += 4, p6 += 4, p9 += 4, p12 += 4, p15 += 4, xp += 64) {
     const __m512i x = _mm512_load_si512((const void *)xp);
-    VNNI_STEP(x);
+    a0 = _mm512_dpbusd_epi32(a0, x, BCAST4(p0)), a1 = _mm512_dpbusd_epi32(a1, x, BCAST4(p0 + S));
+    a2 = _mm512_dpbusd_epi32(a2, x, BCAST4(p0 + 2 * S)), a3 = _mm512_dpbusd_epi32(a3, x, BCAST4(p3));
+    a4 = _mm512_dpbusd_epi32(a4, x, BCAST4(p0 + 4 * S)), a5 = _mm512_dpbusd_epi32(a5, x, BCAST4(p3 + 2 * S));
+    a6 = _mm512_dpbusd_epi32(a6, x, BCAST4(p6)), a7 = _mm512_dpbusd_epi32(a7, x, BCAST4(p3 + 4 * S));
+    a8 = _mm512_dpbusd_epi32(a8, x, BCAST4(p0 + 8 * S)), a9 = _mm512_dpbusd_epi32(a9, x, BCAST4(p9));
+    a10 = _mm512_dpbusd_epi32(a10, x, BCAST4(p6 + 4 * S)), a11 = _mm512_dpbusd_epi32(a11, x, BCAST4(p3 + 8 * S));
+    a12 = _mm512_dpbusd_epi32(a12, x, BCAST4(p12)), a13 = _mm512_dpbusd_epi32(a13, x, BCAST4(p9 + 4 * S));
+    a14 = _mm512_dpbusd_epi32(a14, x, BCAST4(p6 + 8 * S)), a15 = _mm512_dpbusd_epi32(a15, x, BCAST4(p15));
   }
-#undef VNNI_STEP
 #undef BCAST4
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
   acc[8] = a8, acc[9] = a9, acc[10] = a10, acc[11] = a11, acc[12] = a12, acc[13] = a13, acc[14] = a14, acc[15] = a15;
-}
-
-/* K not a multiple of 4: the last, partial group, W's bytes copied one by one (a 4-byte load would
- * read past the end of the last row). Apart from vnni_tile: a second exit from its loop made GCC
- * copy the accumulators between registers at every step. */
-T_VNNI static void vnni_tile_tail(const uint8_t *xp, const int8_t *w, int64_t K, __m512i *acc) {
-  const __m512i x = _mm512_load_si512((const void *)(xp + K / 4 * 64));
-  for (int o = 0; o < 16; ++o) {
-    int8_t part[4] = {0};
-    memcpy(part, w + o * K + K / 4 * 4, (size_t)(K & 3));
-    acc[o] = _mm512_dpbusd_epi32(acc[o], x, _mm512_set1_epi32(load4(part)));
-  }
 }
 
 /* acc[o] (rows in lanes) → per row: minus the bias term, then y = (s_x·s_w)·acc + b, one masked
@@ -417,27 +441,20 @@ T_VNNI static void vnni_epilogue(const fw_args *a, __m512i acc[16], __m512i bias
   }
 }
 
-T_VNNI static void vnni_item(const fw_args *a, const uint8_t *xpack, int64_t rb, int64_t ob) {
-  const int64_t M = a->M, N = a->N, K = a->K, panel = cdiv(K, 4) * 64;
+T_VNNI static void vnni_item(const fw_args *a, const uint8_t *xpack, int8_t *wcopy, int64_t rb, int64_t ob) {
+  const int64_t M = a->M, N = a->N, K = a->K, groups = cdiv(K, 4), panel = groups * 64;
   const int64_t p0 = rb * (FW_MC / 16), p1 = min64(p0 + FW_MC / 16, cdiv(M, 16));
   for (int64_t o0 = ob * FW_NC; o0 < min64(ob * FW_NC + FW_NC, N); o0 += 16) {
-    /* A tile reads 16 rows of W. Past N there are none: the last tile then runs on W's last 16
-     * rows (overlapping the tile before it) and stores only its new outputs; with N < 16, on a
-     * copy of W padded with zero rows. */
-    const int64_t outs = min64(16, N - o0);
-    const int8_t *w = a->wq + o0 * K;
-    int64_t o_first = o0;
-    __mmask16 live = 0xffff;
-    if (outs < 16 && N >= 16)
-      w = a->wq + (N - 16) * K, o_first = N - 16, live = (__mmask16)(0xffffu << (16 - outs));
-    else if (outs < 16)
-      w = a->w_padded, live = (__mmask16)((1u << outs) - 1);
-    const __m512i bias_term = vnni_bias_term(w, K);
+    const int64_t outs = min64(16, N - o0); /* past N the copy has zero rows, whose outputs are not stored */
+    const int direct = vnni_direct(outs, K);
+    const __m512i bias_term = vnni_copy_rows(a->wq + o0 * K, outs, K, direct ? NULL : wcopy);
+    const int8_t *w = direct ? a->wq + o0 * K : wcopy;
+    const int64_t stride = direct ? K : vnni_stride(K);
+    const __mmask16 live = outs == 16 ? 0xffff : (__mmask16)((1u << outs) - 1);
     for (int64_t p = p0; p < p1; ++p) {
       __m512i acc[16];
-      vnni_tile(xpack + p * panel, w, K, acc);
-      if (K & 3) vnni_tile_tail(xpack + p * panel, w, K, acc);
-      vnni_epilogue(a, acc, bias_term, 16 * p, min64(16, M - 16 * p), o_first, live);
+      vnni_tile(xpack + p * panel, w, stride, groups, acc);
+      vnni_epilogue(a, acc, bias_term, 16 * p, min64(16, M - 16 * p), o0, live);
     }
   }
 }
@@ -489,6 +506,10 @@ T_AVX2 static void avx2_pack_panel(const int8_t *xq, int64_t M, int64_t K, int64
   }
 }
 
+/* The row stride (int16) of a tile's widened copy of W: K rounded up to 2, plus 32 (64 bytes), so
+ * that rows 2K bytes apart do not share one L1 set when K is a multiple of 1024 (vnni_stride). */
+static int64_t avx2_stride(int64_t K) { return cdiv(K, 2) * 2 + 32; }
+
 /* W's rows of a tile, widened to int16 (a row padded with a 0 to an even length). */
 T_AVX2 static void avx2_widen_rows(const int8_t *const wr[8], int64_t K, int16_t *dst, int64_t stride) {
   for (int o = 0; o < 8; ++o)
@@ -499,7 +520,7 @@ T_AVX2 static void avx2_widen_rows(const int8_t *const wr[8], int64_t K, int16_t
       else {
         int16_t tail[16];
         _mm256_storeu_si256((__m256i *)tail, v);
-        memcpy(dst + o * stride + k0, tail, (size_t)(stride - k0) * sizeof(int16_t));
+        memcpy(dst + o * stride + k0, tail, (size_t)(cdiv(K, 2) * 2 - k0) * sizeof(int16_t)); /* to the pad 0 */
       }
     }
 }
@@ -546,10 +567,10 @@ T_AVX2 static void avx2_item(const fw_args *a, const int16_t *xpack, int16_t *wi
     const int64_t outs = min64(8, N - o0);
     const int8_t *wr[8];
     for (int o = 0; o < 8; ++o) wr[o] = a->wq + (o0 + min64(o, outs - 1)) * K;
-    avx2_widen_rows(wr, K, wide, 2 * pairs);
+    avx2_widen_rows(wr, K, wide, avx2_stride(K));
     for (int64_t p = p0; p < p1; ++p) {
       __m256i acc[8];
-      avx2_tile(xpack + p * panel, wide, 2 * pairs, pairs, acc);
+      avx2_tile(xpack + p * panel, wide, avx2_stride(K), pairs, acc);
       avx2_epilogue(a, acc, 8 * p, min64(8, M - 8 * p), o0, outs);
     }
   }
@@ -570,36 +591,25 @@ static void portable_item(const fw_args *a, int64_t rb, int64_t ob) {
 }
 
 /* Runs the work items (and, first, the packing of x's panels) on the threads. kind: 2 VNNI, 1 AVX2,
- * 0 portable. One allocation holds the packed x, then (AVX2) each thread's widened W rows or (VNNI,
- * N < 16) the padded copy of W. */
-static int forward_run(fw_args a, int kind) {
-  const int64_t M = a.M, N = a.N, K = a.K;
+ * 0 portable. One allocation holds the packed x, then each thread's copy of a tile's rows of W. */
+static int forward_run(const fw_args *a, int kind) {
+  const int64_t M = a->M, N = a->N, K = a->K;
   int threads = 1;
 #if defined(_OPENMP)
   if ((double)M * (double)N * (double)K >= PARALLEL_FROM) threads = omp_get_max_threads();
 #endif
   const int64_t lanes = kind == 2 ? 16 : 8, panels = cdiv(M, lanes);
   const int64_t panel_bytes = kind == 2 ? cdiv(K, 4) * 64 : kind == 1 ? cdiv(K, 2) * 32 : 0;
-  const int64_t wide_elems = cdiv(K, 2) * 2; /* an AVX2 row of W widened: int16, even length */
-  const double pack_bytes = (double)panels * (double)panel_bytes;
-  const double extra_bytes = kind == 1 ? (double)threads * 8.0 * (double)wide_elems * 2.0
-                             : kind == 2 && N < 16 ? 16.0 * (double)K
-                                                   : 0.0;
-  if (pack_bytes + extra_bytes > (double)SIZE_MAX / 4)
+  /* a thread's copy of a tile's rows of W: VNNI 16 rows of bytes, AVX2 8 rows of int16 */
+  const int64_t copy_bytes = kind == 2 ? 16 * vnni_stride(K) : kind == 1 ? 8 * 2 * avx2_stride(K) : 0;
+  const double pack_bytes = (double)panels * (double)panel_bytes, all = pack_bytes + (double)threads * copy_bytes;
+  if (all > (double)SIZE_MAX / 4)
     return em__fail(EM_ENOMEM, "em_qlinear_forward_cpu: M = %lld, K = %lld: the packed x does not fit in memory",
                     (long long)M, (long long)K);
-  uint8_t *pack = NULL, *extra = NULL;
+  uint8_t *pack = NULL;
   if (kind) {
-    pack = em_host_alloc((size_t)(pack_bytes + extra_bytes));
-    if (!pack)
-      return em__fail(EM_ENOMEM, "em_qlinear_forward_cpu: no memory for the packed x (%.0f bytes)",
-                      pack_bytes + extra_bytes);
-    extra = pack + (size_t)pack_bytes;
-  }
-  if (kind == 2 && N < 16) {
-    memcpy(extra, a.wq, (size_t)(N * K));
-    memset(extra + N * K, 0, (size_t)((16 - N) * K));
-    a.w_padded = (const int8_t *)extra;
+    pack = em_host_alloc((size_t)all);
+    if (!pack) return em__fail(EM_ENOMEM, "em_qlinear_forward_cpu: no memory for the packed x (%.0f bytes)", all);
   }
   const int64_t row_blocks = cdiv(M, FW_MC), out_blocks = cdiv(N, FW_NC);
 #pragma omp parallel num_threads(threads)
@@ -608,13 +618,14 @@ static int forward_run(fw_args a, int kind) {
 #if defined(_OPENMP)
     tid = omp_get_thread_num();
 #endif
+    uint8_t *copy = kind ? pack + (size_t)pack_bytes + (size_t)(tid * copy_bytes) : NULL;
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < (kind ? panels : 0); ++p) {
 #if QL_X86
       if (kind == 2)
-        vnni_pack_panel(a.xq, M, K, p, pack + p * panel_bytes);
+        vnni_pack_panel(a->xq, M, K, p, pack + p * panel_bytes);
       else
-        avx2_pack_panel(a.xq, M, K, p, (int16_t *)(void *)(pack + p * panel_bytes));
+        avx2_pack_panel(a->xq, M, K, p, (int16_t *)(void *)(pack + p * panel_bytes));
 #endif
     }
     /* the barrier at the end of the loop above: every panel is packed before any item reads one */
@@ -623,14 +634,14 @@ static int forward_run(fw_args a, int kind) {
       const int64_t rb = t / out_blocks, ob = t % out_blocks;
 #if QL_X86
       if (kind == 2)
-        vnni_item(&a, pack, rb, ob);
+        vnni_item(a, pack, (int8_t *)copy, rb, ob);
       else if (kind == 1)
-        avx2_item(&a, (const int16_t *)(const void *)pack, (int16_t *)(void *)extra + tid * 8 * wide_elems, rb, ob);
+        avx2_item(a, (const int16_t *)(const void *)pack, (int16_t *)(void *)copy, rb, ob);
       else
 #endif
-        portable_item(&a, rb, ob);
+        portable_item(a, rb, ob);
     }
-    (void)tid;
+    (void)copy;
   }
   em_host_free(pack);
   return EM_OK;
@@ -643,7 +654,7 @@ int em_qlinear_forward_cpu(const int8_t *xq, const float *sx, const int8_t *wq, 
   if (!xq || !sx || !wq || !sw || !b || !y) return em__fail(EM_EINVAL, "em_qlinear_forward_cpu: a NULL pointer");
   const fw_args a = {.xq = xq, .wq = wq, .sx = sx, .sw = sw, .b = b, .acc = acc, .y = y, .M = M, .N = N, .K = K};
   const int isa = em__qlinear_isa();
-  return forward_run(a, isa == EM__QLINEAR_AVX512_VNNI ? 2 : isa >= EM__QLINEAR_AVX2 ? 1 : 0);
+  return forward_run(&a, isa == EM__QLINEAR_AVX512_VNNI ? 2 : isa >= EM__QLINEAR_AVX2 ? 1 : 0);
 }
 
 /* ---- backward ----------------------------------------------------------------------------------- */
@@ -972,7 +983,14 @@ int em_qlinear_backward_cpu(const float *dy, const int8_t *xq, const float *sx, 
 
 /* ---- the layer object ------------------------------------------------------------------------------ */
 
+/* em_qlinear names the CUDA layer too (em_qlinear_create_cuda), whose struct lives in another
+ * file: a layer of one kind handed to the other kind's functions would compile and then read
+ * pointers of the wrong memory. The first member marks a host layer, so that those calls fail
+ * with EM_EINVAL instead (for every CUDA layer whose struct does not begin with this value). */
+#define QL_HOST_MAGIC 0x51484f53u /* "QHOS" */
+
 struct em_qlinear {
+  uint32_t magic; /* QL_HOST_MAGIC */
   int64_t N, K;
   int8_t *wq; /* N × K, quantised once at creation */
   float *sw, *b;
@@ -983,7 +1001,8 @@ struct em_qlinear {
 };
 
 void em_qlinear_destroy(em_qlinear *layer) {
-  if (!layer) return;
+  if (!layer || layer->magic != QL_HOST_MAGIC) return; /* NULL, or not a host layer: nothing to free here */
+  layer->magic = 0;
   em_host_free(layer->wq), em_host_free(layer->sw), em_host_free(layer->b);
   em_host_free(layer->xq), em_host_free(layer->sx);
   free(layer);
@@ -1002,7 +1021,7 @@ int em_qlinear_create(em_qlinear **layer, const float *w, const float *b, int64_
                     (long long)K);
   em_qlinear *l = calloc(1, sizeof *l);
   if (!l) return em__fail(EM_ENOMEM, "em_qlinear_create: no memory for the layer");
-  l->N = N, l->K = K;
+  l->magic = QL_HOST_MAGIC, l->N = N, l->K = K;
   l->wq = em_host_alloc((size_t)(N * K));
   l->sw = em_host_alloc((size_t)N * sizeof(float));
   l->b = em_host_alloc((size_t)N * sizeof(float));
@@ -1023,6 +1042,9 @@ int em_qlinear_create(em_qlinear **layer, const float *w, const float *b, int64_
 
 int em_qlinear_forward(em_qlinear *layer, const float *x, float *y, int64_t M) {
   if (!layer || !x || !y) return em__fail(EM_EINVAL, "em_qlinear_forward: layer, x or y is NULL");
+  if (layer->magic != QL_HOST_MAGIC)
+    return em__fail(EM_EINVAL, "em_qlinear_forward: not a host layer (one from em_qlinear_create_cuda goes to "
+                               "em_qlinear_forward_cuda_layer)");
   int err = sizes_ok("em_qlinear_forward", M, layer->N, layer->K);
   if (err) return err;
   if (M > layer->cap) { /* grow: the old buffers stay until the new ones exist */
@@ -1050,6 +1072,9 @@ int em_qlinear_forward(em_qlinear *layer, const float *x, float *y, int64_t M) {
 int em_qlinear_backward(em_qlinear *layer, const float *dy, float *dx, float *dw, float *db) {
   if (!layer || !dy || !dx || !dw || !db)
     return em__fail(EM_EINVAL, "em_qlinear_backward: layer, dy, dx, dw or db is NULL");
+  if (layer->magic != QL_HOST_MAGIC)
+    return em__fail(EM_EINVAL, "em_qlinear_backward: not a host layer (one from em_qlinear_create_cuda goes to "
+                               "em_qlinear_backward_cuda_layer)");
   if (layer->M == 0)
     return em__fail(EM_EINVAL, "em_qlinear_backward: no forward to go back through (call em_qlinear_forward first)");
   return em_qlinear_backward_cpu(dy, layer->xq, layer->sx, layer->wq, layer->sw, dx, dw, db, layer->M, layer->N,
