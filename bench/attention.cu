@@ -31,51 +31,17 @@
 
 #include "../reference/cuda/attention_kernels.cuh"
 #include "common.cuh"
+#include "em/bf16.h"
 
 namespace {
 
 // ---- the FP32 FMA rate ---------------------------------------------------------------------------
 
-// 8 independent chains of FMAs per thread, 16 warps per SM: enough in flight to issue an FFMA on
-// every SMSP every cycle. The impossible test keeps the chains from being optimised away.
-__global__ void fma_peak_kernel(float *out, int iters) {
-  float a[8];
-#pragma unroll
-  for (int c = 0; c < 8; ++c) a[c] = threadIdx.x * 1e-3f + c;
-  for (int i = 0; i < iters; ++i)
-#pragma unroll
-    for (int c = 0; c < 8; ++c) a[c] = fmaf(a[c], 0.9999f, 1e-4f);
-  float s = 0.0f;
-#pragma unroll
-  for (int c = 0; c < 8; ++c) s += a[c];
-  if (s == -1.0f) out[threadIdx.x] = s;
-}
-
-double fma_peak_tflops(bench::Timer &timer) {
-  int sms = 0;
-  CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  float *out = nullptr;
-  CHECK(cudaMalloc(&out, 1024 * sizeof(float)));
-  const int blocks = sms * 8, threads = 256, iters = 1 << 14;
-  const float ms = timer.median_ms([&] { fma_peak_kernel<<<blocks, threads>>>(out, iters); });
-  CHECK(cudaFree(out));
-  return 2.0 * 8 * iters * (double)blocks * threads / (ms * 1e-3) / 1e12;
-}
-
 // ---- inputs and the float64 reference --------------------------------------------------------------
 
-uint16_t to_bf16(float f) {  // round to nearest even, as em_f32_to_bf16
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-float from_bf16(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+// bfloat16 conversions: the library's (round to nearest even), so the bench rounds as the checker does.
+uint16_t to_bf16(float f) { return em_f32_to_bf16(f); }
+float from_bf16(uint16_t h) { return em_bf16_to_f32(h); }
 
 // Uniform in [-1, 1) from a hash of (tensor, index): the same inputs on every run.
 float hashed(uint64_t i, uint32_t salt) {
@@ -365,7 +331,7 @@ int main(int argc, char **argv) {
 
   // ---- timings at the bar's size ----
   bench::Timer timer;
-  const double peak = fma_peak_tflops(timer);
+  const double peak = bench::fma_peak_tflops(timer);
   std::printf("\nFP32 FMA rate measured: %.1f TFLOP/s (bar for v1: 65%% = %.1f)\n", peak, 0.65 * peak);
   const std::vector<int> sample = {0, 1, 63, 64, 1000, 2047, 2048, 4095};
   for (int d : {128, 64})

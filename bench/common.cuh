@@ -99,6 +99,34 @@ class Timer {
   int runs_, warmup_;
 };
 
+// The FP32 FMA rate of this GPU in TFLOP/s, measured the way the checker's peaks are: 8
+// independent chains of FMAs per thread, 8 blocks of 256 per SM, an FFMA on every SMSP every cycle
+// (the impossible test keeps the chains from being optimised away). What the benches' "% of FMA"
+// columns divide by.
+__global__ void fma_peak_kernel(float *out, int iters) {
+  float a[8];
+#pragma unroll
+  for (int c = 0; c < 8; ++c) a[c] = threadIdx.x * 1e-3f + c;
+  for (int i = 0; i < iters; ++i)
+#pragma unroll
+    for (int c = 0; c < 8; ++c) a[c] = fmaf(a[c], 0.9999f, 1e-4f);
+  float s = 0.0f;
+#pragma unroll
+  for (int c = 0; c < 8; ++c) s += a[c];
+  if (s == -1.0f) out[threadIdx.x] = s;
+}
+
+inline double fma_peak_tflops(Timer &timer) {
+  int sms = 0;
+  CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  float *out = nullptr;
+  CHECK(cudaMalloc(&out, 1024 * sizeof(float)));
+  const int blocks = sms * 8, threads = 256, iters = 1 << 14;
+  const float ms = timer.median_ms([&] { fma_peak_kernel<<<blocks, threads>>>(out, iters); });
+  CHECK(cudaFree(out));
+  return 2.0 * 8 * iters * (double)blocks * threads / (ms * 1e-3) / 1e12;
+}
+
 }  // namespace bench
 
 #endif  // EM_BENCH_COMMON_CUH

@@ -44,20 +44,6 @@ const double kU = 1.0 / 16777216.0;  // 2^-24: float32's unit roundoff
 
 // ---- measured rates ---------------------------------------------------------------------------------
 
-// 8 independent chains of FMAs per thread, 8 blocks of 256 per SM: an FFMA on every SMSP every cycle.
-__global__ void fma_peak_kernel(float *out, int iters) {
-  float a[8];
-#pragma unroll
-  for (int c = 0; c < 8; ++c) a[c] = threadIdx.x * 1e-3f + c;
-  for (int i = 0; i < iters; ++i)
-#pragma unroll
-    for (int c = 0; c < 8; ++c) a[c] = fmaf(a[c], 0.9999f, 1e-4f);
-  float s = 0.0f;
-#pragma unroll
-  for (int c = 0; c < 8; ++c) s += a[c];
-  if (s == -1.0f) out[threadIdx.x] = s;
-}
-
 // 8 independent accumulators per warp, so consecutive mma never wait on each other.
 __global__ void mma_peak_kernel(int *out, int iters) {
   int32_t c[8][4] = {};
@@ -89,13 +75,11 @@ Rates measure_rates(bench::Timer &timer) {
   CHECK(cudaFree(src));
   CHECK(cudaFree(dst));
 
-  float *out = nullptr;
-  CHECK(cudaMalloc(&out, 1024 * sizeof(float)));
-  const int blocks = sms * 8, threads = 256, iters = 1 << 14;
-  ms = timer.median_ms([&] { fma_peak_kernel<<<blocks, threads>>>(out, iters); });
-  r.fma_tflops = 2.0 * 8 * iters * (double)blocks * threads / (ms * 1e-3) / 1e12;
+  r.fma_tflops = bench::fma_peak_tflops(timer);
+  int *out = nullptr;
+  CHECK(cudaMalloc(&out, 1024 * sizeof(int)));
   const int mma_iters = 1 << 12;
-  ms = timer.median_ms([&] { mma_peak_kernel<<<sms * 4, 256>>>((int *)out, mma_iters); });
+  ms = timer.median_ms([&] { mma_peak_kernel<<<sms * 4, 256>>>(out, mma_iters); });
   r.mma_tops = 2.0 * 16 * 8 * 32 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
   CHECK(cudaFree(out));
   return r;
