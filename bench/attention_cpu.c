@@ -29,6 +29,7 @@
 #endif
 
 #include "em/em.h"
+#include "common_cpu.h"
 
 static double clock_s(clockid_t id) {
   struct timespec t;
@@ -133,43 +134,22 @@ int main(int argc, char **argv) {
    * figure, from build/peaks.json where a quiet measurement was cached (by make check, or an
    * earlier run of this program), else measured now: a machine busy with other programs measures
    * low then, and the percentages come out high (the line says so). */
-  em_peaks p;
-  memset(&p, 0, sizeof p);
-  const char *env = getenv("EM_BENCH_FMA");
-  double fma = env ? atof(env) : 0.0;
-  if (fma > 0.0) {
-    em_cpu_name(p.cpu_name, sizeof p.cpu_name);
-#if defined(_OPENMP)
-    p.cpu_threads = omp_get_max_threads();
-#else
-    p.cpu_threads = 1;
-#endif
-    printf("%s, %d threads: FMA rate %.1f GFLOP/s (EM_BENCH_FMA)\n", p.cpu_name, p.cpu_threads, fma);
-  } else {
-    int err = em_peaks_get("build/peaks.json", 0, 0, &p);
-    if (err) {
-      fprintf(stderr, "em_peaks_get: %s (%s)\n", em_strerror(err), em_error_detail());
-      return 1;
-    }
-    fma = p.cpu_fma_gflops;
-    printf("%s, %d threads: FMA rate %.1f GFLOP/s (%s)\n", p.cpu_name, p.cpu_threads, fma,
-           p.from_cache       ? "build/peaks.json"
-           : p.cpu_contended ? "measured now, while other programs held the cores: low, the percentages high"
-                             : "measured now");
-  }
+  int threads = 1;
+  double fma = bench_fma_rate(&threads);
+  if (fma < 0) return 1;
   printf("GFLOP/s by the wall clock (median of each repetition) | their %% of the FMA rate | GFLOP per CPU "
          "second x threads (the rate with the cores to itself)\n");
   if (argc >= 7) {
     const char *which = argc >= 8 ? argv[7] : "cpu";
     int reps = argc >= 9 ? atoi(argv[8]) : 3;
     return run(which, atoll(argv[1]), atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), atoi(argv[6]),
-               reps, fma, p.cpu_threads);
+               reps, fma, threads);
   }
   int status = 0;
   const int64_t ds[] = {16, 32, 64, 128};
   for (int causal = 0; causal < 2; ++causal)
-    for (int i = 0; i < 4; ++i) status |= run("cpu", 2, 4, 2048, 2048, ds[i], causal, 3, fma, p.cpu_threads);
-  status |= run("bf16", 2, 4, 2048, 2048, 64, 0, 3, fma, p.cpu_threads);
-  status |= run("naive", 1, 1, 512, 512, 64, 0, 3, fma, p.cpu_threads);
+    for (int i = 0; i < 4; ++i) status |= run("cpu", 2, 4, 2048, 2048, ds[i], causal, 3, fma, threads);
+  status |= run("bf16", 2, 4, 2048, 2048, 64, 0, 3, fma, threads);
+  status |= run("naive", 1, 1, 512, 512, 64, 0, 3, fma, threads);
   return status;
 }

@@ -36,6 +36,7 @@
 #endif
 
 #include "em/em.h"
+#include "common_cpu.h"
 #include "../reference/cpu/qlinear_isa.h"
 
 static double clock_s(clockid_t id) {
@@ -303,30 +304,9 @@ static int shape(int64_t M, int64_t N, int64_t K, const char *what, int reps, do
 static const int LEVELS[] = {EM__QLINEAR_PORTABLE, EM__QLINEAR_AVX2, EM__QLINEAR_AVX512, EM__QLINEAR_AVX512_VNNI};
 
 int main(int argc, char **argv) {
-  em_peaks p;
-  memset(&p, 0, sizeof p);
-  const char *env = getenv("EM_BENCH_FMA");
-  double fma = env ? atof(env) : 0.0;
-  if (fma > 0.0) {
-    em_cpu_name(p.cpu_name, sizeof p.cpu_name);
-#if defined(_OPENMP)
-    p.cpu_threads = omp_get_max_threads();
-#else
-    p.cpu_threads = 1;
-#endif
-    printf("%s, %d threads: FMA rate %.1f GFLOP/s (EM_BENCH_FMA)\n", p.cpu_name, p.cpu_threads, fma);
-  } else {
-    int err = em_peaks_get("build/peaks.json", 0, 0, &p);
-    if (err) {
-      fprintf(stderr, "em_peaks_get: %s (%s)\n", em_strerror(err), em_error_detail());
-      return 1;
-    }
-    fma = p.cpu_fma_gflops;
-    printf("%s, %d threads: FMA rate %.1f GFLOP/s (%s)\n", p.cpu_name, p.cpu_threads, fma,
-           p.from_cache       ? "build/peaks.json"
-           : p.cpu_contended ? "measured now, while other programs held the cores: low, the percentages high"
-                             : "measured now");
-  }
+  int threads = 1;
+  double fma = bench_fma_rate(&threads);
+  if (fma < 0) return 1;
   if (argc >= 4) {
     const char *what = argc >= 5 ? argv[4] : "all";
     const int reps = argc >= 6 ? atoi(argv[5]) : 3;
@@ -339,9 +319,9 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
-    return shape(atoll(argv[1]), atoll(argv[2]), atoll(argv[3]), what, reps, fma, p.cpu_threads);
+    return shape(atoll(argv[1]), atoll(argv[2]), atoll(argv[3]), what, reps, fma, threads);
   }
-  int status = shape(2048, 2048, 2048, "all", 3, fma, p.cpu_threads);
-  status |= shape(16, 2048, 2048, "all", 3, fma, p.cpu_threads);
+  int status = shape(2048, 2048, 2048, "all", 3, fma, threads);
+  status |= shape(16, 2048, 2048, "all", 3, fma, threads);
   return status;
 }
