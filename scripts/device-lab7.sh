@@ -22,8 +22,7 @@ nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 cuda_home=$(dirname "$(dirname "$nvcc")")
 status=0
 
-step() { echo; echo "=== $*"; }
-want() { [[ " $steps " == *" $1 "* ]]; }
+source scripts/device-lab-common.sh
 
 step "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
@@ -65,14 +64,6 @@ fi
 
 if want sanitizer; then
   step "compute-sanitizer (small shapes)"
-  san() {  # tool, log name, [sanitizer options] command...
-    local tool=$1 log=$2
-    shift 2
-    compute-sanitizer --tool "$tool" --error-exitcode 9 "$@" >"$out/sanitizer-$log.txt" 2>&1
-    local st=$?
-    echo "$tool $log: exit $st ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$log.txt" | tail -1))"
-    [ $st -ne 0 ] && status=1
-  }
   san memcheck bench build/bench/attention --check-only --quick
   san racecheck bench build/bench/attention --check-only --quick
   san synccheck bench build/bench/attention --check-only --quick
@@ -81,20 +72,5 @@ if want sanitizer; then
   san initcheck api --report-api-errors no build/lab7-api
 fi
 
-if want checker; then
-  step "em-check: the reference solution's CUDA track, timed"
-  make -j"$jobs" lab7 SOLUTION=1 >>"$out/build.log" 2>&1 || { echo "make lab7 SOLUTION=1 failed"; status=1; }
-  build/lab7/em-check --track cuda --color never --json "$out/lab7-solution.json" >"$out/lab7-solution.txt" 2>&1
-  st=$?
-  echo "solution exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  tail -25 "$out/lab7-solution.txt"
-  step "the suite's lab 7 tests (CUDA planted files, the skeleton, racecheck)"
-  make -j"$jobs" test-build >>"$out/build.log" 2>&1
-  build/tests/test_lab7 -j1 >"$out/test_lab7.txt" 2>&1
-  st=$?
-  echo "test_lab7 exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  grep -aE "FAIL|Synthesis|SKIP" "$out/test_lab7.txt" | head -20
-fi
+want checker && checker_step 7
 exit $status

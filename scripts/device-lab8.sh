@@ -27,8 +27,7 @@ nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 cuda_home=$(dirname "$(dirname "$nvcc")")
 status=0
 
-step() { echo; echo "=== $*"; }
-want() { [[ " $steps " == *" $1 "* ]]; }
+source scripts/device-lab-common.sh
 
 step "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
@@ -121,34 +120,11 @@ fi
 
 if want sanitizer; then
   step "compute-sanitizer (small shapes)"
-  san() {  # tool, log name, [sanitizer options] command...
-    local tool=$1 log=$2
-    shift 2
-    compute-sanitizer --tool "$tool" --error-exitcode 9 "$@" >"$out/sanitizer-$log.txt" 2>&1
-    local st=$?
-    echo "$tool $log: exit $st ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$log.txt" | tail -1))"
-    [ $st -ne 0 ] && status=1
-  }
   san memcheck bench build/bench/qlinear --check-only --quick
   san racecheck bench build/bench/qlinear --check-only --quick
   # The api check provokes a failed allocation on purpose (EM_ENOMEM): API errors are its to judge.
   san memcheck api --report-api-errors no build/lab8-api
   san initcheck api --report-api-errors no build/lab8-api
 fi
-if want checker; then
-  echo; echo "=== em-check: the reference solution's CUDA track, timed"
-  make -j"$(nproc)" lab8 SOLUTION=1 >>"$out/build.log" 2>&1 || { echo "make lab8 SOLUTION=1 failed"; status=1; }
-  build/lab8/em-check --track cuda --color never --json "$out/lab8-solution.json" >"$out/lab8-solution.txt" 2>&1
-  st=$?
-  echo "solution exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  tail -25 "$out/lab8-solution.txt"
-  echo; echo "=== the suite's lab 8 tests"
-  make -j"$(nproc)" test-build >>"$out/build.log" 2>&1
-  build/tests/test_lab8 -j1 >"$out/test_lab8.txt" 2>&1
-  st=$?
-  echo "test_lab8 exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  grep -aE "FAIL|Synthesis" "$out/test_lab8.txt" | head -20
-fi
+want checker && checker_step 8
 exit $status
