@@ -136,9 +136,7 @@ void em__anti_cache(em__ctx *x, uint64_t before) {
     em__rerun_oracle(x);
     if (call_again(x) != EM_OK) return;
     em_case_result vr;
-    memset(&vr, 0, sizeof vr);
-    vr.lab = x->lab; /* the verdict's explanation reads the lab (its inputs_at) */
-    vr.c = *x->c;
+    em__side_result(&vr, x->lab, x->c);
     int err = em__judge(x->track, &x->b, &vr);
     if (err != EM_OK) {
       em__env_fail(x->run, x->r, err, "reading the anti-cache results back");

@@ -513,9 +513,7 @@ static int verify_variant(em__ctx *x, int v, uint64_t *before) {
     return 0;
   }
   em_case_result vr;
-  memset(&vr, 0, sizeof vr);
-  vr.lab = x->lab;
-  vr.c = *x->c;
+  em__side_result(&vr, x->lab, x->c);
   if ((err = em__judge(EM_TRACK_CPU, &x->b, v == EM__VARIANT_MAIN ? r : &vr)) != EM_OK) {
     em__env_fail(x->run, r, err, "judging the outputs");
     return 0;

@@ -9,6 +9,8 @@
 #ifndef EM_HARNESS_CHECKER_INTERNAL_H
 #define EM_HARNESS_CHECKER_INTERNAL_H
 
+#include <string.h>
+
 #include "checker.h"
 
 /* Every tensor is followed by a guard of EM__GUARD_WORDS words. After an output, guard words that
@@ -37,6 +39,14 @@ static inline size_t em__data_bytes(const em_tensor *t) {
 }
 
 extern const char *const em__track_names[EM_NTRACKS]; /* "cpu", "cuda" */
+
+/* An empty result for a side verdict (an anti-cache variant, a --verify file) of case c of lab:
+ * judging reads the lab (its inputs_at) and the case, so both are set. */
+static inline void em__side_result(em_case_result *r, const em_lab *lab, const em_case *c) {
+  memset(r, 0, sizeof *r);
+  r->lab = lab;
+  r->c = *c;
+}
 
 typedef struct em__bufs {
   em_tensor t[EM_MAX_TENSORS];
