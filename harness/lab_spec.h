@@ -142,6 +142,10 @@ typedef struct em_lab {
    * compute-bound ones, where one pass over the inputs costs little beside the work and where a
    * change to a few rows would leave most of the output (other heads, other rows) as it was. */
   int fresh_mode;
+  /* The parts whose arithmetic is int8 products summed in int32 ("b" for lab 8's forward): their
+   * roof is the int8 rate (em_peaks cpu_int8_gops, gpu_int8_tc_gops) rather than the float32 FMA
+   * rate, which int8 dot-product instructions pass several times over. NULL: none. */
+  const char *int8_parts;
   /* NULL when the case is valid for its part, else why not (hidden cases are checked with it). */
   const char *(*invalid)(const em_case *c);
   /* Optional: writes into buf the inputs that element `index` of output tensor t[out] is computed

@@ -87,6 +87,7 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
   if (track == EM_TRACK_CPU) {
     fprintf(f, ", %d thread%s, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads,
             o->peaks.cpu_threads == 1 ? "" : "s", o->peaks.cpu_copy_gbps, o->peaks.cpu_fma_gflops);
+    if (lab->int8_parts) fprintf(f, ", int8 %.0f GOP/s", o->peaks.cpu_int8_gops);
     /* Low peaks make every roof column look good: say why they are low, and that they will not stick. */
     if (o->peaks.cpu_contended)
       fprintf(f, " (measured while other programs held the cores, %.0f%% of the time ours: not cached; "
@@ -99,6 +100,9 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
       fprintf(f, " (other programs are using %.0f%% of the cores now: times will be slow; vs ref stays fair)",
               100 * o->others_at_start);
   }
+  else if (lab->int8_parts)
+    fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s, int8 tensor cores %.0f GOP/s", o->gpu.name,
+            o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops, o->peaks.gpu_int8_tc_gops);
   else
     fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s, bf16 tensor cores %.0f GFLOP/s", o->gpu.name,
             o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops, o->peaks.gpu_bf16_tc_gflops);
@@ -219,7 +223,8 @@ void em_report_summary(FILE *f, const em_run *run, int color) {
     fprintf(f, "\n%stime: median per call; vs ref / vs naive: how many times faster than the reference solution /\n"
                "the naive baseline (>1 is faster), medians of interleaved runs, each call on inputs changed since\n"
                "the previous one; roof: achieved over what this machine's measured bandwidth for the case's mix\n"
-               "of reads and writes and its FMA rate allow (cases that fit in a cache can pass 100%%).%s\n",
+               "of reads and writes and its compute rate allow (the FMA rate; bfloat16 on a GPU, the tensor\n"
+               "cores'; int8 products, the int8 rate); cases that fit in a cache can pass 100%%.%s\n",
             dim(color), reset(color));
   int count[4] = {0};
   double pts[EM_NTRACKS] = {0}, max[EM_NTRACKS] = {0}, unmeasured[EM_NTRACKS] = {0};
@@ -361,6 +366,7 @@ static json_t *peaks_json(const em_peaks *p) {
   json_t *peaks = json_object();
   json_object_set_new(peaks, "cpu_copy_gbps", num_or_null(p->cpu_copy_gbps));
   json_object_set_new(peaks, "cpu_fma_gflops", num_or_null(p->cpu_fma_gflops));
+  json_object_set_new(peaks, "cpu_int8_gops", num_or_null(p->cpu_int8_gops));
   /* the share of the cores the CPU measurement got; null when the CPU numbers came from the cache */
   json_object_set_new(peaks, "cpu_share", p->cpu_share > 0 ? json_real(p->cpu_share) : json_null());
   json_object_set_new(peaks, "cpu_contended", json_boolean(p->cpu_contended));
@@ -376,6 +382,7 @@ static json_t *peaks_json(const em_peaks *p) {
   json_object_set_new(peaks, "gpu_write_gbps", p->have_gpu ? num_or_null(p->gpu_write_gbps) : json_null());
   json_object_set_new(peaks, "gpu_fma_gflops", p->have_gpu ? num_or_null(p->gpu_fma_gflops) : json_null());
   json_object_set_new(peaks, "gpu_bf16_tc_gflops", p->have_gpu ? num_or_null(p->gpu_bf16_tc_gflops) : json_null());
+  json_object_set_new(peaks, "gpu_int8_tc_gops", p->have_gpu ? num_or_null(p->gpu_int8_tc_gops) : json_null());
   return peaks;
 }
 

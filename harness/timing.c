@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static int run_call(void *arg) {
   em_call *k = (em_call *)arg;
@@ -112,16 +113,21 @@ void em__roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_ca
   double bw = fmax(em_peaks_pattern_gbps(&o->peaks, gpu, write_share(b)), ref_gbps);
   double fma = gpu ? o->peaks.gpu_fma_gflops : o->peaks.cpu_fma_gflops;
   /* bfloat16 matrix work on the GPU is held to the tensor cores' rate (0 when not measured: no
-   * roof then, rather than a wrong one); on the CPU it is widened to float32, the FMA rate's. */
-  int tensor_cores = 0;
-  for (int i = 0; gpu && i < b->nt; ++i) tensor_cores |= b->t[i].dtype == EM_BF16;
-  if (tensor_cores) fma = o->peaks.gpu_bf16_tc_gflops;
+   * roof then, rather than a wrong one); on the CPU it is widened to float32, the FMA rate's. int8
+   * products (the lab names the parts) are held to the int8 rate on either track. */
+  int own_unit = 0; /* held to a rate of its own, not the FMA rate */
+  for (int i = 0; gpu && i < b->nt; ++i) own_unit |= b->t[i].dtype == EM_BF16;
+  if (own_unit) fma = o->peaks.gpu_bf16_tc_gflops;
+  if (r->lab && r->lab->int8_parts && strchr(r->lab->int8_parts, r->c.part)) {
+    own_unit = 1;
+    fma = gpu ? o->peaks.gpu_int8_tc_gops : o->peaks.cpu_int8_gops;
+  }
   if (fma > 0) fma = fmax(fma, ref_gflops);
   r->roof_gbps = bw;
   double attainable = fmin(fma > 0 ? fma : INFINITY, r->intensity * bw);
   r->roofline_frac = attainable > 0 && isfinite(attainable) ? r->gflops / attainable : NAN;
   if (r->flops == 0 && bw > 0) r->roofline_frac = r->gbps / bw;
-  if (tensor_cores && !(fma > 0)) r->roofline_frac = NAN;
+  if (own_unit && !(fma > 0)) r->roofline_frac = NAN;
 }
 
 /* A speed no honest code reaches: the working set is far beyond the caches, so every byte crosses

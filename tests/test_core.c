@@ -818,6 +818,7 @@ Test(npy, vector_and_scalar_shapes, .timeout = 10) {
 static void expect_peaks_sane(const em_peaks *p) {
   cr_expect(p->cpu_copy_gbps > 0 && isfinite(p->cpu_copy_gbps), "copy bandwidth %g", p->cpu_copy_gbps);
   cr_expect(p->cpu_fma_gflops > 0 && isfinite(p->cpu_fma_gflops), "FMA rate %g", p->cpu_fma_gflops);
+  cr_expect(p->cpu_int8_gops > 0 && isfinite(p->cpu_int8_gops), "int8 rate %g", p->cpu_int8_gops);
   cr_expect(p->cpu_threads >= 1);
   char name[128];
   em_cpu_name(name, sizeof name);
@@ -854,6 +855,8 @@ Test(peaks, measured_then_cached, .timeout = 60) {
             p2.cpu_copy_gbps, p1.cpu_copy_gbps);
   cr_expect(fabs(p2.cpu_fma_gflops - p1.cpu_fma_gflops) <= 1e-5 * p1.cpu_fma_gflops, "cached FMA %.9g, measured %.9g",
             p2.cpu_fma_gflops, p1.cpu_fma_gflops);
+  cr_expect(fabs(p2.cpu_int8_gops - p1.cpu_int8_gops) <= 1e-5 * p1.cpu_int8_gops, "cached int8 %.9g, measured %.9g",
+            p2.cpu_int8_gops, p1.cpu_int8_gops);
   /* (the copy bandwidth is the better of the file's plain and non-temporal copies, back through the
    * times they stand for: the file's number to the last bits of a double) */
   cr_expect(fabs(p2.cpu_copy_gbps - file_copy) <= 1e-12 * file_copy, "the cached number is the file's");
@@ -878,10 +881,11 @@ Test(peaks, corrupt_cache_is_remeasured, .timeout = 60) {
 }
 
 /* A cache as em_peaks_get writes it (schema em-peaks/3), for this CPU at a thread count: copy 12.5
- * GB/s (plain stores; no non-temporal ones), FMA 100.25 GFLOP/s, and a GPU part. */
+ * GB/s (plain stores; no non-temporal ones), FMA 100.25 GFLOP/s, int8 400.5 GOP/s, and a GPU part. */
 static json_t *hand_written_cache(const char *cpu_name, int threads) {
-  return json_pack("{s:s, s:{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:s, s:f, s:f, s:f, s:f}}", "schema",
+  return json_pack("{s:s, s:{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:s, s:f, s:f, s:f, s:f}}", "schema",
                    "em-peaks/3", "cpu", "name", cpu_name, "threads", threads, "copy_gbps", 12.5, "fma_gflops", 100.25,
+                   "int8_gops", 400.5,
                    "read_gbps", 14.0, "write_plain_gbps", 9.0, "write_nt_gbps", 0.0, "copy_plain_gbps", 12.5,
                    "copy_nt_gbps", 0.0, "gpu", "name", "Imaginary GPU", "copy_gbps", 3000.0, "fma_gflops", 60000.0,
                    "read_gbps", 3500.0, "write_gbps", 3200.0);
@@ -901,6 +905,7 @@ Test(peaks, hand_written_cache_is_used, .timeout = 30) {
   cr_expect_eq(p.cpu_threads, 3);
   cr_expect(fabs(p.cpu_copy_gbps - 12.5) <= 1e-9, "copy %.12g GB/s, the file says 12.5", p.cpu_copy_gbps);
   cr_expect_eq(p.cpu_fma_gflops, 100.25);
+  cr_expect_eq(p.cpu_int8_gops, 400.5);
   cr_expect_eq(p.have_gpu, 0, "the GPU part is not used when the GPU was not asked for");
 }
 

@@ -323,7 +323,7 @@ static const char *write_low_peaks(const char *dir, int under_load) {
   em_cpu_name(cpu, sizeof cpu);
   const char *path = t_str("%s/peaks.json", dir);
   t_write_file(path, t_str("{\"schema\": \"em-peaks/3\", \"cpu\": {\"name\": \"%s\", \"threads\": 2, \"copy_gbps\": 0.2,"
-                           " \"fma_gflops\": 1.0, \"read_gbps\": 0.2, \"write_plain_gbps\": 0.2, \"write_nt_gbps\": 0,"
+                           " \"fma_gflops\": 1.0, \"int8_gops\": 4.0, \"read_gbps\": 0.2, \"write_plain_gbps\": 0.2, \"write_nt_gbps\": 0,"
                            " \"copy_plain_gbps\": 0.2, \"copy_nt_gbps\": 0%s}}\n",
                            cpu, under_load ? ", \"under_load\": true" : ""));
   return path;
@@ -550,4 +550,40 @@ Test(fresh, bf16_gpu_roof_is_the_tensor_cores) {
   o.peaks.gpu_bf16_tc_gflops = 600000;
   em__roofline(EM_TRACK_CUDA, &o, &b, &r);
   cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "300 of 600 TFLOP/s");
+}
+
+/* int8 products (the parts a lab names, lab 8's forward) are held to the int8 rate on both tracks;
+ * the lab's other parts, and labs that name none, to the FMA rate. */
+Test(fresh, int8_parts_are_held_to_the_int8_rate) {
+  const em_lab *lab = em_lab_find(8);
+  cr_assert(lab && lab->int8_parts, "lab 8 names its int8 parts");
+  em__bufs b;
+  memset(&b, 0, sizeof b);
+  b.nt = 2;
+  b.t[0] = (em_tensor){.name = "xq", .dtype = EM_I8, .ndim = 1, .shape = {1 << 20}, .numel = 1 << 20};
+  b.t[1] = (em_tensor){.name = "y", .dtype = EM_F32, .is_output = 1, .ndim = 1, .shape = {1 << 20}, .numel = 1 << 20};
+  em_run_opts o;
+  memset(&o, 0, sizeof o);
+  o.peaks.cpu_read_gbps = o.peaks.cpu_copy_gbps = o.peaks.cpu_write_gbps = 50;
+  o.peaks.gpu_read_gbps = o.peaks.gpu_copy_gbps = o.peaks.gpu_write_gbps = 4000;
+  o.peaks.cpu_fma_gflops = 200, o.peaks.cpu_int8_gops = 800;
+  o.peaks.gpu_fma_gflops = 60000, o.peaks.gpu_int8_tc_gops = 1200000;
+  em_case_result r;
+  memset(&r, 0, sizeof r);
+  r.lab = lab, r.c.part = 'b';
+  r.bytes = 5.0 * (1 << 20), r.flops = 1000.0 * r.bytes, r.ref_time_s = 1.0;
+  r.time_s = r.flops / 400e9;
+  em__roofline(EM_TRACK_CPU, &o, &b, &r);
+  cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "400 of 800 G int8 op/s, not 200%% of the FMA rate");
+  r.time_s = r.flops / 600e12;
+  em__roofline(EM_TRACK_CUDA, &o, &b, &r);
+  cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "600 of 1200 T int8 op/s on the tensor cores");
+  o.peaks.cpu_int8_gops = 0;
+  r.time_s = r.flops / 400e9;
+  em__roofline(EM_TRACK_CPU, &o, &b, &r);
+  cr_expect(isnan(r.roofline_frac), "no int8 rate measured: no roof rather than the FMA rate's");
+  r.c.part = 'c'; /* the backward multiplies in float32 */
+  r.time_s = r.flops / 100e9;
+  em__roofline(EM_TRACK_CPU, &o, &b, &r);
+  cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "part (c): 100 of 200 GFLOP/s");
 }

@@ -512,4 +512,5 @@ const em_lab em_lab_qlinear = {
     .invalid = invalid,
     .inputs_at = inputs_at,
     .fresh_mode = EM_FRESH_PERTURB,
+    .int8_parts = "b", /* the forward's product: int8 rate; (c) and (d) do their products in float32 */
 };

@@ -12,7 +12,10 @@
  *   write bandwidth: filling a large array, the better of plain and non-temporal stores on the
  *                   CPU (a plain store first reads its line: see em/stores.h);
  *   each case's roof is the bandwidth of its own mix of reads and writes, em_peaks_pattern_gbps;
- *   FMA rate:       independent fused multiply-add chains, 2 FLOP each, all cores / all SMs.
+ *   FMA rate:       independent fused multiply-add chains, 2 FLOP each, all cores / all SMs;
+ *   int8 rate:      independent int8 dot-product chains, 2 operations per product: on the CPU the
+ *                   instruction lab 8's reference uses (AVX-512 VNNI, AVX2, plain C), on the GPU
+ *                   the tensor cores (mma.sync m16n8k32 s8 with int32 sums).
  */
 #ifndef EM_PEAKS_H
 #define EM_PEAKS_H
@@ -26,6 +29,7 @@ typedef struct em_peaks {
   int cpu_threads;          /* OpenMP threads the CPU numbers were measured with */
   double cpu_copy_gbps;     /* GB/s = 1e9 bytes/s, read + write: the better of the two below */
   double cpu_fma_gflops;
+  double cpu_int8_gops;     /* int8 products and their sums, 1e9 per second: the roof of int8 matrix work */
   double cpu_read_gbps;     /* read only */
   double cpu_write_gbps;    /* write only: the better of the two below */
   double cpu_copy_plain_gbps, cpu_copy_nt_gbps;   /* plain stores; non-temporal stores (0: none here) */
@@ -37,6 +41,9 @@ typedef struct em_peaks {
   /* The tensor cores' rate on bfloat16 inputs with float32 sums (mma.sync m16n8k16), the roof of
    * bfloat16 matrix work; Hopper's wgmma can pass it, and the roof is then the reference's rate. */
   double gpu_bf16_tc_gflops;
+  /* The tensor cores' rate on int8 inputs with int32 sums (mma.sync m16n8k32), the roof of int8
+   * matrix work (lab 8's product); wgmma can pass it, and the roof is then the reference's rate. */
+  double gpu_int8_tc_gops;
   double gpu_read_gbps, gpu_write_gbps;
   int from_cache;           /* 1 when loaded from the cache file rather than measured now */
   /* Of the CPU measurement's wall time × the threads that could run at once (cpu_threads, at most

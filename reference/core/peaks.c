@@ -385,6 +385,137 @@ static double measure_fma(int nt) {
   return best;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* int8 dot products                                                                           */
+
+/* The rate of the instruction lab 8's CPU reference multiplies int8 with (reference/cpu/qlinear.c,
+ * chosen when called, as here): AVX-512 VNNI's vpdpbusd, 64 u8·s8 products summed into 16 int32
+ * lanes per instruction; else AVX2's vpmaddubsw, vpmaddwd and vpaddd, 32 products per three
+ * instructions; else int32 multiply-adds in plain C. Two operations per product, as the lab counts
+ * them. Without this rate an int8 product would be held to the float32 FMA rate, which a VNNI core
+ * passes 3-4 times over ("109% of roof"). */
+#define I8_CHAINS 12
+#define I8_FOR_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define I8_X86 1
+
+/* vpdpbusd reads its accumulator: each chain depends on itself only, and nothing can be hoisted. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static int64_t i8_chains_vnni(int64_t iters, int seed) {
+  const __m512i a = _mm512_set1_epi8((char)(1 + (seed & 1))), b = _mm512_set1_epi8((char)(seed & 3));
+#define DECLARE(k) __m512i c##k = _mm512_set1_epi32(seed + (k));
+  I8_FOR_EACH(DECLARE)
+#undef DECLARE
+  for (int64_t i = 0; i < iters; ++i) {
+#define STEP(k) c##k = _mm512_dpbusd_epi32(c##k, a, b);
+    I8_FOR_EACH(STEP)
+#undef STEP
+  }
+  __m512i v = _mm512_setzero_si512();
+#define REDUCE(k) v = _mm512_add_epi32(v, c##k);
+  I8_FOR_EACH(REDUCE)
+#undef REDUCE
+  return _mm512_reduce_add_epi32(v);
+}
+
+/* AVX2 has no int8 multiply-add into int32: the reference's three-instruction sequence. Its byte
+ * operand is the chain's own accumulator, so the products cannot be hoisted out of the loop. */
+__attribute__((target("avx2"))) static int64_t i8_chains_avx2(int64_t iters, int seed) {
+  const __m256i b = _mm256_set1_epi8((char)(1 + (seed & 1))), ones = _mm256_set1_epi16(1);
+#define DECLARE(k) __m256i c##k = _mm256_set1_epi32(seed + (k));
+  I8_FOR_EACH(DECLARE)
+#undef DECLARE
+  for (int64_t i = 0; i < iters; ++i) {
+#define STEP(k) c##k = _mm256_add_epi32(c##k, _mm256_madd_epi16(_mm256_maddubs_epi16(c##k, b), ones));
+    I8_FOR_EACH(STEP)
+#undef STEP
+  }
+  __m256i v = _mm256_setzero_si256();
+#define REDUCE(k) v = _mm256_add_epi32(v, c##k);
+  I8_FOR_EACH(REDUCE)
+#undef REDUCE
+  int32_t lanes[8];
+  memcpy(lanes, &v, sizeof lanes);
+  int64_t sum = 0;
+  for (int l = 0; l < 8; ++l) sum += lanes[l];
+  return sum;
+}
+#endif
+
+/* The portable reference's int8 product: int32 multiply-adds, four lanes at a time. */
+typedef int32_t vint __attribute__((vector_size(16)));
+static int64_t i8_chains_plain(int64_t iters, int seed) {
+  const vint m = {3, 3, 3, 3}, add = {seed, seed, seed, seed};
+#define DECLARE(k) vint c##k = add + (k);
+  I8_FOR_EACH(DECLARE)
+#undef DECLARE
+  for (int64_t i = 0; i < iters; ++i) {
+#define STEP(k) c##k = c##k * m + add;
+    I8_FOR_EACH(STEP)
+#undef STEP
+  }
+  vint v = add;
+#define REDUCE(k) v += c##k;
+  I8_FOR_EACH(REDUCE)
+#undef REDUCE
+  return (int64_t)v[0] + v[1] + v[2] + v[3];
+}
+
+typedef int64_t (*i8_chains_fn)(int64_t iters, int seed);
+
+/* The instruction sequence this CPU runs, and the int8 operations one step of all its chains does. */
+static i8_chains_fn i8_pick(double *ops_per_iter) {
+#if defined(I8_X86)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")) {
+    *ops_per_iter = 2.0 * 64 * I8_CHAINS;
+    return i8_chains_vnni;
+  }
+  if (__builtin_cpu_supports("avx2")) {
+    *ops_per_iter = 2.0 * 32 * I8_CHAINS;
+    return i8_chains_avx2;
+  }
+#endif
+  *ops_per_iter = 2.0 * 4 * I8_CHAINS;
+  return i8_chains_plain;
+}
+
+static volatile int64_t i8_sink;
+
+/* One parallel run; returns GOP/s and the seconds it took. */
+static double i8_run(int nt, int64_t iters, double *seconds) {
+  (void)nt;
+  double per_iter;
+  i8_chains_fn fn = i8_pick(&per_iter);
+  int team = 1;
+  int64_t total = 0;
+  double t0 = em_now_s();
+#pragma omp parallel num_threads(nt) reduction(+ : total)
+  {
+#pragma omp single nowait
+    team = omp_get_num_threads();
+    total += fn(iters, 1 + omp_get_thread_num());
+  }
+  *seconds = em_now_s() - t0;
+  i8_sink = total;
+  return per_iter * (double)iters * team / *seconds / 1e9;
+}
+
+/* Calibrated and repeated as the FMA rate is (measure_fma). */
+static double measure_int8(int nt) {
+  int64_t iters = FMA_START_ITERS;
+  double t = 0.0;
+  i8_run(nt, iters, &t);
+  while (t < FMA_CALIB_S && iters < ((int64_t)1 << 40)) {
+    iters *= 2;
+    i8_run(nt, iters, &t);
+  }
+  iters = (int64_t)((double)iters * (FMA_RUN_S / t)) + 1;
+  double best = 0.0;
+  for (int r = 0; r < FMA_RUNS; ++r) best = fmax(best, i8_run(nt, iters, &t));
+  return best;
+}
+
 /* CPU time used by this process so far (all its threads), in seconds; −1 if unknown. */
 static double process_cpu_seconds(void) {
   struct rusage ru;
@@ -417,12 +548,14 @@ int em_peaks_measure_cpu(em_peaks *p, int threads) {
   int rc = measure_memory(nt, COPY_REPS, &mt);
   if (rc != EM_OK) return rc;
   double gflops = measure_fma(nt);
+  double gops = measure_int8(nt);
   double wall = em_now_s() - wall0, cpu = process_cpu_seconds() - cpu0;
 
   em_cpu_name(p->cpu_name, sizeof p->cpu_name);
   p->cpu_threads = nt;
   set_memory_peaks(p, &mt);
   p->cpu_fma_gflops = gflops;
+  p->cpu_int8_gops = gops;
   /* unknown (no getrusage, no wall time): taken as quiet, as before this check existed */
   p->cpu_share = cpu0 >= 0.0 && cpu >= 0.0 && wall > 0.0 ? fmin(1.0, cpu / (wall * runnable_threads(nt))) : 1.0;
   p->cpu_contended = p->cpu_share < EM_PEAKS_QUIET_SHARE;
@@ -468,11 +601,12 @@ static int json_positive(json_t *obj, const char *key, double *out) {
 static int cpu_from_json(json_t *cpu, const char *name, int threads, em_peaks *p) {
   const char *cached = json_string_value(json_object_get(cpu, "name"));
   json_t *t = json_object_get(cpu, "threads");
-  double fma;
+  double fma, i8;
   mem_times mt;
   if (!cached || strcmp(cached, name) != 0) return 0;
   if (!json_is_integer(t) || json_integer_value(t) != threads) return 0;
-  if (!json_positive(cpu, "fma_gflops", &fma) || !json_positive(cpu, "read_gbps", &mt.read) ||
+  /* A cache from before the int8 rate was measured lacks it: measured again. */
+  if (!json_positive(cpu, "fma_gflops", &fma) || !json_positive(cpu, "int8_gops", &i8) || !json_positive(cpu, "read_gbps", &mt.read) ||
       !json_positive(cpu, "write_plain_gbps", &mt.write_plain) || !json_positive(cpu, "copy_plain_gbps", &mt.copy_plain))
     return 0;
   /* Stored as GB/s; set_memory_peaks takes seconds over the measurement's bytes. 0 (no streaming
@@ -486,6 +620,7 @@ static int cpu_from_json(json_t *cpu, const char *name, int threads, em_peaks *p
   p->cpu_threads = threads;
   set_memory_peaks(p, &mt);
   p->cpu_fma_gflops = fma;
+  p->cpu_int8_gops = i8;
   p->cpu_unreliable = json_is_true(json_object_get(cpu, "under_load"));
   return 1;
 }
@@ -493,15 +628,16 @@ static int cpu_from_json(json_t *cpu, const char *name, int threads, em_peaks *p
 /* Takes the GPU part from the cache when it was measured on a GPU of this name. */
 static int gpu_from_json(json_t *gpu, const char *name, em_peaks *p) {
   const char *cached = json_string_value(json_object_get(gpu, "name"));
-  double copy, fma, tc;
+  double copy, fma, tc, i8;
   if (!cached || strcmp(cached, name) != 0) return 0;
   double rd, wr;
-  /* A cache from before the tensor-core rate was measured lacks it: measured again. */
+  /* A cache from before the tensor-core rates were measured lacks them: measured again. */
   if (!json_positive(gpu, "copy_gbps", &copy) || !json_positive(gpu, "fma_gflops", &fma) ||
       !json_positive(gpu, "read_gbps", &rd) || !json_positive(gpu, "write_gbps", &wr) ||
-      !json_positive(gpu, "bf16_tc_gflops", &tc))
+      !json_positive(gpu, "bf16_tc_gflops", &tc) || !json_positive(gpu, "int8_tc_gops", &i8))
     return 0;
   p->gpu_bf16_tc_gflops = tc;
+  p->gpu_int8_tc_gops = i8;
   p->have_gpu = 1;
   p->gpu_read_gbps = rd;
   p->gpu_write_gbps = wr;
@@ -517,6 +653,7 @@ static void clear_gpu(em_peaks *p) {
   p->gpu_copy_gbps = 0.0;
   p->gpu_fma_gflops = 0.0;
   p->gpu_bf16_tc_gflops = 0.0;
+  p->gpu_int8_tc_gops = 0.0;
   p->gpu_read_gbps = 0.0;
   p->gpu_write_gbps = 0.0;
 }
@@ -543,18 +680,18 @@ static void make_parent_dir(const char *path) {
  * part is the one measured now, else the one already in the file (a CPU-only run must not forget a
  * GPU measured earlier). */
 static int write_cache(const char *path, const em_peaks *p, json_t *old_gpu) {
-  json_t *root = json_pack("{s:s, s:{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}}", "schema", PEAKS_SCHEMA, "cpu",
+  json_t *root = json_pack("{s:s, s:{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}}", "schema", PEAKS_SCHEMA, "cpu",
                            "name", p->cpu_name, "threads", p->cpu_threads, "copy_gbps", p->cpu_copy_gbps,
-                           "fma_gflops", p->cpu_fma_gflops, "read_gbps", p->cpu_read_gbps, "write_plain_gbps",
+                           "fma_gflops", p->cpu_fma_gflops, "int8_gops", p->cpu_int8_gops, "read_gbps", p->cpu_read_gbps, "write_plain_gbps",
                            p->cpu_write_plain_gbps, "write_nt_gbps", p->cpu_write_nt_gbps, "copy_plain_gbps",
                            p->cpu_copy_plain_gbps, "copy_nt_gbps", p->cpu_copy_nt_gbps);
   if (!root) return em__fail(EM_ENOMEM, "cannot build the peaks cache for %s (out of memory?)", path);
   if (p->cpu_unreliable) json_object_set_new(json_object_get(root, "cpu"), "under_load", json_true());
   json_t *gpu = NULL;
   if (p->have_gpu)
-    gpu = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f}", "name", p->gpu_name, "copy_gbps", p->gpu_copy_gbps, "fma_gflops",
-                    p->gpu_fma_gflops, "read_gbps", p->gpu_read_gbps, "write_gbps", p->gpu_write_gbps,
-                    "bf16_tc_gflops", p->gpu_bf16_tc_gflops);
+    gpu = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "name", p->gpu_name, "copy_gbps", p->gpu_copy_gbps,
+                    "fma_gflops", p->gpu_fma_gflops, "read_gbps", p->gpu_read_gbps, "write_gbps", p->gpu_write_gbps,
+                    "bf16_tc_gflops", p->gpu_bf16_tc_gflops, "int8_tc_gops", p->gpu_int8_tc_gops);
   else if (json_is_object(old_gpu))
     gpu = json_incref(old_gpu);
   if (gpu && json_object_set_new(root, "gpu", gpu) != 0) {

@@ -99,6 +99,30 @@ __global__ void mma_bf16_kernel(float *out, int iters) {
   out[(size_t)blockIdx.x * blockDim.x + threadIdx.x] = s;
 }
 
+// The tensor cores on int8 (lab 8's product): as mma_bf16_kernel, with m16n8k32 steps of int8
+// inputs into int32 sums, 2·16·8·32 = 8192 operations per warp. The sums wrap around on overflow
+// (two's complement, as the instruction defines), which costs nothing and is never read but as a sink.
+__global__ void mma_int8_kernel(float *out, int iters) {
+  int c[kMmaChains][4];
+#pragma unroll
+  for (int k = 0; k < kMmaChains; ++k) c[k][0] = c[k][1] = c[k][2] = c[k][3] = 0;
+  const uint32_t one = 0x01010101u, two = 0x02020202u ^ (threadIdx.x & 1u);
+#pragma unroll 4
+  for (int i = 0; i < iters; ++i) {
+#pragma unroll
+    for (int k = 0; k < kMmaChains; ++k)
+      asm volatile(
+          "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+          "{%0,%1,%2,%3};\n"
+          : "+r"(c[k][0]), "+r"(c[k][1]), "+r"(c[k][2]), "+r"(c[k][3])
+          : "r"(one), "r"(one), "r"(one), "r"(one), "r"(two), "r"(two));
+  }
+  int s = 0;
+#pragma unroll
+  for (int k = 0; k < kMmaChains; ++k) s += c[k][0] + c[k][1] + c[k][2] + c[k][3];
+  out[(size_t)blockIdx.x * blockDim.x + threadIdx.x] = (float)s;
+}
+
 // Everything the measurement holds, released on every way out of it.
 struct Resources {
   void *src = nullptr, *dst = nullptr;
@@ -243,7 +267,8 @@ int time_fma(Resources &r, int blocks, em_peaks *p) {
   return EM_OK;
 }
 
-// The bfloat16 tensor-core rate in GFLOP/s, into the buffer time_fma allocated (one float per thread).
+// The tensor cores' rates, bfloat16 in GFLOP/s and int8 in GOP/s, into the buffer time_fma allocated
+// (one float per thread).
 int time_mma(Resources &r, int blocks, em_peaks *p) {
   const size_t warps = (size_t)blocks * kThreads / 32;
   double t = 0.0;
@@ -256,6 +281,15 @@ int time_mma(Resources &r, int blocks, em_peaks *p) {
       &t);
   if (rc != EM_OK) return rc;
   p->gpu_bf16_tc_gflops = 4096.0 * kMmaChains * (double)kMmaIters * (double)warps / t / 1e9;
+  rc = time_median(
+      r, "mma_int8_kernel",
+      [&] {
+        mma_int8_kernel<<<blocks, kThreads>>>(r.out, kMmaIters);
+        return cudaGetLastError();
+      },
+      &t);
+  if (rc != EM_OK) return rc;
+  p->gpu_int8_tc_gops = 8192.0 * kMmaChains * (double)kMmaIters * (double)warps / t / 1e9;
   return EM_OK;
 }
 
