@@ -13,6 +13,7 @@ scaled_dot_product_attention). Without PyTorch the table shows emlab alone and s
                                  [--no-compile] [--budget S]
 """
 import argparse
+import contextlib
 import ctypes.util
 import json
 import os
@@ -96,6 +97,8 @@ COMPUTE_BOUND_FLOPS_PER_BYTE = 4
 # tensor cores' rate on the GPU, to the float32 FMA rate on the CPU, where the checker's roof widens
 # them too) are listed here.
 BF16_PARTS = {("attention", "c")}
+# The parts whose products are int8 (held to the int8 rate where the checker measured one).
+INT8_PARTS = {("qlinear", "b")}
 
 # scaled_dot_product_attention's implementations, by their torch.nn.attention.SDPBackend names.
 # PyTorch 2.15 runs MATH and FLASH_ATTENTION (its own CPU flash kernel) on the CPU, float32 and
@@ -114,11 +117,14 @@ def compute_bound_labs(cases) -> set:
 
 
 def case_dtype(c) -> str:
-    return "bfloat16" if (c["lab_name"], c["part"]) in BF16_PARTS else "float32"
+    key = (c["lab_name"], c["part"])
+    return "bfloat16" if key in BF16_PARTS else "int8" if key in INT8_PARTS else "float32"
 
 
 def fma_peak(peaks, track, dtype):
     """The compute rate a case is held to, as the checker's roof holds it (None: not measured)."""
+    if dtype == "int8":
+        return peaks.get("gpu_int8_tc_gops" if track == "cuda" else "cpu_int8_gops")
     if track != "cuda":
         return peaks.get("cpu_fma_gflops")
     return peaks.get("gpu_bf16_tc_gflops" if dtype == "bfloat16" else "gpu_fma_gflops")
@@ -153,7 +159,87 @@ def compute_workloads(torch):
         return expr, [(label, (lambda b=getattr(SDPBackend, name): sdpa_kernel(b)), fn)
                       for label, name in SDPA_BACKENDS if hasattr(SDPBackend, name)]
 
-    return {"attention": attention}
+    def qlinear(c, dev):
+        x = c["dims"]
+        M, N, K = x["M"], x["N"], x["K"]
+
+        def rand(*shape):
+            return torch.rand(shape, device=dev) * 2 - 1
+
+        def rand_i8(*shape):
+            return torch.randint(-127, 128, shape, dtype=torch.int8, device=dev)
+        plain = contextlib.nullcontext
+        if c["part"] == "a":  # quantise an M x K matrix per row, as the spec does
+            a = rand(M, K)
+
+            def quantise():
+                s = a.abs().amax(1) / 127
+                return torch.round(a / s[:, None]).clamp(-127, 127).to(torch.int8), s
+            return ("s = a.abs().amax(1) / 127; round(a / s).clamp(-127, 127).to(int8)",
+                    [("eager", plain, quantise), ("compile", plain, compiled(torch, quantise))])
+        if c["part"] == "b":  # the int8 product and its dequantising epilogue, from quantised operands
+            xq, wq, sx, sw, b = rand_i8(M, K), rand_i8(N, K), torch.rand(M, device=dev), \
+                torch.rand(N, device=dev), rand(N)
+
+            def layer():  # the same work as part (b): PyTorch's product, then the epilogue as a pass
+                return torch._int_mm(xq, wq.t()).float() * (sx[:, None] * sw) + b
+            variants = [("int_mm", plain, lambda: torch._int_mm(xq, wq.t())),
+                        ("eager", plain, layer), ("compile", plain, compiled(torch, layer))]
+            if dev == "cuda":  # what int8 is for: against the bfloat16 product of the same shape
+                xb, wb = rand(M, K).bfloat16(), rand(N, K).bfloat16()
+                variants.append(("bf16 mm", plain, lambda: xb @ wb.t()))
+            else:  # on the CPU: the float32 product, and PyTorch's own int8 layer (fbgemm)
+                xf, wf = rand(M, K), rand(N, K)
+                variants.append(("f32 mm", plain, lambda: xf @ wf.t()))
+                variants.append(("dynamic", plain, dynamic_linear(torch, xf, wf, rand(N))))
+            return "torch._int_mm(xq, wq.t()).float() * (sx[:, None] * sw) + b", variants
+        if c["part"] == "c":  # the backward's two products and a sum, float32, TF32 off
+            dy, w, xf = rand(M, N), rand(N, K), rand(M, K)
+
+            def backward():
+                with no_tf32(torch):
+                    return dy @ w, dy.t() @ xf, dy.sum(0)
+            return "dy @ W, dy.t() @ x, dy.sum(0) (float32, TF32 off)", [("f32 mm", plain, backward)]
+        # (d) the layer's training step: PyTorch's float32 Linear forward and backward
+        xf, dy = rand(M, K), rand(M, N)
+        lin = torch.nn.Linear(K, N, device=dev)
+
+        def step():
+            with no_tf32(torch):
+                xf.grad = None
+                lin.zero_grad(set_to_none=True)
+                lin(xf.requires_grad_()).backward(dy)
+        return "torch.nn.Linear forward + backward (float32, TF32 off)", [("f32 linear", plain, step)]
+
+    return {"attention": attention, "qlinear": qlinear}
+
+
+def compiled(torch, fn):
+    """torch.compile of fn, compiled at its first call (inside time_fn's warm-up)."""
+    return torch.compile(fn, dynamic=False)
+
+
+@contextlib.contextmanager
+def no_tf32(torch):
+    """Float32 products in float32: the bar for lab 8's backward is a float32 matmul, not TF32."""
+    was = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = was
+
+
+def dynamic_linear(torch, x, w, b):
+    """PyTorch's int8 Linear for the CPU (torch.ao.nn.quantized.dynamic.Linear, fbgemm or onednn):
+    it quantises x per tensor on each call, multiplies in int8 and dequantises; more work than part
+    (b), which starts from quantised operands, so a ratio against it flatters PyTorch."""
+    qd = torch.ao.nn.quantized.dynamic
+    lin = qd.Linear(w.shape[1], w.shape[0], dtype=torch.qint8)
+    sw = w.abs().amax(1) / 127
+    wq = torch.quantize_per_channel(w, sw.double(), torch.zeros_like(sw, dtype=torch.long), 0, torch.qint8)
+    lin.set_weight_bias(wq, b)
+    return lambda: lin(x)
 
 
 def time_variant(torch, ctx, fn, dev, budget_s):
@@ -229,7 +315,7 @@ def main():
     w = workloads(torch) if torch else {}
     cw = compute_workloads(torch) if torch else {}
     peaks = res["machine"]["peaks"]
-    compile_spent = 0.0
+    spent = {"compile": 0.0}  # seconds in torch.compile so far, every lab's compilations together
     rows = []
     # GPU workloads first: the compile budget goes where the comparison matters most (an inductor
     # compilation for the CPU can take a minute by itself).
@@ -240,13 +326,13 @@ def main():
         track = c["track"]
         dev = "cuda" if track == "cuda" else "cpu"
         copy = peaks["gpu_copy_gbps"] if track == "cuda" else peaks["cpu_copy_gbps"]
-        row = {"lab": c["lab"], "name": c["lab_name"], "case": c["name"], "track": track,
+        row = {"lab": c["lab"], "name": c["lab_name"], "part": c["part"], "case": c["name"], "track": track,
                "time_ms": c["time_ms"], "gbps": c["gbps"],
                "copy_frac": c["gbps"] / copy if copy else None,
                "eager_gbps": None, "compile_gbps": None, "torch_expr": None, "note": why_not,
                "compute_bound": c["lab_name"] in compute_labs}
         if row["compute_bound"]:
-            compare_compute(torch, cw.get(c["lab_name"]), c, row, peaks, dev, args.budget)
+            compare_compute(torch, cw.get(c["lab_name"]), c, row, peaks, dev, args, spent)
             rows.append(row)
             continue
         make = w.get(c["lab_name"])
@@ -255,11 +341,11 @@ def main():
                 fn, row["torch_expr"] = make(c["dims"], dev)
                 t = time_fn(torch, fn, dev, args.budget)
                 row["eager_gbps"] = c["bytes"] / t / 1e9
-                if not args.no_compile and compile_spent < args.compile_budget:
+                if not args.no_compile and spent["compile"] < args.compile_budget:
                     s = time.monotonic()
                     cfn = torch.compile(fn, dynamic=False)
                     cfn()  # compiles
-                    compile_spent += time.monotonic() - s
+                    spent["compile"] += time.monotonic() - s
                     t = time_fn(torch, cfn, dev, args.budget)
                     row["compile_gbps"] = c["bytes"] / t / 1e9
                 elif not args.no_compile:
@@ -278,9 +364,10 @@ def main():
         where = res["machine"]["gpu"] if track == "cuda" else res["machine"]["cpu"]
         if any(not r["compute_bound"] for r in tr):
             print_memory_table([r for r in tr if not r["compute_bound"]], track, where, peaks)
-        if any(r["compute_bound"] for r in tr):
-            print_compute_table([r for r in tr if r["compute_bound"]], track, where, peaks,
-                                torch.__version__ if torch else None)
+        # One table per compute-bound lab: each lab has its own PyTorch variants as columns.
+        for lab in dict.fromkeys(r["lab"] for r in tr if r["compute_bound"]):
+            print_compute_table([r for r in tr if r["compute_bound"] and r["lab"] == lab], track, where,
+                                peaks, torch.__version__ if torch else None)
     if why_not:
         print(f"\n{why_not}.")
     if alloc:
@@ -294,7 +381,7 @@ def main():
     return 0
 
 
-def compare_compute(torch, make, c, row, peaks, dev, budget_s):
+def compare_compute(torch, make, c, row, peaks, dev, args, spent):
     """Fills a compute-bound case's row: its GFLOP/s and share of the FMA rate, then each PyTorch
     variant's time and GFLOP/s by the same FLOP count (so a variant that skips masked work, or one
     that computes the whole masked matrix, is credited with the same useful FLOPs as ours) and ours
@@ -318,7 +405,14 @@ def compare_compute(torch, make, c, row, peaks, dev, budget_s):
         return
     notes = []
     for label, ctx, fn in variants:
-        t, why = time_variant(torch, ctx, fn, dev, budget_s)
+        if label.startswith("compile") and (args.no_compile or spent["compile"] >= args.compile_budget):
+            if not args.no_compile:
+                notes.append(f"{label}: skipped, compile budget spent")
+            continue
+        s = time.monotonic()
+        t, why = time_variant(torch, ctx, fn, dev, args.budget)
+        if label.startswith("compile"):  # the first warm-up call compiled it
+            spent["compile"] += time.monotonic() - s
         row["torch_variants"][label] = {
             "time_ms": t * 1e3 if t else None, "gflops": c["flops"] / t / 1e9 if t else None,
             "vs": t / (c["time_ms"] * 1e-3) if t else None, "note": why}
@@ -344,22 +438,29 @@ def print_memory_table(tr, track, where, peaks):
               f"{fmt(vs, '.2f') + ('x' if vs else ''):>9}" + (f"  ({r['note']})" if r["note"] else ""))
 
 
+DTYPE_SHORT = {"float32": "f32", "bfloat16": "bf16", "int8": "i8"}
+
+
 def print_compute_table(tr, track, where, peaks, torch_version):
-    """GFLOP/s, % of the FMA rate, then per PyTorch variant its GFLOP/s and ours over it. A variant
+    """GFLOP/s (GOP/s for int8), % of the rate the case is held to (the FMA rate, or the tensor
+    cores' or int8 dot products' where measured), then per PyTorch variant its GFLOP/s and ours over it. A variant
     PyTorch refused for every case of the track gets no column, one line below instead."""
     fma = peaks.get("gpu_fma_gflops" if track == "cuda" else "cpu_fma_gflops")
     tc = peaks.get("gpu_bf16_tc_gflops") if track == "cuda" else None
+    i8 = fma_peak(peaks, track, "int8") if any(r["dtype"] == "int8" for r in tr) else None
     labels = list(dict.fromkeys(label for r in tr for label in r["torch_variants"]))
     ran = [lb for lb in labels if any(r["torch_variants"].get(lb, {}).get("gflops") for r in tr)]
     never = {lb: next(r["torch_variants"][lb]["note"] for r in tr if lb in r["torch_variants"])
              for lb in labels if lb not in ran}
     print(f"\ntrack {track}: {where}, measured FMA rate {fmt(fma, '.1f')} GFLOP/s"
           + (f", bfloat16 tensor cores {fmt(tc, '.1f')} GFLOP/s" if track == "cuda" else "")
+          + (f", int8 {'tensor cores' if track == 'cuda' else 'dot products'} {fmt(i8, '.1f')} GOP/s"
+             if any(r["dtype"] == "int8" for r in tr) else "")
           + (" (measured while other programs held the cores: low, so %FMA reads high)"
              if track == "cpu" and peaks.get("cpu_contended") else "")
           + "; compute-bound cases, PyTorch's GFLOP/s by the same FLOP count")
     cols = "".join(f" {lb:>9} {'vs ' + lb:>{max(9, len(lb) + 3)}}" for lb in ran)
-    print(f"{'lab':<18} {'case':<20} {'time':>10} {'GFLOP/s':>8} {'%FMA':>6} {'dtype':>5}{cols}")
+    print(f"{'lab':<18} {'case':<20} {'time':>10} {'GFLOP/s':>8} {'%peak':>6} {'dtype':>5}{cols}")
     for r in tr:
         cells = ""
         for lb in ran:
@@ -367,9 +468,10 @@ def print_compute_table(tr, track, where, peaks, torch_version):
             vs = r["gflops"] / v["gflops"] if v.get("gflops") else None
             cells += f" {fmt(v.get('gflops'), '.1f'):>9} {fmt(vs, '.2f') + ('x' if vs else ''):>{max(9, len(lb) + 3)}}"
         note = "; ".join(n for n in (r["note"] or "").split("; ") if n.split(":")[0] not in never)
-        print(f"{str(r['lab']) + ' ' + r['name']:<18} {r['case'][:20]:<20} {r['time_ms']:>8.3f}ms "
+        case = f"({r['part']}) {r['case']}" if r.get("part") else r["case"]
+        print(f"{str(r['lab']) + ' ' + r['name']:<18} {case[:20]:<20} {r['time_ms']:>8.3f}ms "
               f"{r['gflops']:>8.1f} {fmt(100 * r['fma_frac'] if r['fma_frac'] else None, '.0f'):>5}% "
-              f"{'bf16' if r['dtype'] == 'bfloat16' else 'f32':>5}{cells}" + (f"  ({note})" if note else ""))
+              f"{DTYPE_SHORT[r['dtype']]:>5}{cells}" + (f"  ({note})" if note else ""))
     for why in dict.fromkeys(never.values()):
         which = ", ".join(lb for lb in never if never[lb] == why)
         print(f"{which}: PyTorch {torch_version} on the {'GPU' if track == 'cuda' else 'CPU'}, every case {why}")
