@@ -95,14 +95,16 @@ __host__ __device__ float hashed(uint64_t i, uint32_t salt) {
 }
 
 // Special rows (kinds): 0 plain, 1 zeros, 2 exact halves (127 then k % 8 − 3.5: with s = 1 every
-// quotient is a tie, rounded to even), 3 huge (1e30 scale), 4 denormal (1e-40 scale), 5 all ones
-// (every q = 127: the int32 sum at its largest).
+// quotient is a tie, rounded to even), 3 huge (1e15 scale), 4 denormal (1e-40 scale), 5 all ones
+// (every q = 127: the int32 sum at its largest). Huge is 1e15, not more: a huge row of x meets a
+// huge row of W (and of dy), and s_x·s_w·acc ≈ (1e15/127)²·127²·K must stay a finite float32 for
+// the right answer to exist (1e30 gave inf, which the check rightly called a failure).
 __host__ __device__ float element(int kind, uint64_t row, uint64_t k, uint64_t cols, uint32_t salt) {
   const float h = hashed(row * cols + k, salt);
   switch (kind) {
     case 1: return 0.0f;
     case 2: return k == 0 ? 127.0f : (float)(int)(k % 8) - 3.5f;
-    case 3: return 1e30f * h;
+    case 3: return 1e15f * h;
     case 4: return 1e-40f * h;
     case 5: return 1.0f;
     default: return h;
@@ -220,12 +222,14 @@ struct Shape {
   bool ones;  // every input 1: every q 127, every sum 127²·K
 };
 
-enum Fwd { kFwdShipped, kMma256x4, kMma128x4, kMma256x3, kMma256x5, kDec1, kDec2, kDec4, kDec4U4, kDec2U4 };
+enum Fwd { kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kDec1, kDec2, kDec4, kDec4U4, kDec2U4 };
 const char *fwd_name(Fwd f) {
   switch (f) {
     case kFwdShipped: return "shipped dispatch";
-    case kMma256x4: return "mma 128x256, 4 stages (ref.)";
-    case kMma128x4: return "mma 128x128, 4 stages";
+    case kMma256x4: return "mma 128x256, 4 stages";
+    case kMma128x4: return "mma 128x128, 4 stages (ref.)";
+    case kMma128x3: return "mma 128x128, 3 stages";
+    case kMma128x5: return "mma 128x128, 5 stages";
     case kMma256x3: return "mma 128x256, 3 stages";
     case kMma256x5: return "mma 128x256, 5 stages";
     case kDec1: return "decode NT=1";
@@ -281,6 +285,8 @@ struct Problem {
       case kFwdShipped: CHECK(qlin_fwd_launch(a)); break;
       case kMma256x4: CHECK((qlin_fwd_mma_launch<256, 4>(a))); break;
       case kMma128x4: CHECK((qlin_fwd_mma_launch<128, 4>(a))); break;
+      case kMma128x3: CHECK((qlin_fwd_mma_launch<128, 3>(a))); break;
+      case kMma128x5: CHECK((qlin_fwd_mma_launch<128, 5>(a))); break;
       case kMma256x3: CHECK((qlin_fwd_mma_launch<256, 3>(a))); break;
       case kMma256x5: CHECK((qlin_fwd_mma_launch<256, 5>(a))); break;
       case kDec1: CHECK(qlin_fwd_decode_launch<1>(a)); break;
@@ -437,11 +443,11 @@ void print_all_attributes() {
   print_attributes("quantize, warp per row", (const void *)qlin_quantize_kernel<32>, kQlinQuantThreads, 0);
   print_attributes("quantize, block per row", (const void *)qlin_quantize_kernel<kQlinQuantThreads>,
                    kQlinQuantThreads, 0);
-  print_attributes("mma 128x256, 4 stages (ref.)", (const void *)qlin_fwd_mma_kernel<256, 4, true>,
+  print_attributes("mma 128x256, 4 stages", (const void *)qlin_fwd_mma_kernel<256, 4, true>,
                    QlinMmaShape<256, 4>::kThreads, QlinMmaShape<256, 4>::kSmem, true);
   print_attributes("mma 128x256, 4 stages, byte loads", (const void *)qlin_fwd_mma_kernel<256, 4, false>,
                    QlinMmaShape<256, 4>::kThreads, QlinMmaShape<256, 4>::kSmem, true);
-  print_attributes("mma 128x128, 4 stages", (const void *)qlin_fwd_mma_kernel<128, 4, true>,
+  print_attributes("mma 128x128, 4 stages (ref.)", (const void *)qlin_fwd_mma_kernel<128, 4, true>,
                    QlinMmaShape<128, 4>::kThreads, QlinMmaShape<128, 4>::kSmem, true);
   print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2>, kQlinDecodeThreads, 0);
@@ -464,7 +470,7 @@ int self_check(bool quick) {
       {300, 1, 128, false},  {2, 3, 131072, true},  {20, 24, 131072, true},
   };
   if (quick) shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false}};
-  const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma256x3, kMma256x5,
+  const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
                                  kDec1,       kDec2,     kDec4,     kDec4U4,   kDec2U4};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
@@ -529,7 +535,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const std::vector<int> rows = sample_rows(sh.M);
     const double ops = 2.0 * sh.M * sh.N * sh.K;
     std::printf("forward M=N=K=8192 (int8 mma.sync measured: %.0f TOP/s)\n", rates.mma_tops);
-    for (Fwd f : {kMma256x4, kMma128x4, kMma256x3, kMma256x5}) {
+    for (Fwd f : {kMma128x4, kMma128x3, kMma128x5, kMma256x4, kMma256x3, kMma256x5}) {
       pr.poison();
       ms = timer.median_ms([&] { pr.forward(f, false); });
       const double tops = ops / (ms * 1e-3) / 1e12;
@@ -555,7 +561,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const double wbytes = (double)sh.N * sh.K;
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
-    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kMma256x4}) {
+    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kMma128x4}) {
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });
       const double gbs = wbytes / (ms * 1e-3) / 1e9;

@@ -159,6 +159,7 @@ int main(void) {
 
   float *p = NULL;
   em_cuda_alloc((void **)&p, 4096 * 4);
+  em_cuda_fill_u32(p, 4096, 0u); /* zeros: the "normal call" below reads defined memory (initcheck) */
   expect("em_attention_cuda d = 48", em_attention_cuda(p, p, p, p, 1, 1, 4, 4, 48, 0), EM_EINVAL);
   expect("em_attention_tf32x3_cuda n = -1", em_attention_tf32x3_cuda(p, p, p, p, 1, 1, -1, 4, 16, 0), EM_EINVAL);
   expect("em_attention_bf16_cuda d = 0", em_attention_bf16_cuda((em_bf16 *)p, (em_bf16 *)p, (em_bf16 *)p,

@@ -37,7 +37,8 @@ static float hashed(uint64_t i, uint32_t salt) {
   return (float)((x >> 40) * (1.0 / 8388608.0)) - 1.0f;
 }
 
-/* Row kinds as in bench/qlinear.cu: 1 zeros, 2 exact halves, 3 huge, 4 denormal, 5 ones. */
+/* Row kinds as in bench/qlinear.cu: 1 zeros, 2 exact halves, 3 huge (1e15: two such scales and a
+ * full int32 sum multiply to a finite float32, see there), 4 denormal, 5 ones. */
 static void fill(float *a, int64_t rows, int64_t cols, uint32_t salt, int ones) {
   for (int64_t r = 0; r < rows; ++r) {
     int kind = ones ? 5 : rows < 3 ? 0 : r == 1 ? 1 : r == 2 ? 2 : rows >= 6 && r == rows - 2 ? 3
@@ -47,7 +48,7 @@ static void fill(float *a, int64_t rows, int64_t cols, uint32_t salt, int ones) 
       switch (kind) {
         case 1: v = 0.0f; break;
         case 2: v = k == 0 ? 127.0f : (float)(int)(k % 8) - 3.5f; break;
-        case 3: v = 1e30f * h; break;
+        case 3: v = 1e15f * h; break;
         case 4: v = 1e-40f * h; break;
         case 5: v = 1.0f; break;
         default: v = h;

@@ -484,8 +484,10 @@ static __device__ __forceinline__ void attn_mma_x3(float (&d)[4], const uint32_t
 }
 
 // UK: unrolling of the d loop of S (P·V must unroll fully: it indexes S's accumulators). Fully
-// unrolled at d = 128 the kernel is ~8000 instructions (128 KB): bench/attention.cu times UK = 4
-// beside it, in case instruction fetch shows.
+// unrolled at d = 128 the kernel is ~8000 instructions (128 KB), and instruction fetch shows: on
+// the H200 (bench/attention.cu, b = 4, h = 16, n = m = 4096, 2026-12-05) UK = 4 ran d = 128 at 48.2
+// TFLOP/s against 41.9 fully unrolled (causal 44.2 against 30.4), and d = 64 the same either way
+// (46.8, 46.7). The launcher's default is therefore 4, or d/8 where that is less.
 template <int D, bool X3 = true, int UK = D / 8>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) {
   using S = AttnTf32Shape<D>;
@@ -764,14 +766,16 @@ static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t bloc
   }
 }
 
-// UK = 0: the kernel's default, the d loop of S unrolled fully.
+// UK = 0: the shipped unrolling of the d loop of S, 4 (or d/8 where less; see attn_tf32_kernel);
+// UK = -1: unrolled fully (d/8), the variant bench/attention.cu times beside it.
 template <bool X3 = true, int UK = 0>
 static inline cudaError_t attn_tf32_launch(const AttnArgs &a, int d, int64_t blocks) {
+  constexpr int U = UK > 0 ? UK : 4;
   switch (d) {
-    case 16: return attn_launch(attn_tf32_kernel<16, X3, UK ? UK : 2>, AttnTf32Shape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_tf32_kernel<32, X3, UK ? UK : 4>, AttnTf32Shape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_tf32_kernel<64, X3, UK ? UK : 8>, AttnTf32Shape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_tf32_kernel<128, X3, UK ? UK : 16>, AttnTf32Shape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_tf32_kernel<16, X3, (UK < 0 || U > 2 ? 2 : U)>, AttnTf32Shape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_tf32_kernel<32, X3, (UK < 0 || U > 4 ? 4 : U)>, AttnTf32Shape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_tf32_kernel<64, X3, (UK < 0 ? 8 : U)>, AttnTf32Shape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_tf32_kernel<128, X3, (UK < 0 ? 16 : U)>, AttnTf32Shape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -748,7 +748,7 @@ static inline void qlin_fwd_tiles(QlinFwdArgs *a) {
   a->tiles_n = (a->N + BN - 1) / BN;
 }
 
-// The arguments of a forward call (tiles for the shipped 128 × 256 tile).
+// The arguments of a forward call (the tiles are set again by the launcher for its tile width).
 static inline QlinFwdArgs qlin_fwd_args(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw,
                                         const float *b, int32_t *acc, float *y, int64_t M, int64_t N, int64_t K) {
   QlinFwdArgs a;
@@ -809,7 +809,10 @@ static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
     if ((n8 + 1) / 2 >= sms) return qlin_fwd_decode_launch<2>(a);
     return qlin_fwd_decode_launch<1>(a);
   }
-  return qlin_fwd_mma_launch<256, 4>(a);
+  // 128 × 128 tiles, 4 stages: on the H200 at M = N = K = 8192 (bench/qlinear.cu, 2026-12-05) they
+  // ran at 829 int8 TOP/s against 653 for 128 × 256 (3 and 5 stages of those: 625, 642); two blocks
+  // of 4 warps per SM keep more tiles in flight than one of 8.
+  return qlin_fwd_mma_launch<128, 4>(a);
 }
 
 // Two blocks of 32 KB per SM: ask for a shared-memory split that holds them (a preference the
