@@ -4,6 +4,7 @@ and the failures a test must report rather than hang on: no page, a page that ne
 that exits or never starts."""
 from __future__ import annotations
 
+import shutil
 import socket
 import stat
 import struct
@@ -97,7 +98,7 @@ def test_every_request_off_the_disk_fails_is_recorded_and_never_reaches_the_netw
             f"http://127.0.0.1:{port}/y.png", f"http://localhost:{port}/z.json"]
     body = (f'<img src="{urls[0]}"><img src="{urls[2]}">'
             f"<script>for (const u of ['{urls[1]}', '{urls[3]}']) fetch(u).catch(() => {{}});</script>")
-    page = browser.open(write_page(tmp_path, "network.html", body))
+    page = browser.open(write_page(tmp_path, "network.html", body), timeout=10)  # a request let through hangs
     assert sorted(r.url for r in page.failed_requests) == sorted(urls), page.failed_requests
     assert all("ERR_" in r.error for r in page.failed_requests), page.failed_requests
     assert page.console_errors == [] and page.exceptions == []
@@ -189,7 +190,8 @@ def test_a_browser_that_exits_at_start_is_an_error_with_its_output(tmp_path):
 
 def test_a_browser_that_never_answers_is_killed_in_time(tmp_path):
     marker = tmp_path / "pid"
-    exe = fake_chromium(tmp_path, f'echo $$ > {marker}; echo "starting"; exec sleep 600')
+    sleep = shutil.which("sleep") or "/bin/sleep"
+    exe = fake_chromium(tmp_path, f'echo $$ > {marker}; echo "starting"; exec {sleep} 600')
     start = time.monotonic()
     with pytest.raises(BrowserError, match=r"(?s)did not start within 1 s; it was killed.*starting"):
         Browser(exe, timeout=1).start()
