@@ -382,8 +382,8 @@ class Browser:
         return page
 
     def close(self, grace: float = 5.0) -> None:
-        """Closes the browser: asks it to, waits up to `grace` seconds, then kills it and its
-        children, and waits (a little) until they are gone."""
+        """Closes the browser: asks it to, waits up to `grace` seconds for it to exit, then kills
+        what is left of it (renderers and other helpers included)."""
         if self._proc is not None:
             if grace > 0 and self._exit_status() is None:
                 try:
