@@ -2,25 +2,28 @@
 # Installs what emlab needs to build and test, on Debian or Ubuntu, and says what is missing
 # elsewhere. Fast when everything is there (a few file tests), so `make` runs it before every build.
 #   scripts/install-deps.sh                 install what building needs (needs root or sudo)
-#   scripts/install-deps.sh --test          also what `make test` and the grader need
+#   scripts/install-deps.sh --test          also what `make test` and the grader need (--browser's too)
+#   scripts/install-deps.sh --browser       also headless Chromium and a font, for the tests that open
+#                                           the HTML reports in a real browser (tests/browser/)
 #   scripts/install-deps.sh --numpy         also numpy (python3-numpy), to load what
 #                                           `make check ARGS="--dump DIR"` writes (numpy.load)
-#   scripts/install-deps.sh [--test] [--numpy] --check  only report; exit 1 if something is missing
+#   scripts/install-deps.sh [--test] [--browser] [--numpy] --check  only report; exit 1 if something is missing
 # Building a lab needs only the first list: a student's `make lab1` must not go and install pytest,
 # nor numpy, which only a student who looks at dumped cases needs (the checker says so after a dump).
 set -u
 
-check_only=0 with_test=0 with_numpy=0
+check_only=0 with_test=0 with_browser=0 with_numpy=0
 for arg in "$@"; do
   case $arg in
     --check) check_only=1 ;;
-    --test) with_test=1 ;;
+    --test) with_test=1 with_browser=1 ;;  # `make test` runs the browser tests too
+    --browser) with_browser=1 ;;
     --numpy) with_numpy=1 ;;
-    *) echo "usage: scripts/install-deps.sh [--test] [--numpy] [--check]" >&2; exit 2 ;;
+    *) echo "usage: scripts/install-deps.sh [--test] [--browser] [--numpy] [--check]" >&2; exit 2 ;;
   esac
 done
 
-# package : a file or command that shows it is installed
+# package : a file or command that shows it is installed (cmd:a|b: any one of the commands)
 need=(
   "gcc:cmd:gcc"
   "make:cmd:make"
@@ -38,6 +41,13 @@ need=(
   "python3-pytest:cmd:pytest-3"
   "bubblewrap:cmd:bwrap"
 )
+# Headless Chromium for tests/browser/ (which skip without it), and a font to draw the pages' text
+# with: a bare container has none. Another Chromium on PATH (tests/browser/chromium.py looks for
+# these names) serves as well.
+[ $with_browser = 1 ] && need+=(
+  "chromium:cmd:chromium|chromium-browser|google-chrome"
+  "fonts-dejavu-core:file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+)
 # numpy as the python3 on PATH imports it: that is the one a student runs numpy.load with.
 [ $with_numpy = 1 ] && need+=(
   "python3-numpy:py:numpy"
@@ -50,7 +60,9 @@ for entry in "${need[@]}"; do
   kind=${rest%%:*}
   what=${rest#*:}
   if [ "$kind" = cmd ]; then
-    command -v "$what" >/dev/null 2>&1 || missing+=("$pkg")
+    found=0
+    for cmd in ${what//|/ }; do command -v "$cmd" >/dev/null 2>&1 && found=1; done
+    [ $found = 1 ] || missing+=("$pkg")
   elif [ "$kind" = py ]; then
     python3 -c "import $what" >/dev/null 2>&1 || missing+=("$pkg")
   else
@@ -69,7 +81,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
 [emlab] this is not a Debian/Ubuntu system: install the equivalents of
           ${missing[*]}
         (a C compiler with OpenMP, GNU make, jansson, libarchive, nettle and Criterion headers, Python 3;
-        numpy also as  python3 -m pip install numpy)
+        numpy also as  python3 -m pip install numpy; for the browser tests Chromium and a font)
         with your package manager, then run make again.
 MSG
   exit 2
