@@ -21,6 +21,7 @@ from .errors import BuildFailed, CheatSuspected, GradingError, Refused, run_fail
 from .gradebook import Row
 from .journal import Journal
 from .labs import discover
+from .progress import Reporter
 from .text import clean
 
 GRADER_VERSION = "2"
@@ -140,23 +141,26 @@ def _renamed(row: Row, path: str, sha: str, note: str | None = None) -> Row:
 
 
 class _Progress:
-    """The batch's rows as they finish (any thread): each written to its results.json and told."""
+    """The batch's rows as they finish (any thread): each written to its results.json and told
+    (grader/progress.py: a status line on a terminal, a line per row elsewhere)."""
 
     def __init__(self, out: str, total: int):
         self.out = out
         self.rows: list[tuple[Row, list] | None] = [None] * total
-        self.done = 0
         self.reused = 0
         self.lock = threading.Lock()
+        self.tell = Reporter(total)
+
+    def start(self, i: int, path: str) -> None:
+        self.tell.start(i, os.path.basename(path))
 
     def finish(self, i: int, row: Row, tests: list, how: str = "") -> None:
         with self.lock:
             self.rows[i] = (row, tests)
-            self.done += 1
             gradebook.write_results(self.out, row, tests)
-            _say(f"[{self.done}/{len(self.rows)}] {row.submission}: {row.status} "
-                 f"{row.score:g}/{row.max_score:g} ({row.duration_s:.1f} s){how}"
-                 + (f" - {row.reason[:100]}" if row.status != "ok" else ""))
+            self.tell.finish(i, row.submission, f"{row.status} {row.score:g}/{row.max_score:g} "
+                                                f"({row.duration_s:.1f} s){how}"
+                             + (f" - {clean(row.reason, 100)}" if row.status != "ok" else ""))
 
 
 class Grader:
@@ -351,9 +355,12 @@ class Grader:
             _say("[grader] the reference checker has no --verify: every row will be an error (an older emlab: update the repository --repo points at)")
         journal = Journal(os.path.join(self.out, "journal.jsonl"))
         progress = _Progress(self.out, len(paths))
-        todo = self._queue(paths, journal, progress)
-        self._grade_all(todo, journal, progress)
-        journal.close()
+        try:
+            todo = self._queue(paths, journal, progress)
+            self._grade_all(todo, journal, progress)
+        finally:  # the status line goes, also when the batch is interrupted
+            progress.tell.close()
+            journal.close()
         self._write_gradebook(paths, progress, t_start)
         return 0
 
@@ -424,10 +431,11 @@ class Grader:
             for f in cf.as_completed(futs):
                 exc = f.exception()
                 if exc:  # cannot happen (grade_one catches everything), but never lose the batch
-                    _say(f"[grader] internal error: {exc!r}")
+                    progress.tell.say(f"[grader] internal error: {exc!r}")
 
     def _grade_group(self, key: str, group: list, journal: Journal, progress: _Progress) -> None:
         i0, p0, sha0 = group[0]
+        progress.start(i0, p0)
         row, tests = self.grade_one(p0, sha0, i0)
         for n, (i, p, sha) in enumerate(group):
             r = _renamed(row, p, sha, None if n == 0 else f"identical bytes to {os.path.basename(p0)}: graded once")

@@ -1,10 +1,11 @@
-"""python3 -m grader grade SUBMISSIONS... --out DIR [...]   and   python3 -m grader course FILE."""
+"""python3 -m grader grade SUBMISSIONS... --out DIR [...],   python3 -m grader report DIR [--html FILE]
+and   python3 -m grader course FILE."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import batch, course
+from . import batch, course, report
 
 
 def _positive(s: str) -> float:
@@ -15,7 +16,7 @@ def _positive(s: str) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m grader", description="emlab's batch grader and course grades")
+    p = argparse.ArgumentParser(prog="python3 -m grader", description="emlab's batch grader, its HTML report and course grades")
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("grade", help="grade submission archives into a gradebook")
     g.add_argument("submissions", nargs="+", help="archives (make submit's .tar.gz, or tar/zip), or folders of them")
@@ -40,11 +41,16 @@ def main(argv=None) -> int:
     g.add_argument("--file-size", type=int, default=2048, metavar="MB",
                    help="largest file one checker run may write (default 2048 MB; its output tensors must fit: "
                         "past it the run is limit-exceeded)")
+    r = sub.add_parser("report", help="an HTML gradebook (charts and a sortable table) of a grading folder")
+    r.add_argument("out", metavar="OUT", help="the folder grade --out wrote (gradebook.json, submissions/)")
+    r.add_argument("--html", metavar="FILE", help="write the page here (default OUT/report.html)")
     c = sub.add_parser("course", help="final course grades from component percentages")
     c.add_argument("file", help="CSV: student,homework,review,project (percentages 0-100)")
     c.add_argument("--gradebook", help="a grader gradebook.json: fills empty homework cells from the lab scores")
     c.add_argument("--out", help="write the grades CSV here (default: stdout)")
     a = p.parse_args(argv)
+    if a.cmd == "report":
+        return report.main(a.out, a.html)
     if a.cmd == "course":
         return course.main(a.file, a.out, a.gradebook)
     if a.jobs < 1:

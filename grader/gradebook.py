@@ -49,13 +49,21 @@ STATUSES = ["ok", "bad-archive", "build-error", "cheat-suspected", "timeout", "c
             "limit-exceeded", "error"]
 
 
-def _atomic_write(path: str, data: str) -> None:
+def atomic_write(path: str, data: str) -> None:
+    """path holds its old bytes or all of data, never a part (a reader, a killed batch)."""
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a folder gone: no half-written temporary file left behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def write_csv(path: str, rows: list[Row]) -> None:
@@ -64,7 +72,7 @@ def write_csv(path: str, rows: list[Row]) -> None:
     w.writeheader()
     for r in rows:
         w.writerow(r.to_dict())
-    _atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
 
 
 def summary(rows: list[Row], elapsed_s: float, reused: int) -> dict:
@@ -78,7 +86,7 @@ def summary(rows: list[Row], elapsed_s: float, reused: int) -> dict:
 
 
 def write_json(path: str, rows: list[Row], meta: dict, summ: dict) -> None:
-    _atomic_write(path, json.dumps({"schema": "em-gradebook/1", **meta, "summary": summ,
+    atomic_write(path, json.dumps({"schema": "em-gradebook/1", **meta, "summary": summ,
                                     "rows": [r.to_dict() for r in rows]},
                                    indent=2, ensure_ascii=False) + "\n")
 
@@ -114,5 +122,5 @@ def write_results(out_dir: str, row: Row, tests: list[dict]) -> str:
     d = os.path.join(out_dir, "submissions", row.submission)
     os.makedirs(d, exist_ok=True)
     p = os.path.join(d, "results.json")
-    _atomic_write(p, json.dumps(gradescope(row, tests), indent=2, ensure_ascii=False) + "\n")
+    atomic_write(p, json.dumps(gradescope(row, tests), indent=2, ensure_ascii=False) + "\n")
     return p

@@ -109,12 +109,21 @@ def _impossible(c: dict) -> bool:
     return c.get("impossible_speed") is True
 
 
+def _speedup(cc: dict) -> float | None:
+    """The passed case's measured speedup over the reference, None when it has none that counts
+    (no timing, or one beyond this machine's peaks)."""
+    sp = cc.get("speedup_vs_ref")
+    if _impossible(cc) or not (isinstance(sp, (int, float)) and sp > 0 and math.isfinite(sp)):
+        return None
+    return float(sp)
+
+
 def _perf(cc: dict, threshold: float) -> tuple[float, str]:
     """The performance fraction of a passed case and the words for it."""
     if _impossible(cc):
         return 0.0, "speed beyond this machine's measured peaks (no performance points)"
-    sp = cc.get("speedup_vs_ref")
-    if not (isinstance(sp, (int, float)) and sp > 0 and math.isfinite(sp)):
+    sp = _speedup(cc)
+    if sp is None:
         return 0.0, "no timing in the run's results"
     why = f"{1 / sp:.2f}x the reference's time (full at <= {threshold:g}x)"
     if isinstance(cc.get("time_ms"), (int, float)) and isinstance(cc.get("ref_time_ms"), (int, float)):
@@ -184,10 +193,14 @@ def score(table: dict, verified: dict, claimed: dict | None, cfg: dict, lab: int
             elif verified:
                 why = "no points: " + reason
             perf += p_w * frac
-            tests.append({"name": f"lab{lab} ({part}) {name} [{track}] performance",
-                          "score": round(p_w * frac, 4), "max_score": round(p_w, 4),
-                          "status": "passed" if frac >= 1.0 else "failed", "output": why,
-                          "visibility": "after_published" if hidden else "visible"})
+            entry = {"name": f"lab{lab} ({part}) {name} [{track}] performance",
+                     "score": round(p_w * frac, 4), "max_score": round(p_w, 4),
+                     "status": "passed" if frac >= 1.0 else "failed", "output": why,
+                     "visibility": "after_published" if hidden else "visible"}
+            # The number itself, for `report`'s speedup charts: the words round it.
+            if passed and (sp := _speedup(own)) is not None:
+                entry["extra_data"] = {"speedup_vs_ref": round(sp, 4)}
+            tests.append(entry)
     return {"score": round(corr + perf, 4), "max_score": round(max_score, 4),
             "correctness": round(corr, 4), "correctness_max": round(corr_max, 4),
             "performance": round(perf, 4), "performance_max": round(perf_max, 4), "tests": tests, "notes": notes}

@@ -95,6 +95,20 @@ def test_impossible_speed_earns_no_performance_points():
     assert "SECRET" not in repr(r)
 
 
+def test_a_speed_case_records_its_speedup_as_a_number():
+    """The words round it ("0.40x the reference's time"); `report` charts the number."""
+    names = {k[2] for k in TABLE}
+    perf = lambda r: [t for t in r["tests"] if t["name"].endswith("performance")]
+    r = S.score(TABLE, results(names), results(names, 2.5), cfg(), 1)
+    assert [t["extra_data"] for t in perf(r)] == [{"speedup_vs_ref": 2.5}]
+    # None where there is no speed that counts: a failed case, no timing, a time beyond the peaks.
+    assert "extra_data" not in perf(S.score(TABLE, results(names - {"speed"}), results(names, 2.5), cfg(), 1))[0]
+    assert "extra_data" not in perf(S.score(TABLE, results(names), results(names, 0), cfg(), 1))[0]
+    claimed = results(names, 2.5)
+    claimed["cases"][-1]["impossible_speed"] = True
+    assert "extra_data" not in perf(S.score(TABLE, results(names), claimed, cfg(), 1))[0]
+
+
 def test_impossible_speed_on_a_visible_case_names_it():
     table = {("cpu", "a", "big", False): (1.0, 1.0)}
     own = {"cases": [{"track": "cpu", "part": "a", "name": "big", "hidden": False, "status": "pass",
