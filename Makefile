@@ -266,7 +266,7 @@ LAB ?= $(shell cat $(BUILD)/current-lab 2>/dev/null)
 TRACK ?= all
 CHECK_BIN := $(BUILD)/lab$(LAB)/em-check
 CHECK_ARGS := --track $(TRACK) $(if $(SEED),--seed $(SEED)) --json $(BUILD)/lab$(LAB)/results.json \
-              --peaks $(BUILD)/peaks.json $(ARGS)
+              --history $(BUILD)/lab$(LAB)/history.jsonl --peaks $(BUILD)/peaks.json $(ARGS)
 # Sources newer than the binary: the student edited and forgot to rebuild.
 STALE = $(if $(wildcard $(CHECK_BIN)),$(shell find $(LABS)/lab$(LAB)-*/ -newer $(CHECK_BIN) -type f \( -name '*.c' -o -name '*.cu' -o -name '*.h' \) 2>/dev/null | head -3))
 

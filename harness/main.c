@@ -19,6 +19,7 @@
 #endif
 
 #include "checker.h"
+#include "history.h"
 #include "report.h"
 
 #ifndef EM_NVCC_VERSION
@@ -49,6 +50,8 @@ static void usage(FILE *f) {
           "  --threads N        OpenMP threads for the CPU track (default: all cores)\n"
           "  --json FILE        results file (default build/labN/results.json)\n"
           "  --junit FILE       also write JUnit XML\n"
+          "  --history FILE     append one line (JSON) per run to FILE: when, seed, score per track,\n"
+          "                     counts, each timed case's figures (make report draws them)\n"
           "  --dump DIR         write every case's inputs and outputs as .npy files\n"
           "  --outputs DIR      write the outputs of every checked call as .npy files, for --verify:\n"
           "                     DIR/lab<N>-<track>-<part>-<slug>[.refill|.swap].<tensor>.npy\n"
@@ -259,13 +262,13 @@ static void table_end(void *ctx, const em_run *run, int from, int to) {
 typedef struct cli {
   em_run_opts o;
   int lab_no, all_labs, list, seed_given;
-  const char *json_path, *junit_path, *peaks_path, *cases_path, *color_when;
+  const char *json_path, *junit_path, *history_path, *peaks_path, *cases_path, *color_when;
   unsigned peaks_flags;
 } cli;
 
 enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
        O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF, O_OUTPUTS,
-       O_VERIFY, O_PEAKS_LOAD };
+       O_VERIFY, O_PEAKS_LOAD, O_HISTORY };
 static const struct option longopts[] = {
     {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
     {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
@@ -278,7 +281,7 @@ static const struct option longopts[] = {
     {"list", no_argument, 0, O_LIST},             {"version", no_argument, 0, O_VERSION},
     {"help", no_argument, 0, O_HELP},             {"perf-only", no_argument, 0, O_PERF},
     {"outputs", required_argument, 0, O_OUTPUTS}, {"verify", required_argument, 0, O_VERIFY},
-    {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD},
+    {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD}, {"history", required_argument, 0, O_HISTORY},
     {0, 0, 0, 0}};
 
 /* parse_option's "go on": any other value is the exit status to end with. */
@@ -341,6 +344,18 @@ static int option_value(cli *a, int opt, const char *arg) {
   return GO_ON;
 }
 
+/* --history FILE: what can be told before the run is refused now (exit 2); that the file cannot be
+ * written is only found at the end, and is then a warning (the check itself went fine). */
+static int option_history(cli *a, const char *arg) {
+  struct stat st;
+  size_t len = strlen(arg);
+  if (len == 0) return fail_usage("%s", "--history needs a file name, e.g. --history build/lab1/history.jsonl");
+  if (arg[len - 1] == '/' || (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)))
+    return fail_usage("--history %s is a folder: give a file in it, e.g. history.jsonl", arg);
+  a->history_path = arg;
+  return GO_ON;
+}
+
 /* One option: GO_ON, or the exit status to end with (0 after --version and --help). */
 static int parse_option(cli *a, int opt, const char *arg, const char *as_given) {
   em_run_opts *o = &a->o;
@@ -355,6 +370,7 @@ static int parse_option(cli *a, int opt, const char *arg, const char *as_given) 
     case O_NOTIME: o->timing = 0; break;
     case O_JSON: a->json_path = arg; break;
     case O_JUNIT: a->junit_path = arg; break;
+    case O_HISTORY: return option_history(a, arg);
     case O_DUMP: o->dump_dir = arg; break;
     case O_OUTPUTS: o->outputs_dir = arg; break;
     case O_VERIFY: o->verify_dir = arg; break;
@@ -528,6 +544,16 @@ static int write_reports(const cli *a, const em_run *run, int threads) {
   return status;
 }
 
+/* --history FILE: one line more. A file that cannot be written costs a warning, not the verdict:
+ * the check itself went as results.json says. */
+static void append_history(const cli *a, const em_run *run) {
+  if (!a->history_path) return;
+  make_parents(a->history_path);
+  if (em_history_append(a->history_path, run, &a->o, a->all_labs ? "all" : NULL) != EM_OK)
+    fprintf(stderr, "em-check: warning: this run was not added to the history: %s (its results stand; make the "
+                    "file and its folder writable for the next run)\n", em_error_detail());
+}
+
 /* Every selected lab through the checker, its table printed as it goes; 0, or EXIT_USAGE when no
  * case matched the filters. */
 static int run_labs(cli *a, em_run *run) {
@@ -588,7 +614,11 @@ int main(int argc, char **argv) {
   if (probe_machine(&a, threads)) return EXIT_USAGE;
   em_run run;
   memset(&run, 0, sizeof run);
-  if ((rc = run_labs(&a, &run)) == 0) rc = finish(&run, write_reports(&a, &run, threads));
+  if ((rc = run_labs(&a, &run)) == 0) {
+    int status = write_reports(&a, &run, threads);
+    append_history(&a, &run);
+    rc = finish(&run, status);
+  }
   em_energy_close(a.o.meter[EM_TRACK_CPU]);
   em_energy_close(a.o.meter[EM_TRACK_CUDA]);
   free(run.results);

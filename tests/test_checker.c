@@ -292,6 +292,9 @@ ParameterizedTestParameters(cli, bad_command_exits_2) {
       {{"stray"}, "unexpected argument 'stray'"},
       {{"--hidden-only"}, "--hidden-only needs --cases FILE"},
       {{"--cases", "/nonexistent/cases.json"}, "cannot read the cases file"},
+      {{"--history"}, "unknown or incomplete option '--history'"},
+      {{"--history", "/tmp"}, "--history /tmp is a folder"},
+      {{"--history", "/tmp/"}, "--history /tmp/ is a folder"},
   };
   return cr_make_param_array(bad_args, table, sizeof table / sizeof table[0]);
 }
@@ -519,6 +522,11 @@ Test(make, check_with_fake_build) {
   t_assert_exit(&p, 0);
   t_assert_output_has(&p, " 0 failed");
   t_proc_free(&p);
+  /* Each check adds a line to the lab's history, the material of `make report`. */
+  char *hist = t_read_file(t_str("%s/lab1/history.jsonl", build), NULL);
+  cr_expect(hist != NULL && t_count(hist, "\n") == 1 && strstr(hist, "\"em-history/1\"") != NULL,
+            "make check appends one line to BUILD/lab1/history.jsonl: %s", hist ? hist : "(no file)");
+  free(hist);
 }
 
 /* ================================================================================================
@@ -664,6 +672,113 @@ Test(outputs, install_deps_checks_numpy_on_request) {
   fake_python3(tmp, 0);
   t_run(&p, 60, "bash", "scripts/install-deps.sh", "--numpy", "--check");
   t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
+
+/* ---- --history: one JSON line per run ---- */
+
+/* The lines of a JSON Lines file, each parsed (asserting that it is whole JSON ending in a newline);
+ * returns their count, at most max. */
+static int history_lines(const char *path, json_t **lines, int max) {
+  char *text = t_read_file(path, NULL);
+  cr_assert(text != NULL, "--history did not write %s", path);
+  int n = 0;
+  for (char *line = text, *end; *line; line = end + 1) {
+    end = strchr(line, '\n');
+    cr_assert(end != NULL, "%s: the last line has no newline (a half-written line?):\n%s", path, line);
+    *end = 0;
+    json_error_t jerr;
+    json_t *v = json_loads(line, 0, &jerr);
+    cr_assert(json_is_object(v), "%s line %d is not a JSON object (%s):\n%s", path, n + 1, jerr.text, line);
+    cr_assert(n < max, "%s has more than %d lines", path, max);
+    lines[n++] = v;
+  }
+  free(text);
+  return n;
+}
+
+/* A line has the run's when, seed, tracks, score per track and counts, and each timed case's
+ * figures; a second run adds a second line and leaves the first as it was. */
+Test(outputs, history_appends_a_line_per_run) {
+  const char *tmp = t_tmpdir(), *hist = t_str("%s/new/history.jsonl", tmp), *json = t_str("%s/r.json", tmp);
+  const char *seeds[2] = {"7", "8"};
+  double score[2];
+  for (int k = 0; k < 2; ++k) {
+    t_proc p;
+    t_checker(&p, 100, T_SOLUTION, json, "--track", "cpu", "--case", "=n=1025", "--budget", "0.02", "--seed", seeds[k],
+              "--history", hist, NULL);
+    t_assert_exit(&p, 0);
+    cr_expect(strstr(p.all, "history") == NULL, "a history line written says nothing:\n%s", p.all);
+    json_t *root = t_load_json(json);
+    score[k] = t_json_num(json_object_get(root, "score"), "points");
+    json_decref(root);
+    t_proc_free(&p);
+  }
+  json_t *lines[4];
+  int n = history_lines(hist, lines, 4);
+  cr_assert_eq(n, 2, "two runs, two lines");
+  for (int k = 0; k < 2; ++k) {
+    json_t *l = lines[k];
+    cr_expect_str_eq(t_json_str(l, "schema"), "em-history/1");
+    const char *when = t_json_str(l, "when");
+    cr_expect(strlen(when) == 20 && when[4] == '-' && when[10] == 'T' && when[19] == 'Z', "when: \"%s\" is not "
+              "ISO 8601 UTC (2026-03-01T12:00:00Z)", when);
+    cr_expect_eq(json_integer_value(json_object_get(l, "lab")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(l, "seed")), atoi(seeds[k]));
+    cr_expect(json_is_true(json_object_get(l, "solution")), "the solution's checker says so");
+    json_t *tracks = json_object_get(l, "tracks");
+    cr_expect(json_array_size(tracks) == 1 && strcmp(t_str_or_empty(json_array_get(tracks, 0)), "cpu") == 0,
+              "tracks must be [\"cpu\"]");
+    json_t *cpu = json_object_get(json_object_get(l, "score"), "cpu");
+    cr_assert(json_is_object(cpu), "score.cpu is missing");
+    cr_expect_eq(t_json_num(cpu, "points"), score[k], "the score of results.json");
+    cr_expect(json_object_get(json_object_get(l, "score"), "cuda") == NULL, "a track not run has no score");
+    cr_expect_eq(json_integer_value(json_object_get(l, "passed")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(l, "failed")), 0);
+    cr_expect_eq(json_integer_value(json_object_get(l, "skipped")), 0);
+    json_t *cases = json_object_get(l, "cases");
+    cr_assert_eq(json_array_size(cases), 1, "one timed case");
+    json_t *c = json_array_get(cases, 0);
+    cr_expect_str_eq(t_json_str(c, "part"), "b");
+    cr_expect_str_eq(t_json_str(c, "name"), "n=1025");
+    cr_expect_str_eq(t_json_str(c, "track"), "cpu");
+    cr_expect_str_eq(t_json_str(c, "status"), "pass");
+    static const char *const figures[] = {"time_ms", "speedup_vs_ref", "gbps", "gflops", "roofline_frac"};
+    for (int f = 0; f < 5; ++f) cr_expect(t_json_num(c, figures[f]) > 0, "%s must be positive", figures[f]);
+    json_decref(l);
+  }
+}
+
+/* Runs that append at the same time each leave one whole line (one write to an O_APPEND file). */
+Test(outputs, history_lines_of_concurrent_runs_stay_whole) {
+  const char *tmp = t_tmpdir(), *hist = t_str("%s/history.jsonl", tmp);
+  t_proc p;
+  t_run(&p, 100, "sh", "-c",
+        t_str("for i in 1 2 3 4 5 6; do %s --peaks %s --peaks-under-load --json %s/r$i.json --track cpu --no-timing "
+              "--history %s >/dev/null & done; wait",
+              T_SOLUTION, T_PEAKS, tmp, hist));
+  t_assert_exit(&p, 0);
+  json_t *lines[8];
+  int n = history_lines(hist, lines, 8);
+  cr_expect_eq(n, 6, "six runs, six lines");
+  for (int k = 0; k < n; ++k) {
+    cr_expect_eq(json_array_size(json_object_get(lines[k], "cases")), 0, "--no-timing: no timed case");
+    cr_expect(json_is_false(json_object_get(lines[k], "timing")));
+    json_decref(lines[k]);
+  }
+  t_proc_free(&p);
+}
+
+/* A history that cannot be written is a warning: the check's verdict and results.json stand. */
+Test(outputs, history_that_cannot_be_written_is_a_warning) {
+  const char *tmp = t_tmpdir(), *json = t_str("%s/r.json", tmp);
+  t_write_file(t_str("%s/file", tmp), "not a folder\n");
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--case", "=n=1", "--history",
+            t_str("%s/file/history.jsonl", tmp), NULL);
+  t_assert_exit(&p, 0);
+  cr_expect(strstr(p.err, "warning: this run was not added to the history") != NULL, "stderr:\n%s", p.err);
+  cr_expect(t_exists(json), "results.json is written all the same");
   t_proc_free(&p);
 }
 
