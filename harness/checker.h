@@ -119,10 +119,12 @@ typedef struct em_run {
 } em_run;
 
 /* Told as the run goes, so a student sees each row the moment its case is done (and the rows
- * before a crash): a track starts (skip_reason set when the whole track is skipped), a case is
- * done (its result is run->results[index]), a track ends (its results are [from, to)). */
+ * before a crash): a track starts (skip_reason set when the whole track is skipped), a case starts
+ * (the k-th of the track's count, from 1; not for a skipped track; may be NULL), a case is done
+ * (its result is run->results[index]), a track ends (its results are [from, to)). */
 typedef struct em_progress {
   void (*track_begin)(void *ctx, const em_lab *lab, em_track track, const char *skip_reason, int ncases);
+  void (*case_begin)(void *ctx, const em_lab *lab, const em_case *c, em_track track, int k, int count);
   void (*case_done)(void *ctx, const em_run *run, int index);
   void (*track_end)(void *ctx, const em_run *run, int from, int to);
   void *ctx;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -235,23 +236,69 @@ static void list_cases(const em_lab *lab) {
   }
 }
 
-/* The terminal table, printed as the cases finish. */
+/* The terminal table, printed as the cases finish, and on a terminal a status line under it that
+ * says which case is running (a timed case can take seconds, a lab's speed cases minutes). */
 typedef struct table_ctx {
   const em_run_opts *o;
   int color;
+  int status;        /* show the status line: stdout and stderr are both a terminal */
+  int status_shown;  /* characters of it on the screen now (0: none) */
 } table_ctx;
+
+/* The status line goes to stderr, and only where both streams are a terminal: stdout (the table)
+ * is then never a file or a pipe that a \r would garble, and stderr is not a log either. */
+static int want_status_line(void) { return isatty(STDOUT_FILENO) && isatty(STDERR_FILENO); }
+
+/* Columns of the terminal on stderr: the status line must fit on one line, or \r would only go
+ * back to the start of its last part and the rest would stay on the screen. */
+static int terminal_columns(void) {
+  struct winsize ws;
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 80;
+}
+
+/* Overwrites the status line with spaces and returns to the start of the line. */
+static void status_clear(table_ctx *t) {
+  if (!t->status_shown) return;
+  fprintf(stderr, "\r%*s\r", t->status_shown, "");
+  fflush(stderr);
+  t->status_shown = 0;
+}
+
+static void table_case_begin(void *ctx, const em_lab *lab, const em_case *c, em_track track, int k, int count) {
+  table_ctx *t = (table_ctx *)ctx;
+  (void)track; /* the table's header above says which */
+  if (!t->status) return;
+  char shape[64], line[256];
+  em_case_shape(lab, c, shape, sizeof shape);
+  int n = snprintf(line, sizeof line, "  %s (%c) %s [%s] (case %d/%d)...",
+                   t->o->timing && !t->o->verify_dir ? "timing" : "checking", c->part, c->name, shape, k, count);
+  int cols = terminal_columns() - 1; /* the last column would wrap on some terminals */
+  if (n > cols) n = cols > 0 ? cols : 0;
+  if (n >= (int)sizeof line) n = (int)sizeof line - 1;
+  line[n] = 0;
+  status_clear(t);
+  fputs(line, stderr);
+  fflush(stderr);
+  t->status_shown = n;
+}
 
 static void table_begin(void *ctx, const em_lab *lab, em_track track, const char *skip, int ncases) {
   table_ctx *t = (table_ctx *)ctx;
   if (ncases == 0) return; /* filtered out: no table at all */
+  status_clear(t);
   em_report_begin(stdout, lab, track, skip, ncases, t->o, t->color);
 }
 
+/* A row replaces the status line of its case: cleared first, so the two never share a line. */
 static void table_row(void *ctx, const em_run *run, int index) {
-  em_report_row(stdout, &run->results[index], ((table_ctx *)ctx)->color);
+  table_ctx *t = (table_ctx *)ctx;
+  status_clear(t);
+  em_report_row(stdout, &run->results[index], t->color);
 }
 
 static void table_end(void *ctx, const em_run *run, int from, int to) {
+  status_clear((table_ctx *)ctx);
   if (from == to) return;
   em_report_end(stdout, run, from, to, ((table_ctx *)ctx)->color);
 }
@@ -557,8 +604,9 @@ static void append_history(const cli *a, const em_run *run) {
 /* Every selected lab through the checker, its table printed as it goes; 0, or EXIT_USAGE when no
  * case matched the filters. */
 static int run_labs(cli *a, em_run *run) {
-  table_ctx tc = {&a->o, want_color(a->color_when)};
-  em_progress progress = {table_begin, table_row, table_end, &tc};
+  table_ctx tc = {.o = &a->o, .color = want_color(a->color_when), .status = want_status_line()};
+  em_progress progress = {.track_begin = table_begin, .case_begin = table_case_begin, .case_done = table_row,
+                          .track_end = table_end, .ctx = &tc};
   for (int i = 0; i < em_nlabs; ++i)
     if (a->all_labs || em_labs[i]->number == a->lab_no) em_check_lab(em_labs[i], &a->o, run, &progress);
   if (run->n == 0) {

@@ -10,8 +10,10 @@
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <termios.h>
 
 #include "helpers.h"
 
@@ -217,6 +219,119 @@ Test(cli, peaks_measured_under_load_are_said_and_not_cached) {
   cr_expect(t_exists(peaks), "--peaks-under-load: cached anyway");
   t_proc_free(&p);
   t_proc_free(&q);
+}
+
+/* ================================================================================================
+ * The status line: on a terminal, which case runs now; elsewhere not a byte of it.
+ */
+
+TestSuite(status_line, .timeout = 120);
+
+/* A pseudo-terminal in raw mode (no newline translation, no echo), as a program's terminal: what
+ * the program writes to the returned end is read from *master as written. */
+static int open_pty(int *master) {
+  int m = posix_openpt(O_RDWR | O_NOCTTY);
+  cr_assert(m >= 0, "posix_openpt: %s", strerror(errno));
+  cr_assert(grantpt(m) == 0 && unlockpt(m) == 0, "grantpt/unlockpt: %s", strerror(errno));
+  int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+  cr_assert(s >= 0, "open(%s): %s", ptsname(m), strerror(errno));
+  struct termios tio;
+  cr_assert(tcgetattr(s, &tio) == 0);
+  cfmakeraw(&tio);
+  cr_assert(tcsetattr(s, TCSANOW, &tio) == 0);
+  *master = m;
+  return s;
+}
+
+/* What a program wrote to stdout and stderr, each a terminal (tty = 1) or a pipe, read while it
+ * runs (a terminal or a pipe that nobody reads would stop it once full). */
+typedef struct captured {
+  char *out, *err;
+  int code;
+} captured;
+
+static void run_on(int tty, const char *const *argv, captured *c) {
+  int rd[2], wr[2];
+  for (int k = 0; k < 2; ++k) {
+    if (tty) {
+      wr[k] = open_pty(&rd[k]);
+    } else {
+      int fds[2];
+      cr_assert(pipe(fds) == 0, "pipe: %s", strerror(errno));
+      rd[k] = fds[0], wr[k] = fds[1];
+    }
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, wr[0], 1);
+  posix_spawn_file_actions_adddup2(&fa, wr[1], 2);
+  for (int k = 0; k < 2; ++k) posix_spawn_file_actions_addclose(&fa, rd[k]);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  cr_assert(rc == 0, "cannot start %s: %s", argv[0], strerror(rc));
+  close(wr[0]), close(wr[1]);
+  size_t len[2] = {0, 0}, cap[2] = {1 << 16, 1 << 16};
+  char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
+  int open_fds = 2;
+  struct pollfd pf[2] = {{rd[0], POLLIN, 0}, {rd[1], POLLIN, 0}};
+  while (open_fds > 0) {
+    cr_assert(poll(pf, 2, 100 * 1000) > 0, "%s wrote nothing for 100 s", argv[0]);
+    for (int k = 0; k < 2; ++k) {
+      if (pf[k].fd < 0 || !pf[k].revents) continue;
+      if (len[k] + 4096 > cap[k]) buf[k] = realloc(buf[k], cap[k] *= 2);
+      ssize_t got = read(pf[k].fd, buf[k] + len[k], cap[k] - len[k] - 1);
+      if (got > 0) {
+        len[k] += (size_t)got;
+      } else { /* 0 at a pipe's end, EIO once a terminal's last writer closed it */
+        close(pf[k].fd);
+        pf[k].fd = -1;
+        open_fds--;
+      }
+    }
+  }
+  int status;
+  cr_assert(waitpid(pid, &status, 0) == pid);
+  buf[0][len[0]] = 0, buf[1][len[1]] = 0;
+  c->out = buf[0], c->err = buf[1];
+  c->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Piped (a log, CI, `make check | tee`), a timed run writes no carriage return anywhere: no status
+ * line, only the table, whose rows come as the cases finish. */
+Test(status_line, none_when_piped) {
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  captured c;
+  run_on(0, T_ARGV(T_SOLUTION, "--peaks", T_PEAKS, "--peaks-under-load", "--json", json, "--track", "cpu", "--part", "b",
+                   "--case", "n=10", "--budget", "0.01"),
+         &c);
+  cr_assert_eq(c.code, 0, "exit %d\n%s\n%s", c.code, c.out, c.err);
+  cr_expect(strstr(c.out, "n=1025") != NULL && strstr(c.out, "vs ref") != NULL, "the timed table:\n%s", c.out);
+  cr_expect(strchr(c.out, '\r') == NULL, "a carriage return in piped stdout:\n%s", c.out);
+  cr_expect(strchr(c.err, '\r') == NULL, "a carriage return in piped stderr:\n%s", c.err);
+  cr_expect(strstr(c.err, "(case ") == NULL, "a status line on piped stderr:\n%s", c.err);
+  free(c.out), free(c.err);
+}
+
+/* On a terminal the status line says which case runs, on stderr, and is wiped before the row that
+ * replaces it: stdout is byte for byte what it is through a pipe (colour off for the comparison). */
+Test(status_line, on_a_terminal_and_cleared) {
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  const char *const *argv = T_ARGV(T_SOLUTION, "--peaks", T_PEAKS, "--peaks-under-load", "--json", json, "--track",
+                                   "cpu", "--part", "a", "--no-timing", "--color", "never");
+  captured tty, piped;
+  run_on(1, argv, &tty);
+  run_on(0, argv, &piped);
+  cr_assert_eq(tty.code, 0, "exit %d\n%s\n%s", tty.code, tty.out, tty.err);
+  cr_expect_str_eq(tty.out, piped.out, "stdout on a terminal differs from stdout through a pipe");
+  int n = t_spec_count(1, EM_TRACK_CPU, 'a');
+  cr_expect(strstr(tty.err, "  checking (a) n=1 [n=1] (case 1/") != NULL, "no status line on the terminal:\n%s", tty.err);
+  cr_expect(strstr(tty.err, t_str("(case %d/%d)", n, n)) != NULL, "the last case's status line:\n%s", tty.err);
+  size_t len = strlen(tty.err);
+  cr_expect(len > 0 && tty.err[len - 1] == '\r', "the status line is left on the screen:\n%s", tty.err);
+  cr_expect_str_eq(piped.err, "", "stderr through a pipe");
+  free(tty.out), free(tty.err), free(piped.out), free(piped.err);
 }
 
 /* ================================================================================================
