@@ -62,6 +62,8 @@ typedef struct em_case_result {
   int outlived;         /* GPU work ran past the stop event: timed by the host clock */
   double flops, bytes, gbps, gflops, intensity, roofline_frac;
   double roof_gbps;     /* the bandwidth this case's mix of reads and writes can reach here */
+  const char *compute_peak; /* the em_peaks rate its roof holds it to, by its results.json name
+                         * ("cpu_fma_gflops", "gpu_bf16_tc_gflops", ...); NULL when not timed */
   int impossible_speed; /* faster than the machine's peaks allow on a working set beyond the caches */
   char speed_note[384]; /* what was seen, when impossible_speed */
   int timed_calls;      /* calls through the timer (code, reference, baseline; warm-up included) */

@@ -105,6 +105,7 @@ Test(results, timed_case_reports_speed) {
   double gflops = t_json_num(c, "gflops");
   cr_expect(gflops > 0 && fabs(gflops - flops / (t * 1e-3) * 1e-9) <= 1e-9 * gflops, "gflops %g is not flops / time", gflops);
   cr_expect(t_json_num(c, "roofline_frac") > 0);
+  cr_expect_str_eq(t_json_str(c, "compute_peak"), "cpu_fma_gflops", "float32 work is held to the FMA rate");
   json_t *e = json_object_get(c, "energy_j");
   cr_expect(json_is_null(e) || (json_is_number(e) && json_number_value(e) >= 0), "energy_j is a number or null (n/a)");
   json_decref(root);
