@@ -6,6 +6,7 @@
 #   make check [LAB=N] [TRACK=cpu|cuda|all] [SEED=S] [ARGS="--case n=1 ..."]
 #                             check the lab built last (exit 0 all passed, 1 some failed, 2 error)
 #   make submit [LAB=N] [USER=name]  check, then pack the lab's files into submissions/ (prints the claimed score)
+#   make report               one HTML page of every lab checked so far: roofline, cases, progress (build/report.html)
 #   make hint [LAB=N] [PART=a|b] [TRACK=cpu|cuda]
 #                             the lab's next hint, one at a time, the last one the reference's design;
 #                             AGAIN=1 the latest again, HINT=K an earlier one, RESET=1 start over
@@ -43,7 +44,7 @@ CXX := g++
 endif
 
 # Goals that only read what is built, or only delete: no probes, no dependency checks.
-QUIET_GOALS := check clean help hint
+QUIET_GOALS := check clean help hint report
 LOUD := $(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all))
 
 # ---- feature probes ----------------------------------------------------------------------------
@@ -266,7 +267,7 @@ LAB ?= $(shell cat $(BUILD)/current-lab 2>/dev/null)
 TRACK ?= all
 CHECK_BIN := $(BUILD)/lab$(LAB)/em-check
 CHECK_ARGS := --track $(TRACK) $(if $(SEED),--seed $(SEED)) --json $(BUILD)/lab$(LAB)/results.json \
-              --peaks $(BUILD)/peaks.json $(ARGS)
+              --history $(BUILD)/lab$(LAB)/history.jsonl --peaks $(BUILD)/peaks.json $(ARGS)
 # Sources newer than the binary: the student edited and forgot to rebuild.
 STALE = $(if $(wildcard $(CHECK_BIN)),$(shell find $(LABS)/lab$(LAB)-*/ -newer $(CHECK_BIN) -type f \( -name '*.c' -o -name '*.cu' -o -name '*.h' \) 2>/dev/null | head -3))
 
@@ -350,6 +351,13 @@ hint:
 	@python3 scripts/hint.py --lab "$(LAB)" --labs "$(LABS)" --state "$(BUILD)/hints" $(if $(PART),--part "$(PART)") \
 	  $(if $(filter-out file,$(origin TRACK)),--track "$(TRACK)") $(if $(filter-out 0,$(AGAIN)),--again) \
 	  $(if $(HINT),--hint "$(HINT)") $(if $(filter-out 0,$(RESET)),--reset)
+
+# ---- report --------------------------------------------------------------------------------------
+# One self-contained page (scripts/report.py) from every $(BUILD)/labN/results.json and the
+# history.jsonl each `make check` appends to. Exit 2, nothing written, before any lab is checked.
+.PHONY: report
+report:
+	@python3 scripts/report.py --build "$(BUILD)" --out "$(BUILD)/report.html"
 
 # ---- demo ----------------------------------------------------------------------------------------
 DEMO_BIN := $(BUILD)/demo/em-check

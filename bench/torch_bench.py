@@ -17,6 +17,7 @@ import contextlib
 import ctypes.util
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -47,6 +48,44 @@ def allocator_note(cpu_rows: bool) -> str | None:
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
     return ("PyTorch's CPU outputs from glibc's malloc: every call page-faults a fresh output, which "
             "flatters emlab several times over; apt-get install libtcmalloc-minimal4 and run again")
+
+
+class Progress:
+    """Which workload PyTorch is timing now, on stderr (one compilation can take a minute, a whole
+    bench many): on a terminal one line rewritten in place, elsewhere (a log, CI) one plain line per
+    step and never a carriage return. stdout, where the tables go, gets none of it."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.shown = 0  # characters of the line on the screen now
+
+    def say(self, text: str) -> None:
+        if not self.tty:
+            self.stream.write(text + "\n")
+        else:
+            # One screen line at most: \r goes back to the start of the last screen line only.
+            text = text[:max(shutil.get_terminal_size((80, 24)).columns - 1, 0)]
+            wipe = "\r" + " " * self.shown if self.shown else ""
+            self.stream.write(wipe + "\r" + text)
+            self.shown = len(text)
+        self.stream.flush()
+
+    def done(self) -> None:
+        """Wipes the line on a terminal, before the tables print."""
+        if self.tty and self.shown:
+            self.stream.write("\r" + " " * self.shown + "\r")
+            self.stream.flush()
+            self.shown = 0
+
+
+def case_label(c) -> str:
+    """"lab 3 relu_mul 8192x8192": the dims as a size where they read as one (up to three
+    numbers), the checker's shape text otherwise (attention's six), the name of a hidden case."""
+    dims = c.get("dims") or {}
+    size = ("x".join(str(v) for v in dims.values()) if 0 < len(dims) <= 3
+            else c.get("shape") or c.get("name", ""))
+    return f"lab {c['lab']} {c['lab_name']} {size}"
 
 
 def workloads(torch):
@@ -315,49 +354,11 @@ def main():
     w = workloads(torch) if torch else {}
     cw = compute_workloads(torch) if torch else {}
     peaks = res["machine"]["peaks"]
-    spent = {"compile": 0.0}  # seconds in torch.compile so far, every lab's compilations together
-    rows = []
-    # GPU workloads first: the compile budget goes where the comparison matters most (an inductor
-    # compilation for the CPU can take a minute by itself).
-    compute_labs = compute_bound_labs(res["cases"])
-    for c in sorted(res["cases"], key=lambda c: c["track"] != "cuda"):
-        if c["status"] != "pass" or c.get("time_ms") is None:
-            continue
-        track = c["track"]
-        dev = "cuda" if track == "cuda" else "cpu"
-        copy = peaks["gpu_copy_gbps"] if track == "cuda" else peaks["cpu_copy_gbps"]
-        row = {"lab": c["lab"], "name": c["lab_name"], "part": c["part"], "case": c["name"], "track": track,
-               "time_ms": c["time_ms"], "gbps": c["gbps"],
-               "copy_frac": c["gbps"] / copy if copy else None,
-               "eager_gbps": None, "compile_gbps": None, "torch_expr": None, "note": why_not,
-               "compute_bound": c["lab_name"] in compute_labs}
-        if row["compute_bound"]:
-            compare_compute(torch, cw.get(c["lab_name"]), c, row, peaks, dev, args, spent)
-            rows.append(row)
-            continue
-        make = w.get(c["lab_name"])
-        if torch and make and (dev == "cpu" or torch.cuda.is_available()):
-            try:
-                fn, row["torch_expr"] = make(c["dims"], dev)
-                t = time_fn(torch, fn, dev, args.budget)
-                row["eager_gbps"] = c["bytes"] / t / 1e9
-                if not args.no_compile and spent["compile"] < args.compile_budget:
-                    s = time.monotonic()
-                    cfn = torch.compile(fn, dynamic=False)
-                    cfn()  # compiles
-                    spent["compile"] += time.monotonic() - s
-                    t = time_fn(torch, cfn, dev, args.budget)
-                    row["compile_gbps"] = c["bytes"] / t / 1e9
-                elif not args.no_compile:
-                    row["note"] = "torch.compile skipped: compile budget spent"
-                del fn
-                if dev == "cuda":
-                    torch.cuda.empty_cache()
-            except Exception as e:  # a workload PyTorch cannot run here is reported, not fatal
-                row["note"] = f"PyTorch failed: {type(e).__name__}: {e}"[:160]
-        elif torch and not make:
-            row["note"] = "no PyTorch workload defined for this lab"
-        rows.append(row)
+    progress = Progress()
+    try:
+        rows = time_rows(torch, res, w, cw, why_not, args, progress)
+    finally:
+        progress.done()
 
     for track in ("cpu", "cuda"):
         tr = [r for r in rows if r["track"] == track]
@@ -381,7 +382,60 @@ def main():
     return 0
 
 
-def compare_compute(torch, make, c, row, peaks, dev, args, spent):
+def time_rows(torch, res, w, cw, why_not, args, progress):
+    """One row per timed case of results.json: emlab's figures, then PyTorch's for the same work
+    (eager and torch.compile, or each variant of a compute-bound operation)."""
+    peaks = res["machine"]["peaks"]
+    spent = {"compile": 0.0}  # seconds in torch.compile so far, every lab's compilations together
+    rows = []
+    # GPU workloads first: the compile budget goes where the comparison matters most (an inductor
+    # compilation for the CPU can take a minute by itself).
+    compute_labs = compute_bound_labs(res["cases"])
+    for c in sorted(res["cases"], key=lambda c: c["track"] != "cuda"):
+        if c["status"] != "pass" or c.get("time_ms") is None:
+            continue
+        track = c["track"]
+        dev = "cuda" if track == "cuda" else "cpu"
+        copy = peaks["gpu_copy_gbps"] if track == "cuda" else peaks["cpu_copy_gbps"]
+        row = {"lab": c["lab"], "name": c["lab_name"], "part": c["part"], "case": c["name"], "track": track,
+               "time_ms": c["time_ms"], "gbps": c["gbps"],
+               "copy_frac": c["gbps"] / copy if copy else None,
+               "eager_gbps": None, "compile_gbps": None, "torch_expr": None, "note": why_not,
+               "compute_bound": c["lab_name"] in compute_labs}
+        if row["compute_bound"]:
+            compare_compute(torch, cw.get(c["lab_name"]), c, row, peaks, dev, args, spent, progress)
+            rows.append(row)
+            continue
+        make = w.get(c["lab_name"])
+        if torch and make and (dev == "cpu" or torch.cuda.is_available()):
+            try:
+                fn, row["torch_expr"] = make(c["dims"], dev)
+                progress.say(f"torch: {case_label(c)} {track} eager...")
+                t = time_fn(torch, fn, dev, args.budget)
+                row["eager_gbps"] = c["bytes"] / t / 1e9
+                if not args.no_compile and spent["compile"] < args.compile_budget:
+                    progress.say(f"torch: {case_label(c)} {track} torch.compile (compiling)...")
+                    s = time.monotonic()
+                    cfn = torch.compile(fn, dynamic=False)
+                    cfn()  # compiles
+                    spent["compile"] += time.monotonic() - s
+                    progress.say(f"torch: {case_label(c)} {track} torch.compile...")
+                    t = time_fn(torch, cfn, dev, args.budget)
+                    row["compile_gbps"] = c["bytes"] / t / 1e9
+                elif not args.no_compile:
+                    row["note"] = "torch.compile skipped: compile budget spent"
+                del fn
+                if dev == "cuda":
+                    torch.cuda.empty_cache()
+            except Exception as e:  # a workload PyTorch cannot run here is reported, not fatal
+                row["note"] = f"PyTorch failed: {type(e).__name__}: {e}"[:160]
+        elif torch and not make:
+            row["note"] = "no PyTorch workload defined for this lab"
+        rows.append(row)
+    return rows
+
+
+def compare_compute(torch, make, c, row, peaks, dev, args, spent, progress):
     """Fills a compute-bound case's row: its GFLOP/s and share of the FMA rate, then each PyTorch
     variant's time and GFLOP/s by the same FLOP count (so a variant that skips masked work, or one
     that computes the whole masked matrix, is credited with the same useful FLOPs as ours) and ours
@@ -409,6 +463,7 @@ def compare_compute(torch, make, c, row, peaks, dev, args, spent):
             if not args.no_compile:
                 notes.append(f"{label}: skipped, compile budget spent")
             continue
+        progress.say(f"torch: {case_label(c)} {row['track']} {label}...")
         s = time.monotonic()
         t, why = time_variant(torch, ctx, fn, dev, args.budget)
         if label.startswith("compile"):  # the first warm-up call compiled it

@@ -599,12 +599,14 @@ void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em
     /* --verify needs no GPU: the oracle and the comparison run on the host. */
     const char *skip = track == EM_TRACK_CUDA && !o->gpu_ok && !o->verify_dir ? o->gpu_skip : NULL;
     if (progress) progress->track_begin(progress->ctx, lab, (em_track)track, skip, count);
-    int from = run->n;
+    int from = run->n, k = 0;
     for (int i = 0; i < ncases(lab, o); ++i) {
       const em_case *c = nth_case(lab, o, i);
       if (!selected(c, track, o)) continue;
       em_case_result *r = next_result(run);
       if (!r) return;
+      ++k;
+      if (progress && !skip && progress->case_begin) progress->case_begin(progress->ctx, lab, c, (em_track)track, k, count);
       if (o->verify_dir) verify_case(lab, c, (em_track)track, o, run, r);
       else run_case(lab, c, (em_track)track, o, run, r);
       if (progress && !skip) progress->case_done(progress->ctx, run, run->n - 1);

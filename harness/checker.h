@@ -62,6 +62,8 @@ typedef struct em_case_result {
   int outlived;         /* GPU work ran past the stop event: timed by the host clock */
   double flops, bytes, gbps, gflops, intensity, roofline_frac;
   double roof_gbps;     /* the bandwidth this case's mix of reads and writes can reach here */
+  const char *compute_peak; /* the em_peaks rate its roof holds it to, by its results.json name
+                         * ("cpu_fma_gflops", "gpu_bf16_tc_gflops", ...); NULL when not timed */
   int impossible_speed; /* faster than the machine's peaks allow on a working set beyond the caches */
   char speed_note[384]; /* what was seen, when impossible_speed */
   int timed_calls;      /* calls through the timer (code, reference, baseline; warm-up included) */
@@ -119,10 +121,12 @@ typedef struct em_run {
 } em_run;
 
 /* Told as the run goes, so a student sees each row the moment its case is done (and the rows
- * before a crash): a track starts (skip_reason set when the whole track is skipped), a case is
- * done (its result is run->results[index]), a track ends (its results are [from, to)). */
+ * before a crash): a track starts (skip_reason set when the whole track is skipped), a case starts
+ * (the k-th of the track's count, from 1; not for a skipped track; may be NULL), a case is done
+ * (its result is run->results[index]), a track ends (its results are [from, to)). */
 typedef struct em_progress {
   void (*track_begin)(void *ctx, const em_lab *lab, em_track track, const char *skip_reason, int ncases);
+  void (*case_begin)(void *ctx, const em_lab *lab, const em_case *c, em_track track, int k, int count);
   void (*case_done)(void *ctx, const em_run *run, int index);
   void (*track_end)(void *ctx, const em_run *run, int from, int to);
   void *ctx;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 #endif
 
 #include "checker.h"
+#include "history.h"
 #include "report.h"
 
 #ifndef EM_NVCC_VERSION
@@ -49,6 +51,8 @@ static void usage(FILE *f) {
           "  --threads N        OpenMP threads for the CPU track (default: all cores)\n"
           "  --json FILE        results file (default build/labN/results.json)\n"
           "  --junit FILE       also write JUnit XML\n"
+          "  --history FILE     append one line (JSON) per run to FILE: when, seed, score per track,\n"
+          "                     counts, each timed case's figures (make report draws them)\n"
           "  --dump DIR         write every case's inputs and outputs as .npy files\n"
           "  --outputs DIR      write the outputs of every checked call as .npy files, for --verify:\n"
           "                     DIR/lab<N>-<track>-<part>-<slug>[.refill|.swap].<tensor>.npy\n"
@@ -232,23 +236,69 @@ static void list_cases(const em_lab *lab) {
   }
 }
 
-/* The terminal table, printed as the cases finish. */
+/* The terminal table, printed as the cases finish, and on a terminal a status line under it that
+ * says which case is running (a timed case can take seconds, a lab's speed cases minutes). */
 typedef struct table_ctx {
   const em_run_opts *o;
   int color;
+  int status;        /* show the status line: stdout and stderr are both a terminal */
+  int status_shown;  /* characters of it on the screen now (0: none) */
 } table_ctx;
+
+/* The status line goes to stderr, and only where both streams are a terminal: stdout (the table)
+ * is then never a file or a pipe that a \r would garble, and stderr is not a log either. */
+static int want_status_line(void) { return isatty(STDOUT_FILENO) && isatty(STDERR_FILENO); }
+
+/* Columns of the terminal on stderr: the status line must fit on one line, or \r would only go
+ * back to the start of its last part and the rest would stay on the screen. */
+static int terminal_columns(void) {
+  struct winsize ws;
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  return 80;
+}
+
+/* Overwrites the status line with spaces and returns to the start of the line. */
+static void status_clear(table_ctx *t) {
+  if (!t->status_shown) return;
+  fprintf(stderr, "\r%*s\r", t->status_shown, "");
+  fflush(stderr);
+  t->status_shown = 0;
+}
+
+static void table_case_begin(void *ctx, const em_lab *lab, const em_case *c, em_track track, int k, int count) {
+  table_ctx *t = (table_ctx *)ctx;
+  (void)track; /* the table's header above says which */
+  if (!t->status) return;
+  char shape[64], line[256];
+  em_case_shape(lab, c, shape, sizeof shape);
+  int n = snprintf(line, sizeof line, "  %s (%c) %s [%s] (case %d/%d)...",
+                   t->o->timing && !t->o->verify_dir ? "timing" : "checking", c->part, c->name, shape, k, count);
+  int cols = terminal_columns() - 1; /* the last column would wrap on some terminals */
+  if (n > cols) n = cols > 0 ? cols : 0;
+  if (n >= (int)sizeof line) n = (int)sizeof line - 1;
+  line[n] = 0;
+  status_clear(t);
+  fputs(line, stderr);
+  fflush(stderr);
+  t->status_shown = n;
+}
 
 static void table_begin(void *ctx, const em_lab *lab, em_track track, const char *skip, int ncases) {
   table_ctx *t = (table_ctx *)ctx;
   if (ncases == 0) return; /* filtered out: no table at all */
+  status_clear(t);
   em_report_begin(stdout, lab, track, skip, ncases, t->o, t->color);
 }
 
+/* A row replaces the status line of its case: cleared first, so the two never share a line. */
 static void table_row(void *ctx, const em_run *run, int index) {
-  em_report_row(stdout, &run->results[index], ((table_ctx *)ctx)->color);
+  table_ctx *t = (table_ctx *)ctx;
+  status_clear(t);
+  em_report_row(stdout, &run->results[index], t->color);
 }
 
 static void table_end(void *ctx, const em_run *run, int from, int to) {
+  status_clear((table_ctx *)ctx);
   if (from == to) return;
   em_report_end(stdout, run, from, to, ((table_ctx *)ctx)->color);
 }
@@ -259,13 +309,13 @@ static void table_end(void *ctx, const em_run *run, int from, int to) {
 typedef struct cli {
   em_run_opts o;
   int lab_no, all_labs, list, seed_given;
-  const char *json_path, *junit_path, *peaks_path, *cases_path, *color_when;
+  const char *json_path, *junit_path, *history_path, *peaks_path, *cases_path, *color_when;
   unsigned peaks_flags;
 } cli;
 
 enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
        O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF, O_OUTPUTS,
-       O_VERIFY, O_PEAKS_LOAD };
+       O_VERIFY, O_PEAKS_LOAD, O_HISTORY };
 static const struct option longopts[] = {
     {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
     {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
@@ -278,7 +328,7 @@ static const struct option longopts[] = {
     {"list", no_argument, 0, O_LIST},             {"version", no_argument, 0, O_VERSION},
     {"help", no_argument, 0, O_HELP},             {"perf-only", no_argument, 0, O_PERF},
     {"outputs", required_argument, 0, O_OUTPUTS}, {"verify", required_argument, 0, O_VERIFY},
-    {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD},
+    {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD}, {"history", required_argument, 0, O_HISTORY},
     {0, 0, 0, 0}};
 
 /* parse_option's "go on": any other value is the exit status to end with. */
@@ -341,6 +391,18 @@ static int option_value(cli *a, int opt, const char *arg) {
   return GO_ON;
 }
 
+/* --history FILE: what can be told before the run is refused now (exit 2); that the file cannot be
+ * written is only found at the end, and is then a warning (the check itself went fine). */
+static int option_history(cli *a, const char *arg) {
+  struct stat st;
+  size_t len = strlen(arg);
+  if (len == 0) return fail_usage("%s", "--history needs a file name, e.g. --history build/lab1/history.jsonl");
+  if (arg[len - 1] == '/' || (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)))
+    return fail_usage("--history %s is a folder: give a file in it, e.g. history.jsonl", arg);
+  a->history_path = arg;
+  return GO_ON;
+}
+
 /* One option: GO_ON, or the exit status to end with (0 after --version and --help). */
 static int parse_option(cli *a, int opt, const char *arg, const char *as_given) {
   em_run_opts *o = &a->o;
@@ -355,6 +417,7 @@ static int parse_option(cli *a, int opt, const char *arg, const char *as_given) 
     case O_NOTIME: o->timing = 0; break;
     case O_JSON: a->json_path = arg; break;
     case O_JUNIT: a->junit_path = arg; break;
+    case O_HISTORY: return option_history(a, arg);
     case O_DUMP: o->dump_dir = arg; break;
     case O_OUTPUTS: o->outputs_dir = arg; break;
     case O_VERIFY: o->verify_dir = arg; break;
@@ -528,11 +591,22 @@ static int write_reports(const cli *a, const em_run *run, int threads) {
   return status;
 }
 
+/* --history FILE: one line more. A file that cannot be written costs a warning, not the verdict:
+ * the check itself went as results.json says. */
+static void append_history(const cli *a, const em_run *run) {
+  if (!a->history_path) return;
+  make_parents(a->history_path);
+  if (em_history_append(a->history_path, run, &a->o, a->all_labs ? "all" : NULL) != EM_OK)
+    fprintf(stderr, "em-check: warning: this run was not added to the history: %s (its results stand; make the "
+                    "file and its folder writable for the next run)\n", em_error_detail());
+}
+
 /* Every selected lab through the checker, its table printed as it goes; 0, or EXIT_USAGE when no
  * case matched the filters. */
 static int run_labs(cli *a, em_run *run) {
-  table_ctx tc = {&a->o, want_color(a->color_when)};
-  em_progress progress = {table_begin, table_row, table_end, &tc};
+  table_ctx tc = {.o = &a->o, .color = want_color(a->color_when), .status = want_status_line()};
+  em_progress progress = {.track_begin = table_begin, .case_begin = table_case_begin, .case_done = table_row,
+                          .track_end = table_end, .ctx = &tc};
   for (int i = 0; i < em_nlabs; ++i)
     if (a->all_labs || em_labs[i]->number == a->lab_no) em_check_lab(em_labs[i], &a->o, run, &progress);
   if (run->n == 0) {
@@ -588,7 +662,11 @@ int main(int argc, char **argv) {
   if (probe_machine(&a, threads)) return EXIT_USAGE;
   em_run run;
   memset(&run, 0, sizeof run);
-  if ((rc = run_labs(&a, &run)) == 0) rc = finish(&run, write_reports(&a, &run, threads));
+  if ((rc = run_labs(&a, &run)) == 0) {
+    int status = write_reports(&a, &run, threads);
+    append_history(&a, &run);
+    rc = finish(&run, status);
+  }
   em_energy_close(a.o.meter[EM_TRACK_CPU]);
   em_energy_close(a.o.meter[EM_TRACK_CUDA]);
   free(run.results);

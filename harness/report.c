@@ -338,6 +338,8 @@ static void add_case_timing(json_t *c, const em_case_result *r) {
   json_object_set_new(c, "roofline_frac", r->timed ? num_or_null(r->roofline_frac) : json_null());
   json_object_set_new(c, "energy_j", r->timed ? num_or_null(r->energy_j) : json_null());
   json_object_set_new(c, "roof_gbps", r->timed ? num_or_null(r->roof_gbps) : json_null());
+  /* which of machine.peaks the roof's compute rate is: a report draws that ceiling for the case */
+  json_object_set_new(c, "compute_peak", r->timed && r->compute_peak ? json_string(r->compute_peak) : json_null());
   json_object_set_new(c, "impossible_speed", json_boolean(r->impossible_speed));
   json_object_set_new(c, "speed_note", json_string(r->speed_note));
   json_object_set_new(c, "timed_calls", json_integer(r->timed_calls));

@@ -116,11 +116,16 @@ void em__roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_ca
    * roof then, rather than a wrong one); on the CPU it is widened to float32, the FMA rate's. int8
    * products (the lab names the parts) are held to the int8 rate on either track. */
   int own_unit = 0; /* held to a rate of its own, not the FMA rate */
+  r->compute_peak = gpu ? "gpu_fma_gflops" : "cpu_fma_gflops";
   for (int i = 0; gpu && i < b->nt; ++i) own_unit |= b->t[i].dtype == EM_BF16;
-  if (own_unit) fma = o->peaks.gpu_bf16_tc_gflops;
+  if (own_unit) {
+    fma = o->peaks.gpu_bf16_tc_gflops;
+    r->compute_peak = "gpu_bf16_tc_gflops";
+  }
   if (r->lab && r->lab->int8_parts && strchr(r->lab->int8_parts, r->c.part)) {
     own_unit = 1;
     fma = gpu ? o->peaks.gpu_int8_tc_gops : o->peaks.cpu_int8_gops;
+    r->compute_peak = gpu ? "gpu_int8_tc_gops" : "cpu_int8_gops";
   }
   if (fma > 0) fma = fmax(fma, ref_gflops);
   r->roof_gbps = bw;

@@ -10,8 +10,10 @@
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <termios.h>
 
 #include "helpers.h"
 
@@ -103,6 +105,7 @@ Test(results, timed_case_reports_speed) {
   double gflops = t_json_num(c, "gflops");
   cr_expect(gflops > 0 && fabs(gflops - flops / (t * 1e-3) * 1e-9) <= 1e-9 * gflops, "gflops %g is not flops / time", gflops);
   cr_expect(t_json_num(c, "roofline_frac") > 0);
+  cr_expect_str_eq(t_json_str(c, "compute_peak"), "cpu_fma_gflops", "float32 work is held to the FMA rate");
   json_t *e = json_object_get(c, "energy_j");
   cr_expect(json_is_null(e) || (json_is_number(e) && json_number_value(e) >= 0), "energy_j is a number or null (n/a)");
   json_decref(root);
@@ -220,6 +223,119 @@ Test(cli, peaks_measured_under_load_are_said_and_not_cached) {
 }
 
 /* ================================================================================================
+ * The status line: on a terminal, which case runs now; elsewhere not a byte of it.
+ */
+
+TestSuite(status_line, .timeout = 120);
+
+/* A pseudo-terminal in raw mode (no newline translation, no echo), as a program's terminal: what
+ * the program writes to the returned end is read from *master as written. */
+static int open_pty(int *master) {
+  int m = posix_openpt(O_RDWR | O_NOCTTY);
+  cr_assert(m >= 0, "posix_openpt: %s", strerror(errno));
+  cr_assert(grantpt(m) == 0 && unlockpt(m) == 0, "grantpt/unlockpt: %s", strerror(errno));
+  int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+  cr_assert(s >= 0, "open(%s): %s", ptsname(m), strerror(errno));
+  struct termios tio;
+  cr_assert(tcgetattr(s, &tio) == 0);
+  cfmakeraw(&tio);
+  cr_assert(tcsetattr(s, TCSANOW, &tio) == 0);
+  *master = m;
+  return s;
+}
+
+/* What a program wrote to stdout and stderr, each a terminal (tty = 1) or a pipe, read while it
+ * runs (a terminal or a pipe that nobody reads would stop it once full). */
+typedef struct captured {
+  char *out, *err;
+  int code;
+} captured;
+
+static void run_on(int tty, const char *const *argv, captured *c) {
+  int rd[2], wr[2];
+  for (int k = 0; k < 2; ++k) {
+    if (tty) {
+      wr[k] = open_pty(&rd[k]);
+    } else {
+      int fds[2];
+      cr_assert(pipe(fds) == 0, "pipe: %s", strerror(errno));
+      rd[k] = fds[0], wr[k] = fds[1];
+    }
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, wr[0], 1);
+  posix_spawn_file_actions_adddup2(&fa, wr[1], 2);
+  for (int k = 0; k < 2; ++k) posix_spawn_file_actions_addclose(&fa, rd[k]);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  cr_assert(rc == 0, "cannot start %s: %s", argv[0], strerror(rc));
+  close(wr[0]), close(wr[1]);
+  size_t len[2] = {0, 0}, cap[2] = {1 << 16, 1 << 16};
+  char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
+  int open_fds = 2;
+  struct pollfd pf[2] = {{rd[0], POLLIN, 0}, {rd[1], POLLIN, 0}};
+  while (open_fds > 0) {
+    cr_assert(poll(pf, 2, 100 * 1000) > 0, "%s wrote nothing for 100 s", argv[0]);
+    for (int k = 0; k < 2; ++k) {
+      if (pf[k].fd < 0 || !pf[k].revents) continue;
+      if (len[k] + 4096 > cap[k]) buf[k] = realloc(buf[k], cap[k] *= 2);
+      ssize_t got = read(pf[k].fd, buf[k] + len[k], cap[k] - len[k] - 1);
+      if (got > 0) {
+        len[k] += (size_t)got;
+      } else { /* 0 at a pipe's end, EIO once a terminal's last writer closed it */
+        close(pf[k].fd);
+        pf[k].fd = -1;
+        open_fds--;
+      }
+    }
+  }
+  int status;
+  cr_assert(waitpid(pid, &status, 0) == pid);
+  buf[0][len[0]] = 0, buf[1][len[1]] = 0;
+  c->out = buf[0], c->err = buf[1];
+  c->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Piped (a log, CI, `make check | tee`), a timed run writes no carriage return anywhere: no status
+ * line, only the table, whose rows come as the cases finish. */
+Test(status_line, none_when_piped) {
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  captured c;
+  run_on(0, T_ARGV(T_SOLUTION, "--peaks", T_PEAKS, "--peaks-under-load", "--json", json, "--track", "cpu", "--part", "b",
+                   "--case", "n=10", "--budget", "0.01"),
+         &c);
+  cr_assert_eq(c.code, 0, "exit %d\n%s\n%s", c.code, c.out, c.err);
+  cr_expect(strstr(c.out, "n=1025") != NULL && strstr(c.out, "vs ref") != NULL, "the timed table:\n%s", c.out);
+  cr_expect(strchr(c.out, '\r') == NULL, "a carriage return in piped stdout:\n%s", c.out);
+  cr_expect(strchr(c.err, '\r') == NULL, "a carriage return in piped stderr:\n%s", c.err);
+  cr_expect(strstr(c.err, "(case ") == NULL, "a status line on piped stderr:\n%s", c.err);
+  free(c.out), free(c.err);
+}
+
+/* On a terminal the status line says which case runs, on stderr, and is wiped before the row that
+ * replaces it: stdout is byte for byte what it is through a pipe (colour off for the comparison). */
+Test(status_line, on_a_terminal_and_cleared) {
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  const char *const *argv = T_ARGV(T_SOLUTION, "--peaks", T_PEAKS, "--peaks-under-load", "--json", json, "--track",
+                                   "cpu", "--part", "a", "--no-timing", "--color", "never");
+  captured tty, piped;
+  run_on(1, argv, &tty);
+  run_on(0, argv, &piped);
+  cr_assert_eq(tty.code, 0, "exit %d\n%s\n%s", tty.code, tty.out, tty.err);
+  cr_expect_str_eq(tty.out, piped.out, "stdout on a terminal differs from stdout through a pipe");
+  int n = t_spec_count(1, EM_TRACK_CPU, 'a');
+  cr_expect(strstr(tty.err, "  checking (a) n=1 [n=1] (case 1/") != NULL, "no status line on the terminal:\n%s", tty.err);
+  cr_expect(strstr(tty.err, t_str("(case %d/%d)", n, n)) != NULL, "the last case's status line:\n%s", tty.err);
+  size_t len = strlen(tty.err);
+  cr_expect(len > 0 && tty.err[len - 1] == '\r', "the status line is left on the screen:\n%s", tty.err);
+  cr_expect_str_eq(piped.err, "", "stderr through a pipe");
+  free(tty.out), free(tty.err), free(piped.out), free(piped.err);
+}
+
+/* ================================================================================================
  * Crashes and hangs of the code under test (lab 1's planted files): the checker names the case it
  * was on.
  */
@@ -292,6 +408,9 @@ ParameterizedTestParameters(cli, bad_command_exits_2) {
       {{"stray"}, "unexpected argument 'stray'"},
       {{"--hidden-only"}, "--hidden-only needs --cases FILE"},
       {{"--cases", "/nonexistent/cases.json"}, "cannot read the cases file"},
+      {{"--history"}, "unknown or incomplete option '--history'"},
+      {{"--history", "/tmp"}, "--history /tmp is a folder"},
+      {{"--history", "/tmp/"}, "--history /tmp/ is a folder"},
   };
   return cr_make_param_array(bad_args, table, sizeof table / sizeof table[0]);
 }
@@ -519,6 +638,11 @@ Test(make, check_with_fake_build) {
   t_assert_exit(&p, 0);
   t_assert_output_has(&p, " 0 failed");
   t_proc_free(&p);
+  /* Each check adds a line to the lab's history, the material of `make report`. */
+  char *hist = t_read_file(t_str("%s/lab1/history.jsonl", build), NULL);
+  cr_expect(hist != NULL && t_count(hist, "\n") == 1 && strstr(hist, "\"em-history/1\"") != NULL,
+            "make check appends one line to BUILD/lab1/history.jsonl: %s", hist ? hist : "(no file)");
+  free(hist);
 }
 
 /* ================================================================================================
@@ -664,6 +788,113 @@ Test(outputs, install_deps_checks_numpy_on_request) {
   fake_python3(tmp, 0);
   t_run(&p, 60, "bash", "scripts/install-deps.sh", "--numpy", "--check");
   t_assert_exit(&p, 0);
+  t_proc_free(&p);
+}
+
+/* ---- --history: one JSON line per run ---- */
+
+/* The lines of a JSON Lines file, each parsed (asserting that it is whole JSON ending in a newline);
+ * returns their count, at most max. */
+static int history_lines(const char *path, json_t **lines, int max) {
+  char *text = t_read_file(path, NULL);
+  cr_assert(text != NULL, "--history did not write %s", path);
+  int n = 0;
+  for (char *line = text, *end; *line; line = end + 1) {
+    end = strchr(line, '\n');
+    cr_assert(end != NULL, "%s: the last line has no newline (a half-written line?):\n%s", path, line);
+    *end = 0;
+    json_error_t jerr;
+    json_t *v = json_loads(line, 0, &jerr);
+    cr_assert(json_is_object(v), "%s line %d is not a JSON object (%s):\n%s", path, n + 1, jerr.text, line);
+    cr_assert(n < max, "%s has more than %d lines", path, max);
+    lines[n++] = v;
+  }
+  free(text);
+  return n;
+}
+
+/* A line has the run's when, seed, tracks, score per track and counts, and each timed case's
+ * figures; a second run adds a second line and leaves the first as it was. */
+Test(outputs, history_appends_a_line_per_run) {
+  const char *tmp = t_tmpdir(), *hist = t_str("%s/new/history.jsonl", tmp), *json = t_str("%s/r.json", tmp);
+  const char *seeds[2] = {"7", "8"};
+  double score[2];
+  for (int k = 0; k < 2; ++k) {
+    t_proc p;
+    t_checker(&p, 100, T_SOLUTION, json, "--track", "cpu", "--case", "=n=1025", "--budget", "0.02", "--seed", seeds[k],
+              "--history", hist, NULL);
+    t_assert_exit(&p, 0);
+    cr_expect(strstr(p.all, "history") == NULL, "a history line written says nothing:\n%s", p.all);
+    json_t *root = t_load_json(json);
+    score[k] = t_json_num(json_object_get(root, "score"), "points");
+    json_decref(root);
+    t_proc_free(&p);
+  }
+  json_t *lines[4];
+  int n = history_lines(hist, lines, 4);
+  cr_assert_eq(n, 2, "two runs, two lines");
+  for (int k = 0; k < 2; ++k) {
+    json_t *l = lines[k];
+    cr_expect_str_eq(t_json_str(l, "schema"), "em-history/1");
+    const char *when = t_json_str(l, "when");
+    cr_expect(strlen(when) == 20 && when[4] == '-' && when[10] == 'T' && when[19] == 'Z', "when: \"%s\" is not "
+              "ISO 8601 UTC (2026-03-01T12:00:00Z)", when);
+    cr_expect_eq(json_integer_value(json_object_get(l, "lab")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(l, "seed")), atoi(seeds[k]));
+    cr_expect(json_is_true(json_object_get(l, "solution")), "the solution's checker says so");
+    json_t *tracks = json_object_get(l, "tracks");
+    cr_expect(json_array_size(tracks) == 1 && strcmp(t_str_or_empty(json_array_get(tracks, 0)), "cpu") == 0,
+              "tracks must be [\"cpu\"]");
+    json_t *cpu = json_object_get(json_object_get(l, "score"), "cpu");
+    cr_assert(json_is_object(cpu), "score.cpu is missing");
+    cr_expect_eq(t_json_num(cpu, "points"), score[k], "the score of results.json");
+    cr_expect(json_object_get(json_object_get(l, "score"), "cuda") == NULL, "a track not run has no score");
+    cr_expect_eq(json_integer_value(json_object_get(l, "passed")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(l, "failed")), 0);
+    cr_expect_eq(json_integer_value(json_object_get(l, "skipped")), 0);
+    json_t *cases = json_object_get(l, "cases");
+    cr_assert_eq(json_array_size(cases), 1, "one timed case");
+    json_t *c = json_array_get(cases, 0);
+    cr_expect_str_eq(t_json_str(c, "part"), "b");
+    cr_expect_str_eq(t_json_str(c, "name"), "n=1025");
+    cr_expect_str_eq(t_json_str(c, "track"), "cpu");
+    cr_expect_str_eq(t_json_str(c, "status"), "pass");
+    static const char *const figures[] = {"time_ms", "speedup_vs_ref", "gbps", "gflops", "roofline_frac"};
+    for (int f = 0; f < 5; ++f) cr_expect(t_json_num(c, figures[f]) > 0, "%s must be positive", figures[f]);
+    json_decref(l);
+  }
+}
+
+/* Runs that append at the same time each leave one whole line (one write to an O_APPEND file). */
+Test(outputs, history_lines_of_concurrent_runs_stay_whole) {
+  const char *tmp = t_tmpdir(), *hist = t_str("%s/history.jsonl", tmp);
+  t_proc p;
+  t_run(&p, 100, "sh", "-c",
+        t_str("for i in 1 2 3 4 5 6; do %s --peaks %s --peaks-under-load --json %s/r$i.json --track cpu --no-timing "
+              "--history %s >/dev/null & done; wait",
+              T_SOLUTION, T_PEAKS, tmp, hist));
+  t_assert_exit(&p, 0);
+  json_t *lines[8];
+  int n = history_lines(hist, lines, 8);
+  cr_expect_eq(n, 6, "six runs, six lines");
+  for (int k = 0; k < n; ++k) {
+    cr_expect_eq(json_array_size(json_object_get(lines[k], "cases")), 0, "--no-timing: no timed case");
+    cr_expect(json_is_false(json_object_get(lines[k], "timing")));
+    json_decref(lines[k]);
+  }
+  t_proc_free(&p);
+}
+
+/* A history that cannot be written is a warning: the check's verdict and results.json stand. */
+Test(outputs, history_that_cannot_be_written_is_a_warning) {
+  const char *tmp = t_tmpdir(), *json = t_str("%s/r.json", tmp);
+  t_write_file(t_str("%s/file", tmp), "not a folder\n");
+  t_proc p;
+  t_checker(&p, 50, T_SOLUTION, json, "--track", "cpu", "--no-timing", "--case", "=n=1", "--history",
+            t_str("%s/file/history.jsonl", tmp), NULL);
+  t_assert_exit(&p, 0);
+  cr_expect(strstr(p.err, "warning: this run was not added to the history") != NULL, "stderr:\n%s", p.err);
+  cr_expect(t_exists(json), "results.json is written all the same");
   t_proc_free(&p);
 }
 
