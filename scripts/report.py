@@ -447,7 +447,10 @@ def cases_table(lab: Lab) -> str:
         else:
             rows += [case_row(c) for c in cases]
     rows = "\n".join(rows)
-    return (f'<table class="em-cases">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>\n'
+    # The table scrolls inside its own box: eleven columns are wider than a phone, and the page
+    # around it must not scroll sideways.
+    return (f'<div class="em-scroll" tabindex="0" role="region" aria-label="cases">'
+            f'<table class="em-cases">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table></div>\n'
             '<p class="legend-text">time: median per call; vs ref, vs naive: how many times faster than the reference '
             "solution and the naive baseline (above 1 is faster); roof: the share of what this machine allows for the "
             "case (! : faster than the machine allows, no performance points).</p>")
@@ -615,6 +618,7 @@ svg .k-score { fill: #2b8a3e; stroke: #fff; } svg .k-speedup { fill: #7048e8; st
 svg .hollow { fill: #fff; stroke-width: 2; } svg .k-score.hollow { stroke: #2b8a3e; } svg .k-speedup.hollow { stroke: #7048e8; }
 svg .trend { fill: none; stroke: #2b8a3e; stroke-width: 1.2; opacity: .6; }
 svg .par { stroke: #7048e8; stroke-dasharray: 4 4; opacity: .6; }
+.em-scroll { overflow-x: auto; max-width: 100%; }
 table.em-cases { border-collapse: collapse; font-size: .88em; width: 100%; }
 table.em-cases th, table.em-cases td { padding: 3px 8px; border-bottom: 1px solid #e9ecef; text-align: left; white-space: nowrap; }
 table.em-cases td.num { text-align: right; font-variant-numeric: tabular-nums; }
