@@ -200,8 +200,10 @@ def roofline_svg(name: str, title: str, bench: dict, points: list[dict], highlig
                        f'cy="{ay(q["naive"]):.1f}" r="6" fill="#fff" stroke="{colour}" stroke-width="2.5">'
                        f'<title>{esc(tip)}, naive {q["naive"]:.3g} GFLOP/s</title></circle>')
     legend(out, sorted({q["lab"] for q in points if highlight is None or q["lab"] == highlight}))
-    out.append(f'<text x="{LEFT}" y="{H + 30}" font-size="13" fill="#555e6e">{esc(machine_line(bench))}; '
-               f'filled: reference, hollow: naive baseline</text>')
+    # Two lines: the machine's description alone can be as wide as the chart.
+    out.append(f'<text x="{LEFT}" y="{H + 14}" font-size="13" fill="#555e6e">{esc(machine_line(bench))}</text>')
+    out.append(f'<text x="{LEFT}" y="{H + 32}" font-size="13" fill="#555e6e">filled: reference solution, '
+               f'hollow: naive baseline; one point per timed case of `make bench`</text>')
     out.append("</svg>")
     return "\n".join(out)
 
