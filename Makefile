@@ -13,6 +13,8 @@
 #   make bench [LAB=N]        the reference solutions at large sizes, beside PyTorch where it is installed
 #   make lab8-example [ARGS="--steps N"]  lab 8's worked example: a small model trained with int8 and float32
 #                             layers side by side; losses, time per step, bytes (build/lab8-example/loss.csv, .svg)
+#   make slides [BENCH_JSON=build/bench/results.json]  the lecture and lab slides, HTML and PDF, offline
+#                             (build/slides/); figures from the committed bench snapshot or BENCH_JSON
 #   make deps                 install the build dependencies (Debian/Ubuntu, as root); make test-deps: the tests' too
 #   make clean
 #
@@ -44,7 +46,7 @@ CXX := g++
 endif
 
 # Goals that only read what is built, or only delete: no probes, no dependency checks.
-QUIET_GOALS := check clean help hint report
+QUIET_GOALS := check clean help hint report slides
 LOUD := $(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all))
 
 # ---- feature probes ----------------------------------------------------------------------------
@@ -415,6 +417,16 @@ $(LAB8_EXAMPLE): labs/lab8-quantized-linear/example/train.c $(LIB) $(HEADERS) $(
 .PHONY: lab8-example
 lab8-example: $(LAB8_EXAMPLE)
 	@$(LAB8_EXAMPLE) --out $(BUILD)/lab8-example $(ARGS)
+
+# ---- slides --------------------------------------------------------------------------------------
+# slides/*.md, one deck each, into build/slides/DECK.html (self-contained) and DECK.pdf; the
+# roofline figures come from a results.json of `make bench` (default: the snapshot in slides/data/).
+# Installs pandoc and Chromium on demand (scripts/install-deps.sh --slides), never for a lab build.
+BENCH_JSON ?= slides/data/bench-cpu.json
+.PHONY: slides
+slides:
+	@bash scripts/install-deps.sh --slides
+	@python3 scripts/slides.py --bench "$(BENCH_JSON)" --out "$(BUILD)/slides"
 
 # ---- tests ---------------------------------------------------------------------------------------
 include tests/tests.mk

@@ -7,19 +7,22 @@
 #                                           the HTML reports in a real browser (tests/browser/)
 #   scripts/install-deps.sh --numpy         also numpy (python3-numpy), to load what
 #                                           `make check ARGS="--dump DIR"` writes (numpy.load)
-#   scripts/install-deps.sh [--test] [--browser] [--numpy] --check  only report; exit 1 if something is missing
+#   scripts/install-deps.sh --slides        also pandoc, headless Chromium and poppler-utils, for `make slides`
+#                                           (HTML and PDF) and its test
+#   scripts/install-deps.sh [--test] [--browser] [--numpy] [--slides] --check  only report; exit 1 if something is missing
 # Building a lab needs only the first list: a student's `make lab1` must not go and install pytest,
 # nor numpy, which only a student who looks at dumped cases needs (the checker says so after a dump).
 set -u
 
-check_only=0 with_test=0 with_browser=0 with_numpy=0
+check_only=0 with_test=0 with_browser=0 with_numpy=0 with_slides=0
 for arg in "$@"; do
   case $arg in
     --check) check_only=1 ;;
     --test) with_test=1 with_browser=1 ;;  # `make test` runs the browser tests too
     --browser) with_browser=1 ;;
     --numpy) with_numpy=1 ;;
-    *) echo "usage: scripts/install-deps.sh [--test] [--browser] [--numpy] [--check]" >&2; exit 2 ;;
+    --slides) with_slides=1 with_browser=1 ;;  # the PDFs are Chromium's print of the HTML
+    *) echo "usage: scripts/install-deps.sh [--test] [--browser] [--numpy] [--slides] [--check]" >&2; exit 2 ;;
   esac
 done
 
@@ -49,6 +52,12 @@ need=(
 [ $with_browser = 1 ] && need+=(
   "chromium:cmd:chromium|chromium-browser|google-chrome"
   "fonts-dejavu-core:file:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+)
+# pandoc builds the decks; pdftoppm (poppler-utils) lets the slides' test look at a PDF page.
+# Only `make slides` asks for these: a student building a lab never needs them.
+[ $with_slides = 1 ] && need+=(
+  "pandoc:cmd:pandoc"
+  "poppler-utils:cmd:pdftoppm"
 )
 # numpy as the python3 on PATH imports it: that is the one a student runs numpy.load with.
 [ $with_numpy = 1 ] && need+=(
