@@ -299,3 +299,54 @@ def test_print_shows_every_row(browser, graded):
     assert box["overflow"] == "visible" and box["scroll"] <= box["client"] + 1, box
     assert page.problems() == []
 
+
+# Every chart's text drawn inside the chart's box (the svg clips what is outside), and the tick
+# labels of one line (an axis) apart from each other: both depend on the font's real widths.
+LABELS_JS = """
+Array.from(document.querySelectorAll('svg.em-chart'), svg => {
+  const s = svg.getBoundingClientRect(), texts = Array.from(svg.querySelectorAll('text'));
+  const outside = texts.filter(t => { const b = t.getBoundingClientRect();
+    return b.left < s.left - 0.5 || b.right > s.right + 0.5 || b.top < s.top - 0.5 || b.bottom > s.bottom + 0.5; });
+  const lines = {};
+  for (const t of svg.querySelectorAll('text.em-tick')) (lines[t.getAttribute('y')] ||= []).push(t);
+  const overlapping = [];
+  for (const line of Object.values(lines)) {
+    const boxes = line.map(t => [t.textContent, t.getBoundingClientRect()]).sort((a, b) => a[1].left - b[1].left);
+    for (let k = 1; k < boxes.length; ++k)
+      if (boxes[k][1].left < boxes[k - 1][1].right + 2) overlapping.push(boxes[k - 1][0] + ' / ' + boxes[k][0]);
+  }
+  return {name: svg.getAttribute('data-chart'), outside: outside.map(t => t.textContent), overlapping};
+})
+"""
+
+
+def hand_made(out: Path, speedups: dict[int, list[float]]) -> Path:
+    """A grading folder as grade writes one, of ok rows with these speedups per lab (one speed case
+    each), reported: speeds a real batch on one machine does not reach."""
+    rows = []
+    for lab, values in speedups.items():
+        for k, sp in enumerate(values):
+            r = gradebook.Row(submission=f"lab{lab}-s{k:02d}-{STAMP}.tar.gz", sha256=f"{lab}{k:063x}", student=f"s{k:02d}",
+                              lab=lab, status="ok", score=100.0, max_score=100.0)
+            rows.append(r)
+            gradebook.write_results(str(out), r, [{
+                "name": f"lab{lab} (b) h-perf [cpu] performance", "score": 1.0, "max_score": 1.0, "status": "passed",
+                "output": "", "visibility": "visible", "extra_data": {"speedup_vs_ref": sp}}])
+    gradebook.write_json(str(out / "gradebook.json"), rows, {"track": "cpu"}, gradebook.summary(rows, 1.0, 0))
+    gradebook.write_csv(str(out / "gradebook.csv"), rows)
+    return report(out)
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
+def test_chart_labels_stay_inside_their_chart_and_apart(browser, graded, tmp_path, width, height):
+    """The axis labels are whole and legible: none cut off at the svg's edge (a log-scale speedup
+    axis ends in labels like "1.41x" and "1.45e+03x"), none over its neighbour."""
+    # Lab 1: three decades either side of the reference, the longest labels _fmt writes ("0.000691x",
+    # "1.45e+03x") at both ends of the axis; lab 2: one speedup, one bin.
+    wide = hand_made(tmp_path, {1: [0.001, 0.003, 0.01, 0.05, 0.2, 0.9, 1.1, 3.0, 20.0, 150.0, 900.0], 2: [1.0]})
+    bad = []
+    for path in (graded["page"], wide):
+        page = browser.open(path, width=width, height=height)
+        assert page.problems() == []
+        bad += [(path.parent.name, c) for c in page.evaluate(LABELS_JS) if c["outside"] or c["overlapping"]]
+    assert not bad, "\n".join(f"{where}: {chart}" for where, chart in bad)
