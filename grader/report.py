@@ -166,6 +166,11 @@ def entries(out: str, gb: dict) -> list[Entry]:
 
 W, H = 480, 250                    # the viewBox of a histogram; the page scales it to its column
 LEFT, RIGHT, TOP, BOTTOM = 40, 12, 26, 46
+# The most a character of a tick label ("0.00781x", "1.45e+03x") can take at the ticks' 12px, in
+# viewBox units: a digit of DejaVu Sans, the widest of the usual system fonts (0.636em; Segoe UI,
+# Roboto and San Francisco are narrower). Labels are spaced and the axis ends placed by it, since
+# the page cannot measure text before it is drawn: an svg clips what crosses its edge.
+CHAR_W = 7.7
 
 
 def _fmt(v: float) -> str:
@@ -188,16 +193,21 @@ def histogram(name: str, title: str, bins: list[tuple[str, int]], edges: list[st
     line says it in words). Only bins with a count are marks (em-point): an empty one would be a
     mark of no size."""
     n, top = len(bins), max((c for _, c in bins), default=0) or 1
-    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+    # The last edge's label is centred on the axis's end: the margin holds half of it.
+    right = max(RIGHT, math.ceil(len(edges[-1]) * CHAR_W / 2) + 2)
+    pw, ph = W - LEFT - right, H - TOP - BOTTOM
     bw = pw / n
-    out = [f'<line class="em-axis" x1="{LEFT}" y1="{TOP + ph}" x2="{W - RIGHT}" y2="{TOP + ph}"/>',
+    out = [f'<line class="em-axis" x1="{LEFT}" y1="{TOP + ph}" x2="{W - right}" y2="{TOP + ph}"/>',
            f'<line class="em-axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + ph}"/>',
            f'<text class="em-tick" x="{LEFT - 6}" y="{TOP + ph}" text-anchor="end" dominant-baseline="middle">0</text>',
            f'<text class="em-tick" x="{LEFT - 6}" y="{TOP}" text-anchor="end" dominant-baseline="middle">{top}</text>',
            f'<text class="em-unit" x="{LEFT + pw / 2:.1f}" y="{H - 6}" text-anchor="middle">{escape(unit)}</text>']
-    step = max(1, math.ceil((n + 1) / 12))  # at most about 12 tick labels: they must not overlap
+    # Every step-th edge labelled: at most about 12 labels, and neighbours as far apart as the
+    # widest label is wide (log-scale speedups are long: "0.00781x"). The last edge always has its
+    # label; the one before it goes when it would be nearer than that.
+    step = max(1, math.ceil((n + 1) / 12), math.ceil((max(map(len, edges)) * CHAR_W + 4) / bw))
     for k, label in enumerate(edges):
-        if k % step == 0 or k == n:
+        if k == n or (k % step == 0 and n - k >= step):
             x = LEFT + k * bw
             out.append(f'<text class="em-tick" x="{x:.1f}" y="{TOP + ph + 16}" text-anchor="middle">{escape(label)}</text>')
     for k, (label, count) in enumerate(bins):
