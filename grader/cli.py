@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     g.add_argument("--lab", type=int, help="grade every archive as lab N (default: manifest.json, else the file names)")
     g.add_argument("--track", choices=["cpu", "cuda", "all"], help="default: cpu without a GPU, all with one")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (CPU track; GPU timing runs one at a time)")
+    g.add_argument("--gpus", type=int, metavar="N",
+                   help="GPU-track submissions timed at once, one per GPU (default: every visible GPU)")
     g.add_argument("--timeout", type=_positive, default=300.0, help="wall-clock seconds of one checker run (default 300)")
     g.add_argument("--config", help="scoring config JSON (weights, threshold, performance share): README.md, Grading")
     g.add_argument("--keep", action="store_true", help="keep each submission's work dir under OUT/work/")
@@ -55,6 +57,8 @@ def main(argv=None) -> int:
         return course.main(a.file, a.out, a.gradebook)
     if a.jobs < 1:
         p.error("--jobs must be at least 1")
+    if a.gpus is not None and a.gpus < 1:
+        p.error("--gpus must be at least 1 (for no GPU at all: --track cpu)")
     if a.memory < 256:
         p.error("--memory must be at least 256 (MB): the checker's own buffers need that much")
     if a.file_size < 1:
@@ -63,7 +67,7 @@ def main(argv=None) -> int:
         submissions=a.submissions, out=a.out, hidden=a.hidden, seed=a.seed, lab=a.lab, track=a.track,
         jobs=a.jobs, timeout=a.timeout, config=a.config, keep=a.keep, repo=a.repo, em_archive=a.em_archive,
         budget=a.budget, threads=a.threads, pristine=a.pristine, hidden_only=a.hidden_only,
-        memory_mb=a.memory, file_size_mb=a.file_size))
+        memory_mb=a.memory, file_size_mb=a.file_size, gpus=a.gpus))
 
 
 if __name__ == "__main__":
