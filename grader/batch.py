@@ -50,6 +50,8 @@ class Options:
     memory_mb: int = 8192
     file_size_mb: int = 2048
     gpus: int | None = None  # GPU-track runs at once, one per GPU (default: every visible GPU)
+    # The runs happen on other machines (grader slurm): this one need not have the GPU they use.
+    gpu_elsewhere: bool = False
 
 
 class UsageError(Exception):
@@ -181,7 +183,7 @@ class Grader:
         if self.seed is None:
             _say("[grader] warning: no secret seed (--seed S, or \"seed\" in the --hidden file): the inputs are the "
                  "checker's public default ones")
-        gpu = buildmod.has_gpu()
+        gpu = o.gpu_elsewhere or buildmod.has_gpu()
         self.track = o.track or ("all" if gpu else "cpu")
         if self.track != "cpu" and not gpu:
             raise UsageError(f"--track {self.track} needs a GPU and this machine has none; use --track cpu")
@@ -416,6 +418,13 @@ class Grader:
         self.isolation = sandboxing.isolation()
         self.verify_ok = runmod.verify_supported(self.pristine.verifier)
         return True
+
+    def adopt(self, pristine: buildmod.Pristine) -> None:
+        """Takes a pristine build made elsewhere (grader slurm's tasks: the submitting host built
+        it once on the shared file system; a task must not run make there while others read it)."""
+        self.pristine = pristine
+        self.isolation = sandboxing.isolation()
+        self.verify_ok = runmod.verify_supported(pristine.verifier)
 
     def _queue(self, paths: list[str], journal: Journal, progress: _Progress) -> list:
         """Finishes the rows that need no grading (unreadable files, archives the journal has

@@ -59,7 +59,7 @@ def columns(rows: list[Row]) -> list[str]:
     return FIELDS + [k for k in OPTIONAL if any(getattr(r, k) for r in rows)]
 
 STATUSES = ["ok", "bad-archive", "build-error", "cheat-suspected", "timeout", "crash",
-            "limit-exceeded", "error"]
+            "limit-exceeded", "error", "lost"]
 
 
 def atomic_write(path: str, data: str) -> None:
