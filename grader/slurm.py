@@ -311,6 +311,8 @@ def _missing_row(out: str, key: str, states: dict) -> Row:
         if state == "TIMEOUT":
             return Row(status="timeout", reason=f"Slurm stopped task {jid} at its --time limit (TIMEOUT) before a row: "
                                                 f"{again} with a longer --time")
+        if state in ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING"):
+            return Row(status="lost", reason=f"Slurm task {jid} is still {state}: collect again once it has ended")
         return Row(status="lost", reason=f"Slurm task {jid} ended {state} without a row: {again}")
     try:
         with open(_dir(out, "started", _keyfile(key))) as f:

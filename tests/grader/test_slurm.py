@@ -225,3 +225,26 @@ def test_dry_run_prints_the_scripts(tmp_path, hidden_file):
                  "-m grader task", "-m grader collect", "afterany"):
         assert want in r.stdout, r.stdout
     assert not (tmp_path / "o" / "slurm" / "batch.json").exists()
+
+
+def test_rows_of_tasks_that_never_reported(tmp_path, monkeypatch):
+    """Slurm's state names the row (a fake sacct): TIMEOUT is a timeout, anything else lost; without
+    sacct, the task's own start marker and the signal it got."""
+    from grader import slurm as slurmmod
+    out = tmp_path / "out"
+    (out / "slurm" / "started").mkdir(parents=True)
+    (out / "slurm" / "jobs.jsonl").write_text(json.dumps({"array": "77", "tasks": {"0": "k:a", "1": "k:b"}}) + "\n")
+    fake = tmp_path / "bin" / "sacct"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nprintf '77_0|TIMEOUT\\n77_1|CANCELLED by 0\\n'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    states = slurmmod._slurm_states(str(out))
+    assert slurmmod._missing_row(str(out), "k:a", states).status == "timeout"
+    r = slurmmod._missing_row(str(out), "k:b", states)
+    assert r.status == "lost" and "77_1 ended CANCELLED" in r.reason
+    (out / "slurm" / "started" / "k-c").write_text(
+        json.dumps({"host": "n1", "job": "78_2", "at": "T0"}) + "\n" + json.dumps({"signal": "SIGTERM", "at": "T1"}) + "\n")
+    r = slurmmod._missing_row(str(out), "k:c", {})
+    assert r.status == "lost" and "78_2 started on n1" in r.reason and "SIGTERM" in r.reason
+    assert "never started" in slurmmod._missing_row(str(out), "k:d", {}).reason
