@@ -59,7 +59,8 @@ def columns(rows: list[Row]) -> list[str]:
     return FIELDS + [k for k in OPTIONAL if any(getattr(r, k) for r in rows)]
 
 STATUSES = ["ok", "bad-archive", "build-error", "cheat-suspected", "timeout", "crash",
-            "limit-exceeded", "error", "lost"]
+            "limit-exceeded", "error"]
+# Also `lost`, in `grader slurm` batches only (grader/slurm.py): a task that never reported a row.
 
 
 def atomic_write(path: str, data: str) -> None:
