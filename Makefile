@@ -268,6 +268,8 @@ $(MAIN_OBJ): CPPFLAGS += -DEM_NVCC_VERSION='"$(NVCC_VERSION)"'
 LAB ?= $(shell cat $(BUILD)/current-lab 2>/dev/null)
 TRACK ?= all
 CHECK_BIN := $(BUILD)/lab$(LAB)/em-check
+# A prefix the checker runs through, e.g. on a cluster's GPU node: RUNNER="srun --gres=gpu:1 --time=10".
+RUNNER ?=
 CHECK_ARGS := --track $(TRACK) $(if $(SEED),--seed $(SEED)) --json $(BUILD)/lab$(LAB)/results.json \
               --history $(BUILD)/lab$(LAB)/history.jsonl --peaks $(BUILD)/peaks.json $(ARGS)
 # Sources newer than the binary: the student edited and forgot to rebuild.
@@ -291,8 +293,8 @@ ifeq ($(MAKECMDGOALS),check)
 $(eval $(CHECK_PREFLIGHT))
 # make's stdout is reopened through /proc; where that cannot be done (a socket, no /proc) the
 # checker's output goes to make's stderr instead, which is inherited and always works.
-EM_CHECK_STATUS := $(shell if (exec 3>>/proc/$$PPID/fd/1) 2>/dev/null; then $(CHECK_BIN) $(CHECK_ARGS) >>/proc/$$PPID/fd/1; \
-                           else $(CHECK_BIN) $(CHECK_ARGS) 1>&2; fi; echo $$?)
+EM_CHECK_STATUS := $(shell if (exec 3>>/proc/$$PPID/fd/1) 2>/dev/null; then $(RUNNER) $(CHECK_BIN) $(CHECK_ARGS) >>/proc/$$PPID/fd/1; \
+                           else $(RUNNER) $(CHECK_BIN) $(CHECK_ARGS) 1>&2; fi; echo $$?)
 ifeq ($(EM_CHECK_STATUS),1)
 MAKEFLAGS += -q
 endif
@@ -301,7 +303,7 @@ check:
 else
 check:
 	$(eval $(CHECK_PREFLIGHT))
-	@$(CHECK_BIN) $(CHECK_ARGS)
+	@$(RUNNER) $(CHECK_BIN) $(CHECK_ARGS)
 endif
 
 # ---- archive tool and submit ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, replace
 
 from . import build as buildmod
+from . import gpus as gpusmod
 from . import gradebook, run as runmod, sandboxing, scan as scanmod, score as scoremod, similar, timing as timingmod
 from . import unpack as unpackmod
 from .errors import BuildFailed, CheatSuspected, GradingError, Refused, run_failure
@@ -48,6 +49,9 @@ class Options:
     hidden_only: bool = False
     memory_mb: int = 8192
     file_size_mb: int = 2048
+    gpus: int | None = None  # GPU-track runs at once, one per GPU (default: every visible GPU)
+    # The runs happen on other machines (grader slurm): this one need not have the GPU they use.
+    gpu_elsewhere: bool = False
 
 
 class UsageError(Exception):
@@ -179,7 +183,7 @@ class Grader:
         if self.seed is None:
             _say("[grader] warning: no secret seed (--seed S, or \"seed\" in the --hidden file): the inputs are the "
                  "checker's public default ones")
-        gpu = buildmod.has_gpu()
+        gpu = o.gpu_elsewhere or buildmod.has_gpu()
         self.track = o.track or ("all" if gpu else "cpu")
         if self.track != "cpu" and not gpu:
             raise UsageError(f"--track {self.track} needs a GPU and this machine has none; use --track cpu")
@@ -187,6 +191,7 @@ class Grader:
             raise UsageError("--hidden-only needs --hidden FILE")
         if o.lab is not None and o.lab not in self.labs:
             raise UsageError(f"--lab {o.lab}: the labs are {sorted(self.labs)}")
+        self.gpus = self._gpu_pool()
         self.ropts = self._run_options()
         grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": self.seed, "track": self.track, "lab": o.lab,
                    "timeout": o.timeout, "budget": self.ropts.budget_s, "hidden_only": o.hidden_only,
@@ -195,9 +200,25 @@ class Grader:
         # The key of a graded submission: the same archive under the same configuration is the
         # same row; the seed enters only through this hash, never in clear.
         self.config_hash = scoremod.config_hash(grading)
-        self.gpu_lock = threading.Lock()
         self.table_lock = threading.Lock()
         self.tables: dict = {}
+
+    def _gpu_pool(self) -> gpusmod.Pool | None:
+        """One slot per GPU the batch times on (None on the CPU track): a run holds its GPU
+        alone, so that timings never share one."""
+        if self.track == "cpu":
+            return None
+        seen = gpusmod.visible()
+        n = self.o.gpus if self.o.gpus is not None else len(seen)
+        if self.o.gpus is not None and self.o.gpus > len(seen) and seen:
+            raise UsageError(f"--gpus {self.o.gpus}: this machine shows {len(seen)} GPU(s) ({', '.join(seen)}); "
+                             f"ask for at most {len(seen)}")
+        # A GPU that nvidia-smi lists no index for still times alone, as one slot of its own.
+        return gpusmod.Pool(seen[:n] if seen else [None])
+
+    def _workers(self) -> int:
+        """Submissions in flight: --jobs, and on a GPU track at least one per GPU."""
+        return max(1, self.o.jobs, len(self.gpus) if self.gpus else 0)
 
     def _run_options(self) -> runmod.RunOptions:
         o = self.o
@@ -207,7 +228,9 @@ class Grader:
         # cases, whose times earn nothing; 0.05 s leaves the speed cases 0.25 s of interleaved
         # rounds. --budget sets it.
         budget = o.budget if o.budget is not None else DEFAULT_BUDGET_S
-        threads = o.threads or (max(1, cpus // o.jobs) if o.jobs > 1 and self.track == "cpu" else None)
+        # Runs at once share the cores: each CPU-track checker gets its part of them.
+        w = self._workers()
+        threads = o.threads or (max(1, cpus // w) if w > 1 and self.track != "cuda" else None)
         return runmod.RunOptions(track=self.track, hidden=os.path.abspath(o.hidden) if o.hidden else None,
                                  seed=self.seed, wall_s=o.timeout, case_timeout_s=max(1.0, min(60.0, o.timeout / 2)),
                                  budget_s=budget, threads=threads, hidden_only=o.hidden_only,
@@ -261,7 +284,7 @@ class Grader:
         scratch, sr = self._run(b.binary, lab, work, row)
         # Other programs on the cores through a CPU-track run: said on the row. With --jobs > 1 the
         # other programs are the batch's own runs, which the instructor chose: not said each time.
-        if self.track in ("cpu", "all") and self.o.jobs == 1 and (busy := timingmod.busy_note(sr.others_share)):
+        if self.track in ("cpu", "all") and self._workers() == 1 and (busy := timingmod.busy_note(sr.others_share)):
             notes.append(busy)
         verified = self._verify(lab, scratch, work)
         self._score(lab, table, verified, sr.claimed, row, notes, tests)
@@ -308,9 +331,11 @@ class Grader:
         """The student's checker in the sandbox: returns its folder (the outputs) and the run."""
         scratch = os.path.join(work, "run")
         os.makedirs(scratch, mode=0o700)
-        if self.track != "cpu":
-            with self.gpu_lock:  # GPU timing one submission at a time
-                sr = runmod.run_student(binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=True)
+        if self.gpus is not None:
+            with self.gpus.lend() as device:  # this GPU times this submission alone
+                row.gpu = gpusmod.label(device)
+                sr = runmod.run_student(binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=True,
+                                        device=device)
         else:
             sr = runmod.run_student(binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=False)
         row.isolation = sr.isolation
@@ -348,7 +373,8 @@ class Grader:
         if not self._reachable() or not self._prepare():
             return 2
         _say(f"[grader] {len(paths)} submission(s), lab {self.o.lab or 'from each archive'}, track {self.track}, "
-             f"jobs {self.o.jobs}, isolation: {self.isolation}")
+             f"jobs {self._workers()}, isolation: {self.isolation}"
+             + (f", GPUs {', '.join(gpusmod.label(d) for d in self.gpus.devices)}" if self.gpus else ""))
         if not self.pristine.em_archive:
             _say("[grader] em-archive not found: every row will be an error (build it, or pass --em-archive)")
         if not self.verify_ok:
@@ -393,6 +419,13 @@ class Grader:
         self.verify_ok = runmod.verify_supported(self.pristine.verifier)
         return True
 
+    def adopt(self, pristine: buildmod.Pristine) -> None:
+        """Takes a pristine build made elsewhere (grader slurm's tasks: the submitting host built
+        it once on the shared file system; a task must not run make there while others read it)."""
+        self.pristine = pristine
+        self.isolation = sandboxing.isolation()
+        self.verify_ok = runmod.verify_supported(pristine.verifier)
+
     def _queue(self, paths: list[str], journal: Journal, progress: _Progress) -> list:
         """Finishes the rows that need no grading (unreadable files, archives the journal has
         graded under this configuration); returns the rest as (key, [(index, path, sha)])
@@ -426,7 +459,7 @@ class Grader:
         return todo
 
     def _grade_all(self, todo: list, journal: Journal, progress: _Progress) -> None:
-        with cf.ThreadPoolExecutor(max_workers=max(1, self.o.jobs)) as ex:
+        with cf.ThreadPoolExecutor(max_workers=self._workers()) as ex:
             futs = [ex.submit(self._grade_group, key, group, journal, progress) for key, group in todo]
             for f in cf.as_completed(futs):
                 exc = f.exception()

@@ -30,10 +30,16 @@ class Row:
     isolation: str = ""       # the sandbox's words for how the runs were isolated
     duration_s: float = 0.0
     notes: str = ""
+    gpu: str = ""             # the GPU its checker ran on (an OPTIONAL column: GPU-track rows only)
 
     def to_dict(self) -> dict:
-        """The row as written to disk: every field, in FIELDS order."""
-        return asdict(self)
+        """The row as written to disk: every field, in FIELDS order, then the OPTIONAL ones it has
+        (so that a CPU batch's files read exactly as before those columns existed)."""
+        d = asdict(self)
+        for k in OPTIONAL:
+            if not d[k]:
+                del d[k]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Row":
@@ -42,11 +48,19 @@ class Row:
         return cls(**{k: v for k, v in d.items() if k in _NAMES})
 
 
-FIELDS = [f.name for f in fields(Row)]
-_NAMES = frozenset(FIELDS)
+# Columns appended only when some row has a value: gpu (grade --gpus).
+OPTIONAL = ["gpu"]
+FIELDS = [f.name for f in fields(Row) if f.name not in OPTIONAL]
+_NAMES = frozenset(FIELDS + OPTIONAL)
+
+
+def columns(rows: list[Row]) -> list[str]:
+    """The gradebook's columns for these rows: FIELDS, then each OPTIONAL one some row fills."""
+    return FIELDS + [k for k in OPTIONAL if any(getattr(r, k) for r in rows)]
 
 STATUSES = ["ok", "bad-archive", "build-error", "cheat-suspected", "timeout", "crash",
             "limit-exceeded", "error"]
+# Also `lost`, in `grader slurm` batches only (grader/slurm.py): a task that never reported a row.
 
 
 def atomic_write(path: str, data: str) -> None:
@@ -68,7 +82,7 @@ def atomic_write(path: str, data: str) -> None:
 
 def write_csv(path: str, rows: list[Row]) -> None:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns(rows), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow(r.to_dict())

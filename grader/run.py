@@ -20,7 +20,7 @@ import shutil
 import signal
 from dataclasses import dataclass
 
-from . import sandboxing, timing
+from . import gpus as gpusmod, sandboxing, timing
 from .text import clean, last_lines
 
 
@@ -94,8 +94,10 @@ def _hidden_copy(o: RunOptions, d: str) -> str | None:
     return p
 
 
-def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str | None, gpu: bool) -> StudentRun:
-    """scratch: the only writable folder of the run (outputs, the claimed results, peaks)."""
+def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str | None, gpu: bool,
+                device: str | None = None) -> StudentRun:
+    """scratch: the only writable folder of the run (outputs, the claimed results, peaks);
+    device: the one GPU CUDA may use (None: what the machine shows)."""
     out = os.path.join(scratch, "out")
     claimed_path = os.path.join(scratch, "claimed.json")
     peaks_copy = os.path.join(scratch, "peaks.json")
@@ -108,6 +110,8 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
     if o.threads:
         argv += ["--threads", str(o.threads)]
     env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
+    if device is not None:
+        env |= {"CUDA_VISIBLE_DEVICES": device, "CUDA_DEVICE_ORDER": gpusmod.DEVICE_ORDER}
     lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
                             memory_bytes=o.memory_bytes, processes=256, file_bytes=o.file_bytes, open_files=1024)
     before = timing.snapshot()

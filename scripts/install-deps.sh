@@ -5,24 +5,27 @@
 #   scripts/install-deps.sh --test          also what `make test` and the grader need (--browser's too)
 #   scripts/install-deps.sh --browser       also headless Chromium and a font, for the tests that open
 #                                           the HTML reports in a real browser (tests/browser/)
+#   scripts/install-deps.sh --slurm         also Slurm and munge (slurm-wlm, munge), for the test that
+#                                           grades through a one-node cluster (tests/grader/test_slurm.py)
 #   scripts/install-deps.sh --numpy         also numpy (python3-numpy), to load what
 #                                           `make check ARGS="--dump DIR"` writes (numpy.load)
 #   scripts/install-deps.sh --slides        also pandoc, headless Chromium and poppler-utils, for `make slides`
 #                                           (HTML and PDF) and its test
-#   scripts/install-deps.sh [--test] [--browser] [--numpy] [--slides] --check  only report; exit 1 if something is missing
+#   scripts/install-deps.sh [--test] [--browser] [--slurm] [--numpy] [--slides] --check  only report; exit 1 if something is missing
 # Building a lab needs only the first list: a student's `make lab1` must not go and install pytest,
 # nor numpy, which only a student who looks at dumped cases needs (the checker says so after a dump).
 set -u
 
-check_only=0 with_test=0 with_browser=0 with_numpy=0 with_slides=0
+check_only=0 with_test=0 with_browser=0 with_numpy=0 with_slides=0 with_slurm=0
 for arg in "$@"; do
   case $arg in
     --check) check_only=1 ;;
-    --test) with_test=1 with_browser=1 ;;  # `make test` runs the browser tests too
+    --test) with_test=1 with_browser=1 with_slurm=1 ;;  # `make test` runs the browser and Slurm tests too
     --browser) with_browser=1 ;;
+    --slurm) with_slurm=1 ;;
     --numpy) with_numpy=1 ;;
     --slides) with_slides=1 with_browser=1 ;;  # the PDFs are Chromium's print of the HTML
-    *) echo "usage: scripts/install-deps.sh [--test] [--browser] [--numpy] [--slides] [--check]" >&2; exit 2 ;;
+    *) echo "usage: scripts/install-deps.sh [--test] [--browser] [--slurm] [--numpy] [--slides] [--check]" >&2; exit 2 ;;
   esac
 done
 
@@ -58,6 +61,12 @@ need=(
 [ $with_slides = 1 ] && need+=(
   "pandoc:cmd:pandoc"
   "poppler-utils:cmd:pdftoppm"
+)
+# A one-node Slurm cluster on the loopback for `grader slurm`'s test (which skips without them):
+# the controller, the node daemon and sbatch/sacct come with slurm-wlm; munge authenticates them.
+[ $with_slurm = 1 ] && need+=(
+  "slurm-wlm:cmd:slurmctld"
+  "munge:cmd:munged"
 )
 # numpy as the python3 on PATH imports it: that is the one a student runs numpy.load with.
 [ $with_numpy = 1 ] && need+=(
