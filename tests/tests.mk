@@ -8,6 +8,7 @@
 # tests/browser/               the HTML pages in headless Chromium (tests/browser/chromium.py), with the
 #                              same pytest; screenshots for a person to look at in $(BUILD)/tests/browser/
 # tests/report/                `make report` (scripts/report.py) on hand-made build folders, with the same pytest
+# tests/dist/                  `make dist-student`: the student edition built, unpacked and used, with the same pytest
 # tests/planted/labN/<bug>.c   a deliberately wrong lab N implementation (CPU track), linked into
 #                              its own checker $(BUILD)/tests/planted/labN/<bug>/em-check, whose
 #                              diagnostics the suites assert on. <bug>.cu: the same for CUDA.
@@ -78,5 +79,6 @@ test: test-build | test-deps
 	    echo "== tests/browser (pytest, headless Chromium)"; \
 	    EM_BROWSER_OUT=$(abspath $(BUILD))/tests/browser $(GRADER_PY) -m pytest -q -rs tests/browser || status=1; \
 	    echo "== tests/report (pytest)"; $(GRADER_PY) -m pytest -q tests/report || status=1; \
+	    echo "== tests/dist (pytest, make dist-student)"; $(GRADER_PY) -m pytest -q -rs tests/dist || status=1; \
 	  else echo "[emlab] the grader's tests need pytest for a Python >= 3.11: none of python3 ($$(command -v python3)) and /usr/bin/python3 has it; apt-get install python3-pytest (or make test-deps)" >&2; status=1; fi; \
 	  if [ $$status = 0 ]; then echo "[emlab] all test suites passed"; else echo "[emlab] some tests failed (above)"; fi; exit $$status
