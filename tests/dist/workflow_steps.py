@@ -15,19 +15,18 @@ _NAME = re.compile(r"^\s*(?:- )?name:\s*(.*)$")
 def run_steps(text):
     """[(step name or "", script)] for every step with a `run: |` block, in the file's order."""
     lines = text.splitlines()
-    steps, name, i = [], "", 0
+    steps, name, i, key_at = [], "", 0, None
     while i < len(lines):
         line = lines[i]
-        if _STEP.match(line):
-            name = ""
+        step = _STEP.match(line)
+        if step:
+            name, key_at = "", len(step.group(1)) + 2  # a step's keys sit past its "- "
         m = _NAME.match(line)
         if m and not _RUN.match(line):
             name = m.group(1).strip()
         m = _RUN.match(line)
-        if not m:
-            i += 1
-            continue
-        if not m.group(2).strip():  # `defaults: run:` is a mapping, not commands
+        # Only a step's own `run:` key: not `defaults: run:`, nor a `run` input under `with:`.
+        if not m or key_at is None or len(m.group(1)) + (2 if line.lstrip().startswith("- ") else 0) != key_at:
             i += 1
             continue
         if m.group(2).strip() != "|":
