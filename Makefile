@@ -15,6 +15,7 @@
 #                             layers side by side; losses, time per step, bytes (build/lab8-example/loss.csv, .svg)
 #   make slides [BENCH_JSON=build/bench/results.json]  the lecture and lab slides, HTML and PDF, offline
 #                             (build/slides/); figures from the committed bench snapshot or BENCH_JSON
+#   make dist-student         the course repository for students: build/dist/emlab-student-<version>.tar.gz
 #   make deps                 install the build dependencies (Debian/Ubuntu, as root); make test-deps: the tests' too
 #   make clean
 #
@@ -43,6 +44,14 @@ CC := gcc
 endif
 ifeq ($(origin CXX),default)
 CXX := g++
+endif
+
+# The student edition (`make dist-student`, scripts/dist-student.sh) ships this Makefile with a file
+# `edition` that holds "student" and libem.a prebuilt in lib/: the solutions compiled, their
+# sources left out. There the library is linked as it is, never built, and SOLUTION=1 is refused.
+EDITION := $(if $(wildcard edition),$(strip $(file < edition)))
+ifeq ($(EDITION)$(SOLUTION),student1)
+$(error this is the student edition: the reference solutions are compiled into libem.a, their sources are not here. Build your own code:  make lab1 && make check)
 endif
 
 # Goals that only read what is built, or only delete: no probes, no dependency checks.
@@ -103,7 +112,9 @@ CFLAGS := -std=c11 $(OPT) $(OMPFLAGS) $(WARN) -g
 # Student code: the same optimisation, warnings shown but not fatal (a student's unused variable
 # must not stop the check).
 STUDENT_CFLAGS := -std=c11 $(OPT) $(OMPFLAGS) -Wall -Wextra -g
-NVCCFLAGS := -std=c++17 -O3 -arch=$(CUDA_ARCH) -lineinfo -Xcompiler -Wall,-Wextra,-Werror,-Wno-format-truncation
+# CUDA_GENCODE: the library's targets; the student edition's prebuilt libem.a holds several.
+CUDA_GENCODE ?= -arch=$(CUDA_ARCH)
+NVCCFLAGS := -std=c++17 -O3 $(CUDA_GENCODE) -lineinfo -Xcompiler -Wall,-Wextra,-Werror,-Wno-format-truncation
 STUDENT_NVCCFLAGS := -std=c++17 -O3 -arch=$(CUDA_ARCH) -lineinfo -Xcompiler -Wall,-Wextra
 LDLIBS := -ljansson -ldl -lm $(OMPFLAGS)
 ifeq ($(HAVE_CUDA),1)
@@ -130,6 +141,15 @@ else
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/obj/%.o)
 endif
 LIB := $(BUILD)/libem.a
+ifeq ($(EDITION),student)
+# The CPU-only library where there is no nvcc (or NO_CUDA=1): it needs no CUDA runtime to link.
+LIB := lib/$(if $(filter 1,$(HAVE_CUDA)),libem-cuda.a,libem-cpu.a)
+LIB_OBJ :=
+ifneq ($(LOUD),)
+$(if $(filter x86_64,$(shell uname -m)),,$(error the student edition's libem.a is built for x86-64, this machine is $(shell uname -m): use an x86-64 machine (or the course's image)))
+$(if $(wildcard $(LIB)),,$(error $(LIB) is missing: this edition is incomplete; unpack the course archive again))
+endif
+endif
 
 HARNESS_C := $(filter-out harness/candidate.c harness/main.c harness/archive%,$(wildcard harness/*.c harness/specs/*.c))
 HARNESS_OBJ := $(HARNESS_C:%.c=$(BUILD)/obj/%.o)
@@ -186,12 +206,14 @@ $(BUILD)/obj/%.cu.o: %.cu $(HEADERS) $(CONFIG)
 	$(call say,NVCC,$<)
 	$(Q)$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
 
-ifeq ($(PREBUILT),)
+ifeq ($(PREBUILT)$(EDITION),)
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(call say,AR,$@)
 	$(Q)ar rcs $@ $^
+endif
 
+ifeq ($(PREBUILT),)
 $(HARNESS): $(HARNESS_OBJ)
 	@rm -f $@
 	$(call say,AR,$@)
@@ -430,8 +452,17 @@ slides:
 	@bash scripts/install-deps.sh --slides
 	@python3 scripts/slides.py --bench "$(BENCH_JSON)" --out "$(BUILD)/slides"
 
+# ---- the student edition -------------------------------------------------------------------------
+# build/dist/emlab-student-<version>.tar.gz: the course repository students get (scripts/dist-student.sh).
+.PHONY: dist-student
+dist-student: $(ARCHIVE_BIN)
+	@MAKE="$(MAKE)" bash scripts/dist-student.sh
+
 # ---- tests ---------------------------------------------------------------------------------------
+# The edition ships no tests: they build the solutions from their sources.
+ifneq ($(EDITION),student)
 include tests/tests.mk
+endif
 
 # ---- housekeeping --------------------------------------------------------------------------------
 # Dependencies: checked on every build (a few file tests), installed only when something is missing.

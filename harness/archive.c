@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include "archive_tool.h"
 #include "em/version.h"
@@ -17,10 +19,11 @@ static void usage(FILE *f) {
           "usage: em-archive COMMAND ARGS...\n"
           "Packs lab submissions and unpacks untrusted archives (libarchive; tar and zip).\n"
           "\n"
-          "  em-archive pack OUT.tar.gz [--root DIR] FILE...\n"
-          "      a gzip'd pax tar of the FILEs, named by their paths relative to DIR (default .):\n"
-          "      regular files only, stored with mode 0644, owner 0:0, no user names, their mtime;\n"
-          "      never replaces an existing OUT.\n"
+          "  em-archive pack OUT.tar.gz [--root DIR] PATH...\n"
+          "      a gzip'd pax tar of the PATHs, named by their paths relative to DIR (default .);\n"
+          "      a folder stands for every file under it, in name order. Regular files only (a\n"
+          "      link or a device is refused), stored with mode 0644, owner 0:0, no user names,\n"
+          "      their mtime; at most what unpack accepts by default. Never replaces an existing OUT.\n"
           "  em-archive unpack ARCHIVE DEST [caps]\n"
           "      extracts into DEST, which must not exist (it is created, mode 0700). Only regular\n"
           "      files and folders with plain relative UTF-8 names are accepted; tar (plain, .gz,\n"
@@ -159,36 +162,111 @@ static int parse_options(opts *o, const char *cmd, int argc, char **argv) {
   return GO_ON;
 }
 
-/* `pack OUT FILE...`: the files (named relative to root) into OUT. */
-static int pack(const char *root, char **args, int nargs) {
-  if (nargs < 2) return fail_usage("%s", "pack takes OUT.tar.gz and at least one FILE");
-  char msg[EM__ARC_REASON];
-  msg[0] = 0;
-  size_t n = (size_t)nargs - 1;
-  em__arc_file *files = calloc(n, sizeof *files);
-  if (!files) return finish(EM__ARC_ENV, "out of memory");
-  int rc = EM__ARC_OK;
-  size_t loaded = 0;
-  for (; loaded < n && rc == EM__ARC_OK; ++loaded) {
-    char fs[4096];
-    if (snprintf(fs, sizeof fs, "%s/%s", root, args[1 + loaded]) >= (int)sizeof fs) {
-      rc = EM__ARC_ENV;
-      snprintf(msg, sizeof msg, "the path of %s is too long", args[1 + loaded]);
-      break;
-    }
-    rc = em__arc_load(fs, args[1 + loaded], &files[loaded], msg, sizeof msg);
+/* The names pack stores: a FILE as given, a folder's regular files (and those of its folders) in
+ * name order, so the same tree packs into the same bytes wherever readdir lists it otherwise. */
+typedef struct name_list {
+  char **v;
+  size_t n, room;
+} name_list;
+
+static int names_add(name_list *l, const char *name, char *msg, size_t cap) {
+  /* Past unpack's default cap the archive could not be unpacked: say so now, not there. */
+  if (l->n >= EM__ARC_MAX_ENTRIES) {
+    snprintf(msg, cap, "more than %d files to pack: em-archive unpack would refuse the archive; pack fewer",
+             EM__ARC_MAX_ENTRIES);
+    return EM__ARC_ENV;
   }
-  for (size_t i = 0; i < loaded && rc == EM__ARC_OK; ++i)
+  if (l->n == l->room) {
+    size_t room = l->room ? 2 * l->room : 64;
+    char **more = realloc(l->v, room * sizeof *more);
+    if (!more) return snprintf(msg, cap, "out of memory"), EM__ARC_ENV;
+    l->v = more, l->room = room;
+  }
+  if (!(l->v[l->n] = strdup(name))) return snprintf(msg, cap, "out of memory"), EM__ARC_ENV;
+  l->n++;
+  return EM__ARC_OK;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Deeper than this is a loop through a bind mount or a mistake, never a source tree. */
+#define PACK_MAX_DEPTH 32
+
+/* name (relative to root) into l: itself, or, for a folder, every file under it. Links and other
+ * non-regular files are added as they are, for em__arc_load to refuse with its reason. */
+static int names_walk(const char *root, const char *name, int depth, name_list *l, char *msg, size_t cap) {
+  char fs[4096];
+  if (snprintf(fs, sizeof fs, "%s/%s", root, name) >= (int)sizeof fs)
+    return snprintf(msg, cap, "the path of %s is too long", name), EM__ARC_ENV;
+  struct stat st;
+  /* A name unpack would refuse ("../x") is never walked: em__arc_load refuses it with its reason. */
+  if (em__arc_bad_name(name) || lstat(fs, &st) != 0 || !S_ISDIR(st.st_mode)) return names_add(l, name, msg, cap);
+  if (depth >= PACK_MAX_DEPTH)
+    return snprintf(msg, cap, "cannot pack %s: folders nested more than %d deep", fs, PACK_MAX_DEPTH), EM__ARC_ENV;
+  DIR *d = opendir(fs);
+  if (!d) return snprintf(msg, cap, "cannot read the folder %s: %s", fs, strerror(errno)), EM__ARC_ENV;
+  name_list here = {0};
+  int rc = EM__ARC_OK;
+  struct dirent *de;
+  while (rc == EM__ARC_OK && (de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    char child[4096];
+    if (snprintf(child, sizeof child, "%s/%s", name, de->d_name) >= (int)sizeof child)
+      rc = (snprintf(msg, cap, "the path of %s/%s is too long", name, de->d_name), EM__ARC_ENV);
+    else rc = names_add(&here, child, msg, cap);
+  }
+  closedir(d);
+  if (here.n) qsort(here.v, here.n, sizeof *here.v, cmp_name);
+  for (size_t i = 0; i < here.n && rc == EM__ARC_OK; ++i) rc = names_walk(root, here.v[i], depth + 1, l, msg, cap);
+  for (size_t i = 0; i < here.n; ++i) free(here.v[i]);
+  free(here.v);
+  return rc;
+}
+
+/* The files, loaded; EM__ARC_ENV with the reason for a file that cannot be packed, a name given
+ * twice, or more bytes than unpack's default cap (the archive would not unpack). */
+static int load_all(const char *root, const name_list *l, em__arc_file *files, char *msg, size_t cap) {
+  int rc = EM__ARC_OK;
+  uint64_t total = 0;
+  for (size_t i = 0; i < l->n && rc == EM__ARC_OK; ++i) {
+    char fs[4096];
+    if (snprintf(fs, sizeof fs, "%s/%s", root, l->v[i]) >= (int)sizeof fs)
+      return snprintf(msg, cap, "the path of %s is too long", l->v[i]), EM__ARC_ENV;
+    rc = em__arc_load(fs, l->v[i], &files[i], msg, cap);
+    total += files[i].size;
+    if (rc == EM__ARC_OK && total > EM__ARC_MAX_BYTES)
+      rc = (snprintf(msg, cap, "more than %llu MiB to pack: em-archive unpack would refuse the archive; pack less",
+                     EM__ARC_MAX_BYTES >> 20), EM__ARC_ENV);
+  }
+  for (size_t i = 0; i < l->n && rc == EM__ARC_OK; ++i)
     for (size_t j = 0; j < i; ++j)
       if (strcmp(files[i].path, files[j].path) == 0) {
-        rc = EM__ARC_ENV;
-        snprintf(msg, sizeof msg, "%s is given twice", files[i].path);
-        break;
+        snprintf(msg, cap, "%s is given twice", files[i].path);
+        return EM__ARC_ENV;
       }
-  if (rc == EM__ARC_OK) rc = em__arc_write(args[0], files, n, msg, sizeof msg);
-  if (rc == EM__ARC_OK) printf("packed %zu files into %s\n", n, args[0]);
-  for (size_t i = 0; i < n; ++i) free(files[i].data);
+  return rc;
+}
+
+/* `pack OUT PATH...`: the files and folders (named relative to root) into OUT. */
+static int pack(const char *root, char **args, int nargs) {
+  if (nargs < 2) return fail_usage("%s", "pack takes OUT.tar.gz and at least one FILE or FOLDER");
+  char msg[EM__ARC_REASON];
+  msg[0] = 0;
+  name_list l = {0};
+  int rc = EM__ARC_OK;
+  for (int i = 1; i < nargs && rc == EM__ARC_OK; ++i) rc = names_walk(root, args[i], 0, &l, msg, sizeof msg);
+  em__arc_file *files = NULL;
+  if (rc == EM__ARC_OK && !l.n) rc = (snprintf(msg, sizeof msg, "nothing to pack: the folders given hold no file"), EM__ARC_ENV);
+  if (rc == EM__ARC_OK && !(files = calloc(l.n, sizeof *files))) rc = (snprintf(msg, sizeof msg, "out of memory"), EM__ARC_ENV);
+  if (rc == EM__ARC_OK) rc = load_all(root, &l, files, msg, sizeof msg);
+  if (rc == EM__ARC_OK) rc = em__arc_write(args[0], files, l.n, msg, sizeof msg);
+  if (rc == EM__ARC_OK) printf("packed %zu files into %s\n", l.n, args[0]);
+  for (size_t i = 0; i < l.n; ++i) {
+    if (files) free(files[i].data);
+    free(l.v[i]);
+  }
   free(files);
+  free(l.v);
   return finish(rc, msg);
 }
 

