@@ -74,3 +74,14 @@ test: test-build | test-deps
 	    echo "== tests/hints (pytest)"; $(GRADER_PY) -m pytest -q tests/hints || status=1; \
 	  else echo "[emlab] the grader's tests need pytest for a Python >= 3.11: none of python3 ($$(command -v python3)) and /usr/bin/python3 has it; apt-get install python3-pytest (or make test-deps)" >&2; status=1; fi; \
 	  if [ $$status = 0 ]; then echo "[emlab] all test suites passed"; else echo "[emlab] some tests failed (above)"; fi; exit $$status
+
+# tests/test_sanitize.c: `make check SANITIZE=1` (scripts/sanitize.py) on lab 1's reference solution
+# and on tests/planted/lab1/reads_one_past_end.c, in the sanitizer build (the Makefile's
+# "sanitizers"). One second make run builds both, so that two never write $(SAN_BUILD)/libem.a at
+# once; order-only, since that run decides itself what is out of date. Its CUDA tests use the
+# planted checkers above, built as always (-lineinfo), under compute-sanitizer.
+SAN_TEST_BIN := $(SAN_BUILD)/tests/solution/lab1/em-check $(SAN_BUILD)/tests/planted/lab1/reads_one_past_end/em-check
+.PHONY: sanitize-test-build
+sanitize-test-build:
+	@$(MAKE) $(SAN_ARGS) $(SAN_TEST_BIN)
+$(BUILD)/tests/test_sanitize: | sanitize-test-build
