@@ -58,12 +58,20 @@ static const char *t_sanitize(t_proc *p, double timeout_s, int lab, const char *
 
 TestSuite(sanitize_cpu, .timeout = 300);
 
+/* tests.mk builds the sanitizer checkers only where the compiler links -fsanitize=address,undefined. */
+static void t_need_asan(void) {
+  if (!t_exists(T_SAN_SOLUTION))
+    cr_skip_test("%s is not built: the compiler cannot link -fsanitize=address,undefined here (make test-build says so)",
+                 T_SAN_SOLUTION);
+}
+
 /* A read one element past the end of x, with every number right: AddressSanitizer's finding, its
  * kind, the planted file's line and function, and the case (the first of part (b): part (a), split
  * among OpenMP threads, passes first, so OpenMP runs under ASan and the case is told apart). */
 Test(sanitize_cpu, read_past_the_end_is_named_with_its_line_and_case) {
   const char *file = "tests/planted/lab1/reads_one_past_end.c";
   int line = t_line_of(file, "the bug: at i = n - 1");
+  t_need_asan();
   t_proc p;
   const char *logs = t_sanitize(&p, 250, 1, "cpu", T_SAN_PLANTED("reads_one_past_end"), NULL);
   t_assert_exit(&p, 1);
@@ -102,6 +110,7 @@ Test(sanitize_cpu, the_ordinary_checker_passes_the_same_file) {
 /* The reference solution, every CPU case (the speed cases too, untimed): nothing found, exit 0,
  * results.json of the run says it was a sanitizer run and holds no time. */
 Test(sanitize_cpu, reference_solution_reports_nothing) {
+  t_need_asan();
   t_proc p;
   const char *logs = t_sanitize(&p, 250, 1, "cpu", T_SAN_SOLUTION, NULL);
   t_assert_exit(&p, 0);
@@ -124,6 +133,7 @@ TestSuite(sanitize_make, .timeout = 300);
 /* A build folder as `make lab1 SANITIZE=1` leaves it, without building: the planted file's
  * sanitizer checker in BUILD/sanitize/lab1/, the solution as the normal checker. */
 static const char *fake_sanitize_build(void) {
+  t_need_asan();
   const char *build = t_str("%s/build", t_tmpdir());
   char normal[PATH_MAX], san[PATH_MAX];
   cr_assert(realpath(T_SOLUTION, normal) != NULL, "%s: %s", T_SOLUTION, strerror(errno));
