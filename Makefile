@@ -5,6 +5,10 @@
 #   make labN [SOLUTION=1]    build lab N from labs/labN-*/ (or the reference solution in its place)
 #   make check [LAB=N] [TRACK=cpu|cuda|all] [SEED=S] [ARGS="--case n=1 ..."]
 #                             check the lab built last (exit 0 all passed, 1 some failed, 2 error)
+#   make labN SANITIZE=1 && make check SANITIZE=1
+#                             the same cases under sanitizers, untimed: the CPU track built again with
+#                             AddressSanitizer and UBSan (in BUILD/sanitize/), the CUDA track under
+#                             compute-sanitizer; a summary of the findings, logs in BUILD/sanitize/labN/
 #   make submit [LAB=N] [USER=name]  check, then pack the lab's files into submissions/ (prints the claimed score)
 #   make report               one HTML page of every lab checked so far: roofline, cases, progress (build/report.html)
 #   make hint [LAB=N] [PART=a|b] [TRACK=cpu|cuda]
@@ -96,6 +100,16 @@ CUDA_MSG := nvcc not found$(if $(filter 1,$(NO_CUDA)), (NO_CUDA=1)) - CPU track 
 GPU_MSG :=
 endif
 
+# EM_ASAN=1: the sanitizer build, which `make labN SANITIZE=1` makes by running this Makefile again
+# with BUILD=$(BUILD)/sanitize NO_CUDA=1 (see "sanitizers" below); nobody sets it by hand.
+ifeq ($(EM_ASAN),1)
+ifeq ($(shell echo 'int main(void){return 0;}' | $(CC) -fsanitize=address,undefined -x c - -o /dev/null 2>/dev/null && echo 1),)
+$(error $(CC) cannot link with -fsanitize=address,undefined: install its sanitizer runtimes (Debian/Ubuntu: apt-get install libasan8 libubsan1, which gcc 12 normally brings), or drop SANITIZE=1)
+endif
+CUDA_MSG := sanitizer build in $(BUILD): the CPU track with AddressSanitizer and UBSan (-O1); the CUDA track runs under compute-sanitizer with the normal build
+GPU_MSG :=
+endif
+
 ifneq ($(LOUD),)
 $(info [emlab] $(OMP_MSG))
 $(info [emlab] $(CUDA_MSG))
@@ -108,6 +122,16 @@ endif
 OPT := -O3 -march=native
 WARN := -Wall -Wextra -Werror -Wno-format-truncation
 CPPFLAGS := -Iinclude -D_GNU_SOURCE -DEM_HAVE_CUDA=$(HAVE_CUDA)
+ifeq ($(EM_ASAN),1)
+# Every object of the sanitizer build, the library's and the student's alike (OPT is in both flag
+# sets): -O1 keeps the reports' lines true to the source and runs a few times faster than -O0;
+# -march=native stays, for code with intrinsics; -fno-sanitize-recover=undefined stops at the first
+# UB as ASan does at the first bad access. EM_SANITIZE: allocations of exactly the asked size
+# (reference/core/memory.c) and ASan's own crash reports (harness/check.c).
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT := -O1 -march=native $(SAN_FLAGS)
+CPPFLAGS += -DEM_SANITIZE=1
+endif
 CFLAGS := -std=c11 $(OPT) $(OMPFLAGS) $(WARN) -g
 # Student code: the same optimisation, warnings shown but not fatal (a student's unused variable
 # must not stop the check).
@@ -116,7 +140,7 @@ STUDENT_CFLAGS := -std=c11 $(OPT) $(OMPFLAGS) -Wall -Wextra -g
 CUDA_GENCODE ?= -arch=$(CUDA_ARCH)
 NVCCFLAGS := -std=c++17 -O3 $(CUDA_GENCODE) -lineinfo -Xcompiler -Wall,-Wextra,-Werror,-Wno-format-truncation
 STUDENT_NVCCFLAGS := -std=c++17 -O3 -arch=$(CUDA_ARCH) -lineinfo -Xcompiler -Wall,-Wextra
-LDLIBS := -ljansson -ldl -lm $(OMPFLAGS)
+LDLIBS := -ljansson -ldl -lm $(OMPFLAGS) $(SAN_FLAGS)
 ifeq ($(HAVE_CUDA),1)
 # The static CUDA runtime: binaries run wherever a driver is, with no library path to set.
 LDLIBS += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -lrt -lpthread -lstdc++
@@ -230,6 +254,32 @@ $(call say,LINK,$(1))
 $(Q)$(LINK) -o $(1) $(MAIN_OBJ) $(dir $(1))candidate.o $(4) $(HARNESS) $(LIB) $(LDLIBS)
 endef
 
+# ---- sanitizers ----------------------------------------------------------------------------------
+# SANITIZE=1 (`make labN SANITIZE=1`, then `make check SANITIZE=1`): the lab is built as always and
+# once more in $(BUILD)/sanitize/ by this Makefile run again (EM_ASAN=1 above): its own libem.a,
+# harness and student objects, every one with AddressSanitizer and UBSan. That build has no CUDA
+# (NO_CUDA=1): the CUDA runtime maps memory where ASan keeps its shadow, and ASan's reports would be
+# about the driver. The CUDA track is checked instead by running the normal build's em-check under
+# compute-sanitizer, whose reports carry file and line since every kernel is compiled -lineinfo (as
+# it always is: see NVCCFLAGS). scripts/sanitize.py runs both and sums up what they found.
+SAN_BUILD := $(BUILD)/sanitize
+# The arguments of that second run, `$(MAKE) $(SAN_ARGS) target` (written out with $(MAKE), so that
+# make hands it the jobserver of -jN).
+SAN_ARGS := --no-print-directory BUILD=$(SAN_BUILD) EM_ASAN=1 NO_CUDA=1 SANITIZE=
+SAN_LAB := $(if $(filter 1,$(EM_ASAN)),,$(filter 1,$(SANITIZE)))
+# What the line after a lab's link says it built, and what to run next ($(empty): a leading space).
+empty :=
+ifeq ($(EM_ASAN),1)
+BUILT_WHAT := 's sanitizer checker
+BUILT_NEXT :=
+else ifeq ($(SAN_LAB),1)
+BUILT_WHAT := $(empty) and its sanitizer checker
+BUILT_NEXT := : now run  make check SANITIZE=1
+else
+BUILT_WHAT :=
+BUILT_NEXT := : now run  make check
+endif
+
 # ---- labs ----------------------------------------------------------------------------------------
 # Every folder labs/labN-name/ is a lab: `make labN` compiles its .c (and, with nvcc, .cu) files
 # and links them with the checker into $(BUILD)/labN/em-check. Nothing here names a lab.
@@ -270,10 +320,15 @@ $(BUILD)/lab$(2)/student/%.cu.o: $(1)/%.cu $(HEADERS) $(CONFIG)
 .PHONY: lab$(2) lab$(2)-begin
 lab$(2)-begin:
 	@mkdir -p $(BUILD) && echo $(2) > $(BUILD)/current-lab && touch $(BUILD)/lab$(2).building
-lab$(2): lab$(2)-begin $(LIB) $(HARNESS) $(MAIN_OBJ) $$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ))
+lab$(2): lab$(2)-begin $(LIB) $(HARNESS) $(MAIN_OBJ) $$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ)) $(if $(SAN_LAB),lab$(2)-sanitize)
 	$$(call LINK_CHECKER,$(BUILD)/lab$(2)/em-check,$(2),$(SOLUTION),$$(if $$(filter 1,$$(SOLUTION)),,$$(LAB$(2)_OBJ)))
 	@echo $(2) > $(BUILD)/current-lab && rm -f $(BUILD)/lab$(2).building
-	@echo "[emlab] built lab $(2) ($$(if $$(filter 1,$$(SOLUTION)),the reference solution,your code in $(1))): now run  make check"
+	@echo "[emlab] built lab $(2)$(BUILT_WHAT) ($$(if $$(filter 1,$$(SOLUTION)),the reference solution,your code in $(1)))$(BUILT_NEXT)"
+
+# SANITIZE=1: the same lab in the sanitizer build as well (BUILD/sanitize/labN/em-check).
+.PHONY: lab$(2)-sanitize
+lab$(2)-sanitize:
+	@$$(MAKE) $(SAN_ARGS) lab$(2)
 endef
 $(foreach d,$(LAB_DIRS),$(eval $(call LAB_RULES,$(d),$(call lab_num,$(d)))))
 
@@ -294,15 +349,38 @@ CHECK_BIN := $(BUILD)/lab$(LAB)/em-check
 RUNNER ?=
 CHECK_ARGS := --track $(TRACK) $(if $(SEED),--seed $(SEED)) --json $(BUILD)/lab$(LAB)/results.json \
               --history $(BUILD)/lab$(LAB)/history.jsonl --peaks $(BUILD)/peaks.json $(ARGS)
+CHECK_CMD = $(RUNNER) $(CHECK_BIN) $(CHECK_ARGS)
 # Sources newer than the binary: the student edited and forgot to rebuild.
 STALE = $(if $(wildcard $(CHECK_BIN)),$(shell find $(LABS)/lab$(LAB)-*/ -newer $(CHECK_BIN) -type f \( -name '*.c' -o -name '*.cu' -o -name '*.h' \) 2>/dev/null | head -3))
+REBUILD_AND_CHECK = make lab$(LAB) && make check
+
+# SANITIZE=1: scripts/sanitize.py runs the sanitizer build's em-check on the CPU track and this
+# build's under compute-sanitizer on the CUDA track, each with --sanitize (untimed), keeps the tools'
+# logs and results in $(SAN_BUILD)/labN/ (never build/labN/results.json, which `make submit` packs)
+# and exits as `make check` does: 0 nothing found and every case passed, 1 a finding or a failed
+# case, 2 the tools could not run. It builds nothing, as `make check` never does: a missing or older
+# sanitizer build is named with the command that makes it.
+ifeq ($(SANITIZE),1)
+SAN_BIN := $(SAN_BUILD)/lab$(LAB)/em-check
+SAN_CPU := $(filter-out cuda,$(TRACK))
+CHECK_CMD = $(RUNNER) python3 scripts/sanitize.py --lab $(LAB) --logs $(SAN_BUILD)/lab$(LAB) --track $(TRACK) \
+            $(if $(SAN_CPU),--asan-bin $(SAN_BIN)) $(if $(filter 1,$(HAVE_CUDA)),--cuda-bin $(CHECK_BIN)) \
+            --compute-sanitizer $(CUDA_HOME)/bin/compute-sanitizer -- $(if $(SEED),--seed $(SEED)) $(ARGS)
+STALE = $(if $(SAN_CPU),$(if $(wildcard $(SAN_BIN)),$(shell find $(LABS)/lab$(LAB)-*/ -newer $(SAN_BIN) -type f \( -name '*.c' -o -name '*.cu' -o -name '*.h' \) 2>/dev/null | head -3)))
+REBUILD_AND_CHECK = make lab$(LAB) SANITIZE=1 && make check SANITIZE=1
+define SAN_PREFLIGHT
+$(if $(SAN_CPU),$(if $(wildcard $(SAN_BUILD)/lab$(LAB).building),$(error the sanitizer build of lab $(LAB) did not finish: fix the first error that  make lab$(LAB) SANITIZE=1  printed, then run it again)))
+$(if $(SAN_CPU),$(if $(wildcard $(SAN_BIN)),,$(error lab $(LAB) has no sanitizer build yet: run  make lab$(LAB) SANITIZE=1  first (it builds the lab a second time, with AddressSanitizer), then  make check SANITIZE=1)))
+endef
+endif
 
 define CHECK_PREFLIGHT
 $(if $(LAB),,$(error nothing to check yet: build a lab first, e.g.  make lab1 && make check))
 $(if $(filter $(LAB),$(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))),,$(error there is no lab $(LAB): the labs are $(foreach d,$(LAB_DIRS),$(call lab_num,$(d)))))
 $(if $(wildcard $(BUILD)/lab$(LAB).building),$(error lab $(LAB) did not build: fix the first error that  make lab$(LAB)  printed, then run  make lab$(LAB) && make check))
 $(if $(wildcard $(CHECK_BIN)),,$(error lab $(LAB) is not built: run  make lab$(LAB)  first))
-$(if $(STALE),$(warning $(STALE) changed since the last  make lab$(LAB):  checking the old build; run  make lab$(LAB) && make check  to check your edits))
+$(if $(STALE),$(warning $(STALE) changed since the last  make lab$(LAB):  checking the old build; run  $(REBUILD_AND_CHECK)  to check your edits))
+$(if $(filter 1,$(SANITIZE)),$(SAN_PREFLIGHT))
 endef
 
 # GNU make exits 2 whenever a recipe fails, but `make check` promises 0 (pass), 1 (some case
@@ -315,8 +393,8 @@ ifeq ($(MAKECMDGOALS),check)
 $(eval $(CHECK_PREFLIGHT))
 # make's stdout is reopened through /proc; where that cannot be done (a socket, no /proc) the
 # checker's output goes to make's stderr instead, which is inherited and always works.
-EM_CHECK_STATUS := $(shell if (exec 3>>/proc/$$PPID/fd/1) 2>/dev/null; then $(RUNNER) $(CHECK_BIN) $(CHECK_ARGS) >>/proc/$$PPID/fd/1; \
-                           else $(RUNNER) $(CHECK_BIN) $(CHECK_ARGS) 1>&2; fi; echo $$?)
+EM_CHECK_STATUS := $(shell if (exec 3>>/proc/$$PPID/fd/1) 2>/dev/null; then $(CHECK_CMD) >>/proc/$$PPID/fd/1; \
+                           else $(CHECK_CMD) 1>&2; fi; echo $$?)
 ifeq ($(EM_CHECK_STATUS),1)
 MAKEFLAGS += -q
 endif
@@ -325,7 +403,7 @@ check:
 else
 check:
 	$(eval $(CHECK_PREFLIGHT))
-	@$(RUNNER) $(CHECK_BIN) $(CHECK_ARGS)
+	@$(CHECK_CMD)
 endif
 
 # ---- archive tool and submit ---------------------------------------------------------------------

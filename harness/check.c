@@ -88,9 +88,13 @@ static void install_handlers(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_fatal_signal;
   sa.sa_flags = SA_RESETHAND;
+#ifndef EM_SANITIZE
+  /* In the AddressSanitizer build its own handler reports these, with the stack of the faulting
+   * access (file and line); ours would replace it with a sentence. */
   sigaction(SIGSEGV, &sa, NULL);
   sigaction(SIGBUS, &sa, NULL);
   sigaction(SIGFPE, &sa, NULL);
+#endif
   sigaction(SIGILL, &sa, NULL);
   sigaction(SIGALRM, &sa, NULL);
 }
@@ -121,14 +125,15 @@ static void free_bufs(em__bufs *b) {
   b->nt = 0;
 }
 
-static int alloc_bufs(const em_lab *lab, const em_case *c, em_track track, em__bufs *b) {
+static int alloc_bufs(const em_lab *lab, const em_case *c, em_track track, int64_t guard_words, em__bufs *b) {
   memset(b, 0, sizeof *b);
+  b->guard_words = guard_words;
   b->nt = lab->describe(c, b->t);
   for (int i = 0; i < b->nt; ++i) {
     em_tensor *t = &b->t[i];
     t->numel = 1;
     for (int d = 0; d < t->ndim; ++d) t->numel *= t->shape[d];
-    size_t bytes = em__data_bytes(t) + EM__GUARD_BYTES;
+    size_t bytes = em__data_bytes(t) + (size_t)guard_words * 4;
     if (!(t->host = em_host_alloc(bytes))) return EM_ENOMEM;
     if (t->is_output) {
       if (t->dtype == EM_I32 || t->dtype == EM_I8) { /* integers: compared exactly */
@@ -162,7 +167,8 @@ int em__prepare(em_track track, em__bufs *b) {
     em_tensor *t = &b->t[i];
     if (t->is_scalar) continue;
     char *base = (char *)(track == EM_TRACK_CPU ? t->work : t->dev);
-    int err = fill_words(track, base + em__data_bytes(t), EM__GUARD_WORDS, t->is_output ? EM__GUARD_U32 : 0);
+    int err = b->guard_words ? fill_words(track, base + em__data_bytes(t), b->guard_words, t->is_output ? EM__GUARD_U32 : 0)
+                             : EM_OK;
     if (err != EM_OK) return err;
     if (t->is_output) err = fill_words(track, base, (int64_t)(em__data_bytes(t) / 4), em__poison_word(t->dtype));
     else if (track == EM_TRACK_CPU) memcpy(base, t->host, em__data_bytes(t));
@@ -260,15 +266,15 @@ static void mismatch_verdict(const em_tensor *all, int out, const em_close_repor
 
 /* One output: its guard words (a write past the end), then closeness; the output furthest off (or
  * the first failing one) is the one the result's numbers are about. */
-static int judge_output(em_track track, em_tensor *all, int out, em_case_result *r, em_fail_kind *kind, double *worst) {
-  em_tensor *t = &all[out];
+static int judge_output(em_track track, em__bufs *b, int out, em_case_result *r, em_fail_kind *kind, double *worst) {
+  em_tensor *all = b->t, *t = &all[out];
   if (track == EM_TRACK_CUDA) {
-    int err = em_cuda_copy_to_host(t->host, t->dev, em__data_bytes(t) + EM__GUARD_BYTES);
+    int err = em_cuda_copy_to_host(t->host, t->dev, em__data_bytes(t) + (size_t)b->guard_words * 4);
     if (err != EM_OK) return err;
   }
   const uint32_t *guard = (const uint32_t *)((const char *)t->host + em__data_bytes(t));
   int64_t past = -1;
-  for (int64_t g = EM__GUARD_WORDS - 1; g >= 0; --g)
+  for (int64_t g = b->guard_words - 1; g >= 0; --g)
     if (guard[g] != EM__GUARD_U32) past = g;
   if (past >= 0 && *kind == EM_FAIL_NONE) {
     char why[256];
@@ -299,7 +305,7 @@ int em__judge(em_track track, em__bufs *b, em_case_result *r) {
   if (err != EM_OK) return err;
   double worst = -1.0;
   for (int i = 0; i < b->nt; ++i)
-    if (b->t[i].is_output && (err = judge_output(track, b->t, i, r, &kind, &worst)) != EM_OK) return err;
+    if (b->t[i].is_output && (err = judge_output(track, b, i, r, &kind, &worst)) != EM_OK) return err;
   if (kind == EM_FAIL_NONE) r->status = EM_PASS;
   else r->kind = r->close.unwritten ? EM_FAIL_UNWRITTEN : kind; /* EM_FAIL_KINDS says why */
   return EM_OK;
@@ -393,7 +399,7 @@ static int cannot_run(const em_lab *lab, const em_case *c, em_track track, const
  * its float64 answer. 0 (with the result filled in, nothing left allocated) when the buffers cannot
  * be had. */
 static int start_case(em__ctx *x) {
-  int err = alloc_bufs(x->lab, x->c, x->track, &x->b);
+  int err = alloc_bufs(x->lab, x->c, x->track, em__guard_words(x->o), &x->b);
   if (err != EM_OK) {
     em__env_fail(x->run, x->r, err, "allocating the case's buffers");
     free_bufs(&x->b);
@@ -552,11 +558,16 @@ static void verify_case(const em_lab *lab, const em_case *c, em_track track, con
 
 /* ---- a lab ------------------------------------------------------------------------------------- */
 
+int em_case_is_small(const em_lab *lab, const em_case *c) {
+  return !(c->perf_points > 0) && lab->bytes(c) <= EM_SMALL_CASE_BYTES;
+}
+
 /* Whether case c runs on this track and passes the filters. */
-static int selected(const em_case *c, int track, const em_run_opts *o) {
+static int selected(const em_lab *lab, const em_case *c, int track, const em_run_opts *o) {
   if (c->tracks && !(c->tracks & EM_TRACK_BIT(track))) return 0;
   if (o->part && c->part != o->part) return 0;
   if (o->perf_only && !(c->perf_points > 0)) return 0;
+  if (o->small_only && !em_case_is_small(lab, c)) return 0;
   if (!o->case_filter) return 1;
   /* "=name" selects exactly that case, where a plain substring would also take "name t=32769". */
   if (o->case_filter[0] == '=') return strcmp(c->name, o->case_filter + 1) == 0;
@@ -595,18 +606,23 @@ void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em
     if (!(o->tracks & EM_TRACK_BIT(track))) continue;
     cuda_context_broken = 0;
     int count = 0;
-    for (int i = 0; i < ncases(lab, o); ++i) count += selected(nth_case(lab, o, i), track, o);
+    for (int i = 0; i < ncases(lab, o); ++i) count += selected(lab, nth_case(lab, o, i), track, o);
     /* --verify needs no GPU: the oracle and the comparison run on the host. */
     const char *skip = track == EM_TRACK_CUDA && !o->gpu_ok && !o->verify_dir ? o->gpu_skip : NULL;
     if (progress) progress->track_begin(progress->ctx, lab, (em_track)track, skip, count);
     int from = run->n, k = 0;
     for (int i = 0; i < ncases(lab, o); ++i) {
       const em_case *c = nth_case(lab, o, i);
-      if (!selected(c, track, o)) continue;
+      if (!selected(lab, c, track, o)) continue;
       em_case_result *r = next_result(run);
       if (!r) return;
       ++k;
       if (progress && !skip && progress->case_begin) progress->case_begin(progress->ctx, lab, c, (em_track)track, k, count);
+      /* Which case the sanitizer's next finding belongs to (scripts/sanitize.py reads these): the
+       * tool prints on its own, in the middle of a case, knowing nothing of cases. */
+      if (o->sanitize && !skip && !o->verify_dir)
+        fprintf(stderr, "[sanitize] lab %d case (%c) \"%s\" on %s\n", lab->number, c->part, c->name,
+                em__track_names[track]);
       if (o->verify_dir) verify_case(lab, c, (em_track)track, o, run, r);
       else run_case(lab, c, (em_track)track, o, run, r);
       if (progress && !skip) progress->case_done(progress->ctx, run, run->n - 1);

@@ -102,6 +102,12 @@ typedef struct em_run_opts {
   int nextra;
   int hidden_only;        /* run the extra cases alone */
   int perf_only;          /* only the speed cases (perf_points > 0): `make bench` */
+  int small_only;         /* only the small correctness cases (em_case_is_small): what compute-sanitizer's
+                           * racecheck and synccheck, which follow every shared-memory access, get */
+  int sanitize;           /* under a sanitizer (`make check SANITIZE=1`): timing off, no peaks, no guard
+                           * words (buffers end where the tensor ends, so the tool sees a read past
+                           * it), and a "[sanitize]" line on stderr before each case, by which the
+                           * tool's findings are told apart per case */
   em_peaks peaks;
   int gpu_ok;             /* the CUDA track can run */
   char gpu_skip[512];     /* why it cannot */
@@ -134,6 +140,13 @@ typedef struct em_progress {
 
 /* Runs every selected case of lab on every selected track, appending to run. */
 void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em_progress *progress);
+
+/* Small enough for the slow sanitizer tools: no speed points, and at most EM_SMALL_CASE_BYTES of
+ * inputs and outputs (the spec's byte count). 8 MiB keeps every lab's ragged and edge cases (lab 5's
+ * rows of 65537, lab 7's n = m = 1000) and leaves out the millions of blocks of lab 5's "t=7 b=2^24",
+ * which racecheck would follow one shared-memory access at a time for many minutes. */
+#define EM_SMALL_CASE_BYTES (8.0 * 1024 * 1024)
+int em_case_is_small(const em_lab *lab, const em_case *c);
 
 /* A case's shape as text ("n=1025"), "hidden" for hidden cases. */
 void em_case_shape(const em_lab *lab, const em_case *c, char *buf, size_t len);

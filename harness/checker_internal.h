@@ -20,6 +20,11 @@
  * left there (possibly a guard word, which would hide the stray write it feeds). */
 #define EM__GUARD_WORDS 1024
 #define EM__GUARD_BYTES (EM__GUARD_WORDS * 4)
+/* Under a sanitizer (em_run_opts.sanitize) there are none: a read past the end of an input would
+ * land in its zeros, inside the allocation, where neither AddressSanitizer nor compute-sanitizer's
+ * memcheck can see it; a write past an output is the tool's finding then. (The data itself is still
+ * whole words: an int8 tensor whose length is not a multiple of 4 keeps up to 3 bytes of slack.) */
+static inline int64_t em__guard_words(const em_run_opts *o) { return o->sanitize ? 0 : EM__GUARD_WORDS; }
 /* Not the output poison: a stray write of a value read from poisoned memory (NaN + c keeps the
  * NaN's payload) would leave the poison in place and go unseen. */
 #define EM__GUARD_U32 0x7FDEAD11u
@@ -51,6 +56,7 @@ static inline void em__side_result(em_case_result *r, const em_lab *lab, const e
 typedef struct em__bufs {
   em_tensor t[EM_MAX_TENSORS];
   int nt;
+  int64_t guard_words; /* after each tensor: em__guard_words of the run */
 } em__bufs;
 
 /* One case on one track while it runs: what each of its steps needs. */

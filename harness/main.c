@@ -30,6 +30,19 @@
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
 
+#ifdef EM_SANITIZE
+/* The AddressSanitizer build's defaults (ASAN_OPTIONS and UBSAN_OPTIONS still override them).
+ * allocator_may_return_null: an allocation too large for the machine returns NULL, which the
+ * checker reports as its own out-of-memory error (exit 2), not as a finding against the student.
+ * OpenMP (libgomp) needs no setting: its threads start through pthread_create, which ASan
+ * intercepts, and the library itself is not instrumented. print_stacktrace: UBSan's report gets
+ * the calls that led to the line, as ASan's has. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1:detect_leaks=1"; }
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void) { return "print_stacktrace=1"; }
+#endif
+
 /* The default seed: fixed, so two runs of `make check` see the same inputs; SEED=S changes it. */
 #define DEFAULT_SEED 20260101u
 
@@ -46,6 +59,9 @@ static void usage(FILE *f) {
           "  --hidden-only      run only the cases of --cases\n"
           "  --no-timing        correctness only\n"
           "  --perf-only        only the speed cases (large sizes), as `make bench` runs them\n"
+          "  --small-only       only the small correctness cases (no speed points, at most 8 MiB)\n"
+          "  --sanitize         for a run under a sanitizer (make check SANITIZE=1 starts it): timing off,\n"
+          "                     buffers without guard words, a [sanitize] line on stderr before each case\n"
           "  --budget S         timing budget per case in seconds (default 0.1; speed cases 5x)\n"
           "  --timeout S        stop code under test that runs longer than S seconds (default 120)\n"
           "  --threads N        OpenMP threads for the CPU track (default: all cores)\n"
@@ -315,7 +331,7 @@ typedef struct cli {
 
 enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
        O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF, O_OUTPUTS,
-       O_VERIFY, O_PEAKS_LOAD, O_HISTORY };
+       O_VERIFY, O_PEAKS_LOAD, O_HISTORY, O_SMALL, O_SANITIZE };
 static const struct option longopts[] = {
     {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
     {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
@@ -329,6 +345,7 @@ static const struct option longopts[] = {
     {"help", no_argument, 0, O_HELP},             {"perf-only", no_argument, 0, O_PERF},
     {"outputs", required_argument, 0, O_OUTPUTS}, {"verify", required_argument, 0, O_VERIFY},
     {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD}, {"history", required_argument, 0, O_HISTORY},
+    {"small-only", no_argument, 0, O_SMALL},      {"sanitize", no_argument, 0, O_SANITIZE},
     {0, 0, 0, 0}};
 
 /* parse_option's "go on": any other value is the exit status to end with. */
@@ -414,6 +431,8 @@ static int parse_option(cli *a, int opt, const char *arg, const char *as_given) 
     case O_CASES: a->cases_path = arg; break;
     case O_HIDDEN: o->hidden_only = 1; break;
     case O_PERF: o->perf_only = 1; break;
+    case O_SMALL: o->small_only = 1; break;
+    case O_SANITIZE: o->sanitize = 1; break;
     case O_NOTIME: o->timing = 0; break;
     case O_JSON: a->json_path = arg; break;
     case O_JUNIT: a->junit_path = arg; break;
@@ -475,12 +494,17 @@ static int parse_args(cli *a, int argc, char **argv) {
   a->all_labs = em_candidate_lab == 0;
   a->peaks_path = "build/peaks.json";
   a->color_when = "auto";
+#ifdef EM_SANITIZE
+  a->o.sanitize = 1; /* the AddressSanitizer build (make labN SANITIZE=1) runs in no other mode */
+#endif
   int opt, rc;
   opterr = 0;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
     if ((rc = parse_option(a, opt, optarg, argv[optind - 1])) != GO_ON) return rc;
   if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
   if (!a->all_labs && !em_lab_find(a->lab_no)) return fail_usage("%s", "no lab given: use --lab N or --lab all");
+  /* A time taken under a sanitizer measures the tool (ten to a hundred times slower), not the code. */
+  if (a->o.sanitize) a->o.timing = 0;
   if (a->o.verify_dir) return check_verify(a);
   return a->o.dump_dir ? make_dump_dir(a->o.dump_dir) : GO_ON;
 }
@@ -497,6 +521,12 @@ static int probe_machine(cli *a, int threads) {
     else snprintf(o->gpu_skip, sizeof o->gpu_skip, "%s%s", err == EM_ENOCUDA ? "" : "no usable CUDA device: ", em_error_detail());
   }
   if (o->gpu_ok) a->peaks_flags |= EM_PEAKS_GPU;
+  /* Under a sanitizer nothing is timed, so no peaks are needed, and peaks measured there would be
+   * the tool's speed: cached, they would spoil every later roof column. */
+  if (o->sanitize) {
+    o->others_at_start = NAN;
+    return 0;
+  }
   int err = o->verify_dir ? EM_OK : em_peaks_get(a->peaks_path, threads, a->peaks_flags, &o->peaks);
   if (err != EM_OK) {
     fprintf(stderr, "em-check: measuring this machine's peaks failed: %s (%s)\n", em_strerror(err), em_error_detail());

@@ -84,7 +84,11 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
     fflush(f);
     return;
   }
-  if (track == EM_TRACK_CPU) {
+  if (o->sanitize) {
+    /* No peaks were measured (main.c says why): the columns of speed stay empty, as with --no-timing. */
+    if (track == EM_TRACK_CUDA) fprintf(f, ", %s", o->gpu.name);
+    fprintf(f, ", sanitizer mode: timing off");
+  } else if (track == EM_TRACK_CPU) {
     fprintf(f, ", %d thread%s, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads,
             o->peaks.cpu_threads == 1 ? "" : "s", o->peaks.cpu_copy_gbps, o->peaks.cpu_fma_gflops);
     if (lab->int8_parts) fprintf(f, ", int8 %.0f GOP/s", o->peaks.cpu_int8_gops);
@@ -396,7 +400,7 @@ static json_t *machine_json(const em_run_opts *o, const em_machine *m) {
   json_object_set_new(mach, "nvcc", m->nvcc[0] ? json_string(m->nvcc) : json_null());
   json_object_set_new(mach, "gpu", o->gpu_ok ? json_string(o->gpu.name) : json_null());
   if (!o->gpu_ok) json_object_set_new(mach, "gpu_unavailable", json_string(o->gpu_skip));
-  json_object_set_new(mach, "peaks", peaks_json(&o->peaks));
+  json_object_set_new(mach, "peaks", o->sanitize ? json_null() : peaks_json(&o->peaks)); /* none measured */
   return mach;
 }
 
@@ -441,6 +445,8 @@ int em_report_json(const char *path, const em_run *run, const em_run_opts *o, co
    * a run of the code under test. */
   json_object_set_new(root, "mode", json_string(o->verify_dir ? "verify" : "check"));
   json_object_set_new(root, "solution", json_boolean(em_candidate_is_solution && !o->verify_dir));
+  /* A run under a sanitizer (`make check SANITIZE=1`): untimed, and its buffers had no guard words. */
+  json_object_set_new(root, "sanitize", json_boolean(o->sanitize));
   json_object_set_new(root, "tracks", tracks);
   json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
   json_object_set_new(root, "machine", machine_json(o, m));

@@ -86,3 +86,17 @@ test: test-build | test-deps
 	    echo "== tests/dist (pytest, make dist-student)"; $(GRADER_PY) -m pytest -q -rs tests/dist || status=1; \
 	  else echo "[emlab] the grader's tests need pytest for a Python >= 3.11: none of python3 ($$(command -v python3)) and /usr/bin/python3 has it; apt-get install python3-pytest (or make test-deps)" >&2; status=1; fi; \
 	  if [ $$status = 0 ]; then echo "[emlab] all test suites passed"; else echo "[emlab] some tests failed (above)"; fi; exit $$status
+
+# tests/test_sanitize.c: `make check SANITIZE=1` (scripts/sanitize.py) on lab 1's reference solution
+# and on tests/planted/lab1/reads_one_past_end.c, in the sanitizer build (the Makefile's
+# "sanitizers"). One second make run builds both, so that two never write $(SAN_BUILD)/libem.a at
+# once; order-only, since that run decides itself what is out of date. A compiler without the
+# sanitizer runtimes builds nothing here, and the suite's CPU tests skip saying so. Its CUDA tests
+# use the planted checkers above, built as always (-lineinfo), under compute-sanitizer.
+SAN_TEST_BIN := $(SAN_BUILD)/tests/solution/lab1/em-check $(SAN_BUILD)/tests/planted/lab1/reads_one_past_end/em-check
+.PHONY: sanitize-test-build
+sanitize-test-build:
+	@if echo 'int main(void){return 0;}' | $(CC) -fsanitize=address,undefined -x c - -o /dev/null 2>/dev/null; then \
+	  $(MAKE) $(SAN_ARGS) $(if $(filter 1,$(V)),,-s) $(SAN_TEST_BIN); \
+	else echo "[emlab] $(CC) cannot link -fsanitize=address,undefined: the sanitizer tests of the CPU track will skip"; fi
+$(BUILD)/tests/test_sanitize: | sanitize-test-build
