@@ -89,6 +89,7 @@ UBSAN_HEAD = re.compile(r"^(\S+?):(\d+):(?:\d+:)? runtime error: (.*)$")
 FRAME = re.compile(r"^\s+#\d+ 0x[0-9a-f]+ in (.+?) (\S+?):(\d+)(?::\d+)?$")
 ACCESS = re.compile(r"^(READ|WRITE) of size (\d+) at ")
 SIGNAL_ACCESS = re.compile(r"The signal is caused by a (READ|WRITE) memory access")
+LSAN_FAILED = re.compile(r"^==\d+==LeakSanitizer has encountered a fatal error")
 LEAK = re.compile(r"^(Direct|Indirect) leak of (\d+) byte\(s\) in (\d+) object\(s\)")
 
 
@@ -251,6 +252,7 @@ class Run:
         self.summary = None   # compute-sanitizer's last summary line
         self.finished = False  # em-check printed its closing line
         self.findings = []
+        self.lsan_failed = False  # LeakSanitizer could not stop the threads at exit (no ptrace here)
 
     def go(self):
         try:
@@ -278,6 +280,10 @@ class Run:
                 self.cases.append(case)
                 continue
             if self.tool == "asan":
+                if LSAN_FAILED.match(line):
+                    # Not a finding: where ptrace is forbidden (some containers) LSan cannot look.
+                    self.lsan_failed, block, block_case = True, block if block is not None else [], case
+                    continue
                 if held is not None:
                     if not ASAN_HEAD.match(line):
                         self.show(held)
@@ -532,6 +538,9 @@ def summarize(a, runs, report):
     else:
         ran = [r.label for r in runs]
         print(f"sanitizer: no findings ({', '.join(ran) if ran else 'nothing ran'}; logs in {a.logs}/)")
+    if any(r.lsan_failed for r in runs):
+        print("note: LeakSanitizer could not run here (it needs ptrace, which this machine or container forbids): "
+              "leaks were not checked; ASAN_OPTIONS=detect_leaks=0 turns it off")
     if report.failed:
         print(f"some cases failed ({', '.join(report.failed)}): the table above says which and why")
     with open(os.path.join(a.logs, "findings.json"), "w") as f:
