@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
@@ -125,8 +126,8 @@ def test_the_extractor_refuses_what_it_cannot_run():
 # ---- contents ----------------------------------------------------------------------------------
 
 
-def test_the_archive_is_a_tar_gz_of_plain_files_in_one_folder():
-    with tarfile.open(ARCHIVE if ARCHIVE.exists() else pytest.skip("not built yet")) as t:
+def test_the_archive_is_a_tar_gz_of_plain_files_in_one_folder(edition):
+    with tarfile.open(ARCHIVE) as t:
         members = t.getmembers()
     assert members and all(m.isfile() and m.name.startswith(NAME + "/") for m in members)
     assert all(m.uid == 0 and m.gid == 0 and not m.uname for m in members)
@@ -159,15 +160,42 @@ def test_the_student_readme_is_the_students_part(edition):
         assert maintainers not in text, maintainers
 
 
+def cubin_archs(path: Path) -> set[int]:
+    """The SM versions of the GPU code (cubins) inside an archive of objects, read from the CUDA ELF
+    images that nvcc embeds in each object's fat binary (e_machine 190, EM_CUDA). The SM sits in
+    e_flags: in its low byte up to CUDA 12.7, in bits 8-15 since 12.8 (the low byte then holds a
+    small ABI number): the low byte is taken where it is a plausible SM (20 or more). Used where
+    cuobjdump is missing (a toolkit of nvcc, ptxas and fatbinary alone, as on the course VM)."""
+    data, archs, i = path.read_bytes(), set(), 0
+    while (i := data.find(b"\x7fELF", i)) >= 0:
+        if data[i + 4] == 2 and struct.unpack_from("<H", data, i + 18)[0] == 190:
+            flags = struct.unpack_from("<I", data, i + 48)[0]
+            archs.add(flags & 0xFF if flags & 0xFF >= 20 else (flags >> 8) & 0xFF)
+        i += 4
+    return archs
+
+
 def test_the_cuda_library_holds_sm80_and_sm90(edition):
+    lib = edition / "lib/libem-cuda.a"
     cuobjdump = shutil.which("cuobjdump") or ("/usr/local/cuda/bin/cuobjdump" if Path("/usr/local/cuda/bin/cuobjdump").exists() else None)
-    if not cuobjdump:
-        pytest.skip("cuobjdump not found (no CUDA toolkit): cannot list the library's GPU code")
-    p = sh([cuobjdump, "--list-elf", str(edition / "lib/libem-cuda.a")], edition)
-    assert p.returncode == 0, said(p)
-    assert "sm_80" in p.stdout and "sm_90" in p.stdout
+    if cuobjdump:
+        p = sh([cuobjdump, "--list-elf", str(lib)], edition)
+        assert p.returncode == 0, said(p)
+        assert "sm_80" in p.stdout and "sm_90" in p.stdout
+    archs = cubin_archs(lib)
+    assert {80, 90} <= archs, f"GPU code for SM {sorted(archs)} in {lib}; the edition promises sm_80 and sm_90"
     p = sh(["nm", "-A", str(edition / "lib/libem-cpu.a")], edition)
     assert "cuda" not in "".join(l for l in p.stdout.splitlines() if " U " in l and "cuda" in l.split()[-1].lower()[:4])
+
+
+def test_the_cubin_reader_reads_this_build():
+    """The reader on the maintainers' libem.a, whose GPU code is for the one CUDA_ARCH that
+    build/config.mk records (sm_90 unless a GPU of another kind was found)."""
+    config, lib = ROOT / "build/config.mk", ROOT / "build/libem.a"
+    arch = re.search(r"HAVE_CUDA=1 .*CUDA_ARCH=sm_(\d+)", config.read_text()) if config.exists() else None
+    if not arch or not lib.exists():
+        pytest.skip("no CUDA build of libem.a here (build/config.mk says no nvcc, or nothing is built)")
+    assert cubin_archs(lib) == {int(arch.group(1))}
 
 
 # ---- the student's commands --------------------------------------------------------------------
