@@ -442,8 +442,11 @@ def compare_compute(torch, make, c, row, peaks, dev, args, spent, progress):
     over it."""
     row["dtype"] = case_dtype(c)
     row["flops"], row["gflops"] = c["flops"], c["gflops"]
+    # The checker's own roof fraction where it has one: it knows each case's mix of units (lab 8's
+    # layer step is int8 and float32 work in sequence), which one peak per dtype cannot say.
     peak = fma_peak(peaks, row["track"], row["dtype"])
-    row["fma_frac"] = c["gflops"] / peak if peak else None
+    row["fma_frac"] = c["roofline_frac"] if c.get("roofline_frac") is not None else (
+        c["gflops"] / peak if peak else None)
     row["torch_variants"] = {}
     if torch and not make:
         row["note"] = "no PyTorch workload defined for this lab"
@@ -497,8 +500,8 @@ DTYPE_SHORT = {"float32": "f32", "bfloat16": "bf16", "int8": "i8"}
 
 
 def print_compute_table(tr, track, where, peaks, torch_version):
-    """GFLOP/s (GOP/s for int8), % of the rate the case is held to (the FMA rate, or the tensor
-    cores' or int8 dot products' where measured), then per PyTorch variant its GFLOP/s and ours over it. A variant
+    """GFLOP/s (GOP/s for int8), the checker's roof fraction (against the FMA rate, the tensor
+    cores' or the int8 rate, or int8 and float32 in sequence, as the case's work is), then per PyTorch variant its GFLOP/s and ours over it. A variant
     PyTorch refused for every case of the track gets no column, one line below instead."""
     fma = peaks.get("gpu_fma_gflops" if track == "cuda" else "cpu_fma_gflops")
     tc = peaks.get("gpu_bf16_tc_gflops") if track == "cuda" else None
@@ -515,7 +518,7 @@ def print_compute_table(tr, track, where, peaks, torch_version):
              if track == "cpu" and peaks.get("cpu_contended") else "")
           + "; compute-bound cases, PyTorch's GFLOP/s by the same FLOP count")
     cols = "".join(f" {lb:>9} {'vs ' + lb:>{max(9, len(lb) + 3)}}" for lb in ran)
-    print(f"{'lab':<18} {'case':<20} {'time':>10} {'GFLOP/s':>8} {'%peak':>6} {'dtype':>5}{cols}")
+    print(f"{'lab':<18} {'case':<20} {'time':>10} {'GFLOP/s':>8} {'%roof':>6} {'dtype':>5}{cols}")
     for r in tr:
         cells = ""
         for lb in ran:

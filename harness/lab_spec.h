@@ -142,10 +142,12 @@ typedef struct em_lab {
    * compute-bound ones, where one pass over the inputs costs little beside the work and where a
    * change to a few rows would leave most of the output (other heads, other rows) as it was. */
   int fresh_mode;
-  /* The parts whose arithmetic is int8 products summed in int32 ("b" for lab 8's forward): their
-   * roof is the int8 rate (em_peaks cpu_int8_gops, gpu_int8_tc_gops) rather than the float32 FMA
-   * rate, which int8 dot-product instructions pass several times over. NULL: none. */
-  const char *int8_parts;
+  /* Optional: how many of case c's operations (of flops(c)) are int8 products summed in int32 (lab
+   * 8's forward, alone in part (b) and inside the layer's step in part (d)). Those are held to the
+   * int8 rate (em_peaks cpu_int8_gops, gpu_int8_tc_gops), which int8 dot-product instructions
+   * reach at several times the float32 FMA rate, and the rest to the FMA rate: the roof's time is
+   * the sum of the two. NULL: no int8 products in the lab. */
+  double (*int8_ops)(const em_case *c);
   /* NULL when the case is valid for its part, else why not (hidden cases are checked with it). */
   const char *(*invalid)(const em_case *c);
   /* Optional: writes into buf the inputs that element `index` of output tensor t[out] is computed

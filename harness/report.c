@@ -91,7 +91,7 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
   } else if (track == EM_TRACK_CPU) {
     fprintf(f, ", %d thread%s, copy %.1f GB/s, FMA %.0f GFLOP/s", o->peaks.cpu_threads,
             o->peaks.cpu_threads == 1 ? "" : "s", o->peaks.cpu_copy_gbps, o->peaks.cpu_fma_gflops);
-    if (lab->int8_parts) fprintf(f, ", int8 %.0f GOP/s", o->peaks.cpu_int8_gops);
+    if (lab->int8_ops) fprintf(f, ", int8 %.0f GOP/s", o->peaks.cpu_int8_gops);
     /* Low peaks make every roof column look good: say why they are low, and that they will not stick. */
     if (o->peaks.cpu_contended)
       fprintf(f, " (measured while other programs held the cores, %.0f%% of the time ours: not cached; "
@@ -104,7 +104,7 @@ void em_report_begin(FILE *f, const em_lab *lab, em_track track, const char *ski
       fprintf(f, " (other programs are using %.0f%% of the cores now: times will be slow; vs ref stays fair)",
               100 * o->others_at_start);
   }
-  else if (lab->int8_parts)
+  else if (lab->int8_ops)
     fprintf(f, ", %s, copy %.0f GB/s, FMA %.0f GFLOP/s, int8 tensor cores %.0f GOP/s", o->gpu.name,
             o->peaks.gpu_copy_gbps, o->peaks.gpu_fma_gflops, o->peaks.gpu_int8_tc_gops);
   else

@@ -6,7 +6,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 static int run_call(void *arg) {
   em_call *k = (em_call *)arg;
@@ -114,7 +113,8 @@ void em__roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_ca
   double fma = gpu ? o->peaks.gpu_fma_gflops : o->peaks.cpu_fma_gflops;
   /* bfloat16 matrix work on the GPU is held to the tensor cores' rate (0 when not measured: no
    * roof then, rather than a wrong one); on the CPU it is widened to float32, the FMA rate's. int8
-   * products (the lab names the parts) are held to the int8 rate on either track. */
+   * products (em_lab.int8_ops) are held to the int8 rate on either track and the rest of the
+   * case's operations to the FMA rate: the compute roof is then the rate of the two in sequence. */
   int own_unit = 0; /* held to a rate of its own, not the FMA rate */
   r->compute_peak = gpu ? "gpu_fma_gflops" : "cpu_fma_gflops";
   for (int i = 0; gpu && i < b->nt; ++i) own_unit |= b->t[i].dtype == EM_BF16;
@@ -122,10 +122,13 @@ void em__roofline(em_track track, const em_run_opts *o, const em__bufs *b, em_ca
     fma = o->peaks.gpu_bf16_tc_gflops;
     r->compute_peak = "gpu_bf16_tc_gflops";
   }
-  if (r->lab && r->lab->int8_parts && strchr(r->lab->int8_parts, r->c.part)) {
+  double i8 = r->lab && r->lab->int8_ops ? fmin(r->lab->int8_ops(&r->c), r->flops) : 0;
+  if (i8 > 0) {
     own_unit = 1;
-    fma = gpu ? o->peaks.gpu_int8_tc_gops : o->peaks.cpu_int8_gops;
-    r->compute_peak = gpu ? "gpu_int8_tc_gops" : "cpu_int8_gops";
+    double i8_rate = gpu ? o->peaks.gpu_int8_tc_gops : o->peaks.cpu_int8_gops;
+    fma = i8_rate > 0 && fma > 0 ? r->flops / (i8 / i8_rate + (r->flops - i8) / fma) : 0;
+    /* the peak a reader should compare with: the int8 rate where int8 products are most of it */
+    if (2 * i8 >= r->flops) r->compute_peak = gpu ? "gpu_int8_tc_gops" : "cpu_int8_gops";
   }
   if (fma > 0) fma = fmax(fma, ref_gflops);
   r->roof_gbps = bw;

@@ -552,11 +552,12 @@ Test(fresh, bf16_gpu_roof_is_the_tensor_cores) {
   cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "300 of 600 TFLOP/s");
 }
 
-/* int8 products (the parts a lab names, lab 8's forward) are held to the int8 rate on both tracks;
- * the lab's other parts, and labs that name none, to the FMA rate. */
-Test(fresh, int8_parts_are_held_to_the_int8_rate) {
+/* int8 products (em_lab.int8_ops: lab 8's forward) are held to the int8 rate on both tracks, a
+ * case that mixes them with float32 work (lab 8's layer step) to the two rates in sequence, and a
+ * case without them (the backward) to the FMA rate. */
+Test(fresh, int8_products_are_held_to_the_int8_rate) {
   const em_lab *lab = em_lab_find(8);
-  cr_assert(lab && lab->int8_parts, "lab 8 names its int8 parts");
+  cr_assert(lab && lab->int8_ops, "lab 8 counts its int8 operations");
   em__bufs b;
   memset(&b, 0, sizeof b);
   b.nt = 2;
@@ -570,16 +571,27 @@ Test(fresh, int8_parts_are_held_to_the_int8_rate) {
   o.peaks.gpu_fma_gflops = 60000, o.peaks.gpu_int8_tc_gops = 1200000;
   em_case_result r;
   memset(&r, 0, sizeof r);
-  r.lab = lab, r.c.part = 'b';
-  r.bytes = 5.0 * (1 << 20), r.flops = 1000.0 * r.bytes, r.ref_time_s = 1.0;
+  r.lab = lab, r.c.part = 'b', r.c.dim[0] = r.c.dim[1] = r.c.dim[2] = 1024;
+  const double mnk2 = 2.0 * 1024 * 1024 * 1024;
+  r.flops = mnk2, r.bytes = 1.0 * (1 << 20), r.ref_time_s = 1.0; /* far beyond the memory roof */
   r.time_s = r.flops / 400e9;
   em__roofline(EM_TRACK_CPU, &o, &b, &r);
   cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "400 of 800 G int8 op/s, not 200%% of the FMA rate");
+  cr_expect_str_eq(r.compute_peak, "cpu_int8_gops");
   r.time_s = r.flops / 600e12;
   em__roofline(EM_TRACK_CUDA, &o, &b, &r);
   cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "600 of 1200 T int8 op/s on the tensor cores");
+
+  /* the step: 2·MNK int8 and 4·MNK float32 operations take 2/800 + 4/200 time units per G: the
+   * roof is 6 / (2/800 + 4/200) = 266.7 GOP/s, not the FMA rate's 200 */
+  r.c.part = 'd', r.flops = 3 * mnk2;
+  r.time_s = (mnk2 / 800e9 + 2 * mnk2 / 200e9) * 2; /* half the roof's rate */
+  em__roofline(EM_TRACK_CPU, &o, &b, &r);
+  cr_expect_float_eq(r.roofline_frac, 0.5, 1e-9, "the step at half of its mixed roof");
+  cr_expect_str_eq(r.compute_peak, "cpu_fma_gflops", "the float32 work is most of the step");
+
   o.peaks.cpu_int8_gops = 0;
-  r.time_s = r.flops / 400e9;
+  r.c.part = 'b', r.flops = mnk2, r.time_s = r.flops / 400e9;
   em__roofline(EM_TRACK_CPU, &o, &b, &r);
   cr_expect(isnan(r.roofline_frac), "no int8 rate measured: no roof rather than the FMA rate's");
   r.c.part = 'c'; /* the backward multiplies in float32 */
