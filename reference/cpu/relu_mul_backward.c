@@ -60,6 +60,12 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 
+/* These vector types travel only between this file's static inline helpers, never across an
+ * external function's boundary: GCC's note that passing them changes the ABI where the machine
+ * lacks the registers (-Wpsabi, an error under -Werror with -march=native on such a CPU) is moot. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 /* Sixteen floats as one value (a GCC and Clang vector extension, like CUDA's float4): one AVX-512
  * register, two AVX ones, four SSE or NEON ones, or plain scalars, whatever the machine has.
  * Written with it, the dy accumulators stay in registers; the same loop written with `omp simd`

@@ -59,6 +59,12 @@
 /* The most threads one call uses: the partials of split rows live on the stack. */
 #define MAX_THREADS 256
 
+/* These vector types travel only between this file's static inline helpers, never across an
+ * external function's boundary: GCC's note that passing them changes the ABI where the machine
+ * lacks the registers (-Wpsabi, an error under -Werror with -march=native on such a CPU) is moot. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 /* 8 floats; GCC and Clang map it to one AVX register (two SSE or NEON registers elsewhere). */
 typedef float v8 __attribute__((vector_size(32)));
 
