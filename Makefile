@@ -546,7 +546,8 @@ endif
 # Dependencies: checked on every build (a few file tests), installed only when something is missing.
 deps:
 	@bash scripts/install-deps.sh
-# What `make test` needs beyond building: pytest for the grader's tests, bubblewrap for its sandbox.
+# What `make test` needs beyond building: pytest for the grader's tests, bubblewrap for its sandbox,
+# headless Chromium for the HTML pages, python3-venv for hadolint, Slurm and munge for the cluster test.
 test-deps:
 	@bash scripts/install-deps.sh --test
 
