@@ -498,10 +498,13 @@ REF_CUH := $(wildcard reference/cuda/*_kernels.cuh)
 $(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/obj/reference/cuda/%.cu.o): $(BUILD)/obj/reference/cuda/%.cu.o: \
   reference/cuda/%_kernels.cuh
 $(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: reference/cuda/%_kernels.cuh
+# Built for sm_90a where the target is sm_90 (Hopper), with EM_BENCH_SM90A=1 saying so: some
+# variants use Hopper's arch-specific instructions (wgmma), which plain sm_90 code cannot hold.
+BENCH_GENCODE := $(if $(filter sm_90,$(CUDA_ARCH)),-arch=sm_90a -DEM_BENCH_SM90A=1,$(CUDA_GENCODE))
 $(BUILD)/bench/%: bench/%.cu bench/common.cuh
 	@mkdir -p $(@D)
 	$(call say,NVCC,$<)
-	$(Q)$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) $< -o $@
+	$(Q)$(NVCC) $(CPPFLAGS) $(filter-out $(CUDA_GENCODE),$(NVCCFLAGS)) $(BENCH_GENCODE) $< -o $@
 .PHONY: bench-variants
 bench-variants: $(BENCH_BIN)
 

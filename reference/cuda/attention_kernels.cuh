@@ -53,15 +53,17 @@ struct AttnBlock {
   int diag;      // m − n: query i sees key j iff j − i ≤ diag (causal)
 };
 
+// BM: the kernel's queries per block (a.qtiles counts tiles of that many).
+template <int BM = kAttnBM>
 static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
   AttnBlock b;
   const int64_t x = blockIdx.x;
   b.head = x / a.qtiles;
-  b.q0 = (a.qtiles - 1 - (int)(x % a.qtiles)) * kAttnBM;
+  b.q0 = (a.qtiles - 1 - (int)(x % a.qtiles)) * BM;
   b.diag = a.m - a.n;
   b.kend = a.m;
   if (a.causal) {
-    const int last = min(b.q0 + kAttnBM, a.n) - 1;      // the block's last real query sees the most
+    const int last = min(b.q0 + BM, a.n) - 1;           // the block's last real query sees the most
     const int64_t lim = (int64_t)last + b.diag + 1;      // it sees keys [0, lim): lim ≤ 0 when n − m > last
     b.kend = (int)(lim < 0 ? 0 : lim < a.m ? lim : a.m);
   }
@@ -71,8 +73,9 @@ static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
 // Whether the tile of keys [k0, k0 + kAttnBN) holds a key some query of the block must not see:
 // one past m, or (causal) one past what the block's first query sees. Uniform over the block, so
 // full tiles skip the element-wise mask.
+template <int BN = kAttnBN>
 static __device__ __forceinline__ bool attn_tile_masked(const AttnArgs &a, const AttnBlock &b, int k0) {
-  return k0 + kAttnBN > a.m || (a.causal && k0 + kAttnBN - 1 - b.q0 > b.diag);
+  return k0 + BN > a.m || (a.causal && k0 + BN - 1 - b.q0 > b.diag);
 }
 
 static __device__ __forceinline__ bool attn_visible(const AttnArgs &a, const AttnBlock &b, int i, int j) {
@@ -739,18 +742,284 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
   }
 }
 
+// ---- version 4: bfloat16 on Hopper's warpgroup MMA (sm_90a; a bench variant, not yet shipped) --
+//
+// Version 3's plan with Hopper's wgmma in place of mma.sync: a warpgroup (4 warps, 128 threads)
+// multiplies a 64-row A by a B read straight from shared memory, asynchronously. What it changes:
+//   - K and V are read from shared memory once per warpgroup (64 queries), by the tensor cores
+//     themselves, instead of once per warp through ldmatrix (16 queries): version 3 needs 256 bytes
+//     of shared-memory reads per 4096-FLOP mma, twice what the SM's port delivers at the tensor
+//     cores' pace; here it is a quarter of that;
+//   - the MMAs run asynchronously: issued, committed as a group, waited for.
+// A block of 2 warpgroups takes BM = 128 queries (64 each) and walks the keys in tiles of BC
+// (64 or 128). Per tile, each warpgroup: S = Q·Kᵀ (D/16 wgmma m64nBCk16, A = its 64 Q rows and
+// B = the K tile, both from shared memory, K-major); wait; mask and online softmax in registers
+// (the accumulator layout of each warp's 16 rows is mma.sync's, so version 3's softmax is reused);
+// P to bf16 in registers; O += P·V (BC/16 wgmma m64nDk16, A = P from registers, B = the V tile from
+// shared memory, N-major: V's rows are keys with d contiguous, the transposed operand); wait.
+// Shared-memory layout (what the descriptors describe): every tile is stored as D/64 blocks of
+// 64 columns (128 bytes a row), rows of a block consecutive, and the 16-byte chunk c of row r at
+// chunk c ^ (r % 8): the 128-byte swizzle, whose 8-row, 1024-byte atoms start 1024-aligned. A K-major
+// descriptor steps 8 rows by SBO = 1024 bytes (LBO unused) and a k16 step by 32 bytes inside the
+// 128-byte row; V's N-major descriptor steps 8 keys by SBO = 1024 and 64 columns of d by LBO (one
+// block), and a k16 step (16 keys) by 2048 bytes. The copies (cp.async by all 256 threads, 16 bytes
+// each, rows past n or m as zeros) write this layout directly; a thread's fence.proxy.async then
+// makes its writes visible to the tensor cores' reads (the async proxy), and a barrier to all.
+// Pipeline: K and V tiles double-buffered; tile j + 2 is copied into tile j's buffers once both
+// warpgroups are done with them, so a whole tile of work hides each copy. Not done (the next steps
+// of FlashAttention-3): a producer warp with TMA and mbarriers, two S accumulators so that the
+// softmax of tile j overlaps the S of tile j + 1, and warpgroups taking turns (ping-pong).
+// Registers at D = BC = 128: S 64, O 64, P 32 per thread; shared memory 161 KB, one block per SM.
+// Only aligned tensors (the launcher falls back to version 3 otherwise) and D of 64 or 128 (the
+// 128-byte swizzle wants rows of at least 64 bf16; d = 16 and 32 keep version 3).
+template <int D, int BC>
+struct AttnWgShape {
+  static constexpr int BM = 128;  // queries per block: two warpgroups of 64
+  static constexpr int kThreads = 256;
+  static constexpr int QB = BM * D * 2;  // bytes of the Q tile
+  static constexpr int TB = BC * D * 2;  // bytes of one K or V tile
+  static constexpr size_t kSmem = (size_t)QB + 4 * TB + 1024;  // Q, 2 × (K, V), and room to align to 1024
+  static_assert(D == 64 || D == 128, "rows of 64 or 128 bf16: whole 128-byte swizzle rows");
+  static_assert(BC == 64 || BC == 128, "a wgmma n of 64 or 128");
+};
+
+static __device__ __forceinline__ void attn_wg_cp16(uint32_t dst, const void *src, bool in) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(in ? 16 : 0) : "memory");
+}
+
+// Rows [r0, r0 + R) of a row-major len × D bf16 matrix into the swizzled layout at shared address
+// dst (rows at or past len as zeros). Consecutive threads copy consecutive chunks of a row.
+template <int D, int R>
+static __device__ __forceinline__ void attn_wg_load(uint32_t dst, const uint16_t *g, int r0, int len) {
+  constexpr int CPR = D / 8;  // 16-byte chunks per row
+  static_assert((R * CPR) % 256 == 0, "every thread copies the same number of chunks");
+#pragma unroll
+  for (int i = 0; i < R * CPR / 256; ++i) {
+    const int id = (int)threadIdx.x + 256 * i;
+    const int r = id / CPR, c = id % CPR;
+    const bool in = r < len - r0;
+    const uint32_t off = (uint32_t)((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
+    attn_wg_cp16(dst + off, in ? (const void *)(g + (int64_t)(r0 + r) * D + c * 8) : (const void *)g, in);
+  }
+}
+
+// A shared-memory matrix descriptor with the 128-byte swizzle (PTX ISA, "matrix descriptor"):
+// address, LBO and SBO in units of 16 bytes at bits 0, 16 and 32; the swizzle mode 1 at bit 62.
+static __device__ __forceinline__ uint64_t attn_wg_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((addr & 0x3FFFFu) >> 4) | ((uint64_t)((lbo & 0x3FFFFu) >> 4) << 16) |
+         ((uint64_t)((sbo & 0x3FFFFu) >> 4) << 32) | (1ull << 62);
+}
+
+static __device__ __forceinline__ void attn_wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+static __device__ __forceinline__ void attn_wg_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+static __device__ __forceinline__ void attn_wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+// After a wait: each register of the accumulator passes through an empty asm that "changes" it,
+// so that the compiler cannot move a read of the accumulator above the wait (for the compiler the
+// wgmma statement produced the values; the hardware writes them until the wait returns).
+template <int N>
+static __device__ __forceinline__ void attn_wg_touch(float (&d)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[i][e])::"memory");
+}
+// P's registers are read by the tensor cores until the wait: a use after it keeps them alive (and
+// unchanged) until then.
+template <int N>
+static __device__ __forceinline__ void attn_wg_keep(const uint32_t (&p)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" ::"r"(p[i][0]), "r"(p[i][1]), "r"(p[i][2]), "r"(p[i][3]) : "memory");
+}
+
+// S (64 × 64) = A·B (+ S if acc): A (64 × 16) and B (64 × 16, K-major) from shared memory.
+static __device__ __forceinline__ void attn_wg_ss_n64(float (&d)[8][4], uint64_t da, uint64_t db, int acc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+      :
+        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+      : "l"(da), "l"(db), "r"(acc));
+}
+// O (64 × 64) += A·B: A (64 × 16) from registers (the mma.sync m16n8k16 A fragment of each warp's
+// 16 rows), B (16 × 64) from shared memory, N-major (tnspB = 1: V's rows are keys, d contiguous).
+static __device__ __forceinline__ void attn_wg_rs_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t db) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
+      :
+        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
+}
+
+// S (64 × 128) = A·B (+ S if acc): A (64 × 16) and B (128 × 16, K-major) from shared memory.
+static __device__ __forceinline__ void attn_wg_ss_n128(float (&d)[16][4], uint64_t da, uint64_t db, int acc) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+      :
+        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
+        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
+        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
+        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
+        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+      : "l"(da), "l"(db), "r"(acc));
+}
+// O (64 × 128) += A·B: A (64 × 16) from registers (the mma.sync m16n8k16 A fragment of each warp's
+// 16 rows), B (16 × 128) from shared memory, N-major (tnspB = 1: V's rows are keys, d contiguous).
+static __device__ __forceinline__ void attn_wg_rs_n128(float (&d)[16][4], const uint32_t (&a)[4], uint64_t db) {
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
+      :
+        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
+        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
+        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
+        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
+        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
+}
+
+template <int N>
+static __device__ __forceinline__ void attn_wg_ss(float (&d)[N / 8][4], uint64_t da, uint64_t db, int acc) {
+  if constexpr (N == 64) attn_wg_ss_n64(d, da, db, acc);
+  else attn_wg_ss_n128(d, da, db, acc);
+}
+template <int N>
+static __device__ __forceinline__ void attn_wg_rs(float (&d)[N / 8][4], const uint32_t (&a)[4], uint64_t db) {
+  if constexpr (N == 64) attn_wg_rs_n64(d, a, db);
+  else attn_wg_rs_n128(d, a, db);
+}
+
+// a.qtiles counts tiles of AttnWgShape::BM = 128 queries (attn_wg_launch sets it). VSWAP: V's
+// descriptor with LBO and SBO exchanged, a variant kept only until the bench has shown on a GPU
+// which reading of the PTX ISA's N-major strides is the hardware's (at d = 64 only SBO matters).
+template <int D, int BC, bool VSWAP = false>
+__global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using S = AttnWgShape<D, BC>;
+  constexpr int NS = BC / 8, NO = D / 8;
+  extern __shared__ __align__(1024) unsigned char attn_smem_wg[];
+  // The swizzle atoms must start 1024-aligned: round the base up (kSmem has the room).
+  const uint32_t base = ((uint32_t)__cvta_generic_to_shared(attn_smem_wg) + 1023u) & ~1023u;
+  const uint32_t sQ = base, sK = sQ + S::QB, sV = sK + 2 * S::TB;  // K, V: 2 buffers each
+
+  const AttnBlock blk = attn_block<S::BM>(a);
+  const uint16_t *q = (const uint16_t *)a.q + blk.head * a.n * D;
+  const uint16_t *k = (const uint16_t *)a.k + blk.head * a.m * D;
+  const uint16_t *v = (const uint16_t *)a.v + blk.head * a.m * D;
+  uint16_t *o = (uint16_t *)a.o + blk.head * a.n * D;
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
+  const int gr = lane >> 2, tq = lane & 3, row0 = warp * 16;  // this warp's 16 rows of the block's 128
+  const float c = a.scale_log2;
+
+  float acc[NO][4];
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+
+  const int ntiles = (blk.kend + BC - 1) / BC;
+  if (ntiles > 0) {
+    attn_wg_load<D, S::BM>(sQ, q, blk.q0, a.n);
+    attn_wg_load<D, BC>(sK, k, 0, a.m);
+    attn_wg_load<D, BC>(sV, v, 0, a.m);
+    attn_cp_commit();
+    if (ntiles > 1) {
+      attn_wg_load<D, BC>(sK + S::TB, k, BC, a.m);
+      attn_wg_load<D, BC>(sV + S::TB, v, BC, a.m);
+    }
+    attn_cp_commit();
+  }
+
+  for (int jt = 0; jt < ntiles; ++jt) {
+    const int k0 = jt * BC, st = jt & 1;
+    const uint32_t kb = sK + st * S::TB, vb = sV + st * S::TB;
+    attn_cp_wait<1>();  // this thread's copies of tile j (and of Q) are done; tile j + 1 may be in flight
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+
+    float s[NS][4];
+    attn_wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const uint32_t kin = (uint32_t)((kk & 3) * 32);  // the k16 step inside a 128-byte row
+      const uint64_t dq = attn_wg_desc(sQ + (kk >> 2) * (S::BM * 128) + wg * (64 * 128) + kin, 16, 1024);
+      const uint64_t dk = attn_wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024);
+      attn_wg_ss<BC>(s, dq, dk, kk > 0);
+    }
+    attn_wg_commit();
+    attn_wg_wait0();
+    attn_wg_touch(s);
+
+    if (attn_tile_masked<BC>(a, blk, k0)) attn_mma_mask(s, a, blk, row0, k0, gr, tq);
+    attn_mma_softmax(s, acc, mrow, lrow, c);
+
+    uint32_t p[BC / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < BC / 16; ++kk) {
+      p[kk][0] = attn_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+      p[kk][1] = attn_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+      p[kk][2] = attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+      p[kk][3] = attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+    attn_wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < BC / 16; ++kk)
+      attn_wg_rs<D>(acc, p[kk], VSWAP ? attn_wg_desc(vb + kk * 2048, 1024, BC * 128)
+                                      : attn_wg_desc(vb + kk * 2048, BC * 128, 1024));
+    attn_wg_commit();
+    attn_wg_wait0();
+    attn_wg_keep(p);
+    attn_wg_touch(acc);
+
+    __syncthreads();  // both warpgroups are done with tile j's buffers: tile j + 2 may go there
+    if (jt + 2 < ntiles) {
+      attn_wg_load<D, BC>(kb, k, k0 + 2 * BC, a.m);
+      attn_wg_load<D, BC>(vb, v, k0 + 2 * BC, a.m);
+    }
+    attn_cp_commit();  // possibly empty: the group count stays the same on every path
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = attn_mma_inv_sum(lrow[r]);
+    const int i = blk.q0 + row0 + gr + 8 * r;
+    if (i >= a.n) continue;
+    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt)
+      *reinterpret_cast<uint32_t *>(orow + nt * 8) = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
+  }
+#else
+  (void)a;  // built for another target than sm_90a: attn_wg_launch never launches this
+#endif
+}
+
 // ---- launching ---------------------------------------------------------------------------------
 // These return CUDA's error; the library turns it into em__fail, the bench into CHECK. Above 48 KB
 // of dynamic shared memory a kernel must opt in, and the carveout preference asks for the largest
 // shared-memory split, so that two blocks fit an SM.
 
 template <typename Kernel>
-static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs &a, int64_t blocks) {
+static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs &a, int64_t blocks,
+                                      int threads = kAttnThreads) {
   cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
   if (e != cudaSuccess) return e;
-  kernel<<<(unsigned)blocks, kAttnThreads, smem>>>(a);
+  kernel<<<(unsigned)blocks, threads, smem>>>(a);
   return cudaGetLastError();
 }
 
@@ -788,6 +1057,19 @@ static inline cudaError_t attn_bf16_launch(const AttnArgs &a, int d, int64_t blo
     case 128: return attn_launch(attn_bf16_kernel<128>, AttnBf16Shape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
+}
+
+// Version 4, built for sm_90a only (the caller knows: its kernel body is empty for other targets).
+// blocks is attn_args' count (64-query tiles); version 4 recounts for its 128-query blocks. Tensors
+// off 16 bytes and d = 16, 32 go to version 3, as a shipped dispatch would send them.
+template <int BC = 128, bool VSWAP = false>
+static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
+  if (!a.aligned || (d != 64 && d != 128)) return attn_bf16_launch(a, d, blocks);
+  const int64_t bh = blocks / a.qtiles;
+  a.qtiles = (a.n + AttnWgShape<64, BC>::BM - 1) / AttnWgShape<64, BC>::BM;
+  const int64_t wblocks = (int64_t)a.qtiles * bh;
+  if (d == 64) return attn_launch(attn_wg_kernel<64, BC, VSWAP>, AttnWgShape<64, BC>::kSmem, a, wblocks, 256);
+  return attn_launch(attn_wg_kernel<128, BC, VSWAP>, AttnWgShape<128, BC>::kSmem, a, wblocks, 256);
 }
 
 // The arguments of a call: the shape checks are the caller's (d supported, 1 ≤ n, m ≤ kAttnMaxLen,
