@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -18,6 +19,32 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+
+# pytest keeps every session's temporary folders under one root per user (/tmp/pytest-of-<user>)
+# and, when a session starts, resets that root to 0700. The sandboxed runs need their folders
+# searchable by the sandbox's uid (searchable() below), so a second pytest session starting on the
+# same machine (another suite, another clone's `make test`) would cut this one off mid-run: rows
+# turned "error" because the sandbox could no longer reach its run folder. Unless --basetemp is
+# given, the suite takes a folder of its own under the temporary directory, which no other session
+# touches; it is removed after a passing session and kept (and named) after a failing one.
+_OWN_BASETEMP: str | None = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    global _OWN_BASETEMP
+    if config.option.basetemp is None:
+        _OWN_BASETEMP = tempfile.mkdtemp(prefix="emlab-grader-tests-")
+        config.option.basetemp = _OWN_BASETEMP
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OWN_BASETEMP is None:
+        return
+    if exitstatus == 0:
+        shutil.rmtree(_OWN_BASETEMP, ignore_errors=True)
+    else:
+        print(f"\n[emlab] the grader tests' temporary folders are kept in {_OWN_BASETEMP}", file=sys.stderr)
 
 # Small hidden cases so that a submission grades in about a second: correctness cases on both
 # parts and one speed case (2^20 floats, 4 MiB per tensor) that carries performance points.
