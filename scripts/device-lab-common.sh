@@ -1,6 +1,17 @@
-# What scripts/device-lab7.sh and device-lab8.sh share, sourced by both: the step banner, the step
-# filter, a compute-sanitizer run, and the checker step (the reference solution's CUDA track timed,
-# then the lab's suite). Each script sets out (the evidence folder), steps and status first.
+# What scripts/device-lab7.sh and device-lab8.sh share, sourced by both: the setup (evidence folder,
+# Debian packages, the toolkit), the step banner and filter, the build of the library, the lab's
+# bench program and its API check, the api and bench steps, a compute-sanitizer run, and the checker
+# step (the reference solution's CUDA track timed, then the lab's suite). Each script sets steps
+# (its default list, or its arguments) before sourcing this file.
+
+set -uo pipefail
+out=${OUT:-device-out}
+mkdir -p "$out"
+[ -d .debs ] && source scripts/use-debs.sh
+jobs=$(nproc)
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+cuda_home=$(dirname "$(dirname "$nvcc")")
+status=0
 
 step() { echo; echo "=== $*"; }
 want() { [[ " $steps " == *" $1 "* ]]; }
@@ -34,4 +45,40 @@ checker_step() {
   echo "test_lab$n exit: $st (want 0)"
   [ $st -ne 0 ] && status=1
   grep -aE "FAIL|Synthesis|SKIP" "$out/test_lab$n.txt" | head -20
+}
+
+# setup_lab N BENCH: the machine's GPU, then (always: every later step needs them) the library with
+# -Werror, build/bench/BENCH and build/labN-api from scripts/device-labN-api.c; exits 2 if any fails.
+setup_lab() {
+  local n=$1 bench=$2
+  step "machine"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
+  make -j"$jobs" all "build/bench/$bench" >"$out/build.log" 2>&1 || { echo "build failed:"; tail -30 "$out/build.log"; exit 2; }
+  gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude "scripts/device-lab$n-api.c" build/libem.a \
+    -L"$cuda_home/lib64" -L"$cuda_home/targets/x86_64-linux/lib" -lcudart_static -lrt -lpthread -ldl -lstdc++ -lm \
+    -o "build/lab$n-api" >>"$out/build.log" 2>&1 || { echo "api check did not build:"; tail -20 "$out/build.log"; exit 2; }
+}
+
+# api_step N WHAT: build/labN-api, its exit status and its failures.
+api_step() {
+  local n=$1 st
+  step "$2 through libem (scripts/device-lab$n-api.c)"
+  "build/lab$n-api" >"$out/api.txt" 2>&1
+  st=$?
+  echo "api check exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  grep -E "FAIL|EM_E|passed" "$out/api.txt" | head -40
+}
+
+# bench_step BENCH GREP-ARGS...: build/bench/BENCH in full (self-check, then timings), kept whole in
+# $out; printed are the lines that grep GREP-ARGS selects (-E PATTERN, or -vE PATTERN to leave out).
+bench_step() {
+  local bench=$1 st
+  shift
+  step "bench/$bench: self-check and timings"
+  "build/bench/$bench" >"$out/bench-$bench.txt" 2>&1
+  st=$?
+  echo "bench exit: $st (want 0)"
+  [ $st -ne 0 ] && status=1
+  grep "$@" "$out/bench-$bench.txt" | head -80
 }

@@ -12,26 +12,10 @@
 #               speed cases against the naive baseline, the roofs), the skeleton, and the suite's
 #               CUDA tests (planted files, the racecheck of the missing barrier).
 #   scripts/device-lab7.sh [build] [api] [bench] [sanitizer] [checker]   (default: all, in that order)
-set -uo pipefail
-out=${OUT:-device-out}
-mkdir -p "$out"
-[ -d .debs ] && source scripts/use-debs.sh
-jobs=$(nproc)
 steps=${*:-build api bench sanitizer checker}
-nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-cuda_home=$(dirname "$(dirname "$nvcc")")
-status=0
-
 source scripts/device-lab-common.sh
 
-step "machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
-
-# Always built: every later step needs the library, the bench and the api check.
-make -j"$jobs" all build/bench/attention >"$out/build.log" 2>&1 || { echo "build failed:"; tail -30 "$out/build.log"; exit 2; }
-gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude scripts/device-lab7-api.c build/libem.a \
-  -L"$cuda_home/lib64" -L"$cuda_home/targets/x86_64-linux/lib" -lcudart_static -lrt -lpthread -ldl -lstdc++ -lm \
-  -o build/lab7-api >>"$out/build.log" 2>&1 || { echo "api check did not build:"; tail -20 "$out/build.log"; exit 2; }
+setup_lab 7 attention
 
 if want build; then
   step "registers / shared memory / spills per kernel (ptxas -v; spills or a stack frame are a red flag)"
@@ -44,23 +28,9 @@ if want build; then
   done
 fi
 
-if want api; then
-  step "em_attention_*_cuda through libem (scripts/device-lab7-api.c)"
-  build/lab7-api >"$out/api.txt" 2>&1
-  st=$?
-  echo "api check exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  grep -E "FAIL|EM_E|passed" "$out/api.txt" | head -40
-fi
+want api && api_step 7 "em_attention_*_cuda"
 
-if want bench; then
-  step "bench/attention: self-check and timings"
-  build/bench/attention >"$out/bench-attention.txt" 2>&1
-  st=$?
-  echo "bench exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  grep -E "FAIL|NaN|^[A-Z]|registers|TFLOP|failure" "$out/bench-attention.txt" | head -60
-fi
+want bench && bench_step attention -E 'FAIL|NaN|^[A-Z]|registers|TFLOP|failure'
 
 if want sanitizer; then
   step "compute-sanitizer (small shapes)"

@@ -17,26 +17,10 @@
 #   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
 #               lab 8 tests (the skeleton, the CPU planted files beside the CUDA track)
 #   scripts/device-lab8.sh [build] [api] [bench] [torch] [sanitizer] [checker]   (default: all, in that order)
-set -uo pipefail
-out=${OUT:-device-out}
-mkdir -p "$out"
-[ -d .debs ] && source scripts/use-debs.sh
-jobs=$(nproc)
 steps=${*:-build api bench torch sanitizer checker}
-nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-cuda_home=$(dirname "$(dirname "$nvcc")")
-status=0
-
 source scripts/device-lab-common.sh
 
-step "machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
-
-# Always built: every later step needs the library, the bench and the api check.
-make -j"$jobs" all build/bench/qlinear >"$out/build.log" 2>&1 || { echo "build failed:"; tail -30 "$out/build.log"; exit 2; }
-gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude scripts/device-lab8-api.c build/libem.a \
-  -L"$cuda_home/lib64" -L"$cuda_home/targets/x86_64-linux/lib" -lcudart_static -lrt -lpthread -ldl -lstdc++ -lm \
-  -o build/lab8-api >>"$out/build.log" 2>&1 || { echo "api check did not build:"; tail -20 "$out/build.log"; exit 2; }
+setup_lab 8 qlinear
 
 if want build; then
   step "registers / shared memory / spills per kernel (ptxas -v; spills or a stack frame are a red flag)"
@@ -58,23 +42,10 @@ if want build; then
   done
 fi
 
-if want api; then
-  step "em_qlinear_*_cuda and the layer through libem (scripts/device-lab8-api.c)"
-  build/lab8-api >"$out/api.txt" 2>&1
-  st=$?
-  echo "api check exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  grep -E "FAIL|EM_E|passed" "$out/api.txt" | head -40
-fi
+want api && api_step 8 "em_qlinear_*_cuda and the layer"
 
-if want bench; then
-  step "bench/qlinear: self-check and timings"
-  build/bench/qlinear >"$out/bench-qlinear.txt" 2>&1
-  st=$?
-  echo "bench exit: $st (want 0)"
-  [ $st -ne 0 ] && status=1
-  grep -vE "^  M=.* ok \| bwd [0-9.e-]+ \(" "$out/bench-qlinear.txt" | head -80
-fi
+# The self-check's passing lines are many and alike: everything else is printed.
+want bench && bench_step qlinear -vE "^  M=.* ok \| bwd [0-9.e-]+ \("
 
 if want torch; then
   step "PyTorch on the same shapes (backward bar: >= 0.9x its float32 matmuls, TF32 off)"
