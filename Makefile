@@ -550,7 +550,8 @@ endif
 deps:
 	@bash scripts/install-deps.sh
 # What `make test` needs beyond building: pytest for the grader's tests, bubblewrap for its sandbox,
-# headless Chromium for the HTML pages, python3-venv for hadolint, Slurm and munge for the cluster test.
+# headless Chromium for the HTML pages, python3-venv for hadolint and check-jsonschema, shellcheck for the
+# edition's CI workflow, Slurm and munge for the cluster test.
 test-deps:
 	@bash scripts/install-deps.sh --test
 

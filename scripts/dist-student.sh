@@ -83,6 +83,15 @@ for f in "${files[@]}"; do
   cp -p "$f" "$root/$f"
   shipped=$((shipped + 1))
 done
+# The lab pages name the reference solutions' files where they teach their design; this edition
+# leaves those sources out, so each such page says so under its title (hint.py reads only the
+# "## ... track" sections, so the line under the title changes no hint).
+note='> The reference solutions'"'"' sources that this page names (`reference/cpu`, `reference/cuda`, `reference/naive`) are not in the student edition: what they do is described here, and the checker times your code against them, prebuilt in `lib/`.'
+for f in "$root"/labs/lab*/README.md "$root"/labs/lab*/hints.md; do
+  [ -f "$f" ] && grep -qE 'reference/(cpu|cuda|naive)/' "$f" || continue
+  awk -v note="$note" 'NR == 1 { print; print ""; print note; next } { print }' "$f" >"$f.tmp" && mv "$f.tmp" "$f" ||
+    die "could not add the edition note to $f"
+done
 # The student README: dist/student/README.md, each "<!-- README.md: ## Title -->" line replaced by
 # that section of the maintainers' README.md, so the student guide is written once.
 awk '

