@@ -19,7 +19,8 @@
 //   1  float32, FMAs, register-blocked (em_attention_cuda), and its unrolling variants;
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), and plain TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda);
-//   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64, not shipped yet;
+//   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64, not shipped yet,
+//      and 4b, its softmax overlapped with the MMAs of the next tile (FlashAttention-3's pipelining);
 //      present where the bench is built for sm_90a (EM_BENCH_SM90A, the Makefile's choice on an
 //      sm_90 target). "V strides swapped" is version 4 with the other reading of the PTX ISA's
 //      N-major descriptor strides: whichever of the two passes the self-check is the hardware's.
@@ -105,7 +106,7 @@ __global__ void reference_rows_kernel(const float *q, const float *k, const floa
 
 // ---- one problem on the device ----------------------------------------------------------------------
 
-enum Variant { kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWgSwap };
+enum Variant { kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWgSwap, kWg2 };
 const char *variant_name(Variant v) {
   switch (v) {
     case kFma: return "v1 fp32 FMA, unroll 4/2 (ref.)";
@@ -117,6 +118,7 @@ const char *variant_name(Variant v) {
     case kWg128: return "v4 bf16 wgmma, keys by 128";
     case kWg64: return "v4 bf16 wgmma, keys by 64";
     case kWgSwap: return "v4 bf16 wgmma, V strides swapped";
+    case kWg2: return "v4b bf16 wgmma, softmax overlapped";
     default: return "v3 bf16 mma (ref.)";
   }
 }
@@ -131,11 +133,12 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kWg128: return "wg128";
     case kWg64: return "wg64";
     case kWgSwap: return "wgswap";
+    case kWg2: return "wg2";
     default: return "bf16";
   }
 }
-bool is_bf16(Variant v) { return v == kBf16 || v == kWg128 || v == kWg64 || v == kWgSwap; }
-bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWgSwap; }
+bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWgSwap || v == kWg2; }
+bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
 struct Shape {
   int b, h, n, m, d, causal;
@@ -198,8 +201,9 @@ struct Problem {
       case kWg128: CHECK(attn_wg_launch<128>(a, s.d, blocks)); break;
       case kWg64: CHECK(attn_wg_launch<64>(a, s.d, blocks)); break;
       case kWgSwap: CHECK((attn_wg_launch<128, true>(a, s.d, blocks))); break;
+      case kWg2: CHECK(attn_wg2_launch(a, s.d, blocks)); break;
 #else
-      case kWg128: case kWg64: case kWgSwap:
+      case kWg128: case kWg64: case kWgSwap: case kWg2:
         std::fprintf(stderr, "%s: this bench was not built for sm_90a\n", variant_name(var));
         std::exit(1);
 #endif
@@ -258,6 +262,7 @@ size_t smem_of(Variant var, int d) {
   switch (var) {
     case kWg128: case kWgSwap: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
+    case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
     case kFma: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
@@ -293,6 +298,7 @@ const void *kernel_of(Variant var, int d) {
     case kWg64: return d == 64 ? (const void *)attn_wg_kernel<64, 64> : (const void *)attn_wg_kernel<128, 64>;
     case kWgSwap:
       return d == 64 ? (const void *)attn_wg_kernel<64, 128, true> : (const void *)attn_wg_kernel<128, 128, true>;
+    case kWg2: return d == 64 ? (const void *)attn_wg2_kernel<64> : (const void *)attn_wg2_kernel<128>;
     case kFma: {
       EM_ATTN_BY_D(attn_fma_kernel)
     }
@@ -327,7 +333,7 @@ int main(int argc, char **argv) {
   std::printf("kernel resources (compiled; spills are local memory)\n");
   std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWgSwap});  // sm_90a code runs on CC 9.0 only
+  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWgSwap, kWg2});  // sm_90a code runs on CC 9.0 only
 #endif
   for (int d : {64, 128})
     for (Variant var : all)

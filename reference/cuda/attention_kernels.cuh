@@ -1007,6 +1007,207 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
 #endif
 }
 
+// ---- version 4b: version 4 with the softmax of one tile hidden behind the MMAs of others ------
+//
+// In version 4 a warpgroup's tensor cores idle while it computes its softmax (exp2 on the SFU,
+// maxima and sums on the ALUs), and its ALUs idle while the MMAs run: only the other warpgroup fills
+// the gap. FlashAttention-3's intra-warpgroup pipelining overlaps the two within one warpgroup. With
+// P_j (bf16, in registers) and O already rescaled for tile j's maximum, tile j is:
+//   issue S_{j+1} = Q·K_{j+1}ᵀ;  issue O += P_j·V_j;  wait for S_{j+1} only (wait_group 1);
+//   the softmax of S_{j+1} (its maxima, the rescale factor α, exp2, the sums) while O's MMAs run;
+//   wait for O;  O *= α;  P_{j+1} to bf16.
+// The order matters to the compiler as much as to the hardware: between the first MMA a stage
+// issues and its wait, no other instruction may write an accumulator that an MMA of the stage
+// reads (O's rescale), or ptxas serialises the MMAs ("wgmma ... serialized", which undoes the
+// overlap); so O is rescaled after the wait, not before its MMAs as in version 4.
+// Two S accumulators (the tile in the softmax and the next) are held in registers, so the key tile
+// is 64 at d = 128 (S 2 × 32, O 64, P 16 per thread) and 128 at d = 64 (S 2 × 64, O 32, P 32).
+// K_{j+1} must be in shared memory when tile j starts, while tile j + 2's copy is in flight: three
+// K/V buffers (128 KB at d = 128, 112 KB at d = 64).
+template <int D>
+struct AttnWg2Cfg {
+  static constexpr int BC = D == 128 ? 64 : 128;  // keys per tile
+  static constexpr int STAGES = 3;
+  static constexpr int QB = 128 * D * 2, TB = BC * D * 2;
+  static constexpr size_t kSmem = (size_t)QB + STAGES * 2 * TB + 1024;
+};
+
+static __device__ __forceinline__ void attn_wg_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
+
+// attn_mma_softmax without the rescale of O: the factor α of each of the lane's two rows is returned
+// for the caller to apply once O's MMAs are done.
+template <int NS>
+static __device__ __forceinline__ void attn_wg2_softmax(float (&s)[NS][4], float (&mrow)[2], float (&lrow)[2], float c,
+                                                        float (&alpha)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = fmaxf(s[0][2 * r], s[0][2 * r + 1]);
+#pragma unroll
+    for (int nt = 1; nt < NS; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mnew = fmaxf(mrow[r], mx * c);
+    const float mu = mnew == -INFINITY ? 0.0f : mnew;  // no key seen yet: subtract 0, not −inf
+    alpha[r] = attn_exp2(mrow[r] - mu);
+    mrow[r] = mnew;
+    lrow[r] *= alpha[r];
+#pragma unroll
+    for (int nt = 0; nt < NS; ++nt) {
+      s[nt][2 * r] = attn_exp2(fmaf(s[nt][2 * r], c, -mu));
+      s[nt][2 * r + 1] = attn_exp2(fmaf(s[nt][2 * r + 1], c, -mu));
+      lrow[r] += s[nt][2 * r] + s[nt][2 * r + 1];
+    }
+  }
+}
+
+// S (the softmax's exps, float32) to the bf16 A fragments of the P·V MMAs.
+template <int BC>
+static __device__ __forceinline__ void attn_wg2_pack(uint32_t (&p)[BC / 16][4], const float (&s)[BC / 8][4]) {
+#pragma unroll
+  for (int kk = 0; kk < BC / 16; ++kk) {
+    p[kk][0] = attn_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+    p[kk][1] = attn_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+    p[kk][2] = attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    p[kk][3] = attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+  }
+}
+
+// S = Q·K_tileᵀ for this warpgroup's 64 queries (issued, not waited for).
+template <int D, int BC>
+static __device__ __forceinline__ void attn_wg2_issue_s(float (&s)[BC / 8][4], uint32_t sQ, uint32_t kb, int wg) {
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const uint32_t kin = (uint32_t)((kk & 3) * 32);
+    attn_wg_ss<BC>(s, attn_wg_desc(sQ + (kk >> 2) * (128 * 128) + wg * (64 * 128) + kin, 16, 1024),
+                   attn_wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024), kk > 0);
+  }
+}
+
+// Tile j of version 4b: p holds P_j; with NEXT, sn receives S_{j+1} and leaves as P_{j+1}'s float32
+// exps (packed into p before returning). The caller has made K_{j+1} and V_j visible. NEXT is a
+// template argument, the last tile a call of its own: a branch around the MMAs of a stage makes
+// ptxas serialise them.
+template <int D, int BC, bool NEXT>
+static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const AttnBlock &blk, uint32_t (&p)[BC / 16][4],
+                                                     float (&sn)[BC / 8][4], float (&acc)[D / 8][4], float (&mrow)[2],
+                                                     float (&lrow)[2], uint32_t sQ, uint32_t kn, uint32_t vb, int jt,
+                                                     int wg, int row0, int gr, int tq) {
+  attn_wg_fence();
+  if constexpr (NEXT) {
+    attn_wg2_issue_s<D, BC>(sn, sQ, kn, wg);
+    attn_wg_commit();
+    attn_wg_fence();  // O's MMAs a stage of their own, so that waiting for S's alone ends S's
+  }
+#pragma unroll
+  for (int kk = 0; kk < BC / 16; ++kk) attn_wg_rs<D>(acc, p[kk], attn_wg_desc(vb + kk * 2048, BC * 128, 1024));
+  attn_wg_commit();
+  float alpha[2] = {1.0f, 1.0f};
+  if constexpr (NEXT) {
+    attn_wg_wait1();  // S_{j+1} (committed first) is done; O's MMAs may still run
+    attn_wg_touch(sn);
+    const int k1 = (jt + 1) * BC;
+    if (attn_tile_masked<BC>(a, blk, k1)) attn_mma_mask(sn, a, blk, row0, k1, gr, tq);
+    attn_wg2_softmax(sn, mrow, lrow, a.scale_log2, alpha);
+  }
+  attn_wg_wait0();
+  attn_wg_keep(p);
+  attn_wg_touch(acc);
+  if constexpr (NEXT) {
+#pragma unroll
+    for (int nt = 0; nt < D / 8; ++nt) {
+      acc[nt][0] *= alpha[0], acc[nt][1] *= alpha[0];
+      acc[nt][2] *= alpha[1], acc[nt][3] *= alpha[1];
+    }
+    attn_wg2_pack<BC>(p, sn);
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using C = AttnWg2Cfg<D>;
+  constexpr int BC = C::BC, NS = BC / 8, NO = D / 8;
+  extern __shared__ __align__(1024) unsigned char attn_smem_wg2[];
+  const uint32_t base = ((uint32_t)__cvta_generic_to_shared(attn_smem_wg2) + 1023u) & ~1023u;
+  const uint32_t sQ = base, sK = sQ + C::QB, sV = sK + C::STAGES * C::TB;
+
+  const AttnBlock blk = attn_block<128>(a);
+  const uint16_t *q = (const uint16_t *)a.q + blk.head * a.n * D;
+  const uint16_t *k = (const uint16_t *)a.k + blk.head * a.m * D;
+  const uint16_t *v = (const uint16_t *)a.v + blk.head * a.m * D;
+  uint16_t *o = (uint16_t *)a.o + blk.head * a.n * D;
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
+  const int gr = lane >> 2, tq = lane & 3, row0 = warp * 16;
+
+  float acc[NO][4];
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  float s[NS][4];
+  uint32_t p[BC / 16][4];
+
+  const int ntiles = (blk.kend + BC - 1) / BC;
+  if (ntiles > 0) {
+    // Groups: Q and tile 0, tile 1, tile 2 (empty where there is none), then one per tile.
+    attn_wg_load<D, 128>(sQ, q, blk.q0, a.n);
+#pragma unroll
+    for (int t = 0; t < C::STAGES; ++t) {
+      if (t < ntiles) {
+        attn_wg_load<D, BC>(sK + t * C::TB, k, t * BC, a.m);
+        attn_wg_load<D, BC>(sV + t * C::TB, v, t * BC, a.m);
+      }
+      attn_cp_commit();
+    }
+    attn_cp_wait<C::STAGES - 1>();  // Q and tile 0
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+    attn_wg_fence();
+    attn_wg2_issue_s<D, BC>(s, sQ, sK, wg);
+    attn_wg_commit();
+    attn_wg_wait0();
+    attn_wg_touch(s);
+    if (attn_tile_masked<BC>(a, blk, 0)) attn_mma_mask(s, a, blk, row0, 0, gr, tq);
+    float alpha[2];
+    attn_wg2_softmax(s, mrow, lrow, a.scale_log2, alpha);  // O is 0: nothing to rescale
+    attn_wg2_pack<BC>(p, s);
+  }
+
+  for (int jt = 0; jt < ntiles; ++jt) {
+    // Committed so far: STAGES + jt groups; at most STAGES − 2 pending: tile jt + 1's is done.
+    attn_cp_wait<C::STAGES - 2>();
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+    const int st = jt % C::STAGES, sn = (jt + 1) % C::STAGES;
+    if (jt + 1 < ntiles)
+      attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0, gr,
+                                 tq);
+    else
+      attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0, gr,
+                                  tq);
+    __syncthreads();  // both warpgroups are done with tile j's K and V: tile j + 3 may go there
+    if (jt + C::STAGES < ntiles) {
+      attn_wg_load<D, BC>(sK + st * C::TB, k, (jt + C::STAGES) * BC, a.m);
+      attn_wg_load<D, BC>(sV + st * C::TB, v, (jt + C::STAGES) * BC, a.m);
+    }
+    attn_cp_commit();
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = attn_mma_inv_sum(lrow[r]);
+    const int i = blk.q0 + row0 + gr + 8 * r;
+    if (i >= a.n) continue;
+    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt)
+      *reinterpret_cast<uint32_t *>(orow + nt * 8) = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
+  }
+#else
+  (void)a;  // built for another target than sm_90a: attn_wg2_launch never launches this
+#endif
+}
+
 // ---- launching ---------------------------------------------------------------------------------
 // These return CUDA's error; the library turns it into em__fail, the bench into CHECK. Above 48 KB
 // of dynamic shared memory a kernel must opt in, and the carveout preference asks for the largest
@@ -1070,6 +1271,16 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
   const int64_t wblocks = (int64_t)a.qtiles * bh;
   if (d == 64) return attn_launch(attn_wg_kernel<64, BC, VSWAP>, AttnWgShape<64, BC>::kSmem, a, wblocks, 256);
   return attn_launch(attn_wg_kernel<128, BC, VSWAP>, AttnWgShape<128, BC>::kSmem, a, wblocks, 256);
+}
+
+// Version 4b, as attn_wg_launch (sm_90a only; other d and misaligned tensors to version 3).
+static inline cudaError_t attn_wg2_launch(AttnArgs a, int d, int64_t blocks) {
+  if (!a.aligned || (d != 64 && d != 128)) return attn_bf16_launch(a, d, blocks);
+  const int64_t bh = blocks / a.qtiles;
+  a.qtiles = (a.n + 127) / 128;
+  const int64_t wblocks = (int64_t)a.qtiles * bh;
+  if (d == 64) return attn_launch(attn_wg2_kernel<64>, AttnWg2Cfg<64>::kSmem, a, wblocks, 256);
+  return attn_launch(attn_wg2_kernel<128>, AttnWg2Cfg<128>::kSmem, a, wblocks, 256);
 }
 
 // The arguments of a call: the shape checks are the caller's (d supported, 1 ≤ n, m ≤ kAttnMaxLen,
