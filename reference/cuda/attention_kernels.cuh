@@ -639,6 +639,30 @@ static __device__ __forceinline__ uint32_t attn_bf16x2(float lo, float hi) {
   return r;
 }
 
+// The bf16 kernels' output: this lane's two rows (row0 + gr, + 8 of the block) of o = acc / ℓ,
+// straight from the accumulator fragments (a quad writes 16 contiguous bytes per row and n-tile).
+template <int NO>
+static __device__ __forceinline__ void attn_store_bf16(uint16_t *o, const AttnArgs &a, const AttnBlock &blk, int row0,
+                                                       int gr, int tq, const float (&acc)[NO][4], const float (&lrow)[2]) {
+  constexpr int D = NO * 8;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = attn_mma_inv_sum(lrow[r]);
+    const int i = blk.q0 + row0 + gr + 8 * r;
+    if (i >= a.n) continue;
+    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt) {
+      const uint32_t w = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
+      if (a.aligned) {
+        *reinterpret_cast<uint32_t *>(orow + nt * 8) = w;
+      } else {
+        orow[nt * 8] = (uint16_t)(w & 0xffffu), orow[nt * 8 + 1] = (uint16_t)(w >> 16);
+      }
+    }
+  }
+}
+
 template <int D>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) {
   using S = AttnBf16Shape<D>;
@@ -723,23 +747,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
     }
     __syncthreads();  // every warp is done with tile j's buffers before tile j + 2 is copied into them
   }
-
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float inv = attn_mma_inv_sum(lrow[r]);
-    const int i = blk.q0 + row0 + gr + 8 * r;
-    if (i >= a.n) continue;
-    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
-#pragma unroll
-    for (int nt = 0; nt < NO; ++nt) {
-      const uint32_t w = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
-      if (a.aligned) {
-        *reinterpret_cast<uint32_t *>(orow + nt * 8) = w;
-      } else {
-        orow[nt * 8] = (uint16_t)(w & 0xffffu), orow[nt * 8 + 1] = (uint16_t)(w >> 16);
-      }
-    }
-  }
+  attn_store_bf16(o, a, blk, row0, gr, tq, acc, lrow);
 }
 
 // ---- version 4: bfloat16 on Hopper's warpgroup MMA (sm_90a; a bench variant, not yet shipped) --
@@ -814,7 +822,9 @@ static __device__ __forceinline__ void attn_wg_fence() { asm volatile("wgmma.fen
 static __device__ __forceinline__ void attn_wg_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
-static __device__ __forceinline__ void attn_wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+static __device__ __forceinline__ void attn_wg_wait0() {
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+}
 // After a wait: each register of the accumulator passes through an empty asm that "changes" it,
 // so that the compiler cannot move a read of the accumulator above the wait (for the compiler the
 // wgmma statement produced the values; the hardware writes them until the wait returns).
@@ -833,63 +843,56 @@ static __device__ __forceinline__ void attn_wg_keep(const uint32_t (&p)[N][4]) {
   for (int i = 0; i < N; ++i) asm volatile("" ::"r"(p[i][0]), "r"(p[i][1]), "r"(p[i][2]), "r"(p[i][3]) : "memory");
 }
 
-// S (64 × 64) = A·B (+ S if acc): A (64 × 16) and B (64 × 16, K-major) from shared memory.
-static __device__ __forceinline__ void attn_wg_ss_n64(float (&d)[8][4], uint64_t da, uint64_t db, int acc) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-      :
-        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
-      : "l"(da), "l"(db), "r"(acc));
-}
-// O (64 × 64) += A·B: A (64 × 16) from registers (the mma.sync m16n8k16 A fragment of each warp's
-// 16 rows), B (16 × 64) from shared memory, N-major (tnspB = 1: V's rows are keys, d contiguous).
-static __device__ __forceinline__ void attn_wg_rs_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t db) {
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
-      :
-        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
-}
+// The wgmma statements, for n = 64 and 128. A thread holds n/2 accumulators: d[n/8][4] in the
+// fragment order (chunk of 8 columns, then the four elements), listed as operands %0 .. %(n/2 − 1)
+// by the macros below; the other operands follow them.
+#define EM_WG_ACC4(i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
+#define EM_WG_ACC_N64 \
+  EM_WG_ACC4(0), EM_WG_ACC4(1), EM_WG_ACC4(2), EM_WG_ACC4(3), EM_WG_ACC4(4), EM_WG_ACC4(5), EM_WG_ACC4(6), EM_WG_ACC4(7)
+#define EM_WG_ACC_N128                                                                                           \
+  EM_WG_ACC_N64, EM_WG_ACC4(8), EM_WG_ACC4(9), EM_WG_ACC4(10), EM_WG_ACC4(11), EM_WG_ACC4(12), EM_WG_ACC4(13), \
+      EM_WG_ACC4(14), EM_WG_ACC4(15)
+#define EM_WG_D32 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define EM_WG_D64 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 
-// S (64 × 128) = A·B (+ S if acc): A (64 × 16) and B (128 × 16, K-major) from shared memory.
+// S (64 × n) = A·B (+ S if acc): A (64 × 16) and B (n × 16, K-major) from shared memory.
+static __device__ __forceinline__ void attn_wg_ss_n64(float (&d)[8][4], uint64_t da, uint64_t db, int acc) {
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+               "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " EM_WG_D32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+               : EM_WG_ACC_N64
+               : "l"(da), "l"(db), "r"(acc));
+}
 static __device__ __forceinline__ void attn_wg_ss_n128(float (&d)[16][4], uint64_t da, uint64_t db, int acc) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
-      :
-        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
-        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
-        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
-        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
-      : "l"(da), "l"(db), "r"(acc));
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+               "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " EM_WG_D64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
+               : EM_WG_ACC_N128
+               : "l"(da), "l"(db), "r"(acc));
 }
-// O (64 × 128) += A·B: A (64 × 16) from registers (the mma.sync m16n8k16 A fragment of each warp's
-// 16 rows), B (16 × 128) from shared memory, N-major (tnspB = 1: V's rows are keys, d contiguous).
+// O (64 × n) += A·B: A (64 × 16) from registers (the mma.sync m16n8k16 A fragment of each warp's
+// 16 rows), B (16 × n) from shared memory, N-major (tnspB = 1: V's rows are keys, d contiguous).
+static __device__ __forceinline__ void attn_wg_rs_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t db) {
+  asm volatile("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " EM_WG_D32
+               ", {%32, %33, %34, %35}, %36, 1, 1, 1, 1;\n"
+               : EM_WG_ACC_N64
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
+}
 static __device__ __forceinline__ void attn_wg_rs_n128(float (&d)[16][4], const uint32_t (&a)[4], uint64_t db) {
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
-      :
-        "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
-        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
-        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
-        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
+  asm volatile("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " EM_WG_D64
+               ", {%64, %65, %66, %67}, %68, 1, 1, 1, 1;\n"
+               : EM_WG_ACC_N128
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
 }
+#undef EM_WG_ACC4
+#undef EM_WG_ACC_N64
+#undef EM_WG_ACC_N128
+#undef EM_WG_D32
+#undef EM_WG_D64
 
 template <int N>
 static __device__ __forceinline__ void attn_wg_ss(float (&d)[N / 8][4], uint64_t da, uint64_t db, int acc) {
@@ -900,6 +903,19 @@ template <int N>
 static __device__ __forceinline__ void attn_wg_rs(float (&d)[N / 8][4], const uint32_t (&a)[4], uint64_t db) {
   if constexpr (N == 64) attn_wg_rs_n64(d, a, db);
   else attn_wg_rs_n128(d, a, db);
+}
+
+// S = Q·K_tileᵀ for this warpgroup's 64 queries (issued, not waited for): one wgmma per 16 of d.
+// Step kk reads columns 16·kk.. of Q and K: block kk / 4 of 64 columns (Q's 128 rows or K's BC
+// rows of 128 bytes each), 32 bytes into the row; this warpgroup's Q rows start 64 rows in.
+template <int D, int BC>
+static __device__ __forceinline__ void attn_wg_issue_s(float (&s)[BC / 8][4], uint32_t sQ, uint32_t kb, int wg) {
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const uint32_t kin = (uint32_t)((kk & 3) * 32);
+    attn_wg_ss<BC>(s, attn_wg_desc(sQ + (kk >> 2) * (128 * 128) + wg * (64 * 128) + kin, 16, 1024),
+                   attn_wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024), kk > 0);
+  }
 }
 
 // a.qtiles counts tiles of AttnWgShape::BM = 128 queries (attn_wg_launch sets it). VSWAP: V's
@@ -952,13 +968,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
 
     float s[NS][4];
     attn_wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      const uint32_t kin = (uint32_t)((kk & 3) * 32);  // the k16 step inside a 128-byte row
-      const uint64_t dq = attn_wg_desc(sQ + (kk >> 2) * (S::BM * 128) + wg * (64 * 128) + kin, 16, 1024);
-      const uint64_t dk = attn_wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024);
-      attn_wg_ss<BC>(s, dq, dk, kk > 0);
-    }
+    attn_wg_issue_s<D, BC>(s, sQ, kb, wg);
     attn_wg_commit();
     attn_wg_wait0();
     attn_wg_touch(s);
@@ -992,16 +1002,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
     attn_cp_commit();  // possibly empty: the group count stays the same on every path
   }
 
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float inv = attn_mma_inv_sum(lrow[r]);
-    const int i = blk.q0 + row0 + gr + 8 * r;
-    if (i >= a.n) continue;
-    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
-#pragma unroll
-    for (int nt = 0; nt < NO; ++nt)
-      *reinterpret_cast<uint32_t *>(orow + nt * 8) = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
-  }
+  attn_store_bf16(o, a, blk, row0, gr, tq, acc, lrow);
 #else
   (void)a;  // built for another target than sm_90a: attn_wg_launch never launches this
 #endif
@@ -1032,7 +1033,9 @@ struct AttnWg2Cfg {
   static constexpr size_t kSmem = (size_t)QB + STAGES * 2 * TB + 1024;
 };
 
-static __device__ __forceinline__ void attn_wg_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
+static __device__ __forceinline__ void attn_wg_wait1() {
+  asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+}
 
 // attn_mma_softmax without the rescale of O: the factor α of each of the lane's two rows is returned
 // for the caller to apply once O's MMAs are done.
@@ -1072,17 +1075,6 @@ static __device__ __forceinline__ void attn_wg2_pack(uint32_t (&p)[BC / 16][4], 
   }
 }
 
-// S = Q·K_tileᵀ for this warpgroup's 64 queries (issued, not waited for).
-template <int D, int BC>
-static __device__ __forceinline__ void attn_wg2_issue_s(float (&s)[BC / 8][4], uint32_t sQ, uint32_t kb, int wg) {
-#pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    const uint32_t kin = (uint32_t)((kk & 3) * 32);
-    attn_wg_ss<BC>(s, attn_wg_desc(sQ + (kk >> 2) * (128 * 128) + wg * (64 * 128) + kin, 16, 1024),
-                   attn_wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024), kk > 0);
-  }
-}
-
 // Tile j of version 4b: p holds P_j; with NEXT, sn receives S_{j+1} and leaves as P_{j+1}'s float32
 // exps (packed into p before returning). The caller has made K_{j+1} and V_j visible. NEXT is a
 // template argument, the last tile a call of its own: a branch around the MMAs of a stage makes
@@ -1094,7 +1086,7 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
                                                      int wg, int row0, int gr, int tq) {
   attn_wg_fence();
   if constexpr (NEXT) {
-    attn_wg2_issue_s<D, BC>(sn, sQ, kn, wg);
+    attn_wg_issue_s<D, BC>(sn, sQ, kn, wg);
     attn_wg_commit();
     attn_wg_fence();  // O's MMAs a stage of their own, so that waiting for S's alone ends S's
   }
@@ -1163,7 +1155,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
     attn_wg_fence();
-    attn_wg2_issue_s<D, BC>(s, sQ, sK, wg);
+    attn_wg_issue_s<D, BC>(s, sQ, sK, wg);
     attn_wg_commit();
     attn_wg_wait0();
     attn_wg_touch(s);
@@ -1193,16 +1185,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
     attn_cp_commit();
   }
 
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float inv = attn_mma_inv_sum(lrow[r]);
-    const int i = blk.q0 + row0 + gr + 8 * r;
-    if (i >= a.n) continue;
-    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
-#pragma unroll
-    for (int nt = 0; nt < NO; ++nt)
-      *reinterpret_cast<uint32_t *>(orow + nt * 8) = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
-  }
+  attn_store_bf16(o, a, blk, row0, gr, tq, acc, lrow);
 #else
   (void)a;  // built for another target than sm_90a: attn_wg2_launch never launches this
 #endif
