@@ -770,7 +770,8 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
 // chunk c ^ (r % 8): the 128-byte swizzle, whose 8-row, 1024-byte atoms start 1024-aligned. A K-major
 // descriptor steps 8 rows by SBO = 1024 bytes (LBO unused) and a k16 step by 32 bytes inside the
 // 128-byte row; V's N-major descriptor steps 8 keys by SBO = 1024 and 64 columns of d by LBO (one
-// block), and a k16 step (16 keys) by 2048 bytes. The copies (cp.async by all 256 threads, 16 bytes
+// block), and a k16 step (16 keys) by 2048 bytes (bench/attention_wgmma_layout.py checks the two
+// agree, without a GPU). The copies (cp.async by all 256 threads, 16 bytes
 // each, rows past n or m as zeros) write this layout directly; a thread's fence.proxy.async then
 // makes its writes visible to the tensor cores' reads (the async proxy), and a barrier to all.
 // Pipeline: K and V tiles double-buffered; tile j + 2 is copied into tile j's buffers once both
