@@ -619,7 +619,10 @@ static __device__ __forceinline__ void qlin_bulk_copy(uint32_t dst, const void *
 // volatile and "memory": no fragment load may move above the wait that publishes its stage.
 static __device__ __forceinline__ uint4 qlin_lds16(uint32_t addr) {
   uint4 r;
-  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];\n" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "r"(addr) : "memory");
+  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+               : "r"(addr)
+               : "memory");
   return r;
 }
 // The consumer warps alone (named barrier 1; __syncthreads would wait for the producer warp).
@@ -645,6 +648,22 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
       if (a.acc) a.acc[o] = sum;
     }
   }
+}
+
+// The ring's barriers (at full, empty: STAGES each, 8 bytes apart) and x's, initialised by one
+// thread and published to the block; a barrier of the whole block, so before the roles split.
+template <int STAGES>
+static __device__ __forceinline__ void qlin_bulk_init(uint32_t full, uint32_t empty, uint32_t xbar) {
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      qlin_mbar_init(full + 8 * s, 1);
+      qlin_mbar_init(empty + 8 * s, kQlinBulkConsumers);
+    }
+    qlin_mbar_init(xbar, 1);
+    // the initialised barriers visible to the async proxy (the copies) as well as to the threads
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
 }
 
 // The producer warp: x first (XRES), then every piece of every tile of this block, in the order
@@ -694,16 +713,7 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
   int32_t(*red)[NT * 4][32] = reinterpret_cast<int32_t(*)[NT * 4][32]>(qlin_smem + S::kBars);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      qlin_mbar_init(full + 8 * s, 1);
-      qlin_mbar_init(empty + 8 * s, kQlinBulkConsumers);
-    }
-    qlin_mbar_init(xbar, 1);
-    // the initialised barriers visible to the async proxy (the copies) as well as to the threads
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
-  __syncthreads();
+  qlin_bulk_init<STAGES>(full, empty, xbar);
   if (warp == kQlinBulkConsumers) {
     qlin_bulk_produce<NT, KS, STAGES, XRES>(a, full, empty, xbar, ring, xs);
     return;
