@@ -558,11 +558,12 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
 //     parity round & 1, the producer waits empty with the other parity (try_wait.parity waits for
 //     the phase of that parity to complete, and a fresh barrier counts the one before its phase 0
 //     as complete, so round 0 passes at once). Every consumer warp waits for and releases every
-//     fill, work or not, so empty's count is met each round and no warp runs a round ahead.
+//     fill, work or not, so empty's count is met each round and no warp runs a round ahead. The
+//     producer waits for the last fills' release before it leaves.
 //   - Consumer warp w takes the 64-byte k steps ≡ w (mod 8) of the whole row (a stage of KS = 256
 //     bytes, 4 steps, goes to warps 0-3 and the next to 4-7). Their partial sums meet in shared
 //     memory as in version 2, behind a named barrier of the 256 consumer threads (the producer warp
-//     never reaches it, and has usually left).
+//     never reaches it).
 // Only ALIGNED problems (the copies need 16-byte aligned addresses and sizes: x and W 16-byte
 // aligned, K % 16 == 0) and only sm_90 or newer: the launcher hands anything else to version 2.
 
@@ -696,6 +697,11 @@ static __device__ __forceinline__ void qlin_bulk_produce(const QlinFwdArgs &a, u
         qlin_bulk_copy(st + (S::kRows + lane) * S::kPiece, a.xq + (int64_t)lane * a.K + k0, (uint32_t)kb, bar);
     }
   }
+  // Stay until the consumers have given back the last STAGES fills (their empty phases), so that
+  // no copy this warp issued is still landing when it leaves. The consumers hold the block open
+  // until then anyway; this costs an idle warp, and makes the producer's exit not a question.
+  for (uint32_t q = f > (uint32_t)STAGES ? f - STAGES : 0u; q < f; ++q)
+    qlin_mbar_wait(empty + 8 * (q % STAGES), (q / STAGES) & 1);
 }
 
 template <int NT, int KS, int STAGES, bool XRES>
