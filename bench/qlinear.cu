@@ -24,7 +24,7 @@
 //      quantise 8192 × 8192 (GB/s of 5 bytes an element);
 //      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant;
 //      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
-//      loads and by the bulk-copy variants' copies without their mma (sm_90 on);
+//      loads and by the copies of kBulk4 and kBulk2P without their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
 //      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
 //      2, 4 with U = 2 or 4 steps of loads in flight, and version 2b (W through cp.async.bulk into
@@ -84,33 +84,32 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
   if ((threadIdx.x & 31) == 0 && s == 0x12345678u) atomicAdd(sink, s);
 }
 
-// What the bulk copies reach by themselves: version 2b's producer streaming W (kBulk4's ring, NT = 4
-// and 3 stages of 16 KB: the same pieces in the same order; a.M = 0, so no x) to consumer warps
-// that only give each stage back. Next to read_only_kernel and kBulk4 it says whether the TMA path
-// or the consumers' work sets kBulk4's pace. Its own launch: one block per tile, as kBulk4.
-constexpr int kBulkReadNT = 4, kBulkReadKS = 512, kBulkReadStages = 3;
-using BulkReadShape = QlinBulkShape<kBulkReadNT, kBulkReadKS, kBulkReadStages, false>;
-__global__ void __launch_bounds__(kQlinBulkThreads, BulkReadShape::kMinBlocks) bulk_read_only_kernel(QlinFwdArgs a) {
+// What the bulk copies reach by themselves: version 2b's producer streaming W (a variant's ring:
+// the same pieces in the same order; a.M = 0, so no x) to consumer warps that only give each stage
+// back. Beside read_only_kernel and the variant it says whether the copies or the consumers' work
+// set the variant's pace.
+template <int NT, int KS, int STAGES, bool XRES>
+__global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES, XRES>::kMinBlocks)
+    bulk_read_only_kernel(QlinFwdArgs a) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
-  __trap();  // sm_90's copies: never launched below (timings() skips the row)
+  __trap();  // sm_90's copies: never launched below (timings() skips the rows)
 #else
-  using S = BulkReadShape;
-  constexpr int ST = kBulkReadStages;
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
   extern __shared__ __align__(128) unsigned char qlin_smem[];
   const uint32_t base = (uint32_t)__cvta_generic_to_shared(qlin_smem);
-  const uint32_t full = base, empty = base + 8 * ST, xbar = base + 16 * ST, ring = base + S::kRing;
-  qlin_bulk_init<ST>(full, empty, xbar);
+  const uint32_t full = base, empty = base + 8 * STAGES, xbar = base + 16 * STAGES, ring = base + S::kRing;
+  qlin_bulk_init<STAGES>(full, empty, xbar);
   if (threadIdx.x >> 5 == kQlinBulkConsumers) {
-    qlin_bulk_produce<kBulkReadNT, kBulkReadKS, ST, false>(a, full, empty, xbar, ring, 0u);
+    qlin_bulk_produce<NT, KS, STAGES, XRES>(a, full, empty, xbar, ring, base + (uint32_t)S::kFixed);
     return;
   }
-  const int tiles = (a.N + S::kRows - 1) / S::kRows, chunks = (a.K + kBulkReadKS - 1) / kBulkReadKS;
+  const int tiles = (a.N + S::kRows - 1) / S::kRows, chunks = (a.K + KS - 1) / KS;
   uint32_t f = 0;  // as the producer counts
   for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x)
     for (int c = 0; c < chunks; ++c, ++f) {
-      qlin_mbar_wait(full + 8 * (f % ST), (f / ST) & 1);
+      qlin_mbar_wait(full + 8 * (f % STAGES), (f / STAGES) & 1);
       __syncwarp();
-      if ((threadIdx.x & 31) == 0) qlin_mbar_arrive(empty + 8 * (f % ST));
+      if ((threadIdx.x & 31) == 0) qlin_mbar_arrive(empty + 8 * (f % STAGES));
     }
 #endif
 }
@@ -598,19 +597,28 @@ int self_check(bool quick) {
 
 // ---- timings ---------------------------------------------------------------------------------------------
 
-// timings()' bulk-copy row: W (8192 × 8192 bytes at w) read by bulk_read_only_kernel, a block per
-// tile as kBulk4 launches.
-void time_bulk_read(const Rates &rates, bench::Timer &timer, const int8_t *w, size_t wbytes) {
-  const QlinFwdArgs a = qlin_fwd_args(nullptr, nullptr, w, nullptr, nullptr, nullptr, nullptr, 0, 8192, 8192);
-  const size_t smem = BulkReadShape::kFixed;
-  CHECK(cudaFuncSetAttribute(bulk_read_only_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  CHECK(cudaFuncSetAttribute(bulk_read_only_kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
-                             (int)cudaSharedmemCarveoutMaxShared));
-  const unsigned tiles = 8192 / BulkReadShape::kRows;
-  const float ms = timer.median_ms([&] { bulk_read_only_kernel<<<tiles, kQlinBulkThreads, smem>>>(a); });
+// A row of timings(): W (8192 × 8192 bytes at w) read by bulk_read_only_kernel with the ring, grid
+// and shared memory (so the blocks per SM) of the variant the template arguments are: without XRES
+// a block per tile (kBulk4), with it a block per SM and room for x's 16 rows, unfilled (kBulk2P).
+template <int NT, int KS, int STAGES, bool XRES>
+void time_bulk_read(const char *variant, const Rates &rates, bench::Timer &timer, const int8_t *w, size_t wbytes) {
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
+  const int N = 8192, K = 8192;
+  const QlinFwdArgs a = qlin_fwd_args(nullptr, nullptr, w, nullptr, nullptr, nullptr, nullptr, 0, N, K);
+  const size_t smem = S::kFixed + (XRES ? (size_t)kQlinDecodeMaxM * qlin_bulk_xstride(K) : 0);
+  const void *fn = (const void *)bulk_read_only_kernel<NT, KS, STAGES, XRES>;
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared));
+  int sms = 0;
+  CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const unsigned tiles = N / S::kRows;
+  const unsigned blocks = XRES ? std::min<unsigned>(tiles, sms) : tiles;  // as the launcher: kMinBlocks = 1
+  const float ms = timer.median_ms(
+      [&] { bulk_read_only_kernel<NT, KS, STAGES, XRES><<<blocks, kQlinBulkThreads, smem>>>(a); });
   const double gbs = wbytes / (ms * 1e-3) / 1e9;
-  std::printf("%-38s%8.4f ms %7.0f GB/s %4.0f%% of copy (kBulk4's copies, no mma)\n", "read of W alone, bulk copies",
-              ms, gbs, 100.0 * gbs / rates.copy_gbs);
+  const std::string name = std::string("read of W alone, ") + variant + "'s copies";
+  std::printf("%-38s%8.4f ms %7.0f GB/s %4.0f%% of copy (no mma)\n", name.c_str(), ms, gbs,
+              100.0 * gbs / rates.copy_gbs);
 }
 
 int timings(const Rates &rates, bench::Timer &timer) {
@@ -670,10 +678,14 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("read of W alone, %.0f MB                %8.4f ms %7.0f GB/s %4.0f%% of copy (the best at this size)\n",
                 wbytes / 1e6, ms, gbs, 100.0 * gbs / rates.copy_gbs);
 
-    // The same bytes through version 2b's bulk copies alone (bulk_read_only_kernel), sm_90 on.
+    // The same bytes through version 2b's bulk copies alone (bulk_read_only_kernel), sm_90 on: the
+    // rings of kBulk4 and kBulk2P.
     int major = 0;
     CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
-    if (major >= 9) time_bulk_read(rates, timer, (const int8_t *)w, wbytes);
+    if (major >= 9) {
+      time_bulk_read<4, 512, 3, false>("kBulk4", rates, timer, (const int8_t *)w, wbytes);
+      time_bulk_read<2, 1024, 4, true>("kBulk2P", rates, timer, (const int8_t *)w, wbytes);
+    }
     CHECK(cudaFree(w));
     CHECK(cudaFree(sink));
   }
