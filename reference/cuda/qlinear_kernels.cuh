@@ -1073,6 +1073,8 @@ static inline cudaError_t qlin_fwd_bulk_launch(const QlinFwdArgs &a, bool persis
   if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
   if (e == cudaSuccess) e = cudaDeviceGetAttribute(&per_sm_smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
   if (e != cudaSuccess) return e;
+  // Version 2 would only drop rows past 16; here their copies would overrun a stage's x rows.
+  if (a.M > kQlinDecodeMaxM) return cudaErrorInvalidValue;
   if (major < 9 || !qlin_fwd_aligned(a)) return qlin_fwd_decode_launch<NT>(a);
   const size_t smem = S::kFixed + (XRES ? (size_t)a.M * qlin_bulk_xstride(a.K) : 0);
   if (smem > (size_t)optin) {
