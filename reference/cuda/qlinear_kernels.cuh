@@ -9,6 +9,8 @@
 //                            x and W through a cp.async pipeline, fused dequantisation epilogue;
 //   qlin_fwd_decode_kernel   the forward for M ≤ 16: streams W once at the memory's pace, x padded
 //                            to the 16 rows of one mma tile;
+//   qlin_fwd_decode_bulk_kernel  the same forward with W brought into shared memory by Hopper bulk
+//                            copies (sm_90; bench variants, not yet in the dispatch);
 //   qlin_sgemm_kernel        the backward's two float32 products (FFMA, register-blocked), the
 //                            int8 operand dequantised on its way into shared memory, db fused.
 #ifndef EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
