@@ -279,6 +279,17 @@ struct Shape {
   bool ones;  // every input 1: every q 127, every sum 127²·K
 };
 
+// The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
+// asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
+//   kBulk4    NT = 4 as version 2 ships (256 blocks, 2 per SM), 3 stages of 512-byte pieces: 16 KB
+//             of W and 8 KB of x a stage, 97 KB a block with the partial sums; up to 96 KB of W
+//             in flight per SM. Its question: the TMA path instead of register loads, all else kept.
+//   kBulk4S6  the same bytes as 6 stages of 256-byte pieces (106 KB a block, still 2 per SM): 5 of
+//             6 stages can be in flight instead of 2 of 3. Its question: ring depth, piece size.
+//   kBulk2P   NT = 2 (512 tiles, 3.9 per block, the last round 97% full), 1 KB pieces, 4 stages of
+//             16 KB, x resident (129 KB at M = 16): 205 KB, one block per SM walking its tiles, up
+//             to 64 KB of W in flight. Its question: x's L2 reads per tile and each block's ramp up
+//             and drain (read it against its M = 1 row, where x is 8 KB).
 enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
   kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
