@@ -286,7 +286,7 @@ struct Shape {
 //             in flight per SM. Its question: the TMA path instead of register loads, all else kept.
 //   kBulk4S6  the same bytes as 6 stages of 256-byte pieces (106 KB a block, still 2 per SM): 5 of
 //             6 stages can be in flight instead of 2 of 3. Its question: ring depth, piece size.
-//   kBulk2P   NT = 2 (512 tiles, 3.9 per block, the last round 97% full), 1 KB pieces, 4 stages of
+//   kBulk2P   NT = 2 (512 tiles, 3 or 4 per block: 97% of an even split), 1 KB pieces, 4 stages of
 //             16 KB, x resident (129 KB at M = 16): 205 KB, one block per SM walking its tiles, up
 //             to 64 KB of W in flight. Its question: x's L2 reads per tile and each block's ramp up
 //             and drain (read it against its M = 1 row, where x is 8 KB).
