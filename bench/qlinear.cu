@@ -6,7 +6,10 @@
 //    64, M = 1 and 16 (the decode kernel) and 17 (the tiled one), N = 1, K = 2^17 with every
 //    product 127² (the largest int32 sum the contract allows), a zero row, a row of exact .5
 //    quotients, denormal and huge rows), with every pointer aligned and then one element off 16
-//    bytes (the kernels' byte-wise paths):
+//    bytes (the kernels' byte-wise paths; the bulk-copy decode variants hand those, and K % 16 != 0,
+//    to version 2's byte path, so their own code runs on the aligned pass only: M = 1 with N = 1 at
+//    K = 4096, M up to 16, N = 3 to 300, K = 64 to 2^17, K % 64 = 16; at K = 2^17 the x-resident
+//    variant's x does not fit and it carries x in its stages instead):
 //      quantise  against the host's float64 computation, bit for bit (s and q);
 //      forward   against a GPU reference (int64 sums, float64 epilogue): acc exactly, y within
 //                4u·(|s_x·s_w·acc| + |b|) (u = 2^-24: the epilogue's three roundings, with margin);
@@ -20,8 +23,13 @@
 //      measured here;
 //      quantise 8192 × 8192 (GB/s of 5 bytes an element);
 //      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant;
+//      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
+//      loads and by the copies of kBulk4 and kBulk2P without their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
-//      decode variant and the tiled kernel;
+//      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
+//      2, 4 with U = 2 or 4 steps of loads in flight, and version 2b (W through cp.async.bulk into
+//      a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6 of 8 KB, x in the stages,
+//      a block per tile; NT = 2, x copied once per block, a persistent grid of a block per SM;
 //      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate);
 //    each timed output then checked on a sample of rows against the GPU reference.
 // Exit status 1 when any check fails.
@@ -74,6 +82,36 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
   }
   s = __reduce_add_sync(0xffffffffu, s);
   if ((threadIdx.x & 31) == 0 && s == 0x12345678u) atomicAdd(sink, s);
+}
+
+// What the bulk copies reach by themselves: version 2b's producer streaming W (a variant's ring:
+// the same pieces in the same order; a.M = 0, so no x) to consumer warps that only give each stage
+// back. Beside read_only_kernel and the variant it says whether the copies or the consumers' work
+// set the variant's pace.
+template <int NT, int KS, int STAGES, bool XRES>
+__global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES, XRES>::kMinBlocks)
+    bulk_read_only_kernel(QlinFwdArgs a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  __trap();  // sm_90's copies: never launched below (timings() skips the rows)
+#else
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
+  extern __shared__ __align__(128) unsigned char qlin_smem[];
+  const uint32_t base = (uint32_t)__cvta_generic_to_shared(qlin_smem);
+  const uint32_t full = base, empty = base + 8 * STAGES, xbar = base + 16 * STAGES, ring = base + S::kRing;
+  qlin_bulk_init<STAGES>(full, empty, xbar);
+  if (threadIdx.x >> 5 == kQlinBulkConsumers) {
+    qlin_bulk_produce<NT, KS, STAGES, XRES>(a, full, empty, xbar, ring, base + (uint32_t)S::kFixed);
+    return;
+  }
+  const int tiles = (a.N + S::kRows - 1) / S::kRows, chunks = (a.K + KS - 1) / KS;
+  uint32_t f = 0;  // as the producer counts
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x)
+    for (int c = 0; c < chunks; ++c, ++f) {
+      qlin_mbar_wait(full + 8 * (f % STAGES), (f / STAGES) & 1);
+      __syncwarp();
+      if ((threadIdx.x & 31) == 0) qlin_mbar_arrive(empty + 8 * (f % STAGES));
+    }
+#endif
 }
 
 struct Rates {
@@ -241,7 +279,21 @@ struct Shape {
   bool ones;  // every input 1: every q 127, every sum 127²·K
 };
 
-enum Fwd { kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kDec1, kDec2, kDec4, kDec4U4, kDec2U4 };
+// The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
+// asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
+//   kBulk4    NT = 4 as version 2 ships (256 blocks, 2 per SM), 3 stages of 512-byte pieces: 16 KB
+//             of W and 8 KB of x a stage, 97 KB a block with the partial sums; up to 96 KB of W
+//             in flight per SM. Its question: the TMA path instead of register loads, all else kept.
+//   kBulk4S6  the same bytes as 6 stages of 256-byte pieces (106 KB a block, still 2 per SM): 5 of
+//             6 stages can be in flight instead of 2 of 3. Its question: ring depth, piece size.
+//   kBulk2P   NT = 2 (512 tiles, 3 or 4 per block: 97% of an even split), 1 KB pieces, 4 stages of
+//             16 KB, x resident (129 KB at M = 16): 205 KB, one block per SM walking its tiles, up
+//             to 64 KB of W in flight. Its question: x's L2 reads per tile and each block's ramp up
+//             and drain (read it against its M = 1 row, where x is 8 KB).
+enum Fwd {
+  kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
+  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
+};
 const char *fwd_name(Fwd f) {
   switch (f) {
     case kFwdShipped: return "shipped dispatch";
@@ -255,8 +307,12 @@ const char *fwd_name(Fwd f) {
     case kDec2: return "decode NT=2";
     case kDec4: return "decode NT=4";
     case kDec4U4: return "decode NT=4, 4 steps in flight";
-    default: return "decode NT=2, 4 steps in flight";
+    case kDec2U4: return "decode NT=2, 4 steps in flight";
+    case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
+    case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
+    case kBulk2P: return "bulk NT=2, x resident, persistent";
   }
+  return "?";
 }
 bool is_decode(Fwd f) { return f >= kDec1; }
 
@@ -313,6 +369,9 @@ struct Problem {
       case kDec4: CHECK(qlin_fwd_decode_launch<4>(a)); break;
       case kDec4U4: CHECK((qlin_fwd_decode_launch<4, 4>(a))); break;
       case kDec2U4: CHECK((qlin_fwd_decode_launch<2, 4>(a))); break;
+      case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
+      case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
+      case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
     }
   }
 
@@ -457,6 +516,16 @@ void print_attributes(const char *name, const void *fn, int threads, size_t dyn_
               at.numRegs, (size_t)at.localSizeBytes, (size_t)at.sharedSizeBytes + dyn_smem, per_sm, threads);
 }
 
+// Version 2b with the shared memory it asks for at the timed shape (XRES: x's 16 rows of K = 8192
+// beside the ring); the carveout as its launcher sets it.
+template <int NT, int KS, int STAGES, bool XRES>
+void print_bulk_attributes(const char *name) {
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
+  const size_t smem = S::kFixed + (XRES ? (size_t)kQlinDecodeMaxM * qlin_bulk_xstride(8192) : 0);
+  print_attributes(name, (const void *)qlin_fwd_decode_bulk_kernel<NT, KS, STAGES, XRES>, kQlinBulkThreads, smem,
+                   true);
+}
+
 void print_all_attributes() {
   std::printf("kernel resources (compiled; spills are local memory)\n");
   print_attributes("quantize, warp per row", (const void *)qlin_quantize_kernel<32>, kQlinQuantThreads, 0);
@@ -472,6 +541,9 @@ void print_all_attributes() {
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2>, kQlinDecodeThreads, 0);
+  print_bulk_attributes<4, 512, 3, false>(fwd_name(kBulk4));
+  print_bulk_attributes<4, 256, 6, false>(fwd_name(kBulk4S6));
+  print_bulk_attributes<2, 1024, 4, true>(fwd_name(kBulk2P));
   print_attributes("sgemm dx", (const void *)qlin_sgemm_kernel<false, true>, kQlinGemmThreads, 0, true);
   print_attributes("sgemm dW + db", (const void *)qlin_sgemm_kernel<true, true>, kQlinGemmThreads, 0, true);
   print_attributes("sgemm dx, element loads", (const void *)qlin_sgemm_kernel<false, false>, kQlinGemmThreads, 0,
@@ -486,11 +558,12 @@ int self_check(bool quick) {
       {6, 7, 1024, false},   {6, 7, 1025, false},   {7, 9, 9000, false},    {16, 33, 64, false},
       {16, 300, 1040, false}, {9, 64, 4096, false}, {3, 130, 17, false},    {17, 129, 200, false},
       {130, 257, 1000, false}, {128, 256, 64, false}, {200, 300, 1040, false}, {257, 513, 2048, false},
-      {300, 1, 128, false},  {2, 3, 131072, true},  {20, 24, 131072, true},
+      {300, 1, 128, false},  {2, 3, 131072, true},  {20, 24, 131072, true},  {1, 1, 4096, false},
   };
   if (quick) shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
-                                 kDec1,       kDec2,     kDec4,     kDec4U4,   kDec2U4};
+                                 kDec1,       kDec2,     kDec4,     kDec4U4,   kDec2U4,   kBulk4,    kBulk4S6,
+                                 kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -534,6 +607,30 @@ int self_check(bool quick) {
 }
 
 // ---- timings ---------------------------------------------------------------------------------------------
+
+// A row of timings(): W (8192 × 8192 bytes at w) read by bulk_read_only_kernel with the ring, grid
+// and shared memory (so the blocks per SM) of the variant the template arguments are: without XRES
+// a block per tile (kBulk4), with it a block per SM and room for x's 16 rows, unfilled (kBulk2P).
+template <int NT, int KS, int STAGES, bool XRES>
+void time_bulk_read(const char *variant, const Rates &rates, bench::Timer &timer, const int8_t *w, size_t wbytes) {
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
+  const int N = 8192, K = 8192;
+  const QlinFwdArgs a = qlin_fwd_args(nullptr, nullptr, w, nullptr, nullptr, nullptr, nullptr, 0, N, K);
+  const size_t smem = S::kFixed + (XRES ? (size_t)kQlinDecodeMaxM * qlin_bulk_xstride(K) : 0);
+  const void *fn = (const void *)bulk_read_only_kernel<NT, KS, STAGES, XRES>;
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared));
+  int sms = 0;
+  CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const unsigned tiles = N / S::kRows;
+  const unsigned blocks = XRES ? std::min<unsigned>(tiles, sms) : tiles;  // as the launcher: kMinBlocks = 1
+  const float ms = timer.median_ms(
+      [&] { bulk_read_only_kernel<NT, KS, STAGES, XRES><<<blocks, kQlinBulkThreads, smem>>>(a); });
+  const double gbs = wbytes / (ms * 1e-3) / 1e9;
+  const std::string name = std::string("read of W alone, ") + variant + "'s copies";
+  std::printf("%-38s%8.4f ms %7.0f GB/s %4.0f%% of copy (no mma)\n", name.c_str(), ms, gbs,
+              100.0 * gbs / rates.copy_gbs);
+}
 
 int timings(const Rates &rates, bench::Timer &timer) {
   int failures = 0;
@@ -591,6 +688,15 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const double gbs = wbytes / (ms * 1e-3) / 1e9;
     std::printf("read of W alone, %.0f MB                %8.4f ms %7.0f GB/s %4.0f%% of copy (the best at this size)\n",
                 wbytes / 1e6, ms, gbs, 100.0 * gbs / rates.copy_gbs);
+
+    // The same bytes through version 2b's bulk copies alone (bulk_read_only_kernel), sm_90 on: the
+    // rings of kBulk4 and kBulk2P.
+    int major = 0;
+    CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+    if (major >= 9) {
+      time_bulk_read<4, 512, 3, false>("kBulk4", rates, timer, (const int8_t *)w, wbytes);
+      time_bulk_read<2, 1024, 4, true>("kBulk2P", rates, timer, (const int8_t *)w, wbytes);
+    }
     CHECK(cudaFree(w));
     CHECK(cudaFree(sink));
   }
@@ -601,7 +707,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const double wbytes = (double)sh.N * sh.K;
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
-    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kMma128x4}) {
+    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });
       const double gbs = wbytes / (ms * 1e-3) / 1e9;

@@ -9,6 +9,8 @@
 //                            x and W through a cp.async pipeline, fused dequantisation epilogue;
 //   qlin_fwd_decode_kernel   the forward for M ≤ 16: streams W once at the memory's pace, x padded
 //                            to the 16 rows of one mma tile;
+//   qlin_fwd_decode_bulk_kernel  the same forward with W brought into shared memory by Hopper bulk
+//                            copies (sm_90; bench variants, not yet in the dispatch);
 //   qlin_sgemm_kernel        the backward's two float32 products (FFMA, register-blocked), the
 //                            int8 operand dequantised on its way into shared memory, db fused.
 #ifndef EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
@@ -532,6 +534,266 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
   }
 }
 
+// ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
+//
+// Version 2 keeps W's bytes in flight in registers: U·NT·512 bytes a warp, issued by one load
+// instruction per 64 bytes of each of 8 rows, and a warp's stream stops while it waits for them.
+// Here one producer warp keeps a ring of STAGES shared-memory stages of W filling on its own, with
+// cp.async.bulk (the TMA's 1-D copy: contiguous bytes, no tensor map), and 8 consumer warps read
+// their B fragments from shared memory and issue the same mma as version 2 (same k permutation,
+// same exact int32 sums, the same epilogue). What this asks of the hardware: many bytes in flight
+// per SM (STAGES·8·NT·KS) for a handful of instructions, each request a contiguous KS-byte piece of
+// a row, where version 2 asks for 64 bytes of 8 rows per instruction.
+//   - A stage holds a KS-byte piece of each of the tile's R = 8·NT rows (one bulk copy each, one
+//     lane of the producer warp per row): the mma needs 8 rows at the same k, and a row's piece is
+//     what is contiguous in memory (rows are K bytes apart). The pieces are KS + 64 bytes apart in
+//     the stage: ≡ 64 mod 128, so the two rows that a quarter-warp's 16-byte loads touch (lanes
+//     4g + t, rows g and g + 1, bytes 16t..) fall in different halves of the 32 banks.
+//   - x: XRES = false, the M pieces of x at the same k travel in the same stage (x is read from the
+//     L2 once per tile, as in version 2); XRES, all of x (M × K, the same padded row stride) is
+//     copied once per block before the ring starts, and the grid is persistent (a block per SM walks
+//     the tiles blockIdx.x, + gridDim.x, ...): x is read once per SM, and the ring streams on across
+//     a block's tiles (the producer runs into the next tile while the consumers reduce this one).
+//   - Barriers (mbarrier, 8 bytes each): full[s] (count 1: the producer's arrive.expect_tx, after
+//     which the copies' bytes complete the phase) and empty[s] (count 8: one lane per consumer warp,
+//     after its reads). Fill f uses stage f % STAGES in round f / STAGES: consumers wait full with
+//     parity round & 1, the producer waits empty with the other parity (try_wait.parity waits for
+//     the phase of that parity to complete, and a fresh barrier counts the one before its phase 0
+//     as complete, so round 0 passes at once). Every consumer warp waits for and releases every
+//     fill, work or not, so empty's count is met each round and no warp runs a round ahead. The
+//     producer waits for the last fills' release before it leaves.
+//   - Consumer warp w takes the 64-byte k steps ≡ w (mod 8) of the whole row (a stage of KS = 256
+//     bytes, 4 steps, goes to warps 0-3 and the next to 4-7). Their partial sums meet in shared
+//     memory as in version 2, behind a named barrier of the 256 consumer threads (the producer warp
+//     never reaches it).
+// Only ALIGNED problems (the copies need 16-byte aligned addresses and sizes: x and W 16-byte
+// aligned, K % 16 == 0) and only sm_90 or newer: the launcher hands anything else to version 2.
+
+static const int kQlinBulkConsumers = 8;                          // warps
+static const int kQlinBulkThreads = 32 * (kQlinBulkConsumers + 1);  // and the producer warp
+
+template <int NT, int KS, int STAGES, bool XRES>
+struct QlinBulkShape {
+  static_assert(NT >= 1 && NT <= 4, "a producer lane per row of a tile: 32 rows at most");
+  static_assert(KS % 128 == 0 && (KS / 64 % 8 == 0 || 8 % (KS / 64) == 0),
+                "a piece stride of KS + 64 ≡ 64 (mod 128), and the 8 warps' steps falling evenly");
+  static constexpr int kRows = 8 * NT;
+  static constexpr int kXRows = XRES ? 0 : kQlinDecodeMaxM;  // x's pieces in each stage
+  static constexpr int kPiece = KS + 64;                     // bytes from one row's piece to the next
+  static constexpr int kStage = (kRows + kXRows) * kPiece;
+  static constexpr int kBars = 128;  // full[STAGES], empty[STAGES], the x barrier
+  static_assert((2 * STAGES + 1) * 8 <= kBars, "the barriers fit their 128 bytes");
+  static constexpr int kRed = kQlinBulkConsumers * NT * 4 * 32 * 4;  // the partial sums, int32
+  static constexpr int kRing = kBars + kRed;                         // where the stages start
+  static constexpr size_t kFixed = (size_t)kRing + (size_t)STAGES * kStage;  // x (XRES) after it
+  static constexpr int kMinBlocks = XRES ? 1 : 2;  // per SM: the smem sizes chosen allow this many
+};
+
+// XRES: bytes from one row of x to the next in shared memory (≡ 64 mod 128, as the pieces).
+static __host__ __device__ __forceinline__ int qlin_bulk_xstride(int K) { return (K + 127) / 128 * 128 + 64; }
+
+static __device__ __forceinline__ void qlin_mbar_init(uint32_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+static __device__ __forceinline__ void qlin_mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+static __device__ __forceinline__ void qlin_mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Returns once the phase of the given parity has completed (acquire: the copies' bytes, or the
+// consumers' reads, are then ordered before what follows).
+static __device__ __forceinline__ void qlin_mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  do {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+// bytes (a multiple of 16) from global src to shared dst (both 16-byte aligned), counted on bar.
+static __device__ __forceinline__ void qlin_bulk_copy(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+}
+// volatile and "memory": no fragment load may move above the wait that publishes its stage.
+static __device__ __forceinline__ uint4 qlin_lds16(uint32_t addr) {
+  uint4 r;
+  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+               : "r"(addr)
+               : "memory");
+  return r;
+}
+// The consumer warps alone (named barrier 1; __syncthreads would wait for the producer warp).
+static __device__ __forceinline__ void qlin_bar_consumers() {
+  asm volatile("bar.sync 1, %0;\n" ::"n"(32 * kQlinBulkConsumers) : "memory");
+}
+
+// The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
+// barrier this follows) summed and stored through the epilogue, by the 256 consumer threads.
+template <int NT>
+static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
+                                                                int n0) {
+  for (int v = threadIdx.x; v < NT * 4 * 32; v += 32 * kQlinBulkConsumers) {
+    const int i = v >> 5, l = v & 31;
+    int32_t sum = 0;
+#pragma unroll
+    for (int w = 0; w < kQlinBulkConsumers; ++w) sum += red[w][i][l];
+    const int nt = i >> 2, e = i & 3;
+    const int row = (l >> 2) + 8 * (e >> 1), col = nt * 8 + 2 * (l & 3) + (e & 1);  // col: from n0
+    if (row < a.M && col < a.N - n0) {
+      const int64_t o = (int64_t)row * a.N + n0 + col;
+      a.y[o] = qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
+      if (a.acc) a.acc[o] = sum;
+    }
+  }
+}
+
+// The ring's barriers (at full, empty: STAGES each, 8 bytes apart) and x's, initialised by one
+// thread and published to the block; a barrier of the whole block, so before the roles split.
+template <int STAGES>
+static __device__ __forceinline__ void qlin_bulk_init(uint32_t full, uint32_t empty, uint32_t xbar) {
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      qlin_mbar_init(full + 8 * s, 1);
+      qlin_mbar_init(empty + 8 * s, kQlinBulkConsumers);
+    }
+    qlin_mbar_init(xbar, 1);
+    // the initialised barriers visible to the async proxy (the copies) as well as to the threads
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+}
+
+// The producer warp: x first (XRES), then every piece of every tile of this block, in the order
+// the consumers take them.
+template <int NT, int KS, int STAGES, bool XRES>
+static __device__ __forceinline__ void qlin_bulk_produce(const QlinFwdArgs &a, uint32_t full, uint32_t empty,
+                                                         uint32_t xbar, uint32_t ring, uint32_t xs) {
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
+  const int lane = threadIdx.x & 31;
+  if (XRES) {
+    const int xstride = qlin_bulk_xstride(a.K);
+    if (lane == 0) qlin_mbar_expect_tx(xbar, (uint32_t)(a.M * a.K));  // < 2^20: the launcher checked it fits
+    __syncwarp();
+    if (lane < a.M) qlin_bulk_copy(xs + lane * xstride, a.xq + (int64_t)lane * a.K, (uint32_t)a.K, xbar);
+  }
+  const int tiles = (a.N + S::kRows - 1) / S::kRows, chunks = (a.K + KS - 1) / KS;
+  const int xrows = XRES ? 0 : a.M;
+  uint32_t f = 0;  // fills so far
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int n0 = tile * S::kRows, rows = min(S::kRows, a.N - n0);
+    for (int c = 0; c < chunks; ++c, ++f) {
+      const uint32_t s = f % STAGES, round = f / STAGES;
+      qlin_mbar_wait(empty + 8 * s, (round & 1) ^ 1);
+      const int k0 = c * KS, kb = min(KS, a.K - k0);  // kb: a multiple of 16 (ALIGNED)
+      const uint32_t st = ring + s * S::kStage, bar = full + 8 * s;
+      if (lane == 0) qlin_mbar_expect_tx(bar, (uint32_t)((rows + xrows) * kb));
+      __syncwarp();  // the bytes are expected before any of them can arrive
+      if (lane < rows) qlin_bulk_copy(st + lane * S::kPiece, a.wq + ((int64_t)n0 + lane) * a.K + k0, (uint32_t)kb, bar);
+      if (lane < xrows)
+        qlin_bulk_copy(st + (S::kRows + lane) * S::kPiece, a.xq + (int64_t)lane * a.K + k0, (uint32_t)kb, bar);
+    }
+  }
+  // Stay until the consumers have given back the last STAGES fills (their empty phases), so that
+  // no copy this warp issued is still landing when it leaves. The consumers hold the block open
+  // until then anyway; this costs an idle warp, and makes the producer's exit not a question.
+  for (uint32_t q = f > (uint32_t)STAGES ? f - STAGES : 0u; q < f; ++q)
+    qlin_mbar_wait(empty + 8 * (q % STAGES), (q / STAGES) & 1);
+}
+
+template <int NT, int KS, int STAGES, bool XRES>
+__global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES, XRES>::kMinBlocks)
+    qlin_fwd_decode_bulk_kernel(QlinFwdArgs a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  __trap();  // bulk copies and mbarrier tx counts are sm_90's; the launcher never starts it below
+#else
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
+  constexpr int R = S::kRows, SPC = KS / 64;  // 64-byte k steps per piece
+  extern __shared__ __align__(128) unsigned char qlin_smem[];
+  const uint32_t base = (uint32_t)__cvta_generic_to_shared(qlin_smem);
+  const uint32_t full = base, empty = base + 8 * STAGES, xbar = base + 16 * STAGES;
+  const uint32_t ring = base + S::kRing, xs = base + (uint32_t)S::kFixed;
+  int32_t(*red)[NT * 4][32] = reinterpret_cast<int32_t(*)[NT * 4][32]>(qlin_smem + S::kBars);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+  qlin_bulk_init<STAGES>(full, empty, xbar);
+  if (warp == kQlinBulkConsumers) {
+    qlin_bulk_produce<NT, KS, STAGES, XRES>(a, full, empty, xbar, ring, xs);
+    return;
+  }
+
+  const int g = lane >> 2, t = lane & 3;
+  const bool xa_in = g < a.M, xb_in = g + 8 < a.M;
+  const int xstride = qlin_bulk_xstride(a.K);
+  // The lane's 16 bytes at the first k of a piece: W row g of n tile 0 (tile nt: + nt·8 pieces),
+  // x rows g and g + 8, in a stage or (XRES) in x's resident copy (+ k0 there, which holds M rows
+  // only: a row past M reads row 0 instead, replaced by zeros as every read past the data is).
+  const uint32_t w_off = g * S::kPiece + 16 * t;
+  const uint32_t xa_off = XRES ? xs + (xa_in ? g : 0) * xstride + 16 * t : (R + g) * S::kPiece + 16 * t;
+  const uint32_t xb_off = XRES ? xs + (xb_in ? g + 8 : 0) * xstride + 16 * t : (R + g + 8) * S::kPiece + 16 * t;
+  const int tiles = (a.N + R - 1) / R, chunks = (a.K + KS - 1) / KS;
+  const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+  if (XRES) qlin_mbar_wait(xbar, 0);
+
+  uint32_t f = 0;  // fills consumed so far: the producer's count, fill for fill
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int n0 = tile * R;
+    bool w_in[NT];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) w_in[nt] = nt * 8 + g < a.N - n0;
+    int32_t acc[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[nt][e] = 0;
+
+    for (int c = 0; c < chunks; ++c, ++f) {
+      const uint32_t s = f % STAGES, round = f / STAGES;
+      qlin_mbar_wait(full + 8 * s, round & 1);
+      const uint32_t st = ring + s * S::kStage;
+      const int k0 = c * KS;
+      // this warp's first step in the piece: global step c·SPC + j ≡ warp (mod 8)
+      for (int j = (int)(((unsigned)warp - (unsigned)(c * SPC)) & 7u); j < SPC; j += 8) {
+        if (k0 + 64 * j >= a.K) break;  // the rest of the last piece is past K (same for the warp)
+        // Every load is made (all inside the stage or x's rows: k < K + 48 ≤ the row stride) and
+        // what lies past M, N or K replaced by zeros after: no branch between the loads.
+        // ALIGNED: a lane's 16-byte chunk is all in or all out of K.
+        const bool k_in = k0 + 64 * j + 16 * t < a.K;
+        const uint32_t kj = 64 * j + (XRES ? k0 : 0);
+        uint4 xa = qlin_lds16(XRES ? xa_off + kj : st + xa_off + kj);
+        uint4 xb = qlin_lds16(XRES ? xb_off + kj : st + xb_off + kj);
+        uint4 wv[NT];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) wv[nt] = qlin_lds16(st + w_off + 64 * j + nt * 8 * S::kPiece);
+        if (!(xa_in && k_in)) xa = zero;
+        if (!(xb_in && k_in)) xb = zero;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          if (!(w_in[nt] && k_in)) wv[nt] = zero;
+          qlin_mma(acc[nt], xa.x, xb.x, xa.y, xb.y, wv[nt].x, wv[nt].y);
+          qlin_mma(acc[nt], xa.z, xb.z, xa.w, xb.w, wv[nt].z, wv[nt].w);
+        }
+      }
+      __syncwarp();  // every lane's reads of the stage are done (the mma used them) ...
+      if (lane == 0) qlin_mbar_arrive(empty + 8 * s);  // ... before the warp gives it back
+    }
+
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
+    qlin_bar_consumers();
+    qlin_decode_reduce_store<NT>(a, red, n0);
+    qlin_bar_consumers();  // red read by all before the next tile writes it
+  }
+#endif
+}
+
 // ---- version 3: the backward's float32 products (FFMA) -----------------------------------------
 //
 // Both products have the form C[p][q] = Σ_j A(p, j)·(s[j]·Bq[j][q]) with Bq int8 and K-contiguous:
@@ -793,6 +1055,45 @@ static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
     qlin_fwd_decode_kernel<NT, true, U><<<blocks, kQlinDecodeThreads>>>(a);
   else
     qlin_fwd_decode_kernel<NT, false, U><<<blocks, kQlinDecodeThreads>>>(a);
+  return cudaGetLastError();
+}
+
+// Version 2b (bench variants for now). persistent: as many blocks as the SMs hold at once (up to
+// kMinBlocks each, fewer where the shared memory allows fewer), each walking tiles; otherwise one
+// block per tile, as version 2. Falls back to version 2 with the same NT where bulk copies cannot
+// serve (before sm_90; x or W not 16-byte aligned, or K % 16 != 0: its byte path) and, for XRES, to
+// x carried in the stages where M rows of x do not fit beside the ring (NT = 2, KS = 1024, 4
+// stages: M = 16 up to K = 9472). The attribute calls cost the host a few µs a launch, which a
+// real decode step would cache; the bench's timer queues them behind its L2 flush.
+template <int NT, int KS, int STAGES, bool XRES>
+static inline cudaError_t qlin_fwd_bulk_launch(const QlinFwdArgs &a, bool persistent) {
+  using S = QlinBulkShape<NT, KS, STAGES, XRES>;
+  int dev = 0, major = 0, sms = 0, optin = 0, per_sm_smem = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&per_sm_smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
+  if (e != cudaSuccess) return e;
+  // Version 2 would only drop rows past 16; here their copies would overrun a stage's x rows.
+  if (a.M > kQlinDecodeMaxM) return cudaErrorInvalidValue;
+  if (major < 9 || !qlin_fwd_aligned(a)) return qlin_fwd_decode_launch<NT>(a);
+  const size_t smem = S::kFixed + (XRES ? (size_t)a.M * qlin_bulk_xstride(a.K) : 0);
+  if (smem > (size_t)optin) {
+    if constexpr (XRES) return qlin_fwd_bulk_launch<NT, KS, STAGES, false>(a, persistent);
+    return qlin_fwd_decode_launch<NT>(a);  // not for the shapes chosen: the fixed part fits 227 KB
+  }
+  const void *k = (const void *)qlin_fwd_decode_bulk_kernel<NT, KS, STAGES, XRES>;
+  e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
+  if (e != cudaSuccess) return e;
+  const int64_t tiles = ((int64_t)a.N + S::kRows - 1) / S::kRows;
+  // 1 KB a block: what the runtime keeps of each block's shared memory for itself (sm_8x, sm_90)
+  const int64_t fit = (int64_t)per_sm_smem / (int64_t)(smem + 1024);
+  const int64_t slots = (int64_t)sms * (fit < S::kMinBlocks ? (fit > 1 ? fit : 1) : S::kMinBlocks);
+  const unsigned blocks = (unsigned)(persistent && slots < tiles ? slots : tiles);
+  qlin_fwd_decode_bulk_kernel<NT, KS, STAGES, XRES><<<blocks, kQlinBulkThreads, smem>>>(a);
   return cudaGetLastError();
 }
 
