@@ -72,12 +72,17 @@ api_step() {
 
 # bench_step BENCH GREP-ARGS...: build/bench/BENCH in full (self-check, then timings), kept whole in
 # $out; printed are the lines that grep GREP-ARGS selects (-E PATTERN, or -vE PATTERN to leave out).
+# Under a time limit (BENCH_TIMEOUT seconds, 300 by default) with its output line-buffered: a
+# variant that hangs on the GPU (a barrier's phase bookkeeping gone wrong) costs this step, not the
+# call, and every line printed before it is kept.
 bench_step() {
   local bench=$1 st
   shift
   step "bench/$bench: self-check and timings"
-  "build/bench/$bench" >"$out/bench-$bench.txt" 2>&1
+  timeout --signal=KILL "${BENCH_TIMEOUT:-300}" stdbuf -oL -eL "build/bench/$bench" >"$out/bench-$bench.txt" 2>&1
   st=$?
+  [ $st -eq 137 ] && echo "bench/$bench did not finish in ${BENCH_TIMEOUT:-300} s (a hang?): its last lines follow" &&
+    tail -5 "$out/bench-$bench.txt"
   echo "bench exit: $st (want 0)"
   [ $st -ne 0 ] && status=1
   grep "$@" "$out/bench-$bench.txt" | head -80
