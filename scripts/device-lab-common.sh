@@ -17,12 +17,15 @@ step() { echo; echo "=== $*"; }
 want() { [[ " $steps " == *" $1 "* ]]; }
 
 # san tool log-name [sanitizer options] command...: one compute-sanitizer run, its summary line
-# printed and the whole report kept in $out; a finding makes the script's status 1.
+# printed and the whole report kept in $out; a finding (or a run past BENCH_TIMEOUT) makes the
+# script's status 1.
 san() {
   local tool=$1 log=$2
   shift 2
-  compute-sanitizer --tool "$tool" --error-exitcode 9 "$@" >"$out/sanitizer-$log.txt" 2>&1
+  timeout -k 10 "${BENCH_TIMEOUT:-300}" compute-sanitizer --tool "$tool" --error-exitcode 9 "$@" \
+    >"$out/sanitizer-$log.txt" 2>&1
   local st=$?
+  [ $st -eq 124 ] || [ $st -eq 137 ] && echo "$tool $log: did not finish in ${BENCH_TIMEOUT:-300} s"
   echo "$tool $log: exit $st ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$log.txt" | tail -1))"
   [ $st -ne 0 ] && status=1
 }
@@ -79,9 +82,9 @@ bench_step() {
   local bench=$1 st
   shift
   step "bench/$bench: self-check and timings"
-  timeout --signal=KILL "${BENCH_TIMEOUT:-300}" stdbuf -oL -eL "build/bench/$bench" >"$out/bench-$bench.txt" 2>&1
+  timeout -k 10 "${BENCH_TIMEOUT:-300}" stdbuf -oL -eL "build/bench/$bench" >"$out/bench-$bench.txt" 2>&1
   st=$?
-  [ $st -eq 137 ] && echo "bench/$bench did not finish in ${BENCH_TIMEOUT:-300} s (a hang?): its last lines follow" &&
+  [ $st -eq 124 ] || [ $st -eq 137 ] && echo "bench/$bench did not finish in ${BENCH_TIMEOUT:-300} s (a hang?): its last lines follow" &&
     tail -5 "$out/bench-$bench.txt"
   echo "bench exit: $st (want 0)"
   [ $st -ne 0 ] && status=1
