@@ -5,8 +5,9 @@
 // 2. A self-check on small shapes chosen for their edges (K = 1, 3, 17, K not a multiple of 16 or
 //    64, M = 1 and 16 (the decode kernel) and 17 (the tiled one), N = 1, K = 2^17 with every
 //    product 127² (the largest int32 sum the contract allows), a zero row, a row of exact .5
-//    quotients, denormal and huge rows), with every pointer aligned and then one element off 16
-//    bytes (the kernels' byte-wise paths):
+//    quotients, denormal and huge rows; N % 4 == 0 and K % 16 == 0 with ragged tiles for the
+//    tensor-core backward), with every pointer aligned and then one element off 16 bytes (the
+//    kernels' byte-wise paths):
 //      quantise  against the host's float64 computation, bit for bit (s and q);
 //      forward   against a GPU reference (int64 sums, float64 epilogue): acc exactly, y within
 //                4u·(|s_x·s_w·acc| + |b|) (u = 2^-24: the epilogue's three roundings, with margin);
@@ -14,15 +15,20 @@
 //                bound of a float32 sum of J products (J = N for dx, M for dW and db), which no
 //                summation order exceeds and a wrong index or tile always does; the worst ratio
 //                err / (u·Σ|terms|) is printed, so a typical value (a few units) can be seen.
+//                Both backwards: "bwd" the shipped FFMA kernels, "bwd-tc" the bf16x3 tensor-core
+//                variant (qlin_bwd_tc_launch; "bwd-tc=ref" where the shape or a pointer sends it to
+//                the FFMA kernels). bench/qlinear_bwd_split.py models the tensor cores' rounding.
 //    Outputs are filled with NaN first, so an element a kernel never writes fails.
 // 3. Timings (median of 22 runs, bench/common.cuh: CUDA events, L2 flushed before each run):
-//      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 mma.sync rate,
-//      measured here;
+//      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 and bf16
+//      mma.sync rates, measured here;
 //      quantise 8192 × 8192 (GB/s of 5 bytes an element);
 //      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant;
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
 //      decode variant and the tiled kernel;
-//      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate);
+//      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the shipped
+//      FFMA kernels and the bf16x3 tensor-core variant (not shipped; PyTorch's float32 matmuls,
+//      scripts/device-lab8.sh's torch step, are the bar);
 //    each timed output then checked on a sample of rows against the GPU reference.
 // Exit status 1 when any check fails.
 #include <cuda_runtime.h>
@@ -76,8 +82,24 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
   if ((threadIdx.x & 31) == 0 && s == 0x12345678u) atomicAdd(sink, s);
 }
 
+// The same for bf16 mma.sync m16n8k16 with float32 accumulators: the roof of the tensor-core
+// backward, which does three of them per product.
+__global__ void mma_bf16_peak_kernel(float *out, int iters) {
+  float c[8][4] = {};
+  // bf16 pairs near 1 (0x3f80), so that the sums stay finite and normal
+  const uint32_t a[4] = {0x3f803f80u + (threadIdx.x & 0x7f), 0x3f803f81u, 0x3f803f82u, 0x3f803f83u};
+  const uint32_t b = 0x3f803f80u + ((threadIdx.x >> 1) & 0x3f);
+  for (int i = 0; i < iters; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) qlin_mma_bf16(c[j], a, b, b + j);
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+  if (s == 1.2345f) out[threadIdx.x] = s;
+}
+
 struct Rates {
-  double copy_gbs, fma_tflops, mma_tops;
+  double copy_gbs, fma_tflops, mma_tops, bf16_tflops;
 };
 
 Rates measure_rates(bench::Timer &timer) {
@@ -101,6 +123,11 @@ Rates measure_rates(bench::Timer &timer) {
   ms = timer.median_ms([&] { mma_peak_kernel<<<sms * 4, 256>>>(out, mma_iters); });
   r.mma_tops = 2.0 * 16 * 8 * 32 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
   CHECK(cudaFree(out));
+  float *fout = nullptr;
+  CHECK(cudaMalloc(&fout, 1024 * sizeof(float)));
+  ms = timer.median_ms([&] { mma_bf16_peak_kernel<<<sms * 4, 256>>>(fout, mma_iters); });
+  r.bf16_tflops = 2.0 * 16 * 8 * 16 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
+  CHECK(cudaFree(fout));
   return r;
 }
 
@@ -260,6 +287,9 @@ const char *fwd_name(Fwd f) {
 }
 bool is_decode(Fwd f) { return f >= kDec1; }
 
+enum Bwd { kBwdShipped, kBwdTc };
+const char *bwd_name(Bwd b) { return b == kBwdShipped ? "dx + dW + db (ref.)" : "dx + dW + db, bf16x3 tensor cores"; }
+
 struct Problem {
   Shape s;
   int off;  // elements every pointer is moved by (1: none of them 16-byte aligned)
@@ -316,7 +346,14 @@ struct Problem {
     }
   }
 
-  void backward() const { CHECK(qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K)); }
+  // kBwdTc: where the shape or a pointer does not suit the tensor-core kernel (qlin_bwd_tc_fits), its
+  // launcher runs the shipped one.
+  void backward(Bwd v) const {
+    if (v == kBwdShipped)
+      CHECK(qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K));
+    else
+      CHECK(qlin_bwd_tc_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K));
+  }
 
   void poison() const {  // NaN (and −1 in acc) everywhere an output goes
     CHECK(cudaMemset(y, 0xff, (size_t)s.M * s.N * sizeof(float)));
@@ -476,6 +513,10 @@ void print_all_attributes() {
   print_attributes("sgemm dW + db", (const void *)qlin_sgemm_kernel<true, true>, kQlinGemmThreads, 0, true);
   print_attributes("sgemm dx, element loads", (const void *)qlin_sgemm_kernel<false, false>, kQlinGemmThreads, 0,
                    true);
+  print_attributes("bf16x3 tensor cores dx", (const void *)qlin_bwd_tc_kernel<false>, kQlinTcThreads, kQlinTcSmem,
+                   true);
+  print_attributes("bf16x3 tensor cores dW + db", (const void *)qlin_bwd_tc_kernel<true>, kQlinTcThreads,
+                   kQlinTcSmem, true);
 }
 
 // ---- the self-check ---------------------------------------------------------------------------------------
@@ -486,9 +527,11 @@ int self_check(bool quick) {
       {6, 7, 1024, false},   {6, 7, 1025, false},   {7, 9, 9000, false},    {16, 33, 64, false},
       {16, 300, 1040, false}, {9, 64, 4096, false}, {3, 130, 17, false},    {17, 129, 200, false},
       {130, 257, 1000, false}, {128, 256, 64, false}, {200, 300, 1040, false}, {257, 513, 2048, false},
-      {300, 1, 128, false},  {2, 3, 131072, true},  {20, 24, 131072, true},
+      {300, 1, 128, false},  {131, 260, 1056, false}, {2, 3, 131072, true},  {20, 24, 131072, true},
   };
-  if (quick) shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false}};
+  if (quick)
+    shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false},
+              {131, 260, 1056, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
                                  kDec1,       kDec2,     kDec4,     kDec4U4,   kDec2U4};
   int failures = 0;
@@ -518,15 +561,21 @@ int self_check(bool quick) {
           if (!ok) std::printf(" | %s%s %.2g FAIL", fwd_name(f), with_acc ? "" : " (no acc)", e);
         }
       }
-      pr.poison();
-      pr.backward();
-      CHECK(cudaDeviceSynchronize());
-      double typical = 0.0;
-      const double e = pr.check_backward(all_rows(sh.M), all_rows(sh.N), &typical);
-      const bool ok = e <= 1.0;
-      failures += fwd_bad + !ok;
-      std::printf(" | fwd %s | bwd %.2g (err/(u·Σ|t|) %.3g)%s\n", fwd_bad ? "FAIL" : "ok", e, typical,
-                  ok ? "" : " FAIL");
+      failures += fwd_bad;
+      std::printf(" | fwd %s", fwd_bad ? "FAIL" : "ok");
+      for (Bwd v : {kBwdShipped, kBwdTc}) {
+        pr.poison();
+        pr.backward(v);
+        CHECK(cudaDeviceSynchronize());
+        double typical = 0.0;
+        const double e = pr.check_backward(all_rows(sh.M), all_rows(sh.N), &typical);
+        const bool ok = e <= 1.0;
+        failures += !ok;
+        const bool tc = v == kBwdTc && qlin_bwd_tc_fits(pr.dy, pr.xq, pr.wq, sh.N, sh.K);
+        std::printf(" | %s %.2g (err/(u·Σ|t|) %.3g)%s", v == kBwdShipped ? "bwd" : tc ? "bwd-tc" : "bwd-tc=ref", e,
+                    typical, ok ? "" : " FAIL");
+      }
+      std::printf("\n");
     }
   }
   std::printf("self-check: %d failure(s)\n", failures);
@@ -563,14 +612,21 @@ int timings(const Rates &rates, bench::Timer &timer) {
                   100.0 * tops / rates.mma_tops, e, verdict(e));
     }
 
-    std::printf("backward M=N=K=8192 (FP32 FMA measured: %.1f TFLOP/s)\n", rates.fma_tflops);
-    pr.poison();
-    ms = timer.median_ms([&] { pr.backward(); });
-    double typical = 0.0;
-    const double e = pr.check_backward(rows, rows, &typical);
-    const double tf = 4.0 * sh.M * sh.N * sh.K / (ms * 1e-3) / 1e12;
-    std::printf("  %-36s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
-                "dx + dW + db (ref.)", ms, tf, 100.0 * tf / rates.fma_tflops, e, typical, verdict(e));
+    std::printf("backward M=N=K=8192 (FP32 FMA measured: %.1f TFLOP/s; bf16 mma.sync: %.0f, of which the "
+                "bf16x3 kernel does 3x the work)\n",
+                rates.fma_tflops, rates.bf16_tflops);
+    for (Bwd v : {kBwdShipped, kBwdTc}) {
+      pr.poison();
+      ms = timer.median_ms([&] { pr.backward(v); });
+      double typical = 0.0;
+      const double e = pr.check_backward(rows, rows, &typical);
+      const double tf = 4.0 * sh.M * sh.N * sh.K / (ms * 1e-3) / 1e12;
+      std::printf("  %-36s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
+                  bwd_name(v), ms, tf, 100.0 * tf / rates.fma_tflops, e, typical, verdict(e));
+      if (v == kBwdTc)  // its own roof: three bf16 mma for every product
+        std::printf("  %-36s %8s    %7.1f TFLOP/s %4.0f%% of bf16 mma.sync\n", "  (the same, as bf16 mma work)", "",
+                    3 * tf, 100.0 * 3 * tf / rates.bf16_tflops);
+    }
   }
 
   // What 67 MB allows at all: a kernel that only reads W (16-byte loads, four in flight per thread,
@@ -635,8 +691,9 @@ int main(int argc, char **argv) {
   if (!check_only) {
     bench::Timer timer;
     const Rates rates = measure_rates(timer);
-    std::printf("\ncopy %.0f GB/s, FP32 FMA %.1f TFLOP/s, int8 mma.sync %.0f TOP/s (measured)\n", rates.copy_gbs,
-                rates.fma_tflops, rates.mma_tops);
+    std::printf("\ncopy %.0f GB/s, FP32 FMA %.1f TFLOP/s, int8 mma.sync %.0f TOP/s, bf16 mma.sync %.0f TFLOP/s "
+                "(measured)\n",
+                rates.copy_gbs, rates.fma_tflops, rates.mma_tops, rates.bf16_tflops);
     failures += timings(rates, timer);
   }
   std::printf("\n%d failure(s)\n", failures);
