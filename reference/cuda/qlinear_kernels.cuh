@@ -742,11 +742,17 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
 // below the checker's absolute slack. How the tensor cores round their float32 sums is not
 // documented (truncation without guard bits has been reported); bench/qlinear_bwd_split.py models
 // it on the bench's inputs and stays well within the bench's bound.
-// Block tile 128 (p) × 128 (q), j in steps of 32, 256 threads: 8 warps in a 2 × 4 grid, each owning
-// 64 × 32 outputs (4 m16 × 4 n8 tiles: 64 float accumulators a lane). Per k16 step a warp loads its
-// B fragments with 2 ldmatrix.x4.trans, then per piece the A fragments of its 4 m16 tiles with 4
-// ldmatrix.x4 and issues 16 mma, each on its own accumulator (no mma waits for the one before). Two
-// blocks per SM: at most 128 registers a thread, 64 KB of shared memory a block.
+// Block tile 128 (p) × 128 (q), j in steps of 32, 256 threads: 8 warps in a 4 × 2 grid, each owning
+// 32 × 64 outputs (2 m16 × 8 n8 tiles: 64 float accumulators a lane; its two m16 tiles are rows
+// wm·16 and wm·16 + 64, which keeps dW's A addresses in one register, see below). Per k16 step a
+// warp loads its B fragments with 4 ldmatrix.x4.trans, then per piece the A fragments of its 2 m16
+// tiles with 2 ldmatrix.x4 and issues 16 mma, each on its own accumulator (no mma waits for the
+// one before).
+// Why 32 × 64 and not 64 × 32: A's fragments are read three times (a piece each), so a warp tile
+// short in p reads 10 KB of shared memory per k32 step instead of 14 for the same 96 mma; with the
+// 32 KB of stores a step, 64 × 32 would need about as much time of the shared memory's 128 bytes a
+// clock as of the tensor cores (estimated, not measured). Two blocks per SM: at most 128 registers
+// a thread, 64 KB of shared memory a block.
 // Pipeline: as version 3, through registers, since every element is converted on its way in: the
 // next tile's global loads are issued before the current tile's mma, and scaled, split or converted
 // into the other shared buffer after them; one barrier per tile. A stage (32 KB) holds the three A'
@@ -832,7 +838,7 @@ __global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemm
   qlin_tile_of(blockIdx.x, g.tiles_p, g.tiles_q, tp, tq);
   const int p0 = tp * BM, q0 = tq * BN;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp & 1, wn = warp >> 1;  // the warp's 64 × 32 outputs: rows wm·64.., columns wn·32..
+  const int wm = warp & 3, wn = warp >> 2;  // outputs: rows wm·16 and wm·16 + 64 (16 each), columns wn·64..
   const uint32_t smem = (uint32_t)__cvta_generic_to_shared(qlin_smem);
   const int KT = (g.J + BK - 1) / BK;
   const bool do_colsum = AT && g.colsum != nullptr && tq == 0;  // the same for the whole block
@@ -901,21 +907,23 @@ __global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemm
   // ldmatrix addresses (offsets in a stage) for the first k16 half and the first m16 tile or n16
   // pair; the others differ by constants. A, dx: lanes 0-15 name rows 0-15 at the half's first
   // chunk, 16-31 the same rows at its second (a[0..3]); the second half is chunk + 2, which is
-  // the offset ^ 32 under qlin_swz, and a tile 16 rows further is + 16·64 bytes. A, dW (.trans):
+  // the offset ^ 32 under qlin_swz, and tile mt, 64 rows further, is + 64·64 bytes. A, dW (.trans):
   // lanes 8m .. 8m + 7 name the 8 rows (j) of matrix m, j + 8 for m ≥ 2, at p chunk + (m & 1);
-  // tile mt is p chunk + 2·mt, the offset ^ 32·mt under qlin_swz256 (chunk bits 1-2; the row's
-  // r & 7 and wm·8 leave them alone). B (.trans): rows j + 8 for matrices 1 and 3, q chunk + 1
-  // for 2 and 3 (b0, b1 of n8 tile 2·np, then of 2·np + 1); pair np is chunk + 2·np, ^ 32·np.
-  // A k16 half further is 16 rows (j) further: + 16·256 bytes for dW's A and for B.
-  const uint32_t a_off = AT ? qlin_swz256((lane & 7) + 8 * (lane >> 4), wm * 8 + ((lane >> 3) & 1))
-                            : qlin_swz(wm * 64 + (lane & 15), lane >> 4);
-  const uint32_t b_off = 3 * kQlinTcPiece + qlin_swz256((lane & 7) + 8 * ((lane >> 3) & 1), wn * 4 + (lane >> 4));
+  // tile mt is p chunk + 8·mt, which the swizzle (bits 0-2 of the chunk) leaves alone: + 128 bytes
+  // (were the tiles adjacent, chunk + 2·mt would be an XOR, and its second address register made
+  // ptxas spill). B (.trans): rows j + 8 for matrices 1 and 3, q chunk + 1 for 2 and 3 (b0, b1 of
+  // n8 tile 2·np, then of 2·np + 1); pair np is chunk + 2·np = chunk ^ 2·np (wn·8 above, lane >> 4
+  // below), the offset ^ 32·np. A k16 half further is 16 rows (j) further: + 16·256 bytes for dW's
+  // A and for B.
+  const uint32_t a_off = AT ? qlin_swz256((lane & 7) + 8 * (lane >> 4), wm * 2 + ((lane >> 3) & 1))
+                            : qlin_swz(wm * 16 + (lane & 15), lane >> 4);
+  const uint32_t b_off = 3 * kQlinTcPiece + qlin_swz256((lane & 7) + 8 * ((lane >> 3) & 1), wn * 8 + (lane >> 4));
 
-  float acc[4][4][4];
+  float acc[2][8][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 2; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < 8; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
@@ -927,28 +935,28 @@ __global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemm
     const uint32_t st = smem + (kt & 1) * kQlinTcStage;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      uint32_t bf[4][2];
+      uint32_t bf[8][2];
 #pragma unroll
-      for (int np = 0; np < 2; ++np) {
+      for (int np = 0; np < 4; ++np) {
         uint32_t r[4];
         qlin_ldsm_x4_trans(r, st + ((b_off ^ (32 * np)) + h * 16 * 256));
         bf[2 * np][0] = r[0], bf[2 * np][1] = r[1], bf[2 * np + 1][0] = r[2], bf[2 * np + 1][1] = r[3];
       }
 #pragma unroll
       for (int x = 2; x >= 0; --x) {  // the smallest piece first
-        uint32_t af[4][4];
+        uint32_t af[2][4];
 #pragma unroll
-        for (int mt = 0; mt < 4; ++mt) {
+        for (int mt = 0; mt < 2; ++mt) {
           const uint32_t at = st + x * kQlinTcPiece;
           if (AT)
-            qlin_ldsm_x4_trans(af[mt], at + ((a_off ^ (32 * mt)) + h * 16 * 256));
+            qlin_ldsm_x4_trans(af[mt], at + (a_off + h * 16 * 256 + mt * 128));
           else
-            qlin_ldsm_x4(af[mt], at + ((a_off ^ (32 * h)) + mt * 16 * 64));
+            qlin_ldsm_x4(af[mt], at + ((a_off ^ (32 * h)) + mt * 64 * 64));
         }
 #pragma unroll
-        for (int mt = 0; mt < 4; ++mt)
+        for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-          for (int nt = 0; nt < 4; ++nt) qlin_mma_bf16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+          for (int nt = 0; nt < 8; ++nt) qlin_mma_bf16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
       }
     }
     if (kt + 1 < KT) store_shared((kt + 1) & 1);
@@ -974,15 +982,15 @@ __global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemm
   const int gr = lane >> 2, t = lane & 3;
   const int plim = g.P - p0, qlim = g.Q - q0;
 #pragma unroll
-  for (int mt = 0; mt < 4; ++mt)
+  for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
-      const int row = wm * 64 + mt * 16 + gr + 8 * hh;
+      const int row = wm * 16 + mt * 64 + gr + 8 * hh;
       if (row >= plim) continue;
       float *cr = g.c + ((int64_t)p0 + row) * g.Q + q0;
 #pragma unroll
-      for (int nt = 0; nt < 4; ++nt) {
-        const int col = wn * 32 + nt * 8 + 2 * t;
+      for (int nt = 0; nt < 8; ++nt) {
+        const int col = wn * 64 + nt * 8 + 2 * t;
         const float v0 = acc[mt][nt][2 * hh], v1 = acc[mt][nt][2 * hh + 1];
         if (col + 1 < qlim && g.vec_c) {
           *(float2 *)(cr + col) = make_float2(v0, v1);
