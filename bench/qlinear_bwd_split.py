@@ -14,8 +14,8 @@ on bench/qlinear.cu's inputs (its hash, its special rows: zeros, exact halves, 1
 the self-check's shapes and the timed 8192³ (its sampled rows, 512 of the K columns), and prints
 the worst error over the bench's bound (J + 3)·u·Σ|t| + 1e-30 (> 1 fails) and the worst
 err / (u·Σ|t|), beside the same for the shipped FFMA kernel (modelled: x̂ = fl32(s·q), one fused
-multiply-add at a time). The split is modelled both as the kernel does it (round to nearest) and
-with truncation (rz).
+multiply-add at a time). The split is modelled as the kernel does it (a0 and a1 rounded to nearest,
+a2 the residual's upper half) and with a0 and a1 truncated too (rz-split).
 Run: python3 bench/qlinear_bwd_split.py [--quick]   (numpy; about a minute, --quick a few seconds)
 """
 import sys
@@ -108,7 +108,7 @@ def split3(a, rz):
     a0 = bf16(a, rz)
     r1 = a - a0  # exact in float32
     a1 = bf16(r1, rz)
-    a2 = bf16(r1 - a1, rz)
+    a2 = bf16(r1 - a1, True)  # the kernel takes the upper half: exact but for denormals below 2^-133
     return a0, a1, a2
 
 

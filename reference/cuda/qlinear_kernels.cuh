@@ -730,18 +730,20 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
 // The same two products as version 3, C[p][q] = Σ_j A(p, j)·s[j]·Bq[j][q], on the tensor cores
 // without giving up float32. The int8 operand is exact in bfloat16 (every integer up to 256 is), so
 // the scale moves to the float32 operand: A'(p, j) = fl32(A(p, j)·s[j]), one rounding, as x̂ = s·q
-// has. Each A' is then split exactly into three bf16 pieces, a = a0 + a1 + a2 with a0 = bf16(a),
-// a1 = bf16(a − a0), a2 = bf16(a − a0 − a1), rounded to nearest: the residuals are exact float32
-// subtractions and 3 × 8 significant bits hold float32's 24. Every piece × int8 product is then
-// exact in the tensor core and only the float32 accumulation rounds: three mma.sync.m16n8k16 (bf16
-// in, float32 accumulators) per k16 step and tile, the same B fragment, the smallest piece first.
-// Three times the work of a plain bf16 GEMM is still far less time than FFMA's: the float32 FMA rate
-// is about a fifteenth of the bf16 tensor cores' on an H100 or H200.
-// Where the split is not exact: a piece below bf16's smallest denormal, 2^-133 (|A'| below about
-// 2^-110), loses its last bits, at most 2^-134 an element: J·127·2^-134 on an output at worst, far
-// below the checker's absolute slack. How the tensor cores round their float32 sums is not
-// documented (truncation without guard bits has been reported); bench/qlinear_bwd_split.py models
-// it on the bench's inputs and stays well within the bench's bound.
+// has. Each A' is then split exactly into three bf16 pieces, a = a0 + a1 + a2 with a0 = bf16(a) and
+// a1 = bf16(a − a0) rounded to nearest, and a2 = a − a0 − a1, which has at most 8 significant bits
+// left and so is a bf16 already: the residuals are exact float32 subtractions and 3 × 8 significant
+// bits hold float32's 24. Every piece × int8 product is then exact in the tensor core and only the
+// float32 accumulation rounds: three mma.sync.m16n8k16 (bf16 in, float32 accumulators) per k16 step
+// and tile, the same B fragment, the smallest piece first.
+// Three times the work of a plain bf16 GEMM is still far less time than FFMA's: the float32 FMA
+// rate is about a fifteenth of the bf16 tensor cores' on an H100 or H200.
+// Where the split is not exact: below bf16's smallest denormal, 2^-133 (|A'| below about 2^-110),
+// a2 loses its last bits, at most 2^-133 an element: J·127·2^-133 on an output at worst, far below
+// the checker's absolute slack (1e-30); so would tensor cores that flushed denormals to zero (each
+// |A'| < 2^-126: J·127·2^-126, 1e-32 at J = 8192). How the tensor cores round their float32 sums is
+// not documented (truncation without guard bits has been reported); bench/qlinear_bwd_split.py
+// models it on the bench's inputs and stays well within the bench's bound.
 // Block tile 128 (p) × 128 (q), j in steps of 32, 256 threads: 8 warps in a 4 × 2 grid, each owning
 // 32 × 64 outputs (2 m16 × 8 n8 tiles: 64 float accumulators a lane; its two m16 tiles are rows
 // wm·16 and wm·16 + 64, which keeps dW's A addresses in one register, see below). Per k16 step a
@@ -791,19 +793,33 @@ static __device__ __forceinline__ uint32_t qlin_bf16x2(float lo, float hi) {
 }
 
 // The exact split of a pair: w[0] + w[1] + w[2] == (x, y), piece by piece (bf16 → float32 is the
-// bits shifted up, so the residuals need no conversion back).
+// bits shifted up, so the residuals need no conversion back). The last residuals are bf16 already
+// (see above): their upper halves, packed by a PRMT, not a conversion (cvt.bf16x2 issues at a
+// quarter of PRMT's rate).
 static __device__ __forceinline__ void qlin_split2(float x, float y, uint32_t (&w)[3]) {
 #pragma unroll
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 2; ++i) {
     w[i] = qlin_bf16x2(x, y);
     x = __fsub_rn(x, __uint_as_float(w[i] << 16));
     y = __fsub_rn(y, __uint_as_float(w[i] & 0xffff0000u));
   }
+  w[2] = __byte_perm(__float_as_uint(x), __float_as_uint(y), 0x7632);
 }
 
-// Bytes 2i and 2i + 1 of w, int8, as a bf16x2 word: exact (int8 → float32 → bf16 keeps ≤ 8 bits).
-static __device__ __forceinline__ uint32_t qlin_s8x2_bf16(uint32_t w, int i) {
-  return qlin_bf16x2((float)(int8_t)((w >> (16 * i)) & 0xff), (float)(int8_t)((w >> (16 * i + 8)) & 0xff));
+// The four int8 of w (lowest address in the lowest byte) as two bf16x2 words, exactly and without
+// the conversion unit: I2F and F2FP issue at 16 a clock per SM, and the A split already keeps that
+// unit busy, while PRMT and FADD issue at 64 and 128. byte ^ 0x80 is v + 128 as an unsigned
+// byte; PRMT makes it the low byte of 0x4B000000 (the float 2^23), giving the float 2^23 + 128 + v,
+// and subtracting 2^23 + 128 leaves v exactly. Its bf16 is then the float's upper half (v has at
+// most 8 significant bits, the lower half is zero), and one more PRMT packs two upper halves.
+static __device__ __forceinline__ void qlin_s8x4_bf16(uint32_t w, uint32_t &lo, uint32_t &hi) {
+  const uint32_t u = w ^ 0x80808080u;
+  uint32_t f[4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+    f[k] = __float_as_uint(__fsub_rn(__uint_as_float(__byte_perm(u, 0x4B000000u, 0x7440 + k)), 8388736.0f));
+  lo = __byte_perm(f[0], f[1], 0x7632);
+  hi = __byte_perm(f[2], f[3], 0x7632);
 }
 
 static __device__ __forceinline__ void qlin_st_shared8(uint32_t dst, uint32_t w0, uint32_t w1) {
@@ -898,10 +914,13 @@ __global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemm
       for (int x = 0; x < 3; ++x) qlin_st_shared8(st + x * kQlinTcPiece + off, lo[x], hi[x]);
     }
     const uint32_t sb = st + 3 * kQlinTcPiece;
-    qlin_st_shared16(sb + qlin_swz256(br, 2 * bc), qlin_s8x2_bf16(rb.x, 0), qlin_s8x2_bf16(rb.x, 1),
-                     qlin_s8x2_bf16(rb.y, 0), qlin_s8x2_bf16(rb.y, 1));
-    qlin_st_shared16(sb + qlin_swz256(br, 2 * bc + 1), qlin_s8x2_bf16(rb.z, 0), qlin_s8x2_bf16(rb.z, 1),
-                     qlin_s8x2_bf16(rb.w, 0), qlin_s8x2_bf16(rb.w, 1));
+    uint32_t wb[8];
+    qlin_s8x4_bf16(rb.x, wb[0], wb[1]);
+    qlin_s8x4_bf16(rb.y, wb[2], wb[3]);
+    qlin_s8x4_bf16(rb.z, wb[4], wb[5]);
+    qlin_s8x4_bf16(rb.w, wb[6], wb[7]);
+    qlin_st_shared16(sb + qlin_swz256(br, 2 * bc), wb[0], wb[1], wb[2], wb[3]);
+    qlin_st_shared16(sb + qlin_swz256(br, 2 * bc + 1), wb[4], wb[5], wb[6], wb[7]);
   };
 
   // ldmatrix addresses (offsets in a stage) for the first k16 half and the first m16 tile or n16
@@ -1131,7 +1150,8 @@ static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, con
 // opting in, and two blocks per SM need the largest shared-memory split.
 template <bool AT>
 static inline cudaError_t qlin_bwd_tc_launch1(const QlinGemmArgs &g) {
-  cudaError_t e = cudaFuncSetAttribute(qlin_bwd_tc_kernel<AT>, cudaFuncAttributeMaxDynamicSharedMemorySize, kQlinTcSmem);
+  cudaError_t e =
+      cudaFuncSetAttribute(qlin_bwd_tc_kernel<AT>, cudaFuncAttributeMaxDynamicSharedMemorySize, kQlinTcSmem);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(qlin_bwd_tc_kernel<AT>, cudaFuncAttributePreferredSharedMemoryCarveout,
                              (int)cudaSharedmemCarveoutMaxShared);
