@@ -750,11 +750,12 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
 // warp loads its B fragments with 4 ldmatrix.x4.trans, then per piece the A fragments of its 2 m16
 // tiles with 2 ldmatrix.x4 and issues 16 mma, each on its own accumulator (no mma waits for the
 // one before).
-// Why 32 × 64 and not 64 × 32: A's fragments are read three times (a piece each), so a warp tile
-// short in p reads 10 KB of shared memory per k32 step instead of 14 for the same 96 mma; with the
-// 32 KB of stores a step, 64 × 32 would need about as much time of the shared memory's 128 bytes a
-// clock as of the tensor cores (estimated, not measured). Two blocks per SM: at most 128 registers
-// a thread, 64 KB of shared memory a block.
+// Why 32 × 64 and not 64 × 32: A's fragments are read three times (once per piece), so a warp tile
+// short in p and long in q reads 10 KB of shared memory per k32 step instead of 14 KB for the same
+// 96 mma. Shared memory moves 128 bytes a clock per SM; with 64 × 32 tiles the fragment loads and
+// the 32 KB of converted stores a step would have kept it about as busy as the tensor cores (an
+// estimate, not a measurement). Two blocks per SM: at most 128 registers a thread, 64 KB of shared
+// memory a block.
 // Pipeline: as version 3, through registers, since every element is converted on its way in: the
 // next tile's global loads are issued before the current tile's mma, and scaled, split or converted
 // into the other shared buffer after them; one barrier per tile. A stage (32 KB) holds the three A'
@@ -808,10 +809,11 @@ static __device__ __forceinline__ void qlin_split2(float x, float y, uint32_t (&
 
 // The four int8 of w (lowest address in the lowest byte) as two bf16x2 words, exactly and without
 // the conversion unit: I2F and F2FP issue at 16 a clock per SM, and the A split already keeps that
-// unit busy, while PRMT and FADD issue at 64 and 128. byte ^ 0x80 is v + 128 as an unsigned
-// byte; PRMT makes it the low byte of 0x4B000000 (the float 2^23), giving the float 2^23 + 128 + v,
-// and subtracting 2^23 + 128 leaves v exactly. Its bf16 is then the float's upper half (v has at
-// most 8 significant bits, the lower half is zero), and one more PRMT packs two upper halves.
+// unit busy, while PRMT and FADD issue at 64 and 128 (the CUDA C++ Programming Guide's throughput
+// table, compute capability 9.0). byte ^ 0x80 is v + 128 as an unsigned byte; PRMT makes it the low
+// byte of 0x4B000000 (the float 2^23), giving the float 2^23 + 128 + v, and subtracting 2^23 + 128
+// leaves v exactly. Its bf16 is then the float's upper half (v has at most 8 significant bits, the
+// lower half is zero), and one more PRMT packs two upper halves.
 static __device__ __forceinline__ void qlin_s8x4_bf16(uint32_t w, uint32_t &lo, uint32_t &hi) {
   const uint32_t u = w ^ 0x80808080u;
   uint32_t f[4];
