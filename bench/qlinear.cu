@@ -1,13 +1,14 @@
 // Lab 8 kernel variants, side by side on one GPU: the measurements behind reference/cuda/qlinear.cu.
-// Build and run:  make bench-variants && build/bench/qlinear [--check-only] [--quick]
+// Build and run:  make bench-variants && build/bench/qlinear [--check-only] [--quick] [--skip-bulk | --bulk-only]
 //
 // 1. Each kernel's registers, local memory (spills) and blocks per SM as this GPU runs them.
 // 2. A self-check on small shapes chosen for their edges (K = 1, 3, 17, K not a multiple of 16 or
 //    64, M = 1 and 16 (the decode kernel) and 17 (the tiled one), N = 1, K = 2^17 with every
 //    product 127² (the largest int32 sum the contract allows), a zero row, a row of exact .5
-//    quotients, denormal and huge rows), with every pointer aligned and then one element off 16
-//    bytes (the kernels' byte-wise paths; the bulk-copy decode variants hand those, and K % 16 != 0,
-//    to version 2's byte path, so their own code runs on the aligned pass only: M = 1 with N = 1 at
+//    quotients, denormal and huge rows; N % 4 == 0 and K % 16 == 0 with ragged tiles for the
+//    tensor-core backward), with every pointer aligned and then one element off 16 bytes (the
+//    kernels' byte-wise paths; the bulk-copy decode variants hand those, and K % 16 != 0, to
+//    version 2's byte path, so their own code runs on the aligned pass only: M = 1 with N = 1 at
 //    K = 4096, M up to 16, N = 3 to 300, K = 64 to 2^17, K % 64 = 16; at K = 2^17 the x-resident
 //    variant's x does not fit and it carries x in its stages instead):
 //      quantise  against the host's float64 computation, bit for bit (s and q);
@@ -17,10 +18,13 @@
 //                bound of a float32 sum of J products (J = N for dx, M for dW and db), which no
 //                summation order exceeds and a wrong index or tile always does; the worst ratio
 //                err / (u·Σ|terms|) is printed, so a typical value (a few units) can be seen.
+//                Both backwards: "bwd" the shipped FFMA kernels, "bwd-tc" the bf16x3 tensor-core
+//                variant (qlin_bwd_tc_launch; "bwd-tc=ref" where the shape or a pointer sends it to
+//                the FFMA kernels). bench/qlinear_bwd_split.py models the tensor cores' rounding.
 //    Outputs are filled with NaN first, so an element a kernel never writes fails.
 // 3. Timings (median of 22 runs, bench/common.cuh: CUDA events, L2 flushed before each run):
-//      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 mma.sync rate,
-//      measured here;
+//      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 and bf16
+//      mma.sync rates, measured here;
 //      quantise 8192 × 8192 (GB/s of 5 bytes an element);
 //      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant;
 //      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
@@ -30,7 +34,9 @@
 //      2, 4 with U = 2 or 4 steps of loads in flight, and version 2b (W through cp.async.bulk into
 //      a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6 of 8 KB, x in the stages,
 //      a block per tile; NT = 2, x copied once per block, a persistent grid of a block per SM;
-//      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate);
+//      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the shipped
+//      FFMA kernels and the bf16x3 tensor-core variant (not shipped; PyTorch's float32 matmuls,
+//      scripts/device-lab8.sh's torch step, are the bar);
 //    each timed output then checked on a sample of rows against the GPU reference.
 // Exit status 1 when any check fails.
 #include <cuda_runtime.h>
@@ -114,8 +120,24 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
 #endif
 }
 
+// The same for bf16 mma.sync m16n8k16 with float32 accumulators: the roof of the tensor-core
+// backward, which does three of them per product.
+__global__ void mma_bf16_peak_kernel(float *out, int iters) {
+  float c[8][4] = {};
+  // bf16 pairs near 1 (0x3f80), so that the sums stay finite and normal
+  const uint32_t a[4] = {0x3f803f80u + (threadIdx.x & 0x7f), 0x3f803f81u, 0x3f803f82u, 0x3f803f83u};
+  const uint32_t b = 0x3f803f80u + ((threadIdx.x >> 1) & 0x3f);
+  for (int i = 0; i < iters; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) qlin_mma_bf16(c[j], a, b, b + j);
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
+  if (s == 1.2345f) out[threadIdx.x] = s;
+}
+
 struct Rates {
-  double copy_gbs, fma_tflops, mma_tops;
+  double copy_gbs, fma_tflops, mma_tops, bf16_tflops;
 };
 
 Rates measure_rates(bench::Timer &timer) {
@@ -139,6 +161,11 @@ Rates measure_rates(bench::Timer &timer) {
   ms = timer.median_ms([&] { mma_peak_kernel<<<sms * 4, 256>>>(out, mma_iters); });
   r.mma_tops = 2.0 * 16 * 8 * 32 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
   CHECK(cudaFree(out));
+  float *fout = nullptr;
+  CHECK(cudaMalloc(&fout, 1024 * sizeof(float)));
+  ms = timer.median_ms([&] { mma_bf16_peak_kernel<<<sms * 4, 256>>>(fout, mma_iters); });
+  r.bf16_tflops = 2.0 * 16 * 8 * 16 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
+  CHECK(cudaFree(fout));
   return r;
 }
 
@@ -316,6 +343,9 @@ const char *fwd_name(Fwd f) {
 }
 bool is_decode(Fwd f) { return f >= kDec1; }
 
+enum Bwd { kBwdShipped, kBwdTc };
+const char *bwd_name(Bwd b) { return b == kBwdShipped ? "dx + dW + db (ref.)" : "dx + dW + db, bf16x3 tensor cores"; }
+
 struct Problem {
   Shape s;
   int off;  // elements every pointer is moved by (1: none of them 16-byte aligned)
@@ -375,7 +405,14 @@ struct Problem {
     }
   }
 
-  void backward() const { CHECK(qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K)); }
+  // kBwdTc: where the shape or a pointer does not suit the tensor-core kernel (qlin_bwd_tc_fits), its
+  // launcher runs the shipped one.
+  void backward(Bwd v) const {
+    if (v == kBwdShipped)
+      CHECK(qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K));
+    else
+      CHECK(qlin_bwd_tc_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K));
+  }
 
   void poison() const {  // NaN (and −1 in acc) everywhere an output goes
     CHECK(cudaMemset(y, 0xff, (size_t)s.M * s.N * sizeof(float)));
@@ -548,9 +585,23 @@ void print_all_attributes() {
   print_attributes("sgemm dW + db", (const void *)qlin_sgemm_kernel<true, true>, kQlinGemmThreads, 0, true);
   print_attributes("sgemm dx, element loads", (const void *)qlin_sgemm_kernel<false, false>, kQlinGemmThreads, 0,
                    true);
+  print_attributes("bf16x3 tensor cores dx", (const void *)qlin_bwd_tc_kernel<false>, kQlinTcThreads, kQlinTcSmem,
+                   true);
+  print_attributes("bf16x3 tensor cores dW + db", (const void *)qlin_bwd_tc_kernel<true>, kQlinTcThreads,
+                   kQlinTcSmem, true);
 }
 
 // ---- the self-check ---------------------------------------------------------------------------------------
+
+// --skip-bulk / --bulk-only: the device script runs the bulk-copy decode variants (whose mbarrier
+// rings are the one thing here that could hang) in a run of their own, under a shorter time limit.
+enum BulkRuns { kBulkToo, kBulkSkipped, kBulkOnly };
+BulkRuns g_bulk = kBulkToo;
+bool is_bulk(Fwd f) { return f == kBulk4 || f == kBulk4S6 || f == kBulk2P; }
+// Whether this run includes variant f (the shipped dispatch always: the same-run baseline).
+bool runs(Fwd f) {
+  return f == kFwdShipped || (g_bulk == kBulkToo) || (g_bulk == kBulkSkipped) != is_bulk(f);
+}
 
 int self_check(bool quick) {
   std::vector<Shape> shapes = {
@@ -558,9 +609,12 @@ int self_check(bool quick) {
       {6, 7, 1024, false},   {6, 7, 1025, false},   {7, 9, 9000, false},    {16, 33, 64, false},
       {16, 300, 1040, false}, {9, 64, 4096, false}, {3, 130, 17, false},    {17, 129, 200, false},
       {130, 257, 1000, false}, {128, 256, 64, false}, {200, 300, 1040, false}, {257, 513, 2048, false},
-      {300, 1, 128, false},  {2, 3, 131072, true},  {20, 24, 131072, true},  {1, 1, 4096, false},
+      {300, 1, 128, false},  {131, 260, 1056, false}, {2, 3, 131072, true},  {20, 24, 131072, true},
+      {1, 1, 4096, false},
   };
-  if (quick) shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false}};
+  if (quick)
+    shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false},
+              {131, 260, 1056, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
                                  kDec1,       kDec2,     kDec4,     kDec4U4,   kDec2U4,   kBulk4,    kBulk4S6,
                                  kBulk2P};
@@ -579,7 +633,7 @@ int self_check(bool quick) {
       const std::vector<int> rows = all_rows(sh.M);
       int fwd_bad = 0;
       for (Fwd f : fwds) {
-        if (is_decode(f) && sh.M > kQlinDecodeMaxM) continue;
+        if ((is_decode(f) && sh.M > kQlinDecodeMaxM) || !runs(f)) continue;
         for (int with_acc : {1, 0}) {
           if (!with_acc && f != kFwdShipped) continue;  // acc = NULL: the shipped dispatch is enough
           pr.poison();
@@ -591,15 +645,22 @@ int self_check(bool quick) {
           if (!ok) std::printf(" | %s%s %.2g FAIL", fwd_name(f), with_acc ? "" : " (no acc)", e);
         }
       }
-      pr.poison();
-      pr.backward();
-      CHECK(cudaDeviceSynchronize());
-      double typical = 0.0;
-      const double e = pr.check_backward(all_rows(sh.M), all_rows(sh.N), &typical);
-      const bool ok = e <= 1.0;
-      failures += fwd_bad + !ok;
-      std::printf(" | fwd %s | bwd %.2g (err/(u·Σ|t|) %.3g)%s\n", fwd_bad ? "FAIL" : "ok", e, typical,
-                  ok ? "" : " FAIL");
+      failures += fwd_bad;
+      std::printf(" | fwd %s", fwd_bad ? "FAIL" : "ok");
+      for (Bwd v : {kBwdShipped, kBwdTc}) {
+        if (g_bulk == kBulkOnly) break;
+        pr.poison();
+        pr.backward(v);
+        CHECK(cudaDeviceSynchronize());
+        double typical = 0.0;
+        const double e = pr.check_backward(all_rows(sh.M), all_rows(sh.N), &typical);
+        const bool ok = e <= 1.0;
+        failures += !ok;
+        const bool tc = v == kBwdTc && qlin_bwd_tc_fits(pr.dy, pr.xq, pr.wq, sh.N, sh.K);
+        std::printf(" | %s %.2g (err/(u·Σ|t|) %.3g)%s", v == kBwdShipped ? "bwd" : tc ? "bwd-tc" : "bwd-tc=ref", e,
+                    typical, ok ? "" : " FAIL");
+      }
+      std::printf("\n");
     }
   }
   std::printf("self-check: %d failure(s)\n", failures);
@@ -640,7 +701,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     return ok ? "" : " FAIL";
   };
 
-  {
+  if (g_bulk != kBulkOnly) {
     const Shape sh = {8192, 8192, 8192, false};
     Problem pr(sh, 0);
     const double elems = (double)sh.M * sh.K;
@@ -660,14 +721,21 @@ int timings(const Rates &rates, bench::Timer &timer) {
                   100.0 * tops / rates.mma_tops, e, verdict(e));
     }
 
-    std::printf("backward M=N=K=8192 (FP32 FMA measured: %.1f TFLOP/s)\n", rates.fma_tflops);
-    pr.poison();
-    ms = timer.median_ms([&] { pr.backward(); });
-    double typical = 0.0;
-    const double e = pr.check_backward(rows, rows, &typical);
-    const double tf = 4.0 * sh.M * sh.N * sh.K / (ms * 1e-3) / 1e12;
-    std::printf("  %-36s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
-                "dx + dW + db (ref.)", ms, tf, 100.0 * tf / rates.fma_tflops, e, typical, verdict(e));
+    std::printf("backward M=N=K=8192 (FP32 FMA measured: %.1f TFLOP/s; bf16 mma.sync: %.0f, of which the "
+                "bf16x3 kernel does 3x the work)\n",
+                rates.fma_tflops, rates.bf16_tflops);
+    for (Bwd v : {kBwdShipped, kBwdTc}) {
+      pr.poison();
+      ms = timer.median_ms([&] { pr.backward(v); });
+      double typical = 0.0;
+      const double e = pr.check_backward(rows, rows, &typical);
+      const double tf = 4.0 * sh.M * sh.N * sh.K / (ms * 1e-3) / 1e12;
+      std::printf("  %-36s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
+                  bwd_name(v), ms, tf, 100.0 * tf / rates.fma_tflops, e, typical, verdict(e));
+      if (v == kBwdTc)  // its own roof: three bf16 mma for every product
+        std::printf("  %-36s %8s    %7.1f TFLOP/s %4.0f%% of bf16 mma.sync\n", "  (the same, as bf16 mma work)", "",
+                    3 * tf, 100.0 * 3 * tf / rates.bf16_tflops);
+    }
   }
 
   // What 67 MB allows at all: a kernel that only reads W (16-byte loads, four in flight per thread,
@@ -693,7 +761,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     // rings of kBulk4 and kBulk2P.
     int major = 0;
     CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
-    if (major >= 9) {
+    if (major >= 9 && g_bulk != kBulkSkipped) {
       time_bulk_read<4, 512, 3, false>("kBulk4", rates, timer, (const int8_t *)w, wbytes);
       time_bulk_read<2, 1024, 4, true>("kBulk2P", rates, timer, (const int8_t *)w, wbytes);
     }
@@ -708,6 +776,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
+      if (!runs(f)) continue;
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });
       const double gbs = wbytes / (ms * 1e-3) / 1e9;
@@ -726,8 +795,10 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--check-only")) check_only = true;
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--skip-bulk")) g_bulk = kBulkSkipped;
+    else if (!std::strcmp(argv[i], "--bulk-only")) g_bulk = kBulkOnly;
     else {
-      std::fprintf(stderr, "usage: %s [--check-only] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--skip-bulk | --bulk-only]\n", argv[0]);
       return 2;
     }
   }
@@ -741,8 +812,9 @@ int main(int argc, char **argv) {
   if (!check_only) {
     bench::Timer timer;
     const Rates rates = measure_rates(timer);
-    std::printf("\ncopy %.0f GB/s, FP32 FMA %.1f TFLOP/s, int8 mma.sync %.0f TOP/s (measured)\n", rates.copy_gbs,
-                rates.fma_tflops, rates.mma_tops);
+    std::printf("\ncopy %.0f GB/s, FP32 FMA %.1f TFLOP/s, int8 mma.sync %.0f TOP/s, bf16 mma.sync %.0f TFLOP/s "
+                "(measured)\n",
+                rates.copy_gbs, rates.fma_tflops, rates.mma_tops, rates.bf16_tflops);
     failures += timings(rates, timer);
   }
   std::printf("\n%d failure(s)\n", failures);

@@ -73,20 +73,22 @@ api_step() {
   grep -E "FAIL|EM_E|passed" "$out/api.txt" | head -40
 }
 
-# bench_step BENCH GREP-ARGS...: build/bench/BENCH in full (self-check, then timings), kept whole in
-# $out; printed are the lines that grep GREP-ARGS selects (-E PATTERN, or -vE PATTERN to leave out).
-# Under a time limit (BENCH_TIMEOUT seconds, 300 by default) with its output line-buffered: a
-# variant that hangs on the GPU (a barrier's phase bookkeeping gone wrong) costs this step, not the
-# call, and every line printed before it is kept.
+# bench_step BENCH FILTER...: build/bench/BENCH in full (self-check, then timings) with the arguments
+# in BENCH_ARGS, kept whole in $out/bench-BENCH[-BENCH_LOG].txt; printed are the lines that the
+# command FILTER... (grep -E PATTERN, an awk program) keeps of it. Under a time limit (BENCH_TIMEOUT
+# seconds, 300 by default) with its output line-buffered: a variant that hangs on the GPU (a
+# barrier's phase bookkeeping gone wrong) costs this step, not the call, and every line printed
+# before it is kept.
 bench_step() {
-  local bench=$1 st
+  local bench=$1 st log="$out/bench-$1${BENCH_LOG:+-$BENCH_LOG}.txt"
   shift
-  step "bench/$bench: self-check and timings"
-  timeout -k 10 "${BENCH_TIMEOUT:-300}" stdbuf -oL -eL "build/bench/$bench" >"$out/bench-$bench.txt" 2>&1
+  step "bench/$bench ${BENCH_ARGS:-}: self-check and timings"
+  # shellcheck disable=SC2086  # BENCH_ARGS: words, on purpose
+  timeout -k 10 "${BENCH_TIMEOUT:-300}" stdbuf -oL -eL "build/bench/$bench" ${BENCH_ARGS:-} >"$log" 2>&1
   st=$?
   [ $st -eq 124 ] || [ $st -eq 137 ] && echo "bench/$bench did not finish in ${BENCH_TIMEOUT:-300} s (a hang?): its last lines follow" &&
-    tail -5 "$out/bench-$bench.txt"
+    tail -5 "$log"
   echo "bench exit: $st (want 0)"
   [ $st -ne 0 ] && status=1
-  grep "$@" "$out/bench-$bench.txt" | head -80
+  "$@" <"$log" | head -80
 }

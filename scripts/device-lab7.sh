@@ -30,7 +30,7 @@ fi
 
 want api && api_step 7 "em_attention_*_cuda"
 
-want bench && bench_step attention -E 'FAIL|NaN|^[A-Z]|registers|TFLOP|failure'
+want bench && bench_step attention grep -E 'FAIL|NaN|^[A-Z]|registers|TFLOP|failure'
 
 if want sanitizer; then
   step "compute-sanitizer (small shapes)"

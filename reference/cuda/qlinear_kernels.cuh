@@ -12,7 +12,10 @@
 //   qlin_fwd_decode_bulk_kernel  the same forward with W brought into shared memory by Hopper bulk
 //                            copies (sm_90; bench variants, not yet in the dispatch);
 //   qlin_sgemm_kernel        the backward's two float32 products (FFMA, register-blocked), the
-//                            int8 operand dequantised on its way into shared memory, db fused.
+//                            int8 operand dequantised on its way into shared memory, db fused;
+//   qlin_bwd_tc_kernel       the same products on the bf16 tensor cores with float32 accuracy (the
+//                            scaled float32 operand split exactly into three bf16 pieces), db fused:
+//                            a variant bench/qlinear.cu times (qlin_bwd_tc_launch), not shipped.
 #ifndef EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
 #define EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
 
@@ -984,6 +987,304 @@ __global__ void __launch_bounds__(kQlinGemmThreads, VEC ? 2 : 1) qlin_sgemm_kern
   }
 }
 
+// ---- version 4: the backward on the bf16 tensor cores, float32 accuracy (bf16x3) ---------------
+//
+// The same two products as version 3, C[p][q] = Σ_j A(p, j)·s[j]·Bq[j][q], on the tensor cores
+// without giving up float32. The int8 operand is exact in bfloat16 (every integer up to 256 is), so
+// the scale moves to the float32 operand: A'(p, j) = fl32(A(p, j)·s[j]), one rounding, as x̂ = s·q
+// has. Each A' is then split exactly into three bf16 pieces, a = a0 + a1 + a2 with a0 = bf16(a) and
+// a1 = bf16(a − a0) rounded to nearest, and a2 = a − a0 − a1, which has at most 8 significant bits
+// left and so is a bf16 already: the residuals are exact float32 subtractions and 3 × 8 significant
+// bits hold float32's 24. Every piece × int8 product is then exact in the tensor core and only the
+// float32 accumulation rounds: three mma.sync.m16n8k16 (bf16 in, float32 accumulators) per k16 step
+// and tile, the same B fragment, the smallest piece first.
+// Three times the work of a plain bf16 GEMM is still far less time than FFMA's: the float32 FMA
+// rate is about a fifteenth of the bf16 tensor cores' on an H100 or H200.
+// Where the split is not exact: below bf16's smallest denormal, 2^-133 (|A'| below about 2^-110),
+// a2 loses its last bits, at most 2^-133 an element: J·127·2^-133 on an output at worst, far below
+// the checker's absolute slack (1e-30); so would tensor cores that flushed denormals to zero (each
+// |A'| < 2^-126: J·127·2^-126, 1e-32 at J = 8192). How the tensor cores round their float32 sums is
+// not documented (truncation without guard bits has been reported); bench/qlinear_bwd_split.py
+// models it on the bench's inputs and stays well within the bench's bound.
+// Block tile 128 (p) × 128 (q), j in steps of 32, 256 threads: 8 warps in a 4 × 2 grid, each owning
+// 32 × 64 outputs (2 m16 × 8 n8 tiles: 64 float accumulators a lane; its two m16 tiles are rows
+// wm·16 and wm·16 + 64, which keeps dW's A addresses in one register, see below). Per k16 step a
+// warp loads its B fragments with 4 ldmatrix.x4.trans, then per piece the A fragments of its 2 m16
+// tiles with 2 ldmatrix.x4 and issues 16 mma, each on its own accumulator (no mma waits for the
+// one before).
+// Why 32 × 64 and not 64 × 32: A's fragments are read three times (once per piece), so a warp tile
+// short in p and long in q reads 10 KB of shared memory per k32 step instead of 14 KB for the same
+// 96 mma. Shared memory moves 128 bytes a clock per SM; with 64 × 32 tiles the fragment loads and
+// the 32 KB of converted stores a step would have kept it about as busy as the tensor cores (an
+// estimate, not a measurement). Two blocks per SM: at most 128 registers a thread, 64 KB of shared
+// memory a block.
+// Pipeline: as version 3, through registers, since every element is converted on its way in: the
+// next tile's global loads are issued before the current tile's mma, and scaled, split or converted
+// into the other shared buffer after them; one barrier per tile. A stage (32 KB) holds the three A'
+// pieces and B, all bf16:
+//   dx (AT false): A' read along j (dy's rows), stored [p][j] in rows of 32 bf16 (64 bytes), chunk
+//     c of row r at c ^ ((r >> 1) & 3) as the forward's tiles (qlin_swz); fragments by ldmatrix;
+//   dW (AT): A' read along p (j is dy's row), stored [j][p] in rows of 128 bf16 (256 bytes), chunk c
+//     of row r at c ^ (r & 7) (qlin_swz256); fragments by ldmatrix.trans;
+//   B (both): Bq[j][q] is row-major along q: stored [j][q] like dW's A; fragments by ldmatrix.trans.
+// Either swizzle puts the 8 rows an ldmatrix matrix reads on 8 distinct 16-byte bank groups, and
+// the stores of a warp (whole rows of consecutive chunks) on every bank group equally often.
+// db: fused as in version 3, from the raw dy values dW's first column of tiles loads anyway: a
+// thread sums its 4 columns over the rows it loads (those ≡ its warp mod 8), and the 8 warps' sums
+// meet in shared memory at the end. A separate kernel would read dy (256 MB at 8192²) once more.
+// Shapes and pointers: this kernel takes dy 16-byte aligned with N % 4 == 0 and Bq 16-byte aligned
+// with K % 16 == 0, so that every float4 of A and 16 bytes of B is wholly inside or outside the
+// matrix; the launcher sends anything else to version 3. Rows and columns past the matrix and j past
+// J are loaded as zeros, whose pieces and products are zeros.
+
+static const int kQlinTcBM = 128, kQlinTcBN = 128, kQlinTcBK = 32;  // p, q, j of a tile
+static const int kQlinTcThreads = 256;
+static const int kQlinTcPiece = kQlinTcBM * kQlinTcBK * 2;                  // bytes of one A' piece
+static const int kQlinTcStage = 3 * kQlinTcPiece + kQlinTcBK * kQlinTcBN * 2;  // the pieces and B
+static const int kQlinTcSmem = 2 * kQlinTcStage;                            // two stages: 64 KB
+
+// Byte offset of 16-byte chunk c (0..15) of row r in a tile of 256-byte rows.
+static __device__ __forceinline__ uint32_t qlin_swz256(int r, int c) {
+  return (uint32_t)(r * 256 + ((c ^ (r & 7)) << 4));
+}
+
+// Two floats to a bf16x2 word, round to nearest even: lo in the low half (the lower column).
+static __device__ __forceinline__ uint32_t qlin_bf16x2(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+// The exact split of a pair: w[0] + w[1] + w[2] == (x, y), piece by piece (bf16 → float32 is the
+// bits shifted up, so the residuals need no conversion back). The last residuals are bf16 already
+// (see above): their upper halves, packed by a PRMT, not a conversion (cvt.bf16x2 issues at a
+// quarter of PRMT's rate).
+static __device__ __forceinline__ void qlin_split2(float x, float y, uint32_t (&w)[3]) {
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    w[i] = qlin_bf16x2(x, y);
+    x = __fsub_rn(x, __uint_as_float(w[i] << 16));
+    y = __fsub_rn(y, __uint_as_float(w[i] & 0xffff0000u));
+  }
+  w[2] = __byte_perm(__float_as_uint(x), __float_as_uint(y), 0x7632);
+}
+
+// The four int8 of w (lowest address in the lowest byte) as two bf16x2 words, exactly and without
+// the conversion unit: I2F and F2FP issue at 16 a clock per SM, and the A split already keeps that
+// unit busy, while PRMT and FADD issue at 64 and 128 (the CUDA C++ Programming Guide's throughput
+// table, compute capability 9.0). byte ^ 0x80 is v + 128 as an unsigned byte; PRMT makes it the low
+// byte of 0x4B000000 (the float 2^23), giving the float 2^23 + 128 + v, and subtracting 2^23 + 128
+// leaves v exactly. Its bf16 is then the float's upper half (v has at most 8 significant bits, the
+// lower half is zero), and one more PRMT packs two upper halves.
+static __device__ __forceinline__ void qlin_s8x4_bf16(uint32_t w, uint32_t &lo, uint32_t &hi) {
+  const uint32_t u = w ^ 0x80808080u;
+  uint32_t f[4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+    f[k] = __float_as_uint(__fsub_rn(__uint_as_float(__byte_perm(u, 0x4B000000u, 0x7440 + k)), 8388736.0f));
+  lo = __byte_perm(f[0], f[1], 0x7632);
+  hi = __byte_perm(f[2], f[3], 0x7632);
+}
+
+static __device__ __forceinline__ void qlin_st_shared8(uint32_t dst, uint32_t w0, uint32_t w1) {
+  asm volatile("st.shared.v2.u32 [%0], {%1,%2};\n" ::"r"(dst), "r"(w0), "r"(w1) : "memory");
+}
+static __device__ __forceinline__ void qlin_ldsm_x4_trans(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr)
+               : "memory");
+}
+
+// mma.sync.m16n8k16, bf16 × bf16 → f32 (PTX ISA, "matrix fragments for mma.m16n8k16"). With
+// lane = 4·g + t: A (16×16) a[0] = row g, k 2t, 2t + 1 (the lower k in the low half); a[1] = row
+// g + 8; a[2] = row g, k 8 + 2t..; a[3] = row g + 8, k 8 + 2t... B (16×8) b0 = k 2t, 2t + 1 of column
+// g; b1 = k 8 + 2t... C as for the int8 mma: c[0], c[1] = row g, columns 2t, 2t + 1; c[2], c[3] =
+// row g + 8. ldmatrix.x4 of a [row][k] tile gives A's four words directly; ldmatrix.trans of a
+// [k][row] tile (lane i receives rows 2t, 2t + 1 of column g) gives them, or B's, from the other
+// layout.
+static __device__ __forceinline__ void qlin_mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                     uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <bool AT>
+__global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemmArgs g) {
+  constexpr int BM = kQlinTcBM, BN = kQlinTcBN, BK = kQlinTcBK;
+  extern __shared__ __align__(128) unsigned char qlin_smem[];
+  int tp, tq;
+  qlin_tile_of(blockIdx.x, g.tiles_p, g.tiles_q, tp, tq);
+  const int p0 = tp * BM, q0 = tq * BN;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp & 3, wn = warp >> 2;  // outputs: rows wm·16 and wm·16 + 64 (16 each), columns wn·64..
+  const uint32_t smem = (uint32_t)__cvta_generic_to_shared(qlin_smem);
+  const int KT = (g.J + BK - 1) / BK;
+  const bool do_colsum = AT && g.colsum != nullptr && tq == 0;  // the same for the whole block
+
+  // What a thread loads per tile: A, dx: rows ar + 32i (i < 4) of the tile, j 4·ac .. 4·ac + 3;
+  // A, dW: rows (j) ar + 8i, p 4·ac .. 4·ac + 3; B: row (j) br, q 16·bc .. 16·bc + 15. Running
+  // pointers, advanced a tile at a time, as in version 3. Bounds as what is left of the matrix
+  // past the tile's corner (no int overflow near 2^31); a pointer outside is never dereferenced.
+  const int ar = AT ? tid >> 5 : tid >> 3, ac = AT ? tid & 31 : tid & 7;
+  const int br = tid >> 3, bc = tid & 7;
+  const float *a_src = AT ? g.a + (int64_t)ar * g.lda + p0 + 4 * ac : g.a + ((int64_t)p0 + ar) * g.lda + 4 * ac;
+  const int64_t a_step = AT ? (int64_t)BK * g.lda : BK;
+  const int8_t *b_src = g.bq + (int64_t)br * g.Q + q0 + 16 * bc;
+  const int64_t b_step = (int64_t)BK * g.Q;
+  const bool b_in = 16 * bc < g.Q - q0;
+
+  float4 ra[4];
+  float rs[4];  // the scales: dx, of A's 4 columns (j); dW, of its 4 rows (j)
+  uint4 rb;
+  float cs[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // db: this thread's 4 columns
+
+  auto load_global = [&](int j0) {
+    const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      if (AT) {
+        const bool j_in = ar + 8 * i < g.J - j0;
+        ra[i] = j_in && 4 * ac < g.P - p0 ? *(const float4 *)(a_src + (int64_t)8 * i * g.lda) : zero;
+        rs[i] = j_in ? g.s[j0 + ar + 8 * i] : 0.0f;
+      } else {
+        const bool in = ar + 32 * i < g.P - p0 && 4 * ac < g.J - j0;
+        ra[i] = in ? *(const float4 *)(a_src + (int64_t)32 * i * g.lda) : zero;
+        rs[i] = 4 * ac + i < g.J - j0 ? g.s[j0 + 4 * ac + i] : 0.0f;
+      }
+    }
+    rb = b_in && br < g.J - j0 ? *(const uint4 *)b_src : make_uint4(0u, 0u, 0u, 0u);
+    a_src += a_step;
+    b_src += b_step;
+  };
+
+  auto store_shared = [&](int buf) {
+    const uint32_t st = smem + buf * kQlinTcStage;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float v[4] = {ra[i].x, ra[i].y, ra[i].z, ra[i].w};
+      float a[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (AT && do_colsum) cs[e] += v[e];
+        a[e] = __fmul_rn(v[e], AT ? rs[i] : rs[e]);
+      }
+      uint32_t lo[3], hi[3];
+      qlin_split2(a[0], a[1], lo);
+      qlin_split2(a[2], a[3], hi);
+      const uint32_t off = (AT ? qlin_swz256(ar + 8 * i, ac >> 1) : qlin_swz(ar + 32 * i, ac >> 1)) + (ac & 1) * 8;
+#pragma unroll
+      for (int x = 0; x < 3; ++x) qlin_st_shared8(st + x * kQlinTcPiece + off, lo[x], hi[x]);
+    }
+    const uint32_t sb = st + 3 * kQlinTcPiece;
+    uint32_t wb[8];
+    qlin_s8x4_bf16(rb.x, wb[0], wb[1]);
+    qlin_s8x4_bf16(rb.y, wb[2], wb[3]);
+    qlin_s8x4_bf16(rb.z, wb[4], wb[5]);
+    qlin_s8x4_bf16(rb.w, wb[6], wb[7]);
+    qlin_st_shared16(sb + qlin_swz256(br, 2 * bc), wb[0], wb[1], wb[2], wb[3]);
+    qlin_st_shared16(sb + qlin_swz256(br, 2 * bc + 1), wb[4], wb[5], wb[6], wb[7]);
+  };
+
+  // ldmatrix addresses (offsets in a stage) for the first k16 half and the first m16 tile or n16
+  // pair; the others differ by constants. A, dx: lanes 0-15 name rows 0-15 at the half's first
+  // chunk, 16-31 the same rows at its second (a[0..3]); the second half is chunk + 2, which is
+  // the offset ^ 32 under qlin_swz, and tile mt, 64 rows further, is + 64·64 bytes. A, dW (.trans):
+  // lanes 8m .. 8m + 7 name the 8 rows (j) of matrix m, j + 8 for m ≥ 2, at p chunk + (m & 1);
+  // tile mt is p chunk + 8·mt, which the swizzle (bits 0-2 of the chunk) leaves alone: + 128 bytes
+  // (were the tiles adjacent, chunk + 2·mt would be an XOR, and its second address register made
+  // ptxas spill). B (.trans): rows j + 8 for matrices 1 and 3, q chunk + 1 for 2 and 3 (b0, b1 of
+  // n8 tile 2·np, then of 2·np + 1); pair np is chunk + 2·np = chunk ^ 2·np (wn·8 above, lane >> 4
+  // below), the offset ^ 32·np. A k16 half further is 16 rows (j) further: + 16·256 bytes for dW's
+  // A and for B.
+  const uint32_t a_off = AT ? qlin_swz256((lane & 7) + 8 * (lane >> 4), wm * 2 + ((lane >> 3) & 1))
+                            : qlin_swz(wm * 16 + (lane & 15), lane >> 4);
+  const uint32_t b_off = 3 * kQlinTcPiece + qlin_swz256((lane & 7) + 8 * ((lane >> 3) & 1), wn * 8 + (lane >> 4));
+
+  float acc[2][8][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+  load_global(0);
+  store_shared(0);
+  __syncthreads();
+  for (int kt = 0; kt < KT; ++kt) {
+    if (kt + 1 < KT) load_global((kt + 1) * BK);  // a_src, b_src already point at it
+    const uint32_t st = smem + (kt & 1) * kQlinTcStage;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      uint32_t bf[8][2];
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        uint32_t r[4];
+        qlin_ldsm_x4_trans(r, st + ((b_off ^ (32 * np)) + h * 16 * 256));
+        bf[2 * np][0] = r[0], bf[2 * np][1] = r[1], bf[2 * np + 1][0] = r[2], bf[2 * np + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int x = 2; x >= 0; --x) {  // the smallest piece first
+        uint32_t af[2][4];
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt) {
+          const uint32_t at = st + x * kQlinTcPiece;
+          if (AT)
+            qlin_ldsm_x4_trans(af[mt], at + (a_off + h * 16 * 256 + mt * 128));
+          else
+            qlin_ldsm_x4(af[mt], at + ((a_off ^ (32 * h)) + mt * 64 * 64));
+        }
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+          for (int nt = 0; nt < 8; ++nt) qlin_mma_bf16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+      }
+    }
+    if (kt + 1 < KT) store_shared((kt + 1) & 1);
+    __syncthreads();
+  }
+
+  // db: after the loop's last barrier no warp reads the stages any more; the first 4 KB hold the
+  // 8 warps' partial sums ([warp][p], 128 floats each), which the first 128 threads add in order.
+  if (do_colsum) {
+    float *red = (float *)qlin_smem;
+    *(float4 *)&red[warp * BM + 4 * ac] = make_float4(cs[0], cs[1], cs[2], cs[3]);
+    __syncthreads();
+    if (tid < BM && tid < g.P - p0) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kQlinTcThreads / 32; ++w) sum += red[w * BM + tid];
+      g.colsum[p0 + tid] = sum;
+    }
+  }
+
+  // Epilogue: rows and columns relative to the tile (p0, q0); pairs of columns as one float2 store
+  // where c allows (vec_c: 16-byte aligned, Q % 4 == 0).
+  const int gr = lane >> 2, t = lane & 3;
+  const int plim = g.P - p0, qlim = g.Q - q0;
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+      const int row = wm * 16 + mt * 64 + gr + 8 * hh;
+      if (row >= plim) continue;
+      float *cr = g.c + ((int64_t)p0 + row) * g.Q + q0;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) {
+        const int col = wn * 64 + nt * 8 + 2 * t;
+        const float v0 = acc[mt][nt][2 * hh], v1 = acc[mt][nt][2 * hh + 1];
+        if (col + 1 < qlim && g.vec_c) {
+          *(float2 *)(cr + col) = make_float2(v0, v1);
+        } else {
+          if (col < qlim) cr[col] = v0;
+          if (col + 1 < qlim) cr[col + 1] = v1;
+        }
+      }
+    }
+}
+
 // ---- launching ------------------------------------------------------------------------------------
 // These return CUDA's error; the library turns it into em__fail, the bench into CHECK. Sizes are the
 // caller's to check first (1 ≤ M, N < 2^31, 1 ≤ K ≤ 2^17, the grids below 2^31 blocks).
@@ -1146,6 +1447,47 @@ static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, con
   g.tiles_p = (int)((N + kQlinGemmBM - 1) / kQlinGemmBM);
   g.vec_c = qlin_aligned(dw, 16) && K % 4 == 0;
   return vec ? qlin_sgemm_launch<true, true>(g) : qlin_sgemm_launch<true, false>(g);
+}
+
+// Version 4, one product: 64 KB of dynamic shared memory is above the 48 KB a kernel gets without
+// opting in, and two blocks per SM need the largest shared-memory split.
+template <bool AT>
+static inline cudaError_t qlin_bwd_tc_launch1(const QlinGemmArgs &g) {
+  cudaError_t e =
+      cudaFuncSetAttribute(qlin_bwd_tc_kernel<AT>, cudaFuncAttributeMaxDynamicSharedMemorySize, kQlinTcSmem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(qlin_bwd_tc_kernel<AT>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                             (int)cudaSharedmemCarveoutMaxShared);
+  if (e != cudaSuccess) return e;
+  qlin_bwd_tc_kernel<AT><<<(unsigned)((int64_t)g.tiles_p * g.tiles_q), kQlinTcThreads, kQlinTcSmem>>>(g);
+  return cudaGetLastError();
+}
+
+// What version 4 needs of the backward's shapes and pointers (see there).
+static inline bool qlin_bwd_tc_fits(const float *dy, const int8_t *xq, const int8_t *wq, int64_t N, int64_t K) {
+  return qlin_aligned(dy, 16) && N % 4 == 0 && qlin_aligned(xq, 16) && qlin_aligned(wq, 16) && K % 16 == 0;
+}
+
+// The backward on the tensor cores (version 4), as qlin_bwd_launch: dx (M × K) and dW (N × K), db
+// fused into dW's kernel; shapes or pointers version 4 does not take go to qlin_bwd_launch.
+static inline cudaError_t qlin_bwd_tc_launch(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq,
+                                             const float *sw, float *dx, float *dw, float *db, int64_t M, int64_t N,
+                                             int64_t K) {
+  if (!qlin_bwd_tc_fits(dy, xq, wq, N, K)) return qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, M, N, K);
+  QlinGemmArgs g;
+  g.a = dy, g.lda = (int)N, g.Q = (int)K;
+  g.tiles_q = (int)((K + kQlinTcBN - 1) / kQlinTcBN);
+
+  g.bq = wq, g.s = sw, g.c = dx, g.colsum = nullptr, g.P = (int)M, g.J = (int)N;
+  g.tiles_p = (int)((M + kQlinTcBM - 1) / kQlinTcBM);
+  g.vec_c = qlin_aligned(dx, 16) && K % 4 == 0;
+  cudaError_t e = qlin_bwd_tc_launch1<false>(g);
+  if (e != cudaSuccess) return e;
+
+  g.bq = xq, g.s = sx, g.c = dw, g.colsum = db, g.P = (int)N, g.J = (int)M;
+  g.tiles_p = (int)((N + kQlinTcBM - 1) / kQlinTcBM);
+  g.vec_c = qlin_aligned(dw, 16) && K % 4 == 0;
+  return qlin_bwd_tc_launch1<true>(g);
 }
 
 #endif  // EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
