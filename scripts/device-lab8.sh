@@ -48,8 +48,8 @@ want api && api_step 8 "em_qlinear_*_cuda and the layer"
 # First everything but the bulk-copy decode variants, then those alone under a shorter limit: their
 # mbarrier rings are the one part that could hang, and would then cost only their own run. Printed:
 # all but the self-check lines that passed (in the file), so FAIL follows any variant that failed.
-want bench && BENCH_ARGS=--skip-bulk bench_step qlinear awk '!/^  M=/ || /FAIL/'
-want bench && BENCH_ARGS=--bulk-only BENCH_LOG=bulk BENCH_TIMEOUT=150 bench_step qlinear awk '!/^  M=/ || /FAIL/'
+want bench && BENCH_ARGS=--skip-bulk BENCH_TIMEOUT=150 bench_step qlinear awk '!/^  M=/ || /FAIL/'
+want bench && BENCH_ARGS=--bulk-only BENCH_LOG=bulk BENCH_TIMEOUT=80 bench_step qlinear awk '!/^  M=/ || /FAIL/'
 
 if want torch; then
   step "PyTorch on the same shapes (backward bar: >= 0.9x its float32 matmuls, TF32 off)"
@@ -99,8 +99,8 @@ if want sanitizer; then
   san racecheck bench build/bench/qlinear --check-only --quick --skip-bulk
   # The bulk-copy variants apart, under a shorter limit (see the bench step); racecheck may not
   # follow mbarrier-ordered bulk copies: a finding there is to be read before it is believed.
-  BENCH_TIMEOUT=150 san memcheck bench-bulk build/bench/qlinear --check-only --quick --bulk-only
-  BENCH_TIMEOUT=150 san racecheck bench-bulk build/bench/qlinear --check-only --quick --bulk-only
+  BENCH_TIMEOUT=80 san memcheck bench-bulk build/bench/qlinear --check-only --quick --bulk-only
+  BENCH_TIMEOUT=80 san racecheck bench-bulk build/bench/qlinear --check-only --quick --bulk-only
   # The api check provokes a failed allocation on purpose (EM_ENOMEM): API errors are its to judge.
   san memcheck api --report-api-errors no build/lab8-api
   san initcheck api --report-api-errors no build/lab8-api

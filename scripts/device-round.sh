@@ -6,6 +6,8 @@
 # solutions through em-check, or make bench). The evidence is packed into one file,
 # $OUT/evidence.tgz (a device call brings back at most 8 files).
 #   scripts/device-round.sh "lab7 steps" "lab8 steps" [extra command]
+# LAB7_S and LAB8_S (150 and 240 by default) cap each lab's steps; the benches inside them have
+# their own limits (BENCH_TIMEOUT, scripts/device-lab-common.sh).
 set -uo pipefail
 final=${OUT:-device-out}; mkdir -p "$final"
 ev=/tmp/evidence; rm -rf "$ev"; mkdir -p "$ev"
@@ -19,9 +21,9 @@ t "build"
 timeout "$(lim 300)" make -j"$(nproc)" all build/demo/em-check build/bench/attention build/bench/qlinear >"$ev/build.log" 2>&1 ||
   { echo "build failed:"; grep -E "error|Error" "$ev/build.log" | head -30; tar czf "$final/evidence.tgz" -C "$ev" .; exit 2; }
 t "lab 7: ${1:-}"
-[ -n "${1:-}" ] && OUT=$ev/lab7 timeout "$(lim 170)" bash scripts/device-lab7.sh $1
+[ -n "${1:-}" ] && OUT=$ev/lab7 timeout "$(lim "${LAB7_S:-150}")" bash scripts/device-lab7.sh $1
 t "lab 8: ${2:-}"
-[ -n "${2:-}" ] && OUT=$ev/lab8 timeout "$(lim 190)" bash scripts/device-lab8.sh $2
+[ -n "${2:-}" ] && OUT=$ev/lab8 timeout "$(lim "${LAB8_S:-240}")" bash scripts/device-lab8.sh $2
 if [ -n "${3:-}" ]; then t "extra: $3"; OUT=$ev timeout "$(lim 600)" bash -c "$3"; fi
 t "done"
 tar czf "$final/evidence.tgz" -C "$ev" .
