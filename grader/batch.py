@@ -192,6 +192,7 @@ class Grader:
         if o.lab is not None and o.lab not in self.labs:
             raise UsageError(f"--lab {o.lab}: the labs are {sorted(self.labs)}")
         self.gpus = self._gpu_pool()
+        self.gpu_nodes: dict | None = None  # per GPU, its device nodes alone (_gpu_nodes, after the build)
         self.ropts = self._run_options()
         grading = {"cfg": self.cfg, "hidden": self.hidden_sha, "seed": self.seed, "track": self.track, "lab": o.lab,
                    "timeout": o.timeout, "budget": self.ropts.budget_s, "hidden_only": o.hidden_only,
@@ -335,7 +336,7 @@ class Grader:
             with self.gpus.lend() as device:  # this GPU times this submission alone
                 row.gpu = gpusmod.label(device)
                 sr = runmod.run_student(binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=True,
-                                        device=device)
+                                        device=device, nodes=self.gpu_nodes.get(device) if self.gpu_nodes else None)
         else:
             sr = runmod.run_student(binary, lab.number, scratch, self.ropts, self.pristine.peaks, gpu=False)
         row.isolation = sr.isolation
@@ -417,7 +418,32 @@ class Grader:
         self.pristine.peaks = buildmod.measure_peaks(self.pristine, self.ropts.threads, _say)
         self.isolation = sandboxing.isolation()
         self.verify_ok = runmod.verify_supported(self.pristine.verifier)
+        self.gpu_nodes = self._gpu_nodes()
         return True
+
+    def _gpu_nodes(self) -> dict | None:
+        """Per GPU of the pool, the device nodes that show a run that GPU alone (gpus.nodes_of), so
+        that a submission's own code cannot reach another GPU (CUDA_VISIBLE_DEVICES, which it could
+        change, is then not what keeps it off). Only under bubblewrap (whose /dev holds just what
+        is bound), on the GPUs nvidia-smi numbers (not under a scheduler's CUDA_VISIBLE_DEVICES,
+        whose numbering may be another), and once CUDA is seen to work that way here: the reference
+        checker's smallest CUDA case, sandboxed with the first GPU's nodes. None (and said)
+        otherwise: every run then sees every GPU's node, as its isolation says."""
+        if (self.gpus is None or os.environ.get("CUDA_VISIBLE_DEVICES") is not None
+                or "bubblewrap" not in self.isolation or None in self.gpus.devices):
+            return None
+        nodes = {d: gpusmod.nodes_of(d) for d in self.gpus.devices}
+        if any(v is None for v in nodes.values()):
+            _say("[grader] the GPUs' device nodes could not be told apart (nvidia-smi's bus ids, the driver's "
+                 "/proc records): every run sees every GPU's node, CUDA_VISIBLE_DEVICES naming its own")
+            return None
+        first = self.gpus.devices[0]
+        ok, why = runmod.gpu_alone_works(self.pristine.verifier, nodes[first], os.path.join(self.out, "work", "gpu-probe"))
+        if not ok:
+            _say(f"[grader] CUDA did not run with one GPU's device nodes alone ({why}): every run sees every GPU's "
+                 "node, CUDA_VISIBLE_DEVICES naming its own")
+            return None
+        return nodes
 
     def adopt(self, pristine: buildmod.Pristine) -> None:
         """Takes a pristine build made elsewhere (grader slurm's tasks: the submitting host built
@@ -425,6 +451,7 @@ class Grader:
         self.pristine = pristine
         self.isolation = sandboxing.isolation()
         self.verify_ok = runmod.verify_supported(pristine.verifier)
+        self.gpu_nodes = self._gpu_nodes()
 
     def _queue(self, paths: list[str], journal: Journal, progress: _Progress) -> list:
         """Finishes the rows that need no grading (unreadable files, archives the journal has

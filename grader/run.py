@@ -95,9 +95,11 @@ def _hidden_copy(o: RunOptions, d: str) -> str | None:
 
 
 def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str | None, gpu: bool,
-                device: str | None = None) -> StudentRun:
+                device: str | None = None, nodes: list[str] | None = None) -> StudentRun:
     """scratch: the only writable folder of the run (outputs, the claimed results, peaks);
-    device: the one GPU CUDA may use (None: what the machine shows)."""
+    device: the one GPU CUDA may use (None: what the machine shows); nodes: that GPU's device
+    nodes (gpus.nodes_of), the only ones the run then sees, or None: every GPU's node, with
+    CUDA_VISIBLE_DEVICES naming device (which the run's own code could undo)."""
     out = os.path.join(scratch, "out")
     claimed_path = os.path.join(scratch, "claimed.json")
     peaks_copy = os.path.join(scratch, "peaks.json")
@@ -110,13 +112,13 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
     if o.threads:
         argv += ["--threads", str(o.threads)]
     env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
-    if device is not None:
+    if device is not None and not nodes:  # with nodes, the one GPU there is CUDA's device 0
         env |= {"CUDA_VISIBLE_DEVICES": device, "CUDA_DEVICE_ORDER": gpusmod.DEVICE_ORDER}
     lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
                             memory_bytes=o.memory_bytes, processes=256, file_bytes=o.file_bytes, open_files=1024)
     before = timing.snapshot()
     r = sandboxing.run(argv, workdir=scratch, limits=lim, gpu=gpu, env=env,
-                       ro_binds=[os.path.dirname(os.path.dirname(binary))])
+                       ro_binds=[os.path.dirname(os.path.dirname(binary))], gpu_nodes=nodes)
     after = timing.snapshot()
     contention = timing.contention_s(before, after, r.cpu_s)
     others = timing.others_share(before, after, r.cpu_s)
@@ -206,6 +208,23 @@ def verify(verifier: str, lab: int, scratch: str, vdir: str, o: RunOptions) -> V
         return Verified(False, None, f"the verification wrote no readable results ({clean(str(e), 200)}): "
                                      f"{last_lines(r.stderr, 3, 300)}")
     return Verified(True, res, "")
+
+
+def gpu_alone_works(verifier: str, nodes: list[str], scratch: str) -> tuple[bool, str]:
+    """Whether CUDA runs in the sandbox when only `nodes` (one GPU's and the driver's control
+    nodes) are there: the reference checker on lab 1's smallest CUDA case, untimed. (True, "") or
+    (False, what went wrong)."""
+    os.makedirs(scratch, mode=0o700, exist_ok=True)
+    argv = [verifier, "--lab", "1", "--part", "a", "--case", "=n=1", "--track", "cuda", "--no-timing",
+            "--color", "never", "--json", os.path.join(scratch, "probe.json"), "--peaks", os.path.join(scratch, "peaks.json")]
+    env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
+    lim = sandboxing.Limits(wall_s=120.0, cpu_s=600.0, memory_bytes=8 << 30, processes=256, file_bytes=64 << 20,
+                            open_files=1024)
+    r = sandboxing.run(argv, workdir=scratch, limits=lim, gpu=True, env=env,
+                       ro_binds=[os.path.dirname(os.path.dirname(verifier))], gpu_nodes=nodes)
+    if r.outcome == "exited" and r.returncode == 0 and "1 passed" in (r.stdout or ""):
+        return True, ""
+    return False, f"{r.outcome} {r.returncode}: {last_lines(r.stderr or r.stdout, 2, 200)}"
 
 
 def verify_supported(verifier: str) -> bool:

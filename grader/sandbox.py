@@ -372,7 +372,7 @@ def _backend(requested: str | None) -> str:
     return "bwrap" if _probe("bwrap") else "rlimits"
 
 
-def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
+def _describe(backend: str, uid: str, gpu: bool, netns: bool, gpu_alone: bool = False) -> str:
     """The isolation a run gets, in words; the weaknesses are named, never implied."""
     weaker = []
     if backend == "bwrap":
@@ -391,16 +391,19 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool) -> str:
                           "process limit counts them too")
         weaker.append("network cut by a user+network namespace" if netns else "network open")
     if gpu:
-        weaker.append("gpu: /dev/nvidia* exposed, no address-space or data limit "
-                      "(CUDA reserves huge ranges)")
+        # gpu_alone: bubblewrap's /dev holds the lent GPU's node and the driver's control nodes
+        # only, so CUDA in the run sees that GPU alone (gpus.nodes_of).
+        seen = ("only its own GPU's /dev/nvidiaN and the driver's control nodes exposed"
+                if gpu_alone and backend == "bwrap" else "/dev/nvidia* exposed")
+        weaker.append(f"gpu: {seen}, no address-space or data limit (CUDA reserves huge ranges)")
     name = "bubblewrap" if backend == "bwrap" else "rlimits+uid"
     return f"{name} (weaker: {'; '.join(weaker)})" if weaker else name
 
 
-def isolation(backend: str | None = None, gpu: bool = False) -> str:
+def isolation(backend: str | None = None, gpu: bool = False, gpu_alone: bool = False) -> str:
     """What run() will use on this machine, in words."""
     b = _backend(backend)
-    return _describe(b, _uid_words(), gpu, b == "rlimits" and _probe("netns"))
+    return _describe(b, _uid_words(), gpu, b == "rlimits" and _probe("netns"), gpu_alone)
 
 
 def _uid_words() -> str:
@@ -599,7 +602,7 @@ class _Tail:
 def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] = (),
         limits: Limits = Limits(), gpu: bool = False, env: dict[str, str] | None = None,
         ro_binds: Sequence[PathLike] = (), stdin: bytes | int | IO[bytes] | None = None,
-        backend: str | None = None) -> Result:
+        backend: str | None = None, gpu_nodes: Sequence[str] | None = None) -> Result:
     """Runs argv in workdir under limits and returns how it ended; never raises for the child.
 
     workdir and the writable directories are the only places the run may write; ro_binds are
@@ -608,7 +611,8 @@ def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] 
     child's whole environment (None: a minimal one, none of the grader's), plus the grader's
     library and header search paths (_TOOLCHAIN_VARS) where env does not set them.  stdin is
     bytes to feed, a file descriptor or file, or None for /dev/null.  backend ("bwrap" /
-    "rlimits") overrides EM_SANDBOX.
+    "rlimits") overrides EM_SANDBOX.  gpu: the GPU's device nodes are there, every /dev/nvidia*,
+    or under bubblewrap only gpu_nodes where given (gpus.nodes_of: one GPU and the control nodes).
     """
     if not argv:
         raise SandboxError("run() needs a program")
@@ -630,19 +634,19 @@ def run(argv: Sequence[str], *, workdir: PathLike, writable: Sequence[PathLike] 
     b = _backend(backend)
     if _MY_UID == 0:
         with _UidSlot() as slot:
-            return _run_as(argv, wd, roots, ro, limits, gpu, env, stdin, b, slot.uid)
-    return _run_as(argv, wd, roots, ro, limits, gpu, env, stdin, b, None)
+            return _run_as(argv, wd, roots, ro, limits, gpu, env, stdin, b, slot.uid, gpu_nodes)
+    return _run_as(argv, wd, roots, ro, limits, gpu, env, stdin, b, None, gpu_nodes)
 
 
 def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limits: Limits,
             gpu: bool, env: dict[str, str] | None, stdin: bytes | int | IO[bytes] | None,
-            backend: str, uid: int | None) -> Result:
+            backend: str, uid: int | None, gpu_nodes: Sequence[str] | None = None) -> Result:
     for r in (*roots, *ro):
         _check_reachable(r, uid)
     child_env = _with_toolchain(dict(env) if env is not None else _default_env(wd))
     netns = False
     if backend == "bwrap":
-        devices = sorted(glob.glob("/dev/nvidia*")) if gpu else []
+        devices = (list(gpu_nodes) if gpu_nodes else sorted(glob.glob("/dev/nvidia*"))) if gpu else []
         cmd = [*_bwrap_argv(wd, min(_BWRAP_TMPFS_BYTES, limits.file_bytes), roots, ro, devices),
                "--", *argv]
         extra = _BWRAP_OWN_PROCESSES
@@ -650,7 +654,7 @@ def _run_as(argv: Sequence[str], wd: str, roots: list[str], ro: list[str], limit
         cmd = list(argv)
         netns = _probe("netns")
         extra = 0
-    iso = _describe(backend, _uid_words(), gpu, netns)
+    iso = _describe(backend, _uid_words(), gpu, netns, bool(gpu_nodes))
     notes: list[str] = []
     handover = _Handover(roots, ro, uid)
     if uid is not None:
