@@ -438,7 +438,8 @@ class Grader:
                  "/proc records): every run sees every GPU's node, CUDA_VISIBLE_DEVICES naming its own")
             return None
         first = self.gpus.devices[0]
-        ok, why = runmod.gpu_alone_works(self.pristine.verifier, nodes[first], os.path.join(self.out, "work", "gpu-probe"))
+        ok, why = runmod.gpu_alone_works(self.pristine.verifier, nodes[first], os.path.join(self.out, "work", "gpu-probe"),
+                                         self.pristine.peaks)
         if not ok:
             _say(f"[grader] CUDA did not run with one GPU's device nodes alone ({why}): every run sees every GPU's "
                  "node, CUDA_VISIBLE_DEVICES naming its own")

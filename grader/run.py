@@ -210,13 +210,16 @@ def verify(verifier: str, lab: int, scratch: str, vdir: str, o: RunOptions) -> V
     return Verified(True, res, "")
 
 
-def gpu_alone_works(verifier: str, nodes: list[str], scratch: str) -> tuple[bool, str]:
+def gpu_alone_works(verifier: str, nodes: list[str], scratch: str, peaks: str | None = None) -> tuple[bool, str]:
     """Whether CUDA runs in the sandbox when only `nodes` (one GPU's and the driver's control
-    nodes) are there: the reference checker on lab 1's smallest CUDA case, untimed. (True, "") or
-    (False, what went wrong)."""
+    nodes) are there: the reference checker on lab 1's smallest CUDA case, untimed (peaks: the
+    batch's, copied, so that it measures none). (True, "") or (False, what went wrong)."""
     os.makedirs(scratch, mode=0o700, exist_ok=True)
+    peaks_copy = os.path.join(scratch, "peaks.json")
+    if peaks:
+        shutil.copyfile(peaks, peaks_copy)
     argv = [verifier, "--lab", "1", "--part", "a", "--case", "=n=1", "--track", "cuda", "--no-timing",
-            "--color", "never", "--json", os.path.join(scratch, "probe.json"), "--peaks", os.path.join(scratch, "peaks.json")]
+            "--color", "never", "--json", os.path.join(scratch, "probe.json"), "--peaks", peaks_copy]
     env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
     lim = sandboxing.Limits(wall_s=120.0, cpu_s=600.0, memory_bytes=8 << 30, processes=256, file_bytes=64 << 20,
                             open_files=1024)

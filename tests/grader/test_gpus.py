@@ -182,7 +182,7 @@ def nodes_batch(fake_gpu_batch, monkeypatch):
     monkeypatch.setattr(gpus, "visible", lambda: list(DEVICES))
     monkeypatch.setattr(gpus, "nodes_of", lambda d: [f"/dev/nvidia{9 - int(d)}", "/dev/nvidiactl"])
     probes = []
-    monkeypatch.setattr(runmod, "gpu_alone_works", lambda verifier, nodes, scratch: (probes.append(nodes), (True, ""))[1])
+    monkeypatch.setattr(runmod, "gpu_alone_works", lambda verifier, nodes, scratch, peaks: (probes.append(nodes), (True, ""))[1])
     plain = batch.Grader._prepare
 
     def prepare(self):
@@ -205,7 +205,7 @@ def test_each_run_sees_its_own_gpus_node_alone(nodes_batch):
 
 
 def test_every_node_where_cuda_does_not_run_with_one_alone(nodes_batch, monkeypatch, capsys):
-    monkeypatch.setattr(runmod, "gpu_alone_works", lambda verifier, nodes, scratch: (False, "exited 2: no CUDA device"))
+    monkeypatch.setattr(runmod, "gpu_alone_works", lambda verifier, nodes, scratch, peaks: (False, "exited 2: no CUDA device"))
     assert grade(nodes_batch) == 0
     assert nodes_batch.runs.nodes == {d: {None} for d in DEVICES}
     assert "CUDA did not run with one GPU's device nodes alone (exited 2: no CUDA device)" in capsys.readouterr().err
