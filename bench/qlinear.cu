@@ -26,7 +26,9 @@
 //      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 and bf16
 //      mma.sync rates, measured here;
 //      quantise 8192 × 8192 (GB/s of 5 bytes an element);
-//      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant;
+//      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant: version 1
+//      (mma.sync) at 128 × 128 or 128 × 256 tiles and 3 to 5 stages, and version 1b (Hopper's
+//      wgmma, sm_90a builds on a CC 9.0 GPU only), 128 × 256 and 128 × 128;
 //      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
 //      loads and by the copies of kBulk4 and kBulk2P without their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
@@ -318,7 +320,7 @@ struct Shape {
 //             to 64 KB of W in flight. Its question: x's L2 reads per tile and each block's ramp up
 //             and drain (read it against its M = 1 row, where x is 8 KB).
 enum Fwd {
-  kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
+  kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
   kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
 };
 const char *fwd_name(Fwd f) {
@@ -330,6 +332,8 @@ const char *fwd_name(Fwd f) {
     case kMma128x5: return "mma 128x128, 5 stages";
     case kMma256x3: return "mma 128x256, 3 stages";
     case kMma256x5: return "mma 128x256, 5 stages";
+    case kWg256x4: return "wgmma 128x256, 4 stages";
+    case kWg128x4: return "wgmma 128x128, 4 stages";
     case kDec1: return "decode NT=1";
     case kDec2: return "decode NT=2";
     case kDec4: return "decode NT=4";
@@ -342,6 +346,21 @@ const char *fwd_name(Fwd f) {
   return "?";
 }
 bool is_decode(Fwd f) { return f >= kDec1; }
+bool is_wg(Fwd f) { return f == kWg256x4 || f == kWg128x4; }
+// Version 1b is wgmma, sm_90a code: present where the bench was built for sm_90a (EM_BENCH_SM90A,
+// the Makefile's choice on an sm_90 target), and run on a GPU of compute capability 9.0 only.
+bool wg_available() {
+#if EM_BENCH_SM90A
+  static const int major = [] {
+    int m = 0;
+    CHECK(cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, 0));
+    return m;
+  }();
+  return major == 9;
+#else
+  return false;
+#endif
+}
 
 enum Bwd { kBwdShipped, kBwdTc };
 const char *bwd_name(Bwd b) { return b == kBwdShipped ? "dx + dW + db (ref.)" : "dx + dW + db, bf16x3 tensor cores"; }
@@ -394,6 +413,14 @@ struct Problem {
       case kMma128x5: CHECK((qlin_fwd_mma_launch<128, 5>(a))); break;
       case kMma256x3: CHECK((qlin_fwd_mma_launch<256, 3>(a))); break;
       case kMma256x5: CHECK((qlin_fwd_mma_launch<256, 5>(a))); break;
+#if EM_BENCH_SM90A
+      case kWg256x4: CHECK((qlin_fwd_wg_launch<256, 4>(a))); break;
+      case kWg128x4: CHECK((qlin_fwd_wg_launch<128, 4>(a))); break;
+#else
+      case kWg256x4: case kWg128x4:
+        std::fprintf(stderr, "%s: this bench was not built for sm_90a\n", fwd_name(f));
+        std::exit(1);
+#endif
       case kDec1: CHECK(qlin_fwd_decode_launch<1>(a)); break;
       case kDec2: CHECK(qlin_fwd_decode_launch<2>(a)); break;
       case kDec4: CHECK(qlin_fwd_decode_launch<4>(a)); break;
@@ -578,6 +605,10 @@ void print_all_attributes() {
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2>, kQlinDecodeThreads, 0);
+  if (wg_available()) {
+    print_attributes(fwd_name(kWg256x4), (const void *)qlin_fwd_wg_kernel<256, 4>, 256, QlinWgShape<256, 4>::kSmem, true);
+    print_attributes(fwd_name(kWg128x4), (const void *)qlin_fwd_wg_kernel<128, 4>, 256, QlinWgShape<128, 4>::kSmem, true);
+  }
   print_bulk_attributes<4, 512, 3, false>(fwd_name(kBulk4));
   print_bulk_attributes<4, 256, 6, false>(fwd_name(kBulk4S6));
   print_bulk_attributes<2, 1024, 4, true>(fwd_name(kBulk2P));
@@ -600,6 +631,7 @@ BulkRuns g_bulk = kBulkToo;
 bool is_bulk(Fwd f) { return f == kBulk4 || f == kBulk4S6 || f == kBulk2P; }
 // Whether this run includes variant f (the shipped dispatch always: the same-run baseline).
 bool runs(Fwd f) {
+  if (is_wg(f) && !wg_available()) return false;
   return f == kFwdShipped || (g_bulk == kBulkToo) || (g_bulk == kBulkSkipped) != is_bulk(f);
 }
 
@@ -615,9 +647,9 @@ int self_check(bool quick) {
   if (quick)
     shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false},
               {131, 260, 1056, false}};
-  const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5,
-                                 kDec1,       kDec2,     kDec4,     kDec4U4,   kDec2U4,   kBulk4,    kBulk4S6,
-                                 kBulk2P};
+  const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3,
+                                 kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
+                                 kDec4U4,     kDec2U4,   kBulk4,    kBulk4S6,  kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -712,7 +744,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const std::vector<int> rows = sample_rows(sh.M);
     const double ops = 2.0 * sh.M * sh.N * sh.K;
     std::printf("forward M=N=K=8192 (int8 mma.sync measured: %.0f TOP/s)\n", rates.mma_tops);
-    for (Fwd f : {kMma128x4, kMma128x3, kMma128x5, kMma256x4, kMma256x3, kMma256x5}) {
+    for (Fwd f : {kMma128x4, kMma128x3, kMma128x5, kMma256x4, kMma256x3, kMma256x5, kWg256x4, kWg128x4}) {
+      if (!runs(f)) continue;
       pr.poison();
       ms = timer.median_ms([&] { pr.forward(f, false); });
       const double tops = ops / (ms * 1e-3) / 1e12;

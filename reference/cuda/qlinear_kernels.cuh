@@ -425,6 +425,162 @@ __global__ void __launch_bounds__(QlinMmaShape<BN, STAGES>::kThreads, QlinMmaSha
     }
 }
 
+// ---- version 1b: the tiled forward on Hopper's warpgroup MMA (sm_90a; a bench variant) --------
+//
+// Version 1's tiles with wgmma in place of mma.sync and ldmatrix: a warpgroup (4 warps) multiplies
+// its 64 rows of x by the block's BN rows of W straight from shared memory, asynchronously, int8 in
+// and int32 out (wgmma m64nBNk32 .s32.s8.s8; 8-bit operands must be K-major, which x and W are).
+// A block of 2 warpgroups takes 128 × BN outputs and walks K in stages of 128 bytes: each row of a
+// stage is one 128-byte line, stored with the 128-byte swizzle (16-byte chunk c of row r at c ^
+// (r % 8), 1024-byte atoms), which is what the descriptors describe: 8 rows apart by SBO = 1024
+// bytes, a k32 step 32 bytes into the line (the layout lab 7's version 4 uses, checked without a
+// GPU by bench/attention_wgmma_layout.py). cp.async by all 256 threads fills a ring of STAGES stages;
+// per stage: wait for it, fence.proxy.async (the copies' writes before the tensor cores' reads),
+// barrier; 4 wgmma, committed as a group; wait for the group before (this one may run on); barrier
+// (both warpgroups are past the stage the next copy overwrites); copy stage kt + STAGES − 1.
+// The accumulators: BN/2 int32 a thread, the mma.sync C layout per 8 columns, so version 1's
+// epilogue applies. Only ALIGNED problems (the launcher hands the rest to version 1).
+template <int BN, int STAGES>
+struct QlinWgShape {
+  static constexpr int BM = 128, BK = 128;  // rows of x, bytes of K per stage
+  static constexpr int kThreads = 256;
+  static constexpr int kStageA = BM * BK, kStageB = BN * BK;
+  static constexpr size_t kSmem = (size_t)STAGES * (kStageA + kStageB) + 1024;  // + room to align to 1024
+  static_assert(BN == 128 || BN == 256, "a wgmma n of 128 or 256");
+};
+
+// The wgmma statements of this version: int32 accumulators d[n/8][4] as operands %0 .. %(n/2 − 1).
+#define EM_QWG_ACC4(i) "+r"(d[i][0]), "+r"(d[i][1]), "+r"(d[i][2]), "+r"(d[i][3])
+#define EM_QWG_ACC8(i) EM_QWG_ACC4(i), EM_QWG_ACC4(i + 1), EM_QWG_ACC4(i + 2), EM_QWG_ACC4(i + 3), \
+                       EM_QWG_ACC4(i + 4), EM_QWG_ACC4(i + 5), EM_QWG_ACC4(i + 6), EM_QWG_ACC4(i + 7)
+#define EM_QWG_D64 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+#define EM_QWG_D128 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
+  "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
+  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
+  "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
+  "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
+static __device__ __forceinline__ void qlin_wg_n128(int32_t (&d)[16][4], uint64_t da, uint64_t db) {
+  asm volatile("wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 " EM_QWG_D64 ", %64, %65, 1;\n"
+               : EM_QWG_ACC8(0), EM_QWG_ACC8(8)
+               : "l"(da), "l"(db));
+}
+static __device__ __forceinline__ void qlin_wg_n256(int32_t (&d)[32][4], uint64_t da, uint64_t db) {
+  asm volatile("wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 " EM_QWG_D128 ", %128, %129, 1;\n"
+               : EM_QWG_ACC8(0), EM_QWG_ACC8(8), EM_QWG_ACC8(16), EM_QWG_ACC8(24)
+               : "l"(da), "l"(db));
+}
+#undef EM_QWG_ACC4
+#undef EM_QWG_ACC8
+#undef EM_QWG_D64
+#undef EM_QWG_D128
+
+// A shared-memory matrix descriptor, 128-byte swizzle: address, LBO (unused by swizzled K-major
+// operands: 16) and SBO in units of 16 bytes at bits 0, 16 and 32, the mode 1 at bit 62.
+static __device__ __forceinline__ uint64_t qlin_wg_desc(uint32_t addr) {
+  return (uint64_t)((addr & 0x3FFFFu) >> 4) | (1ull << 16) | ((uint64_t)(1024 >> 4) << 32) | (1ull << 62);
+}
+
+// Rows [r0, r0 + R) × bytes [k0, k0 + 128) of a row-major rows × K int8 matrix into the swizzled
+// stage at st (rows at or past `rows`, and K past its end, as zeros: nothing is read for them).
+template <int R>
+static __device__ __forceinline__ void qlin_wg_load(uint32_t st, const int8_t *g, int r0, int rows, int k0, int K) {
+  static_assert(R * 8 % 256 == 0, "every thread copies the same number of chunks");
+#pragma unroll
+  for (int i = 0; i < R * 8 / 256; ++i) {
+    const int id = (int)threadIdx.x + 256 * i, r = id >> 3, c = id & 7;
+    const int k = k0 + 16 * c;
+    const bool in = r < rows - r0 && k < K;  // ALIGNED: K % 16 == 0, a chunk is all in or all out
+    qlin_cp16(st + (uint32_t)(r * 128 + ((c ^ (r & 7)) << 4)), in ? g + (int64_t)(r0 + r) * K + k : g, in);
+  }
+}
+
+template <int BN, int STAGES>
+__global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using S = QlinWgShape<BN, STAGES>;
+  constexpr int NB = BN / 8;  // 8-column chunks of a warpgroup's accumulators
+  extern __shared__ __align__(1024) unsigned char qlin_smem_wg[];
+  const uint32_t base = ((uint32_t)__cvta_generic_to_shared(qlin_smem_wg) + 1023u) & ~1023u;
+  const uint32_t sA = base, sB = base + STAGES * S::kStageA;
+  int tm, tn;
+  qlin_tile_of(blockIdx.x, a.tiles_m, a.tiles_n, tm, tn);
+  const int m0 = tm * S::BM, n0 = tn * BN;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
+  const int KT = (a.K + S::BK - 1) / S::BK;
+
+  int32_t acc[NB][4];
+#pragma unroll
+  for (int j = 0; j < NB; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
+
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < KT) {
+      qlin_wg_load<S::BM>(sA + s * S::kStageA, a.xq, m0, a.M, s * S::BK, a.K);
+      qlin_wg_load<BN>(sB + s * S::kStageB, a.wq, n0, a.N, s * S::BK, a.K);
+    }
+    qlin_cp_commit();
+  }
+  for (int kt = 0; kt < KT; ++kt) {
+    qlin_cp_wait<STAGES - 2>();  // stage kt's copies (this thread's) are done
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+    const int cs = kt % STAGES;
+    const uint32_t tA = sA + cs * S::kStageA + wg * (64 * 128), tB = sB + cs * S::kStageB;
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      if constexpr (BN == 128) qlin_wg_n128(acc, qlin_wg_desc(tA + 32 * ks), qlin_wg_desc(tB + 32 * ks));
+      else qlin_wg_n256(acc, qlin_wg_desc(tA + 32 * ks), qlin_wg_desc(tB + 32 * ks));
+    }
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // stage kt − 1's MMAs are done
+    __syncthreads();  // ... in both warpgroups: its buffers may be refilled
+    const int pre = kt + STAGES - 1;
+    if (pre < KT) {
+      const int ps = pre % STAGES;
+      qlin_wg_load<S::BM>(sA + ps * S::kStageA, a.xq, m0, a.M, pre * S::BK, a.K);
+      qlin_wg_load<BN>(sB + ps * S::kStageB, a.wq, n0, a.N, pre * S::BK, a.K);
+    }
+    qlin_cp_commit();
+  }
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+#pragma unroll
+  for (int j = 0; j < NB; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(acc[j][e])::"memory");  // no read above the wait
+
+  // Epilogue: this lane's rows (g and g + 8 of its warp's 16) and its two columns of each chunk.
+  const int g = lane >> 2, t = lane & 3;
+  const int mlim = a.M - m0, nlim = a.N - n0;
+#pragma unroll
+  for (int hh = 0; hh < 2; ++hh) {
+    const int row = warp * 16 + g + 8 * hh;  // warp w of the block: rows 16w.. (wg·64 + 16·(w % 4))
+    if (row >= mlim) continue;
+    const int64_t at = ((int64_t)m0 + row) * a.N + n0;
+    const float sxr = a.sx[m0 + row];
+    float *yr = a.y + at;
+    int32_t *ar = a.acc ? a.acc + at : nullptr;
+#pragma unroll
+    for (int j = 0; j < NB; ++j) {
+      const int col = 8 * j + 2 * t;
+      const float sw0 = col < nlim ? a.sw[n0 + col] : 0.0f, sw1 = col + 1 < nlim ? a.sw[n0 + col + 1] : 0.0f;
+      const float b0 = col < nlim ? a.b[n0 + col] : 0.0f, b1 = col + 1 < nlim ? a.b[n0 + col + 1] : 0.0f;
+      qlin_store_pair(a, sxr, yr, ar, col, nlim, acc[j][2 * hh], acc[j][2 * hh + 1], sw0, sw1, b0, b1);
+    }
+  }
+#else
+  (void)a;  // built for another target than sm_90a: qlin_fwd_wg_launch never launches this
+#endif
+}
+
 // ---- version 2: the decode forward (M ≤ 16) -----------------------------------------------------
 //
 // With a handful of rows the forward is a stream of W (N·K bytes) past a small x: 2·M operations per
@@ -1395,6 +1551,23 @@ static inline cudaError_t qlin_fwd_bulk_launch(const QlinFwdArgs &a, bool persis
   const int64_t slots = (int64_t)sms * (fit < S::kMinBlocks ? (fit > 1 ? fit : 1) : S::kMinBlocks);
   const unsigned blocks = (unsigned)(persistent && slots < tiles ? slots : tiles);
   qlin_fwd_decode_bulk_kernel<NT, KS, STAGES, XRES><<<blocks, kQlinBulkThreads, smem>>>(a);
+  return cudaGetLastError();
+}
+
+// Version 1b (sm_90a builds only: the caller knows; its kernel body is empty elsewhere). Problems
+// off 16 bytes or with K % 16 != 0 go to version 1 with 128 × 128 tiles.
+template <int BN, int STAGES>
+static inline cudaError_t qlin_fwd_wg_launch(QlinFwdArgs a) {
+  using S = QlinWgShape<BN, STAGES>;
+  if (!qlin_fwd_aligned(a)) return qlin_fwd_mma_launch<128, 4>(a);
+  a.tiles_m = (a.M + S::BM - 1) / S::BM;
+  a.tiles_n = (a.N + BN - 1) / BN;
+  const void *k = (const void *)qlin_fwd_wg_kernel<BN, STAGES>;
+  cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
+  if (e != cudaSuccess) return e;
+  qlin_fwd_wg_kernel<BN, STAGES><<<(unsigned)((int64_t)a.tiles_m * a.tiles_n), S::kThreads, S::kSmem>>>(a);
   return cudaGetLastError();
 }
 
