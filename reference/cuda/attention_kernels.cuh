@@ -919,6 +919,18 @@ static __device__ __forceinline__ void attn_wg_issue_s(float (&s)[BC / 8][4], ui
   }
 }
 
+// S (the softmax's exps, float32) to the bf16 A fragments of the P·V MMAs.
+template <int BC>
+static __device__ __forceinline__ void attn_wg_pack(uint32_t (&p)[BC / 16][4], const float (&s)[BC / 8][4]) {
+#pragma unroll
+  for (int kk = 0; kk < BC / 16; ++kk) {
+    p[kk][0] = attn_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+    p[kk][1] = attn_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+    p[kk][2] = attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    p[kk][3] = attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+  }
+}
+
 // a.qtiles counts tiles of AttnWgShape::BM = 128 queries (attn_wg_launch sets it). VSWAP: V's
 // descriptor with LBO and SBO exchanged, a variant kept only until the bench has shown on a GPU
 // which reading of the PTX ISA's N-major strides is the hardware's (at d = 64 only SBO matters).
@@ -978,13 +990,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
     attn_mma_softmax(s, acc, mrow, lrow, c);
 
     uint32_t p[BC / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < BC / 16; ++kk) {
-      p[kk][0] = attn_bf16x2(s[2 * kk][0], s[2 * kk][1]);
-      p[kk][1] = attn_bf16x2(s[2 * kk][2], s[2 * kk][3]);
-      p[kk][2] = attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      p[kk][3] = attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-    }
+    attn_wg_pack<BC>(p, s);
     attn_wg_fence();
 #pragma unroll
     for (int kk = 0; kk < BC / 16; ++kk)
@@ -1064,18 +1070,6 @@ static __device__ __forceinline__ void attn_wg2_softmax(float (&s)[NS][4], float
   }
 }
 
-// S (the softmax's exps, float32) to the bf16 A fragments of the P·V MMAs.
-template <int BC>
-static __device__ __forceinline__ void attn_wg2_pack(uint32_t (&p)[BC / 16][4], const float (&s)[BC / 8][4]) {
-#pragma unroll
-  for (int kk = 0; kk < BC / 16; ++kk) {
-    p[kk][0] = attn_bf16x2(s[2 * kk][0], s[2 * kk][1]);
-    p[kk][1] = attn_bf16x2(s[2 * kk][2], s[2 * kk][3]);
-    p[kk][2] = attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-    p[kk][3] = attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-  }
-}
-
 // Tile j of version 4b: p holds P_j; with NEXT, sn receives S_{j+1} and leaves as P_{j+1}'s float32
 // exps (packed into p before returning). The caller has made K_{j+1} and V_j visible. NEXT is a
 // template argument, the last tile a call of its own: a branch around the MMAs of a stage makes
@@ -1111,7 +1105,7 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
       acc[nt][0] *= alpha[0], acc[nt][1] *= alpha[0];
       acc[nt][2] *= alpha[1], acc[nt][3] *= alpha[1];
     }
-    attn_wg2_pack<BC>(p, sn);
+    attn_wg_pack<BC>(p, sn);
   }
 }
 
@@ -1163,7 +1157,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
     if (attn_tile_masked<BC>(a, blk, 0)) attn_mma_mask(s, a, blk, row0, 0, gr, tq);
     float alpha[2];
     attn_wg2_softmax(s, mrow, lrow, a.scale_log2, alpha);  // O is 0: nothing to rescale
-    attn_wg2_pack<BC>(p, s);
+    attn_wg_pack<BC>(p, s);
   }
 
   for (int jt = 0; jt < ntiles; ++jt) {
