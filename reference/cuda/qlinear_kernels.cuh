@@ -602,6 +602,7 @@ __global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
 // N = 8192). ALIGNED as for version 1; otherwise x and W are read byte by byte.
 
 static const int kQlinDecodeThreads = 256;
+static_assert(kQlinDecodeThreads == 256, "qlin_decode_reduce_store sums 8 warps' partial sums with 256 threads");
 
 template <bool ALIGNED>
 static __device__ __forceinline__ uint4 qlin_ld16_w(const int8_t *p, int k, int K) {
@@ -623,6 +624,27 @@ template <bool ALIGNED>
 static __device__ __forceinline__ uint4 qlin_ld16_x(const int8_t *p, int k, int K) {
   if (ALIGNED) return __ldg((const uint4 *)(p + k));
   return qlin_ld16_w<false>(p, k, K);
+}
+
+// The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
+// barrier this follows) summed and stored through the epilogue, by 256 threads (version 2's block,
+// version 2b's consumer warps).
+template <int NT>
+static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
+                                                                int n0) {
+  for (int v = threadIdx.x; v < NT * 4 * 32; v += 256) {
+    const int i = v >> 5, l = v & 31;
+    int32_t sum = 0;
+#pragma unroll
+    for (int w = 0; w < 8; ++w) sum += red[w][i][l];
+    const int nt = i >> 2, e = i & 3;
+    const int row = (l >> 2) + 8 * (e >> 1), col = nt * 8 + 2 * (l & 3) + (e & 1);  // col: from n0
+    if (row < a.M && col < a.N - n0) {
+      const int64_t o = (int64_t)row * a.N + n0 + col;
+      a.y[o] = qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
+      if (a.acc) a.acc[o] = sum;
+    }
+  }
 }
 
 template <int NT, bool ALIGNED, int U>
@@ -678,19 +700,7 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
 #pragma unroll
     for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
   __syncthreads();
-  for (int v = threadIdx.x; v < NT * 4 * 32; v += kQlinDecodeThreads) {
-    const int i = v >> 5, l = v & 31;
-    int32_t sum = 0;
-#pragma unroll
-    for (int w = 0; w < W; ++w) sum += red[w][i][l];
-    const int nt = i >> 2, e = i & 3;
-    const int row = (l >> 2) + 8 * (e >> 1), col = nt * 8 + 2 * (l & 3) + (e & 1);  // col: from n0
-    if (row < a.M && col < a.N - n0) {
-      const int64_t o = (int64_t)row * a.N + n0 + col;
-      a.y[o] = qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
-      if (a.acc) a.acc[o] = sum;
-    }
-  }
+  qlin_decode_reduce_store<NT>(a, red, n0);
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -729,6 +739,7 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
 // aligned, K % 16 == 0) and only sm_90 or newer: the launcher hands anything else to version 2.
 
 static const int kQlinBulkConsumers = 8;                          // warps
+static_assert(kQlinBulkConsumers == 8, "qlin_decode_reduce_store sums 8 warps' partial sums with 256 threads");
 static const int kQlinBulkThreads = 32 * (kQlinBulkConsumers + 1);  // and the producer warp
 
 template <int NT, int KS, int STAGES, bool XRES>
@@ -790,26 +801,6 @@ static __device__ __forceinline__ uint4 qlin_lds16(uint32_t addr) {
 // The consumer warps alone (named barrier 1; __syncthreads would wait for the producer warp).
 static __device__ __forceinline__ void qlin_bar_consumers() {
   asm volatile("bar.sync 1, %0;\n" ::"n"(32 * kQlinBulkConsumers) : "memory");
-}
-
-// The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
-// barrier this follows) summed and stored through the epilogue, by the 256 consumer threads.
-template <int NT>
-static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
-                                                                int n0) {
-  for (int v = threadIdx.x; v < NT * 4 * 32; v += 32 * kQlinBulkConsumers) {
-    const int i = v >> 5, l = v & 31;
-    int32_t sum = 0;
-#pragma unroll
-    for (int w = 0; w < kQlinBulkConsumers; ++w) sum += red[w][i][l];
-    const int nt = i >> 2, e = i & 3;
-    const int row = (l >> 2) + 8 * (e >> 1), col = nt * 8 + 2 * (l & 3) + (e & 1);  // col: from n0
-    if (row < a.M && col < a.N - n0) {
-      const int64_t o = (int64_t)row * a.N + n0 + col;
-      a.y[o] = qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
-      if (a.acc) a.acc[o] = sum;
-    }
-  }
 }
 
 // The ring's barriers (at full, empty: STAGES each, 8 bytes apart) and x's, initialised by one
