@@ -430,6 +430,44 @@ static __device__ __forceinline__ float attn_mma_inv_sum(float l) {
   return l > 0.0f ? 1.0f / l : 0.0f;
 }
 
+// Two floats to a bf16x2 word, round to nearest even: lo in the low half (the lower column).
+static __device__ __forceinline__ uint32_t attn_bf16x2(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+// Two adjacent outputs of a row (columns c, c + 1): one 8-byte (float) or 4-byte (bf16) store where
+// the tensors are 16-byte aligned (every pair then is), else one by one.
+static __device__ __forceinline__ void attn_store2(float *p, float x0, float x1, bool aligned) {
+  if (aligned) *reinterpret_cast<float2 *>(p) = make_float2(x0, x1);
+  else p[0] = x0, p[1] = x1;
+}
+static __device__ __forceinline__ void attn_store2(uint16_t *p, float x0, float x1, bool aligned) {
+  const uint32_t w = attn_bf16x2(x0, x1);
+  if (aligned) *reinterpret_cast<uint32_t *>(p) = w;
+  else p[0] = (uint16_t)(w & 0xffffu), p[1] = (uint16_t)(w >> 16);
+}
+
+// The tensor-core kernels' output: this lane's two rows (row0 + gr, + 8 of the block) of o = acc / ℓ,
+// straight from the accumulator fragments: a quad writes 32 (float) or 16 (bf16) contiguous bytes
+// per row and n-tile, and the next n-tile's store the rest of the sector.
+template <typename T, int NO>
+static __device__ __forceinline__ void attn_store_mma(T *o, const AttnArgs &a, const AttnBlock &blk, int row0, int gr,
+                                                      int tq, const float (&acc)[NO][4], const float (&lrow)[2]) {
+  constexpr int D = NO * 8;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = attn_mma_inv_sum(lrow[r]);
+    const int i = blk.q0 + row0 + gr + 8 * r;
+    if (i >= a.n) continue;
+    T *orow = o + (int64_t)i * D + 2 * tq;
+#pragma unroll
+    for (int nt = 0; nt < NO; ++nt)
+      attn_store2(orow + nt * 8, acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv, a.aligned);
+  }
+}
+
 // ---- version 2: float32 on the tensor cores, error-compensated TF32 (em_attention_tf32x3_cuda) --
 //
 // mma.sync m16n8k8 with TF32 operands (10 mantissa bits) and float32 accumulators. One TF32
@@ -448,8 +486,8 @@ static __device__ __forceinline__ float attn_mma_inv_sum(float l) {
 // may pick any rows; row stride d + 4 ≡ 4 banks keeps the 32 lanes on 32 banks).
 // Operands are split in registers as they are loaded; Q's fragments are loaded and split again
 // for every key tile (kept split, they would take 128 more registers at d = 128).
-// Shared memory: Q, K, V, 99 KB at d = 128: 2 blocks per SM; ptxas: 180 registers at d = 128, no
-// spills. K_{j+1} is copied during the softmax and P·V_j, V_{j+1} during S_{j+1}: both copies hide
+// Shared memory: Q, K, V, 99 KB at d = 128: 2 blocks per SM; ptxas: 190 registers at d = 128 (S
+// unrolled by 4), no spills. K_{j+1} is copied during the softmax and P·V_j, V_{j+1} during S_{j+1}: both copies hide
 // behind arithmetic.
 template <int D>
 struct AttnTf32Shape {
@@ -583,22 +621,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
     attn_cp_commit();
   }
 
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float inv = attn_mma_inv_sum(lrow[r]);
-    const int i = blk.q0 + row0 + gr + 8 * r;
-    if (i >= a.n) continue;
-    float *orow = o + (int64_t)i * D + 2 * tq;
-#pragma unroll
-    for (int nt = 0; nt < NO; ++nt) {
-      const float x0 = acc[nt][2 * r] * inv, x1 = acc[nt][2 * r + 1] * inv;
-      if (a.aligned) {
-        *reinterpret_cast<float2 *>(orow + nt * 8) = make_float2(x0, x1);  // a quad writes 32 bytes: one sector
-      } else {
-        orow[nt * 8] = x0, orow[nt * 8 + 1] = x1;
-      }
-    }
-  }
+  attn_store_mma(o, a, blk, row0, gr, tq, acc, lrow);
 }
 
 // ---- version 3: bfloat16 on the tensor cores (em_attention_bf16_cuda) ------------------------
@@ -630,37 +653,6 @@ static __device__ __forceinline__ void attn_mma_bf16(float (&d)[4], const uint32
   asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Two floats to a bf16x2 word, round to nearest even: lo in the low half (the lower column).
-static __device__ __forceinline__ uint32_t attn_bf16x2(float lo, float hi) {
-  uint32_t r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
-// The bf16 kernels' output: this lane's two rows (row0 + gr, + 8 of the block) of o = acc / ℓ,
-// straight from the accumulator fragments (a quad writes 16 contiguous bytes per row and n-tile).
-template <int NO>
-static __device__ __forceinline__ void attn_store_bf16(uint16_t *o, const AttnArgs &a, const AttnBlock &blk, int row0,
-                                                       int gr, int tq, const float (&acc)[NO][4], const float (&lrow)[2]) {
-  constexpr int D = NO * 8;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float inv = attn_mma_inv_sum(lrow[r]);
-    const int i = blk.q0 + row0 + gr + 8 * r;
-    if (i >= a.n) continue;
-    uint16_t *orow = o + (int64_t)i * D + 2 * tq;
-#pragma unroll
-    for (int nt = 0; nt < NO; ++nt) {
-      const uint32_t w = attn_bf16x2(acc[nt][2 * r] * inv, acc[nt][2 * r + 1] * inv);
-      if (a.aligned) {
-        *reinterpret_cast<uint32_t *>(orow + nt * 8) = w;
-      } else {
-        orow[nt * 8] = (uint16_t)(w & 0xffffu), orow[nt * 8 + 1] = (uint16_t)(w >> 16);
-      }
-    }
-  }
 }
 
 template <int D>
@@ -747,7 +739,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
     }
     __syncthreads();  // every warp is done with tile j's buffers before tile j + 2 is copied into them
   }
-  attn_store_bf16(o, a, blk, row0, gr, tq, acc, lrow);
+  attn_store_mma(o, a, blk, row0, gr, tq, acc, lrow);
 }
 
 // ---- version 4: bfloat16 on Hopper's warpgroup MMA (sm_90a; a bench variant, not yet shipped) --
@@ -1009,7 +1001,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
     attn_cp_commit();  // possibly empty: the group count stays the same on every path
   }
 
-  attn_store_bf16(o, a, blk, row0, gr, tq, acc, lrow);
+  attn_store_mma(o, a, blk, row0, gr, tq, acc, lrow);
 #else
   (void)a;  // built for another target than sm_90a: attn_wg_launch never launches this
 #endif
@@ -1180,7 +1172,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
     attn_cp_commit();
   }
 
-  attn_store_bf16(o, a, blk, row0, gr, tq, acc, lrow);
+  attn_store_mma(o, a, blk, row0, gr, tq, acc, lrow);
 #else
   (void)a;  // built for another target than sm_90a: attn_wg2_launch never launches this
 #endif
