@@ -487,8 +487,8 @@ static __device__ __forceinline__ void attn_store_mma(T *o, const AttnArgs &a, c
 // Operands are split in registers as they are loaded; Q's fragments are loaded and split again
 // for every key tile (kept split, they would take 128 more registers at d = 128).
 // Shared memory: Q, K, V, 99 KB at d = 128: 2 blocks per SM; ptxas: 190 registers at d = 128 (S
-// unrolled by 4), no spills. K_{j+1} is copied during the softmax and P·V_j, V_{j+1} during S_{j+1}: both copies hide
-// behind arithmetic.
+// unrolled by 4), no spills. K_{j+1} is copied during the softmax and P·V_j, V_{j+1} during S_{j+1}:
+// both copies hide behind arithmetic.
 template <int D>
 struct AttnTf32Shape {
   static constexpr int LD = D + 4;  // floats; ldmatrix rows 16-byte aligned, 8 rows on distinct banks
