@@ -475,16 +475,22 @@ static inline int t_todo_lines(const char *path, int *lines, int max) {
   return n;
 }
 
+/* The number of the first line of path that holds text (where a planted file marks its bug). */
+static inline int t_line_of(const char *path, const char *text) {
+  char *s = t_read_file(path, NULL);
+  cr_assert(s != NULL, "cannot read %s", path);
+  const char *at = strstr(s, text);
+  cr_assert(at != NULL, "%s has no \"%s\"", path, text);
+  int line = 1;
+  for (const char *p = s; p < at; ++p) line += *p == '\n';
+  free(s);
+  return line;
+}
+
 /* The line of the first EM_TODO call after the first line holding `after` in a student file. */
 static inline int t_todo_line_after(const char *path, const char *after) {
-  char *text = t_read_file(path, NULL);
-  cr_assert(text != NULL, "cannot read %s", path);
-  const char *from = strstr(text, after);
-  cr_assert(from != NULL, "%s has no \"%s\"", path, after);
-  int line = 1;
-  for (const char *p = text; p < from; ++p) line += *p == '\n';
+  const int line = t_line_of(path, after);
   int lines[64], n = t_todo_lines(path, lines, 64);
-  free(text);
   for (int k = 0; k < n; ++k)
     if (lines[k] >= line) return lines[k];
   cr_assert_fail("%s has no EM_TODO after \"%s\"", path, after);

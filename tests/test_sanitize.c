@@ -15,18 +15,6 @@
 #define T_SAN_SOLUTION EM_BUILD_DIR "/sanitize/tests/solution/lab1/em-check"
 #define T_SAN_PLANTED(bug) EM_BUILD_DIR "/sanitize/tests/planted/lab1/" bug "/em-check"
 
-/* The line of the first line of path that holds text (where a planted file marks its bug). */
-static int t_line_of(const char *path, const char *text) {
-  char *s = t_read_file(path, NULL);
-  cr_assert(s != NULL, "cannot read %s", path);
-  const char *at = strstr(s, text);
-  cr_assert(at != NULL, "%s has no \"%s\"", path, text);
-  int line = 1;
-  for (const char *p = s; p < at; ++p) line += *p == '\n';
-  free(s);
-  return line;
-}
-
 /* scripts/sanitize.py for lab on one track, with the checker of the track (the other NULL), its logs
  * in a fresh folder (returned), more em-check arguments after (NULL-ended). */
 static const char *t_sanitize(t_proc *p, double timeout_s, int lab, const char *track, const char *bin, ...) {
