@@ -495,9 +495,10 @@ BENCH_BIN := $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%)
 # A lab's reference kernels are in reference/cuda/<name>_kernels.cuh, which the library's
 # reference/cuda/<name>.cu and bench/<name>.cu both include: each rebuilds when the header changes.
 REF_CUH := $(wildcard reference/cuda/*_kernels.cuh)
+# reference/cuda/mma.cuh: the tensor-core wrappers that several labs' kernels share.
 $(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/obj/reference/cuda/%.cu.o): $(BUILD)/obj/reference/cuda/%.cu.o: \
-  reference/cuda/%_kernels.cuh
-$(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: reference/cuda/%_kernels.cuh
+  reference/cuda/%_kernels.cuh reference/cuda/mma.cuh
+$(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: reference/cuda/%_kernels.cuh reference/cuda/mma.cuh
 # Built for sm_90a where the target is sm_90 (Hopper), with EM_BENCH_SM90A=1 saying so: some
 # variants use Hopper's arch-specific instructions (wgmma), which plain sm_90 code cannot hold.
 BENCH_GENCODE := $(if $(filter sm_90,$(CUDA_ARCH)),-arch=sm_90a -DEM_BENCH_SM90A=1,$(CUDA_GENCODE))

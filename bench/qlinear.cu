@@ -131,7 +131,7 @@ __global__ void mma_bf16_peak_kernel(float *out, int iters) {
   const uint32_t b = 0x3f803f80u + ((threadIdx.x >> 1) & 0x3f);
   for (int i = 0; i < iters; ++i)
 #pragma unroll
-    for (int j = 0; j < 8; ++j) qlin_mma_bf16(c[j], a, b, b + j);
+    for (int j = 0; j < 8; ++j) em__mma_bf16(c[j], a, b, b + j);
   float s = 0.0f;
 #pragma unroll
   for (int j = 0; j < 8; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];

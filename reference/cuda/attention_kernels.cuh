@@ -25,6 +25,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "mma.cuh"
+
 static const int kAttnBM = 64;        // queries per block
 static const int kAttnBN = 64;        // keys per tile
 static const int kAttnThreads = 128;  // 4 warps
@@ -430,13 +432,6 @@ static __device__ __forceinline__ float attn_mma_inv_sum(float l) {
   return l > 0.0f ? 1.0f / l : 0.0f;
 }
 
-// Two floats to a bf16x2 word, round to nearest even: lo in the low half (the lower column).
-static __device__ __forceinline__ uint32_t attn_bf16x2(float lo, float hi) {
-  uint32_t r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
 // Two adjacent outputs of a row (columns c, c + 1): one 8-byte (float) or 4-byte (bf16) store where
 // the tensors are 16-byte aligned (every pair then is), else one by one.
 static __device__ __forceinline__ void attn_store2(float *p, float x0, float x1, bool aligned) {
@@ -444,7 +439,7 @@ static __device__ __forceinline__ void attn_store2(float *p, float x0, float x1,
   else p[0] = x0, p[1] = x1;
 }
 static __device__ __forceinline__ void attn_store2(uint16_t *p, float x0, float x1, bool aligned) {
-  const uint32_t w = attn_bf16x2(x0, x1);
+  const uint32_t w = em__bf16x2(x0, x1);
   if (aligned) *reinterpret_cast<uint32_t *>(p) = w;
   else p[0] = (uint16_t)(w & 0xffffu), p[1] = (uint16_t)(w >> 16);
 }
@@ -649,12 +644,6 @@ struct AttnBf16Shape {
   static constexpr size_t kSmem = (size_t)(kAttnBM * LD + 4 * TILE) * sizeof(uint16_t);
 };
 
-static __device__ __forceinline__ void attn_mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
 template <int D>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) {
   using S = AttnBf16Shape<D>;
@@ -715,8 +704,8 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
         // B fragments of n-tiles 2np, 2np + 1: (keys 0-7, d 0-7), (keys 0-7, d 8-15), (keys 8-15, d 0-7), (keys 8-15, d 8-15).
         uint32_t br[4];
         attn_ldsm_x4(br, &kb[(np * 16 + l7 + l16 * 8) * S::LD + kk * 16 + l8 * 8]);
-        attn_mma_bf16(s[2 * np], qf[kk], br[0], br[1]);
-        attn_mma_bf16(s[2 * np + 1], qf[kk], br[2], br[3]);
+        em__mma_bf16(s[2 * np], qf[kk], br[0], br[1]);
+        em__mma_bf16(s[2 * np + 1], qf[kk], br[2], br[3]);
       }
     }
 
@@ -725,16 +714,16 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
 
 #pragma unroll
     for (int kk = 0; kk < kAttnBN / 16; ++kk) {  // 16 keys: S's n-tiles 2kk, 2kk + 1
-      const uint32_t pa[4] = {attn_bf16x2(s[2 * kk][0], s[2 * kk][1]), attn_bf16x2(s[2 * kk][2], s[2 * kk][3]),
-                              attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      const uint32_t pa[4] = {em__bf16x2(s[2 * kk][0], s[2 * kk][1]), em__bf16x2(s[2 * kk][2], s[2 * kk][3]),
+                              em__bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              em__bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
       for (int np = 0; np < NO / 2; ++np) {
         // Transposed: (keys 0-7, d 0-7), (keys 8-15, d 0-7), (keys 0-7, d 8-15), (keys 8-15, d 8-15).
         uint32_t br[4];
         attn_ldsm_x4_trans(br, &vb[(kk * 16 + l7 + l8 * 8) * S::LD + np * 16 + l16 * 8]);
-        attn_mma_bf16(acc[2 * np], pa, br[0], br[1]);
-        attn_mma_bf16(acc[2 * np + 1], pa, br[2], br[3]);
+        em__mma_bf16(acc[2 * np], pa, br[0], br[1]);
+        em__mma_bf16(acc[2 * np + 1], pa, br[2], br[3]);
       }
     }
     __syncthreads();  // every warp is done with tile j's buffers before tile j + 2 is copied into them
@@ -784,10 +773,6 @@ struct AttnWgShape {
   static_assert(BC == 64 || BC == 128, "a wgmma n of 64 or 128");
 };
 
-static __device__ __forceinline__ void attn_wg_cp16(uint32_t dst, const void *src, bool in) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(in ? 16 : 0) : "memory");
-}
-
 // Rows [r0, r0 + R) of a row-major len × D bf16 matrix into the swizzled layout at shared address
 // dst (rows at or past len as zeros). Consecutive threads copy consecutive chunks of a row.
 template <int D, int R>
@@ -800,24 +785,10 @@ static __device__ __forceinline__ void attn_wg_load(uint32_t dst, const uint16_t
     const int r = id / CPR, c = id % CPR;
     const bool in = r < len - r0;
     const uint32_t off = (uint32_t)((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
-    attn_wg_cp16(dst + off, in ? (const void *)(g + (int64_t)(r0 + r) * D + c * 8) : (const void *)g, in);
+    em__cp16(dst + off, in ? (const void *)(g + (int64_t)(r0 + r) * D + c * 8) : (const void *)g, in);
   }
 }
 
-// A shared-memory matrix descriptor with the 128-byte swizzle (PTX ISA, "matrix descriptor"):
-// address, LBO and SBO in units of 16 bytes at bits 0, 16 and 32; the swizzle mode 1 at bit 62.
-static __device__ __forceinline__ uint64_t attn_wg_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
-  return (uint64_t)((addr & 0x3FFFFu) >> 4) | ((uint64_t)((lbo & 0x3FFFFu) >> 4) << 16) |
-         ((uint64_t)((sbo & 0x3FFFFu) >> 4) << 32) | (1ull << 62);
-}
-
-static __device__ __forceinline__ void attn_wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-static __device__ __forceinline__ void attn_wg_commit() {
-  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-}
-static __device__ __forceinline__ void attn_wg_wait0() {
-  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-}
 // After a wait: each register of the accumulator passes through an empty asm that "changes" it,
 // so that the compiler cannot move a read of the accumulator above the wait (for the compiler the
 // wgmma statement produced the values; the hardware writes them until the wait returns).
@@ -906,8 +877,8 @@ static __device__ __forceinline__ void attn_wg_issue_s(float (&s)[BC / 8][4], ui
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     const uint32_t kin = (uint32_t)((kk & 3) * 32);
-    attn_wg_ss<BC>(s, attn_wg_desc(sQ + (kk >> 2) * (128 * 128) + wg * (64 * 128) + kin, 16, 1024),
-                   attn_wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024), kk > 0);
+    attn_wg_ss<BC>(s, em__wg_desc(sQ + (kk >> 2) * (128 * 128) + wg * (64 * 128) + kin, 16, 1024),
+                   em__wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024), kk > 0);
   }
 }
 
@@ -916,10 +887,10 @@ template <int BC>
 static __device__ __forceinline__ void attn_wg_pack(uint32_t (&p)[BC / 16][4], const float (&s)[BC / 8][4]) {
 #pragma unroll
   for (int kk = 0; kk < BC / 16; ++kk) {
-    p[kk][0] = attn_bf16x2(s[2 * kk][0], s[2 * kk][1]);
-    p[kk][1] = attn_bf16x2(s[2 * kk][2], s[2 * kk][3]);
-    p[kk][2] = attn_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-    p[kk][3] = attn_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    p[kk][0] = em__bf16x2(s[2 * kk][0], s[2 * kk][1]);
+    p[kk][1] = em__bf16x2(s[2 * kk][2], s[2 * kk][3]);
+    p[kk][2] = em__bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    p[kk][3] = em__bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
   }
 }
 
@@ -968,14 +939,14 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
     const int k0 = jt * BC, st = jt & 1;
     const uint32_t kb = sK + st * S::TB, vb = sV + st * S::TB;
     attn_cp_wait<1>();  // this thread's copies of tile j (and of Q) are done; tile j + 1 may be in flight
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    em__fence_proxy_async();
     __syncthreads();
 
     float s[NS][4];
-    attn_wg_fence();
+    em__wg_fence();
     attn_wg_issue_s<D, BC>(s, sQ, kb, wg);
-    attn_wg_commit();
-    attn_wg_wait0();
+    em__wg_commit();
+    em__wg_wait<0>();
     attn_wg_touch(s);
 
     if (attn_tile_masked<BC>(a, blk, k0)) attn_mma_mask(s, a, blk, row0, k0, gr, tq);
@@ -983,13 +954,13 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
 
     uint32_t p[BC / 16][4];
     attn_wg_pack<BC>(p, s);
-    attn_wg_fence();
+    em__wg_fence();
 #pragma unroll
     for (int kk = 0; kk < BC / 16; ++kk)
-      attn_wg_rs<D>(acc, p[kk], VSWAP ? attn_wg_desc(vb + kk * 2048, 1024, BC * 128)
-                                      : attn_wg_desc(vb + kk * 2048, BC * 128, 1024));
-    attn_wg_commit();
-    attn_wg_wait0();
+      attn_wg_rs<D>(acc, p[kk], VSWAP ? em__wg_desc(vb + kk * 2048, 1024, BC * 128)
+                                      : em__wg_desc(vb + kk * 2048, BC * 128, 1024));
+    em__wg_commit();
+    em__wg_wait<0>();
     attn_wg_keep(p);
     attn_wg_touch(acc);
 
@@ -1032,10 +1003,6 @@ struct AttnWg2Cfg {
   static constexpr size_t kSmem = (size_t)QB + STAGES * 2 * TB + 1024;
 };
 
-static __device__ __forceinline__ void attn_wg_wait1() {
-  asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-}
-
 // attn_mma_softmax without the rescale of O: the factor α of each of the lane's two rows is returned
 // for the caller to apply once O's MMAs are done.
 template <int NS>
@@ -1071,24 +1038,24 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
                                                      float (&sn)[BC / 8][4], float (&acc)[D / 8][4], float (&mrow)[2],
                                                      float (&lrow)[2], uint32_t sQ, uint32_t kn, uint32_t vb, int jt,
                                                      int wg, int row0, int gr, int tq) {
-  attn_wg_fence();
+  em__wg_fence();
   if constexpr (NEXT) {
     attn_wg_issue_s<D, BC>(sn, sQ, kn, wg);
-    attn_wg_commit();
-    attn_wg_fence();  // O's MMAs a stage of their own, so that waiting for S's alone ends S's
+    em__wg_commit();
+    em__wg_fence();  // O's MMAs a stage of their own, so that waiting for S's alone ends S's
   }
 #pragma unroll
-  for (int kk = 0; kk < BC / 16; ++kk) attn_wg_rs<D>(acc, p[kk], attn_wg_desc(vb + kk * 2048, BC * 128, 1024));
-  attn_wg_commit();
+  for (int kk = 0; kk < BC / 16; ++kk) attn_wg_rs<D>(acc, p[kk], em__wg_desc(vb + kk * 2048, BC * 128, 1024));
+  em__wg_commit();
   float alpha[2] = {1.0f, 1.0f};
   if constexpr (NEXT) {
-    attn_wg_wait1();  // S_{j+1} (committed first) is done; O's MMAs may still run
+    em__wg_wait<1>();  // S_{j+1} (committed first) is done; O's MMAs may still run
     attn_wg_touch(sn);
     const int k1 = (jt + 1) * BC;
     if (attn_tile_masked<BC>(a, blk, k1)) attn_mma_mask(sn, a, blk, row0, k1, gr, tq);
     attn_wg2_softmax(sn, mrow, lrow, a.scale_log2, alpha);
   }
-  attn_wg_wait0();
+  em__wg_wait<0>();
   attn_wg_keep(p);
   attn_wg_touch(acc);
   if constexpr (NEXT) {
@@ -1139,12 +1106,12 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
       attn_cp_commit();
     }
     attn_cp_wait<C::STAGES - 1>();  // Q and tile 0
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    em__fence_proxy_async();
     __syncthreads();
-    attn_wg_fence();
+    em__wg_fence();
     attn_wg_issue_s<D, BC>(s, sQ, sK, wg);
-    attn_wg_commit();
-    attn_wg_wait0();
+    em__wg_commit();
+    em__wg_wait<0>();
     attn_wg_touch(s);
     if (attn_tile_masked<BC>(a, blk, 0)) attn_mma_mask(s, a, blk, row0, 0, gr, tq);
     float alpha[2];
@@ -1155,7 +1122,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
   for (int jt = 0; jt < ntiles; ++jt) {
     // Committed so far: STAGES + jt groups; at most STAGES − 2 pending: tile jt + 1's is done.
     attn_cp_wait<C::STAGES - 2>();
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    em__fence_proxy_async();
     __syncthreads();
     const int st = jt % C::STAGES, sn = (jt + 1) % C::STAGES;
     if (jt + 1 < ntiles)

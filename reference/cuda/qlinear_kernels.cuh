@@ -22,6 +22,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "mma.cuh"
+
 // ---- the exact arithmetic the contract fixes ---------------------------------------------------
 
 // One element's quantisation, s > 0: the quotient is the correctly rounded float32 division
@@ -249,9 +251,6 @@ struct QlinMmaShape {
   static constexpr int kMinBlocks = BN == 256 ? 1 : 2;  // per SM, for __launch_bounds__
 };
 
-static __device__ __forceinline__ void qlin_cp16(uint32_t dst, const void *src, bool in) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(in ? 16 : 0) : "memory");
-}
 static __device__ __forceinline__ void qlin_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N>
 static __device__ __forceinline__ void qlin_cp_wait() {
@@ -291,7 +290,7 @@ static __device__ __forceinline__ void qlin_load_stage(uint32_t st, const int8_t
     const bool row_in = r < rows - r0;
     if (ALIGNED) {
       const bool in = row_in && k < K;
-      qlin_cp16(dst, in ? g + (int64_t)(r0 + r) * K + k : g, in);
+      em__cp16(dst, in ? g + (int64_t)(r0 + r) * K + k : g, in);
     } else {
       uint32_t w[4] = {0u, 0u, 0u, 0u};
       if (row_in) {
@@ -482,12 +481,6 @@ static __device__ __forceinline__ void qlin_wg_n256(int32_t (&d)[32][4], uint64_
 #undef EM_QWG_D64
 #undef EM_QWG_D128
 
-// A shared-memory matrix descriptor, 128-byte swizzle: address, LBO (unused by swizzled K-major
-// operands: 16) and SBO in units of 16 bytes at bits 0, 16 and 32, the mode 1 at bit 62.
-static __device__ __forceinline__ uint64_t qlin_wg_desc(uint32_t addr) {
-  return (uint64_t)((addr & 0x3FFFFu) >> 4) | (1ull << 16) | ((uint64_t)(1024 >> 4) << 32) | (1ull << 62);
-}
-
 // Rows [r0, r0 + R) × bytes [k0, k0 + 128) of a row-major rows × K int8 matrix into the swizzled
 // stage at st (rows at or past `rows`, and K past its end, as zeros: nothing is read for them).
 template <int R>
@@ -498,7 +491,7 @@ static __device__ __forceinline__ void qlin_wg_load(uint32_t st, const int8_t *g
     const int id = (int)threadIdx.x + 256 * i, r = id >> 3, c = id & 7;
     const int k = k0 + 16 * c;
     const bool in = r < rows - r0 && k < K;  // ALIGNED: K % 16 == 0, a chunk is all in or all out
-    qlin_cp16(st + (uint32_t)(r * 128 + ((c ^ (r & 7)) << 4)), in ? g + (int64_t)(r0 + r) * K + k : g, in);
+    em__cp16(st + (uint32_t)(r * 128 + ((c ^ (r & 7)) << 4)), in ? g + (int64_t)(r0 + r) * K + k : g, in);
   }
 }
 
@@ -530,18 +523,18 @@ __global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
   }
   for (int kt = 0; kt < KT; ++kt) {
     qlin_cp_wait<STAGES - 2>();  // stage kt's copies (this thread's) are done
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    em__fence_proxy_async();
     __syncthreads();
     const int cs = kt % STAGES;
     const uint32_t tA = sA + cs * S::kStageA + wg * (64 * 128), tB = sB + cs * S::kStageB;
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+    em__wg_fence();
 #pragma unroll
     for (int ks = 0; ks < 4; ++ks) {
-      if constexpr (BN == 128) qlin_wg_n128(acc, qlin_wg_desc(tA + 32 * ks), qlin_wg_desc(tB + 32 * ks));
-      else qlin_wg_n256(acc, qlin_wg_desc(tA + 32 * ks), qlin_wg_desc(tB + 32 * ks));
+      if constexpr (BN == 128) qlin_wg_n128(acc, em__wg_desc(tA + 32 * ks), em__wg_desc(tB + 32 * ks));
+      else qlin_wg_n256(acc, em__wg_desc(tA + 32 * ks), em__wg_desc(tB + 32 * ks));
     }
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // stage kt − 1's MMAs are done
+    em__wg_commit();
+    em__wg_wait<1>();  // stage kt − 1's MMAs are done
     __syncthreads();  // ... in both warpgroups: its buffers may be refilled
     const int pre = kt + STAGES - 1;
     if (pre < KT) {
@@ -551,7 +544,7 @@ __global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
     }
     qlin_cp_commit();
   }
-  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+  em__wg_wait<0>();
 #pragma unroll
   for (int j = 0; j < NB; ++j)
 #pragma unroll
@@ -1195,13 +1188,6 @@ static __device__ __forceinline__ uint32_t qlin_swz256(int r, int c) {
   return (uint32_t)(r * 256 + ((c ^ (r & 7)) << 4));
 }
 
-// Two floats to a bf16x2 word, round to nearest even: lo in the low half (the lower column).
-static __device__ __forceinline__ uint32_t qlin_bf16x2(float lo, float hi) {
-  uint32_t r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
 // The exact split of a pair: w[0] + w[1] + w[2] == (x, y), piece by piece (bf16 → float32 is the
 // bits shifted up, so the residuals need no conversion back). The last residuals are bf16 already
 // (see above): their upper halves, packed by a PRMT, not a conversion (cvt.bf16x2 issues at a
@@ -1209,7 +1195,7 @@ static __device__ __forceinline__ uint32_t qlin_bf16x2(float lo, float hi) {
 static __device__ __forceinline__ void qlin_split2(float x, float y, uint32_t (&w)[3]) {
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
-    w[i] = qlin_bf16x2(x, y);
+    w[i] = em__bf16x2(x, y);
     x = __fsub_rn(x, __uint_as_float(w[i] << 16));
     y = __fsub_rn(y, __uint_as_float(w[i] & 0xffff0000u));
   }
@@ -1241,20 +1227,6 @@ static __device__ __forceinline__ void qlin_ldsm_x4_trans(uint32_t (&r)[4], uint
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(addr)
                : "memory");
-}
-
-// mma.sync.m16n8k16, bf16 × bf16 → f32 (PTX ISA, "matrix fragments for mma.m16n8k16"). With
-// lane = 4·g + t: A (16×16) a[0] = row g, k 2t, 2t + 1 (the lower k in the low half); a[1] = row
-// g + 8; a[2] = row g, k 8 + 2t..; a[3] = row g + 8, k 8 + 2t... B (16×8) b0 = k 2t, 2t + 1 of column
-// g; b1 = k 8 + 2t... C as for the int8 mma: c[0], c[1] = row g, columns 2t, 2t + 1; c[2], c[3] =
-// row g + 8. ldmatrix.x4 of a [row][k] tile gives A's four words directly; ldmatrix.trans of a
-// [k][row] tile (lane i receives rows 2t, 2t + 1 of column g) gives them, or B's, from the other
-// layout.
-static __device__ __forceinline__ void qlin_mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                     uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 template <bool AT>
@@ -1386,7 +1358,7 @@ __global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemm
 #pragma unroll
         for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-          for (int nt = 0; nt < 8; ++nt) qlin_mma_bf16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+          for (int nt = 0; nt < 8; ++nt) em__mma_bf16(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
       }
     }
     if (kt + 1 < KT) store_shared((kt + 1) & 1);
