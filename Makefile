@@ -499,6 +499,11 @@ REF_CUH := $(wildcard reference/cuda/*_kernels.cuh)
 $(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/obj/reference/cuda/%.cu.o): $(BUILD)/obj/reference/cuda/%.cu.o: \
   reference/cuda/%_kernels.cuh reference/cuda/mma.cuh
 $(REF_CUH:reference/cuda/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: reference/cuda/%_kernels.cuh reference/cuda/mma.cuh
+# reference/naive/<name>_kernels.cuh: a naive baseline's kernels, where the bench times them too.
+NAIVE_CUH := $(wildcard reference/naive/*_kernels.cuh)
+$(NAIVE_CUH:reference/naive/%_kernels.cuh=$(BUILD)/obj/reference/naive/%.cu.o): $(BUILD)/obj/reference/naive/%.cu.o: \
+  reference/naive/%_kernels.cuh
+$(NAIVE_CUH:reference/naive/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: reference/naive/%_kernels.cuh
 # Built for sm_90a where the target is sm_90 (Hopper), with EM_BENCH_SM90A=1 saying so: some
 # variants use Hopper's arch-specific instructions (wgmma), which plain sm_90 code cannot hold.
 BENCH_GENCODE := $(if $(filter sm_90,$(CUDA_ARCH)),-arch=sm_90a -DEM_BENCH_SM90A=1,$(CUDA_GENCODE))

@@ -18,45 +18,10 @@
 #include <vector>
 
 #include "../reference/cuda/relu_mul_backward_kernels.cuh"
+#include "../reference/naive/relu_mul_backward_kernels.cuh"
 #include "common.cuh"
 
-// ---- version 1: the naive baseline (two passes; reference/naive/relu_mul_backward.cu) ----------
-
-constexpr int kNaiveThreads = 256;  // its block
-
-__global__ void naive_dy(const float *x, const float *y, const float *dz, int64_t n, float *dy) {
-  const int64_t i = blockIdx.x;
-  double s = 0.0;
-  for (int64_t j = threadIdx.x; j < n; j += kNaiveThreads)
-    if (x[j] * y[i] > 0.f) s += (double)dz[i * n + j] * x[j];
-  __shared__ double sh[kNaiveThreads];
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int h = kNaiveThreads / 2; h > 0; h /= 2) {
-    if (threadIdx.x < h) sh[threadIdx.x] += sh[threadIdx.x + h];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) dy[i] = (float)sh[0];
-}
-
-__global__ void naive_dx_slices(const float *x, const float *y, const float *dz, int64_t m, int64_t n,
-                                int64_t rows, double *slices) {
-  const int64_t j = (int64_t)blockIdx.x * kNaiveThreads + threadIdx.x;
-  if (j >= n) return;
-  const int64_t i0 = (int64_t)blockIdx.y * rows, i1 = i0 + rows < m ? i0 + rows : m;
-  double s = 0.0;
-  for (int64_t i = i0; i < i1; ++i)
-    if (x[j] * y[i] > 0.f) s += (double)dz[i * n + j] * y[i];
-  slices[blockIdx.y * n + j] = s;
-}
-
-__global__ void naive_dx_sum(const double *slices, int64_t k, int64_t n, float *dx) {
-  const int64_t j = (int64_t)blockIdx.x * kNaiveThreads + threadIdx.x;
-  if (j >= n) return;
-  double s = 0.0;
-  for (int64_t q = 0; q < k; ++q) s += slices[q * n + j];
-  dx[j] = (float)s;
-}
+// Version 1, the naive baseline (two passes), is reference/naive/relu_mul_backward_kernels.cuh.
 
 // ---- version 2: the skeleton's plan (labs/lab4-relu-mul-backward/relu_mul_backward.cu) ---------
 // 128 × 128 tiles, a lane takes 4 columns 32 apart (4-byte loads), a warp 16 rows; float partials

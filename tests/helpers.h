@@ -791,6 +791,13 @@ static inline json_t *t_check_skeleton(int number, const char *track, const char
   return root;
 }
 
+/* A lab's skeleton suite when it needs nothing beyond t_check_skeleton: both tracks fail every case,
+ * pointing at the TODOs from the top of each student file. */
+#define T_SKELETON_SUITE(N)                                                                              \
+  TestSuite(lab##N##_skeleton, .timeout = 600);                                                          \
+  Test(lab##N##_skeleton, cpu_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(N, "cpu", NULL)); } \
+  Test(lab##N##_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(N, "cuda", NULL)); }
+
 /* ---- planted wrong files ---- */
 
 /* Where a planted file's mistake first shows. */
@@ -818,6 +825,21 @@ typedef struct t_planted {
 } t_planted;
 
 #define T_PLANTED_PARAMS(table) cr_make_param_array(t_planted, table, T_COUNT(table))
+
+/* A lab's planted suite over its table labN_planted_files: each row one parameterised test. */
+#define T_PLANTED_SUITE(N)                                                                          \
+  TestSuite(lab##N##_planted, .timeout = 600);                                                      \
+  ParameterizedTestParameters(lab##N##_planted, fails_as_it_should) {                               \
+    return T_PLANTED_PARAMS(lab##N##_planted_files);                                                \
+  }                                                                                                 \
+  ParameterizedTest(t_planted *t, lab##N##_planted, fails_as_it_should) { t_check_planted(N, t); }
+
+/* A planted row whose mistake shows on one case of one part: the run takes that case alone
+ * (exact name) and it is the one that must fail. */
+#define T_ONLY(p, name) .args = {"--part", p, "--case", "=" name}, .part = p[0], .fails = name
+/* The commonest row: bug on track fails case name of part p alone, wherever its first mismatch
+ * falls, with every element written. */
+#define T_FAILS(b, tr, p, name) .bug = b, .track = tr, T_ONLY(p, name), .first = T_ANY, .unwritten = 0
 
 /* How many elements the output called name of a lab's case has. */
 static inline int64_t t_output_numel(int number, const em_case *sc, const char *name) {
@@ -918,6 +940,18 @@ static inline long long t_check_planted(int number, const t_planted *t) {
   json_decref(root);
   t_proc_free(&p);
   return at;
+}
+
+/* The code a lab's planted files share, with no mistake switched on (tests/planted/labN/<name>.c
+ * or .cu): every case of the track passes, so each planted file's failure is its own mistake's.
+ * Skipped on the CUDA track without a GPU. */
+static inline void t_planted_core_passes(int number, const char *name, const char *track) {
+  if (t_track(track) == EM_TRACK_CUDA) t_need_gpu();
+  const char *json = t_str("%s/results.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 500, t_planted_bin(number, name, track), json, "--track", track, "--no-timing", NULL);
+  t_assert_exit(&p, 0);
+  t_proc_free(&p);
 }
 
 /* A CUDA planted file whose mistake is a CUDA error (error, in the output and in the case's reason)

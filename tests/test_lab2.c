@@ -141,8 +141,6 @@ Test(lab2_skeleton, cuda_track_points_at_the_todos) { json_decref(t_check_skelet
 
 /* ---- planted wrong implementations (tests/planted/lab2/) ----------------------------------------- */
 
-TestSuite(lab2_planted, .timeout = 300);
-
 /* Indices are flat, row-major: [i * n + j]. For m = 2, n = 3 swapped axes first differ at [1]
  * (z[0][0] = x[0] + y[0] either way), and z[1][1] is right too: 4 of 6 wrong. first_block_only
  * writes 32 rows and 32 columns: m = 33, n = 31 first misses row 32, [32 * 31] = [992], and
@@ -177,8 +175,7 @@ static t_planted lab2_planted_files[] = {
      .reason = "wrote past the end of z", .kind = "past_end", .expect = {"wrote past the end of z (", "guard every store"}},
 };
 
-ParameterizedTestParameters(lab2_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab2_planted_files); }
-ParameterizedTest(t_planted *t, lab2_planted, fails_as_it_should) { t_check_planted(2, t); }
+T_PLANTED_SUITE(2)
 
 /* A float4 store to a row that does not start 16-byte aligned is a CUDA error, which leaves the
  * context unusable: that case is an error naming it, the later CUDA cases are skipped saying why. */

@@ -259,8 +259,6 @@ Test(lab4_skeleton, cuda_track_points_at_the_todo) { json_decref(t_check_skeleto
  * Planted wrong implementations (tests/planted/lab4/).
  */
 
-TestSuite(lab4_planted, .timeout = 300);
-
 static t_planted lab4_planted_files[] = {
     /* Positive data turns the whole mask on, where a missing mask or one from x alone is right. */
     {.bug = "missing_mask", .track = "cpu", .fails = "m=1025 n=1023", .reason = "elements of dx wrong", .first = T_ANY,
@@ -291,8 +289,7 @@ static t_planted lab4_planted_files[] = {
      .unwritten = -1, .passes = {"m=2048 n=2048"}, .expect = {"lab4_relu_mul_backward_cuda: invalid", "check the launch"}},
 };
 
-ParameterizedTestParameters(lab4_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab4_planted_files); }
-ParameterizedTest(t_planted *t, lab4_planted, fails_as_it_should) { t_check_planted(4, t); }
+T_PLANTED_SUITE(4)
 
 /* ---- work reused between timed calls (issue 9) ----------------------------------------------------
  * fingerprint.c / fingerprint.cu: right, but they skip the work when a hash of the whole input, the

@@ -259,8 +259,6 @@ Test(lab5_skeleton, compiles_without_warnings) {
 
 /* ---- planted wrong implementations (tests/planted/lab5/) --------------------------------------- */
 
-TestSuite(lab5_planted, .timeout = 300);
-
 static t_planted lab5_planted_files[] = {
     /* The lesson of the lab: right on mean-zero rows, wrong on long positive ones. */
     {.bug = "single_accumulator", .track = "cpu", .fails = "one long row", .first = 0,
@@ -292,8 +290,7 @@ static t_planted lab5_planted_files[] = {
      .passes = {"b=1 t=1", "one long row"}, .expect = {"999 never written", "the first elements were written, later ones not"}},
 };
 
-ParameterizedTestParameters(lab5_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab5_planted_files); }
-ParameterizedTest(t_planted *t, lab5_planted, fails_as_it_should) { t_check_planted(5, t); }
+T_PLANTED_SUITE(5)
 
 /* The "allowed" of a failure message is the documented tolerance: γ(⌈log2 t⌉ + 8)·Σ|x| of the row,
  * recomputed here from the inputs the checker dumps. */

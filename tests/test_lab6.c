@@ -223,10 +223,7 @@ Test(lab6_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(6
  * The untouched skeleton: fails every case, pointing at the first TODO on the way.
  */
 
-TestSuite(lab6_skeleton, .timeout = 300);
-
-Test(lab6_skeleton, cpu_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(6, "cpu", NULL)); }
-Test(lab6_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(6, "cuda", NULL)); }
+T_SKELETON_SUITE(6)
 
 /* ================================================================================================
  * Planted wrong implementations: each fails its case with the diagnostic its mistake deserves,
@@ -234,8 +231,6 @@ Test(lab6_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skele
  * there is one, on a case it must pass (so the test shows the checker tells that mistake apart,
  * not that the file is broken everywhere).
  */
-
-TestSuite(lab6_planted, .timeout = 300);
 
 #define ONLY(name) .args = {"--case", name}, .fails = name
 
@@ -269,8 +264,7 @@ static t_planted lab6_planted_files[] = {
      .expect = {"NaN or Inf where the exact value is finite"}},
 };
 
-ParameterizedTestParameters(lab6_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab6_planted_files); }
-ParameterizedTest(t_planted *t, lab6_planted, fails_as_it_should) { t_check_planted(6, t); }
+T_PLANTED_SUITE(6)
 
 Test(lab6_planted, missing_function_is_named) { t_check_missing_function(6, "first_block_sum"); }
 

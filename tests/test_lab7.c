@@ -112,10 +112,7 @@ Test(lab7_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(7
  * The untouched skeleton.
  */
 
-TestSuite(lab7_skeleton, .timeout = 600);
-
-Test(lab7_skeleton, cpu_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(7, "cpu", NULL)); }
-Test(lab7_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(7, "cuda", NULL)); }
+T_SKELETON_SUITE(7)
 
 /* ================================================================================================
  * Planted wrong implementations (tests/planted/lab7/online.h and the one-line files that switch a
@@ -123,57 +120,29 @@ Test(lab7_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skele
  * online attention with no mistake passes everything.
  */
 
-TestSuite(lab7_planted, .timeout = 600);
-
-#define ONLY(p, name) .args = {"--part", p, "--case", "=" name}, .part = p[0], .fails = name
-
 static t_planted lab7_planted_files[] = {
-    {.bug = "no_rescale_output", .track = "cpu", ONLY("a", "large logits"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=n=1000 m=1"}},
-    {.bug = "no_rescale_output", .track = "cpu", ONLY("a", "n=1000 m=1003"), .first = T_ANY, .unwritten = 0},
-    {.bug = "no_rescale_sum", .track = "cpu", ONLY("a", "n=127 m=257 d=64"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=equal scores"}},
-    {.bug = "scale_forgotten", .track = "cpu", ONLY("a", "n=m=65 d=16"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=n=1000 m=1"}},
-    {.bug = "scale_twice", .track = "cpu", ONLY("a", "n=m=129 d=32"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=equal scores"}},
-    {.bug = "mask_off_by_one", .track = "cpu", ONLY("b", "causal n=m=100"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=b=2 h=3 n=m=100"}},
-    {.bug = "mask_top_left", .track = "cpu", ONLY("b", "causal n<m"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=causal n=m=100"}},
-    {.bug = "mask_top_left", .track = "cpu", ONLY("b", "causal n>m"), .first = T_ANY, .unwritten = 0,
-     .expect = {"at that element: head 0, query"}},
-    {.bug = "last_tile_dropped", .track = "cpu", ONLY("a", "n=1 m=1000"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=n=7 m=5 d=16"}},
-    {.bug = "last_tile_dropped", .track = "cpu", ONLY("c", "d=64 ragged"), .first = T_ANY, .unwritten = 0},
-    {.bug = "mask_top_left", .track = "cuda", ONLY("b", "causal n<m"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=causal n=m=100"}},
-    {.bug = "no_rescale_output", .track = "cuda", ONLY("a", "large logits"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=n=1000 m=1"}},
+    {T_FAILS("no_rescale_output", "cpu", "a", "large logits"), .passes = {"=n=1000 m=1"}},
+    {T_FAILS("no_rescale_output", "cpu", "a", "n=1000 m=1003")},
+    {T_FAILS("no_rescale_sum", "cpu", "a", "n=127 m=257 d=64"), .passes = {"=equal scores"}},
+    {T_FAILS("scale_forgotten", "cpu", "a", "n=m=65 d=16"), .passes = {"=n=1000 m=1"}},
+    {T_FAILS("scale_twice", "cpu", "a", "n=m=129 d=32"), .passes = {"=equal scores"}},
+    {T_FAILS("mask_off_by_one", "cpu", "b", "causal n=m=100"), .passes = {"=b=2 h=3 n=m=100"}},
+    {T_FAILS("mask_top_left", "cpu", "b", "causal n<m"), .passes = {"=causal n=m=100"}},
+    {T_FAILS("mask_top_left", "cpu", "b", "causal n>m"), .expect = {"at that element: head 0, query"}},
+    {T_FAILS("last_tile_dropped", "cpu", "a", "n=1 m=1000"), .passes = {"=n=7 m=5 d=16"}},
+    {T_FAILS("last_tile_dropped", "cpu", "c", "d=64 ragged")},
+    {T_FAILS("mask_top_left", "cuda", "b", "causal n<m"), .passes = {"=causal n=m=100"}},
+    {T_FAILS("no_rescale_output", "cuda", "a", "large logits"), .passes = {"=n=1000 m=1"}},
 };
 
-ParameterizedTestParameters(lab7_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab7_planted_files); }
-ParameterizedTest(t_planted *t, lab7_planted, fails_as_it_should) { t_check_planted(7, t); }
+T_PLANTED_SUITE(7)
 
 /* The shared online attention, no mistake switched on: every CPU case passes, so each planted
  * file's failure is its mistake's. */
-Test(lab7_planted, the_shared_core_is_right) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 500, t_planted_bin(7, "correct_online", "cpu"), json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  t_proc_free(&p);
-}
+Test(lab7_planted, the_shared_core_is_right) { t_planted_core_passes(7, "correct_online", "cpu"); }
 
 /* The CUDA kernel the planted files share, no mistake switched on: every CUDA case passes. */
-Test(lab7_planted, the_shared_cuda_kernel_is_right) {
-  t_need_gpu();
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 500, t_planted_bin(7, "correct_online", "cuda"), json, "--track", "cuda", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  t_proc_free(&p);
-}
+Test(lab7_planted, the_shared_cuda_kernel_is_right) { t_planted_core_passes(7, "correct_online", "cuda"); }
 
 /* A missing barrier between using a key tile and loading the next over it: a race that may leave
  * the numbers right. The file is rejected either way: wrong results, or compute-sanitizer's

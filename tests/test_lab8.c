@@ -100,46 +100,28 @@ Test(lab8_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(8
  * The untouched skeleton.
  */
 
-TestSuite(lab8_skeleton, .timeout = 600);
-
-Test(lab8_skeleton, cpu_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(8, "cpu", NULL)); }
-Test(lab8_skeleton, cuda_fails_pointing_at_the_todo) { json_decref(t_check_skeleton(8, "cuda", NULL)); }
+T_SKELETON_SUITE(8)
 
 /* ================================================================================================
  * Planted wrong implementations (tests/planted/lab8/core.h and its one-line files), each on the case
  * its mistake must fail and beside one it gets right; the core with no mistake passes everything.
  */
 
-TestSuite(lab8_planted, .timeout = 600);
-
-#define ONLY(p, name) .args = {"--part", p, "--case", "=" name}, .part = p[0], .fails = name
-
 static t_planted lab8_planted_files[] = {
-    {.bug = "round_away", .track = "cpu", ONLY("a", "halves"), .first = T_ANY, .unwritten = 0,
-     .expect = {"at that element: a["}},
-    {.bug = "truncate", .track = "cpu", ONLY("a", "33x1000"), .first = T_ANY, .unwritten = 0},
-    {.bug = "per_tensor_scale", .track = "cpu", ONLY("a", "extremes"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=1x1"}},
-    {.bug = "clamp_128", .track = "cpu", ONLY("a", "33x1000"), .first = T_ANY, .unwritten = -1,
+    {T_FAILS("round_away", "cpu", "a", "halves"), .expect = {"at that element: a["}},
+    {T_FAILS("truncate", "cpu", "a", "33x1000")},
+    {T_FAILS("per_tensor_scale", "cpu", "a", "extremes"), .passes = {"=1x1"}},
+    {.bug = "clamp_128", .track = "cpu", T_ONLY("a", "33x1000"), .first = T_ANY, .unwritten = -1,
      .expect = {"clamp to -127, not -128"}},
-    {.bug = "int16_sums", .track = "cpu", ONLY("b", "saturated"), .first = T_ANY, .unwritten = 0, .passes = {"=1x1x1"}},
-    {.bug = "float_sums", .track = "cpu", ONLY("b", "saturated"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=M=16 K=17"}},
-    {.bug = "dequantise_first", .track = "cpu", ONLY("b", "saturated"), .first = T_ANY, .unwritten = 0},
-    {.bug = "bias_twice", .track = "cpu", ONLY("b", "63x65x129"), .first = T_ANY, .unwritten = 0},
-    {.bug = "transposed_w", .track = "cpu", ONLY("b", "63x65x129"), .first = T_ANY, .unwritten = 0,
-     .passes = {"=1x1x1"}},
-    {.bug = "dw_without_sx", .track = "cpu", ONLY("c", "63x65x129"), .first = T_ANY, .unwritten = 0},
-    {.bug = "round_away", .track = "cpu", ONLY("d", "halves"), .first = T_ANY, .unwritten = 0},
+    {T_FAILS("int16_sums", "cpu", "b", "saturated"), .passes = {"=1x1x1"}},
+    {T_FAILS("float_sums", "cpu", "b", "saturated"), .passes = {"=M=16 K=17"}},
+    {T_FAILS("dequantise_first", "cpu", "b", "saturated")},
+    {T_FAILS("bias_twice", "cpu", "b", "63x65x129")},
+    {T_FAILS("transposed_w", "cpu", "b", "63x65x129"), .passes = {"=1x1x1"}},
+    {T_FAILS("dw_without_sx", "cpu", "c", "63x65x129")},
+    {T_FAILS("round_away", "cpu", "d", "halves")},
 };
 
-ParameterizedTestParameters(lab8_planted, fails_as_it_should) { return T_PLANTED_PARAMS(lab8_planted_files); }
-ParameterizedTest(t_planted *t, lab8_planted, fails_as_it_should) { t_check_planted(8, t); }
+T_PLANTED_SUITE(8)
 
-Test(lab8_planted, the_shared_core_is_right) {
-  const char *json = t_str("%s/results.json", t_tmpdir());
-  t_proc p;
-  t_checker(&p, 500, t_planted_bin(8, "correct_core", "cpu"), json, "--track", "cpu", "--no-timing", NULL);
-  t_assert_exit(&p, 0);
-  t_proc_free(&p);
-}
+Test(lab8_planted, the_shared_core_is_right) { t_planted_core_passes(8, "correct_core", "cpu"); }

@@ -10,45 +10,11 @@
 
 #include "em/error.h"
 #include "em/relu_mul_backward.h"
+#include "relu_mul_backward_kernels.cuh"
 
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int64_t kSliceRows = 1024;  // more for very tall dz: gridDim.y stops at 65535 slices
-
-__global__ void naive_dy(const float *x, const float *y, const float *dz, int64_t n, float *dy) {
-  const int64_t i = blockIdx.x;
-  double s = 0.0;
-  for (int64_t j = threadIdx.x; j < n; j += kThreads)
-    if (x[j] * y[i] > 0.f) s += (double)dz[i * n + j] * x[j];
-  __shared__ double sh[kThreads];
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int h = kThreads / 2; h > 0; h /= 2) {
-    if (threadIdx.x < h) sh[threadIdx.x] += sh[threadIdx.x + h];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) dy[i] = (float)sh[0];
-}
-
-__global__ void naive_dx_slices(const float *x, const float *y, const float *dz, int64_t m, int64_t n,
-                                int64_t slice_rows, double *slices) {
-  const int64_t j = (int64_t)blockIdx.x * kThreads + threadIdx.x;
-  if (j >= n) return;
-  const int64_t i0 = (int64_t)blockIdx.y * slice_rows, i1 = i0 + slice_rows < m ? i0 + slice_rows : m;
-  double s = 0.0;
-  for (int64_t i = i0; i < i1; ++i)
-    if (x[j] * y[i] > 0.f) s += (double)dz[i * n + j] * y[i];
-  slices[blockIdx.y * n + j] = s;
-}
-
-__global__ void naive_dx_sum(const double *slices, int64_t nslices, int64_t n, float *dx) {
-  const int64_t j = (int64_t)blockIdx.x * kThreads + threadIdx.x;
-  if (j >= n) return;
-  double s = 0.0;
-  for (int64_t k = 0; k < nslices; ++k) s += slices[k * n + j];
-  dx[j] = (float)s;
-}
 
 // The slices' buffer, grown on demand and kept (allocating on every call would time cudaMalloc).
 double *g_slices;
@@ -79,12 +45,12 @@ extern "C" int em_relu_mul_backward_naive_cuda(const float *x, const float *y, c
     }
     g_slices_len = need;
   }
-  naive_dy<<<(unsigned)m, kThreads>>>(x, y, dz, n, dy);
+  naive_dy<<<(unsigned)m, kNaiveThreads>>>(x, y, dz, n, dy);
   int err = launched("naive_dy");
   if (err != EM_OK) return err;
-  const unsigned col_blocks = (unsigned)((n + kThreads - 1) / kThreads);
-  naive_dx_slices<<<dim3(col_blocks, (unsigned)nslices), kThreads>>>(x, y, dz, m, n, slice_rows, g_slices);
+  const unsigned col_blocks = (unsigned)((n + kNaiveThreads - 1) / kNaiveThreads);
+  naive_dx_slices<<<dim3(col_blocks, (unsigned)nslices), kNaiveThreads>>>(x, y, dz, m, n, slice_rows, g_slices);
   if ((err = launched("naive_dx_slices")) != EM_OK) return err;
-  naive_dx_sum<<<col_blocks, kThreads>>>(g_slices, nslices, n, dx);
+  naive_dx_sum<<<col_blocks, kNaiveThreads>>>(g_slices, nslices, n, dx);
   return launched("naive_dx_sum");
 }
