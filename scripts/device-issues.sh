@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One device call for the framework's GPU checks, inside the 10-minute limit of one call: one build
-# (-j all cores), then the chosen steps, each under its own time limit so that a hang cannot cost
+# (-j all cores), then the chosen steps in the order given, each under its own time limit so that a hang cannot cost
 # the evidence of the others, all before DEADLINE_S (560 s by default):
 #   sanitize  scripts/device-sanitize.sh (make check SANITIZE=1's CUDA half, its planted files)
 #   timing    scripts/device-timing.sh   (fresh inputs, fingerprint files, roofs over 5 seeds)
@@ -19,14 +19,15 @@ steps=" ${1:-sanitize timing gpus} "
 t "build"
 timeout "$(lim 300)" make -j"$(nproc)" all build/demo/em-check build/em-archive test-build >"$ev/build.log" 2>&1 ||
   { echo "build failed:"; grep -E "error|Error" "$ev/build.log" | head -30; tar czf "$final/evidence.tgz" -C "$ev" .; exit 2; }
-if [[ $steps == *" sanitize "* ]]; then
-  t "sanitize"; OUT=$ev/sanitize timeout -k 10 "$(lim "${SAN_S:-150}")" bash scripts/device-sanitize.sh; echo "exit $?"
-fi
-if [[ $steps == *" timing "* ]]; then
-  t "timing"; OUT=$ev/timing timeout -k 10 "$(lim "${TIMING_S:-200}")" bash scripts/device-timing.sh; echo "exit $?"
-fi
-if [[ $steps == *" gpus "* ]]; then
-  t "gpus"; OUT=$ev/gpus PRISTINE=$PWD/build timeout -k 10 "$(lim "${GPUS_S:-200}")" bash scripts/device-gpus.sh; echo "exit $?"
-fi
+for step in $steps; do
+  t "$step"
+  case $step in
+    sanitize) OUT=$ev/sanitize timeout -k 10 "$(lim "${SAN_S:-150}")" bash scripts/device-sanitize.sh ;;
+    timing) OUT=$ev/timing timeout -k 10 "$(lim "${TIMING_S:-200}")" bash scripts/device-timing.sh ;;
+    gpus) OUT=$ev/gpus PRISTINE=$PWD/build timeout -k 10 "$(lim "${GPUS_S:-200}")" bash scripts/device-gpus.sh ;;
+    *) echo "unknown step $step (sanitize, timing, gpus)"; false ;;
+  esac
+  echo "$step exit $?"
+done
 t "done"
 tar czf "$final/evidence.tgz" -C "$ev" .
