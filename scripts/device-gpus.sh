@@ -62,9 +62,11 @@ $part_a
 static float *seen;
 void lab1_add_b_cuda(const float *x, float c, float *z, int64_t n) { if (z == seen) return; seen = z; $grid }"
 cu[slow]="$kernel
-__global__ void one_thread(const float *x, float c, float *z, int64_t n) { for (int64_t i = 0; i < n; ++i) z[i] = x[i] + c; }
+__global__ void one_block(const float *x, float c, float *z, int64_t n) {
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) z[i] = x[i] + c;
+}
 $part_a
-void lab1_add_b_cuda(const float *x, float c, float *z, int64_t n) { one_thread<<<1, 1>>>(x, c, z, n); }"
+void lab1_add_b_cuda(const float *x, float c, float *z, int64_t n) { one_block<<<1, 256>>>(x, c, z, n); }"
 cu[reference]="$part_a
 $kernel
 void lab1_add_b_cuda(const float *x, float c, float *z, int64_t n) { em_add_b_cuda(x, c, z, n); }"
@@ -79,7 +81,7 @@ for d in "$s"/src/*; do
 done
 echo "$(find $s/in -name "*.tar.gz" | wc -l) submissions"
 install -m 600 grader/examples/lab1-cases.json $s/cases.json
-common=(--hidden "$s/cases.json" --track "${TRACK:-cuda}" --timeout 40 --pristine "${PRISTINE:-$s/pristine}")
+common=(--hidden "$s/cases.json" --hidden-only --track "${TRACK:-cuda}" --timeout 30 --pristine "${PRISTINE:-$s/pristine}")
 t0=$(date +%s)
 python3 -m grader grade $s/in --out $s/pool "${common[@]}" --gpus "$gpus" --jobs 4 >"$out/grade-pool.txt" 2>&1
 echo "grade --gpus $gpus --jobs 4: exit $? in $(( $(date +%s) - t0 )) s"; t0=$(date +%s)
