@@ -58,12 +58,42 @@ def add_finding(findings, f):
     findings.append(f)
 
 
+# Bare file names (compute-sanitizer names device code's files without their folder) and the path
+# of the source each stands for, where exactly one source of the run has that name (index_sources).
+SOURCES = {}
+
+
+def index_sources(lab, cuda_bin):
+    """The sources a bare name may stand for: the lab's student files (labs/labN-*/), and the file a
+    checker of the build tree was made from where its folder is named after one (the planted files'
+    build/tests/planted/labN/<bug>.cu/em-check). A name two of them share stays bare."""
+    found = []
+    if lab:
+        folder = next((d for d in sorted(os.listdir("labs")) if d.startswith(f"lab{lab}-")), None) \
+            if os.path.isdir("labs") else None
+        if folder:
+            found += [os.path.join("labs", folder, f) for f in sorted(os.listdir(os.path.join("labs", folder)))]
+    if cuda_bin:
+        src = os.path.dirname(os.path.relpath(cuda_bin))
+        parts = src.split(os.sep)
+        if parts and parts[0] != ".." and len(parts) > 1 and os.path.isfile(os.path.join(*parts[1:])):
+            found.append(os.path.join(*parts[1:]))
+    names = {}
+    for f in found:
+        names.setdefault(os.path.basename(f), set()).add(f)
+    SOURCES.clear()
+    SOURCES.update({n: next(iter(fs)) for n, fs in names.items() if len(fs) == 1})
+
+
 def rel(path):
-    """A path as the student knows it: relative to the project root when it is under it."""
+    """A path as the student knows it: relative to the project root when it is under it; a bare file
+    name, the source of the run it names (SOURCES)."""
     if os.path.isabs(path):
         r = os.path.relpath(path)
         if not r.startswith(".."):
             return r
+    if os.sep not in path and path in SOURCES:
+        return SOURCES[path]
     return path
 
 
@@ -575,6 +605,7 @@ def main(argv):
         return EXIT_ERROR
     report = Report()
     runs = []
+    index_sources(a.lab, a.cuda_bin)
     try:
         if a.track in ("cpu", "all"):
             r = run_cpu(a, a.extra, report)

@@ -207,7 +207,7 @@ Test(sanitize_cuda, missing_barrier_is_racechecks) {
 
 /* A __syncthreads() that part of the block skips: synccheck's barrier divergence. */
 Test(sanitize_cuda, barrier_in_a_branch_is_syncchecks) {
-  t_expect_cuda_finding(5, "sync_in_branch", "synccheck", "barrier divergence", "the bug: the warps with tid >= s",
+  t_expect_cuda_finding(5, "sync_in_branch", "synccheck", "barrier divergence", "the bug: the threads with tid >= s",
                         "case (a) \"b=1 t=1\"");
 }
 
