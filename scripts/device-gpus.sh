@@ -67,8 +67,8 @@ __global__ void one_block(const float *x, float c, float *z, int64_t n) {
 }
 $part_a
 void lab1_add_b_cuda(const float *x, float c, float *z, int64_t n) { one_block<<<1, 256>>>(x, c, z, n); }"
-cu[reference]="$part_a
-$kernel
+cu[reference]="$kernel
+$part_a
 void lab1_add_b_cuda(const float *x, float c, float *z, int64_t n) { em_add_b_cuda(x, c, z, n); }"
 for k in "${!cu[@]}"; do
   d=$s/src/$k/labs/lab1-add; mkdir -p "$d"
