@@ -841,6 +841,37 @@ typedef struct t_planted {
  * falls, with every element written. */
 #define T_FAILS(b, tr, p, name) .bug = b, .track = tr, T_ONLY(p, name), .first = T_ANY, .unwritten = 0
 
+/* A case's tensors on the host as the checker makes them: described, the inputs filled (seed 7,
+ * one thread) and every output's oracle written (want; want_i32 for integer outputs), for a spec
+ * test to look at. Returns how many; t_free_tensors releases them. */
+static inline int t_case_tensors(const em_lab *lab, const em_case *c, em_tensor *t) {
+  memset(t, 0, sizeof(em_tensor) * EM_MAX_TENSORS);
+  int nt = lab->describe(c, t);
+  for (int i = 0; i < nt; ++i) {
+    t[i].numel = 1;
+    for (int d = 0; d < t[i].ndim; ++d) t[i].numel *= t[i].shape[d];
+    size_t size = t[i].dtype == EM_I8 ? 1 : t[i].dtype == EM_BF16 ? 2 : 4;
+    cr_assert((t[i].host = em_host_alloc((size_t)t[i].numel * size)) != NULL);
+    if (!t[i].is_output) continue;
+    if (t[i].dtype == EM_I8 || t[i].dtype == EM_I32)
+      cr_assert((t[i].want_i32 = em_host_alloc((size_t)t[i].numel * sizeof(int32_t))) != NULL);
+    else
+      cr_assert((t[i].want = em_host_alloc((size_t)t[i].numel * sizeof(double))) != NULL);
+  }
+  lab->fill(c, 7, 1, t);
+  lab->oracle(c, t);
+  return nt;
+}
+
+static inline void t_free_tensors(em_tensor *t, int nt) {
+  for (int i = 0; i < nt; ++i) {
+    em_host_free(t[i].host);
+    em_host_free(t[i].want);
+    em_host_free(t[i].want_i32);
+    em_host_free(t[i].atol_each);
+  }
+}
+
 /* How many elements the output called name of a lab's case has. */
 static inline int64_t t_output_numel(int number, const em_case *sc, const char *name) {
   em_tensor t[EM_MAX_TENSORS];

@@ -68,25 +68,15 @@ Test(lab7_spec, oracle_and_tolerance_on_a_masked_head) {
   const em_lab *lab = lab7();
   em_case c = {.part = 'b', .name = "t", .dim = {1, 1, 5, 2, 16, 1}, .values = 0};
   em_tensor t[EM_MAX_TENSORS];
-  memset(t, 0, sizeof t);
-  int nt = lab->describe(&c, t);
+  int nt = t_case_tensors(lab, &c, t);
   cr_assert_eq(nt, 4);
-  for (int i = 0; i < nt; ++i) {
-    t[i].numel = t[i].shape[0] * t[i].shape[1] * t[i].shape[2] * t[i].shape[3];
-    t[i].host = em_host_alloc((size_t)t[i].numel * 4);
-  }
-  t[3].want = em_host_alloc((size_t)t[3].numel * sizeof(double));
-  lab->fill(&c, 7, 1, t);
-  lab->oracle(&c, t);
   const float *v = (const float *)t[2].host;
   for (int i = 0; i < 3; ++i)
     for (int k = 0; k < 16; ++k) cr_expect_eq(t[3].want[i * 16 + k], 0.0, "query %d sees no key: o = 0", i);
   for (int k = 0; k < 16; ++k) cr_expect_eq(t[3].want[3 * 16 + k], (double)v[k], "query 3 sees key 0 alone");
   cr_assert(t[3].atol_each != NULL);
   for (int64_t i = 0; i < t[3].numel; ++i) cr_expect(isfinite(t[3].atol_each[i]) && t[3].atol_each[i] < 1e-4);
-  for (int i = 0; i < nt; ++i) em_host_free(t[i].host);
-  em_host_free(t[3].want);
-  em_host_free(t[3].atol_each);
+  t_free_tensors(t, nt);
 }
 
 /* ================================================================================================
@@ -96,6 +86,7 @@ Test(lab7_spec, oracle_and_tolerance_on_a_masked_head) {
 TestSuite(lab7_solution, .timeout = 600);
 
 Test(lab7_solution, passes_cpu_track) { json_decref(t_check_solution(7, "cpu", NULL)); }
+Test(lab7_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(7, "cuda", NULL)); }
 
 Test(lab7_solution, passes_other_seeds) {
   static const char *const runs[][4] = {{"--seed", "1", "--part", "b"}, {"--seed", "2", "--part", "c"}};
@@ -105,8 +96,6 @@ Test(lab7_solution, passes_other_seeds) {
 Test(lab7_solution, counts_bytes_and_flops) {
   t_check_timed_case(7, 'b', "b=2 h=3 n=m=100", 4.0 * 6 * 64 * 400, 4.0 * 6 * 100 * 100 * 64);
 }
-
-Test(lab7_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(7, "cuda", NULL)); }
 
 /* ================================================================================================
  * The untouched skeleton.

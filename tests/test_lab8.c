@@ -54,16 +54,7 @@ Test(lab8_spec, kinds_reach_their_edges) {
   const em_lab *lab = lab8();
   em_case c = {.part = 'a', .name = "t", .dim = {50, 1, 129}, .values = 4 /* halves */};
   em_tensor t[EM_MAX_TENSORS];
-  memset(t, 0, sizeof t);
-  int nt = lab->describe(&c, t);
-  for (int i = 0; i < nt; ++i) {
-    t[i].numel = t[i].ndim == 2 ? t[i].shape[0] * t[i].shape[1] : t[i].shape[0];
-    t[i].host = em_host_alloc((size_t)t[i].numel * 4);
-  }
-  t[1].want_i32 = em_host_alloc((size_t)t[1].numel * 4);
-  t[2].want = em_host_alloc((size_t)t[2].numel * 8);
-  lab->fill(&c, 7, 1, t);
-  lab->oracle(&c, t);
+  int nt = t_case_tensors(lab, &c, t);
   int halves = 0, even = 0;
   const float *a = (const float *)t[0].host;
   for (int64_t r = 0; r < 50; ++r)
@@ -76,9 +67,7 @@ Test(lab8_spec, kinds_reach_their_edges) {
     }
   cr_expect_gt(halves, 1000, "the halves kind has exact k + 1/2 quotients (%d)", halves);
   cr_expect_eq(even, halves, "each rounds to the even neighbour");
-  for (int i = 0; i < nt; ++i) em_host_free(t[i].host);
-  em_host_free(t[1].want_i32);
-  em_host_free(t[2].want);
+  t_free_tensors(t, nt);
 }
 
 /* ================================================================================================
@@ -88,13 +77,12 @@ Test(lab8_spec, kinds_reach_their_edges) {
 TestSuite(lab8_solution, .timeout = 600);
 
 Test(lab8_solution, passes_cpu_track) { json_decref(t_check_solution(8, "cpu", NULL)); }
+Test(lab8_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(8, "cuda", NULL)); }
 
 Test(lab8_solution, passes_other_seeds) {
   static const char *const runs[][4] = {{"--seed", "1"}, {"--seed", "2", "--threads", "1"}};
   t_solution_passes_with(8, runs, T_COUNT(runs));
 }
-
-Test(lab8_solution, cuda_track_skips_or_passes) { json_decref(t_check_solution(8, "cuda", NULL)); }
 
 /* ================================================================================================
  * The untouched skeleton.
