@@ -8,25 +8,37 @@
 #      impossible-speed flag, and each case's roof fraction (the spread EM_IMPOSSIBLE_ROOF must clear);
 #   4. the honest non-temporal lab 3 file against the reference on this machine's Xeon;
 #   5. compute-sanitizer over a timed CUDA run (the swap, poison and compare helpers).
-# Leaves its evidence in $OUT (or ./device-out).  Usage: scripts/device-timing.sh
+# Leaves its evidence in $OUT (or ./device-out).
+#   scripts/device-timing.sh [fresh] [fingerprint] [sweep] [nontemporal] [sanitizer]   (default: all five)
+# LABS (1 2 3 4 5 6 by default) limits the fingerprint step to some labs: the steps are long enough
+# (the fingerprint suites about 30 s a lab, the sweep several minutes) that one device call may
+# have to take them in two.
 set -uo pipefail
+steps=" ${*:-fresh fingerprint sweep nontemporal sanitizer} "
+want() { [[ $steps == *" $1 "* ]]; }
 out=${OUT:-device-out}; mkdir -p "$out"
 [ -d .debs ] && source scripts/use-debs.sh
 j=$(nproc)
 make -j$j build/demo/em-check test-build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 
+if want fresh; then
 echo "=== 1. fresh inputs (unit tests, GPU ones included)"
 build/tests/test_fresh --verbose > "$out/test_fresh.txt" 2>&1; echo "exit $?"
 grep -E "Synthesis|\[FAIL\]|\[SKIP\]" "$out/test_fresh.txt"
 
+fi
+if want fingerprint; then
 echo "=== 2. planted fingerprint files, both tracks"
-for t in test_lab1 test_lab2 test_lab3 test_lab4 test_lab5 test_lab6; do
-  build/tests/$t --filter '*/*fingerprint*' > "$out/$t-fingerprint.txt" 2>&1
-  echo "$t exit $?: $(grep -E 'Synthesis' "$out/$t-fingerprint.txt")"
+for n in ${LABS:-1 2 3 4 5 6}; do
+  t=test_lab$n
+  build/tests/$t --verbose --filter '*/*fingerprint*' > "$out/$t-fingerprint.txt" 2>&1
+  echo "$t exit $?: $(grep -E "Synthesis" "$out/$t-fingerprint.txt") $(grep -c "\[SKIP\]" "$out/$t-fingerprint.txt") skipped"
   grep -A8 "Assertion" "$out/$t-fingerprint.txt" | head -20
 done
 
+fi
+if want sweep; then
 echo "=== 3. reference speed cases of the memory-bound labs, 5 seeds on the GPU, 3 on the CPU (quiet peaks first)"
 rm -f build/peaks.json
 build/demo/em-check --lab 1 --part a --case =n=1 --no-timing --json /tmp/p.json >/dev/null 2>&1
@@ -36,11 +48,15 @@ for track in cuda cpu; do
   echo "$track sweep exit $?"; cat "$out/roofs-$track.txt"
 done
 
+fi
+if want nontemporal; then
 echo "=== 4. honest non-temporal lab 3 file against the reference (CPU)"
 for r in 1 2 3; do
   build/tests/planted/lab3/nontemporal/em-check --track cpu --case m=n=8192 --json /tmp/nt.json 2>&1 | grep "m=n=8192"
 done
 
+fi
+if want sanitizer; then
 echo "=== 5. compute-sanitizer over timed CUDA runs"
 for lc in "1 n=1025" "3 m=31 n=33" "5 prime" "6 t=255"; do
   n=${lc%% *}
@@ -48,3 +64,4 @@ for lc in "1 n=1025" "3 m=31 n=33" "5 prime" "6 t=255"; do
     --case "${lc#* }" --json /tmp/s.json > "$out/sanitizer-timed-lab$n.txt" 2>&1
   echo "lab $n: exit $? ($(grep -E 'ERROR SUMMARY' "$out/sanitizer-timed-lab$n.txt"))"
 done
+fi

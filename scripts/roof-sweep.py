@@ -52,6 +52,12 @@ def main() -> int:
                                  "vs_ref": c.get("speedup_vs_ref"), "impossible": c.get("impossible_speed")})
                     flagged += bool(c.get("impossible_speed"))
                 peaks = res["machine"]["peaks"]
+                # A line per run as it ends: a sweep cut short still leaves what it measured.
+                mine = [x for x in rows if x["lab"] == lab and x["seed"] == seed]
+                print(f"lab {lab} seed {seed}: {len(mine)} speed cases, "
+                      f"{sum(bool(x['impossible']) for x in mine)} flagged, roof "
+                      + " ".join(f"{100 * x['roof']:.0f}%" for x in mine if isinstance(x["roof"], (int, float))),
+                      file=sys.stderr, flush=True)
     print(f"{'lab':>3} {'case':<18} {'roof min':>8} {'median':>7} {'max':>6}  {'GB/s':>7}  flagged")
     by = {}
     for r in rows:
