@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device call for the framework's GPU checks, inside the 10-minute limit of one call: one build
-# (-j all cores), then the chosen steps in the order given, each under its own time limit so that a hang cannot cost
-# the evidence of the others, all before DEADLINE_S (560 s by default):
+# (-j all cores; without the bench programs, which these steps do not use and whose compiles are
+# the longest), then the chosen steps in the order given, each under its own time limit so that a
+# hang cannot cost the evidence of the others, all before DEADLINE_S (560 s by default):
 #   sanitize  scripts/device-sanitize.sh (make check SANITIZE=1's CUDA half, its planted files)
 #   timing    scripts/device-timing.sh   (fresh inputs, fingerprint files, roofs over 5 seeds)
 #   gpus      scripts/device-gpus.sh     (grade --gpus against serialised grading, 10 archives)
@@ -17,7 +18,7 @@ t() { echo "[$(( $(date +%s) - start )) s] $*"; }
 lim() { local left=$((deadline - $(date +%s))); [ "$left" -lt 1 ] && left=1; [ "$1" -lt "$left" ] && echo "$1" || echo "$left"; }
 steps=" ${1:-sanitize timing gpus} "
 t "build"
-timeout "$(lim 300)" make -j"$(nproc)" all build/demo/em-check build/em-archive test-build >"$ev/build.log" 2>&1 ||
+timeout "$(lim 300)" make -j"$(nproc)" all build/demo/em-check build/em-archive test-build BENCH_BIN= >"$ev/build.log" 2>&1 ||
   { echo "build failed:"; grep -E "error|Error" "$ev/build.log" | head -30; tar czf "$final/evidence.tgz" -C "$ev" .; exit 2; }
 for step in $steps; do
   t "$step"

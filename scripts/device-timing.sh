@@ -19,7 +19,7 @@ want() { [[ $steps == *" $1 "* ]]; }
 out=${OUT:-device-out}; mkdir -p "$out"
 [ -d .debs ] && source scripts/use-debs.sh
 j=$(nproc)
-make -j$j build/demo/em-check test-build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
+make -j"$j" build/demo/em-check test-build BENCH_BIN= >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader
 
 if want fresh; then
