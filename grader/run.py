@@ -94,6 +94,12 @@ def _hidden_copy(o: RunOptions, d: str) -> str | None:
     return p
 
 
+def _child_env(home: str) -> dict[str, str]:
+    """A checker run's whole environment: none of the grader's, home and temporary files in its
+    own folder, plain uncoloured output."""
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C", "NO_COLOR": "1"}
+
+
 def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str | None, gpu: bool,
                 device: str | None = None, nodes: list[str] | None = None) -> StudentRun:
     """scratch: the only writable folder of the run (outputs, the claimed results, peaks);
@@ -111,7 +117,7 @@ def run_student(binary: str, lab: int, scratch: str, o: RunOptions, peaks: str |
         argv += ["--budget", f"{o.budget_s:g}"]
     if o.threads:
         argv += ["--threads", str(o.threads)]
-    env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
+    env = _child_env(scratch)
     if device is not None and not nodes:  # with nodes, the one GPU there is CUDA's device 0
         env |= {"CUDA_VISIBLE_DEVICES": device, "CUDA_DEVICE_ORDER": gpusmod.DEVICE_ORDER}
     lim = sandboxing.Limits(wall_s=o.wall_s, cpu_s=o.wall_s * max(1, os.cpu_count() or 1),
@@ -193,7 +199,7 @@ def verify(verifier: str, lab: int, scratch: str, vdir: str, o: RunOptions) -> V
                 os.chmod(p, 0o644)
     argv = [verifier, *checker_args(lab, o, _hidden_copy(o, vdir)), "--verify", out, "--json", vjson,
             "--peaks", os.path.join(vdir, "peaks.json")]
-    env = {"PATH": "/usr/bin:/bin", "HOME": vdir, "TMPDIR": vdir, "LANG": "C", "NO_COLOR": "1"}
+    env = _child_env(vdir)
     lim = sandboxing.Limits(wall_s=max(120.0, o.wall_s), cpu_s=600 * max(1, os.cpu_count() or 1),
                             memory_bytes=o.memory_bytes, processes=256, file_bytes=64 << 20, open_files=1024)
     r = sandboxing.run(argv, workdir=vdir, limits=lim, env=env,
@@ -220,7 +226,7 @@ def gpu_alone_works(verifier: str, nodes: list[str], scratch: str, peaks: str | 
         shutil.copyfile(peaks, peaks_copy)
     argv = [verifier, "--lab", "1", "--part", "a", "--case", "=n=1", "--track", "cuda", "--no-timing",
             "--color", "never", "--json", os.path.join(scratch, "probe.json"), "--peaks", peaks_copy]
-    env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "LANG": "C", "NO_COLOR": "1"}
+    env = _child_env(scratch)
     lim = sandboxing.Limits(wall_s=120.0, cpu_s=600.0, memory_bytes=8 << 30, processes=256, file_bytes=64 << 20,
                             open_files=1024)
     r = sandboxing.run(argv, workdir=scratch, limits=lim, gpu=True, env=env,

@@ -400,10 +400,10 @@ def _describe(backend: str, uid: str, gpu: bool, netns: bool, gpu_alone: bool = 
     return f"{name} (weaker: {'; '.join(weaker)})" if weaker else name
 
 
-def isolation(backend: str | None = None, gpu: bool = False, gpu_alone: bool = False) -> str:
+def isolation(backend: str | None = None, gpu: bool = False) -> str:
     """What run() will use on this machine, in words."""
     b = _backend(backend)
-    return _describe(b, _uid_words(), gpu, b == "rlimits" and _probe("netns"), gpu_alone)
+    return _describe(b, _uid_words(), gpu, b == "rlimits" and _probe("netns"))
 
 
 def _uid_words() -> str:
