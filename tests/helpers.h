@@ -657,18 +657,39 @@ static inline void t_expect_all_status(json_t *root, const char *track, char par
   }
 }
 
-/* The spec of every lab: its name and folder; each case valid for its part, named once in its part,
- * worth points; a speed case on each track. With fits_table, every name fits the table's column of
- * 16 characters (labs 4 and 6 name some cases in full, and the table cuts them). */
-static inline void t_check_spec(int number, const char *name, const char *folder, int fits_table) {
-  const em_lab *lab = t_lab(number);
-  cr_expect_str_eq(lab->name, name);
-  cr_expect_str_eq(lab->folder, folder);
+/* What every lab's spec test says of its lab, checked alike by t_check_spec. */
+typedef struct {
+  int number;
+  const char *name;   /* "add" */
+  const char *folder; /* "lab1-add" */
+  const char *parts;  /* the part letters in order: "ab" */
+  const char *dims;   /* the dimension names, space-separated: "b h n m d causal" */
+  int fresh_mode;     /* EM_FRESH_ROWS (memory-bound) or EM_FRESH_PERTURB (compute-bound) */
+  int fits_table;     /* every case name fits the table's column of 16 characters (labs 4 and 6
+                       * name some cases in full, and the table cuts them) */
+} t_spec_id;
+
+/* The spec of every lab: registered under its number with its name, folder, parts, dimension names
+ * and way of refreshing timed inputs; each case valid for its part, named once in its part, worth
+ * points; a speed case on each track. Returns the lab, for the checks of its own that follow. */
+static inline const em_lab *t_check_spec(t_spec_id want) {
+  const em_lab *lab = t_lab(want.number);
+  cr_expect_str_eq(lab->name, want.name);
+  cr_expect_str_eq(lab->folder, want.folder);
+  char parts[16] = "", dims[128] = "";
+  for (int i = 0; i < lab->nparts && i < 15; ++i) parts[i] = lab->parts[i].id;
+  for (int i = 0; i < lab->ndims; ++i)
+    snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%s%s", i ? " " : "", lab->dim_names[i]);
+  cr_expect_str_eq(parts, want.parts, "lab %d's parts", want.number);
+  cr_expect_str_eq(dims, want.dims, "lab %d's dimensions", want.number);
+  cr_expect_eq(lab->fresh_mode, want.fresh_mode, "lab %d: %s", want.number,
+               want.fresh_mode == EM_FRESH_PERTURB ? "compute-bound: every input element may change between timed calls"
+                                                   : "memory-bound: timed calls get rows exchanged");
   int perf[EM_NTRACKS] = {0, 0};
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *c = &lab->cases[i];
     cr_expect(lab->invalid(c) == NULL, "case (%c) \"%s\" is invalid: %s", c->part, c->name, lab->invalid(c));
-    if (fits_table) cr_expect(strlen(c->name) <= 16, "case name \"%s\" is longer than the table's column", c->name);
+    if (want.fits_table) cr_expect(strlen(c->name) <= 16, "case name \"%s\" is longer than the table's column", c->name);
     cr_expect(c->points > 0, "case \"%s\" is worth points", c->name);
     for (int k = 0; k < i; ++k)
       cr_expect(!(lab->cases[k].part == c->part && strcmp(lab->cases[k].name, c->name) == 0),
@@ -677,7 +698,15 @@ static inline void t_check_spec(int number, const char *name, const char *folder
   }
   cr_expect(perf[EM_TRACK_CPU] > 0 && perf[EM_TRACK_CUDA] > 0, "speed cases: cpu %d, cuda %d", perf[EM_TRACK_CPU],
             perf[EM_TRACK_CUDA]);
+  return lab;
 }
+
+/* Lab N's spec suite (calls of its own under TIMEOUT seconds) and its first test, the lab as
+ * registered: T_SPEC_SUITE(8, 120, "qlinear", "lab8-quantized-linear", .parts = "abcd", ...), the
+ * fields of t_spec_id after its number. The lab's own spec tests follow in labN_spec. */
+#define T_SPEC_SUITE(N, TIMEOUT, ...)               \
+  TestSuite(lab##N##_spec, .timeout = (TIMEOUT)); \
+  Test(lab##N##_spec, registered_and_valid) { t_check_spec((t_spec_id){N, __VA_ARGS__}); }
 
 /* ---- the reference solution ---- */
 

@@ -10,15 +10,7 @@
 
 /* ---- the spec ------------------------------------------------------------------------------------ */
 
-TestSuite(lab1_spec, .timeout = 30);
-
-Test(lab1_spec, cases_are_valid_and_fit_the_table) {
-  t_check_spec(1, "add", "lab1-add", 1);
-  const em_lab *lab = t_lab(1);
-  cr_expect_eq(lab->nparts, 2);
-  cr_expect_eq(lab->ndims, 1);
-  cr_expect_str_eq(lab->dim_names[0], "n");
-}
+T_SPEC_SUITE(1, 30, "add", "lab1-add", .parts = "ab", .dims = "n", .fresh_mode = EM_FRESH_ROWS, .fits_table = 1)
 
 /* Part (a) is one block (EM_ADD_BLOCK elements at most); part (b) any n from 1. */
 Test(lab1_spec, part_a_is_one_block) {

@@ -10,14 +10,13 @@
 
 /* ---- the spec ------------------------------------------------------------------------------------ */
 
-TestSuite(lab2_spec, .timeout = 30);
+T_SPEC_SUITE(2, 30, "outer_add", "lab2-outer-add", .parts = "ab", .dims = "m n",
+             .fresh_mode = EM_FRESH_ROWS, .fits_table = 1)
 
 /* The table's columns are 16 characters for the case and 14 for the shape (harness/report.c): a
  * longer shape is cut off, and "m=2097153 n=130" would show as "m=2097153 n=13". */
-Test(lab2_spec, cases_are_valid_and_fit_the_table) {
-  t_check_spec(2, "outer_add", "lab2-outer-add", 1);
+Test(lab2_spec, case_shapes_fit_the_table) {
   const em_lab *lab = t_lab(2);
-  cr_expect_eq(lab->ndims, 2);
   for (int i = 0; i < lab->ncases; ++i) {
     /* The GPU speed case's shape is fixed by the course (16384 x 16384) and is one character too
      * wide; its name says it in full. */

@@ -13,19 +13,13 @@
 
 /* ---- the spec ----------------------------------------------------------------------------------- */
 
-static const em_lab *lab3(void) { return t_lab(3); }
 static const em_case *spec_case(const char *name) { return t_spec_case(3, 0, name); }
 
-TestSuite(lab3_spec, .timeout = 30);
+T_SPEC_SUITE(3, 30, "relu_mul", "lab3-relu-mul", .parts = "a", .dims = "m n",
+             .fresh_mode = EM_FRESH_ROWS, .fits_table = 1)
 
-Test(lab3_spec, identity_and_cases) {
-  t_check_spec(3, "relu_mul", "lab3-relu-mul", 1);
-  const em_lab *lab = lab3();
-  cr_expect_eq(lab->nparts, 1);
-  cr_expect_eq(lab->parts[0].id, 'a');
-  cr_expect_eq(lab->ndims, 2);
-  cr_expect_str_eq(lab->dim_names[0], "m");
-  cr_expect_str_eq(lab->dim_names[1], "n");
+Test(lab3_spec, the_cases_the_brief_names) {
+  const em_lab *lab = t_lab(3);
   int perf[EM_NTRACKS] = {0, 0};
   for (int i = 0; i < lab->ncases; ++i)
     for (int t = 0; t < EM_NTRACKS; ++t) perf[t] += t_runs_on(&lab->cases[i], (em_track)t) && lab->cases[i].perf_points > 0;
@@ -39,7 +33,7 @@ Test(lab3_spec, identity_and_cases) {
 }
 
 Test(lab3_spec, counts_and_tolerance) {
-  const em_lab *lab = lab3();
+  const em_lab *lab = t_lab(3);
   const em_case *c = spec_case("m=3 n=5");
   cr_expect_eq(lab->flops(c), 2.0 * 15, "a multiply and a max per element");
   cr_expect_eq(lab->bytes(c), 4.0 * (5 + 3 + 15), "x and y read once, z written once");
@@ -57,7 +51,7 @@ Test(lab3_spec, counts_and_tolerance) {
 }
 
 Test(lab3_spec, invalid_shapes) {
-  const em_lab *lab = lab3();
+  const em_lab *lab = t_lab(3);
   em_case c = {.part = 'a', .dim = {0, 5}};
   cr_expect(lab->invalid(&c) != NULL);
   c.dim[0] = 5, c.dim[1] = 0;
@@ -85,7 +79,7 @@ typedef struct direct {
 } direct;
 
 static void direct_setup(direct *d, const em_case *c, uint64_t seed) {
-  const em_lab *lab = lab3();
+  const em_lab *lab = t_lab(3);
   memset(d, 0, sizeof *d);
   cr_assert_eq(lab->describe(c, d->t), 3);
   d->m = c->dim[0];
@@ -131,7 +125,7 @@ static int direct_run(relu_mul_fn fn, const em_case *c, uint64_t seed, em_close_
 }
 
 static void expect_right_on_every_case(relu_mul_fn fn, const char *what) {
-  const em_lab *lab = lab3();
+  const em_lab *lab = t_lab(3);
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *c = &lab->cases[i];
     if (c->perf_points > 0) continue; /* the speed cases: the same code as m=n=4096, only bigger */
@@ -164,7 +158,7 @@ Test(lab3_library, reference_cpu_odd_shapes) {
 /* The reference rounds once: its worst error is at most 2^-24 relative (half the tolerance), the
  * bound the tolerance was derived from, on every case. */
 Test(lab3_library, reference_error_is_one_rounding) {
-  const em_lab *lab = lab3();
+  const em_lab *lab = t_lab(3);
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *c = &lab->cases[i];
     if (c->perf_points > 0 || c->values == 4 /* tiny: absolute errors below FLT_MIN */) continue;
@@ -436,7 +430,7 @@ Test(lab3_planted, cuda_grid_y_beyond_limit) {
   t_assert_output_has(&p, "lab3_relu_mul_cuda: invalid");
   t_assert_output_has(&p, "check the launch");
   json_t *root = t_load_json(json);
-  const em_lab *lab = lab3();
+  const em_lab *lab = t_lab(3);
   int beyond = 0;
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *sc = &lab->cases[i];

@@ -9,7 +9,6 @@
 
 #include "helpers.h"
 
-static const em_lab *lab4(void) { return t_lab(4); }
 static const em_case *spec_case(const char *name) { return t_spec_case(4, 0, name); }
 
 /* ================================================================================================
@@ -62,7 +61,7 @@ typedef struct spec_run {
 } spec_run;
 
 static void spec_prepare(const em_case *c, uint64_t seed, spec_run *s) {
-  const em_lab *lab = lab4();
+  const em_lab *lab = t_lab(4);
   memset(s, 0, sizeof *s);
   s->nt = lab->describe(c, s->t);
   cr_assert_eq(s->nt, 5, "x, y, dz, dx, dy");
@@ -143,7 +142,8 @@ Test(lab4_tolerance, one_missing_term_is_seen) {
 
 /* The value kinds do what the spec says: zeros are ±0, tiny products underflow for about a
  * quarter of the pairs, positive values are positive. */
-TestSuite(lab4_spec, .timeout = 30);
+T_SPEC_SUITE(4, 30, "relu_mul_backward", "lab4-relu-mul-backward", .parts = "a", .dims = "m n",
+             .fresh_mode = EM_FRESH_ROWS, .fits_table = 0)
 
 Test(lab4_spec, value_kinds) {
   spec_run s;
@@ -206,8 +206,7 @@ Test(lab4_naive, meets_the_tolerance) {
 }
 
 Test(lab4_spec, counts_and_validity) {
-  t_check_spec(4, "relu_mul_backward", "lab4-relu-mul-backward", 0);
-  const em_lab *lab = lab4();
+  const em_lab *lab = t_lab(4);
   const em_case *c = spec_case("m=n=4096");
   cr_expect_eq(lab->bytes(c), 4.0 * (4096.0 * 4096 + 2 * 4096 + 2 * 4096));
   cr_expect_eq(lab->flops(c), 4.0 * 4096 * 4096);

@@ -15,8 +15,6 @@
 
 /* ---- the spec ------------------------------------------------------------------------------- */
 
-static const em_lab *lab5(void) { return t_lab(5); }
-
 /* ⌈log2 t⌉ + EM_SUM_SLACK, computed differently from the spec (frexp, not a shift loop). */
 static int depth_allowed(int64_t t) {
   int e;
@@ -30,13 +28,10 @@ static double gamma_allowed(int64_t t) {
   return du / (1.0 - du);
 }
 
-TestSuite(lab5_spec, .timeout = 30);
+T_SPEC_SUITE(5, 30, "sum", "lab5-sum", .parts = "a", .dims = "b t", .fresh_mode = EM_FRESH_ROWS, .fits_table = 1)
 
-Test(lab5_spec, cases_are_valid_and_named_once) {
-  t_check_spec(5, "sum", "lab5-sum", 1);
-  const em_lab *lab = lab5();
-  cr_expect_eq(lab->nparts, 1);
-  cr_expect_eq(lab->ndims, 2);
+Test(lab5_spec, speed_cases_are_beyond_the_caches) {
+  const em_lab *lab = t_lab(5);
   int perf[EM_NTRACKS] = {0};
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *c = &lab->cases[i];
@@ -59,7 +54,7 @@ Test(lab5_spec, cases_are_valid_and_named_once) {
 }
 
 Test(lab5_spec, bytes_and_flops) {
-  const em_lab *lab = lab5();
+  const em_lab *lab = t_lab(5);
   em_case c = {'a', "x", {3, 1000}, 0, 0, 1, 0, 0};
   cr_expect_eq(lab->bytes(&c), 4.0 * (3 * 1000 + 3), "x read once, z written once");
   cr_expect_eq(lab->flops(&c), 3000.0);
@@ -68,7 +63,7 @@ Test(lab5_spec, bytes_and_flops) {
 /* The tolerance is the one the header and README state: per row, γ(⌈log2 t⌉ + 8)·Σ|x|, nothing
  * relative to the result, nothing absolute. */
 Test(lab5_spec, tolerance_is_gamma_times_sum_of_abs) {
-  const em_lab *lab = lab5();
+  const em_lab *lab = t_lab(5);
   int64_t shapes[][2] = {{3, 1}, {2, 2}, {4, 1024}, {3, 1025}, {2, 65537}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
     for (int kind = 0; kind < lab->nvalue_kinds; ++kind) {

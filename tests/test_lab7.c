@@ -8,20 +8,15 @@
 
 #include "helpers.h"
 
-static const em_lab *lab7(void) { return t_lab(7); }
-
 /* ================================================================================================
  * The spec.
  */
 
-TestSuite(lab7_spec, .timeout = 120);
+T_SPEC_SUITE(7, 120, "attention", "lab7-flash-attention", .parts = "abc", .dims = "b h n m d causal",
+             .fresh_mode = EM_FRESH_PERTURB, .fits_table = 1)
 
-Test(lab7_spec, registered_and_valid) {
-  t_check_spec(7, "attention", "lab7-flash-attention", 1);
-  const em_lab *lab = lab7();
-  cr_expect_eq(lab->nparts, 3);
-  cr_expect_eq(lab->ndims, 6, "b, h, n, m, d, causal");
-  cr_expect_eq(lab->fresh_mode, EM_FRESH_PERTURB, "compute-bound: every input element may change between timed calls");
+Test(lab7_spec, the_edges_are_cases) {
+  const em_lab *lab = t_lab(7);
   /* The edges the lab names: n = 1, m = 1, the mask with n < m and n > m, every d. */
   int d_seen[129] = {0}, n_lt_m = 0, n_gt_m = 0, n1 = 0, m1 = 0;
   for (int i = 0; i < lab->ncases; ++i) {
@@ -37,7 +32,7 @@ Test(lab7_spec, registered_and_valid) {
 }
 
 Test(lab7_spec, invalid_shapes_say_why) {
-  const em_lab *lab = lab7();
+  const em_lab *lab = t_lab(7);
   em_case c = {.part = 'b', .dim = {1, 1, 10, 10, 48, 0}};
   cr_expect(strstr(lab->invalid(&c), "16, 32, 64 or 128") != NULL);
   c.dim[4] = 64, c.dim[5] = 2;
@@ -50,7 +45,7 @@ Test(lab7_spec, invalid_shapes_say_why) {
 
 /* FLOPs count only the (query, key) pairs a query sees: with the mask and n = m, n(n+1)/2 of n². */
 Test(lab7_spec, flops_count_the_pairs_seen) {
-  const em_lab *lab = lab7();
+  const em_lab *lab = t_lab(7);
   em_case c = {.part = 'b', .dim = {2, 3, 100, 100, 64, 0}};
   cr_expect_eq(lab->flops(&c), 4.0 * 6 * 100 * 100 * 64);
   cr_expect_eq(lab->bytes(&c), 4.0 * 6 * 64 * 400);
@@ -65,7 +60,7 @@ Test(lab7_spec, flops_count_the_pairs_seen) {
 /* The oracle on a small causal head with n > m: the queries that see no key get exactly 0, a query
  * that sees one key gets that key's value, and the tolerance is there, small and finite. */
 Test(lab7_spec, oracle_and_tolerance_on_a_masked_head) {
-  const em_lab *lab = lab7();
+  const em_lab *lab = t_lab(7);
   em_case c = {.part = 'b', .name = "t", .dim = {1, 1, 5, 2, 16, 1}, .values = 0};
   em_tensor t[EM_MAX_TENSORS];
   int nt = t_case_tensors(lab, &c, t);

@@ -8,24 +8,15 @@
 
 #include "helpers.h"
 
-static const em_lab *lab8(void) { return t_lab(8); }
-
 /* ================================================================================================
  * The spec.
  */
 
-TestSuite(lab8_spec, .timeout = 120);
-
-Test(lab8_spec, registered_and_valid) {
-  t_check_spec(8, "qlinear", "lab8-quantized-linear", 1);
-  const em_lab *lab = lab8();
-  cr_expect_eq(lab->nparts, 4);
-  cr_expect_eq(lab->ndims, 3, "M, N, K");
-  cr_expect_eq(lab->fresh_mode, EM_FRESH_PERTURB);
-}
+T_SPEC_SUITE(8, 120, "qlinear", "lab8-quantized-linear", .parts = "abcd", .dims = "M N K",
+             .fresh_mode = EM_FRESH_PERTURB, .fits_table = 1)
 
 Test(lab8_spec, invalid_shapes_say_why) {
-  const em_lab *lab = lab8();
+  const em_lab *lab = t_lab(8);
   em_case c = {.part = 'b', .dim = {4, 4, EM_QLINEAR_MAX_K + 1}};
   cr_expect(strstr(lab->invalid(&c), "overflow") != NULL);
   c = (em_case){.part = 'a', .dim = {4, 2, 4}};
@@ -38,7 +29,7 @@ Test(lab8_spec, invalid_shapes_say_why) {
 
 /* Part (b)'s small cases ask for the int32 sums, its speed cases do not (the fused product alone). */
 Test(lab8_spec, acc_only_where_it_is_checked) {
-  const em_lab *lab = lab8();
+  const em_lab *lab = t_lab(8);
   em_tensor t[EM_MAX_TENSORS];
   for (int i = 0; i < lab->ncases; ++i) {
     const em_case *c = &lab->cases[i];
@@ -51,7 +42,7 @@ Test(lab8_spec, acc_only_where_it_is_checked) {
 
 /* The quantiser's value kinds reach their edges: exact halves, zero rows, ±127 rows. */
 Test(lab8_spec, kinds_reach_their_edges) {
-  const em_lab *lab = lab8();
+  const em_lab *lab = t_lab(8);
   em_case c = {.part = 'a', .name = "t", .dim = {50, 1, 129}, .values = 4 /* halves */};
   em_tensor t[EM_MAX_TENSORS];
   int nt = t_case_tensors(lab, &c, t);
