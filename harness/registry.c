@@ -12,7 +12,7 @@
   X(relu_mul_backward)  \
   X(sum)                \
   X(softmax)            \
-  X(attention)            \
+  X(attention)          \
   X(qlinear)
 
 #define EM__DECLARE_LAB(name) extern const em_lab em_lab_##name;
