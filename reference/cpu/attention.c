@@ -40,20 +40,8 @@
  * 64 and up). BK = 128 keys: Sᵀ is 24 KiB, Qᵀ and O 12 KiB each at d = 64, the key and value tiles
  * 32 KiB each: the working set of an item sits in L2 (1 MiB per core on the course's Zen 4 VM)
  * with Qᵀ hot in L1, and the per-tile costs (maxima, α, the rescale) are spread over 128 keys.
- * Measured on that VM (2 cores, FMA rate 234.5 GFLOP/s; b·h = 8, n = m = 2048, float32, no mask;
- * bench/attention_cpu.c, the lowest and highest of 3 repetitions): BK = 64, 128 and 256 and
- * BQ = 48, 96 and 144 all within the machine's noise, about 78-82% of the FMA rate at d = 64 by CPU
- * time. A profile at d = 64: 43% of the time in the score kernel, 42% in the P·v kernel, 9% in the
- * exp pass, 5% the rest. With the VM quiet, GFLOP/s by the wall clock (% of the FMA rate), the
- * lowest and highest of two runs of 3 repetitions each:
- *
- *     d          16                32                64                128
- *     no mask    154-157 (66-67%)  175-185 (75-79%)  193-202 (82-86%)  200-211 (85-90%)
- *     causal     147-149 (63%)     173-174 (74%)     187-190 (80-81%)  188-196 (80-83%)
- *     bf16, d = 64, no mask: 190-192 (81-82%). The naive baseline (one thread, n = m = 512 and
- *     2048, d = 64): 4.2 GFLOP/s, 3.6% of one core's share of the FMA rate, 47 times slower.
- *
- * Small d pays most for the exp (about 14 vector operations per 16 scores, against 2·d FMAs).
+ * Other sizes measured alike on that VM (BK 64 to 256, BQ 48 to 144: BENCHMARKS.md, lab 7 on the
+ * CPU, with the rates at every d).
  */
 #include "em/attention.h"
 

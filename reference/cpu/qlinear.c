@@ -62,15 +62,8 @@
  * double, rows in order. The order of every operation is fixed by the code, not by the thread
  * count: the same inputs give the same bits.
  *
- * Measured on the course's Zen 4 VM (2 cores, FMA rate 234.7 GFLOP/s; bench/qlinear_cpu.c, the
- * lowest and highest medians of 3 to 4 runs of 3 repetitions, the VM shared with other builds):
- * M = N = K = 2048, x quantised inside (the layer's forward) 20.5-22.4 ms, 770-840 GOP/s (3.3-3.6
- * times the FMA rate; the tile loop alone on one core runs at 3.9 times that core's share, and
- * vpdpbusd alone in registers at 4.9), 3.7-4.1 times the float32 GEMM of the same shape in the
- * bench (80-85 ms, 86-91% of the FMA rate); quantising x is 0.3 ms of it.
- * Decode-like M = 16, N = K = 2048: 0.18-0.21 ms, 20-23 GB/s of int8 W (4 MiB, in L3); N = K = 8192
- * (64 MiB from memory): 4.0-4.3 ms, 15-17 GB/s. AVX2 level forced: 55-59 ms at 2048³. Backward at
- * 2048³: 180-200 ms, 74-81% of the FMA rate. The naive forward: 3.9 GOP/s on one thread.
+ * Its rates on the course's Zen 4 VM, beside a float32 GEMM of the same shape and PyTorch's:
+ * BENCHMARKS.md, lab 8 on the CPU.
  */
 #include "em/qlinear.h"
 
