@@ -671,8 +671,8 @@ typedef struct {
 
 /* The spec of every lab: registered under its number with its name, folder, parts, dimension names
  * and way of refreshing timed inputs; each case valid for its part, named once in its part, worth
- * points; a speed case on each track. Returns the lab, for the checks of its own that follow. */
-static inline const em_lab *t_check_spec(t_spec_id want) {
+ * points; a speed case on each track. */
+static inline void t_check_spec(t_spec_id want) {
   const em_lab *lab = t_lab(want.number);
   cr_expect_str_eq(lab->name, want.name);
   cr_expect_str_eq(lab->folder, want.folder);
@@ -698,7 +698,6 @@ static inline const em_lab *t_check_spec(t_spec_id want) {
   }
   cr_expect(perf[EM_TRACK_CPU] > 0 && perf[EM_TRACK_CUDA] > 0, "speed cases: cpu %d, cuda %d", perf[EM_TRACK_CPU],
             perf[EM_TRACK_CUDA]);
-  return lab;
 }
 
 /* Lab N's spec suite (calls of its own under TIMEOUT seconds) and its first test, the lab as

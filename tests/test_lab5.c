@@ -30,7 +30,7 @@ static double gamma_allowed(int64_t t) {
 
 T_SPEC_SUITE(5, 30, "sum", "lab5-sum", .parts = "a", .dims = "b t", .fresh_mode = EM_FRESH_ROWS, .fits_table = 1)
 
-Test(lab5_spec, speed_cases_are_beyond_the_caches) {
+Test(lab5_spec, speed_cases_beyond_the_caches_and_empty_shapes_refused) {
   const em_lab *lab = t_lab(5);
   int perf[EM_NTRACKS] = {0};
   for (int i = 0; i < lab->ncases; ++i) {
