@@ -5,7 +5,7 @@
 # hang cannot cost the evidence of the others, all before DEADLINE_S (560 s by default):
 #   sanitize  scripts/device-sanitize.sh (make check SANITIZE=1's CUDA half, its planted files)
 #   timing    scripts/device-timing.sh   (fresh inputs, fingerprint files, roofs over 5 seeds; the
-#             steps named in TIMING_STEPS alone where it is set, the labs in LABS)
+#             steps named in TIMING_STEPS alone where it is set, the labs in FP_LABS)
 #   gpus      scripts/device-gpus.sh     (grade --gpus against serialised grading, 10 archives)
 #   variants  build/bench/<name> of labs 1-6 (each under VARIANT_S, 90 s): the kernel variants and
 #             the shipped reference kernels timed side by side, to set beside the labs' READMEs

@@ -10,7 +10,7 @@
 #   5. compute-sanitizer over a timed CUDA run (the swap, poison and compare helpers).
 # Leaves its evidence in $OUT (or ./device-out).
 #   scripts/device-timing.sh [fresh] [fingerprint] [sweep] [nontemporal] [sanitizer]   (default: all five)
-# LABS (1 2 3 4 5 6 by default) limits the fingerprint step to some labs: the steps are long enough
+# FP_LABS (1 2 3 4 5 6 by default; not LABS, which names the Makefile's labs folder) limits the fingerprint step to some labs: the steps are long enough
 # (the fingerprint suites about 30 s a lab, the sweep several minutes) that one device call may
 # have to take them in two.
 set -uo pipefail
@@ -30,7 +30,7 @@ grep -E "Synthesis|\[FAIL\]|\[SKIP\]" "$out/test_fresh.txt"
 fi
 if want fingerprint; then
 echo "=== 2. planted fingerprint files, both tracks"
-for n in ${LABS:-1 2 3 4 5 6}; do
+for n in ${FP_LABS:-1 2 3 4 5 6}; do
   t=test_lab$n
   build/tests/$t --verbose --filter '*/*fingerprint*' > "$out/$t-fingerprint.txt" 2>&1
   echo "$t exit $?: $(grep -E "Synthesis" "$out/$t-fingerprint.txt") $(grep -c "\[SKIP\]" "$out/$t-fingerprint.txt") skipped"
