@@ -230,6 +230,16 @@ $(BUILD)/obj/%.cu.o: %.cu $(HEADERS) $(CONFIG)
 	$(call say,NVCC,$<)
 	$(Q)$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
 
+# reference/cuda/<name>_sm90a.cu: Hopper's arch-specific kernels (wgmma), compiled for sm_90a alone
+# whatever CUDA_GENCODE says, so that they exist only as code that can run them (compute capability
+# 9.0); the library calls them there and falls back elsewhere (reference/cuda/mma.cuh).
+SM90A_GENCODE := -gencode arch=compute_90a,code=sm_90a
+$(BUILD)/obj/reference/cuda/%_sm90a.cu.o: reference/cuda/%_sm90a.cu reference/cuda/%_kernels.cuh reference/cuda/mma.cuh \
+  $(HEADERS) $(CONFIG)
+	@mkdir -p $(@D)
+	$(call say,NVCC,$< (sm_90a))
+	$(Q)$(NVCC) $(CPPFLAGS) $(filter-out $(CUDA_GENCODE),$(NVCCFLAGS)) $(SM90A_GENCODE) -c $< -o $@
+
 ifeq ($(PREBUILT)$(EDITION),)
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

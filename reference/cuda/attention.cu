@@ -80,5 +80,10 @@ extern "C" int em_attention_bf16_cuda(const em_bf16 *q, const em_bf16 *k, const 
   int64_t blocks;
   int err = prepare("em_attention_bf16_cuda", q, k, v, o, b, h, n, m, d, causal, &a, &blocks);
   if (err != EM_OK || blocks == 0) return err;
+  if (em__device_is_sm90()) {
+    const cudaError_t e = em__attn_bf16_sm90a_launch(a, (int)d, blocks);
+    if (e != cudaErrorNoKernelImageForDevice) return result("attn_wg2_kernel", e);
+    (void)cudaGetLastError();  // this build holds no sm_90a image: version 3 below
+  }
   return result("attn_bf16_kernel", attn_bf16_launch(a, (int)d, blocks));
 }

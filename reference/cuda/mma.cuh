@@ -59,4 +59,18 @@ static __device__ __forceinline__ void em__fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
+// ---- Hopper's arch-specific kernels (wgmma) ------------------------------------------------------
+// They exist only as sm_90a code: reference/cuda/<name>_sm90a.cu is compiled for that target alone
+// (the Makefile's rule), so a launcher there either runs Hopper's kernel or fails with
+// cudaErrorNoKernelImageForDevice, never a kernel compiled empty for another target. The caller
+// asks em__device_is_sm90() first (sm_90a code runs on compute capability 9.0 and nothing else)
+// and falls back to its portable kernel on that error.
+static inline bool em__device_is_sm90() {
+  int dev = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev))
+    return false;
+  return major == 9 && minor == 0;
+}
+
 #endif  // EM_REFERENCE_CUDA_MMA_CUH

@@ -1626,4 +1626,8 @@ static inline cudaError_t qlin_bwd_tc_launch(const float *dy, const int8_t *xq, 
   return qlin_bwd_tc_launch1<true>(g);
 }
 
+// The library's Hopper launcher (version 1b), compiled for sm_90a alone in qlinear_sm90a.cu: it
+// fails with cudaErrorNoKernelImageForDevice where the build holds no sm_90a image (see mma.cuh).
+cudaError_t em__qlin_fwd_sm90a_launch(const QlinFwdArgs &a);
+
 #endif  // EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH

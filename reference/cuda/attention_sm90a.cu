@@ -1,0 +1,12 @@
+// Lab 7 reference, CUDA, Hopper only: the bf16 kernel on wgmma (version 4b of
+// reference/cuda/attention_kernels.cuh: two warpgroups of 64 queries, K and V in 128-byte-swizzled
+// shared memory, three stages, the softmax of one tile overlapped with the next tile's products).
+// This file is compiled for sm_90a alone (the Makefile), so its kernels exist only where they can
+// run; em_attention_bf16_cuda (attention.cu) calls here on a compute capability 9.0 device and
+// falls back to version 3 (mma.sync) when this build holds no sm_90a image.
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "attention_kernels.cuh"
+
+cudaError_t em__attn_bf16_sm90a_launch(const AttnArgs &a, int d, int64_t blocks) { return attn_wg2_launch(a, d, blocks); }
