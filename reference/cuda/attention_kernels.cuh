@@ -1187,6 +1187,9 @@ static inline cudaError_t attn_tf32_launch(const AttnArgs &a, int d, int64_t blo
   }
 }
 
+// EM_SM90A_TU: an sm_90a object (reference/cuda/attention_sm90a.cu) that needs none of version 3's
+// instances: a function that is not a template is compiled wherever it is seen.
+#ifndef EM_SM90A_TU
 static inline cudaError_t attn_bf16_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
     case 16: return attn_launch(attn_bf16_kernel<16>, AttnBf16Shape<16>::kSmem, a, blocks);
@@ -1196,13 +1199,15 @@ static inline cudaError_t attn_bf16_launch(const AttnArgs &a, int d, int64_t blo
     default: return cudaErrorInvalidValue;
   }
 }
+#endif
 
 // Version 4, built for sm_90a only (the caller knows: its kernel body is empty for other targets).
 // blocks is attn_args' count (64-query tiles); version 4 recounts for its 128-query blocks. Tensors
-// off 16 bytes and d = 16, 32 go to version 3, as a shipped dispatch would send them.
+// off 16 bytes and d = 16, 32: cudaErrorNotSupported, and the caller runs version 3 (so that an
+// sm_90a object holds only the kernels it adds).
 template <int BC = 128, bool VSWAP = false>
 static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
-  if (!a.aligned || (d != 64 && d != 128)) return attn_bf16_launch(a, d, blocks);
+  if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
   const int64_t bh = blocks / a.qtiles;
   a.qtiles = (a.n + AttnWgShape<64, BC>::BM - 1) / AttnWgShape<64, BC>::BM;
   const int64_t wblocks = (int64_t)a.qtiles * bh;
@@ -1210,9 +1215,9 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
   return attn_launch(attn_wg_kernel<128, BC, VSWAP>, AttnWgShape<128, BC>::kSmem, a, wblocks, 256);
 }
 
-// Version 4b, as attn_wg_launch (sm_90a only; other d and misaligned tensors to version 3).
+// Version 4b, as attn_wg_launch (sm_90a only; other d and misaligned tensors: cudaErrorNotSupported).
 static inline cudaError_t attn_wg2_launch(AttnArgs a, int d, int64_t blocks) {
-  if (!a.aligned || (d != 64 && d != 128)) return attn_bf16_launch(a, d, blocks);
+  if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
   const int64_t bh = blocks / a.qtiles;
   a.qtiles = (a.n + 127) / 128;
   const int64_t wblocks = (int64_t)a.qtiles * bh;

@@ -3,10 +3,12 @@
 // shared memory, three stages, the softmax of one tile overlapped with the next tile's products).
 // This file is compiled for sm_90a alone (the Makefile), so its kernels exist only where they can
 // run; em_attention_bf16_cuda (attention.cu) calls here on a compute capability 9.0 device and
-// falls back to version 3 (mma.sync) when this build holds no sm_90a image.
+// falls back to version 3 (mma.sync) when this build holds no sm_90a image, and for what version
+// 4b does not take (d = 16, 32, tensors off 16 bytes: cudaErrorNotSupported).
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#define EM_SM90A_TU 1  // version 4b alone: no portable kernels compiled again here
 #include "attention_kernels.cuh"
 
 cudaError_t em__attn_bf16_sm90a_launch(const AttnArgs &a, int d, int64_t blocks) { return attn_wg2_launch(a, d, blocks); }

@@ -76,8 +76,9 @@ extern "C" int em_qlinear_forward_cuda(const int8_t *xq, const float *sx, const 
   const QlinFwdArgs a = qlin_fwd_args(xq, sx, wq, sw, b, acc, y, M, N, K);
   if (M > kQlinDecodeMaxM && em__device_is_sm90()) {
     const cudaError_t e = em__qlin_fwd_sm90a_launch(a);
-    if (e != cudaErrorNoKernelImageForDevice) return launched("em_qlinear_forward_cuda", "qlin_fwd_wg_kernel", e);
-    (void)cudaGetLastError();  // this build holds no sm_90a image: version 1 below
+    if (e != cudaErrorNoKernelImageForDevice && e != cudaErrorNotSupported)
+      return launched("em_qlinear_forward_cuda", "qlin_fwd_wg_kernel", e);
+    (void)cudaGetLastError();  // no sm_90a image in this build, or operands off 16 bytes: version 1
   }
   return launched("em_qlinear_forward_cuda",
                   M <= kQlinDecodeMaxM ? "qlin_fwd_decode_kernel" : "qlin_fwd_mma_kernel", qlin_fwd_launch(a));

@@ -1410,6 +1410,7 @@ __global__ void __launch_bounds__(kQlinTcThreads, 2) qlin_bwd_tc_kernel(QlinGemm
 
 static inline bool qlin_aligned(const void *p, uintptr_t n) { return ((uintptr_t)p & (n - 1)) == 0; }
 
+#ifndef EM_SM90A_TU  // not needed by an sm_90a object, and compiled wherever seen (not a template)
 static inline cudaError_t qlin_quantize_launch(const float *a, int64_t rows, int64_t cols, int8_t *aq, float *scale) {
   const int64_t max_blocks = (int64_t)1 << 30;  // beyond, the kernels' row loops take the rest
   if (cols <= kQlinQuantWarpCols) {
@@ -1423,6 +1424,7 @@ static inline cudaError_t qlin_quantize_launch(const float *a, int64_t rows, int
   }
   return cudaGetLastError();
 }
+#endif
 
 template <int BN>
 static inline void qlin_fwd_tiles(QlinFwdArgs *a) {
@@ -1518,11 +1520,12 @@ static inline cudaError_t qlin_fwd_bulk_launch(const QlinFwdArgs &a, bool persis
 }
 
 // Version 1b (sm_90a builds only: the caller knows; its kernel body is empty elsewhere). Problems
-// off 16 bytes or with K % 16 != 0 go to version 1 with 128 × 128 tiles.
+// off 16 bytes or with K % 16 != 0: cudaErrorNotSupported, and the caller runs version 1 (so that an
+// sm_90a object holds only the kernels it adds).
 template <int BN, int STAGES>
 static inline cudaError_t qlin_fwd_wg_launch(QlinFwdArgs a) {
   using S = QlinWgShape<BN, STAGES>;
-  if (!qlin_fwd_aligned(a)) return qlin_fwd_mma_launch<128, 4>(a);
+  if (!qlin_fwd_aligned(a)) return cudaErrorNotSupported;  // the caller runs version 1
   a.tiles_m = (a.M + S::BM - 1) / S::BM;
   a.tiles_n = (a.N + BN - 1) / BN;
   const void *k = (const void *)qlin_fwd_wg_kernel<BN, STAGES>;
@@ -1534,6 +1537,7 @@ static inline cudaError_t qlin_fwd_wg_launch(QlinFwdArgs a) {
   return cudaGetLastError();
 }
 
+#ifndef EM_SM90A_TU  // not needed by an sm_90a object, and compiled wherever seen (not a template)
 // The shipped dispatch: M ≤ 16 streams W (NT as large as still gives every SM a block: fewer,
 // longer-lived blocks read x from the L2 fewer times), larger M the tiled kernel.
 static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
@@ -1552,6 +1556,7 @@ static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
   // of 4 warps per SM keep more tiles in flight than one of 8.
   return qlin_fwd_mma_launch<128, 4>(a);
 }
+#endif
 
 // Two blocks of 32 KB per SM: ask for a shared-memory split that holds them (a preference the
 // driver otherwise chooses itself).
@@ -1564,6 +1569,7 @@ static inline cudaError_t qlin_sgemm_launch(const QlinGemmArgs &g) {
   return cudaGetLastError();
 }
 
+#ifndef EM_SM90A_TU  // not needed by an sm_90a object, and compiled wherever seen (not a template)
 // dx (M × K) and dW (N × K), db fused into dW's kernel.
 static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq,
                                           const float *sw, float *dx, float *dw, float *db, int64_t M, int64_t N,
@@ -1584,6 +1590,7 @@ static inline cudaError_t qlin_bwd_launch(const float *dy, const int8_t *xq, con
   g.vec_c = qlin_aligned(dw, 16) && K % 4 == 0;
   return vec ? qlin_sgemm_launch<true, true>(g) : qlin_sgemm_launch<true, false>(g);
 }
+#endif
 
 // Version 4, one product: 64 KB of dynamic shared memory is above the 48 KB a kernel gets without
 // opting in, and two blocks per SM need the largest shared-memory split.
@@ -1604,6 +1611,7 @@ static inline bool qlin_bwd_tc_fits(const float *dy, const int8_t *xq, const int
   return qlin_aligned(dy, 16) && N % 4 == 0 && qlin_aligned(xq, 16) && qlin_aligned(wq, 16) && K % 16 == 0;
 }
 
+#ifndef EM_SM90A_TU  // not needed by an sm_90a object, and compiled wherever seen (not a template)
 // The backward on the tensor cores (version 4), as qlin_bwd_launch: dx (M × K) and dW (N × K), db
 // fused into dW's kernel; shapes or pointers version 4 does not take go to qlin_bwd_launch.
 static inline cudaError_t qlin_bwd_tc_launch(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq,
@@ -1625,6 +1633,7 @@ static inline cudaError_t qlin_bwd_tc_launch(const float *dy, const int8_t *xq, 
   g.vec_c = qlin_aligned(dw, 16) && K % 4 == 0;
   return qlin_bwd_tc_launch1<true>(g);
 }
+#endif
 
 // The library's Hopper launcher (version 1b), compiled for sm_90a alone in qlinear_sm90a.cu: it
 // fails with cudaErrorNoKernelImageForDevice where the build holds no sm_90a image (see mma.cuh).
