@@ -174,33 +174,44 @@ static __device__ __forceinline__ void qlin_mma(int32_t (&c)[4], uint32_t a0, ui
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-// The epilogue of one pair of adjacent outputs, columns col and col + 1 of a row whose pointers
-// yr, ar (ar NULL: no acc) start at the tile's first column, nlim columns before the matrix ends;
-// sw0, b0 belong to col, sw1, b1 to col + 1.
-static __device__ __forceinline__ void qlin_store_pair(const QlinFwdArgs &a, float sxr, float *yr, int32_t *ar,
-                                                       int col, int nlim, int32_t v0, int32_t v1, float sw0,
-                                                       float sw1, float b0, float b1) {
+// One output row of a tile, as the epilogue writes it: the row's activation scale and where its
+// outputs (y, and acc where asked for; NULL: not) begin at the tile's first column n0.
+struct QlinRowOut {
+  float sx;
+  float *y;
+  int32_t *acc;
+};
+static __device__ __forceinline__ QlinRowOut qlin_row_out(const QlinFwdArgs &a, int row, int n0) {
+  const int64_t at = (int64_t)row * a.N + n0;
+  return {a.sx[row], a.y + at, a.acc ? a.acc + at : nullptr};
+}
+
+// The epilogue of one pair of adjacent outputs, columns col and col + 1 of row r (relative to the
+// tile's first column), nlim columns before the matrix ends; sw0, b0 belong to col, sw1, b1 to col + 1.
+static __device__ __forceinline__ void qlin_store_pair(const QlinFwdArgs &a, const QlinRowOut &r, int col, int nlim,
+                                                       int32_t v0, int32_t v1, float sw0, float sw1, float b0,
+                                                       float b1) {
   if (col >= nlim) return;
-  const float y0 = qlin_dequant(sxr, sw0, v0, b0);
+  const float y0 = qlin_dequant(r.sx, sw0, v0, b0);
   if (col + 1 < nlim) {
-    const float y1 = qlin_dequant(sxr, sw1, v1, b1);
+    const float y1 = qlin_dequant(r.sx, sw1, v1, b1);
     if (a.vec_y) {
-      *(float2 *)(yr + col) = make_float2(y0, y1);
+      *(float2 *)(r.y + col) = make_float2(y0, y1);
     } else {
-      yr[col] = y0;
-      yr[col + 1] = y1;
+      r.y[col] = y0;
+      r.y[col + 1] = y1;
     }
-    if (ar) {
+    if (r.acc) {
       if (a.vec_acc) {
-        *(int2 *)(ar + col) = make_int2(v0, v1);
+        *(int2 *)(r.acc + col) = make_int2(v0, v1);
       } else {
-        ar[col] = v0;
-        ar[col + 1] = v1;
+        r.acc[col] = v0;
+        r.acc[col + 1] = v1;
       }
     }
   } else {
-    yr[col] = y0;
-    if (ar) ar[col] = v0;
+    r.y[col] = y0;
+    if (r.acc) r.acc[col] = v0;
   }
 }
 
@@ -413,14 +424,11 @@ __global__ void __launch_bounds__(QlinMmaShape<BN, STAGES>::kThreads, QlinMmaSha
     for (int hh = 0; hh < 2; ++hh) {
       const int row = wm * 64 + mt * 16 + g + 8 * hh;
       if (row >= mlim) continue;
-      const int64_t at = ((int64_t)m0 + row) * a.N + n0;
-      const float sxr = a.sx[m0 + row];
-      float *yr = a.y + at;
-      int32_t *ar = a.acc ? a.acc + at : nullptr;
+      const QlinRowOut r = qlin_row_out(a, m0 + row, n0);
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt)
-        qlin_store_pair(a, sxr, yr, ar, wn * 64 + nt * 8 + 2 * t, nlim, acc[mt][nt][2 * hh], acc[mt][nt][2 * hh + 1],
-                        swc[nt][0], swc[nt][1], bc[nt][0], bc[nt][1]);
+        qlin_store_pair(a, r, wn * 64 + nt * 8 + 2 * t, nlim, acc[mt][nt][2 * hh], acc[mt][nt][2 * hh + 1], swc[nt][0],
+                        swc[nt][1], bc[nt][0], bc[nt][1]);
     }
 }
 
@@ -557,16 +565,13 @@ __global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
   for (int hh = 0; hh < 2; ++hh) {
     const int row = warp * 16 + g + 8 * hh;  // warp w of the block: rows 16w.. (wg·64 + 16·(w % 4))
     if (row >= mlim) continue;
-    const int64_t at = ((int64_t)m0 + row) * a.N + n0;
-    const float sxr = a.sx[m0 + row];
-    float *yr = a.y + at;
-    int32_t *ar = a.acc ? a.acc + at : nullptr;
+    const QlinRowOut r = qlin_row_out(a, m0 + row, n0);
 #pragma unroll
     for (int j = 0; j < NB; ++j) {
       const int col = 8 * j + 2 * t;
       const float sw0 = col < nlim ? a.sw[n0 + col] : 0.0f, sw1 = col + 1 < nlim ? a.sw[n0 + col + 1] : 0.0f;
       const float b0 = col < nlim ? a.b[n0 + col] : 0.0f, b1 = col + 1 < nlim ? a.b[n0 + col + 1] : 0.0f;
-      qlin_store_pair(a, sxr, yr, ar, col, nlim, acc[j][2 * hh], acc[j][2 * hh + 1], sw0, sw1, b0, b1);
+      qlin_store_pair(a, r, col, nlim, acc[j][2 * hh], acc[j][2 * hh + 1], sw0, sw1, b0, b1);
     }
   }
 #else
