@@ -1033,7 +1033,7 @@ static __device__ __forceinline__ void attn_wg2_softmax(float (&s)[NS][4], float
 // exps (packed into p before returning). The caller has made K_{j+1} and V_j visible. NEXT is a
 // template argument, the last tile a call of its own: a branch around the MMAs of a stage makes
 // ptxas serialise them.
-template <int D, int BC, bool NEXT>
+template <int D, int BC, bool NEXT, bool VSWAP>
 static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const AttnBlock &blk, uint32_t (&p)[BC / 16][4],
                                                      float (&sn)[BC / 8][4], float (&acc)[D / 8][4], float (&mrow)[2],
                                                      float (&lrow)[2], uint32_t sQ, uint32_t kn, uint32_t vb, int jt,
@@ -1045,7 +1045,9 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
     em__wg_fence();  // O's MMAs a stage of their own, so that waiting for S's alone ends S's
   }
 #pragma unroll
-  for (int kk = 0; kk < BC / 16; ++kk) attn_wg_rs<D>(acc, p[kk], em__wg_desc(vb + kk * 2048, BC * 128, 1024));
+  for (int kk = 0; kk < BC / 16; ++kk)
+    attn_wg_rs<D>(acc, p[kk], VSWAP ? em__wg_desc(vb + kk * 2048, 1024, BC * 128)
+                                    : em__wg_desc(vb + kk * 2048, BC * 128, 1024));
   em__wg_commit();
   float alpha[2] = {1.0f, 1.0f};
   if constexpr (NEXT) {
@@ -1068,7 +1070,7 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
   }
 }
 
-template <int D>
+template <int D, bool VSWAP = false>
 __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using C = AttnWg2Cfg<D>;
@@ -1126,11 +1128,11 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
     __syncthreads();
     const int st = jt % C::STAGES, sn = (jt + 1) % C::STAGES;
     if (jt + 1 < ntiles)
-      attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0, gr,
-                                 tq);
+      attn_wg2_tile<D, BC, true, VSWAP>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
+                                        row0, gr, tq);
     else
-      attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0, gr,
-                                  tq);
+      attn_wg2_tile<D, BC, false, VSWAP>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
+                                         row0, gr, tq);
     __syncthreads();  // both warpgroups are done with tile j's K and V: tile j + 3 may go there
     if (jt + C::STAGES < ntiles) {
       attn_wg_load<D, BC>(sK + st * C::TB, k, (jt + C::STAGES) * BC, a.m);
@@ -1216,13 +1218,15 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
 }
 
 // Version 4b, as attn_wg_launch (sm_90a only; other d and misaligned tensors: cudaErrorNotSupported).
+// VSWAP as for version 4: a bench variant until a GPU run has said which reading is the hardware's.
+template <bool VSWAP = false>
 static inline cudaError_t attn_wg2_launch(AttnArgs a, int d, int64_t blocks) {
   if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
   const int64_t bh = blocks / a.qtiles;
   a.qtiles = (a.n + 127) / 128;
   const int64_t wblocks = (int64_t)a.qtiles * bh;
-  if (d == 64) return attn_launch(attn_wg2_kernel<64>, AttnWg2Cfg<64>::kSmem, a, wblocks, 256);
-  return attn_launch(attn_wg2_kernel<128>, AttnWg2Cfg<128>::kSmem, a, wblocks, 256);
+  if (d == 64) return attn_launch(attn_wg2_kernel<64, VSWAP>, AttnWg2Cfg<64>::kSmem, a, wblocks, 256);
+  return attn_launch(attn_wg2_kernel<128, VSWAP>, AttnWg2Cfg<128>::kSmem, a, wblocks, 256);
 }
 
 // The arguments of a call: the shape checks are the caller's (d supported, 1 ≤ n, m ≤ kAttnMaxLen,
