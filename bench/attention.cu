@@ -114,7 +114,7 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 }
 #endif
 
-enum Variant { kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWgSwap, kWg2, kWg2Swap };
+enum Variant { kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2 };
 const char *variant_name(Variant v) {
   switch (v) {
     case kFma: return "v1 fp32 FMA, unroll 4/2 (ref.)";
@@ -123,11 +123,9 @@ const char *variant_name(Variant v) {
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
-    case kWg128: return "v4 bf16 wgmma, keys by 128";
-    case kWg64: return "v4 bf16 wgmma, keys by 64";
-    case kWgSwap: return "v4 bf16 wgmma, V strides swapped";
-    case kWg2: return "v4b bf16 wgmma (ref. on Hopper)";
-    case kWg2Swap: return "v4b bf16 wgmma, V strides swapped";
+    case kWg128: return "v4 bf16 wgmma, keys by 128 (ref. d=128)";
+    case kWg64: return "v4 bf16 wgmma, keys by 64 (ref. d=64)";
+    case kWg2: return "v4b bf16 wgmma, 3 stages, overlapped";
     default: return "v3 bf16 mma (ref. elsewhere)";
   }
 }
@@ -141,17 +139,12 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kTf32x1: return "tf32";
     case kWg128: return "wg128";
     case kWg64: return "wg64";
-    case kWgSwap: return "wgswap";
     case kWg2: return "wg2";
-    case kWg2Swap: return "wg2swap";
     default: return "bf16";
   }
 }
-bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWgSwap || v == kWg2 || v == kWg2Swap; }
+bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
-// The swapped-strides variants differ from their kernels only where LBO matters, at d = 128; at
-// d = 64 their 8-key step (BC·128 bytes) would read past the block's shared memory.
-bool runs_at(Variant v, int d) { return (v != kWgSwap && v != kWg2Swap) || d == 128; }
 
 struct Shape {
   int b, h, n, m, d, causal;
@@ -213,11 +206,9 @@ struct Problem {
 #if EM_BENCH_SM90A
       case kWg128: CHECK(or_v3(attn_wg_launch<128>(a, s.d, blocks), a, s.d, blocks)); break;
       case kWg64: CHECK(or_v3(attn_wg_launch<64>(a, s.d, blocks), a, s.d, blocks)); break;
-      case kWgSwap: CHECK(or_v3(attn_wg_launch<128, true>(a, s.d, blocks), a, s.d, blocks)); break;
       case kWg2: CHECK(or_v3(attn_wg2_launch(a, s.d, blocks), a, s.d, blocks)); break;
-      case kWg2Swap: CHECK(or_v3(attn_wg2_launch<true>(a, s.d, blocks), a, s.d, blocks)); break;
 #else
-      case kWg128: case kWg64: case kWgSwap: case kWg2: case kWg2Swap:
+      case kWg128: case kWg64: case kWg2:
         std::fprintf(stderr, "%s: this bench was not built for sm_90a\n", variant_name(var));
         std::exit(1);
 #endif
@@ -274,9 +265,9 @@ struct Problem {
 
 size_t smem_of(Variant var, int d) {
   switch (var) {
-    case kWg128: case kWgSwap: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
+    case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
-    case kWg2: case kWg2Swap: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
+    case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
     case kFma: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
@@ -310,11 +301,7 @@ const void *kernel_of(Variant var, int d) {
   switch (var) {
     case kWg128: return d == 64 ? (const void *)attn_wg_kernel<64, 128> : (const void *)attn_wg_kernel<128, 128>;
     case kWg64: return d == 64 ? (const void *)attn_wg_kernel<64, 64> : (const void *)attn_wg_kernel<128, 64>;
-    case kWgSwap:
-      return d == 64 ? (const void *)attn_wg_kernel<64, 128, true> : (const void *)attn_wg_kernel<128, 128, true>;
     case kWg2: return d == 64 ? (const void *)attn_wg2_kernel<64> : (const void *)attn_wg2_kernel<128>;
-    case kWg2Swap:
-      return d == 64 ? (const void *)attn_wg2_kernel<64, true> : (const void *)attn_wg2_kernel<128, true>;
     case kFma: {
       EM_ATTN_BY_D(attn_fma_kernel)
     }
@@ -349,16 +336,17 @@ int main(int argc, char **argv) {
   std::printf("kernel resources (compiled; spills are local memory)\n");
   std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWgSwap, kWg2, kWg2Swap});  // sm_90a code runs on CC 9.0 only
+  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
 #endif
   for (int d : {64, 128})
     for (Variant var : all)
       if (var == kFma || var == kTf32x3 || var == kBf16 || is_wg(var)) print_attributes(var, d, kernel_of(var, d));
 
-  // What the library runs: version 4b for bf16 on Hopper (reference/cuda/attention_sm90a.cu), else 3.
+  // What the library runs: version 4 for bf16 on Hopper, keys by 64 at d = 64 and by 128 at d = 128
+  // (reference/cuda/attention_sm90a.cu), else 3.
   std::vector<Variant> shipped = {kFma, kTf32x3, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) shipped.push_back(kWg2);
+  if (p.major == 9) shipped.insert(shipped.end(), {kWg64, kWg128});
 #endif
 
   // ---- self-check on small shapes ----
@@ -381,7 +369,6 @@ int main(int argc, char **argv) {
       std::printf("  b=%d h=%d n=%-3d m=%-3d d=%-3d causal=%d logits x%-4g", sh.b, sh.h, sh.n, sh.m, d, sh.causal,
                   sh.logit);
       for (Variant var : quick ? shipped : all) {
-        if (!runs_at(var, d)) continue;
         pr.poison();
         pr.launch(var);
         CHECK(cudaDeviceSynchronize());
@@ -389,7 +376,7 @@ int main(int argc, char **argv) {
         const bool ok = e <= 1.0;
         // Plain TF32 is expected to miss the float32 tolerance; the swapped V strides are a question
         // to the hardware (one of v4's two readings fails), reported but not counted.
-        if (!ok && var != kTf32x1 && var != kWgSwap && var != kWg2Swap) ++failures;
+        if (!ok && var != kTf32x1) ++failures;
         std::printf(" | %s %.2g%s", variant_tag(var), e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
       }
       std::printf("\n");
@@ -411,13 +398,12 @@ int main(int argc, char **argv) {
       const double flops = 4.0 * sh.b * sh.h * (double)sh.n * sh.m * sh.d * (causal ? 0.5 : 1.0);
       std::printf("b=4 h=16 n=m=4096 d=%d %s\n", d, causal ? "causal" : "full");
       for (Variant var : all) {
-        if (!runs_at(var, d)) continue;
         pr.poison();
         const float ms = timer.median_ms([&] { pr.launch(var); });
         const double tf = flops / (ms * 1e-3) / 1e12;
         const double e = pr.check(var, sample);
         const bool ok = e <= 1.0;
-        if (!ok && var != kTf32x1 && var != kWgSwap && var != kWg2Swap) ++failures;
+        if (!ok && var != kTf32x1) ++failures;
         std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
         if (var == kFma || var == kFmaU1 || var == kFmaU8) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
         else std::printf("            ");

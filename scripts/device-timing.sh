@@ -12,7 +12,8 @@
 #   scripts/device-timing.sh [fresh] [fingerprint] [sweep] [nontemporal] [sanitizer]   (default: all five)
 # FP_LABS (1 2 3 4 5 6 by default; not LABS, which names the Makefile's labs folder) limits the fingerprint step to some labs: the steps are long enough
 # (the fingerprint suites about 30 s a lab, the sweep several minutes) that one device call may
-# have to take them in two.
+# have to take them in two. SWEEP_LABS (1,2,3,4,5,6) and SWEEP_TRACKS ("cuda cpu") narrow the sweep,
+# NT_RUNS (3) sets how many times the non-temporal file is timed against the reference.
 set -uo pipefail
 steps=" ${*:-fresh fingerprint sweep nontemporal sanitizer} "
 want() { [[ $steps == *" $1 "* ]]; }
@@ -42,16 +43,16 @@ if want sweep; then
 echo "=== 3. reference speed cases of the memory-bound labs, 5 seeds on the GPU, 3 on the CPU (quiet peaks first)"
 rm -f build/peaks.json
 build/demo/em-check --lab 1 --part a --case =n=1 --no-timing --json /tmp/p.json >/dev/null 2>&1
-for track in cuda cpu; do
+for track in ${SWEEP_TRACKS:-cuda cpu}; do
   seeds=$([ $track = cuda ] && echo 5 || echo 3)
-  python3 scripts/roof-sweep.py --track $track --seeds $seeds --labs 1,2,3,4,5,6 --json "$out/roofs-$track.json" > "$out/roofs-$track.txt" 2>&1
+  python3 scripts/roof-sweep.py --track $track --seeds $seeds --labs "${SWEEP_LABS:-1,2,3,4,5,6}" --json "$out/roofs-$track.json" > "$out/roofs-$track.txt" 2>&1
   echo "$track sweep exit $?"; cat "$out/roofs-$track.txt"
 done
 
 fi
 if want nontemporal; then
 echo "=== 4. honest non-temporal lab 3 file against the reference (CPU)"
-for r in 1 2 3; do
+for r in $(seq "${NT_RUNS:-3}"); do
   build/tests/planted/lab3/nontemporal/em-check --track cpu --case m=n=8192 --json /tmp/nt.json 2>&1 | grep "m=n=8192"
 done
 

@@ -82,8 +82,8 @@ extern "C" int em_attention_bf16_cuda(const em_bf16 *q, const em_bf16 *k, const 
   if (err != EM_OK || blocks == 0) return err;
   if (em__device_is_sm90()) {
     const cudaError_t e = em__attn_bf16_sm90a_launch(a, (int)d, blocks);
-    if (e != cudaErrorNoKernelImageForDevice && e != cudaErrorNotSupported) return result("attn_wg2_kernel", e);
-    (void)cudaGetLastError();  // no sm_90a image in this build, or a shape version 4b leaves: version 3
+    if (e != cudaErrorNoKernelImageForDevice && e != cudaErrorNotSupported) return result("attn_wg_kernel", e);
+    (void)cudaGetLastError();  // no sm_90a image in this build, or a shape version 4 leaves: version 3
   }
   return result("attn_bf16_kernel", attn_bf16_launch(a, (int)d, blocks));
 }

@@ -752,7 +752,8 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
 // descriptor steps 8 rows by SBO = 1024 bytes (LBO unused) and a k16 step by 32 bytes inside the
 // 128-byte row; V's N-major descriptor steps 8 keys by SBO = 1024 and 64 columns of d by LBO (one
 // block), and a k16 step (16 keys) by 2048 bytes (bench/attention_wgmma_layout.py checks the two
-// agree, without a GPU). The copies (cp.async by all 256 threads, 16 bytes
+// agree, without a GPU; on an H100 the bench's variant with LBO and SBO exchanged failed its
+// self-check 12-180 times over at d = 128, and this reading passed). The copies (cp.async by all 256 threads, 16 bytes
 // each, rows past n or m as zeros) write this layout directly; a thread's fence.proxy.async then
 // makes its writes visible to the tensor cores' reads (the async proxy), and a barrier to all.
 // Pipeline: K and V tiles double-buffered; tile j + 2 is copied into tile j's buffers once both
@@ -894,10 +895,8 @@ static __device__ __forceinline__ void attn_wg_pack(uint32_t (&p)[BC / 16][4], c
   }
 }
 
-// a.qtiles counts tiles of AttnWgShape::BM = 128 queries (attn_wg_launch sets it). VSWAP: V's
-// descriptor with LBO and SBO exchanged, a variant kept only until the bench has shown on a GPU
-// which reading of the PTX ISA's N-major strides is the hardware's (at d = 64 only SBO matters).
-template <int D, int BC, bool VSWAP = false>
+// a.qtiles counts tiles of AttnWgShape::BM = 128 queries (attn_wg_launch_d sets it).
+template <int D, int BC>
 __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using S = AttnWgShape<D, BC>;
@@ -957,8 +956,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
     em__wg_fence();
 #pragma unroll
     for (int kk = 0; kk < BC / 16; ++kk)
-      attn_wg_rs<D>(acc, p[kk], VSWAP ? em__wg_desc(vb + kk * 2048, 1024, BC * 128)
-                                      : em__wg_desc(vb + kk * 2048, BC * 128, 1024));
+      attn_wg_rs<D>(acc, p[kk], em__wg_desc(vb + kk * 2048, BC * 128, 1024));
     em__wg_commit();
     em__wg_wait<0>();
     attn_wg_keep(p);
@@ -1033,7 +1031,7 @@ static __device__ __forceinline__ void attn_wg2_softmax(float (&s)[NS][4], float
 // exps (packed into p before returning). The caller has made K_{j+1} and V_j visible. NEXT is a
 // template argument, the last tile a call of its own: a branch around the MMAs of a stage makes
 // ptxas serialise them.
-template <int D, int BC, bool NEXT, bool VSWAP>
+template <int D, int BC, bool NEXT>
 static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const AttnBlock &blk, uint32_t (&p)[BC / 16][4],
                                                      float (&sn)[BC / 8][4], float (&acc)[D / 8][4], float (&mrow)[2],
                                                      float (&lrow)[2], uint32_t sQ, uint32_t kn, uint32_t vb, int jt,
@@ -1046,8 +1044,7 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
   }
 #pragma unroll
   for (int kk = 0; kk < BC / 16; ++kk)
-    attn_wg_rs<D>(acc, p[kk], VSWAP ? em__wg_desc(vb + kk * 2048, 1024, BC * 128)
-                                    : em__wg_desc(vb + kk * 2048, BC * 128, 1024));
+    attn_wg_rs<D>(acc, p[kk], em__wg_desc(vb + kk * 2048, BC * 128, 1024));
   em__wg_commit();
   float alpha[2] = {1.0f, 1.0f};
   if constexpr (NEXT) {
@@ -1070,7 +1067,7 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
   }
 }
 
-template <int D, bool VSWAP = false>
+template <int D>
 __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using C = AttnWg2Cfg<D>;
@@ -1128,10 +1125,10 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
     __syncthreads();
     const int st = jt % C::STAGES, sn = (jt + 1) % C::STAGES;
     if (jt + 1 < ntiles)
-      attn_wg2_tile<D, BC, true, VSWAP>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
+      attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
                                         row0, gr, tq);
     else
-      attn_wg2_tile<D, BC, false, VSWAP>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
+      attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
                                          row0, gr, tq);
     __syncthreads();  // both warpgroups are done with tile j's K and V: tile j + 3 may go there
     if (jt + C::STAGES < ntiles) {
@@ -1203,30 +1200,41 @@ static inline cudaError_t attn_bf16_launch(const AttnArgs &a, int d, int64_t blo
 }
 #endif
 
-// Version 4, built for sm_90a only (the caller knows: its kernel body is empty for other targets).
-// blocks is attn_args' count (64-query tiles); version 4 recounts for its 128-query blocks. Tensors
-// off 16 bytes and d = 16, 32: cudaErrorNotSupported, and the caller runs version 3 (so that an
-// sm_90a object holds only the kernels it adds).
-template <int BC = 128, bool VSWAP = false>
+// Version 4 at one d and one key tile, built for sm_90a only (the caller knows: its kernel body is
+// empty for other targets). blocks is attn_args' count (64-query tiles); version 4 recounts for its
+// 128-query blocks.
+template <int D, int BC>
+static inline cudaError_t attn_wg_launch_d(AttnArgs a, int64_t blocks) {
+  const int64_t bh = blocks / a.qtiles;
+  a.qtiles = (a.n + AttnWgShape<D, BC>::BM - 1) / AttnWgShape<D, BC>::BM;
+  return attn_launch(attn_wg_kernel<D, BC>, AttnWgShape<D, BC>::kSmem, a, (int64_t)a.qtiles * bh, 256);
+}
+
+// Version 4 with BC keys per tile. Tensors off 16 bytes and d = 16, 32: cudaErrorNotSupported, and
+// the caller runs version 3 (so that an sm_90a object holds only the kernels it adds).
+template <int BC = 128>
 static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
   if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
-  const int64_t bh = blocks / a.qtiles;
-  a.qtiles = (a.n + AttnWgShape<64, BC>::BM - 1) / AttnWgShape<64, BC>::BM;
-  const int64_t wblocks = (int64_t)a.qtiles * bh;
-  if (d == 64) return attn_launch(attn_wg_kernel<64, BC, VSWAP>, AttnWgShape<64, BC>::kSmem, a, wblocks, 256);
-  return attn_launch(attn_wg_kernel<128, BC, VSWAP>, AttnWgShape<128, BC>::kSmem, a, wblocks, 256);
+  return d == 64 ? attn_wg_launch_d<64, BC>(a, blocks) : attn_wg_launch_d<128, BC>(a, blocks);
+}
+
+// The library's bf16 kernel on Hopper: version 4 with the key tile that measured fastest at each d
+// (bench/attention.cu on an H100, b = 4, h = 16, n = m = 4096: keys by 64 at d = 64, 373 TFLOP/s
+// against 306 by 128; keys by 128 at d = 128, 402 against 386; version 4b at 371 and 283), and
+// only those two instances, so that the library carries no kernel it never runs.
+static inline cudaError_t attn_wg_best_launch(AttnArgs a, int d, int64_t blocks) {
+  if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
+  return d == 64 ? attn_wg_launch_d<64, 64>(a, blocks) : attn_wg_launch_d<128, 128>(a, blocks);
 }
 
 // Version 4b, as attn_wg_launch (sm_90a only; other d and misaligned tensors: cudaErrorNotSupported).
-// VSWAP as for version 4: a bench variant until a GPU run has said which reading is the hardware's.
-template <bool VSWAP = false>
 static inline cudaError_t attn_wg2_launch(AttnArgs a, int d, int64_t blocks) {
   if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
   const int64_t bh = blocks / a.qtiles;
   a.qtiles = (a.n + 127) / 128;
   const int64_t wblocks = (int64_t)a.qtiles * bh;
-  if (d == 64) return attn_launch(attn_wg2_kernel<64, VSWAP>, AttnWg2Cfg<64>::kSmem, a, wblocks, 256);
-  return attn_launch(attn_wg2_kernel<128, VSWAP>, AttnWg2Cfg<128>::kSmem, a, wblocks, 256);
+  if (d == 64) return attn_launch(attn_wg2_kernel<64>, AttnWg2Cfg<64>::kSmem, a, wblocks, 256);
+  return attn_launch(attn_wg2_kernel<128>, AttnWg2Cfg<128>::kSmem, a, wblocks, 256);
 }
 
 // The arguments of a call: the shape checks are the caller's (d supported, 1 ≤ n, m ≤ kAttnMaxLen,
