@@ -35,7 +35,6 @@ main() {
     "tests/planted/lab1/reads_past_end.cu|1|cuda|memcheck|Invalid __global__ read|"
     "tests/planted/lab5/no_sync_before_read.cu|5|cuda|racecheck|hazard|--small-only --timeout 60"
     "tests/planted/lab5/warp_barrier_mask.cu|5|cuda|synccheck|barrier error: invalid arguments|--small-only --timeout 60"
-    "tests/planted/lab5/sync_in_branch.cu|5|cuda|||--small-only --timeout 60"
     "solution:1|1|cuda|||"
     "solution:5|5|cuda|||"
     "tests/planted/lab1/reads_one_past_end.c|1|cpu|AddressSanitizer|heap-buffer-overflow READ|"

@@ -228,6 +228,8 @@ def cs_location(line):
     seg = line.split(" at ")[-1].strip()
     if seg.startswith("at "):
         seg = seg[3:]
+    if seg.startswith("Device Frame:"):  # the caller of an inlined function the report is "at"
+        seg = seg[len("Device Frame:"):].strip()
     m = CS_LOC.match(seg)
     if not m or m.group("func").startswith(("by thread", "Address")):
         return None
@@ -263,7 +265,9 @@ def parse_cs_report(tool, block, case, log, findings):
         if kind.startswith("Barrier error detected"):
             what = kind.split(". ", 1)[-1].lower()
             kind = ("barrier divergence: " if "divergent" in what else "barrier error: ") + what
-        at = locs[0] if locs else None
+        # The first place in a source of the run: a report "at" an intrinsic of the toolkit's
+        # headers (__syncwarp in sm_30_intrinsics.hpp) names the student's line as its device frame.
+        at = next((loc for loc in locs if os.sep in rel(loc[1])), locs[0] if locs else None)
         note = None
     where = f"{rel(at[1])}:{at[2]}" if at else None
     add_finding(findings, Finding(tool, kind, where, at[0] if at else None, case, log, note))

@@ -1,7 +1,7 @@
 """scripts/sanitize.py's reading of compute-sanitizer's reports, on a machine without a GPU: the
 reports below are copied from real runs (compute-sanitizer 2025.3.1 on an H100: the planted
 tests/planted/lab1/reads_past_end.cu under memcheck, tests/planted/lab5/no_sync_before_read.cu under
-racecheck), without their "=========" prefix, as the parser receives them. compute-sanitizer names
+racecheck, tests/planted/lab5/warp_barrier_mask.cu under synccheck), without their "=========" prefix, as the parser receives them. compute-sanitizer names
 device code's files without their folder; the finding must name the file as the student finds it."""
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ MEMCHECK = """Invalid __global__ read of size 16 bytes
 RACECHECK = """Error: Race reported between Write access at sum_rows_kernel(const float *, float *, long)+0x250 in no_sync_before_read.cu:17
     and Read access at sum_rows_kernel(const float *, float *, long)+0x2c0 in no_sync_before_read.cu:19 [512 hazards]""".splitlines()
 
+SYNCCHECK = """Barrier error detected. Invalid arguments.
+    at __syncwarp(unsigned int)+0x3f0 in sm_30_intrinsics.hpp:110
+    by thread (0,0,0) in block (0,0,0)
+        Device Frame: sum_rows_kernel(const float *, float *, long)+0x3f0 in warp_barrier_mask.cu:34
+    Saved host backtrace up to driver entry point at kernel launch time
+        Host Frame: invoke in sum.c:113 [0x2a5a5] in em-check
+        Host Frame: run_case in check.c:487 [0x183fc] in em-check""".splitlines()
+
 
 def one_finding(mod, tool, block):
     findings = []
@@ -56,6 +64,16 @@ def test_racecheck_names_both_accesses_by_path(sanitize):
     assert "RAW hazard" in f.kind
     assert f.where == "tests/planted/lab5/no_sync_before_read.cu:19"
     assert f.note == "the write is at tests/planted/lab5/no_sync_before_read.cu:17"
+
+
+def test_synccheck_names_the_students_line_not_the_intrinsic(sanitize):
+    """The report is "at" __syncwarp inside the toolkit's header; the line to fix is the device
+    frame that called it."""
+    sanitize.index_sources("5", "build/tests/planted/lab5/warp_barrier_mask.cu/em-check")
+    f = one_finding(sanitize, "synccheck", SYNCCHECK)
+    assert f.kind == "barrier error: invalid arguments"
+    assert f.where == "tests/planted/lab5/warp_barrier_mask.cu:34"
+    assert f.func.startswith("sum_rows_kernel(")
 
 
 def test_a_students_file_is_found_in_the_labs_folder(sanitize):

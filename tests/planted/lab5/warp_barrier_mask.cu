@@ -2,9 +2,9 @@
 // the tree reduction alone, with __syncwarp instead of __syncthreads (right so far), but the mask
 // names only the lanes that add at this step, while every lane of the warp reaches the barrier. A
 // lane calling __syncwarp(mask) must be in the mask, and every lane named must call it with the
-// same mask; anything else is undefined. The sums come out right here all the same (the lanes
-// left out read nothing), which is why only a tool finds it: compute-sanitizer's synccheck,
-// "Barrier error detected. Invalid arguments" (make check SANITIZE=1).
+// same mask; anything else is undefined. The lanes left out read nothing, so the sums may well come
+// out right, and only a tool finds it: compute-sanitizer's synccheck, "Barrier error detected.
+// Invalid arguments", at this file's __syncwarp line (make check SANITIZE=1; on an H100).
 //
 // A __syncthreads() that some threads of a warp skip (inside `if (tid < s)`) is the older form of
 // this bug; on Volta and later, where threads that have exited no longer hold a barrier back,
