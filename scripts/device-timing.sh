@@ -55,6 +55,13 @@ echo "=== 4. honest non-temporal lab 3 file against the reference (CPU)"
 for r in $(seq "${NT_RUNS:-3}"); do
   build/tests/planted/lab3/nontemporal/em-check --track cpu --case m=n=8192 --json /tmp/nt.json 2>&1 | grep "m=n=8192"
 done
+# Why the reference is or is not as fast here: the store policy the peaks chose (their plain and
+# non-temporal write and copy rates), then the reference itself with each policy forced.
+python3 -c 'import json; c = json.load(open("build/peaks.json")).get("cpu", {}); print("peaks (cpu):", {k: v for k, v in c.items() if "gbps" in k or k in ("threads", "name", "contended")})' 2>&1
+for pol in plain stream; do
+  echo "reference, EM_STORES=$pol:"
+  EM_STORES=$pol build/demo/em-check --lab 3 --track cpu --case m=n=8192 --json /tmp/ref.json 2>&1 | grep "m=n=8192"
+done
 
 fi
 if want sanitizer; then
