@@ -335,13 +335,13 @@ const char *fwd_name(Fwd f) {
   switch (f) {
     case kFwdShipped: return "shipped dispatch";
     case kMma256x4: return "mma 128x256, 4 stages";
-    case kMma128x4: return "mma 128x128, 4 stages (ref.)";
+    case kMma128x4: return "mma 128x128, 4 stages (ref. elsewhere)";
     case kMma128x3: return "mma 128x128, 3 stages";
     case kMma128x5: return "mma 128x128, 5 stages";
     case kMma256x3: return "mma 128x256, 3 stages";
     case kMma256x5: return "mma 128x256, 5 stages";
     case kWg256x4: return "wgmma 128x256, 4 stages";
-    case kWg128x4: return "wgmma 128x128, 4 stages";
+    case kWg128x4: return "wgmma 128x128, 4 stages (ref. on Hopper)";
     case kDec1: return "decode NT=1";
     case kDec2: return "decode NT=2";
     case kDec4: return "decode NT=4";
@@ -607,7 +607,7 @@ void print_all_attributes() {
                    QlinMmaShape<256, 4>::kThreads, QlinMmaShape<256, 4>::kSmem, true);
   print_attributes("mma 128x256, 4 stages, byte loads", (const void *)qlin_fwd_mma_kernel<256, 4, false>,
                    QlinMmaShape<256, 4>::kThreads, QlinMmaShape<256, 4>::kSmem, true);
-  print_attributes("mma 128x128, 4 stages (ref.)", (const void *)qlin_fwd_mma_kernel<128, 4, true>,
+  print_attributes("mma 128x128, 4 stages (ref. elsewhere)", (const void *)qlin_fwd_mma_kernel<128, 4, true>,
                    QlinMmaShape<128, 4>::kThreads, QlinMmaShape<128, 4>::kSmem, true);
   print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2>, kQlinDecodeThreads, 0);
