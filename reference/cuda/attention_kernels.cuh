@@ -753,8 +753,8 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
 // 128-byte row; V's N-major descriptor steps 8 keys by SBO = 1024 and 64 columns of d by LBO (one
 // block), and a k16 step (16 keys) by 2048 bytes (bench/attention_wgmma_layout.py checks the two
 // agree, without a GPU; on an H100 the bench's variant with LBO and SBO exchanged failed its
-// self-check 12-180 times over at d = 128, and this reading passed). The copies (cp.async by all 256 threads, 16 bytes
-// each, rows past n or m as zeros) write this layout directly; a thread's fence.proxy.async then
+// self-check 12-180 times over at d = 128, and this reading passed). The copies (cp.async by all
+// 256 threads, 16 bytes each, rows past n or m as zeros) write this layout directly; a thread's fence.proxy.async then
 // makes its writes visible to the tensor cores' reads (the async proxy), and a barrier to all.
 // Pipeline: K and V tiles double-buffered; tile j + 2 is copied into tile j's buffers once both
 // warpgroups are done with them, so a whole tile of work hides each copy. Not done (the next steps
@@ -1043,8 +1043,7 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
     em__wg_fence();  // O's MMAs a stage of their own, so that waiting for S's alone ends S's
   }
 #pragma unroll
-  for (int kk = 0; kk < BC / 16; ++kk)
-    attn_wg_rs<D>(acc, p[kk], em__wg_desc(vb + kk * 2048, BC * 128, 1024));
+  for (int kk = 0; kk < BC / 16; ++kk) attn_wg_rs<D>(acc, p[kk], em__wg_desc(vb + kk * 2048, BC * 128, 1024));
   em__wg_commit();
   float alpha[2] = {1.0f, 1.0f};
   if constexpr (NEXT) {
@@ -1125,11 +1124,11 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
     __syncthreads();
     const int st = jt % C::STAGES, sn = (jt + 1) % C::STAGES;
     if (jt + 1 < ntiles)
-      attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
-                                        row0, gr, tq);
+      attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0, gr,
+                                 tq);
     else
-      attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg,
-                                         row0, gr, tq);
+      attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0, gr,
+                                  tq);
     __syncthreads();  // both warpgroups are done with tile j's K and V: tile j + 3 may go there
     if (jt + C::STAGES < ntiles) {
       attn_wg_load<D, BC>(sK + st * C::TB, k, (jt + C::STAGES) * BC, a.m);

@@ -12,4 +12,6 @@
 #define EM_SM90A_TU 1  // version 4 alone: no portable kernels compiled again here
 #include "attention_kernels.cuh"
 
-cudaError_t em__attn_bf16_sm90a_launch(const AttnArgs &a, int d, int64_t blocks) { return attn_wg_best_launch(a, d, blocks); }
+cudaError_t em__attn_bf16_sm90a_launch(const AttnArgs &a, int d, int64_t blocks) {
+  return attn_wg_best_launch(a, d, blocks);
+}
