@@ -58,6 +58,11 @@ done
 # Why the reference is or is not as fast here: the store policy the peaks chose (their plain and
 # non-temporal write and copy rates), then the reference itself with each policy forced.
 python3 -c 'import json; c = json.load(open("build/peaks.json")).get("cpu", {}); print("peaks (cpu):", {k: v for k, v in c.items() if "gbps" in k or k in ("threads", "name", "contended")})' 2>&1
+# The last-level cache the references compare an output with (em_cpu_llc_bytes: sysfs, else sysconf):
+# an output no larger is written with plain stores whatever the peaks say.
+echo "caches (sysfs): $(cat /sys/devices/system/cpu/cpu0/cache/index*/size 2>/dev/null | tr '\n' ' ')"
+getconf -a 2>/dev/null | grep -E "LEVEL[23]_CACHE_SIZE"
+lscpu 2>/dev/null | grep -E "Model name|L3|NUMA node\(s\)|Socket"
 for pol in plain stream; do
   echo "reference, EM_STORES=$pol:"
   EM_STORES=$pol build/demo/em-check --lab 3 --track cpu --case m=n=8192 --json /tmp/ref.json 2>&1 | grep "m=n=8192"
