@@ -374,8 +374,7 @@ int main(int argc, char **argv) {
         CHECK(cudaDeviceSynchronize());
         const double e = pr.check(var, rows);
         const bool ok = e <= 1.0;
-        // Plain TF32 is expected to miss the float32 tolerance; the swapped V strides are a question
-        // to the hardware (one of v4's two readings fails), reported but not counted.
+        // Plain TF32 is expected to miss the float32 tolerance: reported, not counted.
         if (!ok && var != kTf32x1) ++failures;
         std::printf(" | %s %.2g%s", variant_tag(var), e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
       }

@@ -10,9 +10,9 @@
 #   5. compute-sanitizer over a timed CUDA run (the swap, poison and compare helpers).
 # Leaves its evidence in $OUT (or ./device-out).
 #   scripts/device-timing.sh [fresh] [fingerprint] [sweep] [nontemporal] [sanitizer]   (default: all five)
-# FP_LABS (1 2 3 4 5 6 by default; not LABS, which names the Makefile's labs folder) limits the fingerprint step to some labs: the steps are long enough
-# (the fingerprint suites about 30 s a lab, the sweep several minutes) that one device call may
-# have to take them in two. SWEEP_LABS (1,2,3,4,5,6) and SWEEP_TRACKS ("cuda cpu") narrow the sweep,
+# FP_LABS (1 2 3 4 5 6 by default; not LABS, which names the Makefile's labs folder) limits the
+# fingerprint step to some labs: the steps are long enough (the fingerprint suites about 30 s a lab,
+# the sweep several minutes) that one device call may have to take them in two. SWEEP_LABS (1,2,3,4,5,6) and SWEEP_TRACKS ("cuda cpu") narrow the sweep,
 # NT_RUNS (3) sets how many times the non-temporal file is timed against the reference.
 set -uo pipefail
 steps=" ${*:-fresh fingerprint sweep nontemporal sanitizer} "
