@@ -18,12 +18,11 @@
 // Versions (reference/cuda/attention_kernels.cuh):
 //   1  float32, FMAs, register-blocked (em_attention_cuda), and its unrolling variants;
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), and plain TF32;
-//   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda);
-//   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64, not shipped yet,
-//      and 4b, its softmax overlapped with the MMAs of the next tile (FlashAttention-3's pipelining);
-//      present where the bench is built for sm_90a (EM_BENCH_SM90A, the Makefile's choice on an
-//      sm_90 target). "V strides swapped" is version 4 with the other reading of the PTX ISA's
-//      N-major descriptor strides: whichever of the two passes the self-check is the hardware's.
+//   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
+//   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64 (what
+//      em_attention_bf16_cuda runs on Hopper: 64 at d = 64, 128 at d = 128), and 4b, its softmax
+//      overlapped with the MMAs of the next tile over three stages (slower on an H100); present
+//      where the bench is built for sm_90a (EM_BENCH_SM90A, the Makefile's choice on an sm_90 target).
 #include <cuda_runtime.h>
 
 #include <algorithm>
