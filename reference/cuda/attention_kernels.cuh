@@ -1249,8 +1249,9 @@ static inline int64_t attn_args(AttnArgs *a, const void *q, const void *k, const
   return (int64_t)a->qtiles * bh;
 }
 
-// The library's Hopper launcher (version 4b), compiled for sm_90a alone in attention_sm90a.cu: it
-// fails with cudaErrorNoKernelImageForDevice where the build holds no sm_90a image (see mma.cuh).
+// The library's Hopper launcher (attn_wg_best_launch), compiled for sm_90a alone in
+// attention_sm90a.cu: it fails with cudaErrorNoKernelImageForDevice where the build holds no sm_90a
+// image (see mma.cuh).
 cudaError_t em__attn_bf16_sm90a_launch(const AttnArgs &a, int d, int64_t blocks);
 
 #endif  // EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
