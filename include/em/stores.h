@@ -9,7 +9,8 @@
  * they were slower. So the choice is measured, once per machine, with the peaks (peaks.c), and
  * cached with them; a program that never measured the peaks measures it on its first question.
  *
- * EM_STORES=plain|stream in the environment overrides the measurement (for side-by-side timing).
+ * EM_STORES=plain|stream in the environment overrides the measurement and the size rule below (for
+ * side-by-side timing).
  */
 #ifndef EM_STORES_H
 #define EM_STORES_H

@@ -887,9 +887,10 @@ static void decide_stores(void) {
 }
 
 int em_cpu_stream_stores(size_t out_bytes, double write_share) {
+  /* Forced means forced, whatever the output's size: side-by-side timing of both ways. */
   int forced = stores_forced();
-  if (forced == 1 || out_bytes <= em_cpu_llc_bytes()) return 0;
-  if (forced == 2) return 1;
+  if (forced) return forced == 2;
+  if (out_bytes <= em_cpu_llc_bytes()) return 0;
   if (atomic_load(&stream_writes) < 0) decide_stores();
   return write_share >= 0.75 ? atomic_load(&stream_writes) : atomic_load(&stream_copies);
 }
