@@ -18,9 +18,9 @@
 //                bound of a float32 sum of J products (J = N for dx, M for dW and db), which no
 //                summation order exceeds and a wrong index or tile always does; the worst ratio
 //                err / (u·Σ|terms|) is printed, so a typical value (a few units) can be seen.
-//                Both backwards: "bwd" the shipped FFMA kernels, "bwd-tc" the bf16x3 tensor-core
-//                variant (qlin_bwd_tc_launch; "bwd-tc=ref" where the shape or a pointer sends it to
-//                the FFMA kernels). bench/qlinear_bwd_split.py models the tensor cores' rounding.
+//                Both backwards: "bwd" the FFMA kernels (version 3), "bwd-tc" the library's, the
+//                bf16x3 tensor-core kernels (qlin_bwd_tc_launch; "bwd-tc=ffma" where the shape or a
+//                pointer sends it to version 3). bench/qlinear_bwd_split.py models the tensor cores' rounding.
 //    Outputs are filled with NaN first, so an element a kernel never writes fails.
 // 3. Timings (median of 22 runs, bench/common.cuh: CUDA events, L2 flushed before each run):
 //      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 and bf16
@@ -36,8 +36,8 @@
 //      2, 4 with U = 2 or 4 steps of loads in flight, and version 2b (W through cp.async.bulk into
 //      a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6 of 8 KB, x in the stages,
 //      a block per tile; NT = 2, x copied once per block, a persistent grid of a block per SM;
-//      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the shipped
-//      FFMA kernels and the bf16x3 tensor-core variant (not shipped; PyTorch's float32 matmuls,
+//      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the FFMA
+//      kernels and the bf16x3 tensor-core ones the library runs (PyTorch's float32 matmuls,
 //      scripts/device-lab8.sh's torch step, are the bar);
 //    each timed output then checked on a sample of rows against the GPU reference.
 // Exit status 1 when any check fails.
@@ -370,8 +370,12 @@ bool wg_available() {
 #endif
 }
 
-enum Bwd { kBwdShipped, kBwdTc };
-const char *bwd_name(Bwd b) { return b == kBwdShipped ? "dx + dW + db (ref.)" : "dx + dW + db, bf16x3 tensor cores"; }
+// The backward's two kernels: version 3 (FFMA) alone, and the library's launcher, which runs version 4
+// (bf16x3 on the tensor cores) where qlin_bwd_tc_fits and version 3 elsewhere.
+enum Bwd { kBwdFfma, kBwdShipped };
+const char *bwd_name(Bwd b) {
+  return b == kBwdFfma ? "dx + dW + db, FFMA (version 3)" : "dx + dW + db, bf16x3 tensor cores (ref.)";
+}
 
 struct Problem {
   Shape s;
@@ -440,10 +444,10 @@ struct Problem {
     }
   }
 
-  // kBwdTc: where the shape or a pointer does not suit the tensor-core kernel (qlin_bwd_tc_fits), its
-  // launcher runs the shipped one.
+  // kBwdShipped: where the shape or a pointer does not suit the tensor-core kernel (qlin_bwd_tc_fits),
+  // its launcher runs version 3, as kBwdFfma does.
   void backward(Bwd v) const {
-    if (v == kBwdShipped)
+    if (v == kBwdFfma)
       CHECK(qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K));
     else
       CHECK(qlin_bwd_tc_launch(dy, xq, sx, wq, sw, dx, dw, db, s.M, s.N, s.K));
@@ -687,7 +691,7 @@ int self_check(bool quick) {
       }
       failures += fwd_bad;
       std::printf(" | fwd %s", fwd_bad ? "FAIL" : "ok");
-      for (Bwd v : {kBwdShipped, kBwdTc}) {
+      for (Bwd v : {kBwdFfma, kBwdShipped}) {
         if (g_bulk == kBulkOnly) break;
         pr.poison();
         pr.backward(v);
@@ -696,8 +700,8 @@ int self_check(bool quick) {
         const double e = pr.check_backward(all_rows(sh.M), all_rows(sh.N), &typical);
         const bool ok = e <= 1.0;
         failures += !ok;
-        const bool tc = v == kBwdTc && qlin_bwd_tc_fits(pr.dy, pr.xq, pr.wq, sh.N, sh.K);
-        std::printf(" | %s %.2g (err/(u·Σ|t|) %.3g)%s", v == kBwdShipped ? "bwd" : tc ? "bwd-tc" : "bwd-tc=ref", e,
+        const bool tc = v == kBwdShipped && qlin_bwd_tc_fits(pr.dy, pr.xq, pr.wq, sh.M, sh.N, sh.K);
+        std::printf(" | %s %.2g (err/(u·Σ|t|) %.3g)%s", v == kBwdFfma ? "bwd" : tc ? "bwd-tc" : "bwd-tc=ffma", e,
                     typical, ok ? "" : " FAIL");
       }
       std::printf("\n");
@@ -765,7 +769,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("backward M=N=K=8192 (FP32 FMA measured: %.1f TFLOP/s; bf16 mma.sync: %.0f, of which the "
                 "bf16x3 kernel does 3x the work)\n",
                 rates.fma_tflops, rates.bf16_tflops);
-    for (Bwd v : {kBwdShipped, kBwdTc}) {
+    for (Bwd v : {kBwdFfma, kBwdShipped}) {
       pr.poison();
       ms = timer.median_ms([&] { pr.backward(v); });
       double typical = 0.0;
@@ -773,7 +777,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
       const double tf = 4.0 * sh.M * sh.N * sh.K / (ms * 1e-3) / 1e12;
       std::printf("  %-36s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
                   bwd_name(v), ms, tf, 100.0 * tf / rates.fma_tflops, e, typical, verdict(e));
-      if (v == kBwdTc)  // its own roof: three bf16 mma for every product
+      if (v == kBwdShipped)  // its own roof: three bf16 mma for every product
         std::printf("  %-36s %8s    %7.1f TFLOP/s %4.0f%% of bf16 mma.sync\n", "  (the same, as bf16 mma work)", "",
                     3 * tf, 100.0 * 3 * tf / rates.bf16_tflops);
     }

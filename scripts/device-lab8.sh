@@ -9,10 +9,12 @@
 #               misaligned pointers, error codes;
 #   bench       build/bench/qlinear: self-check of every kernel variant, then the timings: forward at
 #               M = N = K = 8192 (TOP/s), decode at M = 16 and 1 (GB/s of W, % of copy), backward at
-#               8192³ (TFLOP/s, % of the FMA rate), the shipped FFMA kernels and the bf16x3 tensor-core
-#               variant;
+#               8192³ (TFLOP/s, % of the FMA rate), the FFMA kernels and the bf16x3 tensor-core ones
+#               the library runs;
 #   torch       where PyTorch is installed: the same products through it (float32 matmuls with TF32
-#               off for the backward's bar, torch._int_mm for the forward), timed the same way;
+#               off for the backward's bar, torch._int_mm for the forward; the whole quantised layer,
+#               x quantised per row, _int_mm, dequantised with the bias, eager and torch.compile'd;
+#               bf16 x @ W.t()), timed the same way;
 #   sanitizer   compute-sanitizer memcheck and racecheck over the small self-check, memcheck and
 #               initcheck over the api check.
 #   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
@@ -88,6 +90,29 @@ for m in (8192, 16, 1):
         print(f"int8 torch._int_mm M={m:<5d} {t:8.4f} ms {2.0 * m * N * K / t / 1e9:8.1f} TOP/s {N * K / t / 1e6:7.0f} GB/s of W")
     except Exception as e:
         print(f"int8 torch._int_mm M={m}: {type(e).__name__}: {str(e).splitlines()[0]}")
+# The forward's bar: the whole layer from float32 x to float32 y, as PyTorch code would write it
+# (per-row scale, round half to even, clamp, _int_mm in the Linear layout, the epilogue as tensor
+# ops), eager and compiled; bf16 x @ W.t() beside it.
+def qlayer(x, wq, sw, b):
+    s = x.abs().amax(dim=1, keepdim=True) / 127.0
+    xq = torch.round(x / torch.where(s > 0, s, torch.ones_like(s))).clamp_(-127, 127).to(torch.int8)
+    return torch._int_mm(xq, wq.t()).float() * (s * sw) + b
+x = torch.randn(M, K, device="cuda"); wf = torch.randn(N, K, device="cuda"); bias = torch.randn(N, device="cuda")
+sw = wf.abs().amax(dim=1) / 127.0
+wq = torch.round(wf / sw[:, None]).clamp(-127, 127).to(torch.int8)
+f = 2.0 * M * N * K
+try:
+    t = median_ms(lambda: qlayer(x, wq, sw, bias))
+    print(f"quantised layer, eager    {t:8.3f} ms {f / t / 1e9:7.1f} TOP/s")
+    comp = torch.compile(qlayer)
+    comp(x, wq, sw, bias); torch.cuda.synchronize()
+    t = median_ms(lambda: comp(x, wq, sw, bias))
+    print(f"quantised layer, compiled {t:8.3f} ms {f / t / 1e9:7.1f} TOP/s  (the bar: 1.0x this)")
+except Exception as e:
+    print(f"quantised layer: {type(e).__name__}: {str(e).splitlines()[0]}")
+xb, wb = x.bfloat16(), wf.bfloat16()
+t = median_ms(lambda: xb @ wb.t())
+print(f"bf16 x @ W.t()            {t:8.3f} ms {f / t / 1e9:7.1f} TFLOP/s")
 EOF
     cat "$out/torch.txt"
   else

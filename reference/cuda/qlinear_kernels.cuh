@@ -15,7 +15,8 @@
 //                            int8 operand dequantised on its way into shared memory, db fused;
 //   qlin_bwd_tc_kernel       the same products on the bf16 tensor cores with float32 accuracy (the
 //                            scaled float32 operand split exactly into three bf16 pieces), db fused:
-//                            a variant bench/qlinear.cu times (qlin_bwd_tc_launch), not shipped.
+//                            the backward wherever its shapes and pointers suit it (qlin_bwd_tc_launch),
+//                            qlin_sgemm_kernel elsewhere.
 #ifndef EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
 #define EM_REFERENCE_CUDA_QLINEAR_KERNELS_CUH
 
@@ -1611,9 +1612,21 @@ static inline cudaError_t qlin_bwd_tc_launch1(const QlinGemmArgs &g) {
   return cudaGetLastError();
 }
 
-// What version 4 needs of the backward's shapes and pointers (see there).
-static inline bool qlin_bwd_tc_fits(const float *dy, const int8_t *xq, const int8_t *wq, int64_t N, int64_t K) {
-  return qlin_aligned(dy, 16) && N % 4 == 0 && qlin_aligned(xq, 16) && qlin_aligned(wq, 16) && K % 16 == 0;
+// Both sums at least this long (J = N for dx, M for dW) before version 4 takes a backward. Why: the
+// tolerance of a sum of J terms is (J + 2)·u·Σ|term| (harness/specs/qlinear.c), the worst case of
+// J float32 roundings. Version 4 rounds each term once on the way in (A' = fl(A·s), 2u against the
+// contract's dy·fl(s·q) at worst) and then, if the tensor cores truncate, up to 2u·Σ|term| at each
+// of its three mma per 16 terms: 2 + 6·⌈J/16⌉ units, within J + 2 from J = 6 on but not below (at
+// J = 1, 4u against 3u). The speed is in the large products anyway, where version 4 measured far
+// inside the bound (bench/qlinear.cu on an H100: at most 13.7·u·Σ|term| at M = 131, N = 260, where
+// the bound is at least 133 units).
+static const int64_t kQlinTcMinJ = 16;
+
+// What version 4 needs of the backward's shapes and pointers (see there and kQlinTcMinJ).
+static inline bool qlin_bwd_tc_fits(const float *dy, const int8_t *xq, const int8_t *wq, int64_t M, int64_t N,
+                                    int64_t K) {
+  return qlin_aligned(dy, 16) && N % 4 == 0 && qlin_aligned(xq, 16) && qlin_aligned(wq, 16) && K % 16 == 0 &&
+         M >= kQlinTcMinJ && N >= kQlinTcMinJ;
 }
 
 #ifndef EM_SM90A_TU  // not needed by an sm_90a object, and compiled wherever seen (not a template)
@@ -1622,7 +1635,7 @@ static inline bool qlin_bwd_tc_fits(const float *dy, const int8_t *xq, const int
 static inline cudaError_t qlin_bwd_tc_launch(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq,
                                              const float *sw, float *dx, float *dw, float *db, int64_t M, int64_t N,
                                              int64_t K) {
-  if (!qlin_bwd_tc_fits(dy, xq, wq, N, K)) return qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, M, N, K);
+  if (!qlin_bwd_tc_fits(dy, xq, wq, M, N, K)) return qlin_bwd_launch(dy, xq, sx, wq, sw, dx, dw, db, M, N, K);
   QlinGemmArgs g;
   g.a = dy, g.lda = (int)N, g.Q = (int)K;
   g.tiles_q = (int)((K + kQlinTcBN - 1) / kQlinTcBN);
