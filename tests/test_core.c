@@ -837,7 +837,7 @@ Test(peaks, measured_then_cached, .timeout = 60) {
   cr_expect_eq(p1.have_gpu, 0, "the GPU was not asked for");
 
   json_t *root = t_load_json(path);
-  cr_expect_str_eq(t_json_str(root, "schema"), "em-peaks/3");
+  cr_expect_str_eq(t_json_str(root, "schema"), "em-peaks/4");
   json_t *cpu = json_object_get(root, "cpu");
   cr_assert(json_is_object(cpu), "no \"cpu\" object in the cache");
   cr_expect_str_eq(t_json_str(cpu, "name"), p1.cpu_name);
@@ -876,15 +876,15 @@ Test(peaks, corrupt_cache_is_remeasured, .timeout = 60) {
   cr_expect_eq(p.from_cache, 0);
   expect_peaks_sane(&p);
   json_t *root = t_load_json(path); /* rewritten, valid again */
-  cr_expect_str_eq(t_json_str(root, "schema"), "em-peaks/3");
+  cr_expect_str_eq(t_json_str(root, "schema"), "em-peaks/4");
   json_decref(root);
 }
 
-/* A cache as em_peaks_get writes it (schema em-peaks/3), for this CPU at a thread count: copy 12.5
+/* A cache as em_peaks_get writes it (schema em-peaks/4), for this CPU at a thread count: copy 12.5
  * GB/s (plain stores; no non-temporal ones), FMA 100.25 GFLOP/s, int8 400.5 GOP/s, and a GPU part. */
 static json_t *hand_written_cache(const char *cpu_name, int threads) {
   return json_pack("{s:s, s:{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:s, s:f, s:f, s:f, s:f}}", "schema",
-                   "em-peaks/3", "cpu", "name", cpu_name, "threads", threads, "copy_gbps", 12.5, "fma_gflops", 100.25,
+                   "em-peaks/4", "cpu", "name", cpu_name, "threads", threads, "copy_gbps", 12.5, "fma_gflops", 100.25,
                    "int8_gops", 400.5,
                    "read_gbps", 14.0, "write_plain_gbps", 9.0, "write_nt_gbps", 0.0, "copy_plain_gbps", 12.5,
                    "copy_nt_gbps", 0.0, "gpu", "name", "Imaginary GPU", "copy_gbps", 3000.0, "fma_gflops", 60000.0,

@@ -322,7 +322,7 @@ static const char *write_low_peaks(const char *dir, int under_load) {
   char cpu[128];
   em_cpu_name(cpu, sizeof cpu);
   const char *path = t_str("%s/peaks.json", dir);
-  t_write_file(path, t_str("{\"schema\": \"em-peaks/3\", \"cpu\": {\"name\": \"%s\", \"threads\": 2, \"copy_gbps\": 0.2,"
+  t_write_file(path, t_str("{\"schema\": \"em-peaks/4\", \"cpu\": {\"name\": \"%s\", \"threads\": 2, \"copy_gbps\": 0.2,"
                            " \"fma_gflops\": 1.0, \"int8_gops\": 4.0, \"read_gbps\": 0.2, \"write_plain_gbps\": 0.2, \"write_nt_gbps\": 0,"
                            " \"copy_plain_gbps\": 0.2, \"copy_nt_gbps\": 0%s}}\n",
                            cpu, under_load ? ", \"under_load\": true" : ""));

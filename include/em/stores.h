@@ -24,10 +24,11 @@ extern "C" {
 /* 1 when an output of out_bytes should be written with non-temporal stores on this machine:
  * streaming stores measured faster here for this kind of loop (write_share: the written bytes'
  * share of all bytes the loop moves; at 0.75 or more it counts as writing only, below as a copy;
- * today one answer serves both, peaks.c says why) and the output is larger than the last-level
- * cache (a smaller one stays in the cache for the
- * next call or reader, where plain stores win). Safe to call from any thread; the first call in a
- * program that has not measured the peaks takes a few hundred milliseconds to measure. */
+ * today one answer serves both, peaks.c says why) and the output is larger than half the
+ * last-level cache (a smaller one stays in the cache for the next call or reader, where plain
+ * stores win; the other half is the inputs' and everyone else's). Safe to call from any thread;
+ * the first call in a program that has not measured the peaks takes a few hundred milliseconds to
+ * measure. */
 int em_cpu_stream_stores(size_t out_bytes, double write_share);
 
 /* Decides it without measuring (em_peaks_get does, from the peaks): 1 streaming stores are faster

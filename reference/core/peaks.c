@@ -45,13 +45,14 @@ static inline int omp_get_max_threads(void) { return 1; }
 #define EM_HAVE_CUDA 0 /* The Makefile always says; a bare compile is taken to be a build without nvcc. */
 #endif
 
-/* 3: the read-only, write-only (from a cached row, not a constant) and non-temporal numbers; an
- * older cache is measured anew. */
+/* 3: the read-only, write-only (from a cached row, not a constant) and non-temporal numbers; 4:
+ * arrays of four last-level caches where that is more than 256 MiB (copy_n). An older cache is
+ * measured anew. */
 /* Streaming stores are taken only when they win by more than the noise of one measurement. */
 #define STREAM_WINS 1.05
 static int streaming_wins(const em_peaks *p);
 
-#define PEAKS_SCHEMA "em-peaks/3"
+#define PEAKS_SCHEMA "em-peaks/4"
 
 /* ------------------------------------------------------------------------------------------ */
 /* CPU name                                                                                    */
@@ -93,9 +94,15 @@ void em_cpu_name(char *buf, unsigned long len) {
 /* ------------------------------------------------------------------------------------------ */
 /* CPU copy bandwidth                                                                          */
 
-/* 64 Mi floats = 256 MiB per array: several times the largest last-level cache of a course
- * machine, so the copy streams from DRAM instead of measuring a cache. */
-#define COPY_N ((int64_t)64 << 20)
+/* Floats per array: 64 Mi (256 MiB), several times the last-level cache of a course VM, or four
+ * times the last-level cache where that is more, so that the copy streams from DRAM instead of
+ * measuring a cache. The GPU host's Xeon has 300 MiB of L3: with arrays of 256 MiB its read-only
+ * rate came out below its copy rate, a sign of arrays served partly from the cache. */
+static int64_t copy_n(void) {
+  const int64_t n = (int64_t)64 << 20, llc_floats = (int64_t)em_cpu_llc_bytes(); /* 4·llc bytes */
+  return llc_floats > n ? llc_floats : n;
+}
+#define COPY_N copy_n()
 /* Five rounds give the best of each method a fair chance to avoid a descheduled round... */
 #define COPY_REPS 5
 /* ...unless a slow machine would blow the time budget (about 2.5 s for the whole measurement on
@@ -890,7 +897,13 @@ int em_cpu_stream_stores(size_t out_bytes, double write_share) {
   /* Forced means forced, whatever the output's size: side-by-side timing of both ways. */
   int forced = stores_forced();
   if (forced) return forced == 2;
-  if (out_bytes <= em_cpu_llc_bytes()) return 0;
+  /* Half the last-level cache, not all of it: the output shares it with the inputs, with a second
+   * output (the checker interleaves the reference's calls with the code's) and with the other
+   * programs. Measured on the GPU host's Xeon (300 MiB of L3), lab 3 with each way forced: a 64 MiB
+   * output (a fifth of the cache) written plainly ran 1.8x faster than streamed, and a 256 MiB one
+   * (85%) 1.6x slower. Every CPU speed case of the course VMs (32-36 MiB of L3) writes 64 MiB or
+   * more, so they stream there either way. */
+  if (out_bytes <= em_cpu_llc_bytes() / 2) return 0;
   if (atomic_load(&stream_writes) < 0) decide_stores();
   return write_share >= 0.75 ? atomic_load(&stream_writes) : atomic_load(&stream_copies);
 }

@@ -13,8 +13,9 @@
  *     drain faster than plain stores depends on the memory system: faster on some machines,
  *     slower on others (the README has the numbers of the course's Intel and AMD VMs). So the
  *     reference asks em_cpu_stream_stores (em/stores.h), which answers from the machine's measured
- *     peaks, and streams only where that was faster for a copy and z is larger than the last-level
- *     cache (a smaller z is still in the cache for whoever reads it next: plain stores win there).
+ *     peaks, and streams only where that was faster for a copy and z is larger than half the
+ *     last-level cache (a smaller z is still in the cache for whoever reads it next: plain stores
+ *     win there).
  */
 #include "em/add.h"
 

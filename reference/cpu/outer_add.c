@@ -17,8 +17,8 @@
  *     only a dozen of them in flight, in its write-combining buffers, and each waits for memory);
  *     on its AMD VM they were faster than plain stores with the prefetch. So the reference asks
  *     em_cpu_stream_stores (em/stores.h), which answers from the machine's measured peaks, and
- *     streams only where that was faster for writing and z is larger than the last-level cache
- *     (a smaller z is still in the cache for whoever reads it next: plain stores win there);
+ *     streams only where that was faster for writing and z is larger than half the last-level
+ *     cache (a smaller z is still in the cache for whoever reads it next: plain stores win there);
  *   - small outputs on one core: waking the other threads costs more than the whole loop;
  *   - rows of 1 to 3 floats in one flat scalar loop, without a SIMD loop's set-up per row.
  * The lab's README shows how to repeat these measurements.

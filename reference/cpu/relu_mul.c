@@ -20,8 +20,8 @@
  *     core has only ten or so: on the course's Intel VM that made them the slowest option measured,
  *     on its AMD VM the fastest. So the reference asks em_cpu_stream_stores (em/stores.h), which
  *     answers from the machine's measured peaks, and streams only where that was faster for writing
- *     and z is larger than the last-level cache (a smaller z is still in the cache for whoever reads
- *     it next: plain stores win there). The README has the numbers of both machines.
+ *     and z is larger than half the last-level cache (a smaller z is still in the cache for whoever
+ *     reads it next: plain stores win there). The README has the numbers of both machines.
  *   - Small outputs on one core: waking the other thread costs more than the whole loop.
  */
 #include "em/relu_mul.h"

@@ -32,7 +32,7 @@
  *     plain stores the pipelined rows cost 12 bytes of memory traffic per element, not 8: the
  *     exp lands in z, whose lines are first read for ownership. Where the machine's measured
  *     peaks say non-temporal stores copy faster than plain ones (as on the course's AMD VM, not
- *     on its Intel one), and z is larger than the last-level cache, the exps go to a scratch row
+ *     on its Intel one), and z is larger than half the last-level cache, the exps go to a scratch row
  *     per thread instead, which stays in cache, and the previous row's last step streams
  *     scratch · factor into z: no read for ownership, and x and z each cross the memory bus once.
  *     The README of lab 6 has the numbers.
