@@ -340,8 +340,8 @@ const char *fwd_name(Fwd f) {
     case kMma128x5: return "mma 128x128, 5 stages";
     case kMma256x3: return "mma 128x256, 3 stages";
     case kMma256x5: return "mma 128x256, 5 stages";
-    case kWg256x4: return "wgmma 128x256, 4 stages";
-    case kWg128x4: return "wgmma 128x128, 4 stages (ref. on Hopper)";
+    case kWg256x4: return "wgmma 128x256, 4 st. (ref. H, >=1024 tiles)";
+    case kWg128x4: return "wgmma 128x128, 4 st. (ref. H, fewer tiles)";
     case kDec1: return "decode NT=1";
     case kDec2: return "decode NT=2";
     case kDec4: return "decode NT=4";
@@ -762,7 +762,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
       ms = timer.median_ms([&] { pr.forward(f, false); });
       const double tops = ops / (ms * 1e-3) / 1e12;
       const double e = pr.check_forward(rows, false);
-      std::printf("  %-36s %8.3f ms %7.0f TOP/s %4.0f%% of mma.sync  err/tol %.2g%s\n", fwd_name(f), ms, tops,
+      std::printf("  %-42s %8.3f ms %7.0f TOP/s %4.0f%% of mma.sync  err/tol %.2g%s\n", fwd_name(f), ms, tops,
                   100.0 * tops / rates.mma_tops, e, verdict(e));
     }
 
@@ -775,10 +775,10 @@ int timings(const Rates &rates, bench::Timer &timer) {
       double typical = 0.0;
       const double e = pr.check_backward(rows, rows, &typical);
       const double tf = 4.0 * sh.M * sh.N * sh.K / (ms * 1e-3) / 1e12;
-      std::printf("  %-36s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
+      std::printf("  %-42s %8.3f ms %7.1f TFLOP/s %4.0f%% of FMA  err/bound %.2g (err/(u·Σ|t|) %.3g)%s\n",
                   bwd_name(v), ms, tf, 100.0 * tf / rates.fma_tflops, e, typical, verdict(e));
       if (v == kBwdShipped)  // its own roof: three bf16 mma for every product
-        std::printf("  %-36s %8s    %7.1f TFLOP/s %4.0f%% of bf16 mma.sync\n", "  (the same, as bf16 mma work)", "",
+        std::printf("  %-42s %8s    %7.1f TFLOP/s %4.0f%% of bf16 mma.sync\n", "  (the same, as bf16 mma work)", "",
                     3 * tf, 100.0 * 3 * tf / rates.bf16_tflops);
     }
   }
@@ -826,7 +826,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
       const float ms = timer.median_ms([&] { pr.forward(f, false); });
       const double gbs = wbytes / (ms * 1e-3) / 1e9;
       const double e = pr.check_forward(all_rows(M), false);
-      std::printf("  %-36s %8.4f ms %7.0f GB/s %4.0f%% of copy  err/tol %.2g%s\n", fwd_name(f), ms, gbs,
+      std::printf("  %-42s %8.4f ms %7.0f GB/s %4.0f%% of copy  err/tol %.2g%s\n", fwd_name(f), ms, gbs,
                   100.0 * gbs / rates.copy_gbs, e, verdict(e));
     }
   }
