@@ -196,7 +196,7 @@ static void run(const shape *s, int off) {
   double *y = malloc(M * N * sizeof *y), *ymag = malloc(M * N * sizeof *ymag);
   const int64_t nb = M * K + N * K + N;
   double *bw = malloc(nb * sizeof *bw), *bmag = malloc(nb * sizeof *bmag);
-  float *got = malloc(nb * 4);
+  float *got = malloc((nb > M * N ? nb : M * N) * 4); /* the gradients, then y */
   fill(x, M, K, 1, s->ones);
   fill(w, N, K, 2, s->ones);
   fill(b, 1, N, 3, 0);
@@ -338,6 +338,7 @@ static void run_layer(int64_t N, int64_t K, int with_bias) {
 }
 
 int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0); /* a crash keeps the lines before it */
   if (em_cuda_probe(NULL) != EM_OK) {
     printf("no GPU: %s\n", em_error_detail());
     return 2;
