@@ -17,16 +17,17 @@ step() { echo; echo "=== $*"; }
 want() { [[ " $steps " == *" $1 "* ]]; }
 
 # san tool log-name [sanitizer options] command...: one compute-sanitizer run, its summary line
-# printed and the whole report kept in $out; a finding (or a run past BENCH_TIMEOUT) makes the
-# script's status 1.
+# printed and the whole report kept in $out/sanitizer-TOOL-LOG.txt (one file per tool: the runs of
+# one command under each tool must not overwrite each other's findings); a finding (or a run past
+# BENCH_TIMEOUT) makes the script's status 1.
 san() {
   local tool=$1 log=$2
   shift 2
-  timeout -k 10 "${BENCH_TIMEOUT:-300}" compute-sanitizer --tool "$tool" --error-exitcode 9 "$@" \
-    >"$out/sanitizer-$log.txt" 2>&1
+  local file="$out/sanitizer-$tool-$log.txt"
+  timeout -k 10 "${BENCH_TIMEOUT:-300}" compute-sanitizer --tool "$tool" --error-exitcode 9 "$@" >"$file" 2>&1
   local st=$?
   [ $st -eq 124 ] || [ $st -eq 137 ] && echo "$tool $log: did not finish in ${BENCH_TIMEOUT:-300} s"
-  echo "$tool $log: exit $st ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$log.txt" | tail -1))"
+  echo "$tool $log: exit $st ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$file" | tail -1))"
   [ $st -ne 0 ] && status=1
 }
 
