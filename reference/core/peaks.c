@@ -99,8 +99,8 @@ void em_cpu_name(char *buf, unsigned long len) {
  * measuring a cache. The GPU host's Xeon has 300 MiB of L3: with arrays of 256 MiB its read-only
  * rate came out below its copy rate, a sign of arrays served partly from the cache. */
 static int64_t copy_n(void) {
-  /* At most 2 GiB an array: the two take 4 GiB, which a course machine has; that is still twice
-   * the largest L3 sold (1152 MiB). */
+  /* At most 2 GiB an array: the two take 4 GiB, which a course machine has, and that is still
+   * more than the largest L3 sold (1152 MiB, an EPYC 9684X's). */
   const int64_t n = (int64_t)64 << 20, cap = (int64_t)512 << 20;
   const int64_t llc_floats = (int64_t)em_cpu_llc_bytes(); /* 4·llc bytes */
   return llc_floats > cap ? cap : llc_floats > n ? llc_floats : n;
