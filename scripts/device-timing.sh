@@ -12,7 +12,9 @@
 #   scripts/device-timing.sh [fresh] [fingerprint] [sweep] [nontemporal] [sanitizer]   (default: all five)
 # FP_LABS (1 2 3 4 5 6 by default; not LABS, which names the Makefile's labs folder) limits the
 # fingerprint step to some labs: the steps are long enough (the fingerprint suites about 30 s a lab,
-# the sweep several minutes) that one device call may have to take them in two. SWEEP_LABS (1,2,3,4,5,6) and SWEEP_TRACKS ("cuda cpu") narrow the sweep,
+# the sweep several minutes) that one device call may have to take them in two. SWEEP_LABS (1,2,3,4,5,6),
+# SWEEP_TRACKS ("cuda cpu") and SWEEP_CASES ("perf 16384|perf M=16": names roof-sweep.py's --case
+# takes, separated by |) narrow the sweep,
 # NT_RUNS (3) sets how many times the non-temporal file is timed against the reference.
 set -uo pipefail
 steps=" ${*:-fresh fingerprint sweep nontemporal sanitizer} "
@@ -45,7 +47,9 @@ rm -f build/peaks.json
 build/demo/em-check --lab 1 --part a --case =n=1 --no-timing --json /tmp/p.json >/dev/null 2>&1
 for track in ${SWEEP_TRACKS:-cuda cpu}; do
   seeds=$([ $track = cuda ] && echo 5 || echo 3)
-  python3 scripts/roof-sweep.py --track $track --seeds $seeds --labs "${SWEEP_LABS:-1,2,3,4,5,6}" --json "$out/roofs-$track.json" > "$out/roofs-$track.txt" 2>&1
+  cases=()  # SWEEP_CASES: case names separated by |, each passed as one --case
+  if [ -n "${SWEEP_CASES:-}" ]; then IFS='|' read -ra cs <<<"$SWEEP_CASES"; for c in "${cs[@]}"; do cases+=(--case "$c"); done; fi
+  python3 scripts/roof-sweep.py --track $track --seeds $seeds --labs "${SWEEP_LABS:-1,2,3,4,5,6}" "${cases[@]}" --json "$out/roofs-$track.json" > "$out/roofs-$track.txt" 2>&1
   echo "$track sweep exit $?"; cat "$out/roofs-$track.txt"
 done
 

@@ -3,13 +3,20 @@
 impossible-speed flag and the spread, the evidence behind EM_IMPOSSIBLE_ROOF (harness/check.h).
 
   scripts/roof-sweep.py [--checker build/demo/em-check] [--track cpu|cuda] [--seeds 5] [--labs 1,2,...]
-                        [--peaks FILE] [--budget S] [--json OUT]
+                        [--case TEXT]... [--peaks FILE] [--budget S] [--json OUT]
+
+--case (as em-check's: a substring of the case's name, =NAME exactly; repeatable, one checker run
+per case and seed) narrows each lab's speed cases: for lab 8 on the GPU, say, to its memory-bound
+ones ("perf 16384", "perf M=16"), whose checks are quick, without the 8192^3 products, whose
+float64 checks take minutes and which the flag leaves alone (a compute-bound case's roof is a
+compute rate: harness/timing.c).
 
 Run it on a quiet machine (the peaks are measured, or taken from --peaks). Exit status 1 when a
 reference case was flagged impossible: a false flag."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -23,6 +30,7 @@ def main() -> int:
     ap.add_argument("--track", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--labs", default="")
+    ap.add_argument("--case", action="append", default=[], dest="cases")
     ap.add_argument("--peaks", default="build/peaks.json")
     ap.add_argument("--budget", default="0.1")
     ap.add_argument("--json", default="")
@@ -35,10 +43,11 @@ def main() -> int:
     rows, flagged = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for lab in labs:
-            for seed in range(1, a.seeds + 1):
-                out = os.path.join(tmp, f"r{lab}-{seed}.json")
+            for seed, (k, case) in itertools.product(range(1, a.seeds + 1), enumerate(a.cases or [None])):
+                out = os.path.join(tmp, f"r{lab}-{seed}-{k}.json")
                 r = subprocess.run([a.checker, "--lab", str(lab), "--track", a.track, "--perf-only", "--seed", str(seed),
-                                    "--budget", a.budget, "--peaks", a.peaks, "--json", out, "--color", "never"],
+                                    "--budget", a.budget, "--peaks", a.peaks, "--json", out, "--color", "never"]
+                                   + (["--case", case] if case else []),
                                    capture_output=True, text=True)
                 if r.returncode not in (0, 1) or not os.path.exists(out):
                     print(f"lab {lab} seed {seed}: em-check exited {r.returncode}\n{r.stderr[-600:]}", file=sys.stderr)
