@@ -504,6 +504,27 @@ Test(make, lab_that_does_not_compile) {
   t_proc_free(&p);
 }
 
+/* A student whose compiler has no OpenMP (Apple's clang, say) builds with NO_OMP=1, or gets it by
+ * the Makefile's probe: the library and every lab's reference must still build, warnings as errors,
+ * and pass, on one thread. The references' OpenMP sits behind pragmas and #if _OPENMP guards that
+ * no other configuration of the suite compiles. */
+Test(make, every_lab_builds_and_passes_without_openmp) {
+  const char *build = t_str("%s/build", t_tmpdir());
+  t_proc p;
+  t_run(&p, 280, "make", "-s", "lab1", "lab2", "lab3", "lab4", "lab5", "lab6", "lab7", "lab8", "SOLUTION=1", "NO_OMP=1",
+        "NO_CUDA=1", t_str("BUILD=%s", build));
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "OpenMP not used (NO_OMP=1)");
+  t_proc_free(&p);
+  for (int lab = 1; lab <= 8; ++lab) {
+    t_checker(&p, 200, t_str("%s/lab%d/em-check", build, lab), t_str("%s/r%d.json", build, lab), "--track", "cpu",
+              "--small-only", "--no-timing", NULL);
+    t_assert_exit(&p, 0);
+    t_assert_output_has(&p, " 0 failed");
+    t_proc_free(&p);
+  }
+}
+
 /* A lab that does not exist: the labs there are, not make's "No rule to make target". */
 Test(make, unknown_lab_goal_lists_the_labs) {
   t_proc p;
