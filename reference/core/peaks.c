@@ -105,7 +105,6 @@ static int64_t copy_n(void) {
   const int64_t llc_floats = (int64_t)em_cpu_llc_bytes(); /* 4·llc bytes */
   return llc_floats > cap ? cap : llc_floats > n ? llc_floats : n;
 }
-#define COPY_N copy_n()
 /* Five rounds give the best of each method a fair chance to avoid a descheduled round... */
 #define COPY_REPS 5
 /* ...unless a slow machine would blow the time budget (about 2.5 s for the whole measurement on
@@ -238,17 +237,20 @@ typedef struct mem_times {
 } mem_times;
 
 static int measure_memory(int nt, int reps, mem_times *best) {
-  const size_t bytes = (size_t)COPY_N * sizeof(float);
+  const int64_t n = copy_n();
+  const size_t bytes = (size_t)n * sizeof(float);
   float *src = em_host_alloc(bytes);
   float *dst = em_host_alloc(bytes);
   if (!src || !dst) {
     em_host_free(src);
     em_host_free(dst);
-    return em__fail(EM_ENOMEM, "peaks: cannot allocate two %zu MiB buffers for the memory bandwidth",
+    return em__fail(EM_ENOMEM,
+                    "peaks: cannot allocate two %zu MiB buffers for the memory bandwidth (four last-level "
+                    "caches each, 256 MiB to 2 GiB): free that much memory and run again",
                     bytes >> 20);
   }
   /* Touching every page first also serves as the warm-up: page faults are not bandwidth. */
-  first_touch(dst, src, COPY_N, nt);
+  first_touch(dst, src, n, nt);
   for (int k = 0; k < ROW_FLOATS; ++k) src_row[k] = (float)k;
 
   *best = (mem_times){INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
@@ -256,13 +258,13 @@ static int measure_memory(int nt, int reps, mem_times *best) {
   for (int rep = 0; rep < reps; ++rep) {
     if (rep >= COPY_MIN_REPS && em_now_s() - start > COPY_BUDGET_S) break;
     /* The methods alternate, so drift of the machine (frequency, a neighbour) hits all alike. */
-    best->copy_plain = fmin(best->copy_plain, copy_loop(dst, src, COPY_N, nt));
-    best->copy_plain = fmin(best->copy_plain, copy_memcpy(dst, src, COPY_N, nt));
-    best->read = fmin(best->read, read_loop(src, COPY_N, nt));
-    best->write_plain = fmin(best->write_plain, write_loop(dst, COPY_N, nt));
+    best->copy_plain = fmin(best->copy_plain, copy_loop(dst, src, n, nt));
+    best->copy_plain = fmin(best->copy_plain, copy_memcpy(dst, src, n, nt));
+    best->read = fmin(best->read, read_loop(src, n, nt));
+    best->write_plain = fmin(best->write_plain, write_loop(dst, n, nt));
 #if NT_LANES
-    best->copy_nt = fmin(best->copy_nt, nt_loop(dst, src, COPY_N, nt));
-    best->write_nt = fmin(best->write_nt, nt_loop(dst, NULL, COPY_N, nt));
+    best->copy_nt = fmin(best->copy_nt, nt_loop(dst, src, n, nt));
+    best->write_nt = fmin(best->write_nt, nt_loop(dst, NULL, n, nt));
 #endif
   }
   em_host_free(src);
@@ -275,7 +277,7 @@ static double gbps(double bytes, double seconds) { return isfinite(seconds) && s
 /* Bytes read plus bytes written, as the labs count theirs (the read for ownership of a plain store
  * is the machine's business, not the kernel's: it shows as a lower plain-store bandwidth). */
 static void set_memory_peaks(em_peaks *p, const mem_times *t) {
-  const double bytes = (double)COPY_N * sizeof(float);
+  const double bytes = (double)copy_n() * sizeof(float);
   p->cpu_read_gbps = gbps(bytes, t->read);
   p->cpu_write_plain_gbps = gbps(bytes, t->write_plain);
   p->cpu_write_nt_gbps = gbps(bytes, t->write_nt);
@@ -623,7 +625,7 @@ static int cpu_from_json(json_t *cpu, const char *name, int threads, em_peaks *p
    * stores in that build) is a valid value for the two non-temporal numbers. */
   double nt_write = json_number_value(json_object_get(cpu, "write_nt_gbps"));
   double nt_copy = json_number_value(json_object_get(cpu, "copy_nt_gbps"));
-  const double bytes = (double)COPY_N * sizeof(float);
+  const double bytes = (double)copy_n() * sizeof(float);
   mt = (mem_times){bytes / mt.read / 1e9, bytes / mt.write_plain / 1e9, nt_write > 0 ? bytes / nt_write / 1e9 : INFINITY,
                    2 * bytes / mt.copy_plain / 1e9, nt_copy > 0 ? 2 * bytes / nt_copy / 1e9 : INFINITY};
   copy_str(p->cpu_name, sizeof p->cpu_name, name);
