@@ -28,29 +28,79 @@
 
 namespace bench {
 
-// A device buffer twice the size of the L2 cache: writing all of it evicts whatever a variant's
-// previous run left in the L2, so that no run is faster for finding its data there (the large
-// tensors of a real call never are: 1 GiB against an L2 of 50-60 MB).
+// Reads every 16 bytes of p (n of them) and keeps the sum, so that nothing is optimised away: the
+// read flush below, and bench/l2_flush.cu's read-only stream.
+__global__ void read_sum_kernel(const uint4 *p, size_t n, unsigned *sink) {
+  unsigned s = 0;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    const uint4 a = p[i];
+    s += a.x ^ a.y ^ a.z ^ a.w;
+  }
+  if (s == 0x12345678u) atomicAdd(sink, s);
+}
+
+// A device buffer twice the size of the L2 cache: going through all of it evicts whatever a
+// variant's previous run left in the L2, so that no run is faster for finding its data there (the
+// large tensors of a real call never are: 1 GiB against an L2 of 50-60 MB).
+// How it goes through the buffer decides what the L2 holds when the timed run starts, and so what
+// that run pays besides its own traffic (bench/l2_flush.cu times each way side by side):
+//   kWrite   cudaMemset, as Triton's do_bench and the checker do: the L2 is left full of dirty
+//            lines, which the timed run writes back to DRAM as its own accesses evict them. A run
+//            that writes leaves about as many of its own lines dirty at its end, unpaid, so for a
+//            writer the two cancel; a run that only reads pays up to an L2's worth (50 MB) of
+//            writes that are not its own: nothing against a 1 GB stream, much against 67 MB (on an
+//            H100 a read of 67 MB ran at 68% of copy after it, 90% after kRead).
+//   kRead    a read pass: the L2 is left clean. Fair to a reader; a writer now leaves up to an L2
+//            of its own writes dirty and unpaid at its end.
+//   kMatched a read pass, then dirty_bytes (at most an L2) written: the L2 left as a run that
+//            writes dirty_bytes leaves it for the next, so each run pays for about as many
+//            write-backs as it causes, the steady state of a kernel run again and again.
+// The benches time with kWrite, as the checker does, until kMatched has been measured there.
 class L2Flush {
  public:
-  L2Flush() {
+  enum Kind { kWrite, kRead, kMatched };
+  explicit L2Flush(Kind kind = kWrite) : kind_(kind) {
     int device = 0, l2 = 0;
     CHECK(cudaGetDevice(&device));
     CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device));
     l2_bytes_ = (size_t)l2;
     CHECK(cudaMalloc(&buf_, 2 * l2_bytes_));
+    CHECK(cudaMalloc(&sink_, sizeof *sink_));
+    CHECK(cudaMemset(buf_, 0, 2 * l2_bytes_));  // the read passes read initialised memory
+    CHECK(cudaMemset(sink_, 0, sizeof *sink_));
   }
-  ~L2Flush() { CHECK(cudaFree(buf_)); }
+  ~L2Flush() {
+    CHECK(cudaFree(buf_));
+    CHECK(cudaFree(sink_));
+  }
   L2Flush(const L2Flush &) = delete;  // one owner of the buffer: a copy would free it twice
   L2Flush &operator=(const L2Flush &) = delete;
 
+  // kMatched: how many bytes the timed work writes (the flush dirties at most an L2 of them).
+  void set_dirty_bytes(size_t bytes) { dirty_bytes_ = bytes < l2_bytes_ ? bytes : l2_bytes_; }
+
   // Queues the flush on the default stream, where the timed launches go: it ends before they start.
-  void operator()() const { CHECK(cudaMemsetAsync(buf_, 0, 2 * l2_bytes_)); }
+  void operator()() const {
+    if (kind_ == kWrite) {
+      CHECK(cudaMemsetAsync(buf_, 0, 2 * l2_bytes_));
+      return;
+    }
+    read_sum_kernel<<<sms_ * 8, 256>>>((const uint4 *)buf_, 2 * l2_bytes_ / 16, sink_);
+    CHECK(cudaGetLastError());
+    // The last dirty_bytes of the buffer: the lines the read pass brought in last, still resident,
+    // so the write dirties them in place rather than evicting others.
+    if (kind_ == kMatched && dirty_bytes_ > 0)
+      CHECK(cudaMemsetAsync((char *)buf_ + 2 * l2_bytes_ - dirty_bytes_, 0, dirty_bytes_));
+  }
   size_t l2_bytes() const { return l2_bytes_; }
 
  private:
+  Kind kind_;
   void *buf_ = nullptr;
-  size_t l2_bytes_ = 0;
+  unsigned *sink_ = nullptr;
+  size_t l2_bytes_ = 0, dirty_bytes_ = 0;
+  int sms_ = 0;
 };
 
 // Times a launch: `warmup` runs thrown away (the first launch of a kernel loads its module, and
@@ -59,7 +109,8 @@ class L2Flush {
 // one run slowed by something else on the machine must not move the figure.
 class Timer {
  public:
-  explicit Timer(int runs = 22, int warmup = 3) : runs_(runs), warmup_(warmup) {
+  explicit Timer(int runs = 22, int warmup = 3, L2Flush::Kind flush = L2Flush::kWrite)
+      : flush_(flush), runs_(runs), warmup_(warmup) {
     CHECK(cudaEventCreate(&start_));
     CHECK(cudaEventCreate(&stop_));
   }
@@ -92,6 +143,8 @@ class Timer {
   }
 
   size_t l2_bytes() const { return flush_.l2_bytes(); }
+  // L2Flush::kMatched: the bytes the next launches write.
+  void set_dirty_bytes(size_t bytes) { flush_.set_dirty_bytes(bytes); }
 
  private:
   L2Flush flush_;

@@ -1,0 +1,130 @@
+// What the L2 flush before each timed run charges to the run it precedes.
+// Build and run:  make build/bench/l2_flush && build/bench/l2_flush
+//
+// Every GPU time in emlab (the checker's em_cuda_time_run, bench/common.cuh, bench/torch_bench.py)
+// is taken after a pass over a buffer twice the L2's size, so that no run finds its data left in
+// the L2 by the run before. A pass that writes (cudaMemset, the usual way) leaves the L2 full of
+// dirty lines, which the timed run then writes back to DRAM as its own accesses evict them: up to
+// an L2's worth (50 MB on an H100 or H200) of writes that are not its own. A run that writes leaves
+// as many of its own dirty at its end, unpaid, and the two cancel; a run that only reads just pays.
+// Against a GB-long stream that is nothing; against lab 8's decode-like forward, which streams
+// 67 MB of int8 weights in some 25-30 µs, it is a third more traffic. bench/common.cuh's L2Flush
+// has three ways (kWrite, kRead, kMatched: what each leaves is written there); this program times
+// the same work after each, side by side:
+//   - a launch with nothing to do (what two events around one launch cost);
+//   - a read-only kernel over 67 MB (W of N = K = 8192 in int8) and over 1 GiB; a write-only one
+//     over the same sizes; a copy kernel of 256 MiB;
+//   - lab 8's shipped decode forward at M = 16, N = K = 8192 (reference/cuda/qlinear_kernels.cuh),
+//     and after the read flush its variants by rows per block (NT) and steps in flight (U);
+// each as GB/s and as a share of the copy bandwidth (cudaMemcpy, 256 MiB, bytes counted twice,
+// after the written flush). A read flush that did not evict would show as the 67 MB read beating
+// the 1 GiB one.
+// Measured on an H100 80GB HBM3 (2026-12-06, three runs in one lease, copy 2963-2964 GB/s) by this
+// program's first form (its own read kernel, loads through __ldg; no write, copy or kMatched rows):
+// the 67 MB read 68% of copy after kWrite, 89-90% after kRead (1 GiB: 101% and 104%); the shipped
+// decode forward (NT = 4, U = 2) 71-72% and 80%; after kRead, NT = 2 with U = 1 or 2 83% (two
+// runs), NT = 4 with U = 1 or 4 80%, NT = 1 77-80%.
+
+#include <cstdint>
+#include <cstdio>
+
+#include "../reference/cuda/qlinear_kernels.cuh"
+#include "common.cuh"
+
+namespace {
+
+__global__ void write_kernel(uint4 *p, size_t n) {
+  const size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) p[i] = make_uint4(1u, 2u, 3u, 4u);
+}
+
+__global__ void copy_kernel(const uint4 *src, uint4 *dst, size_t n) {
+  const size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = __ldg(src + i);
+}
+
+}  // namespace
+
+int main() {
+  cudaDeviceProp p;
+  CHECK(cudaGetDeviceProperties(&p, 0));
+  std::printf("%s, %d SMs, L2 %d MB\n", p.name, p.multiProcessorCount, p.l2CacheSize >> 20);
+  const int blocks = p.multiProcessorCount * 8;
+
+  const size_t big = (size_t)1 << 30, w_bytes = (size_t)8192 * 8192;
+  uint4 *g = nullptr, *dst = nullptr;
+  unsigned *sink = nullptr;
+  CHECK(cudaMalloc(&g, big));
+  CHECK(cudaMalloc(&dst, (size_t)256 << 20));
+  CHECK(cudaMalloc(&sink, sizeof *sink));
+  CHECK(cudaMemset(g, 1, big));
+  CHECK(cudaMemset(sink, 0, sizeof *sink));
+
+  // Lab 8's decode forward: x (16 rows) and W share nothing with g's first 67 MB but their sizes.
+  const int M = 16, N = 8192, K = 8192;
+  int8_t *xq = nullptr, *wq = nullptr;
+  float *sx = nullptr, *sw = nullptr, *b = nullptr, *y = nullptr;
+  CHECK(cudaMalloc(&xq, (size_t)M * K));
+  CHECK(cudaMalloc(&wq, (size_t)N * K));
+  CHECK(cudaMalloc(&sx, M * sizeof(float)));
+  CHECK(cudaMalloc(&sw, N * sizeof(float)));
+  CHECK(cudaMalloc(&b, N * sizeof(float)));
+  CHECK(cudaMalloc(&y, (size_t)M * N * sizeof(float)));
+  CHECK(cudaMemset(xq, 3, (size_t)M * K));
+  CHECK(cudaMemset(wq, 5, (size_t)N * K));
+  CHECK(cudaMemset(sx, 0, M * sizeof(float)));
+  CHECK(cudaMemset(sw, 0, N * sizeof(float)));
+  CHECK(cudaMemset(b, 0, N * sizeof(float)));
+  const QlinFwdArgs a = qlin_fwd_args(xq, sx, wq, sw, b, nullptr, y, M, N, K);
+
+  double copy_gbs = 0.0;
+  {
+    bench::Timer t;
+    const size_t bytes = (size_t)256 << 20;
+    const float ms = t.median_ms([&] { CHECK(cudaMemcpyAsync(dst, g, bytes, cudaMemcpyDeviceToDevice)); });
+    copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
+    std::printf("copy (cudaMemcpy, 256 MiB, after a written flush): %.0f GB/s\n\n", copy_gbs);
+  }
+  auto row = [&](const char *what, double bytes, float ms) {
+    const double gbs = bytes / (ms * 1e-3) / 1e9;
+    std::printf("  %-44s %9.4f ms %7.0f GB/s %4.0f%% of copy\n", what, ms, gbs, 100.0 * gbs / copy_gbs);
+  };
+  const size_t copy_bytes = (size_t)256 << 20;
+  const char *names[] = {"written (cudaMemset)", "read", "read, then dirty as the work leaves it (kMatched)"};
+  for (bench::L2Flush::Kind kind : {bench::L2Flush::kWrite, bench::L2Flush::kRead, bench::L2Flush::kMatched}) {
+    std::printf("after a %s flush:\n", names[kind]);
+    bench::Timer t(22, 3, kind);
+    t.set_dirty_bytes(0);
+    const float empty = t.median_ms([&] { bench::read_sum_kernel<<<blocks, 256>>>(g, 0, sink); });
+    std::printf("  %-44s %9.4f ms\n", "a launch with nothing to read", empty);
+    auto read = [&](size_t bytes) { bench::read_sum_kernel<<<blocks, 256>>>(g, bytes / 16, sink); };
+    row("read of 67 MB", (double)w_bytes, t.median_ms([&] { read(w_bytes); }));
+    row("read of 1 GiB", (double)big, t.median_ms([&] { read(big); }));
+    t.set_dirty_bytes(w_bytes);
+    row("write of 67 MB", (double)w_bytes, t.median_ms([&] { write_kernel<<<blocks, 256>>>(g, w_bytes / 16); }));
+    t.set_dirty_bytes(big);
+    row("write of 1 GiB", (double)big, t.median_ms([&] { write_kernel<<<blocks, 256>>>(g, big / 16); }));
+    t.set_dirty_bytes(copy_bytes);
+    row("copy of 256 MiB (bytes counted twice)", 2.0 * copy_bytes,
+        t.median_ms([&] { copy_kernel<<<blocks, 256>>>(g, dst, copy_bytes / 16); }));
+    t.set_dirty_bytes((size_t)M * N * sizeof(float));  // y
+    row("lab 8 decode forward, M=16 N=K=8192 (W's bytes)", (double)w_bytes,
+        t.median_ms([&] { CHECK(qlin_fwd_launch(a)); }));
+    if (kind == bench::L2Flush::kRead) {  // the decode kernel's shapes: rows per block (NT), steps in flight (U)
+      row("  decode NT=4 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 1>(a))); }));
+      row("  decode NT=4 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 4>(a))); }));
+      row("  decode NT=2 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 1>(a))); }));
+      row("  decode NT=2 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2>(a))); }));
+      row("  decode NT=2 U=3", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 3>(a))); }));
+      row("  decode NT=2 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 4>(a))); }));
+      row("  decode NT=1 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 2>(a))); }));
+      row("  decode NT=1 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 4>(a))); }));
+      row("  decode NT=1 U=8", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 8>(a))); }));
+    }
+  }
+  CHECK(cudaFree(g));
+  CHECK(cudaFree(dst));
+  CHECK(cudaFree(sink));
+  for (void *q : {(void *)xq, (void *)wq, (void *)sx, (void *)sw, (void *)b, (void *)y}) CHECK(cudaFree(q));
+  return 0;
+}
