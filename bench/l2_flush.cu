@@ -51,11 +51,11 @@ int main() {
   std::printf("%s, %d SMs, L2 %d MB\n", p.name, p.multiProcessorCount, p.l2CacheSize >> 20);
   const int blocks = p.multiProcessorCount * 8;
 
-  const size_t big = (size_t)1 << 30, w_bytes = (size_t)8192 * 8192;
+  const size_t big = (size_t)1 << 30, w_bytes = (size_t)8192 * 8192, copy_bytes = (size_t)256 << 20;
   uint4 *g = nullptr, *dst = nullptr;
   unsigned *sink = nullptr;
   CHECK(cudaMalloc(&g, big));
-  CHECK(cudaMalloc(&dst, (size_t)256 << 20));
+  CHECK(cudaMalloc(&dst, copy_bytes));
   CHECK(cudaMalloc(&sink, sizeof *sink));
   CHECK(cudaMemset(g, 1, big));
   CHECK(cudaMemset(sink, 0, sizeof *sink));
@@ -80,16 +80,14 @@ int main() {
   double copy_gbs = 0.0;
   {
     bench::Timer t;
-    const size_t bytes = (size_t)256 << 20;
-    const float ms = t.median_ms([&] { CHECK(cudaMemcpyAsync(dst, g, bytes, cudaMemcpyDeviceToDevice)); });
-    copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
+    const float ms = t.median_ms([&] { CHECK(cudaMemcpyAsync(dst, g, copy_bytes, cudaMemcpyDeviceToDevice)); });
+    copy_gbs = 2.0 * copy_bytes / (ms * 1e-3) / 1e9;
     std::printf("copy (cudaMemcpy, 256 MiB, after a written flush): %.0f GB/s\n\n", copy_gbs);
   }
   auto row = [&](const char *what, double bytes, float ms) {
     const double gbs = bytes / (ms * 1e-3) / 1e9;
     std::printf("  %-44s %9.4f ms %7.0f GB/s %4.0f%% of copy\n", what, ms, gbs, 100.0 * gbs / copy_gbs);
   };
-  const size_t copy_bytes = (size_t)256 << 20;
   const char *names[] = {"written (cudaMemset)", "read", "read, then dirty as the work leaves it (kMatched)"};
   for (bench::L2Flush::Kind kind : {bench::L2Flush::kWrite, bench::L2Flush::kRead, bench::L2Flush::kMatched}) {
     std::printf("after a %s flush:\n", names[kind]);
