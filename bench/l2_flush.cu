@@ -3,27 +3,31 @@
 //
 // Every GPU time in emlab (the checker's em_cuda_time_run, bench/common.cuh, bench/torch_bench.py)
 // is taken after a pass over a buffer twice the L2's size, so that no run finds its data left in
-// the L2 by the run before. A pass that writes (cudaMemset, the usual way) leaves the L2 full of
-// dirty lines, which the timed run then writes back to DRAM as its own accesses evict them: up to
-// an L2's worth (50 MB on an H100 or H200) of writes that are not its own. A run that writes leaves
-// as many of its own dirty at its end, unpaid, and the two cancel; a run that only reads just pays.
-// Against a GB-long stream that is nothing; against lab 8's decode-like forward, which streams
-// 67 MB of int8 weights in some 25-30 µs, it is a third more traffic. bench/common.cuh's L2Flush
-// has three ways (kWrite, kRead, kMatched: what each leaves is written there); this program times
-// the same work after each, side by side:
-//   - a launch with nothing to do (what two events around one launch cost);
+// the L2 by the run before. A pass that writes (cudaMemset, the usual way, and emlab's until this
+// program measured it) leaves the L2 full of dirty lines, which the timed run then writes back to
+// DRAM as its own accesses evict them: up to an L2's worth (50 MB on an H100 or H200) of writes
+// that are not its own. A run that writes leaves as many of its own dirty at its end, unpaid, and
+// the two cancel; a run that only reads just pays. Against a GB-long stream that is nothing;
+// against lab 8's decode-like forward, which streams 67 MB of int8 weights in some 25-30 µs, it is
+// a third more traffic. bench/common.cuh's L2Flush has three ways (kWrite, kRead, kMatched: what
+// each leaves is written there); emlab now flushes the kMatched way, and this program times the
+// same work after each, side by side:
+//   - a launch with nothing to do, of 1 block to 8 per SM (what two events around one launch cost);
 //   - a read-only kernel over 67 MB (W of N = K = 8192 in int8) and over 1 GiB; a write-only one
 //     over the same sizes; a copy kernel of 256 MiB;
 //   - lab 8's shipped decode forward at M = 16, N = K = 8192 (reference/cuda/qlinear_kernels.cuh),
-//     and after the read flush its variants by rows per block (NT) and steps in flight (U);
+//     and after the checker's flush (kMatched) its variants by rows per block (NT) and steps in
+//     flight (U);
 // each as GB/s and as a share of the copy bandwidth (cudaMemcpy, 256 MiB, bytes counted twice,
 // after the written flush). A read flush that did not evict would show as the 67 MB read beating
 // the 1 GiB one.
-// Measured on an H100 80GB HBM3 (2026-12-06, three runs in one lease, copy 2963-2964 GB/s) by this
-// program's first form (its own read kernel, loads through __ldg; no write, copy or kMatched rows):
-// the 67 MB read 68% of copy after kWrite, 89-90% after kRead (1 GiB: 101% and 104%); the shipped
-// decode forward (NT = 4, U = 2) 71-72% and 80%; after kRead, NT = 2 with U = 1 or 2 83% (two
-// runs), NT = 4 with U = 1 or 4 80%, NT = 1 77-80%.
+// Measured on an H100 80GB HBM3 (2026-12-06, two runs in one call, copy 2961-2963 GB/s), as a share
+// of copy after kWrite / kRead / kMatched: the 67 MB read 67% / 89% / 89%; the 1 GiB read 101% /
+// 104% / 104%; the 67 MB write 94% / 103-104% / 94%; the 1 GiB write 107% / 108% / 107%; the
+// 256 MiB copy 95% / 98-99% / 95%; the shipped decode forward (NT = 4, U = 2) 71% / 80% / 80%.
+// kMatched times readers as kRead does and writers as kWrite does. After kRead the decode kernel's
+// shapes: NT = 2 with U = 1 or 2 82%, NT = 4 with U = 1 or 4 80-81%, NT = 2 with U = 4 80%,
+// NT = 2 with U = 3 75-76%, NT = 1 77-79%.
 
 #include <cstdint>
 #include <cstdio>
@@ -79,7 +83,7 @@ int main() {
 
   double copy_gbs = 0.0;
   {
-    bench::Timer t;
+    bench::Timer t(22, 3, bench::L2Flush::kWrite);
     const float ms = t.median_ms([&] { CHECK(cudaMemcpyAsync(dst, g, copy_bytes, cudaMemcpyDeviceToDevice)); });
     copy_gbs = 2.0 * copy_bytes / (ms * 1e-3) / 1e9;
     std::printf("copy (cudaMemcpy, 256 MiB, after a written flush): %.0f GB/s\n\n", copy_gbs);
@@ -93,8 +97,12 @@ int main() {
     std::printf("after a %s flush:\n", names[kind]);
     bench::Timer t(22, 3, kind);
     t.set_dirty_bytes(0);
-    const float empty = t.median_ms([&] { bench::read_sum_kernel<<<blocks, 256>>>(g, 0, sink); });
-    std::printf("  %-44s %9.4f ms\n", "a launch with nothing to read", empty);
+    // What the events and one launch cost whatever the work: by grid size, from one block to the
+    // read kernels' grid (the decode forward launches N / (8·NT) = 256 blocks at NT = 4).
+    for (int nb : {1, p.multiProcessorCount, 256, blocks}) {
+      const float empty = t.median_ms([&] { bench::read_sum_kernel<<<nb, 256>>>(g, 0, sink); });
+      std::printf("  a launch with nothing to read, %4d blocks    %9.4f ms\n", nb, empty);
+    }
     auto read = [&](size_t bytes) { bench::read_sum_kernel<<<blocks, 256>>>(g, bytes / 16, sink); };
     row("read of 67 MB", (double)w_bytes, t.median_ms([&] { read(w_bytes); }));
     row("read of 1 GiB", (double)big, t.median_ms([&] { read(big); }));
@@ -108,7 +116,7 @@ int main() {
     t.set_dirty_bytes((size_t)M * N * sizeof(float));  // y
     row("lab 8 decode forward, M=16 N=K=8192 (W's bytes)", (double)w_bytes,
         t.median_ms([&] { CHECK(qlin_fwd_launch(a)); }));
-    if (kind == bench::L2Flush::kRead) {  // the decode kernel's shapes: rows per block (NT), steps in flight (U)
+    if (kind == bench::L2Flush::kMatched) {  // the decode kernel's shapes: rows per block (NT), steps in flight (U)
       row("  decode NT=4 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 1>(a))); }));
       row("  decode NT=4 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 4>(a))); }));
       row("  decode NT=2 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 1>(a))); }));

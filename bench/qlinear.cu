@@ -22,7 +22,8 @@
 //                bf16x3 tensor-core kernels (qlin_bwd_tc_launch; "bwd-tc=ffma" where the shape or a
 //                pointer sends it to version 3). bench/qlinear_bwd_split.py models the tensor cores' rounding.
 //    Outputs are filled with NaN first, so an element a kernel never writes fails.
-// 3. Timings (median of 22 runs, bench/common.cuh: CUDA events, L2 flushed before each run):
+// 3. Timings (median of 22 runs, bench/common.cuh: CUDA events, L2 flushed before each run as the
+//    checker flushes it: a read, then as many bytes dirtied as the run writes, at most an L2):
 //      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 and bf16
 //      mma.sync rates, measured here;
 //      quantise 8192 × 8192 (GB/s of 5 bytes an element);
@@ -796,6 +797,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     CHECK(cudaMemset(w, 1, wbytes));
     int sms = 0;
     CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    timer.set_dirty_bytes(0);  // these rows only read: the flush leaves the L2 clean, as the checker's would
     const float ms = timer.median_ms([&] { read_only_kernel<<<sms * 8, 256>>>(w, wbytes / 16, sink); });
     CHECK(cudaGetLastError());
     const double gbs = wbytes / (ms * 1e-3) / 1e9;
@@ -820,6 +822,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const double wbytes = (double)sh.N * sh.K;
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
+    timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
     for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;
       pr.poison();

@@ -18,6 +18,7 @@ typedef struct timed {
   em_call *call;
   em_fresh *fresh;
   const em_call *ref; /* set for the code under test alone */
+  size_t written;     /* bytes of the case's outputs: what the GPU's L2 flush leaves dirty (em/cuda.h) */
   int runs, outlived;
   double seconds;     /* every call through the timer, warm-up included: what the grader adds up */
 } timed;
@@ -49,7 +50,7 @@ static int time_cuda(void *arg, double *s) {
   int outlived = 0;
   int err = before_timed(t);
   if (err != EM_OK) return err;
-  err = em_cuda_time_run(run_call, t->call, 1, s, &outlived);
+  err = em_cuda_time_run(run_call, t->call, 1, t->written, s, &outlived);
   t->outlived += outlived;
   return after_timed(t, *s, err);
 }
@@ -74,17 +75,23 @@ static double energy_per_call(const em_run_opts *o, em_track track, em_call *k, 
 
 /* ---- the figures ------------------------------------------------------------------------------ */
 
-/* Bytes the case's tensors read and write, as the lab counts them (lab->bytes), split in the
- * proportion of its inputs' and outputs' sizes: the write share picks the case's memory roof. */
-static double write_share(const em__bufs *b) {
-  double rd = 0, wr = 0;
+/* Bytes of the case's input and output tensors (scalars aside). */
+static void tensor_bytes(const em__bufs *b, double *rd, double *wr) {
+  *rd = *wr = 0;
   for (int i = 0; i < b->nt; ++i) {
     const em_tensor *t = &b->t[i];
     if (t->is_scalar) continue;
     double bytes = (double)t->numel * (double)em__dtype_size(t->dtype);
-    if (t->is_output) wr += bytes;
-    else rd += bytes;
+    if (t->is_output) *wr += bytes;
+    else *rd += bytes;
   }
+}
+
+/* Bytes the case's tensors read and write, as the lab counts them (lab->bytes), split in the
+ * proportion of its inputs' and outputs' sizes: the write share picks the case's memory roof. */
+static double write_share(const em__bufs *b) {
+  double rd, wr;
+  tensor_bytes(b, &rd, &wr);
   return rd + wr > 0 ? wr / (rd + wr) : 0.5;
 }
 
@@ -228,8 +235,11 @@ int em__time_case(em__ctx *x) {
   }
   em_timed_fn tf = x->track == EM_TRACK_CUDA ? time_cuda : time_cpu;
   em_timed_fn fns[3] = {tf, tf, tf};
-  timed tk = {.call = &x->call, .fresh = &fresh, .ref = &ref}, tr = {.call = &ref, .fresh = &fresh},
-        tn = {.call = &naive, .fresh = &fresh};
+  double rd, wr;
+  tensor_bytes(&x->b, &rd, &wr);
+  size_t written = (size_t)wr;
+  timed tk = {.call = &x->call, .fresh = &fresh, .ref = &ref, .written = written},
+        tr = {.call = &ref, .fresh = &fresh, .written = written}, tn = {.call = &naive, .fresh = &fresh, .written = written};
   void *args[3] = {&tk, &tr, &tn};
   int nfns = naive.fn ? 3 : 2, perf = x->c->perf_points > 0, failed = -1;
   em_bench_opts bo = {.warmup_s = perf ? 0.1 : 0.02, .budget_s = x->o->budget_s * (perf ? 5 : 1),

@@ -39,7 +39,10 @@ int em_cuda_check_launch(const char *what);
 int em_cuda_sync(void);
 
 /* Times one GPU run of fn(arg), which launches work on the default stream:
- *   the L2 is flushed (a write over twice its size) so every run starts from device memory;
+ *   the L2 is flushed (a read over twice its size) so every run starts from device memory, and
+ *   then min(written_bytes, L2) bytes of it are written: the L2 is left holding as many dirty
+ *   lines as the run writes, as the run before would leave it, so that a run which only reads
+ *   is not charged the write-back of a flush's writes, nor a run which writes spared its own;
  *   CUDA events bracket the call (the flush is queued before the start event, so the launch
  *   latency of the host hides behind it, as in Triton's do_bench);
  *   the device is then synchronised and, if that took longer than
@@ -48,7 +51,8 @@ int em_cuda_sync(void);
  *   *outlived is set to 1 so the report can say so.
  * fn returns EM_OK or an error code, which is passed on. */
 typedef int (*em_cuda_work_fn)(void *arg);
-int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *seconds, int *outlived);
+int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, size_t written_bytes, double *seconds,
+                     int *outlived);
 
 /* Device-side helpers of the checker's timing (check.c, fresh.c): none of them is timed.
  * em_cuda_copy_device: cudaMemcpy device to device. em_cuda_swap: exchanges two non-overlapping

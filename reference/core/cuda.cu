@@ -142,7 +142,9 @@ extern "C" int em_cuda_rng_fill_uniform_f32(float *dev_x, int64_t n, em_rng_key 
 // ---- timing one run ------------------------------------------------------------------------
 
 static void *flush_buf = NULL;
-static size_t flush_bytes = 0;
+static size_t flush_bytes = 0, l2_bytes = 0;
+static unsigned *flush_sink = NULL;
+static int flush_blocks = 0;
 static cudaEvent_t ev_start, ev_stop;
 static int events_ready = 0;
 
@@ -152,8 +154,10 @@ static const double kOutlivedMarginS = 50e-6;
 
 extern "C" void em_cuda_release_scratch(void) {
   if (flush_buf) cudaFree(flush_buf);
+  if (flush_sink) cudaFree(flush_sink);
   flush_buf = NULL;
-  flush_bytes = 0;
+  flush_sink = NULL;
+  flush_bytes = l2_bytes = 0;
   if (events_ready) {
     cudaEventDestroy(ev_start);
     cudaEventDestroy(ev_stop);
@@ -168,16 +172,50 @@ static int ensure_scratch(void) {
     events_ready = 1;
   }
   if (!flush_buf) {
-    int l2 = 0;
+    int l2 = 0, sms = 0;
     CUDA_TRY(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
-    // Twice the L2: after writing it, none of the previous run's lines can still be resident.
-    flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : (8 << 20));
+    CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    // Twice the L2: after going through it, none of the previous run's lines can still be resident.
+    l2_bytes = (size_t)(l2 > 0 ? l2 : (8 << 20));
+    flush_bytes = 2 * l2_bytes;
+    flush_blocks = 8 * (sms > 0 ? sms : 1);
     CUDA_TRY(cudaMalloc(&flush_buf, flush_bytes));
+    CUDA_TRY(cudaMalloc(&flush_sink, sizeof *flush_sink));
+    CUDA_TRY(cudaMemset(flush_buf, 0, flush_bytes));  // the read pass reads initialised memory
+    CUDA_TRY(cudaMemset(flush_sink, 0, sizeof *flush_sink));
   }
   return EM_OK;
 }
 
-extern "C" int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *seconds, int *outlived) {
+// The flush's read pass: every 16 bytes of the buffer, summed so that nothing is optimised away.
+__global__ void flush_read_kernel(const uint4 *p, size_t n, unsigned *sink) {
+  unsigned s = 0;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    const uint4 a = p[i];
+    s += a.x ^ a.y ^ a.z ^ a.w;
+  }
+  if (s == 0x12345678u) atomicAdd(sink, s);  // never, for a buffer of zeros; the compiler cannot know
+}
+
+// Evicts the previous run's lines and leaves the L2 as the run itself will leave it for the next:
+// a read over twice the L2 (the L2 is then clean), then min(written, L2) bytes dirtied, the last
+// ones read, still resident. A write over the whole buffer (cudaMemset, as Triton's do_bench) would
+// leave an L2 full of dirty lines that a run which only reads must write back as it goes: 50 MB of
+// someone else's traffic, a third of lab 8's decode case (bench/l2_flush.cu: a read of 67 MB at 67%
+// of copy after it, 89% after this flush on an H100). A read alone would let a run that writes leave
+// up to an L2 of its own writes unpaid at its end; dirtying as many lines as it writes makes each
+// run pay for about as many write-backs as it causes, the steady state of a kernel called again
+// and again (the same H100: writes and copies timed alike after this flush and after cudaMemset).
+static int flush_l2_for(size_t written_bytes) {
+  flush_read_kernel<<<flush_blocks, 256>>>((const uint4 *)flush_buf, flush_bytes / sizeof(uint4), flush_sink);
+  CUDA_TRY(cudaGetLastError());
+  size_t dirty = written_bytes < l2_bytes ? written_bytes : l2_bytes;
+  if (dirty) CUDA_TRY(cudaMemsetAsync((char *)flush_buf + flush_bytes - dirty, 0, dirty, 0));
+  return EM_OK;
+}
+
+extern "C" int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, size_t written_bytes, double *seconds,
+                                int *outlived) {
   int err = ensure_scratch();
   if (err != EM_OK) return err;
   if (outlived) *outlived = 0;
@@ -185,7 +223,7 @@ extern "C" int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, dou
   // the host queues the launch while the GPU flushes, so the events time the GPU's work, not the
   // host's launch latency (as Triton's do_bench does).
   CUDA_TRY(cudaDeviceSynchronize());
-  if (flush_l2) CUDA_TRY(cudaMemsetAsync(flush_buf, 0, flush_bytes, 0));
+  if (flush_l2 && (err = flush_l2_for(written_bytes)) != EM_OK) return err;
   double wall0 = em_now_s();
   CUDA_TRY(cudaEventRecord(ev_start, 0));
   err = fn(arg);

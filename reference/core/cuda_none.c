@@ -43,8 +43,9 @@ int em_cuda_rng_fill_uniform_f32(float *dev_x, int64_t n, em_rng_key key, float 
   (void)dev_x, (void)n, (void)key, (void)lo, (void)hi;
   return NO_CUDA();
 }
-int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, double *seconds, int *outlived) {
-  (void)fn, (void)arg, (void)flush_l2, (void)seconds, (void)outlived;
+int em_cuda_time_run(em_cuda_work_fn fn, void *arg, int flush_l2, size_t written_bytes, double *seconds,
+                     int *outlived) {
+  (void)fn, (void)arg, (void)flush_l2, (void)written_bytes, (void)seconds, (void)outlived;
   return NO_CUDA();
 }
 void em_cuda_release_scratch(void) {}
