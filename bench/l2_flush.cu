@@ -98,7 +98,7 @@ int main() {
     bench::Timer t(22, 3, kind);
     t.set_dirty_bytes(0);
     // What the events and one launch cost whatever the work: by grid size, from one block to the
-    // read kernels' grid (the decode forward launches N / (8·NT) = 256 blocks at NT = 4).
+    // read kernels' grid (the decode forward launches N / (8·NT) = 512 blocks at NT = 2).
     for (int nb : {1, p.multiProcessorCount, 256, blocks}) {
       const float empty = t.median_ms([&] { bench::read_sum_kernel<<<nb, 256>>>(g, 0, sink); });
       std::printf("  a launch with nothing to read, %4d blocks    %9.4f ms\n", nb, empty);
@@ -117,15 +117,18 @@ int main() {
     row("lab 8 decode forward, M=16 N=K=8192 (W's bytes)", (double)w_bytes,
         t.median_ms([&] { CHECK(qlin_fwd_launch(a)); }));
     if (kind == bench::L2Flush::kMatched) {  // the decode kernel's shapes: rows per block (NT), steps in flight (U)
+      // PRE (the default): the epilogue's operands loaded as each block starts; "late": after W's stream.
+      row("  decode NT=4 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2>(a))); }));
+      row("  decode NT=4 U=2 late", (double)w_bytes,
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2, false>(a))); }));
       row("  decode NT=4 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 1>(a))); }));
-      row("  decode NT=4 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 4>(a))); }));
       row("  decode NT=2 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 1>(a))); }));
       row("  decode NT=2 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2>(a))); }));
-      row("  decode NT=2 U=3", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 3>(a))); }));
+      row("  decode NT=2 U=2 late", (double)w_bytes,
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2, false>(a))); }));
       row("  decode NT=2 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 4>(a))); }));
       row("  decode NT=1 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 2>(a))); }));
       row("  decode NT=1 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 4>(a))); }));
-      row("  decode NT=1 U=8", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 8>(a))); }));
     }
   }
   CHECK(cudaFree(g));

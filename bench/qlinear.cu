@@ -319,7 +319,7 @@ struct Shape {
 
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
-//   kBulk4    NT = 4 as version 2 ships (256 blocks, 2 per SM), 3 stages of 512-byte pieces: 16 KB
+//   kBulk4    NT = 4 as version 2 shipped first (256 blocks, 2 per SM), 3 stages of 512-byte pieces: 16 KB
 //             of W and 8 KB of x a stage, 97 KB a block with the partial sums; up to 96 KB of W
 //             in flight per SM. Its question: the TMA path instead of register loads, all else kept.
 //   kBulk4S6  the same bytes as 6 stages of 256-byte pieces (106 KB a block, still 2 per SM): 5 of
@@ -614,10 +614,10 @@ void print_all_attributes() {
                    QlinMmaShape<256, 4>::kThreads, QlinMmaShape<256, 4>::kSmem, true);
   print_attributes("mma 128x128, 4 stages (ref. elsewhere)", (const void *)qlin_fwd_mma_kernel<128, 4, true>,
                    QlinMmaShape<128, 4>::kThreads, QlinMmaShape<128, 4>::kSmem, true);
-  print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2>, kQlinDecodeThreads, 0);
-  print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2>, kQlinDecodeThreads, 0);
-  print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2>, kQlinDecodeThreads, 0);
-  print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2, true>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2, true>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2, true>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2, true>, kQlinDecodeThreads, 0);
   if (wg_available()) {
     print_attributes(fwd_name(kWg256x4), (const void *)qlin_fwd_wg_kernel<256, 4>, 256, QlinWgShape<256, 4>::kSmem, true);
     print_attributes(fwd_name(kWg128x4), (const void *)qlin_fwd_wg_kernel<128, 4>, 256, QlinWgShape<128, 4>::kSmem, true);

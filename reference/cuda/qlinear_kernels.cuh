@@ -597,8 +597,8 @@ __global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
 //     and a 256-byte L2 prefetch hint; x with ordinary loads: every block reads all of x, from the L2;
 //   - at the end the 8 warps' int32 partial sums meet in shared memory (exact) and the block's
 //     threads apply the epilogue.
-// NT is chosen by the launcher so that there are at least as many blocks as SMs (4 → 256 blocks at
-// N = 8192). ALIGNED as for version 1; otherwise x and W are read byte by byte.
+// NT is chosen by the launcher (qlin_fwd_launch: 2 → 512 blocks at N = 8192). ALIGNED as for
+// version 1; otherwise x and W are read byte by byte.
 
 static const int kQlinDecodeThreads = 256;
 static_assert(kQlinDecodeThreads == 256, "qlin_decode_reduce_store sums 8 warps' partial sums with 256 threads");
@@ -625,28 +625,64 @@ static __device__ __forceinline__ uint4 qlin_ld16_x(const int8_t *p, int k, int 
   return qlin_ld16_w<false>(p, k, K);
 }
 
+// Output v (0 ≤ v < NT·128) of a decode tile, as its threads store it: the mma accumulator
+// element e (0-3) of lane l of n tile nt, i.e. row and column (from the tile's n0) of y.
+static __device__ __forceinline__ void qlin_decode_out(int v, int &row, int &col) {
+  const int i = v >> 5, l = v & 31, nt = i >> 2, e = i & 3;
+  row = (l >> 2) + 8 * (e >> 1);
+  col = nt * 8 + 2 * (l & 3) + (e & 1);
+}
+
+// The epilogue's operands (s_x, s_w and b) of the outputs a thread stores, v = threadIdx.x + 256·j,
+// loaded as the block starts (qlin_decode_epi_load): their DRAM latency then hides behind W's
+// stream instead of coming after it, at the end of every block at once.
+template <int NT>
+struct QlinDecodeEpi {
+  static constexpr int kPer = (NT * 4 * 32 + 255) / 256;
+  float sx[kPer], sw[kPer], b[kPer];
+};
+
+template <int NT>
+static __device__ __forceinline__ void qlin_decode_epi_load(const QlinFwdArgs &a, int n0, QlinDecodeEpi<NT> &p) {
+#pragma unroll
+  for (int j = 0; j < QlinDecodeEpi<NT>::kPer; ++j) {
+    int row, col;
+    const int v = threadIdx.x + 256 * j;
+    qlin_decode_out(v, row, col);
+    const bool in = v < NT * 4 * 32 && row < a.M && col < a.N - n0;
+    p.sx[j] = in ? a.sx[row] : 0.0f;
+    p.sw[j] = in ? a.sw[n0 + col] : 0.0f;
+    p.b[j] = in ? a.b[n0 + col] : 0.0f;
+  }
+}
+
 // The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
 // barrier this follows) summed and stored through the epilogue, by 256 threads (version 2's block,
-// version 2b's consumer warps).
+// version 2b's consumer warps), with the operands in pre where the block loaded them early, else
+// read now.
 template <int NT>
 static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
-                                                                int n0) {
-  for (int v = threadIdx.x; v < NT * 4 * 32; v += 256) {
+                                                                int n0, const QlinDecodeEpi<NT> *pre = nullptr) {
+#pragma unroll
+  for (int j = 0; j < QlinDecodeEpi<NT>::kPer; ++j) {
+    const int v = threadIdx.x + 256 * j;
+    if (v >= NT * 4 * 32) break;
     const int i = v >> 5, l = v & 31;
     int32_t sum = 0;
 #pragma unroll
     for (int w = 0; w < 8; ++w) sum += red[w][i][l];
-    const int nt = i >> 2, e = i & 3;
-    const int row = (l >> 2) + 8 * (e >> 1), col = nt * 8 + 2 * (l & 3) + (e & 1);  // col: from n0
+    int row, col;
+    qlin_decode_out(v, row, col);
     if (row < a.M && col < a.N - n0) {
       const int64_t o = (int64_t)row * a.N + n0 + col;
-      a.y[o] = qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
+      a.y[o] = pre ? qlin_dequant(pre->sx[j], pre->sw[j], sum, pre->b[j])
+                   : qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
       if (a.acc) a.acc[o] = sum;
     }
   }
 }
 
-template <int NT, bool ALIGNED, int U>
+template <int NT, bool ALIGNED, int U, bool PRE>
 __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(QlinFwdArgs a) {
   constexpr int W = kQlinDecodeThreads / 32;
   __shared__ int32_t red[W][NT * 4][32];
@@ -654,6 +690,8 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
   const int g = lane >> 2, t = lane & 3;
   const int n0 = blockIdx.x * (8 * NT);
   const int steps = (a.K + 63) / 64;
+  QlinDecodeEpi<NT> pre;
+  if (PRE) qlin_decode_epi_load<NT>(a, n0, pre);
 
   const bool xa_in = g < a.M, xb_in = g + 8 < a.M;
   const int8_t *xa = a.xq + (int64_t)(xa_in ? g : 0) * a.K;
@@ -699,7 +737,7 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
 #pragma unroll
     for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
   __syncthreads();
-  qlin_decode_reduce_store<NT>(a, red, n0);
+  qlin_decode_reduce_store<NT>(a, red, n0, PRE ? &pre : nullptr);
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -1476,13 +1514,15 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   return cudaGetLastError();
 }
 
-template <int NT, int U = 2>
+// PRE: the epilogue's operands loaded as each block starts (QlinDecodeEpi); false, after the
+// stream (the bench's comparison).
+template <int NT, int U = 2, bool PRE = true>
 static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
   const unsigned blocks = (unsigned)((a.N + 8 * NT - 1) / (8 * NT));
   if (qlin_fwd_aligned(a))
-    qlin_fwd_decode_kernel<NT, true, U><<<blocks, kQlinDecodeThreads>>>(a);
+    qlin_fwd_decode_kernel<NT, true, U, PRE><<<blocks, kQlinDecodeThreads>>>(a);
   else
-    qlin_fwd_decode_kernel<NT, false, U><<<blocks, kQlinDecodeThreads>>>(a);
+    qlin_fwd_decode_kernel<NT, false, U, PRE><<<blocks, kQlinDecodeThreads>>>(a);
   return cudaGetLastError();
 }
 
@@ -1544,8 +1584,10 @@ static inline cudaError_t qlin_fwd_wg_launch(QlinFwdArgs a) {
 }
 
 #ifndef EM_SM90A_TU  // not needed by an sm_90a object, and compiled wherever seen (not a template)
-// The shipped dispatch: M ≤ 16 streams W (NT as large as still gives every SM a block: fewer,
-// longer-lived blocks read x from the L2 fewer times), larger M the tiled kernel.
+// The shipped dispatch: M ≤ 16 streams W with NT = 2 where that still gives every SM a block, else
+// NT = 1 (on an H100 at N = K = 8192, after the checker's flush: NT = 2 82% of copy, NT = 4 80%, two
+// runs each; bench/l2_flush.cu: blocks of fewer registers, four of them to an SM, keep twice the
+// warps streaming), larger M the tiled kernel.
 static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
   if (a.M <= kQlinDecodeMaxM) {
     int dev = 0, sms = 0;
@@ -1553,7 +1595,6 @@ static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e != cudaSuccess) return e;
     const int64_t n8 = ((int64_t)a.N + 7) / 8;
-    if ((n8 + 3) / 4 >= sms) return qlin_fwd_decode_launch<4>(a);
     if ((n8 + 1) / 2 >= sms) return qlin_fwd_decode_launch<2>(a);
     return qlin_fwd_decode_launch<1>(a);
   }
