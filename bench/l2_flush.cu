@@ -117,15 +117,17 @@ int main() {
     row("lab 8 decode forward, M=16 N=K=8192 (W's bytes)", (double)w_bytes,
         t.median_ms([&] { CHECK(qlin_fwd_launch(a)); }));
     if (kind == bench::L2Flush::kMatched) {  // the decode kernel's shapes: rows per block (NT), steps in flight (U)
-      // PRE (the default): the epilogue's operands loaded as each block starts; "late": after W's stream.
+      // "pre": the epilogue's operands loaded as each block starts (PRE); otherwise after W's stream.
       row("  decode NT=4 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2>(a))); }));
-      row("  decode NT=4 U=2 late", (double)w_bytes,
-          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2, false>(a))); }));
+      row("  decode NT=4 U=2 pre", (double)w_bytes,
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2, true>(a))); }));
       row("  decode NT=4 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 1>(a))); }));
       row("  decode NT=2 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 1>(a))); }));
       row("  decode NT=2 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2>(a))); }));
-      row("  decode NT=2 U=2 late", (double)w_bytes,
-          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2, false>(a))); }));
+      row("  decode NT=2 U=2 pre", (double)w_bytes,
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2, true>(a))); }));
+      row("  decode NT=2 U=4 pre", (double)w_bytes,
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 4, true>(a))); }));
       row("  decode NT=2 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 4>(a))); }));
       row("  decode NT=1 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 2>(a))); }));
       row("  decode NT=1 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 4>(a))); }));

@@ -635,7 +635,8 @@ static __device__ __forceinline__ void qlin_decode_out(int v, int &row, int &col
 
 // The epilogue's operands (s_x, s_w and b) of the outputs a thread stores, v = threadIdx.x + 256·j,
 // loaded as the block starts (qlin_decode_epi_load): their DRAM latency then hides behind W's
-// stream instead of coming after it, at the end of every block at once.
+// stream instead of coming after it, at the end of every block at once. A variant the bench times
+// (qlin_fwd_decode_launch's PRE): measured, it did not pay.
 template <int NT>
 struct QlinDecodeEpi {
   static constexpr int kPer = (NT * 4 * 32 + 255) / 256;
@@ -1514,9 +1515,11 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   return cudaGetLastError();
 }
 
-// PRE: the epilogue's operands loaded as each block starts (QlinDecodeEpi); false, after the
-// stream (the bench's comparison).
-template <int NT, int U = 2, bool PRE = true>
+// PRE: the epilogue's operands loaded as each block starts (QlinDecodeEpi); false (shipped): after
+// the stream. On an H100 after the checker's flush (bench/l2_flush.cu, one run) NT = 4 streamed 82%
+// of copy with PRE and 81% without, but NT = 2 77% with it and 83% without: the registers it holds
+// through the stream cost NT = 2 a resident block per SM, and the latency it hides is not the cost.
+template <int NT, int U = 2, bool PRE = false>
 static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
   const unsigned blocks = (unsigned)((a.N + 8 * NT - 1) / (8 * NT));
   if (qlin_fwd_aligned(a))
