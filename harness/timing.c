@@ -239,7 +239,8 @@ int em__time_case(em__ctx *x) {
   tensor_bytes(&x->b, &rd, &wr);
   size_t written = (size_t)wr;
   timed tk = {.call = &x->call, .fresh = &fresh, .ref = &ref, .written = written},
-        tr = {.call = &ref, .fresh = &fresh, .written = written}, tn = {.call = &naive, .fresh = &fresh, .written = written};
+        tr = {.call = &ref, .fresh = &fresh, .written = written},
+        tn = {.call = &naive, .fresh = &fresh, .written = written};
   void *args[3] = {&tk, &tr, &tn};
   int nfns = naive.fn ? 3 : 2, perf = x->c->perf_points > 0, failed = -1;
   em_bench_opts bo = {.warmup_s = perf ? 0.1 : 0.02, .budget_s = x->o->budget_s * (perf ? 5 : 1),
