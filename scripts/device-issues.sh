@@ -28,7 +28,7 @@ extra=()  # the bench programs only where a step runs them: theirs are the longe
 # inside the step's own time limit
 [[ $steps == *" sanitize "* ]] && extra+=(sanitize-test-build build/tests/test_sanitize)
 timeout "$(lim 300)" make -j"$(nproc)" all build/demo/em-check build/em-archive test-build "${extra[@]}" BENCH_BIN= >"$ev/build.log" 2>&1 ||
-  { echo "build failed:"; grep -E "error|Error" "$ev/build.log" | head -30; tar czf "$final/evidence.tgz" -C "$ev" .; exit 2; }
+  { echo "build failed:"; grep -E "error|Error|^\[emlab\] (missing|apt-get)" "$ev/build.log" | head -30; tar czf "$final/evidence.tgz" -C "$ev" .; exit 2; }
 # Labs 1-6's bench programs one after the other, each whole in its own file, each under VARIANT_S
 # seconds and all of them within VARIANTS_S (and the deadline).
 variants() {

@@ -19,7 +19,7 @@ t() { echo "[$(( $(date +%s) - start )) s] $*"; }
 lim() { local left=$((deadline - $(date +%s))); [ "$left" -lt 1 ] && left=1; [ "$1" -lt "$left" ] && echo "$1" || echo "$left"; }
 t "build"
 timeout "$(lim 300)" make -j"$(nproc)" all build/demo/em-check build/bench/attention build/bench/qlinear >"$ev/build.log" 2>&1 ||
-  { echo "build failed:"; grep -E "error|Error" "$ev/build.log" | head -30; tar czf "$final/evidence.tgz" -C "$ev" .; exit 2; }
+  { echo "build failed:"; grep -E "error|Error|^\[emlab\] (missing|apt-get)" "$ev/build.log" | head -30; tar czf "$final/evidence.tgz" -C "$ev" .; exit 2; }
 t "lab 7: ${1:-}"
 [ -n "${1:-}" ] && OUT=$ev/lab7 timeout "$(lim "${LAB7_S:-150}")" bash scripts/device-lab7.sh $1
 t "lab 8: ${2:-}"

@@ -1,5 +1,6 @@
 # Copied from the course infrastructure notes: unpacks the C libraries the build links on the GPU
-# machine, which has no package registry. Used by scripts/device-check.sh.
+# machine, which has no package registry. Used by the scripts/device-*.sh scripts; .debs/ is filled
+# here beforehand by scripts/fetch-device-debs.sh.
 # Source this on the GPU machine (bash): unpacks .debs/*.deb into /tmp/emdeps and points the
 # compiler, linker and loader at it. It touches nothing outside /tmp/emdeps.
 root=/tmp/emdeps
