@@ -492,7 +492,7 @@ BENCH_LAB := $(if $(filter command line,$(origin LAB)),$(LAB),all)
 .PHONY: bench
 bench: $(DEMO_BIN)
 	@mkdir -p $(BUILD)/bench && rm -f $(BUILD)/bench/peaks.json
-	@$(DEMO_BIN) --lab $(BENCH_LAB) --perf-only --budget 0.2 --track $(TRACK) --json $(BUILD)/bench/results.json \
+	@$(DEMO_BIN) --lab $(BENCH_LAB) --perf-only --alternatives --budget 0.2 --track $(TRACK) --json $(BUILD)/bench/results.json \
 	  --peaks $(BUILD)/bench/peaks.json $(ARGS) > $(BUILD)/bench/checker.txt; st=$$?; cat $(BUILD)/bench/checker.txt; \
 	  if [ $$st -ne 0 ]; then echo "[emlab] the checker failed (exit $$st): no comparison" >&2; exit $$st; fi
 	@python3 bench/torch_bench.py $(BUILD)/bench/results.json --out $(BUILD)/bench/bench.json $(BENCH_ARGS)

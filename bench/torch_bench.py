@@ -405,6 +405,10 @@ def time_rows(torch, res, w, cw, why_not, args, progress):
     # GPU workloads first: the compile budget goes where the comparison matters most (an inductor
     # compilation for the CPU can take a minute by itself).
     compute_labs = compute_bound_labs(res["cases"])
+    # PyTorch's figures per piece of work: a row of one of the library's alternatives (em-check
+    # --alternatives: the case's name "... via 3xTF32") does the work of the row before it, so it
+    # is set beside the same PyTorch timings instead of timing them again.
+    seen = {}
     for c in sorted(res["cases"], key=lambda c: c["track"] != "cuda"):
         if c["status"] != "pass" or c.get("time_ms") is None:
             continue
@@ -415,7 +419,15 @@ def time_rows(torch, res, w, cw, why_not, args, progress):
                "time_ms": c["time_ms"], "gbps": c["gbps"],
                "copy_frac": c["gbps"] / copy if copy else None,
                "eager_gbps": None, "compile_gbps": None, "torch_expr": None, "note": why_not,
-               "compute_bound": c["lab_name"] in compute_labs}
+               "compute_bound": c["lab_name"] in compute_labs, "alternative": c.get("alternative")}
+        if row["compute_bound"]:
+            compute_figures(c, row, peaks)
+        work = (c["lab"], c["part"], track, json.dumps(c.get("dims"), sort_keys=True), c.get("values"))
+        if work in seen and not c.get("hidden"):
+            reuse(seen[work], row)
+            rows.append(row)
+            continue
+        seen[work] = row
         if row["compute_bound"]:
             compare_compute(torch, cw.get(c["lab_name"]), c, row, peaks, dev, args, spent, progress)
             rows.append(row)
@@ -449,11 +461,18 @@ def time_rows(torch, res, w, cw, why_not, args, progress):
     return rows
 
 
-def compare_compute(torch, make, c, row, peaks, dev, args, spent, progress):
-    """Fills a compute-bound case's row: its GFLOP/s and share of the FMA rate, then each PyTorch
-    variant's time and GFLOP/s by the same FLOP count (so a variant that skips masked work, or one
-    that computes the whole masked matrix, is credited with the same useful FLOPs as ours) and ours
-    over it."""
+def reuse(first, row):
+    """row, the same work as first, gets first's PyTorch figures (its own ratios to them)."""
+    for key in ("eager_gbps", "compile_gbps", "torch_expr", "note"):
+        row[key] = first[key]
+    if row["compute_bound"]:
+        row["torch_variants"] = {
+            label: dict(v, vs=v["time_ms"] / row["time_ms"] if v.get("time_ms") else None)
+            for label, v in first.get("torch_variants", {}).items()}
+
+
+def compute_figures(c, row, peaks):
+    """A compute-bound case's own figures: its dtype, GFLOP/s and share of the FMA rate."""
     row["dtype"] = case_dtype(c)
     row["flops"], row["gflops"] = c["flops"], c["gflops"]
     # The checker's own roof fraction where it has one: it knows each case's mix of units (lab 8's
@@ -462,6 +481,12 @@ def compare_compute(torch, make, c, row, peaks, dev, args, spent, progress):
     row["fma_frac"] = c["roofline_frac"] if c.get("roofline_frac") is not None else (
         c["gflops"] / peak if peak else None)
     row["torch_variants"] = {}
+
+
+def compare_compute(torch, make, c, row, peaks, dev, args, spent, progress):
+    """Fills a compute-bound case's row with each PyTorch variant's time and GFLOP/s by the same
+    FLOP count (so a variant that skips masked work, or one that computes the whole masked matrix,
+    is credited with the same useful FLOPs as ours) and ours over it."""
     if torch and not make:
         row["note"] = "no PyTorch workload defined for this lab"
     if not torch or not make:
@@ -532,16 +557,17 @@ def print_compute_table(tr, track, where, peaks, torch_version):
              if track == "cpu" and peaks.get("cpu_contended") else "")
           + "; compute-bound cases, PyTorch's GFLOP/s by the same FLOP count")
     cols = "".join(f" {lb:>9} {'vs ' + lb:>{max(9, len(lb) + 3)}}" for lb in ran)
-    print(f"{'lab':<18} {'case':<20} {'time':>10} {'GFLOP/s':>8} {'%roof':>6} {'dtype':>5}{cols}")
-    for r in tr:
+    cases = [f"({r['part']}) {r['case']}" if r.get("part") else r["case"] for r in tr]
+    cw = max([20] + [len(c) for c in cases])  # "(b) perf b4h16 4096 via 3xTF32" whole
+    print(f"{'lab':<18} {'case':<{cw}} {'time':>10} {'GFLOP/s':>8} {'%roof':>6} {'dtype':>5}{cols}")
+    for r, case in zip(tr, cases):
         cells = ""
         for lb in ran:
             v = r["torch_variants"].get(lb, {})
             vs = r["gflops"] / v["gflops"] if v.get("gflops") else None
             cells += f" {fmt(v.get('gflops'), '.1f'):>9} {fmt(vs, '.2f') + ('x' if vs else ''):>{max(9, len(lb) + 3)}}"
         note = "; ".join(n for n in (r["note"] or "").split("; ") if n.split(":")[0] not in never)
-        case = f"({r['part']}) {r['case']}" if r.get("part") else r["case"]
-        print(f"{str(r['lab']) + ' ' + r['name']:<18} {case[:20]:<20} {r['time_ms']:>8.3f}ms "
+        print(f"{str(r['lab']) + ' ' + r['name']:<18} {case:<{cw}} {r['time_ms']:>8.3f}ms "
               f"{r['gflops']:>8.1f} {fmt(100 * r['fma_frac'] if r['fma_frac'] else None, '.0f'):>5}% "
               f"{DTYPE_SHORT[r['dtype']]:>5}{cells}" + (f"  ({note})" if note else ""))
     for why in dict.fromkeys(never.values()):

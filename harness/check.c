@@ -471,21 +471,39 @@ static int checked_call(em__ctx *x, uint64_t *digest) {
   return r->status == EM_PASS;
 }
 
+/* Case c through the candidate, or, with alt, through that alternative of the reference library
+ * (checked and timed the same way, worth no points). */
 static void run_case(const em_lab *lab, const em_case *c, em_track track, const em_run_opts *o, em_run *run,
-                     em_case_result *r) {
-  begin_result(lab, c, track, c->points + c->perf_points, r);
+                     em_case_result *r, const em_alternative *alt) {
+  begin_result(lab, c, track, alt ? 0.0 : c->points + c->perf_points, r);
   em_fn candidate;
-  if (cannot_run(lab, c, track, o, r, &candidate)) return;
+  if (alt) {
+    /* Its own name everywhere a case is named (table, JSON, JUnit); its inputs are the case's. */
+    r->alternative = alt->label;
+    snprintf(r->c.name, sizeof r->c.name, "%s via %s", c->name, alt->label);
+    const char *why = alt->unavailable ? alt->unavailable(track) : NULL;
+    if (cannot_run(lab, c, track, o, r, &candidate)) return;
+    if (why) {
+      decided(r, EM_SKIP, EM_FAIL_SKIPPED);
+      snprintf(r->reason, sizeof r->reason, "%s", why);
+      return;
+    }
+    candidate = alt->fn[track];
+  } else if (cannot_run(lab, c, track, o, r, &candidate)) {
+    return;
+  }
   em__ctx x = {.lab = lab, .part = find_part(lab, c->part), .c = c, .track = track, .o = o, .run = run, .r = r};
   if (!start_case(&x)) return;
   x.call = (em_call){.lab = lab, .c = c, .track = track, .impl = EM_IMPL_CANDIDATE,
-                     .student_code = !em_candidate_is_solution, .fn = candidate, .t = x.b.t, .nt = x.b.nt};
+                     .student_code = !alt && !em_candidate_is_solution, .fn = candidate, .t = x.b.t, .nt = x.b.nt};
+  char who[96];
+  if (alt) snprintf(who, sizeof who, "the reference library's %s alternative", alt->label);
   snprintf(x.what, sizeof x.what, "lab %d part (%c) case \"%s\" [%s] on the %s track (%s)", lab->number, c->part,
            c->name, r->shape, em__track_names[track],
-           em_candidate_is_solution ? "reference solution" : x.part->student_name[track]);
+           alt ? who : em_candidate_is_solution ? "reference solution" : x.part->student_name[track]);
   uint64_t first_digest = 0;
   if (checked_call(&x, &first_digest)) {
-    r->points = c->points;
+    r->points = alt ? 0.0 : c->points;
     /* After reused work found while timing the anti-cache calls still run: their output files let
      * --verify find the same from the files alone. */
     if (o->timing && em__time_case(&x)) em__anti_cache(&x, first_digest);
@@ -562,6 +580,23 @@ int em_case_is_small(const em_lab *lab, const em_case *c) {
   return !(c->perf_points > 0) && lab->bytes(c) <= EM_SMALL_CASE_BYTES;
 }
 
+/* The alternatives em-check --alternatives times after speed case c on track: how many, and the
+ * i-th of them. */
+static int nalternatives(const em_lab *lab, const em_case *c, int track, const em_run_opts *o) {
+  int n = 0;
+  if (!o->alternatives || !o->timing || o->verify_dir || !(c->perf_points > 0)) return 0;
+  for (int i = 0; i < lab->nalternatives; ++i)
+    n += lab->alternatives[i].part == c->part && lab->alternatives[i].fn[track] != NULL;
+  return n;
+}
+
+static const em_alternative *nth_alternative(const em_lab *lab, const em_case *c, int track, int k) {
+  for (int i = 0; i < lab->nalternatives; ++i)
+    if (lab->alternatives[i].part == c->part && lab->alternatives[i].fn[track] != NULL && k-- == 0)
+      return &lab->alternatives[i];
+  return NULL;
+}
+
 /* Whether case c runs on this track and passes the filters. */
 static int selected(const em_lab *lab, const em_case *c, int track, const em_run_opts *o) {
   if (c->tracks && !(c->tracks & EM_TRACK_BIT(track))) return 0;
@@ -605,27 +640,34 @@ void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em
   for (int track = 0; track < EM_NTRACKS; ++track) {
     if (!(o->tracks & EM_TRACK_BIT(track))) continue;
     cuda_context_broken = 0;
-    int count = 0;
-    for (int i = 0; i < ncases(lab, o); ++i) count += selected(lab, nth_case(lab, o, i), track, o);
     /* --verify needs no GPU: the oracle and the comparison run on the host. */
     const char *skip = track == EM_TRACK_CUDA && !o->gpu_ok && !o->verify_dir ? o->gpu_skip : NULL;
+    int count = 0;
+    for (int i = 0; i < ncases(lab, o); ++i) {
+      const em_case *c = nth_case(lab, o, i);
+      if (selected(lab, c, track, o)) count += 1 + (skip ? 0 : nalternatives(lab, c, track, o));
+    }
     if (progress) progress->track_begin(progress->ctx, lab, (em_track)track, skip, count);
     int from = run->n, k = 0;
     for (int i = 0; i < ncases(lab, o); ++i) {
       const em_case *c = nth_case(lab, o, i);
       if (!selected(lab, c, track, o)) continue;
-      em_case_result *r = next_result(run);
-      if (!r) return;
-      ++k;
-      if (progress && !skip && progress->case_begin) progress->case_begin(progress->ctx, lab, c, (em_track)track, k, count);
-      /* Which case the sanitizer's next finding belongs to (scripts/sanitize.py reads these): the
-       * tool prints on its own, in the middle of a case, knowing nothing of cases. */
-      if (o->sanitize && !skip && !o->verify_dir)
-        fprintf(stderr, "[sanitize] lab %d case (%c) \"%s\" on %s\n", lab->number, c->part, c->name,
-                em__track_names[track]);
-      if (o->verify_dir) verify_case(lab, c, (em_track)track, o, run, r);
-      else run_case(lab, c, (em_track)track, o, run, r);
-      if (progress && !skip) progress->case_done(progress->ctx, run, run->n - 1);
+      const int nalt = skip ? 0 : nalternatives(lab, c, track, o);
+      for (int a = -1; a < nalt; ++a) {
+        const em_alternative *alt = a < 0 ? NULL : nth_alternative(lab, c, track, a);
+        em_case_result *r = next_result(run);
+        if (!r) return;
+        ++k;
+        if (progress && !skip && progress->case_begin) progress->case_begin(progress->ctx, lab, c, (em_track)track, k, count);
+        /* Which case the sanitizer's next finding belongs to (scripts/sanitize.py reads these): the
+         * tool prints on its own, in the middle of a case, knowing nothing of cases. */
+        if (o->sanitize && !skip && !o->verify_dir)
+          fprintf(stderr, "[sanitize] lab %d case (%c) \"%s\"%s%s on %s\n", lab->number, c->part, c->name,
+                  alt ? " via " : "", alt ? alt->label : "", em__track_names[track]);
+        if (o->verify_dir) verify_case(lab, c, (em_track)track, o, run, r);
+        else run_case(lab, c, (em_track)track, o, run, r, alt);
+        if (progress && !skip) progress->case_done(progress->ctx, run, run->n - 1);
+      }
     }
     if (progress) progress->track_end(progress->ctx, run, from, run->n);
     if (track == EM_TRACK_CUDA && o->gpu_ok) em_cuda_release_scratch();

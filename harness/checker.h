@@ -74,6 +74,7 @@ typedef struct em_case_result {
                          * NAN: not timed, not known, or the GPU track */
   double load_s;        /* how long that window was */
   double points, max_points;
+  const char *alternative; /* the em_alternative's label when this row times one, else NULL */
 } em_case_result;
 
 /* A case runs at an impossible speed when its working set is at least EM_IMPOSSIBLE_CACHES times
@@ -102,6 +103,8 @@ typedef struct em_run_opts {
   int nextra;
   int hidden_only;        /* run the extra cases alone */
   int perf_only;          /* only the speed cases (perf_points > 0): `make bench` */
+  int alternatives;       /* with timing: after each speed case, the lab's em_alternatives of its
+                           * part, each timed as one more row (no points): `make bench` */
   int small_only;         /* only the small correctness cases (em_case_is_small): what compute-sanitizer's
                            * racecheck and synccheck, which follow every shared-memory access, get */
   int sanitize;           /* under a sanitizer (`make check SANITIZE=1`): timing off, no peaks, no guard

@@ -92,6 +92,19 @@ typedef struct em_part {
   em_fn naive[EM_NTRACKS];
 } em_part;
 
+/* Another of the reference library's implementations of a part, timed beside the reference
+ * solution by `make bench` (em-check --alternatives, speed cases only) so that its table shows
+ * what else the library offers at the same work: lab 7's float32 attention on the tensor cores
+ * (3xTF32) beside the FMA kernel the students write, lab 8's int8 forward with AVX2 beside VNNI.
+ * Never a candidate, never scored. fn[track] NULL: none on that track. unavailable: NULL, or why
+ * this machine cannot run it (the row is skipped with that reason). */
+typedef struct em_alternative {
+  char part;
+  const char *label;      /* short: "3xTF32", "avx2" */
+  em_fn fn[EM_NTRACKS];
+  const char *(*unavailable)(em_track track);
+} em_alternative;
+
 /* Everything one call needs: invoke() picks pointers out of t by track. */
 typedef struct em_call {
   const struct em_lab *lab;
@@ -155,6 +168,9 @@ typedef struct em_lab {
    * element's inputs are what reveals most bugs (a ReLU of an input instead of the product shows
    * as a negative input beside a zero output). NULL: not shown. */
   void (*inputs_at)(const em_case *c, const em_tensor *t, int out, int64_t index, char *buf, size_t len);
+  /* Optional: the library's other implementations of some parts (em_alternative). */
+  const em_alternative *alternatives;
+  int nalternatives;
 } em_lab;
 
 /* The registry (registry.c): every lab, in course order. */

@@ -59,6 +59,8 @@ static void usage(FILE *f) {
           "  --hidden-only      run only the cases of --cases\n"
           "  --no-timing        correctness only\n"
           "  --perf-only        only the speed cases (large sizes), as `make bench` runs them\n"
+          "  --alternatives     after each speed case, time the reference library's other versions of its\n"
+          "                     part beside the reference (lab 7's 3xTF32, lab 8's AVX2), no points\n"
           "  --small-only       only the small correctness cases (no speed points, at most 8 MiB)\n"
           "  --sanitize         for a run under a sanitizer (make check SANITIZE=1 starts it): timing off,\n"
           "                     buffers without guard words, a [sanitize] line on stderr before each case\n"
@@ -331,7 +333,7 @@ typedef struct cli {
 
 enum { O_LAB = 256, O_TRACK, O_PART, O_CASE, O_SEED, O_CASES, O_HIDDEN, O_NOTIME, O_BUDGET, O_TIMEOUT,
        O_THREADS, O_JSON, O_JUNIT, O_DUMP, O_PEAKS, O_COLOR, O_LIST, O_VERSION, O_HELP, O_PERF, O_OUTPUTS,
-       O_VERIFY, O_PEAKS_LOAD, O_HISTORY, O_SMALL, O_SANITIZE };
+       O_VERIFY, O_PEAKS_LOAD, O_HISTORY, O_SMALL, O_SANITIZE, O_ALT };
 static const struct option longopts[] = {
     {"lab", required_argument, 0, O_LAB},         {"track", required_argument, 0, O_TRACK},
     {"part", required_argument, 0, O_PART},       {"case", required_argument, 0, O_CASE},
@@ -346,6 +348,7 @@ static const struct option longopts[] = {
     {"outputs", required_argument, 0, O_OUTPUTS}, {"verify", required_argument, 0, O_VERIFY},
     {"peaks-under-load", no_argument, 0, O_PEAKS_LOAD}, {"history", required_argument, 0, O_HISTORY},
     {"small-only", no_argument, 0, O_SMALL},      {"sanitize", no_argument, 0, O_SANITIZE},
+    {"alternatives", no_argument, 0, O_ALT},
     {0, 0, 0, 0}};
 
 /* parse_option's "go on": any other value is the exit status to end with. */
@@ -431,6 +434,7 @@ static int parse_option(cli *a, int opt, const char *arg, const char *as_given) 
     case O_CASES: a->cases_path = arg; break;
     case O_HIDDEN: o->hidden_only = 1; break;
     case O_PERF: o->perf_only = 1; break;
+    case O_ALT: o->alternatives = 1; break;
     case O_SMALL: o->small_only = 1; break;
     case O_SANITIZE: o->sanitize = 1; break;
     case O_NOTIME: o->timing = 0; break;
@@ -505,6 +509,9 @@ static int parse_args(cli *a, int argc, char **argv) {
   if (!a->all_labs && !em_lab_find(a->lab_no)) return fail_usage("%s", "no lab given: use --lab N or --lab all");
   /* A time taken under a sanitizer measures the tool (ten to a hundred times slower), not the code. */
   if (a->o.sanitize) a->o.timing = 0;
+  if (a->o.alternatives && (!a->o.timing || a->o.verify_dir))
+    return fail_usage("--alternatives times the library's alternatives beside the reference: it cannot go with %s",
+                      a->o.verify_dir ? "--verify" : a->o.sanitize ? "a sanitizer build" : "--no-timing");
   if (a->o.verify_dir) return check_verify(a);
   return a->o.dump_dir ? make_dump_dir(a->o.dump_dir) : GO_ON;
 }

@@ -148,7 +148,11 @@ void em_report_row(FILE *f, const em_case_result *r, int color) {
   snprintf(status, sizeof status, "%s", em_status_name(r->status));
   for (char *p = status; *p; ++p) *p = (char)(*p - 32);
   int sw = shape_width(r->lab);
-  fprintf(f, "%-4c %-16.16s %-*.*s %s%-6s%s %-26s %9s %7s %7s %8s %6s %9s%s\n", r->c.part, r->c.name, sw, sw, r->shape,
+  /* An alternative's row follows its case's: "via 3xTF32" says all the column has room for. */
+  char name[24];
+  if (r->alternative) snprintf(name, sizeof name, "via %.19s", r->alternative);
+  fprintf(f, "%-4c %-16.16s %-*.*s %s%-6s%s %-26s %9s %7s %7s %8s %6s %9s%s\n", r->c.part,
+          r->alternative ? name : r->c.name, sw, sw, r->shape,
           col(color, r->status), status, reset(color), err, t, sr, sn, gb, roof, en, r->outlived ? " *" : "");
   fflush(f);
 }
@@ -268,6 +272,8 @@ static void add_case_identity(json_t *c, const em_case_result *r) {
   json_object_set_new(c, "lab", json_integer(r->lab->number));
   json_object_set_new(c, "part", json_string(part));
   json_object_set_new(c, "name", json_string(r->c.name));
+  /* Rows of em-check --alternatives: which of the library's alternatives ran the case. */
+  if (r->alternative) json_object_set_new(c, "alternative", json_string(r->alternative));
   json_object_set_new(c, "track", json_string(track_names[r->track]));
   json_object_set_new(c, "shape", json_string(r->shape));
   if (!r->c.hidden) {

@@ -211,7 +211,7 @@ static void figures(em__ctx *x, const em_bench_result *br, int nfns, const timed
   r->speedup_vs_naive = nfns > 2 ? br->ratio[2][0] : NAN;
   em__roofline(x->track, x->o, &x->b, r);
   em__flag_impossible(x->track, x->o, &x->b, r);
-  r->points += perf_points(x->c, r);
+  if (!r->alternative) r->points += perf_points(x->c, r);
   em__watch(x);
   r->energy_j = energy_per_call(x->o, x->track, &x->call, fresh);
   em__unwatch();
@@ -224,7 +224,8 @@ int em__time_case(em__ctx *x) {
   ref.fn = x->part->reference[x->track];
   naive.impl = EM_IMPL_NAIVE;
   naive.student_code = 0;
-  naive.fn = x->part->naive[x->track];
+  /* An alternative's row compares it with the reference; the naive baseline has its own row. */
+  naive.fn = x->r->alternative ? NULL : x->part->naive[x->track];
   em_fresh fresh;
   int err = em_fresh_init(&fresh, x->b.t, x->b.nt, x->track, x->lab->bytes(x->c));
   fresh.perturb = x->lab->fresh_mode == EM_FRESH_PERTURB;

@@ -85,6 +85,8 @@ def lab_points(bench: dict, track: str = "cpu") -> list[dict]:
         flops, nbytes = positive(c.get("flops")), positive(c.get("bytes"))
         if c.get("track") != track or c.get("status") != "pass" or not flops or not nbytes:
             continue
+        if c.get("alternative"):  # make bench's row of another library version ("via avx2"): not the reference
+            continue
         ref_ms, naive_ms = positive(c.get("time_ms")), positive(c.get("naive_time_ms"))
         if not ref_ms:
             continue

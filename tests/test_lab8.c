@@ -75,6 +75,49 @@ Test(lab8_solution, passes_other_seeds) {
   t_solution_passes_with(8, runs, T_COUNT(runs));
 }
 
+/* make bench's --alternatives: after a speed case, the forward through the AVX2 kernels is timed
+ * as one more row of its own ("... via avx2"), checked like the case, worth no points, beside the
+ * reference alone (its naive baseline has the case's row). A small speed case from a cases file
+ * keeps it quick. */
+Test(lab8_solution, alternatives_are_rows_of_their_own) {
+  const char *cases = t_str("%s/cases.json", t_tmpdir());
+  t_write_file(cases, "{\"seed\": 5, \"cases\": [{\"lab\": 8, \"part\": \"b\", \"name\": \"small perf\", "
+                      "\"dims\": [64, 96, 160], \"values\": \"uniform\", \"tracks\": \"cpu\", \"points\": 1, "
+                      "\"perf_points\": 2, \"hidden\": false}]}");
+  const char *json = t_str("%s/r.json", t_tmpdir());
+  t_proc p;
+  t_checker(&p, 300, t_solution_bin(8), json, "--track", "cpu", "--cases", cases, "--hidden-only", "--alternatives",
+            "--budget", "0.02", NULL);
+  t_assert_exit(&p, 0);
+  t_assert_output_has(&p, "via avx2");
+  json_t *root = t_load_json(json);
+  cr_assert_eq(t_json_ncases(root), 2, "the case, then its alternative");
+  json_t *c = t_get_case(root, "cpu", 'b', "small perf"), *a = t_get_case(root, "cpu", 'b', "small perf via avx2");
+  cr_expect(json_object_get(c, "alternative") == NULL, "the case's own row names no alternative");
+  cr_expect_str_eq(t_json_str(a, "alternative"), "avx2");
+  json_t *score = json_object_get(a, "score");
+  cr_expect_eq(t_json_num(score, "max"), 0.0, "an alternative earns nothing");
+  cr_expect_eq(t_json_num(json_object_get(root, "score"), "max"), 3.0, "the case's points alone");
+  if (strcmp(t_json_str(a, "status"), "skip") == 0) {
+    cr_expect(strstr(t_json_str(a, "reason"), "AVX2") != NULL, "a CPU without AVX2 says so");
+  } else {
+    cr_expect_str_eq(t_json_str(a, "status"), "pass");
+    cr_expect(t_json_num(a, "time_ms") > 0 && t_json_num(a, "speedup_vs_ref") > 0);
+    cr_expect(json_is_null(json_object_get(a, "speedup_vs_naive")), "no naive baseline in an alternative's row");
+    cr_expect(t_json_num(c, "speedup_vs_naive") > 0, "the case's row keeps its baseline");
+  }
+  json_decref(root);
+  t_proc_free(&p);
+
+  /* Nothing to time them with: said, exit 2. */
+  t_checker(&p, 60, t_solution_bin(8), json, "--track", "cpu", "--cases", cases, "--hidden-only", "--alternatives",
+            "--no-timing", NULL);
+  t_assert_exit(&p, 2);
+  t_assert_output_has(&p, "--alternatives");
+  t_assert_output_has(&p, "--no-timing");
+  t_proc_free(&p);
+}
+
 /* ================================================================================================
  * The untouched skeleton.
  */

@@ -338,6 +338,15 @@ static const em_case cases[] = {
     PERF('c', "perf causal 4096", (4, 16, 4096, 4096, 128, 1), UNIFORM, GPU, 3),
 };
 
+/* make bench's other rows (em-check --alternatives): float32 attention on the tensor cores with
+ * error-compensated TF32 (within the same float32 tolerance) beside the FMA kernel that is parts
+ * (a) and (b)'s reference, the one the students write. The course's float32 bar against PyTorch's
+ * efficient backend is this row's. */
+static const em_alternative alternatives[] = {
+    {'a', "3xTF32", {NULL, EM_CUDA_FN(em_attention_tf32x3_cuda)}, NULL},
+    {'b', "3xTF32", {NULL, EM_CUDA_FN(em_attention_tf32x3_cuda)}, NULL},
+};
+
 const em_lab em_lab_attention = {
     .number = 7,
     .name = "attention",
@@ -360,5 +369,7 @@ const em_lab em_lab_attention = {
     .bytes = bytes,
     .invalid = invalid,
     .inputs_at = inputs_at,
+    .alternatives = alternatives,
+    .nalternatives = EM_COUNT(alternatives),
     .fresh_mode = EM_FRESH_PERTURB,
 };

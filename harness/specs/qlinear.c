@@ -496,6 +496,17 @@ static const em_case cases[] = {
     PERF('d', "perf 4096^3", (4096, 4096, 4096), UNIFORM, GPU, 2),
 };
 
+/* make bench's other rows (em-check --alternatives): the forward through the AVX2 kernels beside
+ * the VNNI ones the reference picks where the CPU has them. */
+static const char *avx2_unavailable(em_track track) {
+  (void)track;
+  return em_qlinear_avx2_unavailable();
+}
+
+static const em_alternative alternatives[] = {
+    {'b', "avx2", {EM_FN(em_qlinear_forward_avx2_cpu), NULL}, avx2_unavailable},
+};
+
 const em_lab em_lab_qlinear = {
     .number = 8,
     .name = "qlinear",
@@ -518,6 +529,8 @@ const em_lab em_lab_qlinear = {
     .bytes = bytes,
     .invalid = invalid,
     .inputs_at = inputs_at,
+    .alternatives = alternatives,
+    .nalternatives = EM_COUNT(alternatives),
     .fresh_mode = EM_FRESH_PERTURB,
     .int8_ops = int8_ops,
 };

@@ -74,6 +74,13 @@ int em_qlinear_forward_cpu(const int8_t *xq, const float *sx, const int8_t *wq, 
                            int32_t *acc, float *y, int64_t M, int64_t N, int64_t K);
 int em_qlinear_forward_cuda(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b,
                             int32_t *acc, float *y, int64_t M, int64_t N, int64_t K);
+/* The CPU forward through its AVX2 kernels (bytes widened to int16, vpmaddwd) whatever more the CPU
+ * has: what VNNI buys is the difference (`make bench` times the two side by side). EM_ENOTSUP
+ * without AVX2 and FMA. */
+int em_qlinear_forward_avx2_cpu(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b,
+                                int32_t *acc, float *y, int64_t M, int64_t N, int64_t K);
+/* Whether this CPU runs em_qlinear_forward_avx2_cpu: NULL, or why not. */
+const char *em_qlinear_avx2_unavailable(void);
 
 /* Backward: dx, dW, db from dy and the forward's quantised operands. */
 int em_qlinear_backward_cpu(const float *dy, const int8_t *xq, const float *sx, const int8_t *wq, const float *sw,

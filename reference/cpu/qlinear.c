@@ -650,6 +650,22 @@ int em_qlinear_forward_cpu(const int8_t *xq, const float *sx, const int8_t *wq, 
   return forward_run(&a, isa == EM__QLINEAR_AVX512_VNNI ? 2 : isa >= EM__QLINEAR_AVX2 ? 1 : 0);
 }
 
+const char *em_qlinear_avx2_unavailable(void) {
+  return em__qlinear_isa_best() >= EM__QLINEAR_AVX2 ? NULL : "this CPU has no AVX2 with FMA";
+}
+
+int em_qlinear_forward_avx2_cpu(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b,
+                                int32_t *acc, float *y, int64_t M, int64_t N, int64_t K) {
+  int err = sizes_ok("em_qlinear_forward_avx2_cpu", M, N, K);
+  if (err) return err;
+  if (!xq || !sx || !wq || !sw || !b || !y) return em__fail(EM_EINVAL, "em_qlinear_forward_avx2_cpu: a NULL pointer");
+  if (em__qlinear_isa_best() < EM__QLINEAR_AVX2)
+    return em__fail(EM_ENOTSUP, "em_qlinear_forward_avx2_cpu: this CPU has no AVX2 with FMA (its best is %s)",
+                    em__qlinear_isa_name(em__qlinear_isa_best()));
+  const fw_args a = {.xq = xq, .wq = wq, .sx = sx, .sw = sw, .b = b, .acc = acc, .y = y, .M = M, .N = N, .K = K};
+  return forward_run(&a, 1);
+}
+
 /* ---- backward ----------------------------------------------------------------------------------- */
 
 /* C (I × K, row-major, ldc K) = A·B, A(i, j) = dy[i·si + j·sj]·s[j], B int8 (J × K, row-major). */

@@ -1,6 +1,7 @@
 """bench/torch_bench.py's timing of PyTorch on the GPU, without PyTorch: a stand-in module records
 what the timer asks of the device, so that the flush before each timed call is the checker's
 (em/cuda.h): a read over twice the L2, then as many of its bytes written as the call writes."""
+import contextlib
 import importlib.util
 import pathlib
 import types
@@ -98,3 +99,31 @@ def test_the_cpu_is_timed_without_a_flush(bench):
     torch = stand_in_torch(log)
     bench.time_fn(torch, lambda: Tensor(log, 10, 4), "cpu", budget_s=0)
     assert log == []
+
+
+def test_an_alternatives_row_is_set_beside_the_same_pytorch_timings(bench, capsys):
+    """em-check --alternatives adds a row of the library's other implementation of a case right
+    after it ("... via 3xTF32"): PyTorch's work is timed once, and each row gets its own ratios."""
+    calls = []
+
+    def attention(c, dev):
+        return "sdpa(q, k, v)", [("flash", lambda: contextlib.nullcontext(), lambda: calls.append(c["name"]))]
+
+    case = {"lab": 7, "lab_name": "attention", "part": "b", "name": "perf b4h16 4096", "track": "cpu",
+            "status": "pass", "dims": {"b": 4, "h": 16, "n": 64, "m": 64, "d": 128, "causal": 0},
+            "values": "uniform", "flops": 4e9, "bytes": 1e6, "time_ms": 2.0, "gflops": 2000.0, "gbps": 0.5,
+            "roofline_frac": 0.5}
+    alt = dict(case, name="perf b4h16 4096 via 3xTF32", alternative="3xTF32", time_ms=1.0, gflops=4000.0,
+               roofline_frac=1.0)
+    res = {"machine": {"peaks": {"cpu_copy_gbps": 10.0, "cpu_fma_gflops": 4000.0}}, "cases": [case, alt]}
+    args = types.SimpleNamespace(budget=0.0, no_compile=True, compile_budget=0.0)
+    progress = types.SimpleNamespace(say=lambda text: None)
+    rows = bench.time_rows(types.SimpleNamespace(), res, {}, {"attention": attention}, None, args, progress)
+    assert set(calls) == {"perf b4h16 4096"}, "PyTorch's side timed once, for the case's own row"
+    first, second = rows
+    assert second["alternative"] == "3xTF32" and first["alternative"] is None
+    assert second["torch_variants"]["flash"]["time_ms"] == first["torch_variants"]["flash"]["time_ms"]
+    assert second["torch_variants"]["flash"]["vs"] == pytest.approx(2 * first["torch_variants"]["flash"]["vs"])
+    assert (second["gflops"], second["fma_frac"]) == (4000.0, 1.0), "its own figures, not the case's"
+    bench.print_compute_table(rows, "cpu", "here", res["machine"]["peaks"], "2.x")
+    assert "(b) perf b4h16 4096 via 3xTF32 " in capsys.readouterr().out

@@ -94,3 +94,17 @@ def test_pdfs_have_one_page_per_slide_and_render(built):
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", "-f", str(number), "-l", str(number),
                     str(built / f"{lecture.stem}.pdf"), str(out)], check=True)
     assert out.with_suffix(".png").stat().st_size > 5000
+
+
+def test_roofline_points_are_the_references_not_their_alternatives():
+    """`make bench` also times the library's alternatives of some parts (rows "... via avx2"): the
+    figures plot each lab's reference and naive baseline, so those rows stay out."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("slides", REPO / "scripts" / "slides.py")
+    slides = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slides)
+    case = {"lab": 8, "part": "b", "name": "perf 2048^3", "track": "cpu", "status": "pass", "flops": 1.7e10,
+            "bytes": 3.0e7, "time_ms": 20.0, "naive_time_ms": 4000.0}
+    alt = dict(case, name="perf 2048^3 via avx2", alternative="avx2", time_ms=70.0, naive_time_ms=None)
+    points = slides.lab_points({"cases": [case, alt]})
+    assert [p["case"] for p in points] == ["b perf 2048^3"]
