@@ -292,7 +292,11 @@ def time_variant(torch, ctx, fn, dev, budget_s):
     except RuntimeError as e:
         if "out of memory" in str(e):  # torch.OutOfMemoryError is a RuntimeError too
             return None, "failed: out of memory"
-        why = [str(w.message) for w in said if "not used because" not in str(w.message)] or [str(e)]
+        # PyTorch warns about every backend it passed over: "X kernel not used because:" and, for
+        # each one sdpa_kernel switched off, "X has been runtime disabled". The reason this one
+        # was refused (a dtype, a head size) is among the rest.
+        why = [str(w.message) for w in said
+               if not any(s in str(w.message) for s in ("not used because", "runtime disabled"))] or [str(e)]
         first = " ".join(why[0].split()).split(". ")[0].rstrip(".")  # its first sentence
         return None, "refused: " + first[:110]
     except Exception as e:  # out of memory, say: reported, not fatal

@@ -127,3 +127,19 @@ def test_an_alternatives_row_is_set_beside_the_same_pytorch_timings(bench, capsy
     assert (second["gflops"], second["fma_frac"]) == (4000.0, 1.0), "its own figures, not the case's"
     bench.print_compute_table(rows, "cpu", "here", res["machine"]["peaks"], "2.x")
     assert "(b) perf b4h16 4096 via 3xTF32 " in capsys.readouterr().out
+
+
+def test_a_refused_backend_names_its_own_reason(bench):
+    """A backend forced by sdpa_kernel that will not take the inputs: PyTorch first warns that the
+    backends switched off are off, then why each was passed over; the row gives the reason."""
+    import warnings
+
+    def refuse():
+        warnings.warn("Memory Efficient attention has been runtime disabled.")
+        warnings.warn("Flash attention kernel not used because:")
+        warnings.warn("Expected query, key and value to all be of dtype: {Half, BFloat16}. Got Query dtype: float.")
+        raise RuntimeError("No available kernel. Aborting execution.")
+
+    t, why = bench.time_variant(types.SimpleNamespace(), contextlib.nullcontext, refuse, "cpu", 0.0)
+    assert t is None
+    assert why == "refused: Expected query, key and value to all be of dtype: {Half, BFloat16}"
