@@ -166,7 +166,13 @@ static __device__ __forceinline__ float attn_exp2(float x) {
 // at d = 128 (168 below), no spills.
 // Pipeline per tile: V_j is copied while S_j is computed; K_{j+1} after P·V_j (it overwrites P),
 // while the SM's other block computes.
-template <int D>
+//
+// KS (a bench variant, not shipped): P gets a buffer of its own, half a tile of keys wide, so that K
+// is never overwritten and K_{j+1} is copied during the softmax and P·V_j, as version 2 does,
+// instead of after them with nothing of the block's own to hide it. The price: P·V in two halves of
+// 32 keys, two more barriers a tile. Shared memory 111 KB at d = 128: still 2 blocks per SM
+// (2 × (111 + 1 reserved) KB of the SM's 228).
+template <int D, bool KS = false>
 struct AttnFmaShape {
   static constexpr int G = 16;                  // lanes per row group
   static constexpr int TM = 8;                  // queries per lane (rows t·8 + ρ)
@@ -174,9 +180,11 @@ struct AttnFmaShape {
   static constexpr bool VEC = D >= 64;          // O columns as float4 (else single floats)
   static constexpr int TD = D / G;              // O columns per lane
   static constexpr int LDQ = D + 4;             // row stride of Q, K, V (floats)
-  static constexpr int LDP = kAttnBN + 16;      // row stride of P
-  static constexpr int KP = kAttnBN * LDQ > kAttnBM * LDP ? kAttnBN * LDQ : kAttnBM * LDP;
-  static constexpr size_t kSmem = (size_t)(kAttnBM * LDQ + KP + kAttnBN * LDQ) * sizeof(float);
+  static constexpr int PW = KS ? kAttnBN / 2 : kAttnBN;  // keys of P held at once
+  static constexpr int LDP = PW + 16;           // row stride of P (rows ρ, ρ + 1 16 banks apart)
+  static constexpr int KP = KS || kAttnBN * LDQ > kAttnBM * LDP ? kAttnBN * LDQ : kAttnBM * LDP;
+  static constexpr size_t kSmem =
+      (size_t)(kAttnBM * LDQ + KP + kAttnBN * LDQ + (KS ? kAttnBM * LDP : 0)) * sizeof(float);
 };
 
 static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
@@ -187,12 +195,12 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 // tile is ~8600 FFMA and LDS instructions (~140 KB of code, past the instruction caches); 4 and 2
 // keep the kernel at ~4500 and still let the scheduler hoist a few steps of loads above the FMAs.
 // bench/attention.cu times other values.
-template <int D, int U1 = 4, int U2 = 2>
+template <int D, int U1 = 4, int U2 = 2, bool KS = false>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
-  using S = AttnFmaShape<D>;
+  using S = AttnFmaShape<D, KS>;
   extern __shared__ __align__(16) float attn_smem_f[];
   float *sQ = attn_smem_f, *sK = sQ + kAttnBM * S::LDQ, *sV = sK + S::KP;
-  float *sP = sK;  // P overwrites K once every warp is done with K
+  float *sP = KS ? sV + kAttnBN * S::LDQ : sK;  // else P overwrites K once every warp is done with K
 
   const AttnBlock blk = attn_block(a);
   const float *q = (const float *)a.q + blk.head * a.n * D;
@@ -283,49 +291,65 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
       }
     }
 
-    __syncthreads();  // every warp is done reading K_j: P may overwrite it
+    __syncthreads();  // every warp is done reading K_j: P may overwrite it (KS: K_{j+1} may come)
+    if (KS) {
+      if (jt + 1 < ntiles) attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
+      attn_cp_commit();  // possibly empty: the group count stays the same on every path
+    }
+    // O += P·V, P in halves of S::PW keys (one, unless KS): P's half into shared memory, then per 4
+    // keys 8 float4 of P (this lane's rows) and 4 rows × d/16 columns of V.
 #pragma unroll
-    for (int t = 0; t < S::TM; ++t)
+    for (int h = 0; h < kAttnBN / S::PW; ++h) {
+      if (h > 0) __syncthreads();  // every warp is done with the previous half of P
 #pragma unroll
-      for (int u = 0; u < S::TN; ++u) sP[(t * 8 + rho) * S::LDP + u * S::G + g] = s[t][u];
-    attn_cp_wait<0>();  // V_j is here
-    __syncthreads();    // and P is whole
+      for (int t = 0; t < S::TM; ++t)
+#pragma unroll
+        for (int u = h * S::PW / S::G; u < (h + 1) * S::PW / S::G; ++u)
+          sP[(t * 8 + rho) * S::LDP + u * S::G - h * S::PW + g] = s[t][u];
+      if (h == 0) {
+        if (KS) attn_cp_wait<1>();  // V_j is here (K_{j+1} may be in flight)
+        else attn_cp_wait<0>();     // V_j is here
+      }
+      __syncthreads();  // and P's half is whole
 
-    // O += P·V: per 4 keys, 8 float4 of P (this lane's rows) and 4 rows × d/16 columns of V.
 #pragma unroll U2
-    for (int j4 = 0; j4 < kAttnBN / 4; ++j4) {
-      float4 pf[S::TM];
+      for (int j4 = 0; j4 < S::PW / 4; ++j4) {
+        float4 pf[S::TM];
 #pragma unroll
-      for (int t = 0; t < S::TM; ++t) pf[t] = *reinterpret_cast<const float4 *>(&sP[(t * 8 + rho) * S::LDP + 4 * j4]);
+        for (int t = 0; t < S::TM; ++t) pf[t] = *reinterpret_cast<const float4 *>(&sP[(t * 8 + rho) * S::LDP + 4 * j4]);
 #pragma unroll
-      for (int jj = 0; jj < 4; ++jj) {
-        const float *vr = sV + (4 * j4 + jj) * S::LDQ;
-        if (S::VEC) {
+        for (int jj = 0; jj < 4; ++jj) {
+          const float *vr = sV + (h * S::PW + 4 * j4 + jj) * S::LDQ;
+          if (S::VEC) {
 #pragma unroll
-          for (int cc = 0; cc < D / 64; ++cc) {
-            const float4 vf = *reinterpret_cast<const float4 *>(vr + cc * 64 + 4 * g);
+            for (int cc = 0; cc < D / 64; ++cc) {
+              const float4 vf = *reinterpret_cast<const float4 *>(vr + cc * 64 + 4 * g);
 #pragma unroll
-            for (int t = 0; t < S::TM; ++t) {
-              const float p = attn_f4(pf[t], jj);
-              acc[t][4 * cc + 0] = fmaf(p, vf.x, acc[t][4 * cc + 0]);
-              acc[t][4 * cc + 1] = fmaf(p, vf.y, acc[t][4 * cc + 1]);
-              acc[t][4 * cc + 2] = fmaf(p, vf.z, acc[t][4 * cc + 2]);
-              acc[t][4 * cc + 3] = fmaf(p, vf.w, acc[t][4 * cc + 3]);
+              for (int t = 0; t < S::TM; ++t) {
+                const float p = attn_f4(pf[t], jj);
+                acc[t][4 * cc + 0] = fmaf(p, vf.x, acc[t][4 * cc + 0]);
+                acc[t][4 * cc + 1] = fmaf(p, vf.y, acc[t][4 * cc + 1]);
+                acc[t][4 * cc + 2] = fmaf(p, vf.z, acc[t][4 * cc + 2]);
+                acc[t][4 * cc + 3] = fmaf(p, vf.w, acc[t][4 * cc + 3]);
+              }
             }
-          }
-        } else {
+          } else {
 #pragma unroll
-          for (int cc = 0; cc < S::TD; ++cc) {
-            const float vv = vr[cc * S::G + g];
+            for (int cc = 0; cc < S::TD; ++cc) {
+              const float vv = vr[cc * S::G + g];
 #pragma unroll
-            for (int t = 0; t < S::TM; ++t) acc[t][cc] = fmaf(attn_f4(pf[t], jj), vv, acc[t][cc]);
+              for (int t = 0; t < S::TM; ++t) acc[t][cc] = fmaf(attn_f4(pf[t], jj), vv, acc[t][cc]);
+            }
           }
         }
       }
     }
 
-    __syncthreads();  // every warp is done with P (= K's space) and V_j
-    if (jt + 1 < ntiles) {
+    __syncthreads();  // every warp is done with P (unless KS, K's space) and V_j
+    if (KS) {
+      if (jt + 1 < ntiles) attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
+      attn_cp_commit();
+    } else if (jt + 1 < ntiles) {
       attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
       attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
@@ -1160,13 +1184,14 @@ static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs
 }
 
 // d must be one of 16, 32, 64, 128 (the library checks it first).
-template <int U1 = 4, int U2 = 2>
+// KS: version 1's variant with P in a buffer of its own (see AttnFmaShape), for the bench.
+template <int U1 = 4, int U2 = 2, bool KS = false>
 static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
-    case 16: return attn_launch(attn_fma_kernel<16, U1, U2>, AttnFmaShape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_fma_kernel<32, U1, U2>, AttnFmaShape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_fma_kernel<64, U1, U2>, AttnFmaShape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_fma_kernel<128, U1, U2>, AttnFmaShape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, KS>, AttnFmaShape<16, KS>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, KS>, AttnFmaShape<32, KS>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, KS>, AttnFmaShape<64, KS>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, KS>, AttnFmaShape<128, KS>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
