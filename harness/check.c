@@ -366,9 +366,10 @@ static void decided(em_case_result *r, em_status status, em_fail_kind kind) {
 }
 
 /* Why case c cannot run on this track: no GPU, a GPU left unusable, a part the lab lacks, a
- * function the student has not defined. 1 with the result filled in; 0 with the code to call. */
+ * function the student has not defined, or, for alternative alt of the library, a machine that
+ * cannot run it. 1 with the result filled in; 0 with the code to call. */
 static int cannot_run(const em_lab *lab, const em_case *c, em_track track, const em_run_opts *o, em_case_result *r,
-                      em_fn *fn) {
+                      const em_alternative *alt, em_fn *fn) {
   if (track == EM_TRACK_CUDA && !o->gpu_ok) {
     decided(r, EM_SKIP, EM_FAIL_SKIPPED);
     snprintf(r->reason, sizeof r->reason, "%s", o->gpu_skip);
@@ -384,6 +385,14 @@ static int cannot_run(const em_lab *lab, const em_case *c, em_track track, const
   if (!part) {
     decided(r, EM_ERROR, EM_FAIL_BAD_CASE);
     snprintf(r->reason, sizeof r->reason, "case names part '%c', which lab %d does not have", c->part, lab->number);
+    return 1;
+  }
+  if (alt) {  /* never NULL on this track: em_check_lab picks those that have one */
+    const char *why = alt->unavailable ? alt->unavailable(track) : NULL;
+    *fn = alt->fn[track];
+    if (!why) return 0;
+    decided(r, EM_SKIP, EM_FAIL_SKIPPED);
+    snprintf(r->reason, sizeof r->reason, "%s", why);
     return 1;
   }
   *fn = em_candidate_is_solution ? part->reference[track] : part->student[track];
@@ -481,17 +490,8 @@ static void run_case(const em_lab *lab, const em_case *c, em_track track, const 
     /* Its own name everywhere a case is named (table, JSON, JUnit); its inputs are the case's. */
     r->alternative = alt->label;
     snprintf(r->c.name, sizeof r->c.name, "%s via %s", c->name, alt->label);
-    const char *why = alt->unavailable ? alt->unavailable(track) : NULL;
-    if (cannot_run(lab, c, track, o, r, &candidate)) return;
-    if (why) {
-      decided(r, EM_SKIP, EM_FAIL_SKIPPED);
-      snprintf(r->reason, sizeof r->reason, "%s", why);
-      return;
-    }
-    candidate = alt->fn[track];
-  } else if (cannot_run(lab, c, track, o, r, &candidate)) {
-    return;
   }
+  if (cannot_run(lab, c, track, o, r, alt, &candidate)) return;
   em__ctx x = {.lab = lab, .part = find_part(lab, c->part), .c = c, .track = track, .o = o, .run = run, .r = r};
   if (!start_case(&x)) return;
   x.call = (em_call){.lab = lab, .c = c, .track = track, .impl = EM_IMPL_CANDIDATE,
@@ -658,12 +658,13 @@ void em_check_lab(const em_lab *lab, const em_run_opts *o, em_run *run, const em
         em_case_result *r = next_result(run);
         if (!r) return;
         ++k;
-        if (progress && !skip && progress->case_begin) progress->case_begin(progress->ctx, lab, c, (em_track)track, k, count);
+        if (progress && !skip && progress->case_begin)
+          progress->case_begin(progress->ctx, lab, c, (em_track)track, k, count);
         /* Which case the sanitizer's next finding belongs to (scripts/sanitize.py reads these): the
          * tool prints on its own, in the middle of a case, knowing nothing of cases. */
         if (o->sanitize && !skip && !o->verify_dir)
-          fprintf(stderr, "[sanitize] lab %d case (%c) \"%s\"%s%s on %s\n", lab->number, c->part, c->name,
-                  alt ? " via " : "", alt ? alt->label : "", em__track_names[track]);
+          fprintf(stderr, "[sanitize] lab %d case (%c) \"%s\" on %s\n", lab->number, c->part, c->name,
+                  em__track_names[track]);
         if (o->verify_dir) verify_case(lab, c, (em_track)track, o, run, r);
         else run_case(lab, c, (em_track)track, o, run, r, alt);
         if (progress && !skip) progress->case_done(progress->ctx, run, run->n - 1);
