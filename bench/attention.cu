@@ -1,5 +1,5 @@
 // Lab 7 kernel variants, side by side on one GPU: the measurements behind reference/cuda/attention.cu.
-// Build and run:  make bench-variants && build/bench/attention [--check-only] [--quick]
+// Build and run:  make bench-variants && build/bench/attention [--check-only] [--quick] [--group G]
 //
 // 1. The FP32 FMA rate of this GPU, measured (the bar for version 1 is 65% of it).
 // 2. A self-check of every variant against a float64 reference computed on the GPU from the same
@@ -13,6 +13,8 @@
 //    median of 22 runs (bench/common.cuh: CUDA events, L2 flushed before each), TFLOP/s =
 //    4·b·h·n·m·d / time, half of it with the causal mask; each timed output is then checked on 8
 //    rows of every head against the float64 reference.
+// --group G: every kernel's causal grid in groups of G heads, longest tiles first across the group
+// (attn_group_order, attn_block), to time against the library's order head by head.
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
@@ -29,15 +31,18 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <vector>
 
+#define EM_ATTN_GROUPED_ORDER 1  // --group: the causal grid's order in groups of heads (attn_block)
 #include "../reference/cuda/attention_kernels.cuh"
 #include "common.cuh"
 #include "em/bf16.h"
 
 namespace {
+
 
 // ---- the FP32 FMA rate ---------------------------------------------------------------------------
 
@@ -328,14 +333,19 @@ const void *kernel_of(Variant var, int d) {
 
 int main(int argc, char **argv) {
   bool check_only = false, quick = false;
+  int group = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--check-only")) check_only = true;
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--group") && i + 1 < argc && std::atoi(argv[i + 1]) > 0)
+      group = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--check-only] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--group G (heads, at least 1)]\n", argv[0]);
       return 2;
     }
   }
+  if (group) std::printf("causal grids in groups of %d heads, longest tiles first (--group)\n", group);
+  CHECK(cudaMemcpyToSymbol(attn_group_order, &group, sizeof group));
   int failures = 0;
   cudaDeviceProp p;
   CHECK(cudaGetDeviceProperties(&p, 0));

@@ -1,0 +1,51 @@
+"""The causal attention grid's order, modelled: how long 4096 blocks of unequal length take on the
+GPU's block slots when each slot takes the next block of the grid as soon as it is free (list
+scheduling), in the library's order (head by head, each head's longest tile first) and in groups of
+G heads (every head's longest tile of the group, then the next longest, ...): the --group option of
+bench/attention.cu, which times the same thing on a GPU.
+
+    python3 bench/attention_grid_order.py [--heads 64] [--tiles 64] [--slots 264] [--overhead 1]
+
+A block of query tile t (0-based) under the mask with n = m computes t + 1 key tiles, plus a fixed
+cost (its Q tile, the first copies, the output) in tile-times. The model knows nothing of an SM
+that runs its only block faster, so it bounds what the order can win rather than predicting it."""
+import argparse
+import heapq
+
+
+def makespan(durations, slots):
+    free = [0.0] * slots
+    end = 0.0
+    for d in durations:
+        t = heapq.heappop(free) + d
+        end = max(end, t)
+        heapq.heappush(free, t)
+    return end
+
+
+def by_head(heads, tiles, cost):
+    return [cost(tiles - 1 - i) for _ in range(heads) for i in range(tiles)]
+
+
+def grouped(heads, tiles, cost, g):
+    return [cost(tiles - 1 - i) for first in range(0, heads, g) for i in range(tiles)
+            for _ in range(first, min(heads, first + g))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--heads", type=int, default=64, help="b·h (default: b = 4, h = 16)")
+    ap.add_argument("--tiles", type=int, default=64, help="query tiles per head (n = 4096, 64 a tile)")
+    ap.add_argument("--slots", type=int, default=264, help="blocks resident at once (2 per SM of 132)")
+    ap.add_argument("--overhead", type=float, default=1.0, help="a block's fixed cost, in tile-times")
+    a = ap.parse_args()
+    cost = lambda t: t + 1 + a.overhead  # noqa: E731
+    work = sum(by_head(a.heads, a.tiles, cost)) / a.slots
+    print(f"{a.heads} heads x {a.tiles} query tiles on {a.slots} slots: the work alone {work:.1f} tile-times")
+    print(f"  head by head (the library): {makespan(by_head(a.heads, a.tiles, cost), a.slots) / work:.4f}x")
+    for g in (2, 4, 8, 16):
+        print(f"  groups of {g:2d} heads:        {makespan(grouped(a.heads, a.tiles, cost, g), a.slots) / work:.4f}x")
+
+
+if __name__ == "__main__":
+    main()
