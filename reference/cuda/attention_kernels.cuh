@@ -60,12 +60,12 @@ struct AttnBlock {
 // attn_group_order > 0 (causal; compiled only where EM_ATTN_GROUPED_ORDER is 1, bench/attention.cu,
 // so that the library's kernels stay as measured until a GPU run has timed it): the grid walks the
 // heads in groups of that many, and within a group takes the longest tile of every head, then the
-// next longest of every head, and so on. Head by head, each head's longest tile starts only when the heads before
-// it are under way, so the last heads' longest tiles start near the end and finish last: in a
-// list-scheduling model of b = 4, h = 16, n = m = 4096 on 264 block slots (two per SM of 132;
-// bench/attention_grid_order.py), the causal grid ends 7% after its work would allow by head,
-// 0.05% in groups of 4 or 8 heads; a group's keys and values (4 heads: 17 MB in float32 at
-// d = 128) stay within the L2.
+// next longest of every head, and so on. Head by head, each head's longest tile starts only when
+// the heads before it are under way, so the last heads' longest tiles start near the end and
+// finish last: in a list-scheduling model of b = 4, h = 16, n = m = 4096 on 264 block slots (two
+// per SM of 132; bench/attention_grid_order.py) the causal grid ends 7% after its work would allow
+// head by head, 0.05% in groups of 4 or 8 heads; a group's keys and values (4 heads: 17 MB in
+// float32 at d = 128) stay within the L2.
 #if EM_ATTN_GROUPED_ORDER
 static __device__ int attn_group_order;  // heads per group; 0: head by head (the library's order)
 #endif
