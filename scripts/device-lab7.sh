@@ -6,12 +6,14 @@
 #               points on edge shapes against a float64 host reference, misaligned pointers, error codes;
 #   bench       build/bench/attention: self-check of every kernel variant, then the timings at
 #               b=4 h=16 n=m=4096 d=128 (and 64), TFLOP/s and % of the measured FMA rate;
+#   order       build/bench/attention --quick with the causal grid in groups of 4 and of 8 heads
+#               (--group), against the bench step's head-by-head order: self-check, then timings;
 #   sanitizer   compute-sanitizer memcheck, racecheck and synccheck over the small self-check and
 #               memcheck + initcheck over the api check;
 #   checker     the lab through em-check: the reference solution's CUDA track with timing (the
 #               speed cases against the naive baseline, the roofs), the skeleton, and the suite's
 #               CUDA tests (planted files, the racecheck of the missing barrier).
-#   scripts/device-lab7.sh [build] [api] [bench] [sanitizer] [checker]   (default: all, in that order)
+#   scripts/device-lab7.sh [build] [api] [bench] [order] [sanitizer] [checker]   (default: all but order)
 steps=${*:-build api bench sanitizer checker}
 source scripts/device-lab-common.sh
 
@@ -31,6 +33,12 @@ fi
 want api && api_step 7 "em_attention_*_cuda"
 
 want bench && bench_step attention grep -E 'FAIL|NaN|^[A-Z]|registers|TFLOP|failure'
+
+if want order; then
+  for g in 4 8; do
+    BENCH_ARGS="--quick --group $g" BENCH_LOG=group$g bench_step attention grep -E 'FAIL|groups|causal|TFLOP'
+  done
+fi
 
 if want sanitizer; then
   step "compute-sanitizer (small shapes)"
