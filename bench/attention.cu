@@ -43,7 +43,6 @@
 
 namespace {
 
-
 // ---- the FP32 FMA rate ---------------------------------------------------------------------------
 
 // ---- inputs and the float64 reference --------------------------------------------------------------
@@ -317,8 +316,10 @@ const void *kernel_of(Variant var, int d) {
       EM_ATTN_BY_D(attn_fma_kernel)
     }
     case kFmaKS:
-      return d == 16 ? (const void *)attn_fma_kernel<16, 4, 2, true> : d == 32 ? (const void *)attn_fma_kernel<32, 4, 2, true>
-           : d == 64 ? (const void *)attn_fma_kernel<64, 4, 2, true> : (const void *)attn_fma_kernel<128, 4, 2, true>;
+      return d == 16   ? (const void *)attn_fma_kernel<16, 4, 2, true>
+             : d == 32 ? (const void *)attn_fma_kernel<32, 4, 2, true>
+             : d == 64 ? (const void *)attn_fma_kernel<64, 4, 2, true>
+                       : (const void *)attn_fma_kernel<128, 4, 2, true>;
     case kTf32x3: {
       EM_ATTN_BY_D(attn_tf32_kernel)
     }

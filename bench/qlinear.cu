@@ -617,7 +617,8 @@ void print_all_attributes() {
   print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2, false>, kQlinDecodeThreads, 0);
-  print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2, false>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2, false>,
+                   kQlinDecodeThreads, 0);
   if (wg_available()) {
     print_attributes(fwd_name(kWg256x4), (const void *)qlin_fwd_wg_kernel<256, 4>, 256, QlinWgShape<256, 4>::kSmem, true);
     print_attributes(fwd_name(kWg128x4), (const void *)qlin_fwd_wg_kernel<128, 4>, 256, QlinWgShape<128, 4>::kSmem, true);

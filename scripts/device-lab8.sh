@@ -62,23 +62,13 @@ if want torch; then
 import torch
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
-# The checker's flush (em_cuda_time_run): a read over twice the L2, then as many of its bytes
-# written as the call writes (an L2 at most), so that the M = 16 rows, which mostly read, are not
-# charged the write-back of the flush's own bytes.
-l2 = torch.cuda.get_device_properties(0).L2_cache_size
-flush = torch.zeros(2 * l2, dtype=torch.uint8, device="cuda")
-def median_ms(fn, runs=22, warmup=3):
-    out = fn()
-    outs = out if isinstance(out, tuple) else (out,)
-    dirty = min(l2, sum(o.numel() * o.element_size() for o in outs))
-    ts = []
-    for r in range(warmup + runs):
-        flush.max()
-        flush[len(flush) - dirty:].zero_()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); fn(); b.record(); b.synchronize()
-        if r >= warmup: ts.append(a.elapsed_time(b))
-    return sorted(ts)[len(ts) // 2]
+# Timed as `make bench` times PyTorch (bench/torch_bench.py's time_fn): the checker's flush before
+# each run (a read over twice the L2, then the call's output bytes dirtied), CUDA events, median.
+import sys
+sys.path.insert(0, "bench")
+from torch_bench import time_fn
+def median_ms(fn):
+    return time_fn(torch, fn, "cuda", 1.0) * 1e3
 print("torch", torch.__version__, torch.cuda.get_device_name())
 M = N = K = 8192
 dy = torch.randn(M, N, device="cuda"); w = torch.randn(N, K, device="cuda"); x = torch.randn(M, K, device="cuda")

@@ -17,7 +17,9 @@ pkgs=(libjansson-dev libjansson4 libarchive-dev libarchive13 nettle-dev libnettl
 apt-get download "${pkgs[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
 missing=0
 for p in "${pkgs[@]}"; do
-  ls "${p}"_*.deb >/dev/null 2>&1 || { echo "fetch-device-debs: $p was not downloaded (apt-get update, then run this again)" >&2; missing=1; }
+  ls "${p}"_*.deb >/dev/null 2>&1 && continue
+  echo "fetch-device-debs: $p was not downloaded (apt-get update, then run this again)" >&2
+  missing=1
 done
 [ $missing = 0 ] && echo "fetch-device-debs: ${#pkgs[@]} packages in .debs/; carry .debs in the device run"
 exit $missing
