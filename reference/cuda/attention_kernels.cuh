@@ -16,8 +16,9 @@
 //     keeps a maximum of −inf, which is replaced by 0 where it is subtracted, so that no
 //     exp2(−inf − (−inf)) = NaN appears, its sum stays 0 and its output is written as 0.
 // Grid: one block per (query tile, head) along x (up to 2^31 − 1 blocks: no 65535 limit on b·h),
-// the query tiles of a head consecutive (they share k and v in the L2) and in reverse order, so
-// that under the causal mask the longest tiles start first and the short ones fill the tail.
+// the query tiles of a head consecutive (they share k and v in the L2); under the causal mask in
+// groups of 8 heads, the longest tiles of the group first, so that the short ones fill the tail
+// (attn_block).
 #ifndef EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
 #define EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
 
@@ -57,17 +58,19 @@ struct AttnBlock {
 
 // BM: the kernel's queries per block (a.qtiles counts tiles of that many).
 //
-// attn_group_order > 0 (causal; compiled only where EM_ATTN_GROUPED_ORDER is 1, bench/attention.cu,
-// so that the library's kernels stay as measured until a GPU run has timed it): the grid walks the
-// heads in groups of that many, and within a group takes the longest tile of every head, then the
-// next longest of every head, and so on. Head by head, each head's longest tile starts only when
-// the heads before it are under way, so the last heads' longest tiles start near the end and
-// finish last: in a list-scheduling model of b = 4, h = 16, n = m = 4096 on 264 block slots (two
-// per SM of 132; bench/attention_grid_order.py) the causal grid ends 7% after its work would allow
-// head by head, 0.05% in groups of 4 or 8 heads; a group's keys and values (4 heads: 17 MB in
-// float32 at d = 128) stay within the L2.
-#if EM_ATTN_GROUPED_ORDER
-static __device__ int attn_group_order;  // heads per group; 0: head by head (the library's order)
+// Causal: the grid walks the heads in groups of EM_ATTN_GROUP (8), and within a group takes the
+// longest query tile of every head, then the next longest of every head, and so on. Head by head
+// (a group of 1), each head's longest tile starts only when the heads before it are under way, so
+// the last heads' longest tiles start near the end and finish last: in a list-scheduling model of
+// b = 4, h = 16, n = m = 4096 on 264 block slots (two per SM of 132; bench/attention_grid_order.py)
+// the causal grid ends 7% after its work would allow head by head, 0.05% in groups of 4 or 8. On an
+// H100 (bench/attention.cu --group 1 against 8, d = 128) groups of 8 took 3-6% off every causal
+// kernel (3xTF32 6.27 → 5.90 ms) and left the rest as they were; a group's keys and values (8 heads:
+// 34 MB in float32 at d = 128) stay within the L2. Without the mask every tile is as long as the
+// others, and the grid keeps the plain order, head by head.
+// bench/attention.cu defines EM_ATTN_GROUP as a device variable (--group) to time other sizes.
+#ifndef EM_ATTN_GROUP
+#define EM_ATTN_GROUP 8
 #endif
 template <int BM = kAttnBM>
 static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
@@ -75,15 +78,13 @@ static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
   const int64_t x = blockIdx.x;
   b.head = x / a.qtiles;
   b.q0 = (a.qtiles - 1 - (int)(x % a.qtiles)) * BM;
-#if EM_ATTN_GROUPED_ORDER  // bench/attention.cu only, until a GPU run says whether it pays
-  const int group = attn_group_order;
-  if (a.causal && group > 0) {
-    const int64_t per = (int64_t)group * a.qtiles, first = x / per * group, r = x % per;
-    const int64_t in = min((int64_t)group, (int64_t)gridDim.x / a.qtiles - first);  // heads in this group
+  if (a.causal) {
+    const int64_t group = EM_ATTN_GROUP;
+    const int64_t per = group * a.qtiles, first = x / per * group, r = x % per;
+    const int64_t in = min(group, (int64_t)gridDim.x / a.qtiles - first);  // heads in this group
     b.head = first + r % in;
     b.q0 = (a.qtiles - 1 - (int)(r / in)) * BM;
   }
-#endif
   b.diag = a.m - a.n;
   b.kend = a.m;
   if (a.causal) {
