@@ -194,7 +194,8 @@ static __device__ __forceinline__ float attn_exp2(float x) {
 // is never overwritten and K_{j+1} is copied during the softmax and P·V_j, as version 2 does,
 // instead of after them with nothing of the block's own to hide it. The price: P·V in two halves of
 // 32 keys, two more barriers a tile. Shared memory 111 KB at d = 128: still 2 blocks per SM
-// (2 × (111 + 1 reserved) KB of the SM's 228).
+// (2 × (111 + 1 reserved) KB of the SM's 228). Timed on an H100 it lost: 38.9 TFLOP/s against
+// 41.2 at d = 128 (BENCHMARKS.md); the barriers and 244 registers cost more than the copy gains.
 template <int D, bool KS = false>
 struct AttnFmaShape {
   static constexpr int G = 16;                  // lanes per row group
