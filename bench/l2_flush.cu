@@ -122,14 +122,18 @@ int main() {
       // "pre": the epilogue's operands loaded as each block starts (PRE); otherwise after W's stream.
       row("  decode NT=4 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2>(a))); }));
       row("  decode NT=4 U=2 pre", (double)w_bytes,
-          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2, true>(a))); }));
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2, kQlinEpiRegs>(a))); }));
       row("  decode NT=4 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 1>(a))); }));
       row("  decode NT=2 U=1", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 1>(a))); }));
       row("  decode NT=2 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2>(a))); }));
       row("  decode NT=2 U=2 pre", (double)w_bytes,
-          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2, true>(a))); }));
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiRegs>(a))); }));
+      row("  decode NT=2 U=2 smem", (double)w_bytes,
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared>(a))); }));
+      row("  decode NT=4 U=2 smem", (double)w_bytes,
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<4, 2, kQlinEpiShared>(a))); }));
       row("  decode NT=2 U=4 pre", (double)w_bytes,
-          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 4, true>(a))); }));
+          t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 4, kQlinEpiRegs>(a))); }));
       row("  decode NT=2 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<2, 4>(a))); }));
       row("  decode NT=1 U=2", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 2>(a))); }));
       row("  decode NT=1 U=4", (double)w_bytes, t.median_ms([&] { CHECK((qlin_fwd_decode_launch<1, 4>(a))); }));

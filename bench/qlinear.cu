@@ -317,6 +317,10 @@ struct Shape {
   bool ones;  // every input 1: every q 127, every sum 127²·K
 };
 
+// kDec2S, kDec4S: version 2 with its epilogue operands copied into shared memory as each block
+// starts (kQlinEpiShared), so that their DRAM latency hides behind W's stream instead of ending
+// every block; no register is held for it (kQlinEpiRegs held them and cost NT = 2 a block per SM).
+//
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
 //   kBulk4    NT = 4 as version 2 shipped first (256 blocks, 2 per SM), 3 stages of 512-byte pieces: 16 KB
@@ -330,7 +334,7 @@ struct Shape {
 //             and drain (read it against its M = 1 row, where x is 8 KB).
 enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
-  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
+  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -348,6 +352,8 @@ const char *fwd_name(Fwd f) {
     case kDec4: return "decode NT=4";
     case kDec4U4: return "decode NT=4, 4 steps in flight";
     case kDec2U4: return "decode NT=2, 4 steps in flight";
+    case kDec2S: return "decode NT=2, epilogue operands early (smem)";
+    case kDec4S: return "decode NT=4, epilogue operands early (smem)";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -439,6 +445,8 @@ struct Problem {
       case kDec4: CHECK(qlin_fwd_decode_launch<4>(a)); break;
       case kDec4U4: CHECK((qlin_fwd_decode_launch<4, 4>(a))); break;
       case kDec2U4: CHECK((qlin_fwd_decode_launch<2, 4>(a))); break;
+      case kDec2S: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared>(a))); break;
+      case kDec4S: CHECK((qlin_fwd_decode_launch<4, 2, kQlinEpiShared>(a))); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -663,7 +671,8 @@ int self_check(bool quick) {
               {131, 260, 1056, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3,
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
-                                 kDec4U4,     kDec2U4,   kBulk4,    kBulk4S6,  kBulk2P};
+                                 kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kBulk4,
+                                 kBulk4S6,    kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -824,7 +833,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
+    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kDec2S, kDec4S, kBulk4, kBulk4S6, kBulk2P,
+                  kMma128x4}) {
       if (!runs(f)) continue;
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });

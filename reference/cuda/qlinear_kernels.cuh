@@ -633,10 +633,16 @@ static __device__ __forceinline__ void qlin_decode_out(int v, int &row, int &col
   col = nt * 8 + 2 * (l & 3) + (e & 1);
 }
 
-// The epilogue's operands (s_x, s_w and b) of the outputs a thread stores, v = threadIdx.x + 256·j,
-// loaded as the block starts (qlin_decode_epi_load): their DRAM latency then hides behind W's
-// stream instead of coming after it, at the end of every block at once. A variant the bench times
-// (qlin_fwd_decode_launch's PRE): measured, it did not pay.
+// Where the decode kernel's epilogue operands (s_x, s_w and b; flushed from the L2 with everything
+// else) come from. Late (shipped): read after the stream, so their DRAM latency comes at the end of
+// every block at once, the last thing the kernel waits for. Regs: loaded into registers as the block
+// starts (QlinDecodeEpi), hidden behind W's stream; measured, the registers held through the stream
+// cost NT = 2 a resident block per SM and it did not pay. Shared: copied into shared memory by
+// cp.async as the block starts (16 + 16·NT floats, one thread each), so the latency hides as with
+// Regs and no register is held (a bench variant until a GPU run times it).
+enum QlinEpi { kQlinEpiLate = 0, kQlinEpiRegs = 1, kQlinEpiShared = 2 };
+
+// The epilogue's operands of the outputs a thread stores, v = threadIdx.x + 256·j (kQlinEpiRegs).
 template <int NT>
 struct QlinDecodeEpi {
   static constexpr int kPer = (NT * 4 * 32 + 255) / 256;
@@ -659,11 +665,13 @@ static __device__ __forceinline__ void qlin_decode_epi_load(const QlinFwdArgs &a
 
 // The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
 // barrier this follows) summed and stored through the epilogue, by 256 threads (version 2's block,
-// version 2b's consumer warps), with the operands in pre where the block loaded them early, else
-// read now.
+// version 2b's consumer warps), with the operands in pre or epi where the block loaded them early
+// (kQlinEpiRegs, kQlinEpiShared: epi holds s_x of rows 0-15, then s_w and b of the tile's 8·NT
+// columns), else read now.
 template <int NT>
 static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
-                                                                int n0, const QlinDecodeEpi<NT> *pre = nullptr) {
+                                                                int n0, const QlinDecodeEpi<NT> *pre = nullptr,
+                                                                const float *epi = nullptr) {
 #pragma unroll
   for (int j = 0; j < QlinDecodeEpi<NT>::kPer; ++j) {
     const int v = threadIdx.x + 256 * j;
@@ -676,16 +684,18 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
     qlin_decode_out(v, row, col);
     if (row < a.M && col < a.N - n0) {
       const int64_t o = (int64_t)row * a.N + n0 + col;
-      a.y[o] = pre ? qlin_dequant(pre->sx[j], pre->sw[j], sum, pre->b[j])
-                   : qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
+      a.y[o] = pre   ? qlin_dequant(pre->sx[j], pre->sw[j], sum, pre->b[j])
+               : epi ? qlin_dequant(epi[row], epi[kQlinDecodeMaxM + col], sum, epi[kQlinDecodeMaxM + 8 * NT + col])
+                     : qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
       if (a.acc) a.acc[o] = sum;
     }
   }
 }
 
-template <int NT, bool ALIGNED, int U, bool PRE>
+template <int NT, bool ALIGNED, int U, int EPI>
 __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(QlinFwdArgs a) {
   constexpr int W = kQlinDecodeThreads / 32;
+  constexpr bool PRE = EPI == kQlinEpiRegs;
   __shared__ int32_t red[W][NT * 4][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -693,6 +703,23 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
   const int steps = (a.K + 63) / 64;
   QlinDecodeEpi<NT> pre;
   if (PRE) qlin_decode_epi_load<NT>(a, n0, pre);
+  float *epi = nullptr;
+  if constexpr (EPI == kQlinEpiShared) {
+    static_assert(kQlinDecodeMaxM + 16 * NT <= kQlinDecodeThreads, "one thread per operand");
+    __shared__ __align__(16) float epi_s[kQlinDecodeMaxM + 16 * NT];
+    epi = epi_s;
+    const int i = threadIdx.x, c = (i - kQlinDecodeMaxM) % (8 * NT);
+    const float *src = i < kQlinDecodeMaxM ? (i < a.M ? a.sx + i : nullptr)
+                       : c >= a.N - n0 || i >= kQlinDecodeMaxM + 16 * NT ? nullptr
+                       : i < kQlinDecodeMaxM + 8 * NT ? a.sw + n0 + c
+                                                     : a.b + n0 + c;
+    if (src) {
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(epi + i)),
+                   "l"(src)
+                   : "memory");
+    }
+    qlin_cp_commit();
+  }
 
   const bool xa_in = g < a.M, xb_in = g + 8 < a.M;
   const int8_t *xa = a.xq + (int64_t)(xa_in ? g : 0) * a.K;
@@ -737,8 +764,9 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
   for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
+  if constexpr (EPI == kQlinEpiShared) qlin_cp_wait<0>();  // this thread's copy; the barrier publishes all
   __syncthreads();
-  qlin_decode_reduce_store<NT>(a, red, n0, PRE ? &pre : nullptr);
+  qlin_decode_reduce_store<NT>(a, red, n0, PRE ? &pre : nullptr, epi);
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -1515,17 +1543,17 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   return cudaGetLastError();
 }
 
-// PRE: the epilogue's operands loaded as each block starts (QlinDecodeEpi); false (shipped): after
-// the stream. On an H100 after the checker's flush (bench/l2_flush.cu, one run) NT = 4 streamed 82%
-// of copy with PRE and 81% without, but NT = 2 77% with it and 83% without: the registers it holds
-// through the stream cost NT = 2 a resident block per SM, and the latency it hides is not the cost.
-template <int NT, int U = 2, bool PRE = false>
+// EPI (QlinEpi): where the epilogue's operands come from; kQlinEpiLate (shipped): read after the
+// stream. On an H100 after the checker's flush (bench/l2_flush.cu, one run) NT = 4 streamed 82%
+// of copy with kQlinEpiRegs and 81% without, but NT = 2 77% with it and 83% without: the registers
+// it holds through the stream cost NT = 2 a resident block per SM. kQlinEpiShared holds none.
+template <int NT, int U = 2, int EPI = kQlinEpiLate>
 static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
   const unsigned blocks = (unsigned)((a.N + 8 * NT - 1) / (8 * NT));
   if (qlin_fwd_aligned(a))
-    qlin_fwd_decode_kernel<NT, true, U, PRE><<<blocks, kQlinDecodeThreads>>>(a);
+    qlin_fwd_decode_kernel<NT, true, U, EPI><<<blocks, kQlinDecodeThreads>>>(a);
   else
-    qlin_fwd_decode_kernel<NT, false, U, PRE><<<blocks, kQlinDecodeThreads>>>(a);
+    qlin_fwd_decode_kernel<NT, false, U, EPI><<<blocks, kQlinDecodeThreads>>>(a);
   return cudaGetLastError();
 }
 
