@@ -1,3 +1,5 @@
+# shellcheck shell=bash disable=SC2034,SC2154
+# (steps is set by the script that sources this file, status is what that script exits with)
 # What scripts/device-lab7.sh and device-lab8.sh share, sourced by both: the setup (evidence folder,
 # Debian packages, the toolkit), the step banner and filter, the build of the library, the lab's
 # bench program and its API check, the api and bench steps, a compute-sanitizer run, and the checker

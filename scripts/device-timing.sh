@@ -56,7 +56,7 @@ done
 fi
 if want nontemporal; then
 echo "=== 4. honest non-temporal lab 3 file against the reference (CPU)"
-for r in $(seq "${NT_RUNS:-3}"); do
+for _ in $(seq "${NT_RUNS:-3}"); do
   build/tests/planted/lab3/nontemporal/em-check --track cpu --case m=n=8192 --json /tmp/nt.json 2>&1 | grep "m=n=8192"
 done
 # Why the reference is or is not as fast here: the store policy the peaks chose (their plain and

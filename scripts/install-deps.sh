@@ -96,6 +96,7 @@ done
 # Ubuntu (the Docker image's nvidia/cuda base is Ubuntu 24.04) names every package above as Debian
 # 12 does, but for one: its `chromium` is not a browser but a shim that installs a snap, and snaps
 # do not run in a container. The browser tests skip without Chromium, so say so and go on.
+# shellcheck disable=SC1090,SC1091  # the system's file, or a test's stand-in
 distro=$(. "${EM_OS_RELEASE:-/etc/os-release}" 2>/dev/null && echo "${ID:-}")
 if [ "$distro" = ubuntu ]; then
   kept=()

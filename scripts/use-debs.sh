@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Copied from the course infrastructure notes: unpacks the C libraries the build links on the GPU
 # machine, which has no package registry. Used by the scripts/device-*.sh scripts; .debs/ is filled
 # here beforehand by scripts/fetch-device-debs.sh.

@@ -14,6 +14,7 @@
 # tests/docker/                the Dockerfile: hadolint (from PyPI, into $(BUILD)/tools/) and CI's build steps
 # tests/slides/                `make slides` built, opened in headless Chromium, its PDFs paged and one rendered
 # tests/dist/                  `make dist-student`: the student edition built, unpacked and used, with the same pytest
+# tests/scripts/               the shell scripts (scripts/*.sh, .ci/run) through shellcheck at its warning level
 # tests/planted/labN/<bug>.c   a deliberately wrong lab N implementation (CPU track), linked into
 #                              its own checker $(BUILD)/tests/planted/labN/<bug>/em-check, whose
 #                              diagnostics the suites assert on. <bug>.cu: the same for CUDA.
@@ -89,6 +90,7 @@ test: test-build | test-deps
 	    echo "== tests/docker (pytest, hadolint)"; EM_TOOLS=$(abspath $(BUILD))/tools $(GRADER_PY) -m pytest -q -rs tests/docker || status=1; \
 	    echo "== tests/slides (pytest: make slides, the decks in headless Chromium, the PDFs)"; EM_BROWSER_OUT=$(abspath $(BUILD))/tests/browser $(GRADER_PY) -m pytest -q -rs -p no:cacheprovider --basetemp=$(abspath $(BUILD))/tests/slides-tmp tests/slides || status=1; \
 	    echo "== tests/dist (pytest, make dist-student)"; $(GRADER_PY) -m pytest -q -rs tests/dist || status=1; \
+	    echo "== tests/scripts (pytest, shellcheck)"; $(GRADER_PY) -m pytest -q -rs -p no:cacheprovider tests/scripts || status=1; \
 	  else echo "[emlab] the grader's tests need pytest for a Python >= 3.11: none of python3 ($$(command -v python3)) and /usr/bin/python3 has it; apt-get install python3-pytest (or make test-deps)" >&2; status=1; fi; \
 	  if [ $$status = 0 ]; then echo "[emlab] all test suites passed"; else echo "[emlab] some tests failed (above)"; fi; exit $$status
 
