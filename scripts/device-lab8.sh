@@ -15,11 +15,15 @@
 #               off for the backward's bar, torch._int_mm for the forward; the whole quantised layer,
 #               x quantised per row, _int_mm, dequantised with the bias, eager and torch.compile'd;
 #               bf16 x @ W.t()), timed the same way;
+#   flush       build/bench/l2_flush: what the timer's L2 flush leaves, an empty launch, reads and
+#               writes of W's size, then the decode forward and its variants after the checker's
+#               flush (GB/s of W, % of copy);
 #   sanitizer   compute-sanitizer memcheck and racecheck over the small self-check, memcheck and
 #               initcheck over the api check.
 #   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
 #               lab 8 tests (the skeleton, the CPU planted files beside the CUDA track)
-#   scripts/device-lab8.sh [build] [api] [bench] [torch] [sanitizer] [checker]   (default: all, in that order)
+#   scripts/device-lab8.sh [build] [api] [bench] [torch] [flush] [sanitizer] [checker]
+#               (default: all but flush, in that order)
 steps=${*:-build api bench torch sanitizer checker}
 source scripts/device-lab-common.sh
 
@@ -116,6 +120,11 @@ EOF
   else
     echo "PyTorch with CUDA is not installed here: no comparison (the bar needs it measured once)"
   fi
+fi
+
+if want flush; then
+  make -j"$jobs" build/bench/l2_flush >>"$out/build.log" 2>&1 || { echo "build/bench/l2_flush did not build"; status=1; }
+  BENCH_TIMEOUT=120 bench_step l2_flush cat
 fi
 
 if want sanitizer; then
