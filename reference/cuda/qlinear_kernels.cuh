@@ -692,8 +692,11 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
   }
 }
 
+// kQlinEpiShared asks for 4 blocks per SM (64 registers), what the shipped NT = 2, U = 2 gets
+// unasked: left to itself the compiler takes 66 for the copies' prologue, and 3 blocks per SM.
 template <int NT, bool ALIGNED, int U, int EPI>
-__global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(QlinFwdArgs a) {
+__global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 : 2)
+    qlin_fwd_decode_kernel(QlinFwdArgs a) {
   constexpr int W = kQlinDecodeThreads / 32;
   constexpr bool PRE = EPI == kQlinEpiRegs;
   __shared__ int32_t red[W][NT * 4][32];
@@ -703,11 +706,11 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
   const int steps = (a.K + 63) / 64;
   QlinDecodeEpi<NT> pre;
   if (PRE) qlin_decode_epi_load<NT>(a, n0, pre);
-  float *epi = nullptr;
+  // Declared for every EPI so that the epilogue can name it (no pointer held through the stream);
+  // one unused float elsewhere, which the compiler drops.
+  __shared__ float epi[EPI == kQlinEpiShared ? kQlinDecodeMaxM + 16 * NT : 1];
   if constexpr (EPI == kQlinEpiShared) {
     static_assert(kQlinDecodeMaxM + 16 * NT <= kQlinDecodeThreads, "one thread per operand");
-    __shared__ __align__(16) float epi_s[kQlinDecodeMaxM + 16 * NT];
-    epi = epi_s;
     const int i = threadIdx.x, c = (i - kQlinDecodeMaxM) % (8 * NT);
     const float *src = i < kQlinDecodeMaxM ? (i < a.M ? a.sx + i : nullptr)
                        : c >= a.N - n0 || i >= kQlinDecodeMaxM + 16 * NT ? nullptr
@@ -766,7 +769,7 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 2) qlin_fwd_decode_kernel(
     for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
   if constexpr (EPI == kQlinEpiShared) qlin_cp_wait<0>();  // this thread's copy; the barrier publishes all
   __syncthreads();
-  qlin_decode_reduce_store<NT>(a, red, n0, PRE ? &pre : nullptr, epi);
+  qlin_decode_reduce_store<NT>(a, red, n0, PRE ? &pre : nullptr, EPI == kQlinEpiShared ? epi : nullptr);
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
