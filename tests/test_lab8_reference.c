@@ -400,6 +400,30 @@ Test(lab8_reference, forward_extremes) {
   check_extreme(19, 21, 999, 2, "with -128");
 }
 
+/* The oracle's own sums (it sums in int32 chunks of 2^16 products): exact up to the last value
+ * int32 holds, EM_ERANGE one past it. Only −128s get there (the checker never feeds them). */
+static int oracle_one_sum(int8_t v, int64_t K, int32_t *acc) {
+  int8_t *a = xmalloc((size_t)K), *w = xmalloc((size_t)K);
+  for (int64_t k = 0; k < K; ++k) a[k] = v, w[k] = v;
+  const float one = 1.0f, zero = 0.0f;
+  double y = 0.0;
+  *acc = 0;
+  const int err = em_qlinear_forward_oracle(a, &one, w, &one, &zero, acc, &y, 1, 1, K);
+  if (err == EM_OK) cr_expect_eq(y, (double)*acc, "y = 1·1·acc + 0");
+  free(a), free(w);
+  return err;
+}
+
+Test(lab8_reference, forward_oracle_sums_exactly_and_refuses_int32_overflow) {
+  int32_t acc;
+  cr_expect_eq(oracle_one_sum(127, EM_QLINEAR_MAX_K, &acc), EM_OK);
+  const int32_t want = 127 * 127 * (int32_t)EM_QLINEAR_MAX_K;
+  cr_expect_eq(acc, want, "127²·2^17 = %d, got %d", want, acc);
+  cr_expect_eq(oracle_one_sum(-128, EM_QLINEAR_MAX_K - 1, &acc), EM_OK);
+  cr_expect_eq(acc, 16384 * (int32_t)(EM_QLINEAR_MAX_K - 1), "2^14·(2^17 − 1) = 2^31 − 2^14, got %d", acc);
+  cr_expect_eq(oracle_one_sum(-128, EM_QLINEAR_MAX_K, &acc), EM_ERANGE, "2^14·2^17 = 2^31 does not fit int32");
+}
+
 /* ---- backward ------------------------------------------------------------------------------------ */
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

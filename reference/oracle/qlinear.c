@@ -24,7 +24,7 @@
  * product with q rounds once, so a sum of k terms is off by at most (k + 1)·2^-53·Σ|term|: for
  * the checker, exact.
  * Rows are independent, so OpenMP spreads them over the cores (the checker runs the oracle on its
- * large cases too).
+ * large cases too, and blocks them for the caches: below).
  */
 #include "em/qlinear.h"
 
@@ -73,21 +73,45 @@ int em_qlinear_quantize_oracle(const float *a, int64_t rows, int64_t cols, int8_
   return EM_OK;
 }
 
+/* The checker runs the oracle three times on every case it times (the case and its two anti-cache
+ * variants), so at 8192³ its speed is much of the checker's: rows go in blocks of kRows, so that a
+ * row of W (or, for dW, of x) fetched once serves kRows rows, where every row fetched all of W (64 MB
+ * at 8192², past the last-level cache) before; each element is still summed over the same terms in
+ * the same order, and the outputs are the same bits. On the course's 2-core Zen 4 VM at
+ * M = 256, N = K = 8192: forward 0.96 → 0.53 s (mostly dot_i8), backward 2.90 → 2.74 s. */
+enum { kRows = 4 };
+
+/* Σ_k a[k]·b[k] exactly: chunks of 2^16 products summed in int32 (each |product| ≤ 128·128 = 2^14,
+ * so a chunk stays within 2^30), the chunks in int64. The same sum as one int64 accumulator, in a
+ * loop that vectorises on int32 lanes (1.8x the int64 loop on one Zen 4 core at K = 1024). */
+static int64_t dot_i8(const int8_t *a, const int8_t *b, int64_t n) {
+  int64_t sum = 0;
+  for (int64_t k0 = 0; k0 < n; k0 += (int64_t)1 << 16) {
+    const int64_t k1 = n - k0 < ((int64_t)1 << 16) ? n : k0 + ((int64_t)1 << 16);
+    int32_t part = 0;
+    for (int64_t k = k0; k < k1; ++k) part += (int32_t)a[k] * (int32_t)b[k];
+    sum += part;
+  }
+  return sum;
+}
+
 int em_qlinear_forward_oracle(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b,
                               int32_t *acc, double *y, int64_t M, int64_t N, int64_t K) {
   int err = sizes_ok("em_qlinear_forward_oracle", M, N, K);
   if (err) return err;
   if (!xq || !sx || !wq || !sw || !b || !y) return em__fail(EM_EINVAL, "em_qlinear_forward_oracle: a NULL pointer");
   int overflow = 0;
-#pragma omp parallel for schedule(static) reduction(| : overflow)
-  for (int64_t r = 0; r < M; ++r)
-    for (int64_t o = 0; o < N; ++o) {
-      int64_t sum = 0;
-      for (int64_t k = 0; k < K; ++k) sum += (int64_t)xq[r * K + k] * (int64_t)wq[o * K + k];
-      if (sum > INT32_MAX || sum < INT32_MIN) overflow = 1;
-      if (acc) acc[r * N + o] = (int32_t)(sum > INT32_MAX ? INT32_MAX : sum < INT32_MIN ? INT32_MIN : sum);
-      y[r * N + o] = (double)sx[r] * (double)sw[o] * (double)sum + (double)b[o];
-    }
+  const int64_t blocks = (M + kRows - 1) / kRows;
+  /* Over (block of rows, output) pairs: enough of them for every core even at M = 1. */
+#pragma omp parallel for collapse(2) schedule(static) reduction(| : overflow)
+  for (int64_t rb = 0; rb < blocks; ++rb)
+    for (int64_t o = 0; o < N; ++o)
+      for (int64_t r = rb * kRows; r < M && r < (rb + 1) * kRows; ++r) {
+        const int64_t sum = dot_i8(xq + r * K, wq + o * K, K);
+        if (sum > INT32_MAX || sum < INT32_MIN) overflow = 1;
+        if (acc) acc[r * N + o] = (int32_t)(sum > INT32_MAX ? INT32_MAX : sum < INT32_MIN ? INT32_MIN : sum);
+        y[r * N + o] = (double)sx[r] * (double)sw[o] * (double)sum + (double)b[o];
+      }
   if (overflow)
     return em__fail(EM_ERANGE, "em_qlinear_forward_oracle: a sum of int8 products does not fit int32 (K = %lld; "
                     "only values of -128, which quantisation never gives, can get there)", (long long)K);
@@ -100,29 +124,34 @@ int em_qlinear_backward_oracle(const float *dy, const int8_t *xq, const float *s
   if (err) return err;
   if (!dy || !xq || !sx || !wq || !sw || !dx || !dw || !db)
     return em__fail(EM_EINVAL, "em_qlinear_backward_oracle: a NULL pointer");
-  /* dx[r][k] = Σ_o dy[r][o]·ŵ[o][k], ŵ = s_w[o]·wq[o][k]: row r of dx is a combination of W's rows. */
+  /* dx[r][k] = Σ_o dy[r][o]·ŵ[o][k], ŵ = s_w[o]·wq[o][k]: row r of dx is a combination of W's rows,
+   * added in order of o; each row of W serves a block of rows of dx. */
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < M; ++r) {
-    double *dxr = dx + r * K;
-    for (int64_t k = 0; k < K; ++k) dxr[k] = 0.0;
-    for (int64_t o = 0; o < N; ++o) {
-      const double g = (double)dy[r * N + o] * (double)sw[o];
-      for (int64_t k = 0; k < K; ++k) dxr[k] += g * (double)wq[o * K + k];
-    }
+  for (int64_t r0 = 0; r0 < M; r0 += kRows) {
+    const int64_t r1 = M - r0 < kRows ? M : r0 + kRows;
+    for (int64_t k = 0; k < (r1 - r0) * K; ++k) dx[r0 * K + k] = 0.0;
+    for (int64_t o = 0; o < N; ++o)
+      for (int64_t r = r0; r < r1; ++r) {
+        const double g = (double)dy[r * N + o] * (double)sw[o];
+        double *dxr = dx + r * K;
+        for (int64_t k = 0; k < K; ++k) dxr[k] += g * (double)wq[o * K + k];
+      }
   }
-  /* dW[o][k] = Σ_r dy[r][o]·x̂[r][k], x̂ = s_x[r]·xq[r][k]; db[o] = Σ_r dy[r][o]. */
+  /* dW[o][k] = Σ_r dy[r][o]·x̂[r][k], x̂ = s_x[r]·xq[r][k], added in order of r; db[o] = Σ_r dy[r][o].
+   * Each row of x serves a block of rows of dW. */
 #pragma omp parallel for schedule(static)
-  for (int64_t o = 0; o < N; ++o) {
-    double *dwo = dw + o * K;
-    double sum = 0.0;
-    for (int64_t k = 0; k < K; ++k) dwo[k] = 0.0;
-    for (int64_t r = 0; r < M; ++r) {
-      const double g = (double)dy[r * N + o];
-      sum += g;
-      const double gs = g * (double)sx[r];
-      for (int64_t k = 0; k < K; ++k) dwo[k] += gs * (double)xq[r * K + k];
-    }
-    db[o] = sum;
+  for (int64_t o0 = 0; o0 < N; o0 += kRows) {
+    const int64_t o1 = N - o0 < kRows ? N : o0 + kRows;
+    for (int64_t k = 0; k < (o1 - o0) * K; ++k) dw[o0 * K + k] = 0.0;
+    for (int64_t o = o0; o < o1; ++o) db[o] = 0.0;
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t o = o0; o < o1; ++o) {
+        const double g = (double)dy[r * N + o];
+        db[o] += g;
+        const double gs = g * (double)sx[r];
+        double *dwo = dw + o * K;
+        for (int64_t k = 0; k < K; ++k) dwo[k] += gs * (double)xq[r * K + k];
+      }
   }
   return EM_OK;
 }
