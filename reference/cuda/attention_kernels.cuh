@@ -219,7 +219,12 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 // tile is ~8600 FFMA and LDS instructions (~140 KB of code, past the instruction caches); 4 and 2
 // keep the kernel at ~4500 and still let the scheduler hoist a few steps of loads above the FMAs.
 // bench/attention.cu times other values.
-template <int D, int U1 = 4, int U2 = 2, bool KS = false>
+// PK (a bench variant, not shipped): K's fragment and the first Q row for the next step of d loaded
+// one step ahead, across the loop's back edge too. In the shipped kernel's machine code each pass of
+// the unrolled S loop starts with the loads its first FFMAs need at once, so every pass opens on a
+// shared-memory latency that only the SM's other warps can cover; PK holds 20 more registers to
+// close it.
+template <int D, int U1 = 4, int U2 = 2, bool KS = false, bool PK = false>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
   using S = AttnFmaShape<D, KS>;
   extern __shared__ __align__(16) float attn_smem_f[];
@@ -266,14 +271,33 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
     for (int t = 0; t < S::TM; ++t)
 #pragma unroll
       for (int u = 0; u < S::TN; ++u) s[t][u] = 0.0f;
+    float4 knext[S::TN], qnext;  // PK: the next step's K fragment and its first Q row
+    if (PK) {
+#pragma unroll
+      for (int u = 0; u < S::TN; ++u) knext[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ]);
+      qnext = *reinterpret_cast<const float4 *>(&sQ[rho * S::LDQ]);
+    }
 #pragma unroll U1
     for (int d4 = 0; d4 < D / 4; ++d4) {
-      float4 kf[S::TN];
+      float4 kf[S::TN], q0;
+      if (PK) {
+        const int dn = d4 + 1 < D / 4 ? d4 + 1 : d4;  // the last step reloads its own: nothing past the row
 #pragma unroll
-      for (int u = 0; u < S::TN; ++u) kf[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ + 4 * d4]);
+        for (int u = 0; u < S::TN; ++u) {
+          kf[u] = knext[u];
+          knext[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ + 4 * dn]);
+        }
+        q0 = qnext;
+        qnext = *reinterpret_cast<const float4 *>(&sQ[rho * S::LDQ + 4 * dn]);
+      } else {
+#pragma unroll
+        for (int u = 0; u < S::TN; ++u)
+          kf[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ + 4 * d4]);
+      }
 #pragma unroll
       for (int t = 0; t < S::TM; ++t) {
-        const float4 qf = *reinterpret_cast<const float4 *>(&sQ[(t * 8 + rho) * S::LDQ + 4 * d4]);
+        const float4 qf =
+            PK && t == 0 ? q0 : *reinterpret_cast<const float4 *>(&sQ[(t * 8 + rho) * S::LDQ + 4 * d4]);
 #pragma unroll
         for (int u = 0; u < S::TN; ++u) {
           s[t][u] = fmaf(qf.x, kf[u].x, s[t][u]);
@@ -1208,14 +1232,15 @@ static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs
 }
 
 // d must be one of 16, 32, 64, 128 (the library checks it first).
-// KS: version 1's variant with P in a buffer of its own (see AttnFmaShape), for the bench.
-template <int U1 = 4, int U2 = 2, bool KS = false>
+// KS: version 1's variant with P in a buffer of its own (see AttnFmaShape), for the bench; PK: K's
+// fragments a step ahead (see attn_fma_kernel), for the bench.
+template <int U1 = 4, int U2 = 2, bool KS = false, bool PK = false>
 static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
-    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, KS>, AttnFmaShape<16, KS>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, KS>, AttnFmaShape<32, KS>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, KS>, AttnFmaShape<64, KS>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, KS>, AttnFmaShape<128, KS>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, KS, PK>, AttnFmaShape<16, KS>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, KS, PK>, AttnFmaShape<32, KS>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, KS, PK>, AttnFmaShape<64, KS>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, KS, PK>, AttnFmaShape<128, KS>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
