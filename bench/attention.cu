@@ -18,8 +18,8 @@
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
-//   1  float32, FMAs, register-blocked (em_attention_cuda), its unrolling variants, P in a buffer
-//      of its own (KS) and K's fragments loaded a step ahead (PK);
+//   1  float32, FMAs, register-blocked (em_attention_cuda), its unrolling variants and K's
+//      fragments loaded a step ahead (PK);
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), and plain TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
 //   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64 (what
@@ -120,13 +120,12 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 }
 #endif
 
-enum Variant { kFma, kFmaU1, kFmaU8, kFmaKS, kFmaPK, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2 };
+enum Variant { kFma, kFmaU1, kFmaU8, kFmaPK, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2 };
 const char *variant_name(Variant v) {
   switch (v) {
     case kFma: return "v1 fp32 FMA, unroll 4/2 (ref.)";
     case kFmaU1: return "v1 fp32 FMA, unroll 1/1";
     case kFmaU8: return "v1 fp32 FMA, unroll 8/4";
-    case kFmaKS: return "v1 fp32 FMA, P apart, K early";
     case kFmaPK: return "v1 fp32 FMA, K fragments ahead";
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
@@ -142,7 +141,6 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kFma: return "fma";
     case kFmaU1: return "u1";
     case kFmaU8: return "u8";
-    case kFmaKS: return "ks";
     case kFmaPK: return "pk";
     case kTf32x3: return "x3";
     case kTf32x3Full: return "x3full";
@@ -209,8 +207,7 @@ struct Problem {
       case kFma: CHECK(attn_fma_launch(a, s.d, blocks)); break;
       case kFmaU1: CHECK((attn_fma_launch<1, 1>(a, s.d, blocks))); break;
       case kFmaU8: CHECK((attn_fma_launch<8, 4>(a, s.d, blocks))); break;
-      case kFmaKS: CHECK((attn_fma_launch<4, 2, true>(a, s.d, blocks))); break;
-      case kFmaPK: CHECK((attn_fma_launch<4, 2, false, true>(a, s.d, blocks))); break;
+      case kFmaPK: CHECK((attn_fma_launch<4, 2, true>(a, s.d, blocks))); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
       case kTf32x3Full: CHECK((attn_tf32_launch<true, -1>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
@@ -285,8 +282,6 @@ size_t smem_of(Variant var, int d) {
     case kFma:
     case kFmaPK: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
-    case kFmaKS: return d == 16 ? AttnFmaShape<16, true>::kSmem : d == 32 ? AttnFmaShape<32, true>::kSmem
-                      : d == 64 ? AttnFmaShape<64, true>::kSmem : AttnFmaShape<128, true>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
                        : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
     default: return d == 16 ? AttnBf16Shape<16>::kSmem : d == 32 ? AttnBf16Shape<32>::kSmem
@@ -322,16 +317,11 @@ const void *kernel_of(Variant var, int d) {
     case kFma: {
       EM_ATTN_BY_D(attn_fma_kernel)
     }
-    case kFmaKS:
+    case kFmaPK:
       return d == 16   ? (const void *)attn_fma_kernel<16, 4, 2, true>
              : d == 32 ? (const void *)attn_fma_kernel<32, 4, 2, true>
              : d == 64 ? (const void *)attn_fma_kernel<64, 4, 2, true>
                        : (const void *)attn_fma_kernel<128, 4, 2, true>;
-    case kFmaPK:
-      return d == 16   ? (const void *)attn_fma_kernel<16, 4, 2, false, true>
-             : d == 32 ? (const void *)attn_fma_kernel<32, 4, 2, false, true>
-             : d == 64 ? (const void *)attn_fma_kernel<64, 4, 2, false, true>
-                       : (const void *)attn_fma_kernel<128, 4, 2, false, true>;
     case kTf32x3: {
       EM_ATTN_BY_D(attn_tf32_kernel)
     }
@@ -366,13 +356,13 @@ int main(int argc, char **argv) {
               p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
 
   std::printf("kernel resources (compiled; spills are local memory)\n");
-  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaKS, kFmaPK, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
+  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaPK, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
   if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
 #endif
   for (int d : {64, 128})
     for (Variant var : all)
-      if (var == kFma || var == kFmaKS || var == kFmaPK || var == kTf32x3 || var == kBf16 || is_wg(var))
+      if (var == kFma || var == kFmaPK || var == kTf32x3 || var == kBf16 || is_wg(var))
         print_attributes(var, d, kernel_of(var, d));
 
   // What the library runs: version 4 for bf16 on Hopper, keys by 64 at d = 64 and by 128 at d = 128
@@ -437,7 +427,7 @@ int main(int argc, char **argv) {
         const bool ok = e <= 1.0;
         if (!ok && var != kTf32x1) ++failures;
         std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
-        if (var == kFma || var == kFmaU1 || var == kFmaU8 || var == kFmaKS || var == kFmaPK)
+        if (var == kFma || var == kFmaU1 || var == kFmaU8 || var == kFmaPK)
           std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
         else std::printf("            ");
         std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));

@@ -64,8 +64,8 @@ struct AttnBlock {
 // the last heads' longest tiles start near the end and finish last: in a list-scheduling model of
 // b = 4, h = 16, n = m = 4096 on 264 block slots (two per SM of 132; bench/attention_grid_order.py)
 // the causal grid ends 7% after its work would allow head by head, 0.05% in groups of 4 or 8. On an
-// H100 (bench/attention.cu --group 1 against 8, d = 128) groups of 8 took 3-6% off every causal
-// kernel (3xTF32 6.27 → 5.90 ms) and left the rest as they were; a group's keys and values (8 heads:
+// H100 (bench/attention.cu --group 1 against 8, d = 128) groups of 8 took 3-8% off every causal
+// kernel (3xTF32 6.31 → 5.80 ms) and left the rest as they were; a group's keys and values (8 heads:
 // 34 MB in float32 at d = 128) stay within the L2. Without the mask every tile is as long as the
 // others, and the grid keeps the plain order, head by head.
 // bench/attention.cu defines EM_ATTN_GROUP as a device variable (--group) to time other sizes.
@@ -189,14 +189,10 @@ static __device__ __forceinline__ float attn_exp2(float x) {
 // at d = 128 (168 below), no spills.
 // Pipeline per tile: V_j is copied while S_j is computed; K_{j+1} after P·V_j (it overwrites P),
 // while the SM's other block computes.
-//
-// KS (a bench variant, not shipped): P gets a buffer of its own, half a tile of keys wide, so that K
-// is never overwritten and K_{j+1} is copied during the softmax and P·V_j, as version 2 does,
-// instead of after them with nothing of the block's own to hide it. The price: P·V in two halves of
-// 32 keys, two more barriers a tile. Shared memory 111 KB at d = 128: still 2 blocks per SM
-// (2 × (111 + 1 reserved) KB of the SM's 228). Timed on an H100 it lost: 38.9 TFLOP/s against
-// 41.2 at d = 128 (BENCHMARKS.md); the barriers and 244 registers cost more than the copy gains.
-template <int D, bool KS = false>
+// Giving P a buffer of its own (half a tile wide, so K_{j+1} could be copied during the softmax and
+// P·V_j) was timed on an H100 and lost, 38.9 TFLOP/s against 41.2 at d = 128: its two more
+// barriers a tile and 244 registers cost more than the copy gains (BENCHMARKS.md).
+template <int D>
 struct AttnFmaShape {
   static constexpr int G = 16;                  // lanes per row group
   static constexpr int TM = 8;                  // queries per lane (rows t·8 + ρ)
@@ -204,11 +200,9 @@ struct AttnFmaShape {
   static constexpr bool VEC = D >= 64;          // O columns as float4 (else single floats)
   static constexpr int TD = D / G;              // O columns per lane
   static constexpr int LDQ = D + 4;             // row stride of Q, K, V (floats)
-  static constexpr int PW = KS ? kAttnBN / 2 : kAttnBN;  // keys of P held at once
-  static constexpr int LDP = PW + 16;           // row stride of P (rows ρ, ρ + 1 16 banks apart)
-  static constexpr int KP = KS || kAttnBN * LDQ > kAttnBM * LDP ? kAttnBN * LDQ : kAttnBM * LDP;
-  static constexpr size_t kSmem =
-      (size_t)(kAttnBM * LDQ + KP + kAttnBN * LDQ + (KS ? kAttnBM * LDP : 0)) * sizeof(float);
+  static constexpr int LDP = kAttnBN + 16;      // row stride of P
+  static constexpr int KP = kAttnBN * LDQ > kAttnBM * LDP ? kAttnBN * LDQ : kAttnBM * LDP;
+  static constexpr size_t kSmem = (size_t)(kAttnBM * LDQ + KP + kAttnBN * LDQ) * sizeof(float);
 };
 
 static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
@@ -224,12 +218,12 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 // the unrolled S loop starts with the loads its first FFMAs need at once, so every pass opens on a
 // shared-memory latency that only the SM's other warps can cover; PK holds 20 more registers to
 // close it.
-template <int D, int U1 = 4, int U2 = 2, bool KS = false, bool PK = false>
+template <int D, int U1 = 4, int U2 = 2, bool PK = false>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
-  using S = AttnFmaShape<D, KS>;
+  using S = AttnFmaShape<D>;
   extern __shared__ __align__(16) float attn_smem_f[];
   float *sQ = attn_smem_f, *sK = sQ + kAttnBM * S::LDQ, *sV = sK + S::KP;
-  float *sP = KS ? sV + kAttnBN * S::LDQ : sK;  // else P overwrites K once every warp is done with K
+  float *sP = sK;  // P overwrites K once every warp is done with K
 
   const AttnBlock blk = attn_block(a);
   const float *q = (const float *)a.q + blk.head * a.n * D;
@@ -339,65 +333,49 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
       }
     }
 
-    __syncthreads();  // every warp is done reading K_j: P may overwrite it (KS: K_{j+1} may come)
-    if (KS) {
-      if (jt + 1 < ntiles) attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
-      attn_cp_commit();  // possibly empty: the group count stays the same on every path
-    }
-    // O += P·V, P in halves of S::PW keys (one, unless KS): P's half into shared memory, then per 4
-    // keys 8 float4 of P (this lane's rows) and 4 rows × d/16 columns of V.
+    __syncthreads();  // every warp is done reading K_j: P may overwrite it
 #pragma unroll
-    for (int h = 0; h < kAttnBN / S::PW; ++h) {
-      if (h > 0) __syncthreads();  // every warp is done with the previous half of P
+    for (int t = 0; t < S::TM; ++t)
 #pragma unroll
-      for (int t = 0; t < S::TM; ++t)
-#pragma unroll
-        for (int u = h * S::PW / S::G; u < (h + 1) * S::PW / S::G; ++u)
-          sP[(t * 8 + rho) * S::LDP + u * S::G - h * S::PW + g] = s[t][u];
-      if (h == 0) {
-        if (KS) attn_cp_wait<1>();  // V_j is here (K_{j+1} may be in flight)
-        else attn_cp_wait<0>();     // V_j is here
-      }
-      __syncthreads();  // and P's half is whole
+      for (int u = 0; u < S::TN; ++u) sP[(t * 8 + rho) * S::LDP + u * S::G + g] = s[t][u];
+    attn_cp_wait<0>();  // V_j is here
+    __syncthreads();    // and P is whole
 
+    // O += P·V: per 4 keys, 8 float4 of P (this lane's rows) and 4 rows × d/16 columns of V.
 #pragma unroll U2
-      for (int j4 = 0; j4 < S::PW / 4; ++j4) {
-        float4 pf[S::TM];
+    for (int j4 = 0; j4 < kAttnBN / 4; ++j4) {
+      float4 pf[S::TM];
 #pragma unroll
-        for (int t = 0; t < S::TM; ++t) pf[t] = *reinterpret_cast<const float4 *>(&sP[(t * 8 + rho) * S::LDP + 4 * j4]);
+      for (int t = 0; t < S::TM; ++t) pf[t] = *reinterpret_cast<const float4 *>(&sP[(t * 8 + rho) * S::LDP + 4 * j4]);
 #pragma unroll
-        for (int jj = 0; jj < 4; ++jj) {
-          const float *vr = sV + (h * S::PW + 4 * j4 + jj) * S::LDQ;
-          if (S::VEC) {
+      for (int jj = 0; jj < 4; ++jj) {
+        const float *vr = sV + (4 * j4 + jj) * S::LDQ;
+        if (S::VEC) {
 #pragma unroll
-            for (int cc = 0; cc < D / 64; ++cc) {
-              const float4 vf = *reinterpret_cast<const float4 *>(vr + cc * 64 + 4 * g);
+          for (int cc = 0; cc < D / 64; ++cc) {
+            const float4 vf = *reinterpret_cast<const float4 *>(vr + cc * 64 + 4 * g);
 #pragma unroll
-              for (int t = 0; t < S::TM; ++t) {
-                const float p = attn_f4(pf[t], jj);
-                acc[t][4 * cc + 0] = fmaf(p, vf.x, acc[t][4 * cc + 0]);
-                acc[t][4 * cc + 1] = fmaf(p, vf.y, acc[t][4 * cc + 1]);
-                acc[t][4 * cc + 2] = fmaf(p, vf.z, acc[t][4 * cc + 2]);
-                acc[t][4 * cc + 3] = fmaf(p, vf.w, acc[t][4 * cc + 3]);
-              }
+            for (int t = 0; t < S::TM; ++t) {
+              const float p = attn_f4(pf[t], jj);
+              acc[t][4 * cc + 0] = fmaf(p, vf.x, acc[t][4 * cc + 0]);
+              acc[t][4 * cc + 1] = fmaf(p, vf.y, acc[t][4 * cc + 1]);
+              acc[t][4 * cc + 2] = fmaf(p, vf.z, acc[t][4 * cc + 2]);
+              acc[t][4 * cc + 3] = fmaf(p, vf.w, acc[t][4 * cc + 3]);
             }
-          } else {
+          }
+        } else {
 #pragma unroll
-            for (int cc = 0; cc < S::TD; ++cc) {
-              const float vv = vr[cc * S::G + g];
+          for (int cc = 0; cc < S::TD; ++cc) {
+            const float vv = vr[cc * S::G + g];
 #pragma unroll
-              for (int t = 0; t < S::TM; ++t) acc[t][cc] = fmaf(attn_f4(pf[t], jj), vv, acc[t][cc]);
-            }
+            for (int t = 0; t < S::TM; ++t) acc[t][cc] = fmaf(attn_f4(pf[t], jj), vv, acc[t][cc]);
           }
         }
       }
     }
 
-    __syncthreads();  // every warp is done with P (unless KS, K's space) and V_j
-    if (KS) {
-      if (jt + 1 < ntiles) attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
-      attn_cp_commit();
-    } else if (jt + 1 < ntiles) {
+    __syncthreads();  // every warp is done with P (= K's space) and V_j
+    if (jt + 1 < ntiles) {
       attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
       attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
@@ -1232,15 +1210,14 @@ static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs
 }
 
 // d must be one of 16, 32, 64, 128 (the library checks it first).
-// KS: version 1's variant with P in a buffer of its own (see AttnFmaShape), for the bench; PK: K's
-// fragments a step ahead (see attn_fma_kernel), for the bench.
-template <int U1 = 4, int U2 = 2, bool KS = false, bool PK = false>
+// PK: K's fragments a step ahead (see attn_fma_kernel), for the bench.
+template <int U1 = 4, int U2 = 2, bool PK = false>
 static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
-    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, KS, PK>, AttnFmaShape<16, KS>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, KS, PK>, AttnFmaShape<32, KS>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, KS, PK>, AttnFmaShape<64, KS>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, KS, PK>, AttnFmaShape<128, KS>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, PK>, AttnFmaShape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, PK>, AttnFmaShape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, PK>, AttnFmaShape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, PK>, AttnFmaShape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
