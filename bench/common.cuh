@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "../reference/core/peaks_kernels.cuh"
+
 // CHECK(call): a CUDA runtime call that must succeed. On failure it prints where (file, line),
 // what (the call as written) and why (cudaGetErrorString), and ends the program with status 1:
 // these are stand-alone programs, and any number measured after a failed call would mean nothing.
@@ -159,32 +161,18 @@ class Timer {
   int runs_, warmup_;
 };
 
-// The FP32 FMA rate of this GPU in TFLOP/s, measured the way the checker's peaks are: 8
-// independent chains of FMAs per thread, 8 blocks of 256 per SM, an FFMA on every SMSP every cycle
-// (the impossible test keeps the chains from being optimised away). What the benches' "% of FMA"
-// columns divide by.
-__global__ void fma_peak_kernel(float *out, int iters) {
-  float a[8];
-#pragma unroll
-  for (int c = 0; c < 8; ++c) a[c] = threadIdx.x * 1e-3f + c;
-  for (int i = 0; i < iters; ++i)
-#pragma unroll
-    for (int c = 0; c < 8; ++c) a[c] = fmaf(a[c], 0.9999f, 1e-4f);
-  float s = 0.0f;
-#pragma unroll
-  for (int c = 0; c < 8; ++c) s += a[c];
-  if (s == -1.0f) out[threadIdx.x] = s;
-}
-
+// The FP32 FMA rate of this GPU in TFLOP/s, measured with the checker's own kernel and grid
+// (reference/core/peaks_kernels.cuh): what the benches' "% of FMA" columns divide by.
 inline double fma_peak_tflops(Timer &timer) {
   int sms = 0;
   CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const int blocks = sms * em__peaks::kBlocksPerSm;
   float *out = nullptr;
-  CHECK(cudaMalloc(&out, 1024 * sizeof(float)));
-  const int blocks = sms * 8, threads = 256, iters = 1 << 14;
-  const float ms = timer.median_ms([&] { fma_peak_kernel<<<blocks, threads>>>(out, iters); });
+  CHECK(cudaMalloc(&out, (size_t)blocks * em__peaks::kThreads * sizeof(float)));
+  const float ms = timer.median_ms(
+      [&] { em__peaks::fma_kernel<<<blocks, em__peaks::kThreads>>>(out, em__peaks::kFmaIters, 0.999f, 0.001f); });
   CHECK(cudaFree(out));
-  return 2.0 * 8 * iters * (double)blocks * threads / (ms * 1e-3) / 1e12;
+  return em__peaks::fma_flops(blocks) / (ms * 1e-3) / 1e12;
 }
 
 }  // namespace bench

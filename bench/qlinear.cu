@@ -61,19 +61,6 @@ const double kU = 1.0 / 16777216.0;  // 2^-24: float32's unit roundoff
 
 // ---- measured rates ---------------------------------------------------------------------------------
 
-// 8 independent accumulators per warp, so consecutive mma never wait on each other.
-__global__ void mma_peak_kernel(int *out, int iters) {
-  int32_t c[8][4] = {};
-  const uint32_t a = threadIdx.x * 0x01010101u, b = ~threadIdx.x;
-  for (int i = 0; i < iters; ++i)
-#pragma unroll
-    for (int j = 0; j < 8; ++j) qlin_mma(c[j], a, a + 1, a + 2, a + 3, b, b + j);
-  int s = 0;
-#pragma unroll
-  for (int j = 0; j < 8; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
-  if (s == 0x12345678) out[threadIdx.x] = s;
-}
-
 // Reads n 16-byte chunks and nothing else: four loads in flight per thread, grid-stride, one
 // atomic per block (the sum keeps the loads from being optimised away).
 __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
@@ -123,22 +110,6 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
 #endif
 }
 
-// The same for bf16 mma.sync m16n8k16 with float32 accumulators: the roof of the tensor-core
-// backward, which does three of them per product.
-__global__ void mma_bf16_peak_kernel(float *out, int iters) {
-  float c[8][4] = {};
-  // bf16 pairs near 1 (0x3f80), so that the sums stay finite and normal
-  const uint32_t a[4] = {0x3f803f80u + (threadIdx.x & 0x7f), 0x3f803f81u, 0x3f803f82u, 0x3f803f83u};
-  const uint32_t b = 0x3f803f80u + ((threadIdx.x >> 1) & 0x3f);
-  for (int i = 0; i < iters; ++i)
-#pragma unroll
-    for (int j = 0; j < 8; ++j) em__mma_bf16(c[j], a, b, b + j);
-  float s = 0.0f;
-#pragma unroll
-  for (int j = 0; j < 8; ++j) s += c[j][0] + c[j][1] + c[j][2] + c[j][3];
-  if (s == 1.2345f) out[threadIdx.x] = s;
-}
-
 struct Rates {
   double copy_gbs, fma_tflops, mma_tops, bf16_tflops;
 };
@@ -158,17 +129,16 @@ Rates measure_rates(bench::Timer &timer) {
   CHECK(cudaFree(dst));
 
   r.fma_tflops = bench::fma_peak_tflops(timer);
-  int *out = nullptr;
-  CHECK(cudaMalloc(&out, 1024 * sizeof(int)));
-  const int mma_iters = 1 << 12;
-  ms = timer.median_ms([&] { mma_peak_kernel<<<sms * 4, 256>>>(out, mma_iters); });
-  r.mma_tops = 2.0 * 16 * 8 * 32 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
+  // The tensor cores' rates with the checker's kernels and grid (reference/core/peaks_kernels.cuh);
+  // bf16 is the roof of the tensor-core backward, which does three bf16 products per float32 one.
+  const int blocks = sms * em__peaks::kBlocksPerSm;
+  float *out = nullptr;
+  CHECK(cudaMalloc(&out, (size_t)blocks * em__peaks::kThreads * sizeof(float)));
+  ms = timer.median_ms([&] { em__peaks::mma_int8_kernel<<<blocks, em__peaks::kThreads>>>(out, em__peaks::kMmaIters); });
+  r.mma_tops = em__peaks::mma_int8_ops(blocks) / (ms * 1e-3) / 1e12;
+  ms = timer.median_ms([&] { em__peaks::mma_bf16_kernel<<<blocks, em__peaks::kThreads>>>(out, em__peaks::kMmaIters); });
+  r.bf16_tflops = em__peaks::mma_bf16_flops(blocks) / (ms * 1e-3) / 1e12;
   CHECK(cudaFree(out));
-  float *fout = nullptr;
-  CHECK(cudaMalloc(&fout, 1024 * sizeof(float)));
-  ms = timer.median_ms([&] { mma_bf16_peak_kernel<<<sms * 4, 256>>>(fout, mma_iters); });
-  r.bf16_tflops = 2.0 * 16 * 8 * 16 * 8.0 * mma_iters * (sms * 4.0 * 256 / 32) / (ms * 1e-3) / 1e12;
-  CHECK(cudaFree(fout));
   return r;
 }
 
@@ -319,7 +289,9 @@ struct Shape {
 
 // kDec2S, kDec4S: version 2 with its epilogue operands copied into shared memory as each block
 // starts (kQlinEpiShared), so that their DRAM latency hides behind W's stream instead of ending
-// every block; no register is held for it (kQlinEpiRegs held them and cost NT = 2 a block per SM).
+// every block; no register is held for it (the operands held in registers cost NT = 2 a block per
+// SM). kDec2S is what the shipped dispatch runs at N = K = 8192 (86% of copy against kDec2's 85% on
+// an H100, 2026-12-06); kDec2 and kDec4 read the operands after the stream.
 //
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
@@ -348,7 +320,7 @@ const char *fwd_name(Fwd f) {
     case kWg256x4: return "wgmma 128x256, 4 st. (ref. H, >=1024 tiles)";
     case kWg128x4: return "wgmma 128x128, 4 st. (ref. H, fewer tiles)";
     case kDec1: return "decode NT=1";
-    case kDec2: return "decode NT=2";
+    case kDec2: return "decode NT=2, epilogue operands late";
     case kDec4: return "decode NT=4";
     case kDec4U4: return "decode NT=4, 4 steps in flight";
     case kDec2U4: return "decode NT=2, 4 steps in flight";

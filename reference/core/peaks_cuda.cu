@@ -8,8 +8,11 @@
 #include "em/error.h"
 #include "em/peaks.h"
 #include "em/stats.h"
+#include "peaks_kernels.cuh"
 
 namespace {
+
+using namespace em__peaks;
 
 // 1 GiB per buffer: twenty times the largest L2 (50 MiB on H100/H200), so the copy streams from
 // HBM. Halved on allocation failure, down to 64 MiB, still beyond any L2 we target.
@@ -19,16 +22,6 @@ constexpr size_t kMinBytes = size_t(64) << 20;
 // that one disturbed run cannot move. Both stay well under a second on an H200.
 constexpr int kWarmups = 2;
 constexpr int kTimed = 10;
-// 8 blocks of 256 threads is 2048 threads per SM, the most an SM of sm_80/sm_90 holds, so the
-// grid fills every SM at full occupancy in one wave.
-constexpr int kThreads = 256;
-constexpr int kBlocksPerSm = 8;
-// Eight independent chains per thread hide the FMA latency (4 cycles) even when few warps are
-// eligible; 8192 iterations make one launch last about half a millisecond on an H200, long enough
-// that launch and tail effects do not count.
-constexpr int kChains = 8;
-constexpr int kFmaIters = 8192;
-
 __global__ void copy_kernel(const float4 *__restrict__ src, float4 *__restrict__ dst, size_t n) {
   size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = src[i];
@@ -49,78 +42,6 @@ __global__ void read_kernel(const float4 *__restrict__ src, size_t n, float *out
 __global__ void write_kernel(float4 *__restrict__ dst, size_t n, float v) {
   size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = make_float4(v, v, v, v);
-}
-
-// x -> mul*x + add with mul < 1 converges (to add / (1 - mul)): no overflow, no denormals. The
-// chains start from values that depend on the thread, and mul, add and iters are runtime values,
-// so the compiler can neither merge the chains nor fold them; the sum goes to memory so the work
-// counts as used.
-__global__ void fma_kernel(float *out, int iters, float mul, float add) {
-  unsigned tid = blockIdx.x * blockDim.x + threadIdx.x;
-  float a[kChains];
-#pragma unroll
-  for (int k = 0; k < kChains; ++k) a[k] = (float)tid * 1e-7f + 0.01f * (float)k;
-#pragma unroll 16
-  for (int i = 0; i < iters; ++i) {
-#pragma unroll
-    for (int k = 0; k < kChains; ++k) a[k] = fmaf(a[k], mul, add);
-  }
-  float s = 0.0f;
-#pragma unroll
-  for (int k = 0; k < kChains; ++k) s += a[k];
-  out[tid] = s;
-}
-
-// The tensor cores on bfloat16: each warp keeps kMmaChains independent accumulator tiles, so that
-// mma.sync's latency is hidden, and multiplies constant tiles into them (a = 1, b = 2^-10: the sums
-// grow by 2^-6 per step, far from overflow). An m16n8k16 step is 2·16·8·16 = 4096 FLOPs per warp.
-constexpr int kMmaChains = 4;
-constexpr int kMmaIters = 4096;
-
-__global__ void mma_bf16_kernel(float *out, int iters) {
-  float c[kMmaChains][4];
-#pragma unroll
-  for (int k = 0; k < kMmaChains; ++k) c[k][0] = c[k][1] = c[k][2] = c[k][3] = 0.0f;
-  // bfloat16 pairs: 1.0 is 0x3F80, 2^-10 is 0x3A80; the thread index enters so nothing folds.
-  const uint32_t one = 0x3F803F80u, tiny = 0x3A803A80u ^ (threadIdx.x & 1u);
-#pragma unroll 4
-  for (int i = 0; i < iters; ++i) {
-#pragma unroll
-    for (int k = 0; k < kMmaChains; ++k)
-      asm volatile(
-          "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-          "{%0,%1,%2,%3};\n"
-          : "+f"(c[k][0]), "+f"(c[k][1]), "+f"(c[k][2]), "+f"(c[k][3])
-          : "r"(one), "r"(one), "r"(one), "r"(one), "r"(tiny), "r"(tiny));
-  }
-  float s = 0.0f;
-#pragma unroll
-  for (int k = 0; k < kMmaChains; ++k) s += c[k][0] + c[k][1] + c[k][2] + c[k][3];
-  out[(size_t)blockIdx.x * blockDim.x + threadIdx.x] = s;
-}
-
-// The tensor cores on int8 (lab 8's product): as mma_bf16_kernel, with m16n8k32 steps of int8
-// inputs into int32 sums, 2·16·8·32 = 8192 operations per warp. The sums wrap around on overflow
-// (two's complement, as the instruction defines), which costs nothing and is never read but as a sink.
-__global__ void mma_int8_kernel(float *out, int iters) {
-  int c[kMmaChains][4];
-#pragma unroll
-  for (int k = 0; k < kMmaChains; ++k) c[k][0] = c[k][1] = c[k][2] = c[k][3] = 0;
-  const uint32_t one = 0x01010101u, two = 0x02020202u ^ (threadIdx.x & 1u);
-#pragma unroll 4
-  for (int i = 0; i < iters; ++i) {
-#pragma unroll
-    for (int k = 0; k < kMmaChains; ++k)
-      asm volatile(
-          "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-          "{%0,%1,%2,%3};\n"
-          : "+r"(c[k][0]), "+r"(c[k][1]), "+r"(c[k][2]), "+r"(c[k][3])
-          : "r"(one), "r"(one), "r"(one), "r"(one), "r"(two), "r"(two));
-  }
-  int s = 0;
-#pragma unroll
-  for (int k = 0; k < kMmaChains; ++k) s += c[k][0] + c[k][1] + c[k][2] + c[k][3];
-  out[(size_t)blockIdx.x * blockDim.x + threadIdx.x] = (float)s;
 }
 
 // Everything the measurement holds, released on every way out of it.
@@ -263,14 +184,13 @@ int time_fma(Resources &r, int blocks, em_peaks *p) {
       },
       &t_fma);
   if (rc != EM_OK) return rc;
-  p->gpu_fma_gflops = 2.0 * kChains * (double)kFmaIters * (double)nthreads / t_fma / 1e9;
+  p->gpu_fma_gflops = fma_flops(blocks) / t_fma / 1e9;
   return EM_OK;
 }
 
 // The tensor cores' rates, bfloat16 in GFLOP/s and int8 in GOP/s, into the buffer time_fma allocated
 // (one float per thread).
 int time_mma(Resources &r, int blocks, em_peaks *p) {
-  const size_t warps = (size_t)blocks * kThreads / 32;
   double t = 0.0;
   int rc = time_median(
       r, "mma_bf16_kernel",
@@ -280,7 +200,7 @@ int time_mma(Resources &r, int blocks, em_peaks *p) {
       },
       &t);
   if (rc != EM_OK) return rc;
-  p->gpu_bf16_tc_gflops = 4096.0 * kMmaChains * (double)kMmaIters * (double)warps / t / 1e9;
+  p->gpu_bf16_tc_gflops = mma_bf16_flops(blocks) / t / 1e9;
   rc = time_median(
       r, "mma_int8_kernel",
       [&] {
@@ -289,7 +209,7 @@ int time_mma(Resources &r, int blocks, em_peaks *p) {
       },
       &t);
   if (rc != EM_OK) return rc;
-  p->gpu_int8_tc_gops = 8192.0 * kMmaChains * (double)kMmaIters * (double)warps / t / 1e9;
+  p->gpu_int8_tc_gops = mma_int8_ops(blocks) / t / 1e9;
   return EM_OK;
 }
 
