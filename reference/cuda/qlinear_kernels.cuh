@@ -634,46 +634,32 @@ static __device__ __forceinline__ void qlin_decode_out(int v, int &row, int &col
 }
 
 // Where the decode kernel's epilogue operands (s_x, s_w and b; flushed from the L2 with everything
-// else) come from. Late (shipped): read after the stream, so their DRAM latency comes at the end of
-// every block at once, the last thing the kernel waits for. Regs: loaded into registers as the block
-// starts (QlinDecodeEpi), hidden behind W's stream; measured, the registers held through the stream
-// cost NT = 2 a resident block per SM and it did not pay. Shared: copied into shared memory by
-// cp.async as the block starts (16 + 16·NT floats, one thread each), so the latency hides as with
-// Regs and no register is held (a bench variant until a GPU run times it).
-enum QlinEpi { kQlinEpiLate = 0, kQlinEpiRegs = 1, kQlinEpiShared = 2 };
+// else) come from. Late: read after the stream, so their DRAM latency comes at the end of every
+// block at once, the last thing the kernel waits for. Shared (shipped for NT = 2): copied into
+// shared memory by cp.async as the block starts (16 + 16·NT floats, one thread each), so the
+// latency hides behind W's stream and no register is held through it. Measured on an H100 at
+// M = 16, N = K = 8192 (bench/qlinear.cu and bench/l2_flush.cu, one call, 2026-12-06): NT = 2
+// 26.4 µs against 26.7 (86% of copy against 85%), M = 1 25.8 against 26.0, after the matched flush
+// 26.3 against 26.6; NT = 4 gained nothing (27.5-27.8 against 27.2-27.5). A third way, the operands
+// held in registers from the block's start, lost: the registers cost NT = 2 a resident block per SM
+// (77-78% of copy against 83-85%).
+enum QlinEpi { kQlinEpiLate = 0, kQlinEpiShared = 1 };
 
-// The epilogue's operands of the outputs a thread stores, v = threadIdx.x + 256·j (kQlinEpiRegs).
+// Outputs of a decode tile per thread of the block (v = threadIdx.x + 256·j).
 template <int NT>
-struct QlinDecodeEpi {
+struct QlinDecodeOut {
   static constexpr int kPer = (NT * 4 * 32 + 255) / 256;
-  float sx[kPer], sw[kPer], b[kPer];
 };
-
-template <int NT>
-static __device__ __forceinline__ void qlin_decode_epi_load(const QlinFwdArgs &a, int n0, QlinDecodeEpi<NT> &p) {
-#pragma unroll
-  for (int j = 0; j < QlinDecodeEpi<NT>::kPer; ++j) {
-    int row, col;
-    const int v = threadIdx.x + 256 * j;
-    qlin_decode_out(v, row, col);
-    const bool in = v < NT * 4 * 32 && row < a.M && col < a.N - n0;
-    p.sx[j] = in ? a.sx[row] : 0.0f;
-    p.sw[j] = in ? a.sw[n0 + col] : 0.0f;
-    p.b[j] = in ? a.b[n0 + col] : 0.0f;
-  }
-}
 
 // The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
 // barrier this follows) summed and stored through the epilogue, by 256 threads (version 2's block,
-// version 2b's consumer warps), with the operands in pre or epi where the block loaded them early
-// (kQlinEpiRegs, kQlinEpiShared: epi holds s_x of rows 0-15, then s_w and b of the tile's 8·NT
-// columns), else read now.
+// version 2b's consumer warps), with the operands from epi where the block copied them early
+// (kQlinEpiShared: s_x of rows 0-15, then s_w and b of the tile's 8·NT columns), else read now.
 template <int NT>
 static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
-                                                                int n0, const QlinDecodeEpi<NT> *pre = nullptr,
-                                                                const float *epi = nullptr) {
+                                                                int n0, const float *epi = nullptr) {
 #pragma unroll
-  for (int j = 0; j < QlinDecodeEpi<NT>::kPer; ++j) {
+  for (int j = 0; j < QlinDecodeOut<NT>::kPer; ++j) {
     const int v = threadIdx.x + 256 * j;
     if (v >= NT * 4 * 32) break;
     const int i = v >> 5, l = v & 31;
@@ -684,28 +670,25 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
     qlin_decode_out(v, row, col);
     if (row < a.M && col < a.N - n0) {
       const int64_t o = (int64_t)row * a.N + n0 + col;
-      a.y[o] = pre   ? qlin_dequant(pre->sx[j], pre->sw[j], sum, pre->b[j])
-               : epi ? qlin_dequant(epi[row], epi[kQlinDecodeMaxM + col], sum, epi[kQlinDecodeMaxM + 8 * NT + col])
-                     : qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
+      a.y[o] = epi ? qlin_dequant(epi[row], epi[kQlinDecodeMaxM + col], sum, epi[kQlinDecodeMaxM + 8 * NT + col])
+                   : qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
       if (a.acc) a.acc[o] = sum;
     }
   }
 }
 
-// kQlinEpiShared asks for 4 blocks per SM (64 registers), what the shipped NT = 2, U = 2 gets
-// unasked: left to itself the compiler takes 66 for the copies' prologue, and 3 blocks per SM.
+// kQlinEpiShared asks for 4 blocks per SM (64 registers), what NT = 2, U = 2 gets unasked with its
+// operands read late: left to itself the compiler takes 66 for the copies' prologue, and 3 blocks
+// per SM.
 template <int NT, bool ALIGNED, int U, int EPI>
 __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 : 2)
     qlin_fwd_decode_kernel(QlinFwdArgs a) {
   constexpr int W = kQlinDecodeThreads / 32;
-  constexpr bool PRE = EPI == kQlinEpiRegs;
   __shared__ int32_t red[W][NT * 4][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int n0 = blockIdx.x * (8 * NT);
   const int steps = (a.K + 63) / 64;
-  QlinDecodeEpi<NT> pre;
-  if (PRE) qlin_decode_epi_load<NT>(a, n0, pre);
   // Declared for every EPI so that the epilogue can name it (no pointer held through the stream);
   // one unused float elsewhere, which the compiler drops.
   __shared__ float epi[EPI == kQlinEpiShared ? kQlinDecodeMaxM + 16 * NT : 1];
@@ -769,7 +752,7 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
     for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
   if constexpr (EPI == kQlinEpiShared) qlin_cp_wait<0>();  // this thread's copy; the barrier publishes all
   __syncthreads();
-  qlin_decode_reduce_store<NT>(a, red, n0, PRE ? &pre : nullptr, EPI == kQlinEpiShared ? epi : nullptr);
+  qlin_decode_reduce_store<NT>(a, red, n0, EPI == kQlinEpiShared ? epi : nullptr);
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -1546,10 +1529,7 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   return cudaGetLastError();
 }
 
-// EPI (QlinEpi): where the epilogue's operands come from; kQlinEpiLate (shipped): read after the
-// stream. On an H100 after the checker's flush (bench/l2_flush.cu, one run) NT = 4 streamed 82%
-// of copy with kQlinEpiRegs and 81% without, but NT = 2 77% with it and 83% without: the registers
-// it holds through the stream cost NT = 2 a resident block per SM. kQlinEpiShared holds none.
+// EPI (QlinEpi): where the epilogue's operands come from (see QlinEpi).
 template <int NT, int U = 2, int EPI = kQlinEpiLate>
 static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
   const unsigned blocks = (unsigned)((a.N + 8 * NT - 1) / (8 * NT));
@@ -1618,10 +1598,10 @@ static inline cudaError_t qlin_fwd_wg_launch(QlinFwdArgs a) {
 }
 
 #ifndef EM_SM90A_TU  // not needed by an sm_90a object, and compiled wherever seen (not a template)
-// The shipped dispatch: M ≤ 16 streams W with NT = 2 where that still gives every SM a block, else
-// NT = 1 (on an H100 at N = K = 8192, after the checker's flush: NT = 2 82% of copy, NT = 4 80%, two
-// runs each; bench/l2_flush.cu: blocks of fewer registers, four of them to an SM, keep twice the
-// warps streaming), larger M the tiled kernel.
+// The shipped dispatch: M ≤ 16 streams W with NT = 2 where that still gives every SM a block, its
+// epilogue operands copied early (QlinEpi), else NT = 1 (on an H100 at N = K = 8192, after the
+// checker's flush: NT = 2 82% of copy, NT = 4 80%, two runs each; bench/l2_flush.cu: blocks of fewer
+// registers, four of them to an SM, keep twice the warps streaming), larger M the tiled kernel.
 static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
   if (a.M <= kQlinDecodeMaxM) {
     int dev = 0, sms = 0;
@@ -1629,7 +1609,7 @@ static inline cudaError_t qlin_fwd_launch(const QlinFwdArgs &a) {
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e != cudaSuccess) return e;
     const int64_t n8 = ((int64_t)a.N + 7) / 8;
-    if ((n8 + 1) / 2 >= sms) return qlin_fwd_decode_launch<2>(a);
+    if ((n8 + 1) / 2 >= sms) return qlin_fwd_decode_launch<2, 2, kQlinEpiShared>(a);
     return qlin_fwd_decode_launch<1>(a);
   }
   // 128 × 128 tiles, 4 stages: on the H200 at M = N = K = 8192 (bench/qlinear.cu, 2026-12-05) they
