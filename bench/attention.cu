@@ -18,8 +18,7 @@
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
-//   1  float32, FMAs, register-blocked (em_attention_cuda), its unrolling variants and K's
-//      fragments loaded a step ahead (PK);
+//   1  float32, FMAs, register-blocked (em_attention_cuda), and its unrolling variants;
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), and plain TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
 //   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64 (what
@@ -120,13 +119,14 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 }
 #endif
 
-enum Variant { kFma, kFmaU1, kFmaU8, kFmaPK, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2 };
+enum Variant { kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2 };
 const char *variant_name(Variant v) {
   switch (v) {
-    case kFma: return "v1 fp32 FMA, unroll 4/2 (ref.)";
+    case kFma: return "v1 fp32 FMA, unroll 4/4 (ref.)";
     case kFmaU1: return "v1 fp32 FMA, unroll 1/1";
     case kFmaU8: return "v1 fp32 FMA, unroll 8/4";
-    case kFmaPK: return "v1 fp32 FMA, K fragments ahead";
+    case kFmaU42: return "v1 fp32 FMA, unroll 4/2";
+    case kFmaU82: return "v1 fp32 FMA, unroll 8/2";
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
@@ -141,7 +141,8 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kFma: return "fma";
     case kFmaU1: return "u1";
     case kFmaU8: return "u8";
-    case kFmaPK: return "pk";
+    case kFmaU42: return "u42";
+    case kFmaU82: return "u82";
     case kTf32x3: return "x3";
     case kTf32x3Full: return "x3full";
     case kTf32x1: return "tf32";
@@ -151,6 +152,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     default: return "bf16";
   }
 }
+bool is_fma(Variant v) { return v <= kFmaU82; }  // version 1's variants come first in Variant
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
@@ -207,7 +209,8 @@ struct Problem {
       case kFma: CHECK(attn_fma_launch(a, s.d, blocks)); break;
       case kFmaU1: CHECK((attn_fma_launch<1, 1>(a, s.d, blocks))); break;
       case kFmaU8: CHECK((attn_fma_launch<8, 4>(a, s.d, blocks))); break;
-      case kFmaPK: CHECK((attn_fma_launch<4, 2, true>(a, s.d, blocks))); break;
+      case kFmaU42: CHECK((attn_fma_launch<4, 2>(a, s.d, blocks))); break;
+      case kFmaU82: CHECK((attn_fma_launch<8, 2>(a, s.d, blocks))); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
       case kTf32x3Full: CHECK((attn_tf32_launch<true, -1>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
@@ -279,8 +282,7 @@ size_t smem_of(Variant var, int d) {
     case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
-    case kFma:
-    case kFmaPK: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+    case kFma: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
                        : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
@@ -317,11 +319,6 @@ const void *kernel_of(Variant var, int d) {
     case kFma: {
       EM_ATTN_BY_D(attn_fma_kernel)
     }
-    case kFmaPK:
-      return d == 16   ? (const void *)attn_fma_kernel<16, 4, 2, true>
-             : d == 32 ? (const void *)attn_fma_kernel<32, 4, 2, true>
-             : d == 64 ? (const void *)attn_fma_kernel<64, 4, 2, true>
-                       : (const void *)attn_fma_kernel<128, 4, 2, true>;
     case kTf32x3: {
       EM_ATTN_BY_D(attn_tf32_kernel)
     }
@@ -356,13 +353,13 @@ int main(int argc, char **argv) {
               p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
 
   std::printf("kernel resources (compiled; spills are local memory)\n");
-  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaPK, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
+  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
   if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
 #endif
   for (int d : {64, 128})
     for (Variant var : all)
-      if (var == kFma || var == kFmaPK || var == kTf32x3 || var == kBf16 || is_wg(var))
+      if (var == kFma || var == kTf32x3 || var == kBf16 || is_wg(var))
         print_attributes(var, d, kernel_of(var, d));
 
   // What the library runs: version 4 for bf16 on Hopper, keys by 64 at d = 64 and by 128 at d = 128
@@ -427,7 +424,7 @@ int main(int argc, char **argv) {
         const bool ok = e <= 1.0;
         if (!ok && var != kTf32x1) ++failures;
         std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
-        if (var == kFma || var == kFmaU1 || var == kFmaU8 || var == kFmaPK)
+        if (is_fma(var))
           std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
         else std::printf("            ");
         std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));

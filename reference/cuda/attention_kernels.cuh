@@ -210,15 +210,16 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 }
 
 // U1, U2: unrolling of the d loop of S and of the key loop of P·V. Unrolled fully at d = 128, one
-// tile is ~8600 FFMA and LDS instructions (~140 KB of code, past the instruction caches); 4 and 2
-// keep the kernel at ~4500 and still let the scheduler hoist a few steps of loads above the FMAs.
-// bench/attention.cu times other values.
-// PK (a bench variant, not shipped): K's fragment and the first Q row for the next step of d loaded
-// one step ahead, across the loop's back edge too. In the shipped kernel's machine code each pass of
-// the unrolled S loop starts with the loads its first FFMAs need at once, so every pass opens on a
-// shared-memory latency that only the SM's other warps can cover; PK holds 20 more registers to
-// close it.
-template <int D, int U1 = 4, int U2 = 2, bool PK = false>
+// tile is ~8600 FFMA and LDS instructions (~140 KB of code, past the instruction caches); 4 and 4
+// keep the kernel at ~4400 instructions at d = 128 and still let the scheduler hoist a few steps of
+// loads above the FMAs. bench/attention.cu times other values: on an H100 (2026-12-06, two runs)
+// P·V unrolled by 4 rather than 2 gained 2.6-2.8% at d = 64; at d = 128 and 32 the compiler emits
+// the same machine code for both.
+// Timed there and lost at d = 128: K's fragment and the first Q row of the next step of d carried
+// across the S loop's back edge (in the machine code each pass of the S loop opens on the loads its
+// first FFMAs need): 39.7 TFLOP/s against 41.5, at 244 registers; the rows of K's buffer that P
+// leaves free (24 of 64) given K_{j+1} before P·V_j: 40.7 against 41.2.
+template <int D, int U1 = 4, int U2 = 4>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
   using S = AttnFmaShape<D>;
   extern __shared__ __align__(16) float attn_smem_f[];
@@ -265,33 +266,15 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
     for (int t = 0; t < S::TM; ++t)
 #pragma unroll
       for (int u = 0; u < S::TN; ++u) s[t][u] = 0.0f;
-    float4 knext[S::TN], qnext;  // PK: the next step's K fragment and its first Q row
-    if (PK) {
-#pragma unroll
-      for (int u = 0; u < S::TN; ++u) knext[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ]);
-      qnext = *reinterpret_cast<const float4 *>(&sQ[rho * S::LDQ]);
-    }
 #pragma unroll U1
     for (int d4 = 0; d4 < D / 4; ++d4) {
-      float4 kf[S::TN], q0;
-      if (PK) {
-        const int dn = d4 + 1 < D / 4 ? d4 + 1 : d4;  // the last step reloads its own: nothing past the row
+      float4 kf[S::TN];
 #pragma unroll
-        for (int u = 0; u < S::TN; ++u) {
-          kf[u] = knext[u];
-          knext[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ + 4 * dn]);
-        }
-        q0 = qnext;
-        qnext = *reinterpret_cast<const float4 *>(&sQ[rho * S::LDQ + 4 * dn]);
-      } else {
-#pragma unroll
-        for (int u = 0; u < S::TN; ++u)
-          kf[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ + 4 * d4]);
-      }
+      for (int u = 0; u < S::TN; ++u)
+        kf[u] = *reinterpret_cast<const float4 *>(&sK[(u * S::G + g) * S::LDQ + 4 * d4]);
 #pragma unroll
       for (int t = 0; t < S::TM; ++t) {
-        const float4 qf =
-            PK && t == 0 ? q0 : *reinterpret_cast<const float4 *>(&sQ[(t * 8 + rho) * S::LDQ + 4 * d4]);
+        const float4 qf = *reinterpret_cast<const float4 *>(&sQ[(t * 8 + rho) * S::LDQ + 4 * d4]);
 #pragma unroll
         for (int u = 0; u < S::TN; ++u) {
           s[t][u] = fmaf(qf.x, kf[u].x, s[t][u]);
@@ -1210,14 +1193,13 @@ static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs
 }
 
 // d must be one of 16, 32, 64, 128 (the library checks it first).
-// PK: K's fragments a step ahead (see attn_fma_kernel), for the bench.
-template <int U1 = 4, int U2 = 2, bool PK = false>
+template <int U1 = 4, int U2 = 4>
 static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
-    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, PK>, AttnFmaShape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, PK>, AttnFmaShape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, PK>, AttnFmaShape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, PK>, AttnFmaShape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_fma_kernel<16, U1, U2>, AttnFmaShape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_fma_kernel<32, U1, U2>, AttnFmaShape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_fma_kernel<64, U1, U2>, AttnFmaShape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_fma_kernel<128, U1, U2>, AttnFmaShape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
