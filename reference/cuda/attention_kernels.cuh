@@ -130,7 +130,7 @@ static __device__ __forceinline__ void attn_cp_wait() {
 // another kernel). aligned: 16-byte cp.async chunks, complete after the caller's attn_cp_wait;
 // otherwise (a base pointer off 16 bytes, which only hand-made test inputs have) element by
 // element with ordinary stores, which the caller's __syncthreads publishes.
-template <typename T, int D, int LD, int R>
+template <typename T, int D, int LD, int R, bool WHOLE = false>
 static __device__ __forceinline__ void attn_load_tile(T *sm, const T *g, int r0, int len, bool aligned) {
   constexpr int E = 16 / (int)sizeof(T);  // elements per 16-byte chunk
   constexpr int C = D / E;                // chunks per row: at most 32, so a divisor of kAttnThreads
@@ -142,6 +142,17 @@ static __device__ __forceinline__ void attn_load_tile(T *sm, const T *g, int r0,
     const int rb = threadIdx.x / C, x = (threadIdx.x % C) * E;
     const T *src = g + (int64_t)(r0 + rb) * D + x;
     T *dst = sm + rb * LD + x;
+    if (WHOLE && r0 + R <= len) {
+      // WHOLE (a bench variant of version 1 for now): where every row is in (all tiles but a
+      // head's last), the copies take their addresses as that base plus an immediate, with no
+      // per-chunk test. Through the general loop below the compiler builds each chunk's address
+      // in one register pair, and each copy waits for the one before it to have read its address
+      // (ncu on an H100, the FMA kernel at d = 128: 9% of its warp samples in the code that
+      // issues K_{j+1} and V_{j+1}, 43,000 of them long-scoreboard waits on that register pair).
+#pragma unroll
+      for (int i = 0; i < R / RP; ++i) attn_cp16(dst + i * RP * LD, src + (int64_t)i * RP * D, true);
+      return;
+    }
 #pragma unroll
     for (int i = 0; i < R / RP; ++i) {
       const bool in = r0 + rb + i * RP < len;
@@ -219,7 +230,9 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 // across the S loop's back edge (in the machine code each pass of the S loop opens on the loads its
 // first FFMAs need): 39.7 TFLOP/s against 41.5, at 244 registers; the rows of K's buffer that P
 // leaves free (24 of 64) given K_{j+1} before P·V_j: 40.7 against 41.2.
-template <int D, int U1 = 4, int U2 = 4>
+// WHOLE (a bench variant): whole tiles of Q, K and V copied without per-chunk tests
+// (attn_load_tile), not yet timed.
+template <int D, int U1 = 4, int U2 = 4, bool WHOLE = false>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
   using S = AttnFmaShape<D>;
   extern __shared__ __align__(16) float attn_smem_f[];
@@ -248,10 +261,10 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
 
   const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
   if (ntiles > 0) {
-    attn_load_tile<float, D, S::LDQ, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
-    attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBM, WHOLE>(sQ, q, blk.q0, a.n, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sK, k, 0, a.m, a.aligned);
     attn_cp_commit();
-    attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sV, v, 0, a.m, a.aligned);
     attn_cp_commit();
   }
 
@@ -359,9 +372,9 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
 
     __syncthreads();  // every warp is done with P (= K's space) and V_j
     if (jt + 1 < ntiles) {
-      attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
+      attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sK, k, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
-      attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
+      attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sV, v, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
     }
   }
@@ -1193,13 +1206,14 @@ static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs
 }
 
 // d must be one of 16, 32, 64, 128 (the library checks it first).
-template <int U1 = 4, int U2 = 4>
+// WHOLE: whole tiles copied without per-chunk tests (see attn_load_tile), for the bench.
+template <int U1 = 4, int U2 = 4, bool WHOLE = false>
 static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
-    case 16: return attn_launch(attn_fma_kernel<16, U1, U2>, AttnFmaShape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_fma_kernel<32, U1, U2>, AttnFmaShape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_fma_kernel<64, U1, U2>, AttnFmaShape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_fma_kernel<128, U1, U2>, AttnFmaShape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, WHOLE>, AttnFmaShape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, WHOLE>, AttnFmaShape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, WHOLE>, AttnFmaShape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, WHOLE>, AttnFmaShape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
