@@ -12,8 +12,12 @@
 #               memcheck + initcheck over the api check;
 #   checker     the lab through em-check: the reference solution's CUDA track with timing (the
 #               speed cases against the naive baseline, the roofs), the skeleton, and the suite's
-#               CUDA tests (planted files, the racecheck of the missing barrier).
-#   scripts/device-lab7.sh [build] [api] [bench] [order] [sanitizer] [checker]   (default: all but order)
+#               CUDA tests (planted files, the racecheck of the missing barrier);
+#   ncu         Nsight Compute on one launch of version 1 at the bar's shape (d = 128), the shipped
+#               kernel and the WHOLE variant: issue and stall statistics (ncu-*.txt), then
+#               bench/ncu_stalls.py on each one's per-instruction samples (where the warps wait).
+#   scripts/device-lab7.sh [build] [api] [bench] [order] [sanitizer] [checker] [ncu]
+#   (default: all but order and ncu)
 steps=${*:-build api bench sanitizer checker}
 source scripts/device-lab-common.sh
 
@@ -51,4 +55,24 @@ if want sanitizer; then
 fi
 
 want checker && checker_step 7
+
+if want ncu; then
+  step "Nsight Compute: version 1 at b=4 h=16 n=m=4096 d=128, one launch each"
+  # The first launch of the timed shape: the shipped kernel's fourth at d = 128 (the quick
+  # self-check runs it on 3 shapes first), WHOLE's first (the quick self-check leaves it out).
+  # --clock-control none: the clocks as the timings have them.
+  for v in "ref:Lb0E:3" "whole:Lb1E:0"; do
+    IFS=: read -r name tag skip <<<"$v"
+    timeout 150 ncu --clock-control none --kernel-name-base mangled \
+      --kernel-name "regex:attn_fma_kernelILi128ELi4ELi4E${tag}" --launch-skip "$skip" --launch-count 1 \
+      --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
+      --section SourceCounters -o "$out/ncu-$name" -f build/bench/attention --quick >"$out/ncu-$name-run.txt" 2>&1 ||
+      { echo "ncu ($name) failed:"; tail -5 "$out/ncu-$name-run.txt"; status=1; continue; }
+    ncu -i "$out/ncu-$name.ncu-rep" --print-details all >"$out/ncu-$name.txt" 2>&1
+    ncu -i "$out/ncu-$name.ncu-rep" --page source --csv --print-source sass >"$out/ncu-$name-source.csv" 2>&1
+    grep -E "Issued Warp Per Scheduler|No Eligible|Stall (Not Selected|Dispatch|Wait|Short|Long|Barrier)" \
+      "$out/ncu-$name.txt" | sort -u
+    python3 bench/ncu_stalls.py --top 6 "$out/ncu-$name-source.csv"
+  done
+fi
 exit $status

@@ -45,10 +45,11 @@ $MAKE --no-print-directory lib BUILD=$dist/lib-cpu OPT="$opt" WARN="$warn" NO_CU
 
 # ---- what ships ----------------------------------------------------------------------------------
 # The student's tree, the harness they build, and what the student commands run (make deps, hint,
-# report, bench's PyTorch side, the grid-order model of lab 7's README). Not shipped: reference/cpu,
-# cuda, naive (the solutions), bench/*.cu and *_cpu.c (they include the solutions' kernels), tests/
-# (planted wrong code, and suites that build the solutions), grader/ (instructors'), the device
-# scripts, BENCHMARKS.md (the reference's design in numbers, for after the course).
+# report, bench's PyTorch side, the grid-order model of lab 7's README, the ncu stall summary). Not
+# shipped: reference/cpu, cuda, naive (the solutions), bench/*.cu and *_cpu.c (they include the
+# solutions' kernels), tests/ (planted wrong code, and suites that build the solutions), grader/
+# (instructors'), the device scripts, BENCHMARKS.md (the reference's design in numbers, for after
+# the course).
 ships() {
   case $1 in
     Makefile | include/em/*.h | harness/*.c | harness/*.h | harness/specs/*) return 0 ;;
@@ -56,6 +57,7 @@ ships() {
     labs/lab[0-9]*/*) return 0 ;;
     scripts/install-deps.sh | scripts/hint.py | scripts/report.py | bench/torch_bench.py) return 0 ;;
     bench/attention_grid_order.py) return 0 ;;  # the model lab 7's README runs; no solution in it
+    bench/ncu_stalls.py) return 0 ;;            # where a kernel's warps wait, from ncu; no solution in it
   esac
   return 1
 }

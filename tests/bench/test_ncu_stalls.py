@@ -1,0 +1,65 @@
+"""bench/ncu_stalls.py on source pages written the way ncu writes them (a kernel-name row, then the
+header, then one row per machine instruction), so that its blocks and shares are checked without a
+GPU or ncu."""
+import importlib.util
+import io
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("ncu_stalls", ROOT / "bench" / "ncu_stalls.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+HEADER = ['"Address"', '"Source"', '"Instructions Executed"', '"stall_selected"', '"stall_not_selected"',
+          '"stall_long_sb"', '"stall_dispatch"']
+
+
+def page(tmp_path, rows, kernel="void k<(int)1>(Args)"):
+    text = f'"Kernel Name","{kernel}",\n' + ",".join(HEADER) + "\n"
+    for i, (src, ex, sel, ns, lsb, dis) in enumerate(rows):
+        text += f'"0x{i * 16:x}","{src}","{ex}","{sel}","{ns}","{lsb}","{dis}"\n'
+    p = tmp_path / "src.csv"
+    p.write_text(text)
+    return p
+
+
+def test_blocks_are_runs_of_equal_execution_counts_ranked_by_samples(tmp_path):
+    mod = load()
+    # a loop body run 1,000 times (90 samples), then copies run 10 times that wait (110 samples)
+    rows = [("FFMA R1, R2, R3, R1", "1,000", 30, 10, 0, 5), ("LDS.128 R4, [R5]", "1000", 20, 5, 0, 0),
+            ("@!P0 BRA 0x10", "1000", 10, 10, 0, 0), ("MOV R52, R6", "10", 5, 5, 60, 0),
+            ("LDGSTS.E.BYPASS.128 [R1], desc[UR8][R52.64]", "10", 5, 5, 30, 0)]
+    kernel, parsed = mod.read(page(tmp_path, rows))
+    assert kernel == "void k<(int)1>(Args)"
+    assert mod.blocks(parsed) == [(0, 2), (3, 4)]
+    assert [mod.opcode(r[0]) for r in parsed] == ["FFMA", "LDS", "BRA", "MOV", "LDGSTS"]
+    out = io.StringIO()
+    mod.report(kernel, parsed, top=5, out=out)
+    text = out.getvalue()
+    assert "5 instructions, 200 warp samples" in text
+    assert "all: long sb 45.0%, selected 35.0%, not selected 17.5%, dispatch 2.5%" in text  # largest first
+    first, second = text.index("    3-4 "), text.index("    0-2 ")
+    assert first < second, "the block with more samples comes first"
+    assert "x10 " in text and "55.0%" in text and "[MOV 1 LDGSTS 1]" in text
+    assert "long sb 81.8%" in text  # 90 of the copies' 110 samples
+
+
+def test_a_page_without_samples_or_header_is_refused_with_what_to_run(tmp_path):
+    mod = load()
+    p = tmp_path / "details.txt"
+    p.write_text("  Section: GPU Speed Of Light Throughput\n")
+    with pytest.raises(SystemExit, match="--page source --csv"):
+        mod.read(p)
+    q = tmp_path / "nosamples.csv"
+    q.write_text('"Kernel Name","k",\n"Address","Source","Instructions Executed"\n"0x0","NOP","1"\n')
+    with pytest.raises(SystemExit, match="SourceCounters"):
+        mod.read(q)
+    with pytest.raises(SystemExit, match="give the file"):
+        mod.main([str(tmp_path / "missing.csv")])
