@@ -520,9 +520,11 @@ $(NAIVE_CUH:reference/naive/%_kernels.cuh=$(BUILD)/bench/%): $(BUILD)/bench/%: r
 # Built for sm_90a where the target is sm_90 (Hopper), with EM_BENCH_SM90A=1 saying so: some
 # variants use Hopper's arch-specific instructions (wgmma), which plain sm_90 code cannot hold.
 BENCH_GENCODE := $(if $(filter sm_90,$(CUDA_ARCH)),-arch=sm_90a -DEM_BENCH_SM90A=1,$(CUDA_GENCODE))
-# reference/core/peaks_kernels.cuh: the checker's rate-measuring kernels, which the benches run too.
+# reference/core/peaks_kernels.cuh and flush_kernels.cuh: the checker's rate-measuring kernels and
+# its L2 flush, which the benches run too.
 $(BUILD)/obj/reference/core/peaks_cuda.cu.o: reference/core/peaks_kernels.cuh
-$(BUILD)/bench/%: bench/%.cu bench/common.cuh reference/core/peaks_kernels.cuh
+$(BUILD)/obj/reference/core/cuda.cu.o: reference/core/flush_kernels.cuh
+$(BUILD)/bench/%: bench/%.cu bench/common.cuh reference/core/peaks_kernels.cuh reference/core/flush_kernels.cuh
 	@mkdir -p $(@D)
 	$(call say,NVCC,$<)
 	$(Q)$(NVCC) $(CPPFLAGS) $(filter-out $(CUDA_GENCODE),$(NVCCFLAGS)) $(BENCH_GENCODE) $< -o $@

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "../reference/core/flush_kernels.cuh"
 #include "../reference/core/peaks_kernels.cuh"
 
 // CHECK(call): a CUDA runtime call that must succeed. On failure it prints where (file, line),
@@ -29,17 +30,6 @@
   } while (0)
 
 namespace bench {
-
-// Reads every 16 bytes of p (n of them) and keeps the sum, so that nothing is optimised away: the
-// read flush below, and bench/l2_flush.cu's read-only stream.
-__global__ void read_sum_kernel(const uint4 *p, size_t n, unsigned *sink) {
-  unsigned s = 0;
-  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    const uint4 a = p[i];
-    s += a.x ^ a.y ^ a.z ^ a.w;
-  }
-  if (s == 0x12345678u) atomicAdd(sink, s);
-}
 
 // A device buffer twice the size of the L2 cache: going through all of it evicts whatever a
 // variant's previous run left in the L2, so that no run is faster for finding its data there (the
@@ -95,7 +85,7 @@ class L2Flush {
       CHECK(cudaMemsetAsync(buf_, 0, 2 * l2_bytes_));
       return;
     }
-    read_sum_kernel<<<sms_ * 8, 256>>>((const uint4 *)buf_, 2 * l2_bytes_ / 16, sink_);
+    em__flush::read_sum_kernel<<<sms_ * 8, 256>>>((const uint4 *)buf_, 2 * l2_bytes_ / 16, sink_);
     CHECK(cudaGetLastError());
     // The last dirty_bytes of the buffer: the lines the read pass brought in last, still resident,
     // so the write dirties them in place rather than evicting others.

@@ -105,10 +105,10 @@ int main() {
     // What the events and one launch cost whatever the work: by grid size, from one block to the
     // read kernels' grid (the decode forward launches N / (8·NT) = 512 blocks at NT = 2).
     for (int nb : {1, p.multiProcessorCount, 256, blocks}) {
-      const float empty = t.median_ms([&] { bench::read_sum_kernel<<<nb, 256>>>(g, 0, sink); });
+      const float empty = t.median_ms([&] { em__flush::read_sum_kernel<<<nb, 256>>>(g, 0, sink); });
       std::printf("  a launch with nothing to read, %4d blocks    %9.4f ms\n", nb, empty);
     }
-    auto read = [&](size_t bytes) { bench::read_sum_kernel<<<blocks, 256>>>(g, bytes / 16, sink); };
+    auto read = [&](size_t bytes) { em__flush::read_sum_kernel<<<blocks, 256>>>(g, bytes / 16, sink); };
     row("read of 67 MB", (double)w_bytes, t.median_ms([&] { read(w_bytes); }));
     row("read of 1 GiB", (double)big, t.median_ms([&] { read(big); }));
     t.set_dirty_bytes(w_bytes);

@@ -11,6 +11,7 @@
 #include "em/memory.h"
 #include "em/rng.h"
 #include "em/stats.h"
+#include "flush_kernels.cuh"
 
 #define CUDA_TRY(call)                                                             \
   do {                                                                             \
@@ -187,16 +188,6 @@ static int ensure_scratch(void) {
   return EM_OK;
 }
 
-// The flush's read pass: every 16 bytes of the buffer, summed so that nothing is optimised away.
-__global__ void flush_read_kernel(const uint4 *p, size_t n, unsigned *sink) {
-  unsigned s = 0;
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    const uint4 a = p[i];
-    s += a.x ^ a.y ^ a.z ^ a.w;
-  }
-  if (s == 0x12345678u) atomicAdd(sink, s);  // never, for a buffer of zeros; the compiler cannot know
-}
-
 // Evicts the previous run's lines and leaves the L2 as the run itself will leave it for the next:
 // a read over twice the L2 (the L2 is then clean), then min(written, L2) bytes dirtied, the last
 // ones read, still resident. A write over the whole buffer (cudaMemset, as Triton's do_bench) would
@@ -207,7 +198,7 @@ __global__ void flush_read_kernel(const uint4 *p, size_t n, unsigned *sink) {
 // run pay for about as many write-backs as it causes, the steady state of a kernel called again
 // and again (the same H100: writes and copies timed alike after this flush and after cudaMemset).
 static int flush_l2_for(size_t written_bytes) {
-  flush_read_kernel<<<flush_blocks, 256>>>((const uint4 *)flush_buf, flush_bytes / sizeof(uint4), flush_sink);
+  em__flush::read_sum_kernel<<<flush_blocks, 256>>>((const uint4 *)flush_buf, flush_bytes / sizeof(uint4), flush_sink);
   CUDA_TRY(cudaGetLastError());
   size_t dirty = written_bytes < l2_bytes ? written_bytes : l2_bytes;
   if (dirty) CUDA_TRY(cudaMemsetAsync((char *)flush_buf + flush_bytes - dirty, 0, dirty, 0));

@@ -5,7 +5,8 @@
 // The benches once measured with a loop of their own (unrolled as the compiler chose, where this one
 // is unrolled by 16 so that counting takes about 2% of the issue slots): 56.2-56.6 TFLOP/s on an
 // H100 and an H200 whose checker measured 63.8-64.5, which put lab 7's FMA kernel at 72% of "the
-// FMA rate" in the bench and at 62% in `make bench`.
+// FMA rate" in the bench and at 62% in `make bench`. (reference/core/flush_kernels.cuh: the same
+// for the L2 flush.)
 #ifndef EM_REFERENCE_CORE_PEAKS_KERNELS_CUH
 #define EM_REFERENCE_CORE_PEAKS_KERNELS_CUH
 
@@ -28,7 +29,7 @@ constexpr int kFmaIters = 8192;
 // chains start from values that depend on the thread, and mul, add and iters are runtime values,
 // so the compiler can neither merge the chains nor fold them; the sum goes to memory so the work
 // counts as used.
-__global__ void fma_kernel(float *out, int iters, float mul, float add) {
+static __global__ void fma_kernel(float *out, int iters, float mul, float add) {
   unsigned tid = blockIdx.x * blockDim.x + threadIdx.x;
   float a[kChains];
 #pragma unroll
@@ -50,7 +51,7 @@ __global__ void fma_kernel(float *out, int iters, float mul, float add) {
 constexpr int kMmaChains = 4;
 constexpr int kMmaIters = 4096;
 
-__global__ void mma_bf16_kernel(float *out, int iters) {
+static __global__ void mma_bf16_kernel(float *out, int iters) {
   float c[kMmaChains][4];
 #pragma unroll
   for (int k = 0; k < kMmaChains; ++k) c[k][0] = c[k][1] = c[k][2] = c[k][3] = 0.0f;
@@ -75,7 +76,7 @@ __global__ void mma_bf16_kernel(float *out, int iters) {
 // The tensor cores on int8 (lab 8's product): as mma_bf16_kernel, with m16n8k32 steps of int8
 // inputs into int32 sums, 2·16·8·32 = 8192 operations per warp. The sums wrap around on overflow
 // (two's complement, as the instruction defines), which costs nothing and is never read but as a sink.
-__global__ void mma_int8_kernel(float *out, int iters) {
+static __global__ void mma_int8_kernel(float *out, int iters) {
   int c[kMmaChains][4];
 #pragma unroll
   for (int k = 0; k < kMmaChains; ++k) c[k][0] = c[k][1] = c[k][2] = c[k][3] = 0;
