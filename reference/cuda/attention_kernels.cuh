@@ -570,7 +570,8 @@ static __device__ __forceinline__ void attn_mma_x3(float (&d)[4], const uint32_t
 // the H200 (bench/attention.cu, b = 4, h = 16, n = m = 4096, 2026-12-05) UK = 4 ran d = 128 at 48.2
 // TFLOP/s against 41.9 fully unrolled (causal 44.2 against 30.4), and d = 64 the same either way
 // (46.8, 46.7). The launcher's default is therefore 4, or d/8 where that is less.
-template <int D, bool X3 = true, int UK = D / 8>
+// WHOLE: whole tiles copied without per-chunk tests (attn_load_tile; a bench variant, not yet timed).
+template <int D, bool X3 = true, int UK = D / 8, bool WHOLE = false>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) {
   using S = AttnTf32Shape<D>;
   constexpr int NS = kAttnBN / 8;  // n-tiles of S per warp
@@ -598,10 +599,10 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
 
   const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
   if (ntiles > 0) {
-    attn_load_tile<float, D, S::LD, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
-    attn_load_tile<float, D, S::LD, kAttnBN>(sK, k, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LD, kAttnBM, WHOLE>(sQ, q, blk.q0, a.n, a.aligned);
+    attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sK, k, 0, a.m, a.aligned);
     attn_cp_commit();
-    attn_load_tile<float, D, S::LD, kAttnBN>(sV, v, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sV, v, 0, a.m, a.aligned);
     attn_cp_commit();
   }
 
@@ -631,7 +632,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
     }
 
     __syncthreads();  // every warp is done with K_j
-    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
+    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sK, k, k0 + kAttnBN, a.m, a.aligned);
     attn_cp_commit();  // possibly empty: the group count stays the same on every path
 
     if (attn_tile_masked(a, blk, k0)) attn_mma_mask(s, a, blk, row0, k0, gr, tq);
@@ -658,7 +659,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
     }
 
     __syncthreads();  // every warp is done with V_j
-    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
+    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sV, v, k0 + kAttnBN, a.m, a.aligned);
     attn_cp_commit();
   }
 
@@ -1219,15 +1220,18 @@ static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t bloc
 }
 
 // UK = 0: the shipped unrolling of the d loop of S, 4 (or d/8 where less; see attn_tf32_kernel);
-// UK = -1: unrolled fully (d/8), the variant bench/attention.cu times beside it.
-template <bool X3 = true, int UK = 0>
+// UK = -1: unrolled fully (d/8), the variant bench/attention.cu times beside it. WHOLE: see
+// attn_tf32_kernel.
+template <bool X3 = true, int UK = 0, bool WHOLE = false>
 static inline cudaError_t attn_tf32_launch(const AttnArgs &a, int d, int64_t blocks) {
   constexpr int U = UK > 0 ? UK : 4;
+  constexpr int U16 = UK < 0 || U > 2 ? 2 : U, U32 = UK < 0 || U > 4 ? 4 : U;  // at most d/8
+  constexpr int U64 = UK < 0 ? 8 : U, U128 = UK < 0 ? 16 : U;
   switch (d) {
-    case 16: return attn_launch(attn_tf32_kernel<16, X3, (UK < 0 || U > 2 ? 2 : U)>, AttnTf32Shape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_tf32_kernel<32, X3, (UK < 0 || U > 4 ? 4 : U)>, AttnTf32Shape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_tf32_kernel<64, X3, (UK < 0 ? 8 : U)>, AttnTf32Shape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_tf32_kernel<128, X3, (UK < 0 ? 16 : U)>, AttnTf32Shape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_tf32_kernel<16, X3, U16, WHOLE>, AttnTf32Shape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_tf32_kernel<32, X3, U32, WHOLE>, AttnTf32Shape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_tf32_kernel<64, X3, U64, WHOLE>, AttnTf32Shape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_tf32_kernel<128, X3, U128, WHOLE>, AttnTf32Shape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
