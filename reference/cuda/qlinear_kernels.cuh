@@ -645,12 +645,6 @@ static __device__ __forceinline__ void qlin_decode_out(int v, int &row, int &col
 // (77-78% of copy against 83-85%).
 enum QlinEpi { kQlinEpiLate = 0, kQlinEpiShared = 1 };
 
-// Outputs of a decode tile per thread of the block (v = threadIdx.x + 256·j).
-template <int NT>
-struct QlinDecodeOut {
-  static constexpr int kPer = (NT * 4 * 32 + 255) / 256;
-};
-
 // The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
 // barrier this follows) summed and stored through the epilogue, by 256 threads (version 2's block,
 // version 2b's consumer warps), with the operands from epi where the block copied them early
@@ -658,8 +652,9 @@ struct QlinDecodeOut {
 template <int NT>
 static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
                                                                 int n0, const float *epi = nullptr) {
+  constexpr int kPer = (NT * 4 * 32 + 255) / 256;  // outputs per thread: v = threadIdx.x + 256·j
 #pragma unroll
-  for (int j = 0; j < QlinDecodeOut<NT>::kPer; ++j) {
+  for (int j = 0; j < kPer; ++j) {
     const int v = threadIdx.x + 256 * j;
     if (v >= NT * 4 * 32) break;
     const int i = v >> 5, l = v & 31;
