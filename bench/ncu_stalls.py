@@ -80,13 +80,15 @@ def shares(samples, total):
 
 
 def report(kernel, rows, top, out=sys.stdout):
+    """Prints the summary; 0, or 1 when the page holds no samples at all."""
     total = collections.Counter()
     for _, _, s in rows:
         total.update(s)
     n = sum(total.values())
     if n == 0:
-        print(f"{kernel}: no warp samples (was --section SourceCounters collected?)", file=out)
-        return
+        print(f"{kernel}: no warp samples: profile with --section SourceCounters, on a launch long enough "
+              "to be sampled", file=sys.stderr)
+        return 1
     print(f"{kernel}: {len(rows)} instructions, {int(n)} warp samples", file=out)
     print(f"  all: {shares(total, n)}", file=out)
     ranked = []
@@ -106,6 +108,7 @@ def report(kernel, rows, top, out=sys.stdout):
         mix = " ".join(f"{o} {c}" for o, c in ops.most_common(4))
         print(f"  {a:5d}-{b:<5d} x{int(rows[a][1]):<10d} {m / n:6.1%}  [{mix}]", file=out)
         print(f"               {shares(s, m)}", file=out)
+    return 0
 
 
 def main(argv=None):
@@ -117,8 +120,7 @@ def main(argv=None):
         kernel, rows = read(args.csv)
     except OSError as e:
         raise SystemExit(f"{args.csv}: {e.strerror}: give the file ncu's source page was written to")
-    report(kernel, rows, args.top)
-    return 0
+    return report(kernel, rows, args.top)
 
 
 if __name__ == "__main__":

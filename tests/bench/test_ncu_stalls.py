@@ -41,7 +41,7 @@ def test_blocks_are_runs_of_equal_execution_counts_ranked_by_samples(tmp_path):
     assert mod.blocks(parsed) == [(0, 2), (3, 4)]
     assert [mod.opcode(r[0]) for r in parsed] == ["FFMA", "LDS", "BRA", "MOV", "LDGSTS"]
     out = io.StringIO()
-    mod.report(kernel, parsed, top=5, out=out)
+    assert mod.report(kernel, parsed, top=5, out=out) == 0
     text = out.getvalue()
     assert "5 instructions, 200 warp samples" in text
     assert "all: long sb 45.0%, selected 35.0%, not selected 17.5%, dispatch 2.5%" in text  # largest first
@@ -63,3 +63,10 @@ def test_a_page_without_samples_or_header_is_refused_with_what_to_run(tmp_path):
         mod.read(q)
     with pytest.raises(SystemExit, match="give the file"):
         mod.main([str(tmp_path / "missing.csv")])
+
+
+def test_a_page_whose_samples_are_all_zero_fails_and_says_why(tmp_path, capsys):
+    mod = load()
+    p = page(tmp_path, [("FFMA R1, R2, R3, R1", "10", 0, 0, 0, 0)])
+    assert mod.main([str(p)]) == 1
+    assert "no warp samples" in capsys.readouterr().err
