@@ -143,12 +143,16 @@ static __device__ __forceinline__ void attn_load_tile(T *sm, const T *g, int r0,
     const T *src = g + (int64_t)(r0 + rb) * D + x;
     T *dst = sm + rb * LD + x;
     if (WHOLE && r0 + R <= len) {
-      // WHOLE (a bench variant of version 1 for now): where every row is in (all tiles but a
-      // head's last), the copies take their addresses as that base plus an immediate, with no
-      // per-chunk test. Through the general loop below the compiler builds each chunk's address
-      // in one register pair, and each copy waits for the one before it to have read its address
-      // (ncu on an H100, the FMA kernel at d = 128: 9% of its warp samples in the code that
-      // issues K_{j+1} and V_{j+1}, 43,000 of them long-scoreboard waits on that register pair).
+      // WHOLE (a bench variant): where every row is in (all tiles but a head's last), the
+      // copies take their addresses as that base plus an immediate, with no per-chunk test.
+      // Through the general loop below the compiler builds each chunk's address in one register
+      // pair, and each copy waits for the one before it to have read its address. Nsight Compute
+      // on an H100, the FMA kernel at d = 128: the code that issues K_{j+1} and V_{j+1} held 11.3%
+      // of the warp samples through the loop, 5.8% this way; yet the time did not move, since the
+      // other warp's FFMAs had been hiding those waits. Two runs of bench/attention.cu side by
+      // side (2026-12-06): version 1 within -0.5% to +0.2% at every shape, version 2 +0.8% to
+      // +4.3% in the first run and -0.6% to 0% in the second, version 3 (given the flag for the
+      // second run) -3.8% to +4.7%: noise, no gain, so the library keeps the one path.
 #pragma unroll
       for (int i = 0; i < R / RP; ++i) attn_cp16(dst + i * RP * LD, src + (int64_t)i * RP * D, true);
       return;
@@ -231,7 +235,7 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 // first FFMAs need): 39.7 TFLOP/s against 41.5, at 244 registers; the rows of K's buffer that P
 // leaves free (24 of 64) given K_{j+1} before P·V_j: 40.7 against 41.2.
 // WHOLE (a bench variant): whole tiles of Q, K and V copied without per-chunk tests
-// (attn_load_tile), not yet timed.
+// (attn_load_tile; timed, no gain).
 template <int D, int U1 = 4, int U2 = 4, bool WHOLE = false>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
   using S = AttnFmaShape<D>;
@@ -570,7 +574,7 @@ static __device__ __forceinline__ void attn_mma_x3(float (&d)[4], const uint32_t
 // the H200 (bench/attention.cu, b = 4, h = 16, n = m = 4096, 2026-12-05) UK = 4 ran d = 128 at 48.2
 // TFLOP/s against 41.9 fully unrolled (causal 44.2 against 30.4), and d = 64 the same either way
 // (46.8, 46.7). The launcher's default is therefore 4, or d/8 where that is less.
-// WHOLE: whole tiles copied without per-chunk tests (attn_load_tile; a bench variant, not yet timed).
+// WHOLE: whole tiles copied without per-chunk tests (attn_load_tile; a bench variant, timed, no gain).
 template <int D, bool X3 = true, int UK = D / 8, bool WHOLE = false>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) {
   using S = AttnTf32Shape<D>;
