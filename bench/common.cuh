@@ -151,6 +151,33 @@ class Timer {
   int runs_, warmup_;
 };
 
+// The copy bandwidth of this GPU in GB/s, as the checker measures it (em_peaks_measure_cuda): two
+// buffers of 1 GiB (halved while cudaMalloc refuses), the better of cudaMemcpyAsync and the
+// checker's copy kernel and grid (reference/core/peaks_kernels.cuh), the bytes counted twice: what
+// the benches' "% of copy" columns divide by.
+inline double copy_peak_gbps(Timer &timer) {
+  int sms = 0;
+  CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  void *src = nullptr, *dst = nullptr;
+  size_t bytes = em__peaks::kCopyBytes;
+  for (;; bytes /= 2) {
+    cudaError_t e = cudaMalloc(&src, bytes);
+    if (e == cudaSuccess && (e = cudaMalloc(&dst, bytes)) != cudaSuccess) CHECK(cudaFree(src));
+    if (e == cudaSuccess) break;
+    if (e != cudaErrorMemoryAllocation || bytes / 2 < em__peaks::kCopyMinBytes) CHECK(e);
+    (void)cudaGetLastError();  // an out-of-memory error is not sticky: clear it and try smaller
+  }
+  CHECK(cudaMemset(src, 0, bytes));
+  const float ms_memcpy = timer.median_ms([&] { CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice)); });
+  const float ms_kernel = timer.median_ms([&] {
+    em__peaks::copy_kernel<<<sms * em__peaks::kBlocksPerSm, em__peaks::kThreads>>>(
+        (const float4 *)src, (float4 *)dst, bytes / sizeof(float4));
+  });
+  CHECK(cudaFree(src));
+  CHECK(cudaFree(dst));
+  return 2.0 * bytes / (std::min(ms_memcpy, ms_kernel) * 1e-3) / 1e9;
+}
+
 // The FP32 FMA rate of this GPU in TFLOP/s, measured with the checker's own kernel and grid
 // (reference/core/peaks_kernels.cuh): what the benches' "% of FMA" columns divide by.
 inline double fma_peak_tflops(Timer &timer) {

@@ -24,8 +24,9 @@
 //    Outputs are filled with NaN first, so an element a kernel never writes fails.
 // 3. Timings (median of 22 runs, bench/common.cuh: CUDA events, L2 flushed before each run as the
 //    checker flushes it: a read, then as many bytes dirtied as the run writes, at most an L2):
-//      copy bandwidth (cudaMemcpy device to device), the FP32 FMA rate and the int8 and bf16
-//      mma.sync rates, measured here;
+//      copy bandwidth, the FP32 FMA rate and the int8 and bf16 mma.sync rates, measured here with
+//      the checker's kernels (bench/common.cuh; the copy was cudaMemcpy of 256 MiB alone until
+//      2026-12-06, about 1% below the checker's);
 //      quantise 8192 × 8192 (GB/s of 5 bytes an element);
 //      forward M = N = K = 8192 (GOP/s = 2·M·N·K / time) for every tiled variant: version 1
 //      (mma.sync) at 128 × 128 or 128 × 256 tiles and 3 to 5 stages, and version 1b (Hopper's
@@ -118,23 +119,14 @@ Rates measure_rates(bench::Timer &timer) {
   Rates r;
   int sms = 0;
   CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  const size_t bytes = (size_t)256 << 20;
-  void *src = nullptr, *dst = nullptr;
-  CHECK(cudaMalloc(&src, bytes));
-  CHECK(cudaMalloc(&dst, bytes));
-  CHECK(cudaMemset(src, 1, bytes));
-  float ms = timer.median_ms([&] { CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice)); });
-  r.copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
-  CHECK(cudaFree(src));
-  CHECK(cudaFree(dst));
-
+  r.copy_gbs = bench::copy_peak_gbps(timer);
   r.fma_tflops = bench::fma_peak_tflops(timer);
   // The tensor cores' rates with the checker's kernels and grid (reference/core/peaks_kernels.cuh);
   // bf16 is the roof of the tensor-core backward, which does three bf16 products per float32 one.
   const int blocks = sms * em__peaks::kBlocksPerSm;
   float *out = nullptr;
   CHECK(cudaMalloc(&out, (size_t)blocks * em__peaks::kThreads * sizeof(float)));
-  ms = timer.median_ms([&] { em__peaks::mma_int8_kernel<<<blocks, em__peaks::kThreads>>>(out, em__peaks::kMmaIters); });
+  float ms = timer.median_ms([&] { em__peaks::mma_int8_kernel<<<blocks, em__peaks::kThreads>>>(out, em__peaks::kMmaIters); });
   r.mma_tops = em__peaks::mma_int8_ops(blocks) / (ms * 1e-3) / 1e12;
   ms = timer.median_ms([&] { em__peaks::mma_bf16_kernel<<<blocks, em__peaks::kThreads>>>(out, em__peaks::kMmaIters); });
   r.bf16_tflops = em__peaks::mma_bf16_flops(blocks) / (ms * 1e-3) / 1e12;

@@ -14,19 +14,10 @@ namespace {
 
 using namespace em__peaks;
 
-// 1 GiB per buffer: twenty times the largest L2 (50 MiB on H100/H200), so the copy streams from
-// HBM. Halved on allocation failure, down to 64 MiB, still beyond any L2 we target.
-constexpr size_t kMaxBytes = size_t(1) << 30;
-constexpr size_t kMinBytes = size_t(64) << 20;
 // Two untimed runs take the clocks up and fault in anything lazy; ten timed runs give a median
 // that one disturbed run cannot move. Both stay well under a second on an H200.
 constexpr int kWarmups = 2;
 constexpr int kTimed = 10;
-__global__ void copy_kernel(const float4 *__restrict__ src, float4 *__restrict__ dst, size_t n) {
-  size_t stride = (size_t)gridDim.x * blockDim.x;
-  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = src[i];
-}
-
 // Read-only: every float4 summed, one word per thread written so the loads count as used.
 __global__ void read_kernel(const float4 *__restrict__ src, size_t n, float *out) {
   size_t stride = (size_t)gridDim.x * blockDim.x;
@@ -93,9 +84,9 @@ int time_median(Resources &r, const char *what, Launch launch, double *seconds) 
   return EM_OK;
 }
 
-// Two equal buffers, as large as the device grants up to kMaxBytes.
+// Two equal buffers, as large as the device grants up to kCopyBytes (peaks_kernels.cuh).
 int alloc_pair(Resources &r, size_t *bytes) {
-  for (size_t b = kMaxBytes;; b /= 2) {
+  for (size_t b = kCopyBytes;; b /= 2) {
     cudaError_t e = cudaMalloc(&r.src, b);
     if (e == cudaSuccess) {
       e = cudaMalloc(&r.dst, b);
@@ -112,7 +103,7 @@ int alloc_pair(Resources &r, size_t *bytes) {
     }
     cudaGetLastError();  // an out-of-memory error is not sticky: clear it and try smaller
     r.dst = nullptr;
-    if (e != cudaErrorMemoryAllocation || b / 2 < kMinBytes)
+    if (e != cudaErrorMemoryAllocation || b / 2 < kCopyMinBytes)
       return em__fail(EM_ECUDA, "cudaMalloc(2 x %zu bytes): %s", b, cudaGetErrorString(e));
   }
 }

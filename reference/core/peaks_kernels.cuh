@@ -1,7 +1,8 @@
-// The kernels that measure a GPU's compute rates: the FP32 FMA rate and the tensor cores' rates on
-// bfloat16 and int8 (mma.sync). The library's em_peaks_measure_cuda (reference/core/peaks_cuda.cu)
-// runs them for the checker's roofs, and the stand-alone bench programs (bench/common.cuh) run the
-// same ones, so that a bench's "% of FMA" divides by what `make check` and `make bench` divide by.
+// The kernels that measure a GPU's peaks: the copy bandwidth, the FP32 FMA rate and the tensor
+// cores' rates on bfloat16 and int8 (mma.sync). The library's em_peaks_measure_cuda
+// (reference/core/peaks_cuda.cu) runs them for the checker's roofs, and the stand-alone bench
+// programs (bench/common.cuh) run the same ones, so that a bench's "% of copy" and "% of FMA" divide
+// by what `make check` and `make bench` divide by.
 // The benches once measured with a loop of their own (unrolled as the compiler chose, where this one
 // is unrolled by 16 so that counting takes about 2% of the issue slots): 56.2-56.6 TFLOP/s on an
 // H100 and an H200 whose checker measured 63.8-64.5, which put lab 7's FMA kernel at 72% of "the
@@ -19,6 +20,19 @@ namespace em__peaks {
 // grid fills every SM at full occupancy in one wave.
 constexpr int kThreads = 256;
 constexpr int kBlocksPerSm = 8;
+// The copy: two buffers of kCopyBytes each (halved while cudaMalloc refuses, down to
+// kCopyMinBytes), twenty times the largest L2 (50 MiB on H100/H200), so that it streams from HBM;
+// the better of cudaMemcpyAsync and this grid-stride kernel, the bytes counted twice (read and
+// written). The bench on lab 8's decode once took cudaMemcpyAsync of 256 MiB alone: 2966-2973
+// GB/s on H100s whose checker measured 2988-3009, which put the kernel 1% higher in "% of copy".
+constexpr size_t kCopyBytes = size_t(1) << 30;
+constexpr size_t kCopyMinBytes = size_t(64) << 20;
+
+static __global__ void copy_kernel(const float4 *__restrict__ src, float4 *__restrict__ dst, size_t n) {
+  size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = src[i];
+}
+
 // Eight independent chains per thread hide the FMA latency (4 cycles) even when few warps are
 // eligible; 8192 iterations make one launch last about half a millisecond on an H200, long enough
 // that launch and tail effects do not count.
