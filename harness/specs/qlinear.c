@@ -233,41 +233,36 @@ static void y_tolerance(em_tensor *y, const int32_t *acc, const float *sx, const
  * floats is exact in double, and rounding is symmetric in the sign). */
 enum { TOL_ROWS = 4 };
 
+/* e[i][k] = (T + 2)·u·Σ_t |dy_it·s[t]|·|q[t][k]| over the T terms t in order, for the rows i of one
+ * gradient (rows × K): dy_it = dy[i·dy_row + t·dy_term], and term t scales row t of q (K int8). */
+static void sum_abs_terms(double *e, int64_t rows, int64_t T, int64_t K, const float *dy, int64_t dy_row,
+                          int64_t dy_term, const float *s, const int8_t *q) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i0 = 0; i0 < rows; i0 += TOL_ROWS) {
+    const int64_t i1 = rows - i0 < TOL_ROWS ? rows : i0 + TOL_ROWS;
+    for (int64_t j = i0 * K; j < i1 * K; ++j) e[j] = 0.0;
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t i = i0; i < i1; ++i) {
+        const double g = fabs((double)dy[i * dy_row + t * dy_term] * s[t]);
+        double *ei = e + i * K;
+        const int8_t *qt = q + t * K;
+        for (int64_t k = 0; k < K; ++k) ei[k] += g * fabs((double)qt[k]);
+      }
+    for (int64_t j = i0 * K; j < i1 * K; ++j) e[j] *= (double)(T + 2) * U;
+  }
+}
+
 static void grad_tolerance(em_tensor *dx, em_tensor *dw, em_tensor *db, const float *dy, const int8_t *xq,
                            const float *sx, const int8_t *wq, const float *sw, int64_t M, int64_t N, int64_t K) {
   double *ex = (double *)em_host_alloc((size_t)(M * K) * sizeof(double));
   double *ew = (double *)em_host_alloc((size_t)(N * K) * sizeof(double));
   double *eb = (double *)em_host_alloc((size_t)N * sizeof(double));
-  if (ex) { /* row r of dx: Σ over o of |dy[r][o]·s_w[o]|·|wq[o][·]|, in order of o */
-#pragma omp parallel for schedule(static)
-    for (int64_t r0 = 0; r0 < M; r0 += TOL_ROWS) {
-      const int64_t r1 = M - r0 < TOL_ROWS ? M : r0 + TOL_ROWS;
-      for (int64_t i = r0 * K; i < r1 * K; ++i) ex[i] = 0.0;
-      for (int64_t o = 0; o < N; ++o)
-        for (int64_t r = r0; r < r1; ++r) {
-          const double g = fabs((double)dy[r * N + o] * sw[o]);
-          double *er = ex + r * K;
-          const int8_t *w = wq + o * K;
-          for (int64_t k = 0; k < K; ++k) er[k] += g * fabs((double)w[k]);
-        }
-      for (int64_t i = r0 * K; i < r1 * K; ++i) ex[i] *= (double)(N + 2) * U;
-    }
+  if (ex) { /* row r of dx: terms o, |dy[r][o]·s_w[o]|·|wq[o][·]| */
+    sum_abs_terms(ex, M, N, K, dy, N, 1, sw, wq);
     dx->atol_each = ex;
   }
-  if (ew) { /* row o of dW: Σ over r of |dy[r][o]·s_x[r]|·|xq[r][·]|, in order of r */
-#pragma omp parallel for schedule(static)
-    for (int64_t o0 = 0; o0 < N; o0 += TOL_ROWS) {
-      const int64_t o1 = N - o0 < TOL_ROWS ? N : o0 + TOL_ROWS;
-      for (int64_t i = o0 * K; i < o1 * K; ++i) ew[i] = 0.0;
-      for (int64_t r = 0; r < M; ++r)
-        for (int64_t o = o0; o < o1; ++o) {
-          const double g = fabs((double)dy[r * N + o] * sx[r]);
-          double *eo = ew + o * K;
-          const int8_t *x = xq + r * K;
-          for (int64_t k = 0; k < K; ++k) eo[k] += g * fabs((double)x[k]);
-        }
-      for (int64_t i = o0 * K; i < o1 * K; ++i) ew[i] *= (double)(M + 2) * U;
-    }
+  if (ew) { /* row o of dW: terms r, |dy[r][o]·s_x[r]|·|xq[r][·]| */
+    sum_abs_terms(ew, N, M, K, dy, 1, N, sx, xq);
     dw->atol_each = ew;
   }
   if (eb) { /* db: Σ over r of |dy[r][o]|, in order of r, dy read along its rows */
