@@ -125,8 +125,17 @@ class Timer {
   // checked here, right after it, while the line that failed is still the one to blame.
   template <typename Launch>
   float median_ms(Launch &&launch) {
+    return median_ms_after([] {}, launch);
+  }
+
+  // The same, with before() run ahead of each run's flush, untimed: the work a caller does between
+  // two timed calls (the checker's fresh inputs, other implementations), whose effect on the timed
+  // run is what is being measured (bench/l2_flush.cu).
+  template <typename Before, typename Launch>
+  float median_ms_after(Before &&before, Launch &&launch) {
     std::vector<float> ms;
     for (int r = 0; r < warmup_ + runs_; ++r) {
+      before();
       flush_();
       CHECK(cudaEventRecord(start_));
       launch();
