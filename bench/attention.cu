@@ -116,6 +116,17 @@ __global__ void reference_rows_kernel(const float *q, const float *k, const floa
 // Versions 4 and 4b take d = 64 and 128 with 16-byte-aligned tensors; for the rest of the
 // self-check's shapes they answer cudaErrorNotSupported, and version 3 runs, as in the library.
 #if EM_BENCH_SM90A
+// Version 4b, as attn_wg_launch (other d and misaligned tensors: cudaErrorNotSupported). Here, not
+// in the kernels' header, so that the library's objects, which never run it, hold none of it.
+cudaError_t attn_wg2_launch(AttnArgs a, int d, int64_t blocks) {
+  if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
+  const int64_t bh = blocks / a.qtiles;
+  a.qtiles = (a.n + 127) / 128;
+  const int64_t wblocks = (int64_t)a.qtiles * bh;
+  if (d == 64) return attn_launch(attn_wg2_kernel<64>, AttnWg2Cfg<64>::kSmem, a, wblocks, 256);
+  return attn_launch(attn_wg2_kernel<128>, AttnWg2Cfg<128>::kSmem, a, wblocks, 256);
+}
+
 cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
   return e == cudaErrorNotSupported ? attn_bf16_launch(a, d, blocks) : e;
 }

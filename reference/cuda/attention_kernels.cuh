@@ -1190,7 +1190,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 
   attn_store_mma(o, a, blk, row0, gr, tq, acc, lrow);
 #else
-  (void)a;  // built for another target than sm_90a: attn_wg2_launch never launches this
+  (void)a;  // built for another target than sm_90a: bench/attention.cu never launches this
 #endif
 }
 
@@ -1279,16 +1279,6 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
 static inline cudaError_t attn_wg_best_launch(AttnArgs a, int d, int64_t blocks) {
   if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
   return d == 64 ? attn_wg_launch_d<64, 64>(a, blocks) : attn_wg_launch_d<128, 128>(a, blocks);
-}
-
-// Version 4b, as attn_wg_launch (sm_90a only; other d and misaligned tensors: cudaErrorNotSupported).
-static inline cudaError_t attn_wg2_launch(AttnArgs a, int d, int64_t blocks) {
-  if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
-  const int64_t bh = blocks / a.qtiles;
-  a.qtiles = (a.n + 127) / 128;
-  const int64_t wblocks = (int64_t)a.qtiles * bh;
-  if (d == 64) return attn_launch(attn_wg2_kernel<64>, AttnWg2Cfg<64>::kSmem, a, wblocks, 256);
-  return attn_launch(attn_wg2_kernel<128>, AttnWg2Cfg<128>::kSmem, a, wblocks, 256);
 }
 
 // The arguments of a call: the shape checks are the caller's (d supported, 1 ≤ n, m ≤ kAttnMaxLen,
