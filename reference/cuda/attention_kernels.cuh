@@ -1275,11 +1275,14 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
 // The library's bf16 kernel on Hopper: version 4 with the key tile that measured fastest at each d
 // (bench/attention.cu on an H100, b = 4, h = 16, n = m = 4096: keys by 64 at d = 64, 373 TFLOP/s
 // against 306 by 128; keys by 128 at d = 128, 402 against 386; version 4b at 371 and 283), and
-// only those two instances, so that the library carries no kernel it never runs.
+// only those two instances, so that the library carries no kernel it never runs. Seen by the sm_90a
+// object alone (EM_SM90A_TU): elsewhere it would compile the two as empty stubs.
+#ifdef EM_SM90A_TU
 static inline cudaError_t attn_wg_best_launch(AttnArgs a, int d, int64_t blocks) {
   if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
   return d == 64 ? attn_wg_launch_d<64, 64>(a, blocks) : attn_wg_launch_d<128, 128>(a, blocks);
 }
+#endif
 
 // The arguments of a call: the shape checks are the caller's (d supported, 1 ≤ n, m ≤ kAttnMaxLen,
 // qtiles·b·h ≤ 2^31 − 1). Returns the number of blocks to launch.
