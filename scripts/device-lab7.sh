@@ -61,6 +61,12 @@ if want ncu; then
   # The first launch of the timed shape: the shipped kernel's fourth at d = 128 (the quick
   # self-check runs it on 3 shapes first), WHOLE's first (the quick self-check leaves it out).
   # --clock-control none: the clocks as the timings have them.
+  # The machine code with its reuse flags, where cuobjdump is installed: ncu_stalls.py --sass then
+  # counts each FFMA's register-file reads (/tmp: 40 MB, not evidence to bring back).
+  sass=()
+  if command -v cuobjdump >/dev/null && cuobjdump -sass build/bench/attention >/tmp/lab7-attention.sass 2>/dev/null; then
+    sass=(--sass /tmp/lab7-attention.sass)
+  fi
   for v in "ref:Lb0E:3" "whole:Lb1E:0"; do
     IFS=: read -r name tag skip <<<"$v"
     timeout 150 ncu --clock-control none --kernel-name-base mangled \
@@ -72,7 +78,7 @@ if want ncu; then
     ncu -i "$out/ncu-$name.ncu-rep" --page source --csv --print-source sass >"$out/ncu-$name-source.csv" 2>&1
     grep -E "Issued Warp Per Scheduler|No Eligible|Stall (Not Selected|Dispatch|Wait|Short|Long|Barrier)" \
       "$out/ncu-$name.txt" | sort -u
-    python3 bench/ncu_stalls.py --top 6 "$out/ncu-$name-source.csv"
+    python3 bench/ncu_stalls.py --top 6 "$out/ncu-$name-source.csv" "${sass[@]}"
   done
 fi
 exit $status

@@ -70,3 +70,45 @@ def test_a_page_whose_samples_are_all_zero_fails_and_says_why(tmp_path, capsys):
     p = page(tmp_path, [("FFMA R1, R2, R3, R1", "10", 0, 0, 0, 0)])
     assert mod.main([str(p)]) == 1
     assert "no warp samples" in capsys.readouterr().err
+
+
+SASS = """
+	code for sm_90
+		Function : _Z5otherv
+	.headerflags	@"EF_CUDA_SM90 EF_CUDA_VIRTUAL_SM(EF_CUDA_SM90)"
+        /*0000*/                   NOP ;                                      /* 0x0000000000007918 */
+		Function : _Z1kv
+	.headerflags	@"EF_CUDA_SM90 EF_CUDA_VIRTUAL_SM(EF_CUDA_SM90)"
+        /*0000*/                   FFMA R1, R2.reuse, R3, R1 ;                /* 0x0000000302017223 */
+        /*0010*/                   FFMA R4, R2, R5, R4 ;                      /* 0x0000000502047223 */
+        /*0020*/                   FFMA R6, R7, R8.reuse, R6 ;                /* 0x0000000807067223 */
+        /*0030*/                   FFMA R9, R10, R11, R9 ;                    /* 0x0000000b0a097223 */
+        /*0040*/                   FFMA R12, R12, R12, RZ ;                   /* 0x0000000c0c0c7223 */
+        /*0050*/               @!P0 BRA 0x10 ;                                /* 0x0000000000008947 */
+"""
+
+
+def test_sass_gives_each_ffma_its_register_file_reads(tmp_path):
+    mod = load()
+    rows = [("FFMA R1, R2, R3, R1", "100", 10, 0, 0, 4), ("FFMA R4, R2, R5, R4", "100", 10, 0, 0, 2),
+            ("FFMA R6, R7, R8, R6", "100", 10, 0, 0, 6), ("FFMA R9, R10, R11, R9", "100", 10, 0, 0, 8),
+            ("FFMA R12, R12, R12, RZ", "100", 10, 0, 0, 0), ("@!P0 BRA 0x7f0000000010", "100", 5, 0, 0, 0)]
+    p = page(tmp_path, rows, kernel="void k()")
+    s = tmp_path / "k.sass"
+    s.write_text(SASS)
+    kernel, parsed = mod.read(p)
+    name, code = mod.match_sass(parsed, mod.sass_functions(s))
+    assert name == "_Z1kv" and len(code) == 6
+    # R2 reused into the second FFMA's first slot; R8 marked but the next FFMA reads R11 there;
+    # the same register in several slots is read once; RZ is no register read.
+    assert mod.register_reads(code) == [3, 2, 3, 3, 1, None]
+    out = io.StringIO()
+    assert mod.report(kernel, parsed, top=3, out=out, reads=mod.register_reads(code)) == 0
+    text = out.getvalue()
+    assert "1 reads: 1 (0 dispatch samples each), 2 reads: 1 (2 dispatch samples each), " \
+           "3 reads: 3 (6 dispatch samples each)" in text
+    assert mod.main([str(p), "--sass", str(s)]) == 0
+    t = tmp_path / "wrong.sass"
+    t.write_text(SASS.replace("_Z1kv", "_Z1jv").replace("        /*0050*/               @!P0 BRA 0x10 ;", ""))
+    with pytest.raises(SystemExit, match="disassemble the binary that was profiled"):
+        mod.main([str(p), "--sass", str(t)])
