@@ -17,7 +17,8 @@
 #               bf16 x @ W.t()), timed the same way;
 #   flush       build/bench/l2_flush: what the timer's L2 flush leaves, an empty launch, reads and
 #               writes of W's size, then the decode forward and its variants after the checker's
-#               flush (GB/s of W, % of copy);
+#               flush (GB/s of W, % of copy), and the shipped one with what the checker does
+#               between two timed calls before each run;
 #   sanitizer   compute-sanitizer memcheck and racecheck over the small self-check, memcheck and
 #               initcheck over the api check.
 #   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
