@@ -18,10 +18,9 @@
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
-//   1  float32, FMAs, register-blocked (em_attention_cuda), its unrolling variants, and whole
-//      tiles copied without per-chunk tests;
-//   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), S unrolled fully, whole tiles
-//      copied without per-chunk tests, and plain TF32;
+//   1  float32, FMAs, register-blocked (em_attention_cuda), and its unrolling variants;
+//   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), S unrolled fully, and plain
+//      TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
 //   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64 (what
 //      em_attention_bf16_cuda runs on Hopper: 64 at d = 64, 128 at d = 128), and 4b, its softmax
@@ -133,8 +132,8 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 #endif
 
 enum Variant {
-  kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaWhole,  // version 1 first (is_fma)
-  kTf32x3, kTf32x3Full, kTf32x3Whole, kTf32x1, kBf16, kWg128, kWg64, kWg2
+  kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82,  // version 1 first (is_fma)
+  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2
 };
 const char *variant_name(Variant v) {
   switch (v) {
@@ -143,10 +142,8 @@ const char *variant_name(Variant v) {
     case kFmaU8: return "v1 fp32 FMA, unroll 8/4";
     case kFmaU42: return "v1 fp32 FMA, unroll 4/2";
     case kFmaU82: return "v1 fp32 FMA, unroll 8/2";
-    case kFmaWhole: return "v1 fp32 FMA, whole-tile copies";
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
-    case kTf32x3Whole: return "v2 fp32 3xTF32 mma, whole-tile copies";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
     case kWg128: return "v4 bf16 wgmma, keys by 128 (ref. d=128)";
     case kWg64: return "v4 bf16 wgmma, keys by 64 (ref. d=64)";
@@ -161,10 +158,8 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kFmaU8: return "u8";
     case kFmaU42: return "u42";
     case kFmaU82: return "u82";
-    case kFmaWhole: return "whole";
     case kTf32x3: return "x3";
     case kTf32x3Full: return "x3full";
-    case kTf32x3Whole: return "x3whole";
     case kTf32x1: return "tf32";
     case kWg128: return "wg128";
     case kWg64: return "wg64";
@@ -172,7 +167,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     default: return "bf16";
   }
 }
-bool is_fma(Variant v) { return v <= kFmaWhole; }  // version 1's variants come first in Variant
+bool is_fma(Variant v) { return v <= kFmaU82; }  // version 1's variants come first in Variant
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
@@ -231,10 +226,8 @@ struct Problem {
       case kFmaU8: CHECK((attn_fma_launch<8, 4>(a, s.d, blocks))); break;
       case kFmaU42: CHECK((attn_fma_launch<4, 2>(a, s.d, blocks))); break;
       case kFmaU82: CHECK((attn_fma_launch<8, 2>(a, s.d, blocks))); break;
-      case kFmaWhole: CHECK((attn_fma_launch<4, 4, true>(a, s.d, blocks))); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
       case kTf32x3Full: CHECK((attn_tf32_launch<true, -1>(a, s.d, blocks))); break;
-      case kTf32x3Whole: CHECK((attn_tf32_launch<true, 0, true>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
       case kBf16: CHECK(attn_bf16_launch(a, s.d, blocks)); break;
 #if EM_BENCH_SM90A
@@ -304,11 +297,9 @@ size_t smem_of(Variant var, int d) {
     case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
-    case kFma:
-    case kFmaWhole: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+    case kFma: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
-    case kTf32x3:
-    case kTf32x3Whole: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
+    case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
                        : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
     default: return d == 16 ? AttnBf16Shape<16>::kSmem : d == 32 ? AttnBf16Shape<32>::kSmem
                   : d == 64 ? AttnBf16Shape<64>::kSmem : AttnBf16Shape<128>::kSmem;
@@ -343,21 +334,11 @@ const void *kernel_of(Variant var, int d) {
     case kFma: {
       EM_ATTN_BY_D(attn_fma_kernel)
     }
-    case kFmaWhole:
-      return d == 16   ? (const void *)attn_fma_kernel<16, 4, 4, true>
-             : d == 32 ? (const void *)attn_fma_kernel<32, 4, 4, true>
-             : d == 64 ? (const void *)attn_fma_kernel<64, 4, 4, true>
-                       : (const void *)attn_fma_kernel<128, 4, 4, true>;
     case kTf32x3:  // the launcher's instances: the d loop of S unrolled by 4 (2 at d = 16)
       return d == 16   ? (const void *)attn_tf32_kernel<16, true, 2>
              : d == 32 ? (const void *)attn_tf32_kernel<32, true, 4>
              : d == 64 ? (const void *)attn_tf32_kernel<64, true, 4>
                        : (const void *)attn_tf32_kernel<128, true, 4>;
-    case kTf32x3Whole:
-      return d == 16   ? (const void *)attn_tf32_kernel<16, true, 2, true>
-             : d == 32 ? (const void *)attn_tf32_kernel<32, true, 4, true>
-             : d == 64 ? (const void *)attn_tf32_kernel<64, true, 4, true>
-                       : (const void *)attn_tf32_kernel<128, true, 4, true>;
     default: {
       EM_ATTN_BY_D(attn_bf16_kernel)
     }
@@ -389,14 +370,13 @@ int main(int argc, char **argv) {
               p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
 
   std::printf("kernel resources (compiled; spills are local memory)\n");
-  std::vector<Variant> all = {kFma,    kFmaU1,      kFmaU8,       kFmaU42, kFmaU82, kFmaWhole,
-                              kTf32x3, kTf32x3Full, kTf32x3Whole, kTf32x1, kBf16};
+  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
   if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
 #endif
   for (int d : {64, 128})
     for (Variant var : all)
-      if (var == kFma || var == kFmaWhole || var == kTf32x3 || var == kTf32x3Whole || var == kBf16 || is_wg(var))
+      if (var == kFma || var == kTf32x3 || var == kBf16 || is_wg(var))
         print_attributes(var, d, kernel_of(var, d));
 
   // What the library runs: version 4 for bf16 on Hopper, keys by 64 at d = 64 and by 128 at d = 128

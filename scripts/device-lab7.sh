@@ -13,9 +13,9 @@
 #   checker     the lab through em-check: the reference solution's CUDA track with timing (the
 #               speed cases against the naive baseline, the roofs), the skeleton, and the suite's
 #               CUDA tests (planted files, the racecheck of the missing barrier);
-#   ncu         Nsight Compute on one launch of version 1 at the bar's shape (d = 128), the shipped
-#               kernel and the WHOLE variant: issue and stall statistics (ncu-*.txt), then
-#               bench/ncu_stalls.py on each one's per-instruction samples (where the warps wait).
+#   ncu         Nsight Compute on one launch of version 1 at the bar's shape (d = 128): issue and
+#               stall statistics (ncu-ref.txt), then bench/ncu_stalls.py on its per-instruction
+#               samples (where the warps wait) and, where cuobjdump is installed, its machine code.
 #   scripts/device-lab7.sh [build] [api] [bench] [order] [sanitizer] [checker] [ncu]
 #   (default: all but order and ncu)
 steps=${*:-build api bench sanitizer checker}
@@ -57,28 +57,26 @@ fi
 want checker && checker_step 7
 
 if want ncu; then
-  step "Nsight Compute: version 1 at b=4 h=16 n=m=4096 d=128, one launch each"
+  step "Nsight Compute: version 1 at b=4 h=16 n=m=4096 d=128, one launch"
   # The first launch of the timed shape: the shipped kernel's fourth at d = 128 (the quick
-  # self-check runs it on 3 shapes first), WHOLE's first (the quick self-check leaves it out).
-  # --clock-control none: the clocks as the timings have them.
+  # self-check runs it on 3 shapes first). --clock-control none: the clocks as the timings have them.
   # The machine code with its reuse flags, where cuobjdump is installed: ncu_stalls.py --sass then
   # counts each FFMA's register-file reads (/tmp: 40 MB, not evidence to bring back).
   sass=()
   if command -v cuobjdump >/dev/null && cuobjdump -sass build/bench/attention >/tmp/lab7-attention.sass 2>/dev/null; then
     sass=(--sass /tmp/lab7-attention.sass)
   fi
-  for v in "ref:Lb0E:3" "whole:Lb1E:0"; do
-    IFS=: read -r name tag skip <<<"$v"
-    timeout 150 ncu --clock-control none --kernel-name-base mangled \
-      --kernel-name "regex:attn_fma_kernelILi128ELi4ELi4E${tag}" --launch-skip "$skip" --launch-count 1 \
-      --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
-      --section SourceCounters -o "$out/ncu-$name" -f build/bench/attention --quick >"$out/ncu-$name-run.txt" 2>&1 ||
-      { echo "ncu ($name) failed:"; tail -5 "$out/ncu-$name-run.txt"; status=1; continue; }
-    ncu -i "$out/ncu-$name.ncu-rep" --print-details all >"$out/ncu-$name.txt" 2>&1
-    ncu -i "$out/ncu-$name.ncu-rep" --page source --csv --print-source sass >"$out/ncu-$name-source.csv" 2>&1
-    grep -E "Issued Warp Per Scheduler|No Eligible|Stall (Not Selected|Dispatch|Wait|Short|Long|Barrier)" \
-      "$out/ncu-$name.txt" | sort -u
-    python3 bench/ncu_stalls.py --top 6 "$out/ncu-$name-source.csv" "${sass[@]}"
-  done
+  r=$out/ncu-ref
+  if timeout 150 ncu --clock-control none --kernel-name-base mangled \
+    --kernel-name "regex:attn_fma_kernelILi128ELi4ELi4EEv" --launch-skip 3 --launch-count 1 \
+    --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
+    --section SourceCounters -o "$r" -f build/bench/attention --quick >"$r-run.txt" 2>&1; then
+    ncu -i "$r.ncu-rep" --print-details all >"$r.txt" 2>&1
+    ncu -i "$r.ncu-rep" --page source --csv --print-source sass >"$r-source.csv" 2>&1
+    grep -E "Issued Warp Per Scheduler|No Eligible|Stall (Not Selected|Dispatch|Wait|Short|Long|Barrier)" "$r.txt" | sort -u
+    python3 bench/ncu_stalls.py --top 6 "$r-source.csv" "${sass[@]}"
+  else
+    echo "ncu failed:"; tail -5 "$r-run.txt"; status=1
+  fi
 fi
 exit $status

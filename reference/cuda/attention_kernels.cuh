@@ -130,7 +130,7 @@ static __device__ __forceinline__ void attn_cp_wait() {
 // another kernel). aligned: 16-byte cp.async chunks, complete after the caller's attn_cp_wait;
 // otherwise (a base pointer off 16 bytes, which only hand-made test inputs have) element by
 // element with ordinary stores, which the caller's __syncthreads publishes.
-template <typename T, int D, int LD, int R, bool WHOLE = false>
+template <typename T, int D, int LD, int R>
 static __device__ __forceinline__ void attn_load_tile(T *sm, const T *g, int r0, int len, bool aligned) {
   constexpr int E = 16 / (int)sizeof(T);  // elements per 16-byte chunk
   constexpr int C = D / E;                // chunks per row: at most 32, so a divisor of kAttnThreads
@@ -142,21 +142,13 @@ static __device__ __forceinline__ void attn_load_tile(T *sm, const T *g, int r0,
     const int rb = threadIdx.x / C, x = (threadIdx.x % C) * E;
     const T *src = g + (int64_t)(r0 + rb) * D + x;
     T *dst = sm + rb * LD + x;
-    if (WHOLE && r0 + R <= len) {
-      // WHOLE (a bench variant): where every row is in (all tiles but a head's last), the
-      // copies take their addresses as that base plus an immediate, with no per-chunk test.
-      // Through the general loop below the compiler builds each chunk's address in one register
-      // pair, and each copy waits for the one before it to have read its address. Nsight Compute
-      // on an H100, the FMA kernel at d = 128: the code that issues K_{j+1} and V_{j+1} held 11.3%
-      // of the warp samples through the loop, 5.8% this way; yet the time did not move, since the
-      // other warp's FFMAs had been hiding those waits. Two runs of bench/attention.cu side by
-      // side (2026-12-06): version 1 within -0.5% to +0.2% at every shape, version 2 +0.8% to
-      // +4.3% in the first run and -0.6% to 0% in the second, version 3 (given the flag for the
-      // second run) -3.8% to +4.7%: noise, no gain, so the library keeps the one path.
-#pragma unroll
-      for (int i = 0; i < R / RP; ++i) attn_cp16(dst + i * RP * LD, src + (int64_t)i * RP * D, true);
-      return;
-    }
+    // Timed and dropped (bench/attention.cu, H100, 2026-12-06): tiles whose rows are all in copied
+    // from this base plus immediates, with no per-chunk test. Through this loop the compiler builds
+    // each chunk's address in one register pair, and each copy waits for the one before it to have
+    // read it; Nsight Compute put 11.3% of the FMA kernel's samples (d = 128) in the code issuing
+    // K_{j+1} and V_{j+1}, 5.8% with whole tiles. But the time did not move (the other warp's FFMAs
+    // had hidden those waits): in two side-by-side runs version 1 -0.5% to +0.2% at every shape,
+    // 3xTF32 +0.8% to +4.3% in one and -0.6% to 0% in the other, bf16 mma.sync -3.8% to +4.7%.
 #pragma unroll
     for (int i = 0; i < R / RP; ++i) {
       const bool in = r0 + rb + i * RP < len;
@@ -234,9 +226,8 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 // across the S loop's back edge (in the machine code each pass of the S loop opens on the loads its
 // first FFMAs need): 39.7 TFLOP/s against 41.5, at 244 registers; the rows of K's buffer that P
 // leaves free (24 of 64) given K_{j+1} before P·V_j: 40.7 against 41.2.
-// WHOLE (a bench variant): whole tiles of Q, K and V copied without per-chunk tests
-// (attn_load_tile; timed, no gain).
-template <int D, int U1 = 4, int U2 = 4, bool WHOLE = false>
+// Whole tiles of Q, K and V copied without per-chunk tests: timed, no gain (attn_load_tile).
+template <int D, int U1 = 4, int U2 = 4>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
   using S = AttnFmaShape<D>;
   extern __shared__ __align__(16) float attn_smem_f[];
@@ -265,10 +256,10 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
 
   const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
   if (ntiles > 0) {
-    attn_load_tile<float, D, S::LDQ, kAttnBM, WHOLE>(sQ, q, blk.q0, a.n, a.aligned);
-    attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sK, k, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, 0, a.m, a.aligned);
     attn_cp_commit();
-    attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sV, v, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, 0, a.m, a.aligned);
     attn_cp_commit();
   }
 
@@ -376,9 +367,9 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
 
     __syncthreads();  // every warp is done with P (= K's space) and V_j
     if (jt + 1 < ntiles) {
-      attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sK, k, k0 + kAttnBN, a.m, a.aligned);
+      attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
-      attn_load_tile<float, D, S::LDQ, kAttnBN, WHOLE>(sV, v, k0 + kAttnBN, a.m, a.aligned);
+      attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
     }
   }
@@ -574,8 +565,7 @@ static __device__ __forceinline__ void attn_mma_x3(float (&d)[4], const uint32_t
 // the H200 (bench/attention.cu, b = 4, h = 16, n = m = 4096, 2026-12-05) UK = 4 ran d = 128 at 48.2
 // TFLOP/s against 41.9 fully unrolled (causal 44.2 against 30.4), and d = 64 the same either way
 // (46.8, 46.7). The launcher's default is therefore 4, or d/8 where that is less.
-// WHOLE: whole tiles copied without per-chunk tests (attn_load_tile; a bench variant, timed, no gain).
-template <int D, bool X3 = true, int UK = D / 8, bool WHOLE = false>
+template <int D, bool X3 = true, int UK = D / 8>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) {
   using S = AttnTf32Shape<D>;
   constexpr int NS = kAttnBN / 8;  // n-tiles of S per warp
@@ -603,10 +593,10 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
 
   const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
   if (ntiles > 0) {
-    attn_load_tile<float, D, S::LD, kAttnBM, WHOLE>(sQ, q, blk.q0, a.n, a.aligned);
-    attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sK, k, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LD, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
+    attn_load_tile<float, D, S::LD, kAttnBN>(sK, k, 0, a.m, a.aligned);
     attn_cp_commit();
-    attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sV, v, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LD, kAttnBN>(sV, v, 0, a.m, a.aligned);
     attn_cp_commit();
   }
 
@@ -636,7 +626,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
     }
 
     __syncthreads();  // every warp is done with K_j
-    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sK, k, k0 + kAttnBN, a.m, a.aligned);
+    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
     attn_cp_commit();  // possibly empty: the group count stays the same on every path
 
     if (attn_tile_masked(a, blk, k0)) attn_mma_mask(s, a, blk, row0, k0, gr, tq);
@@ -663,7 +653,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
     }
 
     __syncthreads();  // every warp is done with V_j
-    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN, WHOLE>(sV, v, k0 + kAttnBN, a.m, a.aligned);
+    if (jt + 1 < ntiles) attn_load_tile<float, D, S::LD, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
     attn_cp_commit();
   }
 
@@ -1211,31 +1201,29 @@ static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs
 }
 
 // d must be one of 16, 32, 64, 128 (the library checks it first).
-// WHOLE: whole tiles copied without per-chunk tests (see attn_load_tile), for the bench.
-template <int U1 = 4, int U2 = 4, bool WHOLE = false>
+template <int U1 = 4, int U2 = 4>
 static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t blocks) {
   switch (d) {
-    case 16: return attn_launch(attn_fma_kernel<16, U1, U2, WHOLE>, AttnFmaShape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_fma_kernel<32, U1, U2, WHOLE>, AttnFmaShape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_fma_kernel<64, U1, U2, WHOLE>, AttnFmaShape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_fma_kernel<128, U1, U2, WHOLE>, AttnFmaShape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_fma_kernel<16, U1, U2>, AttnFmaShape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_fma_kernel<32, U1, U2>, AttnFmaShape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_fma_kernel<64, U1, U2>, AttnFmaShape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_fma_kernel<128, U1, U2>, AttnFmaShape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
 
 // UK = 0: the shipped unrolling of the d loop of S, 4 (or d/8 where less; see attn_tf32_kernel);
-// UK = -1: unrolled fully (d/8), the variant bench/attention.cu times beside it. WHOLE: see
-// attn_tf32_kernel.
-template <bool X3 = true, int UK = 0, bool WHOLE = false>
+// UK = -1: unrolled fully (d/8), the variant bench/attention.cu times beside it.
+template <bool X3 = true, int UK = 0>
 static inline cudaError_t attn_tf32_launch(const AttnArgs &a, int d, int64_t blocks) {
   constexpr int U = UK > 0 ? UK : 4;
   constexpr int U16 = UK < 0 || U > 2 ? 2 : U, U32 = UK < 0 || U > 4 ? 4 : U;  // at most d/8
   constexpr int U64 = UK < 0 ? 8 : U, U128 = UK < 0 ? 16 : U;
   switch (d) {
-    case 16: return attn_launch(attn_tf32_kernel<16, X3, U16, WHOLE>, AttnTf32Shape<16>::kSmem, a, blocks);
-    case 32: return attn_launch(attn_tf32_kernel<32, X3, U32, WHOLE>, AttnTf32Shape<32>::kSmem, a, blocks);
-    case 64: return attn_launch(attn_tf32_kernel<64, X3, U64, WHOLE>, AttnTf32Shape<64>::kSmem, a, blocks);
-    case 128: return attn_launch(attn_tf32_kernel<128, X3, U128, WHOLE>, AttnTf32Shape<128>::kSmem, a, blocks);
+    case 16: return attn_launch(attn_tf32_kernel<16, X3, U16>, AttnTf32Shape<16>::kSmem, a, blocks);
+    case 32: return attn_launch(attn_tf32_kernel<32, X3, U32>, AttnTf32Shape<32>::kSmem, a, blocks);
+    case 64: return attn_launch(attn_tf32_kernel<64, X3, U64>, AttnTf32Shape<64>::kSmem, a, blocks);
+    case 128: return attn_launch(attn_tf32_kernel<128, X3, U128>, AttnTf32Shape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
 }
