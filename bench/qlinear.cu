@@ -1,5 +1,6 @@
 // Lab 8 kernel variants, side by side on one GPU: the measurements behind reference/cuda/qlinear.cu.
 // Build and run:  make bench-variants && build/bench/qlinear [--check-only] [--quick] [--skip-bulk | --bulk-only]
+//                 [--decode-only]
 //
 // 1. Each kernel's registers, local memory (spills) and blocks per SM as this GPU runs them.
 // 2. A self-check on small shapes chosen for their edges (K = 1, 3, 17, K not a multiple of 16 or
@@ -32,10 +33,13 @@
 //      (mma.sync) at 128 × 128 or 128 × 256 tiles and 3 to 5 stages, and version 1b (Hopper's
 //      wgmma, sm_90a builds on a CC 9.0 GPU only), 128 × 256 and 128 × 128;
 //      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
-//      loads and by the copies of kBulk4 and kBulk2P without their mma (sm_90 on);
+//      loads, in version 2's order of addresses, and by the copies of kBulk4 and kBulk2P without
+//      their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
-//      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
-//      2, 4 with U = 2 or 4 steps of loads in flight, and version 2b (W through cp.async.bulk into
+//      decode variant and the tiled kernel, then the shipped one and the two-row-group one
+//      alternated five times. The decode variants: version 2 (registers) at NT = 1, 2, 4 with U = 2
+//      or 4 steps of loads in flight, the epilogue's operands early or late, NT = 2 with two row
+//      groups to a block, and version 2b (W through cp.async.bulk into
 //      a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6 of 8 KB, x in the stages,
 //      a block per tile; NT = 2, x copied once per block, a persistent grid of a block per SM;
 //      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the FFMA
@@ -79,6 +83,37 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
   }
   s = __reduce_add_sync(0xffffffffu, s);
   if ((threadIdx.x & 31) == 0 && s == 0x12345678u) atomicAdd(sink, s);
+}
+
+// W read in version 2's order and nothing else: the shipped decode grid (NT = 2, a block of 8 warps
+// per 16 rows, 4 blocks per SM), each warp's 64-byte steps w, w + 8, ... of its 16 rows, two steps
+// of loads in flight, the same load instruction; no x, no mma, no epilogue. Beside read_only_kernel
+// (the whole machine streaming consecutive addresses) it says what the decode kernel's order of
+// addresses costs by itself (8192 rows read at once, 512 bytes of each at a time), and beside the
+// kernel what x, the mma and the epilogue add.
+__global__ void __launch_bounds__(kQlinDecodeThreads, 4) decode_order_read_kernel(const int8_t *w, int K, unsigned *sink) {
+  constexpr int NT = 2, U = 2, W = kQlinDecodeThreads / 32;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int8_t *wr[NT];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) wr[nt] = w + ((int64_t)blockIdx.x * 8 * NT + nt * 8 + g) * K;
+  const int steps = K / 64;
+  unsigned s = 0;
+  for (int s0 = warp; s0 < steps; s0 += W * U) {
+    uint4 wv[U][NT];
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+        wv[u][nt] = s0 + W * u < steps ? qlin_ld16_w<true>(wr[nt], 64 * (s0 + W * u) + 16 * t, K) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) s += wv[u][nt].x ^ wv[u][nt].y ^ wv[u][nt].z ^ wv[u][nt].w;
+  }
+  s = __reduce_add_sync(0xffffffffu, s);
+  if (lane == 0 && s == 0x12345678u) atomicAdd(sink, s);
 }
 
 // What the bulk copies reach by themselves: version 2b's producer streaming W (a variant's ring:
@@ -286,6 +321,12 @@ struct Shape {
 // an H100, 2026-12-06), so it is timed as "shipped dispatch" there and self-checked on its own (the
 // small shapes dispatch to NT = 1); kDec2 and kDec4 read the operands after the stream.
 //
+// kDec2G2, kDec2G2L: NT = 2 with two groups of 8 warps to a block (G = 2, 512 threads), each group
+// its own 16 rows, operands early and late. Every block reads all of x (128 KB at M = 16) from the
+// L2 as it streams its rows of W, so at NT = 2 x's L2 traffic is as large as W's; in one block the
+// two groups read x at the same k together, so the L1 can serve the second, halving it. Its
+// question: is the 0.8 µs that M = 16 takes over M = 1 (26.5 against 25.7-26.5 µs) x's traffic?
+//
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
 //   kBulk4    NT = 4 as version 2 shipped first (256 blocks, 2 per SM), 3 stages of 512-byte pieces: 16 KB
@@ -299,7 +340,7 @@ struct Shape {
 //             and drain (read it against its M = 1 row, where x is 8 KB).
 enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
-  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
+  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2G2, kDec2G2L, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -319,6 +360,8 @@ const char *fwd_name(Fwd f) {
     case kDec2U4: return "decode NT=2, 4 steps in flight";
     case kDec2S: return "decode NT=2, epilogue operands early (smem)";
     case kDec4S: return "decode NT=4, epilogue operands early (smem)";
+    case kDec2G2: return "decode NT=2, 2 row groups a block, early";
+    case kDec2G2L: return "decode NT=2, 2 row groups a block, late";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -412,6 +455,8 @@ struct Problem {
       case kDec2U4: CHECK((qlin_fwd_decode_launch<2, 4>(a))); break;
       case kDec2S: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared>(a))); break;
       case kDec4S: CHECK((qlin_fwd_decode_launch<4, 2, kQlinEpiShared>(a))); break;
+      case kDec2G2: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, 2>(a))); break;
+      case kDec2G2L: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiLate, 2>(a))); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -590,6 +635,10 @@ void print_all_attributes() {
   print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2, false>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=2, 2 row groups, early",
+                   (const void *)qlin_fwd_decode_kernel<2, true, 2, kQlinEpiShared, 2>, 2 * kQlinDecodeThreads, 0);
+  print_attributes("decode NT=2, 2 row groups, late",
+                   (const void *)qlin_fwd_decode_kernel<2, true, 2, kQlinEpiLate, 2>, 2 * kQlinDecodeThreads, 0);
   print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2, false>,
                    kQlinDecodeThreads, 0);
   if (wg_available()) {
@@ -615,6 +664,8 @@ void print_all_attributes() {
 // rings are the one thing here that could hang) in a run of their own, under a shorter time limit.
 enum BulkRuns { kBulkToo, kBulkSkipped, kBulkOnly };
 BulkRuns g_bulk = kBulkToo;
+// --decode-only: of the timings, the decode rows alone (the device script's ncu step profiles them).
+bool g_decode_only = false;
 bool is_bulk(Fwd f) { return f == kBulk4 || f == kBulk4S6 || f == kBulk2P; }
 // Whether this run includes variant f (the shipped dispatch always: the same-run baseline).
 bool runs(Fwd f) {
@@ -636,8 +687,8 @@ int self_check(bool quick) {
               {131, 260, 1056, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3,
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
-                                 kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kBulk4,
-                                 kBulk4S6,    kBulk2P};
+                                 kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2G2,
+                                 kDec2G2L,    kBulk4,    kBulk4S6,  kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -721,7 +772,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     return ok ? "" : " FAIL";
   };
 
-  if (g_bulk != kBulkOnly) {
+  if (g_bulk != kBulkOnly && !g_decode_only) {
     const Shape sh = {8192, 8192, 8192, false};
     Problem pr(sh, 0);
     const double elems = (double)sh.M * sh.K;
@@ -778,6 +829,12 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const double gbs = wbytes / (ms * 1e-3) / 1e9;
     std::printf("read of W alone, %.0f MB                %8.4f ms %7.0f GB/s %4.0f%% of copy (the best at this size)\n",
                 wbytes / 1e6, ms, gbs, 100.0 * gbs / rates.copy_gbs);
+    const float ms_order =
+        timer.median_ms([&] { decode_order_read_kernel<<<8192 / 16, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink); });
+    CHECK(cudaGetLastError());
+    const double gbs_order = wbytes / (ms_order * 1e-3) / 1e9;
+    std::printf("read of W alone, the decode kernel's order %8.4f ms %7.0f GB/s %4.0f%% of copy (no x, no mma)\n",
+                ms_order, gbs_order, 100.0 * gbs_order / rates.copy_gbs);
 
     // The same bytes through version 2b's bulk copies alone (bulk_read_only_kernel), sm_90 on: the
     // rings of kBulk4 and kBulk2P.
@@ -798,8 +855,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P,
-                  kMma128x4}) {
+    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kDec4S, kDec2G2, kDec2G2L, kBulk4, kBulk4S6,
+                  kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });
@@ -807,6 +864,20 @@ int timings(const Rates &rates, bench::Timer &timer) {
       const double e = pr.check_forward(all_rows(M), false);
       std::printf("  %-42s %8.4f ms %7.0f GB/s %4.0f%% of copy  err/tol %.2g%s\n", fwd_name(f), ms, gbs,
                   100.0 * gbs / rates.copy_gbs, e, verdict(e));
+    }
+    // Differences of a per cent, where one variant timed after another drifts by as much: the
+    // shipped dispatch and the two-group variant alternated, five medians each.
+    if (g_bulk != kBulkOnly) {
+      std::vector<float> t_ship, t_g2;
+      for (int round = 0; round < 5; ++round) {
+        t_ship.push_back(timer.median_ms([&] { pr.forward(kFwdShipped, false); }));
+        t_g2.push_back(timer.median_ms([&] { pr.forward(kDec2G2, false); }));
+      }
+      std::sort(t_ship.begin(), t_ship.end());
+      std::sort(t_g2.begin(), t_g2.end());
+      std::printf("  alternated 5 times (median of medians, range): shipped %.4f ms (%.4f-%.4f), "
+                  "2 row groups %.4f ms (%.4f-%.4f): %.3fx\n",
+                  t_ship[2], t_ship[0], t_ship[4], t_g2[2], t_g2[0], t_g2[4], t_ship[2] / t_g2[2]);
     }
   }
   return failures;
@@ -821,8 +892,10 @@ int main(int argc, char **argv) {
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
     else if (!std::strcmp(argv[i], "--skip-bulk")) g_bulk = kBulkSkipped;
     else if (!std::strcmp(argv[i], "--bulk-only")) g_bulk = kBulkOnly;
+    else if (!std::strcmp(argv[i], "--decode-only")) g_decode_only = true;
     else {
-      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--skip-bulk | --bulk-only]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--skip-bulk | --bulk-only] [--decode-only]\n",
+                   argv[0]);
       return 2;
     }
   }
