@@ -36,12 +36,11 @@
 //      loads, in version 2's order of addresses, and by the copies of kBulk4 and kBulk2P without
 //      their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
-//      decode variant and the tiled kernel, then the shipped one and the two-row-group one
-//      alternated five times. The decode variants: version 2 (registers) at NT = 1, 2, 4 with U = 2
-//      or 4 steps of loads in flight, the epilogue's operands early or late, NT = 2 with two row
-//      groups to a block, and version 2b (W through cp.async.bulk into
-//      a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6 of 8 KB, x in the stages,
-//      a block per tile; NT = 2, x copied once per block, a persistent grid of a block per SM;
+//      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
+//      2, 4 with U = 2 or 4 steps of loads in flight, the epilogue's operands early or late, and
+//      version 2b (W through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages
+//      of 16 KB or 6 of 8 KB, x in the stages, a block per tile; NT = 2, x copied once per block, a
+//      persistent grid of a block per SM;
 //      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the FFMA
 //      kernels and the bf16x3 tensor-core ones the library runs (PyTorch's float32 matmuls,
 //      scripts/device-lab8.sh's torch step, are the bar);
@@ -90,7 +89,10 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
 // of loads in flight, the same load instruction; no x, no mma, no epilogue. Beside read_only_kernel
 // (the whole machine streaming consecutive addresses) it says what the decode kernel's order of
 // addresses costs by itself (8192 rows read at once, 512 bytes of each at a time), and beside the
-// kernel what x, the mma and the epilogue add.
+// kernel what x, the mma and the epilogue add. It has the kernel's occupancy too (half the warps
+// the plain read has resident), so the plain read is also timed with as few warps (sms * 4 blocks).
+// On an H100 (2026-12-06, copy 3024 GB/s): the plain read 24.8 µs (89% of copy), with half the
+// warps 25.0 (89%), in the kernel's order 25.8 (86%), the shipped kernel at M = 16 26.2 (85%).
 __global__ void __launch_bounds__(kQlinDecodeThreads, 4) decode_order_read_kernel(const int8_t *w, int K, unsigned *sink) {
   constexpr int NT = 2, U = 2, W = kQlinDecodeThreads / 32;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -321,12 +323,6 @@ struct Shape {
 // an H100, 2026-12-06), so it is timed as "shipped dispatch" there and self-checked on its own (the
 // small shapes dispatch to NT = 1); kDec2 and kDec4 read the operands after the stream.
 //
-// kDec2G2, kDec2G2L: NT = 2 with two groups of 8 warps to a block (G = 2, 512 threads), each group
-// its own 16 rows, operands early and late. Every block reads all of x (128 KB at M = 16) from the
-// L2 as it streams its rows of W, so at NT = 2 x's L2 traffic is as large as W's; in one block the
-// two groups read x at the same k together, so the L1 can serve the second, halving it. Its
-// question: is the 0.8 µs that M = 16 takes over M = 1 (26.5 against 25.7-26.5 µs) x's traffic?
-//
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
 //   kBulk4    NT = 4 as version 2 shipped first (256 blocks, 2 per SM), 3 stages of 512-byte pieces: 16 KB
@@ -340,7 +336,7 @@ struct Shape {
 //             and drain (read it against its M = 1 row, where x is 8 KB).
 enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
-  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2G2, kDec2G2L, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
+  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -360,8 +356,6 @@ const char *fwd_name(Fwd f) {
     case kDec2U4: return "decode NT=2, 4 steps in flight";
     case kDec2S: return "decode NT=2, epilogue operands early (smem)";
     case kDec4S: return "decode NT=4, epilogue operands early (smem)";
-    case kDec2G2: return "decode NT=2, 2 row groups a block, early";
-    case kDec2G2L: return "decode NT=2, 2 row groups a block, late";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -455,8 +449,6 @@ struct Problem {
       case kDec2U4: CHECK((qlin_fwd_decode_launch<2, 4>(a))); break;
       case kDec2S: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared>(a))); break;
       case kDec4S: CHECK((qlin_fwd_decode_launch<4, 2, kQlinEpiShared>(a))); break;
-      case kDec2G2: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, 2>(a))); break;
-      case kDec2G2L: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiLate, 2>(a))); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -635,10 +627,6 @@ void print_all_attributes() {
   print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2, false>, kQlinDecodeThreads, 0);
-  print_attributes("decode NT=2, 2 row groups, early",
-                   (const void *)qlin_fwd_decode_kernel<2, true, 2, kQlinEpiShared, 2>, 2 * kQlinDecodeThreads, 0);
-  print_attributes("decode NT=2, 2 row groups, late",
-                   (const void *)qlin_fwd_decode_kernel<2, true, 2, kQlinEpiLate, 2>, 2 * kQlinDecodeThreads, 0);
   print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2, false>,
                    kQlinDecodeThreads, 0);
   if (wg_available()) {
@@ -664,7 +652,8 @@ void print_all_attributes() {
 // rings are the one thing here that could hang) in a run of their own, under a shorter time limit.
 enum BulkRuns { kBulkToo, kBulkSkipped, kBulkOnly };
 BulkRuns g_bulk = kBulkToo;
-// --decode-only: of the timings, the decode rows alone (the device script's ncu step profiles them).
+// --decode-only: of the timings, the reads of W and the decode rows at M = 16 alone (the device
+// script's ncu step profiles them, and tells their launches apart by kernel and grid).
 bool g_decode_only = false;
 bool is_bulk(Fwd f) { return f == kBulk4 || f == kBulk4S6 || f == kBulk2P; }
 // Whether this run includes variant f (the shipped dispatch always: the same-run baseline).
@@ -687,8 +676,8 @@ int self_check(bool quick) {
               {131, 260, 1056, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3,
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
-                                 kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2G2,
-                                 kDec2G2L,    kBulk4,    kBulk4S6,  kBulk2P};
+                                 kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kBulk4,
+                                 kBulk4S6,    kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -829,6 +818,13 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const double gbs = wbytes / (ms * 1e-3) / 1e9;
     std::printf("read of W alone, %.0f MB                %8.4f ms %7.0f GB/s %4.0f%% of copy (the best at this size)\n",
                 wbytes / 1e6, ms, gbs, 100.0 * gbs / rates.copy_gbs);
+    // The same read with the decode kernel's occupancy (4 blocks of 8 warps per SM: half the warps
+    // of sms * 8 blocks), to tell the cost of its order from the cost of fewer warps.
+    const float ms_half = timer.median_ms([&] { read_only_kernel<<<sms * 4, 256>>>(w, wbytes / 16, sink); });
+    CHECK(cudaGetLastError());
+    const double gbs_half = wbytes / (ms_half * 1e-3) / 1e9;
+    std::printf("read of W alone, half the warps resident  %8.4f ms %7.0f GB/s %4.0f%% of copy\n", ms_half, gbs_half,
+                100.0 * gbs_half / rates.copy_gbs);
     const float ms_order =
         timer.median_ms([&] { decode_order_read_kernel<<<8192 / 16, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink); });
     CHECK(cudaGetLastError());
@@ -848,6 +844,7 @@ int timings(const Rates &rates, bench::Timer &timer) {
     CHECK(cudaFree(sink));
   }
   for (int M : {16, 1}) {
+    if (M == 1 && g_decode_only) break;
     const Shape sh = {M, 8192, 8192, false};
     Problem pr(sh, 0);
     pr.quantize();
@@ -855,8 +852,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kDec4S, kDec2G2, kDec2G2L, kBulk4, kBulk4S6,
-                  kBulk2P, kMma128x4}) {
+    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P,
+                  kMma128x4}) {
       if (!runs(f)) continue;
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });
@@ -864,20 +861,6 @@ int timings(const Rates &rates, bench::Timer &timer) {
       const double e = pr.check_forward(all_rows(M), false);
       std::printf("  %-42s %8.4f ms %7.0f GB/s %4.0f%% of copy  err/tol %.2g%s\n", fwd_name(f), ms, gbs,
                   100.0 * gbs / rates.copy_gbs, e, verdict(e));
-    }
-    // Differences of a per cent, where one variant timed after another drifts by as much: the
-    // shipped dispatch and the two-group variant alternated, five medians each.
-    if (g_bulk != kBulkOnly) {
-      std::vector<float> t_ship, t_g2;
-      for (int round = 0; round < 5; ++round) {
-        t_ship.push_back(timer.median_ms([&] { pr.forward(kFwdShipped, false); }));
-        t_g2.push_back(timer.median_ms([&] { pr.forward(kDec2G2, false); }));
-      }
-      std::sort(t_ship.begin(), t_ship.end());
-      std::sort(t_g2.begin(), t_g2.end());
-      std::printf("  alternated 5 times (median of medians, range): shipped %.4f ms (%.4f-%.4f), "
-                  "2 row groups %.4f ms (%.4f-%.4f): %.3fx\n",
-                  t_ship[2], t_ship[0], t_ship[4], t_g2[2], t_g2[0], t_g2[4], t_ship[2] / t_g2[2]);
     }
   }
   return failures;

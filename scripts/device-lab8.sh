@@ -24,8 +24,9 @@
 #   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
 #               lab 8 tests (the skeleton, the CPU planted files beside the CUDA track)
 #   ncu         Nsight Compute's memory counters on the decode forward at M = 16, N = K = 8192, the
-#               shipped kernel and the two-row-group variant, beside two reads of W alone:
-#               DRAM bytes, what the L1 asked of the L2 (W's 67 MB and x's reads), the L1's hits.
+#               shipped kernel beside two reads of W alone (consecutive addresses; the kernel's
+#               order): DRAM bytes, what the L1 asked of the L2 (W's 67 MB and x's reads), the L1's
+#               hits, the warps resident.
 #   scripts/device-lab8.sh [build] [api] [bench] [torch] [flush] [sanitizer] [checker] [ncu]
 #               (default: all but flush and ncu, in that order)
 steps=${*:-build api bench torch sanitizer checker}
@@ -128,11 +129,11 @@ fi
 
 if want ncu; then
   step "Nsight Compute: the decode forward's memory traffic, M = 16, N = K = 8192, beside reads of W alone"
-  # The shipped decode kernel (grid 512), the two-row-group variant (grid 256) and the two reads of
-  # W alone (consecutive addresses; the decode kernel's order), every launch up to 120 (the quick
-  # self-check's small ones, then the timed ones at M = 16), the medians over each run of a kernel's
-  # launches at a grid of 256 blocks or more; ncu flushes the caches before each launch
-  # (--cache-control all, its default).
+  # The shipped decode kernel (grid 512) and the two reads of W alone (consecutive addresses; the
+  # decode kernel's order), every launch up to 120 (the quick self-check's small ones, then the
+  # timed ones: --decode-only times M = 16 alone), the medians over each run of a kernel's launches
+  # at a grid of 256 blocks or more; ncu flushes the caches before each launch (--cache-control
+  # all, its default).
   r=$out/ncu-decode
   metrics=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,launch__grid_size
   metrics+=,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sectors_srcunit_tex_op_read_lookup_hit.sum
@@ -140,7 +141,7 @@ if want ncu; then
   metrics+=,sm__warps_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed
   metrics+=,lts__throughput.avg.pct_of_peak_sustained_elapsed
   if timeout 180 ncu --clock-control none --kernel-name-base mangled --launch-count 120 --print-units base \
-    --kernel-name "regex:qlin_fwd_decode_kernelILi2ELb1ELi2ELi1ELi[12]E|read_only_kernel|decode_order_read" \
+    --kernel-name "regex:qlin_fwd_decode_kernelILi2ELb1ELi2ELi1EE|read_only_kernel|decode_order_read" \
     --metrics "$metrics" --csv build/bench/qlinear --quick --skip-bulk --decode-only >"$r.csv" 2>"$r-run.txt"; then
     python3 - "$r.csv" <<'EOF'
 import csv, statistics, sys

@@ -599,6 +599,14 @@ __global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
 //     threads apply the epilogue.
 // NT is chosen by the launcher (qlin_fwd_launch: 2 → 512 blocks at N = 8192). ALIGNED as for
 // version 1; otherwise x and W are read byte by byte.
+// Where its time goes at M = 16, N = K = 8192 (two H100s, 2026-12-06, bench/qlinear.cu and
+// scripts/device-lab8.sh ncu): a plain read of W 25.3 and 24.8 µs, the same with half its warps (this
+// kernel's occupancy) 25.0, W read in this kernel's order with its grid and nothing else 26.7 and
+// 25.8, the kernel 27.1 and 26.2. So most of the gap to a plain read is the order of W's addresses
+// (all 8192 rows at once, 64 bytes of each a load), not the occupancy, and not x: x adds about 17 MB
+// to the 71 MB the L1 asks of the L2, and 37% of the kernel's loads hit the L1 already. Two groups
+// of 8 warps to a block, each with its own 16 rows (so that the L1 would serve a block's x once for
+// 32 rows), lost: 28.5 against 27.2 µs, alternated five times, the L2 asked for as many bytes.
 
 static const int kQlinDecodeThreads = 256;
 static_assert(kQlinDecodeThreads == 256, "qlin_decode_reduce_store sums 8 warps' partial sums with 256 threads");
@@ -651,11 +659,11 @@ enum QlinEpi { kQlinEpiLate = 0, kQlinEpiShared = 1 };
 // (kQlinEpiShared: s_x of rows 0-15, then s_w and b of the tile's 8·NT columns), else read now.
 template <int NT>
 static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
-                                                                int n0, unsigned tid, const float *epi = nullptr) {
-  constexpr int kPer = (NT * 4 * 32 + 255) / 256;  // outputs per thread: v = tid + 256·j
+                                                                int n0, const float *epi = nullptr) {
+  constexpr int kPer = (NT * 4 * 32 + 255) / 256;  // outputs per thread: v = threadIdx.x + 256·j
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
-    const int v = tid + 256 * j;
+    const int v = threadIdx.x + 256 * j;
     if (v >= NT * 4 * 32) break;
     const int i = v >> 5, l = v & 31;
     int32_t sum = 0;
@@ -675,28 +683,21 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
 // kQlinEpiShared asks for 4 blocks per SM (64 registers), what NT = 2, U = 2 gets unasked with its
 // operands read late: left to itself the compiler takes 66 for the copies' prologue, and 3 blocks
 // per SM.
-// G (bench variants): G groups of 8 warps in a block, each group its own NT·8 rows as above, so
-// that one block's warps read x at the same k together and the L1 serves x to all but the first:
-// the L2 is asked for x once per 8·NT·G rows of W instead of once per 8·NT.
-template <int NT, bool ALIGNED, int U, int EPI, int G = 1>
-__global__ void __launch_bounds__(kQlinDecodeThreads * G, (EPI == kQlinEpiShared ? 4 : 2) / G)
+template <int NT, bool ALIGNED, int U, int EPI>
+__global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 : 2)
     qlin_fwd_decode_kernel(QlinFwdArgs a) {
   constexpr int W = kQlinDecodeThreads / 32;
-  __shared__ int32_t red_all[G][W][NT * 4][32];
-  const unsigned tid = G == 1 ? threadIdx.x : threadIdx.x % kQlinDecodeThreads;
-  const unsigned grp = G == 1 ? 0u : threadIdx.x / kQlinDecodeThreads;
-  int32_t(*red)[NT * 4][32] = red_all[grp];
-  const int lane = tid & 31, warp = tid >> 5;
+  __shared__ int32_t red[W][NT * 4][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const int n0 = (blockIdx.x * G + grp) * (8 * NT);
+  const int n0 = blockIdx.x * (8 * NT);
   const int steps = (a.K + 63) / 64;
   // Declared for every EPI so that the epilogue can name it (no pointer held through the stream);
   // one unused float elsewhere, which the compiler drops.
-  __shared__ float epi_all[G][EPI == kQlinEpiShared ? kQlinDecodeMaxM + 16 * NT : 1];
-  float *epi = epi_all[grp];
+  __shared__ float epi[EPI == kQlinEpiShared ? kQlinDecodeMaxM + 16 * NT : 1];
   if constexpr (EPI == kQlinEpiShared) {
     static_assert(kQlinDecodeMaxM + 16 * NT <= kQlinDecodeThreads, "one thread per operand");
-    const int i = tid, c = (i - kQlinDecodeMaxM) % (8 * NT);
+    const int i = threadIdx.x, c = (i - kQlinDecodeMaxM) % (8 * NT);
     const float *src = i < kQlinDecodeMaxM ? (i < a.M ? a.sx + i : nullptr)
                        : c >= a.N - n0 || i >= kQlinDecodeMaxM + 16 * NT ? nullptr
                        : i < kQlinDecodeMaxM + 8 * NT ? a.sw + n0 + c
@@ -754,7 +755,7 @@ __global__ void __launch_bounds__(kQlinDecodeThreads * G, (EPI == kQlinEpiShared
     for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
   if constexpr (EPI == kQlinEpiShared) qlin_cp_wait<0>();  // this thread's copy; the barrier publishes all
   __syncthreads();
-  qlin_decode_reduce_store<NT>(a, red, n0, tid, EPI == kQlinEpiShared ? epi : nullptr);
+  qlin_decode_reduce_store<NT>(a, red, n0, EPI == kQlinEpiShared ? epi : nullptr);
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -992,7 +993,7 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
 #pragma unroll
       for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
     qlin_bar_consumers();
-    qlin_decode_reduce_store<NT>(a, red, n0, threadIdx.x);
+    qlin_decode_reduce_store<NT>(a, red, n0);
     qlin_bar_consumers();  // red read by all before the next tile writes it
   }
 #endif
@@ -1531,14 +1532,14 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   return cudaGetLastError();
 }
 
-// EPI (QlinEpi): where the epilogue's operands come from (see QlinEpi); G: row groups per block.
-template <int NT, int U = 2, int EPI = kQlinEpiLate, int G = 1>
+// EPI (QlinEpi): where the epilogue's operands come from (see QlinEpi).
+template <int NT, int U = 2, int EPI = kQlinEpiLate>
 static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
-  const unsigned blocks = (unsigned)((a.N + 8 * NT * G - 1) / (8 * NT * G));
+  const unsigned blocks = (unsigned)((a.N + 8 * NT - 1) / (8 * NT));
   if (qlin_fwd_aligned(a))
-    qlin_fwd_decode_kernel<NT, true, U, EPI, G><<<blocks, kQlinDecodeThreads * G>>>(a);
+    qlin_fwd_decode_kernel<NT, true, U, EPI><<<blocks, kQlinDecodeThreads>>>(a);
   else
-    qlin_fwd_decode_kernel<NT, false, U, EPI, G><<<blocks, kQlinDecodeThreads * G>>>(a);
+    qlin_fwd_decode_kernel<NT, false, U, EPI><<<blocks, kQlinDecodeThreads>>>(a);
   return cudaGetLastError();
 }
 
