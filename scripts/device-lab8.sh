@@ -152,7 +152,7 @@ col = {name: head.index(name) for name in ("ID", "Kernel Name", "Metric Name", "
 launch = defaultdict(dict)
 for r in rows:
     launch[(r[col["ID"]], r[col["Kernel Name"]])][r[col["Metric Name"]]] = float(r[col["Metric Value"]].replace(",", ""))
-# Runs of consecutive launches of one kernel at one grid, in launch order: M = 16's rows come first.
+# Runs of consecutive launches of one kernel at one grid, in launch order (--decode-only: M = 16 alone).
 segments = []
 for (i, name), m in sorted(launch.items(), key=lambda kv: int(kv[0][0])):
     if m.get("launch__grid_size", 0) < 256:
