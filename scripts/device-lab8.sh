@@ -131,52 +131,15 @@ if want ncu; then
   step "Nsight Compute: the decode forward's memory traffic, M = 16, N = K = 8192, beside reads of W alone"
   # The shipped decode kernel (grid 512) and the two reads of W alone (consecutive addresses; the
   # decode kernel's order), every launch up to 120 (the quick self-check's small ones, then the
-  # timed ones: --decode-only times M = 16 alone), the medians over each run of a kernel's launches
-  # at a grid of 256 blocks or more; ncu flushes the caches before each launch (--cache-control
-  # all, its default).
+  # timed ones: --decode-only times M = 16 alone); bench/ncu_memory.py gives the medians over each
+  # run of a kernel's launches at a grid of 256 blocks or more. ncu flushes the caches before each
+  # launch (--cache-control all, its default).
   r=$out/ncu-decode
-  metrics=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,launch__grid_size
-  metrics+=,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sectors_srcunit_tex_op_read_lookup_hit.sum
-  metrics+=,l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum,l1tex__t_sectors_pipe_lsu_mem_global_op_ld_lookup_hit.sum
-  metrics+=,sm__warps_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed
-  metrics+=,lts__throughput.avg.pct_of_peak_sustained_elapsed
   if timeout 180 ncu --clock-control none --kernel-name-base mangled --launch-count 120 --print-units base \
     --kernel-name "regex:qlin_fwd_decode_kernelILi2ELb1ELi2ELi1EE|read_only_kernel|decode_order_read" \
-    --metrics "$metrics" --csv build/bench/qlinear --quick --skip-bulk --decode-only >"$r.csv" 2>"$r-run.txt"; then
-    python3 - "$r.csv" <<'EOF'
-import csv, statistics, sys
-from collections import defaultdict
-rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
-head, rows = rows[0], rows[1:]
-col = {name: head.index(name) for name in ("ID", "Kernel Name", "Metric Name", "Metric Value")}
-launch = defaultdict(dict)
-for r in rows:
-    launch[(r[col["ID"]], r[col["Kernel Name"]])][r[col["Metric Name"]]] = float(r[col["Metric Value"]].replace(",", ""))
-# Runs of consecutive launches of one kernel at one grid, in launch order (--decode-only: M = 16 alone).
-segments = []
-for (i, name), m in sorted(launch.items(), key=lambda kv: int(kv[0][0])):
-    if m.get("launch__grid_size", 0) < 256:
-        continue
-    short = "decode kernel" if "decode_kernel" in name else name.split("_main")[-1].split("E")[0].lstrip("0123456789")
-    key = (short, int(m["launch__grid_size"]))
-    if not segments or segments[-1][0] != key:
-        segments.append((key, []))
-    segments[-1][1].append(m)
-def med(ms, key):
-    return statistics.median(m[key] for m in ms)
-def pct(a, b):
-    return 100.0 * a / b if b else 0.0
-for (short, grid), ms in segments:
-    l2 = med(ms, "lts__t_sectors_srcunit_tex_op_read.sum")
-    ld = med(ms, "l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum")
-    print(f"{short:26s} grid {grid:4d} ({len(ms):2d} launches): {med(ms, 'gpu__time_duration.sum') / 1e3:6.2f} us,"
-          f" DRAM read {med(ms, 'dram__bytes_read.sum') / 1e6:5.1f} MB write {med(ms, 'dram__bytes_write.sum') / 1e6:4.1f} MB"
-          f" ({med(ms, 'dram__throughput.avg.pct_of_peak_sustained_elapsed'):.0f}% of peak),"
-          f" L1->L2 reads {l2 * 32 / 1e6:6.1f} MB ({pct(med(ms, 'lts__t_sectors_srcunit_tex_op_read_lookup_hit.sum'), l2):.0f}% hit),"
-          f" L1 load hits {pct(med(ms, 'l1tex__t_sectors_pipe_lsu_mem_global_op_ld_lookup_hit.sum'), ld):.0f}%,"
-          f" L2 {med(ms, 'lts__throughput.avg.pct_of_peak_sustained_elapsed'):.0f}% of peak,"
-          f" warps active {med(ms, 'sm__warps_active.avg.pct_of_peak_sustained_active'):.0f}%")
-EOF
+    --metrics "$(python3 bench/ncu_memory.py --metrics)" --csv \
+    build/bench/qlinear --quick --skip-bulk --decode-only >"$r.csv" 2>"$r-run.txt"; then
+    python3 bench/ncu_memory.py "$r.csv" || status=1
   else
     echo "ncu failed:"; tail -5 "$r-run.txt"; status=1
   fi

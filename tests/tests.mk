@@ -10,7 +10,8 @@
 # tests/report/                `make report` (scripts/report.py) on hand-made build folders, with the same pytest
 # tests/sanitize/              scripts/sanitize.py reading compute-sanitizer's reports (recorded), with the same pytest
 # tests/bench/                 bench/torch_bench.py's GPU timer against a stand-in PyTorch (the L2 flush before each
-#                              run), and bench/ncu_stalls.py on hand-made ncu source pages, with the same pytest
+#                              run), bench/ncu_stalls.py on hand-made ncu source pages and bench/ncu_memory.py on
+#                              hand-made ncu metric tables, with the same pytest
 # tests/docker/                the Dockerfile: hadolint (from PyPI, into $(BUILD)/tools/) and CI's build steps
 # tests/slides/                `make slides` built, opened in headless Chromium, its PDFs paged and one rendered
 # tests/dist/                  `make dist-student`: the student edition built, unpacked and used, with the same pytest
