@@ -33,11 +33,13 @@
 //      (mma.sync) at 128 × 128 or 128 × 256 tiles and 3 to 5 stages, and version 1b (Hopper's
 //      wgmma, sm_90a builds on a CC 9.0 GPU only), 128 × 256 and 128 × 128;
 //      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
-//      loads, in version 2's order of addresses, and by the copies of kBulk4 and kBulk2P without
-//      their mma (sm_90 on);
+//      loads, in version 2's order of addresses and its other orders (QlinDecodeOrder: a warp's
+//      steps consecutive, each block's walk of K rotated, both), and by the copies of kBulk4 and
+//      kBulk2P without their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
 //      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
-//      2, 4 with U = 2 or 4 steps of loads in flight, the epilogue's operands early or late, and
+//      2, 4 with U = 2 or 4 steps of loads in flight, the epilogue's operands early or late, the
+//      shipped one in each order of QlinDecodeOrder (timed between two runs of the shipped one), and
 //      version 2b (W through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages
 //      of 16 KB or 6 of 8 KB, x in the stages, a block per tile; NT = 2, x copied once per block, a
 //      persistent grid of a block per SM;
@@ -93,6 +95,8 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
 // the plain read has resident), so the plain read is also timed with as few warps (sms * 4 blocks).
 // On an H100 (2026-12-06, copy 3024 GB/s): the plain read 24.8 µs (89% of copy), with half the
 // warps 25.0 (89%), in the kernel's order 25.8 (86%), the shipped kernel at M = 16 26.2 (85%).
+// ORDER (QlinDecodeOrder): the bench's other orders of the same walk, read alone.
+template <int ORDER = 0>
 __global__ void __launch_bounds__(kQlinDecodeThreads, 4) decode_order_read_kernel(const int8_t *w, int K, unsigned *sink) {
   constexpr int NT = 2, U = 2, W = kQlinDecodeThreads / 32;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -100,15 +104,16 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 4) decode_order_read_kerne
   const int8_t *wr[NT];
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) wr[nt] = w + ((int64_t)blockIdx.x * 8 * NT + nt * 8 + g) * K;
-  const int steps = K / 64;
+  const int steps = K / 64, rot = qlin_decode_rot<ORDER>(steps);
   unsigned s = 0;
-  for (int s0 = warp; s0 < steps; s0 += W * U) {
+  for (int s0 = qlin_decode_first<ORDER, U, W>(warp); s0 < steps; s0 += W * U) {
     uint4 wv[U][NT];
 #pragma unroll
-    for (int u = 0; u < U; ++u)
+    for (int u = 0; u < U; ++u) {
+      const int st = qlin_decode_step<ORDER, W>(s0, u), k = 64 * qlin_decode_place<ORDER>(st, steps, rot) + 16 * t;
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-        wv[u][nt] = s0 + W * u < steps ? qlin_ld16_w<true>(wr[nt], 64 * (s0 + W * u) + 16 * t, K) : make_uint4(0, 0, 0, 0);
+      for (int nt = 0; nt < NT; ++nt) wv[u][nt] = st < steps ? qlin_ld16_w<true>(wr[nt], k, K) : make_uint4(0, 0, 0, 0);
+    }
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
@@ -336,7 +341,8 @@ struct Shape {
 //             and drain (read it against its M = 1 row, where x is 8 KB).
 enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
-  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kBulk4, kBulk4S6, kBulk2P  // decode from kDec1 on
+  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2SC, kDec2SR, kDec2SCR,  // decode from kDec1 on
+  kBulk4, kBulk4S6, kBulk2P
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -356,6 +362,9 @@ const char *fwd_name(Fwd f) {
     case kDec2U4: return "decode NT=2, 4 steps in flight";
     case kDec2S: return "decode NT=2, epilogue operands early (smem)";
     case kDec4S: return "decode NT=4, epilogue operands early (smem)";
+    case kDec2SC: return "shipped decode, a warp's steps consecutive";
+    case kDec2SR: return "shipped decode, each block's K rotated";
+    case kDec2SCR: return "shipped decode, consecutive and rotated";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -449,6 +458,11 @@ struct Problem {
       case kDec2U4: CHECK((qlin_fwd_decode_launch<2, 4>(a))); break;
       case kDec2S: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared>(a))); break;
       case kDec4S: CHECK((qlin_fwd_decode_launch<4, 2, kQlinEpiShared>(a))); break;
+      case kDec2SC: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, kQlinOrderConsecutive>(a))); break;
+      case kDec2SR: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, kQlinOrderRotated>(a))); break;
+      case kDec2SCR:
+        CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, kQlinOrderConsecutive | kQlinOrderRotated>(a)));
+        break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -676,8 +690,8 @@ int self_check(bool quick) {
               {131, 260, 1056, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3,
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
-                                 kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kBulk4,
-                                 kBulk4S6,    kBulk2P};
+                                 kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2SC,
+                                 kDec2SR,     kDec2SCR,  kBulk4,    kBulk4S6,  kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -825,12 +839,28 @@ int timings(const Rates &rates, bench::Timer &timer) {
     const double gbs_half = wbytes / (ms_half * 1e-3) / 1e9;
     std::printf("read of W alone, half the warps resident  %8.4f ms %7.0f GB/s %4.0f%% of copy\n", ms_half, gbs_half,
                 100.0 * gbs_half / rates.copy_gbs);
-    const float ms_order =
-        timer.median_ms([&] { decode_order_read_kernel<<<8192 / 16, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink); });
-    CHECK(cudaGetLastError());
-    const double gbs_order = wbytes / (ms_order * 1e-3) / 1e9;
-    std::printf("read of W alone, the decode kernel's order %8.4f ms %7.0f GB/s %4.0f%% of copy (no x, no mma)\n",
-                ms_order, gbs_order, 100.0 * gbs_order / rates.copy_gbs);
+    // W in the decode kernel's order, and in the bench's other orders (QlinDecodeOrder)
+    const auto order_row = [&](const char *name, auto launch) {
+      const float ms_order = timer.median_ms(launch);
+      CHECK(cudaGetLastError());
+      const double gbs_order = wbytes / (ms_order * 1e-3) / 1e9;
+      std::printf("read of W alone, %-26s %8.4f ms %7.0f GB/s %4.0f%% of copy (no x, no mma)\n", name, ms_order,
+                  gbs_order, 100.0 * gbs_order / rates.copy_gbs);
+    };
+    const unsigned dblocks = 8192 / 16;
+    order_row("the decode kernel's order", [&] {
+      decode_order_read_kernel<<<dblocks, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
+    });
+    order_row("  a warp's steps consecutive", [&] {
+      decode_order_read_kernel<kQlinOrderConsecutive><<<dblocks, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
+    });
+    order_row("  each block's K rotated", [&] {
+      decode_order_read_kernel<kQlinOrderRotated><<<dblocks, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
+    });
+    order_row("  consecutive and rotated", [&] {
+      decode_order_read_kernel<kQlinOrderConsecutive | kQlinOrderRotated>
+          <<<dblocks, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
+    });
 
     // The same bytes through version 2b's bulk copies alone (bulk_read_only_kernel), sm_90 on: the
     // rings of kBulk4 and kBulk2P.
@@ -852,8 +882,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P,
-                  kMma128x4}) {
+    for (Fwd f : {kFwdShipped, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4,
+                  kDec4S, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });

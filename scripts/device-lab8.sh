@@ -129,14 +129,14 @@ fi
 
 if want ncu; then
   step "Nsight Compute: the decode forward's memory traffic, M = 16, N = K = 8192, beside reads of W alone"
-  # The shipped decode kernel (grid 512) and the two reads of W alone (consecutive addresses; the
-  # decode kernel's order), every launch up to 120 (the quick self-check's small ones, then the
-  # timed ones: --decode-only times M = 16 alone); bench/ncu_memory.py gives the medians over each
-  # run of a kernel's launches at a grid of 256 blocks or more. ncu flushes the caches before each
-  # launch (--cache-control all, its default).
+  # The shipped decode kernel (grid 512) in each of the bench's orders of K (QlinDecodeOrder), and
+  # the reads of W alone (consecutive addresses; the decode kernel's orders), every launch up to 400
+  # (the quick self-check's small ones, then the timed ones: --decode-only times M = 16 alone);
+  # bench/ncu_memory.py gives the medians over each run of a kernel's launches at a grid of 256
+  # blocks or more. ncu flushes the caches before each launch (--cache-control all, its default).
   r=$out/ncu-decode
-  if timeout 180 ncu --clock-control none --kernel-name-base mangled --launch-count 120 --print-units base \
-    --kernel-name "regex:qlin_fwd_decode_kernelILi2ELb1ELi2ELi1EE|read_only_kernel|decode_order_read" \
+  if timeout 240 ncu --clock-control none --kernel-name-base mangled --launch-count 400 --print-units base \
+    --kernel-name "regex:qlin_fwd_decode_kernelILi2ELb1ELi2ELi1ELi[0-9]+EE|read_only_kernel|decode_order_read" \
     --metrics "$(python3 bench/ncu_memory.py --metrics)" --csv \
     build/bench/qlinear --quick --skip-bulk --decode-only >"$r.csv" 2>"$r-run.txt"; then
     python3 bench/ncu_memory.py "$r.csv" || status=1

@@ -653,6 +653,37 @@ static __device__ __forceinline__ void qlin_decode_out(int v, int &row, int &col
 // (77-78% of copy against 83-85%).
 enum QlinEpi { kQlinEpiLate = 0, kQlinEpiShared = 1 };
 
+// The order in which a decode block's warps walk K (bench variants; flags, 0 the shipped order):
+//   kQlinOrderConsecutive  a warp's U steps of loads are consecutive 64-byte steps (each row's
+//                          128-byte line asked for by one warp at once), not 8 steps apart;
+//   kQlinOrderRotated      block b starts its walk at step 37·b mod (K/64) and wraps around, so that
+//                          the blocks in flight do not all read the same offset of their rows: W's
+//                          rows are 2^13 bytes apart at K = 8192, and addresses that share their low
+//                          13 bits may crowd the same DRAM banks. The int32 sum does not depend on
+//                          the order, so every order gives the same bits.
+enum QlinDecodeOrder { kQlinOrderConsecutive = 1, kQlinOrderRotated = 2 };
+
+// Step u of the pass that starts at s0 in the block's own order (see QlinDecodeOrder; steps or more
+// past the end), and where in K a step lies after the rotation.
+template <int ORDER, int W>
+static __device__ __forceinline__ int qlin_decode_step(int s0, int u) {
+  return s0 + ((ORDER & kQlinOrderConsecutive) ? u : W * u);
+}
+template <int ORDER>
+static __device__ __forceinline__ int qlin_decode_place(int s, int steps, int rot) {
+  if (!(ORDER & kQlinOrderRotated)) return s;
+  const int r = s + rot;
+  return r >= steps ? r - steps : r;
+}
+template <int ORDER, int U, int W>
+static __device__ __forceinline__ int qlin_decode_first(int warp) {
+  return (ORDER & kQlinOrderConsecutive) ? warp * U : warp;
+}
+template <int ORDER>
+static __device__ __forceinline__ int qlin_decode_rot(int steps) {
+  return (ORDER & kQlinOrderRotated) && steps > 0 ? (int)((blockIdx.x * 37u) % (unsigned)steps) : 0;
+}
+
 // The 8 warps' partial sums of the tile at n0 (red[warp][nt·4 + e][lane], written before the
 // barrier this follows) summed and stored through the epilogue, by 256 threads (version 2's block,
 // version 2b's consumer warps), with the operands from epi where the block copied them early
@@ -683,7 +714,7 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
 // kQlinEpiShared asks for 4 blocks per SM (64 registers), what NT = 2, U = 2 gets unasked with its
 // operands read late: left to itself the compiler takes 66 for the copies' prologue, and 3 blocks
 // per SM.
-template <int NT, bool ALIGNED, int U, int EPI>
+template <int NT, bool ALIGNED, int U, int EPI, int ORDER = 0>
 __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 : 2)
     qlin_fwd_decode_kernel(QlinFwdArgs a) {
   constexpr int W = kQlinDecodeThreads / 32;
@@ -728,12 +759,13 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0;
 
   const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
-  for (int s0 = warp; s0 < steps; s0 += W * U) {
+  const int rot = qlin_decode_rot<ORDER>(steps);
+  for (int s0 = qlin_decode_first<ORDER, U, W>(warp); s0 < steps; s0 += W * U) {
     uint4 xv[U][2], wv[U][NT];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int s = s0 + W * u;
-      const int k = 64 * s + 16 * t;
+      const int s = qlin_decode_step<ORDER, W>(s0, u);
+      const int k = 64 * qlin_decode_place<ORDER>(s, steps, rot) + 16 * t;
       const bool k_in = s < steps && k < a.K;  // ALIGNED: K % 16 == 0, the chunk is all in or all out
       xv[u][0] = xa_in && k_in ? qlin_ld16_x<ALIGNED>(xa, k, a.K) : zero;
       xv[u][1] = xb_in && k_in ? qlin_ld16_x<ALIGNED>(xb, k, a.K) : zero;
@@ -1532,14 +1564,14 @@ static inline cudaError_t qlin_fwd_mma_launch(QlinFwdArgs a) {
   return cudaGetLastError();
 }
 
-// EPI (QlinEpi): where the epilogue's operands come from (see QlinEpi).
-template <int NT, int U = 2, int EPI = kQlinEpiLate>
+// EPI (QlinEpi): where the epilogue's operands come from (see QlinEpi); ORDER (QlinDecodeOrder).
+template <int NT, int U = 2, int EPI = kQlinEpiLate, int ORDER = 0>
 static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
   const unsigned blocks = (unsigned)((a.N + 8 * NT - 1) / (8 * NT));
   if (qlin_fwd_aligned(a))
-    qlin_fwd_decode_kernel<NT, true, U, EPI><<<blocks, kQlinDecodeThreads>>>(a);
+    qlin_fwd_decode_kernel<NT, true, U, EPI, ORDER><<<blocks, kQlinDecodeThreads>>>(a);
   else
-    qlin_fwd_decode_kernel<NT, false, U, EPI><<<blocks, kQlinDecodeThreads>>>(a);
+    qlin_fwd_decode_kernel<NT, false, U, EPI, ORDER><<<blocks, kQlinDecodeThreads>>>(a);
   return cudaGetLastError();
 }
 
