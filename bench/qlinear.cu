@@ -94,7 +94,9 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
 // kernel what x, the mma and the epilogue add. It has the kernel's occupancy too (half the warps
 // the plain read has resident), so the plain read is also timed with as few warps (sms * 4 blocks).
 // On an H100 (2026-12-06, copy 3024 GB/s): the plain read 24.8 µs (89% of copy), with half the
-// warps 25.0 (89%), in the kernel's order 25.8 (86%), the shipped kernel at M = 16 26.2 (85%).
+// warps 25.0 (89%), in the kernel's order 25.8 (86%), the shipped kernel at M = 16 26.2 (85%). The
+// other orders (QlinDecodeOrder; another H100, copy 3029): consecutive 25.3 µs (87%), rotated 26.8
+// (83%), both 27.0 (82%), against the kernel's order 25.7 (86%) and the plain read 24.9 (89%).
 // ORDER (QlinDecodeOrder): the bench's other orders of the same walk, read alone.
 template <int ORDER = 0>
 __global__ void __launch_bounds__(kQlinDecodeThreads, 4) decode_order_read_kernel(const int8_t *w, int K, unsigned *sink) {

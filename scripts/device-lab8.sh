@@ -24,9 +24,9 @@
 #   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
 #               lab 8 tests (the skeleton, the CPU planted files beside the CUDA track)
 #   ncu         Nsight Compute's memory counters on the decode forward at M = 16, N = K = 8192, the
-#               shipped kernel beside two reads of W alone (consecutive addresses; the kernel's
-#               order): DRAM bytes, what the L1 asked of the L2 (W's 67 MB and x's reads), the L1's
-#               hits, the warps resident.
+#               shipped kernel in each of the bench's orders of K beside reads of W alone
+#               (consecutive addresses; the kernel's orders): DRAM bytes, what the L1 asked of the
+#               L2 (W's 67 MB and x's reads), the L1's hits, the warps resident.
 #   scripts/device-lab8.sh [build] [api] [bench] [torch] [flush] [sanitizer] [checker] [ncu]
 #               (default: all but flush and ncu, in that order)
 steps=${*:-build api bench torch sanitizer checker}

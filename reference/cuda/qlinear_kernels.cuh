@@ -661,6 +661,12 @@ enum QlinEpi { kQlinEpiLate = 0, kQlinEpiShared = 1 };
 //                          rows are 2^13 bytes apart at K = 8192, and addresses that share their low
 //                          13 bits may crowd the same DRAM banks. The int32 sum does not depend on
 //                          the order, so every order gives the same bits.
+// Neither helps (an H100, 2026-12-06, bench/qlinear.cu at M = 16, N = K = 8192, between two runs of
+// the shipped order at 26.2 and 26.3 µs, 85% and 84% of copy): consecutive 26.2 µs; rotated 27.6
+// (80%); both 35.7 (62%). W read alone in each order: shipped 86% of copy, consecutive 87%, rotated
+// 83%, both 82%, where a plain read of W reaches 89%. So the blocks walking their rows in step is not
+// what costs (spreading their offsets costs more), and rotation also costs x its L1 hits (the four
+// blocks of an SM no longer read the same k at once: 28% of the kernel's loads hit, not 36%).
 enum QlinDecodeOrder { kQlinOrderConsecutive = 1, kQlinOrderRotated = 2 };
 
 // Step u of the pass that starts at s0 in the block's own order (see QlinDecodeOrder; steps or more
