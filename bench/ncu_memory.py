@@ -10,8 +10,8 @@ each variant over many launches, one variant after another), and its line gives 
 the run: the kernel's own duration, DRAM bytes read and written, what the L1 asked of the L2 and how
 much of it the L2 held, the L1's hits on global loads, and the warps resident. Launches with fewer
 than --min-grid blocks (a self-check's small shapes) are left out. scripts/device-lab8.sh's ncu step
-runs it on lab 8's decode kernel beside two reads of W alone (BENCHMARKS.md). Python's standard
-library only.
+runs it on lab 8's decode kernel in each of the bench's orders of K, beside reads of W alone
+(BENCHMARKS.md). Python's standard library only.
 """
 import argparse
 import csv
