@@ -1,5 +1,5 @@
 // Lab 7 kernel variants, side by side on one GPU: the measurements behind reference/cuda/attention.cu.
-// Build and run:  make bench-variants && build/bench/attention [--check-only] [--quick] [--group G]
+// Build and run:  make bench-variants && build/bench/attention [--check-only] [--quick] [--waves] [--group G]
 //
 // 1. The FP32 FMA rate of this GPU, measured (the bar for version 1 is 65% of it).
 // 2. A self-check of every variant against a float64 reference computed on the GPU from the same
@@ -15,6 +15,11 @@
 //    rows of every head against the float64 reference.
 // --group G: every kernel's causal grid in groups of G heads, longest tiles first across the group
 // (attn_block); the library's is 8, and 1 is head by head, the order it had before.
+// --waves: instead of 3, the cost of the grid's last, partly filled wave. The bar's shape is 4096
+//    blocks of 64 queries; an H100 or H200 holds 2 blocks of versions 1 and 2 on each of its 132
+//    SMs, so they run in 15.5 waves of 264, the last half empty. Times b = 1, n = m = 4096, d = 128
+//    (not causal) at h = 62 to 68 heads: where h·64 blocks fill whole waves (h = 66 there) the rate
+//    per head is the grid's without a tail, and the other rows say what the tail costs.
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
@@ -346,18 +351,57 @@ const void *kernel_of(Variant var, int d) {
 #undef EM_ATTN_BY_D
 }
 
+// --waves (see the header): b = 1, n = m = 4096, d = 128, not causal, h = 62..68 heads, each shipped
+// variant; the blocks' waves from the occupancy the GPU reports. Returns the failed checks.
+int time_waves(bench::Timer &timer, double peak, const std::vector<Variant> &vars, int sms) {
+  int failures = 0;
+  const std::vector<int> sample = {0, 63, 2048, 4095}, heads = {64, 62, 63, 65, 66, 67, 68};
+  std::vector<std::vector<double>> ms(vars.size(), std::vector<double>(heads.size())), err = ms;
+  for (size_t hi = 0; hi < heads.size(); ++hi) {  // one problem per h, every variant on it
+    Problem pr({1, heads[hi], 4096, 4096, 128, 0, 1.0f});
+    for (size_t vi = 0; vi < vars.size(); ++vi) {
+      pr.poison();
+      ms[vi][hi] = timer.median_ms([&] { pr.launch(vars[vi]); });
+      err[vi][hi] = pr.check(vars[vi], sample);
+      if (!(err[vi][hi] <= 1.0)) ++failures;
+    }
+  }
+  std::printf("the last wave: b=1 n=m=4096 d=128 full, h heads (TFLOP/s; its rate against h=64's)\n");
+  for (size_t vi = 0; vi < vars.size(); ++vi) {
+    const Variant var = vars[vi];
+    int per_sm = 0;
+    CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel_of(var, 128), is_wg(var) ? 256 : kAttnThreads,
+                                                        smem_of(var, 128)));
+    const int slots = per_sm * sms;
+    double base = 0.0;
+    for (size_t hi = 0; hi < heads.size(); ++hi) {
+      const int h = heads[hi];
+      const double tf = 4.0 * h * 4096.0 * 4096.0 * 128 / (ms[vi][hi] * 1e-3) / 1e12;
+      if (h == 64) base = tf;
+      const int blocks = h * (var == kWg128 || var == kWg64 ? 32 : 64);  // version 4: 128 queries a block
+      std::printf("  %-32s h=%d %5d blocks, %5.2f waves of %d  %8.3f ms %7.1f TFLOP/s", variant_name(var), h, blocks,
+                  (double)blocks / slots, slots, ms[vi][hi], tf);
+      if (is_fma(var)) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
+      std::printf("  %.3fx  err/tol %.2g%s\n", tf / base, err[vi][hi], err[vi][hi] <= 1.0 ? "" : " FAIL");
+    }
+  }
+  return failures;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   bool check_only = false, quick = false;
   int group = 8;
+  bool waves = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--check-only")) check_only = true;
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--waves")) waves = true;
     else if (!std::strcmp(argv[i], "--group") && i + 1 < argc && std::atoi(argv[i + 1]) > 0)
       group = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--group G (heads, at least 1)]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--waves] [--group G (heads, at least 1)]\n", argv[0]);
       return 2;
     }
   }
@@ -426,6 +470,11 @@ int main(int argc, char **argv) {
   bench::Timer timer;
   const double peak = bench::fma_peak_tflops(timer);
   std::printf("\nFP32 FMA rate measured: %.1f TFLOP/s (bar for v1: 65%% = %.1f)\n", peak, 0.65 * peak);
+  if (waves) {
+    failures += time_waves(timer, peak, shipped, p.multiProcessorCount);
+    std::printf("\n%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+  }
   const std::vector<int> sample = {0, 1, 63, 64, 1000, 2047, 2048, 4095};
   for (int d : {128, 64})
     for (int causal : {0, 1}) {

@@ -34,13 +34,13 @@
 //      wgmma, sm_90a builds on a CC 9.0 GPU only), 128 × 256 and 128 × 128;
 //      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
 //      loads, in version 2's order of addresses and its other orders (QlinDecodeOrder: a warp's
-//      steps consecutive, each block's walk of K rotated, both), and by the copies of kBulk4 and
-//      kBulk2P without their mma (sm_90 on);
+//      steps consecutive, each block's walk of K rotated, both) and with K split among 2, 4 or 8
+//      blocks a tile, and by the copies of kBulk4 and kBulk2P without their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
 //      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
 //      2, 4 with U = 2 or 4 steps of loads in flight, the epilogue's operands early or late, the
-//      shipped one in each order of QlinDecodeOrder (timed between two runs of the shipped one), and
-//      version 2b (W through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages
+//      shipped one in each order of QlinDecodeOrder and split in clusters of 2 and 4 blocks
+//      (version 2c, sm_90 on; all timed between two runs of the shipped one), and version 2b (W through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages
 //      of 16 KB or 6 of 8 KB, x in the stages, a block per tile; NT = 2, x copied once per block, a
 //      persistent grid of a block per SM;
 //      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the FFMA
@@ -97,24 +97,30 @@ __global__ void read_only_kernel(const uint4 *p, size_t n, unsigned *sink) {
 // warps 25.0 (89%), in the kernel's order 25.8 (86%), the shipped kernel at M = 16 26.2 (85%). The
 // other orders (QlinDecodeOrder; another H100, copy 3029): consecutive 25.3 µs (87%), rotated 26.8
 // (83%), both 27.0 (82%), against the kernel's order 25.7 (86%) and the plain read 24.9 (89%).
-// ORDER (QlinDecodeOrder): the bench's other orders of the same walk, read alone.
-template <int ORDER = 0>
+// ORDER (QlinDecodeOrder): the bench's other orders of the same walk, read alone. S > 1: K split
+// among S blocks a tile, as version 2c splits it (block b reads its 16 rows' part b % S of K, the S
+// blocks of a tile adjacent in the grid), so that the blocks resident at once read about 8192 / S
+// rows, S times as much of each, rather than every row of W: whether fewer rows in flight read
+// faster. The caller makes K a multiple of 64·S.
+template <int ORDER = 0, int S = 1>
 __global__ void __launch_bounds__(kQlinDecodeThreads, 4) decode_order_read_kernel(const int8_t *w, int K, unsigned *sink) {
   constexpr int NT = 2, U = 2, W = kQlinDecodeThreads / 32;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
+  const int tile = blockIdx.x / S, part = blockIdx.x % S;
   const int8_t *wr[NT];
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt) wr[nt] = w + ((int64_t)blockIdx.x * 8 * NT + nt * 8 + g) * K;
+  for (int nt = 0; nt < NT; ++nt) wr[nt] = w + ((int64_t)tile * 8 * NT + nt * 8 + g) * K;
   const int steps = K / 64, rot = qlin_decode_rot<ORDER>(steps);
+  const int lo = part * (steps / S), hi = lo + steps / S;
   unsigned s = 0;
-  for (int s0 = qlin_decode_first<ORDER, U, W>(warp); s0 < steps; s0 += W * U) {
+  for (int s0 = lo + qlin_decode_first<ORDER, U, W>(warp); s0 < hi; s0 += W * U) {
     uint4 wv[U][NT];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int st = qlin_decode_step<ORDER, W>(s0, u), k = 64 * qlin_decode_place<ORDER>(st, steps, rot) + 16 * t;
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt) wv[u][nt] = st < steps ? qlin_ld16_w<true>(wr[nt], k, K) : make_uint4(0, 0, 0, 0);
+      for (int nt = 0; nt < NT; ++nt) wv[u][nt] = st < hi ? qlin_ld16_w<true>(wr[nt], k, K) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < U; ++u)
@@ -329,6 +335,8 @@ struct Shape {
 // SM). kDec2S is what the shipped dispatch runs at N = K = 8192 (86% of copy against kDec2's 85% on
 // an H100, 2026-12-06), so it is timed as "shipped dispatch" there and self-checked on its own (the
 // small shapes dispatch to NT = 1); kDec2 and kDec4 read the operands after the stream.
+// kDecCl2, kDecCl4: version 2c, kDec2S with K split among the 2 or 4 blocks of a cluster, which sum
+// their partials through distributed shared memory: fewer rows of W read at once, longer runs of each.
 //
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
@@ -343,7 +351,8 @@ struct Shape {
 //             and drain (read it against its M = 1 row, where x is 8 KB).
 enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
-  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2SC, kDec2SR, kDec2SCR,  // decode from kDec1 on
+  // decode from kDec1 on
+  kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2SC, kDec2SR, kDec2SCR, kDecCl2, kDecCl4,
   kBulk4, kBulk4S6, kBulk2P
 };
 const char *fwd_name(Fwd f) {
@@ -367,6 +376,8 @@ const char *fwd_name(Fwd f) {
     case kDec2SC: return "shipped decode, a warp's steps consecutive";
     case kDec2SR: return "shipped decode, each block's K rotated";
     case kDec2SCR: return "shipped decode, consecutive and rotated";
+    case kDecCl2: return "decode, K split in a cluster of 2";
+    case kDecCl4: return "decode, K split in a cluster of 4";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -388,6 +399,16 @@ bool wg_available() {
 #else
   return false;
 #endif
+}
+
+// Version 2c's clusters: compute capability 9.0 on.
+bool cluster_available() {
+  static const int major = [] {
+    int m = 0;
+    CHECK(cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, 0));
+    return m;
+  }();
+  return major >= 9;
 }
 
 // The backward's two kernels: version 3 (FFMA) alone, and the library's launcher, which runs version 4
@@ -465,6 +486,8 @@ struct Problem {
       case kDec2SCR:
         CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, kQlinOrderConsecutive | kQlinOrderRotated>(a)));
         break;
+      case kDecCl2: CHECK((qlin_fwd_decode_split_launch<2, 2>(a))); break;
+      case kDecCl4: CHECK((qlin_fwd_decode_split_launch<2, 4>(a))); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -675,6 +698,7 @@ bool is_bulk(Fwd f) { return f == kBulk4 || f == kBulk4S6 || f == kBulk2P; }
 // Whether this run includes variant f (the shipped dispatch always: the same-run baseline).
 bool runs(Fwd f) {
   if (is_wg(f) && !wg_available()) return false;
+  if ((f == kDecCl2 || f == kDecCl4) && !cluster_available()) return false;
   return f == kFwdShipped || (g_bulk == kBulkToo) || (g_bulk == kBulkSkipped) != is_bulk(f);
 }
 
@@ -688,12 +712,12 @@ int self_check(bool quick) {
       {1, 1, 4096, false},
   };
   if (quick)
-    shapes = {{1, 5, 17, false}, {16, 33, 64, false}, {17, 129, 200, false}, {130, 257, 1040, false},
-              {131, 260, 1056, false}};
+    shapes = {{1, 5, 17, false},      {16, 33, 64, false},      {16, 300, 1040, false},
+              {17, 129, 200, false},   {130, 257, 1040, false},  {131, 260, 1056, false}};
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3,
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
                                  kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2SC,
-                                 kDec2SR,     kDec2SCR,  kBulk4,    kBulk4S6,  kBulk2P};
+                                 kDec2SR,     kDec2SCR,  kDecCl2,   kDecCl4,   kBulk4,    kBulk4S6,  kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -829,26 +853,20 @@ int timings(const Rates &rates, bench::Timer &timer) {
     int sms = 0;
     CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     timer.set_dirty_bytes(0);  // these rows only read: the flush leaves the L2 clean, as the checker's would
-    const float ms = timer.median_ms([&] { read_only_kernel<<<sms * 8, 256>>>(w, wbytes / 16, sink); });
-    CHECK(cudaGetLastError());
-    const double gbs = wbytes / (ms * 1e-3) / 1e9;
-    std::printf("read of W alone, %.0f MB                %8.4f ms %7.0f GB/s %4.0f%% of copy (the best at this size)\n",
-                wbytes / 1e6, ms, gbs, 100.0 * gbs / rates.copy_gbs);
+    const auto read_row = [&](const char *name, const char *note, auto launch) {
+      const float ms = timer.median_ms(launch);
+      CHECK(cudaGetLastError());
+      const double gbs = wbytes / (ms * 1e-3) / 1e9;
+      std::printf("read of W alone, %-26s %8.4f ms %7.0f GB/s %4.0f%% of copy%s\n", name, ms, gbs,
+                  100.0 * gbs / rates.copy_gbs, note);
+    };
+    read_row("consecutive addresses", " (the best at this size)",
+             [&] { read_only_kernel<<<sms * 8, 256>>>(w, wbytes / 16, sink); });
     // The same read with the decode kernel's occupancy (4 blocks of 8 warps per SM: half the warps
     // of sms * 8 blocks), to tell the cost of its order from the cost of fewer warps.
-    const float ms_half = timer.median_ms([&] { read_only_kernel<<<sms * 4, 256>>>(w, wbytes / 16, sink); });
-    CHECK(cudaGetLastError());
-    const double gbs_half = wbytes / (ms_half * 1e-3) / 1e9;
-    std::printf("read of W alone, half the warps resident  %8.4f ms %7.0f GB/s %4.0f%% of copy\n", ms_half, gbs_half,
-                100.0 * gbs_half / rates.copy_gbs);
-    // W in the decode kernel's order, and in the bench's other orders (QlinDecodeOrder)
-    const auto order_row = [&](const char *name, auto launch) {
-      const float ms_order = timer.median_ms(launch);
-      CHECK(cudaGetLastError());
-      const double gbs_order = wbytes / (ms_order * 1e-3) / 1e9;
-      std::printf("read of W alone, %-26s %8.4f ms %7.0f GB/s %4.0f%% of copy (no x, no mma)\n", name, ms_order,
-                  gbs_order, 100.0 * gbs_order / rates.copy_gbs);
-    };
+    read_row("half the warps resident", "", [&] { read_only_kernel<<<sms * 4, 256>>>(w, wbytes / 16, sink); });
+    // W in the decode kernel's order, and in the bench's other orders (QlinDecodeOrder, splits of K)
+    const auto order_row = [&](const char *name, auto launch) { read_row(name, " (no x, no mma)", launch); };
     const unsigned dblocks = 8192 / 16;
     order_row("the decode kernel's order", [&] {
       decode_order_read_kernel<<<dblocks, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
@@ -862,6 +880,15 @@ int timings(const Rates &rates, bench::Timer &timer) {
     order_row("  consecutive and rotated", [&] {
       decode_order_read_kernel<kQlinOrderConsecutive | kQlinOrderRotated>
           <<<dblocks, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
+    });
+    order_row("  K split in 2 blocks", [&] {
+      decode_order_read_kernel<0, 2><<<dblocks * 2, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
+    });
+    order_row("  K split in 4 blocks", [&] {
+      decode_order_read_kernel<0, 4><<<dblocks * 4, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
+    });
+    order_row("  K split in 8 blocks", [&] {
+      decode_order_read_kernel<0, 8><<<dblocks * 8, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
     });
 
     // The same bytes through version 2b's bulk copies alone (bulk_read_only_kernel), sm_90 on: the
@@ -884,8 +911,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped, kDec4, kDec2, kDec1, kDec4U4, kDec2U4,
-                  kDec4S, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
+    for (Fwd f : {kFwdShipped, kDecCl2, kDecCl4, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped, kDec4, kDec2, kDec1,
+                  kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;
       pr.poison();
       const float ms = timer.median_ms([&] { pr.forward(f, false); });

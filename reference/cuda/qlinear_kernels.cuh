@@ -717,36 +717,32 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
   }
 }
 
-// kQlinEpiShared asks for 4 blocks per SM (64 registers), what NT = 2, U = 2 gets unasked with its
-// operands read late: left to itself the compiler takes 66 for the copies' prologue, and 3 blocks
-// per SM.
-template <int NT, bool ALIGNED, int U, int EPI, int ORDER = 0>
-__global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 : 2)
-    qlin_fwd_decode_kernel(QlinFwdArgs a) {
+// kQlinEpiShared's copies: s_x of rows 0-15, then s_w and b of the tile's 8·NT columns, into epi by
+// cp.async (one operand a thread), committed as one group that the epilogue waits for.
+template <int NT>
+static __device__ __forceinline__ void qlin_decode_epi_copy(const QlinFwdArgs &a, float *epi, int n0) {
+  static_assert(kQlinDecodeMaxM + 16 * NT <= kQlinDecodeThreads, "one thread per operand");
+  const int i = threadIdx.x, c = (i - kQlinDecodeMaxM) % (8 * NT);
+  const float *src = i < kQlinDecodeMaxM ? (i < a.M ? a.sx + i : nullptr)
+                     : c >= a.N - n0 || i >= kQlinDecodeMaxM + 16 * NT ? nullptr
+                     : i < kQlinDecodeMaxM + 8 * NT ? a.sw + n0 + c
+                                                   : a.b + n0 + c;
+  if (src) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(epi + i)),
+                 "l"(src)
+                 : "memory");
+  }
+  qlin_cp_commit();
+}
+
+// A warp's int32 partial sums of the tile at n0 over the 64-byte steps [lo, hi) of K (of steps in
+// all), walked in the order ORDER gives: the stream of W the decode kernels are built around.
+template <int NT, bool ALIGNED, int U, int ORDER>
+static __device__ __forceinline__ void qlin_decode_stream(const QlinFwdArgs &a, int n0, int lo, int hi, int steps,
+                                                          int32_t (&acc)[NT][4]) {
   constexpr int W = kQlinDecodeThreads / 32;
-  __shared__ int32_t red[W][NT * 4][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const int n0 = blockIdx.x * (8 * NT);
-  const int steps = (a.K + 63) / 64;
-  // Declared for every EPI so that the epilogue can name it (no pointer held through the stream);
-  // one unused float elsewhere, which the compiler drops.
-  __shared__ float epi[EPI == kQlinEpiShared ? kQlinDecodeMaxM + 16 * NT : 1];
-  if constexpr (EPI == kQlinEpiShared) {
-    static_assert(kQlinDecodeMaxM + 16 * NT <= kQlinDecodeThreads, "one thread per operand");
-    const int i = threadIdx.x, c = (i - kQlinDecodeMaxM) % (8 * NT);
-    const float *src = i < kQlinDecodeMaxM ? (i < a.M ? a.sx + i : nullptr)
-                       : c >= a.N - n0 || i >= kQlinDecodeMaxM + 16 * NT ? nullptr
-                       : i < kQlinDecodeMaxM + 8 * NT ? a.sw + n0 + c
-                                                     : a.b + n0 + c;
-    if (src) {
-      asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(epi + i)),
-                   "l"(src)
-                   : "memory");
-    }
-    qlin_cp_commit();
-  }
-
   const bool xa_in = g < a.M, xb_in = g + 8 < a.M;
   const int8_t *xa = a.xq + (int64_t)(xa_in ? g : 0) * a.K;
   const int8_t *xb = a.xq + (int64_t)(xb_in ? g + 8 : 0) * a.K;
@@ -758,7 +754,6 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
     wr[nt] = a.wq + (w_in[nt] ? (int64_t)n0 + nt * 8 + g : 0) * a.K;
   }
 
-  int32_t acc[NT][4];
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -766,13 +761,13 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
 
   const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
   const int rot = qlin_decode_rot<ORDER>(steps);
-  for (int s0 = qlin_decode_first<ORDER, U, W>(warp); s0 < steps; s0 += W * U) {
+  for (int s0 = lo + qlin_decode_first<ORDER, U, W>(warp); s0 < hi; s0 += W * U) {
     uint4 xv[U][2], wv[U][NT];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int s = qlin_decode_step<ORDER, W>(s0, u);
       const int k = 64 * qlin_decode_place<ORDER>(s, steps, rot) + 16 * t;
-      const bool k_in = s < steps && k < a.K;  // ALIGNED: K % 16 == 0, the chunk is all in or all out
+      const bool k_in = s < hi && k < a.K;  // ALIGNED: K % 16 == 0, the chunk is all in or all out
       xv[u][0] = xa_in && k_in ? qlin_ld16_x<ALIGNED>(xa, k, a.K) : zero;
       xv[u][1] = xb_in && k_in ? qlin_ld16_x<ALIGNED>(xb, k, a.K) : zero;
 #pragma unroll
@@ -786,6 +781,26 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
         qlin_mma(acc[nt], xv[u][0].z, xv[u][1].z, xv[u][0].w, xv[u][1].w, wv[u][nt].z, wv[u][nt].w);
       }
   }
+}
+
+// kQlinEpiShared asks for 4 blocks per SM (64 registers), what NT = 2, U = 2 gets unasked with its
+// operands read late: left to itself the compiler takes 66 for the copies' prologue, and 3 blocks
+// per SM.
+template <int NT, bool ALIGNED, int U, int EPI, int ORDER = 0>
+__global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 : 2)
+    qlin_fwd_decode_kernel(QlinFwdArgs a) {
+  constexpr int W = kQlinDecodeThreads / 32;
+  __shared__ int32_t red[W][NT * 4][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int n0 = blockIdx.x * (8 * NT);
+  const int steps = (a.K + 63) / 64;
+  // Declared for every EPI so that the epilogue can name it (no pointer held through the stream);
+  // one unused float elsewhere, which the compiler drops.
+  __shared__ float epi[EPI == kQlinEpiShared ? kQlinDecodeMaxM + 16 * NT : 1];
+  if constexpr (EPI == kQlinEpiShared) qlin_decode_epi_copy<NT>(a, epi, n0);
+
+  int32_t acc[NT][4];
+  qlin_decode_stream<NT, ALIGNED, U, ORDER>(a, n0, 0, steps, steps, acc);
 
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt)
@@ -794,6 +809,87 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
   if constexpr (EPI == kQlinEpiShared) qlin_cp_wait<0>();  // this thread's copy; the barrier publishes all
   __syncthreads();
   qlin_decode_reduce_store<NT>(a, red, n0, EPI == kQlinEpiShared ? epi : nullptr);
+}
+
+// ---- version 2c: the decode forward with K split across a cluster's blocks (sm_90; bench variant) --
+//
+// Version 2 reads every row of W at once (8192 rows at N = 8192, 512 blocks all resident), 64 bytes
+// of each a load, and a read of W in that order alone reaches 86% of copy on an H100 where a read of
+// consecutive addresses reaches 89%. Here the S blocks of a thread-block cluster share one tile of
+// 8·NT rows and each streams a contiguous S-th of K, so the blocks resident at once read about
+// 8192 / S rows, S times as much of each; the S partial sums meet through distributed shared memory
+// (each block's own sum of its 8 warps, read by the cluster's blocks, exact in int32), and each block
+// stores an S-th of the tile's outputs through the epilogue. Grid: S·ceil(N / (8·NT)) blocks.
+static __device__ __forceinline__ unsigned qlin_cluster_rank() {
+  unsigned r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+// A barrier of the cluster's threads: what each wrote to shared memory before it (release) is
+// visible to the others' reads after it (acquire).
+static __device__ __forceinline__ void qlin_cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+// The int32 at p's place in the shared memory of the cluster's block of the given rank.
+static __device__ __forceinline__ int32_t qlin_dsmem_ld(const int32_t *p, unsigned rank) {
+  uint32_t remote;
+  int32_t v;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n"
+               : "=r"(remote)
+               : "r"((uint32_t)__cvta_generic_to_shared(p)), "r"(rank));
+  asm volatile("ld.shared::cluster.u32 %0, [%1];\n" : "=r"(v) : "r"(remote) : "memory");
+  return v;
+}
+
+template <int NT, bool ALIGNED, int U, int S>
+__global__ void __cluster_dims__(S, 1, 1) __launch_bounds__(kQlinDecodeThreads, 4)
+    qlin_fwd_decode_split_kernel(QlinFwdArgs a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  constexpr int W = kQlinDecodeThreads / 32, OUT = NT * 4 * 32;
+  static_assert(OUT <= kQlinDecodeThreads, "one output of the tile a thread");
+  __shared__ int32_t red[W][NT * 4][32];
+  __shared__ float epi[kQlinDecodeMaxM + 16 * NT];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const unsigned rank = qlin_cluster_rank();
+  const int n0 = (blockIdx.x / S) * (8 * NT);
+  const int steps = (a.K + 63) / 64, per = (steps + S - 1) / S;
+  const int lo = min(steps, (int)rank * per), hi = min(steps, lo + per);
+  qlin_decode_epi_copy<NT>(a, epi, n0);
+
+  int32_t acc[NT][4];
+  qlin_decode_stream<NT, ALIGNED, U, 0>(a, n0, lo, hi, steps, acc);
+
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
+  qlin_cp_wait<0>();
+  __syncthreads();
+  // This block's sum of its warps, into red[0] (each thread reads and writes its own entry).
+  const int v = threadIdx.x, i = v >> 5, l = v & 31;
+  if (v < OUT) {
+    int32_t sum = 0;
+#pragma unroll
+    for (int w = 0; w < W; ++w) sum += red[w][i][l];
+    red[0][i][l] = sum;
+  }
+  qlin_cluster_sync();  // every block's red[0] written and visible to the cluster
+  if (v < OUT && v % S == (int)rank) {
+    int32_t sum = 0;
+#pragma unroll
+    for (int r = 0; r < S; ++r) sum += qlin_dsmem_ld(&red[0][i][l], r);
+    int row, col;
+    qlin_decode_out(v, row, col);
+    if (row < a.M && col < a.N - n0) {
+      const int64_t o = (int64_t)row * a.N + n0 + col;
+      a.y[o] = qlin_dequant(epi[row], epi[kQlinDecodeMaxM + col], sum, epi[kQlinDecodeMaxM + 8 * NT + col]);
+      if (a.acc) a.acc[o] = sum;
+    }
+  }
+  qlin_cluster_sync();  // no block leaves while another may still read its shared memory
+#else
+  (void)a;  // clusters are sm_90 on: the launcher never launches this elsewhere
+#endif
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -1578,6 +1674,23 @@ static inline cudaError_t qlin_fwd_decode_launch(const QlinFwdArgs &a) {
     qlin_fwd_decode_kernel<NT, true, U, EPI, ORDER><<<blocks, kQlinDecodeThreads>>>(a);
   else
     qlin_fwd_decode_kernel<NT, false, U, EPI, ORDER><<<blocks, kQlinDecodeThreads>>>(a);
+  return cudaGetLastError();
+}
+
+// Version 2c (a bench variant): S blocks a tile, one cluster. Clusters are sm_90 on: before that it
+// answers cudaErrorNotSupported.
+template <int NT, int S>
+static inline cudaError_t qlin_fwd_decode_split_launch(const QlinFwdArgs &a) {
+  int dev = 0, major = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  if (e != cudaSuccess) return e;
+  if (major < 9) return cudaErrorNotSupported;
+  const unsigned blocks = (unsigned)(S * ((a.N + 8 * NT - 1) / (8 * NT)));
+  if (qlin_fwd_aligned(a))
+    qlin_fwd_decode_split_kernel<NT, true, 2, S><<<blocks, kQlinDecodeThreads>>>(a);
+  else
+    qlin_fwd_decode_split_kernel<NT, false, 2, S><<<blocks, kQlinDecodeThreads>>>(a);
   return cudaGetLastError();
 }
 
