@@ -40,8 +40,9 @@
 //      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
 //      2, 4 with U = 2 or 4 steps of loads in flight, the epilogue's operands early or late, the
 //      shipped one in each order of QlinDecodeOrder and split in clusters of 2 and 4 blocks
-//      (version 2c, sm_90 on; all timed between two runs of the shipped one), and version 2b (W through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages
-//      of 16 KB or 6 of 8 KB, x in the stages, a block per tile; NT = 2, x copied once per block, a
+//      (version 2c, sm_90 on; all timed between two runs of the shipped one), and version 2b (W
+//      through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6
+//      of 8 KB, x in the stages, a block per tile; NT = 2, x copied once per block, a
 //      persistent grid of a block per SM;
 //      backward M = N = K = 8192 (TFLOP/s = 4·M·N·K / time, and % of the FMA rate), the FFMA
 //      kernels and the bf16x3 tensor-core ones the library runs (PyTorch's float32 matmuls,
