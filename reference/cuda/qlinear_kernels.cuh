@@ -11,6 +11,8 @@
 //                            to the 16 rows of one mma tile;
 //   qlin_fwd_decode_bulk_kernel  the same forward with W brought into shared memory by Hopper bulk
 //                            copies (sm_90; bench variants, not yet in the dispatch);
+//   qlin_fwd_decode_split_kernel  the same forward with K split among a cluster's blocks, their
+//                            partial sums met in distributed shared memory (sm_90; bench variants);
 //   qlin_sgemm_kernel        the backward's two float32 products (FFMA, register-blocked), the
 //                            int8 operand dequantised on its way into shared memory, db fused;
 //   qlin_bwd_tc_kernel       the same products on the bf16 tensor cores with float32 accuracy (the
