@@ -821,7 +821,9 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
 // 8·NT rows and each streams a contiguous S-th of K, so the blocks resident at once read about
 // 8192 / S rows, S times as much of each; the S partial sums meet through distributed shared memory
 // (each block's own sum of its 8 warps, read by the cluster's blocks, exact in int32), and each block
-// stores an S-th of the tile's outputs through the epilogue. Grid: S·ceil(N / (8·NT)) blocks.
+// stores an S-th of the tile's outputs through the epilogue. Grid: S·ceil(N / (8·NT)) blocks in
+// clusters of S, set at launch (qlin_fwd_decode_split_launch): a __cluster_dims__ attribute would
+// not compile for the sm_80 half of the student edition's library.
 static __device__ __forceinline__ unsigned qlin_cluster_rank() {
   unsigned r;
   asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
@@ -844,8 +846,7 @@ static __device__ __forceinline__ int32_t qlin_dsmem_ld(const int32_t *p, unsign
 }
 
 template <int NT, bool ALIGNED, int U, int S>
-__global__ void __cluster_dims__(S, 1, 1) __launch_bounds__(kQlinDecodeThreads, 4)
-    qlin_fwd_decode_split_kernel(QlinFwdArgs a) {
+__global__ void __launch_bounds__(kQlinDecodeThreads, 4) qlin_fwd_decode_split_kernel(QlinFwdArgs a) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   constexpr int W = kQlinDecodeThreads / 32, OUT = NT * 4 * 32;
   static_assert(OUT <= kQlinDecodeThreads, "one output of the tile a thread");
@@ -1688,12 +1689,15 @@ static inline cudaError_t qlin_fwd_decode_split_launch(const QlinFwdArgs &a) {
   if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
   if (e != cudaSuccess) return e;
   if (major < 9) return cudaErrorNotSupported;
-  const unsigned blocks = (unsigned)(S * ((a.N + 8 * NT - 1) / (8 * NT)));
-  if (qlin_fwd_aligned(a))
-    qlin_fwd_decode_split_kernel<NT, true, 2, S><<<blocks, kQlinDecodeThreads>>>(a);
-  else
-    qlin_fwd_decode_split_kernel<NT, false, 2, S><<<blocks, kQlinDecodeThreads>>>(a);
-  return cudaGetLastError();
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3((unsigned)(S * ((a.N + 8 * NT - 1) / (8 * NT))));
+  cfg.blockDim = dim3(kQlinDecodeThreads);
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = S, attr[0].val.clusterDim.y = 1, attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr, cfg.numAttrs = 1;
+  return qlin_fwd_aligned(a) ? cudaLaunchKernelEx(&cfg, qlin_fwd_decode_split_kernel<NT, true, 2, S>, a)
+                             : cudaLaunchKernelEx(&cfg, qlin_fwd_decode_split_kernel<NT, false, 2, S>, a);
 }
 
 // Version 2b (bench variants for now). persistent: as many blocks as the SMs hold at once (up to
