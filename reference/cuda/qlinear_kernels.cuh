@@ -696,6 +696,21 @@ static __device__ __forceinline__ int qlin_decode_rot(int steps) {
 // barrier this follows) summed and stored through the epilogue, by 256 threads (version 2's block,
 // version 2b's consumer warps), with the operands from epi where the block copied them early
 // (kQlinEpiShared: s_x of rows 0-15, then s_w and b of the tile's 8·NT columns), else read now.
+// Output v of the tile at n0 (qlin_decode_out), its int32 sum done: y through the epilogue, and acc
+// where asked for; the operands from epi or read now, as qlin_decode_reduce_store says.
+template <int NT>
+static __device__ __forceinline__ void qlin_decode_store(const QlinFwdArgs &a, int v, int n0, int32_t sum,
+                                                         const float *epi) {
+  int row, col;
+  qlin_decode_out(v, row, col);
+  if (row < a.M && col < a.N - n0) {
+    const int64_t o = (int64_t)row * a.N + n0 + col;
+    a.y[o] = epi ? qlin_dequant(epi[row], epi[kQlinDecodeMaxM + col], sum, epi[kQlinDecodeMaxM + 8 * NT + col])
+                 : qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
+    if (a.acc) a.acc[o] = sum;
+  }
+}
+
 template <int NT>
 static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
                                                                 int n0, const float *epi = nullptr) {
@@ -708,14 +723,7 @@ static __device__ __forceinline__ void qlin_decode_reduce_store(const QlinFwdArg
     int32_t sum = 0;
 #pragma unroll
     for (int w = 0; w < 8; ++w) sum += red[w][i][l];
-    int row, col;
-    qlin_decode_out(v, row, col);
-    if (row < a.M && col < a.N - n0) {
-      const int64_t o = (int64_t)row * a.N + n0 + col;
-      a.y[o] = epi ? qlin_dequant(epi[row], epi[kQlinDecodeMaxM + col], sum, epi[kQlinDecodeMaxM + 8 * NT + col])
-                   : qlin_dequant(a.sx[row], a.sw[n0 + col], sum, a.b[n0 + col]);
-      if (a.acc) a.acc[o] = sum;
-    }
+    qlin_decode_store<NT>(a, v, n0, sum, epi);
   }
 }
 
@@ -881,13 +889,7 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 4) qlin_fwd_decode_split_k
     int32_t sum = 0;
 #pragma unroll
     for (int r = 0; r < S; ++r) sum += qlin_dsmem_ld(&red[0][i][l], r);
-    int row, col;
-    qlin_decode_out(v, row, col);
-    if (row < a.M && col < a.N - n0) {
-      const int64_t o = (int64_t)row * a.N + n0 + col;
-      a.y[o] = qlin_dequant(epi[row], epi[kQlinDecodeMaxM + col], sum, epi[kQlinDecodeMaxM + 8 * NT + col]);
-      if (a.acc) a.acc[o] = sum;
-    }
+    qlin_decode_store<NT>(a, v, n0, sum, epi);
   }
   qlin_cluster_sync();  // no block leaves while another may still read its shared memory
 #else
