@@ -22,11 +22,14 @@
 //    per head is the grid's without a tail, and the other rows say what the tail costs. The list-
 //    scheduling model (bench/attention_grid_order.py) puts the bar's grid 3.1% past its work, and
 //    1.2% with the last 136 blocks' keys split in thirds (halves win nothing): a bound, since an
-//    SM that runs one block alone runs it faster than half its pace with two.
+//    SM that runs one block alone runs it faster than half its pace with two. Version 1 split so
+//    ("last wave in thirds", attn_fma_split_kernel) is timed beside the shipped kernels here, and
+//    in 3; --quick's self-check runs it on every shape (their few tiles are all in the last wave).
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
-//   1  float32, FMAs, register-blocked (em_attention_cuda), and its unrolling variants;
+//   1  float32, FMAs, register-blocked (em_attention_cuda), its unrolling variants, and the grid's
+//      last wave split in thirds (attn_fma_split_kernel);
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), S unrolled fully, and plain
 //      TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
@@ -139,8 +142,146 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 }
 #endif
 
+// ---- version 1 with the grid's last wave split (--waves, and the bar's timings) --------------------
+
+// The grid's last, partly filled wave made fuller: of the query tiles, the last T = tiles mod (blocks
+// resident at once) are run as kAttnSplit blocks each, every one over a third of the tile's key
+// tiles, and the rest as the library runs them. A third's state (the unnormalised output, the
+// maximum, each lane's share of the sum: AttnFmaState) goes to a workspace; the block that finishes
+// its tile's last third merges the three as lab 6 merges two halves of a softmax, each scaled by
+// 2^(its maximum − the largest), and stores o. Which block is last is counted per tile in global
+// memory (a fence, then an atomic), and that block puts the count back to 0 for the next launch.
+// The list-scheduling model (bench/attention_grid_order.py) puts the bar's grid 3.1% past its work
+// as launched and 1.2% split so.
+constexpr int kAttnSplit = 3;
+
+struct AttnSplitArgs {
+  int64_t tiles;    // query tiles of the problem (attn_args' count)
+  int64_t whole;    // the first `whole` run whole, one block each
+  float *ws;        // per split tile and piece, AttnFmaState's floats, thread by thread
+  unsigned *count;  // per split tile, the pieces finished (0 between launches)
+};
+
+template <int D>
+__global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArgs a, AttnSplitArgs sp) {
+  using S = AttnFmaShape<D>;
+  constexpr int E = S::TM * S::TD + 2 * S::TM;  // floats of state per thread
+  const int64_t x = blockIdx.x;
+  const bool split = x >= sp.whole;
+  const int64_t slot = split ? (x - sp.whole) / kAttnSplit : 0;
+  const int piece = split ? (int)((x - sp.whole) % kAttnSplit) : 0;
+  const AttnBlock blk = attn_block(a, split ? sp.whole + slot : x, sp.tiles);
+  const int nt = (blk.kend + kAttnBN - 1) / kAttnBN;
+  AttnFmaState<D> st;  // one call of the key loop for both kinds of block: one copy of its code
+  attn_fma_tiles<D, 4, 4>(a, blk, split ? piece * nt / kAttnSplit : 0, split ? (piece + 1) * nt / kAttnSplit : nt, st);
+  if (!split) {
+    attn_fma_store<D>(a, blk, st);
+    return;
+  }
+
+  // Element e of thread τ's state of piece p at ws[((slot·kAttnSplit + p)·E + e)·threads + τ]:
+  // consecutive threads, consecutive floats.
+  float *base = sp.ws + slot * kAttnSplit * E * kAttnThreads + threadIdx.x;
+  float *mine = base + piece * E * kAttnThreads;
+#pragma unroll
+  for (int t = 0; t < S::TM; ++t) {
+#pragma unroll
+    for (int c = 0; c < S::TD; ++c) mine[(t * S::TD + c) * kAttnThreads] = st.acc[t][c];
+    mine[(S::TM * S::TD + t) * kAttnThreads] = st.mrow[t];
+    mine[(S::TM * S::TD + S::TM + t) * kAttnThreads] = st.lrow[t];
+  }
+  __threadfence();  // this thread's state is visible device-wide before the count says so
+  __syncthreads();
+  __shared__ int last;
+  if (threadIdx.x == 0) {
+    last = atomicAdd(&sp.count[slot], 1u) == kAttnSplit - 1;
+    if (last) sp.count[slot] = 0;  // every piece has counted: ready for the next launch
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+
+  // The merge, element by element: each thread's rows and columns are the same in every piece.
+#pragma unroll
+  for (int t = 0; t < S::TM; ++t) {
+    float m[kAttnSplit];
+#pragma unroll
+    for (int p = 0; p < kAttnSplit; ++p)
+      m[p] = p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
+    float mx = m[0];
+#pragma unroll
+    for (int p = 1; p < kAttnSplit; ++p) mx = fmaxf(mx, m[p]);
+    const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
+    const float w0 = attn_exp2(st.mrow[t] - mu);
+    st.lrow[t] *= w0;
+#pragma unroll
+    for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
+#pragma unroll
+    for (int p = 0; p < kAttnSplit; ++p) {
+      if (p == piece) continue;
+      const float *other = base + p * E * kAttnThreads;
+      const float w = attn_exp2(m[p] - mu);
+      st.lrow[t] = fmaf(w, __ldcg(other + (S::TM * S::TD + S::TM + t) * kAttnThreads), st.lrow[t]);
+#pragma unroll
+      for (int c = 0; c < S::TD; ++c)
+        st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
+    }
+    st.mrow[t] = mx;
+  }
+  attn_fma_store<D>(a, blk, st);
+}
+
+// The workspace and counts, grown as needed and kept (the timed launches allocate nothing).
+struct AttnSplitSpace {
+  float *ws = nullptr;
+  unsigned *count = nullptr;
+  int64_t ws_floats = 0, counts = 0;
+};
+AttnSplitSpace split_space;
+
+template <int D>
+void attn_fma_split_launch(const AttnArgs &a, int64_t tiles) {
+  using S = AttnFmaShape<D>;
+  const auto kernel = attn_fma_split_kernel<D>;
+  static int slots = 0;  // blocks resident at once, per instance
+  if (!slots) {
+    CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem));
+    CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                               (int)cudaSharedmemCarveoutMaxShared));
+    int per_sm = 0, sms = 0;
+    CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem));
+    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    slots = std::max(1, per_sm * sms);
+  }
+  const int64_t split = tiles % slots;
+  const int64_t floats = split * kAttnSplit * (S::TM * S::TD + 2 * S::TM) * kAttnThreads;
+  if (floats > split_space.ws_floats) {
+    CHECK(cudaFree(split_space.ws));
+    CHECK(cudaMalloc(&split_space.ws, floats * sizeof(float)));
+    split_space.ws_floats = floats;
+  }
+  if (split > split_space.counts) {
+    CHECK(cudaFree(split_space.count));
+    CHECK(cudaMalloc(&split_space.count, split * sizeof(unsigned)));
+    CHECK(cudaMemset(split_space.count, 0, split * sizeof(unsigned)));
+    split_space.counts = split;
+  }
+  const AttnSplitArgs sp = {tiles, tiles - split, split_space.ws, split_space.count};
+  kernel<<<(unsigned)(sp.whole + kAttnSplit * split), kAttnThreads, S::kSmem>>>(a, sp);
+  CHECK(cudaGetLastError());
+}
+
+void attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
+  switch (d) {
+    case 16: return attn_fma_split_launch<16>(a, tiles);
+    case 32: return attn_fma_split_launch<32>(a, tiles);
+    case 64: return attn_fma_split_launch<64>(a, tiles);
+    default: return attn_fma_split_launch<128>(a, tiles);
+  }
+}
+
 enum Variant {
-  kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82,  // version 1 first (is_fma)
+  kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit,  // version 1 first (is_fma)
   kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2
 };
 const char *variant_name(Variant v) {
@@ -150,6 +291,7 @@ const char *variant_name(Variant v) {
     case kFmaU8: return "v1 fp32 FMA, unroll 8/4";
     case kFmaU42: return "v1 fp32 FMA, unroll 4/2";
     case kFmaU82: return "v1 fp32 FMA, unroll 8/2";
+    case kFmaSplit: return "v1 fp32 FMA, last wave in thirds";
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
@@ -166,6 +308,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kFmaU8: return "u8";
     case kFmaU42: return "u42";
     case kFmaU82: return "u82";
+    case kFmaSplit: return "split";
     case kTf32x3: return "x3";
     case kTf32x3Full: return "x3full";
     case kTf32x1: return "tf32";
@@ -175,7 +318,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     default: return "bf16";
   }
 }
-bool is_fma(Variant v) { return v <= kFmaU82; }  // version 1's variants come first in Variant
+bool is_fma(Variant v) { return v <= kFmaSplit; }  // version 1's variants come first in Variant
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
@@ -234,6 +377,7 @@ struct Problem {
       case kFmaU8: CHECK((attn_fma_launch<8, 4>(a, s.d, blocks))); break;
       case kFmaU42: CHECK((attn_fma_launch<4, 2>(a, s.d, blocks))); break;
       case kFmaU82: CHECK((attn_fma_launch<8, 2>(a, s.d, blocks))); break;
+      case kFmaSplit: attn_fma_split(a, s.d, blocks); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
       case kTf32x3Full: CHECK((attn_tf32_launch<true, -1>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
@@ -305,7 +449,7 @@ size_t smem_of(Variant var, int d) {
     case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
-    case kFma: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+    case kFma: case kFmaSplit: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
                        : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
@@ -341,6 +485,9 @@ const void *kernel_of(Variant var, int d) {
     case kWg2: return d == 64 ? (const void *)attn_wg2_kernel<64> : (const void *)attn_wg2_kernel<128>;
     case kFma: {
       EM_ATTN_BY_D(attn_fma_kernel)
+    }
+    case kFmaSplit: {
+      EM_ATTN_BY_D(attn_fma_split_kernel)
     }
     case kTf32x3:  // the launcher's instances: the d loop of S unrolled by 4 (2 at d = 16)
       return d == 16   ? (const void *)attn_tf32_kernel<16, true, 2>
@@ -417,7 +564,7 @@ int main(int argc, char **argv) {
               p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
 
   std::printf("kernel resources (compiled; spills are local memory)\n");
-  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
+  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
   if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
 #endif
@@ -432,6 +579,9 @@ int main(int argc, char **argv) {
 #if EM_BENCH_SM90A
   if (p.major == 9) shipped.insert(shipped.end(), {kWg64, kWg128});
 #endif
+  // and version 1 with its last wave split beside them (--quick's self-check, --waves)
+  std::vector<Variant> with_split = shipped;
+  with_split.insert(with_split.begin() + 1, kFmaSplit);
 
   // ---- self-check on small shapes ----
   std::printf("\nself-check (worst error / tolerance; <= 1 passes; NaN: a NaN or an unwritten output)\n");
@@ -452,7 +602,7 @@ int main(int argc, char **argv) {
       for (int i = 0; i < sh.n; ++i) rows[i] = i;
       std::printf("  b=%d h=%d n=%-3d m=%-3d d=%-3d causal=%d logits x%-4g", sh.b, sh.h, sh.n, sh.m, d, sh.causal,
                   sh.logit);
-      for (Variant var : quick ? shipped : all) {
+      for (Variant var : quick ? with_split : all) {
         pr.poison();
         pr.launch(var);
         CHECK(cudaDeviceSynchronize());
@@ -474,7 +624,7 @@ int main(int argc, char **argv) {
   const double peak = bench::fma_peak_tflops(timer);
   std::printf("\nFP32 FMA rate measured: %.1f TFLOP/s (bar for v1: 65%% = %.1f)\n", peak, 0.65 * peak);
   if (waves) {
-    failures += time_waves(timer, peak, shipped, p.multiProcessorCount);
+    failures += time_waves(timer, peak, with_split, p.multiProcessorCount);
     std::printf("\n%d failure(s)\n", failures);
     return failures ? 1 : 0;
   }

@@ -72,16 +72,18 @@ struct AttnBlock {
 #ifndef EM_ATTN_GROUP
 #define EM_ATTN_GROUP 8
 #endif
+//
+// x: the query tile's place in the grid's order, of tiles in all (blockIdx.x and gridDim.x unless a
+// kernel maps its blocks to tiles otherwise, as bench/attention.cu's split of the last wave does).
 template <int BM = kAttnBM>
-static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
+static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a, int64_t x, int64_t tiles) {
   AttnBlock b;
-  const int64_t x = blockIdx.x;
   b.head = x / a.qtiles;
   b.q0 = (a.qtiles - 1 - (int)(x % a.qtiles)) * BM;
   if (a.causal) {
     const int64_t group = EM_ATTN_GROUP;
     const int64_t per = group * a.qtiles, first = x / per * group, r = x % per;
-    const int64_t in = min(group, (int64_t)gridDim.x / a.qtiles - first);  // heads in this group
+    const int64_t in = min(group, tiles / a.qtiles - first);  // heads in this group
     b.head = first + r % in;
     b.q0 = (a.qtiles - 1 - (int)(r / in)) * BM;
   }
@@ -93,6 +95,10 @@ static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
     b.kend = (int)(lim < 0 ? 0 : lim < a.m ? lim : a.m);
   }
   return b;
+}
+template <int BM = kAttnBM>
+static __device__ __forceinline__ AttnBlock attn_block(const AttnArgs &a) {
+  return attn_block<BM>(a, blockIdx.x, gridDim.x);
 }
 
 // Whether the tile of keys [k0, k0 + kAttnBN) holds a key some query of the block must not see:
@@ -212,6 +218,15 @@ struct AttnFmaShape {
   static constexpr size_t kSmem = (size_t)(kAttnBM * LDQ + KP + kAttnBN * LDQ) * sizeof(float);
 };
 
+// The running state of a lane's rows: the online softmax's unnormalised output, its maximum (in
+// the log2 domain, scaled) and this lane's share of its sum.
+template <int D>
+struct AttnFmaState {
+  using S = AttnFmaShape<D>;
+  float acc[S::TM][S::TD];
+  float mrow[S::TM], lrow[S::TM];
+};
+
 static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
   return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;  // i is a constant after unrolling
 }
@@ -227,25 +242,28 @@ static __device__ __forceinline__ float attn_f4(const float4 &v, int i) {
 // first FFMAs need): 39.7 TFLOP/s against 41.5, at 244 registers; the rows of K's buffer that P
 // leaves free (24 of 64) given K_{j+1} before P·V_j: 40.7 against 41.2.
 // Whole tiles of Q, K and V copied without per-chunk tests: timed, no gain (attn_load_tile).
-template <int D, int U1 = 4, int U2 = 4>
-__global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
+// Version 1's key loop over the block's key tiles [jt0, jt1) (its lane layout above), from an empty
+// state (nothing loaded when jt0 == jt1). A function apart so that a block can run a share of a
+// query tile's keys: bench/attention.cu's split of the grid's last wave.
+template <int D, int U1, int U2>
+static __device__ __forceinline__ void attn_fma_tiles(const AttnArgs &a, const AttnBlock &blk, int jt0, int jt1,
+                                                      AttnFmaState<D> &st) {
   using S = AttnFmaShape<D>;
   extern __shared__ __align__(16) float attn_smem_f[];
   float *sQ = attn_smem_f, *sK = sQ + kAttnBM * S::LDQ, *sV = sK + S::KP;
   float *sP = sK;  // P overwrites K once every warp is done with K
+  float(&acc)[S::TM][S::TD] = st.acc;
+  float(&mrow)[S::TM] = st.mrow;
+  float(&lrow)[S::TM] = st.lrow;
 
-  const AttnBlock blk = attn_block(a);
   const float *q = (const float *)a.q + blk.head * a.n * D;
   const float *k = (const float *)a.k + blk.head * a.m * D;
   const float *v = (const float *)a.v + blk.head * a.m * D;
-  float *o = (float *)a.o + blk.head * a.n * D;
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int gam = lane & 1, g = lane >> 1, rho = 2 * warp + gam;
   const float c = a.scale_log2;
 
-  float acc[S::TM][S::TD];
-  float mrow[S::TM], lrow[S::TM];
 #pragma unroll
   for (int t = 0; t < S::TM; ++t) {
     mrow[t] = -INFINITY;
@@ -254,16 +272,15 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
     for (int x = 0; x < S::TD; ++x) acc[t][x] = 0.0f;
   }
 
-  const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
-  if (ntiles > 0) {
+  if (jt0 < jt1) {
     attn_load_tile<float, D, S::LDQ, kAttnBM>(sQ, q, blk.q0, a.n, a.aligned);
-    attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, jt0 * kAttnBN, a.m, a.aligned);
     attn_cp_commit();
-    attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, 0, a.m, a.aligned);
+    attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, jt0 * kAttnBN, a.m, a.aligned);
     attn_cp_commit();
   }
 
-  for (int jt = 0; jt < ntiles; ++jt) {
+  for (int jt = jt0; jt < jt1; ++jt) {
     const int k0 = jt * kAttnBN;
     attn_cp_wait<1>();  // Q and K_j are here (V_j may still be in flight)
     __syncthreads();
@@ -366,18 +383,26 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
     }
 
     __syncthreads();  // every warp is done with P (= K's space) and V_j
-    if (jt + 1 < ntiles) {
+    if (jt + 1 < jt1) {
       attn_load_tile<float, D, S::LDQ, kAttnBN>(sK, k, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
       attn_load_tile<float, D, S::LDQ, kAttnBN>(sV, v, k0 + kAttnBN, a.m, a.aligned);
       attn_cp_commit();
     }
   }
+}
 
-  // o = acc / ℓ, ℓ the row group's sum; a query that saw no key has ℓ = 0 and acc = 0: o = 0.
+// o = acc / ℓ, ℓ the row group's sum; a query that saw no key has ℓ = 0 and acc = 0: o = 0.
+template <int D>
+static __device__ __forceinline__ void attn_fma_store(const AttnArgs &a, const AttnBlock &blk, const AttnFmaState<D> &st) {
+  using S = AttnFmaShape<D>;
+  const float(&acc)[S::TM][S::TD] = st.acc;
+  float *o = (float *)a.o + blk.head * a.n * D;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 1, rho = 2 * warp + (lane & 1);
 #pragma unroll
   for (int t = 0; t < S::TM; ++t) {
-    float l = lrow[t];
+    float l = st.lrow[t];
 #pragma unroll
     for (int x = 2; x < 32; x *= 2) l += __shfl_xor_sync(0xffffffffu, l, x);
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
@@ -401,6 +426,14 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
       for (int cc = 0; cc < S::TD; ++cc) orow[cc * S::G + g] = acc[t][cc] * inv;
     }
   }
+}
+
+template <int D, int U1 = 4, int U2 = 4>
+__global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
+  const AttnBlock blk = attn_block(a);
+  AttnFmaState<D> st;
+  attn_fma_tiles<D, U1, U2>(a, blk, 0, (blk.kend + kAttnBN - 1) / kAttnBN, st);
+  attn_fma_store<D>(a, blk, st);
 }
 
 // ---- the tensor-core kernels' common parts ---------------------------------------------------
