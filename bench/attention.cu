@@ -145,7 +145,7 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 // ---- version 1 with the grid's last wave split (--waves, and the bar's timings) --------------------
 
 // The grid's last, partly filled wave made fuller: of the query tiles, the last T = tiles mod (blocks
-// resident at once) are run as kAttnSplit blocks each, every one over a third of the tile's key
+// resident at once) are run as P blocks each (3: thirds), every one over a P-th of the tile's key
 // tiles, and the rest as the library runs them. A third's state (the unnormalised output, the
 // maximum, each lane's share of the sum: AttnFmaState) goes to a workspace; the block that finishes
 // its tile's last third merges the three as lab 6 merges two halves of a softmax, each scaled by
@@ -153,8 +153,6 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 // memory (a fence, then an atomic), and that block puts the count back to 0 for the next launch.
 // The list-scheduling model (bench/attention_grid_order.py) puts the bar's grid 3.1% past its work
 // as launched and 1.2% split so.
-constexpr int kAttnSplit = 3;
-
 struct AttnSplitArgs {
   int64_t tiles;    // query tiles of the problem (attn_args' count)
   int64_t whole;    // the first `whole` run whole, one block each
@@ -162,26 +160,27 @@ struct AttnSplitArgs {
   unsigned *count;  // per split tile, the pieces finished (0 between launches)
 };
 
-template <int D>
+// P: pieces a split tile's keys go in (thirds: 3); U1, U2: version 1's unrolling (attn_fma_kernel).
+template <int D, int P = 3, int U1 = 4, int U2 = 4>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArgs a, AttnSplitArgs sp) {
   using S = AttnFmaShape<D>;
   constexpr int E = S::TM * S::TD + 2 * S::TM;  // floats of state per thread
   const int64_t x = blockIdx.x;
   const bool split = x >= sp.whole;
-  const int64_t slot = split ? (x - sp.whole) / kAttnSplit : 0;
-  const int piece = split ? (int)((x - sp.whole) % kAttnSplit) : 0;
+  const int64_t slot = split ? (x - sp.whole) / P : 0;
+  const int piece = split ? (int)((x - sp.whole) % P) : 0;
   const AttnBlock blk = attn_block(a, split ? sp.whole + slot : x, sp.tiles);
   const int nt = (blk.kend + kAttnBN - 1) / kAttnBN;
   AttnFmaState<D> st;  // one call of the key loop for both kinds of block: one copy of its code
-  attn_fma_tiles<D, 4, 4>(a, blk, split ? piece * nt / kAttnSplit : 0, split ? (piece + 1) * nt / kAttnSplit : nt, st);
+  attn_fma_tiles<D, U1, U2>(a, blk, split ? piece * nt / P : 0, split ? (piece + 1) * nt / P : nt, st);
   if (!split) {
     attn_fma_store<D>(a, blk, st);
     return;
   }
 
-  // Element e of thread τ's state of piece p at ws[((slot·kAttnSplit + p)·E + e)·threads + τ]:
+  // Element e of thread τ's state of piece p at ws[((slot·P + p)·E + e)·threads + τ]:
   // consecutive threads, consecutive floats.
-  float *base = sp.ws + slot * kAttnSplit * E * kAttnThreads + threadIdx.x;
+  float *base = sp.ws + slot * P * E * kAttnThreads + threadIdx.x;
   float *mine = base + piece * E * kAttnThreads;
 #pragma unroll
   for (int t = 0; t < S::TM; ++t) {
@@ -194,7 +193,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
   __syncthreads();
   __shared__ int last;
   if (threadIdx.x == 0) {
-    last = atomicAdd(&sp.count[slot], 1u) == kAttnSplit - 1;
+    last = atomicAdd(&sp.count[slot], 1u) == P - 1;
     if (last) sp.count[slot] = 0;  // every piece has counted: ready for the next launch
   }
   __syncthreads();
@@ -204,20 +203,20 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
   // The merge, element by element: each thread's rows and columns are the same in every piece.
 #pragma unroll
   for (int t = 0; t < S::TM; ++t) {
-    float m[kAttnSplit];
+    float m[P];
 #pragma unroll
-    for (int p = 0; p < kAttnSplit; ++p)
+    for (int p = 0; p < P; ++p)
       m[p] = p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
     float mx = m[0];
 #pragma unroll
-    for (int p = 1; p < kAttnSplit; ++p) mx = fmaxf(mx, m[p]);
+    for (int p = 1; p < P; ++p) mx = fmaxf(mx, m[p]);
     const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
     const float w0 = attn_exp2(st.mrow[t] - mu);
     st.lrow[t] *= w0;
 #pragma unroll
     for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
 #pragma unroll
-    for (int p = 0; p < kAttnSplit; ++p) {
+    for (int p = 0; p < P; ++p) {
       if (p == piece) continue;
       const float *other = base + p * E * kAttnThreads;
       const float w = attn_exp2(m[p] - mu);
@@ -239,10 +238,10 @@ struct AttnSplitSpace {
 };
 AttnSplitSpace split_space;
 
-template <int D>
+template <int D, int P, int U1, int U2>
 void attn_fma_split_launch(const AttnArgs &a, int64_t tiles) {
   using S = AttnFmaShape<D>;
-  const auto kernel = attn_fma_split_kernel<D>;
+  const auto kernel = attn_fma_split_kernel<D, P, U1, U2>;
   static int slots = 0;  // blocks resident at once, per instance
   if (!slots) {
     CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem));
@@ -254,7 +253,7 @@ void attn_fma_split_launch(const AttnArgs &a, int64_t tiles) {
     slots = std::max(1, per_sm * sms);
   }
   const int64_t split = tiles % slots;
-  const int64_t floats = split * kAttnSplit * (S::TM * S::TD + 2 * S::TM) * kAttnThreads;
+  const int64_t floats = split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads;
   if (floats > split_space.ws_floats) {
     CHECK(cudaFree(split_space.ws));
     CHECK(cudaMalloc(&split_space.ws, floats * sizeof(float)));
@@ -267,21 +266,22 @@ void attn_fma_split_launch(const AttnArgs &a, int64_t tiles) {
     split_space.counts = split;
   }
   const AttnSplitArgs sp = {tiles, tiles - split, split_space.ws, split_space.count};
-  kernel<<<(unsigned)(sp.whole + kAttnSplit * split), kAttnThreads, S::kSmem>>>(a, sp);
+  kernel<<<(unsigned)(sp.whole + P * split), kAttnThreads, S::kSmem>>>(a, sp);
   CHECK(cudaGetLastError());
 }
 
+template <int P = 3, int U1 = 4, int U2 = 4>
 void attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
   switch (d) {
-    case 16: return attn_fma_split_launch<16>(a, tiles);
-    case 32: return attn_fma_split_launch<32>(a, tiles);
-    case 64: return attn_fma_split_launch<64>(a, tiles);
-    default: return attn_fma_split_launch<128>(a, tiles);
+    case 16: return attn_fma_split_launch<16, P, U1, U2>(a, tiles);
+    case 32: return attn_fma_split_launch<32, P, U1, U2>(a, tiles);
+    case 64: return attn_fma_split_launch<64, P, U1, U2>(a, tiles);
+    default: return attn_fma_split_launch<128, P, U1, U2>(a, tiles);
   }
 }
 
 enum Variant {
-  kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit,  // version 1 first (is_fma)
+  kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kFmaSplit2, kFmaSplit4, kFmaSplitU8,  // version 1 first (is_fma)
   kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2
 };
 const char *variant_name(Variant v) {
@@ -292,6 +292,9 @@ const char *variant_name(Variant v) {
     case kFmaU42: return "v1 fp32 FMA, unroll 4/2";
     case kFmaU82: return "v1 fp32 FMA, unroll 8/2";
     case kFmaSplit: return "v1 fp32 FMA, last wave in thirds";
+    case kFmaSplit2: return "v1 fp32 FMA, last wave in halves";
+    case kFmaSplit4: return "v1 fp32 FMA, last wave in quarters";
+    case kFmaSplitU8: return "v1 fp32 FMA, 8/4, last wave thirds";
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
@@ -309,6 +312,9 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kFmaU42: return "u42";
     case kFmaU82: return "u82";
     case kFmaSplit: return "split";
+    case kFmaSplit2: return "split2";
+    case kFmaSplit4: return "split4";
+    case kFmaSplitU8: return "split8";
     case kTf32x3: return "x3";
     case kTf32x3Full: return "x3full";
     case kTf32x1: return "tf32";
@@ -318,7 +324,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     default: return "bf16";
   }
 }
-bool is_fma(Variant v) { return v <= kFmaSplit; }  // version 1's variants come first in Variant
+bool is_fma(Variant v) { return v <= kFmaSplitU8; }  // version 1's variants come first in Variant
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
@@ -378,6 +384,9 @@ struct Problem {
       case kFmaU42: CHECK((attn_fma_launch<4, 2>(a, s.d, blocks))); break;
       case kFmaU82: CHECK((attn_fma_launch<8, 2>(a, s.d, blocks))); break;
       case kFmaSplit: attn_fma_split(a, s.d, blocks); break;
+      case kFmaSplit2: attn_fma_split<2>(a, s.d, blocks); break;
+      case kFmaSplit4: attn_fma_split<4>(a, s.d, blocks); break;
+      case kFmaSplitU8: attn_fma_split<3, 8, 4>(a, s.d, blocks); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
       case kTf32x3Full: CHECK((attn_tf32_launch<true, -1>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
@@ -449,7 +458,7 @@ size_t smem_of(Variant var, int d) {
     case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
-    case kFma: case kFmaSplit: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+    case kFma: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
                        : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
@@ -564,7 +573,8 @@ int main(int argc, char **argv) {
               p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
 
   std::printf("kernel resources (compiled; spills are local memory)\n");
-  std::vector<Variant> all = {kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
+  std::vector<Variant> all = {kFma,      kFmaU1,     kFmaU8,      kFmaU42, kFmaU82,     kFmaSplit,
+                              kFmaSplit2, kFmaSplit4, kFmaSplitU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
   if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
 #endif
