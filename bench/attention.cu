@@ -22,14 +22,16 @@
 //    per head is the grid's without a tail, and the other rows say what the tail costs. The list-
 //    scheduling model (bench/attention_grid_order.py) puts the bar's grid 3.1% past its work, and
 //    1.2% with the last 136 blocks' keys split in thirds (halves win nothing): a bound, since an
-//    SM that runs one block alone runs it faster than half its pace with two. Version 1 split so
-//    ("last wave in thirds", attn_fma_split_kernel) is timed beside the shipped kernels here, and
-//    in 3; --quick's self-check runs it on every shape (their few tiles are all in the last wave).
+//    SM that runs one block alone runs it faster than half its pace with two. The library's version
+//    1 splits so at d = 128 without the mask (attn_fma_split_kernel, attn_fma_best_launch); "no
+//    split" is the kernel as it was, timed beside it here and in 3. --quick's self-check runs the
+//    split at every d (the shapes' few tiles all fall in the last wave, so every one is split).
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
-//   1  float32, FMAs, register-blocked (em_attention_cuda), its unrolling variants, and the grid's
-//      last wave split in thirds (attn_fma_split_kernel);
+//   1  float32, FMAs, register-blocked (em_attention_cuda: the grid's last wave split in thirds at
+//      d = 128 without the mask, attn_fma_split_kernel), the kernel without the split, its unrolling
+//      variants, and the split in halves and quarters;
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), S unrolled fully, and plain
 //      TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
@@ -142,151 +144,27 @@ cudaError_t or_v3(cudaError_t e, const AttnArgs &a, int d, int64_t blocks) {
 }
 #endif
 
-// ---- version 1 with the grid's last wave split (--waves, and the bar's timings) --------------------
-
-// The grid's last, partly filled wave made fuller: of the query tiles, the last T = tiles mod (blocks
-// resident at once) are run as P blocks each (3: thirds), every one over a P-th of the tile's key
-// tiles, and the rest as the library runs them. A third's state (the unnormalised output, the
-// maximum, each lane's share of the sum: AttnFmaState) goes to a workspace; the block that finishes
-// its tile's last third merges the three as lab 6 merges two halves of a softmax, each scaled by
-// 2^(its maximum − the largest), and stores o. Which block is last is counted per tile in global
-// memory (a fence, then an atomic), and that block puts the count back to 0 for the next launch.
-// The list-scheduling model (bench/attention_grid_order.py) puts the bar's grid 3.1% past its work
-// as launched and 1.2% split so.
-struct AttnSplitArgs {
-  int64_t tiles;    // query tiles of the problem (attn_args' count)
-  int64_t whole;    // the first `whole` run whole, one block each
-  float *ws;        // per split tile and piece, AttnFmaState's floats, thread by thread
-  unsigned *count;  // per split tile, the pieces finished (0 between launches)
-};
-
-// P: pieces a split tile's keys go in (thirds: 3); U1, U2: version 1's unrolling (attn_fma_kernel).
-template <int D, int P = 3, int U1 = 4, int U2 = 4>
-__global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArgs a, AttnSplitArgs sp) {
-  using S = AttnFmaShape<D>;
-  constexpr int E = S::TM * S::TD + 2 * S::TM;  // floats of state per thread
-  const int64_t x = blockIdx.x;
-  const bool split = x >= sp.whole;
-  const int64_t slot = split ? (x - sp.whole) / P : 0;
-  const int piece = split ? (int)((x - sp.whole) % P) : 0;
-  const AttnBlock blk = attn_block(a, split ? sp.whole + slot : x, sp.tiles);
-  const int nt = (blk.kend + kAttnBN - 1) / kAttnBN;
-  AttnFmaState<D> st;  // one call of the key loop for both kinds of block: one copy of its code
-  attn_fma_tiles<D, U1, U2>(a, blk, split ? piece * nt / P : 0, split ? (piece + 1) * nt / P : nt, st);
-  if (!split) {
-    attn_fma_store<D>(a, blk, st);
-    return;
-  }
-
-  // Element e of thread τ's state of piece p at ws[((slot·P + p)·E + e)·threads + τ]:
-  // consecutive threads, consecutive floats.
-  float *base = sp.ws + slot * P * E * kAttnThreads + threadIdx.x;
-  float *mine = base + piece * E * kAttnThreads;
-#pragma unroll
-  for (int t = 0; t < S::TM; ++t) {
-#pragma unroll
-    for (int c = 0; c < S::TD; ++c) mine[(t * S::TD + c) * kAttnThreads] = st.acc[t][c];
-    mine[(S::TM * S::TD + t) * kAttnThreads] = st.mrow[t];
-    mine[(S::TM * S::TD + S::TM + t) * kAttnThreads] = st.lrow[t];
-  }
-  __threadfence();  // this thread's state is visible device-wide before the count says so
-  __syncthreads();
-  __shared__ int last;
-  if (threadIdx.x == 0) {
-    last = atomicAdd(&sp.count[slot], 1u) == P - 1;
-    if (last) sp.count[slot] = 0;  // every piece has counted: ready for the next launch
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-
-  // The merge, element by element: each thread's rows and columns are the same in every piece.
-#pragma unroll
-  for (int t = 0; t < S::TM; ++t) {
-    float m[P];
-#pragma unroll
-    for (int p = 0; p < P; ++p)
-      m[p] = p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
-    float mx = m[0];
-#pragma unroll
-    for (int p = 1; p < P; ++p) mx = fmaxf(mx, m[p]);
-    const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
-    const float w0 = attn_exp2(st.mrow[t] - mu);
-    st.lrow[t] *= w0;
-#pragma unroll
-    for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
-#pragma unroll
-    for (int p = 0; p < P; ++p) {
-      if (p == piece) continue;
-      const float *other = base + p * E * kAttnThreads;
-      const float w = attn_exp2(m[p] - mu);
-      st.lrow[t] = fmaf(w, __ldcg(other + (S::TM * S::TD + S::TM + t) * kAttnThreads), st.lrow[t]);
-#pragma unroll
-      for (int c = 0; c < S::TD; ++c)
-        st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
-    }
-    st.mrow[t] = mx;
-  }
-  attn_fma_store<D>(a, blk, st);
-}
-
-// The workspace and counts, grown as needed and kept (the timed launches allocate nothing).
-struct AttnSplitSpace {
-  float *ws = nullptr;
-  unsigned *count = nullptr;
-  int64_t ws_floats = 0, counts = 0;
-};
+// Version 1 with its last wave split in P pieces at every d (the library splits at d = 128 without
+// the mask only: attn_fma_best_launch), into the bench's one workspace.
 AttnSplitSpace split_space;
-
-template <int D, int P, int U1, int U2>
-void attn_fma_split_launch(const AttnArgs &a, int64_t tiles) {
-  using S = AttnFmaShape<D>;
-  const auto kernel = attn_fma_split_kernel<D, P, U1, U2>;
-  static int slots = 0;  // blocks resident at once, per instance
-  if (!slots) {
-    CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem));
-    CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
-                               (int)cudaSharedmemCarveoutMaxShared));
-    int per_sm = 0, sms = 0;
-    CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem));
-    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-    slots = std::max(1, per_sm * sms);
-  }
-  const int64_t split = tiles % slots;
-  const int64_t floats = split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads;
-  if (floats > split_space.ws_floats) {
-    CHECK(cudaFree(split_space.ws));
-    CHECK(cudaMalloc(&split_space.ws, floats * sizeof(float)));
-    split_space.ws_floats = floats;
-  }
-  if (split > split_space.counts) {
-    CHECK(cudaFree(split_space.count));
-    CHECK(cudaMalloc(&split_space.count, split * sizeof(unsigned)));
-    CHECK(cudaMemset(split_space.count, 0, split * sizeof(unsigned)));
-    split_space.counts = split;
-  }
-  const AttnSplitArgs sp = {tiles, tiles - split, split_space.ws, split_space.count};
-  kernel<<<(unsigned)(sp.whole + P * split), kAttnThreads, S::kSmem>>>(a, sp);
-  CHECK(cudaGetLastError());
-}
-
-template <int P = 3, int U1 = 4, int U2 = 4>
-void attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
+template <int P = kAttnSplit, int U1 = 4, int U2 = 4>
+cudaError_t attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
   switch (d) {
-    case 16: return attn_fma_split_launch<16, P, U1, U2>(a, tiles);
-    case 32: return attn_fma_split_launch<32, P, U1, U2>(a, tiles);
-    case 64: return attn_fma_split_launch<64, P, U1, U2>(a, tiles);
-    default: return attn_fma_split_launch<128, P, U1, U2>(a, tiles);
+    case 16: return attn_fma_split_launch<16, P, U1, U2>(a, tiles, split_space);
+    case 32: return attn_fma_split_launch<32, P, U1, U2>(a, tiles, split_space);
+    case 64: return attn_fma_split_launch<64, P, U1, U2>(a, tiles, split_space);
+    default: return attn_fma_split_launch<128, P, U1, U2>(a, tiles, split_space);
   }
 }
 
 enum Variant {
-  kFma, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kFmaSplit2, kFmaSplit4, kFmaSplitU8,  // version 1 first (is_fma)
+  kFma, kFmaWhole, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kFmaSplit2, kFmaSplit4, kFmaSplitU8,  // version 1 first
   kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2
 };
 const char *variant_name(Variant v) {
   switch (v) {
-    case kFma: return "v1 fp32 FMA, unroll 4/4 (ref.)";
+    case kFma: return "v1 fp32 FMA (ref.)";
+    case kFmaWhole: return "v1 fp32 FMA, unroll 4/4, no split";
     case kFmaU1: return "v1 fp32 FMA, unroll 1/1";
     case kFmaU8: return "v1 fp32 FMA, unroll 8/4";
     case kFmaU42: return "v1 fp32 FMA, unroll 4/2";
@@ -307,6 +185,7 @@ const char *variant_name(Variant v) {
 const char *variant_tag(Variant v) {  // the self-check's column label
   switch (v) {
     case kFma: return "fma";
+    case kFmaWhole: return "whole";
     case kFmaU1: return "u1";
     case kFmaU8: return "u8";
     case kFmaU42: return "u42";
@@ -378,15 +257,16 @@ struct Problem {
                                      h16 ? (const void *)vh : v, h16 ? (void *)oh : o, (int64_t)s.b * s.h, s.n, s.m,
                                      s.d, s.causal);
     switch (var) {
-      case kFma: CHECK(attn_fma_launch(a, s.d, blocks)); break;
+      case kFma: CHECK(attn_fma_best_launch(a, s.d, blocks, split_space)); break;
       case kFmaU1: CHECK((attn_fma_launch<1, 1>(a, s.d, blocks))); break;
       case kFmaU8: CHECK((attn_fma_launch<8, 4>(a, s.d, blocks))); break;
       case kFmaU42: CHECK((attn_fma_launch<4, 2>(a, s.d, blocks))); break;
       case kFmaU82: CHECK((attn_fma_launch<8, 2>(a, s.d, blocks))); break;
-      case kFmaSplit: attn_fma_split(a, s.d, blocks); break;
-      case kFmaSplit2: attn_fma_split<2>(a, s.d, blocks); break;
-      case kFmaSplit4: attn_fma_split<4>(a, s.d, blocks); break;
-      case kFmaSplitU8: attn_fma_split<3, 8, 4>(a, s.d, blocks); break;
+      case kFmaWhole: CHECK(attn_fma_launch(a, s.d, blocks)); break;
+      case kFmaSplit: CHECK(attn_fma_split(a, s.d, blocks)); break;
+      case kFmaSplit2: CHECK(attn_fma_split<2>(a, s.d, blocks)); break;
+      case kFmaSplit4: CHECK(attn_fma_split<4>(a, s.d, blocks)); break;
+      case kFmaSplitU8: CHECK((attn_fma_split<3, 8, 4>(a, s.d, blocks))); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
       case kTf32x3Full: CHECK((attn_tf32_launch<true, -1>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
@@ -458,7 +338,7 @@ size_t smem_of(Variant var, int d) {
     case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
-    case kFma: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+    case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
                     : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
                        : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
@@ -492,7 +372,7 @@ const void *kernel_of(Variant var, int d) {
     case kWg128: return d == 64 ? (const void *)attn_wg_kernel<64, 128> : (const void *)attn_wg_kernel<128, 128>;
     case kWg64: return d == 64 ? (const void *)attn_wg_kernel<64, 64> : (const void *)attn_wg_kernel<128, 64>;
     case kWg2: return d == 64 ? (const void *)attn_wg2_kernel<64> : (const void *)attn_wg2_kernel<128>;
-    case kFma: {
+    case kFma: case kFmaWhole: {  // at d = 128 unmasked the library runs the split kernel: the same resources
       EM_ATTN_BY_D(attn_fma_kernel)
     }
     case kFmaSplit: {
@@ -573,7 +453,7 @@ int main(int argc, char **argv) {
               p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
 
   std::printf("kernel resources (compiled; spills are local memory)\n");
-  std::vector<Variant> all = {kFma,      kFmaU1,     kFmaU8,      kFmaU42, kFmaU82,     kFmaSplit,
+  std::vector<Variant> all = {kFma,      kFmaWhole,  kFmaU1,      kFmaU8,  kFmaU42,     kFmaU82, kFmaSplit,
                               kFmaSplit2, kFmaSplit4, kFmaSplitU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
   if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
@@ -589,9 +469,11 @@ int main(int argc, char **argv) {
 #if EM_BENCH_SM90A
   if (p.major == 9) shipped.insert(shipped.end(), {kWg64, kWg128});
 #endif
-  // and version 1 with its last wave split beside them (--quick's self-check, --waves)
-  std::vector<Variant> with_split = shipped;
-  with_split.insert(with_split.begin() + 1, kFmaSplit);
+  // and version 1 without its split beside them (--waves), and with it at every d too (--quick's
+  // self-check; the library splits at d = 128 only)
+  std::vector<Variant> with_whole = shipped, quick_list = shipped;
+  with_whole.insert(with_whole.begin() + 1, kFmaWhole);
+  quick_list.insert(quick_list.begin() + 1, {kFmaWhole, kFmaSplit});
 
   // ---- self-check on small shapes ----
   std::printf("\nself-check (worst error / tolerance; <= 1 passes; NaN: a NaN or an unwritten output)\n");
@@ -612,7 +494,7 @@ int main(int argc, char **argv) {
       for (int i = 0; i < sh.n; ++i) rows[i] = i;
       std::printf("  b=%d h=%d n=%-3d m=%-3d d=%-3d causal=%d logits x%-4g", sh.b, sh.h, sh.n, sh.m, d, sh.causal,
                   sh.logit);
-      for (Variant var : quick ? with_split : all) {
+      for (Variant var : quick ? quick_list : all) {
         pr.poison();
         pr.launch(var);
         CHECK(cudaDeviceSynchronize());
@@ -634,7 +516,7 @@ int main(int argc, char **argv) {
   const double peak = bench::fma_peak_tflops(timer);
   std::printf("\nFP32 FMA rate measured: %.1f TFLOP/s (bar for v1: 65%% = %.1f)\n", peak, 0.65 * peak);
   if (waves) {
-    failures += time_waves(timer, peak, with_split, p.multiProcessorCount);
+    failures += time_waves(timer, peak, with_whole, p.multiProcessorCount);
     std::printf("\n%d failure(s)\n", failures);
     return failures ? 1 : 0;
   }

@@ -18,8 +18,15 @@
 // reference/cuda/attention_kernels.cuh (shared with bench/attention.cu, which times them and
 // their variants).
 //
+// em_attention_cuda splits the keys of its grid's last, partly filled wave in thirds at d = 128
+// without the mask (5% at the bar's shape; attn_fma_split_kernel says why and what it measured):
+// the thirds' states meet in a device workspace that the library keeps between calls, grown when a
+// call needs more (up to 32 MB on an H100 or H200), so calls that split must not run at once from
+// several host threads, as with em_softmax_cuda's scratch.
+//
 // Each function checks its arguments, launches one kernel on the default stream and returns
-// without synchronising; an error of the launch itself comes back as EM_ECUDA.
+// without synchronising; an error of the launch itself comes back as EM_ECUDA (EM_ENOMEM where the
+// workspace cannot be allocated).
 #include <cuda_runtime.h>
 #include <stdint.h>
 
@@ -51,8 +58,13 @@ int prepare(const char *fn, const void *q, const void *k, const void *v, void *o
 }
 
 int result(const char *kernel, cudaError_t e) {
+  if (e == cudaErrorMemoryAllocation)
+    return em__fail(EM_ENOMEM, "%s: device memory for the workspace: %s", kernel, cudaGetErrorString(e));
   return e == cudaSuccess ? EM_OK : em__fail(EM_ECUDA, "%s: %s", kernel, cudaGetErrorString(e));
 }
+
+// em_attention_cuda's workspace for the split tiles' partial states (attn_fma_best_launch).
+AttnSplitSpace g_split;
 
 }  // namespace
 
@@ -62,7 +74,7 @@ extern "C" int em_attention_cuda(const float *q, const float *k, const float *v,
   int64_t blocks;
   int err = prepare("em_attention_cuda", q, k, v, o, b, h, n, m, d, causal, &a, &blocks);
   if (err != EM_OK || blocks == 0) return err;
-  return result("attn_fma_kernel", attn_fma_launch(a, (int)d, blocks));
+  return result("attn_fma_kernel", attn_fma_best_launch(a, (int)d, blocks, g_split));
 }
 
 extern "C" int em_attention_tf32x3_cuda(const float *q, const float *k, const float *v, float *o, int64_t b,

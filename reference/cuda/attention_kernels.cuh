@@ -436,6 +436,103 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
   attn_fma_store<D>(a, blk, st);
 }
 
+// ---- version 1 with the grid's last wave split (em_attention_cuda at d = 128 without the mask) --
+
+// The grid's last, partly filled wave made fuller: of the query tiles, the last T = tiles mod (blocks
+// resident at once) are run as P blocks each (3: thirds), every one over a P-th of the tile's key
+// tiles, and the rest as the library runs them. A third's state (the unnormalised output, the
+// maximum, each lane's share of the sum: AttnFmaState) goes to a workspace; the block that finishes
+// its tile's last third merges the three as lab 6 merges two halves of a softmax, each scaled by
+// 2^(its maximum − the largest), and stores o. Which block is last is counted per tile in global
+// memory (a fence, then an atomic), and that block puts the count back to 0 for the next launch.
+// Why: at b = 4, h = 16, n = m = 4096 the 4096 tiles fill 15.5 waves of the 264 blocks an H100 or
+// H200 holds at d = 128 (2 per SM), and the last wave's 136 tiles left half the SMs idle; the
+// list-scheduling model (bench/attention_grid_order.py) put the grid 3.1% past its work, 1.2% split
+// in thirds. Timed on an H100 (bench/attention.cu, that shape, FMA rate 65.3 TFLOP/s): unmasked,
+// d = 128, 40.0 TFLOP/s whole (61% of the FMA rate) against 41.9 in thirds (64%), 41.7 in halves,
+// 41.1 in quarters; faster than the model allows, since an SM that runs one block alone runs it
+// faster than half its pace with two. Unmasked at d = 64 (3 blocks an SM) thirds took 1% off (39.7
+// against 40.1), and under the mask, whose grid already ends within 0.05% of its work (attn_block),
+// they did not help: the library splits at d = 128 without the mask only (attn_fma_best_launch).
+static const int kAttnSplit = 3;  // the library's pieces per split tile: thirds
+
+struct AttnSplitArgs {
+  int64_t tiles;    // query tiles of the problem (attn_args' count)
+  int64_t whole;    // the first `whole` run whole, one block each
+  float *ws;        // per split tile and piece, AttnFmaState's floats, thread by thread
+  unsigned *count;  // per split tile, the pieces finished (0 between launches)
+};
+
+// P: pieces a split tile's keys go in (thirds: 3); U1, U2: version 1's unrolling (attn_fma_kernel).
+template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
+__global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArgs a, AttnSplitArgs sp) {
+  using S = AttnFmaShape<D>;
+  constexpr int E = S::TM * S::TD + 2 * S::TM;  // floats of state per thread
+  const int64_t x = blockIdx.x;
+  const bool split = x >= sp.whole;
+  const int64_t slot = split ? (x - sp.whole) / P : 0;
+  const int piece = split ? (int)((x - sp.whole) % P) : 0;
+  const AttnBlock blk = attn_block(a, split ? sp.whole + slot : x, sp.tiles);
+  const int nt = (blk.kend + kAttnBN - 1) / kAttnBN;
+  AttnFmaState<D> st;  // one call of the key loop for both kinds of block: one copy of its code
+  attn_fma_tiles<D, U1, U2>(a, blk, split ? piece * nt / P : 0, split ? (piece + 1) * nt / P : nt, st);
+  if (!split) {
+    attn_fma_store<D>(a, blk, st);
+    return;
+  }
+
+  // Element e of thread τ's state of piece p at ws[((slot·P + p)·E + e)·threads + τ]:
+  // consecutive threads, consecutive floats.
+  float *base = sp.ws + slot * P * E * kAttnThreads + threadIdx.x;
+  float *mine = base + piece * E * kAttnThreads;
+#pragma unroll
+  for (int t = 0; t < S::TM; ++t) {
+#pragma unroll
+    for (int c = 0; c < S::TD; ++c) mine[(t * S::TD + c) * kAttnThreads] = st.acc[t][c];
+    mine[(S::TM * S::TD + t) * kAttnThreads] = st.mrow[t];
+    mine[(S::TM * S::TD + S::TM + t) * kAttnThreads] = st.lrow[t];
+  }
+  __threadfence();  // this thread's state is visible device-wide before the count says so
+  __syncthreads();
+  __shared__ int last;
+  if (threadIdx.x == 0) {
+    last = atomicAdd(&sp.count[slot], 1u) == P - 1;
+    if (last) sp.count[slot] = 0;  // every piece has counted: ready for the next launch
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+
+  // The merge, element by element: each thread's rows and columns are the same in every piece.
+#pragma unroll
+  for (int t = 0; t < S::TM; ++t) {
+    float m[P];
+#pragma unroll
+    for (int p = 0; p < P; ++p)
+      m[p] = p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
+    float mx = m[0];
+#pragma unroll
+    for (int p = 1; p < P; ++p) mx = fmaxf(mx, m[p]);
+    const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
+    const float w0 = attn_exp2(st.mrow[t] - mu);
+    st.lrow[t] *= w0;
+#pragma unroll
+    for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
+#pragma unroll
+    for (int p = 0; p < P; ++p) {
+      if (p == piece) continue;
+      const float *other = base + p * E * kAttnThreads;
+      const float w = attn_exp2(m[p] - mu);
+      st.lrow[t] = fmaf(w, __ldcg(other + (S::TM * S::TD + S::TM + t) * kAttnThreads), st.lrow[t]);
+#pragma unroll
+      for (int c = 0; c < S::TD; ++c)
+        st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
+    }
+    st.mrow[t] = mx;
+  }
+  attn_fma_store<D>(a, blk, st);
+}
+
 // ---- the tensor-core kernels' common parts ---------------------------------------------------
 //
 // mma.sync m16n8k*: a warp multiplies a 16-row A by an 8-column B. In the accumulator fragment,
@@ -1243,6 +1340,64 @@ static inline cudaError_t attn_fma_launch(const AttnArgs &a, int d, int64_t bloc
     case 128: return attn_launch(attn_fma_kernel<128, U1, U2>, AttnFmaShape<128>::kSmem, a, blocks);
     default: return cudaErrorInvalidValue;
   }
+}
+
+// Where the split tiles' pieces leave their states, owned by the caller and kept between calls:
+// grown when a launch needs more (cudaFree synchronises first, so no kernel still uses the old
+// one), the counts zeroed once when allocated and put back to 0 by every launch. One launch at a
+// time may use it.
+struct AttnSplitSpace {
+  float *ws = nullptr;
+  unsigned *count = nullptr;
+  int64_t ws_floats = 0, counts = 0;
+};
+
+static inline cudaError_t attn_split_grow(AttnSplitSpace &sp, int64_t floats, int64_t counts) {
+  cudaError_t e = cudaSuccess;
+  if (floats > sp.ws_floats) {
+    if (sp.ws) cudaFree(sp.ws);
+    sp.ws = nullptr, sp.ws_floats = 0;
+    if ((e = cudaMalloc(&sp.ws, (size_t)floats * sizeof(float))) != cudaSuccess) return sp.ws = nullptr, e;
+    sp.ws_floats = floats;
+  }
+  if (counts > sp.counts) {
+    if (sp.count) cudaFree(sp.count);
+    sp.count = nullptr, sp.counts = 0;
+    if ((e = cudaMalloc(&sp.count, (size_t)counts * sizeof(unsigned))) != cudaSuccess) return sp.count = nullptr, e;
+    if ((e = cudaMemset(sp.count, 0, (size_t)counts * sizeof(unsigned))) != cudaSuccess) return e;
+    sp.counts = counts;
+  }
+  return e;
+}
+
+// Version 1 at one d with the last tiles mod (blocks resident at once) split in P pieces
+// (attn_fma_split_kernel); blocks is attn_args' count of tiles.
+template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
+static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t blocks, AttnSplitSpace &sp) {
+  using S = AttnFmaShape<D>;
+  const auto kernel = attn_fma_split_kernel<D, P, U1, U2>;
+  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
+  int dev = 0, sms = 0, per_sm = 0;
+  if (e == cudaSuccess) e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem);
+  if (e != cudaSuccess) return e;
+  const int64_t slots = per_sm * sms > 0 ? (int64_t)per_sm * sms : 1;
+  const int64_t split = blocks % slots;
+  e = attn_split_grow(sp, split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, split);
+  if (e != cudaSuccess) return e;
+  const AttnSplitArgs args = {blocks, blocks - split, sp.ws, sp.count};
+  kernel<<<(unsigned)(args.whole + P * split), kAttnThreads, S::kSmem>>>(a, args);
+  return cudaGetLastError();
+}
+
+// What em_attention_cuda runs: version 1, its last wave split in thirds where that measured faster
+// (d = 128 without the mask; attn_fma_split_kernel), and where every piece gets a key tile.
+static inline cudaError_t attn_fma_best_launch(const AttnArgs &a, int d, int64_t blocks, AttnSplitSpace &sp) {
+  if (d == 128 && !a.causal && a.m > (kAttnSplit - 1) * kAttnBN) return attn_fma_split_launch<128>(a, blocks, sp);
+  return attn_fma_launch(a, d, blocks);
 }
 
 // UK = 0: the shipped unrolling of the d loop of S, 4 (or d/8 where less; see attn_tf32_kernel);
