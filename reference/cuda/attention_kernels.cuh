@@ -1352,22 +1352,33 @@ struct AttnSplitSpace {
   int64_t ws_floats = 0, counts = 0;
 };
 
+// The space left empty (and the error returned) where an allocation fails.
 static inline cudaError_t attn_split_grow(AttnSplitSpace &sp, int64_t floats, int64_t counts) {
-  cudaError_t e = cudaSuccess;
   if (floats > sp.ws_floats) {
     if (sp.ws) cudaFree(sp.ws);
-    sp.ws = nullptr, sp.ws_floats = 0;
-    if ((e = cudaMalloc(&sp.ws, (size_t)floats * sizeof(float))) != cudaSuccess) return sp.ws = nullptr, e;
+    sp.ws_floats = 0;
+    const cudaError_t e = cudaMalloc(&sp.ws, (size_t)floats * sizeof(float));
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();  // not left behind for the next launch's check to find
+      sp.ws = nullptr;
+      return e;
+    }
     sp.ws_floats = floats;
   }
   if (counts > sp.counts) {
     if (sp.count) cudaFree(sp.count);
-    sp.count = nullptr, sp.counts = 0;
-    if ((e = cudaMalloc(&sp.count, (size_t)counts * sizeof(unsigned))) != cudaSuccess) return sp.count = nullptr, e;
-    if ((e = cudaMemset(sp.count, 0, (size_t)counts * sizeof(unsigned))) != cudaSuccess) return e;
+    sp.counts = 0;
+    cudaError_t e = cudaMalloc(&sp.count, (size_t)counts * sizeof(unsigned));
+    if (e == cudaSuccess) e = cudaMemset(sp.count, 0, (size_t)counts * sizeof(unsigned));
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      if (sp.count) cudaFree(sp.count);
+      sp.count = nullptr;
+      return e;
+    }
     sp.counts = counts;
   }
-  return e;
+  return cudaSuccess;
 }
 
 // Version 1 at one d with the last tiles mod (blocks resident at once) split in P pieces
@@ -1385,7 +1396,8 @@ static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t block
   if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem);
   if (e != cudaSuccess) return e;
   const int64_t slots = per_sm * sms > 0 ? (int64_t)per_sm * sms : 1;
-  const int64_t split = blocks % slots;
+  // The split tiles' extra blocks must still fit a grid (2^31 − 1 along x); past that, none split.
+  const int64_t split = blocks > INT32_MAX - (int64_t)(P - 1) * slots ? 0 : blocks % slots;
   e = attn_split_grow(sp, split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, split);
   if (e != cudaSuccess) return e;
   const AttnSplitArgs args = {blocks, blocks - split, sp.ws, sp.count};

@@ -63,6 +63,7 @@ int get_scratch(size_t floats, float **out) {
     cudaError_t e = cudaMalloc(&g_scratch, floats * sizeof(float));
     if (e != cudaSuccess) {
       g_scratch = nullptr;
+      cudaGetLastError();  // an allocation failure is not sticky: leave no error for the next launch's check
       return em__fail(EM_ECUDA, "em_relu_mul_backward_cuda: cudaMalloc(%zu bytes) for partial sums: %s",
                       floats * sizeof(float), cudaGetErrorString(e));
     }

@@ -51,6 +51,7 @@ int scratch(size_t bytes, void **out) {
     cudaError_t e = cudaMalloc(&g_scratch, bytes);
     if (e != cudaSuccess) {
       g_scratch = nullptr;
+      cudaGetLastError();  // an allocation failure is not sticky: leave no error for the next launch's check
       return em__fail(EM_ENOMEM, "em_softmax_cuda: cudaMalloc(%zu bytes) for the chunk statistics: %s", bytes,
                       cudaGetErrorString(e));
     }
