@@ -338,6 +338,10 @@ struct Shape {
 // small shapes dispatch to NT = 1); kDec2 and kDec4 read the operands after the stream.
 // kDecCl2, kDecCl4: version 2c, kDec2S with K split among the 2 or 4 blocks of a cluster, which sum
 // their partials through distributed shared memory: fewer rows of W read at once, longer runs of each.
+// On an H100 (2026-12-07) 72% and 60% of copy against kDec2S's 82%: the clusters cost more than the
+// shorter rows win (W read alone split so: 87% and 89%).
+// kDecSk2, kDecSk4, kDecSk8: version 2d, the same split among 2, 4 or 8 independent blocks whose sums
+// meet by atomics in a global workspace (decode_sums), the tile's last block storing the outputs.
 //
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
@@ -354,7 +358,7 @@ enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
   // decode from kDec1 on
   kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2SC, kDec2SR, kDec2SCR, kDecCl2, kDecCl4,
-  kBulk4, kBulk4S6, kBulk2P
+  kDecSk2, kDecSk4, kDecSk8, kBulk4, kBulk4S6, kBulk2P
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -379,6 +383,9 @@ const char *fwd_name(Fwd f) {
     case kDec2SCR: return "shipped decode, consecutive and rotated";
     case kDecCl2: return "decode, K split in a cluster of 2";
     case kDecCl4: return "decode, K split in a cluster of 4";
+    case kDecSk2: return "decode, K split in 2 blocks, atomics";
+    case kDecSk4: return "decode, K split in 4 blocks, atomics";
+    case kDecSk8: return "decode, K split in 8 blocks, atomics";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -400,6 +407,33 @@ bool wg_available() {
 #else
   return false;
 #endif
+}
+
+// Version 2d's workspace: 256 int32 sums and a count per tile of 16 columns, zero between launches
+// (each launch leaves them so), grown for the widest N asked.
+struct DecodeSums {
+  int32_t *sums = nullptr;
+  unsigned *count = nullptr;
+  int tiles = 0;
+};
+const DecodeSums &decode_sums(int N) {
+  static DecodeSums d;
+  const int tiles = (N + 15) / 16;
+  if (tiles > d.tiles) {
+    CHECK(cudaFree(d.sums));
+    CHECK(cudaFree(d.count));
+    CHECK(cudaMalloc(&d.sums, (size_t)tiles * 256 * sizeof(int32_t)));
+    CHECK(cudaMalloc(&d.count, (size_t)tiles * sizeof(unsigned)));
+    CHECK(cudaMemset(d.sums, 0, (size_t)tiles * 256 * sizeof(int32_t)));
+    CHECK(cudaMemset(d.count, 0, (size_t)tiles * sizeof(unsigned)));
+    d.tiles = tiles;
+  }
+  return d;
+}
+template <int S>
+cudaError_t decode_splitk(const QlinFwdArgs &a) {
+  const DecodeSums &d = decode_sums(a.N);
+  return qlin_fwd_decode_splitk_launch<2, S>(a, d.sums, d.count);
 }
 
 // Version 2c's clusters: compute capability 9.0 on.
@@ -489,6 +523,9 @@ struct Problem {
         break;
       case kDecCl2: CHECK((qlin_fwd_decode_split_launch<2, 2>(a))); break;
       case kDecCl4: CHECK((qlin_fwd_decode_split_launch<2, 4>(a))); break;
+      case kDecSk2: CHECK(decode_splitk<2>(a)); break;
+      case kDecSk4: CHECK(decode_splitk<4>(a)); break;
+      case kDecSk8: CHECK(decode_splitk<8>(a)); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -718,7 +755,8 @@ int self_check(bool quick) {
   const std::vector<Fwd> fwds = {kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3,
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
                                  kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2SC,
-                                 kDec2SR,     kDec2SCR,  kDecCl2,   kDecCl4,   kBulk4,    kBulk4S6,  kBulk2P};
+                                 kDec2SR,     kDec2SCR,  kDecCl2,   kDecCl4,   kDecSk2,   kDecSk4,   kDecSk8,
+                                 kBulk4,      kBulk4S6,  kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -912,7 +950,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDecCl2, kDecCl4, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped, kDec4, kDec2, kDec1,
+    for (Fwd f : {kFwdShipped, kDecSk2, kDecSk4, kDecSk8, kDecCl2, kDecCl4, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped,
+                  kDecSk4, kDec4, kDec2, kDec1,
                   kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;
       pr.poison();

@@ -13,6 +13,8 @@
 //                            copies (sm_90; bench variants, not yet in the dispatch);
 //   qlin_fwd_decode_split_kernel  the same forward with K split among a cluster's blocks, their
 //                            partial sums met in distributed shared memory (sm_90; bench variants);
+//   qlin_fwd_decode_splitk_kernel  the same with K split among independent blocks, their sums
+//                            met by atomics in a global workspace (bench variants);
 //   qlin_sgemm_kernel        the backward's two float32 products (FFMA, register-blocked), the
 //                            int8 operand dequantised on its way into shared memory, db fused;
 //   qlin_bwd_tc_kernel       the same products on the bf16 tensor cores with float32 accuracy (the
@@ -832,6 +834,9 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, EPI == kQlinEpiShared ? 4 
 // stores an S-th of the tile's outputs through the epilogue. Grid: S·ceil(N / (8·NT)) blocks in
 // clusters of S, set at launch (qlin_fwd_decode_split_launch): a __cluster_dims__ attribute would
 // not compile for the sm_80 half of the student edition's library.
+// Timed on an H100 (2026-12-07, M = 16, N = K = 8192) and lost: 72% of copy in clusters of 2, 60%
+// in clusters of 4, against version 2's 82% in the same run (version 2d below tries the split
+// without the cluster).
 static __device__ __forceinline__ unsigned qlin_cluster_rank() {
   unsigned r;
   asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
@@ -895,6 +900,62 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 4) qlin_fwd_decode_split_k
 #else
   (void)a;  // clusters are sm_90 on: the launcher never launches this elsewhere
 #endif
+}
+
+// ---- version 2d: the decode forward with K split among blocks, sums met in the L2 (bench variant) --
+//
+// Version 2c's split without the cluster: timed on an H100 (bench/qlinear.cu --decode-only, M = 16,
+// N = K = 8192, copy 2996 GB/s), W read alone in the decode order reached 84% of copy whole, 87%, 89%
+// and 91% with K split among 2, 4 and 8 blocks a tile, but version 2c made 72% (clusters of 2) and
+// 60% (of 4) against the shipped kernel's 82%: the cluster's two barriers and the co-scheduling of
+// its blocks cost more than the shorter rows win. Here the S blocks of a tile are independent
+// (consecutive in the grid, so the blocks resident at once read about 8192 / S rows): each adds its
+// 8 warps' int32 sums into the tile's 256 words of a workspace in global memory (atomicAdd: exact
+// in int32 and the same in any order), then counts itself done; the tile's last block takes the
+// totals (atomicExch, leaving zeros for the next launch, as it leaves the count) and stores the
+// outputs through the epilogue.
+template <int NT, bool ALIGNED, int U, int S>
+__global__ void __launch_bounds__(kQlinDecodeThreads, 4)
+    qlin_fwd_decode_splitk_kernel(QlinFwdArgs a, int32_t *sums, unsigned *count) {
+  constexpr int W = kQlinDecodeThreads / 32, OUT = NT * 4 * 32;
+  static_assert(OUT <= kQlinDecodeThreads, "one output of the tile a thread");
+  __shared__ int32_t red[W][NT * 4][32];
+  __shared__ float epi[kQlinDecodeMaxM + 16 * NT];
+  __shared__ int last;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int tile = blockIdx.x / S, part = blockIdx.x % S;
+  const int n0 = tile * (8 * NT);
+  const int steps = (a.K + 63) / 64, per = (steps + S - 1) / S;
+  const int lo = min(steps, part * per), hi = min(steps, lo + per);
+  qlin_decode_epi_copy<NT>(a, epi, n0);  // every block: which one is last is known only at the end
+
+  int32_t acc[NT][4];
+  qlin_decode_stream<NT, ALIGNED, U, 0>(a, n0, lo, hi, steps, acc);
+
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
+  qlin_cp_wait<0>();
+  __syncthreads();
+  const int v = threadIdx.x, i = v >> 5, l = v & 31;
+  int32_t *tile_sums = sums + (int64_t)tile * OUT;
+  if (v < OUT) {
+    int32_t sum = 0;
+#pragma unroll
+    for (int w = 0; w < W; ++w) sum += red[w][i][l];
+    atomicAdd(tile_sums + v, sum);
+  }
+  __threadfence();  // this thread's addition is in before the count says so
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(count + tile, 1u) == S - 1;
+    if (last) count[tile] = 0;  // every block of the tile has counted: ready for the next launch
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  if (v < OUT) qlin_decode_store<NT>(a, v, n0, atomicExch(tile_sums + v, 0), epi);
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -1700,6 +1761,19 @@ static inline cudaError_t qlin_fwd_decode_split_launch(const QlinFwdArgs &a) {
   cfg.attrs = attr, cfg.numAttrs = 1;
   return qlin_fwd_aligned(a) ? cudaLaunchKernelEx(&cfg, qlin_fwd_decode_split_kernel<NT, true, 2, S>, a)
                              : cudaLaunchKernelEx(&cfg, qlin_fwd_decode_split_kernel<NT, false, 2, S>, a);
+}
+
+// Version 2d (a bench variant): S blocks a tile, their sums in sums (256 int32 a tile of 8·NT = 16
+// columns, NT = 2) and count (one a tile), both zero before the first launch; each launch leaves
+// them zero.
+template <int NT, int S>
+static inline cudaError_t qlin_fwd_decode_splitk_launch(const QlinFwdArgs &a, int32_t *sums, unsigned *count) {
+  const unsigned blocks = (unsigned)(S * ((a.N + 8 * NT - 1) / (8 * NT)));
+  if (qlin_fwd_aligned(a))
+    qlin_fwd_decode_splitk_kernel<NT, true, 2, S><<<blocks, kQlinDecodeThreads>>>(a, sums, count);
+  else
+    qlin_fwd_decode_splitk_kernel<NT, false, 2, S><<<blocks, kQlinDecodeThreads>>>(a, sums, count);
+  return cudaGetLastError();
 }
 
 // Version 2b (bench variants for now). persistent: as many blocks as the SMs hold at once (up to
