@@ -2,11 +2,12 @@
  * exist: built and run by scripts/device-lab7.sh (it links build/libem.a).
  *
  * For each small shape (the edges: n = m = 1, ragged n and m, causal with n > m and n < m, large
- * logits) and each d: em_attention_cuda, em_attention_tf32x3_cuda and em_attention_naive_cuda on
- * float32 inputs, em_attention_bf16_cuda and em_attention_bf16_naive_cuda on the same values in
- * bf16, each against a float64 reference on the host; outputs poisoned with NaN first. Then the
- * same with every pointer one element off 16-byte alignment (the kernels' fallback loads and
- * stores), and the argument checks (d = 48 and n < 0: EM_EINVAL; b = 0: EM_OK, nothing touched).
+ * logits; the split of em_attention_cuda's last wave) and each d: em_attention_cuda,
+ * em_attention_tf32x3_cuda and em_attention_naive_cuda on float32 inputs, em_attention_bf16_cuda
+ * and em_attention_bf16_naive_cuda on the same values in bf16, each against a float64 reference
+ * on the host; outputs poisoned with NaN first. Then the same with every pointer one element off
+ * 16-byte alignment (the kernels' fallback loads and stores), and the argument checks (d = 48 and
+ * n < 0: EM_EINVAL; b = 0: EM_OK, nothing touched).
  * Prints one line per case and exits 1 if any fails, 2 if there is no GPU.
  */
 #include <math.h>
@@ -151,6 +152,10 @@ int main(void) {
   const shape shapes[] = {
       {1, 1, 1, 1, 0, 1.0f},   {1, 1, 1, 1, 1, 1.0f},     {1, 2, 1, 37, 1, 1.0f},    {2, 3, 100, 77, 1, 1.0f},
       {1, 2, 77, 100, 1, 1.0f}, {1, 1, 130, 130, 1, 1.0f}, {1, 1, 65, 200, 0, 1.0f}, {1, 1, 300, 129, 1, 30.0f},
+      /* em_attention_cuda's split of the last wave (d = 128, no mask): tiles of 5 key tiles in pieces
+       * of 1, 2 and 2; of 3 in pieces of 1 with large logits (the merge's rescaling); and 288 query
+       * tiles, more than an H100 or H200 holds at once (264), so that the first 264 run whole. */
+      {2, 3, 130, 300, 0, 1.0f}, {1, 1, 64, 129, 0, 30.0f}, {1, 9, 2048, 192, 0, 1.0f},
   };
   const int64_t ds[] = {16, 32, 64, 128};
   for (size_t i = 0; i < sizeof shapes / sizeof *shapes; ++i)
