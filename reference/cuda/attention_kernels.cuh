@@ -18,7 +18,8 @@
 // Grid: one block per (query tile, head) along x (up to 2^31 − 1 blocks: no 65535 limit on b·h),
 // the query tiles of a head consecutive (they share k and v in the L2); under the causal mask in
 // groups of 8 heads, the longest tiles of the group first, so that the short ones fill the tail
-// (attn_block).
+// (attn_block). Version 1 without the mask at d = 128 runs its last, partly filled wave's tiles as
+// three blocks each, a third of the keys apiece (attn_fma_split_kernel).
 #ifndef EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
 #define EM_REFERENCE_CUDA_ATTENTION_KERNELS_CUH
 
@@ -440,7 +441,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
 
 // The grid's last, partly filled wave made fuller: of the query tiles, the last T = tiles mod (blocks
 // resident at once) are run as P blocks each (3: thirds), every one over a P-th of the tile's key
-// tiles, and the rest as the library runs them. A third's state (the unnormalised output, the
+// tiles, and the rest whole, as attn_fma_kernel runs them. A third's state (the unnormalised output, the
 // maximum, each lane's share of the sum: AttnFmaState) goes to a workspace; the block that finishes
 // its tile's last third merges the three as lab 6 merges two halves of a softmax, each scaled by
 // 2^(its maximum − the largest), and stores o. Which block is last is counted per tile in global
