@@ -858,18 +858,17 @@ static __device__ __forceinline__ int32_t qlin_dsmem_ld(const int32_t *p, unsign
   return v;
 }
 
+// Versions 2c and 2d: the block's part of S of the tile at n0, a contiguous S-th of K's 64-byte
+// steps; the epilogue's operands copied into epi, the 8 warps' sums into red, then, for thread v,
+// the block's sum of output v of the tile (0 for v past its 8·NT·16 outputs).
 template <int NT, bool ALIGNED, int U, int S>
-__global__ void __launch_bounds__(kQlinDecodeThreads, 4) qlin_fwd_decode_split_kernel(QlinFwdArgs a) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+static __device__ __forceinline__ int32_t qlin_decode_part(const QlinFwdArgs &a, int32_t (*red)[NT * 4][32],
+                                                           float *epi, int n0, int part) {
   constexpr int W = kQlinDecodeThreads / 32, OUT = NT * 4 * 32;
   static_assert(OUT <= kQlinDecodeThreads, "one output of the tile a thread");
-  __shared__ int32_t red[W][NT * 4][32];
-  __shared__ float epi[kQlinDecodeMaxM + 16 * NT];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const unsigned rank = qlin_cluster_rank();
-  const int n0 = (blockIdx.x / S) * (8 * NT);
   const int steps = (a.K + 63) / 64, per = (steps + S - 1) / S;
-  const int lo = min(steps, (int)rank * per), hi = min(steps, lo + per);
+  const int lo = min(steps, part * per), hi = min(steps, lo + per);
   qlin_decode_epi_copy<NT>(a, epi, n0);
 
   int32_t acc[NT][4];
@@ -881,14 +880,27 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 4) qlin_fwd_decode_split_k
     for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
   qlin_cp_wait<0>();
   __syncthreads();
+  const int v = threadIdx.x;
+  int32_t sum = 0;
+  if (v < OUT) {
+#pragma unroll
+    for (int w = 0; w < W; ++w) sum += red[w][v >> 5][v & 31];
+  }
+  return sum;
+}
+
+template <int NT, bool ALIGNED, int U, int S>
+__global__ void __launch_bounds__(kQlinDecodeThreads, 4) qlin_fwd_decode_split_kernel(QlinFwdArgs a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  constexpr int W = kQlinDecodeThreads / 32, OUT = NT * 4 * 32;
+  __shared__ int32_t red[W][NT * 4][32];
+  __shared__ float epi[kQlinDecodeMaxM + 16 * NT];
+  const unsigned rank = qlin_cluster_rank();
+  const int n0 = (blockIdx.x / S) * (8 * NT);
+  const int32_t mine = qlin_decode_part<NT, ALIGNED, U, S>(a, red, epi, n0, (int)rank);
   // This block's sum of its warps, into red[0] (each thread reads and writes its own entry).
   const int v = threadIdx.x, i = v >> 5, l = v & 31;
-  if (v < OUT) {
-    int32_t sum = 0;
-#pragma unroll
-    for (int w = 0; w < W; ++w) sum += red[w][i][l];
-    red[0][i][l] = sum;
-  }
+  if (v < OUT) red[0][i][l] = mine;
   qlin_cluster_sync();  // every block's red[0] written and visible to the cluster
   if (v < OUT && v % S == (int)rank) {
     int32_t sum = 0;
@@ -907,8 +919,8 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 4) qlin_fwd_decode_split_k
 // Version 2c's split without the cluster: timed on an H100 (bench/qlinear.cu --decode-only, M = 16,
 // N = K = 8192, copy 2996 GB/s), W read alone in the decode order reached 84% of copy whole, 87%, 89%
 // and 91% with K split among 2, 4 and 8 blocks a tile, but version 2c made 72% (clusters of 2) and
-// 60% (of 4) against the shipped kernel's 82%: the cluster's two barriers and the co-scheduling of
-// its blocks cost more than the shorter rows win. Here the S blocks of a tile are independent
+// 60% (of 4) against the shipped kernel's 82%: the cluster cost more than the shorter rows win (its
+// two barriers and its blocks placed together, presumably; not profiled). Here the S blocks of a tile are independent
 // (consecutive in the grid, so the blocks resident at once read about 8192 / S rows): each adds its
 // 8 warps' int32 sums into the tile's 256 words of a workspace in global memory (atomicAdd: exact
 // in int32 and the same in any order), then counts itself done; the tile's last block takes the
@@ -918,34 +930,16 @@ template <int NT, bool ALIGNED, int U, int S>
 __global__ void __launch_bounds__(kQlinDecodeThreads, 4)
     qlin_fwd_decode_splitk_kernel(QlinFwdArgs a, int32_t *sums, unsigned *count) {
   constexpr int W = kQlinDecodeThreads / 32, OUT = NT * 4 * 32;
-  static_assert(OUT <= kQlinDecodeThreads, "one output of the tile a thread");
   __shared__ int32_t red[W][NT * 4][32];
   __shared__ float epi[kQlinDecodeMaxM + 16 * NT];
   __shared__ int last;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int tile = blockIdx.x / S, part = blockIdx.x % S;
+  const int tile = blockIdx.x / S;
   const int n0 = tile * (8 * NT);
-  const int steps = (a.K + 63) / 64, per = (steps + S - 1) / S;
-  const int lo = min(steps, part * per), hi = min(steps, lo + per);
-  qlin_decode_epi_copy<NT>(a, epi, n0);  // every block: which one is last is known only at the end
-
-  int32_t acc[NT][4];
-  qlin_decode_stream<NT, ALIGNED, U, 0>(a, n0, lo, hi, steps, acc);
-
-#pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
-  qlin_cp_wait<0>();
-  __syncthreads();
-  const int v = threadIdx.x, i = v >> 5, l = v & 31;
+  // Every block copies the epilogue's operands: which one is last is known only at the end.
+  const int32_t mine = qlin_decode_part<NT, ALIGNED, U, S>(a, red, epi, n0, blockIdx.x % S);
+  const int v = threadIdx.x;
   int32_t *tile_sums = sums + (int64_t)tile * OUT;
-  if (v < OUT) {
-    int32_t sum = 0;
-#pragma unroll
-    for (int w = 0; w < W; ++w) sum += red[w][i][l];
-    atomicAdd(tile_sums + v, sum);
-  }
+  if (v < OUT) atomicAdd(tile_sums + v, mine);
   __threadfence();  // this thread's addition is in before the count says so
   __syncthreads();
   if (threadIdx.x == 0) {
