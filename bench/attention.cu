@@ -9,7 +9,8 @@
 //    so an element a kernel never writes fails. Worst error printed in units of the tolerance:
 //    float32 |err| ≤ 1e-5·L + 1e-4·|o| (L: the shape's logit scale), bf16 5e-3·L + 1e-2·|o|.
 //    Plain TF32 (one MMA per product) is there to fail the float32 tolerance.
-// 3. Timings at the bar's size, b = 4, h = 16, n = m = 4096, d = 128 (and d = 64), causal and not:
+// 3. Timings at the bar's size, b = 4, h = 16, n = m = 4096, d = 128 (and d = 64), causal and not,
+//    and at part (a)'s GPU speed case, b = h = 1, n = m = 8192, d = 128 (less than one wave):
 //    median of 22 runs (bench/common.cuh: CUDA events, L2 flushed before each), TFLOP/s =
 //    4·b·h·n·m·d / time, half of it with the causal mask; each timed output is then checked on 8
 //    rows of every head against the float64 reference.
@@ -520,27 +521,32 @@ int main(int argc, char **argv) {
     std::printf("\n%d failure(s)\n", failures);
     return failures ? 1 : 0;
   }
-  const std::vector<int> sample = {0, 1, 63, 64, 1000, 2047, 2048, 4095};
+  // The bar's shape at d = 128 and 64, with the mask and without; then part (a)'s GPU speed case
+  // (harness/specs/attention.c), one head of 8192 queries: 128 tiles, less than one wave, so the
+  // library's version 1 splits every one of them.
+  std::vector<Shape> timed;
   for (int d : {128, 64})
-    for (int causal : {0, 1}) {
-      const Shape sh = {4, 16, 4096, 4096, d, causal, 1.0f};
-      Problem pr(sh);
-      const double flops = 4.0 * sh.b * sh.h * (double)sh.n * sh.m * sh.d * (causal ? 0.5 : 1.0);
-      std::printf("b=4 h=16 n=m=4096 d=%d %s\n", d, causal ? "causal" : "full");
-      for (Variant var : all) {
-        pr.poison();
-        const float ms = timer.median_ms([&] { pr.launch(var); });
-        const double tf = flops / (ms * 1e-3) / 1e12;
-        const double e = pr.check(var, sample);
-        const bool ok = e <= 1.0;
-        if (!ok && var != kTf32x1) ++failures;
-        std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
-        if (is_fma(var))
-          std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
-        else std::printf("            ");
-        std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
-      }
+    for (int causal : {0, 1}) timed.push_back({4, 16, 4096, 4096, d, causal, 1.0f});
+  timed.push_back({1, 1, 8192, 8192, 128, 0, 1.0f});
+  const std::vector<int> sample = {0, 1, 63, 64, 1000, 2047, 2048, 4095};
+  for (const Shape &sh : timed) {
+    Problem pr(sh);
+    const double flops = 4.0 * sh.b * sh.h * (double)sh.n * sh.m * sh.d * (sh.causal ? 0.5 : 1.0);
+    std::printf("b=%d h=%d n=m=%d d=%d %s\n", sh.b, sh.h, sh.n, sh.d, sh.causal ? "causal" : "full");
+    for (Variant var : all) {
+      pr.poison();
+      const float ms = timer.median_ms([&] { pr.launch(var); });
+      const double tf = flops / (ms * 1e-3) / 1e12;
+      const double e = pr.check(var, sample);
+      const bool ok = e <= 1.0;
+      if (!ok && var != kTf32x1) ++failures;
+      std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
+      if (is_fma(var))
+        std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
+      else std::printf("            ");
+      std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
     }
+  }
   std::printf("\n%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
