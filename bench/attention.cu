@@ -340,8 +340,9 @@ size_t smem_of(Variant var, int d) {
     case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
-    case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
-                    : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
+    case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8:
+      return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
+           : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
                        : d == 64 ? AttnTf32Shape<64>::kSmem : AttnTf32Shape<128>::kSmem;
     default: return d == 16 ? AttnBf16Shape<16>::kSmem : d == 32 ? AttnBf16Shape<32>::kSmem
@@ -377,8 +378,8 @@ const void *kernel_of(Variant var, int d) {
     case kFma: case kFmaWhole: {  // at d = 128 unmasked the library runs the split kernel: the same resources
       EM_ATTN_BY_D(attn_fma_kernel)
     }
-    case kFmaSplit: {
-      EM_ATTN_BY_D(attn_fma_split_kernel)
+    case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: {  // thirds' instance: the same block
+      EM_ATTN_BY_D(attn_fma_split_kernel)                                  // and shared memory for every P
     }
     case kTf32x3:  // the launcher's instances: the d loop of S unrolled by 4 (2 at d = 16)
       return d == 16   ? (const void *)attn_tf32_kernel<16, true, 2>

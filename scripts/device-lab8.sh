@@ -24,7 +24,7 @@
 #   checker     the lab through em-check: the reference solution's CUDA track timed, and the suite's
 #               lab 8 tests (the skeleton, the CPU planted files beside the CUDA track)
 #   ncu         Nsight Compute's memory counters on the decode forward at M = 16, N = K = 8192, the
-#               shipped kernel in each of the bench's orders of K and split across clusters, beside
+#               shipped kernel in each of the bench's orders of K and split (clusters, atomics), beside
 #               reads of W alone (consecutive addresses; the kernel's orders and splits): DRAM
 #               bytes, what the L1 asked of the L2 (W's 67 MB and x's reads), the L1's hits, the
 #               warps resident.
@@ -131,14 +131,14 @@ fi
 if want ncu; then
   step "Nsight Compute: the decode forward's memory traffic, M = 16, N = K = 8192, beside reads of W alone"
   # The shipped decode kernel (grid 512) in each of the bench's orders of K (QlinDecodeOrder) and
-  # split across clusters (version 2c), and the reads of W alone (consecutive addresses; the decode
-  # kernel's orders and splits of K), every launch up to 600
+  # split across clusters (version 2c) or blocks meeting by atomics (2d), and the reads of W alone
+  # (consecutive addresses; the decode kernel's orders and splits of K), every launch up to 800
   # (the quick self-check's small ones, then the timed ones: --decode-only times M = 16 alone);
   # bench/ncu_memory.py gives the medians over each run of a kernel's launches at a grid of 256
   # blocks or more. ncu flushes the caches before each launch (--cache-control all, its default).
   r=$out/ncu-decode
-  if timeout 240 ncu --clock-control none --kernel-name-base mangled --launch-count 600 --print-units base \
-    --kernel-name "regex:qlin_fwd_decode_kernelILi2ELb1ELi2ELi1ELi[0-9]+EE|qlin_fwd_decode_split_kernelILi2ELb1|read_only_kernel|decode_order_read" \
+  if timeout 240 ncu --clock-control none --kernel-name-base mangled --launch-count 800 --print-units base \
+    --kernel-name "regex:qlin_fwd_decode_kernelILi2ELb1ELi2ELi1ELi[0-9]+EE|qlin_fwd_decode_splitk?_kernelILi2ELb1|read_only_kernel|decode_order_read" \
     --metrics "$(python3 bench/ncu_memory.py --metrics)" --csv \
     build/bench/qlinear --quick --skip-bulk --decode-only >"$r.csv" 2>"$r-run.txt"; then
     python3 bench/ncu_memory.py "$r.csv" || status=1

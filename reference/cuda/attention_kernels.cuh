@@ -529,7 +529,6 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
       for (int c = 0; c < S::TD; ++c)
         st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
     }
-    st.mrow[t] = mx;
   }
   attn_fma_store<D>(a, blk, st);
 }
@@ -1321,11 +1320,17 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 // shared-memory split, so that two blocks fit an SM.
 
 template <typename Kernel>
-static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs &a, int64_t blocks,
-                                      int threads = kAttnThreads) {
+static inline cudaError_t attn_smem(Kernel kernel, size_t smem) {
   cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
+  return e;
+}
+
+template <typename Kernel>
+static inline cudaError_t attn_launch(Kernel kernel, size_t smem, const AttnArgs &a, int64_t blocks,
+                                      int threads = kAttnThreads) {
+  const cudaError_t e = attn_smem(kernel, smem);
   if (e != cudaSuccess) return e;
   kernel<<<(unsigned)blocks, threads, smem>>>(a);
   return cudaGetLastError();
@@ -1388,15 +1393,23 @@ template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
 static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t blocks, AttnSplitSpace &sp) {
   using S = AttnFmaShape<D>;
   const auto kernel = attn_fma_split_kernel<D, P, U1, U2>;
-  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)S::kSmem);
-  if (e == cudaSuccess)
-    e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, (int)cudaSharedmemCarveoutMaxShared);
-  int dev = 0, sms = 0, per_sm = 0;
+  // The blocks resident at once: asked of the device once per device (one count per instance of
+  // this launcher), not on every call.
+  static int slots_dev = -1;
+  static int64_t slots = 1;
+  int dev = 0;
+  cudaError_t e = attn_smem(kernel, S::kSmem);
   if (e == cudaSuccess) e = cudaGetDevice(&dev);
-  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-  if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem);
+  if (e == cudaSuccess && dev != slots_dev) {
+    int sms = 0, per_sm = 0;
+    e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem);
+    if (e == cudaSuccess) {
+      slots = per_sm * sms > 0 ? (int64_t)per_sm * sms : 1;
+      slots_dev = dev;
+    }
+  }
   if (e != cudaSuccess) return e;
-  const int64_t slots = per_sm * sms > 0 ? (int64_t)per_sm * sms : 1;
   // The split tiles' extra blocks must still fit a grid (2^31 − 1 along x); past that, none split.
   const int64_t split = blocks > INT32_MAX - (int64_t)(P - 1) * slots ? 0 : blocks % slots;
   e = attn_split_grow(sp, split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, split);
