@@ -75,7 +75,7 @@ extern "C" int em_attention_cuda(const float *q, const float *k, const float *v,
   int64_t blocks;
   int err = prepare("em_attention_cuda", q, k, v, o, b, h, n, m, d, causal, &a, &blocks);
   if (err != EM_OK || blocks == 0) return err;
-  return result("attn_fma_kernel", attn_fma_best_launch(a, (int)d, blocks, g_split));
+  return result("attn_fma_kernel / attn_fma_split_kernel", attn_fma_best_launch(a, (int)d, blocks, g_split));
 }
 
 extern "C" int em_attention_tf32x3_cuda(const float *q, const float *k, const float *v, float *o, int64_t b,
