@@ -195,7 +195,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kFmaSplit: return "split";
     case kFmaSplit2: return "split2";
     case kFmaSplit4: return "split4";
-    case kFmaSplitU8: return "split8";
+    case kFmaSplitU8: return "split-u8";  // thirds with the 8/4 unrolling, not 8 pieces
     case kTf32x3: return "x3";
     case kTf32x3Full: return "x3full";
     case kTf32x1: return "tf32";
