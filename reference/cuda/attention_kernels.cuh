@@ -455,7 +455,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_kernel(AttnArgs a) {
 // faster than half its pace with two. Unmasked at d = 64 (3 blocks an SM) thirds took 1% off (39.7
 // against 40.1), and under the mask, whose grid already ends within 0.05% of its work (attn_block),
 // they did not help: the library splits at d = 128 without the mask only (attn_fma_best_launch).
-static const int kAttnSplit = 3;  // the library's pieces per split tile: thirds
+static const int kAttnSplit = 3;  // pieces per split tile, a grid of more than a wave (attn_fma_best_launch)
 
 struct AttnSplitArgs {
   int64_t tiles;    // query tiles of the problem (attn_args' count)
@@ -1387,16 +1387,14 @@ static inline cudaError_t attn_split_grow(AttnSplitSpace &sp, int64_t floats, in
   return cudaSuccess;
 }
 
-// Version 1 at one d with the last tiles mod (blocks resident at once) split in P pieces
-// (attn_fma_split_kernel); blocks is attn_args' count of tiles.
-template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
-static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t blocks, AttnSplitSpace &sp) {
+// The blocks of attn_fma_split_kernel<D, P, U1, U2> resident at once: asked of the device once
+// per device (one count per instance), not on every call.
+template <int D, int P, int U1, int U2>
+static inline cudaError_t attn_split_slots(int64_t &slots) {
   using S = AttnFmaShape<D>;
   const auto kernel = attn_fma_split_kernel<D, P, U1, U2>;
-  // The blocks resident at once: asked of the device once per device (one count per instance of
-  // this launcher), not on every call.
   static int slots_dev = -1;
-  static int64_t slots = 1;
+  static int64_t count = 1;
   int dev = 0;
   cudaError_t e = attn_smem(kernel, S::kSmem);
   if (e == cudaSuccess) e = cudaGetDevice(&dev);
@@ -1405,24 +1403,48 @@ static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t block
     e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem);
     if (e == cudaSuccess) {
-      slots = per_sm * sms > 0 ? (int64_t)per_sm * sms : 1;
+      count = per_sm * sms > 0 ? (int64_t)per_sm * sms : 1;
       slots_dev = dev;
     }
   }
+  slots = count;
+  return e;
+}
+
+// Version 1 at one d with the last tiles mod (blocks resident at once) split in P pieces
+// (attn_fma_split_kernel); blocks is attn_args' count of tiles.
+template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
+static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t blocks, AttnSplitSpace &sp) {
+  using S = AttnFmaShape<D>;
+  int64_t slots = 1;
+  cudaError_t e = attn_split_slots<D, P, U1, U2>(slots);
   if (e != cudaSuccess) return e;
   // The split tiles' extra blocks must still fit a grid (2^31 − 1 along x); past that, none split.
   const int64_t split = blocks > INT32_MAX - (int64_t)(P - 1) * slots ? 0 : blocks % slots;
   e = attn_split_grow(sp, split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, split);
   if (e != cudaSuccess) return e;
   const AttnSplitArgs args = {blocks, blocks - split, sp.ws, sp.count};
-  kernel<<<(unsigned)(args.whole + P * split), kAttnThreads, S::kSmem>>>(a, args);
+  attn_fma_split_kernel<D, P, U1, U2><<<(unsigned)(args.whole + P * split), kAttnThreads, S::kSmem>>>(a, args);
   return cudaGetLastError();
 }
 
-// What em_attention_cuda runs: version 1, its last wave split in thirds where that measured faster
-// (d = 128 without the mask; attn_fma_split_kernel), and where every piece gets a key tile.
+// What em_attention_cuda runs: version 1, split where that measured faster (d = 128 without the
+// mask; attn_fma_split_kernel), and where every piece gets a key tile. A grid of more than one wave
+// has its last wave split in thirds: its tail's pieces start as the earlier waves' blocks finish, one
+// by one, and fill the slots they leave. A grid of less than one wave starts every block at once, so
+// its tiles go in as many pieces as the slots hold (at most thirds) and none wait for a second wave:
+// on an H100 at b = h = 1, n = m = 8192 (128 tiles, 264 slots) thirds, 384 blocks, took 1.138 ms
+// against 1.005 whole and 0.877 in halves (bench/attention.cu). Halves and thirds have the same
+// blocks per SM (their resources are the same kernel's), so one slot count serves both.
 static inline cudaError_t attn_fma_best_launch(const AttnArgs &a, int d, int64_t blocks, AttnSplitSpace &sp) {
-  if (d == 128 && !a.causal && a.m > (kAttnSplit - 1) * kAttnBN) return attn_fma_split_launch<128>(a, blocks, sp);
+  if (d == 128 && !a.causal) {
+    int64_t slots = 1;
+    const cudaError_t e = attn_split_slots<128, kAttnSplit, 4, 4>(slots);
+    if (e != cudaSuccess) return e;
+    const int64_t pieces = blocks >= slots ? kAttnSplit : slots / blocks;  // blocks ≥ 1 (attn_args)
+    if (pieces >= 3 && a.m > 2 * kAttnBN) return attn_fma_split_launch<128, kAttnSplit>(a, blocks, sp);
+    if (pieces >= 2 && a.m > kAttnBN) return attn_fma_split_launch<128, 2>(a, blocks, sp);
+  }
   return attn_fma_launch(a, d, blocks);
 }
 
