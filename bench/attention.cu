@@ -32,7 +32,8 @@
 //
 // Versions (reference/cuda/attention_kernels.cuh):
 //   1  float32, FMAs, register-blocked (em_attention_cuda: the grid's last wave split in thirds at
-//      d = 128 without the mask, attn_fma_split_kernel), the kernel without the split, its unrolling
+//      d = 128 without the mask, attn_fma_split_kernel, and a grid of less than one wave in as many
+//      pieces as the slots hold, at most thirds), the kernel without the split, its unrolling
 //      variants, and the split in halves and quarters;
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), S unrolled fully, and plain
 //      TF32;
