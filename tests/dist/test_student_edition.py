@@ -200,6 +200,16 @@ def test_the_cuda_library_holds_sm80_and_sm90(edition):
     assert "cuda" not in "".join(l for l in p.stdout.splitlines() if " U " in l and "cuda" in l.split()[-1].lower()[:4])
 
 
+def test_the_libraries_name_no_solution_source(edition):
+    """strip --strip-debug takes the host code's line tables; the GPU code's sit inside fat binaries,
+    out of its reach, so the edition's CUDA library is built without them (NVCC_LINEINFO=): no
+    solution's file name is left in either library (with them, every reference/cuda/ file was)."""
+    for v in ("cuda", "cpu"):
+        data = (edition / f"lib/libem-{v}.a").read_bytes()
+        named = sorted({m.decode() for m in re.findall(rb"reference/(?:cuda|cpu|naive)/[\w.]+", data)})
+        assert not named, f"lib/libem-{v}.a names {named}"
+
+
 def test_the_cubin_reader_reads_this_build():
     """The reader on the maintainers' libem.a, whose GPU code is for the CUDA_ARCH that
     build/config.mk records (sm_90 unless a GPU of another kind was found), plus the sm_90a objects
