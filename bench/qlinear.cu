@@ -34,13 +34,15 @@
 //      wgmma, sm_90a builds on a CC 9.0 GPU only), 128 × 256 and 128 × 128;
 //      a read of W alone (N = K = 8192, 67 MB: what a stream that short reaches), by 16-byte
 //      loads, in version 2's order of addresses and its other orders (QlinDecodeOrder: a warp's
-//      steps consecutive, each block's walk of K rotated, both) and with K split among 2, 4 or 8
-//      blocks a tile, and by the copies of kBulk4 and kBulk2P without their mma (sm_90 on);
+//      steps consecutive, each block's walk of K rotated, both), with K split among 2, 4 or 8
+//      blocks a tile and with 2 blocks per SM, and by the copies of kBulk4 and kBulk2P without
+//      their mma (sm_90 on);
 //      forward M = 16 and M = 1, N = K = 8192 (GB/s of W: N·K / time, and % of copy) for every
 //      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
 //      2, 4 with U = 2 or 4 steps of loads in flight, the epilogue's operands early or late, the
-//      shipped one in each order of QlinDecodeOrder and split in clusters of 2 and 4 blocks
-//      (version 2c, sm_90 on; all timed between two runs of the shipped one), and version 2b (W
+//      shipped one in each order of QlinDecodeOrder, held to 2 or 3 blocks per SM, split in
+//      clusters of 2 and 4 blocks (version 2c, sm_90 on) and among 2, 4 or 8 blocks (version 2d;
+//      all timed between runs of the shipped one), and version 2b (W
 //      through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6
 //      of 8 KB, x in the stages, a block per tile; NT = 2, x copied once per block, a
 //      persistent grid of a block per SM;
@@ -342,6 +344,14 @@ struct Shape {
 // shorter rows win (W read alone split so: 87% and 89%).
 // kDecSk2, kDecSk4, kDecSk8: version 2d, the same split among 2, 4 or 8 independent blocks whose sums
 // meet by atomics in a global workspace (decode_sums), the tile's last block storing the outputs.
+// On an H100 (2026-12-07) 72%, 68% and 59% of copy against kDec2S's 82%: each extra block's fixed
+// work (its sums through shared memory, the atomics, a pipeline that starts empty) costs more than
+// the shorter rows win.
+// kDecP2, kDecP2U4, kDecP3: kDec2S as it is, held to 2 or 3 blocks per SM by dynamic shared memory
+// it does not use (decode_padded), where it runs 4: the blocks resident at once then read 264 or 396
+// tiles' rows (4224 or 6336 of N = 8192) rather than all 8192, as the splits do, but with no sums
+// to meet and no block more; the grid is version 2's (512 blocks at N = 8192: 1.9 or 1.3 waves).
+// U4: 4 steps of loads in flight a warp, against the fewer warps.
 //
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
@@ -358,7 +368,7 @@ enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
   // decode from kDec1 on
   kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2SC, kDec2SR, kDec2SCR, kDecCl2, kDecCl4,
-  kDecSk2, kDecSk4, kDecSk8, kBulk4, kBulk4S6, kBulk2P
+  kDecSk2, kDecSk4, kDecSk8, kDecP2, kDecP2U4, kDecP3, kBulk4, kBulk4S6, kBulk2P
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -386,6 +396,9 @@ const char *fwd_name(Fwd f) {
     case kDecSk2: return "decode, K split in 2 blocks, atomics";
     case kDecSk4: return "decode, K split in 4 blocks, atomics";
     case kDecSk8: return "decode, K split in 8 blocks, atomics";
+    case kDecP2: return "shipped decode, 2 blocks per SM";
+    case kDecP2U4: return "shipped decode, 2 per SM, 4 steps in flight";
+    case kDecP3: return "shipped decode, 3 blocks per SM";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -434,6 +447,45 @@ template <int S>
 cudaError_t decode_splitk(const QlinFwdArgs &a) {
   const DecodeSums &d = decode_sums(a.N);
   return qlin_fwd_decode_splitk_launch<2, S>(a, d.sums, d.count);
+}
+
+// Dynamic shared memory that leaves room on an SM for per_sm blocks of kernel (256 threads) and no
+// more, with the kernel's attribute raised to allow it; the occupancy calculator must agree, or the
+// bench stops (a variant timed at another occupancy than its name says would mislead).
+template <class Kernel>
+size_t pad_for(Kernel kernel, int per_sm) {
+  int smem_sm = 0, reserved = 0;
+  CHECK(cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
+  CHECK(cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, 0));
+  cudaFuncAttributes fa;
+  CHECK(cudaFuncGetAttributes(&fa, kernel));
+  // per_sm + 1 blocks would need smem_sm + smem_sm / per_sm − 128·(per_sm + 1) bytes: too many.
+  const size_t dyn = (size_t)(smem_sm / per_sm - reserved - 128) - fa.sharedSizeBytes;
+  // Raised only: kDecP2 and kDecP3 pad the same kernel, and a lower bound set last would refuse the
+  // larger padding's launch.
+  if ((int)dyn > fa.maxDynamicSharedSizeBytes)
+    CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)dyn));
+  int got = 0;
+  CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&got, kernel, kQlinDecodeThreads, dyn));
+  if (got != per_sm) {
+    std::fprintf(stderr, "pad_for: %zu bytes of padding leave %d blocks per SM, not %d\n", dyn, got, per_sm);
+    std::exit(1);
+  }
+  return dyn;
+}
+
+// kDec2S (version 2, NT = 2, its operands early) with U steps in flight, PER_SM blocks to an SM.
+template <int U, int PER_SM>
+cudaError_t decode_padded(const QlinFwdArgs &a) {
+  const unsigned blocks = (unsigned)((a.N + 15) / 16);
+  if (qlin_fwd_aligned(a)) {
+    static const size_t dyn = pad_for(qlin_fwd_decode_kernel<2, true, U, kQlinEpiShared>, PER_SM);
+    qlin_fwd_decode_kernel<2, true, U, kQlinEpiShared><<<blocks, kQlinDecodeThreads, dyn>>>(a);
+  } else {
+    static const size_t dyn = pad_for(qlin_fwd_decode_kernel<2, false, U, kQlinEpiShared>, PER_SM);
+    qlin_fwd_decode_kernel<2, false, U, kQlinEpiShared><<<blocks, kQlinDecodeThreads, dyn>>>(a);
+  }
+  return cudaGetLastError();
 }
 
 // Version 2c's clusters: compute capability 9.0 on.
@@ -526,6 +578,9 @@ struct Problem {
       case kDecSk2: CHECK(decode_splitk<2>(a)); break;
       case kDecSk4: CHECK(decode_splitk<4>(a)); break;
       case kDecSk8: CHECK(decode_splitk<8>(a)); break;
+      case kDecP2: CHECK((decode_padded<2, 2>(a))); break;
+      case kDecP2U4: CHECK((decode_padded<4, 2>(a))); break;
+      case kDecP3: CHECK((decode_padded<2, 3>(a))); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -756,7 +811,7 @@ int self_check(bool quick) {
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
                                  kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2SC,
                                  kDec2SR,     kDec2SCR,  kDecCl2,   kDecCl4,   kDecSk2,   kDecSk4,   kDecSk8,
-                                 kBulk4,      kBulk4S6,  kBulk2P};
+                                 kDecP2,      kDecP2U4,  kDecP3,    kBulk4,    kBulk4S6,  kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -929,6 +984,12 @@ int timings(const Rates &rates, bench::Timer &timer) {
     order_row("  K split in 8 blocks", [&] {
       decode_order_read_kernel<0, 8><<<dblocks * 8, kQlinDecodeThreads>>>((const int8_t *)w, 8192, sink);
     });
+    // The kernel's order with fewer blocks resident (kDecP2, kDecP3's padding): fewer rows at once
+    // without a split.
+    static const size_t pad2 = pad_for(decode_order_read_kernel<0, 1>, 2);
+    order_row("  2 blocks per SM", [&] {
+      decode_order_read_kernel<0, 1><<<dblocks, kQlinDecodeThreads, pad2>>>((const int8_t *)w, 8192, sink);
+    });
 
     // The same bytes through version 2b's bulk copies alone (bulk_read_only_kernel), sm_90 on: the
     // rings of kBulk4 and kBulk2P.
@@ -950,7 +1011,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDecSk2, kDecSk4, kDecSk8, kDecCl2, kDecCl4, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped,
+    for (Fwd f : {kFwdShipped, kDecP2, kDecP2U4, kDecP3, kFwdShipped, kDecSk2, kDecSk4, kDecSk8, kDecCl2, kDecCl4,
+                  kDec2SC, kDec2SR, kDec2SCR, kFwdShipped,
                   kDecSk4, kDec4, kDec2, kDec1,
                   kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;
