@@ -277,8 +277,9 @@ endef
 # harness and student objects, every one with AddressSanitizer and UBSan. That build has no CUDA
 # (NO_CUDA=1): the CUDA runtime maps memory where ASan keeps its shadow, and ASan's reports would be
 # about the driver. The CUDA track is checked instead by running the normal build's em-check under
-# compute-sanitizer, whose reports carry file and line since every kernel is compiled -lineinfo (as
-# it is everywhere but in the student edition's prebuilt library: see NVCC_LINEINFO). scripts/sanitize.py runs both and sums up what they found.
+# compute-sanitizer, whose reports carry file and line since every kernel is compiled -lineinfo
+# (everywhere but in the student edition's prebuilt library: see NVCC_LINEINFO).
+# scripts/sanitize.py runs both and sums up what they found.
 SAN_BUILD := $(BUILD)/sanitize
 # The arguments of that second run, `$(MAKE) $(SAN_ARGS) target` (written out with $(MAKE), so that
 # make hands it the jobserver of -jN).

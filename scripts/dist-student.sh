@@ -41,7 +41,8 @@ echo "[emlab] dist-student: libem.a with CUDA (sm_80, sm_90) and without, for x8
 # NVCC_LINEINFO= : no line tables in the GPU code. strip --strip-debug (below) cannot reach them
 # inside the fat binaries, they would name the solutions' source lines, and with them the library
 # outgrew the 16 MiB that em-archive packs in one file.
-$MAKE --no-print-directory lib BUILD=$dist/lib-cuda OPT="$opt" WARN="$warn" CUDA_GENCODE="$gencode" NVCC_LINEINFO= CI=1 ||
+$MAKE --no-print-directory lib BUILD=$dist/lib-cuda OPT="$opt" WARN="$warn" CUDA_GENCODE="$gencode" \
+  NVCC_LINEINFO= CI=1 ||
   die "the CUDA library did not build (above): fix it, then make dist-student again"
 $MAKE --no-print-directory lib BUILD=$dist/lib-cpu OPT="$opt" WARN="$warn" NO_CUDA=1 CI=1 ||
   die "the CPU library did not build (above): fix it, then make dist-student again"
