@@ -1388,7 +1388,8 @@ static inline cudaError_t attn_split_grow(AttnSplitSpace &sp, int64_t floats, in
 }
 
 // The blocks of attn_fma_split_kernel<D, P, U1, U2> resident at once: asked of the device once
-// per device (one count per instance), not on every call.
+// per device (one count per instance), not on every call. The launch sets the kernel's shared
+// memory attribute itself (attn_fma_split_run); the query sets it only to ask.
 template <int D, int P, int U1, int U2>
 static inline cudaError_t attn_split_slots(int64_t &slots) {
   using S = AttnFmaShape<D>;
@@ -1396,11 +1397,11 @@ static inline cudaError_t attn_split_slots(int64_t &slots) {
   static int slots_dev = -1;
   static int64_t count = 1;
   int dev = 0;
-  cudaError_t e = attn_smem(kernel, S::kSmem);
-  if (e == cudaSuccess) e = cudaGetDevice(&dev);
+  cudaError_t e = cudaGetDevice(&dev);
   if (e == cudaSuccess && dev != slots_dev) {
     int sms = 0, per_sm = 0;
-    e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    e = attn_smem(kernel, S::kSmem);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kAttnThreads, S::kSmem);
     if (e == cudaSuccess) {
       count = per_sm * sms > 0 ? (int64_t)per_sm * sms : 1;
@@ -1411,21 +1412,27 @@ static inline cudaError_t attn_split_slots(int64_t &slots) {
   return e;
 }
 
-// Version 1 at one d with the last tiles mod (blocks resident at once) split in P pieces
-// (attn_fma_split_kernel); blocks is attn_args' count of tiles.
+// Version 1 at one d with the last tiles mod slots (the blocks resident at once, attn_split_slots)
+// split in P pieces (attn_fma_split_kernel); blocks is attn_args' count of tiles.
 template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
-static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t blocks, AttnSplitSpace &sp) {
+static inline cudaError_t attn_fma_split_run(const AttnArgs &a, int64_t blocks, int64_t slots, AttnSplitSpace &sp) {
   using S = AttnFmaShape<D>;
-  int64_t slots = 1;
-  cudaError_t e = attn_split_slots<D, P, U1, U2>(slots);
-  if (e != cudaSuccess) return e;
+  const auto kernel = attn_fma_split_kernel<D, P, U1, U2>;
   // The split tiles' extra blocks must still fit a grid (2^31 − 1 along x); past that, none split.
   const int64_t split = blocks > INT32_MAX - (int64_t)(P - 1) * slots ? 0 : blocks % slots;
-  e = attn_split_grow(sp, split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, split);
+  cudaError_t e = attn_split_grow(sp, split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, split);
+  if (e == cudaSuccess) e = attn_smem(kernel, S::kSmem);
   if (e != cudaSuccess) return e;
   const AttnSplitArgs args = {blocks, blocks - split, sp.ws, sp.count};
-  attn_fma_split_kernel<D, P, U1, U2><<<(unsigned)(args.whole + P * split), kAttnThreads, S::kSmem>>>(a, args);
+  kernel<<<(unsigned)(args.whole + P * split), kAttnThreads, S::kSmem>>>(a, args);
   return cudaGetLastError();
+}
+
+template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
+static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t blocks, AttnSplitSpace &sp) {
+  int64_t slots = 1;
+  const cudaError_t e = attn_split_slots<D, P, U1, U2>(slots);
+  return e != cudaSuccess ? e : attn_fma_split_run<D, P, U1, U2>(a, blocks, slots, sp);
 }
 
 // What em_attention_cuda runs: version 1, split where that measured faster (d = 128 without the
@@ -1442,8 +1449,8 @@ static inline cudaError_t attn_fma_best_launch(const AttnArgs &a, int d, int64_t
     const cudaError_t e = attn_split_slots<128, kAttnSplit, 4, 4>(slots);
     if (e != cudaSuccess) return e;
     const int64_t pieces = blocks >= slots ? kAttnSplit : slots / blocks;  // blocks ≥ 1 (attn_args)
-    if (pieces >= 3 && a.m > 2 * kAttnBN) return attn_fma_split_launch<128, kAttnSplit>(a, blocks, sp);
-    if (pieces >= 2 && a.m > kAttnBN) return attn_fma_split_launch<128, 2>(a, blocks, sp);
+    if (pieces >= 3 && a.m > 2 * kAttnBN) return attn_fma_split_run<128, kAttnSplit>(a, blocks, slots, sp);
+    if (pieces >= 2 && a.m > kAttnBN) return attn_fma_split_run<128, 2>(a, blocks, slots, sp);
   }
   return attn_fma_launch(a, d, blocks);
 }
