@@ -351,7 +351,12 @@ struct Shape {
 // it does not use (decode_padded), where it runs 4: the blocks resident at once then read 264 or 396
 // tiles' rows (4224 or 6336 of N = 8192) rather than all 8192, as the splits do, but with no sums
 // to meet and no block more; the grid is version 2's (512 blocks at N = 8192: 1.9 or 1.3 waves).
-// U4: 4 steps of loads in flight a warp, against the fewer warps.
+// U4: 4 steps of loads in flight a warp, against the fewer warps. On an H100 (2026-12-07) 63%, 62%
+// and 58% of copy against kDec2S's 84-85% in the same run (W read alone at 2 blocks per SM: 73%
+// against 86% at 4): fewer resident blocks cost the bytes in flight more than fewer rows win.
+// kDecPipe1, kDecPipe2: kDec2S with the next pass's loads issued before this pass's mma
+// (kQlinOrderPipelined), passes of 1 step (the registers of U = 2) or of 2 (those of U = 4). On an
+// H100 (2026-12-07) 83-84% and 79% of copy, kDec2S 84% between them: no gain from loads kept in flight.
 //
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
@@ -368,7 +373,7 @@ enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
   // decode from kDec1 on
   kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2SC, kDec2SR, kDec2SCR, kDecCl2, kDecCl4,
-  kDecSk2, kDecSk4, kDecSk8, kDecP2, kDecP2U4, kDecP3, kBulk4, kBulk4S6, kBulk2P
+  kDecSk2, kDecSk4, kDecSk8, kDecP2, kDecP2U4, kDecP3, kDecPipe1, kDecPipe2, kBulk4, kBulk4S6, kBulk2P
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -399,6 +404,8 @@ const char *fwd_name(Fwd f) {
     case kDecP2: return "shipped decode, 2 blocks per SM";
     case kDecP2U4: return "shipped decode, 2 per SM, 4 steps in flight";
     case kDecP3: return "shipped decode, 3 blocks per SM";
+    case kDecPipe1: return "shipped decode, pipelined, 1 step a pass";
+    case kDecPipe2: return "shipped decode, pipelined, 2 steps a pass";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -581,6 +588,8 @@ struct Problem {
       case kDecP2: CHECK((decode_padded<2, 2>(a))); break;
       case kDecP2U4: CHECK((decode_padded<4, 2>(a))); break;
       case kDecP3: CHECK((decode_padded<2, 3>(a))); break;
+      case kDecPipe1: CHECK((qlin_fwd_decode_launch<2, 1, kQlinEpiShared, kQlinOrderPipelined>(a))); break;
+      case kDecPipe2: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, kQlinOrderPipelined>(a))); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -759,6 +768,14 @@ void print_all_attributes() {
   print_attributes("decode NT=4", (const void *)qlin_fwd_decode_kernel<4, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=2", (const void *)qlin_fwd_decode_kernel<2, true, 2, false>, kQlinDecodeThreads, 0);
   print_attributes("decode NT=1", (const void *)qlin_fwd_decode_kernel<1, true, 2, false>, kQlinDecodeThreads, 0);
+  print_attributes("decode NT=2, operands early (shipped)",
+                   (const void *)qlin_fwd_decode_kernel<2, true, 2, kQlinEpiShared>, kQlinDecodeThreads, 0);
+  print_attributes(fwd_name(kDecPipe1),
+                   (const void *)qlin_fwd_decode_kernel<2, true, 1, kQlinEpiShared, kQlinOrderPipelined>,
+                   kQlinDecodeThreads, 0);
+  print_attributes(fwd_name(kDecPipe2),
+                   (const void *)qlin_fwd_decode_kernel<2, true, 2, kQlinEpiShared, kQlinOrderPipelined>,
+                   kQlinDecodeThreads, 0);
   print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2, false>,
                    kQlinDecodeThreads, 0);
   if (wg_available()) {
@@ -811,7 +828,8 @@ int self_check(bool quick) {
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
                                  kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2SC,
                                  kDec2SR,     kDec2SCR,  kDecCl2,   kDecCl4,   kDecSk2,   kDecSk4,   kDecSk8,
-                                 kDecP2,      kDecP2U4,  kDecP3,    kBulk4,    kBulk4S6,  kBulk2P};
+                                 kDecP2,      kDecP2U4,  kDecP3,    kDecPipe1, kDecPipe2, kBulk4,
+                                 kBulk4S6,    kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -1011,8 +1029,8 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDecP2, kDecP2U4, kDecP3, kFwdShipped, kDecSk2, kDecSk4, kDecSk8, kDecCl2, kDecCl4,
-                  kDec2SC, kDec2SR, kDec2SCR, kFwdShipped,
+    for (Fwd f : {kFwdShipped, kDecPipe1, kDecPipe2, kFwdShipped, kDecPipe1, kDecPipe2, kFwdShipped, kDecSk2, kDecSk4,
+                  kDecSk8, kDecCl2, kDecCl4, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped, kDecP2, kDecP2U4, kDecP3,
                   kDecSk4, kDec4, kDec2, kDec1,
                   kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;

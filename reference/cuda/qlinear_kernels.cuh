@@ -611,6 +611,9 @@ __global__ void __launch_bounds__(256, 1) qlin_fwd_wg_kernel(QlinFwdArgs a) {
 // to the 71 MB the L1 asks of the L2, and 37% of the kernel's loads hit the L1 already. Two groups
 // of 8 warps to a block, each with its own 16 rows (so that the L1 would serve a block's x once for
 // 32 rows), lost: 28.5 against 27.2 µs, alternated five times, the L2 asked for as many bytes.
+// Nor is it short of loads in flight (2026-12-07, an H100, bench/qlinear.cu, the kernel at 84-85%):
+// held to 2 or 3 blocks per SM it fell to 58-63% of copy, and its loop software-pipelined at 4
+// blocks per SM (kQlinOrderPipelined) tied with 1-step passes and lost with 2.
 
 static const int kQlinDecodeThreads = 256;
 static_assert(kQlinDecodeThreads == 256, "qlin_decode_reduce_store sums 8 warps' partial sums with 256 threads");
@@ -671,7 +674,17 @@ enum QlinEpi { kQlinEpiLate = 0, kQlinEpiShared = 1 };
 // 83%, both 82%, where a plain read of W reaches 89%. So the blocks walking their rows in step is not
 // what costs (spreading their offsets costs more), and rotation also costs x its L1 hits (the four
 // blocks of an SM no longer read the same k at once: 28% of the kernel's loads hit, not 36%).
-enum QlinDecodeOrder { kQlinOrderConsecutive = 1, kQlinOrderRotated = 2 };
+//   kQlinOrderPipelined    not an order but a schedule of the shipped one: each pass's U steps of
+//                          loads are issued before the mma of the pass before (registers for 2·U
+//                          steps), so a warp always has loads in flight, where the shipped loop
+//                          waits for its U steps, multiplies, and only then asks for the next U.
+//                          Held to 2 or 3 blocks per SM, version 2 lost 21-26 points of copy (and a
+//                          read of W alone 16), so the bytes a warp keeps in flight might have cost the
+//                          2 points between the kernel and W read alone in its order. They do not: on
+//                          an H100 (2026-12-07, two runs) 1-step passes made 83-84% of copy and 2-step
+//                          passes 79%, the shipped loop 84% between them (both 64 registers, 4 blocks
+//                          per SM; the 2-step passes' registers let ptxas overlap only part of a pass).
+enum QlinDecodeOrder { kQlinOrderConsecutive = 1, kQlinOrderRotated = 2, kQlinOrderPipelined = 4 };
 
 // Step u of the pass that starts at s0 in the block's own order (see QlinDecodeOrder; steps or more
 // past the end), and where in K a step lies after the rotation.
@@ -773,8 +786,8 @@ static __device__ __forceinline__ void qlin_decode_stream(const QlinFwdArgs &a, 
 
   const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
   const int rot = qlin_decode_rot<ORDER>(steps);
-  for (int s0 = lo + qlin_decode_first<ORDER, U, W>(warp); s0 < hi; s0 += W * U) {
-    uint4 xv[U][2], wv[U][NT];
+  // The U steps of the pass at s0: x's rows g and g + 8 and W's NT rows at each, zeros past the end.
+  const auto load = [&](int s0, uint4 (&xv)[U][2], uint4 (&wv)[U][NT]) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int s = qlin_decode_step<ORDER, W>(s0, u);
@@ -785,6 +798,8 @@ static __device__ __forceinline__ void qlin_decode_stream(const QlinFwdArgs &a, 
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) wv[u][nt] = w_in[nt] && k_in ? qlin_ld16_w<ALIGNED>(wr[nt], k, a.K) : zero;
     }
+  };
+  const auto multiply = [&](const uint4 (&xv)[U][2], const uint4 (&wv)[U][NT]) {
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
@@ -792,6 +807,30 @@ static __device__ __forceinline__ void qlin_decode_stream(const QlinFwdArgs &a, 
         qlin_mma(acc[nt], xv[u][0].x, xv[u][1].x, xv[u][0].y, xv[u][1].y, wv[u][nt].x, wv[u][nt].y);
         qlin_mma(acc[nt], xv[u][0].z, xv[u][1].z, xv[u][0].w, xv[u][1].w, wv[u][nt].z, wv[u][nt].w);
       }
+  };
+  const int first = lo + qlin_decode_first<ORDER, U, W>(warp);
+  if constexpr ((ORDER & kQlinOrderPipelined) != 0) {
+    static_assert(ORDER == kQlinOrderPipelined, "pipelined: the shipped order only");
+    uint4 xv[U][2], wv[U][NT];
+    load(first, xv, wv);  // zeros where first is past the end
+    for (int s0 = first; s0 < hi; s0 += W * U) {
+      uint4 xn[U][2], wn[U][NT];
+      load(s0 + W * U, xn, wn);  // the next pass's loads, in flight while this pass multiplies
+      multiply(xv, wv);
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        xv[u][0] = xn[u][0];
+        xv[u][1] = xn[u][1];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) wv[u][nt] = wn[u][nt];
+      }
+    }
+  } else {
+    for (int s0 = first; s0 < hi; s0 += W * U) {
+      uint4 xv[U][2], wv[U][NT];
+      load(s0, xv, wv);
+      multiply(xv, wv);
+    }
   }
 }
 
