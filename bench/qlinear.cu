@@ -41,8 +41,9 @@
 //      decode variant and the tiled kernel. The decode variants: version 2 (registers) at NT = 1,
 //      2, 4 with U = 2 or 4 steps of loads in flight, the epilogue's operands early or late, the
 //      shipped one in each order of QlinDecodeOrder, held to 2 or 3 blocks per SM, split in
-//      clusters of 2 and 4 blocks (version 2c, sm_90 on) and among 2, 4 or 8 blocks (version 2d;
-//      all timed between runs of the shipped one), and version 2b (W
+//      clusters of 2 and 4 blocks (version 2c, sm_90 on) and among 2, 4 or 8 blocks (version 2d),
+//      a tile to a block of 16 warps, one or two tiles in turn (version 2e; all timed between runs
+//      of the shipped one), and version 2b (W
 //      through cp.async.bulk into a shared-memory ring, sm_90): NT = 4 with 3 stages of 16 KB or 6
 //      of 8 KB, x in the stages, a block per tile; NT = 2, x copied once per block, a
 //      persistent grid of a block per SM;
@@ -357,6 +358,9 @@ struct Shape {
 // kDecPipe1, kDecPipe2: kDec2S with the next pass's loads issued before this pass's mma
 // (kQlinOrderPipelined), passes of 1 step (the registers of U = 2) or of 2 (those of U = 4). On an
 // H100 (2026-12-07) 83-84% and 79% of copy, kDec2S 84% between them: no gain from loads kept in flight.
+// kDecWide1, kDecWide2: version 2e, a block of 16 warps a tile (2 blocks per SM), a tile a block or
+// two in turn (the blocks resident at once then read half of W's rows, their sums met in the block).
+// On an H100 (2026-12-07) 80% and 81% of copy against kDec2S's 84%.
 //
 // The bulk-copy decode variants (version 2b), sized for N = K = 8192 on 132 SMs, where Little's law
 // asks ~4.2 TB/s × ~1 µs / 132 ≈ 32 KB of W in flight per SM:
@@ -373,7 +377,8 @@ enum Fwd {
   kFwdShipped, kMma256x4, kMma128x4, kMma128x3, kMma128x5, kMma256x3, kMma256x5, kWg256x4, kWg128x4,
   // decode from kDec1 on
   kDec1, kDec2, kDec4, kDec4U4, kDec2U4, kDec2S, kDec4S, kDec2SC, kDec2SR, kDec2SCR, kDecCl2, kDecCl4,
-  kDecSk2, kDecSk4, kDecSk8, kDecP2, kDecP2U4, kDecP3, kDecPipe1, kDecPipe2, kBulk4, kBulk4S6, kBulk2P
+  kDecSk2, kDecSk4, kDecSk8, kDecP2, kDecP2U4, kDecP3, kDecPipe1, kDecPipe2, kDecWide1, kDecWide2, kBulk4,
+  kBulk4S6, kBulk2P
 };
 const char *fwd_name(Fwd f) {
   switch (f) {
@@ -406,6 +411,8 @@ const char *fwd_name(Fwd f) {
     case kDecP3: return "shipped decode, 3 blocks per SM";
     case kDecPipe1: return "shipped decode, pipelined, 1 step a pass";
     case kDecPipe2: return "shipped decode, pipelined, 2 steps a pass";
+    case kDecWide1: return "decode, 16 warps a tile";
+    case kDecWide2: return "decode, 16 warps a tile, 2 tiles in turn";
     case kBulk4: return "bulk NT=4, 3 x 16 KB stages";
     case kBulk4S6: return "bulk NT=4, 6 x 8 KB stages";
     case kBulk2P: return "bulk NT=2, x resident, persistent";
@@ -590,6 +597,8 @@ struct Problem {
       case kDecP3: CHECK((decode_padded<2, 3>(a))); break;
       case kDecPipe1: CHECK((qlin_fwd_decode_launch<2, 1, kQlinEpiShared, kQlinOrderPipelined>(a))); break;
       case kDecPipe2: CHECK((qlin_fwd_decode_launch<2, 2, kQlinEpiShared, kQlinOrderPipelined>(a))); break;
+      case kDecWide1: CHECK((qlin_fwd_decode_wide_launch<2, 1>(a))); break;
+      case kDecWide2: CHECK((qlin_fwd_decode_wide_launch<2, 2>(a))); break;
       case kBulk4: CHECK((qlin_fwd_bulk_launch<4, 512, 3, false>(a, false))); break;
       case kBulk4S6: CHECK((qlin_fwd_bulk_launch<4, 256, 6, false>(a, false))); break;
       case kBulk2P: CHECK((qlin_fwd_bulk_launch<2, 1024, 4, true>(a, true))); break;
@@ -776,6 +785,8 @@ void print_all_attributes() {
   print_attributes(fwd_name(kDecPipe2),
                    (const void *)qlin_fwd_decode_kernel<2, true, 2, kQlinEpiShared, kQlinOrderPipelined>,
                    kQlinDecodeThreads, 0);
+  print_attributes("decode, 16 warps a tile", (const void *)qlin_fwd_decode_wide_kernel<2, true, 2>,
+                   kQlinWideThreads, 0);
   print_attributes("decode NT=4, byte loads", (const void *)qlin_fwd_decode_kernel<4, false, 2, false>,
                    kQlinDecodeThreads, 0);
   if (wg_available()) {
@@ -828,8 +839,8 @@ int self_check(bool quick) {
                                  kMma256x5,   kWg256x4,  kWg128x4,  kDec1,     kDec2,     kDec4,
                                  kDec4U4,     kDec2U4,   kDec2S,    kDec4S,    kDec2SC,
                                  kDec2SR,     kDec2SCR,  kDecCl2,   kDecCl4,   kDecSk2,   kDecSk4,   kDecSk8,
-                                 kDecP2,      kDecP2U4,  kDecP3,    kDecPipe1, kDecPipe2, kBulk4,
-                                 kBulk4S6,    kBulk2P};
+                                 kDecP2,      kDecP2U4,  kDecP3,    kDecPipe1, kDecPipe2, kDecWide1,
+                                 kDecWide2,   kBulk4,    kBulk4S6,  kBulk2P};
   int failures = 0;
   std::printf("\nself-check (quantise: differing values, want 0; forward and backward: worst error / tolerance, "
               "<= 1 passes; NaN: a NaN, an unwritten output or a wrong int32 sum)\n");
@@ -1029,8 +1040,9 @@ int timings(const Rates &rates, bench::Timer &timer) {
     std::printf("forward M=%d N=K=8192 (GB/s of W's %.0f MB; copy measured: %.0f GB/s)\n", M, wbytes / 1e6,
                 rates.copy_gbs);
     timer.set_dirty_bytes((size_t)sh.M * sh.N * sizeof(float));  // y: what the checker's flush leaves dirty
-    for (Fwd f : {kFwdShipped, kDecPipe1, kDecPipe2, kFwdShipped, kDecPipe1, kDecPipe2, kFwdShipped, kDecSk2, kDecSk4,
-                  kDecSk8, kDecCl2, kDecCl4, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped, kDecP2, kDecP2U4, kDecP3,
+    for (Fwd f : {kFwdShipped, kDecWide2, kDecWide1, kFwdShipped, kDecWide2, kDecWide1, kFwdShipped, kDecPipe1,
+                  kDecPipe2, kDecSk2, kDecSk4, kDecSk8, kDecCl2, kDecCl4, kDec2SC, kDec2SR, kDec2SCR, kFwdShipped,
+                  kDecP2, kDecP2U4, kDecP3,
                   kDecSk4, kDec4, kDec2, kDec1,
                   kDec4U4, kDec2U4, kDec4S, kBulk4, kBulk4S6, kBulk2P, kMma128x4}) {
       if (!runs(f)) continue;

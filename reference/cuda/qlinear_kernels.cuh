@@ -761,11 +761,11 @@ static __device__ __forceinline__ void qlin_decode_epi_copy(const QlinFwdArgs &a
 }
 
 // A warp's int32 partial sums of the tile at n0 over the 64-byte steps [lo, hi) of K (of steps in
-// all), walked in the order ORDER gives: the stream of W the decode kernels are built around.
-template <int NT, bool ALIGNED, int U, int ORDER>
+// all), walked in the order ORDER gives by the block's W warps: the stream of W the decode kernels
+// are built around.
+template <int NT, bool ALIGNED, int U, int ORDER, int W = kQlinDecodeThreads / 32>
 static __device__ __forceinline__ void qlin_decode_stream(const QlinFwdArgs &a, int n0, int lo, int hi, int steps,
                                                           int32_t (&acc)[NT][4]) {
-  constexpr int W = kQlinDecodeThreads / 32;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
   const bool xa_in = g < a.M, xb_in = g + 8 < a.M;
@@ -992,6 +992,50 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 4)
   if (!last) return;
   __threadfence();
   if (v < OUT) qlin_decode_store<NT>(a, v, n0, atomicExch(tile_sums + v, 0), epi);
+}
+
+// ---- version 2e: 16 warps a tile, a block's tiles in turn (bench variant) -------------------------
+//
+// W read alone in version 2's order reaches 86% of copy, and 88% with K split in 2 blocks a tile
+// (half of W's rows read at once), but the splits that meet their sums across blocks (2c, 2d) lost
+// more than that. Here one block of 16 warps owns a tile (the 16 split K: steps w, w + 16, ...), its
+// sums meet in its own shared memory as version 2's do, and with 2 blocks per SM (64 registers) the
+// SMs hold as many warps as version 2's 4 blocks of 8. TILES = 2: a grid of N / 32 blocks (256 at
+// N = 8192: one wave of 264 slots), block b taking tiles b and b + 256 in turn, so the blocks
+// resident at once read 4096 rows, not 8192; each tile's stream is half as long, and a block drains
+// between its tiles (two barriers, the epilogue). TILES = 1: a block a tile, 1.9 waves.
+// Timed on an H100 (2026-12-07, M = 16, N = K = 8192, copy 3023 GB/s, two runs): 81% of copy with
+// TILES = 2 and 80% with 1, against version 2's 84% between them. Half the rows at once did not
+// pay for a warp's stream half as long: 16 warps a tile lose even with a tile a block.
+static const int kQlinWideThreads = 512;
+template <int NT, bool ALIGNED, int U>
+__global__ void __launch_bounds__(kQlinWideThreads, 2) qlin_fwd_decode_wide_kernel(QlinFwdArgs a) {
+  constexpr int W = kQlinWideThreads / 32, OUT = NT * 4 * 32;
+  static_assert(OUT <= kQlinWideThreads, "one output of the tile a thread");
+  __shared__ int32_t red[W][NT * 4][32];
+  __shared__ float epi[kQlinDecodeMaxM + 16 * NT];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int steps = (a.K + 63) / 64, tiles = (a.N + 8 * NT - 1) / (8 * NT);
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {  // the same trips for the whole block
+    const int n0 = tile * (8 * NT);
+    qlin_decode_epi_copy<NT>(a, epi, n0);
+    int32_t acc[NT][4];
+    qlin_decode_stream<NT, ALIGNED, U, 0, W>(a, n0, 0, steps, steps, acc);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) red[warp][nt * 4 + e][lane] = acc[nt][e];
+    qlin_cp_wait<0>();
+    __syncthreads();
+    const int v = threadIdx.x;
+    if (v < OUT) {
+      int32_t sum = 0;
+#pragma unroll
+      for (int w = 0; w < W; ++w) sum += red[w][v >> 5][v & 31];
+      qlin_decode_store<NT>(a, v, n0, sum, epi);
+    }
+    __syncthreads();  // red and epi are the next tile's
+  }
 }
 
 // ---- version 2b: the decode forward with W through Hopper bulk copies (sm_90; bench variants) ----
@@ -1797,6 +1841,18 @@ static inline cudaError_t qlin_fwd_decode_split_launch(const QlinFwdArgs &a) {
   cfg.attrs = attr, cfg.numAttrs = 1;
   return qlin_fwd_aligned(a) ? cudaLaunchKernelEx(&cfg, qlin_fwd_decode_split_kernel<NT, true, 2, S>, a)
                              : cudaLaunchKernelEx(&cfg, qlin_fwd_decode_split_kernel<NT, false, 2, S>, a);
+}
+
+// Version 2e (a bench variant): 16 warps a tile, TILES tiles a block in turn.
+template <int NT, int TILES>
+static inline cudaError_t qlin_fwd_decode_wide_launch(const QlinFwdArgs &a) {
+  const int tiles = (a.N + 8 * NT - 1) / (8 * NT);
+  const unsigned blocks = (unsigned)((tiles + TILES - 1) / TILES);
+  if (qlin_fwd_aligned(a))
+    qlin_fwd_decode_wide_kernel<NT, true, 2><<<blocks, kQlinWideThreads>>>(a);
+  else
+    qlin_fwd_decode_wide_kernel<NT, false, 2><<<blocks, kQlinWideThreads>>>(a);
+  return cudaGetLastError();
 }
 
 // Version 2d (a bench variant): S blocks a tile, their sums in sums (256 int32 a tile of 8·NT = 16
