@@ -1006,7 +1006,9 @@ __global__ void __launch_bounds__(kQlinDecodeThreads, 4)
 // between its tiles (two barriers, the epilogue). TILES = 1: a block a tile, 1.9 waves.
 // Timed on an H100 (2026-12-07, M = 16, N = K = 8192, copy 3023 GB/s, two runs): 81% of copy with
 // TILES = 2 and 80% with 1, against version 2's 84% between them. Half the rows at once did not
-// pay for a warp's stream half as long: 16 warps a tile lose even with a tile a block.
+// pay for a warp's stream half as long: 16 warps a tile lose even with a tile a block. The tile's
+// body is spelled out rather than taken from qlin_decode_part (with W = 16, S = 1): that form,
+// the same operations, compiled to other machine code and measured 77-78% (the next call).
 static const int kQlinWideThreads = 512;
 template <int NT, bool ALIGNED, int U>
 __global__ void __launch_bounds__(kQlinWideThreads, 2) qlin_fwd_decode_wide_kernel(QlinFwdArgs a) {
