@@ -1449,7 +1449,8 @@ static inline cudaError_t attn_fma_best_launch(const AttnArgs &a, int d, int64_t
     const cudaError_t e = attn_split_slots<128, kAttnSplit, 4, 4>(slots);
     if (e != cudaSuccess) return e;
     const int64_t pieces = blocks >= slots ? kAttnSplit : slots / blocks;  // blocks ≥ 1 (attn_args)
-    if (pieces >= 3 && a.m > 2 * kAttnBN) return attn_fma_split_run<128, kAttnSplit>(a, blocks, slots, sp);
+    if (pieces >= kAttnSplit && a.m > (kAttnSplit - 1) * kAttnBN)
+      return attn_fma_split_run<128, kAttnSplit>(a, blocks, slots, sp);
     if (pieces >= 2 && a.m > kAttnBN) return attn_fma_split_run<128, 2>(a, blocks, slots, sp);
   }
   return attn_fma_launch(a, d, blocks);
