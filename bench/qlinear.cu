@@ -158,9 +158,9 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
   uint32_t f = 0;  // as the producer counts
   for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x)
     for (int c = 0; c < chunks; ++c, ++f) {
-      qlin_mbar_wait(full + 8 * (f % STAGES), (f / STAGES) & 1);
+      em__mbar_wait(full + 8 * (f % STAGES), (f / STAGES) & 1);
       __syncwarp();
-      if ((threadIdx.x & 31) == 0) qlin_mbar_arrive(empty + 8 * (f % STAGES));
+      if ((threadIdx.x & 31) == 0) em__mbar_arrive(empty + 8 * (f % STAGES));
     }
 #endif
 }

@@ -5,7 +5,9 @@
 #ifndef EM_REFERENCE_CUDA_MMA_CUH
 #define EM_REFERENCE_CUDA_MMA_CUH
 
+#include <cuda.h>  // CUtensorMap and its enums (types only: the driver is reached through the runtime)
 #include <cuda_runtime.h>
+#include <cudaTypedefs.h>
 #include <stdint.h>
 
 // 16 bytes global -> shared (a shared-space address) without a register round trip; with in ==
@@ -57,6 +59,81 @@ static __device__ __forceinline__ void em__wg_wait() {
 // memory (the async proxy); a barrier after it publishes every thread's.
 static __device__ __forceinline__ void em__fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// ---- barriers in shared memory and the bulk copies they count (sm_90) ---------------------------
+// An mbarrier (8 bytes of shared memory, at a shared-space address) completes a phase when its
+// count of arrivals has come and every byte announced by arrive.expect_tx has landed; waiting on
+// a phase's parity is how a consumer learns that a producer's copies are in shared memory, and a
+// producer that the consumers are done with a buffer. A fresh barrier counts the phase before its
+// phase 0 as complete: a wait for parity 1 passes at once.
+static __device__ __forceinline__ void em__mbar_init(uint32_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+static __device__ __forceinline__ void em__mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+static __device__ __forceinline__ void em__mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Returns once the phase of the given parity has completed (acquire: the copies' bytes, or the
+// consumers' reads, are then ordered before what follows).
+static __device__ __forceinline__ void em__mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  do {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+// Named barrier id (1-15; 0 is __syncthreads') of n threads: sync waits for the other n - 1 arrivals,
+// arrive adds this thread's and goes on. Two groups of threads take turns with a pair of them.
+static __device__ __forceinline__ void em__bar_sync(int id, int n) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+static __device__ __forceinline__ void em__bar_arrive(int id, int n) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+// One box of a 3-D tensor (the tensor map's box at coordinates c0, c1, c2, innermost first) into
+// shared memory at dst by the TMA, its bytes counted on bar; the map is a __grid_constant__ kernel
+// parameter (its generic address), boxes past the tensor's edge land as zeros.
+static __device__ __forceinline__ void em__tma_load_3d(uint32_t dst, const void *map, int c0, int c1, int c2,
+                                                       uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], "
+      "[%5];\n" ::"r"(dst),
+      "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+}
+
+// The tensor map em__tma_load_3d reads: a contiguous bf16 tensor of mats × rows × cols (cols
+// innermost), boxes of box_rows × box_cols (box_cols · 2 ≤ 128 bytes) written with the 128-byte
+// swizzle, wgmma's layout (em__wg_desc). The driver's encoder is asked of the runtime once
+// (cudaGetDriverEntryPointByVersion), so nothing links libcuda. base 16-byte aligned, cols·2 a
+// multiple of 16 (the encoder's rules); cudaErrorNotSupported where the driver has no encoder,
+// cudaErrorInvalidValue where it refuses the shape.
+static inline cudaError_t em__tmap_bf16_3d(CUtensorMap *map, const void *base, uint64_t cols, uint64_t rows,
+                                           uint64_t mats, uint32_t box_cols, uint32_t box_rows) {
+  static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
+  if (!encode) {
+    void *fn = nullptr;
+    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+    const cudaError_t e =
+        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+    if (e != cudaSuccess) return e;
+    if (found != cudaDriverEntryPointSuccess || !fn) return cudaErrorNotSupported;
+    encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+  }
+  const cuuint64_t dims[3] = {cols, rows, mats};
+  const cuuint64_t strides[2] = {cols * 2, rows * cols * 2};  // bytes, of dims 1 and 2
+  const cuuint32_t box[3] = {box_cols, box_rows, 1}, step[3] = {1, 1, 1};
+  const CUresult r =
+      encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void *>(base), dims, strides, box, step,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
 }
 
 // ---- Hopper's arch-specific kernels (wgmma) ------------------------------------------------------

@@ -1099,27 +1099,6 @@ struct QlinBulkShape {
 // XRES: bytes from one row of x to the next in shared memory (≡ 64 mod 128, as the pieces).
 static __host__ __device__ __forceinline__ int qlin_bulk_xstride(int K) { return (K + 127) / 128 * 128 + 64; }
 
-static __device__ __forceinline__ void qlin_mbar_init(uint32_t bar, int count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-static __device__ __forceinline__ void qlin_mbar_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-static __device__ __forceinline__ void qlin_mbar_arrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-// Returns once the phase of the given parity has completed (acquire: the copies' bytes, or the
-// consumers' reads, are then ordered before what follows).
-static __device__ __forceinline__ void qlin_mbar_wait(uint32_t bar, uint32_t parity) {
-  uint32_t done;
-  do {
-    asm volatile(
-        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(bar), "r"(parity)
-        : "memory");
-  } while (!done);
-}
 // bytes (a multiple of 16) from global src to shared dst (both 16-byte aligned), counted on bar.
 static __device__ __forceinline__ void qlin_bulk_copy(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar) {
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
@@ -1146,10 +1125,10 @@ template <int STAGES>
 static __device__ __forceinline__ void qlin_bulk_init(uint32_t full, uint32_t empty, uint32_t xbar) {
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; ++s) {
-      qlin_mbar_init(full + 8 * s, 1);
-      qlin_mbar_init(empty + 8 * s, kQlinBulkConsumers);
+      em__mbar_init(full + 8 * s, 1);
+      em__mbar_init(empty + 8 * s, kQlinBulkConsumers);
     }
-    qlin_mbar_init(xbar, 1);
+    em__mbar_init(xbar, 1);
     // the initialised barriers visible to the async proxy (the copies) as well as to the threads
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -1165,7 +1144,7 @@ static __device__ __forceinline__ void qlin_bulk_produce(const QlinFwdArgs &a, u
   const int lane = threadIdx.x & 31;
   if (XRES) {
     const int xstride = qlin_bulk_xstride(a.K);
-    if (lane == 0) qlin_mbar_expect_tx(xbar, (uint32_t)(a.M * a.K));  // < 2^20: the launcher checked it fits
+    if (lane == 0) em__mbar_expect_tx(xbar, (uint32_t)(a.M * a.K));  // < 2^20: the launcher checked it fits
     __syncwarp();
     if (lane < a.M) qlin_bulk_copy(xs + lane * xstride, a.xq + (int64_t)lane * a.K, (uint32_t)a.K, xbar);
   }
@@ -1176,10 +1155,10 @@ static __device__ __forceinline__ void qlin_bulk_produce(const QlinFwdArgs &a, u
     const int n0 = tile * S::kRows, rows = min(S::kRows, a.N - n0);
     for (int c = 0; c < chunks; ++c, ++f) {
       const uint32_t s = f % STAGES, round = f / STAGES;
-      qlin_mbar_wait(empty + 8 * s, (round & 1) ^ 1);
+      em__mbar_wait(empty + 8 * s, (round & 1) ^ 1);
       const int k0 = c * KS, kb = min(KS, a.K - k0);  // kb: a multiple of 16 (ALIGNED)
       const uint32_t st = ring + s * S::kStage, bar = full + 8 * s;
-      if (lane == 0) qlin_mbar_expect_tx(bar, (uint32_t)((rows + xrows) * kb));
+      if (lane == 0) em__mbar_expect_tx(bar, (uint32_t)((rows + xrows) * kb));
       __syncwarp();  // the bytes are expected before any of them can arrive
       if (lane < rows) qlin_bulk_copy(st + lane * S::kPiece, a.wq + ((int64_t)n0 + lane) * a.K + k0, (uint32_t)kb, bar);
       if (lane < xrows)
@@ -1190,7 +1169,7 @@ static __device__ __forceinline__ void qlin_bulk_produce(const QlinFwdArgs &a, u
   // no copy this warp issued is still landing when it leaves. The consumers hold the block open
   // until then anyway; this costs an idle warp, and makes the producer's exit not a question.
   for (uint32_t q = f > (uint32_t)STAGES ? f - STAGES : 0u; q < f; ++q)
-    qlin_mbar_wait(empty + 8 * (q % STAGES), (q / STAGES) & 1);
+    em__mbar_wait(empty + 8 * (q % STAGES), (q / STAGES) & 1);
 }
 
 template <int NT, int KS, int STAGES, bool XRES>
@@ -1225,7 +1204,7 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
   const uint32_t xb_off = XRES ? xs + (xb_in ? g + 8 : 0) * xstride + 16 * t : (R + g + 8) * S::kPiece + 16 * t;
   const int tiles = (a.N + R - 1) / R, chunks = (a.K + KS - 1) / KS;
   const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
-  if (XRES) qlin_mbar_wait(xbar, 0);
+  if (XRES) em__mbar_wait(xbar, 0);
 
   uint32_t f = 0;  // fills consumed so far: the producer's count, fill for fill
   for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -1241,7 +1220,7 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
 
     for (int c = 0; c < chunks; ++c, ++f) {
       const uint32_t s = f % STAGES, round = f / STAGES;
-      qlin_mbar_wait(full + 8 * s, round & 1);
+      em__mbar_wait(full + 8 * s, round & 1);
       const uint32_t st = ring + s * S::kStage;
       const int k0 = c * KS;
       // this warp's first step in the piece: global step c·SPC + j ≡ warp (mod 8)
@@ -1267,7 +1246,7 @@ __global__ void __launch_bounds__(kQlinBulkThreads, QlinBulkShape<NT, KS, STAGES
         }
       }
       __syncwarp();  // every lane's reads of the stage are done (the mma used them) ...
-      if (lane == 0) qlin_mbar_arrive(empty + 8 * s);  // ... before the warp gives it back
+      if (lane == 0) em__mbar_arrive(empty + 8 * s);  // ... before the warp gives it back
     }
 
 #pragma unroll
