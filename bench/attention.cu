@@ -38,10 +38,12 @@
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), S unrolled fully, and plain
 //      TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
-//   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64 (what
-//      em_attention_bf16_cuda runs on Hopper: 64 at d = 64, 128 at d = 128), and 4b, its softmax
-//      overlapped with the MMAs of the next tile over three stages (slower on an H100); present
-//      where the bench is built for sm_90a (EM_BENCH_SM90A, the Makefile's choice on an sm_90 target).
+//   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64, and 4b, its
+//      softmax overlapped with the MMAs of the next tile over three stages (slower on an H100);
+//   5  version 4b's tile fed by a producer warpgroup through the TMA, the two consumer warpgroups
+//      taking turns at the tensor cores, keys by 128 (what em_attention_bf16_cuda runs on Hopper) or
+//      64. Versions 4 and 5 are present where the bench is built for sm_90a (EM_BENCH_SM90A, the
+//      Makefile's choice on an sm_90 target).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -162,7 +164,7 @@ cudaError_t attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
 
 enum Variant {
   kFma, kFmaWhole, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kFmaSplit2, kFmaSplit4, kFmaSplitU8,  // version 1 first
-  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2
+  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2, kWs128, kWs64
 };
 const char *variant_name(Variant v) {
   switch (v) {
@@ -179,9 +181,11 @@ const char *variant_name(Variant v) {
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
-    case kWg128: return "v4 bf16 wgmma, keys by 128 (ref. d=128)";
-    case kWg64: return "v4 bf16 wgmma, keys by 64 (ref. d=64)";
+    case kWg128: return "v4 bf16 wgmma, keys by 128";
+    case kWg64: return "v4 bf16 wgmma, keys by 64";
     case kWg2: return "v4b bf16 wgmma, 3 stages, overlapped";
+    case kWs128: return "v5 bf16 wgmma, TMA, turns (ref.)";
+    case kWs64: return "v5 bf16 wgmma, TMA, turns, keys 64";
     default: return "v3 bf16 mma (ref. elsewhere)";
   }
 }
@@ -203,11 +207,15 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kWg128: return "wg128";
     case kWg64: return "wg64";
     case kWg2: return "wg2";
+    case kWs128: return "ws128";
+    case kWs64: return "ws64";
     default: return "bf16";
   }
 }
 bool is_fma(Variant v) { return v <= kFmaSplitU8; }  // version 1's variants come first in Variant
-bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2; }
+bool is_ws(Variant v) { return v == kWs128 || v == kWs64; }
+bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2 || is_ws(v); }
+int threads_of(Variant v) { return is_ws(v) ? 384 : is_wg(v) ? 256 : kAttnThreads; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
 struct Shape {
@@ -278,8 +286,10 @@ struct Problem {
       case kWg128: CHECK(or_v3(attn_wg_launch<128>(a, s.d, blocks), a, s.d, blocks)); break;
       case kWg64: CHECK(or_v3(attn_wg_launch<64>(a, s.d, blocks), a, s.d, blocks)); break;
       case kWg2: CHECK(or_v3(attn_wg2_launch(a, s.d, blocks), a, s.d, blocks)); break;
+      case kWs128: CHECK(or_v3(attn_ws_launch<128>(a, s.d, blocks), a, s.d, blocks)); break;
+      case kWs64: CHECK(or_v3(attn_ws_launch<64>(a, s.d, blocks), a, s.d, blocks)); break;
 #else
-      case kWg128: case kWg64: case kWg2:
+      case kWg128: case kWg64: case kWg2: case kWs128: case kWs64:
         std::fprintf(stderr, "%s: this bench was not built for sm_90a\n", variant_name(var));
         std::exit(1);
 #endif
@@ -341,6 +351,8 @@ size_t smem_of(Variant var, int d) {
     case kWg128: return d == 64 ? AttnWgShape<64, 128>::kSmem : AttnWgShape<128, 128>::kSmem;
     case kWg64: return d == 64 ? AttnWgShape<64, 64>::kSmem : AttnWgShape<128, 64>::kSmem;
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
+    case kWs128: return d == 64 ? AttnWsCfg<64, 128>::kSmem : AttnWsCfg<128, 128>::kSmem;
+    case kWs64: return d == 64 ? AttnWsCfg<64, 64>::kSmem : AttnWsCfg<128, 64>::kSmem;
     case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8:
       return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
            : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
@@ -359,7 +371,7 @@ void print_attributes(Variant var, int d, const void *fn) {
   cudaFuncAttributes at;
   CHECK(cudaFuncGetAttributes(&at, fn));
   int per_sm = 0;
-  CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, is_wg(var) ? 256 : kAttnThreads, smem));
+  CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, threads_of(var), smem));
   std::printf("  %-32s d=%-3d %3d registers, %5zu B local (spills), %6zu B shared, %d blocks/SM\n", variant_name(var), d,
               at.numRegs, (size_t)at.localSizeBytes, smem, per_sm);
 }
@@ -376,6 +388,8 @@ const void *kernel_of(Variant var, int d) {
     case kWg128: return d == 64 ? (const void *)attn_wg_kernel<64, 128> : (const void *)attn_wg_kernel<128, 128>;
     case kWg64: return d == 64 ? (const void *)attn_wg_kernel<64, 64> : (const void *)attn_wg_kernel<128, 64>;
     case kWg2: return d == 64 ? (const void *)attn_wg2_kernel<64> : (const void *)attn_wg2_kernel<128>;
+    case kWs128: return d == 64 ? (const void *)attn_ws_kernel<64, 128> : (const void *)attn_ws_kernel<128, 128>;
+    case kWs64: return d == 64 ? (const void *)attn_ws_kernel<64, 64> : (const void *)attn_ws_kernel<128, 64>;
     case kFma: case kFmaWhole: {  // at d = 128 unmasked the library runs the split kernel: the same resources
       EM_ATTN_BY_D(attn_fma_kernel)
     }
@@ -413,7 +427,7 @@ int time_waves(bench::Timer &timer, double peak, const std::vector<Variant> &var
   for (size_t vi = 0; vi < vars.size(); ++vi) {
     const Variant var = vars[vi];
     int per_sm = 0;
-    CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel_of(var, 128), is_wg(var) ? 256 : kAttnThreads,
+    CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel_of(var, 128), threads_of(var),
                                                         smem_of(var, 128)));
     const int slots = per_sm * sms;
     double base = 0.0;
@@ -421,7 +435,7 @@ int time_waves(bench::Timer &timer, double peak, const std::vector<Variant> &var
       const int h = heads[hi];
       const double tf = 4.0 * h * 4096.0 * 4096.0 * 128 / (ms[vi][hi] * 1e-3) / 1e12;
       if (h == 64) base = tf;
-      const int blocks = h * (var == kWg128 || var == kWg64 ? 32 : 64);  // version 4: 128 queries a block
+      const int blocks = h * (is_wg(var) ? 32 : 64);  // versions 4 and 5: 128 queries a block
       std::printf("  %-32s h=%d %5d blocks, %5.2f waves of %d  %8.3f ms %7.1f TFLOP/s", variant_name(var), h, blocks,
                   (double)blocks / slots, slots, ms[vi][hi], tf);
       if (is_fma(var)) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
@@ -460,18 +474,18 @@ int main(int argc, char **argv) {
   std::vector<Variant> all = {kFma,      kFmaWhole,  kFmaU1,      kFmaU8,  kFmaU42,     kFmaU82, kFmaSplit,
                               kFmaSplit2, kFmaSplit4, kFmaSplitU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2});  // sm_90a code runs on CC 9.0 only
+  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2, kWs128, kWs64});  // sm_90a code: CC 9.0 only
 #endif
   for (int d : {64, 128})
     for (Variant var : all)
       if (var == kFma || var == kTf32x3 || var == kBf16 || is_wg(var))
         print_attributes(var, d, kernel_of(var, d));
 
-  // What the library runs: version 4 for bf16 on Hopper, keys by 64 at d = 64 and by 128 at d = 128
-  // (reference/cuda/attention_sm90a.cu), else 3.
+  // What the library runs: version 5 for bf16 on Hopper, keys by 128 (reference/cuda/attention_sm90a.cu),
+  // else 3.
   std::vector<Variant> shipped = {kFma, kTf32x3, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) shipped.insert(shipped.end(), {kWg64, kWg128});
+  if (p.major == 9) shipped.push_back(kWs128);
 #endif
   // and version 1 without its split beside them (--waves), and with it at every d too (--quick's
   // self-check; the library splits at d = 128 only)

@@ -1202,11 +1202,16 @@ static __device__ __forceinline__ void attn_wg2_softmax(float (&s)[NS][4], float
 // exps (packed into p before returning). The caller has made K_{j+1} and V_j visible. NEXT is a
 // template argument, the last tile a call of its own: a branch around the MMAs of a stage makes
 // ptxas serialise them.
-template <int D, int BC, bool NEXT>
+// issued() runs once both stages are issued, before the waits: version 5 hands the tensor cores to
+// the other warpgroup there; version 4b has nothing to do (AttnWgNothing).
+struct AttnWgNothing {
+  __device__ void operator()() const {}
+};
+template <int D, int BC, bool NEXT, typename Issued = AttnWgNothing>
 static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const AttnBlock &blk, uint32_t (&p)[BC / 16][4],
                                                      float (&sn)[BC / 8][4], float (&acc)[D / 8][4], float (&mrow)[2],
                                                      float (&lrow)[2], uint32_t sQ, uint32_t kn, uint32_t vb, int jt,
-                                                     int wg, int row0, int gr, int tq) {
+                                                     int wg, int row0, int gr, int tq, Issued issued = Issued()) {
   em__wg_fence();
   if constexpr (NEXT) {
     attn_wg_issue_s<D, BC>(sn, sQ, kn, wg);
@@ -1216,6 +1221,7 @@ static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const At
 #pragma unroll
   for (int kk = 0; kk < BC / 16; ++kk) attn_wg_rs<D>(acc, p[kk], em__wg_desc(vb + kk * 2048, BC * 128, 1024));
   em__wg_commit();
+  issued();
   float alpha[2] = {1.0f, 1.0f};
   if constexpr (NEXT) {
     em__wg_wait<1>();  // S_{j+1} (committed first) is done; O's MMAs may still run
@@ -1311,6 +1317,154 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
   attn_store_mma(o, a, blk, row0, gr, tq, acc, lrow);
 #else
   (void)a;  // built for another target than sm_90a: bench/attention.cu never launches this
+#endif
+}
+
+// ---- version 5: version 4b's tiles fed by a producer warp, the warpgroups taking turns (sm_90a) --
+//
+// FlashAttention-3's plan, in the parts version 4 lacked. Version 4's 256 threads copy every tile
+// themselves (cp.async, the swizzle's addresses computed per 16 bytes) and meet at two block-wide
+// barriers per tile, so both warpgroups compute their softmax at the same time and the tensor cores
+// idle meanwhile. Here:
+//   - warpgroup 2, the producer, has one thread issue the tiles' copies through the TMA (one bulk tensor
+//     copy per 64 columns of a tile; the tensor maps, built by the launcher, give rows past a head's
+//     n or m as zeros and write the 128-byte swizzle themselves), into two K and two V buffers;
+//   - mbarriers, not the block, say when a buffer is full (full_k, full_v: the copies' bytes) and
+//     when both warpgroups are done with it (empty_k, empty_v: one arrival per consumer warp), so
+//     K_{j+2} is copied while tile j is computed, and V apart from K (V is needed a stage later);
+//   - each warpgroup runs version 4b's tile (S_{j+1} = Q·K_{j+1}ᵀ and O += P_j·V_j issued together,
+//     the softmax of S_{j+1} while O's MMAs run), and the two take turns to issue (two named
+//     barriers, 256 threads each: a warpgroup waits for its turn, issues, and hands the turn over),
+//     so that one warpgroup's softmax runs while the other's MMAs keep the tensor cores busy.
+// Warpgroup 0 takes the first turn (warpgroup 1 hands it over once at the start), and takes one
+// more at the end, so that every turn handed over is taken. Keys by BC (64 or 128), queries by 128
+// (64 per warpgroup), as version 4; 384 threads, one block per SM. 65536 registers shared by 384
+// threads are 168 each (ptxas spilled at D = BC = 128 with as many), so the producer warpgroup gives
+// its registers back (setmaxnreg: 24 each) and the consumers take 240 (128·24 + 256·240 ≤ 65536).
+template <int D, int BC>
+struct AttnWsCfg {
+  static constexpr int BM = 128;
+  static constexpr int kThreads = 384;  // two consumer warpgroups, then the producer's
+  static constexpr int QB = BM * D * 2, TB = BC * D * 2;
+  static constexpr int kBars = QB + 4 * TB;  // Q, K[2], V[2], then the barriers (72 bytes)
+  static constexpr size_t kSmem = (size_t)kBars + 128 + 1024;  // and room to align to 1024
+  static_assert(D == 64 || D == 128, "rows of 64 or 128 bf16: whole 128-byte swizzle rows");
+  static_assert(BC == 64 || BC == 128, "a wgmma n of 64 or 128");
+};
+
+// The producer thread: Q, then K_j and V_j of every tile as their buffers come free (fill j uses
+// buffer j % 2 in round j / 2; a fresh barrier passes the wait of round 0). It stays until the last
+// two tiles are given back, so that no copy it issued is still landing when it leaves.
+template <int D, int BC>
+static __device__ __forceinline__ void attn_ws_produce(const CUtensorMap *tq, const CUtensorMap *tk,
+                                                       const CUtensorMap *tv, const AttnBlock &blk, int ntiles,
+                                                       uint32_t sQ, uint32_t sK, uint32_t sV, uint32_t bars) {
+  using C = AttnWsCfg<D, BC>;
+  const uint32_t full_q = bars, full_k = bars + 8, full_v = bars + 24, empty_k = bars + 40, empty_v = bars + 56;
+  const int head = (int)blk.head;  // < 2^31: the launcher's grid holds every head's tiles
+  em__mbar_expect_tx(full_q, C::QB);
+#pragma unroll
+  for (int c = 0; c < D / 64; ++c) em__tma_load_3d(sQ + c * (C::BM * 128), tq, 64 * c, blk.q0, head, full_q);
+  for (int j = 0; j < ntiles; ++j) {
+    const uint32_t b = 8 * (j & 1), free = ((j >> 1) & 1) ^ 1;
+    em__mbar_wait(empty_k + b, free);
+    em__mbar_expect_tx(full_k + b, C::TB);
+#pragma unroll
+    for (int c = 0; c < D / 64; ++c)
+      em__tma_load_3d(sK + (j & 1) * C::TB + c * (BC * 128), tk, 64 * c, j * BC, head, full_k + b);
+    em__mbar_wait(empty_v + b, free);
+    em__mbar_expect_tx(full_v + b, C::TB);
+#pragma unroll
+    for (int c = 0; c < D / 64; ++c)
+      em__tma_load_3d(sV + (j & 1) * C::TB + c * (BC * 128), tv, 64 * c, j * BC, head, full_v + b);
+  }
+  for (int j = ntiles > 2 ? ntiles - 2 : 0; j < ntiles; ++j) {
+    em__mbar_wait(empty_k + 8 * (j & 1), (j >> 1) & 1);
+    em__mbar_wait(empty_v + 8 * (j & 1), (j >> 1) & 1);
+  }
+}
+
+template <int D, int BC>
+__global__ void __launch_bounds__(384, 1)
+    attn_ws_kernel(AttnArgs a, const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
+                   const __grid_constant__ CUtensorMap tv) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using C = AttnWsCfg<D, BC>;
+  constexpr int NS = BC / 8, NO = D / 8;
+  extern __shared__ __align__(1024) unsigned char attn_smem_ws[];
+  const uint32_t base = ((uint32_t)__cvta_generic_to_shared(attn_smem_ws) + 1023u) & ~1023u;
+  const uint32_t sQ = base, sK = sQ + C::QB, sV = sK + 2 * C::TB, bars = base + C::kBars;
+  const uint32_t full_q = bars, full_k = bars + 8, full_v = bars + 24, empty_k = bars + 40, empty_v = bars + 56;
+
+  const AttnBlock blk = attn_block<C::BM>(a);
+  const int ntiles = (blk.kend + BC - 1) / BC;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
+  if (threadIdx.x == 0) {
+    em__mbar_init(full_q, 1);
+    for (int b = 0; b < 16; b += 8) {
+      em__mbar_init(full_k + b, 1);
+      em__mbar_init(full_v + b, 1);
+      em__mbar_init(empty_k + b, 8);
+      em__mbar_init(empty_v + b, 8);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // seen by the TMA too
+  }
+  __syncthreads();  // the last barrier of the whole block: the roles split here
+  if (wg == 2) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
+    if (warp == 8 && lane == 0 && ntiles > 0) attn_ws_produce<D, BC>(&tq, &tk, &tv, blk, ntiles, sQ, sK, sV, bars);
+    return;
+  }
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+
+  const int gr = lane >> 2, tq4 = lane & 3, row0 = warp * 16;
+  const int mine = 1 + wg, other = 2 - wg;  // the named barriers of this warpgroup's turn and the other's
+  float acc[NO][4];
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  float s[NS][4];
+  uint32_t p[BC / 16][4];
+
+  if (ntiles > 0) {
+    if (wg == 1) em__bar_arrive(1, 256);  // warpgroup 0 goes first
+    em__mbar_wait(full_q, 0);
+    em__mbar_wait(full_k, 0);
+    em__bar_sync(mine, 256);
+    em__wg_fence();
+    attn_wg_issue_s<D, BC>(s, sQ, sK, wg);
+    em__wg_commit();
+    em__bar_arrive(other, 256);
+    em__wg_wait<0>();
+    attn_wg_touch(s);
+    if (lane == 0) em__mbar_arrive(empty_k);
+    if (attn_tile_masked<BC>(a, blk, 0)) attn_mma_mask(s, a, blk, row0, 0, gr, tq4);
+    float alpha[2];
+    attn_wg2_softmax(s, mrow, lrow, a.scale_log2, alpha);  // O is 0: nothing to rescale
+    attn_wg_pack<BC>(p, s);
+
+    const auto hand_over = [&] { em__bar_arrive(other, 256); };
+    for (int jt = 0; jt < ntiles; ++jt) {
+      const int st = jt & 1, sn = (jt + 1) & 1;
+      em__mbar_wait(full_v + 8 * st, (jt >> 1) & 1);
+      if (jt + 1 < ntiles) {
+        em__mbar_wait(full_k + 8 * sn, ((jt + 1) >> 1) & 1);
+        em__bar_sync(mine, 256);
+        attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
+                                   gr, tq4, hand_over);
+        if (lane == 0) em__mbar_arrive(empty_k + 8 * sn);
+      } else {
+        attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
+                                    gr, tq4);
+      }
+      if (lane == 0) em__mbar_arrive(empty_v + 8 * st);
+    }
+    if (wg == 0) em__bar_sync(1, 256);  // the turn warpgroup 1 handed over last, taken
+  }
+
+  attn_store_mma((uint16_t *)a.o + blk.head * a.n * D, a, blk, row0, gr, tq4, acc, lrow);
+#else
+  (void)a, (void)tq, (void)tk, (void)tv;  // built for another target than sm_90a: never launched
 #endif
 }
 
@@ -1442,7 +1596,9 @@ static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t block
 // its tiles go in as many pieces as the slots hold (at most thirds) and none wait for a second wave:
 // on an H100 at b = h = 1, n = m = 8192 (128 tiles, 264 slots) thirds, 384 blocks, took 1.138 ms
 // against 1.005 whole and 0.877 in halves (bench/attention.cu). Halves and thirds have the same
-// blocks per SM (their resources are the same kernel's), so one slot count serves both.
+// blocks per SM (their resources are the same kernel's), so one slot count serves both. Not in the
+// sm_90a object (EM_SM90A_TU, below), which would otherwise hold every kernel this one launches.
+#ifndef EM_SM90A_TU
 static inline cudaError_t attn_fma_best_launch(const AttnArgs &a, int d, int64_t blocks, AttnSplitSpace &sp) {
   if (d == 128 && !a.causal) {
     int64_t slots = 1;
@@ -1455,6 +1611,7 @@ static inline cudaError_t attn_fma_best_launch(const AttnArgs &a, int d, int64_t
   }
   return attn_fma_launch(a, d, blocks);
 }
+#endif
 
 // UK = 0: the shipped unrolling of the d loop of S, 4 (or d/8 where less; see attn_tf32_kernel);
 // UK = -1: unrolled fully (d/8), the variant bench/attention.cu times beside it.
@@ -1504,15 +1661,43 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
   return d == 64 ? attn_wg_launch_d<64, BC>(a, blocks) : attn_wg_launch_d<128, BC>(a, blocks);
 }
 
-// The library's bf16 kernel on Hopper: version 4 with the key tile that measured fastest at each d
-// (bench/attention.cu on an H100, b = 4, h = 16, n = m = 4096: keys by 64 at d = 64, 373 TFLOP/s
-// against 306 by 128; keys by 128 at d = 128, 402 against 386; version 4b at 371 and 283), and
-// only those two instances, so that the library carries no kernel it never runs. Seen by the sm_90a
-// object alone (EM_SM90A_TU): elsewhere it would compile the two as empty stubs.
+// Version 5 at one d and one key tile (sm_90a only, as version 4): the three tensor maps, then the
+// launch. cudaErrorNotSupported where version 5 does not go (d = 16, 32, tensors off 16 bytes, no
+// keys, a tensor map refused), as version 4.
+template <int D, int BC>
+static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
+  using C = AttnWsCfg<D, BC>;
+  const int64_t bh = blocks / a.qtiles;
+  a.qtiles = (a.n + C::BM - 1) / C::BM;
+  CUtensorMap tq, tk, tv;
+  // A map the driver cannot make (no encoder, a shape it refuses): not this kernel's, the caller's
+  // version 3 runs instead.
+  if (em__tmap_bf16_3d(&tq, a.q, D, (uint64_t)a.n, (uint64_t)bh, 64, C::BM) != cudaSuccess ||
+      em__tmap_bf16_3d(&tk, a.k, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess ||
+      em__tmap_bf16_3d(&tv, a.v, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return cudaErrorNotSupported;
+  }
+  const cudaError_t e = attn_smem(attn_ws_kernel<D, BC>, C::kSmem);
+  if (e != cudaSuccess) return e;
+  attn_ws_kernel<D, BC><<<(unsigned)((int64_t)a.qtiles * bh), C::kThreads, C::kSmem>>>(a, tq, tk, tv);
+  return cudaGetLastError();
+}
+template <int BC = 128>
+static inline cudaError_t attn_ws_launch(AttnArgs a, int d, int64_t blocks) {
+  if (!a.aligned || a.m < 1 || (d != 64 && d != 128)) return cudaErrorNotSupported;
+  return d == 64 ? attn_ws_launch_d<64, BC>(a, blocks) : attn_ws_launch_d<128, BC>(a, blocks);
+}
+
+// The library's bf16 kernel on Hopper: version 5 with keys by 128 at d = 64 and 128, the fastest
+// (bench/attention.cu on an H100, 2026-12-07, b = 4, h = 16, n = m = 4096: d = 128 625 TFLOP/s
+// against version 4's 417, causal 548 against 388; d = 64 405 against 385 (version 4 by 64 keys),
+// causal 366 against 359; keys by 64 lost at both d), and only those two instances, so that the
+// library carries no kernel it never runs. Seen by the sm_90a object alone (EM_SM90A_TU): elsewhere
+// it would compile the two as empty stubs.
 #ifdef EM_SM90A_TU
 static inline cudaError_t attn_wg_best_launch(AttnArgs a, int d, int64_t blocks) {
-  if (!a.aligned || (d != 64 && d != 128)) return cudaErrorNotSupported;
-  return d == 64 ? attn_wg_launch_d<64, 64>(a, blocks) : attn_wg_launch_d<128, 128>(a, blocks);
+  return attn_ws_launch<128>(a, d, blocks);
 }
 #endif
 
