@@ -11,9 +11,11 @@
 //                             the FMAs (an H200's dense TF32 is ~7× its FP32; mma.sync reaches
 //                             only part of that, and the splits cost ALU instructions);
 //   em_attention_bf16_cuda    bf16 operands on the tensor cores, float32 accumulation: the
-//                             FlashAttention-2 structure.
-// All three: a block of 4 warps per 64 queries of one head, k and v in tiles of 64 through shared
-// memory by cp.async, the online softmax in registers, exp2 with log2(e)/√d folded into the scale,
+//                             FlashAttention-2 structure with mma.sync, and on Hopper
+//                             FlashAttention-3's (wgmma, the TMA fed by a producer warpgroup,
+//                             consumer warpgroups taking turns: attention_sm90a.cu).
+// All three (Hopper's bf16 kernel aside): a block of 4 warps per 64 queries of one head, k and v
+// in tiles of 64 through shared memory by cp.async, the online softmax in registers, exp2 with log2(e)/√d folded into the scale,
 // causal tiles skipped or masked. The kernels and why they look as they do:
 // reference/cuda/attention_kernels.cuh (shared with bench/attention.cu, which times them and
 // their variants).
@@ -96,8 +98,8 @@ extern "C" int em_attention_bf16_cuda(const em_bf16 *q, const em_bf16 *k, const 
   if (err != EM_OK || blocks == 0) return err;
   if (em__device_is_sm90()) {
     const cudaError_t e = em__attn_bf16_sm90a_launch(a, (int)d, blocks);
-    if (e != cudaErrorNoKernelImageForDevice && e != cudaErrorNotSupported) return result("attn_wg_kernel", e);
-    (void)cudaGetLastError();  // no sm_90a image in this build, or a shape version 4 leaves: version 3
+    if (e != cudaErrorNoKernelImageForDevice && e != cudaErrorNotSupported) return result("attn_ws_kernel", e);
+    (void)cudaGetLastError();  // no sm_90a image in this build, or a shape version 5 leaves: version 3
   }
   return result("attn_bf16_kernel", attn_bf16_launch(a, (int)d, blocks));
 }

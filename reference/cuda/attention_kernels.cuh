@@ -806,8 +806,8 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
 // contiguous bytes per row and n-tile, the next n-tile's store the rest of the sector), without
 // staging through shared memory: it is 1/128 of the k and v bytes the blocks of a head read at
 // n = m = 4096.
-// Hopper's wgmma and TMA would replace mma.sync/ldmatrix and cp.async in the same structure
-// (a warpgroup per 64 queries, K/V tiles by TMA into a deeper ring): not done here.
+// On Hopper, versions 4 and 5 replace mma.sync/ldmatrix with wgmma (a warpgroup per 64 queries),
+// and version 5 cp.async with the TMA.
 template <int D>
 struct AttnBf16Shape {
   static constexpr int LD = D + 8;  // bf16 elements
@@ -928,9 +928,9 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
 // 256 threads, 16 bytes each, rows past n or m as zeros) write this layout directly; a thread's fence.proxy.async then
 // makes its writes visible to the tensor cores' reads (the async proxy), and a barrier to all.
 // Pipeline: K and V tiles double-buffered; tile j + 2 is copied into tile j's buffers once both
-// warpgroups are done with them, so a whole tile of work hides each copy. Not done (the next steps
-// of FlashAttention-3): a producer warp with TMA and mbarriers, two S accumulators so that the
-// softmax of tile j overlaps the S of tile j + 1, and warpgroups taking turns (ping-pong).
+// warpgroups are done with them, so a whole tile of work hides each copy. What FlashAttention-3
+// adds (a producer with TMA and mbarriers, the softmax of one tile overlapped with the MMAs of
+// another, warpgroups taking turns) is version 5's, the library's kernel on Hopper.
 // Registers at D = BC = 128: S 64, O 64, P 32 per thread; shared memory 161 KB, one block per SM.
 // Only aligned tensors (the launcher falls back to version 3 otherwise) and D of 64 or 128 (the
 // 128-byte swizzle wants rows of at least 64 bf16; d = 16 and 32 keep version 3).
