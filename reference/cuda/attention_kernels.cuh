@@ -565,6 +565,15 @@ static __device__ __forceinline__ void attn_mma_mask(float (&s)[NS][4], const At
       if (!attn_visible(a, b, b.q0 + row0 + gr + (e >> 1) * 8, k0 + nt * 8 + 2 * tq + (e & 1))) s[nt][e] = -INFINITY;
 }
 
+// A lane's running state before the first tile: no output, maxima −inf, sums 0.
+template <int NO>
+static __device__ __forceinline__ void attn_mma_start(float (&acc)[NO][4], float (&mrow)[2], float (&lrow)[2]) {
+#pragma unroll
+  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  mrow[0] = mrow[1] = -INFINITY;
+  lrow[0] = lrow[1] = 0.0f;
+}
+
 // The online softmax of one tile for the two rows a lane holds: the new maxima (quad shuffles),
 // the rescale of the running sums and outputs, and the scores replaced by their exp2 (P).
 template <int NS, int NO>
@@ -716,10 +725,8 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_tf32_kernel(AttnArgs a) 
   const int a_row = row0 + (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 4;  // Q: a0..a3
   const int b_row = (lane & 7) + (lane >> 4) * 8, b_col = ((lane >> 3) & 1) * 4;         // K: b0, b1 of 2 n-tiles
 
-  float acc[NO][4];
-#pragma unroll
-  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  float acc[NO][4], mrow[2], lrow[2];
+  attn_mma_start(acc, mrow, lrow);
 
   const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
   if (ntiles > 0) {
@@ -834,10 +841,8 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_bf16_kernel(AttnArgs a) 
   const float c = a.scale_log2;
   const int l7 = lane & 7, l8 = (lane >> 3) & 1, l16 = lane >> 4;
 
-  float acc[NO][4];
-#pragma unroll
-  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  float acc[NO][4], mrow[2], lrow[2];
+  attn_mma_start(acc, mrow, lrow);
 
   const int ntiles = (blk.kend + kAttnBN - 1) / kAttnBN;
   uint32_t qf[D / 16][4];
@@ -1087,10 +1092,8 @@ __global__ void __launch_bounds__(256, 1) attn_wg_kernel(AttnArgs a) {
   const int gr = lane >> 2, tq = lane & 3, row0 = warp * 16;  // this warp's 16 rows of the block's 128
   const float c = a.scale_log2;
 
-  float acc[NO][4];
-#pragma unroll
-  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  float acc[NO][4], mrow[2], lrow[2];
+  attn_mma_start(acc, mrow, lrow);
 
   const int ntiles = (blk.kend + BC - 1) / BC;
   if (ntiles > 0) {
@@ -1261,10 +1264,8 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
   const int gr = lane >> 2, tq = lane & 3, row0 = warp * 16;
 
-  float acc[NO][4];
-#pragma unroll
-  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  float acc[NO][4], mrow[2], lrow[2];
+  attn_mma_start(acc, mrow, lrow);
   float s[NS][4];
   uint32_t p[BC / 16][4];
 
@@ -1419,10 +1420,8 @@ __global__ void __launch_bounds__(384, 1)
 
   const int gr = lane >> 2, tq4 = lane & 3, row0 = warp * 16;
   const int mine = 1 + wg, other = 2 - wg;  // the named barriers of this warpgroup's turn and the other's
-  float acc[NO][4];
-#pragma unroll
-  for (int nt = 0; nt < NO; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  float acc[NO][4], mrow[2], lrow[2];
+  attn_mma_start(acc, mrow, lrow);
   float s[NS][4];
   uint32_t p[BC / 16][4];
 

@@ -108,24 +108,33 @@ static __device__ __forceinline__ void em__tma_load_3d(uint32_t dst, const void 
       : "memory");
 }
 
-// The tensor map em__tma_load_3d reads: a contiguous bf16 tensor of mats × rows × cols (cols
-// innermost), boxes of box_rows × box_cols (box_cols · 2 ≤ 128 bytes) written with the 128-byte
-// swizzle, wgmma's layout (em__wg_desc). The driver's encoder is asked of the runtime once
-// (cudaGetDriverEntryPointByVersion), so nothing links libcuda. base 16-byte aligned, cols·2 a
-// multiple of 16 (the encoder's rules); cudaErrorNotSupported where the driver has no encoder,
-// cudaErrorInvalidValue where it refuses the shape.
-static inline cudaError_t em__tmap_bf16_3d(CUtensorMap *map, const void *base, uint64_t cols, uint64_t rows,
-                                           uint64_t mats, uint32_t box_cols, uint32_t box_rows) {
-  static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
-  if (!encode) {
+// The driver's tensor-map encoder, asked of the runtime once (cudaGetDriverEntryPointByVersion), so
+// that nothing links libcuda; null where the driver has none. A function-local static: the first
+// call from any host thread initialises it, the others wait for it (C++11).
+static inline PFN_cuTensorMapEncodeTiled_v12000 em__tmap_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void *fn = nullptr;
     cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-    const cudaError_t e =
-        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
-    if (e != cudaSuccess) return e;
-    if (found != cudaDriverEntryPointSuccess || !fn) return cudaErrorNotSupported;
-    encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
-  }
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) !=
+            cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      (void)cudaGetLastError();  // not left behind for the caller's next check
+      fn = nullptr;
+    }
+    return (PFN_cuTensorMapEncodeTiled_v12000)fn;
+  }();
+  return encode;
+}
+
+// The tensor map em__tma_load_3d reads: a contiguous bf16 tensor of mats × rows × cols (cols
+// innermost), boxes of box_rows × box_cols (box_cols · 2 ≤ 128 bytes) written with the 128-byte
+// swizzle, wgmma's layout (em__wg_desc). base 16-byte aligned, cols·2 a multiple of 16 (the
+// encoder's rules); cudaErrorNotSupported where the driver has no encoder, cudaErrorInvalidValue
+// where it refuses the shape.
+static inline cudaError_t em__tmap_bf16_3d(CUtensorMap *map, const void *base, uint64_t cols, uint64_t rows,
+                                           uint64_t mats, uint32_t box_cols, uint32_t box_rows) {
+  const PFN_cuTensorMapEncodeTiled_v12000 encode = em__tmap_encoder();
+  if (!encode) return cudaErrorNotSupported;
   const cuuint64_t dims[3] = {cols, rows, mats};
   const cuuint64_t strides[2] = {cols * 2, rows * cols * 2};  // bytes, of dims 1 and 2
   const cuuint32_t box[3] = {box_cols, box_rows, 1}, step[3] = {1, 1, 1};
