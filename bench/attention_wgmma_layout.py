@@ -1,6 +1,6 @@
-"""Lab 7, version 4 (wgmma): checks, without a GPU, that the shared-memory layout the kernels'
-copies write (attn_wg_load in reference/cuda/attention_kernels.cuh) is the one their matrix
-descriptors describe.
+"""Lab 7, versions 4 and 5 (wgmma): checks, without a GPU, that the shared-memory layout the kernels'
+copies write (attn_wg_load in reference/cuda/attention_kernels.cuh; version 5's TMA writes the same
+through its tensor maps' 128-byte swizzle) is the one their matrix descriptors describe.
 
 The copies put the 16-byte chunk c of row r of a tile at byte (c // 8)·(R·128) + r·128 +
 ((c % 8) ^ (r % 8))·16: blocks of 64 columns, rows of 128 bytes, the 128-byte swizzle. The

@@ -1321,7 +1321,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 #endif
 }
 
-// ---- version 5: version 4b's tiles fed by a producer warp, the warpgroups taking turns (sm_90a) --
+// ---- version 5: version 4b's tiles fed by a producer, the warpgroups taking turns (sm_90a) -------
 //
 // FlashAttention-3's plan, in the parts version 4 lacked. Version 4's 256 threads copy every tile
 // themselves (cp.async, the swizzle's addresses computed per 16 bytes) and meet at two block-wide
