@@ -15,8 +15,8 @@
 //                             FlashAttention-3's (wgmma, the TMA fed by a producer warpgroup,
 //                             consumer warpgroups taking turns: attention_sm90a.cu).
 // All three (Hopper's bf16 kernel aside): a block of 4 warps per 64 queries of one head, k and v
-// in tiles of 64 through shared memory by cp.async, the online softmax in registers, exp2 with log2(e)/√d folded into the scale,
-// causal tiles skipped or masked. The kernels and why they look as they do:
+// in tiles of 64 through shared memory by cp.async, the online softmax in registers, exp2 with
+// log2(e)/√d folded into the scale, causal tiles skipped or masked. The kernels and why they look as they do:
 // reference/cuda/attention_kernels.cuh (shared with bench/attention.cu, which times them and
 // their variants).
 //

@@ -1353,35 +1353,42 @@ struct AttnWsCfg {
   static_assert(BC == 64 || BC == 128, "a wgmma n of 64 or 128");
 };
 
+// Version 5's barriers, 8 bytes each from bars: Q's, then two each of full K, full V, free K, free V
+// (buffer i's at + 8·i), so that the producer and the consumers name the same ones.
+struct AttnWsBars {
+  uint32_t full_q, full_k, full_v, empty_k, empty_v;
+  explicit __device__ AttnWsBars(uint32_t bars)
+      : full_q(bars), full_k(bars + 8), full_v(bars + 24), empty_k(bars + 40), empty_v(bars + 56) {}
+};
+
 // The producer thread: Q, then K_j and V_j of every tile as their buffers come free (fill j uses
 // buffer j % 2 in round j / 2; a fresh barrier passes the wait of round 0). It stays until the last
 // two tiles are given back, so that no copy it issued is still landing when it leaves.
 template <int D, int BC>
 static __device__ __forceinline__ void attn_ws_produce(const CUtensorMap *tq, const CUtensorMap *tk,
                                                        const CUtensorMap *tv, const AttnBlock &blk, int ntiles,
-                                                       uint32_t sQ, uint32_t sK, uint32_t sV, uint32_t bars) {
+                                                       uint32_t sQ, uint32_t sK, uint32_t sV, const AttnWsBars &bar) {
   using C = AttnWsCfg<D, BC>;
-  const uint32_t full_q = bars, full_k = bars + 8, full_v = bars + 24, empty_k = bars + 40, empty_v = bars + 56;
   const int head = (int)blk.head;  // < 2^31: the launcher's grid holds every head's tiles
-  em__mbar_expect_tx(full_q, C::QB);
+  em__mbar_expect_tx(bar.full_q, C::QB);
 #pragma unroll
-  for (int c = 0; c < D / 64; ++c) em__tma_load_3d(sQ + c * (C::BM * 128), tq, 64 * c, blk.q0, head, full_q);
+  for (int c = 0; c < D / 64; ++c) em__tma_load_3d(sQ + c * (C::BM * 128), tq, 64 * c, blk.q0, head, bar.full_q);
   for (int j = 0; j < ntiles; ++j) {
     const uint32_t b = 8 * (j & 1), free = ((j >> 1) & 1) ^ 1;
-    em__mbar_wait(empty_k + b, free);
-    em__mbar_expect_tx(full_k + b, C::TB);
+    em__mbar_wait(bar.empty_k + b, free);
+    em__mbar_expect_tx(bar.full_k + b, C::TB);
 #pragma unroll
     for (int c = 0; c < D / 64; ++c)
-      em__tma_load_3d(sK + (j & 1) * C::TB + c * (BC * 128), tk, 64 * c, j * BC, head, full_k + b);
-    em__mbar_wait(empty_v + b, free);
-    em__mbar_expect_tx(full_v + b, C::TB);
+      em__tma_load_3d(sK + (j & 1) * C::TB + c * (BC * 128), tk, 64 * c, j * BC, head, bar.full_k + b);
+    em__mbar_wait(bar.empty_v + b, free);
+    em__mbar_expect_tx(bar.full_v + b, C::TB);
 #pragma unroll
     for (int c = 0; c < D / 64; ++c)
-      em__tma_load_3d(sV + (j & 1) * C::TB + c * (BC * 128), tv, 64 * c, j * BC, head, full_v + b);
+      em__tma_load_3d(sV + (j & 1) * C::TB + c * (BC * 128), tv, 64 * c, j * BC, head, bar.full_v + b);
   }
   for (int j = ntiles > 2 ? ntiles - 2 : 0; j < ntiles; ++j) {
-    em__mbar_wait(empty_k + 8 * (j & 1), (j >> 1) & 1);
-    em__mbar_wait(empty_v + 8 * (j & 1), (j >> 1) & 1);
+    em__mbar_wait(bar.empty_k + 8 * (j & 1), (j >> 1) & 1);
+    em__mbar_wait(bar.empty_v + 8 * (j & 1), (j >> 1) & 1);
   }
 }
 
@@ -1394,26 +1401,26 @@ __global__ void __launch_bounds__(384, 1)
   constexpr int NS = BC / 8, NO = D / 8;
   extern __shared__ __align__(1024) unsigned char attn_smem_ws[];
   const uint32_t base = ((uint32_t)__cvta_generic_to_shared(attn_smem_ws) + 1023u) & ~1023u;
-  const uint32_t sQ = base, sK = sQ + C::QB, sV = sK + 2 * C::TB, bars = base + C::kBars;
-  const uint32_t full_q = bars, full_k = bars + 8, full_v = bars + 24, empty_k = bars + 40, empty_v = bars + 56;
+  const uint32_t sQ = base, sK = sQ + C::QB, sV = sK + 2 * C::TB;
+  const AttnWsBars bar(base + C::kBars);
 
   const AttnBlock blk = attn_block<C::BM>(a);
   const int ntiles = (blk.kend + BC - 1) / BC;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
   if (threadIdx.x == 0) {
-    em__mbar_init(full_q, 1);
+    em__mbar_init(bar.full_q, 1);
     for (int b = 0; b < 16; b += 8) {
-      em__mbar_init(full_k + b, 1);
-      em__mbar_init(full_v + b, 1);
-      em__mbar_init(empty_k + b, 8);
-      em__mbar_init(empty_v + b, 8);
+      em__mbar_init(bar.full_k + b, 1);
+      em__mbar_init(bar.full_v + b, 1);
+      em__mbar_init(bar.empty_k + b, 8);
+      em__mbar_init(bar.empty_v + b, 8);
     }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // seen by the TMA too
+    em__mbar_init_fence();
   }
   __syncthreads();  // the last barrier of the whole block: the roles split here
   if (wg == 2) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (warp == 8 && lane == 0 && ntiles > 0) attn_ws_produce<D, BC>(&tq, &tk, &tv, blk, ntiles, sQ, sK, sV, bars);
+    if (warp == 8 && lane == 0 && ntiles > 0) attn_ws_produce<D, BC>(&tq, &tk, &tv, blk, ntiles, sQ, sK, sV, bar);
     return;
   }
   asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
@@ -1427,8 +1434,8 @@ __global__ void __launch_bounds__(384, 1)
 
   if (ntiles > 0) {
     if (wg == 1) em__bar_arrive(1, 256);  // warpgroup 0 goes first
-    em__mbar_wait(full_q, 0);
-    em__mbar_wait(full_k, 0);
+    em__mbar_wait(bar.full_q, 0);
+    em__mbar_wait(bar.full_k, 0);
     em__bar_sync(mine, 256);
     em__wg_fence();
     attn_wg_issue_s<D, BC>(s, sQ, sK, wg);
@@ -1436,7 +1443,7 @@ __global__ void __launch_bounds__(384, 1)
     em__bar_arrive(other, 256);
     em__wg_wait<0>();
     attn_wg_touch(s);
-    if (lane == 0) em__mbar_arrive(empty_k);
+    if (lane == 0) em__mbar_arrive(bar.empty_k);
     if (attn_tile_masked<BC>(a, blk, 0)) attn_mma_mask(s, a, blk, row0, 0, gr, tq4);
     float alpha[2];
     attn_wg2_softmax(s, mrow, lrow, a.scale_log2, alpha);  // O is 0: nothing to rescale
@@ -1445,18 +1452,18 @@ __global__ void __launch_bounds__(384, 1)
     const auto hand_over = [&] { em__bar_arrive(other, 256); };
     for (int jt = 0; jt < ntiles; ++jt) {
       const int st = jt & 1, sn = (jt + 1) & 1;
-      em__mbar_wait(full_v + 8 * st, (jt >> 1) & 1);
+      em__mbar_wait(bar.full_v + 8 * st, (jt >> 1) & 1);
       if (jt + 1 < ntiles) {
-        em__mbar_wait(full_k + 8 * sn, ((jt + 1) >> 1) & 1);
+        em__mbar_wait(bar.full_k + 8 * sn, ((jt + 1) >> 1) & 1);
         em__bar_sync(mine, 256);
         attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
                                    gr, tq4, hand_over);
-        if (lane == 0) em__mbar_arrive(empty_k + 8 * sn);
+        if (lane == 0) em__mbar_arrive(bar.empty_k + 8 * sn);
       } else {
         attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
                                     gr, tq4);
       }
-      if (lane == 0) em__mbar_arrive(empty_v + 8 * st);
+      if (lane == 0) em__mbar_arrive(bar.empty_v + 8 * st);
     }
     if (wg == 0) em__bar_sync(1, 256);  // the turn warpgroup 1 handed over last, taken
   }
@@ -1673,10 +1680,8 @@ static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
   // version 3 runs instead.
   if (em__tmap_bf16_3d(&tq, a.q, D, (uint64_t)a.n, (uint64_t)bh, 64, C::BM) != cudaSuccess ||
       em__tmap_bf16_3d(&tk, a.k, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess ||
-      em__tmap_bf16_3d(&tv, a.v, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess) {
-    (void)cudaGetLastError();
+      em__tmap_bf16_3d(&tv, a.v, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess)
     return cudaErrorNotSupported;
-  }
   const cudaError_t e = attn_smem(attn_ws_kernel<D, BC>, C::kSmem);
   if (e != cudaSuccess) return e;
   attn_ws_kernel<D, BC><<<(unsigned)((int64_t)a.qtiles * bh), C::kThreads, C::kSmem>>>(a, tq, tk, tv);

@@ -70,6 +70,11 @@ static __device__ __forceinline__ void em__fence_proxy_async() {
 static __device__ __forceinline__ void em__mbar_init(uint32_t bar, int count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
+// After one thread's em__mbar_init calls: the barriers as initialised, seen by the async proxy (the
+// copies that will complete them) as well as by the threads; a block barrier then publishes them.
+static __device__ __forceinline__ void em__mbar_init_fence() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
 static __device__ __forceinline__ void em__mbar_expect_tx(uint32_t bar, uint32_t bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }

@@ -1129,8 +1129,7 @@ static __device__ __forceinline__ void qlin_bulk_init(uint32_t full, uint32_t em
       em__mbar_init(empty + 8 * s, kQlinBulkConsumers);
     }
     em__mbar_init(xbar, 1);
-    // the initialised barriers visible to the async proxy (the copies) as well as to the threads
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    em__mbar_init_fence();
   }
   __syncthreads();
 }
