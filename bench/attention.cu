@@ -41,9 +41,10 @@
 //   4  bf16 on Hopper's warpgroup MMA (wgmma, sm_90a), keys in tiles of 128 or 64, and 4b, its
 //      softmax overlapped with the MMAs of the next tile over three stages (slower on an H100);
 //   5  version 4b's tile fed by a producer warpgroup through the TMA, the two consumer warpgroups
-//      taking turns at the tensor cores, keys by 128 (what em_attention_bf16_cuda runs on Hopper) or
-//      64. Versions 4 and 5 are present where the bench is built for sm_90a (EM_BENCH_SM90A, the
-//      Makefile's choice on an sm_90 target).
+//      taking turns at the tensor cores, keys by 128 or 64; and 5p, version 5 by 128 keys made
+//      persistent, a block per SM taking query tiles from a queue (what em_attention_bf16_cuda runs
+//      on Hopper). Versions 4 and 5 are present where the bench is built for sm_90a
+//      (EM_BENCH_SM90A, the Makefile's choice on an sm_90 target).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -164,7 +165,7 @@ cudaError_t attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
 
 enum Variant {
   kFma, kFmaWhole, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kFmaSplit2, kFmaSplit4, kFmaSplitU8,  // version 1 first
-  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2, kWs128, kWs64
+  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128
 };
 const char *variant_name(Variant v) {
   switch (v) {
@@ -184,8 +185,9 @@ const char *variant_name(Variant v) {
     case kWg128: return "v4 bf16 wgmma, keys by 128";
     case kWg64: return "v4 bf16 wgmma, keys by 64";
     case kWg2: return "v4b bf16 wgmma, 3 stages, overlapped";
-    case kWs128: return "v5 bf16 wgmma, TMA, turns (ref.)";
+    case kWs128: return "v5 bf16 wgmma, TMA, turns";
     case kWs64: return "v5 bf16 wgmma, TMA, turns, keys 64";
+    case kWsP128: return "v5p persistent, tile queue (ref.)";
     default: return "v3 bf16 mma (ref. elsewhere)";
   }
 }
@@ -209,11 +211,12 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kWg2: return "wg2";
     case kWs128: return "ws128";
     case kWs64: return "ws64";
+    case kWsP128: return "wsp128";
     default: return "bf16";
   }
 }
 bool is_fma(Variant v) { return v <= kFmaSplitU8; }  // version 1's variants come first in Variant
-bool is_ws(Variant v) { return v == kWs128 || v == kWs64; }
+bool is_ws(Variant v) { return v == kWs128 || v == kWs64 || v == kWsP128; }
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2 || is_ws(v); }
 int threads_of(Variant v) { return is_ws(v) ? 384 : is_wg(v) ? 256 : kAttnThreads; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
@@ -288,8 +291,9 @@ struct Problem {
       case kWg2: CHECK(or_v3(attn_wg2_launch(a, s.d, blocks), a, s.d, blocks)); break;
       case kWs128: CHECK(or_v3(attn_ws_launch<128>(a, s.d, blocks), a, s.d, blocks)); break;
       case kWs64: CHECK(or_v3(attn_ws_launch<64>(a, s.d, blocks), a, s.d, blocks)); break;
+      case kWsP128: CHECK(or_v3(attn_ws_launch<128, true>(a, s.d, blocks), a, s.d, blocks)); break;
 #else
-      case kWg128: case kWg64: case kWg2: case kWs128: case kWs64:
+      case kWg128: case kWg64: case kWg2: case kWs128: case kWs64: case kWsP128:
         std::fprintf(stderr, "%s: this bench was not built for sm_90a\n", variant_name(var));
         std::exit(1);
 #endif
@@ -353,6 +357,7 @@ size_t smem_of(Variant var, int d) {
     case kWg2: return d == 64 ? AttnWg2Cfg<64>::kSmem : AttnWg2Cfg<128>::kSmem;
     case kWs128: return d == 64 ? AttnWsCfg<64, 128>::kSmem : AttnWsCfg<128, 128>::kSmem;
     case kWs64: return d == 64 ? AttnWsCfg<64, 64>::kSmem : AttnWsCfg<128, 64>::kSmem;
+    case kWsP128: return d == 64 ? AttnWsCfg<64, 128, true>::kSmem : AttnWsCfg<128, 128, true>::kSmem;
     case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8:
       return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
            : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
@@ -390,6 +395,8 @@ const void *kernel_of(Variant var, int d) {
     case kWg2: return d == 64 ? (const void *)attn_wg2_kernel<64> : (const void *)attn_wg2_kernel<128>;
     case kWs128: return d == 64 ? (const void *)attn_ws_kernel<64, 128> : (const void *)attn_ws_kernel<128, 128>;
     case kWs64: return d == 64 ? (const void *)attn_ws_kernel<64, 64> : (const void *)attn_ws_kernel<128, 64>;
+    case kWsP128:
+      return d == 64 ? (const void *)attn_ws_kernel<64, 128, true> : (const void *)attn_ws_kernel<128, 128, true>;
     case kFma: case kFmaWhole: {  // at d = 128 unmasked the library runs the split kernel: the same resources
       EM_ATTN_BY_D(attn_fma_kernel)
     }
@@ -474,18 +481,18 @@ int main(int argc, char **argv) {
   std::vector<Variant> all = {kFma,      kFmaWhole,  kFmaU1,      kFmaU8,  kFmaU42,     kFmaU82, kFmaSplit,
                               kFmaSplit2, kFmaSplit4, kFmaSplitU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2, kWs128, kWs64});  // sm_90a code: CC 9.0 only
+  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128});  // sm_90a code: CC 9.0 only
 #endif
   for (int d : {64, 128})
     for (Variant var : all)
       if (var == kFma || var == kTf32x3 || var == kBf16 || is_wg(var))
         print_attributes(var, d, kernel_of(var, d));
 
-  // What the library runs: version 5 for bf16 on Hopper, keys by 128 (reference/cuda/attention_sm90a.cu),
+  // What the library runs: version 5p for bf16 on Hopper, keys by 128 (reference/cuda/attention_sm90a.cu),
   // else 3.
   std::vector<Variant> shipped = {kFma, kTf32x3, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) shipped.push_back(kWs128);
+  if (p.major == 9) shipped.push_back(kWsP128);
 #endif
   // and version 1 without its split beside them (--waves), and with it at every d too (--quick's
   // self-check; the library splits at d = 128 only)
@@ -502,6 +509,8 @@ int main(int argc, char **argv) {
       {1, 2, 200, 333, 0, 0, 30.0f}, {1, 1, 300, 129, 0, 1, 30.0f},
       // more key tiles than version 4b has stages (3 of 128 keys): its ring wraps around
       {1, 2, 130, 600, 0, 0, 1.0f},  {1, 1, 257, 700, 0, 1, 30.0f},
+      // more query tiles than an H100 or H200 has SMs: version 5p's blocks take several from its queue
+      {2, 32, 260, 300, 0, 0, 1.0f}, {4, 16, 260, 260, 0, 1, 1.0f},
   };
   if (quick) shapes = {{1, 1, 1, 1, 0, 1, 1.0f}, {2, 3, 100, 77, 0, 1, 1.0f}, {1, 1, 65, 200, 0, 0, 30.0f}};
   for (int d : {16, 32, 64, 128})

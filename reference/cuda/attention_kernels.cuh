@@ -1342,135 +1342,221 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 // (64 per warpgroup), as version 4; 384 threads, one block per SM. 65536 registers shared by 384
 // threads are 168 each (ptxas spilled at D = BC = 128 with as many), so the producer warpgroup gives
 // its registers back (setmaxnreg: 24 each) and the consumers take 240 (128·24 + 256·240 ≤ 65536).
-template <int D, int BC>
+//
+// Version 5p (P, what the library runs): the same kernel made persistent. A block of version 5 ends
+// on its output's stores and the next one starts on its Q's and first keys' copies and its first
+// S alone, while the SM's tensor cores wait; with one block per SM nothing else fills that time. In
+// 5p a block per SM takes query tiles from a queue in global memory (attn_ws_queue) until it is
+// empty: the producer fetches the next tile as soon as it has issued this one's copies and copies its
+// Q (into a second Q buffer) and first keys while the consumers finish this tile, and the consumers'
+// stores drain while they start the next. The queue hands the tiles out in attn_block's order, so
+// the causal grid keeps its longest-first order within groups of 8 heads, and a block that finishes
+// early takes the next tile, as the hardware's block scheduler would. On an H100 (bench/attention.cu,
+// b = 4, h = 16, n = m = 4096, two runs) 5p made 646 and 651 TFLOP/s against version 5's 629 and 636
+// at d = 128, 582-583 against 556-558 causal, 418-426 against 403-404 at d = 64 and 382-387
+// against 361-364 causal; groups of 4, 16 or 64 heads made its causal grid no faster than 8.
+template <int D, int BC, bool P = false>
 struct AttnWsCfg {
   static constexpr int BM = 128;
   static constexpr int kThreads = 384;  // two consumer warpgroups, then the producer's
   static constexpr int QB = BM * D * 2, TB = BC * D * 2;
-  static constexpr int kBars = QB + 4 * TB;  // Q, K[2], V[2], then the barriers (72 bytes)
-  static constexpr size_t kSmem = (size_t)kBars + 128 + 1024;  // and room to align to 1024
+  static constexpr int QBUFS = P ? 2 : 1;        // persistent: the next tile's Q lands beside this one's
+  static constexpr int kBars = QBUFS * QB + 4 * TB;  // Q (one or two), K[2], V[2], then the barriers
+  static constexpr size_t kSmem = (size_t)kBars + 256 + 1024;  // 136 bytes of barriers; room to align to 1024
   static_assert(D == 64 || D == 128, "rows of 64 or 128 bf16: whole 128-byte swizzle rows");
   static_assert(BC == 64 || BC == 128, "a wgmma n of 64 or 128");
 };
 
-// Version 5's barriers, 8 bytes each from bars: Q's, then two each of full K, full V, free K, free V
-// (buffer i's at + 8·i), so that the producer and the consumers name the same ones.
+// Version 5's barriers, 8 bytes each from bars, two of each kind (buffer i's at + 8·i): full Q, full
+// K, full V, free K, free V, free Q; then, for the persistent form, a tile handed to the consumers
+// and taken by them, and the two 4-byte slots that carry the tile's number. The producer and the
+// consumers name the same ones.
 struct AttnWsBars {
-  uint32_t full_q, full_k, full_v, empty_k, empty_v;
+  uint32_t full_q, full_k, full_v, empty_k, empty_v, empty_q, tile_full, tile_empty, slot;
   explicit __device__ AttnWsBars(uint32_t bars)
-      : full_q(bars), full_k(bars + 8), full_v(bars + 24), empty_k(bars + 40), empty_v(bars + 56) {}
+      : full_q(bars), full_k(bars + 16), full_v(bars + 32), empty_k(bars + 48), empty_v(bars + 64),
+        empty_q(bars + 80), tile_full(bars + 96), tile_empty(bars + 112), slot(bars + 128) {}
 };
 
-// The producer thread: Q, then K_j and V_j of every tile as their buffers come free (fill j uses
-// buffer j % 2 in round j / 2; a fresh barrier passes the wait of round 0). It stays until the last
-// two tiles are given back, so that no copy it issued is still landing when it leaves.
-template <int D, int BC>
-static __device__ __forceinline__ void attn_ws_produce(const CUtensorMap *tq, const CUtensorMap *tk,
-                                                       const CUtensorMap *tv, const AttnBlock &blk, int ntiles,
-                                                       uint32_t sQ, uint32_t sK, uint32_t sV, const AttnWsBars &bar) {
-  using C = AttnWsCfg<D, BC>;
-  const int head = (int)blk.head;  // < 2^31: the launcher's grid holds every head's tiles
-  em__mbar_expect_tx(bar.full_q, C::QB);
+// The persistent form's queue of query tiles, in global memory: the next tile to hand out (past the
+// grid's first, which each block takes by its index) and the blocks that found the queue empty. The
+// last of those puts both back to 0, so that the next launch starts from an empty queue; launches
+// that overlap (two streams) would share it, as they share the library's other workspace.
+struct AttnWsQueue {
+  unsigned next, done;
+};
+static __device__ AttnWsQueue attn_ws_queue;
+
+static __device__ __forceinline__ void attn_st_shared(uint32_t addr, int x) {
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(x) : "memory");
+}
+static __device__ __forceinline__ int attn_ld_shared(uint32_t addr) {
+  int x;
+  asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(x) : "r"(addr) : "memory");
+  return x;
+}
+
+// The producer thread. For each of its block's query tiles (one, or with P as many as the queue
+// hands it): Q, then K_j and V_j of every key tile as their buffers come free. Fill f of K or V (f
+// counted over the block's whole life) uses buffer f % 2 in round f / 2, Q's fill likewise; a fresh
+// barrier passes the wait of round 0. With P it also hands each tile's number to the consumers
+// (tile_full) once they have taken the one before (tile_empty), and fetches the next from the queue
+// when it has issued this tile's copies: the next tile's Q and first keys are then copied while the
+// consumers finish this one. It stays until the last two fills are given back, so that no copy it
+// issued is still landing when it leaves.
+template <int D, int BC, bool P>
+static __device__ __forceinline__ void attn_ws_produce(const AttnArgs &a, const CUtensorMap *tq, const CUtensorMap *tk,
+                                                       const CUtensorMap *tv, int tiles, uint32_t sQ, uint32_t sK,
+                                                       uint32_t sV, const AttnWsBars &bar) {
+  using C = AttnWsCfg<D, BC, P>;
+  uint32_t f = 0, qf = 0;  // fills of K and V, of Q
+  int x = blockIdx.x;
+  for (uint32_t it = 0;; ++it) {
+    if (P) {
+      em__mbar_wait(bar.tile_empty + 8 * (it & 1), ((it >> 1) & 1) ^ 1);
+      attn_st_shared(bar.slot + 4 * (it & 1), x);
+      em__mbar_arrive(bar.tile_full + 8 * (it & 1));  // release: the slot is written before
+    }
+    if (x >= tiles) break;
+    const AttnBlock blk = attn_block<C::BM>(a, x, tiles);
+    const int ntiles = (blk.kend + BC - 1) / BC, head = (int)blk.head;  // < 2^31: the grid's tiles
+    if (ntiles > 0) {
+      const uint32_t qb = qf & 1, q = sQ + qb * C::QB;
+      em__mbar_wait(bar.empty_q + 8 * qb, ((qf >> 1) & 1) ^ 1);
+      em__mbar_expect_tx(bar.full_q + 8 * qb, C::QB);
 #pragma unroll
-  for (int c = 0; c < D / 64; ++c) em__tma_load_3d(sQ + c * (C::BM * 128), tq, 64 * c, blk.q0, head, bar.full_q);
-  for (int j = 0; j < ntiles; ++j) {
-    const uint32_t b = 8 * (j & 1), free = ((j >> 1) & 1) ^ 1;
-    em__mbar_wait(bar.empty_k + b, free);
-    em__mbar_expect_tx(bar.full_k + b, C::TB);
+      for (int c = 0; c < D / 64; ++c)
+        em__tma_load_3d(q + c * (C::BM * 128), tq, 64 * c, blk.q0, head, bar.full_q + 8 * qb);
+      ++qf;
+      for (int j = 0; j < ntiles; ++j, ++f) {
+        const uint32_t b = 8 * (f & 1), free = ((f >> 1) & 1) ^ 1;
+        em__mbar_wait(bar.empty_k + b, free);
+        em__mbar_expect_tx(bar.full_k + b, C::TB);
 #pragma unroll
-    for (int c = 0; c < D / 64; ++c)
-      em__tma_load_3d(sK + (j & 1) * C::TB + c * (BC * 128), tk, 64 * c, j * BC, head, bar.full_k + b);
-    em__mbar_wait(bar.empty_v + b, free);
-    em__mbar_expect_tx(bar.full_v + b, C::TB);
+        for (int c = 0; c < D / 64; ++c)
+          em__tma_load_3d(sK + (f & 1) * C::TB + c * (BC * 128), tk, 64 * c, j * BC, head, bar.full_k + b);
+        em__mbar_wait(bar.empty_v + b, free);
+        em__mbar_expect_tx(bar.full_v + b, C::TB);
 #pragma unroll
-    for (int c = 0; c < D / 64; ++c)
-      em__tma_load_3d(sV + (j & 1) * C::TB + c * (BC * 128), tv, 64 * c, j * BC, head, bar.full_v + b);
+        for (int c = 0; c < D / 64; ++c)
+          em__tma_load_3d(sV + (f & 1) * C::TB + c * (BC * 128), tv, 64 * c, j * BC, head, bar.full_v + b);
+      }
+    }
+    if (!P) break;
+    x = (int)(gridDim.x + atomicAdd(&attn_ws_queue.next, 1u));
   }
-  for (int j = ntiles > 2 ? ntiles - 2 : 0; j < ntiles; ++j) {
-    em__mbar_wait(bar.empty_k + 8 * (j & 1), (j >> 1) & 1);
-    em__mbar_wait(bar.empty_v + 8 * (j & 1), (j >> 1) & 1);
+  if (P) {
+    __threadfence();  // this block's last fetch is done before it counts itself out
+    if (atomicAdd(&attn_ws_queue.done, 1u) == gridDim.x - 1) {
+      __threadfence();
+      attn_ws_queue.next = 0;
+      attn_ws_queue.done = 0;
+    }
+  }
+  for (uint32_t g = f > 2 ? f - 2 : 0; g < f; ++g) {
+    em__mbar_wait(bar.empty_k + 8 * (g & 1), (g >> 1) & 1);
+    em__mbar_wait(bar.empty_v + 8 * (g & 1), (g >> 1) & 1);
   }
 }
 
-template <int D, int BC>
+// P: persistent (version 5p, above): one block per SM, each taking query tiles from attn_ws_queue
+// until none is left. tiles: the query tiles in all.
+template <int D, int BC, bool P = false>
 __global__ void __launch_bounds__(384, 1)
     attn_ws_kernel(AttnArgs a, const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
-                   const __grid_constant__ CUtensorMap tv) {
+                   const __grid_constant__ CUtensorMap tv, int tiles) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using C = AttnWsCfg<D, BC>;
+  using C = AttnWsCfg<D, BC, P>;
   constexpr int NS = BC / 8, NO = D / 8;
   extern __shared__ __align__(1024) unsigned char attn_smem_ws[];
   const uint32_t base = ((uint32_t)__cvta_generic_to_shared(attn_smem_ws) + 1023u) & ~1023u;
-  const uint32_t sQ = base, sK = sQ + C::QB, sV = sK + 2 * C::TB;
+  const uint32_t sQ = base, sK = sQ + C::QBUFS * C::QB, sV = sK + 2 * C::TB;
   const AttnWsBars bar(base + C::kBars);
 
-  const AttnBlock blk = attn_block<C::BM>(a);
-  const int ntiles = (blk.kend + BC - 1) / BC;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
   if (threadIdx.x == 0) {
-    em__mbar_init(bar.full_q, 1);
     for (int b = 0; b < 16; b += 8) {
+      em__mbar_init(bar.full_q + b, 1);
       em__mbar_init(bar.full_k + b, 1);
       em__mbar_init(bar.full_v + b, 1);
       em__mbar_init(bar.empty_k + b, 8);
       em__mbar_init(bar.empty_v + b, 8);
+      em__mbar_init(bar.empty_q + b, 8);
+      em__mbar_init(bar.tile_full + b, 1);
+      em__mbar_init(bar.tile_empty + b, 8);
     }
     em__mbar_init_fence();
   }
   __syncthreads();  // the last barrier of the whole block: the roles split here
   if (wg == 2) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (warp == 8 && lane == 0 && ntiles > 0) attn_ws_produce<D, BC>(&tq, &tk, &tv, blk, ntiles, sQ, sK, sV, bar);
+    if (warp == 8 && lane == 0) attn_ws_produce<D, BC, P>(a, &tq, &tk, &tv, tiles, sQ, sK, sV, bar);
     return;
   }
   asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
 
   const int gr = lane >> 2, tq4 = lane & 3, row0 = warp * 16;
   const int mine = 1 + wg, other = 2 - wg;  // the named barriers of this warpgroup's turn and the other's
+  const auto hand_over = [&] { em__bar_arrive(other, 256); };
   float acc[NO][4], mrow[2], lrow[2];
-  attn_mma_start(acc, mrow, lrow);
   float s[NS][4];
   uint32_t p[BC / 16][4];
+  uint32_t f = 0, qf = 0;  // the producer's counts of fills, kept in step (attn_ws_produce)
+  int x = blockIdx.x;
 
-  if (ntiles > 0) {
-    if (wg == 1) em__bar_arrive(1, 256);  // warpgroup 0 goes first
-    em__mbar_wait(bar.full_q, 0);
-    em__mbar_wait(bar.full_k, 0);
-    em__bar_sync(mine, 256);
-    em__wg_fence();
-    attn_wg_issue_s<D, BC>(s, sQ, sK, wg);
-    em__wg_commit();
-    em__bar_arrive(other, 256);
-    em__wg_wait<0>();
-    attn_wg_touch(s);
-    if (lane == 0) em__mbar_arrive(bar.empty_k);
-    if (attn_tile_masked<BC>(a, blk, 0)) attn_mma_mask(s, a, blk, row0, 0, gr, tq4);
-    float alpha[2];
-    attn_wg2_softmax(s, mrow, lrow, a.scale_log2, alpha);  // O is 0: nothing to rescale
-    attn_wg_pack<BC>(p, s);
-
-    const auto hand_over = [&] { em__bar_arrive(other, 256); };
-    for (int jt = 0; jt < ntiles; ++jt) {
-      const int st = jt & 1, sn = (jt + 1) & 1;
-      em__mbar_wait(bar.full_v + 8 * st, (jt >> 1) & 1);
-      if (jt + 1 < ntiles) {
-        em__mbar_wait(bar.full_k + 8 * sn, ((jt + 1) >> 1) & 1);
-        em__bar_sync(mine, 256);
-        attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
-                                   gr, tq4, hand_over);
-        if (lane == 0) em__mbar_arrive(bar.empty_k + 8 * sn);
-      } else {
-        attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, sQ, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
-                                    gr, tq4);
-      }
-      if (lane == 0) em__mbar_arrive(bar.empty_v + 8 * st);
+  if (wg == 1) em__bar_arrive(1, 256);  // warpgroup 0 goes first
+  for (uint32_t it = 0;; ++it) {
+    if (P) {
+      em__mbar_wait(bar.tile_full + 8 * (it & 1), (it >> 1) & 1);
+      x = attn_ld_shared(bar.slot + 4 * (it & 1));
+      __syncwarp();
+      if (lane == 0) em__mbar_arrive(bar.tile_empty + 8 * (it & 1));
     }
-    if (wg == 0) em__bar_sync(1, 256);  // the turn warpgroup 1 handed over last, taken
-  }
+    if (x >= tiles) break;
+    const AttnBlock blk = attn_block<C::BM>(a, x, tiles);
+    const int ntiles = (blk.kend + BC - 1) / BC;
+    attn_mma_start(acc, mrow, lrow);
+    if (ntiles > 0) {
+      const uint32_t qb = qf & 1, q = sQ + qb * C::QB;
+      em__mbar_wait(bar.full_q + 8 * qb, (qf >> 1) & 1);
+      em__mbar_wait(bar.full_k + 8 * (f & 1), (f >> 1) & 1);
+      em__bar_sync(mine, 256);
+      em__wg_fence();
+      attn_wg_issue_s<D, BC>(s, q, sK + (f & 1) * C::TB, wg);
+      em__wg_commit();
+      em__bar_arrive(other, 256);
+      em__wg_wait<0>();
+      attn_wg_touch(s);
+      if (lane == 0) em__mbar_arrive(bar.empty_k + 8 * (f & 1));
+      if (attn_tile_masked<BC>(a, blk, 0)) attn_mma_mask(s, a, blk, row0, 0, gr, tq4);
+      float alpha[2];
+      attn_wg2_softmax(s, mrow, lrow, a.scale_log2, alpha);  // O is 0: nothing to rescale
+      attn_wg_pack<BC>(p, s);
 
-  attn_store_mma((uint16_t *)a.o + blk.head * a.n * D, a, blk, row0, gr, tq4, acc, lrow);
+      for (int jt = 0; jt < ntiles; ++jt, ++f) {
+        const int st = f & 1, sn = (f + 1) & 1;
+        em__mbar_wait(bar.full_v + 8 * st, (f >> 1) & 1);
+        if (jt + 1 < ntiles) {
+          em__mbar_wait(bar.full_k + 8 * sn, ((f + 1) >> 1) & 1);
+          em__bar_sync(mine, 256);
+          attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, q, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
+                                     gr, tq4, hand_over);
+          if (lane == 0) em__mbar_arrive(bar.empty_k + 8 * sn);
+        } else {
+          attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, q, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
+                                      gr, tq4);
+        }
+        if (lane == 0) em__mbar_arrive(bar.empty_v + 8 * st);
+      }
+      if (lane == 0) em__mbar_arrive(bar.empty_q + 8 * qb);  // every MMA that read this Q is done
+      ++qf;
+    }
+    attn_store_mma((uint16_t *)a.o + blk.head * a.n * D, a, blk, row0, gr, tq4, acc, lrow);
+    if (!P) break;
+  }
+  if (wg == 0) em__bar_sync(1, 256);  // the turn warpgroup 1 handed over last, taken
 #else
-  (void)a, (void)tq, (void)tk, (void)tv;  // built for another target than sm_90a: never launched
+  (void)a, (void)tq, (void)tk, (void)tv, (void)tiles;  // built for another target than sm_90a: never launched
 #endif
 }
 
@@ -1670,11 +1756,12 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
 // Version 5 at one d and one key tile (sm_90a only, as version 4): the three tensor maps, then the
 // launch. cudaErrorNotSupported where version 5 does not go (d = 16, 32, tensors off 16 bytes, no
 // keys, a tensor map refused), as version 4.
-template <int D, int BC>
+template <int D, int BC, bool P = false>
 static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
-  using C = AttnWsCfg<D, BC>;
+  using C = AttnWsCfg<D, BC, P>;
   const int64_t bh = blocks / a.qtiles;
   a.qtiles = (a.n + C::BM - 1) / C::BM;
+  const int tiles = (int)((int64_t)a.qtiles * bh);  // at most blocks, which the caller keeps < 2^31
   CUtensorMap tq, tk, tv;
   // A map the driver cannot make (no encoder, a shape it refuses): not this kernel's, the caller's
   // version 3 runs instead.
@@ -1682,26 +1769,34 @@ static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
       em__tmap_bf16_3d(&tk, a.k, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess ||
       em__tmap_bf16_3d(&tv, a.v, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess)
     return cudaErrorNotSupported;
-  const cudaError_t e = attn_smem(attn_ws_kernel<D, BC>, C::kSmem);
+  cudaError_t e = attn_smem(attn_ws_kernel<D, BC, P>, C::kSmem);
+  int grid = tiles;
+  if (P) {  // one block per SM (its shared memory allows no more), none without a tile
+    int dev = 0, sms = 0;
+    if (e == cudaSuccess) e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    grid = tiles < sms ? tiles : sms;
+  }
   if (e != cudaSuccess) return e;
-  attn_ws_kernel<D, BC><<<(unsigned)((int64_t)a.qtiles * bh), C::kThreads, C::kSmem>>>(a, tq, tk, tv);
+  attn_ws_kernel<D, BC, P><<<(unsigned)grid, C::kThreads, C::kSmem>>>(a, tq, tk, tv, tiles);
   return cudaGetLastError();
 }
-template <int BC = 128>
+template <int BC = 128, bool P = false>
 static inline cudaError_t attn_ws_launch(AttnArgs a, int d, int64_t blocks) {
   if (!a.aligned || a.m < 1 || (d != 64 && d != 128)) return cudaErrorNotSupported;
-  return d == 64 ? attn_ws_launch_d<64, BC>(a, blocks) : attn_ws_launch_d<128, BC>(a, blocks);
+  return d == 64 ? attn_ws_launch_d<64, BC, P>(a, blocks) : attn_ws_launch_d<128, BC, P>(a, blocks);
 }
 
-// The library's bf16 kernel on Hopper: version 5 with keys by 128 at d = 64 and 128, the fastest
-// (bench/attention.cu on an H100, 2026-12-07, b = 4, h = 16, n = m = 4096: d = 128 625 TFLOP/s
-// against version 4's 417, causal 548 against 388; d = 64 405 against 385 (version 4 by 64 keys),
-// causal 366 against 359; keys by 64 lost at both d), and only those two instances, so that the
-// library carries no kernel it never runs. Seen by the sm_90a object alone (EM_SM90A_TU): elsewhere
+// The library's bf16 kernel on Hopper: version 5p, persistent, with keys by 128 at d = 64 and 128,
+// the fastest (bench/attention.cu on an H100, 2026-12-07, b = 4, h = 16, n = m = 4096: version 5
+// made 625 TFLOP/s at d = 128 against version 4's 417, causal 548 against 388, d = 64 405 against
+// 385 (version 4 by 64 keys), causal 366 against 359, keys by 64 losing at both d; 5p then 2-6% more
+// than 5 at every one of the four), and only those two instances, so that the library carries no
+// kernel it never runs. Seen by the sm_90a object alone (EM_SM90A_TU): elsewhere
 // it would compile the two as empty stubs.
 #ifdef EM_SM90A_TU
 static inline cudaError_t attn_wg_best_launch(AttnArgs a, int d, int64_t blocks) {
-  return attn_ws_launch<128>(a, d, blocks);
+  return attn_ws_launch<128, true>(a, d, blocks);
 }
 #endif
 
