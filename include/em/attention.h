@@ -69,7 +69,10 @@ int em_attention_cuda(const float *q, const float *k, const float *v, float *o, 
 int em_attention_tf32x3_cuda(const float *q, const float *k, const float *v, float *o, int64_t b, int64_t h,
                              int64_t n, int64_t m, int64_t d, int causal);
 
-/* Reference solutions, bfloat16 in and out, float32 accumulation. */
+/* Reference solutions, bfloat16 in and out, float32 accumulation. em_attention_bf16_cuda on Hopper
+ * runs a block per SM, each taking query tiles from a queue in device memory that the library keeps
+ * between calls: like em_attention_cuda's workspace, not for calls from several host threads at
+ * once. */
 int em_attention_bf16_cpu(const em_bf16 *q, const em_bf16 *k, const em_bf16 *v, em_bf16 *o, int64_t b,
                           int64_t h, int64_t n, int64_t m, int64_t d, int causal);
 int em_attention_bf16_cuda(const em_bf16 *q, const em_bf16 *k, const em_bf16 *v, em_bf16 *o, int64_t b,
