@@ -442,9 +442,10 @@ int time_waves(bench::Timer &timer, double peak, const std::vector<Variant> &var
       const int h = heads[hi];
       const double tf = 4.0 * h * 4096.0 * 4096.0 * 128 / (ms[vi][hi] * 1e-3) / 1e12;
       if (h == 64) base = tf;
-      const int blocks = h * (is_wg(var) ? 32 : 64);  // versions 4 and 5: 128 queries a block
-      std::printf("  %-32s h=%d %5d blocks, %5.2f waves of %d  %8.3f ms %7.1f TFLOP/s", variant_name(var), h, blocks,
-                  (double)blocks / slots, slots, ms[vi][hi], tf);
+      // query tiles, a block's each (versions 4 and 5: 128 queries, else 64); 5p's blocks take several
+      const int tiles = h * (is_wg(var) ? 32 : 64);
+      std::printf("  %-32s h=%d %5d tiles, %5.2f waves of %d  %8.3f ms %7.1f TFLOP/s", variant_name(var), h, tiles,
+                  (double)tiles / slots, slots, ms[vi][hi], tf);
       if (is_fma(var)) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
       std::printf("  %.3fx  err/tol %.2g%s\n", tf / base, err[vi][hi], err[vi][hi] <= 1.0 ? "" : " FAIL");
     }
