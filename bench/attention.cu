@@ -42,9 +42,10 @@
 //      softmax overlapped with the MMAs of the next tile over three stages (slower on an H100);
 //   5  version 4b's tile fed by a producer warpgroup through the TMA, the two consumer warpgroups
 //      taking turns at the tensor cores, keys by 128 or 64; and 5p, version 5 by 128 keys made
-//      persistent, a block per SM taking query tiles from a queue (what em_attention_bf16_cuda runs
-//      on Hopper). Versions 4 and 5 are present where the bench is built for sm_90a
-//      (EM_BENCH_SM90A, the Makefile's choice on an sm_90 target).
+//      persistent, a block per SM taking query tiles from a queue, with two consumer warpgroups or
+//      three (192 queries a block; keys by 64 at d = 128). em_attention_bf16_cuda runs 5p on Hopper,
+//      with two at d = 128 and three at d = 64. Versions 4 and 5 are present where the bench is
+//      built for sm_90a (EM_BENCH_SM90A, the Makefile's choice on an sm_90 target).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -163,9 +164,18 @@ cudaError_t attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
   }
 }
 
+#if EM_BENCH_SM90A
+// Version 5p with three consumer warpgroups, 192 queries a block: keys by 128 at d = 64, by 64 at
+// d = 128 (where 160 registers a consumer hold no more).
+cudaError_t attn_ws3_launch(const AttnArgs &a, int d, int64_t blocks) {
+  if (!a.aligned || a.m < 1 || (d != 64 && d != 128)) return cudaErrorNotSupported;
+  return d == 64 ? attn_ws_launch_d<64, 128, true, 3>(a, blocks) : attn_ws_launch_d<128, 64, true, 3>(a, blocks);
+}
+#endif
+
 enum Variant {
   kFma, kFmaWhole, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kFmaSplit2, kFmaSplit4, kFmaSplitU8,  // version 1 first
-  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128
+  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128, kWsP3
 };
 const char *variant_name(Variant v) {
   switch (v) {
@@ -187,7 +197,8 @@ const char *variant_name(Variant v) {
     case kWg2: return "v4b bf16 wgmma, 3 stages, overlapped";
     case kWs128: return "v5 bf16 wgmma, TMA, turns";
     case kWs64: return "v5 bf16 wgmma, TMA, turns, keys 64";
-    case kWsP128: return "v5p persistent, tile queue (ref.)";
+    case kWsP128: return "v5p persistent (ref. d=128)";
+    case kWsP3: return "v5p, 3 consumers (ref. d=64)";
     default: return "v3 bf16 mma (ref. elsewhere)";
   }
 }
@@ -212,13 +223,14 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kWs128: return "ws128";
     case kWs64: return "ws64";
     case kWsP128: return "wsp128";
+    case kWsP3: return "wsp3";
     default: return "bf16";
   }
 }
 bool is_fma(Variant v) { return v <= kFmaSplitU8; }  // version 1's variants come first in Variant
-bool is_ws(Variant v) { return v == kWs128 || v == kWs64 || v == kWsP128; }
+bool is_ws(Variant v) { return v == kWs128 || v == kWs64 || v == kWsP128 || v == kWsP3; }
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2 || is_ws(v); }
-int threads_of(Variant v) { return is_ws(v) ? 384 : is_wg(v) ? 256 : kAttnThreads; }
+int threads_of(Variant v) { return v == kWsP3 ? 512 : is_ws(v) ? 384 : is_wg(v) ? 256 : kAttnThreads; }
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
 struct Shape {
@@ -292,8 +304,9 @@ struct Problem {
       case kWs128: CHECK(or_v3(attn_ws_launch<128>(a, s.d, blocks), a, s.d, blocks)); break;
       case kWs64: CHECK(or_v3(attn_ws_launch<64>(a, s.d, blocks), a, s.d, blocks)); break;
       case kWsP128: CHECK(or_v3(attn_ws_launch<128, true>(a, s.d, blocks), a, s.d, blocks)); break;
+      case kWsP3: CHECK(or_v3(attn_ws3_launch(a, s.d, blocks), a, s.d, blocks)); break;
 #else
-      case kWg128: case kWg64: case kWg2: case kWs128: case kWs64: case kWsP128:
+      case kWg128: case kWg64: case kWg2: case kWs128: case kWs64: case kWsP128: case kWsP3:
         std::fprintf(stderr, "%s: this bench was not built for sm_90a\n", variant_name(var));
         std::exit(1);
 #endif
@@ -358,6 +371,7 @@ size_t smem_of(Variant var, int d) {
     case kWs128: return d == 64 ? AttnWsCfg<64, 128>::kSmem : AttnWsCfg<128, 128>::kSmem;
     case kWs64: return d == 64 ? AttnWsCfg<64, 64>::kSmem : AttnWsCfg<128, 64>::kSmem;
     case kWsP128: return d == 64 ? AttnWsCfg<64, 128, true>::kSmem : AttnWsCfg<128, 128, true>::kSmem;
+    case kWsP3: return d == 64 ? AttnWsCfg<64, 128, true, 3>::kSmem : AttnWsCfg<128, 64, true, 3>::kSmem;
     case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8:
       return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
            : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
@@ -397,6 +411,8 @@ const void *kernel_of(Variant var, int d) {
     case kWs64: return d == 64 ? (const void *)attn_ws_kernel<64, 64> : (const void *)attn_ws_kernel<128, 64>;
     case kWsP128:
       return d == 64 ? (const void *)attn_ws_kernel<64, 128, true> : (const void *)attn_ws_kernel<128, 128, true>;
+    case kWsP3:
+      return d == 64 ? (const void *)attn_ws_kernel<64, 128, true, 3> : (const void *)attn_ws_kernel<128, 64, true, 3>;
     case kFma: case kFmaWhole: {  // at d = 128 unmasked the library runs the split kernel: the same resources
       EM_ATTN_BY_D(attn_fma_kernel)
     }
@@ -482,7 +498,8 @@ int main(int argc, char **argv) {
   std::vector<Variant> all = {kFma,      kFmaWhole,  kFmaU1,      kFmaU8,  kFmaU42,     kFmaU82, kFmaSplit,
                               kFmaSplit2, kFmaSplit4, kFmaSplitU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) all.insert(all.end(), {kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128});  // sm_90a code: CC 9.0 only
+  if (p.major == 9)  // sm_90a code: CC 9.0 only
+    all.insert(all.end(), {kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128, kWsP3});
 #endif
   for (int d : {64, 128})
     for (Variant var : all)
@@ -490,10 +507,10 @@ int main(int argc, char **argv) {
         print_attributes(var, d, kernel_of(var, d));
 
   // What the library runs: version 5p for bf16 on Hopper, keys by 128 (reference/cuda/attention_sm90a.cu),
-  // else 3.
+  // two consumer warpgroups at d = 128 and three at d = 64 (both variants run at both d here), else 3.
   std::vector<Variant> shipped = {kFma, kTf32x3, kBf16};
 #if EM_BENCH_SM90A
-  if (p.major == 9) shipped.push_back(kWsP128);
+  if (p.major == 9) shipped.insert(shipped.end(), {kWsP128, kWsP3});
 #endif
   // and version 1 without its split beside them (--waves), and with it at every d too (--quick's
   // self-check; the library splits at d = 128 only)

@@ -1047,14 +1047,14 @@ static __device__ __forceinline__ void attn_wg_rs(float (&d)[N / 8][4], const ui
 }
 
 // S = Q·K_tileᵀ for this warpgroup's 64 queries (issued, not waited for): one wgmma per 16 of d.
-// Step kk reads columns 16·kk.. of Q and K: block kk / 4 of 64 columns (Q's 128 rows or K's BC
-// rows of 128 bytes each), 32 bytes into the row; this warpgroup's Q rows start 64 rows in.
-template <int D, int BC>
+// Step kk reads columns 16·kk.. of Q and K: block kk / 4 of 64 columns (Q's BM rows or K's BC
+// rows of 128 bytes each), 32 bytes into the row; warpgroup wg's Q rows start 64·wg rows in.
+template <int D, int BC, int BM = 128>
 static __device__ __forceinline__ void attn_wg_issue_s(float (&s)[BC / 8][4], uint32_t sQ, uint32_t kb, int wg) {
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     const uint32_t kin = (uint32_t)((kk & 3) * 32);
-    attn_wg_ss<BC>(s, em__wg_desc(sQ + (kk >> 2) * (128 * 128) + wg * (64 * 128) + kin, 16, 1024),
+    attn_wg_ss<BC>(s, em__wg_desc(sQ + (kk >> 2) * (BM * 128) + wg * (64 * 128) + kin, 16, 1024),
                    em__wg_desc(kb + (kk >> 2) * (BC * 128) + kin, 16, 1024), kk > 0);
   }
 }
@@ -1210,14 +1210,14 @@ static __device__ __forceinline__ void attn_wg2_softmax(float (&s)[NS][4], float
 struct AttnWgNothing {
   __device__ void operator()() const {}
 };
-template <int D, int BC, bool NEXT, typename Issued = AttnWgNothing>
+template <int D, int BC, bool NEXT, int BM = 128, typename Issued = AttnWgNothing>
 static __device__ __forceinline__ void attn_wg2_tile(const AttnArgs &a, const AttnBlock &blk, uint32_t (&p)[BC / 16][4],
                                                      float (&sn)[BC / 8][4], float (&acc)[D / 8][4], float (&mrow)[2],
                                                      float (&lrow)[2], uint32_t sQ, uint32_t kn, uint32_t vb, int jt,
                                                      int wg, int row0, int gr, int tq, Issued issued = Issued()) {
   em__wg_fence();
   if constexpr (NEXT) {
-    attn_wg_issue_s<D, BC>(sn, sQ, kn, wg);
+    attn_wg_issue_s<D, BC, BM>(sn, sQ, kn, wg);
     em__wg_commit();
     em__wg_fence();  // O's MMAs a stage of their own, so that waiting for S's alone ends S's
   }
@@ -1355,16 +1355,27 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 // b = 4, h = 16, n = m = 4096, two runs) 5p made 646 and 651 TFLOP/s against version 5's 629 and 636
 // at d = 128, 582-583 against 556-558 causal, 418-426 against 403-404 at d = 64 and 382-387
 // against 361-364 causal; groups of 4, 16 or 64 heads made its causal grid no faster than 8.
-template <int D, int BC, bool P = false>
+//
+// NC: consumer warpgroups, 64 queries each: 2, or 3 (FlashAttention-3's tile of 192 queries at d = 64,
+// where a tile's softmax is as long as at d = 128 against half the MMAs, so a third warpgroup's
+// softmax has more MMAs to hide behind). They take turns in a ring (warpgroup w waits on named
+// barrier 1 + w and hands over on the next's), and 512 threads leave the consumers 160 registers
+// (128·24 + 384·160 ≤ 65536): enough for keys by 128 at d = 64, by 64 at d = 128. On an H100
+// (bench/attention.cu, b = 4, h = 16, n = m = 4096) three made 525 TFLOP/s at d = 64 against two's
+// 426, 435 against 386 causal; at d = 128 (keys by 64) 570 against 640, 546 against 586 causal.
+template <int D, int BC, bool P = false, int NC = 2>
 struct AttnWsCfg {
-  static constexpr int BM = 128;
-  static constexpr int kThreads = 384;  // two consumer warpgroups, then the producer's
+  static constexpr int BM = 64 * NC;
+  static constexpr int kThreads = 128 * (NC + 1);  // the consumer warpgroups, then the producer's
+  static constexpr int kRegs = NC == 2 ? 240 : 160;  // a consumer thread's, after setmaxnreg
+  static constexpr int kWarps = 4 * NC;              // consumer warps: the arrivals that free a buffer
   static constexpr int QB = BM * D * 2, TB = BC * D * 2;
   static constexpr int QBUFS = P ? 2 : 1;        // persistent: the next tile's Q lands beside this one's
   static constexpr int kBars = QBUFS * QB + 4 * TB;  // Q (one or two), K[2], V[2], then the barriers
   static constexpr size_t kSmem = (size_t)kBars + 256 + 1024;  // 136 bytes of barriers; room to align to 1024
   static_assert(D == 64 || D == 128, "rows of 64 or 128 bf16: whole 128-byte swizzle rows");
   static_assert(BC == 64 || BC == 128, "a wgmma n of 64 or 128");
+  static_assert(NC == 2 || NC == 3, "two or three consumer warpgroups");
 };
 
 // Version 5's barriers, 8 bytes each from bars, two of each kind (buffer i's at + 8·i): full Q, full
@@ -1404,11 +1415,11 @@ static __device__ __forceinline__ int attn_ld_shared(uint32_t addr) {
 // when it has issued this tile's copies: the next tile's Q and first keys are then copied while the
 // consumers finish this one. It stays until the last two fills are given back, so that no copy it
 // issued is still landing when it leaves.
-template <int D, int BC, bool P>
+template <int D, int BC, bool P, int NC>
 static __device__ __forceinline__ void attn_ws_produce(const AttnArgs &a, const CUtensorMap *tq, const CUtensorMap *tk,
                                                        const CUtensorMap *tv, int tiles, uint32_t sQ, uint32_t sK,
                                                        uint32_t sV, const AttnWsBars &bar) {
-  using C = AttnWsCfg<D, BC, P>;
+  using C = AttnWsCfg<D, BC, P, NC>;
   uint32_t f = 0, qf = 0;  // fills of K and V, of Q
   int x = blockIdx.x;
   for (uint32_t it = 0;; ++it) {
@@ -1461,12 +1472,12 @@ static __device__ __forceinline__ void attn_ws_produce(const AttnArgs &a, const 
 
 // P: persistent (version 5p, above): one block per SM, each taking query tiles from attn_ws_queue
 // until none is left. tiles: the query tiles in all.
-template <int D, int BC, bool P = false>
-__global__ void __launch_bounds__(384, 1)
+template <int D, int BC, bool P = false, int NC = 2>
+__global__ void __launch_bounds__(AttnWsCfg<D, BC, P, NC>::kThreads, 1)
     attn_ws_kernel(AttnArgs a, const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                    const __grid_constant__ CUtensorMap tv, int tiles) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using C = AttnWsCfg<D, BC, P>;
+  using C = AttnWsCfg<D, BC, P, NC>;
   constexpr int NS = BC / 8, NO = D / 8;
   extern __shared__ __align__(1024) unsigned char attn_smem_ws[];
   const uint32_t base = ((uint32_t)__cvta_generic_to_shared(attn_smem_ws) + 1023u) & ~1023u;
@@ -1479,24 +1490,25 @@ __global__ void __launch_bounds__(384, 1)
       em__mbar_init(bar.full_q + b, 1);
       em__mbar_init(bar.full_k + b, 1);
       em__mbar_init(bar.full_v + b, 1);
-      em__mbar_init(bar.empty_k + b, 8);
-      em__mbar_init(bar.empty_v + b, 8);
-      em__mbar_init(bar.empty_q + b, 8);
+      em__mbar_init(bar.empty_k + b, C::kWarps);
+      em__mbar_init(bar.empty_v + b, C::kWarps);
+      em__mbar_init(bar.empty_q + b, C::kWarps);
       em__mbar_init(bar.tile_full + b, 1);
-      em__mbar_init(bar.tile_empty + b, 8);
+      em__mbar_init(bar.tile_empty + b, C::kWarps);
     }
     em__mbar_init_fence();
   }
   __syncthreads();  // the last barrier of the whole block: the roles split here
-  if (wg == 2) {
+  if (wg == NC) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n" ::: "memory");
-    if (warp == 8 && lane == 0) attn_ws_produce<D, BC, P>(a, &tq, &tk, &tv, tiles, sQ, sK, sV, bar);
+    if (warp == 4 * NC && lane == 0) attn_ws_produce<D, BC, P, NC>(a, &tq, &tk, &tv, tiles, sQ, sK, sV, bar);
     return;
   }
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n" ::: "memory");
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(C::kRegs) : "memory");
 
   const int gr = lane >> 2, tq4 = lane & 3, row0 = warp * 16;
-  const int mine = 1 + wg, other = 2 - wg;  // the named barriers of this warpgroup's turn and the other's
+  // the named barriers of this warpgroup's turn and the next one's
+  const int mine = 1 + wg, other = NC == 2 ? 2 - wg : wg + 1 < NC ? 2 + wg : 1;
   const auto hand_over = [&] { em__bar_arrive(other, 256); };
   float acc[NO][4], mrow[2], lrow[2];
   float s[NS][4];
@@ -1504,7 +1516,7 @@ __global__ void __launch_bounds__(384, 1)
   uint32_t f = 0, qf = 0;  // the producer's counts of fills, kept in step (attn_ws_produce)
   int x = blockIdx.x;
 
-  if (wg == 1) em__bar_arrive(1, 256);  // warpgroup 0 goes first
+  if (wg == NC - 1) em__bar_arrive(1, 256);  // warpgroup 0 goes first
   for (uint32_t it = 0;; ++it) {
     if (P) {
       em__mbar_wait(bar.tile_full + 8 * (it & 1), (it >> 1) & 1);
@@ -1522,7 +1534,7 @@ __global__ void __launch_bounds__(384, 1)
       em__mbar_wait(bar.full_k + 8 * (f & 1), (f >> 1) & 1);
       em__bar_sync(mine, 256);
       em__wg_fence();
-      attn_wg_issue_s<D, BC>(s, q, sK + (f & 1) * C::TB, wg);
+      attn_wg_issue_s<D, BC, C::BM>(s, q, sK + (f & 1) * C::TB, wg);
       em__wg_commit();
       em__bar_arrive(other, 256);
       em__wg_wait<0>();
@@ -1539,12 +1551,12 @@ __global__ void __launch_bounds__(384, 1)
         if (jt + 1 < ntiles) {
           em__mbar_wait(bar.full_k + 8 * sn, ((f + 1) >> 1) & 1);
           em__bar_sync(mine, 256);
-          attn_wg2_tile<D, BC, true>(a, blk, p, s, acc, mrow, lrow, q, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
-                                     gr, tq4, hand_over);
+          attn_wg2_tile<D, BC, true, C::BM>(a, blk, p, s, acc, mrow, lrow, q, sK + sn * C::TB, sV + st * C::TB, jt,
+                                            wg, row0, gr, tq4, hand_over);
           if (lane == 0) em__mbar_arrive(bar.empty_k + 8 * sn);
         } else {
-          attn_wg2_tile<D, BC, false>(a, blk, p, s, acc, mrow, lrow, q, sK + sn * C::TB, sV + st * C::TB, jt, wg, row0,
-                                      gr, tq4);
+          attn_wg2_tile<D, BC, false, C::BM>(a, blk, p, s, acc, mrow, lrow, q, sK + sn * C::TB, sV + st * C::TB, jt,
+                                             wg, row0, gr, tq4);
         }
         if (lane == 0) em__mbar_arrive(bar.empty_v + 8 * st);
       }
@@ -1554,7 +1566,7 @@ __global__ void __launch_bounds__(384, 1)
     attn_store_mma((uint16_t *)a.o + blk.head * a.n * D, a, blk, row0, gr, tq4, acc, lrow);
     if (!P) break;
   }
-  if (wg == 0) em__bar_sync(1, 256);  // the turn warpgroup 1 handed over last, taken
+  if (wg == 0) em__bar_sync(1, 256);  // the turn the last warpgroup handed over last, taken
 #else
   (void)a, (void)tq, (void)tk, (void)tv, (void)tiles;  // built for another target than sm_90a: never launched
 #endif
@@ -1756,9 +1768,9 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
 // Version 5 at one d and one key tile (sm_90a only, as version 4): the three tensor maps, then the
 // launch. cudaErrorNotSupported where version 5 does not go (d = 16, 32, tensors off 16 bytes, no
 // keys, a tensor map refused), as version 4.
-template <int D, int BC, bool P = false>
+template <int D, int BC, bool P = false, int NC = 2>
 static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
-  using C = AttnWsCfg<D, BC, P>;
+  using C = AttnWsCfg<D, BC, P, NC>;
   const int64_t bh = blocks / a.qtiles;
   a.qtiles = (a.n + C::BM - 1) / C::BM;
   const int tiles = (int)((int64_t)a.qtiles * bh);  // at most blocks, which the caller keeps < 2^31
@@ -1769,7 +1781,7 @@ static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
       em__tmap_bf16_3d(&tk, a.k, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess ||
       em__tmap_bf16_3d(&tv, a.v, D, (uint64_t)a.m, (uint64_t)bh, 64, BC) != cudaSuccess)
     return cudaErrorNotSupported;
-  cudaError_t e = attn_smem(attn_ws_kernel<D, BC, P>, C::kSmem);
+  cudaError_t e = attn_smem(attn_ws_kernel<D, BC, P, NC>, C::kSmem);
   int grid = tiles;
   if (P) {  // one block per SM (its shared memory allows no more), none without a tile
     int dev = 0, sms = 0;
@@ -1778,7 +1790,7 @@ static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
     grid = tiles < sms ? tiles : sms;
   }
   if (e != cudaSuccess) return e;
-  attn_ws_kernel<D, BC, P><<<(unsigned)grid, C::kThreads, C::kSmem>>>(a, tq, tk, tv, tiles);
+  attn_ws_kernel<D, BC, P, NC><<<(unsigned)grid, C::kThreads, C::kSmem>>>(a, tq, tk, tv, tiles);
   return cudaGetLastError();
 }
 template <int BC = 128, bool P = false>
@@ -1787,16 +1799,18 @@ static inline cudaError_t attn_ws_launch(AttnArgs a, int d, int64_t blocks) {
   return d == 64 ? attn_ws_launch_d<64, BC, P>(a, blocks) : attn_ws_launch_d<128, BC, P>(a, blocks);
 }
 
-// The library's bf16 kernel on Hopper: version 5p, persistent, with keys by 128 at d = 64 and 128,
-// the fastest (bench/attention.cu on an H100, 2026-12-07, b = 4, h = 16, n = m = 4096: version 5
-// made 625 TFLOP/s at d = 128 against version 4's 417, causal 548 against 388, d = 64 405 against
-// 385 (version 4 by 64 keys), causal 366 against 359, keys by 64 losing at both d; 5p then 2-6% more
-// than 5 at every one of the four), and only those two instances, so that the library carries no
+// The library's bf16 kernel on Hopper: version 5p, persistent, keys by 128, with two consumer
+// warpgroups at d = 128 and three at d = 64, the fastest (bench/attention.cu on an H100, 2026-12-07,
+// b = 4, h = 16, n = m = 4096: version 5 made 625 TFLOP/s at d = 128 against version 4's 417, causal
+// 548 against 388, d = 64 405 against 385 (version 4 by 64 keys), causal 366 against 359, keys by 64
+// losing at both d; 5p then 2-6% more than 5 at every one of the four, and at d = 64 three consumer
+// warpgroups 13-23% more than two), and only those two instances, so that the library carries no
 // kernel it never runs. Seen by the sm_90a object alone (EM_SM90A_TU): elsewhere
 // it would compile the two as empty stubs.
 #ifdef EM_SM90A_TU
 static inline cudaError_t attn_wg_best_launch(AttnArgs a, int d, int64_t blocks) {
-  return attn_ws_launch<128, true>(a, d, blocks);
+  if (!a.aligned || a.m < 1 || (d != 64 && d != 128)) return cudaErrorNotSupported;
+  return d == 64 ? attn_ws_launch_d<64, 128, true, 3>(a, blocks) : attn_ws_launch_d<128, 128, true>(a, blocks);
 }
 #endif
 

@@ -1,8 +1,8 @@
 // Lab 7 reference, CUDA, Hopper only: the bf16 kernel on wgmma (version 5p of
 // reference/cuda/attention_kernels.cuh: a producer warpgroup brings Q, K and V through the TMA into
-// 128-byte-swizzled shared memory, two consumer warpgroups of 64 queries take turns at the tensor
-// cores, each overlapping its softmax with its own P·V; one block per SM taking query tiles from a
-// queue; keys by 128 at d = 64 and 128, the fastest on an H100: 1.56x version 4 at the bar's shape).
+// 128-byte-swizzled shared memory, two consumer warpgroups of 64 queries (three at d = 64) take
+// turns at the tensor cores, each overlapping its softmax with its own P·V; one block per SM taking
+// query tiles from a queue; keys by 128, the fastest on an H100: 1.56x version 4 at the bar's shape).
 // This file is compiled for sm_90a alone (the Makefile), so its kernels exist only where they can
 // run; em_attention_bf16_cuda (attention.cu) calls here on a compute capability 9.0 device and
 // falls back to version 3 (mma.sync) when this build holds no sm_90a image, and for what version
