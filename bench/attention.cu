@@ -231,6 +231,7 @@ bool is_fma(Variant v) { return v <= kFmaSplitU8; }  // version 1's variants com
 bool is_ws(Variant v) { return v == kWs128 || v == kWs64 || v == kWsP128 || v == kWsP3; }
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2 || is_ws(v); }
 int threads_of(Variant v) { return v == kWsP3 ? 512 : is_ws(v) ? 384 : is_wg(v) ? 256 : kAttnThreads; }
+int queries_of(Variant v) { return v == kWsP3 ? 192 : is_wg(v) ? 128 : kAttnBM; }  // a query tile's
 bool is_bf16(Variant v) { return v == kBf16 || is_wg(v); }
 
 struct Shape {
@@ -458,8 +459,8 @@ int time_waves(bench::Timer &timer, double peak, const std::vector<Variant> &var
       const int h = heads[hi];
       const double tf = 4.0 * h * 4096.0 * 4096.0 * 128 / (ms[vi][hi] * 1e-3) / 1e12;
       if (h == 64) base = tf;
-      // query tiles, a block's each (versions 4 and 5: 128 queries, else 64); 5p's blocks take several
-      const int tiles = h * (is_wg(var) ? 32 : 64);
+      // query tiles, a block's each (5p's blocks take several)
+      const int tiles = h * ((4096 + queries_of(var) - 1) / queries_of(var));
       std::printf("  %-32s h=%d %5d tiles, %5.2f waves of %d  %8.3f ms %7.1f TFLOP/s", variant_name(var), h, tiles,
                   (double)tiles / slots, slots, ms[vi][hi], tf);
       if (is_fma(var)) std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);

@@ -1327,7 +1327,7 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 // themselves (cp.async, the swizzle's addresses computed per 16 bytes) and meet at two block-wide
 // barriers per tile, so both warpgroups compute their softmax at the same time and the tensor cores
 // idle meanwhile. Here:
-//   - warpgroup 2, the producer, has one thread issue the tiles' copies through the TMA (one bulk tensor
+//   - the last warpgroup, the producer, has one thread issue the tiles' copies through the TMA (one bulk tensor
 //     copy per 64 columns of a tile; the tensor maps, built by the launcher, give rows past a head's
 //     n or m as zeros and write the 128-byte swizzle themselves), into two K and two V buffers;
 //   - mbarriers, not the block, say when a buffer is full (full_k, full_v: the copies' bytes) and
@@ -1337,8 +1337,8 @@ __global__ void __launch_bounds__(256, 1) attn_wg2_kernel(AttnArgs a) {
 //     the softmax of S_{j+1} while O's MMAs run), and the two take turns to issue (two named
 //     barriers, 256 threads each: a warpgroup waits for its turn, issues, and hands the turn over),
 //     so that one warpgroup's softmax runs while the other's MMAs keep the tensor cores busy.
-// Warpgroup 0 takes the first turn (warpgroup 1 hands it over once at the start), and takes one
-// more at the end, so that every turn handed over is taken. Keys by BC (64 or 128), queries by 128
+// Warpgroup 0 takes the first turn (the last consumer warpgroup hands it over once at the start),
+// and takes one more at the end, so that every turn handed over is taken. Keys by BC (64 or 128), queries by 128
 // (64 per warpgroup), as version 4; 384 threads, one block per SM. 65536 registers shared by 384
 // threads are 168 each (ptxas spilled at D = BC = 128 with as many), so the producer warpgroup gives
 // its registers back (setmaxnreg: 24 each) and the consumers take 240 (128·24 + 256·240 ≤ 65536).
@@ -1507,7 +1507,8 @@ __global__ void __launch_bounds__(AttnWsCfg<D, BC, P, NC>::kThreads, 1)
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(C::kRegs) : "memory");
 
   const int gr = lane >> 2, tq4 = lane & 3, row0 = warp * 16;
-  // the named barriers of this warpgroup's turn and the next one's
+  // the named barriers of this warpgroup's turn and the next one's (for two, written as version 5 had
+  // it: the ring's general form compiled to other instructions around it)
   const int mine = 1 + wg, other = NC == 2 ? 2 - wg : wg + 1 < NC ? 2 + wg : 1;
   const auto hand_over = [&] { em__bar_arrive(other, 256); };
   float acc[NO][4], mrow[2], lrow[2];
