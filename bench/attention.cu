@@ -168,8 +168,7 @@ cudaError_t attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
 // Version 5p with three consumer warpgroups, 192 queries a block: keys by 128 at d = 64, by 64 at
 // d = 128 (where 160 registers a consumer hold no more).
 cudaError_t attn_ws3_launch(const AttnArgs &a, int d, int64_t blocks) {
-  if (!a.aligned || a.m < 1 || (d != 64 && d != 128)) return cudaErrorNotSupported;
-  return d == 64 ? attn_ws_launch_d<64, 128, true, 3>(a, blocks) : attn_ws_launch_d<128, 64, true, 3>(a, blocks);
+  return attn_ws_pick<128, 64, true, 3, 3>(a, d, blocks);
 }
 #endif
 

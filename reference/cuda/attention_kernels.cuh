@@ -1767,8 +1767,8 @@ static inline cudaError_t attn_wg_launch(AttnArgs a, int d, int64_t blocks) {
 }
 
 // Version 5 at one d and one key tile (sm_90a only, as version 4): the three tensor maps, then the
-// launch. cudaErrorNotSupported where version 5 does not go (d = 16, 32, tensors off 16 bytes, no
-// keys, a tensor map refused), as version 4.
+// launch. The caller has checked that version 5 takes the call (attn_ws_pick); a tensor map the
+// driver refuses gives cudaErrorNotSupported, as the shapes version 5 does not take do.
 template <int D, int BC, bool P = false, int NC = 2>
 static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
   using C = AttnWsCfg<D, BC, P, NC>;
@@ -1794,10 +1794,17 @@ static inline cudaError_t attn_ws_launch_d(AttnArgs a, int64_t blocks) {
   attn_ws_kernel<D, BC, P, NC><<<(unsigned)grid, C::kThreads, C::kSmem>>>(a, tq, tk, tv, tiles);
   return cudaGetLastError();
 }
-template <int BC = 128, bool P = false>
-static inline cudaError_t attn_ws_launch(AttnArgs a, int d, int64_t blocks) {
+// Version 5 where it goes, at d = 64 with BC64 keys a tile and NC64 consumer warpgroups, at d = 128
+// with BC128 and NC128; cudaErrorNotSupported elsewhere (tensors off 16 bytes, no keys, d = 16, 32),
+// and the caller runs version 3. The one place that says what version 5 takes.
+template <int BC64, int BC128, bool P, int NC64 = 2, int NC128 = 2>
+static inline cudaError_t attn_ws_pick(const AttnArgs &a, int d, int64_t blocks) {
   if (!a.aligned || a.m < 1 || (d != 64 && d != 128)) return cudaErrorNotSupported;
-  return d == 64 ? attn_ws_launch_d<64, BC, P>(a, blocks) : attn_ws_launch_d<128, BC, P>(a, blocks);
+  return d == 64 ? attn_ws_launch_d<64, BC64, P, NC64>(a, blocks) : attn_ws_launch_d<128, BC128, P, NC128>(a, blocks);
+}
+template <int BC = 128, bool P = false>
+static inline cudaError_t attn_ws_launch(const AttnArgs &a, int d, int64_t blocks) {
+  return attn_ws_pick<BC, BC, P>(a, d, blocks);
 }
 
 // The library's bf16 kernel on Hopper: version 5p, persistent, keys by 128, with two consumer
@@ -1809,9 +1816,8 @@ static inline cudaError_t attn_ws_launch(AttnArgs a, int d, int64_t blocks) {
 // kernel it never runs. Seen by the sm_90a object alone (EM_SM90A_TU): elsewhere
 // it would compile the two as empty stubs.
 #ifdef EM_SM90A_TU
-static inline cudaError_t attn_wg_best_launch(AttnArgs a, int d, int64_t blocks) {
-  if (!a.aligned || a.m < 1 || (d != 64 && d != 128)) return cudaErrorNotSupported;
-  return d == 64 ? attn_ws_launch_d<64, 128, true, 3>(a, blocks) : attn_ws_launch_d<128, 128, true>(a, blocks);
+static inline cudaError_t attn_wg_best_launch(const AttnArgs &a, int d, int64_t blocks) {
+  return attn_ws_pick<128, 128, true, 3, 2>(a, d, blocks);
 }
 #endif
 
