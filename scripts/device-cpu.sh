@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The compute-bound labs' CPU references (labs 7 and 8) beside PyTorch on the GPU machine's own CPU,
+# an Intel Xeon: the course's VMs are Intel on some days and AMD on others, and a CPU reference and
+# its advice must hold on both. Two threads on two distinct physical cores, as on the course VM
+# (`lscpu -p` says which logical CPUs share a core), for the checker and PyTorch alike.
+#   scripts/device-cpu.sh [lab ...]   (default: 7 8; each lab's bar case only)
+# Leaves lscpu and each lab's `make bench` table in $OUT (or ./device-out). BENCH_S (100) caps each
+# lab's bench; torch.compile is skipped (--no-compile): the CPU bars compare eager kernels.
+set -uo pipefail
+out=${OUT:-device-out}; mkdir -p "$out"
+[ -d .debs ] && source scripts/use-debs.sh
+lscpu >"$out/lscpu.txt"
+grep -E "Model name|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\)|L2|L3" "$out/lscpu.txt"
+grep -oE "avx512[a-z_0-9]*|amx[a-z_0-9]*|avx_vnni" "$out/lscpu.txt" | sort -u | paste -sd' '
+# the first logical CPU of each of the first two cores
+cpus=$(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -u | head -2 | cut -d, -f1 | paste -sd,)
+echo "pinned to CPUs $cpus"
+make -j"$(nproc)" build/demo/em-check >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
+for lab in ${*:-7 8}; do
+  case $lab in
+    7) sel=(--case "perf bh8 2048") ;;  # b·h = 8, n = m = 2048, d = 64, float32: issue 13's CPU bar
+    8) sel=(--part b) ;;                # 2048^3 int8 forward: issue 14's CPU bar
+    *) echo "device-cpu.sh: no bar case for lab $lab (7 or 8)" >&2; exit 2 ;;
+  esac
+  OMP_NUM_THREADS=2 timeout "${BENCH_S:-100}" taskset -c "$cpus" make bench LAB="$lab" TRACK=cpu \
+    ARGS="${sel[*]@Q} --threads 2" BENCH_ARGS="--no-compile --budget 0.3" >"$out/cpu-bench$lab.txt" 2>&1
+  echo "lab $lab: make bench exit $?"
+  grep -E "^track|^lab |^$lab |PyTorch" "$out/cpu-bench$lab.txt"
+done
