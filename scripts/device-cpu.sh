@@ -6,6 +6,9 @@
 #   scripts/device-cpu.sh [lab ...]   (default: 7 8; each lab's bar case only)
 # Leaves lscpu and each lab's `make bench` table in $OUT (or ./device-out). BENCH_S (100) caps each
 # lab's bench; torch.compile is skipped (--no-compile): the CPU bars compare eager kernels.
+# PyTorch's CPU outputs want a caching allocator (bench/torch_bench.py says why); the machine has no
+# tcmalloc of its own, so Debian's from .debs (scripts/fetch-device-debs.sh) is preloaded for the
+# whole bench, the checker too (it allocates once per case: the same times either way).
 set -uo pipefail
 out=${OUT:-device-out}; mkdir -p "$out"
 [ -d .debs ] && source scripts/use-debs.sh
@@ -15,8 +18,11 @@ grep -oE "avx512[a-z_0-9]*|amx[a-z_0-9]*|avx_vnni" "$out/lscpu.txt" | sort -u | 
 # the first logical CPU of each of the first two cores
 cpus=$(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -u | head -2 | cut -d, -f1 | paste -sd,)
 echo "pinned to CPUs $cpus"
+tc=$(ls /tmp/emdeps/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/null)
+[ -n "$tc" ] && export LD_PRELOAD="$tc${LD_PRELOAD:+ $LD_PRELOAD}" && echo "preloaded $tc"
 make -j"$(nproc)" build/demo/em-check >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
-for lab in ${*:-7 8}; do
+[ $# -eq 0 ] && set -- 7 8
+for lab in "$@"; do
   case $lab in
     7) sel=(--case "perf bh8 2048") ;;  # b·h = 8, n = m = 2048, d = 64, float32: issue 13's CPU bar
     8) sel=(--part b) ;;                # 2048^3 int8 forward: issue 14's CPU bar

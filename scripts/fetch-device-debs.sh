@@ -11,7 +11,8 @@ mkdir -p .debs
 cd .debs
 pkgs=(libjansson-dev libjansson4 libarchive-dev libarchive13 nettle-dev libnettle8 libhogweed6 libgmp-dev
       libcriterion-dev libcriterion3 libboxfort-dev libnanomsg5 libgit2-1.5 libhttp-parser2.9
-      libmbedtls14 libmbedx509-1 libmbedcrypto7 libssh2-1)
+      libmbedtls14 libmbedx509-1 libmbedcrypto7 libssh2-1
+      libtcmalloc-minimal4)  # not linked: PyTorch's allocator for make bench's CPU rows (device-cpu.sh)
 # apt-get download runs as _apt where it can; as root into a folder _apt cannot write it warns and
 # downloads anyway: that warning is noise here.
 apt-get download "${pkgs[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true
