@@ -9,9 +9,12 @@
  *       -o build/qlinear_cpu              (where libem.a has CUDA objects: add -L/usr/local/cuda/lib64
  *                                          -lcudart_static -lrt -lpthread -ldl -lstdc++)
  *   build/qlinear_cpu                     the default table: M = N = K = 2048, then decode-like M = 16
- *   build/qlinear_cpu M N K [WHAT] [REPS] [LEVEL]   WHAT: all (default), layer, int8, f32, backward, naive;
+ *   build/qlinear_cpu M N K [WHAT] [REPS] [LEVEL]   WHAT: all (default), layer, int8, f32, backward, naive,
+ *                                         amx (the AMX variant, bench/qlinear_amx.h, checked first);
  *                                         LEVEL: avx512-vnni, avx512, avx2, portable (the library's kernels,
  *                                         reference/cpu/qlinear_isa.h; default the best this CPU has)
+ *   build/qlinear_cpu amx-check          the AMX variant against the library's forward on ragged shapes:
+ *                                         the int32 sums and y must be the same bits (exit 1 if not)
  *   EM_BENCH_FMA=234.5 build/qlinear_cpu ...   divide by this FMA rate (else build/peaks.json's, else
  *                                         one measured now; run from the project root)
  *
@@ -23,6 +26,7 @@
  * quantised one), 4·M·N·K for the backward. "GB/s W" is the int8 weights (N·K bytes) per second,
  * the number that matters for decode-like shapes.
  */
+#define _DEFAULT_SOURCE /* syscall(), which asks Linux for AMX's tile state (qlinear_amx.h) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +41,7 @@
 
 #include "em/em.h"
 #include "common_cpu.h"
+#include "qlinear_amx.h"
 #include "../reference/cpu/qlinear_isa.h"
 
 static double clock_s(clockid_t id) {
@@ -183,6 +188,7 @@ static int call(const char *what, bench *s) {
     return em_qlinear_backward_cpu(s->dy, s->xq, s->sx, s->wq, s->sw, s->dx, s->dw, s->db, s->M, s->N, s->K);
   if (!strcmp(what, "naive"))
     return em_qlinear_forward_naive_cpu(s->xq, s->sx, s->wq, s->sw, s->b, NULL, s->y, s->M, s->N, s->K);
+  if (!strcmp(what, "amx")) return amx_forward(s->xq, s->sx, s->wq, s->sw, s->b, NULL, s->y, s->M, s->N, s->K);
   f32_forward(&s->g, s->x, s->w, s->b, s->y, s->M, s->N, s->K);
   return EM_OK;
 }
@@ -193,6 +199,7 @@ static const char *label(const char *what) {
   if (!strcmp(what, "quantize")) return "quantise x alone";
   if (!strcmp(what, "backward")) return "backward (float32)";
   if (!strcmp(what, "naive")) return "naive int8 fwd, one thread";
+  if (!strcmp(what, "amx")) return "int8 fwd on AMX tiles (variant)";
   return "float32 GEMM x.W^T + b";
 }
 
@@ -238,7 +245,7 @@ static double run(const char *what, bench *s, int reps, double fma, int threads)
            100.0 * ops / hi * 1e-9 / roof, 100.0 * ops / lo * 1e-9 / roof);
     for (int r = 0; r < reps; ++r) printf(" %6.1f", ops / busy[r] * 1e-9);
   }
-  if (!strcmp(what, "layer") || !strcmp(what, "int8"))
+  if (!strcmp(what, "layer") || !strcmp(what, "int8") || !strcmp(what, "amx"))
     printf(" | GB/s W %.1f .. %.1f", (double)(s->N * s->K) / hi * 1e-9, (double)(s->N * s->K) / lo * 1e-9);
   printf("\n");
   return best;
@@ -281,9 +288,71 @@ static void teardown(bench *s) {
   em_qlinear_destroy(s->layer);
 }
 
+/* The AMX variant against the library's forward on the same operands: the int32 sums and y, bit for
+ * bit (the library's levels agree with each other so; tests/test_lab8_reference.c). Says which. */
+static int amx_same(const int8_t *xq, const float *sx, const int8_t *wq, const float *sw, const float *b, int64_t M,
+                    int64_t N, int64_t K) {
+  int32_t *acc0 = em_host_alloc((size_t)(M * N) * 4), *acc1 = em_host_alloc((size_t)(M * N) * 4);
+  float *y0 = em_host_alloc((size_t)(M * N) * 4), *y1 = em_host_alloc((size_t)(M * N) * 4);
+  int err = !acc0 || !acc1 || !y0 || !y1 ? EM_ENOMEM : EM_OK;
+  if (!err) err = em_qlinear_forward_cpu(xq, sx, wq, sw, b, acc0, y0, M, N, K);
+  if (!err) {
+    memset(acc1, 0x5a, (size_t)(M * N) * 4), memset(y1, 0xff, (size_t)(M * N) * 4); /* unwritten: differs */
+    err = amx_forward(xq, sx, wq, sw, b, acc1, y1, M, N, K);
+  }
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; !err && i < M * N; ++i)
+    if (acc0[i] != acc1[i] || memcmp(&y0[i], &y1[i], 4) != 0) bad += 1, first = first < 0 ? i : first;
+  if (err)
+    printf("AMX check M=%lld N=%lld K=%lld: %s\n", (long long)M, (long long)N, (long long)K, em_strerror(err));
+  else if (bad)
+    printf("AMX check M=%lld N=%lld K=%lld: %lld of %lld outputs differ from the library's, first [%lld][%lld]: "
+           "acc %d against %d\n", (long long)M, (long long)N, (long long)K, (long long)bad, (long long)(M * N),
+           (long long)(first / N), (long long)(first % N), acc1[first], acc0[first]);
+  else
+    printf("AMX check M=%lld N=%lld K=%lld: the library's bits (%s)\n", (long long)M, (long long)N, (long long)K,
+           em__qlinear_isa_name(em__qlinear_isa()));
+  em_host_free(acc0), em_host_free(acc1), em_host_free(y0), em_host_free(y1);
+  return !err && !bad;
+}
+
+/* amx-check: ragged and edge shapes (one row, one output, K past a block of 64 by 1, an odd last
+ * pair of panels or of W tiles, decode-like), extreme values among them. Exit 1 if any differs. */
+static int amx_check(void) {
+  const char *why = amx_unavailable();
+  if (why) {
+    printf("AMX check not run: %s\n", why);
+    return 2;
+  }
+  static const int64_t shapes[][3] = {{1, 1, 1},       {1, 16, 64},     {16, 16, 64},      {17, 33, 65},
+                                      {31, 47, 130},   {48, 40, 4},     {300, 200, 1000},  {257, 129, 2048},
+                                      {16, 8192, 8192}, {1, 4100, 8190}, {2048, 2048, 2048}};
+  int ok = 1;
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+    const int64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+    float *x = em_host_alloc((size_t)(M * K) * 4), *w = em_host_alloc((size_t)(N * K) * 4);
+    float *b = em_host_alloc((size_t)N * 4), *sx = em_host_alloc((size_t)M * 4), *sw = em_host_alloc((size_t)N * 4);
+    int8_t *xq = em_host_alloc((size_t)(M * K)), *wq = em_host_alloc((size_t)(N * K));
+    if (!x || !w || !b || !sx || !sw || !xq || !wq) return 1;
+    em_rng_fill_uniform_f32(x, M * K, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 0}, -2.0f, 2.0f);
+    em_rng_fill_uniform_f32(w, N * K, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 1}, -0.1f, 0.1f);
+    em_rng_fill_uniform_f32(b, N, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 2}, -1.0f, 1.0f);
+    /* an outlier in every fourth row of x: ±127 there and small values around it */
+    for (int64_t r = 0; r < M; r += 4) x[r * K + (r * 7) % K] = r % 8 ? 1e3f : -1e3f;
+    int err = em_qlinear_quantize_cpu(x, M, K, xq, sx);
+    if (!err) err = em_qlinear_quantize_cpu(w, N, K, wq, sw);
+    ok &= !err && amx_same(xq, sx, wq, sw, b, M, N, K);
+    em_host_free(x), em_host_free(w), em_host_free(b), em_host_free(sx), em_host_free(sw);
+    em_host_free(xq), em_host_free(wq);
+  }
+  printf("AMX check: %s\n", ok ? "every shape gave the library's bits" : "FAILED");
+  return ok ? 0 : 1;
+}
+
 /* One shape: every variant asked for, then int8 against float32. */
 static int shape(int64_t M, int64_t N, int64_t K, const char *what, int reps, double fma, int threads) {
   bench s;
+  int status = 0;
   if (setup(&s, M, N, K)) return 1;
   printf("M=%lld N=%lld K=%lld, kernels %s: wall ms per call (median of each repetition) | rate | rate by CPU time\n",
          (long long)M, (long long)N, (long long)K, em__qlinear_isa_name(em__qlinear_isa()));
@@ -295,10 +364,19 @@ static int shape(int64_t M, int64_t N, int64_t K, const char *what, int reps, do
   if (all || !strcmp(what, "f32")) t_f32 = run("f32", &s, reps, fma, threads);
   if (all || !strcmp(what, "backward")) run("backward", &s, reps, fma, threads);
   if (!strcmp(what, "naive")) run("naive", &s, reps, fma, threads);
+  if (all || !strcmp(what, "amx")) {
+    const char *why = amx_unavailable();
+    if (why)
+      printf("%-30s not run: %s\n", label("amx"), why);
+    else if (amx_same(s.xq, s.sx, s.wq, s.sw, s.b, M, N, K))
+      run("amx", &s, reps, fma, threads);
+    else
+      status = 1;
+  }
   if (t_layer > 0 && t_f32 > 0)
     printf("int8 forward (x quantised inside) is %.2fx the float32 GEMM (best repetitions)\n", t_f32 / t_layer);
   teardown(&s);
-  return 0;
+  return status;
 }
 
 static const int LEVELS[] = {EM__QLINEAR_PORTABLE, EM__QLINEAR_AVX2, EM__QLINEAR_AVX512, EM__QLINEAR_AVX512_VNNI};
@@ -307,6 +385,7 @@ int main(int argc, char **argv) {
   int threads = 1;
   double fma = bench_fma_rate(&threads);
   if (fma < 0) return 1;
+  if (argc == 2 && !strcmp(argv[1], "amx-check")) return amx_check();
   if (argc >= 4) {
     const char *what = argc >= 5 ? argv[4] : "all";
     const int reps = argc >= 6 ? atoi(argv[5]) : 3;

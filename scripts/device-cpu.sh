@@ -3,7 +3,10 @@
 # an Intel Xeon: the course's VMs are Intel on some days and AMD on others, and a CPU reference and
 # its advice must hold on both. Two threads on two distinct physical cores, as on the course VM
 # (`lscpu -p` says which logical CPUs share a core), for the checker and PyTorch alike.
-#   scripts/device-cpu.sh [lab ...]   (default: 7 8; each lab's bar case only)
+#   scripts/device-cpu.sh [step ...]   (default: 7 8 amx)
+#     7, 8   the lab's CPU bar case only (lab 7: b·h = 8, n = m = 2048, d = 64; lab 8: part b's 2048^3)
+#     amx    lab 8's AMX variant (bench/qlinear_amx.h) in build/qlinear_cpu: checked bit for bit
+#            against the library's forward on edge shapes (amx-check), then timed beside it
 # Leaves lscpu and each lab's `make bench` table in $OUT (or ./device-out). BENCH_S (100) caps each
 # lab's bench; torch.compile is skipped (--no-compile): the CPU bars compare eager kernels.
 # PyTorch's CPU outputs want a caching allocator (bench/torch_bench.py says why); the machine has no
@@ -21,12 +24,28 @@ echo "pinned to CPUs $cpus"
 tc=$(ls /tmp/emdeps/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/null)
 [ -n "$tc" ] && export LD_PRELOAD="$tc${LD_PRELOAD:+ $LD_PRELOAD}" && echo "preloaded $tc"
 make -j"$(nproc)" build/demo/em-check >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
-[ $# -eq 0 ] && set -- 7 8
+[ $# -eq 0 ] && set -- 7 8 amx
 for lab in "$@"; do
+  if [ "$lab" = amx ]; then
+    # built as bench/qlinear_cpu.c's header says, against the CUDA build's libem.a
+    cc=$(grep -o '\bCC=[^ ]*' build/config.mk 2>/dev/null | head -1 | cut -d= -f2)  # the compiler make used
+    ${cc:-gcc} -std=c11 -O3 -march=native -fopenmp -Iinclude bench/qlinear_cpu.c build/libem.a -ljansson -lm \
+      -L/usr/local/cuda/lib64 -lcudart_static -lrt -lpthread -ldl -lstdc++ \
+      -o build/qlinear_cpu >"$out/amx-build.log" 2>&1 ||
+      { echo "amx: build failed"; tail -20 "$out/amx-build.log"; continue; }
+    timeout 120 build/qlinear_cpu amx-check >"$out/amx-check.txt" 2>&1
+    echo "amx-check exit $? (want 0)"; cat "$out/amx-check.txt"
+    for what in int8 amx; do
+      OMP_NUM_THREADS=2 timeout 60 taskset -c "$cpus" build/qlinear_cpu 2048 2048 2048 $what 3 \
+        >"$out/amx-$what.txt" 2>&1
+      tail -2 "$out/amx-$what.txt"
+    done
+    continue
+  fi
   case $lab in
     7) sel=(--case "perf bh8 2048") ;;  # b·h = 8, n = m = 2048, d = 64, float32: issue 13's CPU bar
     8) sel=(--part b) ;;                # 2048^3 int8 forward: issue 14's CPU bar
-    *) echo "device-cpu.sh: no bar case for lab $lab (7 or 8)" >&2; exit 2 ;;
+    *) echo "device-cpu.sh: no step $lab (7, 8 or amx)" >&2; exit 2 ;;
   esac
   OMP_NUM_THREADS=2 timeout "${BENCH_S:-100}" taskset -c "$cpus" make bench LAB="$lab" TRACK=cpu \
     ARGS="${sel[*]@Q} --threads 2" BENCH_ARGS="--no-compile --budget 0.3" >"$out/cpu-bench$lab.txt" 2>&1
