@@ -33,6 +33,8 @@
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "../reference/cpu/qlinear_transpose.h"
 #define AMX_X86 1
 #else
 #define AMX_X86 0
@@ -90,31 +92,6 @@ static void amx_end(void) { __asm__ volatile("tilerelease" ::: "memory"); }
 /* c += a·b, in AT&T order (b, a, c) */
 #define AMX_DP(c, a, b) __asm__ volatile("tdpbssd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
 
-/* v[i] lane j becomes v[j] lane i (16 × 16 of 32 bits): the library's transpose16
- * (reference/cpu/qlinear.c), which is static there. */
-static inline __attribute__((always_inline)) T_AMX512 void amx_transpose16(__m512i v[16]) {
-  __m512i t[16], u[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
-  }
-  for (int m = 0; m < 16; m += 4) {
-    u[m] = _mm512_unpacklo_epi64(t[m], t[m + 2]);
-    u[m + 1] = _mm512_unpackhi_epi64(t[m], t[m + 2]);
-    u[m + 2] = _mm512_unpacklo_epi64(t[m + 1], t[m + 3]);
-    u[m + 3] = _mm512_unpackhi_epi64(t[m + 1], t[m + 3]);
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512i a01 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), a23 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
-    const __m512i b01 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
-    const __m512i b23 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-    v[c] = _mm512_shuffle_i32x4(a01, b01, 0x88);
-    v[4 + c] = _mm512_shuffle_i32x4(a01, b01, 0xDD);
-    v[8 + c] = _mm512_shuffle_i32x4(a23, b23, 0x88);
-    v[12 + c] = _mm512_shuffle_i32x4(a23, b23, 0xDD);
-  }
-}
-
 /* Rows 16p .. 16p + 15 of xq as B tiles: per 64 of k, 1 KiB, row g the 4 bytes of k = 4g .. 4g + 3
  * of each row; zeros past K and past M. */
 T_AMX512 static void amx_pack_panel(const int8_t *xq, int64_t M, int64_t K, int64_t p, int8_t *dst) {
@@ -126,7 +103,7 @@ T_AMX512 static void amx_pack_panel(const int8_t *xq, int64_t M, int64_t K, int6
       const int64_t r = 16 * p + l;
       v[l] = r < M ? _mm512_maskz_loadu_epi8(live, xq + r * K + k0) : _mm512_setzero_si512();
     }
-    amx_transpose16(v);
+    em__transpose16(v);
     for (int g = 0; g < 16; ++g) _mm512_storeu_si512((void *)(dst + 64 * g), v[g]);
   }
 }
@@ -161,7 +138,7 @@ T_AMX512 static void amx_epilogue(const int32_t *c, const float *sx, const float
                                   float *y, int64_t N, int64_t r0, int64_t rows, int64_t o0, int64_t outs) {
   __m512i v[16];
   for (int o = 0; o < 16; ++o) v[o] = _mm512_loadu_si512((const void *)(c + 16 * o));
-  amx_transpose16(v);
+  em__transpose16(v);
   const __mmask16 live = outs >= 16 ? 0xffff : (__mmask16)((1u << outs) - 1);
   const __m512 swv = _mm512_maskz_loadu_ps(live, sw + o0), bv = _mm512_maskz_loadu_ps(live, b + o0);
   for (int64_t l = 0; l < rows; ++l) {

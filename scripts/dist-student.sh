@@ -50,8 +50,8 @@ $MAKE --no-print-directory lib BUILD=$dist/lib-cpu OPT="$opt" WARN="$warn" NO_CU
 # ---- what ships ----------------------------------------------------------------------------------
 # The student's tree, the harness they build, and what the student commands run (make deps, hint,
 # report, bench's PyTorch side, the grid-order model of lab 7's README, the ncu stall summary). Not
-# shipped: reference/cpu, cuda, naive (the solutions), bench/*.cu and *_cpu.c (they include the
-# solutions' kernels), tests/ (planted wrong code, and suites that build the solutions), grader/
+# shipped: reference/cpu, cuda, naive (the solutions), bench/*.cu, *.h and *_cpu.c (they include the
+# solutions' kernels or variants of them), tests/ (planted wrong code, and suites that build the solutions), grader/
 # (instructors'), the device scripts, BENCHMARKS.md (the reference's design in numbers, for after
 # the course).
 ships() {
@@ -68,7 +68,8 @@ ships() {
 # Never, whatever ships() says.
 forbidden() {
   case $1 in
-    reference/cpu/* | reference/cuda/* | reference/naive/* | tests/* | grader/* | bench/*.cu | bench/*.cuh | bench/*_cpu.c) return 0 ;;
+    reference/cpu/* | reference/cuda/* | reference/naive/* | tests/* | grader/*) return 0 ;;
+    bench/*.cu | bench/*.cuh | bench/*.h | bench/*_cpu.c) return 0 ;;  # kernels of the solutions, or their variants
   esac
   return 1
 }

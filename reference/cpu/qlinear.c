@@ -84,6 +84,9 @@
 #include "em/error.h"
 #include "em/memory.h"
 #include "qlinear_isa.h"
+#if QL_X86
+#include "qlinear_transpose.h"
+#endif
 
 #if QL_X86
 #define T_AVX512 __attribute__((target("avx512f,avx512bw")))
@@ -298,35 +301,6 @@ static float epilogue_one(int32_t acc, float sx, float sw, float b) {
 }
 
 #if QL_X86
-/* A 16×16 transposition of 32-bit elements in registers: v[i] lane j becomes v[j] lane i. */
-INL T_AVX512 void transpose16(__m512i v[16]) {
-  __m512i t[16], u[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
-  }
-  /* u[4m + c], in each 128-bit lane L: rows 4m..4m+3 of column 4L + c */
-#pragma GCC unroll 4
-  for (int m = 0; m < 16; m += 4) {
-    u[m] = _mm512_unpacklo_epi64(t[m], t[m + 2]);
-    u[m + 1] = _mm512_unpackhi_epi64(t[m], t[m + 2]);
-    u[m + 2] = _mm512_unpacklo_epi64(t[m + 1], t[m + 3]);
-    u[m + 3] = _mm512_unpackhi_epi64(t[m + 1], t[m + 3]);
-  }
-  /* column 4L + c is lane L of u[c], u[4 + c], u[8 + c], u[12 + c]: transpose those 128-bit lanes */
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    const __m512i a01 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), a23 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
-    const __m512i b01 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
-    const __m512i b23 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-    v[c] = _mm512_shuffle_i32x4(a01, b01, 0x88);
-    v[4 + c] = _mm512_shuffle_i32x4(a01, b01, 0xDD);
-    v[8 + c] = _mm512_shuffle_i32x4(a23, b23, 0x88);
-    v[12 + c] = _mm512_shuffle_i32x4(a23, b23, 0xDD);
-  }
-}
-
 /* Packs rows 16p .. 16p + 15 of xq into vpdpbusd's unsigned operand: group g (k = 4g .. 4g + 3)
  * is 64 bytes, 4 per row, each xq + 128 (XOR 0x80); rows past M and k past K are 0, so they add
  * nothing whatever W holds there. */
@@ -342,7 +316,7 @@ T_VNNI static void vnni_pack_panel(const int8_t *xq, int64_t M, int64_t K, int64
       v[l] = r < M ? _mm512_maskz_mov_epi8(live, _mm512_xor_si512(_mm512_maskz_loadu_epi8(live, xq + r * K + k0), bias))
                    : _mm512_setzero_si512();
     }
-    transpose16(v);
+    em__transpose16(v);
     const int64_t groups = cdiv(len, 4);
     for (int64_t g = 0; g < groups; ++g) _mm512_store_si512((void *)(dst + (k0 / 4 + g) * 64), v[g]);
   }
@@ -423,7 +397,7 @@ T_VNNI __attribute__((noinline)) static void vnni_tile(const uint8_t *xp, const 
  * store of y (and of acc). Lane j is output o_first + j; only the lanes in `live` are real. */
 T_VNNI static void vnni_epilogue(const fw_args *a, __m512i acc[16], __m512i bias_term, int64_t r0, int64_t rows,
                                  int64_t o_first, __mmask16 live) {
-  transpose16(acc);
+  em__transpose16(acc);
   const __m512 sw = _mm512_maskz_loadu_ps(live, a->sw + o_first), b = _mm512_maskz_loadu_ps(live, a->b + o_first);
   for (int64_t l = 0; l < rows; ++l) {
     const int64_t at = (r0 + l) * a->N + o_first;
