@@ -7,6 +7,8 @@
 #     7, 8   the lab's CPU bar case only (lab 7: b·h = 8, n = m = 2048, d = 64; lab 8: part b's 2048^3)
 #     amx    lab 8's AMX variant (bench/qlinear_amx.h) in build/qlinear_cpu: checked bit for bit
 #            against the library's forward on edge shapes (amx-check), then timed beside it
+#     tiles  lab 7's CPU reference with other query and key tiles (-DBQ, -DBK: sizes swept on Zen 4
+#            only), each in bench/attention_cpu at the bar's shape (not in the default run)
 # Leaves lscpu and each lab's `make bench` table in $OUT (or ./device-out). BENCH_S (100) caps each
 # lab's bench; torch.compile is skipped (--no-compile): the CPU bars compare eager kernels.
 # PyTorch's CPU outputs want a caching allocator (bench/torch_bench.py says why); the machine has no
@@ -25,13 +27,26 @@ tc=$(ls /tmp/emdeps/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/nul
 [ -n "$tc" ] && export LD_PRELOAD="$tc${LD_PRELOAD:+ $LD_PRELOAD}" && echo "preloaded $tc"
 make -j"$(nproc)" build/demo/em-check >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 2; }
 [ $# -eq 0 ] && set -- 7 8 amx
+cc=$(grep -o '\bCC=[^ ]*' build/config.mk 2>/dev/null | head -1 | cut -d= -f2)  # the compiler make used
+cc=${cc:-gcc}
+# the hand-built CPU benches, as their headers say, against the CUDA build's libem.a
+cuda_libs=(-L/usr/local/cuda/lib64 -lcudart_static -lrt -lpthread -ldl -lstdc++)
 for lab in "$@"; do
+  if [ "$lab" = tiles ]; then
+    for t in 48:128 48:64 48:256 96:128 144:128; do
+      bq=${t%:*} bk=${t#*:} bin=/tmp/attention_cpu-$bq-$bk
+      "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude -D_GNU_SOURCE -DBQ="$bq" -DBK="$bk" \
+        -c reference/cpu/attention.c -o "$bin.o" >"$out/tiles-build.log" 2>&1 &&
+        "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude bench/attention_cpu.c "$bin.o" build/libem.a \
+          -ljansson -lm "${cuda_libs[@]}" -o "$bin" >>"$out/tiles-build.log" 2>&1 ||
+        { echo "tiles BQ=$bq BK=$bk: build failed"; tail -5 "$out/tiles-build.log"; continue; }
+      echo "BQ=$bq BK=$bk: $(OMP_NUM_THREADS=2 taskset -c "$cpus" "$bin" 2 4 2048 2048 64 0 cpu 3 2>&1 | tail -1)"
+    done
+    continue
+  fi
   if [ "$lab" = amx ]; then
-    # built as bench/qlinear_cpu.c's header says, against the CUDA build's libem.a
-    cc=$(grep -o '\bCC=[^ ]*' build/config.mk 2>/dev/null | head -1 | cut -d= -f2)  # the compiler make used
-    ${cc:-gcc} -std=c11 -O3 -march=native -fopenmp -Iinclude bench/qlinear_cpu.c build/libem.a -ljansson -lm \
-      -L/usr/local/cuda/lib64 -lcudart_static -lrt -lpthread -ldl -lstdc++ \
-      -o build/qlinear_cpu >"$out/amx-build.log" 2>&1 ||
+    "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude bench/qlinear_cpu.c build/libem.a -ljansson -lm \
+      "${cuda_libs[@]}" -o build/qlinear_cpu >"$out/amx-build.log" 2>&1 ||
       { echo "amx: build failed"; tail -20 "$out/amx-build.log"; continue; }
     timeout 120 build/qlinear_cpu amx-check >"$out/amx-check.txt" 2>&1
     echo "amx-check exit $? (want 0)"; cat "$out/amx-check.txt"
@@ -45,7 +60,7 @@ for lab in "$@"; do
   case $lab in
     7) sel=(--case "perf bh8 2048") ;;  # b·h = 8, n = m = 2048, d = 64, float32: issue 13's CPU bar
     8) sel=(--part b) ;;                # 2048^3 int8 forward: issue 14's CPU bar
-    *) echo "device-cpu.sh: no step $lab (7, 8 or amx)" >&2; exit 2 ;;
+    *) echo "device-cpu.sh: no step $lab (7, 8, amx or tiles)" >&2; exit 2 ;;
   esac
   OMP_NUM_THREADS=2 timeout "${BENCH_S:-100}" taskset -c "$cpus" make bench LAB="$lab" TRACK=cpu \
     ARGS="${sel[*]@Q} --threads 2" BENCH_ARGS="--no-compile --budget 0.3" >"$out/cpu-bench$lab.txt" 2>&1
