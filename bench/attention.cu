@@ -164,6 +164,40 @@ cudaError_t attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
   }
 }
 
+// Version 1 with every tile's keys split in as many pieces as the blocks resident at once allow
+// (at most 32, at most a key tile each), for grids far short of a wave: decode-like attention, a
+// few queries against many keys (part (b)'s "one head long", n = 3, m = 2000, one tile: the
+// library runs it whole, one block on one SM, 32 key tiles in a row). The pieces' states meet as
+// the last wave's thirds do (attn_fma_split_kernel with P = 0: the count chosen here). A grid of a
+// wave or more: the library's launch.
+template <int D>
+cudaError_t attn_fma_pieces_d(const AttnArgs &a, int64_t tiles) {
+  using S = AttnFmaShape<D>;
+  int64_t slots = 1;
+  cudaError_t e = attn_split_slots<D, 0, 4, 4>(slots);
+  if (e != cudaSuccess) return e;
+  const int64_t ktiles = (a.m + kAttnBN - 1) / kAttnBN;
+  int64_t pieces = slots / tiles;
+  pieces = pieces < ktiles ? pieces : ktiles;
+  pieces = pieces < 32 ? pieces : 32;
+  if (pieces < 2) return attn_fma_best_launch(a, D, tiles, split_space);
+  constexpr int64_t E = S::TM * S::TD + 2 * S::TM;
+  e = attn_split_grow(split_space, tiles * pieces * E * kAttnThreads, tiles);
+  if (e == cudaSuccess) e = attn_smem(attn_fma_split_kernel<D, 0, 4, 4>, S::kSmem);
+  if (e != cudaSuccess) return e;
+  const AttnSplitArgs sp = {tiles, 0, split_space.ws, split_space.count, (int)pieces};
+  attn_fma_split_kernel<D, 0, 4, 4><<<(unsigned)(tiles * pieces), kAttnThreads, S::kSmem>>>(a, sp);
+  return cudaGetLastError();
+}
+cudaError_t attn_fma_pieces(const AttnArgs &a, int d, int64_t tiles) {
+  switch (d) {
+    case 16: return attn_fma_pieces_d<16>(a, tiles);
+    case 32: return attn_fma_pieces_d<32>(a, tiles);
+    case 64: return attn_fma_pieces_d<64>(a, tiles);
+    default: return attn_fma_pieces_d<128>(a, tiles);
+  }
+}
+
 #if EM_BENCH_SM90A
 // Version 5p with three consumer warpgroups, 192 queries a block: keys by 128 at d = 64, by 64 at
 // d = 128 (where 160 registers a consumer hold no more).
@@ -174,7 +208,7 @@ cudaError_t attn_ws3_launch(const AttnArgs &a, int d, int64_t blocks) {
 
 enum Variant {
   kFma, kFmaWhole, kFmaU1, kFmaU8, kFmaU42, kFmaU82, kFmaSplit, kFmaSplit2, kFmaSplit4, kFmaSplitU8,  // version 1 first
-  kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128, kWsP3
+  kFmaPieces, kTf32x3, kTf32x3Full, kTf32x1, kBf16, kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128, kWsP3
 };
 const char *variant_name(Variant v) {
   switch (v) {
@@ -188,6 +222,7 @@ const char *variant_name(Variant v) {
     case kFmaSplit2: return "v1 fp32 FMA, last wave in halves";
     case kFmaSplit4: return "v1 fp32 FMA, last wave in quarters";
     case kFmaSplitU8: return "v1 fp32 FMA, 8/4, last wave thirds";
+    case kFmaPieces: return "v1 fp32 FMA, keys in up to 32 pieces";
     case kTf32x3: return "v2 fp32 3xTF32 mma (ref.)";
     case kTf32x3Full: return "v2 fp32 3xTF32 mma, S unrolled fully";
     case kTf32x1: return "v2' fp32 plain TF32 mma";
@@ -213,6 +248,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     case kFmaSplit2: return "split2";
     case kFmaSplit4: return "split4";
     case kFmaSplitU8: return "split-u8";  // thirds with the 8/4 unrolling, not 8 pieces
+    case kFmaPieces: return "pieces";
     case kTf32x3: return "x3";
     case kTf32x3Full: return "x3full";
     case kTf32x1: return "tf32";
@@ -226,7 +262,7 @@ const char *variant_tag(Variant v) {  // the self-check's column label
     default: return "bf16";
   }
 }
-bool is_fma(Variant v) { return v <= kFmaSplitU8; }  // version 1's variants come first in Variant
+bool is_fma(Variant v) { return v <= kFmaPieces; }  // version 1's variants come first in Variant
 bool is_ws(Variant v) { return v == kWs128 || v == kWs64 || v == kWsP128 || v == kWsP3; }
 bool is_wg(Variant v) { return v == kWg128 || v == kWg64 || v == kWg2 || is_ws(v); }
 int threads_of(Variant v) { return v == kWsP3 ? 512 : is_ws(v) ? 384 : is_wg(v) ? 256 : kAttnThreads; }
@@ -293,6 +329,7 @@ struct Problem {
       case kFmaSplit2: CHECK(attn_fma_split<2>(a, s.d, blocks)); break;
       case kFmaSplit4: CHECK(attn_fma_split<4>(a, s.d, blocks)); break;
       case kFmaSplitU8: CHECK((attn_fma_split<3, 8, 4>(a, s.d, blocks))); break;
+      case kFmaPieces: CHECK(attn_fma_pieces(a, s.d, blocks)); break;
       case kTf32x3: CHECK(attn_tf32_launch<true>(a, s.d, blocks)); break;
       case kTf32x3Full: CHECK((attn_tf32_launch<true, -1>(a, s.d, blocks))); break;
       case kTf32x1: CHECK(attn_tf32_launch<false>(a, s.d, blocks)); break;
@@ -372,7 +409,7 @@ size_t smem_of(Variant var, int d) {
     case kWs64: return d == 64 ? AttnWsCfg<64, 64>::kSmem : AttnWsCfg<128, 64>::kSmem;
     case kWsP128: return d == 64 ? AttnWsCfg<64, 128, true>::kSmem : AttnWsCfg<128, 128, true>::kSmem;
     case kWsP3: return d == 64 ? AttnWsCfg<64, 128, true, 3>::kSmem : AttnWsCfg<128, 64, true, 3>::kSmem;
-    case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8:
+    case kFma: case kFmaWhole: case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: case kFmaPieces:
       return d == 16 ? AttnFmaShape<16>::kSmem : d == 32 ? AttnFmaShape<32>::kSmem
            : d == 64 ? AttnFmaShape<64>::kSmem : AttnFmaShape<128>::kSmem;
     case kTf32x3: return d == 16 ? AttnTf32Shape<16>::kSmem : d == 32 ? AttnTf32Shape<32>::kSmem
@@ -416,8 +453,9 @@ const void *kernel_of(Variant var, int d) {
     case kFma: case kFmaWhole: {  // at d = 128 unmasked the library runs the split kernel: the same resources
       EM_ATTN_BY_D(attn_fma_kernel)
     }
-    case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: {  // thirds' instance: the same block
-      EM_ATTN_BY_D(attn_fma_split_kernel)                                  // and shared memory for every P
+    // the thirds' instance: the same block and shared memory for every P
+    case kFmaSplit: case kFmaSplit2: case kFmaSplit4: case kFmaSplitU8: case kFmaPieces: {
+      EM_ATTN_BY_D(attn_fma_split_kernel)
     }
     case kTf32x3:  // the launcher's instances: the d loop of S unrolled by 4 (2 at d = 16)
       return d == 16   ? (const void *)attn_tf32_kernel<16, true, 2>
@@ -469,20 +507,62 @@ int time_waves(bench::Timer &timer, double peak, const std::vector<Variant> &var
   return failures;
 }
 
+// FLOPs by the checker's count, 4·d per visible (query, key) pair: with the mask, query i sees the
+// keys j ≤ i + m − n (none when that is negative).
+double visible_flops(const Shape &sh) {
+  double pairs = 0.0;
+  for (int i = 0; i < sh.n; ++i) {
+    const int64_t last = sh.causal ? (int64_t)i + sh.m - sh.n : (int64_t)sh.m - 1;
+    pairs += last < 0 ? 0.0 : (double)(last < sh.m ? last + 1 : sh.m);
+  }
+  return 4.0 * sh.b * sh.h * pairs * sh.d;
+}
+
+// --decode: problems of a few queries against many keys, whose grids fill a fraction of one wave;
+// every variant checked on every query row.
+int time_decode(bench::Timer &timer, double peak, const std::vector<Variant> &vars) {
+  const std::vector<Shape> shapes = {
+      {1, 1, 3, 2000, 128, 1, 1.0f},  // part (b)'s "one head long" (harness/specs/attention.c)
+      {1, 1, 1, 8192, 128, 0, 1.0f},  {1, 8, 1, 8192, 128, 0, 1.0f},
+      {1, 32, 16, 4096, 64, 1, 1.0f}, {4, 8, 64, 8192, 128, 0, 1.0f},
+  };
+  int failures = 0;
+  std::printf("decode-like: a few queries, many keys (TFLOP/s by the visible pairs)\n");
+  for (const Shape &sh : shapes) {
+    Problem pr(sh);
+    std::vector<int> rows(sh.n);
+    for (int i = 0; i < sh.n; ++i) rows[i] = i;
+    const double flops = visible_flops(sh);
+    std::printf("b=%d h=%d n=%d m=%d d=%d %s\n", sh.b, sh.h, sh.n, sh.m, sh.d, sh.causal ? "causal" : "full");
+    for (Variant var : vars) {
+      pr.poison();
+      const float ms = timer.median_ms([&] { pr.launch(var); });
+      const double e = pr.check(var, rows);
+      if (!(e <= 1.0)) ++failures;
+      std::printf("  %-32s %8.1f us %7.2f TFLOP/s", variant_name(var), ms * 1e3, flops / (ms * 1e-3) / 1e12);
+      if (is_fma(var)) std::printf(" %4.1f%% of FMA", 100.0 * flops / (ms * 1e-3) / 1e12 / peak);
+      std::printf("  err/tol %.2g%s\n", e, e <= 1.0 ? "" : " FAIL");
+    }
+  }
+  return failures;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   bool check_only = false, quick = false;
   int group = 8;
-  bool waves = false;
+  bool waves = false, decode = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--check-only")) check_only = true;
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
     else if (!std::strcmp(argv[i], "--waves")) waves = true;
+    else if (!std::strcmp(argv[i], "--decode")) decode = true;
     else if (!std::strcmp(argv[i], "--group") && i + 1 < argc && std::atoi(argv[i + 1]) > 0)
       group = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--waves] [--group G (heads, at least 1)]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--check-only] [--quick] [--waves | --decode] [--group G (heads, at least 1)]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -495,8 +575,9 @@ int main(int argc, char **argv) {
               p.sharedMemPerMultiprocessor >> 10, p.sharedMemPerBlockOptin >> 10);
 
   std::printf("kernel resources (compiled; spills are local memory)\n");
-  std::vector<Variant> all = {kFma,      kFmaWhole,  kFmaU1,      kFmaU8,  kFmaU42,     kFmaU82, kFmaSplit,
-                              kFmaSplit2, kFmaSplit4, kFmaSplitU8, kTf32x3, kTf32x3Full, kTf32x1, kBf16};
+  std::vector<Variant> all = {kFma,        kFmaWhole,  kFmaU1,  kFmaU8,      kFmaU42, kFmaU82,
+                              kFmaSplit,   kFmaSplit2, kFmaSplit4, kFmaSplitU8, kFmaPieces, kTf32x3,
+                              kTf32x3Full, kTf32x1,    kBf16};
 #if EM_BENCH_SM90A
   if (p.major == 9)  // sm_90a code: CC 9.0 only
     all.insert(all.end(), {kWg128, kWg64, kWg2, kWs128, kWs64, kWsP128, kWsP3});
@@ -516,7 +597,7 @@ int main(int argc, char **argv) {
   // self-check; the library splits at d = 128 only)
   std::vector<Variant> with_whole = shipped, quick_list = shipped;
   with_whole.insert(with_whole.begin() + 1, kFmaWhole);
-  quick_list.insert(quick_list.begin() + 1, {kFmaWhole, kFmaSplit});
+  quick_list.insert(quick_list.begin() + 1, {kFmaWhole, kFmaSplit, kFmaPieces});
 
   // ---- self-check on small shapes ----
   std::printf("\nself-check (worst error / tolerance; <= 1 passes; NaN: a NaN or an unwritten output)\n");
@@ -562,6 +643,15 @@ int main(int argc, char **argv) {
   std::printf("\nFP32 FMA rate measured: %.1f TFLOP/s (bar for v1: 65%% = %.1f)\n", peak, 0.65 * peak);
   if (waves) {
     failures += time_waves(timer, peak, with_whole, p.multiProcessorCount);
+    std::printf("\n%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+  }
+  if (decode) {
+    std::vector<Variant> dec = {kFma, kFmaWhole, kFmaPieces, kTf32x3, kBf16};
+#if EM_BENCH_SM90A
+    if (p.major == 9) dec.insert(dec.end(), {kWsP128, kWsP3});
+#endif
+    failures += time_decode(timer, peak, dec);
     std::printf("\n%d failure(s)\n", failures);
     return failures ? 1 : 0;
   }

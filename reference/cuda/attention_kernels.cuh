@@ -462,21 +462,25 @@ struct AttnSplitArgs {
   int64_t whole;    // the first `whole` run whole, one block each
   float *ws;        // per split tile and piece, AttnFmaState's floats, thread by thread
   unsigned *count;  // per split tile, the pieces finished (0 between launches)
+  int pieces;       // with P = 0: the pieces, chosen at the launch (bench/attention.cu's decode variant)
 };
 
-// P: pieces a split tile's keys go in (thirds: 3); U1, U2: version 1's unrolling (attn_fma_kernel).
+// P: pieces a split tile's keys go in (thirds: 3), or 0 for sp.pieces, a number the launch picks (the
+// bench's variant for grids far short of a wave, decode-like attention: a few queries, many keys);
+// U1, U2: version 1's unrolling (attn_fma_kernel).
 template <int D, int P = kAttnSplit, int U1 = 4, int U2 = 4>
 __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArgs a, AttnSplitArgs sp) {
   using S = AttnFmaShape<D>;
   constexpr int E = S::TM * S::TD + 2 * S::TM;  // floats of state per thread
+  const int np = P > 0 ? P : sp.pieces;
   const int64_t x = blockIdx.x;
   const bool split = x >= sp.whole;
-  const int64_t slot = split ? (x - sp.whole) / P : 0;
-  const int piece = split ? (int)((x - sp.whole) % P) : 0;
+  const int64_t slot = split ? (x - sp.whole) / np : 0;
+  const int piece = split ? (int)((x - sp.whole) % np) : 0;
   const AttnBlock blk = attn_block(a, split ? sp.whole + slot : x, sp.tiles);
   const int nt = (blk.kend + kAttnBN - 1) / kAttnBN;
   AttnFmaState<D> st;  // one call of the key loop for both kinds of block: one copy of its code
-  attn_fma_tiles<D, U1, U2>(a, blk, split ? piece * nt / P : 0, split ? (piece + 1) * nt / P : nt, st);
+  attn_fma_tiles<D, U1, U2>(a, blk, split ? piece * nt / np : 0, split ? (piece + 1) * nt / np : nt, st);
   if (!split) {
     attn_fma_store<D>(a, blk, st);
     return;
@@ -484,7 +488,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
 
   // Element e of thread τ's state of piece p at ws[((slot·P + p)·E + e)·threads + τ]:
   // consecutive threads, consecutive floats.
-  float *base = sp.ws + slot * P * E * kAttnThreads + threadIdx.x;
+  float *base = sp.ws + slot * np * E * kAttnThreads + threadIdx.x;
   float *mine = base + piece * E * kAttnThreads;
 #pragma unroll
   for (int t = 0; t < S::TM; ++t) {
@@ -497,7 +501,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
   __syncthreads();
   __shared__ int last;
   if (threadIdx.x == 0) {
-    last = atomicAdd(&sp.count[slot], 1u) == P - 1;
+    last = atomicAdd(&sp.count[slot], 1u) == (unsigned)(np - 1);
     if (last) sp.count[slot] = 0;  // every piece has counted: ready for the next launch
   }
   __syncthreads();
@@ -505,29 +509,54 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
   __threadfence();
 
   // The merge, element by element: each thread's rows and columns are the same in every piece.
+  if constexpr (P == 0) {
+    // As below, with the pieces' maxima read twice instead of held in registers.
 #pragma unroll
-  for (int t = 0; t < S::TM; ++t) {
-    float m[P];
+    for (int t = 0; t < S::TM; ++t) {
+      const int at_m = (S::TM * S::TD + t) * kAttnThreads, at_l = (S::TM * S::TD + S::TM + t) * kAttnThreads;
+      float mx = st.mrow[t];
+      for (int p = 0; p < np; ++p)
+        if (p != piece) mx = fmaxf(mx, __ldcg(base + p * E * kAttnThreads + at_m));
+      const float mu = mx == -INFINITY ? 0.0f : mx;
+      const float w0 = attn_exp2(st.mrow[t] - mu);
+      st.lrow[t] *= w0;
 #pragma unroll
-    for (int p = 0; p < P; ++p)
-      m[p] = p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
-    float mx = m[0];
+      for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
+      for (int p = 0; p < np; ++p) {
+        if (p == piece) continue;
+        const float *other = base + p * E * kAttnThreads;
+        const float w = attn_exp2(__ldcg(other + at_m) - mu);
+        st.lrow[t] = fmaf(w, __ldcg(other + at_l), st.lrow[t]);
 #pragma unroll
-    for (int p = 1; p < P; ++p) mx = fmaxf(mx, m[p]);
-    const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
-    const float w0 = attn_exp2(st.mrow[t] - mu);
-    st.lrow[t] *= w0;
+        for (int c = 0; c < S::TD; ++c)
+          st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
+      }
+    }
+  } else {
 #pragma unroll
-    for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
+    for (int t = 0; t < S::TM; ++t) {
+      float m[P];
 #pragma unroll
-    for (int p = 0; p < P; ++p) {
-      if (p == piece) continue;
-      const float *other = base + p * E * kAttnThreads;
-      const float w = attn_exp2(m[p] - mu);
-      st.lrow[t] = fmaf(w, __ldcg(other + (S::TM * S::TD + S::TM + t) * kAttnThreads), st.lrow[t]);
+      for (int p = 0; p < P; ++p)
+        m[p] = p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
+      float mx = m[0];
 #pragma unroll
-      for (int c = 0; c < S::TD; ++c)
-        st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
+      for (int p = 1; p < P; ++p) mx = fmaxf(mx, m[p]);
+      const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
+      const float w0 = attn_exp2(st.mrow[t] - mu);
+      st.lrow[t] *= w0;
+#pragma unroll
+      for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
+#pragma unroll
+      for (int p = 0; p < P; ++p) {
+        if (p == piece) continue;
+        const float *other = base + p * E * kAttnThreads;
+        const float w = attn_exp2(m[p] - mu);
+        st.lrow[t] = fmaf(w, __ldcg(other + (S::TM * S::TD + S::TM + t) * kAttnThreads), st.lrow[t]);
+#pragma unroll
+        for (int c = 0; c < S::TD; ++c)
+          st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
+      }
     }
   }
   attn_fma_store<D>(a, blk, st);
@@ -1682,7 +1711,7 @@ static inline cudaError_t attn_fma_split_run(const AttnArgs &a, int64_t blocks, 
   cudaError_t e = attn_split_grow(sp, split * P * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, split);
   if (e == cudaSuccess) e = attn_smem(kernel, S::kSmem);
   if (e != cudaSuccess) return e;
-  const AttnSplitArgs args = {blocks, blocks - split, sp.ws, sp.count};
+  const AttnSplitArgs args = {blocks, blocks - split, sp.ws, sp.count, P};
   kernel<<<(unsigned)(args.whole + P * split), kAttnThreads, S::kSmem>>>(a, args);
   return cudaGetLastError();
 }
