@@ -8,6 +8,8 @@
 #               b=4 h=16 n=m=4096 d=128 (and 64), TFLOP/s and % of the measured FMA rate;
 #   order       build/bench/attention --quick with the causal grid head by head and in groups of 4
 #               heads (--group 1, 4), against the bench step's 8 (the library's): self-check, timings;
+#   decode      build/bench/attention --quick --decode: a few queries against many keys (grids far
+#               short of a wave), version 1 whole, as the library splits it, and in up to 32 pieces;
 #   sanitizer   compute-sanitizer memcheck, racecheck and synccheck over the small self-check and
 #               memcheck + initcheck over the api check;
 #   checker     the lab through em-check: the reference solution's CUDA track with timing (the
@@ -16,8 +18,8 @@
 #   ncu         Nsight Compute on one launch of version 1 at the bar's shape (d = 128): issue and
 #               stall statistics (ncu-ref.txt), then bench/ncu_stalls.py on its per-instruction
 #               samples (where the warps wait) and, where cuobjdump is installed, its machine code.
-#   scripts/device-lab7.sh [build] [api] [bench] [order] [sanitizer] [checker] [ncu]
-#   (default: all but order and ncu)
+#   scripts/device-lab7.sh [build] [api] [bench] [order] [decode] [sanitizer] [checker] [ncu]
+#   (default: all but order, decode and ncu)
 steps=${*:-build api bench sanitizer checker}
 source scripts/device-lab-common.sh
 
@@ -42,6 +44,11 @@ if want order; then
   for g in 1 4; do
     BENCH_ARGS="--quick --group $g" BENCH_LOG=group$g bench_step attention grep -E 'FAIL|groups|causal|TFLOP'
   done
+fi
+
+if want decode; then
+  BENCH_ARGS="--quick --decode" BENCH_LOG=decode bench_step attention \
+    grep -E 'FAIL|failure|decode|^b=|pieces|v1 fp32 FMA \(|v5p'
 fi
 
 if want sanitizer; then
