@@ -486,7 +486,7 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
     return;
   }
 
-  // Element e of thread τ's state of piece p at ws[((slot·P + p)·E + e)·threads + τ]:
+  // Element e of thread τ's state of piece p at ws[((slot·np + p)·E + e)·threads + τ] (np: P, or sp.pieces):
   // consecutive threads, consecutive floats.
   float *base = sp.ws + slot * np * E * kAttnThreads + threadIdx.x;
   float *mine = base + piece * E * kAttnThreads;
