@@ -518,6 +518,32 @@ double visible_flops(const Shape &sh) {
   return 4.0 * sh.b * sh.h * pairs * sh.d;
 }
 
+// Every variant on one problem: its time (the median of the timer's runs), TFLOP/s by the visible
+// pairs, and its worst error on the given query rows. Returns the failures (plain TF32's misses
+// are expected and not counted).
+int time_shape(bench::Timer &timer, double peak, const Shape &sh, const std::vector<Variant> &vars,
+               const std::vector<int> &rows) {
+  Problem pr(sh);
+  const double flops = visible_flops(sh);
+  int failures = 0;
+  std::printf("b=%d h=%d n=%d m=%d d=%d %s\n", sh.b, sh.h, sh.n, sh.m, sh.d, sh.causal ? "causal" : "full");
+  for (Variant var : vars) {
+    pr.poison();
+    const float ms = timer.median_ms([&] { pr.launch(var); });
+    const double tf = flops / (ms * 1e-3) / 1e12;
+    const double e = pr.check(var, rows);
+    const bool ok = e <= 1.0;
+    if (!ok && var != kTf32x1) ++failures;
+    std::printf("  %-32s %9.4f ms %7.2f TFLOP/s", variant_name(var), ms, tf);
+    if (is_fma(var))
+      std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
+    else
+      std::printf("            ");
+    std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
+  }
+  return failures;
+}
+
 // --decode: problems of a few queries against many keys, whose grids fill a fraction of one wave;
 // every variant checked on every query row.
 int time_decode(bench::Timer &timer, double peak, const std::vector<Variant> &vars) {
@@ -527,22 +553,11 @@ int time_decode(bench::Timer &timer, double peak, const std::vector<Variant> &va
       {1, 32, 16, 4096, 64, 1, 1.0f}, {4, 8, 64, 8192, 128, 0, 1.0f},
   };
   int failures = 0;
-  std::printf("decode-like: a few queries, many keys (TFLOP/s by the visible pairs)\n");
+  std::printf("decode-like: a few queries, many keys\n");
   for (const Shape &sh : shapes) {
-    Problem pr(sh);
     std::vector<int> rows(sh.n);
     for (int i = 0; i < sh.n; ++i) rows[i] = i;
-    const double flops = visible_flops(sh);
-    std::printf("b=%d h=%d n=%d m=%d d=%d %s\n", sh.b, sh.h, sh.n, sh.m, sh.d, sh.causal ? "causal" : "full");
-    for (Variant var : vars) {
-      pr.poison();
-      const float ms = timer.median_ms([&] { pr.launch(var); });
-      const double e = pr.check(var, rows);
-      if (!(e <= 1.0)) ++failures;
-      std::printf("  %-32s %8.1f us %7.2f TFLOP/s", variant_name(var), ms * 1e3, flops / (ms * 1e-3) / 1e12);
-      if (is_fma(var)) std::printf(" %4.1f%% of FMA", 100.0 * flops / (ms * 1e-3) / 1e12 / peak);
-      std::printf("  err/tol %.2g%s\n", e, e <= 1.0 ? "" : " FAIL");
-    }
+    failures += time_shape(timer, peak, sh, vars, rows);
   }
   return failures;
 }
@@ -663,24 +678,7 @@ int main(int argc, char **argv) {
     for (int causal : {0, 1}) timed.push_back({4, 16, 4096, 4096, d, causal, 1.0f});
   timed.push_back({1, 1, 8192, 8192, 128, 0, 1.0f});
   const std::vector<int> sample = {0, 1, 63, 64, 1000, 2047, 2048, 4095};
-  for (const Shape &sh : timed) {
-    Problem pr(sh);
-    const double flops = 4.0 * sh.b * sh.h * (double)sh.n * sh.m * sh.d * (sh.causal ? 0.5 : 1.0);
-    std::printf("b=%d h=%d n=m=%d d=%d %s\n", sh.b, sh.h, sh.n, sh.d, sh.causal ? "causal" : "full");
-    for (Variant var : all) {
-      pr.poison();
-      const float ms = timer.median_ms([&] { pr.launch(var); });
-      const double tf = flops / (ms * 1e-3) / 1e12;
-      const double e = pr.check(var, sample);
-      const bool ok = e <= 1.0;
-      if (!ok && var != kTf32x1) ++failures;
-      std::printf("  %-32s %8.3f ms %7.1f TFLOP/s", variant_name(var), ms, tf);
-      if (is_fma(var))
-        std::printf(" %4.0f%% of FMA", 100.0 * tf / peak);
-      else std::printf("            ");
-      std::printf("  err/tol %.2g%s\n", e, ok ? "" : (var == kTf32x1 ? " (expected)" : " FAIL"));
-    }
-  }
+  for (const Shape &sh : timed) failures += time_shape(timer, peak, sh, all, sample);
   std::printf("\n%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
