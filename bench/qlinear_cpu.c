@@ -333,15 +333,20 @@ static int amx_check(void) {
     float *x = em_host_alloc((size_t)(M * K) * 4), *w = em_host_alloc((size_t)(N * K) * 4);
     float *b = em_host_alloc((size_t)N * 4), *sx = em_host_alloc((size_t)M * 4), *sw = em_host_alloc((size_t)N * 4);
     int8_t *xq = em_host_alloc((size_t)(M * K)), *wq = em_host_alloc((size_t)(N * K));
-    if (!x || !w || !b || !sx || !sw || !xq || !wq) return 1;
-    em_rng_fill_uniform_f32(x, M * K, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 0}, -2.0f, 2.0f);
-    em_rng_fill_uniform_f32(w, N * K, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 1}, -0.1f, 0.1f);
-    em_rng_fill_uniform_f32(b, N, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 2}, -1.0f, 1.0f);
-    /* an outlier in every fourth row of x: ±127 there and small values around it */
-    for (int64_t r = 0; r < M; r += 4) x[r * K + (r * 7) % K] = r % 8 ? 1e3f : -1e3f;
-    int err = em_qlinear_quantize_cpu(x, M, K, xq, sx);
-    if (!err) err = em_qlinear_quantize_cpu(w, N, K, wq, sw);
-    ok &= !err && amx_same(xq, sx, wq, sw, b, M, N, K);
+    int err = !x || !w || !b || !sx || !sw || !xq || !wq ? EM_ENOMEM : EM_OK;
+    if (err) {
+      printf("AMX check M=%lld N=%lld K=%lld: no memory for the operands\n", (long long)M, (long long)N, (long long)K);
+      ok = 0;
+    } else {
+      em_rng_fill_uniform_f32(x, M * K, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 0}, -2.0f, 2.0f);
+      em_rng_fill_uniform_f32(w, N * K, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 1}, -0.1f, 0.1f);
+      em_rng_fill_uniform_f32(b, N, (em_rng_key){.seed = 3, .case_id = (uint32_t)i, .tensor_id = 2}, -1.0f, 1.0f);
+      /* an outlier in every fourth row of x: ±127 there and small values around it */
+      for (int64_t r = 0; r < M; r += 4) x[r * K + (r * 7) % K] = r % 8 ? 1e3f : -1e3f;
+      err = em_qlinear_quantize_cpu(x, M, K, xq, sx);
+      if (!err) err = em_qlinear_quantize_cpu(w, N, K, wq, sw);
+      ok &= !err && amx_same(xq, sx, wq, sw, b, M, N, K);
+    }
     em_host_free(x), em_host_free(w), em_host_free(b), em_host_free(sx), em_host_free(sw);
     em_host_free(xq), em_host_free(wq);
   }

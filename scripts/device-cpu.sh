@@ -29,24 +29,28 @@ make -j"$(nproc)" build/demo/em-check >"$out/build.log" 2>&1 || { tail -20 "$out
 [ $# -eq 0 ] && set -- 7 8 amx
 cc=$(grep -o '\bCC=[^ ]*' build/config.mk 2>/dev/null | head -1 | cut -d= -f2)  # the compiler make used
 cc=${cc:-gcc}
-# the hand-built CPU benches, as their headers say, against the CUDA build's libem.a
-cuda_libs=(-L/usr/local/cuda/lib64 -lcudart_static -lrt -lpthread -ldl -lstdc++)
+# A hand-built CPU bench, as its header says, against the CUDA build's libem.a:
+#   build_bench LOG OUT SOURCE... (objects or flags before libem.a, which they override)
+build_bench() {
+  local log=$1 bin=$2
+  shift 2
+  "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude "$@" build/libem.a -ljansson -lm \
+    -L/usr/local/cuda/lib64 -lcudart_static -lrt -lpthread -ldl -lstdc++ -o "$bin" >>"$log" 2>&1
+}
 for lab in "$@"; do
   if [ "$lab" = tiles ]; then
     for t in 48:128 48:64 48:256 96:128 144:128; do
       bq=${t%:*} bk=${t#*:} bin=/tmp/attention_cpu-$bq-$bk
       "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude -D_GNU_SOURCE -DBQ="$bq" -DBK="$bk" \
-        -c reference/cpu/attention.c -o "$bin.o" >"$out/tiles-build.log" 2>&1 &&
-        "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude bench/attention_cpu.c "$bin.o" build/libem.a \
-          -ljansson -lm "${cuda_libs[@]}" -o "$bin" >>"$out/tiles-build.log" 2>&1 ||
+        -c reference/cpu/attention.c -o "$bin.o" >>"$out/tiles-build.log" 2>&1 &&
+        build_bench "$out/tiles-build.log" "$bin" bench/attention_cpu.c "$bin.o" ||
         { echo "tiles BQ=$bq BK=$bk: build failed"; tail -5 "$out/tiles-build.log"; continue; }
       echo "BQ=$bq BK=$bk: $(OMP_NUM_THREADS=2 taskset -c "$cpus" "$bin" 2 4 2048 2048 64 0 cpu 3 2>&1 | tail -1)"
     done
     continue
   fi
   if [ "$lab" = amx ]; then
-    "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude bench/qlinear_cpu.c build/libem.a -ljansson -lm \
-      "${cuda_libs[@]}" -o build/qlinear_cpu >"$out/amx-build.log" 2>&1 ||
+    build_bench "$out/amx-build.log" build/qlinear_cpu bench/qlinear_cpu.c ||
       { echo "amx: build failed"; tail -20 "$out/amx-build.log"; continue; }
     timeout 120 build/qlinear_cpu amx-check >"$out/amx-check.txt" 2>&1
     echo "amx-check exit $? (want 0)"; cat "$out/amx-check.txt"
