@@ -8,7 +8,8 @@
 #     amx    lab 8's AMX variant (bench/qlinear_amx.h) in build/qlinear_cpu: checked bit for bit
 #            against the library's forward on edge shapes (amx-check), then timed beside it
 #     tiles  lab 7's CPU reference with other query and key tiles (-DBQ, -DBK: sizes swept on Zen 4
-#            only), each in bench/attention_cpu at the bar's shape (not in the default run)
+#            only) and P·v blocking (-DPV_CV_WIDE), each in bench/attention_cpu at the bar's shape
+#            (not in the default run)
 # Leaves lscpu and each lab's `make bench` table in $OUT (or ./device-out). BENCH_S (100) caps each
 # lab's bench; torch.compile is skipped (--no-compile): the CPU bars compare eager kernels.
 # PyTorch's CPU outputs want a caching allocator (bench/torch_bench.py says why); the machine has no
@@ -39,13 +40,16 @@ build_bench() {
 }
 for lab in "$@"; do
   if [ "$lab" = tiles ]; then
-    for t in 48:128 48:64 48:256 96:128 144:128; do
-      bq=${t%:*} bk=${t#*:} bin=/tmp/attention_cpu-$bq-$bk
-      "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude -D_GNU_SOURCE -DBQ="$bq" -DBK="$bk" \
+    # BQ:BK:CV, CV the P·v kernel's vectors of columns at d = 64 (PV_CV_WIDE); the library's first
+    for t in 48:128:4 48:64:4 48:256:4 96:128:4 144:128:4 48:128:2 96:128:2; do
+      IFS=: read -r bq bk cv <<<"$t"
+      bin=/tmp/attention_cpu-$bq-$bk-$cv
+      "$cc" -std=c11 -O3 -march=native -fopenmp -Iinclude -D_GNU_SOURCE -DBQ="$bq" -DBK="$bk" -DPV_CV_WIDE="$cv" \
         -c reference/cpu/attention.c -o "$bin.o" >>"$out/tiles-build.log" 2>&1 &&
         build_bench "$out/tiles-build.log" "$bin" bench/attention_cpu.c "$bin.o" ||
-        { echo "tiles BQ=$bq BK=$bk: build failed"; tail -5 "$out/tiles-build.log"; continue; }
-      echo "BQ=$bq BK=$bk: $(OMP_NUM_THREADS=2 taskset -c "$cpus" "$bin" 2 4 2048 2048 64 0 cpu 3 2>&1 | tail -1)"
+        { echo "tiles $t: build failed"; tail -5 "$out/tiles-build.log"; continue; }
+      r=$(OMP_NUM_THREADS=2 taskset -c "$cpus" "$bin" 2 4 2048 2048 64 0 cpu 3 2>&1 | tail -1)
+      echo "BQ=$bq BK=$bk CV=$cv: $r"
     done
     continue
   fi

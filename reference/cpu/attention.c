@@ -217,6 +217,13 @@ static inline __attribute__((always_inline)) void pv_block(const int R, const in
   }
 }
 
+/* With AVX-512 at d = 64 and 128: 6 rows × 4 vectors of columns (PV_CV_WIDE 4, the default), or
+ * -DPV_CV_WIDE=2 for 12 rows × 2 (half the loads of v per FMA, twice the broadcasts of P), for
+ * measuring the two against each other on a CPU (scripts/device-cpu.sh tiles). */
+#ifndef PV_CV_WIDE
+#define PV_CV_WIDE 4
+#endif
+
 /* The P·v kernel for one d, with its register blocking fixed at compile time: CV vectors of
  * columns (at most PV_CV_MAX), PV_ACC / CV rows. Rows come in whole groups (BQ is a multiple of
  * every group), up to the tile's nq queries; columns in chunks of CV·W. */
@@ -231,12 +238,17 @@ static inline __attribute__((always_inline)) void pv_block(const int R, const in
 #if W == 16
 PV_FOR(1)
 PV_FOR(2)
+#if PV_CV_WIDE == 4
 PV_FOR(4)
+#endif
 #elif W == 8
 PV_FOR(2)
 #else
 PV_FOR(4)
 #endif
+
+#define PV_CALL(CV) PV_CALL_(CV)
+#define PV_CALL_(CV) pv_cv##CV
 
 /* O ← α·O + P·v_tile, with the blocking that suits d (every d is a multiple of 16). */
 static void pv_tile(const float *P, const float *V, int64_t ldv, int64_t nk, float *O, int64_t d,
@@ -247,7 +259,7 @@ static void pv_tile(const float *P, const float *V, int64_t ldv, int64_t nk, flo
   else if (d == 32)
     pv_cv2(P, V, ldv, nk, O, d, alpha, nq);
   else
-    pv_cv4(P, V, ldv, nk, O, d, alpha, nq);
+    PV_CALL(PV_CV_WIDE)(P, V, ldv, nk, O, d, alpha, nq);
 #elif W == 8
   pv_cv2(P, V, ldv, nk, O, d, alpha, nq);
 #else
