@@ -509,54 +509,39 @@ __global__ void __launch_bounds__(kAttnThreads, 2) attn_fma_split_kernel(AttnArg
   __threadfence();
 
   // The merge, element by element: each thread's rows and columns are the same in every piece.
-  if constexpr (P == 0) {
-    // As below, with the pieces' maxima read twice instead of held in registers.
+  // With P fixed at compile time the pieces' maxima are held in registers (m); with P = 0, a count
+  // known only at the launch, they are read again where they are needed.
 #pragma unroll
-    for (int t = 0; t < S::TM; ++t) {
-      const int at_m = (S::TM * S::TD + t) * kAttnThreads, at_l = (S::TM * S::TD + S::TM + t) * kAttnThreads;
-      float mx = st.mrow[t];
-      for (int p = 0; p < np; ++p)
-        if (p != piece) mx = fmaxf(mx, __ldcg(base + p * E * kAttnThreads + at_m));
-      const float mu = mx == -INFINITY ? 0.0f : mx;
-      const float w0 = attn_exp2(st.mrow[t] - mu);
-      st.lrow[t] *= w0;
+  for (int t = 0; t < S::TM; ++t) {
+    [[maybe_unused]] float m[P > 0 ? P : 1];
+    const auto max_of = [&](int p) {
+      return p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
+    };
+    if constexpr (P > 0) {
 #pragma unroll
-      for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
-      for (int p = 0; p < np; ++p) {
-        if (p == piece) continue;
-        const float *other = base + p * E * kAttnThreads;
-        const float w = attn_exp2(__ldcg(other + at_m) - mu);
-        st.lrow[t] = fmaf(w, __ldcg(other + at_l), st.lrow[t]);
-#pragma unroll
-        for (int c = 0; c < S::TD; ++c)
-          st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
-      }
+      for (int p = 0; p < P; ++p) m[p] = max_of(p);
     }
-  } else {
+    const auto m_of = [&](int p) {
+      if constexpr (P > 0) return m[p];
+      else return max_of(p);
+    };
+    float mx = m_of(0);
 #pragma unroll
-    for (int t = 0; t < S::TM; ++t) {
-      float m[P];
+    for (int p = 1; p < np; ++p) mx = fmaxf(mx, m_of(p));
+    const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
+    const float w0 = attn_exp2(st.mrow[t] - mu);
+    st.lrow[t] *= w0;
 #pragma unroll
-      for (int p = 0; p < P; ++p)
-        m[p] = p == piece ? st.mrow[t] : __ldcg(base + (p * E + S::TM * S::TD + t) * kAttnThreads);
-      float mx = m[0];
+    for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
 #pragma unroll
-      for (int p = 1; p < P; ++p) mx = fmaxf(mx, m[p]);
-      const float mu = mx == -INFINITY ? 0.0f : mx;  // no piece saw a key: every weight 0
-      const float w0 = attn_exp2(st.mrow[t] - mu);
-      st.lrow[t] *= w0;
+    for (int p = 0; p < np; ++p) {
+      if (p == piece) continue;
+      const float *other = base + p * E * kAttnThreads;
+      const float w = attn_exp2(m_of(p) - mu);
+      st.lrow[t] = fmaf(w, __ldcg(other + (S::TM * S::TD + S::TM + t) * kAttnThreads), st.lrow[t]);
 #pragma unroll
-      for (int c = 0; c < S::TD; ++c) st.acc[t][c] *= w0;
-#pragma unroll
-      for (int p = 0; p < P; ++p) {
-        if (p == piece) continue;
-        const float *other = base + p * E * kAttnThreads;
-        const float w = attn_exp2(m[p] - mu);
-        st.lrow[t] = fmaf(w, __ldcg(other + (S::TM * S::TD + S::TM + t) * kAttnThreads), st.lrow[t]);
-#pragma unroll
-        for (int c = 0; c < S::TD; ++c)
-          st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
-      }
+      for (int c = 0; c < S::TD; ++c)
+        st.acc[t][c] = fmaf(w, __ldcg(other + (t * S::TD + c) * kAttnThreads), st.acc[t][c]);
     }
   }
   attn_fma_store<D>(a, blk, st);
