@@ -31,10 +31,11 @@
 // Exit status 1 when any check fails.
 //
 // Versions (reference/cuda/attention_kernels.cuh):
-//   1  float32, FMAs, register-blocked (em_attention_cuda: the grid's last wave split in thirds at
-//      d = 128 without the mask, attn_fma_split_kernel, and a grid of less than one wave in as many
-//      pieces as the slots hold, at most thirds), the kernel without the split, its unrolling
-//      variants, and the split in halves and quarters;
+//   1  float32, FMAs, register-blocked (em_attention_cuda: a small grid with every tile's keys in
+//      up to 32 pieces, attn_fma_pieces_run; at d = 128 without the mask the grid's last wave split
+//      in thirds, attn_fma_split_kernel, and a grid of less than one wave in as many pieces as the
+//      slots hold, at most thirds), the kernel without the split, its unrolling variants, the split
+//      in halves and quarters, and pieces from 2 at every d (--decode);
 //   2  float32 on the tensor cores, 3xTF32 (em_attention_tf32x3_cuda), S unrolled fully, and plain
 //      TF32;
 //   3  bf16 on the tensor cores, float32 accumulation (em_attention_bf16_cuda without sm_90a);
@@ -165,29 +166,14 @@ cudaError_t attn_fma_split(const AttnArgs &a, int d, int64_t tiles) {
 }
 
 // Version 1 with every tile's keys split in as many pieces as the blocks resident at once allow
-// (at most 32, at most a key tile each), for grids far short of a wave: decode-like attention, a
-// few queries against many keys (part (b)'s "one head long", n = 3, m = 2000, one tile: the
-// library runs it whole, one block on one SM, 32 key tiles in a row). The pieces' states meet as
-// the last wave's thirds do (attn_fma_split_kernel with P = 0: the count chosen here). A grid of a
-// wave or more: the library's launch.
+// (at most 32, at most a key tile each) wherever that makes 2 or more: the library's launch
+// (attn_fma_pieces_run) but for d = 128 without the mask, where the library starts at 4 and runs
+// grids between a quarter and half a wave in halves or thirds. Otherwise the library's launch.
 template <int D>
 cudaError_t attn_fma_pieces_d(const AttnArgs &a, int64_t tiles) {
-  using S = AttnFmaShape<D>;
-  int64_t slots = 1;
-  cudaError_t e = attn_split_slots<D, 0, 4, 4>(slots);
-  if (e != cudaSuccess) return e;
-  const int64_t ktiles = (a.m + kAttnBN - 1) / kAttnBN;
-  int64_t pieces = slots / tiles;
-  pieces = pieces < ktiles ? pieces : ktiles;
-  pieces = pieces < 32 ? pieces : 32;
-  if (pieces < 2) return attn_fma_best_launch(a, D, tiles, split_space);
-  constexpr int64_t E = S::TM * S::TD + 2 * S::TM;
-  e = attn_split_grow(split_space, tiles * pieces * E * kAttnThreads, tiles);
-  if (e == cudaSuccess) e = attn_smem(attn_fma_split_kernel<D, 0, 4, 4>, S::kSmem);
-  if (e != cudaSuccess) return e;
-  const AttnSplitArgs sp = {tiles, 0, split_space.ws, split_space.count, (int)pieces};
-  attn_fma_split_kernel<D, 0, 4, 4><<<(unsigned)(tiles * pieces), kAttnThreads, S::kSmem>>>(a, sp);
-  return cudaGetLastError();
+  bool ran = false;
+  const cudaError_t e = attn_fma_pieces_run<D>(a, tiles, 2, split_space, ran);
+  return e != cudaSuccess || ran ? e : attn_fma_best_launch(a, D, tiles, split_space);
 }
 cudaError_t attn_fma_pieces(const AttnArgs &a, int d, int64_t tiles) {
   switch (d) {
@@ -551,6 +537,9 @@ int time_decode(bench::Timer &timer, double peak, const std::vector<Variant> &va
       {1, 1, 3, 2000, 128, 1, 1.0f},  // part (b)'s "one head long" (harness/specs/attention.c)
       {1, 1, 1, 8192, 128, 0, 1.0f},  {1, 8, 1, 8192, 128, 0, 1.0f},
       {1, 32, 16, 4096, 64, 1, 1.0f}, {4, 8, 64, 8192, 128, 0, 1.0f},
+      // between a quarter and half a wave (on an H100 or H200): 3 pieces (d = 64 with the mask, as
+      // the library splits it), and 2 pieces against the library's halves (d = 128)
+      {1, 128, 16, 4096, 64, 1, 1.0f}, {1, 96, 1, 8192, 128, 0, 1.0f},
   };
   int failures = 0;
   std::printf("decode-like: a few queries, many keys\n");

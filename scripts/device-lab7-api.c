@@ -152,12 +152,16 @@ int main(void) {
   const shape shapes[] = {
       {1, 1, 1, 1, 0, 1.0f},   {1, 1, 1, 1, 1, 1.0f},     {1, 2, 1, 37, 1, 1.0f},    {2, 3, 100, 77, 1, 1.0f},
       {1, 2, 77, 100, 1, 1.0f}, {1, 1, 130, 130, 1, 1.0f}, {1, 1, 65, 200, 0, 1.0f}, {1, 1, 300, 129, 1, 30.0f},
-      /* em_attention_cuda's split of the last wave (d = 128, no mask): tiles of 5 key tiles in pieces
-       * of 1, 2 and 2; of 3 in pieces of 1 with large logits (the merge's rescaling); and 288 query
-       * tiles, more than an H100 or H200 holds at once (264), so that the first 264 run whole. The
-       * last is also 144 tiles of 128 queries for em_attention_bf16_cuda on Hopper, more than the
-       * SMs: some of version 5p's blocks take a second tile from its queue. */
-      {2, 3, 130, 300, 0, 1.0f}, {1, 1, 64, 129, 0, 30.0f}, {1, 9, 2048, 192, 0, 1.0f},
+      /* em_attention_cuda's splits, on an H100 or H200 (132 SMs). Small grids, every tile's keys in
+       * pieces (attn_fma_pieces_run, every d): 18 tiles of 5 key tiles; 7 tiles of 5 under the
+       * mask with n > m and large logits (the merge's rescaling, pieces that see no key, a tile
+       * that sees none). At d = 128 without the mask (264 slots): 80 tiles of 5 key tiles in thirds
+       * of 1, 2 and 2; one tile of 3 in thirds of 1 with large logits (in 3 pieces at d < 128); and
+       * 288 query tiles, more than the GPU holds at once, so that the first 264 run whole. The last
+       * is also 144 tiles of 128 queries for em_attention_bf16_cuda on Hopper, more than the SMs:
+       * some of version 5p's blocks take a second tile from its queue. */
+      {2, 3, 130, 300, 0, 1.0f}, {1, 1, 400, 300, 1, 30.0f}, {1, 80, 1, 300, 0, 1.0f},
+      {1, 1, 64, 129, 0, 30.0f}, {1, 9, 2048, 192, 0, 1.0f},
   };
   const int64_t ds[] = {16, 32, 64, 128};
   for (size_t i = 0; i < sizeof shapes / sizeof *shapes; ++i)

@@ -23,9 +23,11 @@
 // em_attention_cuda splits the keys of its grid's last, partly filled wave in thirds at d = 128
 // without the mask (4.8% faster at the bar's shape on an H100; attn_fma_split_kernel says why), and
 // a grid of less than one wave in as many pieces as the slots hold (halves for one head of 8192
-// queries; attn_fma_best_launch). The pieces' states meet in a device workspace that the library
-// keeps between calls, grown when a call needs more (up to 32 MB on an H100 or H200), so calls
-// that split must not run at once from several host threads, as with em_softmax_cuda's scratch.
+// queries; attn_fma_best_launch); a small grid (decoding: a few queries, many keys) in up to 32
+// pieces at every d and under the mask (attn_fma_pieces_run). The pieces' states meet in a device
+// workspace that the library keeps between calls, grown when a call needs more (up to 32 MB on an
+// H100 or H200), so calls that split must not run at once from several host threads, as with
+// em_softmax_cuda's scratch.
 //
 // Each function checks its arguments, launches one kernel on the default stream and returns
 // without synchronising; an error of the launch itself comes back as EM_ECUDA (EM_ENOMEM where the

@@ -1708,6 +1708,43 @@ static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t block
   return e != cudaSuccess ? e : attn_fma_split_run<D, P, U1, U2>(a, blocks, slots, sp);
 }
 
+// A grid far short of a wave, decode-like attention (a few queries against many keys): every tile's
+// keys in as many pieces as the blocks resident at once allow (at most kAttnPiecesMax, at most a key
+// tile each), one launch of attn_fma_split_kernel with P = 0 (the count chosen here, the pieces'
+// maxima read again in the merge). Launched only where that makes at least min_pieces pieces (ran
+// says whether it did): the caller runs fewer its own way. On an H100 (2026-12-07, bench/attention.cu
+// --decode, d = 128 but the last), ms, whole / in thirds / in pieces: b = h = 1, n = 1, m = 8192:
+// 0.993 / 0.349 / 0.129 (32 pieces); h = 8: 0.992 / 0.347 / 0.154 (32); b = 4, h = 8, n = 64, m = 8192:
+// 1.023 / 0.358 / 0.261 (8); one head of 3 queries, m = 2000, causal: 0.254 whole (the library left
+// it whole) / 0.105 (32); h = 32, n = 16, m = 4096, d = 64, causal: 0.297 whole / 0.103 (12).
+// Between a quarter and half a wave (2 or 3 pieces): h = 128, n = 16, m = 4096, d = 64, causal 0.304
+// whole / 0.248 in 3; h = 96, n = 1, m = 8192, d = 128 0.871 in halves (P = 2, the maxima in
+// registers) / 0.899 in 2 pieces (P = 0): at d = 128 without the mask the halves and thirds stay.
+static const int kAttnPiecesMax = 32;  // past it each piece's merge reads more than its keys save
+static const int kAttnPiecesMin = 4;   // at d = 128 without the mask; fewer: halves or thirds
+template <int D>
+static inline cudaError_t attn_fma_pieces_run(const AttnArgs &a, int64_t blocks, int64_t min_pieces,
+                                              AttnSplitSpace &sp, bool &ran) {
+  using S = AttnFmaShape<D>;
+  const auto kernel = attn_fma_split_kernel<D, 0, 4, 4>;
+  ran = false;
+  int64_t slots = 1;
+  cudaError_t e = attn_split_slots<D, 0, 4, 4>(slots);
+  if (e != cudaSuccess) return e;
+  const int64_t ktiles = (a.m + kAttnBN - 1) / kAttnBN;
+  int64_t pieces = slots / blocks;  // blocks ≥ 1 (attn_args); pieces · blocks ≤ slots: one wave
+  pieces = pieces < ktiles ? pieces : ktiles;
+  pieces = pieces < kAttnPiecesMax ? pieces : kAttnPiecesMax;
+  if (pieces < min_pieces) return cudaSuccess;
+  e = attn_split_grow(sp, blocks * pieces * (S::TM * S::TD + 2 * S::TM) * kAttnThreads, blocks);
+  if (e == cudaSuccess) e = attn_smem(kernel, S::kSmem);
+  if (e != cudaSuccess) return e;
+  const AttnSplitArgs args = {blocks, 0, sp.ws, sp.count, (int)pieces};
+  kernel<<<(unsigned)(blocks * pieces), kAttnThreads, S::kSmem>>>(a, args);
+  ran = true;
+  return cudaGetLastError();
+}
+
 // What em_attention_cuda runs: version 1, split where that measured faster (d = 128 without the
 // mask; attn_fma_split_kernel), and where every piece gets a key tile. A grid of more than one wave
 // has its last wave split in thirds: its tail's pieces start as the earlier waves' blocks finish, one
@@ -1715,13 +1752,27 @@ static inline cudaError_t attn_fma_split_launch(const AttnArgs &a, int64_t block
 // its tiles go in as many pieces as the slots hold (at most thirds) and none wait for a second wave:
 // on an H100 at b = h = 1, n = m = 8192 (128 tiles, 264 slots) thirds, 384 blocks, took 1.138 ms
 // against 1.005 whole and 0.877 in halves (bench/attention.cu). Halves and thirds have the same
-// blocks per SM (their resources are the same kernel's), so one slot count serves both. Not in the
-// sm_90a object (EM_SM90A_TU, below), which would otherwise hold every kernel this one launches.
+// blocks per SM (their resources are the same kernel's), so one slot count serves both. First, a
+// grid of a quarter of a wave or less: its tiles' keys in 4 to 32 pieces (attn_fma_pieces_run); at
+// d < 128 or under the mask, which have no halves or thirds, a grid of half a wave or less, in 2 to
+// 32. Not in the sm_90a object (EM_SM90A_TU, below), which would otherwise hold every kernel this
+// one launches.
 #ifndef EM_SM90A_TU
 static inline cudaError_t attn_fma_best_launch(const AttnArgs &a, int d, int64_t blocks, AttnSplitSpace &sp) {
+  bool ran = false;
+  cudaError_t e = cudaSuccess;
+  const int64_t least = d == 128 && !a.causal ? kAttnPiecesMin : 2;
+  switch (d) {
+    case 16: e = attn_fma_pieces_run<16>(a, blocks, least, sp, ran); break;
+    case 32: e = attn_fma_pieces_run<32>(a, blocks, least, sp, ran); break;
+    case 64: e = attn_fma_pieces_run<64>(a, blocks, least, sp, ran); break;
+    case 128: e = attn_fma_pieces_run<128>(a, blocks, least, sp, ran); break;
+    default: break;  // attn_fma_launch refuses it
+  }
+  if (e != cudaSuccess || ran) return e;
   if (d == 128 && !a.causal) {
     int64_t slots = 1;
-    const cudaError_t e = attn_split_slots<128, kAttnSplit, 4, 4>(slots);
+    e = attn_split_slots<128, kAttnSplit, 4, 4>(slots);
     if (e != cudaSuccess) return e;
     const int64_t pieces = blocks >= slots ? kAttnSplit : slots / blocks;  // blocks ≥ 1 (attn_args)
     if (pieces >= kAttnSplit && a.m > (kAttnSplit - 1) * kAttnBN)
