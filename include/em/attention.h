@@ -59,9 +59,10 @@ int em_attention_oracle(const float *q, const float *k, const float *v, double *
  * online softmax in registers; em_attention_cuda with plain float32 FMAs, em_attention_tf32x3_cuda
  * on the tensor cores with error-compensated TF32 (each float32 split into a TF32 head and tail,
  * three products), both within the float32 tolerance. em_attention_cuda at d = 128 without the
- * mask splits the keys of its grid's last wave among three blocks each, whose partial results meet
- * in a device workspace the library keeps between calls: not for calls from several host threads
- * at once. */
+ * mask splits the keys of its grid's last wave among three blocks each, and at every d a grid too
+ * small to fill the GPU (decoding: a few queries, many keys) among up to 32; the partial results
+ * meet in a device workspace the library keeps between calls: not for calls from several host
+ * threads at once. */
 int em_attention_cpu(const float *q, const float *k, const float *v, float *o, int64_t b, int64_t h, int64_t n,
                      int64_t m, int64_t d, int causal);
 int em_attention_cuda(const float *q, const float *k, const float *v, float *o, int64_t b, int64_t h, int64_t n,
