@@ -64,7 +64,7 @@ int prepare(const char *fn, const void *q, const void *k, const void *v, void *o
 
 int result(const char *kernel, cudaError_t e) {
   if (e == cudaErrorMemoryAllocation)
-    return em__fail(EM_ENOMEM, "%s: no device memory for the workspace of the last wave's split (up to 32 MB): %s; "
+    return em__fail(EM_ENOMEM, "%s: no device memory for the workspace of the keys' split (up to 32 MB): %s; "
                     "free some GPU memory and call again", kernel, cudaGetErrorString(e));
   return e == cudaSuccess ? EM_OK : em__fail(EM_ECUDA, "%s: %s", kernel, cudaGetErrorString(e));
 }
