@@ -10,8 +10,8 @@
 #   scripts/device-bars.sh
 set -uo pipefail
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
-echo "GPU: ${gpu:-none found}"
-[ -n "$gpu" ] || exit 2
+[ -n "$gpu" ] || { echo "no GPU found (nvidia-smi lists none): run this on the GPU machine" >&2; exit 2; }
+echo "GPU: $gpu"
 export DEADLINE_S=${DEADLINE_S:-560}
 if [[ $gpu == *H200* ]]; then
   # Each bench's table and JSON (bench/torch_bench.py's) into the evidence, under the names of
